@@ -1,0 +1,49 @@
+// Package telemetry sets up OpenTelemetry metrics (exported in Prometheus
+// format), the slog logger, and the broker's HTTP endpoint (/metrics,
+// /healthz, /readyz, /debug/pprof). Instruments are created once here and
+// passed to the packages that record them; nothing is global.
+package telemetry
+
+import (
+	"go.opentelemetry.io/otel/metric"
+)
+
+// Metrics holds every instrument the broker records on hot paths. Metric
+// names are low-cardinality and prefixed chronik_ by the exporter namespace.
+type Metrics struct {
+	// Requests counts Kafka requests by api (name) and error (kerr name or "none").
+	Requests metric.Int64Counter
+	// RequestDuration is the request latency in seconds by api.
+	RequestDuration metric.Float64Histogram
+	// BytesIn and BytesOut count Kafka frame bytes read and written.
+	BytesIn  metric.Int64Counter
+	BytesOut metric.Int64Counter
+	// Proposals counts Raft proposals by shard kind (meta, partition) and outcome.
+	Proposals metric.Int64Counter
+}
+
+// NewMetrics creates the instruments on m.
+func NewMetrics(m metric.Meter) (*Metrics, error) {
+	var (
+		x   Metrics
+		err error
+	)
+	if x.Requests, err = m.Int64Counter("kafka_requests", metric.WithDescription("Kafka requests by API and error code")); err != nil {
+		return nil, err
+	}
+	if x.RequestDuration, err = m.Float64Histogram("kafka_request_duration", metric.WithUnit("s"),
+		metric.WithDescription("Kafka request latency from frame read to response queued"),
+		metric.WithExplicitBucketBoundaries(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)); err != nil {
+		return nil, err
+	}
+	if x.BytesIn, err = m.Int64Counter("kafka_bytes_in", metric.WithUnit("By"), metric.WithDescription("Kafka request bytes read")); err != nil {
+		return nil, err
+	}
+	if x.BytesOut, err = m.Int64Counter("kafka_bytes_out", metric.WithUnit("By"), metric.WithDescription("Kafka response bytes written")); err != nil {
+		return nil, err
+	}
+	if x.Proposals, err = m.Int64Counter("raft_proposals", metric.WithDescription("Raft proposals by shard kind and outcome")); err != nil {
+		return nil, err
+	}
+	return &x, nil
+}

@@ -1,0 +1,60 @@
+package kafka
+
+import (
+	"context"
+
+	"github.com/chronik-go/chronik/core/cluster"
+	"github.com/chronik-go/chronik/core/partition"
+)
+
+// Backend is everything the Kafka front end needs from the node. core/broker
+// implements it on top of the cluster and partition services; kafka never
+// touches Dragonboat or Pebble itself.
+type Backend interface {
+	// ClusterID is reported in Metadata and DescribeCluster.
+	ClusterID() string
+	// NodeID is this broker's ID.
+	NodeID() int32
+	// ControllerID is the broker that leads the meta shard, -1 if none.
+	ControllerID() int32
+	// Brokers lists every live broker with its advertised address.
+	Brokers() []cluster.Broker
+
+	// Topics lists every topic, sorted by name.
+	Topics() []cluster.Topic
+	// Topic looks one topic up by name.
+	Topic(name string) (cluster.Topic, bool)
+	// TopicByID looks one topic up by UUID.
+	TopicByID(id [16]byte) (cluster.Topic, bool)
+	// CreateTopic validates spec and, unless validateOnly, creates the topic
+	// through the meta shard and returns it once its partitions are serving
+	// (or ctx ends). Errors are cluster.Err* values, possibly wrapped with a
+	// message for the client.
+	CreateTopic(ctx context.Context, spec cluster.TopicSpec, validateOnly bool) (cluster.Topic, error)
+	// DeleteTopic removes the topic, its shards and its data.
+	DeleteTopic(ctx context.Context, name string) error
+	// TopicConfigs returns every topic config key with its effective value.
+	TopicConfigs(t cluster.Topic) []cluster.ConfigEntry
+	// BrokerConfigs returns this broker's configs.
+	BrokerConfigs() []cluster.ConfigEntry
+	// InitProducerID allocates a fresh producer ID (epoch 0) from the meta shard.
+	InitProducerID(ctx context.Context) (id int64, epoch int16, err error)
+
+	// PartitionState reports leader, epoch and offsets of a partition.
+	PartitionState(tp partition.TP) (partition.State, error)
+	// Append validates records (one or more RecordBatch v2) and proposes them
+	// as one command without blocking; Wait on the result for the outcome.
+	// Calls from one goroutine are committed in call order.
+	Append(tp partition.TP, records []byte) *partition.Pending
+	// Read returns stored batches from offset, at most maxBytes unless the
+	// first batch alone is larger (then that batch only, as Kafka does).
+	Read(tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error)
+	// Watch returns a channel that receives a value whenever any of tps gets
+	// new data; call stop when done.
+	Watch(tps []partition.TP) (wake <-chan struct{}, stop func())
+	// OffsetForTimestamp returns the first offset whose record timestamp is
+	// ≥ ts and that record's timestamp, or (-1, -1) if there is none.
+	OffsetForTimestamp(ctx context.Context, tp partition.TP, ts int64) (offset, timestamp int64, err error)
+	// EndOffsetForEpoch answers OffsetForLeaderEpoch.
+	EndOffsetForEpoch(tp partition.TP, epoch int32) (partition.EpochEnd, error)
+}
