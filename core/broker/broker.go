@@ -1,22 +1,297 @@
 // Package broker wires one Chronik node together: the Dragonboat NodeHost,
-// the shared state Pebble, the meta and partition shards, the Kafka listener
-// and the telemetry endpoint. Start it with Run.
+// the shared state Pebble, the meta and partition shards, the reconciler,
+// the Kafka listener and the telemetry endpoint. Run serves until its
+// context ends; Start/Stop do the same in two steps for in-process tests.
 package broker
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
 
+	"github.com/lni/dragonboat/v4"
+	dbconfig "github.com/lni/dragonboat/v4/config"
+	sm "github.com/lni/dragonboat/v4/statemachine"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/chronik-go/chronik/core/cluster"
 	"github.com/chronik-go/chronik/core/config"
+	"github.com/chronik-go/chronik/core/partition"
+	"github.com/chronik-go/chronik/core/telemetry"
+	"github.com/chronik-go/chronik/kafka"
+	"github.com/chronik-go/chronik/raftsm"
 )
+
+// startTimeout bounds how long a broker waits for its meta shard to elect a
+// leader before giving up.
+const startTimeout = 60 * time.Second
+
+// Broker is one running node.
+type Broker struct {
+	cfg      config.Config
+	log      *slog.Logger
+	provider *telemetry.Provider
+	store    *raftsm.Store
+	nh       *dragonboat.NodeHost
+	meta     *raftsm.Meta
+	parts    *partition.Service
+	cluster  *cluster.Service
+	rec      *cluster.Reconciler
+	kafka    *kafka.Server
+	http     *telemetry.HTTPServer
+
+	stopRec  context.CancelFunc
+	served   chan error
+	stopOnce sync.Once
+	stopErr  error
+}
 
 // Run starts the node described by cfg and serves until ctx is cancelled,
 // then shuts down cleanly: in-flight requests are answered, the NodeHost and
 // Pebble are closed. It returns an error if the node cannot start.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	_ = ctx
-	_ = cfg
-	_ = log
-	return errors.New("broker: not implemented yet")
+	b, err := Start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-b.served:
+		log.Error("kafka listener failed", "err", err)
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return b.Stop(sctx)
+}
+
+// Start brings a node up and returns once it serves Kafka requests.
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Broker, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := claimDataDir(cfg.DataDir, cfg.NodeID); err != nil {
+		return nil, err
+	}
+	installRaftLogger(log)
+	b := &Broker{cfg: cfg, log: log, served: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = b.Stop(sctx)
+		}
+	}()
+
+	if b.provider, err = telemetry.NewProvider(); err != nil {
+		return nil, err
+	}
+	meter := b.provider.Meter("github.com/chronik-go/chronik")
+	metrics, err := telemetry.NewMetrics(meter)
+	if err != nil {
+		return nil, err
+	}
+	if b.store, err = raftsm.OpenStore(filepath.Join(cfg.DataDir, "state")); err != nil {
+		return nil, err
+	}
+	if b.nh, err = dragonboat.NewNodeHost(nodeHostConfig(cfg)); err != nil {
+		return nil, fmt.Errorf("cannot start Raft node host in %s: %w", filepath.Join(cfg.DataDir, "raft"), err)
+	}
+	b.parts = partition.NewService(b.nh, int(cfg.Kafka.MaxRequestBytes), metrics, log)
+	b.meta = raftsm.NewMeta(b.store, func(*raftsm.MetaView) {
+		if b.rec != nil {
+			b.rec.Notify()
+		}
+	})
+	if err := b.startMeta(ctx); err != nil {
+		return nil, err
+	}
+	b.cluster = cluster.NewService(b.nh, b.meta, b.parts, b.settings(), log)
+	b.rec = cluster.NewReconciler(b.nh, b.store, b.meta, b.parts, cfg.NodeID,
+		func(int32) string { return cfg.RaftAddr }, b.shardConfig, log)
+	rctx, cancel := context.WithCancel(context.Background())
+	b.stopRec = cancel
+	go b.rec.Run(rctx)
+	select {
+	case <-b.rec.Ready():
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if _, err := meter.Int64ObservableGauge("partitions_led", metric.WithDescription("Partition replicas on this broker that lead their Raft group"),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(b.parts.LeaderCount())
+			return nil
+		})); err != nil {
+		return nil, err
+	}
+
+	b.kafka = kafka.New(kafka.Config{
+		Addr:                     cfg.KafkaAddr,
+		MaxRequestBytes:          cfg.Kafka.MaxRequestBytes,
+		AutoCreateTopics:         cfg.Kafka.AutoCreateTopics,
+		DefaultPartitions:        cfg.Kafka.DefaultPartitions,
+		DefaultReplicationFactor: cfg.Kafka.DefaultReplicationFactor,
+		MaxPartitionsPerTopic:    cfg.Kafka.MaxPartitionsPerTopic,
+	}, backend{b.cluster, b.parts}, metrics, log)
+	if err := b.kafka.Listen(); err != nil {
+		return nil, fmt.Errorf("cannot listen for Kafka clients on %s: %w", cfg.KafkaAddr, err)
+	}
+	go func() { b.served <- b.kafka.Serve(context.Background()) }()
+	if b.http, err = telemetry.StartHTTP(cfg.HTTPAddr, b.provider, b.ready, log); err != nil {
+		return nil, fmt.Errorf("cannot serve HTTP on %s: %w", cfg.HTTPAddr, err)
+	}
+	log.Info("chronik broker serving",
+		"node", cfg.NodeID, "kafka", b.kafka.Addr().String(), "advertised", cfg.AdvertisedKafkaAddr(),
+		"http", b.http.Addr(), "raft", cfg.RaftAddr, "data", cfg.DataDir, "topics", len(b.meta.View().Topics))
+	return b, nil
+}
+
+// backend joins the cluster and partition services into kafka.Backend.
+type backend struct {
+	*clusterService
+	*partitionService
+}
+
+// Aliases give the embedded services distinct field names.
+type (
+	clusterService   = cluster.Service
+	partitionService = partition.Service
+)
+
+var _ kafka.Backend = backend{}
+
+// KafkaAddr is the bound Kafka listener address.
+func (b *Broker) KafkaAddr() string { return b.kafka.Addr().String() }
+
+// HTTPAddr is the bound HTTP address.
+func (b *Broker) HTTPAddr() string { return b.http.Addr() }
+
+// ready reports whether the node can serve: the meta shard has a leader and
+// the local replicas were started.
+func (b *Broker) ready() error {
+	if _, _, ok, err := b.nh.GetLeaderID(raftsm.MetaShardID); err != nil || !ok {
+		return errors.New("meta shard has no leader")
+	}
+	return nil
+}
+
+// Stop shuts the node down: Kafka first (in-flight requests are answered),
+// then the reconciler, the NodeHost and Pebble.
+func (b *Broker) Stop(ctx context.Context) error {
+	b.stopOnce.Do(func() { b.stopErr = b.stop(ctx) })
+	return b.stopErr
+}
+
+func (b *Broker) stop(ctx context.Context) error {
+	var errs []error
+	if b.kafka != nil {
+		errs = append(errs, b.kafka.Close(ctx))
+	}
+	if b.http != nil {
+		errs = append(errs, b.http.Close(ctx))
+	}
+	if b.stopRec != nil {
+		b.stopRec()
+		b.rec.Wait()
+	}
+	if b.nh != nil {
+		b.nh.Close()
+	}
+	if b.store != nil {
+		errs = append(errs, b.store.Close())
+	}
+	if b.provider != nil {
+		errs = append(errs, b.provider.Shutdown(ctx))
+	}
+	err := errors.Join(errs...)
+	if err == nil {
+		b.log.Info("broker stopped", "node", b.cfg.NodeID)
+	}
+	return err
+}
+
+func nodeHostConfig(cfg config.Config) dbconfig.NodeHostConfig {
+	logdb := dbconfig.GetSmallMemLogDBConfig()
+	logdb.Shards = cfg.Raft.LogDBShards
+	engine := dbconfig.GetDefaultEngineConfig()
+	engine.ExecShards = cfg.Raft.ExecShards
+	return dbconfig.NodeHostConfig{
+		NodeHostDir:    filepath.Join(cfg.DataDir, "raft"),
+		RTTMillisecond: uint64(cfg.Raft.RTT / time.Millisecond),
+		RaftAddress:    cfg.RaftAddr,
+		DeploymentID:   1,
+		Expert:         dbconfig.ExpertConfig{LogDB: logdb, Engine: engine},
+	}
+}
+
+func (b *Broker) shardConfig(shardID, replicaID uint64) dbconfig.Config {
+	r := b.cfg.Raft
+	return dbconfig.Config{
+		ShardID:             shardID,
+		ReplicaID:           replicaID,
+		ElectionRTT:         r.ElectionRTT,
+		HeartbeatRTT:        r.HeartbeatRTT,
+		CheckQuorum:         true,
+		SnapshotEntries:     r.SnapshotEntries,
+		CompactionOverhead:  r.CompactionOverhead,
+		OrderedConfigChange: true,
+		MaxInMemLogSize:     r.MaxInMemLogSize,
+	}
+}
+
+// startMeta starts this node's meta replica (replica ID = node ID) and
+// waits for the shard to have a leader.
+func (b *Broker) startMeta(ctx context.Context) error {
+	id := uint64(b.cfg.NodeID)
+	var members map[uint64]dragonboat.Target
+	if !b.nh.HasNodeInfo(raftsm.MetaShardID, id) {
+		members = map[uint64]dragonboat.Target{id: b.cfg.RaftAddr}
+	}
+	create := func(uint64, uint64) sm.IOnDiskStateMachine { return b.meta }
+	if err := b.nh.StartOnDiskReplica(members, false, create, b.shardConfig(raftsm.MetaShardID, id)); err != nil {
+		return fmt.Errorf("cannot start meta shard: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, _, ok, err := b.nh.GetLeaderID(raftsm.MetaShardID); err == nil && ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("meta shard elected no leader within %s: %w", startTimeout, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func (b *Broker) settings() cluster.Settings {
+	c := b.cfg
+	entry := func(name, value string) cluster.ConfigEntry {
+		return cluster.ConfigEntry{Name: name, Value: value, ReadOnly: true}
+	}
+	return cluster.Settings{
+		ClusterID:                c.Kafka.ClusterID,
+		NodeID:                   c.NodeID,
+		AdvertisedAddr:           c.AdvertisedKafkaAddr(),
+		DefaultPartitions:        c.Kafka.DefaultPartitions,
+		DefaultReplicationFactor: c.Kafka.DefaultReplicationFactor,
+		MaxPartitionsPerTopic:    c.Kafka.MaxPartitionsPerTopic,
+		BrokerConfigs: []cluster.ConfigEntry{
+			entry("auto.create.topics.enable", strconv.FormatBool(c.Kafka.AutoCreateTopics)),
+			entry("broker.id", strconv.Itoa(int(c.NodeID))),
+			entry("default.replication.factor", strconv.Itoa(int(c.Kafka.DefaultReplicationFactor))),
+			entry("log.dirs", c.DataDir),
+			entry("message.max.bytes", strconv.Itoa(int(c.Kafka.MaxRequestBytes))),
+			entry("num.partitions", strconv.Itoa(int(c.Kafka.DefaultPartitions))),
+			entry("socket.request.max.bytes", strconv.Itoa(int(c.Kafka.MaxRequestBytes))),
+		},
+	}
 }

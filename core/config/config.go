@@ -4,7 +4,10 @@
 // Precedence is flag > env > file > default (ARCHITECTURE.md §7).
 package config
 
-import "time"
+import (
+	"net"
+	"time"
+)
 
 // Config is the complete configuration of one broker process.
 type Config struct {
@@ -55,9 +58,11 @@ type KafkaConfig struct {
 // RaftConfig holds Dragonboat settings. LogDBShards and ExecShards are fixed
 // once a data directory exists (Dragonboat stores them as hard settings).
 type RaftConfig struct {
-	RTT         time.Duration `toml:"rtt"`
-	ElectionRTT uint64        `toml:"election-rtt"`
-	HeartbeatRTT uint64       `toml:"heartbeat-rtt"`
+	// RTT is Dragonboat's tick: the expected round trip between nodes, in
+	// whole milliseconds. ElectionRTT and HeartbeatRTT count in these ticks.
+	RTT          time.Duration `toml:"rtt"`
+	ElectionRTT  uint64        `toml:"election-rtt"`
+	HeartbeatRTT uint64        `toml:"heartbeat-rtt"`
 	// SnapshotEntries triggers a (metadata-only) snapshot every N applied entries.
 	SnapshotEntries uint64 `toml:"snapshot-entries"`
 	// CompactionOverhead keeps this many entries behind a snapshot so that a
@@ -66,6 +71,66 @@ type RaftConfig struct {
 	// MaxInMemLogSize bounds unapplied bytes per shard; beyond it produce gets
 	// a retriable error (backpressure).
 	MaxInMemLogSize uint64 `toml:"max-in-mem-log-size"`
-	LogDBShards     uint64 `toml:"logdb-shards"`
-	ExecShards      uint64 `toml:"exec-shards"`
+	// LogDBShards and ExecShards are 1 so that every shard on a node shares
+	// one fsync stream (ARCHITECTURE.md §2).
+	LogDBShards uint64 `toml:"logdb-shards"`
+	ExecShards  uint64 `toml:"exec-shards"`
+}
+
+// Size units for byte-valued settings.
+const (
+	KiB = 1 << 10
+	MiB = 1 << 20
+	GiB = 1 << 30
+)
+
+// Default returns the configuration of `chronik serve` with no flags: a
+// single node keeping its data in ./data, Kafka on :9092, Raft on
+// 127.0.0.1:9095, HTTP on :9644, topics auto-created.
+func Default() Config {
+	return Config{
+		NodeID:    1,
+		DataDir:   "./data",
+		KafkaAddr: ":9092",
+		RaftAddr:  "127.0.0.1:9095",
+		HTTPAddr:  ":9644",
+		LogLevel:  "info",
+		Kafka: KafkaConfig{
+			MaxRequestBytes:          100 * MiB,
+			AutoCreateTopics:         true,
+			DefaultPartitions:        1,
+			DefaultReplicationFactor: 1,
+			MaxPartitionsPerTopic:    10000,
+			ClusterID:                "chronik",
+		},
+		Raft: RaftConfig{
+			RTT:                10 * time.Millisecond,
+			ElectionRTT:        20,
+			HeartbeatRTT:       2,
+			SnapshotEntries:    10000,
+			CompactionOverhead: 50000,
+			MaxInMemLogSize:    256 * MiB,
+			LogDBShards:        1,
+			ExecShards:         1,
+		},
+	}
+}
+
+// AdvertisedKafkaAddr is the host:port clients are told to connect to:
+// AdvertiseAddr if set, else KafkaAddr with an empty or wildcard host
+// (0.0.0.0, ::) replaced by 127.0.0.1, which is right for a single local
+// node and wrong for anything else — clusters set AdvertiseAddr.
+func (c Config) AdvertisedKafkaAddr() string {
+	addr := c.AdvertiseAddr
+	if addr == "" {
+		addr = c.KafkaAddr
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr // Validate reports it; nothing better to advertise.
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/chronik-go/chronik/core/broker"
+	"github.com/chronik-go/chronik/core/config"
+	"github.com/chronik-go/chronik/core/telemetry"
+)
+
+func newServeCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a broker node",
+		Long: `Run a Chronik broker node until SIGINT or SIGTERM, then shut down cleanly.
+
+With no flags this is a complete single-node broker:
+  node ID 1, data in ./data, tiered segments under ./data/tier,
+  Kafka on :9092 (advertised as 127.0.0.1:9092), Raft on 127.0.0.1:9095,
+  HTTP /metrics, /healthz, /readyz and /debug/pprof/ on :9644,
+  topics created automatically on first use.
+
+Every flag below is also an environment variable (shown with each flag) and a
+key of the TOML file named by --config. Precedence: flag > environment >
+config file > default; an empty environment variable counts as unset. Only the
+file sets the [kafka] and [raft] tables. See docs/configuration.md.`,
+		Example: `  chronik serve
+  chronik serve --data-dir /var/lib/chronik --log-level debug
+  CHRONIK_NODE_ID=2 chronik serve --config cluster.toml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cmd.Flags(), os.Getenv)
+			if err != nil {
+				return err
+			}
+			logger, err := telemetry.NewLogger(cfg.LogLevel, os.Stderr)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			go func() {
+				// After the first signal, restore the default handling so
+				// that a second one kills a shutdown that hangs.
+				<-ctx.Done()
+				stop()
+			}()
+			err = broker.Run(ctx, cfg, logger)
+			if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+				return nil // stopped by a signal: a clean exit
+			}
+			return err
+		},
+	}
+	config.BindFlags(cmd.Flags())
+	return cmd
+}

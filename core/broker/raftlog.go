@@ -1,0 +1,55 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/lni/dragonboat/v4/logger"
+)
+
+// Dragonboat's logger factory is process-global and may be set only once,
+// so every broker in the process (tests run several) logs Dragonboat
+// messages through whichever slog.Logger started last.
+var (
+	raftLogOnce sync.Once
+	raftLog     atomic.Pointer[slog.Logger]
+)
+
+func installRaftLogger(l *slog.Logger) {
+	raftLog.Store(l)
+	raftLogOnce.Do(func() {
+		logger.SetLoggerFactory(func(pkg string) logger.ILogger {
+			return &raftLogger{pkg: pkg, level: slog.LevelWarn}
+		})
+	})
+}
+
+// raftLogger adapts Dragonboat's logger to slog. Dragonboat logs every
+// election and snapshot at info; only warnings and errors are kept.
+type raftLogger struct {
+	pkg   string
+	level slog.Level
+}
+
+func (l *raftLogger) SetLevel(logger.LogLevel) {}
+
+func (l *raftLogger) log(level slog.Level, format string, args ...any) {
+	if level < l.level {
+		return
+	}
+	if lg := raftLog.Load(); lg != nil {
+		lg.Log(context.Background(), level, fmt.Sprintf(format, args...), "component", "dragonboat/"+l.pkg)
+	}
+}
+
+func (l *raftLogger) Debugf(format string, args ...any)   { l.log(slog.LevelDebug, format, args...) }
+func (l *raftLogger) Infof(format string, args ...any)    { l.log(slog.LevelInfo, format, args...) }
+func (l *raftLogger) Warningf(format string, args ...any) { l.log(slog.LevelWarn, format, args...) }
+func (l *raftLogger) Errorf(format string, args ...any)   { l.log(slog.LevelError, format, args...) }
+func (l *raftLogger) Panicf(format string, args ...any) {
+	l.log(slog.LevelError, format, args...)
+	panic(fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,276 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/lni/dragonboat/v4"
+
+	"github.com/chronik-go/chronik/core/partition"
+	"github.com/chronik-go/chronik/raftsm"
+)
+
+// producerIDBlock is how many producer IDs one meta proposal reserves.
+const producerIDBlock = 1000
+
+// Settings are the broker-level values the cluster service reports and
+// applies as defaults.
+type Settings struct {
+	ClusterID                string
+	NodeID                   int32
+	AdvertisedAddr           string // host:port clients connect to
+	Rack                     string
+	DefaultPartitions        int32
+	DefaultReplicationFactor int16
+	MaxPartitionsPerTopic    int32
+	// BrokerConfigs are reported by DescribeConfigs for the broker resource.
+	BrokerConfigs []ConfigEntry
+}
+
+// Service is the cluster metadata service of one broker.
+type Service struct {
+	nh    *dragonboat.NodeHost
+	meta  *raftsm.Meta
+	parts *partition.Service
+	set   Settings
+	log   *slog.Logger
+
+	pidMu struct {
+		sync.Mutex
+		next, end int64
+	}
+}
+
+// NewService returns the cluster service over a started meta shard.
+func NewService(nh *dragonboat.NodeHost, meta *raftsm.Meta, parts *partition.Service, set Settings, log *slog.Logger) *Service {
+	return &Service{nh: nh, meta: meta, parts: parts, set: set, log: log}
+}
+
+// ClusterID is reported in Metadata.
+func (s *Service) ClusterID() string { return s.set.ClusterID }
+
+// NodeID is this broker's ID.
+func (s *Service) NodeID() int32 { return s.set.NodeID }
+
+// ControllerID is the broker leading the meta shard, -1 if none.
+func (s *Service) ControllerID() int32 {
+	id, _, valid, err := s.nh.GetLeaderID(raftsm.MetaShardID)
+	if err != nil || !valid {
+		return -1
+	}
+	return int32(id) // meta replica IDs are broker IDs
+}
+
+// Brokers lists the live brokers (this node only until clustering lands).
+func (s *Service) Brokers() []Broker {
+	host, port, _ := net.SplitHostPort(s.set.AdvertisedAddr)
+	p, _ := strconv.Atoi(port)
+	return []Broker{{ID: s.set.NodeID, Host: host, Port: int32(p), Rack: s.set.Rack}}
+}
+
+func toTopic(r *raftsm.TopicRecord) Topic {
+	t := Topic{Name: r.Name, ID: r.ID, Configs: r.Configs}
+	for i, p := range r.Partitions {
+		t.Partitions = append(t.Partitions, Partition{Index: int32(i), ShardID: p.ShardID, Nodes: p.Nodes, Replicas: p.Replicas})
+	}
+	return t
+}
+
+// Topics lists every topic, sorted by name.
+func (s *Service) Topics() []Topic {
+	v := s.meta.View()
+	out := make([]Topic, 0, len(v.Topics))
+	for _, r := range v.Topics {
+		out = append(out, toTopic(r))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Topic looks a topic up by name.
+func (s *Service) Topic(name string) (Topic, bool) {
+	r, ok := s.meta.View().Topics[name]
+	if !ok {
+		return Topic{}, false
+	}
+	return toTopic(r), true
+}
+
+// TopicByID looks a topic up by UUID.
+func (s *Service) TopicByID(id [16]byte) (Topic, bool) {
+	for _, r := range s.meta.View().Topics {
+		if r.ID == id {
+			return toTopic(r), true
+		}
+	}
+	return Topic{}, false
+}
+
+// CreateTopic validates spec and, unless validateOnly, commits the topic and
+// waits until each partition has a leader (or ctx ends).
+func (s *Service) CreateTopic(ctx context.Context, spec TopicSpec, validateOnly bool) (Topic, error) {
+	if err := ValidateTopicName(spec.Name); err != nil {
+		return Topic{}, err
+	}
+	if spec.Partitions == -1 {
+		spec.Partitions = s.set.DefaultPartitions
+	}
+	if spec.ReplicationFactor == -1 {
+		spec.ReplicationFactor = s.set.DefaultReplicationFactor
+	}
+	if spec.Partitions <= 0 || spec.Partitions > s.set.MaxPartitionsPerTopic {
+		return Topic{}, fmt.Errorf("%w: %d (must be between 1 and %d)", ErrInvalidPartitions, spec.Partitions, s.set.MaxPartitionsPerTopic)
+	}
+	brokers := s.Brokers()
+	if spec.ReplicationFactor <= 0 || int(spec.ReplicationFactor) > len(brokers) {
+		return Topic{}, fmt.Errorf("%w: %d (must be between 1 and the %d live brokers)", ErrInvalidReplication, spec.ReplicationFactor, len(brokers))
+	}
+	if err := ValidateTopicConfigs(spec.Configs); err != nil {
+		return Topic{}, err
+	}
+	if _, ok := s.Topic(spec.Name); ok {
+		return Topic{}, fmt.Errorf("%w: %q", ErrTopicExists, spec.Name)
+	}
+	cmd := &raftsm.CreateTopicCommand{Name: spec.Name, Configs: spec.Configs, Nodes: place(brokers, spec.Partitions, spec.ReplicationFactor)}
+	if validateOnly {
+		return Topic{Name: spec.Name, Configs: spec.Configs, Partitions: make([]Partition, spec.Partitions)}, nil
+	}
+	if _, err := rand.Read(cmd.ID[:]); err != nil {
+		return Topic{}, err
+	}
+	cmd.ID[6] = cmd.ID[6]&0x0f | 0x40 // UUID v4
+	cmd.ID[8] = cmd.ID[8]&0x3f | 0x80
+	res, err := s.propose(ctx, raftsm.EncodeCreateTopic(cmd))
+	if err != nil {
+		return Topic{}, err
+	}
+	switch raftsm.ResultStatus(res.Data) {
+	case raftsm.StatusOK:
+	case raftsm.StatusTopicExists:
+		return Topic{}, fmt.Errorf("%w: %q", ErrTopicExists, spec.Name)
+	default:
+		return Topic{}, fmt.Errorf("cluster: create topic %q: %s", spec.Name, raftsm.ResultStatus(res.Data))
+	}
+	t, ok := s.Topic(spec.Name)
+	if !ok {
+		return Topic{}, fmt.Errorf("%w: %q was deleted while being created", ErrUnknownTopic, spec.Name)
+	}
+	return t, s.waitLeaders(ctx, t)
+}
+
+// place spreads partitions round-robin over brokers, preferred leader first.
+func place(brokers []Broker, partitions int32, rf int16) [][]int32 {
+	sort.Slice(brokers, func(i, j int) bool { return brokers[i].ID < brokers[j].ID })
+	out := make([][]int32, partitions)
+	for p := range out {
+		for r := 0; r < int(rf); r++ {
+			out[p] = append(out[p], brokers[(p+r)%len(brokers)].ID)
+		}
+	}
+	return out
+}
+
+// waitLeaders waits until every partition of t has a leader.
+func (s *Service) waitLeaders(ctx context.Context, t Topic) error {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for _, p := range t.Partitions {
+		for {
+			st, err := s.parts.PartitionState(partition.TP{Topic: t.Name, Partition: p.Index})
+			if err == nil && st.Leader >= 0 {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return nil // created; clients retry LEADER_NOT_AVAILABLE
+			case <-tick.C:
+			}
+		}
+	}
+	return nil
+}
+
+// DeleteTopic removes a topic; the reconciler stops its replicas and
+// deletes their data.
+func (s *Service) DeleteTopic(ctx context.Context, name string) error {
+	if _, ok := s.Topic(name); !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownTopic, name)
+	}
+	res, err := s.propose(ctx, raftsm.EncodeDeleteTopic(name))
+	if err != nil {
+		return err
+	}
+	switch raftsm.ResultStatus(res.Data) {
+	case raftsm.StatusOK:
+		return nil
+	case raftsm.StatusUnknownTopic:
+		return fmt.Errorf("%w: %q", ErrUnknownTopic, name)
+	default:
+		return fmt.Errorf("cluster: delete topic %q: %s", name, raftsm.ResultStatus(res.Data))
+	}
+}
+
+// TopicConfigs returns every topic config with its effective value.
+func (s *Service) TopicConfigs(t Topic) []ConfigEntry { return EffectiveConfigs(t.Configs) }
+
+// BrokerConfigs returns this broker's configs.
+func (s *Service) BrokerConfigs() []ConfigEntry { return s.set.BrokerConfigs }
+
+// InitProducerID hands out a fresh producer ID from a block reserved in the
+// meta shard, so IDs are unique across restarts and brokers.
+func (s *Service) InitProducerID(ctx context.Context) (int64, int16, error) {
+	s.pidMu.Lock()
+	defer s.pidMu.Unlock()
+	if s.pidMu.next >= s.pidMu.end {
+		res, err := s.propose(ctx, raftsm.EncodeAllocProducerIDs(producerIDBlock))
+		if err != nil {
+			return -1, -1, err
+		}
+		if st := raftsm.ResultStatus(res.Data); st != raftsm.StatusOK {
+			return -1, -1, fmt.Errorf("cluster: allocate producer IDs: %s", st)
+		}
+		s.pidMu.next, s.pidMu.end = int64(res.Value), int64(res.Value)+producerIDBlock
+	}
+	id := s.pidMu.next
+	s.pidMu.next++
+	return id, 0, nil
+}
+
+// propose commits a meta command and returns its result.
+func (s *Service) propose(ctx context.Context, cmd []byte) (resultOf, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+	}
+	for {
+		r, err := s.nh.SyncPropose(ctx, s.nh.GetNoOPSession(raftsm.MetaShardID), cmd)
+		if err == nil {
+			return resultOf{Value: r.Value, Data: r.Data}, nil
+		}
+		if !dragonboat.IsTempError(err) || ctx.Err() != nil {
+			if errors.Is(err, dragonboat.ErrTimeout) || ctx.Err() != nil {
+				return resultOf{}, fmt.Errorf("%w: %w", ErrNotController, err)
+			}
+			return resultOf{}, fmt.Errorf("cluster: meta proposal: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return resultOf{}, fmt.Errorf("%w: %w", ErrNotController, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+type resultOf struct {
+	Value uint64
+	Data  []byte
+}

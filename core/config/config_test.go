@@ -1,0 +1,453 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// writeFile writes a config file into a temp dir and returns its path.
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "chronik.toml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// envMap turns a map into a getenv function.
+func envMap(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// flagSet returns a bound flag set after parsing args.
+func flagSet(t *testing.T, args ...string) *pflag.FlagSet {
+	t.Helper()
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+func TestDefaultIsValid(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Fatalf("Default().Validate() = %v", err)
+	}
+	cfg, err := Load(flagSet(t), envMap(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg, Default()) {
+		t.Fatalf("Load with nothing set = %+v, want Default() %+v", cfg, Default())
+	}
+}
+
+func TestLoadPrecedence(t *testing.T) {
+	file := writeFile(t, `
+node-id = 3
+data-dir = "/file/data"
+kafka-addr = ":19092"
+log-level = "warn"
+
+[kafka]
+default-partitions = 6
+
+[raft]
+rtt = "25ms"
+election-rtt = 30
+`)
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		check func(t *testing.T, c Config)
+	}{
+		{
+			name: "defaults",
+			check: func(t *testing.T, c Config) {
+				if c.NodeID != 1 || c.DataDir != "./data" || c.LogLevel != "info" || c.Raft.RTT != 10*time.Millisecond {
+					t.Errorf("got %+v", c)
+				}
+			},
+		},
+		{
+			name: "file over default",
+			args: []string{"--config", file},
+			check: func(t *testing.T, c Config) {
+				if c.NodeID != 3 || c.DataDir != "/file/data" || c.KafkaAddr != ":19092" || c.LogLevel != "warn" {
+					t.Errorf("top level not from file: %+v", c)
+				}
+				if c.Kafka.DefaultPartitions != 6 || c.Raft.RTT != 25*time.Millisecond || c.Raft.ElectionRTT != 30 {
+					t.Errorf("nested not from file: %+v", c)
+				}
+				// Keys the file does not mention keep their defaults.
+				if c.HTTPAddr != ":9644" || !c.Kafka.AutoCreateTopics || c.Raft.HeartbeatRTT != 2 {
+					t.Errorf("defaults lost: %+v", c)
+				}
+			},
+		},
+		{
+			name: "file named by CHRONIK_CONFIG",
+			env:  map[string]string{"CHRONIK_CONFIG": file},
+			check: func(t *testing.T, c Config) {
+				if c.NodeID != 3 {
+					t.Errorf("NodeID = %d, want 3 from the file", c.NodeID)
+				}
+			},
+		},
+		{
+			name: "--config over CHRONIK_CONFIG",
+			args: []string{"--config", file},
+			env:  map[string]string{"CHRONIK_CONFIG": "/does/not/exist.toml"},
+			check: func(t *testing.T, c Config) {
+				if c.NodeID != 3 {
+					t.Errorf("NodeID = %d, want 3 from the file", c.NodeID)
+				}
+			},
+		},
+		{
+			name: "env over file",
+			args: []string{"--config", file},
+			env: map[string]string{
+				"CHRONIK_NODE_ID":        "4",
+				"CHRONIK_DATA_DIR":       "/env/data",
+				"CHRONIK_LOG_LEVEL":      "debug",
+				"CHRONIK_TIER":           "s3://bucket/prefix",
+				"CHRONIK_ADVERTISE_ADDR": "broker4:9092",
+			},
+			check: func(t *testing.T, c Config) {
+				if c.NodeID != 4 || c.DataDir != "/env/data" || c.LogLevel != "debug" ||
+					c.Tier != "s3://bucket/prefix" || c.AdvertiseAddr != "broker4:9092" {
+					t.Errorf("env not applied: %+v", c)
+				}
+				if c.KafkaAddr != ":19092" {
+					t.Errorf("KafkaAddr = %q, want the file's value", c.KafkaAddr)
+				}
+			},
+		},
+		{
+			name: "empty env is unset",
+			args: []string{"--config", file},
+			env:  map[string]string{"CHRONIK_DATA_DIR": ""},
+			check: func(t *testing.T, c Config) {
+				if c.DataDir != "/file/data" {
+					t.Errorf("DataDir = %q, want the file's value", c.DataDir)
+				}
+			},
+		},
+		{
+			name: "flag over env over file",
+			args: []string{"--config", file, "--node-id", "5", "--data-dir", "/flag/data", "--raft-addr", "10.0.0.5:9095", "--http-addr", ":0"},
+			env:  map[string]string{"CHRONIK_NODE_ID": "4", "CHRONIK_DATA_DIR": "/env/data", "CHRONIK_LOG_LEVEL": "error"},
+			check: func(t *testing.T, c Config) {
+				if c.NodeID != 5 || c.DataDir != "/flag/data" || c.RaftAddr != "10.0.0.5:9095" || c.HTTPAddr != ":0" {
+					t.Errorf("flags not applied: %+v", c)
+				}
+				if c.LogLevel != "error" {
+					t.Errorf("LogLevel = %q, want env's error (no flag given)", c.LogLevel)
+				}
+			},
+		},
+		{
+			name: "unchanged flag does not mask env",
+			env:  map[string]string{"CHRONIK_KAFKA_ADDR": "127.0.0.1:29092"},
+			check: func(t *testing.T, c Config) {
+				if c.KafkaAddr != "127.0.0.1:29092" {
+					t.Errorf("KafkaAddr = %q, want env's value", c.KafkaAddr)
+				}
+			},
+		},
+		{
+			name: "flag equal to default still wins",
+			args: []string{"--log-level", "info"},
+			env:  map[string]string{"CHRONIK_LOG_LEVEL": "debug"},
+			check: func(t *testing.T, c Config) {
+				if c.LogLevel != "info" {
+					t.Errorf("LogLevel = %q, want info from the flag", c.LogLevel)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(flagSet(t, tt.args...), envMap(tt.env))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestLoadNilFlagSetAndEnv(t *testing.T) {
+	c, err := Load(nil, nil)
+	if err != nil || !reflect.DeepEqual(c, Default()) {
+		t.Fatalf("Load(nil, nil) = %+v, %v", c, err)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		file string // config file body; empty means no file
+		args []string
+		env  map[string]string
+		want []string // substrings of the error
+	}{
+		{
+			name: "unknown top-level key",
+			file: "node-id = 2\nnode_id = 3\n",
+			want: []string{"line 2", `unknown key "node_id"`, "docs/configuration.md"},
+		},
+		{
+			name: "unknown nested keys are all reported",
+			file: "[kafka]\nmax-request-byte = 10\n\n[raft]\nrtt = \"10ms\"\nheartbeat = 3\n",
+			want: []string{`line 2: unknown key "kafka.max-request-byte"`, `line 6: unknown key "raft.heartbeat"`},
+		},
+		{
+			name: "unknown table",
+			file: "[tiering]\nurl = \"file:///x\"\n",
+			want: []string{"line 1", `unknown key "tiering"`},
+		},
+		{
+			name: "wrong type",
+			file: "\nnode-id = \"one\"\n",
+			want: []string{"line 2", "node-id: got a TOML string, want an integer"},
+		},
+		{
+			name: "wrong type bool",
+			file: "[kafka]\nauto-create-topics = \"yes\"\n",
+			want: []string{"line 2", "kafka.auto-create-topics: got a TOML string, want true or false"},
+		},
+		{
+			name: "integer out of range",
+			file: "[kafka]\ndefault-replication-factor = 70000\n",
+			want: []string{"line 2", "kafka.default-replication-factor"},
+		},
+		{
+			name: "bad duration",
+			file: "[raft]\nrtt = \"ten millis\"\n",
+			want: []string{"line 2", "raft.rtt", `invalid duration "ten millis"`, `"10ms"`},
+		},
+		{
+			name: "duration as integer",
+			file: "[raft]\nrtt = 10\n",
+			want: []string{`invalid duration "10"`, `string such as "10ms"`, "raft.rtt"},
+		},
+		{
+			name: "syntax error",
+			file: "node-id = \n",
+			want: []string{"line 1"},
+		},
+		{
+			name: "missing file",
+			args: []string{"--config", "/does/not/exist.toml"},
+			want: []string{"cannot read the config file", "/does/not/exist.toml"},
+		},
+		{
+			name: "env not an integer",
+			env:  map[string]string{"CHRONIK_NODE_ID": "abc"},
+			want: []string{`CHRONIK_NODE_ID="abc"`, "not a 32-bit integer"},
+		},
+		{
+			name: "flag value invalid after overlay",
+			args: []string{"--log-level", "verbose"},
+			want: []string{`log-level "verbose"`, "debug, info, warn, error", "--log-level", "CHRONIK_LOG_LEVEL"},
+		},
+		{
+			name: "file value invalid after overlay",
+			file: "[raft]\nelection-rtt = 4\n",
+			want: []string{"raft.election-rtt (4) must be greater than 2 × raft.heartbeat-rtt (2)"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := tt.args
+			if tt.file != "" {
+				args = append([]string{"--config", writeFile(t, tt.file)}, args...)
+			}
+			_, err := Load(flagSet(t, args...), envMap(tt.env))
+			if err == nil {
+				t.Fatal("Load succeeded, want an error")
+			}
+			t.Log(err)
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\ndoes not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(c *Config)
+		want   string // substring of the error; empty means valid
+	}{
+		{"default", func(*Config) {}, ""},
+		{"node-id zero", func(c *Config) { c.NodeID = 0 }, "node-id is 0; it must be >= 1"},
+		{"node-id negative", func(c *Config) { c.NodeID = -1 }, "set --node-id, CHRONIK_NODE_ID or node-id in the config file"},
+		{"data-dir empty", func(c *Config) { c.DataDir = " " }, "data-dir is empty"},
+		{"kafka-addr no port", func(c *Config) { c.KafkaAddr = "localhost" }, `kafka-addr "localhost": not host:port`},
+		{"kafka-addr bad port", func(c *Config) { c.KafkaAddr = ":99999" }, `port "99999" is not a number from 0 to 65535`},
+		{"kafka-addr port 0 ok", func(c *Config) { c.KafkaAddr = "127.0.0.1:0" }, ""},
+		{"kafka-addr ipv6 ok", func(c *Config) { c.KafkaAddr = "[::]:9092" }, ""},
+		{"advertise-addr wildcard", func(c *Config) { c.AdvertiseAddr = "0.0.0.0:9092" }, "advertise-addr \"0.0.0.0:9092\": needs a concrete host"},
+		{"advertise-addr port 0", func(c *Config) { c.AdvertiseAddr = "b1:0" }, "needs a fixed port"},
+		{"advertise-addr ok", func(c *Config) { c.AdvertiseAddr = "b1.example.com:9092" }, ""},
+		{"raft-addr empty host", func(c *Config) { c.RaftAddr = ":9095" }, `raft-addr ":9095": needs a concrete host`},
+		{"raft-addr ipv6 wildcard", func(c *Config) { c.RaftAddr = "[::]:9095" }, "needs a concrete host"},
+		{"http-addr garbage", func(c *Config) { c.HTTPAddr = "http://x" }, `http-addr "http://x"`},
+		{"tier not a URL", func(c *Config) { c.Tier = "/var/tier" }, `tier "/var/tier" is not an object-store URL`},
+		{"tier ok", func(c *Config) { c.Tier = "file:///var/tier" }, ""},
+		{"log-level unknown", func(c *Config) { c.LogLevel = "trace" }, `log-level "trace" is not one of debug, info, warn, error`},
+		{"log-level any case", func(c *Config) { c.LogLevel = "WARN" }, ""},
+		{"max-request-bytes small", func(c *Config) { c.Kafka.MaxRequestBytes = 1000 }, "kafka.max-request-bytes is 1000; it must be between 1024 (1 KiB) and 1073741824 (1 GiB)"},
+		{"max-request-bytes large", func(c *Config) { c.Kafka.MaxRequestBytes = GiB + 1; c.Raft.MaxInMemLogSize = 0 }, "kafka.max-request-bytes is 1073741825"},
+		{"default-partitions zero", func(c *Config) { c.Kafka.DefaultPartitions = 0 }, "kafka.default-partitions is 0"},
+		{"default-partitions above max", func(c *Config) { c.Kafka.DefaultPartitions = 20; c.Kafka.MaxPartitionsPerTopic = 10 }, "kafka.default-partitions (20) exceeds kafka.max-partitions-per-topic (10)"},
+		{"replication factor zero", func(c *Config) { c.Kafka.DefaultReplicationFactor = 0 }, "kafka.default-replication-factor is 0"},
+		{"max partitions zero", func(c *Config) { c.Kafka.MaxPartitionsPerTopic = 0 }, "kafka.max-partitions-per-topic is 0"},
+		{"cluster-id empty", func(c *Config) { c.Kafka.ClusterID = "" }, "kafka.cluster-id is empty"},
+		{"rtt zero", func(c *Config) { c.Raft.RTT = 0 }, "raft.rtt is 0s; it must be a whole number of milliseconds"},
+		{"rtt fractional", func(c *Config) { c.Raft.RTT = 1500 * time.Microsecond }, "raft.rtt is 1.5ms"},
+		{"heartbeat zero", func(c *Config) { c.Raft.HeartbeatRTT = 0 }, "raft.heartbeat-rtt is 0"},
+		{"election too short", func(c *Config) { c.Raft.ElectionRTT = 4 }, "raft.election-rtt (4) must be greater than 2 × raft.heartbeat-rtt (2); 10 × is recommended, e.g. election-rtt = 20"},
+		{"in-mem log below request size", func(c *Config) { c.Raft.MaxInMemLogSize = MiB }, "raft.max-in-mem-log-size (1048576) is smaller than kafka.max-request-bytes (104857600)"},
+		{"in-mem log unlimited", func(c *Config) { c.Raft.MaxInMemLogSize = 0 }, ""},
+		{"logdb shards zero", func(c *Config) { c.Raft.LogDBShards = 0 }, "raft.logdb-shards is 0"},
+		{"exec shards zero", func(c *Config) { c.Raft.ExecShards = 0 }, "raft.exec-shards is 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.mutate(&c)
+			err := c.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("Validate() = %v, want nil", err)
+			case tt.want != "" && err == nil:
+				t.Fatalf("Validate() = nil, want %q", tt.want)
+			case tt.want != "" && !strings.Contains(err.Error(), tt.want):
+				t.Fatalf("Validate() = %q\nwant it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	c := Default()
+	c.NodeID = 0
+	c.LogLevel = "loud"
+	c.Raft.ExecShards = 0
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	if n := len(strings.Split(err.Error(), "\n")); n != 3 {
+		t.Fatalf("got %d lines, want 3:\n%v", n, err)
+	}
+}
+
+func TestAdvertisedKafkaAddr(t *testing.T) {
+	tests := []struct {
+		kafka, advertise, want string
+	}{
+		{":9092", "", "127.0.0.1:9092"},
+		{"0.0.0.0:9092", "", "127.0.0.1:9092"},
+		{"[::]:9092", "", "127.0.0.1:9092"},
+		{"10.1.2.3:9092", "", "10.1.2.3:9092"},
+		{"[fd00::1]:9092", "", "[fd00::1]:9092"},
+		{"localhost:19092", "", "localhost:19092"},
+		{":9092", "broker1.example.com:9092", "broker1.example.com:9092"},
+		{":9092", ":29092", "127.0.0.1:29092"},
+	}
+	for _, tt := range tests {
+		c := Default()
+		c.KafkaAddr, c.AdvertiseAddr = tt.kafka, tt.advertise
+		if got := c.AdvertisedKafkaAddr(); got != tt.want {
+			t.Errorf("kafka %q advertise %q: got %q, want %q", tt.kafka, tt.advertise, got, tt.want)
+		}
+	}
+}
+
+func TestBindFlagsHelp(t *testing.T) {
+	fs := flagSet(t)
+	for _, name := range []string{"config", "node-id", "data-dir", "kafka-addr", "advertise-addr", "raft-addr", "http-addr", "tier", "log-level"} {
+		f := fs.Lookup(name)
+		if f == nil {
+			t.Errorf("flag --%s not registered", name)
+			continue
+		}
+		if !strings.Contains(f.Usage, "(env "+EnvName(name)) {
+			t.Errorf("--%s usage %q does not name %s", name, f.Usage, EnvName(name))
+		}
+	}
+	if got := fs.Lookup("data-dir").DefValue; got != "./data" {
+		t.Errorf("--data-dir default = %q", got)
+	}
+	if got := fs.Lookup("node-id").DefValue; got != "1" {
+		t.Errorf("--node-id default = %q", got)
+	}
+}
+
+// tomlKeys lists every key of Config as the file spells it (kafka.cluster-id).
+func tomlKeys(t reflect.Type, prefix string) []string {
+	var keys []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		key := prefix + f.Tag.Get("toml")
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]() {
+			keys = append(keys, tomlKeys(f.Type, key+".")...)
+			continue
+		}
+		keys = append(keys, key)
+	}
+	return keys
+}
+
+// TestDocs keeps docs/configuration.md complete: every flag, env var and
+// key appears, and its example file loads strictly and validates.
+func TestDocs(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(doc)
+	var want []string
+	for _, k := range tomlKeys(reflect.TypeFor[Config](), "") {
+		want = append(want, "`"+k+"`")
+	}
+	want = append(want, "`--config`", "`"+EnvName(FileFlag)+"`")
+	for _, s := range settings {
+		want = append(want, "`--"+s.key+"`", "`"+s.env()+"`")
+	}
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("docs/configuration.md does not mention %s", w)
+		}
+	}
+
+	m := regexp.MustCompile("(?s)```toml\n(.*?)```").FindStringSubmatch(text)
+	if m == nil {
+		t.Fatal("docs/configuration.md has no ```toml example")
+	}
+	cfg, err := Parse("docs/configuration.md example", []byte(m[1]))
+	if err != nil {
+		t.Fatalf("example config: %v", err)
+	}
+	if cfg.Raft.RTT != 10*time.Millisecond {
+		t.Errorf("example raft.rtt = %v", cfg.Raft.RTT)
+	}
+}

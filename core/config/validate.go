@@ -1,0 +1,135 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// LogLevels are the accepted values of log-level.
+var LogLevels = []string{"debug", "info", "warn", "error"}
+
+// Validate reports every invalid setting at once, one line each, naming
+// the key, the value and what to do about it.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: "+format, args...))
+	}
+	// where tells the user the three places a top-level key can be set.
+	where := func(key string) string {
+		return fmt.Sprintf("set --%s, %s or %s in the config file", key, EnvName(key), key)
+	}
+
+	if c.NodeID < 1 {
+		bad("node-id is %d; it must be >= 1 and unique in the cluster (%s)", c.NodeID, where("node-id"))
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		bad("data-dir is empty; give the directory for this node's data (%s)", where("data-dir"))
+	}
+	if err := checkAddr(c.KafkaAddr, false); err != nil {
+		bad("kafka-addr %q: %v (%s, e.g. :9092)", c.KafkaAddr, err, where("kafka-addr"))
+	}
+	if c.AdvertiseAddr != "" {
+		if err := checkAddr(c.AdvertiseAddr, true); err != nil {
+			bad("advertise-addr %q: %v; clients must be able to dial it (%s, e.g. broker1.example.com:9092)",
+				c.AdvertiseAddr, err, where("advertise-addr"))
+		}
+	}
+	if err := checkAddr(c.RaftAddr, true); err != nil {
+		bad("raft-addr %q: %v; it is this node's identity for its peers (%s, e.g. 127.0.0.1:9095)",
+			c.RaftAddr, err, where("raft-addr"))
+	}
+	if err := checkAddr(c.HTTPAddr, false); err != nil {
+		bad("http-addr %q: %v (%s, e.g. :9644)", c.HTTPAddr, err, where("http-addr"))
+	}
+	if c.Tier != "" {
+		if u, err := url.Parse(c.Tier); err != nil || u.Scheme == "" {
+			bad("tier %q is not an object-store URL; use e.g. file:///var/lib/chronik/tier or s3://bucket/prefix, or leave it empty for <data-dir>/tier (%s)",
+				c.Tier, where("tier"))
+		}
+	}
+	if !isLogLevel(c.LogLevel) {
+		bad("log-level %q is not one of %s (%s)", c.LogLevel, strings.Join(LogLevels, ", "), where("log-level"))
+	}
+
+	k := c.Kafka
+	if k.MaxRequestBytes < KiB || k.MaxRequestBytes > GiB {
+		bad("kafka.max-request-bytes is %d; it must be between %d (1 KiB) and %d (1 GiB)", k.MaxRequestBytes, KiB, GiB)
+	}
+	if k.MaxPartitionsPerTopic < 1 {
+		bad("kafka.max-partitions-per-topic is %d; it must be >= 1", k.MaxPartitionsPerTopic)
+	}
+	if k.DefaultPartitions < 1 {
+		bad("kafka.default-partitions is %d; it must be >= 1", k.DefaultPartitions)
+	} else if k.MaxPartitionsPerTopic >= 1 && k.DefaultPartitions > k.MaxPartitionsPerTopic {
+		bad("kafka.default-partitions (%d) exceeds kafka.max-partitions-per-topic (%d); lower the first or raise the second",
+			k.DefaultPartitions, k.MaxPartitionsPerTopic)
+	}
+	if k.DefaultReplicationFactor < 1 {
+		bad("kafka.default-replication-factor is %d; it must be >= 1", k.DefaultReplicationFactor)
+	}
+	if strings.TrimSpace(k.ClusterID) == "" {
+		bad("kafka.cluster-id is empty; clients use it to tell clusters apart, set any stable name such as \"chronik\"")
+	}
+
+	r := c.Raft
+	if r.RTT < time.Millisecond || r.RTT%time.Millisecond != 0 {
+		bad("raft.rtt is %v; it must be a whole number of milliseconds >= 1ms, such as \"10ms\"", r.RTT)
+	}
+	if r.HeartbeatRTT < 1 {
+		bad("raft.heartbeat-rtt is %d; it must be >= 1 (ticks of raft.rtt)", r.HeartbeatRTT)
+	}
+	if r.ElectionRTT <= 2*r.HeartbeatRTT {
+		bad("raft.election-rtt (%d) must be greater than 2 × raft.heartbeat-rtt (%d); 10 × is recommended, e.g. election-rtt = %d",
+			r.ElectionRTT, r.HeartbeatRTT, 10*max(r.HeartbeatRTT, 1))
+	}
+	if r.MaxInMemLogSize != 0 && r.MaxInMemLogSize < uint64(k.MaxRequestBytes) && k.MaxRequestBytes > 0 {
+		bad("raft.max-in-mem-log-size (%d) is smaller than kafka.max-request-bytes (%d), so the largest produce request could never be proposed; raise it, or set 0 for no limit",
+			r.MaxInMemLogSize, k.MaxRequestBytes)
+	}
+	if r.LogDBShards < 1 {
+		bad("raft.logdb-shards is %d; it must be >= 1 (1 shares one fsync stream among all shards)", r.LogDBShards)
+	}
+	if r.ExecShards < 1 {
+		bad("raft.exec-shards is %d; it must be >= 1", r.ExecShards)
+	}
+
+	return errors.Join(errs...)
+}
+
+// checkAddr checks that addr is host:port with a numeric port. dialable
+// additionally requires a concrete host (not empty, 0.0.0.0 or ::) and a
+// non-zero port, because others connect to it.
+func checkAddr(addr string, dialable bool) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("not host:port")
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	if dialable {
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			return errors.New("needs a concrete host (not empty, 0.0.0.0 or [::])")
+		}
+		if p == 0 {
+			return errors.New("needs a fixed port, not 0")
+		}
+	}
+	return nil
+}
+
+func isLogLevel(s string) bool {
+	for _, l := range LogLevels {
+		if strings.EqualFold(s, l) {
+			return true
+		}
+	}
+	return false
+}

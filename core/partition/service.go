@@ -1,0 +1,309 @@
+package partition
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/lni/dragonboat/v4"
+	"github.com/lni/dragonboat/v4/client"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/chronik-go/chronik/core/batch"
+	"github.com/chronik-go/chronik/core/telemetry"
+	"github.com/chronik-go/chronik/raftsm"
+)
+
+// proposalTimeout bounds how long Dragonboat keeps a proposal; the Kafka
+// request's own timeout usually ends the wait sooner.
+const proposalTimeout = 30 * time.Second
+
+// Service routes partition operations to the local replicas. The reconciler
+// (core/cluster) registers and unregisters replicas as placement changes.
+type Service struct {
+	nh            *dragonboat.NodeHost
+	maxBatchBytes int
+	log           *slog.Logger
+	metrics       *telemetry.Metrics
+	okAttrs       metric.MeasurementOption
+	failAttrs     metric.MeasurementOption
+
+	mu struct {
+		sync.RWMutex
+		byTP    map[TP]*replica
+		byShard map[uint64]*replica
+	}
+}
+
+// replica is one local partition replica.
+type replica struct {
+	svc     *Service
+	tp      TP
+	shardID uint64
+	id      uint64           // our Raft replica ID
+	nodes   map[uint64]int32 // Raft replica ID → broker ID
+	sm      *raftsm.Partition
+	session *client.Session
+
+	mu       sync.Mutex
+	watchers map[chan struct{}]struct{}
+}
+
+// NewService returns a partition service on nh. maxBatchBytes bounds one
+// record batch (0 = no limit).
+func NewService(nh *dragonboat.NodeHost, maxBatchBytes int, m *telemetry.Metrics, log *slog.Logger) *Service {
+	s := &Service{
+		nh: nh, maxBatchBytes: maxBatchBytes, log: log, metrics: m,
+		okAttrs:   metric.WithAttributeSet(attribute.NewSet(attribute.String("shard", "partition"), attribute.String("outcome", "ok"))),
+		failAttrs: metric.WithAttributeSet(attribute.NewSet(attribute.String("shard", "partition"), attribute.String("outcome", "failed"))),
+	}
+	s.mu.byTP = map[TP]*replica{}
+	s.mu.byShard = map[uint64]*replica{}
+	return s
+}
+
+// NewStateMachine returns the state machine for a partition replica the
+// caller is about to start, wired to wake this service's fetchers.
+func (s *Service) NewStateMachine(store *raftsm.Store, shardID uint64) *raftsm.Partition {
+	return raftsm.NewPartition(store, shardID, func() { s.wake(shardID) })
+}
+
+// Register makes a started replica reachable under tp. nodes maps each Raft
+// replica ID of the shard to its broker.
+func (s *Service) Register(tp TP, shardID, replicaID uint64, nodes map[uint64]int32, p *raftsm.Partition) {
+	r := &replica{
+		svc: s, tp: tp, shardID: shardID, id: replicaID, nodes: nodes, sm: p,
+		session: s.nh.GetNoOPSession(shardID), watchers: map[chan struct{}]struct{}{},
+	}
+	s.mu.Lock()
+	if old := s.mu.byTP[tp]; old != nil {
+		delete(s.mu.byShard, old.shardID)
+	}
+	s.mu.byTP[tp] = r
+	s.mu.byShard[shardID] = r
+	s.mu.Unlock()
+}
+
+// Unregister forgets the replica of a shard and wakes its fetchers.
+func (s *Service) Unregister(shardID uint64) {
+	s.mu.Lock()
+	r := s.mu.byShard[shardID]
+	if r != nil {
+		delete(s.mu.byShard, shardID)
+		if s.mu.byTP[r.tp] == r {
+			delete(s.mu.byTP, r.tp)
+		}
+	}
+	s.mu.Unlock()
+	if r != nil {
+		r.notify()
+	}
+}
+
+func (s *Service) lookup(tp TP) *replica {
+	s.mu.RLock()
+	r := s.mu.byTP[tp]
+	s.mu.RUnlock()
+	return r
+}
+
+// leader reports the shard's leader broker and epoch (Raft term).
+func (r *replica) leader() (node int32, epoch int32, isUs bool, err error) {
+	id, term, valid, err := r.svc.nh.GetLeaderID(r.shardID)
+	if err != nil {
+		if errors.Is(err, dragonboat.ErrClosed) {
+			return -1, 0, false, ErrStopped
+		}
+		return -1, 0, false, ErrLeaderNotAvailable
+	}
+	if !valid {
+		return -1, int32(term), false, ErrLeaderNotAvailable
+	}
+	n, ok := r.nodes[id]
+	if !ok {
+		n = -1
+	}
+	return n, int32(term), id == r.id, nil
+}
+
+// PartitionState reports leader, epoch and offsets of a local partition.
+func (s *Service) PartitionState(tp TP) (State, error) {
+	r := s.lookup(tp)
+	if r == nil {
+		return State{Leader: -1}, ErrUnknownPartition
+	}
+	node, epoch, _, err := r.leader()
+	st := State{Leader: node, LeaderEpoch: epoch, LogStartOffset: r.sm.LogStartOffset(), HighWatermark: r.sm.HighWatermark()}
+	if err != nil && !errors.Is(err, ErrLeaderNotAvailable) {
+		return st, err
+	}
+	return st, nil
+}
+
+// Append validates records (one or more RecordBatch v2) and proposes them
+// as one command without waiting for the commit. Calls from one goroutine
+// are committed in call order.
+func (s *Service) Append(tp TP, records []byte) *Pending {
+	r := s.lookup(tp)
+	if r == nil {
+		return failed(ErrUnknownPartition)
+	}
+	_, epoch, isUs, err := r.leader()
+	if err != nil {
+		return failed(err)
+	}
+	if !isUs {
+		return failed(ErrNotLeader)
+	}
+	c := raftsm.AppendCommand{LeaderEpoch: epoch, Timestamp: time.Now().UnixMilli()}
+	var one [1]raftsm.AppendBatch
+	c.Batches = one[:0]
+	err = batch.Split(records, s.maxBatchBytes, func(b []byte, h batch.Header) error {
+		c.Batches = append(c.Batches, raftsm.AppendBatch{Data: b, Meta: raftsm.BatchMeta{
+			LastOffsetDelta: h.LastOffsetDelta, MaxTimestamp: h.MaxTimestamp,
+			ProducerID: h.ProducerID, ProducerEpoch: h.ProducerEpoch, BaseSequence: h.BaseSequence,
+		}})
+		return nil
+	})
+	if err != nil {
+		return failed(err)
+	}
+	cmd := raftsm.EncodeAppend(make([]byte, 0, raftsm.AppendSize(len(c.Batches), len(records))), &c)
+	rs, err := s.nh.Propose(r.session, cmd, proposalTimeout)
+	if err != nil {
+		s.metrics.Proposals.Add(context.Background(), 1, s.failAttrs)
+		return failed(proposeError(err))
+	}
+	return &Pending{rs: rs, r: r}
+}
+
+func (s *Service) countProposal(res dragonboat.RequestResult) {
+	if res.Completed() {
+		s.metrics.Proposals.Add(context.Background(), 1, s.okAttrs)
+	} else {
+		s.metrics.Proposals.Add(context.Background(), 1, s.failAttrs)
+	}
+}
+
+// proposeError maps Dragonboat's immediate Propose errors.
+func proposeError(err error) error {
+	switch {
+	case errors.Is(err, dragonboat.ErrSystemBusy), errors.Is(err, dragonboat.ErrPayloadTooBig):
+		return fmt.Errorf("%w: %w", ErrBusy, err)
+	case errors.Is(err, dragonboat.ErrClosed):
+		return ErrStopped
+	case errors.Is(err, dragonboat.ErrShardNotFound), errors.Is(err, dragonboat.ErrShardClosed):
+		return ErrUnknownPartition
+	default:
+		return fmt.Errorf("%w: %w", ErrLeaderNotAvailable, err)
+	}
+}
+
+// Read returns stored batches from offset, at most maxBytes unless the
+// first batch alone is larger. Only the leader serves reads.
+func (s *Service) Read(tp TP, offset int64, maxBytes int32) (ReadResult, error) {
+	r := s.lookup(tp)
+	if r == nil {
+		return ReadResult{HighWatermark: -1, LogStartOffset: -1}, ErrUnknownPartition
+	}
+	res := ReadResult{HighWatermark: r.sm.HighWatermark(), LogStartOffset: r.sm.LogStartOffset()}
+	if _, _, isUs, err := r.leader(); err != nil || !isUs {
+		if err == nil {
+			err = ErrNotLeader
+		}
+		return res, err
+	}
+	recs, err := r.sm.Read(nil, offset, maxBytes)
+	if errors.Is(err, raftsm.ErrOffsetOutOfRange) {
+		return res, ErrOffsetOutOfRange
+	}
+	res.Records = recs
+	return res, err
+}
+
+// OffsetForTimestamp returns the first offset whose record timestamp is
+// ≥ ts and that record's timestamp, or (-1, -1) when there is none.
+func (s *Service) OffsetForTimestamp(_ context.Context, tp TP, ts int64) (offset, timestamp int64, err error) {
+	r := s.lookup(tp)
+	if r == nil {
+		return -1, -1, ErrUnknownPartition
+	}
+	b, err := r.sm.BatchAtTime(ts)
+	if err != nil || b == nil {
+		return -1, -1, err
+	}
+	off, t, ok, err := batch.FirstAtOrAfter(b, ts)
+	if err != nil || !ok {
+		return -1, -1, err
+	}
+	return off, t, nil
+}
+
+// EndOffsetForEpoch answers OffsetForLeaderEpoch from the local replica.
+func (s *Service) EndOffsetForEpoch(tp TP, epoch int32) (EpochEnd, error) {
+	r := s.lookup(tp)
+	if r == nil {
+		return EpochEnd{LeaderEpoch: -1, EndOffset: -1}, ErrUnknownPartition
+	}
+	e, end := r.sm.EndOffsetForEpoch(epoch)
+	return EpochEnd{LeaderEpoch: e, EndOffset: end}, nil
+}
+
+// Watch returns a channel that receives a value whenever any of tps gets
+// new data (or its replica goes away); call stop when done.
+func (s *Service) Watch(tps []TP) (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	var rs []*replica
+	for _, tp := range tps {
+		if r := s.lookup(tp); r != nil {
+			r.mu.Lock()
+			r.watchers[ch] = struct{}{}
+			r.mu.Unlock()
+			rs = append(rs, r)
+		}
+	}
+	return ch, func() {
+		for _, r := range rs {
+			r.mu.Lock()
+			delete(r.watchers, ch)
+			r.mu.Unlock()
+		}
+	}
+}
+
+func (s *Service) wake(shardID uint64) {
+	s.mu.RLock()
+	r := s.mu.byShard[shardID]
+	s.mu.RUnlock()
+	if r != nil {
+		r.notify()
+	}
+}
+
+func (r *replica) notify() {
+	r.mu.Lock()
+	for ch := range r.watchers {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	r.mu.Unlock()
+}
+
+// LeaderCount returns how many local replicas currently lead their shard.
+func (s *Service) LeaderCount() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var n int64
+	for _, r := range s.mu.byShard {
+		if _, _, isUs, err := r.leader(); err == nil && isUs {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,132 @@
+package kafka
+
+// Produce, key 0: versions 0–13 advertised.
+//
+//   - v0–v2 (message format v0/v1) are advertised only because librdkafka turns
+//     compression off when Produce v0 is missing (KAFKA_COMPAT trap 2); every
+//     partition of such a request gets UNSUPPORTED_FOR_MESSAGE_FORMAT.
+//   - v3–v12 address topics by name, v13 by topic ID (UNKNOWN_TOPIC_ID when the
+//     ID is not ours). v12 only tells the broker the client understands
+//     implicit transaction partitions; without transactions it is v11.
+//   - acks must be -1, 0 or 1 (else INVALID_REQUIRED_ACKS). acks=1 and acks=-1
+//     both answer after the Raft commit; acks=0 answers nothing.
+//   - Transactional produce (non-null TransactionalID) gets UNSUPPORTED_VERSION
+//     per partition: transactions are not implemented yet and the client must
+//     fail clearly rather than retry (InitProducerId refuses transactional IDs
+//     the same way, so a real client never gets this far).
+//   - Topics are not auto-created on produce: unknown topics and partition
+//     indexes get UNKNOWN_TOPIC_OR_PARTITION. Empty records get INVALID_RECORD.
+//   - The batches are validated and proposed (Backend.Append) on the
+//     connection's reader goroutine, in request order; the response waits for
+//     the commits in its own goroutine, bounded by TimeoutMillis (at least
+//     produceMinTimeout, at most maxTimeout).
+//   - Not done yet: KIP-951 leader hints (CurrentLeader, Brokers) on
+//     NOT_LEADER_OR_FOLLOWER, per-record errors (ErrorRecords).
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-go/chronik/core/cluster"
+	"github.com/chronik-go/chronik/core/partition"
+)
+
+// produceMinTimeout is the shortest wait for a commit: a Raft round trip
+// cannot finish in the 0 ms some clients send with acks=1.
+const produceMinTimeout = time.Second
+
+// appendWaiter is the outcome of Backend.Append (*partition.Pending).
+type appendWaiter interface {
+	Wait(ctx context.Context) (partition.AppendResult, error)
+}
+
+// producePending is one proposed partition awaiting its commit.
+type producePending struct {
+	p   appendWaiter
+	out *kmsg.ProduceResponseTopicPartition
+}
+
+func beginProduce(s *Server, r *request) func(context.Context) kmsg.Response {
+	req := r.msg.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+
+	var reject int16
+	switch {
+	case req.Version < 3:
+		reject = kerr.UnsupportedForMessageFormat.Code
+	case req.Acks != -1 && req.Acks != 0 && req.Acks != 1:
+		reject = kerr.InvalidRequiredAcks.Code
+	case req.TransactionID != nil:
+		reject = kerr.UnsupportedVersion.Code
+	}
+
+	var pending []producePending
+	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		st := &resp.Topics[i]
+		*st = kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+
+		var (
+			topic     cluster.Topic
+			topicCode = reject
+		)
+		if topicCode == 0 {
+			var ok bool
+			if req.Version >= 13 {
+				topic, ok = s.backend.TopicByID(rt.TopicID)
+				if !ok {
+					topicCode = kerr.UnknownTopicID.Code
+				}
+			} else {
+				topic, ok = s.backend.Topic(rt.Topic)
+				if !ok {
+					topicCode = kerr.UnknownTopicOrPartition.Code
+				}
+			}
+		}
+
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := &st.Partitions[j]
+			*sp = kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			switch {
+			case topicCode != 0:
+				sp.ErrorCode = topicCode
+			case rp.Partition < 0 || int(rp.Partition) >= len(topic.Partitions):
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case len(rp.Records) == 0:
+				sp.ErrorCode = kerr.InvalidRecord.Code
+			default:
+				tp := partition.TP{Topic: topic.Name, Partition: rp.Partition}
+				pending = append(pending, producePending{s.appendTo(tp, rp.Records), sp})
+			}
+		}
+	}
+
+	if req.Acks == 0 {
+		return nil
+	}
+	return func(ctx context.Context) kmsg.Response {
+		ctx, cancel := requestContext(ctx, max(req.TimeoutMillis, int32(produceMinTimeout/time.Millisecond)), produceMinTimeout)
+		defer cancel()
+		for _, pp := range pending {
+			res, err := pp.p.Wait(ctx)
+			if err != nil {
+				pp.out.ErrorCode = s.errCode("Produce", err)
+				pp.out.ErrorMessage = errMessage(err)
+				continue
+			}
+			pp.out.BaseOffset = res.BaseOffset
+			pp.out.LogAppendTime = res.LogAppendTime
+			pp.out.LogStartOffset = res.LogStartOffset
+		}
+		return resp
+	}
+}

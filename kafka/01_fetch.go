@@ -1,0 +1,199 @@
+package kafka
+
+// Fetch, key 1: versions 4–18.
+//
+//   - v4–v12 address topics by name, v13+ by topic ID (UNKNOWN_TOPIC_ID when
+//     the ID is not ours); response topics echo whichever the request used.
+//     v17 and v18 only add replica-only tagged fields.
+//   - Sessionless only (KIP-227): every response carries SessionID 0, which
+//     tells the client no session was created, so it keeps sending full
+//     requests (franz-go kills its session on SessionID 0). An incremental
+//     request (SessionEpoch > 0) gets FETCH_SESSION_ID_NOT_FOUND; the client
+//     then falls back to full requests. ForgottenTopics is ignored.
+//   - Limits (KIP-74): each partition gets at most its PartitionMaxBytes and
+//     the response at most MaxBytes, except that the first partition with
+//     data may return one batch larger than both so the consumer progresses.
+//   - Long poll: when fewer than MinBytes are available and MaxWaitMillis > 0,
+//     the handler subscribes with Backend.Watch before the first read, then
+//     sleeps until new data, the deadline (MaxWaitMillis, capped at
+//     maxFetchWait), server shutdown or connection close, and reads again.
+//     It never busy-waits. A partition error answers at once.
+//   - CurrentLeaderEpoch (v9+) is checked against the partition's Raft term
+//     (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
+//   - LastStableOffset = HighWatermark (no transactions yet), no aborted
+//     transactions, PreferredReadReplica -1. IsolationLevel, Rack,
+//     LastFetchedEpoch (no DivergingEpoch) and the KIP-951 leader hints are
+//     not used yet.
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-go/chronik/core/partition"
+)
+
+// maxFetchWait caps MaxWaitMillis so a fetch always answers well before any
+// client's request timeout.
+const maxFetchWait = 30 * time.Second
+
+// fetchPartition is one readable partition of a fetch.
+type fetchPartition struct {
+	tp           partition.TP
+	offset       int64
+	maxBytes     int32
+	currentEpoch int32
+	out          *kmsg.FetchResponseTopicPartition
+}
+
+func handleFetch(ctx context.Context, s *Server, r *request) kmsg.Response {
+	req := r.msg.(*kmsg.FetchRequest)
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	resp.SessionID = 0
+	if req.Version >= 7 && req.SessionEpoch > 0 {
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return resp
+	}
+
+	var (
+		parts      []fetchPartition
+		topicError bool // some partition already failed: answer at once
+	)
+	resp.Topics = make([]kmsg.FetchResponseTopic, len(req.Topics))
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		st := &resp.Topics[i]
+		*st = kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+
+		var topicCode int16
+		name := rt.Topic
+		if req.Version >= 13 {
+			if t, ok := s.backend.TopicByID(rt.TopicID); ok {
+				name = t.Name
+			} else {
+				topicCode = kerr.UnknownTopicID.Code
+			}
+		} else if _, ok := s.backend.Topic(rt.Topic); !ok {
+			topicCode = kerr.UnknownTopicOrPartition.Code
+		}
+
+		st.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := &st.Partitions[j]
+			*sp = kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.HighWatermark = -1
+			if topicCode != 0 {
+				sp.ErrorCode = topicCode
+				topicError = true
+				continue
+			}
+			currentEpoch := int32(-1)
+			if req.Version >= 9 {
+				currentEpoch = rp.CurrentLeaderEpoch
+			}
+			parts = append(parts, fetchPartition{
+				tp:           partition.TP{Topic: name, Partition: rp.Partition},
+				offset:       rp.FetchOffset,
+				maxBytes:     rp.PartitionMaxBytes,
+				currentEpoch: currentEpoch,
+				out:          sp,
+			})
+		}
+	}
+
+	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
+	longPoll := wait > 0 && req.MinBytes > 0 && len(parts) > 0 && !topicError
+	var wake <-chan struct{}
+	if longPoll {
+		// Subscribe before the first read so that no append between the
+		// read and the wait goes unnoticed.
+		tps := make([]partition.TP, len(parts))
+		for i := range parts {
+			tps[i] = parts[i].tp
+		}
+		var stop func()
+		wake, stop = s.backend.Watch(tps)
+		defer stop()
+	}
+
+	total, failed := s.readFetch(parts, req.MaxBytes)
+	if !longPoll || failed || total >= int(req.MinBytes) {
+		return resp
+	}
+	timer := time.NewTimer(min(wait, maxFetchWait))
+	defer timer.Stop()
+	for {
+		select {
+		case <-wake:
+		case <-timer.C:
+			return resp
+		case <-ctx.Done():
+			return resp
+		case <-s.stopping:
+			return resp
+		}
+		total, failed = s.readFetch(parts, req.MaxBytes)
+		if failed || total >= int(req.MinBytes) {
+			return resp
+		}
+	}
+}
+
+// readFetch reads every partition into its response entry (overwriting what
+// a previous round put there) and returns the bytes read and whether any
+// partition failed.
+func (s *Server) readFetch(parts []fetchPartition, maxBytes int32) (total int, failed bool) {
+	budget := int(maxBytes)
+	self := s.backend.NodeID()
+	for i := range parts {
+		p := &parts[i]
+		out := p.out
+		out.ErrorCode = 0
+		out.RecordBatches = nil
+
+		if p.currentEpoch >= 0 {
+			st, err := s.backend.PartitionState(p.tp)
+			if err == nil {
+				out.ErrorCode = leaderCheck(st, self, p.currentEpoch)
+			} else {
+				out.ErrorCode = s.errCode("Fetch", err)
+			}
+			if out.ErrorCode != 0 {
+				failed = true
+				continue
+			}
+		}
+
+		limit := min(int(p.maxBytes), budget-total)
+		if total > 0 && limit <= 0 {
+			// The response is full: report the offsets only.
+			st, err := s.backend.PartitionState(p.tp)
+			if err != nil {
+				out.ErrorCode = s.errCode("Fetch", err)
+				failed = true
+				continue
+			}
+			out.HighWatermark, out.LastStableOffset, out.LogStartOffset = st.HighWatermark, st.HighWatermark, st.LogStartOffset
+			continue
+		}
+		res, err := s.backend.Read(p.tp, p.offset, int32(max(limit, 0)))
+		if err != nil {
+			out.ErrorCode = s.errCode("Fetch", err)
+			failed = true
+			continue
+		}
+		out.HighWatermark, out.LastStableOffset, out.LogStartOffset = res.HighWatermark, res.HighWatermark, res.LogStartOffset
+		if total > 0 && len(res.Records) > limit {
+			// Only the first partition with data may exceed the limits.
+			continue
+		}
+		out.RecordBatches = res.Records
+		total += len(res.Records)
+	}
+	return total, failed
+}

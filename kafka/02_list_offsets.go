@@ -1,0 +1,107 @@
+package kafka
+
+// ListOffsets, key 2: versions 1–10 (v0's offsets-array form is not served).
+//
+//   - Timestamp -2 (earliest) → log start offset; -1 (latest) → high watermark
+//     with the current leader epoch; -4 (earliest local, v8+) → log start
+//     offset (there is no separate local log start until tiering lands);
+//     -5 (latest tiered, v9+) → -1/-1, Kafka's answer when nothing is
+//     tiered. Any other value is a timestamp lookup through
+//     Backend.OffsetForTimestamp: the first offset whose timestamp is ≥ it, or
+//     -1/-1 when there is none.
+//   - -3 (max timestamp, v7+) gets UNSUPPORTED_VERSION per partition: the
+//     backend has no max-timestamp lookup yet.
+//   - Only the leader answers (NOT_LEADER_OR_FOLLOWER / LEADER_NOT_AVAILABLE);
+//     CurrentLeaderEpoch (v4+) is checked against the Raft term.
+//   - LeaderEpoch (v4+) is the current epoch for latest, -1 (unknown) for
+//     timestamp and earliest lookups: we do not know the epoch of an older
+//     batch, and -1 makes clients skip truncation checks rather than run them
+//     against a wrong epoch.
+//   - IsolationLevel is ignored (no transactions: last stable = high
+//     watermark). TimeoutMillis (v10+) bounds timestamp lookups.
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-go/chronik/core/partition"
+)
+
+// Special ListOffsets timestamps.
+const (
+	listLatest       = -1
+	listEarliest     = -2
+	listMaxTimestamp = -3
+	listEarliestLoc  = -4
+	listLatestTiered = -5
+)
+
+func handleListOffsets(ctx context.Context, s *Server, r *request) kmsg.Response {
+	req := r.msg.(*kmsg.ListOffsetsRequest)
+	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	timeout := int32(0)
+	if req.Version >= 10 {
+		timeout = req.TimeoutMillis
+	}
+	ctx, cancel := requestContext(ctx, timeout, 30*time.Second)
+	defer cancel()
+	self := s.backend.NodeID()
+
+	resp.Topics = make([]kmsg.ListOffsetsResponseTopic, len(req.Topics))
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		st := &resp.Topics[i]
+		*st = kmsg.NewListOffsetsResponseTopic()
+		st.Topic = rt.Topic
+		_, known := s.backend.Topic(rt.Topic)
+
+		st.Partitions = make([]kmsg.ListOffsetsResponseTopicPartition, len(rt.Partitions))
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := &st.Partitions[j]
+			*sp = kmsg.NewListOffsetsResponseTopicPartition()
+			sp.Partition = rp.Partition
+			if !known {
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				continue
+			}
+			s.listOffset(ctx, self, partition.TP{Topic: rt.Topic, Partition: rp.Partition}, rp, req.Version, sp)
+		}
+	}
+	return resp
+}
+
+func (s *Server) listOffset(ctx context.Context, self int32, tp partition.TP, rp *kmsg.ListOffsetsRequestTopicPartition, version int16, out *kmsg.ListOffsetsResponseTopicPartition) {
+	st, err := s.backend.PartitionState(tp)
+	if err != nil {
+		out.ErrorCode = s.errCode("ListOffsets", err)
+		return
+	}
+	currentEpoch := int32(-1)
+	if version >= 4 {
+		currentEpoch = rp.CurrentLeaderEpoch
+	}
+	if out.ErrorCode = leaderCheck(st, self, currentEpoch); out.ErrorCode != 0 {
+		return
+	}
+	switch rp.Timestamp {
+	case listLatest:
+		out.Offset, out.LeaderEpoch = st.HighWatermark, st.LeaderEpoch
+	case listEarliest, listEarliestLoc:
+		out.Offset = st.LogStartOffset
+	case listLatestTiered:
+		// Nothing is tiered yet: Kafka answers -1/-1 without remote storage.
+	case listMaxTimestamp:
+		out.ErrorCode = kerr.UnsupportedVersion.Code
+	default:
+		offset, ts, err := s.backend.OffsetForTimestamp(ctx, tp, rp.Timestamp)
+		if err != nil {
+			out.ErrorCode = s.errCode("ListOffsets", err)
+			return
+		}
+		out.Offset, out.Timestamp = offset, ts
+	}
+}

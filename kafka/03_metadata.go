@@ -1,0 +1,171 @@
+package kafka
+
+// Metadata, key 3: versions 0–13.
+//
+//   - Brokers are every live broker (Backend.Brokers); ClusterID (v2+) and
+//     ControllerID (v1+, the meta shard's leader) come from the backend.
+//   - Topics: the requested ones, or all when the list is null (v1+) or empty
+//     (v0). v12+ may name a topic by ID with a null name (UNKNOWN_TOPIC_ID
+//     when unknown). Topic IDs are returned from v10.
+//   - Every partition reports its Raft leader and leader epoch (the Raft term,
+//     never a made-up 0), replicas = ISR = the placement nodes, no offline
+//     replicas; LEADER_NOT_AVAILABLE while there is no leader or the backend
+//     cannot report the partition's state.
+//   - An unknown topic is created when the request allows it
+//     (AllowAutoTopicCreation, v4+; always allowed before v4) and
+//     Config.AutoCreateTopics is on; creation is bounded by autoCreateTimeout,
+//     after which the topic is answered with LEADER_NOT_AVAILABLE for the
+//     client to retry. An invalid name gets INVALID_TOPIC_EXCEPTION, otherwise
+//     UNKNOWN_TOPIC_OR_PARTITION.
+//   - Authorized operations (v8+) are not computed (left at "not provided").
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-go/chronik/core/cluster"
+	"github.com/chronik-go/chronik/core/partition"
+)
+
+// autoCreateTimeout bounds how long a Metadata request waits for a topic it
+// creates; the client retries on LEADER_NOT_AVAILABLE.
+const autoCreateTimeout = 10 * time.Second
+
+func handleMetadata(ctx context.Context, s *Server, r *request) kmsg.Response {
+	req := r.msg.(*kmsg.MetadataRequest)
+	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+
+	for _, b := range s.backend.Brokers() {
+		rb := kmsg.NewMetadataResponseBroker()
+		rb.NodeID, rb.Host, rb.Port = b.ID, b.Host, b.Port
+		if b.Rack != "" {
+			rack := b.Rack
+			rb.Rack = &rack
+		}
+		resp.Brokers = append(resp.Brokers, rb)
+	}
+	clusterID := s.backend.ClusterID()
+	resp.ClusterID = &clusterID
+	resp.ControllerID = s.backend.ControllerID()
+
+	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
+	if all {
+		topics := s.backend.Topics()
+		resp.Topics = make([]kmsg.MetadataResponseTopic, len(topics))
+		for i := range topics {
+			resp.Topics[i] = s.metadataTopic(topics[i])
+		}
+		return resp
+	}
+
+	autoCreate := s.cfg.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
+	resp.Topics = make([]kmsg.MetadataResponseTopic, len(req.Topics))
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		if rt.Topic == nil {
+			if t, ok := s.backend.TopicByID(rt.TopicID); ok {
+				resp.Topics[i] = s.metadataTopic(t)
+				continue
+			}
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.TopicID = rt.TopicID
+			mt.ErrorCode = kerr.UnknownTopicID.Code
+			resp.Topics[i] = mt
+			continue
+		}
+		name := *rt.Topic
+		if t, ok := s.backend.Topic(name); ok {
+			resp.Topics[i] = s.metadataTopic(t)
+			continue
+		}
+		resp.Topics[i] = s.missingTopic(ctx, name, autoCreate)
+	}
+	return resp
+}
+
+// missingTopic answers a requested topic that does not exist, creating it
+// when allowed.
+func (s *Server) missingTopic(ctx context.Context, name string, autoCreate bool) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
+	mt.Topic = &name
+	switch {
+	case !validTopicName(name):
+		mt.ErrorCode = kerr.InvalidTopicException.Code
+		return mt
+	case !autoCreate:
+		mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		return mt
+	}
+	ctx, cancel := context.WithTimeout(ctx, autoCreateTimeout)
+	defer cancel()
+	spec := cluster.TopicSpec{Name: name, Partitions: -1, ReplicationFactor: -1}
+	t, err := s.backend.CreateTopic(ctx, spec, false)
+	if err != nil && errors.Is(err, cluster.ErrTopicExists) {
+		// A concurrent create won the race; use its topic.
+		var ok bool
+		if t, ok = s.backend.Topic(name); ok {
+			err = nil
+		}
+	}
+	if err != nil {
+		if created, ok := s.backend.Topic(name); ok {
+			// Created but not serving yet (the wait timed out): the
+			// partitions say LEADER_NOT_AVAILABLE until they are.
+			return s.metadataTopic(created)
+		}
+		mt.ErrorCode = s.errCode("Metadata", err)
+		if mt.ErrorCode == kerr.RequestTimedOut.Code {
+			mt.ErrorCode = kerr.LeaderNotAvailable.Code
+		}
+		return mt
+	}
+	return s.metadataTopic(t)
+}
+
+func (s *Server) metadataTopic(t cluster.Topic) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
+	name := t.Name
+	mt.Topic = &name
+	mt.TopicID = t.ID
+	mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, len(t.Partitions))
+	for i, p := range t.Partitions {
+		mp := kmsg.NewMetadataResponseTopicPartition()
+		mp.Partition = p.Index
+		mp.Replicas = p.Nodes
+		mp.ISR = p.Nodes
+		mp.OfflineReplicas = []int32{}
+		st, err := s.backend.PartitionState(partition.TP{Topic: t.Name, Partition: p.Index})
+		switch {
+		case err != nil || st.Leader < 0:
+			// Whatever the reason the leader is unknown, the client
+			// should retry: LEADER_NOT_AVAILABLE is retriable everywhere.
+			mp.Leader = -1
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		default:
+			mp.Leader = st.Leader
+			mp.LeaderEpoch = st.LeaderEpoch
+		}
+		mt.Partitions[i] = mp
+	}
+	return mt
+}
+
+// validTopicName applies Kafka's topic name rules: 1–249 characters of
+// [a-zA-Z0-9._-], not "." or "..". The backend validates again on create;
+// this is for answering INVALID_TOPIC_EXCEPTION without creating.
+func validTopicName(name string) bool {
+	if name == "" || len(name) > 249 || name == "." || name == ".." {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

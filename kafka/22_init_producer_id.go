@@ -1,0 +1,42 @@
+package kafka
+
+// InitProducerId, key 22: versions 0–5.
+//
+//   - Idempotent producers (null TransactionalID) get a fresh producer ID with
+//     epoch 0 from Backend.InitProducerID (allocated by the meta shard).
+//   - A request carrying its current ProducerID/ProducerEpoch (v3+: an
+//     idempotent producer recovering from OUT_OF_ORDER_SEQUENCE_NUMBER or
+//     similar) also gets a fresh ID: Kafka bumps the epoch instead, but a new
+//     ID is equally valid for a non-transactional producer and needs no
+//     per-producer state here.
+//   - Transactional IDs get UNSUPPORTED_VERSION: transactions are not
+//     implemented yet, and this code is fatal in every client with a message
+//     that points at the broker, where a retriable code would make clients
+//     loop until their timeout.
+//   - TransactionTimeoutMillis is ignored.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func handleInitProducerID(ctx context.Context, s *Server, r *request) kmsg.Response {
+	req := r.msg.(*kmsg.InitProducerIDRequest)
+	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	if req.TransactionalID != nil {
+		resp.ErrorCode = kerr.UnsupportedVersion.Code
+		return resp
+	}
+	ctx, cancel := requestContext(ctx, 0, defaultAdminTimeout)
+	defer cancel()
+	id, epoch, err := s.backend.InitProducerID(ctx)
+	if err != nil {
+		resp.ErrorCode = s.errCode("InitProducerID", err)
+		return resp
+	}
+	resp.ProducerID, resp.ProducerEpoch = id, epoch
+	return resp
+}

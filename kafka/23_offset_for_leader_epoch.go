@@ -1,0 +1,68 @@
+package kafka
+
+// OffsetForLeaderEpoch, key 23: versions 0–4.
+//
+//   - For each partition, Backend.EndOffsetForEpoch answers the largest epoch
+//     ≤ the requested one and its end offset (-1/-1 when the epoch is older
+//     than the log). Clients use it to detect log truncation after a leader
+//     change, which is why leader epochs are the real Raft terms.
+//   - Only the leader answers; CurrentLeaderEpoch (v2+) is checked against the
+//     Raft term (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
+//   - ReplicaID (v3+) is ignored: Chronik replicas are Raft peers, never Kafka
+//     followers.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-go/chronik/core/partition"
+)
+
+func handleOffsetForLeaderEpoch(_ context.Context, s *Server, r *request) kmsg.Response {
+	req := r.msg.(*kmsg.OffsetForLeaderEpochRequest)
+	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
+	self := s.backend.NodeID()
+
+	resp.Topics = make([]kmsg.OffsetForLeaderEpochResponseTopic, len(req.Topics))
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		st := &resp.Topics[i]
+		*st = kmsg.NewOffsetForLeaderEpochResponseTopic()
+		st.Topic = rt.Topic
+		_, known := s.backend.Topic(rt.Topic)
+
+		st.Partitions = make([]kmsg.OffsetForLeaderEpochResponseTopicPartition, len(rt.Partitions))
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := &st.Partitions[j]
+			*sp = kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
+			sp.Partition = rp.Partition
+			if !known {
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				continue
+			}
+			tp := partition.TP{Topic: rt.Topic, Partition: rp.Partition}
+			state, err := s.backend.PartitionState(tp)
+			if err != nil {
+				sp.ErrorCode = s.errCode("OffsetForLeaderEpoch", err)
+				continue
+			}
+			currentEpoch := int32(-1)
+			if req.Version >= 2 {
+				currentEpoch = rp.CurrentLeaderEpoch
+			}
+			if sp.ErrorCode = leaderCheck(state, self, currentEpoch); sp.ErrorCode != 0 {
+				continue
+			}
+			end, err := s.backend.EndOffsetForEpoch(tp, rp.LeaderEpoch)
+			if err != nil {
+				sp.ErrorCode = s.errCode("OffsetForLeaderEpoch", err)
+				continue
+			}
+			sp.LeaderEpoch, sp.EndOffset = end.LeaderEpoch, end.EndOffset
+		}
+	}
+	return resp
+}

@@ -1,0 +1,100 @@
+package kafka
+
+import (
+	"context"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// API keys served. Files are named after them.
+const (
+	keyProduce              int16 = 0
+	keyFetch                int16 = 1
+	keyListOffsets          int16 = 2
+	keyMetadata             int16 = 3
+	keyApiVersions          int16 = 18
+	keyCreateTopics         int16 = 19
+	keyDeleteTopics         int16 = 20
+	keyInitProducerID       int16 = 22
+	keyOffsetForLeaderEpoch int16 = 23
+	keyDescribeConfigs      int16 = 32
+)
+
+// handleFunc answers one request; it runs in its own goroutine and must
+// return a response of the request's kind at the request's version.
+type handleFunc func(ctx context.Context, s *Server, r *request) kmsg.Response
+
+// api is one served API key.
+type api struct {
+	key      int16
+	min, max int16
+	// handle answers the request in its own goroutine.
+	handle handleFunc
+	// begin, set instead of handle, runs synchronously on the connection's
+	// reader goroutine, in request order, and returns the rest of the work,
+	// which then runs like handle; it returns nil when the request gets no
+	// response at all (Produce with acks=0).
+	begin func(s *Server, r *request) func(ctx context.Context) kmsg.Response
+}
+
+// apis is the table of served keys and versions; ApiVersions advertises
+// exactly this. See each API's file for what its versions do.
+var apis = []api{
+	{key: keyProduce, min: 0, max: 13, begin: beginProduce},
+	{key: keyFetch, min: 4, max: 18, handle: handleFetch},
+	{key: keyListOffsets, min: 1, max: 10, handle: handleListOffsets},
+	{key: keyMetadata, min: 0, max: 13, handle: handleMetadata},
+	{key: keyApiVersions, min: 0, max: 4, handle: handleApiVersions},
+	{key: keyCreateTopics, min: 2, max: 7, handle: handleCreateTopics},
+	{key: keyDeleteTopics, min: 1, max: 6, handle: handleDeleteTopics},
+	{key: keyInitProducerID, min: 0, max: 5, handle: handleInitProducerID},
+	{key: keyOffsetForLeaderEpoch, min: 0, max: 4, handle: handleOffsetForLeaderEpoch},
+	{key: keyDescribeConfigs, min: 0, max: 4, handle: handleDescribeConfigs},
+}
+
+var (
+	// apiByKey indexes apis by key; built in init.
+	apiByKey []*api
+	// advertised is the ApiVersions table, sorted by key; built in init
+	// (ApiVersions' handler reads it, so it cannot be initialised from apis
+	// directly without an initialisation cycle).
+	advertised []kmsg.ApiVersionsResponseApiKey
+)
+
+func init() {
+	var maxKey int16
+	for _, a := range apis {
+		if a.min > a.max || a.min < 0 {
+			panic("kafka: bad version range in api table")
+		}
+		if (a.handle == nil) == (a.begin == nil) {
+			panic("kafka: api needs exactly one of handle and begin")
+		}
+		if max := kmsg.RequestForKey(a.key).MaxVersion(); a.max > max {
+			panic("kafka: api table serves a version kmsg does not know")
+		}
+		maxKey = max(maxKey, a.key)
+	}
+	apiByKey = make([]*api, maxKey+1)
+	for i := range apis {
+		a := &apis[i]
+		if apiByKey[a.key] != nil {
+			panic("kafka: api key registered twice")
+		}
+		apiByKey[a.key] = a
+		k := kmsg.NewApiVersionsResponseApiKey()
+		k.ApiKey, k.MinVersion, k.MaxVersion = a.key, a.min, a.max
+		advertised = append(advertised, k)
+	}
+	sort.Slice(advertised, func(i, j int) bool { return advertised[i].ApiKey < advertised[j].ApiKey })
+	initMetricAttrs()
+}
+
+// lookupAPI returns the served API for key, or nil.
+func lookupAPI(key int16) *api {
+	if key < 0 || int(key) >= len(apiByKey) {
+		return nil
+	}
+	return apiByKey[key]
+}

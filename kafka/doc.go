@@ -1,0 +1,62 @@
+// Package kafka is Chronik's Kafka wire-protocol front end. It owns the TCP
+// listener, request framing, header parsing, per-connection request
+// pipelining, dispatch to one handler per API key (00_produce.go,
+// 01_fetch.go, …), the mapping of backend errors to Kafka error codes
+// (errors.go) and the per-request metrics. Every request and response is
+// encoded and decoded with github.com/twmb/franz-go/pkg/kmsg; nothing here
+// hand-rolls the Kafka codec. The package knows nothing about Raft or Pebble:
+// it reaches the node only through the Backend interface (backend.go).
+//
+// # Pipeline
+//
+// A connection has one reader goroutine and one writer goroutine. The reader
+// reads frames continuously (readRequest: 4-byte big-endian size, header,
+// body), checks the size against Config.MaxRequestBytes before allocating,
+// parses the header and body, passes the request through the Authorizer and
+// dispatches it. Each request that gets a response takes a slot in the
+// connection's ordered queue and runs its handler in its own goroutine; the
+// writer waits on the slots in queue order and writes each response when its
+// slot is done, so responses leave in request order even when a later request
+// finishes first (KAFKA_COMPAT trap 10). The queue is bounded
+// (maxInFlightPerConn): when it is full the reader stops reading, which pushes
+// back on the client through TCP.
+//
+// # Ordering rule
+//
+// Handlers run concurrently, except for the first phase of Produce: decoding,
+// validation and Backend.Append for every partition run synchronously on the
+// reader goroutine, so the proposals of one connection are submitted in
+// request order (an idempotent producer pipelining requests relies on it).
+// The second phase, waiting for the commits and building the response, runs
+// in its own goroutine like every other handler. An acks=0 produce stops
+// after the first phase: it gets no response and takes no slot.
+//
+// # Protocol errors
+//
+// An oversized or undersized frame, an unknown or unserved API key, a version
+// outside the served range, or a body that does not parse closes the
+// connection after a rate-limited warning; the claimed size of a frame is
+// never allocated before it is checked. The one exception is ApiVersions at a
+// version we do not serve: it gets a v0-format response with
+// UNSUPPORTED_VERSION and the full version table, so the client can retry
+// lower (KAFKA_COMPAT trap 1).
+//
+// # Authorization seam
+//
+// Every connection carries a principal ("User:ANONYMOUS" until SASL exists).
+// Every parsed request passes Config.Authorizer before its handler, on the
+// reader goroutine and in request order; the default allows everything. A
+// denial closes the connection (logged, rate-limited). That is deliberately
+// simple: Kafka answers a denial with the API's *_AUTHORIZATION_FAILED codes,
+// which needs a per-API error-response builder; it will be added together
+// with ACLs. Quotas will hook in at the same place (they will set throttle
+// times rather than deny).
+//
+// # Shutdown
+//
+// Server.Close stops accepting, stops reading new requests, ends long-poll
+// fetches early, lets the requests already read finish and their responses be
+// written, then closes the connections; if its context ends first, it cancels
+// the handlers and closes the sockets, and still waits for every goroutine to
+// exit.
+package kafka

@@ -1,0 +1,496 @@
+package raftsm
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	sm "github.com/lni/dragonboat/v4/statemachine"
+)
+
+// Partition key schema, after the 8-byte shard prefix:
+//
+//	'a'                     → applied index, next offset, log start, max timestamp
+//	'b' BE64(baseOffset)    → a record batch as produced, baseOffset and partitionLeaderEpoch rewritten
+//	't' BE64(orderedTS)     → BE64(baseOffset) of the first batch whose max timestamp reached that value
+//	'p' BE64(producerID)    → producer epoch and the last 5 batch sequences
+//	'e' BE32(leaderEpoch)   → BE64(first offset written in that epoch)
+const (
+	keyState    = 'a'
+	keyBatch    = 'b'
+	keyTime     = 't'
+	keyProducer = 'p'
+	keyEpoch    = 'e'
+)
+
+// Offsets of fields in a RecordBatch v2 header that the state machine reads
+// or rewrites. The CRC covers neither baseOffset nor partitionLeaderEpoch.
+const (
+	batchHeaderSize     = 61
+	offLeaderEpoch      = 12
+	offLastOffsetDelta  = 23
+	maxSequencesTracked = 5
+)
+
+// ErrOffsetOutOfRange is returned by Read for offsets outside [log start, HW].
+var ErrOffsetOutOfRange = errors.New("raftsm: offset out of range")
+
+// Partition is the state machine of one partition shard. Update, Open,
+// Sync, PrepareSnapshot and RecoverFromSnapshot are serialised by
+// Dragonboat; Read, OffsetForTimestamp and EndOffsetForEpoch may run
+// concurrently with all of them and read only committed, applied data (below
+// the high watermark).
+type Partition struct {
+	store   *Store
+	shardID uint64
+	prefix  []byte
+	onApply func() // called after each applied Update; must not block
+
+	// Owned by the Update goroutine.
+	applied   uint64
+	next      int64
+	logStart  int64
+	maxTS     int64
+	producers map[int64]*producerState
+	cmd       AppendCommand // decode scratch
+
+	hw    atomic.Int64 // next offset after the last applied batch
+	start atomic.Int64 // log start offset
+	mu    struct {
+		sync.RWMutex
+		epochs []epochStart // ascending by epoch
+	}
+}
+
+type epochStart struct {
+	epoch int32
+	start int64
+}
+
+type seqRange struct {
+	first, last int32
+	base        int64
+}
+
+type producerState struct {
+	epoch int16
+	seqs  []seqRange // oldest first, at most maxSequencesTracked
+}
+
+// NewPartition returns the state machine for a partition shard; onApply is
+// called (on Dragonboat's apply goroutine) after new batches are visible.
+func NewPartition(store *Store, shardID uint64, onApply func()) *Partition {
+	if onApply == nil {
+		onApply = func() {}
+	}
+	return &Partition{store: store, shardID: shardID, prefix: shardPrefix(shardID), onApply: onApply}
+}
+
+func (p *Partition) key(kind byte, n int) []byte {
+	k := make([]byte, 0, len(p.prefix)+1+n)
+	k = append(k, p.prefix...)
+	return append(k, kind)
+}
+
+func (p *Partition) batchKey(off int64) []byte {
+	return binary.BigEndian.AppendUint64(p.key(keyBatch, 8), uint64(off))
+}
+
+// Open loads the partition's state and returns its last applied index.
+func (p *Partition) Open(<-chan struct{}) (uint64, error) {
+	if err := p.load(); err != nil {
+		return 0, err
+	}
+	return p.applied, nil
+}
+
+func (p *Partition) load() error {
+	p.applied, p.next, p.logStart, p.maxTS = 0, 0, 0, math.MinInt64
+	p.producers = make(map[int64]*producerState)
+	v, closer, err := p.store.db.Get(p.key(keyState, 0))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("raftsm: partition %d: read state: %w", p.shardID, err)
+	default:
+		d := dec{b: v}
+		p.applied, p.next, p.logStart, p.maxTS = d.u64(), d.i64(), d.i64(), d.i64()
+		err = d.err
+		closer.Close()
+		if err != nil {
+			return fmt.Errorf("raftsm: partition %d: corrupt state key: %w", p.shardID, err)
+		}
+	}
+	var epochs []epochStart
+	err = p.scan(keyProducer, func(k, v []byte) error {
+		pid := int64(binary.BigEndian.Uint64(k))
+		st, err := decodeProducer(v)
+		if err != nil {
+			return err
+		}
+		p.producers[pid] = st
+		return nil
+	})
+	if err == nil {
+		err = p.scan(keyEpoch, func(k, v []byte) error {
+			if len(k) != 4 || len(v) != 8 {
+				return errShortCommand
+			}
+			epochs = append(epochs, epochStart{int32(binary.BigEndian.Uint32(k)), int64(binary.BigEndian.Uint64(v))})
+			return nil
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("raftsm: partition %d: load: %w", p.shardID, err)
+	}
+	p.mu.Lock()
+	p.mu.epochs = epochs
+	p.mu.Unlock()
+	p.start.Store(p.logStart)
+	p.hw.Store(p.next)
+	return nil
+}
+
+// scan calls fn for every key of one kind with the kind prefix stripped.
+func (p *Partition) scan(kind byte, fn func(k, v []byte) error) error {
+	lo := p.key(kind, 0)
+	hi := p.key(kind+1, 0)
+	it, err := p.store.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := fn(it.Key()[len(lo):], it.Value()); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	return errors.Join(it.Error(), it.Close())
+}
+
+// Update applies committed entries. It rejects bad commands through the
+// result and returns an error only when Pebble fails.
+func (p *Partition) Update(ents []sm.Entry) ([]sm.Entry, error) {
+	b := p.store.db.NewBatch()
+	defer b.Close()
+	for i := range ents {
+		ents[i].Result = p.apply(b, ents[i].Cmd)
+	}
+	p.applied = ents[len(ents)-1].Index
+	e := enc{b: make([]byte, 0, 32)}
+	e.u64(p.applied)
+	e.i64(p.next)
+	e.i64(p.logStart)
+	e.i64(p.maxTS)
+	if err := b.Set(p.key(keyState, 0), e.b, nil); err != nil {
+		return nil, err
+	}
+	if err := p.store.apply(b); err != nil {
+		return nil, fmt.Errorf("raftsm: partition %d: apply: %w", p.shardID, err)
+	}
+	if p.hw.Load() != p.next {
+		p.hw.Store(p.next)
+		p.onApply()
+	}
+	return ents, nil
+}
+
+func (p *Partition) apply(b *pebble.Batch, cmd []byte) sm.Result {
+	d := dec{b: cmd}
+	if d.u8() != commandVersion || d.err != nil {
+		return sm.Result{Data: statusData[StatusUnsupportedCmd]}
+	}
+	if d.u8() != cmdAppend {
+		return sm.Result{Data: statusData[StatusUnsupportedCmd]}
+	}
+	c := &p.cmd
+	if err := decodeAppend(&d, c); err != nil || len(c.Batches) == 0 {
+		return sm.Result{Data: statusData[StatusMalformed]}
+	}
+	for i := range c.Batches {
+		if len(c.Batches[i].Data) < batchHeaderSize || c.Batches[i].Meta.LastOffsetDelta < 0 {
+			return sm.Result{Data: statusData[StatusMalformed]}
+		}
+	}
+	// Producer checks first: the whole command is accepted or rejected.
+	first := &c.Batches[0].Meta
+	var st *producerState
+	if first.ProducerID >= 0 {
+		st = p.producers[first.ProducerID]
+		if status, base := checkSequence(st, c.Batches); status != StatusOK {
+			if status == StatusDuplicate {
+				return sm.Result{Value: uint64(base), Data: statusData[StatusDuplicate]}
+			}
+			return sm.Result{Data: statusData[status]}
+		}
+	}
+	p.recordEpoch(b, c.LeaderEpoch)
+	base := p.next
+	for i := range c.Batches {
+		bt := &c.Batches[i]
+		off := p.next
+		op := b.SetDeferred(len(p.prefix)+9, len(bt.Data))
+		n := copy(op.Key, p.prefix)
+		op.Key[n] = keyBatch
+		binary.BigEndian.PutUint64(op.Key[n+1:], uint64(off))
+		copy(op.Value, bt.Data)
+		binary.BigEndian.PutUint64(op.Value[0:8], uint64(off))
+		binary.BigEndian.PutUint32(op.Value[offLeaderEpoch:offLeaderEpoch+4], uint32(p.currentEpochLocked()))
+		_ = op.Finish()
+		if bt.Meta.MaxTimestamp > p.maxTS {
+			p.maxTS = bt.Meta.MaxTimestamp
+			tk := binary.BigEndian.AppendUint64(p.key(keyTime, 8), orderedTS(p.maxTS))
+			_ = b.Set(tk, binary.BigEndian.AppendUint64(nil, uint64(off)), nil)
+		}
+		if bt.Meta.ProducerID >= 0 {
+			if st == nil || st.epoch != bt.Meta.ProducerEpoch {
+				st = &producerState{epoch: bt.Meta.ProducerEpoch}
+				p.producers[bt.Meta.ProducerID] = st
+			}
+			st.push(seqRange{first: bt.Meta.BaseSequence, last: lastSeq(bt.Meta), base: off})
+		}
+		p.next += int64(bt.Meta.LastOffsetDelta) + 1
+	}
+	if st != nil {
+		pk := binary.BigEndian.AppendUint64(p.key(keyProducer, 8), uint64(first.ProducerID))
+		_ = b.Set(pk, st.encode(), nil)
+	}
+	return sm.Result{Value: uint64(base)}
+}
+
+// recordEpoch starts a new leader epoch at the next offset when the
+// proposer's epoch is newer than the last one recorded. Epochs only grow.
+func (p *Partition) recordEpoch(b *pebble.Batch, epoch int32) {
+	if epoch <= p.currentEpochLocked() {
+		return
+	}
+	k := binary.BigEndian.AppendUint32(p.key(keyEpoch, 4), uint32(epoch))
+	_ = b.Set(k, binary.BigEndian.AppendUint64(nil, uint64(p.next)), nil)
+	p.mu.Lock()
+	p.mu.epochs = append(p.mu.epochs, epochStart{epoch, p.next})
+	p.mu.Unlock()
+}
+
+// currentEpochLocked returns the newest recorded epoch. Only the Update
+// goroutine writes epochs, so it may read without the lock.
+func (p *Partition) currentEpochLocked() int32 {
+	if n := len(p.mu.epochs); n > 0 {
+		return p.mu.epochs[n-1].epoch
+	}
+	return -1
+}
+
+// lastSeq is the sequence of a batch's last record (sequences wrap at MaxInt32).
+func lastSeq(m BatchMeta) int32 {
+	return int32((int64(m.BaseSequence) + int64(m.LastOffsetDelta)) % (math.MaxInt32 + 1))
+}
+
+func nextSeq(s int32) int32 {
+	if s == math.MaxInt32 {
+		return 0
+	}
+	return s + 1
+}
+
+// checkSequence applies Kafka's idempotent-producer rules to the batches of
+// one command (all from one producer).
+func checkSequence(st *producerState, batches []AppendBatch) (Status, int64) {
+	m := batches[0].Meta
+	for i := 1; i < len(batches); i++ {
+		if batches[i].Meta.ProducerID != m.ProducerID || batches[i].Meta.ProducerEpoch != m.ProducerEpoch {
+			return StatusMalformed, 0
+		}
+	}
+	switch {
+	case st == nil:
+		if m.BaseSequence != 0 {
+			return StatusUnknownProducerID, 0
+		}
+	case m.ProducerEpoch < st.epoch:
+		return StatusFencedEpoch, 0
+	case m.ProducerEpoch > st.epoch:
+		if m.BaseSequence != 0 {
+			return StatusOutOfOrder, 0
+		}
+	default:
+		for _, s := range st.seqs {
+			if s.first == m.BaseSequence && s.last == lastSeq(m) {
+				return StatusDuplicate, s.base
+			}
+		}
+		if len(st.seqs) > 0 && m.BaseSequence != nextSeq(st.seqs[len(st.seqs)-1].last) {
+			return StatusOutOfOrder, 0
+		}
+	}
+	prev := lastSeq(m)
+	for _, b := range batches[1:] {
+		if b.Meta.BaseSequence != nextSeq(prev) {
+			return StatusOutOfOrder, 0
+		}
+		prev = lastSeq(b.Meta)
+	}
+	return StatusOK, 0
+}
+
+func (s *producerState) push(r seqRange) {
+	if len(s.seqs) == maxSequencesTracked {
+		copy(s.seqs, s.seqs[1:])
+		s.seqs = s.seqs[:maxSequencesTracked-1]
+	}
+	s.seqs = append(s.seqs, r)
+}
+
+func (s *producerState) encode() []byte {
+	e := enc{b: make([]byte, 0, 3+len(s.seqs)*16)}
+	e.i16(s.epoch)
+	e.u8(byte(len(s.seqs)))
+	for _, r := range s.seqs {
+		e.i32(r.first)
+		e.i32(r.last)
+		e.i64(r.base)
+	}
+	return e.b
+}
+
+func decodeProducer(v []byte) (*producerState, error) {
+	d := dec{b: v}
+	st := &producerState{epoch: d.i16()}
+	n := int(d.u8())
+	for i := 0; i < n && d.err == nil; i++ {
+		st.seqs = append(st.seqs, seqRange{first: d.i32(), last: d.i32(), base: d.i64()})
+	}
+	return st, d.err
+}
+
+// HighWatermark is the offset after the last applied batch.
+func (p *Partition) HighWatermark() int64 { return p.hw.Load() }
+
+// LogStartOffset is the first offset still readable.
+func (p *Partition) LogStartOffset() int64 { return p.start.Load() }
+
+// Read appends to dst the stored batches that contain offset and follow it,
+// stopping before maxBytes would be exceeded (the first batch is always
+// included, so a consumer makes progress), and never past the high
+// watermark.
+func (p *Partition) Read(dst []byte, offset int64, maxBytes int32) ([]byte, error) {
+	hw := p.hw.Load()
+	if offset < p.start.Load() || offset > hw {
+		return dst, ErrOffsetOutOfRange
+	}
+	if offset == hw {
+		return dst, nil
+	}
+	lo := p.batchKey(0)
+	hi := p.batchKey(hw)
+	it, err := p.store.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return dst, err
+	}
+	defer it.Close()
+	ok := it.SeekLT(p.batchKey(offset + 1))
+	if !ok {
+		ok = it.First()
+	}
+	start := len(dst)
+	for ; ok; ok = it.Next() {
+		v := it.Value()
+		if len(v) < batchHeaderSize {
+			return dst, fmt.Errorf("raftsm: partition %d: short stored batch", p.shardID)
+		}
+		base := int64(binary.BigEndian.Uint64(v))
+		last := base + int64(int32(binary.BigEndian.Uint32(v[offLastOffsetDelta:])))
+		if last < offset {
+			continue
+		}
+		if len(dst) > start && len(dst)-start+len(v) > int(maxBytes) {
+			break
+		}
+		dst = append(dst, v...)
+		if len(dst)-start >= int(maxBytes) {
+			break
+		}
+	}
+	return dst, it.Error()
+}
+
+// BatchAtTime returns a copy of the first batch whose max timestamp is ≥ ts,
+// or nil if no committed batch has reached ts.
+func (p *Partition) BatchAtTime(ts int64) ([]byte, error) {
+	hw := p.hw.Load()
+	lo := binary.BigEndian.AppendUint64(p.key(keyTime, 8), orderedTS(ts))
+	hi := p.key(keyTime+1, 0)
+	it, err := p.store.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	if !it.First() {
+		return nil, it.Error()
+	}
+	base := int64(binary.BigEndian.Uint64(it.Value()))
+	if base >= hw || base < p.start.Load() {
+		return nil, nil
+	}
+	v, closer, err := p.store.db.Get(p.batchKey(base))
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	return append([]byte(nil), v...), nil
+}
+
+// EndOffsetForEpoch returns the largest recorded epoch ≤ epoch and the
+// offset where it ended (the start of the next epoch, or the high
+// watermark), or (-1, -1) when epoch predates every recorded one.
+func (p *Partition) EndOffsetForEpoch(epoch int32) (int32, int64) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	es := p.mu.epochs
+	i := sort.Search(len(es), func(i int) bool { return es[i].epoch > epoch })
+	if i == 0 {
+		return -1, -1
+	}
+	if i < len(es) {
+		return es[i-1].epoch, es[i].start
+	}
+	return es[i-1].epoch, p.hw.Load()
+}
+
+// Lookup is unused: reads go through Read and friends.
+func (p *Partition) Lookup(any) (any, error) {
+	return nil, errors.New("raftsm: partition lookup is not supported")
+}
+
+// Sync makes every applied batch durable.
+func (p *Partition) Sync() error { return p.store.Sync() }
+
+// PrepareSnapshot captures a point-in-time view (runs exclusive with Update).
+func (p *Partition) PrepareSnapshot() (any, error) { return p.store.db.NewSnapshot(), nil }
+
+// SaveSnapshot streams the shard's key range captured by PrepareSnapshot.
+func (p *Partition) SaveSnapshot(ctx any, w io.Writer, stop <-chan struct{}) error {
+	return saveShard(ctx.(*pebble.Snapshot), p.shardID, w, stop)
+}
+
+// RecoverFromSnapshot replaces the shard's state with the stream.
+func (p *Partition) RecoverFromSnapshot(r io.Reader, stop <-chan struct{}) error {
+	if err := loadShard(p.store, p.shardID, r, stop); err != nil {
+		return err
+	}
+	if err := p.load(); err != nil {
+		return err
+	}
+	p.onApply()
+	return nil
+}
+
+// Close releases nothing: the Store outlives every state machine.
+func (p *Partition) Close() error { return nil }
+
+var _ sm.IOnDiskStateMachine = (*Partition)(nil)

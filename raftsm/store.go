@@ -1,0 +1,167 @@
+package raftsm
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Store is the broker's one Pebble instance shared by every state machine.
+// Writes go in without the WAL; Sync flushes the memtable. Flushes are
+// coalesced: a Sync that finds nothing written since the last flush returns
+// at once.
+type Store struct {
+	db *pebble.DB
+
+	writes atomic.Uint64 // incremented by every Apply
+	mu     struct {
+		sync.Mutex
+		flushed uint64 // value of writes covered by the last flush
+	}
+}
+
+// OpenStore opens (or creates) the state Pebble in dir.
+func OpenStore(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("raftsm: create state dir: %w", err)
+	}
+	return openStore(dir, vfs.Default)
+}
+
+// openStore opens the store on fs (tests use vfs.NewStrictMem to simulate
+// crashes that lose unsynced writes).
+func openStore(dir string, fs vfs.FS) (*Store, error) {
+	db, err := pebble.Open(dir, &pebble.Options{
+		FS:           fs,
+		DisableWAL:   true,
+		MemTableSize: 64 << 20,
+		Logger:       quietLogger{},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("raftsm: open state pebble in %s: %w", dir, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close flushes what was applied (so a clean restart replays nothing) and
+// closes Pebble.
+func (s *Store) Close() error {
+	ferr := s.Sync()
+	cerr := s.db.Close()
+	if ferr != nil {
+		return ferr
+	}
+	return cerr
+}
+
+// Sync makes everything applied so far durable.
+func (s *Store) Sync() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.writes.Load()
+	if w == s.mu.flushed {
+		return nil
+	}
+	if err := s.db.Flush(); err != nil {
+		return fmt.Errorf("raftsm: flush state: %w", err)
+	}
+	s.mu.flushed = w
+	return nil
+}
+
+// apply commits b without fsync; b must include the shard's applied index.
+func (s *Store) apply(b *pebble.Batch) error {
+	if err := s.db.Apply(b, pebble.NoSync); err != nil {
+		return err
+	}
+	s.writes.Add(1)
+	return nil
+}
+
+// DeleteShard removes every key of a shard (used when a topic is deleted or
+// a replica is removed).
+func (s *Store) DeleteShard(shardID uint64) error {
+	lo, hi := shardBounds(shardID)
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.DeleteRange(lo, hi, nil); err != nil {
+		return err
+	}
+	return s.apply(b)
+}
+
+// shardPrefix returns the 8-byte key prefix of a shard.
+func shardPrefix(shardID uint64) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 32), shardID)
+}
+
+// shardBounds returns [lo, hi) covering every key of a shard.
+func shardBounds(shardID uint64) (lo, hi []byte) {
+	lo = binary.BigEndian.AppendUint64(nil, shardID)
+	hi = binary.BigEndian.AppendUint64(nil, shardID+1)
+	return lo, hi
+}
+
+// quietLogger drops Pebble's info logs; errors still surface as returned errors.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("pebble: "+format, args...))
+}
+
+// localShard is a pseudo shard ID whose key range records which replicas
+// this broker created, so replicas of topics deleted while it was down can
+// be cleaned up at start.
+const localShard uint64 = 0
+
+func localReplicaKey(shardID uint64) []byte {
+	k := append(shardPrefix(localShard), 'r')
+	return binary.BigEndian.AppendUint64(k, shardID)
+}
+
+// AddLocalReplica records that this broker holds replicaID of shardID.
+// Call Sync to make the record durable.
+func (s *Store) AddLocalReplica(shardID, replicaID uint64) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.Set(localReplicaKey(shardID), binary.BigEndian.AppendUint64(nil, replicaID), nil); err != nil {
+		return err
+	}
+	return s.apply(b)
+}
+
+// RemoveLocalReplica forgets the record of a local replica.
+func (s *Store) RemoveLocalReplica(shardID uint64) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.Delete(localReplicaKey(shardID), nil); err != nil {
+		return err
+	}
+	return s.apply(b)
+}
+
+// LocalReplicas returns shard ID → replica ID of every recorded local replica.
+func (s *Store) LocalReplicas() (map[uint64]uint64, error) {
+	lo := append(shardPrefix(localShard), 'r')
+	hi := append(shardPrefix(localShard), 's')
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return nil, err
+	}
+	out := map[uint64]uint64{}
+	for ok := it.First(); ok; ok = it.Next() {
+		k, v := it.Key()[len(lo):], it.Value()
+		if len(k) == 8 && len(v) == 8 {
+			out[binary.BigEndian.Uint64(k)] = binary.BigEndian.Uint64(v)
+		}
+	}
+	return out, errors.Join(it.Error(), it.Close())
+}
