@@ -246,7 +246,7 @@ func TestPipelinedResponsesInOrder(t *testing.T) {
 	}
 	var all []byte
 	for i, r := range reqs {
-		all = c.fmt.AppendRequest(all, r, int32(i))
+		all = append(all, c.fmt.AppendRequest(nil, r, int32(i))...) // AppendRequest frames from the start of dst
 	}
 	if _, err := c.nc.Write(all); err != nil {
 		t.Fatal(err)
@@ -380,7 +380,7 @@ func TestCloseForced(t *testing.T) {
 	req := kmsg.NewPtrMetadataRequest()
 	var all []byte
 	for i := range 2000 {
-		all = c.fmt.AppendRequest(all, req, int32(i))
+		all = append(all, c.fmt.AppendRequest(nil, req, int32(i))...) // AppendRequest frames from the start of dst
 	}
 	go func() { _, _ = c.nc.Write(all) }()
 	waitFor(t, "the connection to back up", func() bool {

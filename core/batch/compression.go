@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
@@ -196,9 +197,7 @@ func decompressSnappy(src, dst []byte) ([]byte, error) {
 		}
 		rest = next
 	}
-	if free := cap(dst) - len(dst); free < total {
-		dst = append(dst[:cap(dst)], make([]byte, total-free)...)[:len(dst)]
-	}
+	dst = slices.Grow(dst, total)
 	for rest := src[xerialHeaderSize:]; len(rest) > 0; {
 		chunk, next, _ := xerialChunk(rest)
 		var err error
@@ -230,10 +229,7 @@ func decodeSnappyBlock(src, dst []byte) ([]byte, error) {
 		return nil, err
 	}
 	start := len(dst)
-	if cap(dst)-start < n {
-		dst = append(dst[:cap(dst)], make([]byte, n-(cap(dst)-start))...)
-	}
-	dst = dst[:start+n]
+	dst = slices.Grow(dst, n)[:start+n]
 	if _, err := s2.Decode(dst[start:], src); err != nil {
 		return nil, err
 	}

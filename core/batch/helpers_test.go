@@ -117,9 +117,14 @@ func compress(t testing.TB, codec Codec, xerial bool, raw []byte) []byte {
 			return snappy.Encode(nil, raw)
 		}
 		buf.Write([]byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0, 0, 0, 0, 1, 0, 0, 0, 1})
-		// Small chunks, so that multi-chunk framing gets exercised.
+		// The Java client writes 32 KiB chunks; small inputs get 32-byte
+		// chunks so that the tests exercise multi-chunk framing.
+		chunk := 32 << 10
+		if len(raw) < 1<<10 {
+			chunk = 32
+		}
 		for len(raw) > 0 {
-			n := min(len(raw), 32)
+			n := min(len(raw), chunk)
 			block := snappy.Encode(nil, raw[:n])
 			buf.Write(binary.BigEndian.AppendUint32(nil, uint32(len(block))))
 			buf.Write(block)

@@ -22,33 +22,35 @@ func installRaftLogger(l *slog.Logger) {
 	raftLog.Store(l)
 	raftLogOnce.Do(func() {
 		logger.SetLoggerFactory(func(pkg string) logger.ILogger {
-			return &raftLogger{pkg: pkg, level: slog.LevelWarn}
+			return &raftLogger{pkg: pkg}
 		})
 	})
 }
 
-// raftLogger adapts Dragonboat's logger to slog. Dragonboat logs every
-// election and snapshot at info; only warnings and errors are kept.
+// raftLogger adapts Dragonboat's logger to slog. Dragonboat's info lines
+// go to debug, and the raft package's warnings (every election) to info.
 type raftLogger struct {
-	pkg   string
-	level slog.Level
+	pkg string
 }
 
 func (l *raftLogger) SetLevel(logger.LogLevel) {}
 
 func (l *raftLogger) log(level slog.Level, format string, args ...any) {
-	if level < l.level {
-		return
-	}
-	if lg := raftLog.Load(); lg != nil {
+	if lg := raftLog.Load(); lg != nil && lg.Enabled(context.Background(), level) {
 		lg.Log(context.Background(), level, fmt.Sprintf(format, args...), "component", "dragonboat/"+l.pkg)
 	}
 }
 
-func (l *raftLogger) Debugf(format string, args ...any)   { l.log(slog.LevelDebug, format, args...) }
-func (l *raftLogger) Infof(format string, args ...any)    { l.log(slog.LevelInfo, format, args...) }
-func (l *raftLogger) Warningf(format string, args ...any) { l.log(slog.LevelWarn, format, args...) }
-func (l *raftLogger) Errorf(format string, args ...any)   { l.log(slog.LevelError, format, args...) }
+func (l *raftLogger) Debugf(format string, args ...any) { l.log(slog.LevelDebug, format, args...) }
+func (l *raftLogger) Infof(format string, args ...any)  { l.log(slog.LevelDebug, format, args...) }
+func (l *raftLogger) Warningf(format string, args ...any) {
+	if l.pkg == "raft" {
+		l.log(slog.LevelInfo, format, args...)
+		return
+	}
+	l.log(slog.LevelWarn, format, args...)
+}
+func (l *raftLogger) Errorf(format string, args ...any) { l.log(slog.LevelError, format, args...) }
 func (l *raftLogger) Panicf(format string, args ...any) {
 	l.log(slog.LevelError, format, args...)
 	panic(fmt.Sprintf(format, args...))

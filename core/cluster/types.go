@@ -37,9 +37,9 @@ type Topic struct {
 
 // Partition is one partition's placement.
 type Partition struct {
-	Index   int32
-	ShardID uint64   // the partition's Raft shard
-	Nodes   []int32  // broker IDs holding a replica, preferred leader first
+	Index    int32
+	ShardID  uint64   // the partition's Raft shard
+	Nodes    []int32  // broker IDs holding a replica, preferred leader first
 	Replicas []uint64 // Raft replica IDs, parallel to Nodes
 }
 

@@ -217,7 +217,9 @@ func (s *Service) Read(tp TP, offset int64, maxBytes int32) (ReadResult, error) 
 		}
 		return res, err
 	}
-	recs, err := r.sm.Read(nil, offset, maxBytes)
+	// Never nil: non-flexible Fetch versions would encode nil as a null
+	// record set, which librdkafka rejects.
+	recs, err := r.sm.Read([]byte{}, offset, maxBytes)
 	if errors.Is(err, raftsm.ErrOffsetOutOfRange) {
 		return res, ErrOffsetOutOfRange
 	}

@@ -8,17 +8,17 @@ import "errors"
 
 // Errors of the partition service; kafka maps them to error codes in one place.
 var (
-	ErrUnknownPartition  = errors.New("partition: unknown topic or partition")
-	ErrNotLeader         = errors.New("partition: not the leader for this partition")
-	ErrLeaderNotAvailable = errors.New("partition: leader not available")
-	ErrTimeout           = errors.New("partition: request timed out")
-	ErrBusy              = errors.New("partition: too many in-flight requests, retry")
-	ErrOffsetOutOfRange  = errors.New("partition: offset out of range")
-	ErrOutOfOrderSequence = errors.New("partition: out of order sequence number")
+	ErrUnknownPartition     = errors.New("partition: unknown topic or partition")
+	ErrNotLeader            = errors.New("partition: not the leader for this partition")
+	ErrLeaderNotAvailable   = errors.New("partition: leader not available")
+	ErrTimeout              = errors.New("partition: request timed out")
+	ErrBusy                 = errors.New("partition: too many in-flight requests, retry")
+	ErrOffsetOutOfRange     = errors.New("partition: offset out of range")
+	ErrOutOfOrderSequence   = errors.New("partition: out of order sequence number")
 	ErrInvalidProducerEpoch = errors.New("partition: invalid (fenced) producer epoch")
-	ErrUnknownProducerID = errors.New("partition: unknown producer id")
-	ErrMessageTooLarge   = errors.New("partition: message too large")
-	ErrStopped           = errors.New("partition: broker is shutting down")
+	ErrUnknownProducerID    = errors.New("partition: unknown producer id")
+	ErrMessageTooLarge      = errors.New("partition: message too large")
+	ErrStopped              = errors.New("partition: broker is shutting down")
 )
 
 // TP names one partition of one topic.
