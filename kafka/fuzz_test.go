@@ -1,0 +1,195 @@
+package kafka
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+var update = flag.Bool("update", false, "rewrite the seed corpus under testdata/fuzz")
+
+const fuzzMaxRequest = 1 << 16
+
+// seedRequests are valid requests of every served key at its oldest and
+// newest version, with some content.
+func seedRequests() []kmsg.Request {
+	var out []kmsg.Request
+	for _, a := range apis {
+		for _, v := range []int16{a.min, a.max} {
+			req := kmsg.RequestForKey(a.key)
+			req.SetVersion(v)
+			switch r := req.(type) {
+			case *kmsg.ProduceRequest:
+				r.Acks, r.TimeoutMillis = -1, 1000
+				rt := kmsg.NewProduceRequestTopic()
+				rt.Topic, rt.TopicID = "t", [16]byte{1}
+				rp := kmsg.NewProduceRequestTopicPartition()
+				rp.Records = makeBatch(1, "a", "b")
+				rt.Partitions = append(rt.Partitions, rp)
+				r.Topics = append(r.Topics, rt)
+			case *kmsg.FetchRequest:
+				rt := kmsg.NewFetchRequestTopic()
+				rt.Topic, rt.TopicID = "t", [16]byte{1}
+				rp := kmsg.NewFetchRequestTopicPartition()
+				rp.PartitionMaxBytes = 1000
+				rt.Partitions = append(rt.Partitions, rp)
+				r.Topics = append(r.Topics, rt)
+			case *kmsg.MetadataRequest:
+				rt := kmsg.NewMetadataRequestTopic()
+				rt.Topic = kmsg.StringPtr("t")
+				r.Topics = append(r.Topics, rt)
+			case *kmsg.ListOffsetsRequest:
+				rt := kmsg.NewListOffsetsRequestTopic()
+				rt.Topic = "t"
+				rt.Partitions = append(rt.Partitions, kmsg.NewListOffsetsRequestTopicPartition())
+				r.Topics = append(r.Topics, rt)
+			case *kmsg.CreateTopicsRequest:
+				rt := kmsg.NewCreateTopicsRequestTopic()
+				rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "n", 2, 1
+				r.Topics = append(r.Topics, rt)
+			case *kmsg.DeleteTopicsRequest:
+				r.TopicNames = []string{"t"}
+				dt := kmsg.NewDeleteTopicsRequestTopic()
+				dt.Topic = kmsg.StringPtr("t")
+				r.Topics = append(r.Topics, dt)
+			case *kmsg.DescribeConfigsRequest:
+				res := kmsg.NewDescribeConfigsRequestResource()
+				res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeTopic, "t"
+				r.Resources = append(r.Resources, res)
+			case *kmsg.OffsetForLeaderEpochRequest:
+				rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
+				rt.Topic = "t"
+				rt.Partitions = append(rt.Partitions, kmsg.NewOffsetForLeaderEpochRequestTopicPartition())
+				r.Topics = append(r.Topics, rt)
+			}
+			out = append(out, req)
+		}
+	}
+	return out
+}
+
+// fuzzSeeds are whole frames: valid ones, two in a row, truncated ones, and
+// frames with bad sizes, keys and versions.
+func fuzzSeeds() [][]byte {
+	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID("seed"))
+	var seeds [][]byte
+	for i, req := range seedRequests() {
+		frame := f.AppendRequest(nil, req, int32(i))
+		seeds = append(seeds, frame, frame[:len(frame)/2], frame[:len(frame)-1])
+	}
+	api := f.AppendRequest(nil, kmsg.NewPtrApiVersionsRequest(), 1)
+	seeds = append(seeds, append(append([]byte(nil), api...), api...))
+	future := kmsg.NewPtrApiVersionsRequest()
+	future.Version = 5
+	seeds = append(seeds,
+		f.AppendRequest(nil, future, 2),
+		[]byte{0x7f, 0xff, 0xff, 0xff, 0, 18, 0, 0},
+		[]byte{0, 0, 0, 8, 0, 10, 0, 0, 0, 0, 0, 1},
+		[]byte{0, 0, 0, 4, 0, 0, 0, 0},
+	)
+	return seeds
+}
+
+// TestFuzzSeedCorpus keeps testdata/fuzz/FuzzReadRequest in sync with
+// fuzzSeeds; run with -update to rewrite it.
+func TestFuzzSeedCorpus(t *testing.T) {
+	dir := filepath.Join("testdata", "fuzz", "FuzzReadRequest")
+	for i, seed := range fuzzSeeds() {
+		path := filepath.Join(dir, fmt.Sprintf("seed-%03d", i))
+		content := "go test fuzz v1\n[]byte(" + strconv.Quote(string(seed)) + ")\n"
+		if *update {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		got, err := os.ReadFile(path)
+		if err != nil || string(got) != content {
+			t.Fatalf("%s is stale or missing (err %v): run go test ./kafka -run TestFuzzSeedCorpus -update", path, err)
+		}
+	}
+}
+
+// FuzzReadRequest feeds arbitrary bytes to the frame and header reader: it
+// must never panic, never return a request outside the served table, and
+// every request it returns must be answerable.
+func FuzzReadRequest(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		br := bufio.NewReader(bytes.NewReader(data))
+		for {
+			r, err := readRequest(br, fuzzMaxRequest)
+			if err != nil {
+				if r != nil && r.msg != nil {
+					t.Fatalf("error %v with a parsed body", err)
+				}
+				return
+			}
+			a := lookupAPI(r.key)
+			if a == nil || r.version < a.min || r.version > a.max || r.msg == nil ||
+				r.msg.Key() != r.key || r.msg.GetVersion() != r.version || r.size > fuzzMaxRequest+4 {
+				t.Fatalf("bad request: %+v", r)
+			}
+			_ = r.msg.AppendTo(nil)
+			_ = appendResponse(nil, r, r.msg.ResponseKind())
+		}
+	})
+}
+
+// FuzzHandlers runs every handler on whatever parses, against an in-memory
+// backend with one topic: client input must never panic the broker.
+func FuzzHandlers(f *testing.F) {
+	for _, seed := range fuzzSeeds() {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b := newMemBackend()
+		if _, err := b.CreateTopic(context.Background(), clusterSpec("t", 2), false); err != nil {
+			t.Fatal(err)
+		}
+		b.produceForFuzz()
+		s := New(Config{MaxPartitionsPerTopic: 8, AutoCreateTopics: true}, b, testMetrics(t), slog.New(slog.DiscardHandler))
+		s.appendTo = b.appendRecords
+		br := bufio.NewReader(bytes.NewReader(data))
+		for {
+			r, err := readRequest(br, fuzzMaxRequest)
+			if err != nil {
+				return
+			}
+			if fr, ok := r.msg.(*kmsg.FetchRequest); ok {
+				fr.MaxWaitMillis = 0 // no long polls in a fuzzer
+			}
+			a := lookupAPI(r.key)
+			var resp kmsg.Response
+			if a.begin != nil {
+				if finish := a.begin(s, r); finish != nil {
+					resp = finish(context.Background())
+				}
+			} else {
+				resp = a.handle(context.Background(), s, r)
+			}
+			if resp != nil {
+				if resp.Key() != r.key || resp.GetVersion() != r.version {
+					t.Fatalf("%s v%d answered with %s v%d", kmsg.NameForKey(r.key), r.version, kmsg.NameForKey(resp.Key()), resp.GetVersion())
+				}
+				_ = appendResponse(nil, r, resp)
+				_ = firstErrorCode(resp)
+			}
+		}
+	})
+}
+
+func (b *memBackend) produceForFuzz() {
+	_, _ = b.appendRecords(tp("t", 0), makeBatch(1, "x", "y")).Wait(context.Background())
+}
