@@ -419,30 +419,35 @@ func (p *Partition) Read(dst []byte, offset int64, maxBytes int32) ([]byte, erro
 	return dst, it.Error()
 }
 
-// BatchAtTime returns a copy of the first batch whose max timestamp is ≥ ts,
-// or nil if no committed batch has reached ts.
-func (p *Partition) BatchAtTime(ts int64) ([]byte, error) {
+// BatchesFromTime calls fn with each committed batch, in offset order,
+// starting at the first whose max timestamp is ≥ ts, until fn returns
+// false. The batch slice is only valid during the call.
+func (p *Partition) BatchesFromTime(ts int64, fn func(batch []byte) bool) error {
 	hw := p.hw.Load()
 	lo := binary.BigEndian.AppendUint64(p.key(keyTime, 8), orderedTS(ts))
 	hi := p.key(keyTime+1, 0)
 	it, err := p.store.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer it.Close()
 	if !it.First() {
-		return nil, it.Error()
+		return errors.Join(it.Error(), it.Close())
 	}
-	base := int64(binary.BigEndian.Uint64(it.Value()))
-	if base >= hw || base < p.start.Load() {
-		return nil, nil
+	base := max(int64(binary.BigEndian.Uint64(it.Value())), p.start.Load())
+	if err := it.Close(); err != nil {
+		return err
 	}
-	v, closer, err := p.store.db.Get(p.batchKey(base))
+	bi, err := p.store.db.NewIter(&pebble.IterOptions{LowerBound: p.batchKey(base), UpperBound: p.batchKey(hw)})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer closer.Close()
-	return append([]byte(nil), v...), nil
+	defer bi.Close()
+	for ok := bi.First(); ok; ok = bi.Next() {
+		if !fn(bi.Value()) {
+			break
+		}
+	}
+	return bi.Error()
 }
 
 // EndOffsetForEpoch returns the largest recorded epoch ≤ epoch and the

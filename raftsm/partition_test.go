@@ -109,12 +109,20 @@ func TestPartitionAssignsOffsetsAndRewritesHeader(t *testing.T) {
 		t.Fatalf("read at HW = %d bytes, %v; want empty", len(out), err)
 	}
 	// Time index: the first batch whose max timestamp reaches 150 is the one at offset 6.
-	b, err := h.p.BatchAtTime(150)
-	if err != nil || binary.BigEndian.Uint64(b) != 6 {
-		t.Fatalf("BatchAtTime(150) = base %d, %v", binary.BigEndian.Uint64(b), err)
+	var bases []uint64
+	err = h.p.BatchesFromTime(150, func(b []byte) bool { bases = append(bases, binary.BigEndian.Uint64(b)); return true })
+	if err != nil || len(bases) != 1 || bases[0] != 6 {
+		t.Fatalf("BatchesFromTime(150) = bases %v, %v; want [6]", bases, err)
 	}
-	if b, _ := h.p.BatchAtTime(201); b != nil {
-		t.Fatal("BatchAtTime past every timestamp returned a batch")
+	bases = nil
+	err = h.p.BatchesFromTime(60, func(b []byte) bool { bases = append(bases, binary.BigEndian.Uint64(b)); return true })
+	if err != nil || len(bases) != 3 || bases[0] != 0 {
+		t.Fatalf("BatchesFromTime(60) = bases %v, %v; want [0 5 6]", bases, err)
+	}
+	calls := 0
+	_ = h.p.BatchesFromTime(201, func([]byte) bool { calls++; return true })
+	if calls != 0 {
+		t.Fatal("BatchesFromTime past every timestamp returned a batch")
 	}
 }
 

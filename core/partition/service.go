@@ -163,6 +163,12 @@ func (s *Service) Append(tp TP, records []byte) *Pending {
 	var one [1]raftsm.AppendBatch
 	c.Batches = one[:0]
 	err = batch.Split(records, s.maxBatchBytes, func(b []byte, h batch.Header) error {
+		switch {
+		case h.NumRecords == 0:
+			return fmt.Errorf("%w: batch with no records", batch.ErrInvalid)
+		case h.IsControl():
+			return fmt.Errorf("%w: clients may not write control batches", batch.ErrInvalid)
+		}
 		c.Batches = append(c.Batches, raftsm.AppendBatch{Data: b, Meta: raftsm.BatchMeta{
 			LastOffsetDelta: h.LastOffsetDelta, MaxTimestamp: h.MaxTimestamp,
 			ProducerID: h.ProducerID, ProducerEpoch: h.ProducerEpoch, BaseSequence: h.BaseSequence,
@@ -234,15 +240,22 @@ func (s *Service) OffsetForTimestamp(_ context.Context, tp TP, ts int64) (offset
 	if r == nil {
 		return -1, -1, ErrUnknownPartition
 	}
-	b, err := r.sm.BatchAtTime(ts)
-	if err != nil || b == nil {
-		return -1, -1, err
-	}
-	off, t, ok, err := batch.FirstAtOrAfter(b, ts)
-	if err != nil || !ok {
-		return -1, -1, err
-	}
-	return off, t, nil
+	offset, timestamp = -1, -1
+	// A batch's max timestamp is what the producer claimed, so the first
+	// candidate may hold no record at or after ts: keep looking.
+	var decodeErr error
+	err = r.sm.BatchesFromTime(ts, func(b []byte) bool {
+		off, t, ok, ferr := batch.FirstAtOrAfter(b, ts)
+		if ferr != nil {
+			decodeErr = ferr
+			return false
+		}
+		if ok {
+			offset, timestamp = off, t
+		}
+		return !ok
+	})
+	return offset, timestamp, errors.Join(err, decodeErr)
 }
 
 // EndOffsetForEpoch answers OffsetForLeaderEpoch from the local replica.
