@@ -260,3 +260,36 @@ func TestPartitionSnapshotRoundTrip(t *testing.T) {
 		t.Fatal("truncated snapshot accepted")
 	}
 }
+
+func TestDeleteShardRemovesOnlyThatShard(t *testing.T) {
+	h := newHarness(t, vfs.NewMem())
+	h.update(appendCmd(1, plain(2, 1, "a")))
+	other := &harness{t: t, store: h.store, p: NewPartition(h.store, 2001, nil)}
+	if _, err := other.p.Open(nil); err != nil {
+		t.Fatal(err)
+	}
+	other.update(appendCmd(1, plain(3, 1, "b")))
+	if err := h.store.DeleteShard(2000); err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := shardBounds(2000)
+	it, err := h.store.db.NewIter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	kept := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		if bytes.Compare(it.Key(), lo) >= 0 && bytes.Compare(it.Key(), hi) < 0 {
+			t.Fatalf("key %x of the deleted shard survived", it.Key())
+		}
+		kept++
+	}
+	if kept == 0 {
+		t.Fatal("DeleteShard removed the other shard too")
+	}
+	reopened := NewPartition(h.store, 2001, nil)
+	if _, err := reopened.Open(nil); err != nil || reopened.HighWatermark() != 3 {
+		t.Fatalf("other shard after delete: HW %d, %v", reopened.HighWatermark(), err)
+	}
+}
