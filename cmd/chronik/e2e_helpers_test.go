@@ -290,14 +290,13 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// newClient returns a kgo client for the node, closed at the end of the test.
+// newClient returns a kgo client for the node; the caller closes it.
 func newClient(t *testing.T, kafkaAddr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(kafkaAddr)}, opts...)...)
 	if err != nil {
 		t.Fatalf("kgo client: %v", err)
 	}
-	t.Cleanup(cl.Close)
 	return cl
 }
 

@@ -89,8 +89,9 @@ func (l *ledger) add(t *testing.T, r ackedRecord) {
 
 // producer streams records from a goroutine and records every ack.
 type producer struct {
-	cl       *kgo.Client
-	cancel   context.CancelFunc
+	cl        *kgo.Client
+	closeOnce sync.Once
+	cancel    context.CancelFunc
 	loopDone chan struct{}
 	inflight sync.WaitGroup
 
@@ -116,7 +117,7 @@ func startProducer(t *testing.T, kafkaAddr, topic string, partitions int32, pref
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &producer{cl: cl, cancel: cancel, loopDone: make(chan struct{})}
-	t.Cleanup(func() { cancel(); cl.Close() })
+	t.Cleanup(func() { cancel(); p.closeOnce.Do(cl.Close) })
 	go func() {
 		defer close(p.loopDone)
 		for i := 0; ctx.Err() == nil; i++ {
@@ -158,7 +159,7 @@ func (p *producer) stop(t *testing.T) (acks []ackedRecord, failed int, firstErr 
 	}
 	closed := make(chan struct{})
 	go func() {
-		p.cl.Close()
+		p.closeOnce.Do(p.cl.Close)
 		p.inflight.Wait()
 		close(closed)
 	}()

@@ -1,0 +1,88 @@
+package raftsm
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	sm "github.com/lni/dragonboat/v4/statemachine"
+)
+
+func TestMetaTopicsAndCounters(t *testing.T) {
+	st, err := openStore("state", vfs.NewMem())
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes := 0
+	m := NewMeta(st, func(*MetaView) { changes++ })
+	if _, err := m.Open(nil); err != nil {
+		t.Fatal(err)
+	}
+	idx := uint64(0)
+	update := func(cmds ...[]byte) []sm.Result {
+		t.Helper()
+		ents := make([]sm.Entry, len(cmds))
+		for i, c := range cmds {
+			idx++
+			ents[i] = sm.Entry{Index: idx, Cmd: c}
+		}
+		out, err := m.Update(ents)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := make([]sm.Result, len(out))
+		for i := range out {
+			res[i] = out[i].Result
+		}
+		return res
+	}
+	create := &CreateTopicCommand{Name: "orders", ID: [16]byte{1}, Configs: map[string]string{"retention.ms": "1"}, Nodes: [][]int32{{1}, {1}}}
+	res := update(EncodeCreateTopic(create), EncodeCreateTopic(create), EncodeAllocProducerIDs(1000), EncodeAllocProducerIDs(1000), []byte{commandVersion, 99}, nil)
+	wantStatus := []Status{StatusOK, StatusTopicExists, StatusOK, StatusOK, StatusUnsupportedCmd, StatusUnsupportedCmd}
+	for i, w := range wantStatus {
+		if got := ResultStatus(res[i].Data); got != w {
+			t.Errorf("command %d: %s, want %s", i, got, w)
+		}
+	}
+	if res[3].Value != res[2].Value+1000 {
+		t.Errorf("producer ID blocks overlap: %d then %d", res[2].Value, res[3].Value)
+	}
+	topic := m.View().Topics["orders"]
+	if topic == nil || len(topic.Partitions) != 2 || topic.Partitions[0].ShardID != FirstPartitionShardID ||
+		topic.Partitions[1].ShardID != FirstPartitionShardID+1 || topic.Partitions[0].Replicas[0] == topic.Partitions[1].Replicas[0] {
+		t.Fatalf("topic placement = %+v", topic)
+	}
+	if changes == 0 {
+		t.Fatal("onChange not called")
+	}
+
+	// Snapshot, then delete, then restore: the topic and counters come back.
+	snap, _ := m.PrepareSnapshot()
+	var buf bytes.Buffer
+	if err := m.SaveSnapshot(snap, &buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r := update(EncodeDeleteTopic("orders"), EncodeDeleteTopic("orders")); ResultStatus(r[0].Data) != StatusOK || ResultStatus(r[1].Data) != StatusUnknownTopic {
+		t.Fatalf("delete results %v", r)
+	}
+	if len(m.View().Topics) != 0 {
+		t.Fatal("topic survived delete")
+	}
+	if err := m.RecoverFromSnapshot(&buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	if m.View().Topics["orders"] == nil {
+		t.Fatal("snapshot did not restore the topic")
+	}
+	// Reopen from disk: shard IDs keep growing, never reused.
+	m2 := NewMeta(st, nil)
+	if _, err := m2.Open(nil); err != nil {
+		t.Fatal(err)
+	}
+	m = m2
+	create.Name = "second"
+	update(EncodeCreateTopic(create))
+	if got := m.View().Topics["second"].Partitions[0].ShardID; got != FirstPartitionShardID+2 {
+		t.Fatalf("next shard ID %d, want %d", got, FirstPartitionShardID+2)
+	}
+}
