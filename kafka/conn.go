@@ -98,6 +98,13 @@ func (c *conn) readLoop() {
 		}
 	}()
 	for {
+		select {
+		case <-c.s.stopping:
+			// Graceful shutdown: requests already buffered but not yet
+			// read are dropped like those still in the socket.
+			return
+		default:
+		}
 		r, err := readRequest(c.br, c.s.cfg.MaxRequestBytes)
 		if err != nil {
 			switch {

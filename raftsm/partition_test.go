@@ -3,6 +3,7 @@ package raftsm
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -102,7 +103,7 @@ func TestPartitionAssignsOffsetsAndRewritesHeader(t *testing.T) {
 	if !bytes.HasSuffix(all, []byte("a")) || len(all) != batchHeaderSize+1 {
 		t.Fatalf("maxBytes=1 must still return exactly the first batch, got %d bytes", len(all))
 	}
-	if _, err := h.p.Read(nil, 9, 100); err != ErrOffsetOutOfRange {
+	if _, err := h.p.Read(nil, 9, 100); !errors.Is(err, ErrOffsetOutOfRange) {
 		t.Fatalf("read past HW: err = %v", err)
 	}
 	if out, err := h.p.Read(nil, 8, 100); err != nil || len(out) != 0 {
@@ -129,21 +130,27 @@ func TestPartitionAssignsOffsetsAndRewritesHeader(t *testing.T) {
 func TestPartitionIdempotentProducer(t *testing.T) {
 	h := newHarness(t, vfs.NewMem())
 	res := h.update(
-		appendCmd(1, idem(7, 0, 0, 3, "x")),  // ok, offsets 0-2, seqs 0-2
-		appendCmd(1, idem(7, 0, 3, 2, "y")),  // ok, offsets 3-4
-		appendCmd(1, idem(7, 0, 0, 3, "x")),  // duplicate of the first
-		appendCmd(1, idem(7, 0, 9, 1, "z")),  // gap
-		appendCmd(1, idem(8, 0, 4, 1, "w")),  // unknown producer, nonzero seq
-		appendCmd(1, idem(7, 1, 0, 1, "v")),  // epoch bump resets sequences: offset 5
-		appendCmd(1, idem(7, 0, 5, 1, "u")),  // old epoch: fenced
-		appendCmd(1, idem(7, 2, 3, 1, "t")),  // new epoch must start at 0
+		appendCmd(1, idem(7, 0, 0, 3, "x")), // ok, offsets 0-2, seqs 0-2
+		appendCmd(1, idem(7, 0, 3, 2, "y")), // ok, offsets 3-4
+		appendCmd(1, idem(7, 0, 0, 3, "x")), // duplicate of the first
+		appendCmd(1, idem(7, 0, 9, 1, "z")), // gap
+		appendCmd(1, idem(8, 0, 4, 1, "w")), // unknown producer, nonzero seq
+		appendCmd(1, idem(7, 1, 0, 1, "v")), // epoch bump resets sequences: offset 5
+		appendCmd(1, idem(7, 0, 5, 1, "u")), // old epoch: fenced
+		appendCmd(1, idem(7, 2, 3, 1, "t")), // new epoch must start at 0
 	)
 	want := []struct {
 		status Status
 		value  uint64
 	}{
-		{StatusOK, 0}, {StatusOK, 3}, {StatusDuplicate, 0}, {StatusOutOfOrder, 0},
-		{StatusUnknownProducerID, 0}, {StatusOK, 5}, {StatusFencedEpoch, 0}, {StatusOutOfOrder, 0},
+		{StatusOK, 0},
+		{StatusOK, 3},
+		{StatusDuplicate, 0},
+		{StatusOutOfOrder, 0},
+		{StatusUnknownProducerID, 0},
+		{StatusOK, 5},
+		{StatusFencedEpoch, 0},
+		{StatusOutOfOrder, 0},
 	}
 	for i, w := range want {
 		if got := ResultStatus(res[i].Data); got != w.status || (w.status == StatusOK || w.status == StatusDuplicate) && res[i].Value != w.value {

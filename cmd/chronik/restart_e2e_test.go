@@ -92,8 +92,8 @@ type producer struct {
 	cl        *kgo.Client
 	closeOnce sync.Once
 	cancel    context.CancelFunc
-	loopDone chan struct{}
-	inflight sync.WaitGroup
+	loopDone  chan struct{}
+	inflight  sync.WaitGroup
 
 	mu       sync.Mutex
 	acks     []ackedRecord

@@ -156,4 +156,3 @@ func TestAdminAPIs(t *testing.T) {
 		t.Fatalf("re-created topic has end offset %d, want 0 (old data not removed)", o.Offset)
 	}
 }
-

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -169,7 +170,7 @@ func (rc *Reconciler) start(tp partition.TP, p raftsm.PartitionRecord, replicaID
 // remove stops a replica and deletes its Raft log and state.
 func (rc *Reconciler) remove(ctx context.Context, shard, replica uint64) {
 	rc.parts.Unregister(shard)
-	if err := rc.nh.StopReplica(shard, replica); err != nil && err != dragonboat.ErrShardNotFound {
+	if err := rc.nh.StopReplica(shard, replica); err != nil && !errors.Is(err, dragonboat.ErrShardNotFound) {
 		rc.log.Warn("stop replica", "shard", shard, "err", err)
 	}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -182,7 +183,7 @@ func (rc *Reconciler) remove(ctx context.Context, shard, replica uint64) {
 			}
 			break
 		}
-		if err != dragonboat.ErrShardNotStopped {
+		if !errors.Is(err, dragonboat.ErrShardNotStopped) {
 			rc.log.Warn("remove replica data", "shard", shard, "err", err)
 			break
 		}
