@@ -20,6 +20,8 @@ package kafka
 //     It never busy-waits. A partition error answers at once.
 //   - CurrentLeaderEpoch (v9+) is checked against the partition's Raft term
 //     (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
+//   - Partitions without data (errors included) carry an empty record set,
+//     never null: librdkafka cannot parse null.
 //   - LastStableOffset = HighWatermark (no transactions yet), no aborted
 //     transactions, PreferredReadReplica -1. IsolationLevel, Rack,
 //     LastFetchedEpoch (no DivergingEpoch) and the KIP-951 leader hints are
@@ -38,6 +40,11 @@ import (
 // maxFetchWait caps MaxWaitMillis so a fetch always answers well before any
 // client's request timeout.
 const maxFetchWait = 30 * time.Second
+
+// noRecords is the records field of a partition without data: empty, never
+// null. Kafka always sends a zero-length record set, and librdkafka rejects
+// null ("invalid MessageSetSize -1") and retries forever.
+var noRecords = []byte{}
 
 // fetchPartition is one readable partition of a fetch.
 type fetchPartition struct {
@@ -87,6 +94,7 @@ func handleFetch(ctx context.Context, s *Server, r *request) kmsg.Response {
 			*sp = kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.HighWatermark = -1
+			sp.RecordBatches = noRecords
 			if topicCode != 0 {
 				sp.ErrorCode = topicCode
 				topicError = true
@@ -154,7 +162,7 @@ func (s *Server) readFetch(parts []fetchPartition, maxBytes int32) (total int, f
 		p := &parts[i]
 		out := p.out
 		out.ErrorCode = 0
-		out.RecordBatches = nil
+		out.RecordBatches = noRecords
 
 		if p.currentEpoch >= 0 {
 			st, err := s.backend.PartitionState(p.tp)
@@ -192,7 +200,9 @@ func (s *Server) readFetch(parts []fetchPartition, maxBytes int32) (total int, f
 			// Only the first partition with data may exceed the limits.
 			continue
 		}
-		out.RecordBatches = res.Records
+		if len(res.Records) > 0 {
+			out.RecordBatches = res.Records
+		}
 		total += len(res.Records)
 	}
 	return total, failed

@@ -93,7 +93,7 @@ func (s *Server) missingTopic(ctx context.Context, name string, autoCreate bool)
 	mt := kmsg.NewMetadataResponseTopic()
 	mt.Topic = &name
 	switch {
-	case !validTopicName(name):
+	case cluster.ValidateTopicName(name) != nil:
 		mt.ErrorCode = kerr.InvalidTopicException.Code
 		return mt
 	case !autoCreate:
@@ -152,20 +152,4 @@ func (s *Server) metadataTopic(t cluster.Topic) kmsg.MetadataResponseTopic {
 		mt.Partitions[i] = mp
 	}
 	return mt
-}
-
-// validTopicName applies Kafka's topic name rules: 1–249 characters of
-// [a-zA-Z0-9._-], not "." or "..". The backend validates again on create;
-// this is for answering INVALID_TOPIC_EXCEPTION without creating.
-func validTopicName(name string) bool {
-	if name == "" || len(name) > 249 || name == "." || name == ".." {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }

@@ -8,7 +8,7 @@ package kafka
 //     does (a client that cannot parse our version must still read it).
 //   - A request at a version outside 0–4 never reaches this handler: the
 //     connection answers it with a v0 response carrying UNSUPPORTED_VERSION and
-//     the full table (conn.answerUnsupportedApiVersions, KIP-511), which is how
+//     the full table (conn.answerUnsupportedAPIVersions, KIP-511), which is how
 //     franz-go's v5 and future clients learn our ranges.
 //   - ClientSoftwareName/Version are ignored.
 
@@ -18,7 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func handleApiVersions(_ context.Context, _ *Server, r *request) kmsg.Response {
+func handleAPIVersions(_ context.Context, _ *Server, r *request) kmsg.Response {
 	resp := r.msg.ResponseKind().(*kmsg.ApiVersionsResponse)
 	// advertised is never modified after init, so sharing it is safe.
 	resp.ApiKeys = advertised

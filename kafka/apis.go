@@ -13,7 +13,7 @@ const (
 	keyFetch                int16 = 1
 	keyListOffsets          int16 = 2
 	keyMetadata             int16 = 3
-	keyApiVersions          int16 = 18
+	keyAPIVersions          int16 = 18
 	keyCreateTopics         int16 = 19
 	keyDeleteTopics         int16 = 20
 	keyInitProducerID       int16 = 22
@@ -45,7 +45,7 @@ var apis = []api{
 	{key: keyFetch, min: 4, max: 18, handle: handleFetch},
 	{key: keyListOffsets, min: 1, max: 10, handle: handleListOffsets},
 	{key: keyMetadata, min: 0, max: 13, handle: handleMetadata},
-	{key: keyApiVersions, min: 0, max: 4, handle: handleApiVersions},
+	{key: keyAPIVersions, min: 0, max: 4, handle: handleAPIVersions},
 	{key: keyCreateTopics, min: 2, max: 7, handle: handleCreateTopics},
 	{key: keyDeleteTopics, min: 1, max: 6, handle: handleDeleteTopics},
 	{key: keyInitProducerID, min: 0, max: 5, handle: handleInitProducerID},
@@ -71,7 +71,7 @@ func init() {
 		if (a.handle == nil) == (a.begin == nil) {
 			panic("kafka: api needs exactly one of handle and begin")
 		}
-		if max := kmsg.RequestForKey(a.key).MaxVersion(); a.max > max {
+		if known := kmsg.RequestForKey(a.key).MaxVersion(); a.max > known {
 			panic("kafka: api table serves a version kmsg does not know")
 		}
 		maxKey = max(maxKey, a.key)

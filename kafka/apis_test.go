@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -274,6 +275,15 @@ func TestFetch(t *testing.T) {
 		wantCode(t, tc.name, p.ErrorCode, tc.want)
 	}
 
+	// Empty and failed partitions carry an empty record set, never null
+	// (librdkafka cannot parse null).
+	for _, offset := range []int64{3, 99} {
+		buf := c.doRaw(fetchRequest(11, "f", 0, offset))
+		if !bytes.HasSuffix(buf, []byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}) {
+			t.Fatalf("offset %d: response does not end with preferred replica -1 and a zero-length record set: % x", offset, buf)
+		}
+	}
+
 	req := fetchRequest(16, "", 0, 0)
 	req.Topics[0].TopicID = [16]byte{9}
 	wantCode(t, "unknown topic ID", c.do(req).(*kmsg.FetchResponse).Topics[0].Partitions[0].ErrorCode, kerr.UnknownTopicID)
@@ -500,7 +510,8 @@ func TestCreateTopics(t *testing.T) {
 		topic("in/valid", 1, 1), badConfig,
 	}
 	resp := c.do(req).(*kmsg.CreateTopicsResponse)
-	want := []*kerr.Error{nil, nil, nil,
+	want := []*kerr.Error{
+		nil, nil, nil,
 		kerr.TopicAlreadyExists, kerr.InvalidRequest, kerr.InvalidRequest, kerr.InvalidRequest,
 		kerr.InvalidPartitions, kerr.InvalidPartitions, kerr.InvalidReplicationFactor, kerr.InvalidReplicationFactor,
 		kerr.InvalidTopicException, kerr.InvalidConfig,

@@ -111,8 +111,8 @@ func (c *conn) readLoop() {
 			case c.s.isClosing():
 				// Graceful shutdown: stop reading, answer what was read.
 				return
-			case r != nil && r.key == keyApiVersions && errors.Is(err, errUnsupportedVersion):
-				if !c.answerUnsupportedApiVersions(r) {
+			case r != nil && r.key == keyAPIVersions && errors.Is(err, errUnsupportedVersion):
+				if !c.answerUnsupportedAPIVersions(r) {
 					return
 				}
 				continue
@@ -190,10 +190,10 @@ func (c *conn) run(r *request, sl *slot, fn func(context.Context) kmsg.Response)
 	c.s.observe(r, firstErrorCode(resp), n)
 }
 
-// answerUnsupportedApiVersions answers an ApiVersions request at a version we
+// answerUnsupportedAPIVersions answers an ApiVersions request at a version we
 // do not serve with a v0 response carrying UNSUPPORTED_VERSION and our whole
 // table, as Kafka does, so the client can pick a version (KIP-511).
-func (c *conn) answerUnsupportedApiVersions(r *request) bool {
+func (c *conn) answerUnsupportedAPIVersions(r *request) bool {
 	resp := kmsg.NewPtrApiVersionsResponse()
 	resp.Version = 0
 	resp.ErrorCode = kerr.UnsupportedVersion.Code
@@ -201,13 +201,14 @@ func (c *conn) answerUnsupportedApiVersions(r *request) bool {
 	// The response header is v0 whatever the request version (r.msg is
 	// nil, so flexibleResponseHeader is false).
 	sl := &slot{done: make(chan struct{}), buf: appendResponse(nil, r, resp)}
+	n := len(sl.buf) // the writer owns sl once it is queued
 	close(sl.done)
 	select {
 	case c.queue <- sl:
 	case <-c.ctx.Done():
 		return false
 	}
-	c.s.observe(r, resp.ErrorCode, len(sl.buf))
+	c.s.observe(r, resp.ErrorCode, n)
 	return true
 }
 

@@ -45,21 +45,21 @@ type request struct {
 // buffer (response header v1). ApiVersions always answers with header v0 so
 // that a client that does not know our versions can still parse it.
 func (r *request) flexibleResponseHeader() bool {
-	return r.key != keyApiVersions && r.msg != nil && r.msg.IsFlexible()
+	return r.key != keyAPIVersions && r.msg != nil && r.msg.IsFlexible()
 }
 
 // readRequest reads one request frame from br and parses it. The frame size
-// is checked against [minFrameSize, max] before anything is allocated. A clean
+// is checked against [minFrameSize, limit] before anything is allocated. A clean
 // EOF before a frame starts returns io.EOF; EOF inside a frame returns
 // io.ErrUnexpectedEOF.
-func readRequest(br *bufio.Reader, max int32) (*request, error) {
+func readRequest(br *bufio.Reader, limit int32) (*request, error) {
 	var sizeBuf [4]byte
 	if _, err := io.ReadFull(br, sizeBuf[:]); err != nil {
 		return nil, err
 	}
 	size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
-	if size < minFrameSize || size > max {
-		return nil, fmt.Errorf("%w: %d bytes (limit %d)", errFrameSize, size, max)
+	if size < minFrameSize || size > limit {
+		return nil, fmt.Errorf("%w: %d bytes (limit %d)", errFrameSize, size, limit)
 	}
 	buf := make([]byte, size)
 	if _, err := io.ReadFull(br, buf); err != nil {
@@ -104,10 +104,10 @@ func parseRequest(buf []byte) (*request, error) {
 		kmsg.SkipTags(&rd)
 	}
 	if err := rd.Complete(); err != nil {
-		return r, fmt.Errorf("%w: %s v%d header: %v", errMalformed, kmsg.NameForKey(r.key), r.version, err)
+		return r, fmt.Errorf("%w: %s v%d header: %w", errMalformed, kmsg.NameForKey(r.key), r.version, err)
 	}
 	if err := msg.ReadFrom(rd.Src); err != nil {
-		return r, fmt.Errorf("%w: %s v%d body: %v", errMalformed, kmsg.NameForKey(r.key), r.version, err)
+		return r, fmt.Errorf("%w: %s v%d body: %w", errMalformed, kmsg.NameForKey(r.key), r.version, err)
 	}
 	r.msg = msg
 	return r, nil

@@ -108,7 +108,7 @@ func TestKgoProduceConsume(t *testing.T) {
 	mu.Lock()
 	for _, a := range apis {
 		switch a.key {
-		case keyProduce, keyFetch, keyMetadata, keyListOffsets, keyInitProducerID, keyApiVersions, keyCreateTopics:
+		case keyProduce, keyFetch, keyMetadata, keyListOffsets, keyInitProducerID, keyAPIVersions, keyCreateTopics:
 			if used[a.key] != a.max {
 				t.Errorf("kgo used %s v%d, want our max v%d", kmsg.NameForKey(a.key), used[a.key], a.max)
 			}

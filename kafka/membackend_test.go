@@ -119,8 +119,8 @@ func (b *memBackend) TopicByID(id [16]byte) (cluster.Topic, bool) {
 }
 
 func (b *memBackend) CreateTopic(_ context.Context, spec cluster.TopicSpec, validateOnly bool) (cluster.Topic, error) {
-	if !validTopicName(spec.Name) {
-		return cluster.Topic{}, fmt.Errorf("%w: %q", cluster.ErrInvalidTopic, spec.Name)
+	if err := cluster.ValidateTopicName(spec.Name); err != nil {
+		return cluster.Topic{}, err
 	}
 	if spec.Partitions == -1 {
 		spec.Partitions = 1

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.opentelemetry.io/otel/metric/noop"
 
 	"github.com/chronik-go/chronik/core/partition"
 	"github.com/chronik-go/chronik/core/telemetry"
@@ -104,8 +105,9 @@ type Server struct {
 	}
 }
 
-// New returns a Server that serves the Kafka protocol on cfg.Addr for
-// backend. Call Listen, then Serve; Close stops it.
+// New returns a Server that serves the Kafka protocol on cfg.Addr for b,
+// recording into m and logging to log (nil for either means none). Call
+// Listen, then Serve; Close stops it.
 func New(cfg Config, b Backend, m *telemetry.Metrics, log *slog.Logger) *Server {
 	if cfg.MaxRequestBytes <= 0 {
 		cfg.MaxRequestBytes = DefaultMaxRequestBytes
@@ -121,6 +123,14 @@ func New(cfg Config, b Backend, m *telemetry.Metrics, log *slog.Logger) *Server 
 	}
 	if cfg.Authorizer == nil {
 		cfg.Authorizer = allowAll
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if m == nil {
+		// The broker always passes its instruments; a nil here must not
+		// turn every request into a panic.
+		m, _ = telemetry.NewMetrics(noop.NewMeterProvider().Meter("kafka"))
 	}
 	s := &Server{
 		cfg:      cfg,
@@ -333,3 +343,5 @@ func (l *logLimiter) allow(now time.Time) (ok bool, dropped int) {
 	dropped, l.dropped = l.dropped, 0
 	return true, dropped
 }
+
+var _ Authorizer = AuthorizerFunc(nil)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net"
 	"runtime"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/chronik-go/chronik/core/partition"
 	"github.com/chronik-go/chronik/core/telemetry"
 )
 
@@ -361,36 +361,26 @@ func TestCloseGraceful(t *testing.T) {
 }
 
 // A Close whose context ends forces the connections closed and still waits
-// for every goroutine.
+// for every goroutine: here a produce whose commit never comes.
 func TestCloseForced(t *testing.T) {
+	base := runtime.NumGoroutine()
 	b := newMemBackend()
 	s := New(Config{Addr: "127.0.0.1:0"}, b, testMetrics(t), testLogger(t))
+	waiting := make(chan struct{}, 1)
+	s.appendTo = func(partition.TP, []byte) appendWaiter { return stuckAppend{waiting} }
 	if err := s.Listen(); err != nil {
 		t.Fatal(err)
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.Serve(context.Background()) }()
 	ts := &testServer{Server: s, b: b, addr: s.Addr().String()}
-	for i := range 100 {
-		ts.createTopic(t, fmt.Sprintf("a-rather-long-topic-name-to-make-metadata-big-%03d", i), 4)
-	}
+	ts.createTopic(t, "t", 1)
 	c := ts.dial(t)
-	// A client that never reads: fill the socket buffers with responses
-	// until the writer blocks.
-	req := kmsg.NewPtrMetadataRequest()
-	var all []byte
-	for i := range 2000 {
-		all = append(all, c.fmt.AppendRequest(nil, req, int32(i))...) // AppendRequest frames from the start of dst
-	}
-	go func() { _, _ = c.nc.Write(all) }()
-	waitFor(t, "the connection to back up", func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for cn := range s.mu.conns {
-			return len(cn.queue) == cap(cn.queue)
-		}
-		return false
-	})
+	req := produceRequest(9, "t", 0, makeBatch(1, "a"))
+	req.TimeoutMillis = 30000
+	c.send(req)
+	<-waiting
+
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := s.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -399,6 +389,18 @@ func TestCloseForced(t *testing.T) {
 	if err := <-serveErr; err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
+	c.expectClosed()
+	_ = c.nc.Close()
+	waitFor(t, "goroutines to exit", func() bool { return runtime.NumGoroutine() <= base })
+}
+
+// stuckAppend is a proposal that is never committed.
+type stuckAppend struct{ waiting chan<- struct{} }
+
+func (s stuckAppend) Wait(ctx context.Context) (partition.AppendResult, error) {
+	s.waiting <- struct{}{}
+	<-ctx.Done()
+	return partition.AppendResult{}, partition.ErrTimeout
 }
 
 // Requests are counted by api and error with cached attribute sets.

@@ -139,7 +139,7 @@ func (c *client) decode(req kmsg.Request, buf []byte) (int32, kmsg.Response) {
 	c.t.Helper()
 	rd := kbin.Reader{Src: buf}
 	corr := rd.Int32()
-	if req.IsFlexible() && req.Key() != keyApiVersions {
+	if req.IsFlexible() && req.Key() != keyAPIVersions {
 		kmsg.SkipTags(&rd)
 	}
 	if err := rd.Complete(); err != nil {
@@ -161,6 +161,17 @@ func (c *client) do(req kmsg.Request) kmsg.Response {
 		c.t.Fatalf("correlation ID %d, want %d", corr, id)
 	}
 	return resp
+}
+
+// doRaw sends req and returns its raw response frame.
+func (c *client) doRaw(req kmsg.Request) []byte {
+	c.t.Helper()
+	c.send(req)
+	buf, err := c.readFrame()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return buf
 }
 
 // expectClosed waits for the server to close the connection.

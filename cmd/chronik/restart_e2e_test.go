@@ -45,19 +45,24 @@ func crashRestartCycles(t *testing.T, topic string, cycles int, down func(*node)
 		waitFor(t, e2eTimeout, fmt.Sprintf("%d acknowledged records (cycle %d)", minAcked, cycle), func() bool {
 			return p.ackedCount() >= minAcked
 		})
+		tAcked := time.Now()
 		down(n) // mid-stream: the producer is still producing
+		tDown := time.Now()
 		acks, failed, firstErr := p.stop(t)
-		t.Logf("cycle %d: %d records acknowledged, %d failed after the node went down (first error: %v)", cycle, len(acks), failed, firstErr)
+		t.Logf("cycle %d: %d records acknowledged, %d failed after the node went down (first error: %v); %s to %d acks, %s down, %s producer stop",
+			cycle, len(acks), failed, firstErr, tAcked.Sub(start).Round(time.Millisecond), minAcked,
+			tDown.Sub(tAcked).Round(time.Millisecond), time.Since(tDown).Round(time.Millisecond))
+		tRestart := time.Now()
 		for _, r := range acks {
 			ledger.add(t, r)
 		}
 
 		n = startNode(t, dataDir, a)
+		t.Logf("cycle %d: restarted in %s", cycle, time.Since(tRestart).Round(time.Millisecond))
 		end := verifyLog(t, a.kafka, topic, partitions, ledger)
 		produceAtEnd(t, a.kafka, topic, end, ledger, fmt.Sprintf("c%d-after-restart", cycle))
 		t.Logf("cycle %d: end offsets %v, took %s", cycle, end, time.Since(start).Round(time.Millisecond))
 	}
-	_ = n
 }
 
 // ackedRecord is a record the broker acknowledged.
