@@ -8,6 +8,8 @@ import "fmt"
 const commandVersion = 1
 
 // Command types. Values are stable: they are stored in Raft logs.
+// Ranges: 1–15 partition and meta commands (this file and admin.go),
+// 16–31 coordinator-shard commands (coordinator.go).
 const (
 	cmdAppend           byte = 1 // partition: append record batches
 	cmdCreateTopic      byte = 2 // meta
@@ -20,6 +22,7 @@ const (
 type Status byte
 
 // Statuses. Values are stable (they are part of replicated results).
+// Ranges: 0–15 here, 16–31 admin commands, 32–63 coordinator commands.
 const (
 	StatusOK                Status = 0
 	StatusDuplicate         Status = 1 // idempotent retry; Value is the original base offset
@@ -34,7 +37,7 @@ const (
 
 // statusData holds one shared, read-only Result.Data slice per status so
 // rejecting a command allocates nothing.
-var statusData = func() (d [16][]byte) {
+var statusData = func() (d [64][]byte) {
 	for i := range d {
 		d[i] = []byte{byte(i)}
 	}

@@ -42,7 +42,8 @@ type KafkaConfig struct {
 	// MaxRequestBytes is the largest request frame accepted; larger frames
 	// close the connection without allocating the claimed size.
 	MaxRequestBytes int32 `toml:"max-request-bytes"`
-	// AutoCreateTopics creates unknown topics on Metadata and Produce.
+	// AutoCreateTopics creates unknown topics requested through Metadata
+	// (as Kafka does; Produce to an unknown topic gets UNKNOWN_TOPIC_OR_PARTITION).
 	AutoCreateTopics bool `toml:"auto-create-topics"`
 	// DefaultPartitions is the partition count of auto-created topics and of
 	// CreateTopics requests that pass -1.
