@@ -154,7 +154,7 @@ func showKey(k []byte) string {
 // TestKcat drives the broker with kcat (librdkafka 2.0.2): produce with and
 // without gzip, consume to the end of the partition (-e), and interoperate
 // with franz-go in both directions.
-func TestKcat(t *testing.T) {
+func TestE2EKcat(t *testing.T) {
 	kcat := kcatPath(t)
 	a := freeAddrs(t)
 	startNode(t, t.TempDir(), a)

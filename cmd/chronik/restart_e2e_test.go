@@ -22,12 +22,12 @@ const minAcked = 5000
 // on the same data dir and checks that every acknowledged record survived at
 // its acknowledged offset, with no gaps and no duplicates, and that the next
 // produce continues at the end offset. Three kill/restart cycles.
-func TestKill9KeepsAcknowledgedRecords(t *testing.T) {
+func TestE2EKill9KeepsAcknowledgedRecords(t *testing.T) {
 	crashRestartCycles(t, "kill9", 3, kill9)
 }
 
 // TestCleanRestart is the same with a SIGTERM (clean exit asserted), once.
-func TestCleanRestart(t *testing.T) {
+func TestE2ECleanRestart(t *testing.T) {
 	crashRestartCycles(t, "clean-restart", 1, stop)
 }
 

@@ -10,7 +10,7 @@ import (
 
 // TestWrongNodeIDRefused: a data dir written by node 1 must not be opened by
 // node 2; the process exits non-zero and says whose dir it is.
-func TestWrongNodeIDRefused(t *testing.T) {
+func TestE2EWrongNodeIDRefused(t *testing.T) {
 	const refuseTimeout = 30 * time.Second
 	a := freeAddrs(t)
 	dataDir := t.TempDir()

@@ -122,6 +122,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Broker,
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	if err := b.waitPartitionLeaders(ctx); err != nil {
+		return nil, err
+	}
 	if _, err := meter.Int64ObservableGauge("partitions_led", metric.WithDescription("Partition replicas on this broker that lead their Raft group"),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			o.Observe(b.parts.LeaderCount())
@@ -171,13 +174,42 @@ func (b *Broker) KafkaAddr() string { return b.kafka.Addr().String() }
 // HTTPAddr is the bound HTTP address.
 func (b *Broker) HTTPAddr() string { return b.http.Addr() }
 
-// ready reports whether the node can serve: the meta shard has a leader and
-// the local replicas were started.
+// ready reports whether the node can serve: the meta shard and every local
+// partition replica have a leader.
 func (b *Broker) ready() error {
 	if _, _, ok, err := b.nh.GetLeaderID(raftsm.MetaShardID); err != nil || !ok {
 		return errors.New("meta shard has no leader")
 	}
+	if n := b.parts.Leaderless(); n > 0 {
+		return fmt.Errorf("%d partition replicas have no leader yet", n)
+	}
 	return nil
+}
+
+// waitPartitionLeaders holds startup until every local partition replica
+// has a leader, so clients never see LEADER_NOT_AVAILABLE from a node that
+// just said it was serving. It logs progress while it waits.
+func (b *Broker) waitPartitionLeaders(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	last := time.Now()
+	for {
+		n := b.parts.Leaderless()
+		if n == 0 {
+			return nil
+		}
+		if time.Since(last) > 5*time.Second {
+			b.log.Info("waiting for partition leaders", "leaderless", n)
+			last = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d partition replicas elected no leader within %s: %w", n, startTimeout, ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 // Stop shuts the node down: Kafka first (in-flight requests are answered),

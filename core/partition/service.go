@@ -322,3 +322,16 @@ func (s *Service) LeaderCount() int64 {
 	}
 	return n
 }
+
+// Leaderless counts local replicas whose shard has no known leader.
+func (s *Service) Leaderless() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := 0
+	for _, r := range s.mu.byShard {
+		if _, _, _, err := r.leader(); err != nil {
+			n++
+		}
+	}
+	return n
+}
