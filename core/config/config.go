@@ -35,6 +35,36 @@ type Config struct {
 
 	Kafka KafkaConfig `toml:"kafka"`
 	Raft  RaftConfig  `toml:"raft"`
+
+	// Nodes lists every broker of a static cluster ([[nodes]] tables). Empty
+	// means a single node. With Nodes set, this node's entry (by NodeID)
+	// supplies kafka-addr, advertise-addr, raft-addr and http-addr unless
+	// a flag or environment variable sets them.
+	Nodes []NodeConfig `toml:"nodes"`
+}
+
+// NodeConfig is one broker of a static cluster.
+type NodeConfig struct {
+	ID int32 `toml:"id"`
+	// Kafka is the address clients connect to (also this node's listen
+	// address unless --kafka-addr says otherwise).
+	Kafka string `toml:"kafka"`
+	// Raft is the node's Raft transport address.
+	Raft string `toml:"raft"`
+	// HTTP is the node's metrics/admin address.
+	HTTP string `toml:"http"`
+	// Rack, when set, spreads replicas across racks.
+	Rack string `toml:"rack"`
+}
+
+// Node returns the entry of id in Nodes.
+func (c Config) Node(id int32) (NodeConfig, bool) {
+	for _, n := range c.Nodes {
+		if n.ID == id {
+			return n, true
+		}
+	}
+	return NodeConfig{}, false
 }
 
 // KafkaConfig holds Kafka-protocol behaviour.

@@ -137,11 +137,13 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 		}
 	}
 
+	explicit := map[string]bool{}
 	for _, s := range settings {
 		if v := getenv(s.env()); v != "" {
 			if err := s.set(&cfg, v); err != nil {
 				return Config{}, fmt.Errorf("config: %s=%q: %w", s.env(), v, err)
 			}
+			explicit[s.key] = true
 		}
 	}
 	for _, s := range settings {
@@ -149,13 +151,33 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 			if err := s.set(&cfg, v); err != nil {
 				return Config{}, fmt.Errorf("config: --%s=%q: %w", s.key, v, err)
 			}
+			explicit[s.key] = true
 		}
 	}
+	cfg.applyNodeEntry(explicit)
 
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// applyNodeEntry fills this node's addresses from its [[nodes]] entry,
+// except those set by a flag or an environment variable.
+func (c *Config) applyNodeEntry(explicit map[string]bool) {
+	n, ok := c.Node(c.NodeID)
+	if !ok {
+		return // Validate reports a node-id missing from nodes
+	}
+	set := func(key string, dst *string, v string) {
+		if !explicit[key] && v != "" {
+			*dst = v
+		}
+	}
+	set("kafka-addr", &c.KafkaAddr, n.Kafka)
+	set("advertise-addr", &c.AdvertiseAddr, n.Kafka)
+	set("raft-addr", &c.RaftAddr, n.Raft)
+	set("http-addr", &c.HTTPAddr, n.HTTP)
 }
 
 // Parse decodes a TOML document over Default() and validates the result,
@@ -165,6 +187,7 @@ func Parse(name string, data []byte) (Config, error) {
 	if err := decodeTOML(name, data, &cfg); err != nil {
 		return Config{}, err
 	}
+	cfg.applyNodeEntry(nil)
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}

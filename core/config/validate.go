@@ -53,6 +53,30 @@ func (c Config) Validate() error {
 				c.Tier, where("tier"))
 		}
 	}
+	if len(c.Nodes) > 0 {
+		ids, rafts := map[int32]bool{}, map[string]bool{}
+		for i, n := range c.Nodes {
+			if n.ID < 1 || ids[n.ID] {
+				bad("nodes[%d]: id %d must be >= 1 and unique", i, n.ID)
+			}
+			ids[n.ID] = true
+			if err := checkAddr(n.Kafka, true); err != nil {
+				bad("nodes[%d] (id %d): kafka %q: %v; clients dial it", i, n.ID, n.Kafka, err)
+			}
+			if err := checkAddr(n.Raft, true); err != nil || rafts[n.Raft] {
+				bad("nodes[%d] (id %d): raft %q must be a dialable host:port, unique per node", i, n.ID, n.Raft)
+			}
+			rafts[n.Raft] = true
+			if n.HTTP != "" {
+				if err := checkAddr(n.HTTP, true); err != nil {
+					bad("nodes[%d] (id %d): http %q: %v", i, n.ID, n.HTTP, err)
+				}
+			}
+		}
+		if !ids[c.NodeID] {
+			bad("node-id %d is not listed in [[nodes]]; start with --node-id set to one of the listed ids (%s)", c.NodeID, where("node-id"))
+		}
+	}
 	if !isLogLevel(c.LogLevel) {
 		bad("log-level %q is not one of %s (%s)", c.LogLevel, strings.Join(LogLevels, ", "), where("log-level"))
 	}
