@@ -138,7 +138,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Broker,
 		MaxRequestBytes:          cfg.Kafka.MaxRequestBytes,
 		AutoCreateTopics:         cfg.Kafka.AutoCreateTopics,
 		DefaultPartitions:        cfg.Kafka.DefaultPartitions,
-		DefaultReplicationFactor: cfg.Kafka.DefaultReplicationFactor,
+		DefaultReplicationFactor: cfg.ReplicationFactor(),
 		MaxPartitionsPerTopic:    cfg.Kafka.MaxPartitionsPerTopic,
 	}, backend{b.cluster, b.parts}, metrics, log)
 	if err := b.kafka.Listen(); err != nil {
@@ -314,12 +314,12 @@ func (b *Broker) settings() cluster.Settings {
 		NodeID:                   c.NodeID,
 		AdvertisedAddr:           c.AdvertisedKafkaAddr(),
 		DefaultPartitions:        c.Kafka.DefaultPartitions,
-		DefaultReplicationFactor: c.Kafka.DefaultReplicationFactor,
+		DefaultReplicationFactor: c.ReplicationFactor(),
 		MaxPartitionsPerTopic:    c.Kafka.MaxPartitionsPerTopic,
 		BrokerConfigs: []cluster.ConfigEntry{
 			entry("auto.create.topics.enable", strconv.FormatBool(c.Kafka.AutoCreateTopics)),
 			entry("broker.id", strconv.Itoa(int(c.NodeID))),
-			entry("default.replication.factor", strconv.Itoa(int(c.Kafka.DefaultReplicationFactor))),
+			entry("default.replication.factor", strconv.Itoa(int(c.ReplicationFactor()))),
 			entry("log.dirs", c.DataDir),
 			entry("message.max.bytes", strconv.Itoa(int(c.Kafka.MaxRequestBytes))),
 			entry("num.partitions", strconv.Itoa(int(c.Kafka.DefaultPartitions))),

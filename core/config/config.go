@@ -57,6 +57,15 @@ type NodeConfig struct {
 	Rack string `toml:"rack"`
 }
 
+// ReplicationFactor resolves DefaultReplicationFactor: 0 means 3, or the
+// number of brokers when there are fewer.
+func (c Config) ReplicationFactor() int16 {
+	if c.Kafka.DefaultReplicationFactor > 0 {
+		return c.Kafka.DefaultReplicationFactor
+	}
+	return int16(min(3, max(1, len(c.Nodes))))
+}
+
 // Node returns the entry of id in Nodes.
 func (c Config) Node(id int32) (NodeConfig, bool) {
 	for _, n := range c.Nodes {
@@ -78,7 +87,8 @@ type KafkaConfig struct {
 	// DefaultPartitions is the partition count of auto-created topics and of
 	// CreateTopics requests that pass -1.
 	DefaultPartitions int32 `toml:"default-partitions"`
-	// DefaultReplicationFactor is used when a CreateTopics request passes -1.
+	// DefaultReplicationFactor is used when a CreateTopics request passes
+	// -1; 0 means automatic: 3, or the number of brokers if fewer.
 	DefaultReplicationFactor int16 `toml:"default-replication-factor"`
 	// MaxPartitionsPerTopic bounds CreateTopics; absurd counts get INVALID_PARTITIONS.
 	MaxPartitionsPerTopic int32 `toml:"max-partitions-per-topic"`
@@ -130,7 +140,7 @@ func Default() Config {
 			MaxRequestBytes:          100 * MiB,
 			AutoCreateTopics:         true,
 			DefaultPartitions:        1,
-			DefaultReplicationFactor: 1,
+			DefaultReplicationFactor: 0,
 			MaxPartitionsPerTopic:    10000,
 			ClusterID:                "chronik",
 		},

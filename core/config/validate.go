@@ -94,8 +94,8 @@ func (c Config) Validate() error {
 		bad("kafka.default-partitions (%d) exceeds kafka.max-partitions-per-topic (%d); lower the first or raise the second",
 			k.DefaultPartitions, k.MaxPartitionsPerTopic)
 	}
-	if k.DefaultReplicationFactor < 1 {
-		bad("kafka.default-replication-factor is %d; it must be >= 1", k.DefaultReplicationFactor)
+	if k.DefaultReplicationFactor < 0 {
+		bad("kafka.default-replication-factor is %d; it must be >= 1, or 0 for automatic (3, or the number of brokers if fewer)", k.DefaultReplicationFactor)
 	}
 	if strings.TrimSpace(k.ClusterID) == "" {
 		bad("kafka.cluster-id is empty; clients use it to tell clusters apart, set any stable name such as \"chronik\"")
