@@ -317,7 +317,7 @@ func TestValidate(t *testing.T) {
 		{"max-request-bytes large", func(c *Config) { c.Kafka.MaxRequestBytes = GiB + 1; c.Raft.MaxInMemLogSize = 0 }, "kafka.max-request-bytes is 1073741825"},
 		{"default-partitions zero", func(c *Config) { c.Kafka.DefaultPartitions = 0 }, "kafka.default-partitions is 0"},
 		{"default-partitions above max", func(c *Config) { c.Kafka.DefaultPartitions = 20; c.Kafka.MaxPartitionsPerTopic = 10 }, "kafka.default-partitions (20) exceeds kafka.max-partitions-per-topic (10)"},
-		{"replication factor zero", func(c *Config) { c.Kafka.DefaultReplicationFactor = 0 }, "kafka.default-replication-factor is 0"},
+		{"replication factor negative", func(c *Config) { c.Kafka.DefaultReplicationFactor = -1 }, "kafka.default-replication-factor is -1"},
 		{"max partitions zero", func(c *Config) { c.Kafka.MaxPartitionsPerTopic = 0 }, "kafka.max-partitions-per-topic is 0"},
 		{"cluster-id empty", func(c *Config) { c.Kafka.ClusterID = "" }, "kafka.cluster-id is empty"},
 		{"rtt zero", func(c *Config) { c.Raft.RTT = 0 }, "raft.rtt is 0s; it must be a whole number of milliseconds"},
