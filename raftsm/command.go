@@ -9,7 +9,8 @@ const commandVersion = 1
 
 // Command types. Values are stable: they are stored in Raft logs.
 // Ranges: 1–15 partition and meta commands (this file and admin.go),
-// 16–31 coordinator-shard commands (coordinator.go).
+// 16–31 coordinator-shard commands (coordinator.go), 32–47 cluster
+// commands on the meta shard (leaders.go).
 const (
 	cmdAppend           byte = 1 // partition: append record batches
 	cmdCreateTopic      byte = 2 // meta
@@ -72,6 +73,9 @@ func (s Status) String() string {
 		return "unsupported command"
 	case StatusUnknownProducerID:
 		return "unknown producer id"
+	}
+	if n := adminStatusName(s); n != "" {
+		return n
 	}
 	return fmt.Sprintf("status(%d)", byte(s))
 }

@@ -43,6 +43,8 @@ type PartitionRecord struct {
 // MetaView is an immutable snapshot of the meta state.
 type MetaView struct {
 	Applied uint64
+	// Leaders holds the last reported leader of each shard (leaders.go).
+	Leaders map[uint64]LeaderRecord
 	Topics  map[string]*TopicRecord // never mutated after publication
 }
 
@@ -69,6 +71,7 @@ type Meta struct {
 	nextReplica    uint64
 	nextProducerID int64
 	topics         map[string]*TopicRecord
+	leaders        map[uint64]LeaderRecord
 
 	view atomic.Pointer[MetaView]
 }
@@ -80,7 +83,7 @@ func NewMeta(store *Store, onChange func(*MetaView)) *Meta {
 		onChange = func(*MetaView) {}
 	}
 	m := &Meta{store: store, prefix: shardPrefix(MetaShardID), onChange: onChange}
-	m.view.Store(&MetaView{Topics: map[string]*TopicRecord{}})
+	m.view.Store(&MetaView{Topics: map[string]*TopicRecord{}, Leaders: map[uint64]LeaderRecord{}})
 	return m
 }
 
@@ -135,6 +138,9 @@ func (m *Meta) load() error {
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
 		return err
 	}
+	if err := m.loadLeaders(); err != nil {
+		return err
+	}
 	m.publish()
 	return nil
 }
@@ -144,7 +150,11 @@ func (m *Meta) publish() {
 	for k, v := range m.topics {
 		topics[k] = v
 	}
-	v := &MetaView{Applied: m.applied, Topics: topics}
+	leaders := make(map[uint64]LeaderRecord, len(m.leaders))
+	for k, v := range m.leaders {
+		leaders[k] = v
+	}
+	v := &MetaView{Applied: m.applied, Topics: topics, Leaders: leaders}
 	m.view.Store(v)
 	m.onChange(v)
 }
@@ -212,9 +222,16 @@ func (m *Meta) apply(b *pebble.Batch, cmd []byte) (sm.Result, bool) {
 		if _, ok := m.topics[name]; !ok {
 			return sm.Result{Data: statusData[StatusUnknownTopic]}, false
 		}
+		shards := make([]uint64, 0, len(m.topics[name].Partitions))
+		for _, p := range m.topics[name].Partitions {
+			shards = append(shards, p.ShardID)
+		}
+		m.deleteLeaders(b, shards)
 		delete(m.topics, name)
 		_ = b.Delete(m.key(keyTopic, name), nil)
 		return sm.Result{}, true
+	case cmdReportLeader:
+		return m.applyReportLeader(b, &d)
 	case cmdAllocProducerIDs:
 		n := d.u64()
 		if d.err != nil || n == 0 || n > 1<<20 {
@@ -223,6 +240,10 @@ func (m *Meta) apply(b *pebble.Batch, cmd []byte) (sm.Result, bool) {
 		first := m.nextProducerID
 		m.nextProducerID += int64(n)
 		return sm.Result{Value: uint64(first)}, false
+	case cmdCreatePartitions:
+		return m.applyCreatePartitions(b, &d)
+	case cmdAlterTopicConfigs:
+		return m.applyAlterTopicConfigs(b, &d)
 	default:
 		return sm.Result{Data: statusData[StatusUnsupportedCmd]}, false
 	}

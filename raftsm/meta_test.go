@@ -86,3 +86,44 @@ func TestMetaTopicsAndCounters(t *testing.T) {
 		t.Fatalf("next shard ID %d, want %d", got, FirstPartitionShardID+2)
 	}
 }
+
+func TestMetaLeaderReports(t *testing.T) {
+	st, err := openStore("state", vfs.NewMem())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMeta(st, nil)
+	if _, err := m.Open(nil); err != nil {
+		t.Fatal(err)
+	}
+	idx := uint64(0)
+	apply := func(cmds ...[]byte) {
+		t.Helper()
+		ents := make([]sm.Entry, len(cmds))
+		for i, c := range cmds {
+			idx++
+			ents[i] = sm.Entry{Index: idx, Cmd: c}
+		}
+		if _, err := m.Update(ents); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(EncodeCreateTopic(&CreateTopicCommand{Name: "t", Nodes: [][]int32{{1, 2}}}))
+	shard := m.View().Topics["t"].Partitions[0].ShardID
+	apply(EncodeReportLeader(shard, 2, 5), EncodeReportLeader(shard, 1, 4)) // the stale report loses
+	if got := m.View().Leaders[shard]; got != (LeaderRecord{Node: 2, Term: 5}) {
+		t.Fatalf("leader = %+v, want node 2 term 5", got)
+	}
+	m2 := NewMeta(st, nil)
+	if _, err := m2.Open(nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := m2.View().Leaders[shard]; got.Node != 2 {
+		t.Fatalf("leader after reopen = %+v", got)
+	}
+	m = m2
+	apply(EncodeDeleteTopic("t"))
+	if _, ok := m.View().Leaders[shard]; ok {
+		t.Fatal("leader record of a deleted topic survived")
+	}
+}

@@ -16,17 +16,22 @@ import (
 
 // Partition key schema, after the 8-byte shard prefix:
 //
-//	'a'                     → applied index, next offset, log start, max timestamp
+//	'a'                     → applied index, next offset, log start, max timestamp,
+//	                          bytes appended, byte position of the log start's batch
 //	'b' BE64(baseOffset)    → a record batch as produced, baseOffset and partitionLeaderEpoch rewritten
+//	                          (and, for LogAppendTime topics, attributes, maxTimestamp and CRC)
 //	't' BE64(orderedTS)     → BE64(baseOffset) of the first batch whose max timestamp reached that value
 //	'p' BE64(producerID)    → producer epoch and the last 5 batch sequences
 //	'e' BE32(leaderEpoch)   → BE64(first offset written in that epoch)
+//	's' BE64(baseOffset)    → BE64(bytes appended before that batch), for batches crossing a
+//	                          positionStep boundary (admin.go)
 const (
 	keyState    = 'a'
 	keyBatch    = 'b'
 	keyTime     = 't'
 	keyProducer = 'p'
 	keyEpoch    = 'e'
+	keyPosition = 's'
 )
 
 // Offsets of fields in a RecordBatch v2 header that the state machine reads
@@ -58,10 +63,13 @@ type Partition struct {
 	logStart  int64
 	maxTS     int64
 	producers map[int64]*producerState
+	bytes     int64 // bytes ever appended: the byte position of next
+	startPos  int64 // byte position of the batch holding logStart
 	cmd       AppendCommand // decode scratch
 
 	hw    atomic.Int64 // next offset after the last applied batch
 	start atomic.Int64 // log start offset
+	size  atomic.Int64 // bytes - startPos
 	mu    struct {
 		sync.RWMutex
 		epochs []epochStart // ascending by epoch
@@ -112,6 +120,7 @@ func (p *Partition) Open(<-chan struct{}) (uint64, error) {
 
 func (p *Partition) load() error {
 	p.applied, p.next, p.logStart, p.maxTS = 0, 0, 0, math.MinInt64
+	p.bytes, p.startPos = 0, 0
 	p.producers = make(map[int64]*producerState)
 	v, closer, err := p.store.db.Get(p.key(keyState, 0))
 	switch {
@@ -121,6 +130,9 @@ func (p *Partition) load() error {
 	default:
 		d := dec{b: v}
 		p.applied, p.next, p.logStart, p.maxTS = d.u64(), d.i64(), d.i64(), d.i64()
+		if len(d.b) > 0 { // state keys written before byte counting end here
+			p.bytes, p.startPos = d.i64(), d.i64()
+		}
 		err = d.err
 		closer.Close()
 		if err != nil {
@@ -153,6 +165,7 @@ func (p *Partition) load() error {
 	p.mu.epochs = epochs
 	p.mu.Unlock()
 	p.start.Store(p.logStart)
+	p.size.Store(max(p.bytes-p.startPos, 0))
 	p.hw.Store(p.next)
 	return nil
 }
@@ -177,23 +190,40 @@ func (p *Partition) scan(kind byte, fn func(k, v []byte) error) error {
 // Update applies committed entries. It rejects bad commands through the
 // result and returns an error only when Pebble fails.
 func (p *Partition) Update(ents []sm.Entry) ([]sm.Entry, error) {
-	b := p.store.db.NewBatch()
+	// DeleteRecords reads the batches, including those appended by earlier
+	// entries of this Update: only an indexed batch shows them.
+	indexed := false
+	for i := range ents {
+		indexed = indexed || isDeleteRecords(ents[i].Cmd)
+	}
+	var b *pebble.Batch
+	if indexed {
+		b = p.store.db.NewIndexedBatch()
+	} else {
+		b = p.store.db.NewBatch()
+	}
 	defer b.Close()
 	for i := range ents {
 		ents[i].Result = p.apply(b, ents[i].Cmd)
 	}
 	p.applied = ents[len(ents)-1].Index
-	e := enc{b: make([]byte, 0, 32)}
+	e := enc{b: make([]byte, 0, 48)}
 	e.u64(p.applied)
 	e.i64(p.next)
 	e.i64(p.logStart)
 	e.i64(p.maxTS)
+	e.i64(p.bytes)
+	e.i64(p.startPos)
 	if err := b.Set(p.key(keyState, 0), e.b, nil); err != nil {
 		return nil, err
 	}
+	// A raised log start is published before the batches below it vanish,
+	// so a reader that passed the log-start check finds its batch.
+	p.start.Store(p.logStart)
 	if err := p.store.apply(b); err != nil {
 		return nil, fmt.Errorf("raftsm: partition %d: apply: %w", p.shardID, err)
 	}
+	p.size.Store(max(p.bytes-p.startPos, 0))
 	if p.hw.Load() != p.next {
 		p.hw.Store(p.next)
 		p.onApply()
@@ -206,11 +236,27 @@ func (p *Partition) apply(b *pebble.Batch, cmd []byte) sm.Result {
 	if d.u8() != commandVersion || d.err != nil {
 		return sm.Result{Data: statusData[StatusUnsupportedCmd]}
 	}
-	if d.u8() != cmdAppend {
+	switch typ := d.u8(); typ {
+	case cmdAppend, cmdAppendOpts:
+		return p.applyAppend(b, &d, typ == cmdAppendOpts)
+	case cmdDeleteRecords:
+		return p.applyDeleteRecords(b, &d)
+	default:
 		return sm.Result{Data: statusData[StatusUnsupportedCmd]}
 	}
+}
+
+// applyAppend applies an append; withOpts says the body ends with the
+// options byte (cmdAppendOpts).
+func (p *Partition) applyAppend(b *pebble.Batch, d *dec, withOpts bool) sm.Result {
 	c := &p.cmd
-	if err := decodeAppend(&d, c); err != nil || len(c.Batches) == 0 {
+	err := decodeAppend(d, c)
+	var opts AppendOptions
+	if withOpts {
+		opts = decodeAppendOptions(d)
+		err = d.err
+	}
+	if err != nil || len(c.Batches) == 0 {
 		return sm.Result{Data: statusData[StatusMalformed]}
 	}
 	for i := range c.Batches {
@@ -242,9 +288,15 @@ func (p *Partition) apply(b *pebble.Batch, cmd []byte) sm.Result {
 		copy(op.Value, bt.Data)
 		binary.BigEndian.PutUint64(op.Value[0:8], uint64(off))
 		binary.BigEndian.PutUint32(op.Value[offLeaderEpoch:offLeaderEpoch+4], uint32(p.currentEpochLocked()))
+		maxTS := bt.Meta.MaxTimestamp
+		if opts.LogAppendTime {
+			stampLogAppendTime(op.Value, c.Timestamp)
+			maxTS = c.Timestamp
+		}
 		_ = op.Finish()
-		if bt.Meta.MaxTimestamp > p.maxTS {
-			p.maxTS = bt.Meta.MaxTimestamp
+		p.recordPosition(b, off, len(bt.Data))
+		if maxTS > p.maxTS {
+			p.maxTS = maxTS
 			tk := binary.BigEndian.AppendUint64(p.key(keyTime, 8), orderedTS(p.maxTS))
 			_ = b.Set(tk, binary.BigEndian.AppendUint64(nil, uint64(off)), nil)
 		}
@@ -421,7 +473,9 @@ func (p *Partition) Read(dst []byte, offset int64, maxBytes int32) ([]byte, erro
 
 // BatchesFromTime calls fn with each committed batch, in offset order,
 // starting at the first whose max timestamp is ≥ ts, until fn returns
-// false. The batch slice is only valid during the call.
+// false. The first batch may start below the log start (DeleteRecords keeps
+// the batch holding it); callers skip records below LogStartOffset. The
+// batch slice is only valid during the call.
 func (p *Partition) BatchesFromTime(ts int64, fn func(batch []byte) bool) error {
 	hw := p.hw.Load()
 	lo := binary.BigEndian.AppendUint64(p.key(keyTime, 8), orderedTS(ts))
@@ -433,7 +487,9 @@ func (p *Partition) BatchesFromTime(ts int64, fn func(batch []byte) bool) error 
 	if !it.First() {
 		return errors.Join(it.Error(), it.Close())
 	}
-	base := max(int64(binary.BigEndian.Uint64(it.Value())), p.start.Load())
+	// Batches below the log start are gone, so iterating from the indexed
+	// base starts at the first remaining batch when the base was deleted.
+	base := int64(binary.BigEndian.Uint64(it.Value()))
 	if err := it.Close(); err != nil {
 		return err
 	}

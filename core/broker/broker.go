@@ -9,13 +9,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/lni/dragonboat/v4"
 	dbconfig "github.com/lni/dragonboat/v4/config"
+	"github.com/lni/dragonboat/v4/raftio"
 	sm "github.com/lni/dragonboat/v4/statemachine"
 	"go.opentelemetry.io/otel/metric"
 
@@ -42,6 +45,7 @@ type Broker struct {
 	parts    *partition.Service
 	cluster  *cluster.Service
 	rec      *cluster.Reconciler
+	reporter *cluster.LeaderReporter
 	kafka    *kafka.Server
 	http     *telemetry.HTTPServer
 
@@ -99,7 +103,8 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Broker,
 	if b.store, err = raftsm.OpenStore(filepath.Join(cfg.DataDir, "state")); err != nil {
 		return nil, err
 	}
-	if b.nh, err = dragonboat.NewNodeHost(nodeHostConfig(cfg)); err != nil {
+	b.reporter = cluster.NewLeaderReporter(cfg.NodeID, func() *cluster.Service { return b.cluster }, log)
+	if b.nh, err = dragonboat.NewNodeHost(nodeHostConfig(cfg, b.reporter)); err != nil {
 		return nil, fmt.Errorf("cannot start Raft node host in %s: %w", filepath.Join(cfg.DataDir, "raft"), err)
 	}
 	b.parts = partition.NewService(b.nh, int(cfg.Kafka.MaxRequestBytes), metrics, log)
@@ -112,18 +117,22 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Broker,
 		return nil, err
 	}
 	b.cluster = cluster.NewService(b.nh, b.meta, b.parts, b.settings(), log)
-	b.rec = cluster.NewReconciler(b.nh, b.store, b.meta, b.parts, cfg.NodeID,
-		func(int32) string { return cfg.RaftAddr }, b.shardConfig, log)
+	b.rec = cluster.NewReconciler(b.nh, b.store, b.meta, b.parts, cfg.NodeID, b.raftAddr, b.shardConfig, log)
 	rctx, cancel := context.WithCancel(context.Background())
 	b.stopRec = cancel
+	go b.reporter.Run(rctx)
 	go b.rec.Run(rctx)
 	select {
 	case <-b.rec.Ready():
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	if err := b.waitPartitionLeaders(ctx); err != nil {
-		return nil, err
+	if len(cfg.Nodes) == 0 {
+		// A single node elects its own leaders; in a cluster they may wait
+		// for brokers that are not up yet, and clients retry meanwhile.
+		if err := b.waitPartitionLeaders(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := meter.Int64ObservableGauge("partitions_led", metric.WithDescription("Partition replicas on this broker that lead their Raft group"),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
@@ -140,7 +149,7 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Broker,
 		DefaultPartitions:        cfg.Kafka.DefaultPartitions,
 		DefaultReplicationFactor: cfg.ReplicationFactor(),
 		MaxPartitionsPerTopic:    cfg.Kafka.MaxPartitionsPerTopic,
-	}, backend{b.cluster, b.parts}, metrics, log)
+	}, &backend{b.cluster, b.parts}, metrics, log)
 	if err := b.kafka.Listen(); err != nil {
 		return nil, fmt.Errorf("cannot listen for Kafka clients on %s: %w", cfg.KafkaAddr, err)
 	}
@@ -153,20 +162,6 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Broker,
 		"http", b.http.Addr(), "raft", cfg.RaftAddr, "data", cfg.DataDir, "topics", len(b.meta.View().Topics))
 	return b, nil
 }
-
-// backend joins the cluster and partition services into kafka.Backend.
-type backend struct {
-	*clusterService
-	*partitionService
-}
-
-// Aliases give the embedded services distinct field names.
-type (
-	clusterService   = cluster.Service
-	partitionService = partition.Service
-)
-
-var _ kafka.Backend = backend{}
 
 // KafkaAddr is the bound Kafka listener address.
 func (b *Broker) KafkaAddr() string { return b.kafka.Addr().String() }
@@ -247,17 +242,18 @@ func (b *Broker) stop(ctx context.Context) error {
 	return err
 }
 
-func nodeHostConfig(cfg config.Config) dbconfig.NodeHostConfig {
+func nodeHostConfig(cfg config.Config, events raftio.IRaftEventListener) dbconfig.NodeHostConfig {
 	logdb := dbconfig.GetSmallMemLogDBConfig()
 	logdb.Shards = cfg.Raft.LogDBShards
 	engine := dbconfig.GetDefaultEngineConfig()
 	engine.ExecShards = cfg.Raft.ExecShards
 	return dbconfig.NodeHostConfig{
-		NodeHostDir:    filepath.Join(cfg.DataDir, "raft"),
-		RTTMillisecond: uint64(cfg.Raft.RTT / time.Millisecond),
-		RaftAddress:    cfg.RaftAddr,
-		DeploymentID:   1,
-		Expert:         dbconfig.ExpertConfig{LogDB: logdb, Engine: engine},
+		NodeHostDir:       filepath.Join(cfg.DataDir, "raft"),
+		RTTMillisecond:    uint64(cfg.Raft.RTT / time.Millisecond),
+		RaftAddress:       cfg.RaftAddr,
+		DeploymentID:      1,
+		RaftEventListener: events,
+		Expert:            dbconfig.ExpertConfig{LogDB: logdb, Engine: engine},
 	}
 }
 
@@ -276,29 +272,74 @@ func (b *Broker) shardConfig(shardID, replicaID uint64) dbconfig.Config {
 	}
 }
 
+// maxMetaVoters bounds the meta shard's voting replicas; further brokers
+// would join as non-voting replicas.
+const maxMetaVoters = 5
+
+// metaVoters returns the node IDs that vote in the meta shard: the first
+// maxMetaVoters configured nodes by ID, or this node alone.
+func (b *Broker) metaVoters() []int32 {
+	if len(b.cfg.Nodes) == 0 {
+		return []int32{b.cfg.NodeID}
+	}
+	ids := make([]int32, 0, len(b.cfg.Nodes))
+	for _, n := range b.cfg.Nodes {
+		ids = append(ids, n.ID)
+	}
+	slices.Sort(ids)
+	return ids[:min(len(ids), maxMetaVoters)]
+}
+
+// raftAddr is the Raft address of a broker.
+func (b *Broker) raftAddr(node int32) string {
+	if n, ok := b.cfg.Node(node); ok {
+		return n.Raft
+	}
+	return b.cfg.RaftAddr
+}
+
 // startMeta starts this node's meta replica (replica ID = node ID) and
-// waits for the shard to have a leader.
+// waits for the shard to have a leader: a single node gives up after
+// startTimeout, a cluster member waits for its peers as long as it takes,
+// saying so every few seconds.
 func (b *Broker) startMeta(ctx context.Context) error {
 	id := uint64(b.cfg.NodeID)
+	voters := b.metaVoters()
+	if !slices.Contains(voters, b.cfg.NodeID) {
+		return fmt.Errorf("node %d is not among the first %d nodes, which hold the meta shard; clusters of more than %d brokers are not supported yet", b.cfg.NodeID, maxMetaVoters, maxMetaVoters)
+	}
 	var members map[uint64]dragonboat.Target
 	if !b.nh.HasNodeInfo(raftsm.MetaShardID, id) {
-		members = map[uint64]dragonboat.Target{id: b.cfg.RaftAddr}
+		members = map[uint64]dragonboat.Target{}
+		for _, v := range voters {
+			members[uint64(v)] = b.raftAddr(v)
+		}
 	}
 	create := func(uint64, uint64) sm.IOnDiskStateMachine { return b.meta }
 	if err := b.nh.StartOnDiskReplica(members, false, create, b.shardConfig(raftsm.MetaShardID, id)); err != nil {
 		return fmt.Errorf("cannot start meta shard: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
-	defer cancel()
+	if len(b.cfg.Nodes) == 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, startTimeout)
+		defer cancel()
+	}
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
+	start := time.Now()
+	last := start
 	for {
 		if _, _, ok, err := b.nh.GetLeaderID(raftsm.MetaShardID); err == nil && ok {
 			return nil
 		}
+		if time.Since(last) >= 5*time.Second {
+			last = time.Now()
+			b.log.Info("waiting for the meta shard to elect a leader: a majority of its voters must be up",
+				"voters", voters, "waited", time.Since(start).Round(time.Second).String())
+		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("meta shard elected no leader within %s: %w", startTimeout, ctx.Err())
+			return fmt.Errorf("meta shard elected no leader (voters %v): %w", voters, ctx.Err())
 		case <-tick.C:
 		}
 	}
@@ -309,7 +350,17 @@ func (b *Broker) settings() cluster.Settings {
 	entry := func(name, value string) cluster.ConfigEntry {
 		return cluster.ConfigEntry{Name: name, Value: value, ReadOnly: true}
 	}
+	var brokers []cluster.Broker
+	for _, n := range c.Nodes {
+		host, port, _ := net.SplitHostPort(n.Kafka)
+		p, _ := strconv.Atoi(port)
+		brokers = append(brokers, cluster.Broker{ID: n.ID, Host: host, Port: int32(p), Rack: n.Rack})
+	}
+	slices.SortFunc(brokers, func(a, b cluster.Broker) int { return int(a.ID - b.ID) })
+	self, _ := c.Node(c.NodeID)
 	return cluster.Settings{
+		Brokers:                  brokers,
+		Rack:                     self.Rack,
 		ClusterID:                c.Kafka.ClusterID,
 		NodeID:                   c.NodeID,
 		AdvertisedAddr:           c.AdvertisedKafkaAddr(),

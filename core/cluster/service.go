@@ -24,10 +24,13 @@ const producerIDBlock = 1000
 // Settings are the broker-level values the cluster service reports and
 // applies as defaults.
 type Settings struct {
-	ClusterID                string
-	NodeID                   int32
-	AdvertisedAddr           string // host:port clients connect to
-	Rack                     string
+	ClusterID      string
+	NodeID         int32
+	AdvertisedAddr string // host:port clients connect to
+	Rack           string
+	// Brokers is the static cluster (config [[nodes]]); empty for a single
+	// node, which then reports only itself.
+	Brokers                  []Broker
 	DefaultPartitions        int32
 	DefaultReplicationFactor int16
 	MaxPartitionsPerTopic    int32
@@ -69,8 +72,11 @@ func (s *Service) ControllerID() int32 {
 	return int32(id) // meta replica IDs are broker IDs
 }
 
-// Brokers lists the live brokers (this node only until clustering lands).
+// Brokers lists the cluster's brokers, sorted by ID.
 func (s *Service) Brokers() []Broker {
+	if len(s.set.Brokers) > 0 {
+		return append([]Broker(nil), s.set.Brokers...)
+	}
 	host, port, _ := net.SplitHostPort(s.set.AdvertisedAddr)
 	p, _ := strconv.Atoi(port)
 	return []Broker{{ID: s.set.NodeID, Host: host, Port: int32(p), Rack: s.set.Rack}}
@@ -166,13 +172,47 @@ func (s *Service) CreateTopic(ctx context.Context, spec TopicSpec, validateOnly 
 	return t, s.waitLeaders(ctx, t)
 }
 
-// place spreads partitions round-robin over brokers, preferred leader first.
+// place assigns replicas the way Kafka's rack-aware assignment does:
+// brokers are ordered so that racks alternate, partition p's preferred
+// leader is the (p mod n)-th, and followers follow it with a shift that
+// grows every n partitions, so leaders and follower pairs spread evenly.
 func place(brokers []Broker, partitions int32, rf int16) [][]int32 {
-	sort.Slice(brokers, func(i, j int) bool { return brokers[i].ID < brokers[j].ID })
+	order := rackAlternating(brokers)
+	n := len(order)
 	out := make([][]int32, partitions)
 	for p := range out {
-		for r := 0; r < int(rf); r++ {
-			out[p] = append(out[p], brokers[(p+r)%len(brokers)].ID)
+		first := p % n
+		shift := p / n
+		out[p] = append(out[p], order[first])
+		for r := 1; r < int(rf); r++ {
+			out[p] = append(out[p], order[(first+1+(shift+r-1)%(n-1))%n])
+		}
+	}
+	return out
+}
+
+// rackAlternating orders broker IDs rack by rack in turn (a1, b1, c1, a2,
+// …), each rack's brokers by ID; brokers without a rack form one rack.
+func rackAlternating(brokers []Broker) []int32 {
+	byRack := map[string][]int32{}
+	var racks []string
+	for _, b := range brokers {
+		if _, ok := byRack[b.Rack]; !ok {
+			racks = append(racks, b.Rack)
+		}
+		byRack[b.Rack] = append(byRack[b.Rack], b.ID)
+	}
+	sort.Strings(racks)
+	for _, r := range racks {
+		ids := byRack[r]
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	}
+	out := make([]int32, 0, len(brokers))
+	for i := 0; len(out) < len(brokers); i++ {
+		for _, r := range racks {
+			if i < len(byRack[r]) {
+				out = append(out, byRack[r][i])
+			}
 		}
 	}
 	return out
@@ -184,8 +224,12 @@ func (s *Service) waitLeaders(ctx context.Context, t Topic) error {
 	defer tick.Stop()
 	for _, p := range t.Partitions {
 		for {
-			st, err := s.parts.PartitionState(partition.TP{Topic: t.Name, Partition: p.Index})
-			if err == nil && st.Leader >= 0 {
+			tp := partition.TP{Topic: t.Name, Partition: p.Index}
+			if s.parts.Has(tp) {
+				if st, err := s.parts.PartitionState(tp); err == nil && st.Leader >= 0 {
+					break
+				}
+			} else if _, _, ok := s.LeaderOf(p.ShardID); ok {
 				break
 			}
 			select {

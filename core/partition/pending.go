@@ -60,3 +60,7 @@ func (p *Pending) Wait(ctx context.Context) (AppendResult, error) {
 		return AppendResult{}, ErrTimeout
 	}
 }
+
+// Failed returns a Pending that fails with err, for callers that reject an
+// append before it reaches a replica.
+func Failed(err error) *Pending { return failed(err) }

@@ -335,3 +335,6 @@ func (s *Service) Leaderless() int {
 	}
 	return n
 }
+
+// Has reports whether this broker holds a replica of tp.
+func (s *Service) Has(tp TP) bool { return s.lookup(tp) != nil }

@@ -1,0 +1,76 @@
+package broker
+
+import (
+	"context"
+	"errors"
+
+	"github.com/chronik-go/chronik/core/cluster"
+	"github.com/chronik-go/chronik/core/partition"
+	"github.com/chronik-go/chronik/kafka"
+)
+
+// backend joins the cluster and partition services into kafka.Backend.
+// Partition calls go to the local replica; for a partition this broker
+// holds no replica of, the answer comes from the cluster view: its
+// reported leader, or NOT_LEADER_OR_FOLLOWER so the client reroutes.
+type backend struct {
+	*clusterService
+	*partitionService
+}
+
+// Aliases give the embedded services distinct field names.
+type (
+	clusterService   = cluster.Service
+	partitionService = partition.Service
+)
+
+var _ kafka.Backend = (*backend)(nil)
+
+// remote reports whether tp exists in the cluster but has no local replica.
+func (b *backend) remote(tp partition.TP) (shard uint64, ok bool) {
+	if b.partitionService.Has(tp) {
+		return 0, false
+	}
+	return b.clusterService.Knows(tp.Topic, tp.Partition)
+}
+
+// notLocal turns "unknown partition" into "not the leader" for partitions
+// that exist elsewhere in the cluster.
+func (b *backend) notLocal(tp partition.TP, err error) error {
+	if errors.Is(err, partition.ErrUnknownPartition) {
+		if _, ok := b.remote(tp); ok {
+			return partition.ErrNotLeader
+		}
+	}
+	return err
+}
+
+func (b *backend) PartitionState(tp partition.TP) (partition.State, error) {
+	if shard, ok := b.remote(tp); ok {
+		node, epoch, _ := b.clusterService.LeaderOf(shard)
+		return partition.State{Leader: node, LeaderEpoch: epoch, LogStartOffset: -1, HighWatermark: -1}, nil
+	}
+	return b.partitionService.PartitionState(tp)
+}
+
+func (b *backend) Append(tp partition.TP, records []byte) *partition.Pending {
+	if _, ok := b.remote(tp); ok {
+		return partition.Failed(partition.ErrNotLeader)
+	}
+	return b.partitionService.Append(tp, records)
+}
+
+func (b *backend) Read(tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error) {
+	r, err := b.partitionService.Read(tp, offset, maxBytes)
+	return r, b.notLocal(tp, err)
+}
+
+func (b *backend) OffsetForTimestamp(ctx context.Context, tp partition.TP, ts int64) (int64, int64, error) {
+	o, t, err := b.partitionService.OffsetForTimestamp(ctx, tp, ts)
+	return o, t, b.notLocal(tp, err)
+}
+
+func (b *backend) EndOffsetForEpoch(tp partition.TP, epoch int32) (partition.EpochEnd, error) {
+	e, err := b.partitionService.EndOffsetForEpoch(tp, epoch)
+	return e, b.notLocal(tp, err)
+}

@@ -1,0 +1,12 @@
+// Package compat is Chronik's client-compatibility matrix: end-to-end tests
+// (build tag e2e) that run the built chronik binary as a process and drive it
+// with eight real Kafka clients — franz-go, sarama at two protocol versions,
+// segmentio/kafka-go, confluent-kafka-go, kcat, KafkaJS, @platformatic/kafka
+// and @confluentinc/kafka-javascript — through topic creation, idempotent and
+// compressed produce, and a consumer group that commits and resumes. The run
+// generates docs/clients.md.
+//
+// The Node.js clients live in node/ (one script per client, installed with
+// npm ci by install.sh, which also apt-get installs kcat and the libraries
+// the native clients build against). The package has no non-test code.
+package compat

@@ -1,0 +1,193 @@
+//go:build e2e
+
+package compat
+
+// The broker under test: the chronik binary, built once by TestMain and run
+// as one process for the whole matrix, behind the recording proxy
+// (proxy_e2e_test.go). The pattern follows cmd/chronik/e2e_helpers_test.go.
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	readyTimeout = 60 * time.Second       // startBroker: until /readyz answers 200
+	readyPoll    = 20 * time.Millisecond  // startBroker: /readyz polling interval
+	killTimeout  = 10 * time.Second       // cleanup: SIGKILL until the process is reaped
+	httpTimeout  = 500 * time.Millisecond // one /readyz request
+	logTailLines = 80                     // lines of the broker log printed when a test fails
+)
+
+var updateDoc = flag.Bool("update-clients-doc", false, "write docs/clients.md from this run instead of checking it (also CHRONIK_UPDATE_CLIENTS_DOC=1)")
+
+// chronikBin is the binary TestMain built.
+var chronikBin string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "chronik-compat-bin-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "compat: cannot create a temp dir for the binary: %v\n", err)
+		return 2
+	}
+	defer os.RemoveAll(dir)
+	chronikBin = filepath.Join(dir, "chronik")
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "compat: cannot build the chronik binary: no go tool in PATH: %v\n", err)
+		return 2
+	}
+	// The test runs in kafka/compat.
+	build := exec.Command(goTool, "build", "-o", chronikBin, "../../cmd/chronik")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "compat: FAILED to build the chronik binary (go build -o %s ../../cmd/chronik): %v\n%s\n", chronikBin, err, out)
+		return 2
+	}
+	return m.Run()
+}
+
+// broker is the chronik process and the proxy every client connects through.
+type broker struct {
+	addr    string // the proxy: what clients bootstrap from and what the broker advertises
+	proxy   *proxy
+	logPath string
+}
+
+// startBroker starts chronik serve on a temp dir with free 127.0.0.1 ports,
+// advertising the proxy's address, and waits until /readyz answers 200. The
+// process is killed (by PID) and reaped in t's cleanup, and the tail of its
+// log is printed if t failed.
+func startBroker(t *testing.T) *broker {
+	t.Helper()
+	// The broker's ports are reserved and released for it to bind, as in
+	// cmd/chronik's e2e helpers; the proxy keeps its listener.
+	ports := make([]string, 3)
+	ls := make([]net.Listener, 3)
+	for i := range ls {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("reserve a port: %v", err)
+		}
+		ls[i] = l
+		ports[i] = l.Addr().String()
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	kafkaAddr, raftAddr, httpAddr := ports[0], ports[1], ports[2]
+	p := startProxy(t, kafkaAddr)
+
+	logPath := filepath.Join(t.TempDir(), "chronik.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatalf("create log file: %v", err)
+	}
+	args := []string{
+		"serve",
+		"--data-dir", t.TempDir(),
+		"--kafka-addr", kafkaAddr,
+		"--advertise-addr", p.addr(),
+		"--raft-addr", raftAddr,
+		"--http-addr", httpAddr,
+	}
+	cmd := exec.Command(chronikBin, args...)
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	cmd.Env = append(os.Environ(), "CHRONIK_CONFIG=") // no stray config file
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("last %d lines of %s (chronik %s):\n%s", logTailLines, logPath, strings.Join(args, " "), tail(logPath, logTailLines))
+		}
+	})
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		t.Fatalf("start %s: %v", chronikBin, err)
+	}
+	done := make(chan struct{})
+	var waitErr error
+	go func() {
+		waitErr = cmd.Wait()
+		logFile.Close()
+		close(done)
+	}()
+	pid := cmd.Process.Pid
+	t.Cleanup(func() {
+		select {
+		case <-done:
+		default:
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		select {
+		case <-done:
+		case <-time.After(killTimeout):
+			t.Errorf("chronik pid %d not reaped %s after SIGKILL", pid, killTimeout)
+		}
+	})
+
+	client := &http.Client{Timeout: httpTimeout}
+	url := "http://" + httpAddr + "/readyz"
+	deadline := time.Now().Add(readyTimeout)
+	tick := time.NewTicker(readyPoll)
+	defer tick.Stop()
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return &broker{addr: p.addr(), proxy: p, logPath: logPath}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("chronik pid %d not ready within %s (last GET %s: %v)", pid, readyTimeout, url, err)
+		}
+		select {
+		case <-done:
+			t.Fatalf("chronik exited before it was ready: %v", waitErr)
+		case <-tick.C:
+		}
+	}
+}
+
+// tail returns the last n lines of the file at path.
+func tail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Sprintf("(cannot open: %v)", err)
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// need reports a missing tool or install step: in CI (CI=true) the test
+// fails, elsewhere it skips and says why.
+func need(t *testing.T, what string, err error) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is required in CI (run kafka/compat/install.sh): %v", what, err)
+	}
+	t.Skipf("skipping: %s not installed (run kafka/compat/install.sh): %v", what, err)
+}
