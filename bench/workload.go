@@ -1,83 +1,276 @@
 // Package bench is Chronik's benchmark suite and the workload library it
-// shares with `chronik bench`: a produce workload driven by a real Kafka
-// client (franz-go) against any Kafka-compatible broker.
+// shares with `chronik bench`: produce, consume and end-to-end workloads
+// driven by a real Kafka client (franz-go) against any Kafka-compatible
+// broker, and the peers and ceilings every benchmark is compared with in the
+// same run (Dragonboat alone, the disk's write+fdatasync bandwidth; the
+// kfake in-memory broker lives in the test files so the chronik binary does
+// not link it).
+//
+// Every number on a shared 2-core machine is noisy, so the benchmarks report
+// ratios to a peer or ceiling measured in the same run (units x_kfake,
+// x_disk, x_raft …); see README.md.
 package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
+	"io"
+	"math/rand/v2"
+	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// ProduceWorkload describes a produce run.
-type ProduceWorkload struct {
-	Brokers    []string
-	Topic      string
-	Records    int           // how many records to produce
-	RecordSize int           // value bytes per record
-	Keyed      bool          // give every record a key (spread by hash)
-	Linger     time.Duration // producer linger; 0 = franz-go default
-	AcksAll    bool          // acks=all (idempotent) when true, acks=1 otherwise
-}
+// Workload describes one run of Produce, Consume or EndToEnd. Field values
+// are literal (a zero Linger means no linger); start from DefaultWorkload,
+// which holds franz-go's producer defaults, and change what differs.
+type Workload struct {
+	Brokers []string
+	Topic   string
+	// Partitions is used when the topic has to be created (0 = the broker's
+	// default); an existing topic is used as it is.
+	Partitions int32
+	// ReplicationFactor for a topic that has to be created (-1 = broker default).
+	ReplicationFactor int16
 
-// ProduceResult is what a run measured.
-type ProduceResult struct {
-	Records  int
-	Bytes    int64
+	RecordSize int  // value bytes per record (incompressible random bytes)
+	Keyed      bool // give every record a distinct key (spread by hash)
+
+	// Producers is the number of independent clients, each with its own
+	// connections (and its own producer ID when idempotent).
+	Producers int
+	// Outstanding bounds the unacknowledged records of one producer; 0 means
+	// only the client's buffer (MaxBufferedRecords) bounds them, 1 makes
+	// every producer send one record and wait for its ack.
+	Outstanding int
+	// MaxInFlight is the produce requests in flight per broker connection;
+	// 0 keeps the client default (5 when idempotent). Only with Idempotent
+	// false.
+	MaxInFlight int
+	// Acks is -1 (all), 1 (leader) or 0 (none).
+	Acks int16
+	// Idempotent enables the idempotent producer (needs Acks -1).
+	Idempotent bool
+	// Compression is none, gzip, snappy, lz4 or zstd.
+	Compression string
+	// Linger is how long a partition's batch waits for more records.
+	Linger time.Duration
+	// MaxBufferedRecords bounds the client's buffer; Produce blocks when it
+	// is full.
+	MaxBufferedRecords int
+
+	// Rate is the target records/s over all producers; 0 sends as fast as
+	// the client accepts. Fixed-rate latencies are measured from each
+	// record's intended send time, so a stall is charged to every record
+	// that should have been sent during it (no coordinated omission).
+	Rate float64
+	// Records stops the run after this many records (0 = no limit).
+	Records int64
+	// Duration stops the run after this long (0 = no limit). At least one
+	// of Records and Duration must be set.
 	Duration time.Duration
+
+	// Consumers is the number of consuming clients (Consume, EndToEnd);
+	// partitions are split between them without a consumer group.
+	Consumers int
+
+	// Progress receives a line every second; nil for none.
+	Progress io.Writer
 }
 
-// RecordsPerSec is the acknowledged record rate.
-func (r ProduceResult) RecordsPerSec() float64 { return float64(r.Records) / r.Duration.Seconds() }
-
-// MBPerSec is the acknowledged payload rate in MB/s (10^6 bytes).
-func (r ProduceResult) MBPerSec() float64 { return float64(r.Bytes) / 1e6 / r.Duration.Seconds() }
-
-// Produce runs w with one franz-go producer and returns once every record
-// was acknowledged, or the first error.
-func Produce(ctx context.Context, w ProduceWorkload) (ProduceResult, error) {
-	opts := []kgo.Opt{kgo.SeedBrokers(w.Brokers...), kgo.DefaultProduceTopic(w.Topic), kgo.MaxBufferedRecords(1 << 16)}
-	if w.Linger > 0 {
-		opts = append(opts, kgo.ProducerLinger(w.Linger))
+// DefaultWorkload is franz-go's producer defaults (idempotent, acks=all,
+// snappy, linger 10 ms, 50,000 buffered records) with 256-byte unkeyed
+// records, one producer and one consumer, on topic "bench" at
+// 127.0.0.1:9092.
+func DefaultWorkload() Workload {
+	return Workload{
+		Brokers:            []string{"127.0.0.1:9092"},
+		Topic:              "bench",
+		ReplicationFactor:  -1,
+		RecordSize:         256,
+		Producers:          1,
+		Acks:               -1,
+		Idempotent:         true,
+		Compression:        "snappy",
+		Linger:             10 * time.Millisecond,
+		MaxBufferedRecords: 50000,
+		Consumers:          1,
 	}
-	if !w.AcksAll {
-		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+}
+
+// SmallBatchWorkload is the shape other brokers publish for latency-bound
+// producers: no linger and 128 producers that each send one record and wait
+// for its ack, so there are 128 concurrent single-record requests.
+func SmallBatchWorkload() Workload {
+	w := DefaultWorkload()
+	w.Linger = 0
+	w.Producers = 128
+	w.Outstanding = 1
+	return w
+}
+
+// Validate reports what is wrong with w.
+func (w Workload) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if len(w.Brokers) == 0 {
+		bad("no brokers: give at least one host:port")
 	}
-	cl, err := kgo.NewClient(opts...)
+	if w.Topic == "" {
+		bad("no topic")
+	}
+	if w.RecordSize < 0 {
+		bad("record size %d is negative", w.RecordSize)
+	}
+	if w.Producers < 1 {
+		bad("producers %d: need at least 1", w.Producers)
+	}
+	if w.Consumers < 1 {
+		bad("consumers %d: need at least 1", w.Consumers)
+	}
+	if w.Outstanding < 0 || w.MaxInFlight < 0 || w.MaxBufferedRecords < 0 {
+		bad("outstanding, in-flight and buffered-records may not be negative")
+	}
+	switch w.Acks {
+	case -1, 0, 1:
+	default:
+		bad("acks %d: use -1 (all), 1 or 0", w.Acks)
+	}
+	if w.Idempotent && w.Acks != -1 {
+		bad("the idempotent producer needs acks=all (-1); disable idempotence for acks=%d", w.Acks)
+	}
+	if w.Idempotent && w.MaxInFlight != 0 {
+		bad("in-flight requests can only be set with idempotence disabled (the idempotent producer uses 5)")
+	}
+	if _, err := codec(w.Compression); err != nil {
+		errs = append(errs, err)
+	}
+	if w.Linger < 0 || w.Rate < 0 || w.Records < 0 || w.Duration < 0 {
+		bad("linger, rate, records and duration may not be negative")
+	}
+	if w.Records == 0 && w.Duration == 0 {
+		bad("give a record count or a duration")
+	}
+	return errors.Join(errs...)
+}
+
+func codec(name string) (kgo.CompressionCodec, error) {
+	switch strings.ToLower(name) {
+	case "none", "":
+		return kgo.NoCompression(), nil
+	case "gzip":
+		return kgo.GzipCompression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "zstd":
+		return kgo.ZstdCompression(), nil
+	}
+	return kgo.NoCompression(), fmt.Errorf("compression %q: use none, gzip, snappy, lz4 or zstd", name)
+}
+
+// producerOpts are the client options of one producer of w.
+func (w Workload) producerOpts() []kgo.Opt {
+	c, _ := codec(w.Compression)
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(w.Brokers...),
+		kgo.ClientID("chronik-bench"),
+		kgo.DefaultProduceTopic(w.Topic),
+		kgo.ProducerBatchCompression(c),
+		kgo.ProducerLinger(w.Linger),
+	}
+	if w.MaxBufferedRecords > 0 {
+		opts = append(opts, kgo.MaxBufferedRecords(w.MaxBufferedRecords))
+	}
+	if !w.Idempotent {
+		opts = append(opts, kgo.DisableIdempotentWrite())
+		switch w.Acks {
+		case 1:
+			opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()))
+		case 0:
+			opts = append(opts, kgo.RequiredAcks(kgo.NoAck()))
+		}
+		if w.MaxInFlight > 0 {
+			opts = append(opts, kgo.MaxProduceRequestsInflightPerBroker(w.MaxInFlight))
+		}
+	}
+	return opts
+}
+
+// EnsureTopic creates w.Topic if it does not exist and waits until every
+// partition has a leader. It returns the partition count.
+func EnsureTopic(ctx context.Context, w Workload) (int32, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.Brokers...), kgo.ClientID("chronik-bench"))
 	if err != nil {
-		return ProduceResult{}, err
+		return 0, err
 	}
 	defer cl.Close()
-	value := make([]byte, w.RecordSize)
-	for i := range value {
-		value[i] = byte(i)
+	adm := kadm.NewClient(cl)
+	parts := w.Partitions
+	if parts == 0 {
+		parts = -1
 	}
-	var (
-		wg       sync.WaitGroup
-		firstErr atomic.Pointer[error]
-	)
-	start := time.Now()
-	for i := 0; i < w.Records; i++ {
-		r := &kgo.Record{Value: value}
-		if w.Keyed {
-			r.Key = []byte(fmt.Sprintf("k%d", i))
+	rf := w.ReplicationFactor
+	if rf == 0 {
+		rf = -1
+	}
+	if _, err := adm.CreateTopic(ctx, parts, rf, nil, w.Topic); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return 0, fmt.Errorf("create topic %s: %w", w.Topic, err)
+	}
+	for {
+		n, ready, err := topicLeaders(ctx, adm, w.Topic)
+		if err == nil && ready {
+			return n, nil
 		}
-		wg.Add(1)
-		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
-			if err != nil {
-				firstErr.CompareAndSwap(nil, &err)
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = fmt.Errorf("topic %s: partitions without a leader", w.Topic)
 			}
-			wg.Done()
-		})
+			return 0, fmt.Errorf("%w (%w)", err, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	wg.Wait()
-	res := ProduceResult{Records: w.Records, Bytes: int64(w.Records) * int64(w.RecordSize), Duration: time.Since(start)}
-	if p := firstErr.Load(); p != nil {
-		return res, *p
+}
+
+func topicLeaders(ctx context.Context, adm *kadm.Client, topic string) (int32, bool, error) {
+	md, err := adm.Metadata(ctx, topic)
+	if err != nil {
+		return 0, false, err
 	}
-	return res, nil
+	td, ok := md.Topics[topic]
+	if !ok || td.Err != nil {
+		if ok {
+			err = td.Err
+		}
+		return 0, false, err
+	}
+	for _, p := range td.Partitions {
+		if p.Err != nil || p.Leader < 0 {
+			return int32(len(td.Partitions)), false, nil
+		}
+	}
+	return int32(len(td.Partitions)), len(td.Partitions) > 0, nil
+}
+
+// payload returns n incompressible bytes (a fixed seed, so runs and peers
+// send identical data).
+func payload(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 0x6368726f6e696b))
+	b := make([]byte, n)
+	for i := 0; i+8 <= n; i += 8 {
+		v := r.Uint64()
+		for j := range 8 {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	for i := n &^ 7; i < n; i++ {
+		b[i] = byte(r.Uint32())
+	}
+	return b
 }

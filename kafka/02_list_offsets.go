@@ -9,8 +9,9 @@ package kafka
 //     tiered. Any other value is a timestamp lookup through
 //     Backend.OffsetForTimestamp: the first offset whose timestamp is ≥ it, or
 //     -1/-1 when there is none.
-//   - -3 (max timestamp, v7+) gets UNSUPPORTED_VERSION per partition: the
-//     backend has no max-timestamp lookup yet.
+//   - -3 (max timestamp, v7+) → the offset and timestamp of the record with
+//     the largest timestamp (the first, if several share it), -1/-1 for an
+//     empty partition (Backend.MaxTimestampOffset).
 //   - Only the leader answers (NOT_LEADER_OR_FOLLOWER / LEADER_NOT_AVAILABLE);
 //     CurrentLeaderEpoch (v4+) is checked against the Raft term.
 //   - LeaderEpoch (v4+) is the current epoch for latest, -1 (unknown) for
@@ -95,7 +96,12 @@ func (s *Server) listOffset(ctx context.Context, self int32, tp partition.TP, rp
 	case listLatestTiered:
 		// Nothing is tiered yet: Kafka answers -1/-1 without remote storage.
 	case listMaxTimestamp:
-		out.ErrorCode = kerr.UnsupportedVersion.Code
+		offset, ts, err := s.backend.MaxTimestampOffset(ctx, tp)
+		if err != nil {
+			out.ErrorCode = s.errCode("ListOffsets", err)
+			return
+		}
+		out.Offset, out.Timestamp = offset, ts
 	default:
 		offset, ts, err := s.backend.OffsetForTimestamp(ctx, tp, rp.Timestamp)
 		if err != nil {

@@ -19,6 +19,13 @@ const (
 	keyInitProducerID       int16 = 22
 	keyOffsetForLeaderEpoch int16 = 23
 	keyDescribeConfigs      int16 = 32
+	// Admin APIs (21_delete_records.go …).
+	keyDeleteRecords           int16 = 21
+	keyAlterConfigs            int16 = 33
+	keyDescribeLogDirs         int16 = 35
+	keyCreatePartitions        int16 = 37
+	keyIncrementalAlterConfigs int16 = 44
+	keyDescribeCluster         int16 = 60
 )
 
 // handleFunc answers one request; it runs in its own goroutine and must
@@ -51,6 +58,12 @@ var apis = []api{
 	{key: keyInitProducerID, min: 0, max: 5, handle: handleInitProducerID},
 	{key: keyOffsetForLeaderEpoch, min: 0, max: 4, handle: handleOffsetForLeaderEpoch},
 	{key: keyDescribeConfigs, min: 0, max: 4, handle: handleDescribeConfigs},
+	{key: keyDeleteRecords, min: 0, max: 2, handle: handleDeleteRecords},
+	{key: keyAlterConfigs, min: 0, max: 2, handle: handleAlterConfigs},
+	{key: keyDescribeLogDirs, min: 0, max: 4, handle: handleDescribeLogDirs},
+	{key: keyCreatePartitions, min: 0, max: 3, handle: handleCreatePartitions},
+	{key: keyIncrementalAlterConfigs, min: 0, max: 1, handle: handleIncrementalAlterConfigs},
+	{key: keyDescribeCluster, min: 0, max: 1, handle: handleDescribeCluster},
 }
 
 var (

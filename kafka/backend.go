@@ -39,6 +39,18 @@ type Backend interface {
 	BrokerConfigs() []cluster.ConfigEntry
 	// InitProducerID allocates a fresh producer ID (epoch 0) from the meta shard.
 	InitProducerID(ctx context.Context) (id int64, epoch int16, err error)
+	// CreatePartitions grows a topic to count partitions (unless
+	// validateOnly) and returns once they serve or ctx ends. A count at or
+	// below the current one is cluster.ErrInvalidPartitions.
+	CreatePartitions(ctx context.Context, topic string, count int32, validateOnly bool) error
+	// AlterTopicConfigs replaces a topic's explicitly set configs (keys left
+	// out return to their defaults). Unknown keys and invalid values are
+	// cluster.ErrInvalidConfig.
+	AlterTopicConfigs(ctx context.Context, topic string, configs map[string]string, validateOnly bool) error
+	// IncrementalAlterTopicConfigs applies ops in order to a topic's configs.
+	IncrementalAlterTopicConfigs(ctx context.Context, topic string, ops []cluster.ConfigOp, validateOnly bool) error
+	// LogDir describes the broker's log directory.
+	LogDir() cluster.LogDir
 
 	// PartitionState reports leader, epoch and offsets of a partition.
 	PartitionState(tp partition.TP) (partition.State, error)
@@ -57,4 +69,11 @@ type Backend interface {
 	OffsetForTimestamp(ctx context.Context, tp partition.TP, ts int64) (offset, timestamp int64, err error)
 	// EndOffsetForEpoch answers OffsetForLeaderEpoch.
 	EndOffsetForEpoch(tp partition.TP, epoch int32) (partition.EpochEnd, error)
+	// DeleteRecords advances the log start offset to offset (-1: the high
+	// watermark) and returns the new log start; beyond the high watermark
+	// is partition.ErrOffsetOutOfRange.
+	DeleteRecords(ctx context.Context, tp partition.TP, offset int64) (lowWatermark int64, err error)
+	// MaxTimestampOffset returns the offset and timestamp of the record with
+	// the largest timestamp, or (-1, -1) for an empty partition.
+	MaxTimestampOffset(ctx context.Context, tp partition.TP) (offset, timestamp int64, err error)
 }

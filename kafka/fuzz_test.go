@@ -70,6 +70,35 @@ func seedRequests() []kmsg.Request {
 				rt.Topic = "t"
 				rt.Partitions = append(rt.Partitions, kmsg.NewOffsetForLeaderEpochRequestTopicPartition())
 				r.Topics = append(r.Topics, rt)
+			case *kmsg.DeleteRecordsRequest:
+				rt := kmsg.NewDeleteRecordsRequestTopic()
+				rt.Topic = "t"
+				rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+				rp.Offset = 1
+				rt.Partitions = append(rt.Partitions, rp)
+				r.Topics = append(r.Topics, rt)
+			case *kmsg.AlterConfigsRequest:
+				res := kmsg.NewAlterConfigsRequestResource()
+				res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeTopic, "t"
+				cf := kmsg.NewAlterConfigsRequestResourceConfig()
+				cf.Name, cf.Value = "retention.ms", kmsg.StringPtr("1000")
+				res.Configs = append(res.Configs, cf)
+				r.Resources = append(r.Resources, res)
+			case *kmsg.IncrementalAlterConfigsRequest:
+				res := kmsg.NewIncrementalAlterConfigsRequestResource()
+				res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeTopic, "t"
+				cf := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+				cf.Name, cf.Op, cf.Value = "cleanup.policy", kmsg.IncrementalAlterConfigOpAppend, kmsg.StringPtr("compact")
+				res.Configs = append(res.Configs, cf)
+				r.Resources = append(r.Resources, res)
+			case *kmsg.CreatePartitionsRequest:
+				rt := kmsg.NewCreatePartitionsRequestTopic()
+				rt.Topic, rt.Count = "t", 3
+				r.Topics = append(r.Topics, rt)
+			case *kmsg.DescribeLogDirsRequest:
+				rt := kmsg.NewDescribeLogDirsRequestTopic()
+				rt.Topic, rt.Partitions = "t", []int32{0}
+				r.Topics = append(r.Topics, rt)
 			}
 			out = append(out, req)
 		}

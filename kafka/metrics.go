@@ -152,6 +152,36 @@ func firstErrorCode(resp kmsg.Response) int16 {
 				return c
 			}
 		}
+	case *kmsg.DeleteRecordsResponse:
+		for i := range resp.Topics {
+			for j := range resp.Topics[i].Partitions {
+				if c := resp.Topics[i].Partitions[j].ErrorCode; c != 0 {
+					return c
+				}
+			}
+		}
+	case *kmsg.AlterConfigsResponse:
+		for i := range resp.Resources {
+			if c := resp.Resources[i].ErrorCode; c != 0 {
+				return c
+			}
+		}
+	case *kmsg.IncrementalAlterConfigsResponse:
+		for i := range resp.Resources {
+			if c := resp.Resources[i].ErrorCode; c != 0 {
+				return c
+			}
+		}
+	case *kmsg.CreatePartitionsResponse:
+		for i := range resp.Topics {
+			if c := resp.Topics[i].ErrorCode; c != 0 {
+				return c
+			}
+		}
+	case *kmsg.DescribeClusterResponse:
+		return resp.ErrorCode
+	case *kmsg.DescribeLogDirsResponse:
+		return resp.ErrorCode
 	}
 	return 0
 }

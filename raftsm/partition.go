@@ -63,8 +63,8 @@ type Partition struct {
 	logStart  int64
 	maxTS     int64
 	producers map[int64]*producerState
-	bytes     int64 // bytes ever appended: the byte position of next
-	startPos  int64 // byte position of the batch holding logStart
+	bytes     int64         // bytes ever appended: the byte position of next
+	startPos  int64         // byte position of the batch holding logStart
 	cmd       AppendCommand // decode scratch
 
 	hw    atomic.Int64 // next offset after the last applied batch

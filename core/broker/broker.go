@@ -30,6 +30,13 @@ import (
 	"github.com/chronik-go/chronik/raftsm"
 )
 
+// leaderBalanceInterval is how often a cluster broker moves leadership
+// back to preferred replicas; evacuateTimeout bounds controlled shutdown.
+const (
+	leaderBalanceInterval = 10 * time.Second
+	evacuateTimeout       = 10 * time.Second
+)
+
 // startTimeout bounds how long a broker waits for its meta shard to elect a
 // leader before giving up.
 const startTimeout = 60 * time.Second
@@ -46,6 +53,7 @@ type Broker struct {
 	cluster  *cluster.Service
 	rec      *cluster.Reconciler
 	reporter *cluster.LeaderReporter
+	lead     *cluster.Leadership
 	kafka    *kafka.Server
 	http     *telemetry.HTTPServer
 
@@ -122,6 +130,10 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Broker,
 	b.stopRec = cancel
 	go b.reporter.Run(rctx)
 	go b.rec.Run(rctx)
+	b.lead = cluster.NewLeadership(b.nh, b.meta, b.parts, cfg.NodeID, b.raftAddr, log)
+	if len(cfg.Nodes) > 0 {
+		go b.lead.RunBalancer(rctx, leaderBalanceInterval)
+	}
 	select {
 	case <-b.rec.Ready():
 	case <-ctx.Done():
@@ -215,6 +227,17 @@ func (b *Broker) Stop(ctx context.Context) error {
 }
 
 func (b *Broker) stop(ctx context.Context) error {
+	if b.lead != nil && len(b.cfg.Nodes) > 0 {
+		// Controlled shutdown: hand leadership over while still serving,
+		// so clients reroute instead of waiting out an election.
+		ectx, cancel := context.WithTimeout(ctx, evacuateTimeout)
+		if n := b.lead.Evacuate(ectx); n > 0 {
+			b.log.Warn("stopping while still leading some shards; they will elect new leaders", "shards", n)
+		} else {
+			b.log.Info("moved leadership to other brokers before stopping")
+		}
+		cancel()
+	}
 	var errs []error
 	if b.kafka != nil {
 		errs = append(errs, b.kafka.Close(ctx))

@@ -54,7 +54,9 @@ type Service struct {
 
 // NewService returns the cluster service over a started meta shard.
 func NewService(nh *dragonboat.NodeHost, meta *raftsm.Meta, parts *partition.Service, set Settings, log *slog.Logger) *Service {
-	return &Service{nh: nh, meta: meta, parts: parts, set: set, log: log}
+	s := &Service{nh: nh, meta: meta, parts: parts, set: set, log: log}
+	parts.SetSettingsFunc(s.topicSettings) // enforce topic configs on append (admin.go)
+	return s
 }
 
 // ClusterID is reported in Metadata.

@@ -112,14 +112,14 @@ func (c *Client) require(op string, keys ...int16) error {
 	var missing []string
 	for _, k := range keys {
 		if _, ok := c.served[k]; !ok {
-			missing = append(missing, fmt.Sprintf("%s (key %d)", kmsg.NameForKey(k), k))
+			missing = append(missing, fmt.Sprintf("%s (Kafka API key %d)", kmsg.NameForKey(k), k))
 		}
 	}
 	if len(missing) == 0 {
 		return nil
 	}
 	return failf(ErrUnsupported, nil,
-		"cannot %s: the broker at %s does not serve the Kafka API %s yet — upgrade the cluster to a Chronik release that has it",
+		"cannot %s: the broker at %s does not serve %s yet — upgrade the cluster to a Chronik release that has it",
 		op, strings.Join(c.brokers, ","), strings.Join(missing, ", "))
 }
 

@@ -2,21 +2,21 @@ package opsctl
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+
+	"golang.org/x/term"
 )
 
-// IsTerminal reports whether r is an interactive terminal (a character
-// device), where a destructive command may ask for confirmation.
+// IsTerminal reports whether r is an interactive terminal, where a
+// destructive command may ask for confirmation. (A character device is not
+// enough: /dev/null is one.)
 func IsTerminal(r io.Reader) bool {
 	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // Confirm writes prompt to w and reads one line from r; the answer must be
@@ -27,7 +27,7 @@ func Confirm(r io.Reader, w io.Writer, prompt, want string) error {
 		return err
 	}
 	line, err := bufio.NewReader(r).ReadString('\n')
-	if err != nil && err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("reading the confirmation: %w", err)
 	}
 	if got := strings.TrimSpace(line); got != want {

@@ -122,13 +122,13 @@ func kafkaError(err error, brokerMsg string, s subject) error {
 	case errors.Is(err, kerr.NonEmptyGroup):
 		return failf(ErrGroupActive, err, "%s still has active members — stop its consumers first (`chronik group describe %s` lists them)", s, s.name)
 	case errors.Is(err, kerr.InvalidReplicationFactor):
-		hint = " — the replication factor cannot exceed the number of brokers; lower --replication-factor or omit it for the broker default"
+		hint = " — lower --replication-factor to at most the number of brokers, or omit it for the broker default"
 	case errors.Is(err, kerr.InvalidPartitions):
-		hint = " — a topic's partition count can only grow; give a larger --partitions"
+		hint = " — a topic's partition count can only grow: give a larger --partitions"
 	case errors.Is(err, kerr.InvalidConfig):
-		hint = " — docs/cli.md lists the topic configs Chronik accepts"
-	case errors.Is(err, kerr.InvalidTopicException):
-		hint = " — topic names use only letters, digits, '.', '_' and '-', at most 249 characters"
+		hint = " — `chronik topic describe TOPIC` lists the topic configs and their defaults; docs/cli.md says which Chronik applies"
+	case errors.Is(err, kerr.InvalidTopicException) && brokerMsg == "":
+		hint = " — topic names use only ASCII letters, digits, '.', '_' and '-', at most 249 characters"
 	case errors.Is(err, kerr.CoordinatorNotAvailable), errors.Is(err, kerr.NotCoordinator),
 		errors.Is(err, kerr.CoordinatorLoadInProgress):
 		hint = " — the group coordinator is not ready; retry in a few seconds"

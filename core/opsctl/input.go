@@ -44,7 +44,7 @@ func ResolveBrokers(flagValue, configFile string, getenv func(string) string) ([
 	}
 	cfg, err := config.Load(fs, getenv)
 	if err != nil {
-		return nil, failf(ErrInvalidInput, err, "finding the broker address in the config: %v\n(or name the brokers with --brokers host:port or %s)", err, EnvBrokers)
+		return nil, failf(ErrInvalidInput, err, "finding the cluster's address in the broker config: %v\nor name the brokers directly with --brokers host:port or %s", err, EnvBrokers)
 	}
 	return []string{cfg.AdvertisedKafkaAddr()}, nil
 }
@@ -137,4 +137,23 @@ func checkName(kind, name string) error {
 		return invalidf("the %s name is empty", kind)
 	}
 	return nil
+}
+
+// ParsePartitions parses a comma-separated list of partition numbers such
+// as "0,1,4"; empty means none given. It returns them sorted, without
+// duplicates.
+func ParsePartitions(flag, s string) ([]int32, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []int32
+	for part := range strings.SplitSeq(s, ",") {
+		n, err := strconv.ParseInt(strings.TrimSpace(part), 10, 32)
+		if err != nil || n < 0 {
+			return nil, invalidf("%s %q: want partition numbers from 0, comma-separated, e.g. 0,1", flag, s)
+		}
+		out = append(out, int32(n))
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }

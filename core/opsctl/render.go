@@ -1,6 +1,7 @@
 package opsctl
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -83,15 +84,25 @@ func cell(s string) string {
 	return strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(s)
 }
 
-// sections writes each section (a table) separated by one blank line.
+// sections writes each non-empty section (a table) to w, separated by one
+// blank line.
 func sections(w io.Writer, parts ...func(io.Writer) error) error {
-	for i, p := range parts {
-		if i > 0 {
+	first := true
+	for _, p := range parts {
+		var buf bytes.Buffer
+		if err := p(&buf); err != nil {
+			return err
+		}
+		if buf.Len() == 0 {
+			continue
+		}
+		if !first {
 			if _, err := io.WriteString(w, "\n"); err != nil {
 				return err
 			}
 		}
-		if err := p(w); err != nil {
+		first = false
+		if _, err := buf.WriteTo(w); err != nil {
 			return err
 		}
 	}

@@ -15,6 +15,9 @@ type Pending struct {
 	err error
 	rs  *dragonboat.RequestState
 	r   *replica
+	// appendTime is the LogAppendTime the state machine stamps on the
+	// batches, -1 for CreateTime topics.
+	appendTime int64
 }
 
 func failed(err error) *Pending { return &Pending{err: err} }
@@ -43,6 +46,7 @@ func (p *Pending) Wait(ctx context.Context) (AppendResult, error) {
 		out := AppendResult{BaseOffset: int64(r.Value), LogAppendTime: -1, LogStartOffset: p.r.sm.LogStartOffset()}
 		switch raftsm.ResultStatus(r.Data) {
 		case raftsm.StatusOK:
+			out.LogAppendTime = p.appendTime
 			return out, nil
 		case raftsm.StatusDuplicate:
 			out.Duplicate = true

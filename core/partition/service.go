@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lni/dragonboat/v4"
@@ -31,6 +32,7 @@ type Service struct {
 	metrics       *telemetry.Metrics
 	okAttrs       metric.MeasurementOption
 	failAttrs     metric.MeasurementOption
+	settings      atomic.Pointer[SettingsFunc] // topic settings lookup (admin.go)
 
 	mu struct {
 		sync.RWMutex
@@ -137,7 +139,7 @@ func (s *Service) PartitionState(tp TP) (State, error) {
 		return State{Leader: -1}, ErrUnknownPartition
 	}
 	node, epoch, _, err := r.leader()
-	st := State{Leader: node, LeaderEpoch: epoch, LogStartOffset: r.sm.LogStartOffset(), HighWatermark: r.sm.HighWatermark()}
+	st := State{Leader: node, LeaderEpoch: epoch, LogStartOffset: r.sm.LogStartOffset(), HighWatermark: r.sm.HighWatermark(), SizeBytes: r.sm.SizeBytes()}
 	if err != nil && !errors.Is(err, ErrLeaderNotAvailable) {
 		return st, err
 	}
@@ -160,6 +162,7 @@ func (s *Service) Append(tp TP, records []byte) *Pending {
 		return failed(ErrNotLeader)
 	}
 	c := raftsm.AppendCommand{LeaderEpoch: epoch, Timestamp: time.Now().UnixMilli()}
+	set := s.topicSettings(tp.Topic)
 	var one [1]raftsm.AppendBatch
 	c.Batches = one[:0]
 	err = batch.Split(records, s.maxBatchBytes, func(b []byte, h batch.Header) error {
@@ -168,6 +171,9 @@ func (s *Service) Append(tp TP, records []byte) *Pending {
 			return fmt.Errorf("%w: batch with no records", batch.ErrInvalid)
 		case h.IsControl():
 			return fmt.Errorf("%w: clients may not write control batches", batch.ErrInvalid)
+		}
+		if err := checkTopicLimits(set, b); err != nil {
+			return err
 		}
 		c.Batches = append(c.Batches, raftsm.AppendBatch{Data: b, Meta: raftsm.BatchMeta{
 			LastOffsetDelta: h.LastOffsetDelta, MaxTimestamp: h.MaxTimestamp,
@@ -178,13 +184,18 @@ func (s *Service) Append(tp TP, records []byte) *Pending {
 	if err != nil {
 		return failed(err)
 	}
-	cmd := raftsm.EncodeAppend(make([]byte, 0, raftsm.AppendSize(len(c.Batches), len(records))), &c)
+	opts := raftsm.AppendOptions{LogAppendTime: set.LogAppendTime}
+	cmd := raftsm.EncodeAppendOptions(make([]byte, 0, raftsm.AppendSize(len(c.Batches), len(records))+1), &c, opts)
 	rs, err := s.nh.Propose(r.session, cmd, proposalTimeout)
 	if err != nil {
 		s.metrics.Proposals.Add(context.Background(), 1, s.failAttrs)
 		return failed(proposeError(err))
 	}
-	return &Pending{rs: rs, r: r}
+	p := &Pending{rs: rs, r: r, appendTime: -1}
+	if opts.LogAppendTime {
+		p.appendTime = c.Timestamp // what the state machine stamps
+	}
+	return p
 }
 
 func (s *Service) countProposal(res dragonboat.RequestResult) {
@@ -241,11 +252,12 @@ func (s *Service) OffsetForTimestamp(_ context.Context, tp TP, ts int64) (offset
 		return -1, -1, ErrUnknownPartition
 	}
 	offset, timestamp = -1, -1
+	start := r.sm.LogStartOffset()
 	// A batch's max timestamp is what the producer claimed, so the first
 	// candidate may hold no record at or after ts: keep looking.
 	var decodeErr error
 	err = r.sm.BatchesFromTime(ts, func(b []byte) bool {
-		off, t, ok, ferr := batch.FirstAtOrAfter(b, ts)
+		off, t, ok, ferr := firstAtOrAfterFrom(b, ts, start)
 		if ferr != nil {
 			decodeErr = ferr
 			return false

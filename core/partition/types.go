@@ -33,6 +33,7 @@ type State struct {
 	LeaderEpoch    int32 // the Raft term of the current leader
 	LogStartOffset int64
 	HighWatermark  int64 // committed and applied end offset
+	SizeBytes      int64 // bytes of the batches stored locally
 }
 
 // AppendResult is the outcome of one produce to one partition.

@@ -1,0 +1,136 @@
+package bench
+
+import (
+	"context"
+	"flag"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/chronik-go/chronik/core/broker/brokertest"
+	"github.com/chronik-go/chronik/core/config"
+)
+
+// benchTimeout bounds one benchmark function's work.
+const benchTimeout = 15 * time.Minute
+
+func benchContext(b testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), benchTimeout)
+	b.Cleanup(cancel)
+	return ctx
+}
+
+// probeRound reports whether this is the testing package's b.N = 1 probe
+// that precedes a time-based run: starting a broker for one record is
+// wasted, so benchmarks return at once. With -benchtime 1x the single round
+// is real and runs.
+func probeRound(b *testing.B) bool {
+	if b.N != 1 {
+		return false
+	}
+	f := flag.Lookup("test.benchtime")
+	return f == nil || f.Value.String() != "1x"
+}
+
+// selectedExplicitly reports whether the -bench pattern names this
+// benchmark literally (slow benchmarks skip under "-bench .").
+func selectedExplicitly(name string) bool {
+	f := flag.Lookup("test.bench")
+	if f == nil {
+		return false
+	}
+	return strings.Contains(f.Value.String(), name)
+}
+
+// startChronik starts an in-process single-node broker (real TCP,
+// Dragonboat, Pebble on a temp dir) and returns it with its config.
+func startChronik(b testing.TB, mutate func(*config.Config)) (addr string, cfg config.Config) {
+	b.Helper()
+	cfg = brokertest.Config(b)
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	br := brokertest.Start(b, cfg)
+	return br.KafkaAddr(), cfg
+}
+
+// startKfake starts franz-go's in-memory broker (one node) and returns
+// its address.
+func startKfake(b testing.TB) string {
+	b.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(c.Close)
+	return c.ListenAddrs()[0]
+}
+
+// on returns w aimed at addr, creating its topic there.
+func on(ctx context.Context, b testing.TB, addr string, w Workload) Workload {
+	b.Helper()
+	w.Brokers = []string{addr}
+	if _, err := EnsureTopic(ctx, w); err != nil {
+		b.Fatal(err)
+	}
+	return w
+}
+
+// reportRun reports a run's rates and latency percentiles.
+func reportRun(b *testing.B, r Result) {
+	b.ReportMetric(r.RecordsPerSec, "records/s")
+	b.ReportMetric(r.MBPerSec, "MB/s")
+	if r.Batches > 0 {
+		b.ReportMetric(r.RecordsPerBatch(), "records/batch")
+	}
+	reportLatency(b, "", r.Latency)
+	if r.AckLatency != nil {
+		reportLatency(b, "ack-", r.AckLatency)
+	}
+}
+
+func reportLatency(b *testing.B, prefix string, l *Latency) {
+	if l == nil || l.Count == 0 {
+		return
+	}
+	b.ReportMetric(l.P50, prefix+"p50-ms")
+	b.ReportMetric(l.P90, prefix+"p90-ms")
+	b.ReportMetric(l.P99, prefix+"p99-ms")
+	b.ReportMetric(l.P999, prefix+"p99.9-ms")
+	b.ReportMetric(l.Max, prefix+"max-ms")
+}
+
+// reportRatio reports ours/theirs as "x_<peer>" (and the peer's own figure
+// when unit is not empty), so every line carries its comparison.
+func reportRatio(b *testing.B, peer string, ours, theirs float64, unit string) {
+	if unit != "" {
+		b.ReportMetric(theirs, peer+"-"+unit)
+	}
+	if theirs > 0 {
+		b.ReportMetric(ours/theirs, "x_"+peer)
+	}
+}
+
+// must fails the benchmark on err.
+func must(b testing.TB, err error) {
+	b.Helper()
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchName makes a name usable as a topic.
+var nonTopic = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
+
+func topicName(s string) string { return nonTopic.ReplaceAllString(s, "-") }
+
+// logf prints a line that benchstat ignores (it is not a result line).
+func logf(b *testing.B, format string, args ...any) {
+	if testing.Verbose() || os.Getenv("CHRONIK_BENCH_LOG") != "" {
+		b.Logf(format, args...)
+	}
+}

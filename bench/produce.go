@@ -1,0 +1,223 @@
+package bench
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Produce runs w's producers until w.Records were acknowledged or
+// w.Duration passed, and returns the acknowledged rate and the ack latency.
+// A run with failed records returns its Result and an error.
+func Produce(ctx context.Context, w Workload) (Result, error) {
+	if err := w.Validate(); err != nil {
+		return Result{}, err
+	}
+	m := newMeter("produce")
+	m.recSize = int64(w.RecordSize)
+	ps, err := newProducers(w, m, nil)
+	if err != nil {
+		return Result{}, err
+	}
+	defer ps.close()
+	stop := make(chan struct{})
+	m.start = time.Now()
+	go m.progress(w.Progress, stop)
+	elapsed := ps.run(ctx)
+	close(stop)
+	res := m.result(elapsed)
+	res.TargetRate = w.Rate
+	return res, runError(res, ctx)
+}
+
+// runError turns a result with failed records into an error.
+func runError(r Result, ctx context.Context) error {
+	if r.Errors > 0 {
+		return fmt.Errorf("%d of %d records failed; first error: %s", r.Errors, r.Errors+r.Records, r.FirstError)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("run interrupted: %w", err)
+	}
+	return nil
+}
+
+// producers are the clients of one run.
+type producers struct {
+	w       Workload
+	m       *meter
+	clients []*kgo.Client
+	// stamp, when set, writes a record's intended send time into its
+	// value (EndToEnd).
+	stamp func(value []byte, sent time.Time)
+}
+
+func newProducers(w Workload, m *meter, stamp func([]byte, time.Time)) (*producers, error) {
+	ps := &producers{w: w, m: m, stamp: stamp}
+	hooks := kgo.WithHooks(produceHooks{m})
+	for range w.Producers {
+		cl, err := kgo.NewClient(append(w.producerOpts(), hooks)...)
+		if err != nil {
+			ps.close()
+			return nil, err
+		}
+		ps.clients = append(ps.clients, cl)
+	}
+	return ps, nil
+}
+
+func (ps *producers) close() {
+	for _, cl := range ps.clients {
+		cl.Close()
+	}
+}
+
+// run produces until the record count or the duration is reached, waits for
+// every ack, and returns the elapsed time.
+func (ps *producers) run(ctx context.Context) time.Duration {
+	w := ps.w
+	start := time.Now()
+	var deadline time.Time
+	if w.Duration > 0 {
+		deadline = start.Add(w.Duration)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(time.Minute))
+		defer cancel()
+	}
+	var wg sync.WaitGroup
+	for i, cl := range ps.clients {
+		n := int64(-1)
+		if w.Records > 0 {
+			n = w.Records / int64(len(ps.clients))
+			if int64(i) < w.Records%int64(len(ps.clients)) {
+				n++
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ps.produce(ctx, cl, i, n, start, deadline)
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// produce is producer i's loop: n records (n < 0: until the deadline).
+func (ps *producers) produce(ctx context.Context, cl *kgo.Client, i int, n int64, start, deadline time.Time) {
+	w := ps.w
+	value := payload(w.RecordSize, uint64(i))
+	var sem chan struct{}
+	if w.Outstanding > 0 {
+		sem = make(chan struct{}, w.Outstanding)
+	}
+	p := int64(len(ps.clients))
+	var interval time.Duration // between the sends of one producer
+	if w.Rate > 0 {
+		interval = time.Duration(float64(time.Second) * float64(p) / w.Rate)
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	var key []byte
+	for k := int64(0); n < 0 || k < n; k++ {
+		var sent time.Time
+		if interval > 0 {
+			// Producer i sends its k-th record at start + (k·P + i)/Rate
+			// whether or not earlier records were acknowledged.
+			sent = start.Add(time.Duration(k)*interval + time.Duration(i)*interval/time.Duration(p))
+			if d := time.Until(sent); d > 0 {
+				timer.Reset(d)
+				select {
+				case <-timer.C:
+				case <-ctx.Done():
+					ps.flush(ctx, cl)
+					return
+				}
+			}
+		} else {
+			sent = time.Now()
+		}
+		if !deadline.IsZero() && sent.After(deadline) {
+			break
+		}
+		if sem != nil {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				ps.flush(ctx, cl)
+				return
+			}
+		}
+		r := &kgo.Record{Value: value}
+		if ps.stamp != nil {
+			r.Value = make([]byte, len(value))
+			copy(r.Value, value)
+			ps.stamp(r.Value, sent)
+		}
+		if w.Keyed {
+			key = strconv.AppendInt(key[:0], k*p+int64(i), 10)
+			r.Key = append([]byte(nil), key...)
+		}
+		size := len(value)
+		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				ps.m.fail(err)
+			} else {
+				ps.m.record(size, time.Since(sent))
+			}
+			if sem != nil {
+				<-sem
+			}
+		})
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	ps.flush(ctx, cl)
+}
+
+func (ps *producers) flush(ctx context.Context, cl *kgo.Client) {
+	if err := cl.Flush(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		ps.m.fail(fmt.Errorf("flush: %w", err))
+	}
+}
+
+// stampSince returns a stamp function that writes the send time into a
+// value's first 8 bytes as nanoseconds since base (monotonic: producer and
+// consumer share the process clock).
+func stampSince(base time.Time) func([]byte, time.Time) {
+	return func(v []byte, sent time.Time) { binary.BigEndian.PutUint64(v, uint64(sent.Sub(base))) }
+}
+
+// stampedLatency reads a stamp written by stampSince.
+func stampedLatency(base time.Time, v []byte) (time.Duration, bool) {
+	if len(v) < 8 {
+		return 0, false
+	}
+	return time.Since(base) - time.Duration(binary.BigEndian.Uint64(v)), true
+}
+
+// produceHooks counts the batches and requests the producers write.
+type produceHooks struct{ m *meter }
+
+func (h produceHooks) OnProduceBatchWritten(_ kgo.BrokerMetadata, _ string, _ int32, bm kgo.ProduceBatchMetrics) {
+	h.m.batches.Add(1)
+	h.m.batchB.Add(int64(bm.CompressedBytes))
+}
+
+func (h produceHooks) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key == 0 && err == nil {
+		h.m.requests.Add(1)
+	}
+}
+
+var (
+	_ kgo.HookProduceBatchWritten = produceHooks{}
+	_ kgo.HookBrokerWrite         = produceHooks{}
+)

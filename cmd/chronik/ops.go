@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/chronik-go/chronik/core/config"
+	"github.com/chronik-go/chronik/core/opsctl"
+)
+
+// clusterFlags are the flags every operator command (topic, group) shares:
+// where the cluster is, how to print, how long to wait. The logic behind
+// them lives in core/opsctl.
+type clusterFlags struct {
+	brokers    string
+	configFile string
+	format     string
+	timeout    time.Duration
+}
+
+// register adds the flags to a parent command, inherited by its subcommands.
+func (f *clusterFlags) register(cmd *cobra.Command) {
+	fs := cmd.PersistentFlags()
+	fs.StringVar(&f.brokers, "brokers", "",
+		"Kafka `addresses` of the cluster, host:port[,host:port...] (env "+opsctl.EnvBrokers+
+			"; default: the Kafka address a broker started with --config would advertise, else 127.0.0.1:9092)")
+	fs.StringVar(&f.configFile, config.FileFlag, "",
+		"broker TOML config `file` to find the cluster's Kafka address in (env "+config.EnvName(config.FileFlag)+")")
+	fs.StringVar(&f.format, "format", string(opsctl.Table), "output `format`: table (aligned columns) or json (one document, snake_case fields)")
+	fs.DurationVar(&f.timeout, "timeout", opsctl.DefaultTimeout, "how long to wait for the cluster, per step")
+}
+
+// outputFormat checks --format and --timeout; commands call it with their
+// other input checks, before connecting.
+func (f *clusterFlags) outputFormat() (opsctl.Format, error) {
+	if f.timeout <= 0 {
+		return "", fmt.Errorf("--timeout %s: give a positive duration such as 10s", f.timeout)
+	}
+	return opsctl.ParseFormat(f.format)
+}
+
+// dial resolves the brokers and connects.
+func (f *clusterFlags) dial(cmd *cobra.Command) (*opsctl.Client, error) {
+	brokers, err := opsctl.ResolveBrokers(f.brokers, f.configFile, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	return opsctl.Dial(cmd.Context(), opsctl.Options{Brokers: brokers, Timeout: f.timeout})
+}
+
+// printReport writes a report to stdout in the chosen format.
+func printReport(cmd *cobra.Command, format opsctl.Format, r opsctl.Report) error {
+	return opsctl.Print(cmd.OutOrStdout(), format, r)
+}
+
+// nameArg accepts exactly one positional argument, the name of a kind.
+func nameArg(kind string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch {
+		case len(args) == 1 && args[0] != "":
+			return nil
+		case len(args) == 0 || args[0] == "":
+			return fmt.Errorf("give the %s name: %s\nrun '%s --help' for usage", kind, cmd.UseLine(), cmd.CommandPath())
+		}
+		return fmt.Errorf("one %s name only, got %d arguments: %q\nrun '%s --help' for usage", kind, len(args), args, cmd.CommandPath())
+	}
+}
+
+// noArgs is cobra.NoArgs with the usage hint the other errors carry.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("unexpected argument %q: %s takes none\nrun '%s --help' for usage", args[0], cmd.CommandPath(), cmd.CommandPath())
+	}
+	return nil
+}
+
+// parentRun runs a noun command given without a verb: help, or an error
+// naming the unknown verb with suggestions.
+func parentRun(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return cmd.Help()
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default for the root
+	}
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf("; did you mean %q?", s[0])
+	}
+	return fmt.Errorf("%s\nrun '%s --help' for usage", msg, cmd.CommandPath())
+}

@@ -1,0 +1,647 @@
+package group
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lni/dragonboat/v4"
+
+	"github.com/chronik-go/chronik/raftsm"
+)
+
+// Service is the group coordinator of one broker. It serves the groups of
+// the coordinator shards this broker leads and answers ErrNotCoordinator
+// for the others.
+//
+// Lock order: shard.mu before group.mu is never needed; code takes at most
+// one of them at a time, except lookup, which holds shard.mu while reading
+// the state machine (whose lock is innermost).
+type Service struct {
+	cfg    Config
+	raft   raftNode
+	log    *slog.Logger
+	self   uint64 // our replica ID in every coordinator shard
+	shards []*shard
+
+	wakeC chan struct{}
+	stopC chan struct{}
+	// bg counts background goroutines (the loop, group stores); ctx ends
+	// them at Close.
+	bg      sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
+	started sync.Once
+	closed  sync.Once
+}
+
+// shard is one coordinator shard as seen by this broker.
+type shard struct {
+	id uint64
+	sm *raftsm.Coordinator
+
+	mu struct {
+		sync.Mutex
+		// term is the Raft term the groups were loaded in; 0 while the
+		// shard is not loaded (not led by us, or loading).
+		term   uint64
+		groups map[string]*group // nil while not loaded
+	}
+	lastExpiry time.Time // owned by the loop goroutine
+}
+
+// NewService returns the coordinator over the coordinator shards' state
+// machines, sms[i] being shard raftsm.FirstCoordinatorShardID+i, whose
+// replicas already run on nh with replica ID = cfg.NodeID. Call Start.
+func NewService(nh *dragonboat.NodeHost, sms []*raftsm.Coordinator, cfg Config, log *slog.Logger) *Service {
+	return newService(nodeHost{nh}, sms, cfg, log)
+}
+
+func newService(r raftNode, sms []*raftsm.Coordinator, cfg Config, log *slog.Logger) *Service {
+	cfg.Shards = len(sms)
+	cfg.setDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{
+		cfg: cfg, raft: r, log: log, self: uint64(cfg.NodeID),
+		wakeC: make(chan struct{}, 1), stopC: make(chan struct{}),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	for _, c := range sms {
+		s.shards = append(s.shards, &shard{id: c.ShardID(), sm: c})
+	}
+	return s
+}
+
+// Start begins watching shard leadership: shards this broker leads are
+// loaded, the others unloaded, and expired offsets are removed.
+func (s *Service) Start() {
+	s.started.Do(func() {
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			s.run()
+		}()
+	})
+}
+
+// WaitLoaded blocks until every shard this broker leads is loaded, so a
+// starting broker never answers COORDINATOR_LOAD_IN_PROGRESS for long.
+func (s *Service) WaitLoaded(ctx context.Context) error {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		pending := 0
+		for _, sh := range s.shards {
+			if replica, term, ok := s.raft.leader(sh.id); ok && replica == s.self {
+				sh.mu.Lock()
+				if sh.mu.term != term {
+					pending++
+				}
+				sh.mu.Unlock()
+			}
+		}
+		if pending == 0 {
+			return nil
+		}
+		s.poke()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("group: %d coordinator shards still loading: %w", pending, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// Close stops the coordinator: waiting JoinGroup and SyncGroup calls return
+// ErrNotCoordinator, timers stop, background work ends.
+func (s *Service) Close() {
+	s.closed.Do(func() {
+		close(s.stopC)
+		s.cancel()
+		s.bg.Wait()
+		for _, sh := range s.shards {
+			s.unload(sh)
+		}
+	})
+}
+
+func (s *Service) poke() {
+	select {
+	case s.wakeC <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Service) run() {
+	tick := time.NewTicker(s.cfg.LeaderCheckInterval)
+	defer tick.Stop()
+	for {
+		for _, sh := range s.shards {
+			s.reconcile(sh)
+		}
+		s.expire()
+		select {
+		case <-s.stopC:
+			return
+		case <-tick.C:
+		case <-s.wakeC:
+		}
+	}
+}
+
+// reconcile loads a shard when this broker leads it in a term it has not
+// loaded, and unloads it when it no longer leads.
+func (s *Service) reconcile(sh *shard) {
+	replica, term, ok := s.raft.leader(sh.id)
+	lead := ok && replica == s.self
+	sh.mu.Lock()
+	loaded := sh.mu.term
+	sh.mu.Unlock()
+	switch {
+	case lead && loaded != term:
+		if loaded != 0 {
+			s.unload(sh)
+		}
+		s.load(sh, term)
+	case !lead && loaded != 0:
+		s.unload(sh)
+		s.log.Info("coordinator shard unloaded: no longer its leader", "shard", sh.id)
+	}
+}
+
+// load makes the shard's state machine current (a read barrier: everything
+// committed by earlier leaders is applied) and then materializes every
+// group whose stored generation has members, starting their session
+// timers, as Kafka's coordinator does when it becomes a partition leader.
+func (s *Service) load(sh *shard, term uint64) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.ProposalTimeout)
+	defer cancel()
+	if err := s.raft.barrier(ctx, sh.id); err != nil {
+		s.log.Debug("coordinator shard not loaded yet", "shard", sh.id, "err", err)
+		return
+	}
+	if replica, t, ok := s.raft.leader(sh.id); !ok || replica != s.self || t != term {
+		return
+	}
+	groups := map[string]*group{}
+	for _, id := range sh.sm.GroupIDs() {
+		if rec, ok := sh.sm.Group(id); ok && len(rec.Members) > 0 {
+			groups[id] = newGroup(s, sh, id, rec)
+		}
+	}
+	sh.mu.Lock()
+	sh.mu.term, sh.mu.groups = term, groups
+	sh.mu.Unlock()
+	sh.lastExpiry = time.Now()
+	s.log.Info("coordinator shard loaded", "shard", sh.id, "term", term, "active_groups", len(groups))
+}
+
+func (s *Service) unload(sh *shard) {
+	sh.mu.Lock()
+	groups := sh.mu.groups
+	sh.mu.term, sh.mu.groups = 0, nil
+	sh.mu.Unlock()
+	for _, g := range groups {
+		g.unload()
+	}
+}
+
+// expire proposes offset expiry on every loaded shard whose last run is
+// older than RetentionCheckInterval, then forgets in-memory groups that are
+// empty and no longer stored.
+func (s *Service) expire() {
+	for _, sh := range s.shards {
+		sh.mu.Lock()
+		loaded := sh.mu.groups != nil
+		sh.mu.Unlock()
+		if !loaded || time.Since(sh.lastExpiry) < s.cfg.RetentionCheckInterval {
+			continue
+		}
+		sh.lastExpiry = time.Now()
+		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.ProposalTimeout)
+		res, err := s.raft.propose(ctx, sh.id, raftsm.EncodeExpireOffsets(time.Now().UnixMilli(), s.cfg.OffsetsRetention.Milliseconds()))
+		cancel()
+		if err != nil {
+			s.log.Warn("cannot expire offsets", "shard", sh.id, "err", err)
+			continue
+		}
+		if res.Value > 0 {
+			s.log.Info("expired committed offsets", "shard", sh.id, "offsets", res.Value)
+		}
+		s.prune(sh)
+	}
+}
+
+// prune forgets empty in-memory groups that have no stored state left.
+func (s *Service) prune(sh *shard) {
+	sh.mu.Lock()
+	groups := make([]*group, 0, len(sh.mu.groups))
+	for _, g := range sh.mu.groups {
+		groups = append(groups, g)
+	}
+	sh.mu.Unlock()
+	for _, g := range groups {
+		g.mu.Lock()
+		gone := !g.mu.unloaded && g.mu.state == Empty && len(g.mu.pending) == 0 && !sh.sm.HasGroup(g.id)
+		if gone {
+			g.mu.state = Dead
+		}
+		g.mu.Unlock()
+		if gone {
+			s.forget(sh, g)
+		}
+	}
+}
+
+// shardOf returns the coordinator shard of a group.
+func (s *Service) shardOf(groupID string) *shard {
+	id := raftsm.CoordinatorShardID(groupID, len(s.shards))
+	return s.shards[id-raftsm.FirstCoordinatorShardID]
+}
+
+// route returns the group's shard when this broker coordinates it.
+func (s *Service) route(groupID string) (*shard, error) {
+	select {
+	case <-s.stopC:
+		return nil, ErrNotCoordinator
+	default:
+	}
+	sh := s.shardOf(groupID)
+	replica, term, ok := s.raft.leader(sh.id)
+	switch {
+	case !ok:
+		return nil, ErrCoordinatorNotAvailable
+	case replica != s.self:
+		return nil, ErrNotCoordinator
+	}
+	sh.mu.Lock()
+	loaded := sh.mu.groups != nil && sh.mu.term == term
+	sh.mu.Unlock()
+	if !loaded {
+		s.poke()
+		return nil, ErrLoadInProgress
+	}
+	return sh, nil
+}
+
+// Coordinator returns the broker that coordinates the group: the leader of
+// its shard (replica IDs are broker IDs).
+func (s *Service) Coordinator(groupID string) (int32, error) {
+	replica, _, ok := s.raft.leader(s.shardOf(groupID).id)
+	if !ok {
+		return -1, ErrCoordinatorNotAvailable
+	}
+	return int32(replica), nil
+}
+
+// lookup returns the loaded group, materializing it from the state machine
+// when it has stored state, or creating it empty when create is set. It
+// returns nil (and no error) for a group that does not exist.
+func (s *Service) lookup(sh *shard, id string, create bool) (*group, error) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.mu.groups == nil {
+		return nil, ErrNotCoordinator
+	}
+	if g := sh.mu.groups[id]; g != nil {
+		return g, nil
+	}
+	rec, _ := sh.sm.Group(id)
+	if rec == nil && !create && !sh.sm.HasOffsets(id) {
+		return nil, nil
+	}
+	g := newGroup(s, sh, id, rec)
+	sh.mu.groups[id] = g
+	return g, nil
+}
+
+// forget removes a dead group from its shard.
+func (s *Service) forget(sh *shard, g *group) {
+	sh.mu.Lock()
+	if sh.mu.groups != nil && sh.mu.groups[g.id] == g {
+		delete(sh.mu.groups, g.id)
+	}
+	sh.mu.Unlock()
+}
+
+// propose commits a command on a shard, bounded by ProposalTimeout.
+func (s *Service) propose(ctx context.Context, sh *shard, cmd []byte) (raftsm.Status, uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ProposalTimeout)
+	defer cancel()
+	res, err := s.raft.propose(ctx, sh.id, cmd)
+	if err != nil {
+		return 0, 0, err
+	}
+	return raftsm.ResultStatus(res.Data), res.Value, nil
+}
+
+// CommitOffsets validates the committer against the group (simple
+// consumers pass generation -1 and no member ID) and commits the offsets
+// through Raft. It returns one error per offset, nil where committed.
+func (s *Service) CommitOffsets(ctx context.Context, req CommitRequest) []error {
+	errs := make([]error, len(req.Offsets))
+	fill := func(err error) []error {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+		return errs
+	}
+	if req.Group == "" {
+		return fill(ErrInvalidGroupID)
+	}
+	sh, err := s.route(req.Group)
+	if err != nil {
+		return fill(err)
+	}
+	now := time.Now().UnixMilli()
+	expire := int64(-1)
+	if req.Retention > 0 {
+		expire = now + req.Retention.Milliseconds()
+	}
+	offs := make([]raftsm.CommittedOffset, 0, len(req.Offsets))
+	for i, o := range req.Offsets {
+		if len(o.Metadata) > s.cfg.MaxMetadataBytes {
+			errs[i] = ErrOffsetMetadataTooLarge
+			continue
+		}
+		offs = append(offs, raftsm.CommittedOffset{
+			TopicPartition: raftsm.TopicPartition(o.TopicPartition),
+			OffsetRecord: raftsm.OffsetRecord{
+				Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata,
+				CommitTimestamp: now, ExpireTimestamp: expire,
+			},
+		})
+	}
+	if len(offs) == 0 {
+		return errs
+	}
+	g, err := s.lookup(sh, req.Group, req.Generation < 0)
+	switch {
+	case err != nil:
+		return fill(err)
+	case g == nil:
+		// Kafka: a member commit to a group the coordinator does not know.
+		return fill(ErrIllegalGeneration)
+	}
+	g.mu.Lock()
+	err = g.validateCommitLocked(req)
+	g.mu.Unlock()
+	if err != nil {
+		return fill(err)
+	}
+	st, _, err := s.propose(ctx, sh, raftsm.EncodeCommitOffsets(req.Group, offs))
+	switch {
+	case err != nil:
+		return fill(err)
+	case st != raftsm.StatusOK:
+		return fill(fmt.Errorf("%w: commit rejected: %s", ErrCoordinatorNotAvailable, st))
+	}
+	return errs
+}
+
+// FetchOffsets returns the group's committed offsets of tps (Offset -1
+// where none), or all of them, sorted, when tps is nil. An unknown group is
+// not an error: every offset is -1.
+func (s *Service) FetchOffsets(_ context.Context, groupID string, tps []TopicPartition) ([]FetchedOffset, error) {
+	if groupID == "" {
+		return nil, ErrInvalidGroupID
+	}
+	sh, err := s.route(groupID)
+	if err != nil {
+		return nil, err
+	}
+	if tps == nil {
+		all := sh.sm.Offsets(groupID)
+		out := make([]FetchedOffset, 0, len(all))
+		for tp, o := range all {
+			out = append(out, FetchedOffset{TopicPartition: TopicPartition(tp), Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata})
+		}
+		sort.Slice(out, func(i, j int) bool {
+			if out[i].Topic != out[j].Topic {
+				return out[i].Topic < out[j].Topic
+			}
+			return out[i].Partition < out[j].Partition
+		})
+		return out, nil
+	}
+	out := make([]FetchedOffset, len(tps))
+	for i, tp := range tps {
+		out[i] = FetchedOffset{TopicPartition: tp, Offset: -1, LeaderEpoch: -1}
+		if o, ok := sh.sm.Offset(groupID, raftsm.TopicPartition(tp)); ok {
+			out[i].Offset, out[i].LeaderEpoch, out[i].Metadata = o.Offset, o.LeaderEpoch, o.Metadata
+		}
+	}
+	return out, nil
+}
+
+// ListGroups lists the groups of every shard this broker coordinates
+// (clients ask every broker and merge). It returns what it could list and
+// ErrLoadInProgress when a shard it leads is still loading.
+func (s *Service) ListGroups(_ context.Context, f ListFilter) ([]Listing, error) {
+	var (
+		out     []Listing
+		loadErr error
+	)
+	for _, sh := range s.shards {
+		replica, term, ok := s.raft.leader(sh.id)
+		if !ok || replica != s.self {
+			continue
+		}
+		sh.mu.Lock()
+		if sh.mu.groups == nil || sh.mu.term != term {
+			sh.mu.Unlock()
+			loadErr = ErrLoadInProgress
+			s.poke()
+			continue
+		}
+		loaded := make([]*group, 0, len(sh.mu.groups))
+		for _, g := range sh.mu.groups {
+			loaded = append(loaded, g)
+		}
+		sh.mu.Unlock()
+		seen := map[string]bool{}
+		for _, g := range loaded {
+			g.mu.Lock()
+			l := Listing{Group: g.id, ProtocolType: g.mu.protocolType, State: g.mu.state}
+			g.mu.Unlock()
+			seen[g.id] = true
+			if l.State != Dead {
+				out = append(out, l)
+			}
+		}
+		for _, id := range sh.sm.GroupIDs() {
+			if seen[id] {
+				continue
+			}
+			l := Listing{Group: id, State: Empty}
+			if rec, ok := sh.sm.Group(id); ok {
+				l.ProtocolType = rec.ProtocolType
+			}
+			out = append(out, l)
+		}
+	}
+	filtered := out[:0]
+	for _, l := range out {
+		if matchAny(f.States, l.State.String()) && matchAny(f.Types, "classic") {
+			filtered = append(filtered, l)
+		}
+	}
+	sort.Slice(filtered, func(i, j int) bool { return filtered[i].Group < filtered[j].Group })
+	return filtered, loadErr
+}
+
+func matchAny(filter []string, v string) bool {
+	if len(filter) == 0 {
+		return true
+	}
+	for _, f := range filter {
+		if strings.EqualFold(f, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// DescribeGroup describes one group; ErrGroupNotFound when it does not exist.
+func (s *Service) DescribeGroup(_ context.Context, groupID string) (Description, error) {
+	if groupID == "" {
+		return Description{}, ErrInvalidGroupID
+	}
+	sh, err := s.route(groupID)
+	if err != nil {
+		return Description{}, err
+	}
+	g, err := s.lookup(sh, groupID, false)
+	switch {
+	case err != nil:
+		return Description{}, err
+	case g == nil:
+		return Description{Group: groupID, State: Dead}, ErrGroupNotFound
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.mu.unloaded {
+		return Description{}, ErrNotCoordinator
+	}
+	if g.mu.state == Dead {
+		return Description{Group: groupID, State: Dead}, ErrGroupNotFound
+	}
+	return g.describeLocked(), nil
+}
+
+// DeleteGroup deletes an empty group with its offsets.
+func (s *Service) DeleteGroup(ctx context.Context, groupID string) error {
+	if groupID == "" {
+		return ErrInvalidGroupID
+	}
+	sh, err := s.route(groupID)
+	if err != nil {
+		return err
+	}
+	g, err := s.lookup(sh, groupID, false)
+	switch {
+	case err != nil:
+		return err
+	case g == nil:
+		return ErrGroupNotFound
+	}
+	// The lock is held across the proposal so no member can join a group
+	// that is being deleted; deletes are rare.
+	g.mu.Lock()
+	switch {
+	case g.mu.unloaded:
+		g.mu.Unlock()
+		return ErrNotCoordinator
+	case g.mu.state == Dead:
+		g.mu.Unlock()
+		return ErrGroupNotFound
+	case g.mu.state != Empty:
+		g.mu.Unlock()
+		return ErrNonEmptyGroup
+	}
+	if sh.sm.HasGroup(groupID) {
+		st, _, err := s.propose(ctx, sh, raftsm.EncodeDeleteGroup(groupID))
+		if err == nil && st == raftsm.StatusNonEmptyGroup {
+			err = ErrNonEmptyGroup
+		}
+		if err != nil {
+			g.mu.Unlock()
+			return err
+		}
+	}
+	g.mu.state = Dead
+	g.stopTimersLocked()
+	g.mu.Unlock()
+	s.forget(sh, g)
+	return nil
+}
+
+// DeleteOffsets deletes committed offsets of a group. An empty group loses
+// any of them; a consumer group with members keeps those of topics its
+// members subscribe to (ErrGroupSubscribedToTopic); any other group with
+// members gets ErrNonEmptyGroup. It returns one error per partition, or a
+// group-level error.
+func (s *Service) DeleteOffsets(ctx context.Context, groupID string, tps []TopicPartition) ([]error, error) {
+	if groupID == "" {
+		return nil, ErrInvalidGroupID
+	}
+	sh, err := s.route(groupID)
+	if err != nil {
+		return nil, err
+	}
+	g, err := s.lookup(sh, groupID, false)
+	switch {
+	case err != nil:
+		return nil, err
+	case g == nil:
+		return nil, ErrGroupNotFound
+	}
+	errs := make([]error, len(tps))
+	g.mu.Lock()
+	switch {
+	case g.mu.unloaded:
+		err = ErrNotCoordinator
+	case g.mu.state == Dead:
+		err = ErrGroupNotFound
+	case g.mu.state != Empty:
+		if g.mu.protocolType != "consumer" {
+			err = ErrNonEmptyGroup
+			break
+		}
+		topics, known := g.subscribedTopicsLocked()
+		for i, tp := range tps {
+			if !known || topics[tp.Topic] {
+				errs[i] = ErrGroupSubscribedToTopic
+			}
+		}
+	}
+	g.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	var del []raftsm.TopicPartition
+	for i, tp := range tps {
+		if errs[i] == nil {
+			del = append(del, raftsm.TopicPartition(tp))
+		}
+	}
+	if len(del) == 0 || !sh.sm.HasOffsets(groupID) {
+		return errs, nil
+	}
+	st, _, err := s.propose(ctx, sh, raftsm.EncodeDeleteOffsets(groupID, del))
+	if err != nil {
+		return nil, err
+	}
+	if st != raftsm.StatusOK && st != raftsm.StatusGroupNotFound {
+		return nil, fmt.Errorf("%w: delete offsets rejected: %s", ErrCoordinatorNotAvailable, st)
+	}
+	return errs, nil
+}

@@ -1,0 +1,56 @@
+package kafka
+
+// CreatePartitions, key 37: versions 0–3.
+//
+//   - Count is the topic's new total. The new partitions are placed as a
+//     topic created with Count partitions would place them, with the
+//     topic's replication factor, committed through the meta shard, and the
+//     answer waits until they have leaders (TimeoutMillis bounds the wait;
+//     the partitions exist even when it ends first).
+//   - A Count at or below the current one is INVALID_PARTITIONS (partitions
+//     are never removed), as is one above Config.MaxPartitionsPerTopic.
+//     Unknown topics are UNKNOWN_TOPIC_OR_PARTITION.
+//   - A manual Assignment is INVALID_REQUEST (not supported yet). A topic
+//     named twice is INVALID_REQUEST for each occurrence, as in Kafka.
+//     ValidateOnly checks without creating.
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func handleCreatePartitions(ctx context.Context, s *Server, r *request) kmsg.Response {
+	req := r.msg.(*kmsg.CreatePartitionsRequest)
+	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	ctx, cancel := requestContext(ctx, req.TimeoutMillis, defaultAdminTimeout)
+	defer cancel()
+
+	seen := make(map[string]int, len(req.Topics))
+	for _, rt := range req.Topics {
+		seen[rt.Topic]++
+	}
+	resp.Topics = make([]kmsg.CreatePartitionsResponseTopic, len(req.Topics))
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		out := &resp.Topics[i]
+		*out = kmsg.NewCreatePartitionsResponseTopic()
+		out.Topic = rt.Topic
+		fail := func(code int16, msg string) {
+			out.ErrorCode, out.ErrorMessage = code, kmsg.StringPtr(msg)
+		}
+		switch {
+		case seen[rt.Topic] > 1:
+			fail(kerr.InvalidRequest.Code, fmt.Sprintf("topic %q appears more than once in the request", rt.Topic))
+		case len(rt.Assignment) > 0:
+			fail(kerr.InvalidRequest.Code, "manual replica assignment is not supported yet; give only the new partition count")
+		default:
+			if err := s.backend.CreatePartitions(ctx, rt.Topic, rt.Count, req.ValidateOnly); err != nil {
+				fail(s.errCode("CreatePartitions", err), err.Error())
+			}
+		}
+	}
+	return resp
+}

@@ -1,0 +1,137 @@
+//go:build e2e
+
+package compat
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// kgoDriver is franz-go: kgo produces (idempotent by default) and consumes,
+// kadm creates the topic.
+type kgoDriver struct{ conf clientConf }
+
+func newKgo(c clientConf) driver { return kgoDriver{c} }
+
+func (d kgoDriver) available() error { return nil }
+
+func (d kgoDriver) version(context.Context) (string, error) {
+	return modVersion("github.com/twmb/franz-go"), nil
+}
+
+func (d kgoDriver) client(opts ...kgo.Opt) (*kgo.Client, error) {
+	return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(d.conf.addr), kgo.ClientID(d.conf.clientID)}, opts...)...)
+}
+
+func (d kgoDriver) createTopic(ctx context.Context, topic string, partitions int32) error {
+	cl, err := d.client()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, nil, topic)
+	if err != nil {
+		return err
+	}
+	if resp.Err != nil {
+		return fmt.Errorf("%w (%s)", resp.Err, resp.ErrMessage)
+	}
+	return nil
+}
+
+var kgoCodecs = map[string]kgo.CompressionCodec{
+	"none": kgo.NoCompression(), "gzip": kgo.GzipCompression(), "snappy": kgo.SnappyCompression(),
+	"lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression(),
+}
+
+func (d kgoDriver) produce(ctx context.Context, topic string, first, n int, codec string) error {
+	cl, err := d.client(kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgoCodecs[codec]))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		j := first + i
+		recs[i] = &kgo.Record{
+			Key:   []byte(recKey(j)),
+			Value: []byte(recValue(j)),
+			Headers: []kgo.RecordHeader{
+				{Key: hdrClient, Value: []byte(d.conf.id)},
+				{Key: hdrSeq, Value: []byte(strconv.Itoa(j))},
+			},
+		}
+	}
+	return cl.ProduceSync(ctx, recs...).FirstErr()
+}
+
+func (d kgoDriver) readAll(ctx context.Context, topic string, end map[int32]int64) ([]rec, error) {
+	parts := make(map[int32]kgo.Offset)
+	for p, e := range end {
+		if e > 0 {
+			parts[p] = kgo.NewOffset().At(0)
+		}
+	}
+	cl, err := d.client(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	var out []rec
+	for len(parts) > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return out, fmt.Errorf("partitions %v not read to the end: %w", parts, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			out = append(out, fromKgo(r))
+			if r.Offset >= end[r.Partition]-1 {
+				delete(parts, r.Partition)
+			}
+		})
+	}
+	return out, nil
+}
+
+// consume commits after every poll with CommitRecords (autocommit off) and
+// leaves the group on Close.
+func (d kgoDriver) consume(ctx context.Context, topic, group string, n int) ([]rec, error) {
+	cl, err := d.client(
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	var out []rec
+	for len(out) < n {
+		fs := cl.PollRecords(ctx, n-len(out))
+		if err := ctx.Err(); err != nil {
+			return out, fmt.Errorf("%d of %d records read: %w", len(out), n, err)
+		}
+		var firstErr error
+		fs.EachError(func(_ string, _ int32, err error) {
+			if firstErr == nil {
+				firstErr = err
+			}
+		})
+		if firstErr != nil {
+			return out, firstErr
+		}
+		recs := fs.Records()
+		for _, r := range recs {
+			out = append(out, fromKgo(r))
+		}
+		if err := cl.CommitRecords(ctx, recs...); err != nil {
+			return out, fmt.Errorf("commit: %w", err)
+		}
+	}
+	return out, nil
+}

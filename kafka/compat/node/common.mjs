@@ -1,0 +1,80 @@
+// Shared by the client scripts, which kafka/compat/node_e2e_test.go runs as
+// `node <client>.mjs <command>`: parameters come from COMPAT_* environment
+// variables, the result is one JSON object on the last line of stdout, logs
+// go to stderr. A failing command prints {"error": …, "records": […]} (the
+// records read so far) and exits 1.
+
+const e = process.env
+
+export const env = {
+  broker: e.COMPAT_BROKER,
+  clientId: e.COMPAT_CLIENT_ID,
+  id: e.COMPAT_ID,
+  idempotent: e.COMPAT_IDEMPOTENT === 'true',
+  topic: e.COMPAT_TOPIC,
+  group: e.COMPAT_GROUP,
+  partitions: Number(e.COMPAT_PARTITIONS ?? 0),
+  first: Number(e.COMPAT_FIRST ?? 0),
+  count: Number(e.COMPAT_COUNT ?? 0),
+  codec: e.COMPAT_CODEC ?? 'none',
+  timeoutMs: Number(e.COMPAT_TIMEOUT_MS ?? 60000)
+}
+
+// The records every client produces: the same as recKey, recValue and the
+// headers in matrix_e2e_test.go.
+const pad = i => String(i).padStart(5, '0')
+export const recKey = i => `key-${pad(i)}`
+export const recValue = i => `value-${pad(i)}-chronik-compat-chronik-compat-chronik-compat`
+export const recHeaders = i => ({ client: env.id, seq: String(i) })
+
+// records collects what consume read, in delivery order; printed on failure too.
+export const records = []
+
+const str = v => (v == null ? '' : Buffer.isBuffer(v) ? v.toString() : String(v))
+
+// addRecord appends one consumed record; headers may be an object or a Map
+// of strings or Buffers.
+export function addRecord (partition, offset, key, value, headers) {
+  const h = {}
+  const entries = headers instanceof Map ? headers.entries() : Object.entries(headers ?? {})
+  for (const [k, v] of entries) h[str(k)] = str(Array.isArray(v) ? v[0] : v)
+  records.push({ p: partition, o: Number(offset), k: str(key), v: str(value), h })
+}
+
+// Resolves when `records` holds n records; polled so the client's callbacks
+// stay simple.
+export function untilRecords (n) {
+  return new Promise(resolve => {
+    const t = setInterval(() => {
+      if (records.length >= n) {
+        clearInterval(t)
+        resolve()
+      }
+    }, 20)
+  })
+}
+
+function print (obj) {
+  process.stdout.write(JSON.stringify(obj) + '\n')
+}
+
+// main runs the command named by argv[2] from commands and exits; it fails
+// after COMPAT_TIMEOUT_MS.
+export async function main (commands) {
+  const name = process.argv[2]
+  const fail = err => {
+    print({ error: String(err?.stack ?? err), records })
+    process.exit(1)
+  }
+  const cmd = commands[name]
+  if (!cmd) fail(new Error(`unknown command ${name}; want one of ${Object.keys(commands).join(', ')}`))
+  const timer = setTimeout(() => fail(new Error(`${name} timed out after ${env.timeoutMs} ms (${records.length} records read)`)), env.timeoutMs)
+  try {
+    const out = (await cmd()) ?? {}
+    clearTimeout(timer)
+    print(out)
+    process.exit(0)
+  } catch (err) {
+    fail(err)
+  }
+}

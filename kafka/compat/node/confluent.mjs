@@ -1,0 +1,69 @@
+// @confluentinc/kafka-javascript (librdkafka) through its KafkaJS-compatible
+// API: admin.createTopics, an idempotent producer (the codec is a producer
+// setting there), and a group consumer with auto-commit: librdkafka stores the
+// offset of each message eachMessage returned and commits the stored offsets
+// when disconnect closes the consumer.
+import { createRequire } from 'node:module'
+import { env, recKey, recValue, recHeaders, records, addRecord, untilRecords, main } from './common.mjs'
+
+const require = createRequire(import.meta.url)
+const ckjs = require('@confluentinc/kafka-javascript')
+const { Kafka, logLevel } = ckjs.KafkaJS
+
+const kafka = new Kafka({ kafkaJS: { clientId: env.clientId, brokers: [env.broker], logLevel: logLevel.WARN } })
+
+await main({
+  version: async () => ({
+    version: `${require('@confluentinc/kafka-javascript/package.json').version} (librdkafka ${ckjs.librdkafkaVersion})`
+  }),
+
+  create: async () => {
+    const admin = kafka.admin()
+    await admin.connect()
+    try {
+      const created = await admin.createTopics({
+        topics: [{ topic: env.topic, numPartitions: env.partitions, replicationFactor: 1 }]
+      })
+      if (!created) throw new Error(`createTopics: ${env.topic} already exists`)
+    } finally {
+      await admin.disconnect()
+    }
+  },
+
+  produce: async () => {
+    const producer = kafka.producer({
+      kafkaJS: { idempotent: env.idempotent, compression: env.codec, acks: -1, allowAutoTopicCreation: false }
+    })
+    await producer.connect()
+    try {
+      for (let start = env.first; start < env.first + env.count; start += 1000) {
+        const messages = []
+        for (let i = start; i < Math.min(start + 1000, env.first + env.count); i++) {
+          messages.push({ key: recKey(i), value: recValue(i), headers: recHeaders(i) })
+        }
+        await producer.send({ topic: env.topic, messages })
+      }
+    } finally {
+      await producer.disconnect()
+    }
+  },
+
+  consume: async () => {
+    const consumer = kafka.consumer({ kafkaJS: { groupId: env.group, fromBeginning: true, autoCommit: true } })
+    await consumer.connect()
+    try {
+      await consumer.subscribe({ topics: [env.topic] })
+      await consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          if (records.length < env.count) {
+            addRecord(partition, message.offset, message.key, message.value, message.headers)
+          }
+        }
+      })
+      await untilRecords(env.count)
+    } finally {
+      await consumer.disconnect()
+    }
+    return { records }
+  }
+})

@@ -1,0 +1,73 @@
+// KafkaJS 2.2.4: admin.createTopics, an idempotent producer (gzip is its only
+// built-in codec), and a group consumer with auto-commit, which commits the
+// resolved offsets after every batch and once more when disconnect stops it.
+import { createRequire } from 'node:module'
+import { Kafka, CompressionTypes, logLevel } from 'kafkajs'
+import { env, recKey, recValue, recHeaders, records, addRecord, untilRecords, main } from './common.mjs'
+
+const require = createRequire(import.meta.url)
+
+const kafka = new Kafka({ clientId: env.clientId, brokers: [env.broker], logLevel: logLevel.WARN })
+
+const codecs = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP }
+
+await main({
+  version: async () => ({ version: require('kafkajs/package.json').version }),
+
+  create: async () => {
+    const admin = kafka.admin()
+    await admin.connect()
+    try {
+      const created = await admin.createTopics({
+        topics: [{ topic: env.topic, numPartitions: env.partitions, replicationFactor: 1 }],
+        waitForLeaders: true
+      })
+      if (!created) throw new Error(`createTopics: ${env.topic} already exists`)
+    } finally {
+      await admin.disconnect()
+    }
+  },
+
+  produce: async () => {
+    if (!(env.codec in codecs)) throw new Error(`KafkaJS has no built-in ${env.codec} codec`)
+    const producer = kafka.producer({
+      idempotent: env.idempotent,
+      maxInFlightRequests: env.idempotent ? 1 : undefined,
+      allowAutoTopicCreation: false
+    })
+    await producer.connect()
+    try {
+      // 1,000 records per send: several requests per partition, so an
+      // idempotent producer's sequence numbers advance across requests.
+      for (let start = env.first; start < env.first + env.count; start += 1000) {
+        const messages = []
+        for (let i = start; i < Math.min(start + 1000, env.first + env.count); i++) {
+          messages.push({ key: recKey(i), value: recValue(i), headers: recHeaders(i) })
+        }
+        await producer.send({ topic: env.topic, acks: -1, compression: codecs[env.codec], messages })
+      }
+    } finally {
+      await producer.disconnect()
+    }
+  },
+
+  consume: async () => {
+    const consumer = kafka.consumer({ groupId: env.group })
+    await consumer.connect()
+    try {
+      await consumer.subscribe({ topics: [env.topic], fromBeginning: true })
+      await consumer.run({
+        autoCommit: true,
+        eachMessage: async ({ partition, message }) => {
+          if (records.length < env.count) {
+            addRecord(partition, message.offset, message.key, message.value, message.headers)
+          }
+        }
+      })
+      await untilRecords(env.count)
+    } finally {
+      await consumer.disconnect()
+    }
+    return { records }
+  }
+})

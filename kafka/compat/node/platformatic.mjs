@@ -1,0 +1,70 @@
+// @platformatic/kafka: Admin.createTopics, an idempotent producer, and a
+// group consumer stream in "committed" mode (earliest without a commit) that
+// commits explicitly: the last message of each partition every 1,000 records
+// and at the end, before the stream and the consumer close (leaving the group).
+import { Admin, Producer, Consumer, stringSerializers, stringDeserializers, version } from '@platformatic/kafka'
+import { env, recKey, recValue, recHeaders, records, addRecord, main } from './common.mjs'
+
+const base = { clientId: env.clientId, bootstrapBrokers: [env.broker] }
+
+await main({
+  version: async () => ({ version }),
+
+  create: async () => {
+    const admin = new Admin(base)
+    try {
+      await admin.createTopics({ topics: [env.topic], partitions: env.partitions, replicas: 1 })
+    } finally {
+      await admin.close()
+    }
+  },
+
+  produce: async () => {
+    const producer = new Producer({
+      ...base,
+      serializers: stringSerializers,
+      idempotent: env.idempotent,
+      compression: env.codec,
+      acks: -1,
+      autocreateTopics: false
+    })
+    try {
+      for (let start = env.first; start < env.first + env.count; start += 1000) {
+        const messages = []
+        for (let i = start; i < Math.min(start + 1000, env.first + env.count); i++) {
+          messages.push({ topic: env.topic, key: recKey(i), value: recValue(i), headers: recHeaders(i) })
+        }
+        await producer.send({ messages })
+      }
+    } finally {
+      await producer.close()
+    }
+  },
+
+  consume: async () => {
+    const consumer = new Consumer({ ...base, groupId: env.group, deserializers: stringDeserializers })
+    try {
+      const stream = await consumer.consume({
+        topics: [env.topic],
+        mode: 'committed',
+        fallbackMode: 'earliest',
+        autocommit: false
+      })
+      const last = new Map() // partition → its last message not committed yet
+      const commit = async () => {
+        for (const m of last.values()) await m.commit()
+        last.clear()
+      }
+      for await (const m of stream) {
+        addRecord(m.partition, m.offset, m.key, m.value, m.headers)
+        last.set(m.partition, m)
+        if (records.length % 1000 === 0 || records.length >= env.count) await commit()
+        if (records.length >= env.count) break
+      }
+      await stream.close()
+    } finally {
+      await consumer.close()
+    }
+    return { records }
+  }
+})

@@ -1,0 +1,119 @@
+//go:build e2e
+
+package compat
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// nodeDriver runs node/<script>.mjs, one process per step. The script reads
+// its parameters from COMPAT_* environment variables (node/common.mjs) and
+// prints one JSON object on stdout; logs go to stderr.
+type nodeDriver struct {
+	conf   clientConf
+	script string // file name without .mjs
+	pkg    string // the npm package it drives
+}
+
+// nodeScripts maps a script to the npm package it needs installed.
+var nodeScripts = map[string]string{
+	"kafkajs":      "kafkajs",
+	"platformatic": "@platformatic/kafka",
+	"confluent":    "@confluentinc/kafka-javascript",
+}
+
+func newNode(script string) func(clientConf) driver {
+	return func(c clientConf) driver { return nodeDriver{conf: c, script: script, pkg: nodeScripts[script]} }
+}
+
+func (d nodeDriver) available() error {
+	if _, err := exec.LookPath("node"); err != nil {
+		return err
+	}
+	_, err := os.Stat(filepath.Join("node", "node_modules", d.pkg, "package.json"))
+	return err
+}
+
+// nodeOutput is what a script prints; fields are set per command.
+type nodeOutput struct {
+	Version string `json:"version"`
+	Records []rec  `json:"records"`
+	Error   string `json:"error"`
+}
+
+func (d nodeDriver) run(ctx context.Context, command string, env map[string]string) (nodeOutput, error) {
+	cmd := exec.CommandContext(ctx, "node", d.script+".mjs", command)
+	cmd.Dir = "node"
+	cmd.Env = append(os.Environ(),
+		"COMPAT_BROKER="+d.conf.addr,
+		"COMPAT_CLIENT_ID="+d.conf.clientID,
+		"COMPAT_ID="+d.conf.id,
+		"COMPAT_IDEMPOTENT="+strconv.FormatBool(d.conf.idempotent),
+	)
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	runErr := cmd.Run()
+	var out nodeOutput
+	if line := lastLine(stdout.String()); line != "" {
+		if err := json.Unmarshal([]byte(line), &out); err != nil && runErr == nil {
+			runErr = fmt.Errorf("parse output %.200q: %w", line, err)
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		return out, fmt.Errorf("node %s.mjs %s: killed: %w; stderr:\n%s", d.script, command, ctx.Err(), tailString(stderr.String(), 30))
+	case runErr != nil:
+		return out, fmt.Errorf("node %s.mjs %s: %w: %s; stderr:\n%s", d.script, command, runErr, out.Error, tailString(stderr.String(), 30))
+	}
+	return out, nil
+}
+
+func lastLine(s string) string {
+	s = strings.TrimRight(s, "\n")
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+func (d nodeDriver) version(ctx context.Context) (string, error) {
+	out, err := d.run(ctx, "version", nil)
+	return out.Version, err
+}
+
+func (d nodeDriver) createTopic(ctx context.Context, topic string, partitions int32) error {
+	_, err := d.run(ctx, "create", map[string]string{"COMPAT_TOPIC": topic, "COMPAT_PARTITIONS": fmt.Sprint(partitions)})
+	return err
+}
+
+func (d nodeDriver) produce(ctx context.Context, topic string, first, n int, codec string) error {
+	_, err := d.run(ctx, "produce", map[string]string{
+		"COMPAT_TOPIC": topic, "COMPAT_FIRST": fmt.Sprint(first), "COMPAT_COUNT": fmt.Sprint(n), "COMPAT_CODEC": codec,
+	})
+	return err
+}
+
+// readAll: none of the three Node clients' APIs used here has a
+// group-less consumer.
+func (d nodeDriver) readAll(context.Context, string, map[int32]int64) ([]rec, error) {
+	return nil, errUnsupported
+}
+
+func (d nodeDriver) consume(ctx context.Context, topic, group string, n int) ([]rec, error) {
+	out, err := d.run(ctx, "consume", map[string]string{
+		"COMPAT_TOPIC": topic, "COMPAT_GROUP": group, "COMPAT_COUNT": fmt.Sprint(n),
+	})
+	return out.Records, err
+}
