@@ -82,8 +82,20 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return b.Stop(sctx)
 }
 
+// Options are seams for in-process tests; the zero value is production.
+type Options struct {
+	// TransportFactory replaces Dragonboat's TCP transport, e.g. with one
+	// that drops, delays or cuts links to inject network faults.
+	TransportFactory dbconfig.TransportFactory
+}
+
 // Start brings a node up and returns once it serves Kafka requests.
-func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Broker, err error) {
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (*Broker, error) {
+	return StartWithOptions(ctx, cfg, log, Options{})
+}
+
+// StartWithOptions is Start with test seams.
+func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options) (_ *Broker, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -112,7 +124,9 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Broker,
 		return nil, err
 	}
 	b.reporter = cluster.NewLeaderReporter(cfg.NodeID, func() *cluster.Service { return b.cluster }, log)
-	if b.nh, err = dragonboat.NewNodeHost(nodeHostConfig(cfg, b.reporter)); err != nil {
+	nhc := nodeHostConfig(cfg, b.reporter)
+	nhc.Expert.TransportFactory = opts.TransportFactory
+	if b.nh, err = dragonboat.NewNodeHost(nhc); err != nil {
 		return nil, fmt.Errorf("cannot start Raft node host in %s: %w", filepath.Join(cfg.DataDir, "raft"), err)
 	}
 	b.parts = partition.NewService(b.nh, int(cfg.Kafka.MaxRequestBytes), metrics, log)
