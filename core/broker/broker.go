@@ -183,6 +183,7 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	if b.http, err = telemetry.StartHTTP(cfg.HTTPAddr, b.provider, b.ready, log); err != nil {
 		return nil, fmt.Errorf("cannot serve HTTP on %s: %w", cfg.HTTPAddr, err)
 	}
+	b.registerAdminAPI(b.http.Mux())
 	log.Info("chronik broker serving",
 		"node", cfg.NodeID, "kafka", b.kafka.Addr().String(), "advertised", cfg.AdvertisedKafkaAddr(),
 		"http", b.http.Addr(), "raft", cfg.RaftAddr, "data", cfg.DataDir, "topics", len(b.meta.View().Topics))

@@ -350,3 +350,31 @@ func (s *Service) Leaderless() int {
 
 // Has reports whether this broker holds a replica of tp.
 func (s *Service) Has(tp TP) bool { return s.lookup(tp) != nil }
+
+// ReplicaState describes one local replica for status reports.
+type ReplicaState struct {
+	TP
+	ShardID   uint64
+	ReplicaID uint64
+	State
+	IsLeader bool
+}
+
+// Replicas lists the local replicas, in no particular order.
+func (s *Service) Replicas() []ReplicaState {
+	s.mu.RLock()
+	rs := make([]*replica, 0, len(s.mu.byShard))
+	for _, r := range s.mu.byShard {
+		rs = append(rs, r)
+	}
+	s.mu.RUnlock()
+	out := make([]ReplicaState, 0, len(rs))
+	for _, r := range rs {
+		node, epoch, isUs, _ := r.leader()
+		out = append(out, ReplicaState{
+			TP: r.tp, ShardID: r.shardID, ReplicaID: r.id, IsLeader: isUs,
+			State: State{Leader: node, LeaderEpoch: epoch, LogStartOffset: r.sm.LogStartOffset(), HighWatermark: r.sm.HighWatermark()},
+		})
+	}
+	return out
+}
