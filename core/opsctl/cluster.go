@@ -1,0 +1,300 @@
+package opsctl
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/chronik-go/chronik/core/cluster"
+	"github.com/chronik-go/chronik/core/config"
+)
+
+// ResolveHTTPAddrs picks the brokers' admin (HTTP) addresses: the
+// --http-addr list when given, else every [[nodes]] http address of the
+// config file, else the single broker's http-addr (a wildcard host becomes
+// 127.0.0.1), else 127.0.0.1:9644.
+func ResolveHTTPAddrs(flagValue, configFile string, getenv func(string) string) ([]string, error) {
+	if strings.TrimSpace(flagValue) != "" {
+		return ParseBrokers("--http-addr", flagValue)
+	}
+	fs := pflag.NewFlagSet("http", pflag.ContinueOnError)
+	fs.String(config.FileFlag, "", "")
+	if configFile != "" {
+		if err := fs.Set(config.FileFlag, configFile); err != nil {
+			return nil, invalidf("--config %q: %v", configFile, err)
+		}
+	}
+	cfg, err := config.Load(fs, getenv)
+	if err != nil {
+		return nil, failf(ErrInvalidInput, err, "finding the brokers' HTTP addresses in the config: %v\nor name them with --http-addr host:port[,…]", err)
+	}
+	var out []string
+	for _, n := range cfg.Nodes {
+		if n.HTTP != "" {
+			out = append(out, n.HTTP)
+		}
+	}
+	if len(out) > 0 {
+		return out, nil
+	}
+	host, port, err := net.SplitHostPort(cfg.HTTPAddr)
+	if err != nil {
+		return nil, invalidf("http-addr %q: %v", cfg.HTTPAddr, err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return []string{net.JoinHostPort(host, port)}, nil
+}
+
+// ClusterStatus is the result of `cluster status`.
+type ClusterStatus struct {
+	Nodes           []NodeState      `json:"nodes"`
+	Partitions      []PartitionState `json:"partitions"`
+	UnderReplicated int              `json:"under_replicated"`
+	Leaderless      int              `json:"leaderless"`
+}
+
+// NodeState is one broker as its admin API answered.
+type NodeState struct {
+	Node       int32  `json:"node"` // -1 when unreachable
+	HTTP       string `json:"http"`
+	Up         bool   `json:"up"`
+	Error      string `json:"error,omitempty"`
+	MetaLeader int32  `json:"meta_leader"`
+}
+
+// PartitionState is one partition across its replicas.
+type PartitionState struct {
+	Topic       string       `json:"topic"`
+	Partition   int32        `json:"partition"`
+	Leader      int32        `json:"leader"`
+	LeaderEpoch int32        `json:"leader_epoch"`
+	Replicas    []ReplicaLag `json:"replicas"`
+	State       string       `json:"state"` // ok, under-replicated, leaderless
+}
+
+// ReplicaLag is one replica's progress relative to the leader.
+type ReplicaLag struct {
+	Node          int32 `json:"node"`
+	Reporting     bool  `json:"reporting"` // its broker answered the status request
+	HighWatermark int64 `json:"high_watermark"`
+	Lag           int64 `json:"lag"` // leader's high watermark minus this one's
+}
+
+// FetchNodeStatus reads one broker's /v1/status.
+func FetchNodeStatus(ctx context.Context, addr string) (cluster.NodeStatus, error) {
+	var st cluster.NodeStatus
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/status", nil)
+	if err != nil {
+		return st, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("GET /v1/status: %s", resp.Status)
+	}
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// ClusterStatus merges the Kafka metadata (replica placement, leaders)
+// with every broker's admin status (high watermarks), flagging partitions
+// whose replicas lag or do not report, and those without a leader.
+func (c *Client) ClusterStatus(ctx context.Context, httpAddrs []string) (*ClusterStatus, error) {
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	md, err := c.adm.Metadata(ctx)
+	if err != nil {
+		return nil, c.explain(err)
+	}
+	out := &ClusterStatus{Nodes: []NodeState{}, Partitions: []PartitionState{}}
+	type tp struct {
+		topic string
+		p     int32
+	}
+	hw := map[tp]map[int32]int64{} // node → high watermark, per partition
+	for _, addr := range httpAddrs {
+		ns := NodeState{Node: -1, HTTP: addr, MetaLeader: -1}
+		st, err := FetchNodeStatus(ctx, addr)
+		if err != nil {
+			ns.Error = err.Error()
+		} else {
+			ns.Node, ns.Up, ns.MetaLeader = st.Node, true, st.MetaLeader
+			for _, r := range st.Replicas {
+				k := tp{r.Topic, r.Partition}
+				if hw[k] == nil {
+					hw[k] = map[int32]int64{}
+				}
+				hw[k][st.Node] = r.HighWatermark
+			}
+		}
+		out.Nodes = append(out.Nodes, ns)
+	}
+	for _, t := range md.Topics.Sorted() {
+		for _, p := range t.Partitions.Sorted() {
+			ps := PartitionState{Topic: t.Topic, Partition: p.Partition, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, State: "ok"}
+			reports := hw[tp{t.Topic, p.Partition}]
+			leaderHW, leaderOK := reports[p.Leader]
+			for _, n := range p.Replicas {
+				h, ok := reports[n]
+				rl := ReplicaLag{Node: n, Reporting: ok, HighWatermark: h}
+				if ok && leaderOK {
+					rl.Lag = max(0, leaderHW-h)
+				}
+				if !ok || rl.Lag > 0 {
+					ps.State = "under-replicated"
+				}
+				ps.Replicas = append(ps.Replicas, rl)
+			}
+			if p.Leader < 0 || p.Err != nil {
+				ps.State = "leaderless"
+			}
+			switch ps.State {
+			case "under-replicated":
+				out.UnderReplicated++
+			case "leaderless":
+				out.Leaderless++
+			}
+			out.Partitions = append(out.Partitions, ps)
+		}
+	}
+	return out, nil
+}
+
+// WriteTable prints nodes, then partitions, then a summary line.
+func (r *ClusterStatus) WriteTable(w io.Writer) error {
+	return sections(w,
+		func(w io.Writer) error {
+			t := newTable(w, "NODE", "HTTP", "UP", "META-LEADER", "ERROR")
+			for _, n := range r.Nodes {
+				node := "?"
+				if n.Node >= 0 {
+					node = itoa(n.Node)
+				}
+				t.row(node, n.HTTP, strconv.FormatBool(n.Up), itoa(n.MetaLeader), n.Error)
+			}
+			return t.flush()
+		},
+		func(w io.Writer) error {
+			t := newTable(w, "TOPIC", "PARTITION", "LEADER", "EPOCH", "REPLICAS(NODE:LAG)", "STATE")
+			for _, p := range r.Partitions {
+				reps := make([]string, 0, len(p.Replicas))
+				for _, rl := range p.Replicas {
+					lag := itoa(rl.Lag)
+					if !rl.Reporting {
+						lag = "down"
+					}
+					reps = append(reps, itoa(rl.Node)+":"+lag)
+				}
+				t.row(p.Topic, itoa(p.Partition), itoa(p.Leader), itoa(p.LeaderEpoch), strings.Join(reps, ","), p.State)
+			}
+			return t.flush()
+		},
+		func(w io.Writer) error {
+			_, err := fmt.Fprintf(w, "%d partitions, %d under-replicated, %d leaderless\n", len(r.Partitions), r.UnderReplicated, r.Leaderless)
+			return err
+		},
+	)
+}
+
+// LeaderTransfer is the result of `cluster transfer-leader`.
+type LeaderTransfer struct {
+	Topic       string `json:"topic"`
+	Partition   int32  `json:"partition"`
+	From        int32  `json:"from"`
+	To          int32  `json:"to"`
+	LeaderEpoch int32  `json:"leader_epoch"`
+	Elapsed     string `json:"elapsed"`
+}
+
+// TransferLeader asks a broker holding a replica to move the partition's
+// leadership to broker to, then waits until Metadata shows it there,
+// printing progress to progress (may be io.Discard).
+func (c *Client) TransferLeader(ctx context.Context, httpAddrs []string, topic string, p, to int32, progress io.Writer) (*LeaderTransfer, error) {
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	start := time.Now()
+	leader := func() (int32, int32, error) {
+		md, err := c.adm.Metadata(ctx, topic)
+		if err != nil {
+			return -1, -1, c.explain(err)
+		}
+		pd, ok := md.Topics[topic].Partitions[p]
+		if !ok {
+			return -1, -1, invalidf("topic %q has no partition %d", topic, p)
+		}
+		return pd.Leader, pd.LeaderEpoch, nil
+	}
+	from, _, err := leader()
+	if err != nil {
+		return nil, err
+	}
+	res := &LeaderTransfer{Topic: topic, Partition: p, From: from, To: to}
+	if from != to {
+		var lastErr error
+		asked := false
+		for _, addr := range httpAddrs {
+			if lastErr = postTransfer(ctx, addr, topic, p, to); lastErr == nil {
+				asked = true
+				break
+			}
+		}
+		if !asked {
+			return nil, failf(ErrInvalidInput, lastErr, "no broker accepted the transfer: %v", lastErr)
+		}
+		fmt.Fprintf(progress, "asked partition %s/%d to move its leader from %d to %d\n", topic, p, from, to)
+	}
+	for {
+		l, epoch, err := leader()
+		if err != nil {
+			return nil, err
+		}
+		if l == to {
+			res.LeaderEpoch, res.Elapsed = epoch, time.Since(start).Round(time.Millisecond).String()
+			return res, nil
+		}
+		fmt.Fprintf(progress, "leader is %d (epoch %d), waiting for %d\n", l, epoch, to)
+		select {
+		case <-ctx.Done():
+			return nil, failf(ErrInvalidInput, ctx.Err(), "broker %d did not become leader of %s/%d within --timeout (is it up and caught up?)", to, topic, p)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func postTransfer(ctx context.Context, addr, topic string, p, to int32) error {
+	url := fmt.Sprintf("http://%s/v1/topics/%s/partitions/%d/leader?to=%d", addr, topic, p, to)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusAccepted {
+		return nil
+	}
+	var body struct{ Error string }
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return fmt.Errorf("%s: %s", addr, body.Error)
+}
+
+
+// WriteTable prints the outcome of a transfer.
+func (r *LeaderTransfer) WriteTable(w io.Writer) error {
+	_, err := fmt.Fprintf(w, "partition %s/%d: leader %d → %d (epoch %d) after %s\n", r.Topic, r.Partition, r.From, r.To, r.LeaderEpoch, r.Elapsed)
+	return err
+}
