@@ -26,6 +26,18 @@ const (
 	keyCreatePartitions        int16 = 37
 	keyIncrementalAlterConfigs int16 = 44
 	keyDescribeCluster         int16 = 60
+	// Consumer groups (08_offset_commit.go …, groups.go).
+	keyOffsetCommit    int16 = 8
+	keyOffsetFetch     int16 = 9
+	keyFindCoordinator int16 = 10
+	keyJoinGroup       int16 = 11
+	keyHeartbeat       int16 = 12
+	keyLeaveGroup      int16 = 13
+	keySyncGroup       int16 = 14
+	keyDescribeGroups  int16 = 15
+	keyListGroups      int16 = 16
+	keyDeleteGroups    int16 = 42
+	keyOffsetDelete    int16 = 47
 )
 
 // handleFunc answers one request; it runs in its own goroutine and must
@@ -64,6 +76,17 @@ var apis = []api{
 	{key: keyCreatePartitions, min: 0, max: 3, handle: handleCreatePartitions},
 	{key: keyIncrementalAlterConfigs, min: 0, max: 1, handle: handleIncrementalAlterConfigs},
 	{key: keyDescribeCluster, min: 0, max: 1, handle: handleDescribeCluster},
+	{key: keyOffsetCommit, min: 2, max: 9, handle: handleOffsetCommit},
+	{key: keyOffsetFetch, min: 1, max: 9, handle: handleOffsetFetch},
+	{key: keyFindCoordinator, min: 0, max: 6, handle: handleFindCoordinator},
+	{key: keyJoinGroup, min: 0, max: 9, handle: handleJoinGroup},
+	{key: keyHeartbeat, min: 0, max: 4, handle: handleHeartbeat},
+	{key: keyLeaveGroup, min: 0, max: 5, handle: handleLeaveGroup},
+	{key: keySyncGroup, min: 0, max: 5, handle: handleSyncGroup},
+	{key: keyDescribeGroups, min: 0, max: 6, handle: handleDescribeGroups},
+	{key: keyListGroups, min: 0, max: 5, handle: handleListGroups},
+	{key: keyDeleteGroups, min: 0, max: 2, handle: handleDeleteGroups},
+	{key: keyOffsetDelete, min: 0, max: 0, handle: handleOffsetDelete},
 }
 
 var (

@@ -56,7 +56,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		principal: anonymous,
 		queue:     make(chan *slot, maxInFlightPerConn),
 	}
-	c.ctx, c.cancel = context.WithCancel(s.baseCtx)
+	c.ctx, c.cancel = context.WithCancel(context.WithValue(s.baseCtx, remoteAddrKey{}, nc.RemoteAddr()))
 	return c
 }
 

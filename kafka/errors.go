@@ -8,6 +8,7 @@ import (
 
 	"github.com/chronik-go/chronik/core/batch"
 	"github.com/chronik-go/chronik/core/cluster"
+	"github.com/chronik-go/chronik/core/group"
 	"github.com/chronik-go/chronik/core/partition"
 )
 
@@ -45,6 +46,22 @@ var errorMap = []struct {
 	{batch.ErrUnsupportedMagic, kerr.UnsupportedForMessageFormat},
 	{batch.ErrInvalid, kerr.InvalidRecord},
 	{batch.ErrTooLarge, kerr.MessageTooLarge},
+
+	{group.ErrNotCoordinator, kerr.NotCoordinator},
+	{group.ErrCoordinatorNotAvailable, kerr.CoordinatorNotAvailable},
+	{group.ErrLoadInProgress, kerr.CoordinatorLoadInProgress},
+	{group.ErrInvalidGroupID, kerr.InvalidGroupID},
+	{group.ErrUnknownMember, kerr.UnknownMemberID},
+	{group.ErrIllegalGeneration, kerr.IllegalGeneration},
+	{group.ErrRebalanceInProgress, kerr.RebalanceInProgress},
+	{group.ErrMemberIDRequired, kerr.MemberIDRequired},
+	{group.ErrInconsistentProtocol, kerr.InconsistentGroupProtocol},
+	{group.ErrInvalidSessionTimeout, kerr.InvalidSessionTimeout},
+	{group.ErrFencedInstanceID, kerr.FencedInstanceID},
+	{group.ErrGroupNotFound, kerr.GroupIDNotFound},
+	{group.ErrNonEmptyGroup, kerr.NonEmptyGroup},
+	{group.ErrGroupSubscribedToTopic, kerr.GroupSubscribedToTopic},
+	{group.ErrOffsetMetadataTooLarge, kerr.OffsetMetadataTooLarge},
 
 	{context.DeadlineExceeded, kerr.RequestTimedOut},
 	// Canceled means the connection or the server is going away; nobody

@@ -182,6 +182,8 @@ func firstErrorCode(resp kmsg.Response) int16 {
 		return resp.ErrorCode
 	case *kmsg.DescribeLogDirsResponse:
 		return resp.ErrorCode
+	default:
+		return groupsErrorCode(resp)
 	}
 	return 0
 }

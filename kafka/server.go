@@ -38,6 +38,9 @@ type Config struct {
 	// Authorizer is asked about every request before its handler runs; nil
 	// allows everything.
 	Authorizer Authorizer
+	// Groups is the consumer-group coordinator (groups.go); nil answers
+	// the group APIs with COORDINATOR_NOT_AVAILABLE.
+	Groups Groups
 }
 
 // Defaults applied by New to zero fields of Config.
@@ -123,6 +126,9 @@ func New(cfg Config, b Backend, m *telemetry.Metrics, log *slog.Logger) *Server 
 	}
 	if cfg.Authorizer == nil {
 		cfg.Authorizer = allowAll
+	}
+	if cfg.Groups == nil {
+		cfg.Groups = noGroups{}
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -106,7 +106,7 @@ func TestOperatorHelp(t *testing.T) {
 					t.Errorf("missing Short or Example")
 				}
 				for _, name := range []string{"brokers", "format", "timeout"} {
-					if c.Flags().Lookup(name) == nil && c.InheritedFlags().Lookup(name) == nil {
+					if c.Flags().Lookup(name) == nil && c.PersistentFlags().Lookup(name) == nil && c.InheritedFlags().Lookup(name) == nil {
 						t.Errorf("no --%s flag", name)
 					}
 				}

@@ -196,6 +196,9 @@ change together, the broker validates both before applying either.` + "\n" + top
 	return cmd
 }
 
+// stdinIsTerminal decides whether topic delete may prompt; tests replace it.
+var stdinIsTerminal = opsctl.IsTerminal
+
 func newTopicDeleteCmd(f *clusterFlags) *cobra.Command {
 	var yes bool
 	cmd := &cobra.Command{
@@ -210,7 +213,7 @@ elsewhere (scripts, pipes) it refuses unless --yes is given.`,
 		Args: nameArg("topic"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
-			interactive := opsctl.IsTerminal(cmd.InOrStdin())
+			interactive := stdinIsTerminal(cmd.InOrStdin())
 			if err := opsctl.RequireConfirmation(yes, interactive, fmt.Sprintf("delete topic %q", name)); err != nil {
 				return err
 			}

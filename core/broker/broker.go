@@ -24,6 +24,7 @@ import (
 
 	"github.com/chronik-go/chronik/core/cluster"
 	"github.com/chronik-go/chronik/core/config"
+	"github.com/chronik-go/chronik/core/group"
 	"github.com/chronik-go/chronik/core/partition"
 	"github.com/chronik-go/chronik/core/telemetry"
 	"github.com/chronik-go/chronik/kafka"
@@ -54,6 +55,7 @@ type Broker struct {
 	rec      *cluster.Reconciler
 	reporter *cluster.LeaderReporter
 	lead     *cluster.Leadership
+	groups   *group.Service
 	kafka    *kafka.Server
 	http     *telemetry.HTTPServer
 
@@ -138,6 +140,9 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	if err := b.startMeta(ctx); err != nil {
 		return nil, err
 	}
+	if err := b.startGroups(ctx); err != nil {
+		return nil, err
+	}
 	b.cluster = cluster.NewService(b.nh, b.meta, b.parts, b.settings(), log)
 	b.rec = cluster.NewReconciler(b.nh, b.store, b.meta, b.parts, cfg.NodeID, b.raftAddr, b.shardConfig, log)
 	rctx, cancel := context.WithCancel(context.Background())
@@ -175,6 +180,7 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		DefaultPartitions:        cfg.Kafka.DefaultPartitions,
 		DefaultReplicationFactor: cfg.ReplicationFactor(),
 		MaxPartitionsPerTopic:    cfg.Kafka.MaxPartitionsPerTopic,
+		Groups:                   b.groups,
 	}, &backend{b.cluster, b.parts}, metrics, log)
 	if err := b.kafka.Listen(); err != nil {
 		return nil, fmt.Errorf("cannot listen for Kafka clients on %s: %w", cfg.KafkaAddr, err)
@@ -259,6 +265,9 @@ func (b *Broker) stop(ctx context.Context) error {
 	}
 	if b.http != nil {
 		errs = append(errs, b.http.Close(ctx))
+	}
+	if b.groups != nil {
+		b.groups.Close()
 	}
 	if b.stopRec != nil {
 		b.stopRec()

@@ -94,6 +94,13 @@ type KafkaConfig struct {
 	MaxPartitionsPerTopic int32 `toml:"max-partitions-per-topic"`
 	// ClusterID is reported in Metadata and DescribeCluster.
 	ClusterID string `toml:"cluster-id"`
+	// OffsetsRetentionMinutes is how long committed offsets outlive an empty
+	// consumer group (or, for simple consumers, their commit): Kafka's
+	// offsets.retention.minutes.
+	OffsetsRetentionMinutes int32 `toml:"offsets-retention-minutes"`
+	// GroupInitialRebalanceDelayMs is how long the first rebalance of an
+	// empty group waits for more members: group.initial.rebalance.delay.ms.
+	GroupInitialRebalanceDelayMs int32 `toml:"group-initial-rebalance-delay-ms"`
 }
 
 // RaftConfig holds Dragonboat settings. LogDBShards and ExecShards are fixed
@@ -116,7 +123,15 @@ type RaftConfig struct {
 	// one fsync stream (ARCHITECTURE.md §2).
 	LogDBShards uint64 `toml:"logdb-shards"`
 	ExecShards  uint64 `toml:"exec-shards"`
+	// CoordinatorShards is the number of consumer-group coordinator shards
+	// (N in ARCHITECTURE.md §2); a group's shard depends on it, so it is
+	// fixed once a data directory exists.
+	CoordinatorShards int `toml:"coordinator-shards"`
 }
+
+// MaxCoordinatorShards bounds raft.coordinator-shards: coordinator shard
+// IDs (2 … 1+N) stay below the first partition shard ID (raftsm).
+const MaxCoordinatorShards = 1022
 
 // Size units for byte-valued settings.
 const (
@@ -143,6 +158,9 @@ func Default() Config {
 			DefaultReplicationFactor: 0,
 			MaxPartitionsPerTopic:    10000,
 			ClusterID:                "chronik",
+
+			OffsetsRetentionMinutes:      7 * 24 * 60,
+			GroupInitialRebalanceDelayMs: 3000,
 		},
 		Raft: RaftConfig{
 			RTT:                10 * time.Millisecond,
@@ -153,6 +171,7 @@ func Default() Config {
 			MaxInMemLogSize:    256 * MiB,
 			LogDBShards:        1,
 			ExecShards:         1,
+			CoordinatorShards:  8,
 		},
 	}
 }

@@ -122,6 +122,16 @@ func (c Config) Validate() error {
 	if r.ExecShards < 1 {
 		bad("raft.exec-shards is %d; it must be >= 1", r.ExecShards)
 	}
+	if r.CoordinatorShards < 1 || r.CoordinatorShards > MaxCoordinatorShards {
+		bad("raft.coordinator-shards is %d; it must be between 1 and %d (8 suits most clusters; it cannot change once the data directory exists)",
+			r.CoordinatorShards, MaxCoordinatorShards)
+	}
+	if k.OffsetsRetentionMinutes < 1 {
+		bad("kafka.offsets-retention-minutes is %d; it must be >= 1 (Kafka's default is 10080, 7 days)", k.OffsetsRetentionMinutes)
+	}
+	if k.GroupInitialRebalanceDelayMs < 0 {
+		bad("kafka.group-initial-rebalance-delay-ms is %d; it must be >= 0 (0 rebalances as soon as the first member joins)", k.GroupInitialRebalanceDelayMs)
+	}
 
 	return errors.Join(errs...)
 }

@@ -578,7 +578,7 @@ func (s *Service) DeleteGroup(ctx context.Context, groupID string) error {
 		}
 	}
 	g.mu.state = Dead
-	g.stopTimersLocked()
+	g.stopAllLocked()
 	g.mu.Unlock()
 	s.forget(sh, g)
 	return nil

@@ -126,7 +126,7 @@ func kafkaError(err error, brokerMsg string, s subject) error {
 	case errors.Is(err, kerr.InvalidPartitions):
 		hint = " — a topic's partition count can only grow: give a larger --partitions"
 	case errors.Is(err, kerr.InvalidConfig):
-		hint = " — `chronik topic describe TOPIC` lists the topic configs and their defaults; docs/cli.md says which Chronik applies"
+		hint = " — `chronik topic describe TOPIC` lists every topic config with its default"
 	case errors.Is(err, kerr.InvalidTopicException) && brokerMsg == "":
 		hint = " — topic names use only ASCII letters, digits, '.', '_' and '-', at most 249 characters"
 	case errors.Is(err, kerr.CoordinatorNotAvailable), errors.Is(err, kerr.NotCoordinator),

@@ -170,7 +170,7 @@ func (c *Client) DescribeGroup(ctx context.Context, name string) (*GroupDescript
 		}
 		if a, ok := m.Assigned.AsConsumer(); ok {
 			for _, t := range a.Topics {
-				ps := slices.Clone(t.Partitions)
+				ps := nonNil(slices.Clone(t.Partitions))
 				slices.Sort(ps)
 				gm.Assigned = append(gm.Assigned, TopicPartitions{Topic: t.Topic, Partitions: ps})
 			}

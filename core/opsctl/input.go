@@ -23,9 +23,11 @@ const defaultKafkaPort = "9092"
 //
 //   - flagValue (--brokers) when non-empty;
 //   - else CHRONIK_BROKERS when non-empty;
+//   - else, from the config file (configFile, else CHRONIK_CONFIG), the
+//     kafka address of every [[nodes]] entry of a cluster;
 //   - else the Kafka address `chronik serve` would advertise with the same
-//     config file (configFile, else CHRONIK_CONFIG) and CHRONIK_*
-//     environment — 127.0.0.1:9092 when there is neither.
+//     config file and CHRONIK_* environment — 127.0.0.1:9092 when there is
+//     neither.
 //
 // getenv is usually os.Getenv.
 func ResolveBrokers(flagValue, configFile string, getenv func(string) string) ([]string, error) {
@@ -45,6 +47,15 @@ func ResolveBrokers(flagValue, configFile string, getenv func(string) string) ([
 	cfg, err := config.Load(fs, getenv)
 	if err != nil {
 		return nil, failf(ErrInvalidInput, err, "finding the cluster's address in the broker config: %v\nor name the brokers directly with --brokers host:port or %s", err, EnvBrokers)
+	}
+	var out []string
+	for _, n := range cfg.Nodes {
+		if n.Kafka != "" {
+			out = append(out, n.Kafka)
+		}
+	}
+	if len(out) > 0 {
+		return out, nil
 	}
 	return []string{cfg.AdvertisedKafkaAddr()}, nil
 }

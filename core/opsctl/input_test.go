@@ -78,6 +78,22 @@ func TestResolveBrokers(t *testing.T) {
 	if err := os.WriteFile(advertised, []byte("kafka-addr = \":9092\"\nadvertise-addr = \"broker1.example.com:9092\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	cluster := filepath.Join(dir, "cluster.toml")
+	if err := os.WriteFile(cluster, []byte(`
+[[nodes]]
+id = 1
+kafka = "10.0.0.1:9092"
+raft = "10.0.0.1:9095"
+http = "10.0.0.1:9644"
+
+[[nodes]]
+id = 2
+kafka = "10.0.0.2:9092"
+raft = "10.0.0.2:9095"
+http = "10.0.0.2:9644"
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	bad := filepath.Join(dir, "bad.toml")
 	if err := os.WriteFile(bad, []byte("kafka-adr = \":9092\"\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -94,6 +110,7 @@ func TestResolveBrokers(t *testing.T) {
 		{name: "env beats file", file: file, env: map[string]string{"CHRONIK_BROKERS": "c:3"}, want: "c:3"},
 		{name: "file: wildcard becomes loopback", file: file, want: "127.0.0.1:29092"},
 		{name: "file: advertised address", file: advertised, want: "broker1.example.com:9092"},
+		{name: "file: every node of a cluster", file: cluster, want: "10.0.0.1:9092,10.0.0.2:9092"},
 		{name: "CHRONIK_CONFIG names the file", env: map[string]string{"CHRONIK_CONFIG": file}, want: "127.0.0.1:29092"},
 		{name: "CHRONIK_KAFKA_ADDR as serve reads it", env: map[string]string{"CHRONIK_KAFKA_ADDR": ":39092"}, want: "127.0.0.1:39092"},
 		{name: "bad file", file: bad, err: `unknown key "kafka-adr"`},

@@ -131,9 +131,13 @@ func confluentRead(ctx context.Context, c *kafka.Consumer, each func(*kafka.Mess
 	}
 }
 
-// readAll assigns every partition at the beginning, without a group.
+// readAll assigns every partition at the beginning. librdkafka's consumer
+// wants a group.id even so; with assign() and no commits it joins nothing.
 func (d confluentDriver) readAll(ctx context.Context, topic string, end map[int32]int64) ([]rec, error) {
-	c, err := kafka.NewConsumer(d.configMap(kafka.ConfigMap{"enable.auto.commit": false}))
+	c, err := kafka.NewConsumer(d.configMap(kafka.ConfigMap{
+		"group.id":           d.conf.clientID + "-assign",
+		"enable.auto.commit": false,
+	}))
 	if err != nil {
 		return nil, err
 	}

@@ -53,12 +53,47 @@ func buildAndRun(m *testing.M) int {
 		return 2
 	}
 	// The test runs in kafka/compat.
-	build := exec.Command(goTool, "build", "-o", chronikBin, "../../cmd/chronik")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "compat: FAILED to build the chronik binary (go build -o %s ../../cmd/chronik): %v\n%s\n", chronikBin, err, out)
+	if os.Getenv(externalBrokerEnv) == "" {
+		build := exec.Command(goTool, "build", "-o", chronikBin, "../../cmd/chronik")
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "compat: FAILED to build the chronik binary (go build -o %s ../../cmd/chronik): %v\n%s\n", chronikBin, err, out)
+			return 2
+		}
+	}
+	// Test binaries carry no module versions (debug.ReadBuildInfo has no
+	// Deps), so docs/clients.md gets the Go clients' versions from go list.
+	list := exec.Command(goTool, append([]string{"list", "-m", "-f", "{{.Path}} {{.Version}}"}, goClientModules...)...)
+	out, err := list.Output()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "compat: go list -m %s: %v\n", strings.Join(goClientModules, " "), err)
 		return 2
 	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if path, v, ok := strings.Cut(line, " "); ok {
+			modVersions[path] = v
+		}
+	}
 	return m.Run()
+}
+
+// goClientModules are the Go clients of the matrix; modVersions holds their
+// versions from go.mod.
+var (
+	goClientModules = []string{
+		"github.com/twmb/franz-go",
+		"github.com/IBM/sarama",
+		"github.com/segmentio/kafka-go",
+		"github.com/confluentinc/confluent-kafka-go/v2",
+	}
+	modVersions = make(map[string]string)
+)
+
+// modVersion is the version of Go module path, "?" if unknown.
+func modVersion(path string) string {
+	if v, ok := modVersions[path]; ok {
+		return v
+	}
+	return "?"
 }
 
 // broker is the chronik process and the proxy every client connects through.
@@ -66,7 +101,17 @@ type broker struct {
 	addr    string // the proxy: what clients bootstrap from and what the broker advertises
 	proxy   *proxy
 	logPath string
+	// external is set when the matrix runs against another broker (see
+	// externalBrokerEnv).
+	external bool
 }
+
+// externalBrokerEnv names an already-running Kafka-compatible broker to run
+// the matrix against instead of chronik, to check the matrix itself (a real
+// Kafka, or franz-go's kfake). The broker advertises its own address, so the
+// proxy sees only the bootstrap connections and docs/clients.md is neither
+// written nor checked.
+const externalBrokerEnv = "CHRONIK_COMPAT_EXTERNAL_BROKER"
 
 // startBroker starts chronik serve on a temp dir with free 127.0.0.1 ports,
 // advertising the proxy's address, and waits until /readyz answers 200. The
@@ -74,6 +119,11 @@ type broker struct {
 // log is printed if t failed.
 func startBroker(t *testing.T) *broker {
 	t.Helper()
+	if ext := os.Getenv(externalBrokerEnv); ext != "" {
+		t.Logf("%s=%s: running the matrix against that broker, not chronik", externalBrokerEnv, ext)
+		p := startProxy(t, ext)
+		return &broker{addr: p.addr(), proxy: p, external: true}
+	}
 	// The broker's ports are reserved and released for it to bind, as in
 	// cmd/chronik's e2e helpers; the proxy keeps its listener.
 	ports := make([]string, 3)

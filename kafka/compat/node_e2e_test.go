@@ -12,7 +12,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
+
+// nodeGrace is how long before the step's deadline a script gives up.
+const nodeGrace = 5 * time.Second
 
 // nodeDriver runs node/<script>.mjs, one process per step. The script reads
 // its parameters from COMPAT_* environment variables (node/common.mjs) and
@@ -20,25 +24,26 @@ import (
 type nodeDriver struct {
 	conf   clientConf
 	script string // file name without .mjs
-	pkg    string // the npm package it drives
 }
 
-// nodeScripts maps a script to the npm package it needs installed.
-var nodeScripts = map[string]string{
-	"kafkajs":      "kafkajs",
-	"platformatic": "@platformatic/kafka",
-	"confluent":    "@confluentinc/kafka-javascript",
+// nodeInstalled names, per script, a file under node/node_modules that npm ci
+// leaves only when the client is installed (for the librdkafka binding, its
+// native addon, which the install builds from source).
+var nodeInstalled = map[string]string{
+	"kafkajs":      "kafkajs/package.json",
+	"platformatic": "@platformatic/kafka/package.json",
+	"confluent":    "@confluentinc/kafka-javascript/build/Release/confluent-kafka-javascript.node",
 }
 
 func newNode(script string) func(clientConf) driver {
-	return func(c clientConf) driver { return nodeDriver{conf: c, script: script, pkg: nodeScripts[script]} }
+	return func(c clientConf) driver { return nodeDriver{conf: c, script: script} }
 }
 
 func (d nodeDriver) available() error {
 	if _, err := exec.LookPath("node"); err != nil {
 		return err
 	}
-	_, err := os.Stat(filepath.Join("node", "node_modules", d.pkg, "package.json"))
+	_, err := os.Stat(filepath.Join("node", "node_modules", nodeInstalled[d.script]))
 	return err
 }
 
@@ -58,6 +63,11 @@ func (d nodeDriver) run(ctx context.Context, command string, env map[string]stri
 		"COMPAT_ID="+d.conf.id,
 		"COMPAT_IDEMPOTENT="+strconv.FormatBool(d.conf.idempotent),
 	)
+	// The script gives up a little before ctx ends, so it can still print
+	// what it read and why it failed.
+	if dl, ok := ctx.Deadline(); ok {
+		cmd.Env = append(cmd.Env, fmt.Sprintf("COMPAT_TIMEOUT_MS=%d", (time.Until(dl)-nodeGrace).Milliseconds()))
+	}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

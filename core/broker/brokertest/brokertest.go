@@ -37,6 +37,7 @@ func Config(t testing.TB) config.Config {
 	cfg.HTTPAddr = FreeAddr(t)
 	cfg.Raft.RTT = 5 * time.Millisecond
 	cfg.Raft.ElectionRTT = 10
+	cfg.Kafka.GroupInitialRebalanceDelayMs = 0
 	return cfg
 }
 

@@ -54,26 +54,32 @@ export function untilRecords (n) {
   })
 }
 
-function print (obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n')
+// exit prints obj and exits with code once stdout has taken it all (writes
+// to a pipe are asynchronous: process.exit alone would cut them short).
+function exit (obj, code) {
+  process.stdout.write(JSON.stringify(obj) + '\n', () => process.exit(code))
 }
 
 // main runs the command named by argv[2] from commands and exits; it fails
 // after COMPAT_TIMEOUT_MS.
 export async function main (commands) {
   const name = process.argv[2]
+  let done = false
   const fail = err => {
-    print({ error: String(err?.stack ?? err), records })
-    process.exit(1)
+    if (done) return
+    done = true
+    exit({ error: String(err?.stack ?? err), records }, 1)
   }
   const cmd = commands[name]
-  if (!cmd) fail(new Error(`unknown command ${name}; want one of ${Object.keys(commands).join(', ')}`))
+  if (!cmd) return fail(new Error(`unknown command ${name}; want one of ${Object.keys(commands).join(', ')}`))
   const timer = setTimeout(() => fail(new Error(`${name} timed out after ${env.timeoutMs} ms (${records.length} records read)`)), env.timeoutMs)
   try {
     const out = (await cmd()) ?? {}
     clearTimeout(timer)
-    print(out)
-    process.exit(0)
+    if (!done) {
+      done = true
+      exit(out, 0)
+    }
   } catch (err) {
     fail(err)
   }

@@ -2,13 +2,13 @@
 // group consumer stream in "committed" mode (earliest without a commit) that
 // commits explicitly: the last message of each partition every 1,000 records
 // and at the end, before the stream and the consumer close (leaving the group).
-import { Admin, Producer, Consumer, stringSerializers, stringDeserializers, version } from '@platformatic/kafka'
+import { Admin, Producer, Consumer, stringSerializers, stringDeserializers, clientSoftwareVersion } from '@platformatic/kafka'
 import { env, recKey, recValue, recHeaders, records, addRecord, main } from './common.mjs'
 
 const base = { clientId: env.clientId, bootstrapBrokers: [env.broker] }
 
 await main({
-  version: async () => ({ version }),
+  version: async () => ({ version: clientSoftwareVersion }),
 
   create: async () => {
     const admin = new Admin(base)

@@ -1,0 +1,48 @@
+package bench
+
+import (
+	"fmt"
+	"testing"
+)
+
+// BenchmarkPartitionScaling produces the same total load (b.N keyed
+// records, default producer, max rate) into topics of 1, 16, 64 and 256
+// partitions. Each run also produces b.N records into a 1-partition topic
+// on the same broker (x_1p: target ≥ 0.8 at 64 partitions) and runs kfake
+// with the same partition count (x_kfake).
+func BenchmarkPartitionScaling(b *testing.B) {
+	for _, parts := range []int32{1, 16, 64, 256} {
+		b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) {
+			if probeRound(b) {
+				return
+			}
+			ctx := benchContext(b)
+			addr, _ := startChronik(b, nil)
+			w := DefaultWorkload()
+			w.Keyed, w.Records = true, int64(b.N)
+			var one Result
+			if parts > 1 {
+				w1 := w
+				w1.Topic, w1.Partitions = "one", 1
+				var err error
+				one, err = Produce(ctx, on(ctx, b, addr, w1))
+				must(b, err)
+			}
+			w.Topic, w.Partitions = topicName(fmt.Sprintf("scale-%d", parts)), parts
+			w = on(ctx, b, addr, w)
+			b.SetBytes(int64(w.RecordSize))
+			b.ReportAllocs()
+			b.ResetTimer()
+			res, err := Produce(ctx, w)
+			b.StopTimer()
+			must(b, err)
+			reportRun(b, res)
+			if parts > 1 {
+				reportRatio(b, "1p", res.RecordsPerSec, one.RecordsPerSec, "records/s")
+			}
+			kres, err := Produce(ctx, on(ctx, b, startKfake(b), w))
+			must(b, err)
+			reportRatio(b, "kfake", res.RecordsPerSec, kres.RecordsPerSec, "records/s")
+		})
+	}
+}

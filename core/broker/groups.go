@@ -1,0 +1,66 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/lni/dragonboat/v4"
+	sm "github.com/lni/dragonboat/v4/statemachine"
+
+	"github.com/chronik-go/chronik/core/config"
+	"github.com/chronik-go/chronik/core/group"
+	"github.com/chronik-go/chronik/raftsm"
+)
+
+// The config bound and the shard-ID space must agree.
+var (
+	_ [config.MaxCoordinatorShards - raftsm.MaxCoordinatorShards]struct{}
+	_ [raftsm.MaxCoordinatorShards - config.MaxCoordinatorShards]struct{}
+)
+
+// startGroups starts this node's replica of every coordinator shard
+// (replica ID = node ID, members = the meta voters, so a single node is the
+// only member) and the group coordinator over them. A single node waits
+// until every shard has elected itself and loaded its groups, so its first
+// clients never see COORDINATOR_NOT_AVAILABLE; a cluster member does not
+// wait for peers that may not be up yet.
+func (b *Broker) startGroups(ctx context.Context) error {
+	n := b.cfg.Raft.CoordinatorShards
+	if err := b.store.CheckCoordinatorShards(n); err != nil {
+		return fmt.Errorf("raft.coordinator-shards: %w", err)
+	}
+	id := uint64(b.cfg.NodeID)
+	sms := make([]*raftsm.Coordinator, n)
+	for i := range sms {
+		shardID := raftsm.FirstCoordinatorShardID + uint64(i)
+		c := raftsm.NewCoordinator(b.store, shardID)
+		sms[i] = c
+		var members map[uint64]dragonboat.Target
+		if !b.nh.HasNodeInfo(shardID, id) {
+			members = map[uint64]dragonboat.Target{}
+			for _, v := range b.metaVoters() {
+				members[uint64(v)] = b.raftAddr(v)
+			}
+		}
+		create := func(uint64, uint64) sm.IOnDiskStateMachine { return c }
+		if err := b.nh.StartOnDiskReplica(members, false, create, b.shardConfig(shardID, id)); err != nil {
+			return fmt.Errorf("cannot start coordinator shard %d: %w", shardID, err)
+		}
+	}
+	b.groups = group.NewService(b.nh, sms, group.Config{
+		NodeID:                b.cfg.NodeID,
+		InitialRebalanceDelay: time.Duration(b.cfg.Kafka.GroupInitialRebalanceDelayMs) * time.Millisecond,
+		OffsetsRetention:      time.Duration(b.cfg.Kafka.OffsetsRetentionMinutes) * time.Minute,
+	}, b.log)
+	b.groups.Start()
+	if len(b.cfg.Nodes) > 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	if err := b.groups.WaitLoaded(ctx); err != nil {
+		return fmt.Errorf("coordinator shards did not come up within %s: %w", startTimeout, err)
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+package kafka
+
+// OffsetCommit, key 8: versions 2–9.
+//
+//   - Offsets are committed through the group's coordinator shard and the
+//     response is sent only after the commit is applied (durable in the
+//     Raft log). The commit time is the coordinator's clock.
+//   - Generation -1 with an empty member ID is a simple (assign())
+//     consumer: accepted while the group has no members. Otherwise the
+//     member and generation must be current: UNKNOWN_MEMBER_ID,
+//     ILLEGAL_GENERATION (also for a member commit to an unknown group),
+//     REBALANCE_IN_PROGRESS between JoinGroup and SyncGroup,
+//     FENCED_INSTANCE_ID (v7+). Commits during the join phase are accepted,
+//     as in Kafka, so eager consumers can commit before they rejoin.
+//   - Unknown topics or partitions get UNKNOWN_TOPIC_OR_PARTITION and are
+//     not stored; metadata over 4096 bytes gets OFFSET_METADATA_TOO_LARGE.
+//   - RetentionTimeMillis (v2–v4) > 0 gives the offsets their own expiry;
+//     otherwise offsets.retention.minutes applies (KIP-211).
+//   - v10 (topic IDs) is not served.
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-go/chronik/core/group"
+)
+
+// defaultGroupTimeout bounds group calls whose request has no timeout of
+// its own (the proposal itself is bounded by the coordinator).
+const defaultGroupTimeout = 30 * time.Second
+
+func handleOffsetCommit(ctx context.Context, s *Server, r *request) kmsg.Response {
+	req := r.msg.(*kmsg.OffsetCommitRequest)
+	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+	cr := group.CommitRequest{
+		Group: req.Group, Generation: req.Generation, MemberID: req.MemberID, InstanceID: derefString(req.InstanceID),
+	}
+	if req.Version <= 4 && req.RetentionTimeMillis > 0 {
+		cr.Retention = time.Duration(req.RetentionTimeMillis) * time.Millisecond
+	}
+	type ref struct{ t, p int }
+	var refs []ref // refs[i] is where cr.Offsets[i] is answered
+	resp.Topics = make([]kmsg.OffsetCommitResponseTopic, len(req.Topics))
+	for ti, rt := range req.Topics {
+		st := &resp.Topics[ti]
+		*st = kmsg.NewOffsetCommitResponseTopic()
+		st.Topic = rt.Topic
+		st.Partitions = make([]kmsg.OffsetCommitResponseTopicPartition, len(rt.Partitions))
+		topic, ok := s.backend.Topic(rt.Topic)
+		for pi, rp := range rt.Partitions {
+			sp := &st.Partitions[pi]
+			*sp = kmsg.NewOffsetCommitResponseTopicPartition()
+			sp.Partition = rp.Partition
+			if !ok || rp.Partition < 0 || int(rp.Partition) >= len(topic.Partitions) {
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				continue
+			}
+			cr.Offsets = append(cr.Offsets, group.CommitOffset{
+				TopicPartition: group.TopicPartition{Topic: rt.Topic, Partition: rp.Partition},
+				Offset:         rp.Offset, LeaderEpoch: rp.LeaderEpoch, Metadata: derefString(rp.Metadata),
+			})
+			refs = append(refs, ref{ti, pi})
+		}
+	}
+	if len(cr.Offsets) == 0 {
+		return resp
+	}
+	ctx, cancel := context.WithTimeout(ctx, defaultGroupTimeout)
+	defer cancel()
+	for i, err := range s.cfg.Groups.CommitOffsets(ctx, cr) {
+		resp.Topics[refs[i].t].Partitions[refs[i].p].ErrorCode = s.groupErrCode("OffsetCommit", err)
+	}
+	return resp
+}

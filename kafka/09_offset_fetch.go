@@ -1,0 +1,117 @@
+package kafka
+
+// OffsetFetch, key 9: versions 1–9.
+//
+//   - v1–v7 fetch one group's offsets; v8+ many groups at once (Groups),
+//     each with its own ErrorCode. A null topic list (v2+) returns every
+//     partition the group has committed.
+//   - Group-level errors (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, …)
+//     are the top-level ErrorCode on v2–v7; v1 has none, so every requested
+//     partition carries it.
+//   - A partition without a committed offset, of an unknown group or topic,
+//     answers offset -1, leader epoch -1 and empty metadata, with no error
+//     (as Kafka does).
+//   - RequireStable (v7+) is ignored: without transactions there are never
+//     pending offsets. v9's MemberID/MemberEpoch belong to KIP-848 consumer
+//     groups and are ignored (classic groups only).
+//   - v10 (topic IDs) is not served.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-go/chronik/core/group"
+)
+
+func handleOffsetFetch(ctx context.Context, s *Server, r *request) kmsg.Response {
+	req := r.msg.(*kmsg.OffsetFetchRequest)
+	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+	if req.Version >= 8 {
+		resp.Groups = make([]kmsg.OffsetFetchResponseGroup, len(req.Groups))
+		for i, rg := range req.Groups {
+			g := &resp.Groups[i]
+			*g = kmsg.NewOffsetFetchResponseGroup()
+			g.Group = rg.Group
+			var tps []group.TopicPartition
+			if rg.Topics != nil {
+				tps = []group.TopicPartition{}
+				for _, t := range rg.Topics {
+					for _, p := range t.Partitions {
+						tps = append(tps, group.TopicPartition{Topic: t.Topic, Partition: p})
+					}
+				}
+			}
+			offs, err := s.cfg.Groups.FetchOffsets(ctx, rg.Group, tps)
+			if err != nil {
+				g.ErrorCode = s.groupErrCode("OffsetFetch", err)
+				continue
+			}
+			for _, t := range groupByTopic(offs) {
+				rt := kmsg.NewOffsetFetchResponseGroupTopic()
+				rt.Topic = t[0].Topic
+				for _, o := range t {
+					rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+					rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = o.Partition, o.Offset, o.LeaderEpoch, kmsg.StringPtr(o.Metadata)
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				g.Topics = append(g.Topics, rt)
+			}
+		}
+		return resp
+	}
+
+	var tps []group.TopicPartition
+	if req.Topics != nil {
+		tps = []group.TopicPartition{}
+		for _, t := range req.Topics {
+			for _, p := range t.Partitions {
+				tps = append(tps, group.TopicPartition{Topic: t.Topic, Partition: p})
+			}
+		}
+	}
+	offs, err := s.cfg.Groups.FetchOffsets(ctx, req.Group, tps)
+	code := s.groupErrCode("OffsetFetch", err)
+	if err != nil {
+		if req.Version >= 2 {
+			resp.ErrorCode = code
+			return resp
+		}
+		// v1 has no top-level error: every requested partition says it.
+		offs = make([]group.FetchedOffset, len(tps))
+		for i, tp := range tps {
+			offs[i] = group.FetchedOffset{TopicPartition: tp, Offset: -1, LeaderEpoch: -1}
+		}
+	}
+	for _, t := range groupByTopic(offs) {
+		rt := kmsg.NewOffsetFetchResponseTopic()
+		rt.Topic = t[0].Topic
+		for _, o := range t {
+			rp := kmsg.NewOffsetFetchResponseTopicPartition()
+			rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = o.Partition, o.Offset, o.LeaderEpoch, kmsg.StringPtr(o.Metadata)
+			if req.Version < 2 {
+				rp.ErrorCode = code
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
+}
+
+// groupByTopic splits offsets into runs of one topic, keeping their order
+// (requested order, or the coordinator's sorted order).
+func groupByTopic(offs []group.FetchedOffset) [][]group.FetchedOffset {
+	var out [][]group.FetchedOffset
+	idx := map[string]int{}
+	for _, o := range offs {
+		i, ok := idx[o.Topic]
+		if !ok {
+			i = len(out)
+			idx[o.Topic] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], o)
+	}
+	return out
+}

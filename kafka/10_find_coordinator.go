@@ -1,0 +1,77 @@
+package kafka
+
+// FindCoordinator, key 10: versions 0–6.
+//
+//   - Group keys (CoordinatorType 0, the only type before v1) are answered
+//     with the broker leading the group's coordinator shard
+//     (Groups.Coordinator) and its advertised host and port from
+//     Backend.Brokers(): the real coordinator, not the broker asked
+//     (KAFKA_COMPAT trap 7). No leader yet, or a leader missing from the
+//     broker list, is COORDINATOR_NOT_AVAILABLE, which clients retry.
+//   - v4+ batches keys (CoordinatorKeys) and answers one entry per key;
+//     v0–v3 carry one key and answer in the top-level fields.
+//   - Transaction keys (type 1) get UNSUPPORTED_VERSION with a message:
+//     transactions are not implemented, InitProducerId rejects
+//     transactional IDs the same way, and every client treats the code as
+//     fatal with a message pointing at the broker instead of retrying until
+//     its timeout. Any other type is INVALID_REQUEST.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const (
+	coordinatorGroup       int8 = 0
+	coordinatorTransaction int8 = 1
+)
+
+func handleFindCoordinator(_ context.Context, s *Server, r *request) kmsg.Response {
+	req := r.msg.(*kmsg.FindCoordinatorRequest)
+	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	if req.Version < 4 {
+		c := s.findCoordinator(req.CoordinatorType, req.CoordinatorKey)
+		resp.ErrorCode, resp.NodeID, resp.Host, resp.Port = c.ErrorCode, c.NodeID, c.Host, c.Port
+		if req.Version >= 1 {
+			resp.ErrorMessage = c.ErrorMessage
+		}
+		return resp
+	}
+	resp.Coordinators = make([]kmsg.FindCoordinatorResponseCoordinator, len(req.CoordinatorKeys))
+	for i, key := range req.CoordinatorKeys {
+		resp.Coordinators[i] = s.findCoordinator(req.CoordinatorType, key)
+	}
+	return resp
+}
+
+func (s *Server) findCoordinator(typ int8, key string) kmsg.FindCoordinatorResponseCoordinator {
+	c := kmsg.NewFindCoordinatorResponseCoordinator()
+	c.Key, c.NodeID, c.Port = key, -1, -1
+	fail := func(code int16, msg string) kmsg.FindCoordinatorResponseCoordinator {
+		c.ErrorCode = code
+		if msg != "" {
+			c.ErrorMessage = &msg
+		}
+		return c
+	}
+	switch typ {
+	case coordinatorGroup:
+	case coordinatorTransaction:
+		return fail(kerr.UnsupportedVersion.Code, "transactions are not supported by this broker")
+	default:
+		return fail(kerr.InvalidRequest.Code, "unknown coordinator type")
+	}
+	node, err := s.cfg.Groups.Coordinator(key)
+	if err != nil {
+		return fail(s.groupErrCode("FindCoordinator", err), err.Error())
+	}
+	for _, b := range s.backend.Brokers() {
+		if b.ID == node {
+			c.NodeID, c.Host, c.Port = b.ID, b.Host, b.Port
+			return c
+		}
+	}
+	return fail(kerr.CoordinatorNotAvailable.Code, "the coordinator is not a live broker")
+}

@@ -1,0 +1,27 @@
+package kafka
+
+// Heartbeat, key 12: versions 0–4.
+//
+//   - Keeps a member's session alive. Errors as in Kafka:
+//     REBALANCE_IN_PROGRESS while the group is in its join phase (the member
+//     must rejoin), ILLEGAL_GENERATION for a stale generation,
+//     UNKNOWN_MEMBER_ID for a member the group does not know (or an empty
+//     group), FENCED_INSTANCE_ID (v3+) for a replaced static member.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-go/chronik/core/group"
+)
+
+func handleHeartbeat(ctx context.Context, s *Server, r *request) kmsg.Response {
+	req := r.msg.(*kmsg.HeartbeatRequest)
+	resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
+	err := s.cfg.Groups.Heartbeat(ctx, group.HeartbeatRequest{
+		Group: req.Group, MemberID: req.MemberID, InstanceID: derefString(req.InstanceID), Generation: req.Generation,
+	})
+	resp.ErrorCode = s.groupErrCode("Heartbeat", err)
+	return resp
+}

@@ -1,0 +1,29 @@
+package kafka
+
+// DeleteGroups, key 42: versions 0–2.
+//
+//   - Deletes each empty group with its committed offsets, through its
+//     coordinator shard. A group with members gets NON_EMPTY_GROUP, an
+//     unknown group GROUP_ID_NOT_FOUND, a group this broker does not
+//     coordinate NOT_COORDINATOR.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func handleDeleteGroups(ctx context.Context, s *Server, r *request) kmsg.Response {
+	req := r.msg.(*kmsg.DeleteGroupsRequest)
+	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
+	ctx, cancel := context.WithTimeout(ctx, defaultGroupTimeout)
+	defer cancel()
+	resp.Groups = make([]kmsg.DeleteGroupsResponseGroup, len(req.Groups))
+	for i, id := range req.Groups {
+		g := kmsg.NewDeleteGroupsResponseGroup()
+		g.Group = id
+		g.ErrorCode = s.groupErrCode("DeleteGroups", s.cfg.Groups.DeleteGroup(ctx, id))
+		resp.Groups[i] = g
+	}
+	return resp
+}
