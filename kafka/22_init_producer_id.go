@@ -9,16 +9,15 @@ package kafka
 //     similar) also gets a fresh ID: Kafka bumps the epoch instead, but a new
 //     ID is equally valid for a non-transactional producer and needs no
 //     per-producer state here.
-//   - Transactional IDs get UNSUPPORTED_VERSION: transactions are not
-//     implemented yet, and this code is fatal in every client with a message
-//     that points at the broker, where a retriable code would make clients
-//     loop until their timeout.
+//   - A transactional ID keeps one producer ID (kept by the meta shard) and
+//     every init bumps its epoch, fencing the previous producer with that
+//     ID. The transaction APIs themselves (AddPartitionsToTxn, EndTxn, …)
+//     are not served yet, and Produce refuses transactional batches.
 //   - TransactionTimeoutMillis is ignored.
 
 import (
 	"context"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -26,13 +25,18 @@ func handleInitProducerID(ctx context.Context, s *Server, r *request) kmsg.Respo
 	req := r.msg.(*kmsg.InitProducerIDRequest)
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
-	if req.TransactionalID != nil {
-		resp.ErrorCode = kerr.UnsupportedVersion.Code
-		return resp
-	}
 	ctx, cancel := requestContext(ctx, 0, defaultAdminTimeout)
 	defer cancel()
-	id, epoch, err := s.backend.InitProducerID(ctx)
+	var (
+		id    int64
+		epoch int16
+		err   error
+	)
+	if req.TransactionalID != nil {
+		id, epoch, err = s.backend.InitTransactionalID(ctx, *req.TransactionalID)
+	} else {
+		id, epoch, err = s.backend.InitProducerID(ctx)
+	}
 	if err != nil {
 		resp.ErrorCode = s.errCode("InitProducerID", err)
 		return resp

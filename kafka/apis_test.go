@@ -601,10 +601,19 @@ func TestInitProducerID(t *testing.T) {
 		}
 		seen[resp.ProducerID] = true
 	}
-	req := kmsg.NewPtrInitProducerIDRequest()
-	req.Version = 4
-	req.TransactionalID = kmsg.StringPtr("txn")
-	wantCode(t, "transactional", c.do(req).(*kmsg.InitProducerIDResponse).ErrorCode, kerr.UnsupportedVersion)
+	var first *kmsg.InitProducerIDResponse
+	for i := int16(0); i < 3; i++ {
+		req := kmsg.NewPtrInitProducerIDRequest()
+		req.Version = 4
+		req.TransactionalID = kmsg.StringPtr("txn")
+		resp := c.do(req).(*kmsg.InitProducerIDResponse)
+		if first == nil {
+			first = resp
+		}
+		if resp.ErrorCode != 0 || resp.ProducerID != first.ProducerID || resp.ProducerEpoch != i {
+			t.Fatalf("transactional init %d: %+v; want the same ID with epoch %d", i, resp, i)
+		}
+	}
 }
 
 func TestOffsetForLeaderEpoch(t *testing.T) {

@@ -72,6 +72,7 @@ type Meta struct {
 	nextProducerID int64
 	topics         map[string]*TopicRecord
 	leaders        map[uint64]LeaderRecord
+	txnIDs         map[string]txnProducer
 
 	view atomic.Pointer[MetaView]
 }
@@ -139,6 +140,9 @@ func (m *Meta) load() error {
 		return err
 	}
 	if err := m.loadLeaders(); err != nil {
+		return err
+	}
+	if err := m.loadTxnIDs(); err != nil {
 		return err
 	}
 	m.publish()
@@ -232,6 +236,8 @@ func (m *Meta) apply(b *pebble.Batch, cmd []byte) (sm.Result, bool) {
 		return sm.Result{}, true
 	case cmdReportLeader:
 		return m.applyReportLeader(b, &d)
+	case cmdInitTransactional:
+		return m.applyInitTransactional(b, &d), false
 	case cmdAllocProducerIDs:
 		n := d.u64()
 		if d.err != nil || n == 0 || n > 1<<20 {

@@ -127,3 +127,50 @@ func TestMetaLeaderReports(t *testing.T) {
 		t.Fatal("leader record of a deleted topic survived")
 	}
 }
+
+func TestMetaTransactionalIDsBumpEpochs(t *testing.T) {
+	st, err := openStore("state", vfs.NewMem())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMeta(st, nil)
+	if _, err := m.Open(nil); err != nil {
+		t.Fatal(err)
+	}
+	idx := uint64(0)
+	apply := func(cmds ...[]byte) []sm.Result {
+		ents := make([]sm.Entry, len(cmds))
+		for i, c := range cmds {
+			idx++
+			ents[i] = sm.Entry{Index: idx, Cmd: c}
+		}
+		out, err := m.Update(ents)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := make([]sm.Result, len(out))
+		for i := range out {
+			res[i] = out[i].Result
+		}
+		return res
+	}
+	r := apply(EncodeInitTransactional("tx"), EncodeInitTransactional("tx"), EncodeInitTransactional("other"), EncodeInitTransactional(""))
+	if r[0].Value != r[1].Value || TransactionalEpoch(r[0].Data) != 0 || TransactionalEpoch(r[1].Data) != 1 {
+		t.Fatalf("same id must keep its producer ID and bump the epoch: %v %v", r[0], r[1])
+	}
+	if r[2].Value == r[0].Value {
+		t.Fatal("two transactional IDs share a producer ID")
+	}
+	if ResultStatus(r[3].Data) != StatusMalformed {
+		t.Fatal("empty transactional ID accepted")
+	}
+	m2 := NewMeta(st, nil)
+	if _, err := m2.Open(nil); err != nil {
+		t.Fatal(err)
+	}
+	m = m2
+	first := r[0].Value
+	if r := apply(EncodeInitTransactional("tx")); r[0].Value != first || TransactionalEpoch(r[0].Data) != 2 {
+		t.Fatalf("after reopen: id %d epoch %d, want id %d epoch 2", r[0].Value, TransactionalEpoch(r[0].Data), first)
+	}
+}
