@@ -126,7 +126,10 @@ func Raft(ctx context.Context, w RaftWorkload) (RaftResult, error) {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	cmd := payload(w.Payload, 3)
+	pool := valuePool()
+	if w.Payload > len(pool)/2 {
+		return RaftResult{}, fmt.Errorf("raft ceiling: payload %d over %d bytes", w.Payload, len(pool)/2)
+	}
 	session := nh.GetNoOPSession(raftShardID)
 	m := newMeter("raft")
 	var (
@@ -136,11 +139,19 @@ func Raft(ctx context.Context, w RaftWorkload) (RaftResult, error) {
 	)
 	left.Store(w.Proposals)
 	start := time.Now()
-	for range w.Concurrency {
+	for i := range w.Concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Distinct bytes per proposal, as distinct batches are: the
+			// LogDB's block compression must not find repeats.
+			off := i * len(pool) / w.Concurrency
 			for left.Add(-1) >= 0 && ctx.Err() == nil {
+				if off+w.Payload > len(pool) {
+					off = 0
+				}
+				cmd := pool[off : off+w.Payload]
+				off += w.Payload
 				t := time.Now()
 				if err := proposeOne(ctx, nh, session, cmd); err != nil {
 					firstErr.CompareAndSwap(nil, &err)

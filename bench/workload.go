@@ -18,6 +18,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -37,7 +38,7 @@ type Workload struct {
 	// ReplicationFactor for a topic that has to be created (-1 = broker default).
 	ReplicationFactor int16
 
-	RecordSize int  // value bytes per record (incompressible random bytes)
+	RecordSize int  // value bytes per record (incompressible: no two records share bytes)
 	Keyed      bool // give every record a distinct key (spread by hash)
 
 	// Producers is the number of independent clients, each with its own
@@ -123,8 +124,8 @@ func (w Workload) Validate() error {
 	if w.Topic == "" {
 		bad("no topic")
 	}
-	if w.RecordSize < 0 {
-		bad("record size %d is negative", w.RecordSize)
+	if w.RecordSize < 0 || w.RecordSize > valuePoolSize/4 {
+		bad("record size %d: use 0 to %d bytes", w.RecordSize, valuePoolSize/4)
 	}
 	if w.Producers < 1 {
 		bad("producers %d: need at least 1", w.Producers)
@@ -257,6 +258,13 @@ func topicLeaders(ctx context.Context, adm *kadm.Client, topic string) (int32, b
 	}
 	return int32(len(td.Partitions)), len(td.Partitions) > 0, nil
 }
+
+// valuePoolSize is the random data record values are cut from: far larger
+// than a batch (1 MB by default), so no batch repeats itself and snappy,
+// lz4 or zstd cannot shrink it — the broker stores what the workload says.
+const valuePoolSize = 16 << 20
+
+var valuePool = sync.OnceValue(func() []byte { return payload(valuePoolSize, 1) })
 
 // payload returns n incompressible bytes (a fixed seed, so runs and peers
 // send identical data).

@@ -22,10 +22,15 @@ package kafka
 //     (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
 //   - Partitions without data (errors included) carry an empty record set,
 //     never null: librdkafka cannot parse null.
+//   - Follower fetching (KIP-392, v11+): with a Rack in the request, the
+//     leader answers a partition whose preferred read replica (a replica
+//     in the client's rack, Backend.PreferredReadReplica) is another broker
+//     with PreferredReadReplica set and no records; that broker then serves
+//     the client from its follower replica after a ReadIndex
+//     (Backend.ReadFollower).
 //   - LastStableOffset = HighWatermark (no transactions yet), no aborted
-//     transactions, PreferredReadReplica -1. IsolationLevel, Rack,
-//     LastFetchedEpoch (no DivergingEpoch) and the KIP-951 leader hints are
-//     not used yet.
+//     transactions. IsolationLevel, LastFetchedEpoch (no DivergingEpoch)
+//     and the KIP-951 leader hints are not used yet.
 
 import (
 	"context"
@@ -52,6 +57,7 @@ type fetchPartition struct {
 	offset       int64
 	maxBytes     int32
 	currentEpoch int32
+	follower     bool // served by this broker's follower replica (KIP-392)
 	out          *kmsg.FetchResponseTopicPartition
 }
 
@@ -104,11 +110,26 @@ func handleFetch(ctx context.Context, s *Server, r *request) kmsg.Response {
 			if req.Version >= 9 {
 				currentEpoch = rp.CurrentLeaderEpoch
 			}
+			tp := partition.TP{Topic: name, Partition: rp.Partition}
+			follower := false
+			if req.Version >= 11 && req.Rack != "" {
+				switch pref := s.backend.PreferredReadReplica(tp, req.Rack); {
+				case pref < 0:
+				case pref == s.backend.NodeID():
+					follower = true
+				default:
+					if st, err := s.backend.PartitionState(tp); err == nil && st.Leader != pref {
+						sp.PreferredReadReplica = pref
+						continue
+					}
+				}
+			}
 			parts = append(parts, fetchPartition{
-				tp:           partition.TP{Topic: name, Partition: rp.Partition},
+				tp:           tp,
 				offset:       rp.FetchOffset,
 				maxBytes:     rp.PartitionMaxBytes,
 				currentEpoch: currentEpoch,
+				follower:     follower,
 				out:          sp,
 			})
 		}
@@ -129,7 +150,7 @@ func handleFetch(ctx context.Context, s *Server, r *request) kmsg.Response {
 		defer stop()
 	}
 
-	total, failed := s.readFetch(parts, req.MaxBytes)
+	total, failed := s.readFetch(ctx, parts, req.MaxBytes)
 	if !longPoll || failed || total >= int(req.MinBytes) {
 		return resp
 	}
@@ -145,7 +166,7 @@ func handleFetch(ctx context.Context, s *Server, r *request) kmsg.Response {
 		case <-s.stopping:
 			return resp
 		}
-		total, failed = s.readFetch(parts, req.MaxBytes)
+		total, failed = s.readFetch(ctx, parts, req.MaxBytes)
 		if failed || total >= int(req.MinBytes) {
 			return resp
 		}
@@ -155,7 +176,7 @@ func handleFetch(ctx context.Context, s *Server, r *request) kmsg.Response {
 // readFetch reads every partition into its response entry (overwriting what
 // a previous round put there) and returns the bytes read and whether any
 // partition failed.
-func (s *Server) readFetch(parts []fetchPartition, maxBytes int32) (total int, failed bool) {
+func (s *Server) readFetch(ctx context.Context, parts []fetchPartition, maxBytes int32) (total int, failed bool) {
 	budget := int(maxBytes)
 	self := s.backend.NodeID()
 	for i := range parts {
@@ -164,7 +185,7 @@ func (s *Server) readFetch(parts []fetchPartition, maxBytes int32) (total int, f
 		out.ErrorCode = 0
 		out.RecordBatches = noRecords
 
-		if p.currentEpoch >= 0 {
+		if p.currentEpoch >= 0 && !p.follower {
 			st, err := s.backend.PartitionState(p.tp)
 			if err == nil {
 				out.ErrorCode = leaderCheck(st, self, p.currentEpoch)
@@ -189,7 +210,15 @@ func (s *Server) readFetch(parts []fetchPartition, maxBytes int32) (total int, f
 			out.HighWatermark, out.LastStableOffset, out.LogStartOffset = st.HighWatermark, st.HighWatermark, st.LogStartOffset
 			continue
 		}
-		res, err := s.backend.Read(p.tp, p.offset, int32(max(limit, 0)))
+		var (
+			res partition.ReadResult
+			err error
+		)
+		if p.follower {
+			res, err = s.backend.ReadFollower(ctx, p.tp, p.offset, int32(max(limit, 0)))
+		} else {
+			res, err = s.backend.Read(p.tp, p.offset, int32(max(limit, 0)))
+		}
 		if err != nil {
 			out.ErrorCode = s.errCode("Fetch", err)
 			failed = true

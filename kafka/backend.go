@@ -64,6 +64,13 @@ type Backend interface {
 	// Read returns stored batches from offset, at most maxBytes unless the
 	// first batch alone is larger (then that batch only, as Kafka does).
 	Read(tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error)
+	// PreferredReadReplica names the broker a client in rack should fetch
+	// tp from (KIP-392): the leader when it is in that rack, else a replica
+	// in that rack, else -1 (no preference: fetch from the leader).
+	PreferredReadReplica(tp partition.TP, rack string) int32
+	// ReadFollower is Read served by a local follower replica (or the
+	// leader) after a ReadIndex confirms it holds everything committed.
+	ReadFollower(ctx context.Context, tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error)
 	// Watch returns a channel that receives a value whenever any of tps gets
 	// new data; call stop when done.
 	Watch(tps []partition.TP) (wake <-chan struct{}, stop func())

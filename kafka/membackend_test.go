@@ -376,3 +376,9 @@ func (b *memBackend) EndOffsetForEpoch(tp partition.TP, epoch int32) (partition.
 }
 
 var _ Backend = (*memBackend)(nil)
+
+func (b *memBackend) PreferredReadReplica(partition.TP, string) int32 { return -1 }
+
+func (b *memBackend) ReadFollower(_ context.Context, tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error) {
+	return b.Read(tp, offset, maxBytes)
+}

@@ -335,11 +335,11 @@ func TestGroupCommands(t *testing.T) {
 	}
 
 	// An active group: no reset, no delete.
-	cli.fails(`group "billing" has 1 active members (state Stable)`, "group", "reset-offsets", "billing", "--topic", "events", "--to-earliest", "--execute")
+	cli.fails(`group "billing" has 1 active member (state Stable)`, "group", "reset-offsets", "billing", "--topic", "events", "--to-earliest", "--execute")
 	cli.fails(`group "billing" still has active members`, "group", "delete", "billing")
 
 	consumer.Close() // leaves the group
-	waitUntil(t, 30*time.Second, "the group to become Empty", func() bool {
+	opsWaitUntil(t, 30*time.Second, "the group to become Empty", func() bool {
 		out, _, code := cli.exec("", "group", "describe", "billing", "--format", "json")
 		var g opsctl.GroupDescription
 		return code == 0 && json.Unmarshal([]byte(out), &g) == nil && g.State == "Empty"
@@ -436,7 +436,7 @@ func TestGroupCommands(t *testing.T) {
 	}
 }
 
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+func opsWaitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {

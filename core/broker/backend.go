@@ -74,3 +74,31 @@ func (b *backend) EndOffsetForEpoch(tp partition.TP, epoch int32) (partition.Epo
 	e, err := b.partitionService.EndOffsetForEpoch(tp, epoch)
 	return e, b.notLocal(tp, err)
 }
+
+func (b *backend) PreferredReadReplica(tp partition.TP, rack string) int32 {
+	if rack == "" {
+		return -1
+	}
+	t, ok := b.clusterService.Topic(tp.Topic)
+	if !ok || tp.Partition < 0 || int(tp.Partition) >= len(t.Partitions) {
+		return -1
+	}
+	racks := map[int32]string{}
+	for _, br := range b.clusterService.Brokers() {
+		racks[br.ID] = br.Rack
+	}
+	if st, err := b.PartitionState(tp); err == nil && st.Leader >= 0 && racks[st.Leader] == rack {
+		return st.Leader
+	}
+	for _, n := range t.Partitions[tp.Partition].Nodes {
+		if racks[n] == rack {
+			return n
+		}
+	}
+	return -1
+}
+
+func (b *backend) ReadFollower(ctx context.Context, tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error) {
+	r, err := b.partitionService.ReadFollower(ctx, tp, offset, maxBytes)
+	return r, b.notLocal(tp, err)
+}

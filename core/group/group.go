@@ -50,6 +50,10 @@ type group struct {
 		// committed; assignments holds it until then.
 		storing     bool
 		assignments map[string][]byte
+		// lastStore is closed when the group's latest store proposal has
+		// finished; stores wait for their predecessor, so a group's
+		// records are applied in the order they were made.
+		lastStore chan struct{}
 	}
 }
 
@@ -370,11 +374,12 @@ func (g *group) completeJoinLocked() {
 }
 
 // syncTimeout removes the members that did not send SyncGroup within the
-// rebalance timeout after the join phase, and rebalances.
+// rebalance timeout after the join phase (even if the leader's assignment
+// already made the group Stable, as in Kafka), and rebalances.
 func (g *group) syncTimeout(seq uint64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.mu.unloaded || seq != g.mu.seq || g.mu.state != CompletingRebalance {
+	if g.mu.unloaded || seq != g.mu.seq || (g.mu.state != CompletingRebalance && g.mu.state != Stable) {
 		return
 	}
 	removed := 0
@@ -736,10 +741,16 @@ func (g *group) storeLocked(assignments map[string][]byte, done func(err error))
 	}
 	cmd := raftsm.EncodeStoreGroup(rec)
 	s := g.s
+	prev, stored := g.mu.lastStore, make(chan struct{})
+	g.mu.lastStore = stored
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
+		if prev != nil {
+			<-prev
+		}
 		st, _, err := s.propose(s.ctx, g.sh, cmd)
+		close(stored)
 		switch {
 		case err == nil && st == raftsm.StatusStaleGeneration:
 			err = fmt.Errorf("%w: a newer generation of group %q is stored", ErrNotCoordinator, g.id)
@@ -819,6 +830,7 @@ func (g *group) syncLocked(req SyncRequest) (chan syncOutcome, SyncResult, error
 	case PreparingRebalance:
 		return nil, SyncResult{}, ErrRebalanceInProgress
 	case Stable:
+		m.synced = true
 		return nil, g.syncResultLocked(m), nil
 	case CompletingRebalance:
 	default:
@@ -866,11 +878,17 @@ func (g *group) assignedLocked(gen int32, err error) {
 		g.prepareRebalanceLocked("storing the assignment failed")
 		return
 	}
+	allSynced := true
 	for id, m := range g.mu.members {
 		m.assignment = g.mu.assignments[id]
+		allSynced = allSynced && m.synced
 	}
 	g.mu.assignments = nil
-	g.stopTimersLocked()
+	if allSynced && g.mu.syncTimer != nil {
+		// Otherwise it still removes the members that never sync.
+		g.mu.syncTimer.Stop()
+		g.mu.syncTimer = nil
+	}
 	g.mu.state = Stable
 	for _, m := range g.mu.members {
 		if m.syncC != nil {

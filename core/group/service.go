@@ -567,6 +567,15 @@ func (s *Service) DeleteGroup(ctx context.Context, groupID string) error {
 		g.mu.Unlock()
 		return ErrNonEmptyGroup
 	}
+	if c := g.mu.lastStore; c != nil {
+		// The record saying the group is empty may still be on its way.
+		select {
+		case <-c:
+		case <-ctx.Done():
+			g.mu.Unlock()
+			return ctx.Err()
+		}
+	}
 	if sh.sm.HasGroup(groupID) {
 		st, _, err := s.propose(ctx, sh, raftsm.EncodeDeleteGroup(groupID))
 		if err == nil && st == raftsm.StatusNonEmptyGroup {

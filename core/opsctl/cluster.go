@@ -292,7 +292,6 @@ func postTransfer(ctx context.Context, addr, topic string, p, to int32) error {
 	return fmt.Errorf("%s: %s", addr, body.Error)
 }
 
-
 // WriteTable prints the outcome of a transfer.
 func (r *LeaderTransfer) WriteTable(w io.Writer) error {
 	_, err := fmt.Fprintf(w, "partition %s/%d: leader %d → %d (epoch %d) after %s\n", r.Topic, r.Partition, r.From, r.To, r.LeaderEpoch, r.Elapsed)

@@ -193,9 +193,12 @@ func TestParsePartitions(t *testing.T) {
 }
 
 func TestParseFormat(t *testing.T) {
-	for in, want := range map[string]Format{"table": Table, "json": JSON, " JSON ": JSON} {
-		if got, err := ParseFormat(in); err != nil || got != want {
-			t.Errorf("ParseFormat(%q) = %q, %v; want %q", in, got, err, want)
+	for _, tt := range []struct {
+		in   string
+		want Format
+	}{{"table", Table}, {"json", JSON}, {" JSON ", JSON}} {
+		if got, err := ParseFormat(tt.in); err != nil || got != tt.want {
+			t.Errorf("ParseFormat(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
 	}
 	_, err := ParseFormat("yaml")
@@ -310,20 +313,28 @@ func TestConfirm(t *testing.T) {
 
 func TestConnError(t *testing.T) {
 	brokers := []string{"127.0.0.1:9092"}
-	refused := &net.OpError{Op: "dial", Net: "tcp", Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9092},
-		Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	refused := &net.OpError{
+		Op: "dial", Net: "tcp", Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9092},
+		Err: os.NewSyscallError("connect", syscall.ECONNREFUSED),
+	}
 	tests := []struct {
 		name string
 		err  error
 		want string
 	}{
-		{name: "refused", err: fmt.Errorf("unable to dial: %w", refused),
-			want: "cannot reach broker 127.0.0.1:9092: connection refused — is `chronik serve` running there? use --brokers"},
-		{name: "dns", err: &net.OpError{Op: "dial", Err: &net.DNSError{Name: "nosuch", Err: "no such host"}},
-			want: `host "nosuch" not found`},
+		{
+			name: "refused", err: fmt.Errorf("unable to dial: %w", refused),
+			want: "cannot reach broker 127.0.0.1:9092: connection refused — is `chronik serve` running there? use --brokers",
+		},
+		{
+			name: "dns", err: &net.OpError{Op: "dial", Err: &net.DNSError{Name: "nosuch", Err: "no such host"}},
+			want: `host "nosuch" not found`,
+		},
 		{name: "deadline", err: context.DeadlineExceeded, want: "no answer from 127.0.0.1:9092 within 10s"},
-		{name: "http port", err: errors.New("invalid large response size 1213486160 > limit; is your broker port correct?"),
-			want: "answers HTTP, not Kafka"},
+		{
+			name: "http port", err: errors.New("invalid large response size 1213486160 > limit; is your broker port correct?"),
+			want: "answers HTTP, not Kafka",
+		},
 		{name: "not a connection error", err: kerr.UnknownTopicOrPartition},
 	}
 	for _, tt := range tests {

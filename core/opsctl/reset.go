@@ -290,9 +290,13 @@ func checkInactive(d kadm.DescribedGroup) error {
 	if len(d.Members) == 0 && (d.State == "Empty" || d.State == "Dead" || d.State == "") {
 		return nil
 	}
+	members := fmt.Sprintf("%d active members", len(d.Members))
+	if len(d.Members) == 1 {
+		members = "1 active member"
+	}
 	return failf(ErrGroupActive, nil,
-		"group %q has %d active members (state %s) — offsets can only be reset while no consumer is running in the group: stop its consumers (`chronik group describe %s` lists them) and retry",
-		d.Group, len(d.Members), d.State, d.Group)
+		"group %q has %s (state %s) — offsets can only be reset while no consumer is running in the group: stop its consumers (`chronik group describe %s` lists them) and retry",
+		d.Group, members, d.State, d.Group)
 }
 
 // listOffsets runs one kadm offset listing for a topic, tolerating partial

@@ -378,3 +378,36 @@ func (s *Service) Replicas() []ReplicaState {
 	}
 	return out
 }
+
+// ReadFollower serves a read from the local replica whether it leads or
+// follows (KIP-392 follower fetching). A follower first confirms with a
+// ReadIndex that it has applied everything the leader had committed when
+// the read began, so it never serves a stale end of log.
+func (s *Service) ReadFollower(ctx context.Context, tp TP, offset int64, maxBytes int32) (ReadResult, error) {
+	r := s.lookup(tp)
+	if r == nil {
+		return ReadResult{HighWatermark: -1, LogStartOffset: -1}, ErrUnknownPartition
+	}
+	if _, _, isUs, err := r.leader(); err == nil && !isUs {
+		rs, err := s.nh.ReadIndex(r.shardID, proposalTimeout)
+		if err != nil {
+			return ReadResult{HighWatermark: -1, LogStartOffset: -1}, proposeError(err)
+		}
+		select {
+		case res := <-rs.ResultC():
+			rs.Release()
+			if !res.Completed() {
+				return ReadResult{HighWatermark: -1, LogStartOffset: -1}, ErrLeaderNotAvailable
+			}
+		case <-ctx.Done():
+			return ReadResult{HighWatermark: -1, LogStartOffset: -1}, ErrTimeout
+		}
+	}
+	res := ReadResult{HighWatermark: r.sm.HighWatermark(), LogStartOffset: r.sm.LogStartOffset()}
+	recs, err := r.sm.Read([]byte{}, offset, maxBytes)
+	if errors.Is(err, raftsm.ErrOffsetOutOfRange) {
+		return res, ErrOffsetOutOfRange
+	}
+	res.Records = recs
+	return res, err
+}

@@ -22,11 +22,12 @@ import (
 )
 
 const (
-	readyTimeout = 60 * time.Second       // startBroker: until /readyz answers 200
-	readyPoll    = 20 * time.Millisecond  // startBroker: /readyz polling interval
-	killTimeout  = 10 * time.Second       // cleanup: SIGKILL until the process is reaped
-	httpTimeout  = 500 * time.Millisecond // one /readyz request
-	logTailLines = 80                     // lines of the broker log printed when a test fails
+	readyTimeout    = 60 * time.Second       // startBroker: until /readyz answers 200
+	readyPoll       = 20 * time.Millisecond  // startBroker: /readyz polling interval
+	killTimeout     = 10 * time.Second       // cleanup: SIGKILL until the process is reaped
+	httpTimeout     = 500 * time.Millisecond // one /readyz request
+	logTailLines    = 40                     // lines of the broker log printed when a test fails
+	logProblemLines = 60                     // WARN and ERROR lines of the broker log printed when a test fails
 )
 
 var updateDoc = flag.Bool("update-clients-doc", false, "write docs/clients.md from this run instead of checking it (also CHRONIK_UPDATE_CLIENTS_DOC=1)")
@@ -211,6 +212,35 @@ func startBroker(t *testing.T) *broker {
 		case <-tick.C:
 		}
 	}
+}
+
+// problems returns the first n WARN and ERROR lines of the broker's log.
+func (b *broker) problems(n int) string {
+	f, err := os.Open(b.logPath)
+	if err != nil {
+		return fmt.Sprintf("(cannot open: %v)", err)
+	}
+	defer f.Close()
+	var lines []string
+	skipped := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	for sc.Scan() {
+		if l := sc.Text(); strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") {
+			if len(lines) < n {
+				lines = append(lines, l)
+			} else {
+				skipped++
+			}
+		}
+	}
+	if skipped > 0 {
+		lines = append(lines, fmt.Sprintf("… and %d more", skipped))
+	}
+	if len(lines) == 0 {
+		return "(none)"
+	}
+	return strings.Join(lines, "\n")
 }
 
 // tail returns the last n lines of the file at path.

@@ -1,0 +1,512 @@
+//go:build integration
+
+package broker_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
+
+	"github.com/chronik-go/chronik/core/broker"
+	"github.com/chronik-go/chronik/core/broker/brokertest"
+	"github.com/chronik-go/chronik/core/config"
+)
+
+// newClient returns a kgo client for b, closed at cleanup.
+func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// pinned returns a client that sends key at version v: kgo otherwise uses
+// the highest version both sides know, whatever the request says.
+func pinned(t *testing.T, addr string, key, v int16) *kgo.Client {
+	t.Helper()
+	vs := kversion.Stable()
+	vs.SetMaxKeyVersion(key, v)
+	return newClient(t, addr, kgo.MaxVersions(vs))
+}
+
+func createTopic(t *testing.T, ctx context.Context, cl *kgo.Client, name string, partitions int32) {
+	t.Helper()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, nil, name); err != nil {
+		t.Fatalf("create topic %s: %v", name, err)
+	}
+}
+
+// produceN produces n records with values "0".."n-1" and returns the end
+// offset of every partition.
+func produceN(t *testing.T, ctx context.Context, addr, topic string, n int) map[int32]int64 {
+	t.Helper()
+	cl := newClient(t, addr, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = &kgo.Record{Value: []byte(strconv.Itoa(i))}
+	}
+	res := cl.ProduceSync(ctx, recs...)
+	if err := res.FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	ends := map[int32]int64{}
+	for _, r := range res {
+		ends[r.Record.Partition] = max(ends[r.Record.Partition], r.Record.Offset+1)
+	}
+	return ends
+}
+
+type tpo struct {
+	p   int32
+	off int64
+}
+
+// TestConsumerGroupResumesFromCommits: a kgo group consumer processes part
+// of 10k records and commits exactly what it processed; a second client in
+// the same group resumes from the committed offsets, so together they see
+// every record exactly once.
+func TestConsumerGroupResumesFromCommits(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Config(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const topic, grp, total = "resume", "resume-group", 10000
+	createTopic(t, ctx, newClient(t, b.KafkaAddr()), topic, 3)
+	ends := produceN(t, ctx, b.KafkaAddr(), topic, total)
+
+	seen := map[tpo]int{}
+	consume := func(limit int) int {
+		t.Helper()
+		cl, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()), kgo.ConsumerGroup(grp), kgo.ConsumeTopics(topic),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		n := 0
+		for n < limit {
+			fs := cl.PollRecords(ctx, 700)
+			if err := fs.Err0(); err != nil {
+				t.Fatalf("poll: %v", err)
+			}
+			var done []*kgo.Record
+			for _, r := range fs.Records() {
+				if n == limit {
+					break // the rest of this poll is neither processed nor committed
+				}
+				seen[tpo{r.Partition, r.Offset}]++
+				done = append(done, r)
+				n++
+			}
+			if err := cl.CommitRecords(ctx, done...); err != nil {
+				t.Fatalf("commit: %v", err)
+			}
+		}
+		return n
+	}
+	first := consume(6000)
+
+	adm := kadm.NewClient(newClient(t, b.KafkaAddr()))
+	committed, err := adm.FetchOffsets(ctx, grp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	committed.Each(func(o kadm.OffsetResponse) { sum += o.At })
+	if sum != int64(first) {
+		t.Fatalf("committed offsets add up to %d, want the %d processed records", sum, first)
+	}
+
+	second := consume(total - first)
+	if len(seen) != total {
+		t.Fatalf("saw %d distinct records, want %d", len(seen), total)
+	}
+	for k, c := range seen {
+		if c != 1 {
+			t.Fatalf("partition %d offset %d consumed %d times", k.p, k.off, c)
+		}
+	}
+	committed, err = adm.FetchOffsets(ctx, grp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, end := range ends {
+		if o, _ := committed.Lookup(topic, p); o.At != end {
+			t.Fatalf("partition %d committed at %d, want %d", p, o.At, end)
+		}
+	}
+	t.Logf("first client consumed %d, second %d", first, second)
+}
+
+// req sends a group request to the group's coordinator (kgo routes it).
+func req[R kmsg.Response](t *testing.T, ctx context.Context, cl *kgo.Client, r kmsg.Request) R {
+	t.Helper()
+	resp, err := cl.Request(ctx, r)
+	if err != nil {
+		t.Fatalf("%s: %v", kmsg.NameForKey(r.Key()), err)
+	}
+	return resp.(R)
+}
+
+func wantCode(t *testing.T, what string, got int16, want *kerr.Error) {
+	t.Helper()
+	wantCode := int16(0)
+	if want != nil {
+		wantCode = want.Code
+	}
+	if got != wantCode {
+		t.Fatalf("%s: error %v, want %v", what, kerr.ErrorForCode(got), want)
+	}
+}
+
+// rawMember joins a group with raw requests (v9: MEMBER_ID_REQUIRED first).
+type rawMember struct {
+	t     *testing.T
+	cl    *kgo.Client
+	group string
+	id    string
+	gen   int32
+}
+
+func consumerProtocol(topics ...string) []kmsg.JoinGroupRequestProtocol {
+	md := kmsg.NewConsumerMemberMetadata()
+	md.Topics = topics
+	p := kmsg.NewJoinGroupRequestProtocol()
+	p.Name, p.Metadata = "range", md.AppendTo(nil)
+	return []kmsg.JoinGroupRequestProtocol{p}
+}
+
+func (m *rawMember) join(ctx context.Context) *kmsg.JoinGroupResponse {
+	m.t.Helper()
+	for {
+		j := kmsg.NewPtrJoinGroupRequest()
+		j.Group, j.MemberID, j.ProtocolType = m.group, m.id, "consumer"
+		j.SessionTimeoutMillis, j.RebalanceTimeoutMillis = 30000, 30000
+		j.Protocols = consumerProtocol("bad-input")
+		resp := req[*kmsg.JoinGroupResponse](m.t, ctx, m.cl, j)
+		if resp.ErrorCode == kerr.MemberIDRequired.Code {
+			m.id = resp.MemberID
+			continue
+		}
+		wantCode(m.t, "join", resp.ErrorCode, nil)
+		m.id, m.gen = resp.MemberID, resp.Generation
+		return resp
+	}
+}
+
+func (m *rawMember) sync(ctx context.Context, assign map[string]string) *kmsg.SyncGroupResponse {
+	m.t.Helper()
+	s := kmsg.NewPtrSyncGroupRequest()
+	s.Group, s.MemberID, s.Generation = m.group, m.id, m.gen
+	for id, a := range assign {
+		ga := kmsg.NewSyncGroupRequestGroupAssignment()
+		ga.MemberID, ga.MemberAssignment = id, []byte(a)
+		s.GroupAssignment = append(s.GroupAssignment, ga)
+	}
+	return req[*kmsg.SyncGroupResponse](m.t, ctx, m.cl, s)
+}
+
+func (m *rawMember) heartbeat(ctx context.Context, gen int32) int16 {
+	m.t.Helper()
+	h := kmsg.NewPtrHeartbeatRequest()
+	h.Group, h.MemberID, h.Generation = m.group, m.id, gen
+	return req[*kmsg.HeartbeatResponse](m.t, ctx, m.cl, h).ErrorCode
+}
+
+func commitReq(group, member string, gen int32, topic string, partition int32, offset int64) *kmsg.OffsetCommitRequest {
+	c := kmsg.NewPtrOffsetCommitRequest()
+	c.Group, c.MemberID, c.Generation = group, member, gen
+	ct := kmsg.NewOffsetCommitRequestTopic()
+	ct.Topic = topic
+	cp := kmsg.NewOffsetCommitRequestTopicPartition()
+	cp.Partition, cp.Offset, cp.LeaderEpoch, cp.Metadata = partition, offset, 0, kmsg.StringPtr("md")
+	ct.Partitions = append(ct.Partitions, cp)
+	c.Topics = append(c.Topics, ct)
+	return c
+}
+
+func fetchReq(group string, version int16, topic string, partitions ...int32) *kmsg.OffsetFetchRequest {
+	f := kmsg.NewPtrOffsetFetchRequest()
+	f.Version = version
+	if version >= 8 {
+		g := kmsg.NewOffsetFetchRequestGroup()
+		g.Group = group
+		gt := kmsg.NewOffsetFetchRequestGroupTopic()
+		gt.Topic, gt.Partitions = topic, partitions
+		g.Topics = append(g.Topics, gt)
+		f.Groups = append(f.Groups, g)
+		return f
+	}
+	f.Group = group
+	ft := kmsg.NewOffsetFetchRequestTopic()
+	ft.Topic, ft.Partitions = topic, partitions
+	f.Topics = append(f.Topics, ft)
+	return f
+}
+
+// TestGroupBadInput checks the error codes clients rely on: unknown group,
+// wrong generation, unknown member, rebalance in progress, and that simple
+// consumers commit with generation -1.
+func TestGroupBadInput(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Config(t))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl := newClient(t, b.KafkaAddr())
+	const topic = "bad-input"
+	createTopic(t, ctx, cl, topic, 2)
+
+	// FindCoordinator answers this broker, single and batched; transactions are unsupported.
+	host, port, _ := net.SplitHostPort(b.KafkaAddr())
+	for _, v := range []int16{0, 3} {
+		fc := kmsg.NewPtrFindCoordinatorRequest()
+		fc.Version, fc.CoordinatorKey = v, "g"
+		resp := req[*kmsg.FindCoordinatorResponse](t, ctx, pinned(t, b.KafkaAddr(), fc.Key(), v), fc)
+		if resp.ErrorCode != 0 || resp.NodeID != 1 || resp.Host != host || strconv.Itoa(int(resp.Port)) != port {
+			t.Fatalf("FindCoordinator v%d: %+v", v, resp)
+		}
+	}
+	fc := kmsg.NewPtrFindCoordinatorRequest()
+	fc.Version, fc.CoordinatorKeys = 6, []string{"a", "b", "c"}
+	for _, c := range req[*kmsg.FindCoordinatorResponse](t, ctx, cl, fc).Coordinators {
+		if c.ErrorCode != 0 || c.NodeID != 1 || c.Host != host {
+			t.Fatalf("batched FindCoordinator: %+v", c)
+		}
+	}
+	fc.CoordinatorType = 1
+	for _, c := range req[*kmsg.FindCoordinatorResponse](t, ctx, cl, fc).Coordinators {
+		wantCode(t, "transaction coordinator", c.ErrorCode, kerr.UnsupportedVersion)
+	}
+
+	// Unknown group.
+	for _, v := range []int16{0, 5, 6} {
+		dg := kmsg.NewPtrDescribeGroupsRequest()
+		dg.Version, dg.Groups = v, []string{"nope"}
+		g := req[*kmsg.DescribeGroupsResponse](t, ctx, pinned(t, b.KafkaAddr(), dg.Key(), v), dg).Groups[0]
+		if v < 6 {
+			if g.ErrorCode != 0 || g.State != "Dead" {
+				t.Fatalf("DescribeGroups v%d of an unknown group: %+v", v, g)
+			}
+		} else {
+			wantCode(t, "DescribeGroups v6 unknown group", g.ErrorCode, kerr.GroupIDNotFound)
+		}
+	}
+	dl := kmsg.NewPtrDeleteGroupsRequest()
+	dl.Groups = []string{"nope"}
+	wantCode(t, "DeleteGroups unknown group", req[*kmsg.DeleteGroupsResponse](t, ctx, cl, dl).Groups[0].ErrorCode, kerr.GroupIDNotFound)
+	unknown := &rawMember{t: t, cl: cl, group: "nope", id: "someone", gen: 1}
+	wantCode(t, "Heartbeat unknown group", unknown.heartbeat(ctx, 1), kerr.UnknownMemberID)
+	for _, v := range []int16{1, 7, 8} {
+		resp := req[*kmsg.OffsetFetchResponse](t, ctx, pinned(t, b.KafkaAddr(), 9, v), fetchReq("nope", v, topic, 0, 1))
+		var offs []int64
+		if v >= 8 {
+			wantCode(t, "OffsetFetch unknown group", resp.Groups[0].ErrorCode, nil)
+			for _, p := range resp.Groups[0].Topics[0].Partitions {
+				offs = append(offs, p.Offset)
+			}
+		} else {
+			wantCode(t, "OffsetFetch unknown group", resp.ErrorCode, nil)
+			for _, p := range resp.Topics[0].Partitions {
+				offs = append(offs, p.Offset)
+			}
+		}
+		if len(offs) != 2 || offs[0] != -1 || offs[1] != -1 {
+			t.Fatalf("OffsetFetch v%d of an unknown group: %v", v, offs)
+		}
+	}
+
+	// Simple consumer: generation -1, no member.
+	oc := req[*kmsg.OffsetCommitResponse](t, ctx, cl, commitReq("simple", "", -1, topic, 1, 42))
+	wantCode(t, "simple commit", oc.Topics[0].Partitions[0].ErrorCode, nil)
+	oc = req[*kmsg.OffsetCommitResponse](t, ctx, cl, commitReq("simple", "", -1, "no-such-topic", 0, 1))
+	wantCode(t, "commit to unknown topic", oc.Topics[0].Partitions[0].ErrorCode, kerr.UnknownTopicOrPartition)
+	of := req[*kmsg.OffsetFetchResponse](t, ctx, pinned(t, b.KafkaAddr(), 9, 5), fetchReq("simple", 5, topic, 0, 1))
+	if p := of.Topics[0].Partitions; p[0].Offset != -1 || p[1].Offset != 42 || p[1].LeaderEpoch != 0 || *p[1].Metadata != "md" {
+		t.Fatalf("simple consumer's offsets: %+v", p)
+	}
+
+	// A member, then wrong generation and unknown member.
+	a := &rawMember{t: t, cl: cl, group: "g"}
+	if j := a.join(ctx); j.Generation != 1 || j.LeaderID != a.id {
+		t.Fatalf("join: %+v", j)
+	}
+	wantCode(t, "leader sync", a.sync(ctx, map[string]string{a.id: "p0,p1"}).ErrorCode, nil)
+	wantCode(t, "heartbeat", a.heartbeat(ctx, 1), nil)
+	wantCode(t, "heartbeat with a wrong generation", a.heartbeat(ctx, 7), kerr.IllegalGeneration)
+	ghost := &rawMember{t: t, cl: cl, group: "g", id: "ghost", gen: 1}
+	wantCode(t, "heartbeat of an unknown member", ghost.heartbeat(ctx, 1), kerr.UnknownMemberID)
+	oc = req[*kmsg.OffsetCommitResponse](t, ctx, cl, commitReq("g", a.id, 7, topic, 0, 5))
+	wantCode(t, "commit with a wrong generation", oc.Topics[0].Partitions[0].ErrorCode, kerr.IllegalGeneration)
+	oc = req[*kmsg.OffsetCommitResponse](t, ctx, cl, commitReq("g", "ghost", 1, topic, 0, 5))
+	wantCode(t, "commit of an unknown member", oc.Topics[0].Partitions[0].ErrorCode, kerr.UnknownMemberID)
+	oc = req[*kmsg.OffsetCommitResponse](t, ctx, cl, commitReq("g", "", -1, topic, 0, 5))
+	wantCode(t, "simple commit to an active group", oc.Topics[0].Partitions[0].ErrorCode, kerr.UnknownMemberID)
+	oc = req[*kmsg.OffsetCommitResponse](t, ctx, cl, commitReq("g", a.id, 1, topic, 0, 5))
+	wantCode(t, "member commit", oc.Topics[0].Partitions[0].ErrorCode, nil)
+	dl.Groups = []string{"g"}
+	wantCode(t, "DeleteGroups of an active group", req[*kmsg.DeleteGroupsResponse](t, ctx, cl, dl).Groups[0].ErrorCode, kerr.NonEmptyGroup)
+	od := kmsg.NewPtrOffsetDeleteRequest()
+	od.Group = "g"
+	odt := kmsg.NewOffsetDeleteRequestTopic()
+	odt.Topic = topic
+	odt.Partitions = []kmsg.OffsetDeleteRequestTopicPartition{{Partition: 0}}
+	od.Topics = append(od.Topics, odt)
+	wantCode(t, "OffsetDelete of a subscribed topic", req[*kmsg.OffsetDeleteResponse](t, ctx, cl, od).Topics[0].Partitions[0].ErrorCode, kerr.GroupSubscribedToTopic)
+
+	// A second member joining puts the group into a rebalance.
+	bm := &rawMember{t: t, cl: newClient(t, b.KafkaAddr()), group: "g"}
+	bJoined := make(chan *kmsg.JoinGroupResponse, 1)
+	go func() { bJoined <- bm.join(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for a.heartbeat(ctx, 1) != kerr.RebalanceInProgress.Code {
+		if time.Now().After(deadline) {
+			t.Fatal("heartbeat never reported REBALANCE_IN_PROGRESS")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	wantCode(t, "sync during the join phase", a.sync(ctx, nil).ErrorCode, kerr.RebalanceInProgress)
+	if j := a.join(ctx); j.Generation != 2 || len(j.Members) != 2 {
+		t.Fatalf("rejoin: %+v", j)
+	}
+	if j := <-bJoined; j.Generation != 2 || j.LeaderID != a.id {
+		t.Fatalf("second member's join: %+v", j)
+	}
+	stale := &rawMember{t: t, cl: cl, group: "g", id: a.id, gen: 1}
+	wantCode(t, "sync with an old generation", stale.sync(ctx, nil).ErrorCode, kerr.IllegalGeneration)
+	oc = req[*kmsg.OffsetCommitResponse](t, ctx, cl, commitReq("g", a.id, 2, topic, 0, 6))
+	wantCode(t, "commit between join and sync", oc.Topics[0].Partitions[0].ErrorCode, kerr.RebalanceInProgress)
+	bSynced := make(chan *kmsg.SyncGroupResponse, 1)
+	go func() { bSynced <- bm.sync(ctx, nil) }()
+	wantCode(t, "leader sync", a.sync(ctx, map[string]string{a.id: "p0", bm.id: "p1"}).ErrorCode, nil)
+	if s := <-bSynced; s.ErrorCode != 0 || string(s.MemberAssignment) != "p1" {
+		t.Fatalf("follower sync: %+v", s)
+	}
+
+	dg := kmsg.NewPtrDescribeGroupsRequest()
+	dg.Groups = []string{"g"}
+	d := req[*kmsg.DescribeGroupsResponse](t, ctx, cl, dg).Groups[0]
+	if d.State != "Stable" || d.Protocol != "range" || d.ProtocolType != "consumer" || len(d.Members) != 2 || d.Members[0].ClientHost == "" {
+		t.Fatalf("describe: %+v", d)
+	}
+	lg := kmsg.NewPtrListGroupsRequest()
+	lg.StatesFilter = []string{"Stable"}
+	if l := req[*kmsg.ListGroupsResponse](t, ctx, cl, lg); l.ErrorCode != 0 || len(l.Groups) != 1 || l.Groups[0].Group != "g" {
+		t.Fatalf("list stable groups: %+v", l)
+	}
+
+	// LeaveGroup v3+: a batch, one unknown.
+	lv := kmsg.NewPtrLeaveGroupRequest()
+	lv.Group = "g"
+	for _, id := range []string{a.id, bm.id, "ghost"} {
+		m := kmsg.NewLeaveGroupRequestMember()
+		m.MemberID = id
+		lv.Members = append(lv.Members, m)
+	}
+	lr := req[*kmsg.LeaveGroupResponse](t, ctx, cl, lv)
+	if lr.ErrorCode != 0 || lr.Members[0].ErrorCode != 0 || lr.Members[1].ErrorCode != 0 || lr.Members[2].ErrorCode != kerr.UnknownMemberID.Code {
+		t.Fatalf("leave: %+v", lr)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		wantCode(t, "OffsetDelete of an empty group", req[*kmsg.OffsetDeleteResponse](t, ctx, cl, od).ErrorCode, nil)
+		if req[*kmsg.DeleteGroupsResponse](t, ctx, cl, dl).Groups[0].ErrorCode == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("empty group could not be deleted")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	wantCode(t, "heartbeat after delete", a.heartbeat(ctx, 2), kerr.UnknownMemberID)
+}
+
+// TestCommittedOffsetsSurviveRestart: offsets and the group's generation
+// come back after the broker restarts on the same data directory.
+func TestCommittedOffsetsSurviveRestart(t *testing.T) {
+	cfg := brokertest.Config(t)
+	b := brokertest.Start(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const topic = "bad-input" // rawMember subscribes to it
+	cl := newClient(t, b.KafkaAddr())
+	createTopic(t, ctx, cl, topic, 3)
+
+	m := &rawMember{t: t, cl: cl, group: "durable"}
+	m.join(ctx)
+	wantCode(t, "sync", m.sync(ctx, map[string]string{m.id: "everything"}).ErrorCode, nil)
+	for p := int32(0); p < 3; p++ {
+		oc := req[*kmsg.OffsetCommitResponse](t, ctx, cl, commitReq("durable", m.id, m.gen, topic, p, 100+int64(p)))
+		wantCode(t, "commit", oc.Topics[0].Partitions[0].ErrorCode, nil)
+	}
+	oc := req[*kmsg.OffsetCommitResponse](t, ctx, cl, commitReq("simple-durable", "", -1, topic, 2, 7))
+	wantCode(t, "simple commit", oc.Topics[0].Partitions[0].ErrorCode, nil)
+	cl.Close()
+
+	sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+	if err := b.Stop(sctx); err != nil {
+		t.Fatal(err)
+	}
+	scancel()
+	b2 := restart(t, cfg)
+
+	cl2 := newClient(t, b2.KafkaAddr())
+	f := req[*kmsg.OffsetFetchResponse](t, ctx, cl2, fetchReq("durable", 8, topic, 0, 1, 2))
+	for i, p := range f.Groups[0].Topics[0].Partitions {
+		if p.Offset != 100+int64(i) || p.LeaderEpoch != 0 || *p.Metadata != "md" {
+			t.Fatalf("partition %d after restart: %+v", i, p)
+		}
+	}
+	f = req[*kmsg.OffsetFetchResponse](t, ctx, cl2, fetchReq("simple-durable", 8, topic, 2))
+	if p := f.Groups[0].Topics[0].Partitions[0]; p.Offset != 7 {
+		t.Fatalf("simple consumer's offset after restart: %+v", p)
+	}
+	dg := kmsg.NewPtrDescribeGroupsRequest()
+	dg.Groups = []string{"durable"}
+	d := req[*kmsg.DescribeGroupsResponse](t, ctx, cl2, dg).Groups[0]
+	if d.State != "Stable" || len(d.Members) != 1 || d.Members[0].MemberID != m.id || string(d.Members[0].MemberAssignment) != "everything" {
+		t.Fatalf("group after restart: %+v", d)
+	}
+	// The member is still known and the generation continues.
+	m.cl = cl2
+	wantCode(t, "heartbeat after restart", m.heartbeat(ctx, 1), nil)
+	if j := m.join(ctx); j.Generation != 2 {
+		t.Fatalf("generation after restart: %d, want 2", j.Generation)
+	}
+}
+
+// restart starts a broker on cfg's data directory, retrying while the
+// previous broker's ports are still being released.
+func restart(t *testing.T, cfg config.Config) *broker.Broker {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		b, err := broker.Start(ctx, cfg, brokertest.Logger())
+		cancel()
+		if err == nil {
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				if err := b.Stop(ctx); err != nil {
+					t.Errorf("stop broker: %v", err)
+				}
+			})
+			return b
+		}
+		var opErr *net.OpError
+		if !errors.As(err, &opErr) || time.Now().After(deadline) {
+			t.Fatalf("restart broker: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

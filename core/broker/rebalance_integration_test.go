@@ -1,0 +1,370 @@
+//go:build integration
+
+package broker_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/chronik-go/chronik/core/broker/brokertest"
+)
+
+// ledger records which member consumed which record.
+type ledger struct {
+	mu     sync.Mutex
+	seen   map[tpo][]string
+	counts map[string]map[int32]int // member → partition → records
+}
+
+func newLedger() *ledger {
+	return &ledger{seen: map[tpo][]string{}, counts: map[string]map[int32]int{}}
+}
+
+func (l *ledger) add(member string, p int32, off int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seen[tpo{p, off}] = append(l.seen[tpo{p, off}], member)
+	if l.counts[member] == nil {
+		l.counts[member] = map[int32]int{}
+	}
+	l.counts[member][p]++
+}
+
+// byPartition returns a copy of one member's per-partition counts.
+func (l *ledger) byPartition(member string) map[int32]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[int32]int{}
+	for p, n := range l.counts[member] {
+		out[p] = n
+	}
+	return out
+}
+
+func (l *ledger) total(member string) int {
+	n := 0
+	for _, c := range l.byPartition(member) {
+		n += c
+	}
+	return n
+}
+
+// covered reports whether every offset below ends was consumed.
+func (l *ledger) covered(ends map[int32]int64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for p, end := range ends {
+		for off := int64(0); off < end; off++ {
+			if len(l.seen[tpo{p, off}]) == 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// check fails the test unless every offset below ends was consumed exactly
+// once and nothing else was.
+func (l *ledger) check(t *testing.T, ends map[int32]int64) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	want := 0
+	for p, end := range ends {
+		want += int(end)
+		for off := int64(0); off < end; off++ {
+			switch who := l.seen[tpo{p, off}]; len(who) {
+			case 0:
+				t.Errorf("partition %d offset %d was never consumed", p, off)
+			case 1:
+			default:
+				t.Errorf("partition %d offset %d was consumed %d times (by %v)", p, off, len(who), who)
+			}
+		}
+	}
+	if len(l.seen) != want {
+		t.Errorf("consumed %d distinct records, %d were produced", len(l.seen), want)
+	}
+}
+
+// waitUntil polls cond every few milliseconds until it holds.
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// startProducer produces small batches continuously until the returned
+// stop function is called.
+func startProducer(t *testing.T, addr, topic string) (stop func()) {
+	t.Helper()
+	cl := newClient(t, addr, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ctx.Err() == nil; i++ {
+			recs := make([]*kgo.Record, 8)
+			for j := range recs {
+				recs[j] = &kgo.Record{Value: []byte(strconv.Itoa(i*8 + j))}
+			}
+			if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil && ctx.Err() == nil {
+				t.Errorf("produce: %v", err)
+				return
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// memberStarter starts one group member named name that records what it
+// consumes in l and commits it before it can lose the partition; stop
+// leaves the group.
+type memberStarter func(t *testing.T, addr, group, topic, name string, l *ledger) (stop func())
+
+// runRebalance is the acceptance scenario: while records are
+// produced continuously, member a consumes alone, b joins (rebalance), a
+// leaves (rebalance), b consumes to the end. With commits after
+// processing, no record may be lost or consumed twice.
+func runRebalance(t *testing.T, start memberStarter) {
+	b := brokertest.Start(t, brokertest.Config(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const topic, grp, partitions = "rebalance", "rebalance-group", 4
+	adm := kadm.NewClient(newClient(t, b.KafkaAddr()))
+	if _, err := adm.CreateTopic(ctx, partitions, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	l := newLedger()
+	stopProducer := startProducer(t, b.KafkaAddr(), topic)
+	defer stopProducer()
+
+	stopA := start(t, b.KafkaAddr(), grp, topic, "a", l)
+	waitUntil(t, time.Minute, "a to consume", func() bool { return l.total("a") >= 200 })
+
+	stopB := start(t, b.KafkaAddr(), grp, topic, "b", l)
+	aBefore := l.total("a")
+	waitUntil(t, time.Minute, "both members to consume after b joined", func() bool {
+		return l.total("b") >= 200 && l.total("a") >= aBefore+200
+	})
+	if n := len(l.byPartition("b")); n == 0 || n == partitions {
+		t.Fatalf("after the join rebalance b consumed from %d partitions, want some but not all", n)
+	}
+
+	stopA()
+	bBefore := l.byPartition("b")
+	waitUntil(t, time.Minute, "b to take over every partition after a left", func() bool {
+		now := l.byPartition("b")
+		for p := int32(0); p < partitions; p++ {
+			if now[p] <= bBefore[p] {
+				return false
+			}
+		}
+		return true
+	})
+
+	stopProducer()
+	endOffs, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends := map[int32]int64{}
+	endOffs.Each(func(o kadm.ListedOffset) { ends[o.Partition] = o.Offset })
+	waitUntil(t, time.Minute, "b to consume to the end", func() bool { return l.covered(ends) })
+	stopB()
+	l.check(t, ends)
+
+	committed, err := adm.FetchOffsets(ctx, grp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, end := range ends {
+		if o, ok := committed.Lookup(topic, p); !ok || o.At != end {
+			t.Errorf("partition %d committed at %d, want %d", p, o.At, end)
+		}
+	}
+	t.Logf("a consumed %d, b consumed %d; end offsets %v", l.total("a"), l.total("b"), ends)
+}
+
+// startKgoMember is a franz-go consumer with the cooperative-sticky
+// balancer. Rebalances are blocked while a poll is processed, and every
+// poll is committed synchronously before rebalances are allowed again, so
+// a partition is never revoked with processed but uncommitted records.
+func startKgoMember(t *testing.T, addr, group, topic, name string, l *ledger) func() {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(name),
+		kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(), kgo.BlockRebalanceOnPoll(),
+		kgo.HeartbeatInterval(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			recs := cl.PollRecords(ctx, 200).Records()
+			for _, r := range recs {
+				l.add(name, r.Partition, r.Offset)
+			}
+			if len(recs) > 0 {
+				commitKgo(t, cl, recs)
+			}
+			cl.AllowRebalance()
+		}
+	}()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			<-done
+			cl.Close() // leaves the group
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// commitKgo commits records, retrying what a rebalance makes retriable.
+func commitKgo(t *testing.T, cl *kgo.Client, recs []*kgo.Record) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		err := cl.CommitRecords(ctx, recs...)
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil || !(kerr.IsRetriable(err) || errors.Is(err, kerr.RebalanceInProgress)) {
+			t.Errorf("commit: %v", err)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRebalanceKgoCooperativeSticky(t *testing.T) {
+	runRebalance(t, startKgoMember)
+}
+
+// saramaHandler records and marks each message and commits synchronously
+// (auto-commit is off) after every few; Cleanup commits what is left when a
+// session ends, before the member rejoins.
+type saramaHandler struct {
+	name string
+	l    *ledger
+}
+
+func (h saramaHandler) Setup(sarama.ConsumerGroupSession) error { return nil }
+
+func (h saramaHandler) Cleanup(s sarama.ConsumerGroupSession) error {
+	s.Commit()
+	return nil
+}
+
+func (h saramaHandler) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.ConsumerGroupClaim) error {
+	take := func(m *sarama.ConsumerMessage) {
+		h.l.add(h.name, m.Partition, m.Offset)
+		s.MarkMessage(m, "")
+	}
+	for {
+		select {
+		case m, ok := <-c.Messages():
+			if !ok {
+				return nil
+			}
+			take(m)
+		drain:
+			for range 100 {
+				select {
+				case m, ok := <-c.Messages():
+					if !ok {
+						break drain
+					}
+					take(m)
+				default:
+					break drain
+				}
+			}
+			s.Commit()
+		case <-s.Context().Done():
+			return nil
+		}
+	}
+}
+
+// saramaMember returns a starter for a sarama consumer with the range
+// strategy at the given protocol version (nil: sarama's default, 2.1.0).
+func saramaMember(version *sarama.KafkaVersion) memberStarter {
+	return func(t *testing.T, addr, group, topic, name string, l *ledger) func() {
+		cfg := sarama.NewConfig()
+		if version != nil {
+			cfg.Version = *version
+		}
+		cfg.ClientID = name
+		cfg.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRange()}
+		cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+		cfg.Consumer.Offsets.AutoCommit.Enable = false
+		cfg.Consumer.Group.Heartbeat.Interval = 100 * time.Millisecond
+		cfg.Consumer.Return.Errors = true
+		grp, err := sarama.NewConsumerGroup([]string{addr}, group, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			for err := range grp.Errors() {
+				t.Logf("sarama %s: %v", name, err)
+			}
+		}()
+		go func() {
+			defer close(done)
+			for ctx.Err() == nil {
+				if err := grp.Consume(ctx, []string{topic}, saramaHandler{name: name, l: l}); err != nil && ctx.Err() == nil {
+					t.Logf("sarama %s: consume: %v", name, err)
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		}()
+		var once sync.Once
+		stop := func() {
+			once.Do(func() {
+				cancel()
+				<-done
+				if err := grp.Close(); err != nil {
+					t.Errorf("sarama %s: close: %v", name, err)
+				}
+			})
+		}
+		t.Cleanup(stop)
+		return stop
+	}
+}
+
+func TestRebalanceSaramaRange(t *testing.T) {
+	for _, v := range []struct {
+		name    string
+		version *sarama.KafkaVersion
+	}{
+		{"v3.6", &sarama.V3_6_0_0},
+		{"default-version", nil},
+	} {
+		t.Run(v.name, func(t *testing.T) { runRebalance(t, saramaMember(v.version)) })
+	}
+}

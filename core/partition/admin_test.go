@@ -1,0 +1,70 @@
+package partition
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// testBatch encodes an uncompressed v2 batch at baseOffset base with one
+// record per timestamp.
+func testBatch(base int64, timestamps ...int64) []byte {
+	var records []byte
+	b := kmsg.NewRecordBatch()
+	for i, ts := range timestamps {
+		r := kmsg.NewRecord()
+		r.OffsetDelta = int32(i)
+		r.TimestampDelta64 = ts - timestamps[0]
+		r.Length = int32(len(r.AppendTo(nil)) - 1)
+		records = r.AppendTo(records)
+		b.MaxTimestamp = max(b.MaxTimestamp, ts)
+	}
+	b.FirstOffset, b.Magic = base, 2
+	b.LastOffsetDelta = int32(len(timestamps) - 1)
+	b.FirstTimestamp = timestamps[0]
+	b.ProducerID, b.ProducerEpoch, b.FirstSequence = -1, -1, -1
+	b.NumRecords = int32(len(timestamps))
+	b.Records = records
+	b.Length = int32(61 - 12 + len(records))
+	out := b.AppendTo(nil)
+	binary.BigEndian.PutUint32(out[17:], crc32.Checksum(out[21:], crc32.MakeTable(crc32.Castagnoli)))
+	return out
+}
+
+func TestFirstAtOrAfterFrom(t *testing.T) {
+	b := testBatch(10, 100, 300, 200, 400) // offsets 10-13
+	cases := []struct {
+		ts, start   int64
+		off, wantTS int64
+		ok          bool
+	}{
+		{ts: 0, start: 0, off: 10, wantTS: 100, ok: true},
+		{ts: 0, start: 12, off: 12, wantTS: 200, ok: true},   // records below the log start are skipped
+		{ts: 250, start: 12, off: 13, wantTS: 400, ok: true}, // 300 at 11 is below the log start
+		{ts: 250, start: 0, off: 11, wantTS: 300, ok: true},
+		{ts: 500, start: 0, ok: false},
+		{ts: 100, start: 14, ok: false},
+	}
+	for _, c := range cases {
+		off, ts, ok, err := firstAtOrAfterFrom(b, c.ts, c.start)
+		if err != nil || ok != c.ok || (ok && (off != c.off || ts != c.wantTS)) {
+			t.Errorf("ts %d from %d: %d/%d %v %v; want %d/%d %v", c.ts, c.start, off, ts, ok, err, c.off, c.wantTS, c.ok)
+		}
+	}
+}
+
+func TestCheckTopicLimits(t *testing.T) {
+	b := make([]byte, 1001)
+	if err := checkTopicLimits(TopicSettings{MaxMessageBytes: 1000}, b); !errors.Is(err, ErrMessageTooLarge) {
+		t.Fatalf("1001 bytes over a 1000 limit: %v", err)
+	}
+	if err := checkTopicLimits(TopicSettings{MaxMessageBytes: 1001}, b); err != nil {
+		t.Fatalf("at the limit: %v", err)
+	}
+	if err := checkTopicLimits(DefaultTopicSettings, b); err != nil {
+		t.Fatalf("no limit: %v", err)
+	}
+}
