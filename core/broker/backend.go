@@ -28,10 +28,10 @@ var _ kafka.Backend = (*backend)(nil)
 
 // remote reports whether tp exists in the cluster but has no local replica.
 func (b *backend) remote(tp partition.TP) (shard uint64, ok bool) {
-	if b.partitionService.Has(tp) {
+	if b.Has(tp) {
 		return 0, false
 	}
-	return b.clusterService.Knows(tp.Topic, tp.Partition)
+	return b.Knows(tp.Topic, tp.Partition)
 }
 
 // notLocal turns "unknown partition" into "not the leader" for partitions
@@ -47,7 +47,7 @@ func (b *backend) notLocal(tp partition.TP, err error) error {
 
 func (b *backend) PartitionState(tp partition.TP) (partition.State, error) {
 	if shard, ok := b.remote(tp); ok {
-		node, epoch, _ := b.clusterService.LeaderOf(shard)
+		node, epoch, _ := b.LeaderOf(shard)
 		return partition.State{Leader: node, LeaderEpoch: epoch, LogStartOffset: -1, HighWatermark: -1}, nil
 	}
 	return b.partitionService.PartitionState(tp)
@@ -79,12 +79,12 @@ func (b *backend) PreferredReadReplica(tp partition.TP, rack string) int32 {
 	if rack == "" {
 		return -1
 	}
-	t, ok := b.clusterService.Topic(tp.Topic)
+	t, ok := b.Topic(tp.Topic)
 	if !ok || tp.Partition < 0 || int(tp.Partition) >= len(t.Partitions) {
 		return -1
 	}
 	racks := map[int32]string{}
-	for _, br := range b.clusterService.Brokers() {
+	for _, br := range b.Brokers() {
 		racks[br.ID] = br.Rack
 	}
 	if st, err := b.PartitionState(tp); err == nil && st.Leader >= 0 && racks[st.Leader] == rack {
