@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"testing"
 
+	sm "github.com/lni/dragonboat/v4/statemachine"
+
 	"github.com/chronik-go/chronik/core/broker/brokertest"
+	"github.com/chronik-go/chronik/raftsm"
 )
 
 // BenchmarkDisk is the disk ceiling on its own: sequential appends of one
@@ -34,27 +37,87 @@ func BenchmarkDisk(b *testing.B) {
 // single-replica shard with a trivial on-disk state machine, proposals of
 // the payload sizes the produce benchmarks send (one 256 B record; a
 // ~1 MB batch), at the concurrency of the small-batch shape and of the
-// default producer. One op is one proposal.
+// default producer; and the ~1 MB case on Dragonboat's Tan LogDB (an
+// append-only log: no LSM flushes or compactions of the Raft log; one log
+// file per replica). One op is one proposal.
 func BenchmarkRaft(b *testing.B) {
 	for _, c := range []struct {
 		payload, concurrency int
-	}{{256 + 70 + appendOverhead, 128}, {1 << 20, 5}} {
-		b.Run(fmt.Sprintf("payload=%d/inflight=%d", c.payload, c.concurrency), func(b *testing.B) {
+		tan                  bool
+	}{{256 + 70 + appendOverhead, 128, false}, {1 << 20, 5, false}, {1 << 20, 5, true}} {
+		logdb := "pebble"
+		if c.tan {
+			logdb = "tan"
+		}
+		b.Run(fmt.Sprintf("logdb=%s/payload=%d/inflight=%d", logdb, c.payload, c.concurrency), func(b *testing.B) {
 			if probeRound(b) {
 				return
 			}
 			ctx := benchContext(b)
 			b.SetBytes(int64(c.payload))
 			b.ReportAllocs()
+			writes := diskWrites()
 			b.ResetTimer()
 			r, err := Raft(ctx, RaftWorkload{
 				Dir: b.TempDir(), RaftAddr: brokertest.FreeAddr(b), Config: brokertest.Config(b),
-				Payload: c.payload, Proposals: int64(b.N), Concurrency: c.concurrency,
+				Payload: c.payload, Proposals: int64(b.N), Concurrency: c.concurrency, TanLogDB: c.tan,
 			})
 			b.StopTimer()
 			must(b, err)
+			reportWriteAmp(b, writes, diskWrites(), int64(b.N)*int64(c.payload))
 			b.ReportMetric(r.ProposalsPerSec, "proposals/s")
 			reportLatency(b, "", r.Latency)
+		})
+	}
+}
+
+// BenchmarkStateMachine is the partition state machine alone (the real
+// raftsm.Partition on its own Pebble, as the broker opens it): Update with
+// entries carrying one batch each, 5 entries per Update (Dragonboat's apply
+// batching at 5 in-flight requests), then Sync (a flush, as at a Raft
+// snapshot) inside the timed section so the memtable's bytes are counted.
+// disk-B/payload-B isolates the state side's write amplification from the
+// Raft log's (BenchmarkRaft). One op is one batch.
+func BenchmarkStateMachine(b *testing.B) {
+	for _, size := range []int{350, 1 << 20} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			if probeRound(b) {
+				return
+			}
+			store, err := raftsm.OpenStore(b.TempDir())
+			must(b, err)
+			defer store.Close()
+			p := raftsm.NewPartition(store, 100, nil)
+			_, err = p.Open(nil)
+			must(b, err)
+			pool := valuePool()
+			cmds := make([][]byte, 64)
+			for i := range cmds {
+				data := pool[i*size%(len(pool)-size):][:size]
+				c := raftsm.AppendCommand{LeaderEpoch: 1, Batches: []raftsm.AppendBatch{{
+					Meta: raftsm.BatchMeta{LastOffsetDelta: 0, ProducerID: -1, BaseSequence: -1}, Data: data,
+				}}}
+				cmds[i] = raftsm.EncodeAppend(nil, &c)
+			}
+			const perUpdate = 5
+			ents := make([]sm.Entry, 0, perUpdate)
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			writes := diskWrites()
+			b.ResetTimer()
+			for i := 0; i < b.N; {
+				ents = ents[:0]
+				for j := 0; j < perUpdate && i < b.N; j++ {
+					ents = append(ents, sm.Entry{Index: uint64(i + 1), Cmd: cmds[i%len(cmds)]})
+					i++
+				}
+				if _, err := p.Update(ents); err != nil {
+					b.Fatal(err)
+				}
+			}
+			must(b, p.Sync())
+			b.StopTimer()
+			reportWriteAmp(b, writes, diskWrites(), int64(b.N)*int64(size))
 		})
 	}
 }

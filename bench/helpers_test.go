@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -133,4 +134,34 @@ func logf(b *testing.B, format string, args ...any) {
 	if testing.Verbose() || os.Getenv("CHRONIK_BENCH_LOG") != "" {
 		b.Logf(format, args...)
 	}
+}
+
+// diskWrites returns the bytes this process has caused to be written to
+// storage (/proc/self/io write_bytes), or -1 where that is not available.
+func diskWrites() int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "write_bytes: "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return -1
+			}
+			return n
+		}
+	}
+	return -1
+}
+
+// reportWriteAmp reports the storage bytes written per payload byte
+// between two diskWrites readings (the in-process broker is the only
+// writer then; background flushes and compactions that run after the
+// measured section are not counted, so this is a lower bound).
+func reportWriteAmp(b *testing.B, before, after, payload int64) {
+	if before < 0 || after < 0 || payload <= 0 {
+		return
+	}
+	b.ReportMetric(float64(after-before)/float64(payload), "disk-B/payload-B")
 }

@@ -58,6 +58,7 @@ type producers struct {
 }
 
 func newProducers(w Workload, m *meter, stamp func([]byte, time.Time)) (*producers, error) {
+	valuePool() // generate the record data now, not in the timed run
 	ps := &producers{w: w, m: m, stamp: stamp}
 	hooks := kgo.WithHooks(produceHooks{m})
 	for range w.Producers {

@@ -39,6 +39,27 @@ func BenchmarkProduceLogDBShards(b *testing.B) {
 	}
 }
 
+// BenchmarkProduceRaftLog measures what the Raft log's retention costs
+// (profile finding 1 in bench/README.md): with the defaults
+// (snapshot-entries 10000, compaction-overhead 50000) a partition's LogDB
+// keeps every ~1 MB entry, so Dragonboat's Pebble flushes and compacts the
+// whole log; with a short log the entries are deleted while still in the
+// LogDB memtable. disk-B/payload-B is the write amplification.
+func BenchmarkProduceRaftLog(b *testing.B) {
+	for _, c := range []struct {
+		name               string
+		snapshot, overhead uint64
+	}{{"retain=default", 0, 0}, {"retain=short", 32, 8}} {
+		b.Run(c.name, func(b *testing.B) {
+			benchProduce(b, DefaultWorkload(), func(cfg *config.Config) {
+				if c.snapshot > 0 {
+					cfg.Raft.SnapshotEntries, cfg.Raft.CompactionOverhead = c.snapshot, c.overhead
+				}
+			})
+		})
+	}
+}
+
 // BenchmarkProduceRF3 is the three-process RF3 target (≥ 0.5× RF1, p99 ≤ 5 ms
 // at half the maximum rate).
 func BenchmarkProduceRF3(b *testing.B) {
@@ -56,9 +77,11 @@ func benchProduce(b *testing.B, w Workload, mutate func(*config.Config)) {
 	w.Records = int64(b.N)
 	b.SetBytes(int64(w.RecordSize))
 	b.ReportAllocs()
+	writes := diskWrites()
 	b.ResetTimer()
 	res, err := Produce(ctx, w)
 	b.StopTimer()
+	reportWriteAmp(b, writes, diskWrites(), res.Bytes)
 	must(b, err)
 	reportRun(b, res)
 	compareProduce(ctx, b, w, res, cfg)

@@ -168,6 +168,13 @@ func NewCoordinator(store *Store, shardID uint64) *Coordinator {
 // ShardID is the Raft shard this state machine belongs to.
 func (c *Coordinator) ShardID() uint64 { return c.shardID }
 
+// key returns a fresh key of one kind with no suffix.
+func (c *Coordinator) key(kind byte) []byte {
+	k := make([]byte, 0, len(c.prefix)+1)
+	k = append(k, c.prefix...)
+	return append(k, kind)
+}
+
 func (c *Coordinator) groupKey(group string) []byte {
 	e := enc{b: make([]byte, 0, len(c.prefix)+2+len(group))}
 	e.b = append(e.b, c.prefix...)
@@ -197,8 +204,7 @@ func (c *Coordinator) Open(<-chan struct{}) (uint64, error) {
 func (c *Coordinator) load() error {
 	groups := map[string]*coordGroup{}
 	c.applied = 0
-	key := append(c.prefix[:len(c.prefix):len(c.prefix)], keyState)
-	v, closer, err := c.store.db.Get(key)
+	v, closer, err := c.store.db.Get(c.key(keyState))
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
 	case err != nil:
@@ -220,7 +226,7 @@ func (c *Coordinator) load() error {
 		}
 		return cg
 	}
-	err = c.scan(keyGroup, func(k, v []byte) error {
+	err = c.scan(keyGroup, func(_, v []byte) error {
 		rec, err := decodeGroupRecord(v)
 		if err != nil {
 			return err
@@ -255,8 +261,7 @@ func (c *Coordinator) load() error {
 // scan calls fn for every key of one kind with the shard prefix and kind
 // byte stripped.
 func (c *Coordinator) scan(kind byte, fn func(k, v []byte) error) error {
-	lo := append(c.prefix[:len(c.prefix):len(c.prefix)], kind)
-	hi := append(c.prefix[:len(c.prefix):len(c.prefix)], kind+1)
+	lo, hi := c.key(kind), c.key(kind+1)
 	it, err := c.store.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return err
@@ -281,8 +286,7 @@ func (c *Coordinator) Update(ents []sm.Entry) ([]sm.Entry, error) {
 	}
 	c.mu.Unlock()
 	c.applied = ents[len(ents)-1].Index
-	key := append(c.prefix[:len(c.prefix):len(c.prefix)], keyState)
-	if err := b.Set(key, binary.BigEndian.AppendUint64(nil, c.applied), nil); err != nil {
+	if err := b.Set(c.key(keyState), binary.BigEndian.AppendUint64(nil, c.applied), nil); err != nil {
 		return nil, err
 	}
 	if err := c.store.apply(b); err != nil {

@@ -177,13 +177,13 @@ func TestE2EClusterKill9NoLoss(t *testing.T) {
 	p.stop(t)
 	summary := p.checkErrors(t, false)
 	end := verifyAcked(t, c.addrs[0].kafka, topic, clusterPartitions, p.prefix, p.acks)
-	t.Logf("SUMMARY kill -9: %d kills in %s; %d records produced, %d acknowledged, end offsets %v\n"+
+	t.Logf("SUMMARY kill -9: %d kills in %s; pace %d records/s; %d records produced, %d acknowledged, end offsets %v\n"+
 		"  failover (kill → acks again on the partitions the victim led): %s\n"+
 		"  kill → every partition acking again: %s\n"+
 		"  restart → /readyz: %s\n"+
 		"  ready → every partition +%d acks: %s\n"+
 		"  producer errors (all retried):\n%s",
-		kills, time.Since(start).Round(time.Millisecond), p.produced, len(p.acks), end,
+		kills, time.Since(start).Round(time.Millisecond), p.rate, p.produced, len(p.acks), end,
 		durations(failovers), durations(downWaits), durations(readies), progressAcks, durations(upWaits), summary)
 }
 
@@ -227,12 +227,12 @@ func TestE2EClusterRollingRestart(t *testing.T) {
 	p.stop(t)
 	summary := p.checkErrors(t, true)
 	end := verifyAcked(t, c.addrs[0].kafka, topic, clusterPartitions, p.prefix, p.acks)
-	t.Logf("SUMMARY rolling restart: %d nodes in %s; %d records produced, %d acknowledged, end offsets %v\n"+
+	t.Logf("SUMMARY rolling restart: %d nodes in %s; pace %d records/s; %d records produced, %d acknowledged, end offsets %v\n"+
 		"  SIGTERM → exit: %s\n"+
 		"  SIGTERM → every partition acking again: %s\n"+
 		"  restart → /readyz: %s\n"+
 		"  ready → every partition +%d acks: %s\n"+
 		"  producer errors:\n%s",
-		clusterSize, time.Since(start).Round(time.Millisecond), p.produced, len(p.acks), end,
+		clusterSize, time.Since(start).Round(time.Millisecond), p.rate, p.produced, len(p.acks), end,
 		durations(stops), durations(downWaits), durations(readies), progressAcks, durations(upWaits), summary)
 }

@@ -39,7 +39,29 @@ const (
 	deliveryTimeout     = 60 * time.Second // kgo.RecordDeliveryTimeout: records retry across failovers
 	flushTimeout        = 90 * time.Second // producer stop: every buffered record answered
 	metadataTimeout     = 30 * time.Second // metadata to settle (leaders reported, spread)
+
+	// defaultProduceRate is the producer's pace in records per second over
+	// all partitions: steady load that leaves the 2-core machine room for
+	// three brokers (unthrottled, kgo reaches ~50k/s here and starves
+	// Raft's ticks). CHRONIK_E2E_PRODUCE_RATE overrides it; 0 = unthrottled.
+	defaultProduceRate = 5000
+	produceTick        = 10 * time.Millisecond
 )
+
+// produceRate is defaultProduceRate or $CHRONIK_E2E_PRODUCE_RATE.
+func produceRate(t *testing.T) int {
+	t.Helper()
+	v := os.Getenv("CHRONIK_E2E_PRODUCE_RATE")
+	if v == "" {
+		return defaultProduceRate
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		t.Fatalf("CHRONIK_E2E_PRODUCE_RATE=%q: want records per second, 0 for unthrottled", v)
+	}
+	t.Logf("producer pace from CHRONIK_E2E_PRODUCE_RATE: %d records/s (0 = unthrottled)", n)
+	return n
+}
 
 // testCluster is a static cluster of chronik processes; nodes[i] has node ID i+1.
 type testCluster struct {
@@ -322,6 +344,7 @@ type clusterProducer struct {
 	topic      string
 	partitions int32
 	prefix     string
+	rate       int // records/s, 0 = unthrottled
 	stopLoop   context.CancelFunc
 	loopDone   chan struct{}
 	inflight   sync.WaitGroup
@@ -356,6 +379,10 @@ func startClusterProducer(t *testing.T, seeds []string, topic string, partitions
 		kgo.RecordDeliveryTimeout(deliveryTimeout),
 		kgo.RetryTimeout(deliveryTimeout),
 		kgo.MaxBufferedRecords(8192),
+		// kgo waits at least MetadataMinAge (default 5s) between metadata
+		// refreshes, also after a produce error; lowered so that the waits
+		// measured here are the cluster's failover, not the client's backoff.
+		kgo.MetadataMinAge(250*time.Millisecond),
 		kgo.WithLogger(p),
 		kgo.ProducerOnDataLossDetected(func(topic string, part int32) {
 			p.mu.Lock()
@@ -370,17 +397,39 @@ func startClusterProducer(t *testing.T, seeds []string, topic string, partitions
 	ctx, cancel := context.WithCancel(context.Background())
 	p.stopLoop = cancel
 	t.Cleanup(func() { cancel(); cl.Close() })
+	rate := produceRate(t)
+	p.rate = rate
 	go func() {
 		defer close(p.loopDone)
-		for i := 0; ctx.Err() == nil; i++ {
-			r := &kgo.Record{Partition: int32(i) % partitions, Value: fmt.Appendf(nil, "%s-%09d", prefix, i)}
-			p.inflight.Add(1)
-			p.mu.Lock()
-			p.produced++
-			p.mu.Unlock()
-			// context.Background: the loop's context only stops the loop;
-			// a record once handed to kgo must be delivered or fail on its own.
-			cl.Produce(context.Background(), r, p.callback)
+		// Paced: perTick records every produceTick, or unthrottled (rate 0,
+		// bounded only by MaxBufferedRecords).
+		var tick <-chan time.Time
+		perTick := 1 << 30
+		if rate > 0 {
+			tk := time.NewTicker(produceTick)
+			defer tk.Stop()
+			tick = tk.C
+			perTick = max(1, rate*int(produceTick/time.Millisecond)/1000)
+		}
+		for i := 0; ctx.Err() == nil; {
+			if tick != nil {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick:
+				}
+			}
+			for end := i + perTick; i < end && ctx.Err() == nil; i++ {
+				r := &kgo.Record{Partition: int32(i) % partitions, Value: fmt.Appendf(nil, "%s-%09d", prefix, i)}
+				p.inflight.Add(1)
+				p.mu.Lock()
+				p.produced++
+				p.mu.Unlock()
+				// context.Background: the loop's context only stops the
+				// loop; a record once handed to kgo must be delivered or
+				// fail on its own delivery timeout.
+				cl.Produce(context.Background(), r, p.callback)
+			}
 		}
 	}()
 	return p

@@ -17,12 +17,12 @@ import (
 // fakeRaft applies proposals directly to the coordinator state machines,
 // one at a time, and lets tests move leadership.
 type fakeRaft struct {
-	mu      sync.Mutex
-	sms     map[uint64]*raftsm.Coordinator
-	index   uint64
-	lead uint64
-	term    uint64
-	fail    error
+	mu    sync.Mutex
+	sms   map[uint64]*raftsm.Coordinator
+	index uint64
+	lead  uint64
+	term  uint64
+	fail  error
 }
 
 func (f *fakeRaft) leader(uint64) (uint64, uint64, bool) {

@@ -90,15 +90,21 @@ func (s *Service) Start() {
 	})
 }
 
-// WaitLoaded blocks until every shard this broker leads is loaded, so a
-// starting broker never answers COORDINATOR_LOAD_IN_PROGRESS for long.
+// WaitLoaded blocks until every shard has a leader and those this broker
+// leads are loaded, so a starting single node never answers
+// COORDINATOR_NOT_AVAILABLE or COORDINATOR_LOAD_IN_PROGRESS to its first
+// clients. (A cluster member does not call it: its peers may be down.)
 func (s *Service) WaitLoaded(ctx context.Context) error {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		pending := 0
 		for _, sh := range s.shards {
-			if replica, term, ok := s.raft.leader(sh.id); ok && replica == s.self {
+			replica, term, ok := s.raft.leader(sh.id)
+			switch {
+			case !ok:
+				pending++
+			case replica == s.self:
 				sh.mu.Lock()
 				if sh.mu.term != term {
 					pending++
@@ -112,7 +118,7 @@ func (s *Service) WaitLoaded(ctx context.Context) error {
 		s.poke()
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("group: %d coordinator shards still loading: %w", pending, ctx.Err())
+			return fmt.Errorf("group: %d coordinator shards without a leader or still loading: %w", pending, ctx.Err())
 		case <-tick.C:
 		}
 	}

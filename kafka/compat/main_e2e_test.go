@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -37,6 +38,14 @@ var chronikBin string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	// The rows spend most of their time waiting — for the coordinator's
+	// initial rebalance delay, twice per client, and for processes to start
+	// — not computing: run them all at once unless -parallel was given.
+	parallelSet := false
+	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
+	if !parallelSet {
+		_ = flag.Set("test.parallel", strconv.Itoa(len(rows())))
+	}
 	os.Exit(buildAndRun(m))
 }
 
