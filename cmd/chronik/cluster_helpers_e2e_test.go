@@ -71,7 +71,12 @@ type testCluster struct {
 	racks   []string
 	dirs    []string
 	nodes   []*node
-	allLogs []string // every log file of every incarnation, in start order
+	allLogs []nodeLog // every log file of every incarnation, in start order
+}
+
+type nodeLog struct {
+	id   int
+	path string
 }
 
 // reserveAddrs reserves 3*n distinct free ports on 127.0.0.1, holding all of
@@ -130,7 +135,7 @@ func startCluster(t *testing.T, size int) *testCluster {
 
 func (c *testCluster) launch(i int) *node {
 	n := launch(c.t, c.dirs[i], c.addrs[i], "--config", c.config, "--node-id", strconv.Itoa(i+1))
-	c.allLogs = append(c.allLogs, n.logPath)
+	c.allLogs = append(c.allLogs, nodeLog{id: i + 1, path: n.logPath})
 	return n
 }
 
@@ -208,21 +213,16 @@ func (c *testCluster) keepLogs() {
 		c.t.Logf("keep logs: %v", err)
 		return
 	}
-	for seq, p := range c.allLogs {
-		b, err := os.ReadFile(p)
+	for seq, l := range c.allLogs {
+		b, err := os.ReadFile(l.path)
 		if err != nil {
 			c.t.Logf("keep logs: %v", err)
 			continue
 		}
-		// Which node: the log path does not say, so match by the address in
-		// the "serving" line; fall back to the sequence number.
-		name := fmt.Sprintf("%02d.log", seq+1)
-		for i, a := range c.addrs {
-			if strings.Contains(string(b), "kafka="+a.kafka) {
-				name = fmt.Sprintf("%02d-node%d.log", seq+1, i+1)
-			}
+		name := fmt.Sprintf("%02d-node%d.log", seq+1, l.id)
+		if err := os.WriteFile(filepath.Join(dst, name), b, 0o644); err != nil {
+			c.t.Logf("keep logs: %v", err)
 		}
-		_ = os.WriteFile(filepath.Join(dst, name), b, 0o644)
 	}
 	c.t.Logf("node logs kept in %s", dst)
 }
@@ -279,7 +279,7 @@ func (c *testCluster) metadataFrom(ctx context.Context, i int, topic string) ([]
 			continue
 		}
 		if t.ErrorCode != 0 {
-			return brokers, nil, fmt.Errorf("topic %s: %v", topic, kerr.ErrorForCode(t.ErrorCode))
+			return brokers, nil, fmt.Errorf("topic %s: %w", topic, kerr.ErrorForCode(t.ErrorCode))
 		}
 		for _, p := range t.Partitions {
 			parts[p.Partition] = partitionInfo{leader: p.Leader, epoch: p.LeaderEpoch, replicas: p.Replicas, isr: p.ISR, err: p.ErrorCode}

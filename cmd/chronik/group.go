@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -44,20 +45,9 @@ func newGroupListCmd(f *clusterFlags) *cobra.Command {
   chronik group list --format json | jq -r '.groups[] | select(.state == "Empty") | .name'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			format, err := f.outputFormat()
-			if err != nil {
-				return err
-			}
-			cl, err := f.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			r, err := cl.ListGroups(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return printReport(cmd, format, r)
+			return f.report(cmd, func(ctx context.Context, cl *opsctl.Client) (opsctl.Report, error) {
+				return cl.ListGroups(ctx)
+			})
 		},
 	}
 }
@@ -74,20 +64,9 @@ from the log start.`,
   chronik group describe billing --format json | jq .total_lag`,
 		Args: nameArg("group"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := f.outputFormat()
-			if err != nil {
-				return err
-			}
-			cl, err := f.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			r, err := cl.DescribeGroup(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return printReport(cmd, format, r)
+			return f.report(cmd, func(ctx context.Context, cl *opsctl.Client) (opsctl.Report, error) {
+				return cl.DescribeGroup(ctx, args[0])
+			})
 		},
 	}
 }
@@ -174,20 +153,9 @@ members; the broker refuses otherwise.`,
 		Example: `  chronik group delete billing`,
 		Args:    nameArg("group"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := f.outputFormat()
-			if err != nil {
-				return err
-			}
-			cl, err := f.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			r, err := cl.DeleteGroup(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return printReport(cmd, format, r)
+			return f.report(cmd, func(ctx context.Context, cl *opsctl.Client) (opsctl.Report, error) {
+				return cl.DeleteGroup(ctx, args[0])
+			})
 		},
 	}
 }

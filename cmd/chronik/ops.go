@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"time"
@@ -49,6 +50,25 @@ func (f *clusterFlags) dial(cmd *cobra.Command) (*opsctl.Client, error) {
 		return nil, err
 	}
 	return opsctl.Dial(cmd.Context(), opsctl.Options{Brokers: brokers, Timeout: f.timeout})
+}
+
+// report checks --format, connects, runs op and prints the report it
+// returns: the shape of every read-and-print operator command.
+func (f *clusterFlags) report(cmd *cobra.Command, op func(ctx context.Context, cl *opsctl.Client) (opsctl.Report, error)) error {
+	format, err := f.outputFormat()
+	if err != nil {
+		return err
+	}
+	cl, err := f.dial(cmd)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	r, err := op(cmd.Context(), cl)
+	if err != nil {
+		return err
+	}
+	return printReport(cmd, format, r)
 }
 
 // printReport writes a report to stdout in the chosen format.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -66,20 +67,9 @@ Without --partitions or --replication-factor the broker's defaults apply
 			if err := spec.Validate(); err != nil {
 				return err
 			}
-			format, err := f.outputFormat()
-			if err != nil {
-				return err
-			}
-			cl, err := f.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			r, err := cl.CreateTopic(cmd.Context(), spec)
-			if err != nil {
-				return err
-			}
-			return printReport(cmd, format, r)
+			return f.report(cmd, func(ctx context.Context, cl *opsctl.Client) (opsctl.Report, error) {
+				return cl.CreateTopic(ctx, spec)
+			})
 		},
 	}
 	fs := cmd.Flags()
@@ -98,20 +88,9 @@ func newTopicListCmd(f *clusterFlags) *cobra.Command {
   chronik topic list --format json | jq -r '.topics[].name'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			format, err := f.outputFormat()
-			if err != nil {
-				return err
-			}
-			cl, err := f.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			r, err := cl.ListTopics(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return printReport(cmd, format, r)
+			return f.report(cmd, func(ctx context.Context, cl *opsctl.Client) (opsctl.Report, error) {
+				return cl.ListTopics(ctx)
+			})
 		},
 	}
 }
@@ -127,20 +106,9 @@ this topic or the "default".`,
   chronik topic describe orders --format json | jq '.partitions[] | {partition, end_offset}'`,
 		Args: nameArg("topic"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := f.outputFormat()
-			if err != nil {
-				return err
-			}
-			cl, err := f.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			r, err := cl.DescribeTopic(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			return printReport(cmd, format, r)
+			return f.report(cmd, func(ctx context.Context, cl *opsctl.Client) (opsctl.Report, error) {
+				return cl.DescribeTopic(ctx, args[0])
+			})
 		},
 	}
 }
@@ -173,20 +141,9 @@ change together, the broker validates both before applying either.` + "\n" + top
 			if err := alter.Validate(); err != nil {
 				return err
 			}
-			format, err := f.outputFormat()
-			if err != nil {
-				return err
-			}
-			cl, err := f.dial(cmd)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			r, err := cl.AlterTopic(cmd.Context(), alter)
-			if err != nil {
-				return err
-			}
-			return printReport(cmd, format, r)
+			return f.report(cmd, func(ctx context.Context, cl *opsctl.Client) (opsctl.Report, error) {
+				return cl.AlterTopic(ctx, alter)
+			})
 		},
 	}
 	fs := cmd.Flags()
