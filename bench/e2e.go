@@ -100,6 +100,7 @@ func EndToEnd(ctx context.Context, w Workload) (Result, error) {
 	wg.Wait()
 	close(stop)
 
+	acks.settleHooks()
 	res := e2e.result(elapsed)
 	ack := acks.result(elapsed)
 	res.AckLatency = ack.Latency
@@ -112,7 +113,7 @@ func EndToEnd(ctx context.Context, w Workload) (Result, error) {
 	if drainErr != nil {
 		return res, drainErr
 	}
-	return res, runError(res, ctx)
+	return res, runError(ctx, res)
 }
 
 // firstFetch closes ch when its client writes its first fetch request.

@@ -31,13 +31,14 @@ func Produce(ctx context.Context, w Workload) (Result, error) {
 	go m.progress(w.Progress, stop)
 	elapsed := ps.run(ctx)
 	close(stop)
+	m.settleHooks()
 	res := m.result(elapsed)
 	res.TargetRate = w.Rate
-	return res, runError(res, ctx)
+	return res, runError(ctx, res)
 }
 
 // runError turns a result with failed records into an error.
-func runError(r Result, ctx context.Context) error {
+func runError(ctx context.Context, r Result) error {
 	if r.Errors > 0 {
 		return fmt.Errorf("%d of %d records failed; first error: %s", r.Errors, r.Errors+r.Records, r.FirstError)
 	}

@@ -198,6 +198,20 @@ func (m *meter) progress(w io.Writer, stop <-chan struct{}) {
 	}
 }
 
+// settleHooks waits (briefly, bounded) for franz-go's produce hooks, which
+// run on their own goroutines after the acks, to finish counting.
+func (m *meter) settleHooks() {
+	last := m.batches.Load()
+	for range 20 {
+		time.Sleep(10 * time.Millisecond)
+		n := m.batches.Load()
+		if n == last {
+			return
+		}
+		last = n
+	}
+}
+
 // result freezes m into a Result covering elapsed.
 func (m *meter) result(elapsed time.Duration) Result {
 	r := Result{

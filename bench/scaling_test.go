@@ -9,7 +9,9 @@ import (
 // records, default producer, max rate) into topics of 1, 16, 64 and 256
 // partitions. Each run also produces b.N records into a 1-partition topic
 // on the same broker (x_1p: target ≥ 0.8 at 64 partitions) and runs kfake
-// with the same partition count (x_kfake).
+// with the same partition count (x_kfake) and with one (kfake-x_1p: the
+// part of the loss that the producer itself causes — smaller batches per
+// partition at the same linger).
 func BenchmarkPartitionScaling(b *testing.B) {
 	for _, parts := range []int32{1, 16, 64, 256} {
 		b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) {
@@ -40,9 +42,19 @@ func BenchmarkPartitionScaling(b *testing.B) {
 			if parts > 1 {
 				reportRatio(b, "1p", res.RecordsPerSec, one.RecordsPerSec, "records/s")
 			}
-			kres, err := Produce(ctx, on(ctx, b, startKfake(b), w))
+			// kfake with the same partition count, and its own 1-partition
+			// run: how much of the scaling loss the client causes.
+			kaddr := startKfake(b)
+			kres, err := Produce(ctx, on(ctx, b, kaddr, w))
 			must(b, err)
 			reportRatio(b, "kfake", res.RecordsPerSec, kres.RecordsPerSec, "records/s")
+			if parts > 1 {
+				w1 := w
+				w1.Topic, w1.Partitions = "one", 1
+				kone, err := Produce(ctx, on(ctx, b, kaddr, w1))
+				must(b, err)
+				b.ReportMetric(kres.RecordsPerSec/kone.RecordsPerSec, "kfake-x_1p")
+			}
 		})
 	}
 }

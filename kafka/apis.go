@@ -38,6 +38,9 @@ const (
 	keyListGroups      int16 = 16
 	keyDeleteGroups    int16 = 42
 	keyOffsetDelete    int16 = 47
+	// Cluster membership (45_alter_partition_reassignments.go, 46_…).
+	keyAlterPartitionReassignments int16 = 45
+	keyListPartitionReassignments  int16 = 46
 )
 
 // handleFunc answers one request; it runs in its own goroutine and must
@@ -87,6 +90,8 @@ var apis = []api{
 	{key: keyListGroups, min: 0, max: 5, handle: handleListGroups},
 	{key: keyDeleteGroups, min: 0, max: 2, handle: handleDeleteGroups},
 	{key: keyOffsetDelete, min: 0, max: 0, handle: handleOffsetDelete},
+	{key: keyAlterPartitionReassignments, min: 0, max: 0, handle: handleAlterPartitionReassignments},
+	{key: keyListPartitionReassignments, min: 0, max: 0, handle: handleListPartitionReassignments},
 }
 
 var (

@@ -54,6 +54,12 @@ type Backend interface {
 	IncrementalAlterTopicConfigs(ctx context.Context, topic string, ops []cluster.ConfigOp, validateOnly bool) error
 	// LogDir describes the broker's log directory.
 	LogDir() cluster.LogDir
+	// AlterReassignment sets the target placement of a partition (nodes
+	// nil: cancel, cluster.ErrNoReassignment when none is in progress);
+	// bad targets are cluster.ErrInvalidReplicaAssignment.
+	AlterReassignment(ctx context.Context, topic string, p int32, nodes []int32) error
+	// Reassignments lists the partitions being moved.
+	Reassignments() []cluster.Reassignment
 
 	// PartitionState reports leader, epoch and offsets of a partition.
 	PartitionState(tp partition.TP) (partition.State, error)

@@ -25,6 +25,8 @@ var errorMap = []struct {
 	{cluster.ErrInvalidReplication, kerr.InvalidReplicationFactor},
 	{cluster.ErrInvalidConfig, kerr.InvalidConfig},
 	{cluster.ErrNotController, kerr.NotController},
+	{cluster.ErrInvalidReplicaAssignment, kerr.InvalidReplicaAssignment},
+	{cluster.ErrNoReassignment, kerr.NoReassignmentInProgress},
 
 	{partition.ErrUnknownPartition, kerr.UnknownTopicOrPartition},
 	{partition.ErrNotLeader, kerr.NotLeaderForPartition},

@@ -382,3 +382,23 @@ func (b *memBackend) PreferredReadReplica(partition.TP, string) int32 { return -
 func (b *memBackend) ReadFollower(_ context.Context, tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error) {
 	return b.Read(tp, offset, maxBytes)
 }
+
+// AlterReassignment accepts only the single broker as a target: the memory
+// backend has one node, so nothing ever moves.
+func (b *memBackend) AlterReassignment(_ context.Context, topic string, p int32, nodes []int32) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t, ok := b.mu.topics[topic]
+	if !ok || p < 0 || int(p) >= len(t.logs) {
+		return fmt.Errorf("%w: %s/%d", cluster.ErrUnknownTopic, topic, p)
+	}
+	if nodes == nil {
+		return cluster.ErrNoReassignment
+	}
+	if len(nodes) != 1 || nodes[0] != b.nodeID {
+		return fmt.Errorf("%w: only broker %d exists", cluster.ErrInvalidReplicaAssignment, b.nodeID)
+	}
+	return nil
+}
+
+func (b *memBackend) Reassignments() []cluster.Reassignment { return nil }

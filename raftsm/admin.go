@@ -40,6 +40,10 @@ func adminStatusName(s Status) string {
 		return "topic changed concurrently"
 	case StatusOffsetOutOfRange:
 		return "offset out of range"
+	case StatusBrokerRemoved:
+		return "broker was decommissioned"
+	case StatusUnknownBroker:
+		return "unknown or decommissioned broker"
 	}
 	return ""
 }

@@ -17,7 +17,8 @@ import (
 // Key schema, after the meta shard prefix: 'L' BE64(shardID) → BE32(node) BE64(term).
 const keyLeader = 'L'
 
-// cmdReportLeader is a meta command; 32–47 are cluster commands.
+// cmdReportLeader is a meta command; 32–47 are cluster commands (33:
+// txnids.go, 34–37: membership.go).
 const cmdReportLeader byte = 32
 
 // LeaderRecord is the last reported leader of a shard.

@@ -38,6 +38,10 @@ type PartitionRecord struct {
 	ShardID  uint64
 	Nodes    []int32
 	Replicas []uint64
+	// Target and TargetReplicas (parallel) are the placement a
+	// reassignment moves the partition to; nil when none (membership.go).
+	Target         []int32
+	TargetReplicas []uint64
 }
 
 // MetaView is an immutable snapshot of the meta state.
@@ -46,6 +50,8 @@ type MetaView struct {
 	// Leaders holds the last reported leader of each shard (leaders.go).
 	Leaders map[uint64]LeaderRecord
 	Topics  map[string]*TopicRecord // never mutated after publication
+	// Brokers is the broker registry (membership.go), tombstones included.
+	Brokers map[int32]BrokerRecord
 }
 
 // CreateTopicCommand creates a topic with the given placement; the state
@@ -73,6 +79,7 @@ type Meta struct {
 	topics         map[string]*TopicRecord
 	leaders        map[uint64]LeaderRecord
 	txnIDs         map[string]txnProducer
+	brokers        map[int32]BrokerRecord
 
 	view atomic.Pointer[MetaView]
 }
@@ -84,7 +91,7 @@ func NewMeta(store *Store, onChange func(*MetaView)) *Meta {
 		onChange = func(*MetaView) {}
 	}
 	m := &Meta{store: store, prefix: shardPrefix(MetaShardID), onChange: onChange}
-	m.view.Store(&MetaView{Topics: map[string]*TopicRecord{}, Leaders: map[uint64]LeaderRecord{}})
+	m.view.Store(&MetaView{Topics: map[string]*TopicRecord{}, Leaders: map[uint64]LeaderRecord{}, Brokers: map[int32]BrokerRecord{}})
 	return m
 }
 
@@ -145,6 +152,9 @@ func (m *Meta) load() error {
 	if err := m.loadTxnIDs(); err != nil {
 		return err
 	}
+	if err := m.loadBrokers(); err != nil {
+		return err
+	}
 	m.publish()
 	return nil
 }
@@ -158,7 +168,11 @@ func (m *Meta) publish() {
 	for k, v := range m.leaders {
 		leaders[k] = v
 	}
-	v := &MetaView{Applied: m.applied, Topics: topics, Leaders: leaders}
+	brokers := make(map[int32]BrokerRecord, len(m.brokers))
+	for k, v := range m.brokers {
+		brokers[k] = v
+	}
+	v := &MetaView{Applied: m.applied, Topics: topics, Leaders: leaders, Brokers: brokers}
 	m.view.Store(v)
 	m.onChange(v)
 }
@@ -250,6 +264,14 @@ func (m *Meta) apply(b *pebble.Batch, cmd []byte) (sm.Result, bool) {
 		return m.applyCreatePartitions(b, &d)
 	case cmdAlterTopicConfigs:
 		return m.applyAlterTopicConfigs(b, &d)
+	case cmdRegisterBroker:
+		return m.applyRegisterBroker(b, &d)
+	case cmdRemoveBroker:
+		return m.applyRemoveBroker(b, &d)
+	case cmdAlterReassignment:
+		return m.applyAlterReassignment(b, &d)
+	case cmdCompleteReassignment:
+		return m.applyCompleteReassignment(b, &d)
 	default:
 		return sm.Result{Data: statusData[StatusUnsupportedCmd]}, false
 	}
@@ -349,7 +371,13 @@ func decodeConfigs(d *dec) map[string]string {
 
 func encodeTopic(t *TopicRecord) []byte {
 	e := enc{}
-	e.u8(1) // record version
+	version := byte(1)
+	for _, p := range t.Partitions {
+		if p.Reassigning() {
+			version = 2 // v2 adds each partition's target placement
+		}
+	}
+	e.u8(version) // record version
 	e.str(t.Name)
 	e.b = append(e.b, t.ID[:]...)
 	encodeConfigs(&e, t.Configs)
@@ -361,13 +389,21 @@ func encodeTopic(t *TopicRecord) []byte {
 			e.i32(p.Nodes[i])
 			e.u64(p.Replicas[i])
 		}
+		if version >= 2 {
+			e.uvarint(uint64(len(p.Target)))
+			for i := range p.Target {
+				e.i32(p.Target[i])
+				e.u64(p.TargetReplicas[i])
+			}
+		}
 	}
 	return e.b
 }
 
 func decodeTopic(v []byte) (*TopicRecord, error) {
 	d := dec{b: v}
-	if d.u8() != 1 {
+	version := d.u8()
+	if version != 1 && version != 2 {
 		return nil, errSnapshotFormat
 	}
 	t := &TopicRecord{Name: d.str()}
@@ -383,6 +419,13 @@ func decodeTopic(v []byte) (*TopicRecord, error) {
 		for j := uint64(0); j < r && d.err == nil; j++ {
 			p.Nodes = append(p.Nodes, d.i32())
 			p.Replicas = append(p.Replicas, d.u64())
+		}
+		if version >= 2 {
+			r := d.uvarint()
+			for j := uint64(0); j < r && d.err == nil; j++ {
+				p.Target = append(p.Target, d.i32())
+				p.TargetReplicas = append(p.TargetReplicas, d.u64())
+			}
 		}
 		t.Partitions = append(t.Partitions, p)
 	}

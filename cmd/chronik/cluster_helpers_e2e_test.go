@@ -687,7 +687,11 @@ func verifyAcked(t *testing.T, seed, topic string, partitions int32, prefix stri
 			case o >= int64(len(got)):
 				report("partition %d: acknowledged record %q at offset %d was not consumed", p, want, o)
 			case string(got[o].Value) != want:
-				report("partition %d offset %d: got %q, acknowledged %q (that value is at %s)", p, o, got[o].Value, want, seen[want])
+				at := seen[want]
+				if at == "" {
+					at = "nowhere"
+				}
+				report("partition %d offset %d: got %q, acknowledged %q (that value is at %s)", p, o, got[o].Value, want, at)
 			}
 		}
 	}

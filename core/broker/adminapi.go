@@ -22,6 +22,7 @@ import (
 func (b *Broker) registerAdminAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/status", b.handleStatus)
 	mux.HandleFunc("POST /v1/topics/{topic}/partitions/{partition}/leader", b.handleTransferLeader)
+	b.registerMembershipAPI(mux) // adminapi_membership.go
 }
 
 // Status reports this node's replicas.

@@ -34,6 +34,7 @@ import (
 // leaderBalanceInterval is how often a cluster broker moves leadership
 // back to preferred replicas; evacuateTimeout bounds controlled shutdown.
 const (
+	controllerInterval    = 250 * time.Millisecond
 	leaderBalanceInterval = 10 * time.Second
 	evacuateTimeout       = 10 * time.Second
 )
@@ -53,6 +54,7 @@ type Broker struct {
 	parts    *partition.Service
 	cluster  *cluster.Service
 	rec      *cluster.Reconciler
+	ctrl     *cluster.Controller
 	reporter *cluster.LeaderReporter
 	lead     *cluster.Leadership
 	groups   *group.Service
@@ -126,12 +128,14 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		return nil, err
 	}
 	b.reporter = cluster.NewLeaderReporter(cfg.NodeID, func() *cluster.Service { return b.cluster }, log)
-	nhc := nodeHostConfig(cfg, b.reporter)
+	events := &raftEvents{reporter: b.reporter}
+	nhc := nodeHostConfig(cfg, events)
 	nhc.Expert.TransportFactory = opts.TransportFactory
 	if b.nh, err = dragonboat.NewNodeHost(nhc); err != nil {
 		return nil, fmt.Errorf("cannot start Raft node host in %s: %w", filepath.Join(cfg.DataDir, "raft"), err)
 	}
 	b.parts = partition.NewService(b.nh, int(cfg.Kafka.MaxRequestBytes), metrics, log)
+	events.parts.Store(b.parts)
 	b.meta = raftsm.NewMeta(b.store, func(*raftsm.MetaView) {
 		if b.rec != nil {
 			b.rec.Notify()
@@ -145,10 +149,16 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	}
 	b.cluster = cluster.NewService(b.nh, b.meta, b.parts, b.settings(), log)
 	b.rec = cluster.NewReconciler(b.nh, b.store, b.meta, b.parts, cfg.NodeID, b.raftAddr, b.shardConfig, log)
+	b.rec.SetReplacer(b.cluster.ReplaceReplica)
+	b.ctrl = cluster.NewController(b.cluster, b.store, log)
 	rctx, cancel := context.WithCancel(context.Background())
 	b.stopRec = cancel
 	go b.reporter.Run(rctx)
 	go b.rec.Run(rctx)
+	if len(cfg.Nodes) > 0 {
+		go b.ctrl.Run(rctx, controllerInterval)
+		go b.registerSelf(rctx)
+	}
 	b.lead = cluster.NewLeadership(b.nh, b.meta, b.parts, cfg.NodeID, b.raftAddr, log)
 	if len(cfg.Nodes) > 0 {
 		go b.lead.RunBalancer(rctx, leaderBalanceInterval)
@@ -312,6 +322,7 @@ func (b *Broker) shardConfig(shardID, replicaID uint64) dbconfig.Config {
 		ElectionRTT:         r.ElectionRTT,
 		HeartbeatRTT:        r.HeartbeatRTT,
 		CheckQuorum:         true,
+		PreVote:             true, // a node that lost contact must not depose a healthy leader when it returns
 		SnapshotEntries:     r.SnapshotEntries,
 		CompactionOverhead:  r.CompactionOverhead,
 		OrderedConfigChange: true,
@@ -337,8 +348,12 @@ func (b *Broker) metaVoters() []int32 {
 	return ids[:min(len(ids), maxMetaVoters)]
 }
 
-// raftAddr is the Raft address of a broker.
+// raftAddr is the Raft address of a broker: from the registry in the
+// meta shard (brokers added at runtime), else the static config.
 func (b *Broker) raftAddr(node int32) string {
+	if r, ok := b.meta.View().Brokers[node]; ok && r.Raft != "" {
+		return r.Raft
+	}
 	if n, ok := b.cfg.Node(node); ok {
 		return n.Raft
 	}
@@ -348,22 +363,13 @@ func (b *Broker) raftAddr(node int32) string {
 // startMeta starts this node's meta replica (replica ID = node ID) and
 // waits for the shard to have a leader: a single node gives up after
 // startTimeout, a cluster member waits for its peers as long as it takes,
-// saying so every few seconds.
+// saying so every few seconds. A broker that is not among the static meta
+// voters joins as a non-voting replica, which the meta leader adds once the
+// broker is registered (chronik cluster add-node).
 func (b *Broker) startMeta(ctx context.Context) error {
-	id := uint64(b.cfg.NodeID)
 	voters := b.metaVoters()
-	if !slices.Contains(voters, b.cfg.NodeID) {
-		return fmt.Errorf("node %d is not among the first %d nodes, which hold the meta shard; clusters of more than %d brokers are not supported yet", b.cfg.NodeID, maxMetaVoters, maxMetaVoters)
-	}
-	var members map[uint64]dragonboat.Target
-	if !b.nh.HasNodeInfo(raftsm.MetaShardID, id) {
-		members = map[uint64]dragonboat.Target{}
-		for _, v := range voters {
-			members[uint64(v)] = b.raftAddr(v)
-		}
-	}
-	create := func(uint64, uint64) sm.IOnDiskStateMachine { return b.meta }
-	if err := b.nh.StartOnDiskReplica(members, false, create, b.shardConfig(raftsm.MetaShardID, id)); err != nil {
+	joining, err := b.startSystemReplica(raftsm.MetaShardID, func(uint64, uint64) sm.IOnDiskStateMachine { return b.meta })
+	if err != nil {
 		return fmt.Errorf("cannot start meta shard: %w", err)
 	}
 	if len(b.cfg.Nodes) == 0 {
@@ -381,13 +387,79 @@ func (b *Broker) startMeta(ctx context.Context) error {
 		}
 		if time.Since(last) >= 5*time.Second {
 			last = time.Now()
-			b.log.Info("waiting for the meta shard to elect a leader: a majority of its voters must be up",
-				"voters", voters, "waited", time.Since(start).Round(time.Second).String())
+			if joining {
+				b.log.Info("waiting to be added to the cluster: register this broker with chronik cluster add-node on any member",
+					"node", b.cfg.NodeID, "kafka", b.cfg.AdvertisedKafkaAddr(), "raft", b.cfg.RaftAddr, "http", b.cfg.HTTPAddr,
+					"waited", time.Since(start).Round(time.Second).String())
+			} else {
+				b.log.Info("waiting for the meta shard to elect a leader: a majority of its voters must be up",
+					"voters", voters, "waited", time.Since(start).Round(time.Second).String())
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("meta shard elected no leader (voters %v): %w", voters, ctx.Err())
 		case <-tick.C:
+		}
+	}
+}
+
+// startSystemReplica starts this node's replica (ID = node ID) of the meta
+// shard or a coordinator shard: a restart when Raft state exists (in the
+// role last recorded), a new member of the initial group when this node is
+// a static meta voter, else a joining non-voting replica; it reports
+// whether it joins.
+func (b *Broker) startSystemReplica(shardID uint64, create sm.CreateOnDiskStateMachineFunc) (joining bool, err error) {
+	id := uint64(b.cfg.NodeID)
+	voters := b.metaVoters()
+	cfg := b.shardConfig(shardID, id)
+	var members map[uint64]dragonboat.Target
+	switch {
+	case b.nh.HasNodeInfo(shardID, id):
+		cfg.IsNonVoting = b.store.NonVoting(shardID)
+	case slices.Contains(voters, b.cfg.NodeID):
+		members = map[uint64]dragonboat.Target{}
+		for _, v := range voters {
+			members[uint64(v)] = b.raftAddr(v)
+		}
+	case len(b.cfg.Nodes) == 0:
+		return false, fmt.Errorf("node %d is not a meta voter", b.cfg.NodeID)
+	default:
+		joining = true
+		cfg.IsNonVoting = true
+		if err := b.store.SetNonVoting(shardID, true); err != nil {
+			return false, err
+		}
+	}
+	return joining, b.nh.StartOnDiskReplica(members, joining, create, cfg)
+}
+
+// registerSelf records this broker's addresses in the meta shard's
+// registry (idempotent; a broker added with add-node is registered
+// already and keeps the addresses given there).
+func (b *Broker) registerSelf(ctx context.Context) {
+	r := cluster.BrokerRecord{ID: b.cfg.NodeID, Kafka: b.cfg.AdvertisedKafkaAddr(), Raft: b.cfg.RaftAddr, HTTP: b.cfg.HTTPAddr}
+	if n, ok := b.cfg.Node(b.cfg.NodeID); ok {
+		r = cluster.BrokerRecord{ID: n.ID, Kafka: n.Kafka, Raft: n.Raft, HTTP: n.HTTP, Rack: n.Rack}
+	} else if _, ok := b.meta.View().Brokers[b.cfg.NodeID]; ok {
+		return
+	}
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		if old, ok := b.meta.View().Brokers[b.cfg.NodeID]; ok && (old.Removed || old == r) {
+			return
+		}
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := b.cluster.RegisterBroker(rctx, r)
+		cancel()
+		if err == nil {
+			return
+		}
+		if attempt%10 == 9 {
+			b.log.Warn("cannot register this broker in the meta shard; retrying", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
 		}
 	}
 }
@@ -404,9 +476,15 @@ func (b *Broker) settings() cluster.Settings {
 		brokers = append(brokers, cluster.Broker{ID: n.ID, Host: host, Port: int32(p), Rack: n.Rack})
 	}
 	slices.SortFunc(brokers, func(a, b cluster.Broker) int { return int(a.ID - b.ID) })
+	var static []cluster.BrokerRecord
+	for _, n := range c.Nodes {
+		static = append(static, cluster.BrokerRecord{ID: n.ID, Kafka: n.Kafka, Raft: n.Raft, HTTP: n.HTTP, Rack: n.Rack})
+	}
 	self, _ := c.Node(c.NodeID)
 	return cluster.Settings{
 		Brokers:                  brokers,
+		Static:                   static,
+		CoordinatorShards:        c.Raft.CoordinatorShards,
 		Rack:                     self.Rack,
 		ClusterID:                c.Kafka.ClusterID,
 		NodeID:                   c.NodeID,

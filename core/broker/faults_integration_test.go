@@ -41,14 +41,13 @@ func faultSeed(t *testing.T) uint64 {
 // faultCluster is three in-process brokers whose Raft traffic goes
 // through one faultnet.Network.
 type faultCluster struct {
-	net     *faultnet.Network
 	nodes   []config.NodeConfig
 	brokers []*broker.Broker
 }
 
 func startFaultCluster(t *testing.T, network *faultnet.Network) *faultCluster {
 	t.Helper()
-	fc := &faultCluster{net: network}
+	fc := &faultCluster{}
 	for id := int32(1); id <= 3; id++ {
 		fc.nodes = append(fc.nodes, config.NodeConfig{
 			ID:    id,
@@ -78,7 +77,7 @@ func startFaultCluster(t *testing.T, network *faultnet.Network) *faultCluster {
 			defer wg.Done()
 			// A cluster member waits for its peers' meta replicas, so all
 			// three start at once.
-			fc.brokers[i], errs[i] = broker.StartWithOptions(ctx, cfg, brokertest.Logger().With("node", n.ID),
+			fc.brokers[i], errs[i] = broker.StartWithOptions(ctx, cfg, brokertest.Logger(),
 				broker.Options{TransportFactory: network.Factory()})
 		}()
 	}
@@ -150,16 +149,15 @@ type faultAck struct {
 // faultProducer produces continuously to every partition of a topic and
 // records what was acknowledged.
 type faultProducer struct {
-	cl         *kgo.Client
-	partitions int32
-	stop       atomic.Bool
-	done       chan struct{}
+	cl   *kgo.Client
+	stop atomic.Bool
+	done chan struct{}
 
 	mu     sync.Mutex
 	acks   []faultAck
 	perP   []int64 // acks per partition
 	lastAt []time.Time
-	maxGap []time.Duration // longest wait between acks since resetGaps
+	maxGap []time.Duration // longest wait between acks since the last gaps()
 	failed map[string]int
 	sent   int64
 }
@@ -187,7 +185,7 @@ func startFaultProducer(t *testing.T, ctx context.Context, addrs []string, topic
 	if err != nil {
 		t.Fatal(err)
 	}
-	fp := &faultProducer{cl: cl, partitions: partitions, done: make(chan struct{}), perP: make([]int64, partitions),
+	fp := &faultProducer{cl: cl, done: make(chan struct{}), perP: make([]int64, partitions),
 		lastAt: make([]time.Time, partitions), maxGap: make([]time.Duration, partitions), failed: map[string]int{}}
 	t.Cleanup(func() {
 		fp.stop.Store(true)
@@ -283,6 +281,11 @@ func (fp *faultProducer) waitAcks(ctx context.Context, since []int64, n int64) e
 func TestFaultInjectedNetworkLosesNothing(t *testing.T) {
 	seed := faultSeed(t)
 	t.Logf("seed %d (rerun with CHRONIK_FAULT_SEED=%d)", seed, seed)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("failed with seed %d: rerun with CHRONIK_FAULT_SEED=%d (CHRONIK_TEST_LOG=1 for broker logs, =debug adds the client's)", seed, seed)
+		}
+	})
 	sched := rand.New(rand.NewPCG(seed, 1))
 	network := faultnet.New(seed)
 	begin := time.Now()

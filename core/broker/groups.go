@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/lni/dragonboat/v4"
 	sm "github.com/lni/dragonboat/v4/statemachine"
 
 	"github.com/chronik-go/chronik/core/config"
@@ -30,21 +29,13 @@ func (b *Broker) startGroups(ctx context.Context) error {
 	if err := b.store.CheckCoordinatorShards(n); err != nil {
 		return fmt.Errorf("raft.coordinator-shards: %w", err)
 	}
-	id := uint64(b.cfg.NodeID)
 	sms := make([]*raftsm.Coordinator, n)
 	for i := range sms {
 		shardID := raftsm.FirstCoordinatorShardID + uint64(i)
 		c := raftsm.NewCoordinator(b.store, shardID)
 		sms[i] = c
-		var members map[uint64]dragonboat.Target
-		if !b.nh.HasNodeInfo(shardID, id) {
-			members = map[uint64]dragonboat.Target{}
-			for _, v := range b.metaVoters() {
-				members[uint64(v)] = b.raftAddr(v)
-			}
-		}
 		create := func(uint64, uint64) sm.IOnDiskStateMachine { return c }
-		if err := b.nh.StartOnDiskReplica(members, false, create, b.shardConfig(shardID, id)); err != nil {
+		if _, err := b.startSystemReplica(shardID, create); err != nil {
 			return fmt.Errorf("cannot start coordinator shard %d: %w", shardID, err)
 		}
 	}

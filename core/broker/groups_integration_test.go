@@ -41,8 +41,10 @@ func pinned(t *testing.T, addr string, key, v int16) *kgo.Client {
 	return newClient(t, addr, kgo.MaxVersions(vs))
 }
 
-func createTopic(t *testing.T, ctx context.Context, cl *kgo.Client, name string, partitions int32) {
+func createTopic(t *testing.T, cl *kgo.Client, name string, partitions int32) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, nil, name); err != nil {
 		t.Fatalf("create topic %s: %v", name, err)
 	}
@@ -50,8 +52,10 @@ func createTopic(t *testing.T, ctx context.Context, cl *kgo.Client, name string,
 
 // produceN produces n records with values "0".."n-1" and returns the end
 // offset of every partition.
-func produceN(t *testing.T, ctx context.Context, addr, topic string, n int) map[int32]int64 {
+func produceN(t *testing.T, addr, topic string, n int) map[int32]int64 {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	cl := newClient(t, addr, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
 	recs := make([]*kgo.Record, n)
 	for i := range recs {
@@ -82,8 +86,8 @@ func TestConsumerGroupResumesFromCommits(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const topic, grp, total = "resume", "resume-group", 10000
-	createTopic(t, ctx, newClient(t, b.KafkaAddr()), topic, 3)
-	ends := produceN(t, ctx, b.KafkaAddr(), topic, total)
+	createTopic(t, newClient(t, b.KafkaAddr()), topic, 3)
+	ends := produceN(t, b.KafkaAddr(), topic, total)
 
 	seen := map[tpo]int{}
 	consume := func(limit int) int {
@@ -150,8 +154,10 @@ func TestConsumerGroupResumesFromCommits(t *testing.T) {
 }
 
 // req sends a group request to the group's coordinator (kgo routes it).
-func req[R kmsg.Response](t *testing.T, ctx context.Context, cl *kgo.Client, r kmsg.Request) R {
+func req[R kmsg.Response](t *testing.T, cl *kgo.Client, r kmsg.Request) R {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	resp, err := cl.Request(ctx, r)
 	if err != nil {
 		t.Fatalf("%s: %v", kmsg.NameForKey(r.Key()), err)
@@ -187,14 +193,14 @@ func consumerProtocol(topics ...string) []kmsg.JoinGroupRequestProtocol {
 	return []kmsg.JoinGroupRequestProtocol{p}
 }
 
-func (m *rawMember) join(ctx context.Context) *kmsg.JoinGroupResponse {
+func (m *rawMember) join() *kmsg.JoinGroupResponse {
 	m.t.Helper()
 	for {
 		j := kmsg.NewPtrJoinGroupRequest()
 		j.Group, j.MemberID, j.ProtocolType = m.group, m.id, "consumer"
 		j.SessionTimeoutMillis, j.RebalanceTimeoutMillis = 30000, 30000
 		j.Protocols = consumerProtocol("bad-input")
-		resp := req[*kmsg.JoinGroupResponse](m.t, ctx, m.cl, j)
+		resp := req[*kmsg.JoinGroupResponse](m.t, m.cl, j)
 		if resp.ErrorCode == kerr.MemberIDRequired.Code {
 			m.id = resp.MemberID
 			continue
@@ -205,7 +211,7 @@ func (m *rawMember) join(ctx context.Context) *kmsg.JoinGroupResponse {
 	}
 }
 
-func (m *rawMember) sync(ctx context.Context, assign map[string]string) *kmsg.SyncGroupResponse {
+func (m *rawMember) sync(assign map[string]string) *kmsg.SyncGroupResponse {
 	m.t.Helper()
 	s := kmsg.NewPtrSyncGroupRequest()
 	s.Group, s.MemberID, s.Generation = m.group, m.id, m.gen
@@ -214,14 +220,14 @@ func (m *rawMember) sync(ctx context.Context, assign map[string]string) *kmsg.Sy
 		ga.MemberID, ga.MemberAssignment = id, []byte(a)
 		s.GroupAssignment = append(s.GroupAssignment, ga)
 	}
-	return req[*kmsg.SyncGroupResponse](m.t, ctx, m.cl, s)
+	return req[*kmsg.SyncGroupResponse](m.t, m.cl, s)
 }
 
-func (m *rawMember) heartbeat(ctx context.Context, gen int32) int16 {
+func (m *rawMember) heartbeat(gen int32) int16 {
 	m.t.Helper()
 	h := kmsg.NewPtrHeartbeatRequest()
 	h.Group, h.MemberID, h.Generation = m.group, m.id, gen
-	return req[*kmsg.HeartbeatResponse](m.t, ctx, m.cl, h).ErrorCode
+	return req[*kmsg.HeartbeatResponse](m.t, m.cl, h).ErrorCode
 }
 
 func commitReq(group, member string, gen int32, topic string, partition int32, offset int64) *kmsg.OffsetCommitRequest {
@@ -260,31 +266,29 @@ func fetchReq(group string, version int16, topic string, partitions ...int32) *k
 // consumers commit with generation -1.
 func TestGroupBadInput(t *testing.T) {
 	b := brokertest.Start(t, brokertest.Config(t))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	cl := newClient(t, b.KafkaAddr())
 	const topic = "bad-input"
-	createTopic(t, ctx, cl, topic, 2)
+	createTopic(t, cl, topic, 2)
 
 	// FindCoordinator answers this broker, single and batched; transactions are unsupported.
 	host, port, _ := net.SplitHostPort(b.KafkaAddr())
 	for _, v := range []int16{0, 3} {
 		fc := kmsg.NewPtrFindCoordinatorRequest()
 		fc.Version, fc.CoordinatorKey = v, "g"
-		resp := req[*kmsg.FindCoordinatorResponse](t, ctx, pinned(t, b.KafkaAddr(), fc.Key(), v), fc)
+		resp := req[*kmsg.FindCoordinatorResponse](t, pinned(t, b.KafkaAddr(), fc.Key(), v), fc)
 		if resp.ErrorCode != 0 || resp.NodeID != 1 || resp.Host != host || strconv.Itoa(int(resp.Port)) != port {
 			t.Fatalf("FindCoordinator v%d: %+v", v, resp)
 		}
 	}
 	fc := kmsg.NewPtrFindCoordinatorRequest()
 	fc.Version, fc.CoordinatorKeys = 6, []string{"a", "b", "c"}
-	for _, c := range req[*kmsg.FindCoordinatorResponse](t, ctx, cl, fc).Coordinators {
+	for _, c := range req[*kmsg.FindCoordinatorResponse](t, cl, fc).Coordinators {
 		if c.ErrorCode != 0 || c.NodeID != 1 || c.Host != host {
 			t.Fatalf("batched FindCoordinator: %+v", c)
 		}
 	}
 	fc.CoordinatorType = 1
-	for _, c := range req[*kmsg.FindCoordinatorResponse](t, ctx, cl, fc).Coordinators {
+	for _, c := range req[*kmsg.FindCoordinatorResponse](t, cl, fc).Coordinators {
 		wantCode(t, "transaction coordinator", c.ErrorCode, kerr.UnsupportedVersion)
 	}
 
@@ -292,7 +296,7 @@ func TestGroupBadInput(t *testing.T) {
 	for _, v := range []int16{0, 5, 6} {
 		dg := kmsg.NewPtrDescribeGroupsRequest()
 		dg.Version, dg.Groups = v, []string{"nope"}
-		g := req[*kmsg.DescribeGroupsResponse](t, ctx, pinned(t, b.KafkaAddr(), dg.Key(), v), dg).Groups[0]
+		g := req[*kmsg.DescribeGroupsResponse](t, pinned(t, b.KafkaAddr(), dg.Key(), v), dg).Groups[0]
 		if v < 6 {
 			if g.ErrorCode != 0 || g.State != "Dead" {
 				t.Fatalf("DescribeGroups v%d of an unknown group: %+v", v, g)
@@ -303,11 +307,11 @@ func TestGroupBadInput(t *testing.T) {
 	}
 	dl := kmsg.NewPtrDeleteGroupsRequest()
 	dl.Groups = []string{"nope"}
-	wantCode(t, "DeleteGroups unknown group", req[*kmsg.DeleteGroupsResponse](t, ctx, cl, dl).Groups[0].ErrorCode, kerr.GroupIDNotFound)
+	wantCode(t, "DeleteGroups unknown group", req[*kmsg.DeleteGroupsResponse](t, cl, dl).Groups[0].ErrorCode, kerr.GroupIDNotFound)
 	unknown := &rawMember{t: t, cl: cl, group: "nope", id: "someone", gen: 1}
-	wantCode(t, "Heartbeat unknown group", unknown.heartbeat(ctx, 1), kerr.UnknownMemberID)
+	wantCode(t, "Heartbeat unknown group", unknown.heartbeat(1), kerr.UnknownMemberID)
 	for _, v := range []int16{1, 7, 8} {
-		resp := req[*kmsg.OffsetFetchResponse](t, ctx, pinned(t, b.KafkaAddr(), 9, v), fetchReq("nope", v, topic, 0, 1))
+		resp := req[*kmsg.OffsetFetchResponse](t, pinned(t, b.KafkaAddr(), 9, v), fetchReq("nope", v, topic, 0, 1))
 		var offs []int64
 		if v >= 8 {
 			wantCode(t, "OffsetFetch unknown group", resp.Groups[0].ErrorCode, nil)
@@ -326,81 +330,81 @@ func TestGroupBadInput(t *testing.T) {
 	}
 
 	// Simple consumer: generation -1, no member.
-	oc := req[*kmsg.OffsetCommitResponse](t, ctx, cl, commitReq("simple", "", -1, topic, 1, 42))
+	oc := req[*kmsg.OffsetCommitResponse](t, cl, commitReq("simple", "", -1, topic, 1, 42))
 	wantCode(t, "simple commit", oc.Topics[0].Partitions[0].ErrorCode, nil)
-	oc = req[*kmsg.OffsetCommitResponse](t, ctx, cl, commitReq("simple", "", -1, "no-such-topic", 0, 1))
+	oc = req[*kmsg.OffsetCommitResponse](t, cl, commitReq("simple", "", -1, "no-such-topic", 0, 1))
 	wantCode(t, "commit to unknown topic", oc.Topics[0].Partitions[0].ErrorCode, kerr.UnknownTopicOrPartition)
-	of := req[*kmsg.OffsetFetchResponse](t, ctx, pinned(t, b.KafkaAddr(), 9, 5), fetchReq("simple", 5, topic, 0, 1))
+	of := req[*kmsg.OffsetFetchResponse](t, pinned(t, b.KafkaAddr(), 9, 5), fetchReq("simple", 5, topic, 0, 1))
 	if p := of.Topics[0].Partitions; p[0].Offset != -1 || p[1].Offset != 42 || p[1].LeaderEpoch != 0 || *p[1].Metadata != "md" {
 		t.Fatalf("simple consumer's offsets: %+v", p)
 	}
 
 	// A member, then wrong generation and unknown member.
 	a := &rawMember{t: t, cl: cl, group: "g"}
-	if j := a.join(ctx); j.Generation != 1 || j.LeaderID != a.id {
+	if j := a.join(); j.Generation != 1 || j.LeaderID != a.id {
 		t.Fatalf("join: %+v", j)
 	}
-	wantCode(t, "leader sync", a.sync(ctx, map[string]string{a.id: "p0,p1"}).ErrorCode, nil)
-	wantCode(t, "heartbeat", a.heartbeat(ctx, 1), nil)
-	wantCode(t, "heartbeat with a wrong generation", a.heartbeat(ctx, 7), kerr.IllegalGeneration)
+	wantCode(t, "leader sync", a.sync(map[string]string{a.id: "p0,p1"}).ErrorCode, nil)
+	wantCode(t, "heartbeat", a.heartbeat(1), nil)
+	wantCode(t, "heartbeat with a wrong generation", a.heartbeat(7), kerr.IllegalGeneration)
 	ghost := &rawMember{t: t, cl: cl, group: "g", id: "ghost", gen: 1}
-	wantCode(t, "heartbeat of an unknown member", ghost.heartbeat(ctx, 1), kerr.UnknownMemberID)
-	oc = req[*kmsg.OffsetCommitResponse](t, ctx, cl, commitReq("g", a.id, 7, topic, 0, 5))
+	wantCode(t, "heartbeat of an unknown member", ghost.heartbeat(1), kerr.UnknownMemberID)
+	oc = req[*kmsg.OffsetCommitResponse](t, cl, commitReq("g", a.id, 7, topic, 0, 5))
 	wantCode(t, "commit with a wrong generation", oc.Topics[0].Partitions[0].ErrorCode, kerr.IllegalGeneration)
-	oc = req[*kmsg.OffsetCommitResponse](t, ctx, cl, commitReq("g", "ghost", 1, topic, 0, 5))
+	oc = req[*kmsg.OffsetCommitResponse](t, cl, commitReq("g", "ghost", 1, topic, 0, 5))
 	wantCode(t, "commit of an unknown member", oc.Topics[0].Partitions[0].ErrorCode, kerr.UnknownMemberID)
-	oc = req[*kmsg.OffsetCommitResponse](t, ctx, cl, commitReq("g", "", -1, topic, 0, 5))
+	oc = req[*kmsg.OffsetCommitResponse](t, cl, commitReq("g", "", -1, topic, 0, 5))
 	wantCode(t, "simple commit to an active group", oc.Topics[0].Partitions[0].ErrorCode, kerr.UnknownMemberID)
-	oc = req[*kmsg.OffsetCommitResponse](t, ctx, cl, commitReq("g", a.id, 1, topic, 0, 5))
+	oc = req[*kmsg.OffsetCommitResponse](t, cl, commitReq("g", a.id, 1, topic, 0, 5))
 	wantCode(t, "member commit", oc.Topics[0].Partitions[0].ErrorCode, nil)
 	dl.Groups = []string{"g"}
-	wantCode(t, "DeleteGroups of an active group", req[*kmsg.DeleteGroupsResponse](t, ctx, cl, dl).Groups[0].ErrorCode, kerr.NonEmptyGroup)
+	wantCode(t, "DeleteGroups of an active group", req[*kmsg.DeleteGroupsResponse](t, cl, dl).Groups[0].ErrorCode, kerr.NonEmptyGroup)
 	od := kmsg.NewPtrOffsetDeleteRequest()
 	od.Group = "g"
 	odt := kmsg.NewOffsetDeleteRequestTopic()
 	odt.Topic = topic
 	odt.Partitions = []kmsg.OffsetDeleteRequestTopicPartition{{Partition: 0}}
 	od.Topics = append(od.Topics, odt)
-	wantCode(t, "OffsetDelete of a subscribed topic", req[*kmsg.OffsetDeleteResponse](t, ctx, cl, od).Topics[0].Partitions[0].ErrorCode, kerr.GroupSubscribedToTopic)
+	wantCode(t, "OffsetDelete of a subscribed topic", req[*kmsg.OffsetDeleteResponse](t, cl, od).Topics[0].Partitions[0].ErrorCode, kerr.GroupSubscribedToTopic)
 
 	// A second member joining puts the group into a rebalance.
 	bm := &rawMember{t: t, cl: newClient(t, b.KafkaAddr()), group: "g"}
 	bJoined := make(chan *kmsg.JoinGroupResponse, 1)
-	go func() { bJoined <- bm.join(ctx) }()
+	go func() { bJoined <- bm.join() }()
 	deadline := time.Now().Add(20 * time.Second)
-	for a.heartbeat(ctx, 1) != kerr.RebalanceInProgress.Code {
+	for a.heartbeat(1) != kerr.RebalanceInProgress.Code {
 		if time.Now().After(deadline) {
 			t.Fatal("heartbeat never reported REBALANCE_IN_PROGRESS")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	wantCode(t, "sync during the join phase", a.sync(ctx, nil).ErrorCode, kerr.RebalanceInProgress)
-	if j := a.join(ctx); j.Generation != 2 || len(j.Members) != 2 {
+	wantCode(t, "sync during the join phase", a.sync(nil).ErrorCode, kerr.RebalanceInProgress)
+	if j := a.join(); j.Generation != 2 || len(j.Members) != 2 {
 		t.Fatalf("rejoin: %+v", j)
 	}
 	if j := <-bJoined; j.Generation != 2 || j.LeaderID != a.id {
 		t.Fatalf("second member's join: %+v", j)
 	}
 	stale := &rawMember{t: t, cl: cl, group: "g", id: a.id, gen: 1}
-	wantCode(t, "sync with an old generation", stale.sync(ctx, nil).ErrorCode, kerr.IllegalGeneration)
-	oc = req[*kmsg.OffsetCommitResponse](t, ctx, cl, commitReq("g", a.id, 2, topic, 0, 6))
+	wantCode(t, "sync with an old generation", stale.sync(nil).ErrorCode, kerr.IllegalGeneration)
+	oc = req[*kmsg.OffsetCommitResponse](t, cl, commitReq("g", a.id, 2, topic, 0, 6))
 	wantCode(t, "commit between join and sync", oc.Topics[0].Partitions[0].ErrorCode, kerr.RebalanceInProgress)
 	bSynced := make(chan *kmsg.SyncGroupResponse, 1)
-	go func() { bSynced <- bm.sync(ctx, nil) }()
-	wantCode(t, "leader sync", a.sync(ctx, map[string]string{a.id: "p0", bm.id: "p1"}).ErrorCode, nil)
+	go func() { bSynced <- bm.sync(nil) }()
+	wantCode(t, "leader sync", a.sync(map[string]string{a.id: "p0", bm.id: "p1"}).ErrorCode, nil)
 	if s := <-bSynced; s.ErrorCode != 0 || string(s.MemberAssignment) != "p1" {
 		t.Fatalf("follower sync: %+v", s)
 	}
 
 	dg := kmsg.NewPtrDescribeGroupsRequest()
 	dg.Groups = []string{"g"}
-	d := req[*kmsg.DescribeGroupsResponse](t, ctx, cl, dg).Groups[0]
+	d := req[*kmsg.DescribeGroupsResponse](t, cl, dg).Groups[0]
 	if d.State != "Stable" || d.Protocol != "range" || d.ProtocolType != "consumer" || len(d.Members) != 2 || d.Members[0].ClientHost == "" {
 		t.Fatalf("describe: %+v", d)
 	}
 	lg := kmsg.NewPtrListGroupsRequest()
 	lg.StatesFilter = []string{"Stable"}
-	if l := req[*kmsg.ListGroupsResponse](t, ctx, cl, lg); l.ErrorCode != 0 || len(l.Groups) != 1 || l.Groups[0].Group != "g" {
+	if l := req[*kmsg.ListGroupsResponse](t, cl, lg); l.ErrorCode != 0 || len(l.Groups) != 1 || l.Groups[0].Group != "g" {
 		t.Fatalf("list stable groups: %+v", l)
 	}
 
@@ -412,14 +416,14 @@ func TestGroupBadInput(t *testing.T) {
 		m.MemberID = id
 		lv.Members = append(lv.Members, m)
 	}
-	lr := req[*kmsg.LeaveGroupResponse](t, ctx, cl, lv)
+	lr := req[*kmsg.LeaveGroupResponse](t, cl, lv)
 	if lr.ErrorCode != 0 || lr.Members[0].ErrorCode != 0 || lr.Members[1].ErrorCode != 0 || lr.Members[2].ErrorCode != kerr.UnknownMemberID.Code {
 		t.Fatalf("leave: %+v", lr)
 	}
 	deadline = time.Now().Add(20 * time.Second)
 	for {
-		wantCode(t, "OffsetDelete of an empty group", req[*kmsg.OffsetDeleteResponse](t, ctx, cl, od).ErrorCode, nil)
-		if req[*kmsg.DeleteGroupsResponse](t, ctx, cl, dl).Groups[0].ErrorCode == 0 {
+		wantCode(t, "OffsetDelete of an empty group", req[*kmsg.OffsetDeleteResponse](t, cl, od).ErrorCode, nil)
+		if req[*kmsg.DeleteGroupsResponse](t, cl, dl).Groups[0].ErrorCode == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -427,7 +431,7 @@ func TestGroupBadInput(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	wantCode(t, "heartbeat after delete", a.heartbeat(ctx, 2), kerr.UnknownMemberID)
+	wantCode(t, "heartbeat after delete", a.heartbeat(2), kerr.UnknownMemberID)
 }
 
 // TestCommittedOffsetsSurviveRestart: offsets and the group's generation
@@ -439,16 +443,16 @@ func TestCommittedOffsetsSurviveRestart(t *testing.T) {
 	defer cancel()
 	const topic = "bad-input" // rawMember subscribes to it
 	cl := newClient(t, b.KafkaAddr())
-	createTopic(t, ctx, cl, topic, 3)
+	createTopic(t, cl, topic, 3)
 
 	m := &rawMember{t: t, cl: cl, group: "durable"}
-	m.join(ctx)
-	wantCode(t, "sync", m.sync(ctx, map[string]string{m.id: "everything"}).ErrorCode, nil)
+	m.join()
+	wantCode(t, "sync", m.sync(map[string]string{m.id: "everything"}).ErrorCode, nil)
 	for p := int32(0); p < 3; p++ {
-		oc := req[*kmsg.OffsetCommitResponse](t, ctx, cl, commitReq("durable", m.id, m.gen, topic, p, 100+int64(p)))
+		oc := req[*kmsg.OffsetCommitResponse](t, cl, commitReq("durable", m.id, m.gen, topic, p, 100+int64(p)))
 		wantCode(t, "commit", oc.Topics[0].Partitions[0].ErrorCode, nil)
 	}
-	oc := req[*kmsg.OffsetCommitResponse](t, ctx, cl, commitReq("simple-durable", "", -1, topic, 2, 7))
+	oc := req[*kmsg.OffsetCommitResponse](t, cl, commitReq("simple-durable", "", -1, topic, 2, 7))
 	wantCode(t, "simple commit", oc.Topics[0].Partitions[0].ErrorCode, nil)
 	cl.Close()
 
@@ -460,26 +464,26 @@ func TestCommittedOffsetsSurviveRestart(t *testing.T) {
 	b2 := restart(t, cfg)
 
 	cl2 := newClient(t, b2.KafkaAddr())
-	f := req[*kmsg.OffsetFetchResponse](t, ctx, cl2, fetchReq("durable", 8, topic, 0, 1, 2))
+	f := req[*kmsg.OffsetFetchResponse](t, cl2, fetchReq("durable", 8, topic, 0, 1, 2))
 	for i, p := range f.Groups[0].Topics[0].Partitions {
 		if p.Offset != 100+int64(i) || p.LeaderEpoch != 0 || *p.Metadata != "md" {
 			t.Fatalf("partition %d after restart: %+v", i, p)
 		}
 	}
-	f = req[*kmsg.OffsetFetchResponse](t, ctx, cl2, fetchReq("simple-durable", 8, topic, 2))
+	f = req[*kmsg.OffsetFetchResponse](t, cl2, fetchReq("simple-durable", 8, topic, 2))
 	if p := f.Groups[0].Topics[0].Partitions[0]; p.Offset != 7 {
 		t.Fatalf("simple consumer's offset after restart: %+v", p)
 	}
 	dg := kmsg.NewPtrDescribeGroupsRequest()
 	dg.Groups = []string{"durable"}
-	d := req[*kmsg.DescribeGroupsResponse](t, ctx, cl2, dg).Groups[0]
+	d := req[*kmsg.DescribeGroupsResponse](t, cl2, dg).Groups[0]
 	if d.State != "Stable" || len(d.Members) != 1 || d.Members[0].MemberID != m.id || string(d.Members[0].MemberAssignment) != "everything" {
 		t.Fatalf("group after restart: %+v", d)
 	}
 	// The member is still known and the generation continues.
 	m.cl = cl2
-	wantCode(t, "heartbeat after restart", m.heartbeat(ctx, 1), nil)
-	if j := m.join(ctx); j.Generation != 2 {
+	wantCode(t, "heartbeat after restart", m.heartbeat(1), nil)
+	if j := m.join(); j.Generation != 2 {
 		t.Fatalf("generation after restart: %d, want 2", j.Generation)
 	}
 }

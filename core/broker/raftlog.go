@@ -8,6 +8,10 @@ import (
 	"sync/atomic"
 
 	"github.com/lni/dragonboat/v4/logger"
+	"github.com/lni/dragonboat/v4/raftio"
+
+	"github.com/chronik-go/chronik/core/cluster"
+	"github.com/chronik-go/chronik/core/partition"
 )
 
 // Dragonboat's logger factory is process-global and may be set only once,
@@ -54,4 +58,18 @@ func (l *raftLogger) Errorf(format string, args ...any) { l.log(slog.LevelError,
 func (l *raftLogger) Panicf(format string, args ...any) {
 	l.log(slog.LevelError, format, args...)
 	panic(fmt.Sprintf(format, args...))
+}
+
+// raftEvents passes Dragonboat's leader changes to the leader reporter and
+// to the partition service, which is created after the NodeHost.
+type raftEvents struct {
+	reporter *cluster.LeaderReporter
+	parts    atomic.Pointer[partition.Service]
+}
+
+func (e *raftEvents) LeaderUpdated(info raftio.LeaderInfo) {
+	e.reporter.LeaderUpdated(info)
+	if p := e.parts.Load(); p != nil {
+		p.LeaderUpdated(info)
+	}
 }

@@ -250,7 +250,7 @@ func commitKgo(t *testing.T, cl *kgo.Client, recs []*kgo.Record) {
 		if err == nil {
 			return
 		}
-		if ctx.Err() != nil || !(kerr.IsRetriable(err) || errors.Is(err, kerr.RebalanceInProgress)) {
+		if retriable := kerr.IsRetriable(err) || errors.Is(err, kerr.RebalanceInProgress); ctx.Err() != nil || !retriable {
 			t.Errorf("commit: %v", err)
 			return
 		}

@@ -3,7 +3,9 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,13 +37,16 @@ type Reconciler struct {
 	done  chan struct{}
 	once  sync.Once
 
-	running map[uint64]running // owned by the loop goroutine
-	ready   chan struct{}      // closed after the first pass
+	running   map[uint64]running // owned by the loop goroutine
+	requested map[uint64]uint64  // shard → lost replica ID a replacement was asked for
+	replace   func(ctx context.Context, topic string, p, node int32) error
+	ready     chan struct{} // closed after the first pass
 }
 
 type running struct {
 	replicaID uint64
 	tp        partition.TP
+	sig       string // placement the replica was registered with
 }
 
 // NewReconciler returns a reconciler; call Notify from the meta shard's
@@ -51,7 +56,7 @@ func NewReconciler(nh *dragonboat.NodeHost, store *raftsm.Store, meta *raftsm.Me
 ) *Reconciler {
 	return &Reconciler{
 		nh: nh, store: store, meta: meta, parts: parts, nodeID: nodeID, raftAddr: raftAddr, shardCfg: shardCfg, log: log,
-		wakeC: make(chan struct{}, 1), done: make(chan struct{}), running: map[uint64]running{}, ready: make(chan struct{}),
+		wakeC: make(chan struct{}, 1), done: make(chan struct{}), running: map[uint64]running{}, requested: map[uint64]uint64{}, ready: make(chan struct{}),
 	}
 }
 
@@ -70,6 +75,9 @@ func (rc *Reconciler) Ready() <-chan struct{} { return rc.ready }
 func (rc *Reconciler) Run(ctx context.Context) {
 	defer close(rc.done)
 	first := true
+	// Periodic passes retry what failed (a start, a replacement request).
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
 	for {
 		rc.pass(ctx, first)
 		if first {
@@ -80,6 +88,7 @@ func (rc *Reconciler) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-rc.wakeC:
+		case <-tick.C:
 		}
 	}
 }
@@ -93,21 +102,37 @@ func (rc *Reconciler) pass(ctx context.Context, first bool) {
 	changed := false
 	for _, t := range view.Topics {
 		for i, p := range t.Partitions {
-			idx := -1
-			for j, n := range p.Nodes {
-				if n == rc.nodeID {
-					idx = j
-				}
-			}
-			if idx < 0 {
+			replicaID, joining, ok := localReplica(p, rc.nodeID)
+			if !ok {
 				continue
 			}
 			want[p.ShardID] = true
-			if _, ok := rc.running[p.ShardID]; ok {
-				continue
-			}
 			tp := partition.TP{Topic: t.Name, Partition: int32(i)}
-			if err := rc.start(tp, p, p.Replicas[idx]); err != nil {
+			sig := placementSig(p)
+			if r, ok := rc.running[p.ShardID]; ok {
+				if r.replicaID == replicaID {
+					if r.sig != sig {
+						rc.parts.SetNodes(p.ShardID, replicaNodes(p))
+						r.sig = sig
+						rc.running[p.ShardID] = r
+					}
+					continue
+				}
+				// Our replica of this shard was replaced by a new ID.
+				rc.remove(ctx, p.ShardID, r.replicaID)
+				delete(rc.running, p.ShardID)
+				changed = true
+			}
+			if !joining && !rc.nh.HasNodeInfo(p.ShardID, replicaID) {
+				if _, led := view.Leaders[p.ShardID]; led {
+					// The shard has run before but we hold no Raft state for
+					// our replica: our data was lost (wiped data dir). The
+					// ID can never rejoin empty; ask for a new one.
+					rc.requestReplacement(ctx, tp, p.ShardID, replicaID)
+					continue
+				}
+			}
+			if err := rc.start(tp, p, replicaID, joining); err != nil {
 				rc.log.Error("cannot start partition replica", "topic", tp.Topic, "partition", tp.Partition, "shard", p.ShardID, "err", err)
 				continue
 			}
@@ -141,29 +166,81 @@ func (rc *Reconciler) pass(ctx context.Context, first bool) {
 	}
 }
 
-func (rc *Reconciler) start(tp partition.TP, p raftsm.PartitionRecord, replicaID uint64) error {
+// localReplica returns the replica ID node should run for p and whether it
+// is joining (a target replica not yet in the placement: started as a
+// non-voting member that the partition leader adds, then promotes).
+func localReplica(p raftsm.PartitionRecord, node int32) (replicaID uint64, joining, ok bool) {
+	if i := slices.Index(p.Target, node); i >= 0 {
+		id := p.TargetReplicas[i]
+		return id, !slices.Contains(p.Replicas, id), true
+	}
+	if i := slices.Index(p.Nodes, node); i >= 0 {
+		return p.Replicas[i], false, true
+	}
+	return 0, false, false
+}
+
+// replicaNodes maps every replica ID of p (current and target) to its broker.
+func replicaNodes(p raftsm.PartitionRecord) map[uint64]int32 {
+	nodes := make(map[uint64]int32, len(p.Nodes)+len(p.Target))
+	for i, n := range p.Nodes {
+		nodes[p.Replicas[i]] = n
+	}
+	for i, n := range p.Target {
+		nodes[p.TargetReplicas[i]] = n
+	}
+	return nodes
+}
+
+func placementSig(p raftsm.PartitionRecord) string {
+	return fmt.Sprint(p.Nodes, p.Replicas, p.Target, p.TargetReplicas)
+}
+
+// requestReplacement asks the meta shard, once per lost replica ID, for a
+// new replica ID of ours in the shard.
+func (rc *Reconciler) requestReplacement(ctx context.Context, tp partition.TP, shard, lost uint64) {
+	if rc.replace == nil || rc.requested[shard] == lost {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rc.replace(rctx, tp.Topic, tp.Partition, rc.nodeID); err != nil {
+		rc.log.Warn("cannot request a new replica ID for a replica whose data was lost; retrying", "topic", tp.Topic, "partition", tp.Partition, "replica", lost, "err", err)
+		return
+	}
+	rc.requested[shard] = lost
+	rc.log.Info("local Raft state of a partition replica is missing (data dir wiped?): requested a new replica ID",
+		"topic", tp.Topic, "partition", tp.Partition, "shard", shard, "lost_replica", lost)
+}
+
+// SetReplacer sets how the reconciler asks for a new replica ID of a
+// replica whose local data was lost.
+func (rc *Reconciler) SetReplacer(fn func(ctx context.Context, topic string, p, node int32) error) {
+	rc.replace = fn
+}
+
+func (rc *Reconciler) start(tp partition.TP, p raftsm.PartitionRecord, replicaID uint64, joining bool) error {
+	known := rc.nh.HasNodeInfo(p.ShardID, replicaID)
 	var members map[uint64]dragonboat.Target
-	if !rc.nh.HasNodeInfo(p.ShardID, replicaID) {
+	if !known && !joining {
 		members = make(map[uint64]dragonboat.Target, len(p.Nodes))
 		for i, n := range p.Nodes {
 			members[p.Replicas[i]] = rc.raftAddr(n)
 		}
-	}
-	nodes := make(map[uint64]int32, len(p.Nodes))
-	for i, n := range p.Nodes {
-		nodes[p.Replicas[i]] = n
 	}
 	if err := rc.store.AddLocalReplica(p.ShardID, replicaID); err != nil {
 		return err
 	}
 	psm := rc.parts.NewStateMachine(rc.store, p.ShardID)
 	create := func(uint64, uint64) sm.IOnDiskStateMachine { return psm }
-	if err := rc.nh.StartOnDiskReplica(members, false, create, rc.shardCfg(p.ShardID, replicaID)); err != nil {
+	cfg := rc.shardCfg(p.ShardID, replicaID)
+	cfg.IsNonVoting = joining
+	if err := rc.nh.StartOnDiskReplica(members, joining && !known, create, cfg); err != nil {
 		return err
 	}
-	rc.parts.Register(tp, p.ShardID, replicaID, nodes, psm)
-	rc.running[p.ShardID] = running{replicaID: replicaID, tp: tp}
-	rc.log.Debug("started partition replica", "topic", tp.Topic, "partition", tp.Partition, "shard", p.ShardID, "replica", replicaID)
+	rc.parts.Register(tp, p.ShardID, replicaID, replicaNodes(p), psm)
+	rc.running[p.ShardID] = running{replicaID: replicaID, tp: tp, sig: placementSig(p)}
+	rc.log.Debug("started partition replica", "topic", tp.Topic, "partition", tp.Partition, "shard", p.ShardID, "replica", replicaID, "joining", joining)
 	return nil
 }
 

@@ -30,7 +30,13 @@ type Settings struct {
 	Rack           string
 	// Brokers is the static cluster (config [[nodes]]); empty for a single
 	// node, which then reports only itself.
-	Brokers                  []Broker
+	Brokers []Broker
+	// Static is the [[nodes]] config with every address; brokers
+	// registered at runtime in the meta shard add to it (membership.go).
+	Static []BrokerRecord
+	// CoordinatorShards is the number of consumer-group coordinator shards
+	// (IDs 2 … 1+N), which the controller keeps on the brokers.
+	CoordinatorShards        int
 	DefaultPartitions        int32
 	DefaultReplicationFactor int16
 	MaxPartitionsPerTopic    int32
@@ -74,8 +80,16 @@ func (s *Service) ControllerID() int32 {
 	return int32(id) // meta replica IDs are broker IDs
 }
 
-// Brokers lists the cluster's brokers, sorted by ID.
+// Brokers lists the cluster's brokers, sorted by ID: the static config and
+// the registered brokers, without decommissioned ones.
 func (s *Service) Brokers() []Broker {
+	if recs := s.BrokerRecords(); len(recs) > 0 {
+		out := make([]Broker, 0, len(recs))
+		for _, r := range recs {
+			out = append(out, toBroker(r))
+		}
+		return out
+	}
 	if len(s.set.Brokers) > 0 {
 		return append([]Broker(nil), s.set.Brokers...)
 	}

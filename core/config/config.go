@@ -41,6 +41,11 @@ type Config struct {
 	// supplies kafka-addr, advertise-addr, raft-addr and http-addr unless
 	// a flag or environment variable sets them.
 	Nodes []NodeConfig `toml:"nodes"`
+
+	// Joining is set by Load for a node-id not listed in Nodes whose
+	// kafka-addr and raft-addr are given explicitly (flags or environment):
+	// a broker added at runtime with `chronik cluster add-node`.
+	Joining bool `toml:"-"`
 }
 
 // NodeConfig is one broker of a static cluster.

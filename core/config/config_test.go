@@ -407,6 +407,9 @@ func tomlKeys(t reflect.Type, prefix string) []string {
 	var keys []string
 	for i := range t.NumField() {
 		f := t.Field(i)
+		if f.Tag.Get("toml") == "-" {
+			continue // not a file key (set by Load)
+		}
 		key := prefix + f.Tag.Get("toml")
 		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]() {
 			keys = append(keys, tomlKeys(f.Type, key+".")...)

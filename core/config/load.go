@@ -167,7 +167,10 @@ func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
 func (c *Config) applyNodeEntry(explicit map[string]bool) {
 	n, ok := c.Node(c.NodeID)
 	if !ok {
-		return // Validate reports a node-id missing from nodes
+		// A broker added at runtime names its own addresses; otherwise
+		// Validate reports a node-id missing from nodes.
+		c.Joining = len(c.Nodes) > 0 && explicit["kafka-addr"] && explicit["raft-addr"]
+		return
 	}
 	set := func(key string, dst *string, v string) {
 		if !explicit[key] && v != "" {

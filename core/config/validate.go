@@ -73,8 +73,15 @@ func (c Config) Validate() error {
 				}
 			}
 		}
-		if !ids[c.NodeID] {
-			bad("node-id %d is not listed in [[nodes]]; start with --node-id set to one of the listed ids (%s)", c.NodeID, where("node-id"))
+		if !ids[c.NodeID] && !c.Joining {
+			bad("node-id %d is not listed in [[nodes]]; start with --node-id set to one of the listed ids (%s), or, for a broker added at runtime with `chronik cluster add-node`, give its own --kafka-addr and --raft-addr (and --http-addr)", c.NodeID, where("node-id"))
+		}
+		if c.Joining {
+			for _, n := range c.Nodes {
+				if n.Raft == c.RaftAddr {
+					bad("raft-addr %q is the raft address of nodes entry %d; a broker added at runtime needs its own", c.RaftAddr, n.ID)
+				}
+			}
 		}
 	}
 	if !isLogLevel(c.LogLevel) {

@@ -26,6 +26,7 @@ const proposalTimeout = 30 * time.Second
 // Service routes partition operations to the local replicas. The reconciler
 // (core/cluster) registers and unregisters replicas as placement changes.
 type Service struct {
+	leadership    leadershipSignals // wakes produces when leadership changes
 	nh            *dragonboat.NodeHost
 	maxBatchBytes int
 	log           *slog.Logger
@@ -46,8 +47,8 @@ type replica struct {
 	svc     *Service
 	tp      TP
 	shardID uint64
-	id      uint64           // our Raft replica ID
-	nodes   map[uint64]int32 // Raft replica ID → broker ID
+	id      uint64                           // our Raft replica ID
+	nodes   atomic.Pointer[map[uint64]int32] // Raft replica ID → broker ID
 	sm      *raftsm.Partition
 	session *client.Session
 
@@ -78,9 +79,10 @@ func (s *Service) NewStateMachine(store *raftsm.Store, shardID uint64) *raftsm.P
 // replica ID of the shard to its broker.
 func (s *Service) Register(tp TP, shardID, replicaID uint64, nodes map[uint64]int32, p *raftsm.Partition) {
 	r := &replica{
-		svc: s, tp: tp, shardID: shardID, id: replicaID, nodes: nodes, sm: p,
+		svc: s, tp: tp, shardID: shardID, id: replicaID, sm: p,
 		session: s.nh.GetNoOPSession(shardID), watchers: map[chan struct{}]struct{}{},
 	}
+	r.nodes.Store(&nodes)
 	s.mu.Lock()
 	if old := s.mu.byTP[tp]; old != nil {
 		delete(s.mu.byShard, old.shardID)
@@ -88,6 +90,17 @@ func (s *Service) Register(tp TP, shardID, replicaID uint64, nodes map[uint64]in
 	s.mu.byTP[tp] = r
 	s.mu.byShard[shardID] = r
 	s.mu.Unlock()
+}
+
+// SetNodes replaces the replica ID → broker map of a registered shard
+// (its placement changed: a reassignment added or replaced replicas).
+func (s *Service) SetNodes(shardID uint64, nodes map[uint64]int32) {
+	s.mu.RLock()
+	r := s.mu.byShard[shardID]
+	s.mu.RUnlock()
+	if r != nil {
+		r.nodes.Store(&nodes)
+	}
 }
 
 // Unregister forgets the replica of a shard and wakes its fetchers.
@@ -125,7 +138,7 @@ func (r *replica) leader() (node int32, epoch int32, isUs bool, err error) {
 	if !valid {
 		return -1, int32(term), false, ErrLeaderNotAvailable
 	}
-	n, ok := r.nodes[id]
+	n, ok := (*r.nodes.Load())[id]
 	if !ok {
 		n = -1
 	}
@@ -154,6 +167,7 @@ func (s *Service) Append(tp TP, records []byte) *Pending {
 	if r == nil {
 		return failed(ErrUnknownPartition)
 	}
+	lost := s.leadership.watch(r.shardID) // before the check, so no change slips between
 	_, epoch, isUs, err := r.leader()
 	if err != nil {
 		return failed(err)
@@ -191,7 +205,7 @@ func (s *Service) Append(tp TP, records []byte) *Pending {
 		s.metrics.Proposals.Add(context.Background(), 1, s.failAttrs)
 		return failed(proposeError(err))
 	}
-	p := &Pending{rs: rs, r: r, appendTime: -1}
+	p := &Pending{rs: rs, r: r, appendTime: -1, epoch: epoch, lost: lost}
 	if opts.LogAppendTime {
 		p.appendTime = c.Timestamp // what the state machine stamps
 	}

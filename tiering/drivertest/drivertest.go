@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -103,14 +104,10 @@ func RunConformance(t *testing.T, newBucket NewBucket, opts ...Option) {
 
 // testData returns n deterministic pseudo-random bytes.
 func testData(n int64, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	var s [32]byte
+	binary.LittleEndian.PutUint64(s[:], seed)
 	b := make([]byte, n)
-	for i := int64(0); i < n; i += 8 {
-		v := r.Uint64()
-		for j := int64(0); j < 8 && i+j < n; j++ {
-			b[i+j] = byte(v >> (8 * j))
-		}
-	}
+	_, _ = rand.NewChaCha8(s).Read(b) // never fails
 	return b
 }
 
@@ -684,7 +681,10 @@ func (c *cancelingReader) Read(p []byte) (int, error) {
 	if c.after <= 0 {
 		c.cancel()
 	}
-	n, err := c.r.Read(p[:min(len(p), max(c.after, 1))])
+	if c.after > 0 {
+		p = p[:min(len(p), c.after)]
+	}
+	n, err := c.r.Read(p)
 	c.after -= n
 	return n, err
 }

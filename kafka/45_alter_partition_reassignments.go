@@ -1,0 +1,48 @@
+package kafka
+
+// AlterPartitionReassignments, key 45: version 0.
+//
+//   - Each partition's Replicas become its target placement, committed in
+//     the meta shard (Backend.AlterReassignment); the partition's Raft
+//     leader then adds the new replicas as non-voting members, promotes
+//     them once caught up, removes the old ones and commits the target
+//     (core/cluster/controller.go). The answer returns once the target is
+//     committed, not when data has moved: ListPartitionReassignments shows
+//     the moves in progress.
+//   - Unknown brokers, duplicate or empty replica lists are
+//     INVALID_REPLICA_ASSIGNMENT; unknown topics or partitions are
+//     UNKNOWN_TOPIC_OR_PARTITION. Null Replicas (cancel) is
+//     NO_REASSIGNMENT_IN_PROGRESS when nothing moves and
+//     INVALID_REPLICA_ASSIGNMENT otherwise (cancelling is not supported:
+//     reassign to the old replicas instead).
+//   - A partition named twice is processed twice, in request order.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func handleAlterPartitionReassignments(ctx context.Context, s *Server, r *request) kmsg.Response {
+	req := r.msg.(*kmsg.AlterPartitionAssignmentsRequest)
+	resp := req.ResponseKind().(*kmsg.AlterPartitionAssignmentsResponse)
+	ctx, cancel := requestContext(ctx, req.TimeoutMillis, defaultAdminTimeout)
+	defer cancel()
+	resp.Topics = make([]kmsg.AlterPartitionAssignmentsResponseTopic, len(req.Topics))
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		out := &resp.Topics[i]
+		*out = kmsg.NewAlterPartitionAssignmentsResponseTopic()
+		out.Topic = rt.Topic
+		out.Partitions = make([]kmsg.AlterPartitionAssignmentsResponseTopicPartition, len(rt.Partitions))
+		for j, rp := range rt.Partitions {
+			op := &out.Partitions[j]
+			*op = kmsg.NewAlterPartitionAssignmentsResponseTopicPartition()
+			op.Partition = rp.Partition
+			if err := s.backend.AlterReassignment(ctx, rt.Topic, rp.Partition, rp.Replicas); err != nil {
+				op.ErrorCode, op.ErrorMessage = s.errCode("AlterPartitionReassignments", err), kmsg.StringPtr(err.Error())
+			}
+		}
+	}
+	return resp
+}
