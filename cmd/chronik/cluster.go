@@ -105,7 +105,7 @@ transfer away from the preferred replica is temporary.`,
 		},
 	}
 	transfer.Flags().Int32Var(&to, "to", 0, "broker `ID` that should lead the partition")
-	cmd.AddCommand(status, transfer)
+	cmd.AddCommand(status, transfer, newClusterDescribeCmd(&f))
 	cmd.AddCommand(newMembershipCmds(&f, resolve)...) // cluster_membership.go
 	return cmd
 }

@@ -39,6 +39,7 @@ else 127.0.0.1:9092. Every command prints a table, or one JSON document with
 		newTopicDescribeCmd(&f),
 		newTopicAlterCmd(&f),
 		newTopicDeleteCmd(&f),
+		newTopicDeleteRecordsCmd(&f), // records.go
 	)
 	return cmd
 }

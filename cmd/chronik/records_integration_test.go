@@ -1,0 +1,51 @@
+//go:build integration
+
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/chronik-go/chronik/core/opsctl"
+)
+
+func TestDeleteRecordsAndDescribeClusterCommands(t *testing.T) {
+	c := newOpsCLI(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c.ok("topic", "create", "dr", "--partitions", "2")
+	c.produce(ctx, "dr", 0, 10)
+	c.produce(ctx, "dr", 1, 4)
+
+	got := opsJSON[opsctl.DeletedRecords](c, "topic", "delete-records", "dr", "--before", "6", "--partitions", "0")
+	if len(got.Partitions) != 1 || got.Partitions[0].LogStartOffset != 6 {
+		t.Fatalf("delete-records = %+v; want partition 0 starting at 6", got)
+	}
+	starts, err := kadm.NewClient(c.client()).ListStartOffsets(ctx, "dr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := starts.Lookup("dr", 0); o.Offset != 6 {
+		t.Fatalf("log start of partition 0 = %d, want 6", o.Offset)
+	}
+	if o, _ := starts.Lookup("dr", 1); o.Offset != 0 {
+		t.Fatalf("partition 1 was not named but starts at %d", o.Offset)
+	}
+	all := opsJSON[opsctl.DeletedRecords](c, "topic", "delete-records", "dr", "--before", "-1")
+	if len(all.Partitions) != 2 || all.Partitions[0].LogStartOffset != 10 || all.Partitions[1].LogStartOffset != 4 {
+		t.Fatalf("delete-records --before -1 = %+v; want 10 and 4", all)
+	}
+	c.fails("OFFSET_OUT_OF_RANGE", "topic", "delete-records", "dr", "--before", "99", "--partitions", "1")
+	c.fails("no partition 7", "topic", "delete-records", "dr", "--before", "1", "--partitions", "7")
+
+	desc := opsJSON[opsctl.ClusterDescription](c, "cluster", "describe")
+	if len(desc.Brokers) != 1 || desc.Controller != 1 || desc.Brokers[0].Partitions < 2 || desc.Brokers[0].LogDir == "" {
+		t.Fatalf("cluster describe = %+v", desc)
+	}
+	if out := c.ok("cluster", "describe"); len(out) == 0 {
+		t.Fatal("cluster describe printed nothing")
+	}
+}
