@@ -192,15 +192,19 @@ func (p *Partition) scan(kind byte, fn func(k, v []byte) error) error {
 func (p *Partition) Update(ents []sm.Entry) ([]sm.Entry, error) {
 	// DeleteRecords reads the batches, including those appended by earlier
 	// entries of this Update: only an indexed batch shows them.
+	// The batch is sized up front from the commands (the batches they carry
+	// plus keys and index entries), so it does not grow by copying.
 	indexed := false
+	size := 256
 	for i := range ents {
 		indexed = indexed || isDeleteRecords(ents[i].Cmd)
+		size += len(ents[i].Cmd) + 64
 	}
 	var b *pebble.Batch
 	if indexed {
-		b = p.store.db.NewIndexedBatch()
+		b = p.store.db.NewIndexedBatchWithSize(size)
 	} else {
-		b = p.store.db.NewBatch()
+		b = p.store.db.NewBatchWithSize(size)
 	}
 	defer b.Close()
 	for i := range ents {
