@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/lni/dragonboat/v4"
 	dbconfig "github.com/lni/dragonboat/v4/config"
+	"github.com/lni/dragonboat/v4/plugin/tan"
 	"github.com/lni/dragonboat/v4/raftio"
 	sm "github.com/lni/dragonboat/v4/statemachine"
 	"go.opentelemetry.io/otel/metric"
@@ -310,8 +312,16 @@ func nodeHostConfig(cfg config.Config, events raftio.IRaftEventListener) dbconfi
 		RaftAddress:       cfg.RaftAddr,
 		DeploymentID:      1,
 		RaftEventListener: events,
-		Expert:            dbconfig.ExpertConfig{LogDB: logdb, Engine: engine},
+		Expert:            dbconfig.ExpertConfig{LogDB: logdb, Engine: engine, LogDBFactory: logDBFactory(cfg.Raft.LogDB)},
 	}
+}
+
+// logDBFactory selects Dragonboat's Raft log store (nil: the default Pebble).
+func logDBFactory(name string) dbconfig.LogDBFactory {
+	if name == "tan" {
+		return tan.Factory
+	}
+	return nil
 }
 
 func (b *Broker) shardConfig(shardID, replicaID uint64) dbconfig.Config {
@@ -368,6 +378,9 @@ func (b *Broker) raftAddr(node int32) string {
 // broker is registered (chronik cluster add-node).
 func (b *Broker) startMeta(ctx context.Context) error {
 	voters := b.metaVoters()
+	if err := b.checkWiped(ctx); err != nil {
+		return err
+	}
 	joining, err := b.startSystemReplica(raftsm.MetaShardID, func(uint64, uint64) sm.IOnDiskStateMachine { return b.meta })
 	if err != nil {
 		return fmt.Errorf("cannot start meta shard: %w", err)
@@ -410,14 +423,15 @@ func (b *Broker) startMeta(ctx context.Context) error {
 // a static meta voter, else a joining non-voting replica; it reports
 // whether it joins.
 func (b *Broker) startSystemReplica(shardID uint64, create sm.CreateOnDiskStateMachineFunc) (joining bool, err error) {
-	id := uint64(b.cfg.NodeID)
+	gen := b.store.Generation()
+	id := raftsm.SystemReplicaID(b.cfg.NodeID, gen)
 	voters := b.metaVoters()
 	cfg := b.shardConfig(shardID, id)
 	var members map[uint64]dragonboat.Target
 	switch {
 	case b.nh.HasNodeInfo(shardID, id):
 		cfg.IsNonVoting = b.store.NonVoting(shardID)
-	case slices.Contains(voters, b.cfg.NodeID):
+	case gen == 0 && slices.Contains(voters, b.cfg.NodeID):
 		members = map[uint64]dragonboat.Target{}
 		for _, v := range voters {
 			members[uint64(v)] = b.raftAddr(v)
@@ -434,6 +448,46 @@ func (b *Broker) startSystemReplica(shardID uint64, create sm.CreateOnDiskStateM
 	return joining, b.nh.StartOnDiskReplica(members, joining, create, cfg)
 }
 
+// checkWiped runs before a cluster broker without meta state starts its
+// system replicas: if a peer's registry already knows this broker, the
+// cluster ran with it before and its data dir was wiped. Its old replica
+// IDs may never come back empty (Raft would lose acknowledged state;
+// Dragonboat panics), so it asks for a new generation: it rejoins the meta
+// and coordinator shards as non-voting replicas under new IDs, which the
+// meta leader adds (and promotes) after deleting the old ones, and its
+// partition replicas are replaced by the reconciler. With no peer
+// answering (a new cluster starting) it bootstraps as before.
+func (b *Broker) checkWiped(ctx context.Context) error {
+	gen := b.store.Generation()
+	if len(b.cfg.Nodes) == 0 || b.nh.HasNodeInfo(raftsm.MetaShardID, raftsm.SystemReplicaID(b.cfg.NodeID, gen)) {
+		return nil
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	for _, n := range b.cfg.Nodes {
+		if n.ID == b.cfg.NodeID || n.HTTP == "" {
+			continue
+		}
+		rec, known, err := peerRecord(ctx, client, n.HTTP, b.cfg.NodeID)
+		if err != nil {
+			continue
+		}
+		if !known {
+			return nil
+		}
+		if rec.Removed {
+			return fmt.Errorf("broker %d was decommissioned; its ID can never rejoin the cluster: start this node with a new --node-id registered with chronik cluster add-node", b.cfg.NodeID)
+		}
+		newGen, err := peerRejoin(ctx, client, n.HTTP, b.cfg.NodeID)
+		if err != nil {
+			return fmt.Errorf("this broker's data dir is empty but the cluster knows broker %d: cannot rejoin under a new replica ID through %s: %w", b.cfg.NodeID, n.HTTP, err)
+		}
+		b.log.Warn("data dir is empty but the cluster knows this broker: rejoining the meta and coordinator shards under new replica IDs",
+			"node", b.cfg.NodeID, "generation", newGen, "meta_replica", raftsm.SystemReplicaID(b.cfg.NodeID, newGen))
+		return b.store.SetGeneration(newGen)
+	}
+	return nil
+}
+
 // registerSelf records this broker's addresses in the meta shard's
 // registry (idempotent; a broker added with add-node is registered
 // already and keeps the addresses given there).
@@ -445,8 +499,11 @@ func (b *Broker) registerSelf(ctx context.Context) {
 		return
 	}
 	for attempt := 0; ctx.Err() == nil; attempt++ {
-		if old, ok := b.meta.View().Brokers[b.cfg.NodeID]; ok && (old.Removed || old == r) {
-			return
+		if old, ok := b.meta.View().Brokers[b.cfg.NodeID]; ok {
+			r.Generation = old.Generation
+			if old.Removed || old == r {
+				return
+			}
 		}
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := b.cluster.RegisterBroker(rctx, r)

@@ -128,6 +128,10 @@ type RaftConfig struct {
 	// one fsync stream (ARCHITECTURE.md §2).
 	LogDBShards uint64 `toml:"logdb-shards"`
 	ExecShards  uint64 `toml:"exec-shards"`
+	// LogDB is Dragonboat's Raft log store: "pebble" (default) or "tan"
+	// (Dragonboat's log-structured store, experimental: one log per
+	// replica, less write amplification). Fixed once a data dir exists.
+	LogDB string `toml:"logdb"`
 	// CoordinatorShards is the number of consumer-group coordinator shards
 	// (N in ARCHITECTURE.md §2); a group's shard depends on it, so it is
 	// fixed once a data directory exists.
@@ -176,6 +180,7 @@ func Default() Config {
 			MaxInMemLogSize:    256 * MiB,
 			LogDBShards:        1,
 			ExecShards:         1,
+			LogDB:              "pebble",
 			CoordinatorShards:  8,
 		},
 	}
