@@ -82,7 +82,7 @@ type child struct {
 	kafkaAddr string
 	httpAddr  string
 	raftAddr  string
-	stderr    *bytes.Buffer
+	stderr    *tailBuffer
 	done      chan struct{} // closed when the process has exited
 	waitErr   error
 }
@@ -91,14 +91,22 @@ type child struct {
 // restarting) and returns without waiting for readiness.
 func startServe(b testing.TB, bin string, prev *child, dataDir string) *child {
 	b.Helper()
-	c := &child{stderr: &bytes.Buffer{}, done: make(chan struct{})}
+	c := &child{}
 	if prev != nil {
 		c.kafkaAddr, c.httpAddr, c.raftAddr = prev.kafkaAddr, prev.httpAddr, prev.raftAddr
 	} else {
 		c.kafkaAddr, c.httpAddr, c.raftAddr = brokertest.FreeAddr(b), brokertest.FreeAddr(b), brokertest.FreeAddr(b)
 	}
-	c.cmd = exec.Command(bin, "serve", "--data-dir", dataDir, "--kafka-addr", c.kafkaAddr,
+	return spawn(b, bin, c, "serve", "--data-dir", dataDir, "--kafka-addr", c.kafkaAddr,
 		"--http-addr", c.httpAddr, "--raft-addr", c.raftAddr, "--log-level", "warn")
+}
+
+// spawn starts bin with args as c (its addresses already set), keeping the
+// tail of its stderr; cleanup kills it by PID.
+func spawn(b testing.TB, bin string, c *child, args ...string) *child {
+	b.Helper()
+	c.stderr, c.done = &tailBuffer{}, make(chan struct{})
+	c.cmd = exec.Command(bin, args...)
 	c.cmd.Stderr = c.stderr
 	if err := c.cmd.Start(); err != nil {
 		b.Fatal(err)

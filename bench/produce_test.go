@@ -60,12 +60,7 @@ func BenchmarkProduceRaftLog(b *testing.B) {
 	}
 }
 
-// BenchmarkProduceRF3 is the three-process RF3 target (≥ 0.5× RF1, p99 ≤ 5 ms
-// at half the maximum rate).
-func BenchmarkProduceRF3(b *testing.B) {
-	b.Skip("RF3 needs three broker processes forming one cluster (the cluster issue); " +
-		"then: start three `chronik serve` with a [[nodes]] config, create the topic with RF 3, run benchProduce against it and at half its max rate")
-}
+// BenchmarkProduceRF3 (three processes) is in cluster_test.go.
 
 func benchProduce(b *testing.B, w Workload, mutate func(*config.Config)) {
 	if probeRound(b) {

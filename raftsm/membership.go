@@ -37,6 +37,7 @@ const (
 	cmdRemoveBroker         byte = 35 // meta: tombstone a decommissioned broker
 	cmdAlterReassignment    byte = 36 // meta: set a partition's target placement
 	cmdCompleteReassignment byte = 37 // meta: make the target the placement
+	cmdRejoinBroker         byte = 38 // meta: bump a wiped broker's generation
 )
 
 // Statuses of membership commands (admin range 16–31).
@@ -57,7 +58,20 @@ type BrokerRecord struct {
 	HTTP    string // admin API host:port
 	Rack    string
 	Removed bool // decommissioned: never to rejoin
+	// Generation counts the times the broker came back with a wiped data
+	// dir; its replica ID in the system shards is SystemReplicaID(ID,
+	// Generation), so a wiped broker rejoins them under a new ID.
+	Generation uint32
 }
+
+// SystemReplicaID is a broker's replica ID in the meta and coordinator
+// shards: the broker ID in the low 32 bits, its generation above.
+func SystemReplicaID(broker int32, generation uint32) uint64 {
+	return uint64(generation)<<32 | uint64(uint32(broker))
+}
+
+// BrokerOfReplica is the broker of a system-shard replica ID.
+func BrokerOfReplica(replicaID uint64) int32 { return int32(uint32(replicaID)) }
 
 // EncodeRegisterBroker encodes a registration. Registering an unchanged
 // record changes nothing.
@@ -89,11 +103,16 @@ func encodeBroker(e *enc, r BrokerRecord) {
 	} else {
 		e.u8(0)
 	}
+	e.b = binary.BigEndian.AppendUint32(e.b, r.Generation)
 }
 
 func decodeBroker(d *dec) BrokerRecord {
 	r := BrokerRecord{ID: d.i32(), Kafka: d.str(), Raft: d.str(), HTTP: d.str(), Rack: d.str()}
 	r.Removed = d.u8() == 1
+	if d.need(4) {
+		r.Generation = binary.BigEndian.Uint32(d.b)
+		d.b = d.b[4:]
+	}
 	return r
 }
 
@@ -110,6 +129,7 @@ func (m *Meta) applyRegisterBroker(b *pebble.Batch, d *dec) (sm.Result, bool) {
 	if ok && old.Removed {
 		return sm.Result{Data: statusData[StatusBrokerRemoved]}, false
 	}
+	r.Generation = old.Generation // only cmdRejoinBroker changes it
 	if ok && old == r {
 		return sm.Result{}, false
 	}
@@ -132,6 +152,30 @@ func (m *Meta) applyRemoveBroker(b *pebble.Batch, d *dec) (sm.Result, bool) {
 	r.Removed = true
 	m.putBroker(b, r)
 	return sm.Result{}, true
+}
+
+// EncodeRejoinBroker encodes the generation bump of a broker that lost its
+// data; the result's Value is the new generation.
+func EncodeRejoinBroker(id int32) []byte {
+	e := enc{}
+	e.u8(commandVersion)
+	e.u8(cmdRejoinBroker)
+	e.i32(id)
+	return e.b
+}
+
+func (m *Meta) applyRejoinBroker(b *pebble.Batch, d *dec) (sm.Result, bool) {
+	id := d.i32()
+	if d.err != nil || id < 1 {
+		return sm.Result{Data: statusData[StatusMalformed]}, false
+	}
+	r, ok := m.brokers[id]
+	if !ok || r.Removed {
+		return sm.Result{Data: statusData[StatusUnknownBroker]}, false
+	}
+	r.Generation++
+	m.putBroker(b, r)
+	return sm.Result{Value: uint64(r.Generation)}, true
 }
 
 func (m *Meta) putBroker(b *pebble.Batch, r BrokerRecord) {
@@ -363,6 +407,34 @@ func (s *Store) SetNonVoting(shardID uint64, nonVoting bool) error {
 		return err
 	}
 	return s.Sync()
+}
+
+func localGenerationKey() []byte { return append(shardPrefix(localShard), 'g') }
+
+// SetGeneration records this broker's generation (SystemReplicaID).
+func (s *Store) SetGeneration(g uint32) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.Set(localGenerationKey(), binary.BigEndian.AppendUint32(nil, g), nil); err != nil {
+		return err
+	}
+	if err := s.apply(b); err != nil {
+		return err
+	}
+	return s.Sync()
+}
+
+// Generation returns this broker's recorded generation, 0 if none.
+func (s *Store) Generation() uint32 {
+	v, closer, err := s.db.Get(localGenerationKey())
+	if err != nil {
+		return 0
+	}
+	defer closer.Close()
+	if len(v) != 4 {
+		return 0
+	}
+	return binary.BigEndian.Uint32(v)
 }
 
 // NonVoting reports whether the local replica of shardID was last recorded

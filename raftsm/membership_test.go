@@ -54,6 +54,16 @@ func TestMetaBrokerRegistry(t *testing.T) {
 	res := update(EncodeRegisterBroker(b4), EncodeRegisterBroker(b4), EncodeRegisterBroker(BrokerRecord{ID: 0, Raft: "x"}),
 		EncodeRemoveBroker(4), EncodeRegisterBroker(b4), EncodeRemoveBroker(4))
 	wantStatuses(t, res, StatusOK, StatusOK, StatusMalformed, StatusOK, StatusBrokerRemoved, StatusOK)
+	// Rejoin bumps the generation; re-registering keeps it.
+	b5 := BrokerRecord{ID: 5, Kafka: "h:5", Raft: "h:6"}
+	res = update(EncodeRegisterBroker(b5), EncodeRejoinBroker(5), EncodeRejoinBroker(5), EncodeRegisterBroker(b5), EncodeRejoinBroker(9))
+	wantStatuses(t, res, StatusOK, StatusOK, StatusOK, StatusOK, StatusUnknownBroker)
+	if res[1].Value != 1 || res[2].Value != 2 || m.View().Brokers[5].Generation != 2 {
+		t.Fatalf("generations %d, %d, record %+v", res[1].Value, res[2].Value, m.View().Brokers[5])
+	}
+	if id := SystemReplicaID(5, 2); BrokerOfReplica(id) != 5 || id == 5 {
+		t.Fatalf("SystemReplicaID(5, 2) = %d", id)
+	}
 	got := m.View().Brokers[4]
 	b4.Removed = true
 	if got != b4 {

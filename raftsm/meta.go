@@ -272,6 +272,8 @@ func (m *Meta) apply(b *pebble.Batch, cmd []byte) (sm.Result, bool) {
 		return m.applyAlterReassignment(b, &d)
 	case cmdCompleteReassignment:
 		return m.applyCompleteReassignment(b, &d)
+	case cmdRejoinBroker:
+		return m.applyRejoinBroker(b, &d)
 	default:
 		return sm.Result{Data: statusData[StatusUnsupportedCmd]}, false
 	}

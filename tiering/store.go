@@ -372,11 +372,11 @@ func (s *Store) wrap(ctx context.Context, op int, full string, err error) *Error
 	switch {
 	case errors.Is(err, errSizeMismatch):
 		e.Kind = driver.InvalidArgument
-	case e.ctxErr != nil:
-		e.Kind = driver.Unknown
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-		// A driver's internal timeout: worth another attempt.
-		e.Kind = driver.Transient
+		if e.ctxErr == nil {
+			// A driver's internal timeout: worth another attempt.
+			e.Kind = driver.Transient
+		}
 	default:
 		e.Kind = s.shared.bucket.ErrorKind(err)
 	}
@@ -444,7 +444,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // when closed.
 type readCloser struct {
 	s      *Store
-	ctx    context.Context //nolint:containedctx // the metrics of one read, recorded at Close
+	ctx    context.Context // the metrics of one read, recorded at Close
 	key    string
 	rc     io.ReadCloser
 	n      int64

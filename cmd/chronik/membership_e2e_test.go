@@ -225,8 +225,15 @@ func TestE2EDecommissionNode(t *testing.T) {
 		}
 		return true, ""
 	})
-	// Node 3 left the meta shard: node 1's status names a meta leader
-	// other than 3 once node 3 is gone.
+	// Node 3 left the meta (and coordinator) shards, node 4 was promoted
+	// to keep three voters.
+	waitUntil(t, metadataTimeout, "meta voters 1, 2, 4", func() (bool, string) {
+		st, err := c.nodeStatus(0)
+		if err != nil {
+			return false, err.Error()
+		}
+		return slices.Equal(st.MetaVoters, []int32{1, 2, 4}) && len(st.MetaNonVoting) == 0, fmt.Sprintf("voters %v non-voting %v", st.MetaVoters, st.MetaNonVoting)
+	})
 	stop(c.nodes[2])
 	base := prod.progress()
 	prod.waitProgress(t, c, base, 200, time.Now(), "producing after node 3 stopped")

@@ -1,12 +1,15 @@
 package broker
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/chronik-go/chronik/core/cluster"
 	"github.com/chronik-go/chronik/core/partition"
@@ -29,8 +32,21 @@ func (b *Broker) registerAdminAPI(mux *http.ServeMux) {
 func (b *Broker) Status() cluster.NodeStatus {
 	st := cluster.NodeStatus{Node: b.cfg.NodeID, MetaLeader: -1, Replicas: []cluster.ReplicaStatus{}}
 	if id, _, ok, err := b.nh.GetLeaderID(raftsm.MetaShardID); err == nil && ok {
-		st.MetaLeader = int32(id)
+		st.MetaLeader = raftsm.BrokerOfReplica(id)
 	}
+	st.MetaVoters, st.MetaNonVoting = []int32{}, []int32{}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	if m, err := b.nh.SyncGetShardMembership(ctx, raftsm.MetaShardID); err == nil {
+		for id := range m.Nodes {
+			st.MetaVoters = append(st.MetaVoters, raftsm.BrokerOfReplica(id))
+		}
+		for id := range m.NonVotings {
+			st.MetaNonVoting = append(st.MetaNonVoting, raftsm.BrokerOfReplica(id))
+		}
+		slices.Sort(st.MetaVoters)
+		slices.Sort(st.MetaNonVoting)
+	}
+	cancel()
 	for _, r := range b.parts.Replicas() {
 		st.Replicas = append(st.Replicas, cluster.ReplicaStatus{
 			Topic: r.Topic, Partition: r.Partition, Shard: r.ShardID, Replica: r.ReplicaID,

@@ -1,8 +1,10 @@
 package broker
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,6 +17,8 @@ import (
 //
 //	GET    /v1/brokers                          → []cluster.BrokerRecord (live brokers with every address)
 //	POST   /v1/brokers                          ← cluster.BrokerRecord: register (add-node)
+//	GET    /v1/brokers/{id}                     → registryRecord (404: never registered)
+//	POST   /v1/brokers/{id}/rejoin              → {"generation": G}: a wiped broker's new generation
 //	POST   /v1/brokers/{id}/decommission        → cluster.DecommissionPlan: start moving every replica off
 //	DELETE /v1/brokers/{id}                     → tombstone a broker that holds no replica any more
 //	GET    /v1/reassignments                    → ReassignmentsStatus
@@ -24,6 +28,8 @@ func (b *Broker) registerMembershipAPI(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, b.cluster.BrokerRecords())
 	})
 	mux.HandleFunc("POST /v1/brokers", b.handleRegisterBroker)
+	mux.HandleFunc("GET /v1/brokers/{id}", b.handleBrokerRecord)
+	mux.HandleFunc("POST /v1/brokers/{id}/rejoin", b.handleRejoin)
 	mux.HandleFunc("POST /v1/brokers/{id}/decommission", b.handleDecommission)
 	mux.HandleFunc("DELETE /v1/brokers/{id}", b.handleDeregister)
 	mux.HandleFunc("GET /v1/reassignments", func(w http.ResponseWriter, _ *http.Request) {
@@ -131,4 +137,81 @@ func (b *Broker) handleReassign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "reassignment started"})
+}
+
+// registryRecord is GET /v1/brokers/{id}.
+type registryRecord struct {
+	Record cluster.BrokerRecord `json:"record"`
+}
+
+func (b *Broker) handleBrokerRecord(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathBroker(w, r)
+	if !ok {
+		return
+	}
+	rec, known := b.cluster.RegistryRecord(id)
+	if !known {
+		writeError(w, http.StatusNotFound, "broker "+strconv.Itoa(int(id))+" never registered")
+		return
+	}
+	writeJSON(w, http.StatusOK, registryRecord{Record: rec})
+}
+
+func (b *Broker) handleRejoin(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathBroker(w, r)
+	if !ok {
+		return
+	}
+	gen, err := b.cluster.Rejoin(r.Context(), id)
+	if err != nil {
+		writeError(w, membershipStatus(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]uint32{"generation": gen})
+}
+
+// peerRecord asks a peer's admin API for broker id's registry record.
+func peerRecord(ctx context.Context, c *http.Client, addr string, id int32) (cluster.BrokerRecord, bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/brokers/"+strconv.Itoa(int(id)), nil)
+	if err != nil {
+		return cluster.BrokerRecord{}, false, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return cluster.BrokerRecord{}, false, err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusNotFound:
+		return cluster.BrokerRecord{}, false, nil
+	case http.StatusOK:
+		var rr registryRecord
+		err := json.NewDecoder(resp.Body).Decode(&rr)
+		return rr.Record, err == nil, err
+	}
+	return cluster.BrokerRecord{}, false, fmt.Errorf("GET /v1/brokers/%d: %s", id, resp.Status)
+}
+
+// peerRejoin asks a peer to bump broker id's generation.
+func peerRejoin(ctx context.Context, c *http.Client, addr string, id int32) (uint32, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/v1/brokers/"+strconv.Itoa(int(id))+"/rejoin", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Generation uint32 `json:"generation"`
+		Error      string `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("%s: %s", resp.Status, out.Error)
+	}
+	return out.Generation, nil
 }

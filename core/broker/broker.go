@@ -284,6 +284,9 @@ func (b *Broker) stop(ctx context.Context) error {
 	if b.stopRec != nil {
 		b.stopRec()
 		b.rec.Wait()
+		if len(b.cfg.Nodes) > 0 {
+			b.ctrl.Wait() // it uses the store closed below
+		}
 	}
 	if b.nh != nil {
 		b.nh.Close()
@@ -462,30 +465,47 @@ func (b *Broker) checkWiped(ctx context.Context) error {
 	if len(b.cfg.Nodes) == 0 || b.nh.HasNodeInfo(raftsm.MetaShardID, raftsm.SystemReplicaID(b.cfg.NodeID, gen)) {
 		return nil
 	}
-	client := &http.Client{Timeout: 2 * time.Second}
-	for _, n := range b.cfg.Nodes {
-		if n.ID == b.cfg.NodeID || n.HTTP == "" {
-			continue
-		}
-		rec, known, err := peerRecord(ctx, client, n.HTTP, b.cfg.NodeID)
-		if err != nil {
-			continue
+	client := &http.Client{Timeout: 10 * time.Second}
+	known := false
+	var lastErr error
+	deadline := time.Now().Add(startTimeout)
+	for {
+		for _, n := range b.cfg.Nodes {
+			if n.ID == b.cfg.NodeID || n.HTTP == "" {
+				continue
+			}
+			rec, ok, err := peerRecord(ctx, client, n.HTTP, b.cfg.NodeID)
+			if err != nil {
+				continue
+			}
+			if !ok && !known {
+				return nil // the cluster never had this broker: a first start
+			}
+			known = true
+			if rec.Removed {
+				return fmt.Errorf("broker %d was decommissioned; its ID can never rejoin the cluster: start this node with a new --node-id registered with chronik cluster add-node", b.cfg.NodeID)
+			}
+			newGen, err := peerRejoin(ctx, client, n.HTTP, b.cfg.NodeID)
+			if err != nil {
+				lastErr = fmt.Errorf("through %s: %w", n.HTTP, err)
+				continue
+			}
+			b.log.Warn("data dir is empty but the cluster knows this broker: rejoining the meta and coordinator shards under new replica IDs",
+				"node", b.cfg.NodeID, "generation", newGen, "meta_replica", raftsm.SystemReplicaID(b.cfg.NodeID, newGen))
+			return b.store.SetGeneration(newGen)
 		}
 		if !known {
-			return nil
+			return nil // no peer answers: a new cluster starting together
 		}
-		if rec.Removed {
-			return fmt.Errorf("broker %d was decommissioned; its ID can never rejoin the cluster: start this node with a new --node-id registered with chronik cluster add-node", b.cfg.NodeID)
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("this broker's data dir is empty but the cluster knows broker %d, and it could not rejoin under a new replica ID: %w", b.cfg.NodeID, lastErr)
 		}
-		newGen, err := peerRejoin(ctx, client, n.HTTP, b.cfg.NodeID)
-		if err != nil {
-			return fmt.Errorf("this broker's data dir is empty but the cluster knows broker %d: cannot rejoin under a new replica ID through %s: %w", b.cfg.NodeID, n.HTTP, err)
+		b.log.Info("data dir is empty but the cluster knows this broker: retrying to rejoin under a new replica ID", "err", lastErr)
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
 		}
-		b.log.Warn("data dir is empty but the cluster knows this broker: rejoining the meta and coordinator shards under new replica IDs",
-			"node", b.cfg.NodeID, "generation", newGen, "meta_replica", raftsm.SystemReplicaID(b.cfg.NodeID, newGen))
-		return b.store.SetGeneration(newGen)
 	}
-	return nil
 }
 
 // registerSelf records this broker's addresses in the meta shard's

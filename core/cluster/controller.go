@@ -48,6 +48,8 @@ type Controller struct {
 	log    *slog.Logger
 	client *http.Client
 
+	done chan struct{} // closed when Run returns
+
 	mu       sync.Mutex
 	progress map[uint64]MoveProgress
 }
@@ -69,11 +71,15 @@ type MoveProgress struct {
 // NewController returns the controller of this broker.
 func NewController(s *Service, store *raftsm.Store, log *slog.Logger) *Controller {
 	return &Controller{s: s, store: store, nodeID: s.set.NodeID, log: log,
-		client: &http.Client{Timeout: 2 * time.Second}, progress: map[uint64]MoveProgress{}}
+		client: &http.Client{Timeout: 2 * time.Second}, progress: map[uint64]MoveProgress{}, done: make(chan struct{})}
 }
+
+// Wait blocks until Run has returned (it must have been started).
+func (c *Controller) Wait() { <-c.done }
 
 // Run ticks every interval until ctx ends.
 func (c *Controller) Run(ctx context.Context, interval time.Duration) {
+	defer close(c.done)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -140,10 +146,12 @@ func (c *Controller) tick(ctx context.Context) {
 		}
 	}
 	c.mu.Unlock()
-	if id, _, ok, err := nh.GetLeaderID(raftsm.MetaShardID); err == nil && ok && int32(id) == c.nodeID {
+	if id, _, ok, err := nh.GetLeaderID(raftsm.MetaShardID); err == nil && ok && raftsm.BrokerOfReplica(id) == c.nodeID {
 		c.systemShards(ctx)
 	}
-	c.recordRoles()
+	if ctx.Err() == nil {
+		c.recordRoles()
+	}
 }
 
 // localReplica returns our replica ID of a shard if we run it.
@@ -208,7 +216,11 @@ func (c *Controller) step(ctx context.Context, t *raftsm.TopicRecord, tp partiti
 			return handOff()
 		}
 		mp.Phase = fmt.Sprintf("removing replica %d", id)
-		return nh.SyncRequestDeleteReplica(ctx, p.ShardID, id, m.ConfigChangeID)
+		if err := nh.SyncRequestDeleteReplica(ctx, p.ShardID, id, m.ConfigChangeID); err != nil {
+			return fmt.Errorf("delete replica %d: %w", id, err)
+		}
+		c.log.Info("partition move: removed replica", "topic", tp.Topic, "partition", tp.Partition, "replica", id)
+		return nil
 	}
 	// 1. Add the new replicas as non-voting.
 	for i, id := range p.TargetReplicas {
@@ -285,11 +297,7 @@ func (c *Controller) step(ctx context.Context, t *raftsm.TopicRecord, tp partiti
 		return 0
 	})
 	if len(leaving) > 0 {
-		if err := del(leaving[0]); err != nil {
-			return err
-		}
-		c.log.Info("partition move: removed replica", "topic", tp.Topic, "partition", tp.Partition, "replica", leaving[0])
-		return nil
+		return del(leaving[0])
 	}
 	// 4. Commit the target as the placement, then prefer its first replica.
 	mp.Phase = "committing placement"
@@ -355,7 +363,7 @@ func (c *Controller) systemShards(ctx context.Context) {
 			continue
 		}
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if err := c.systemShard(sctx, shard, live, removed); err != nil {
+		if err := c.systemShard(sctx, shard, live, removed); err != nil && !dragonboat.IsTempError(err) {
 			c.log.Warn("cannot update system shard membership", "shard", shard, "err", err)
 		}
 		cancel()
@@ -373,57 +381,72 @@ func (c *Controller) systemShard(ctx context.Context, shard uint64, live map[int
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
+	want := func(b int32) uint64 { return raftsm.SystemReplicaID(b, live[b].Generation) }
+	// Members to delete: decommissioned brokers, and the old replica IDs of
+	// brokers that came back with a wiped data dir (a new generation).
+	var doomed []uint64
+	voters := 0
+	for rid := range m.Nodes {
+		b := raftsm.BrokerOfReplica(rid)
+		if _, ok := live[b]; (ok || removed[b]) && (removed[b] || rid != want(b)) {
+			doomed = append(doomed, rid)
+		} else {
+			voters++
+		}
+	}
+	for rid := range m.NonVotings {
+		b := raftsm.BrokerOfReplica(rid)
+		if _, ok := live[b]; (ok || removed[b]) && (removed[b] || rid != want(b)) {
+			doomed = append(doomed, rid)
+		}
+	}
+	slices.Sort(doomed)
+	addrInUse := func(addr string) uint64 {
+		for _, rid := range doomed {
+			if m.Nodes[rid] == addr || m.NonVotings[rid] == addr {
+				return rid
+			}
+		}
+		return 0
+	}
+	deleteMember := func(rid uint64) error {
+		if leader, _, ok, err := nh.GetLeaderID(shard); err == nil && ok && leader == rid {
+			for v := range m.Nodes {
+				if !slices.Contains(doomed, v) {
+					return nh.RequestLeaderTransfer(shard, v)
+				}
+			}
+			return fmt.Errorf("no voter left to lead shard %d", shard)
+		}
+		c.log.Info("removing replica of a decommissioned or wiped broker from system shard", "shard", shard, "replica", rid, "broker", raftsm.BrokerOfReplica(rid))
+		return nh.SyncRequestDeleteReplica(ctx, shard, rid, m.ConfigChangeID)
+	}
 	for _, id := range ids {
-		rid := uint64(id)
+		rid := want(id)
 		_, v := m.Nodes[rid]
 		_, nv := m.NonVotings[rid]
 		_, gone := m.Removed[rid]
 		if v || nv || gone || live[id].Raft == "" {
 			continue
 		}
-		c.log.Info("adding broker to system shard as non-voting replica", "shard", shard, "broker", id, "raft", live[id].Raft)
+		if old := addrInUse(live[id].Raft); old != 0 {
+			return deleteMember(old) // one member per address: the old one goes first
+		}
+		c.log.Info("adding broker to system shard as non-voting replica", "shard", shard, "broker", id, "replica", rid, "raft", live[id].Raft)
 		return nh.SyncRequestAddNonVoting(ctx, shard, rid, live[id].Raft, m.ConfigChangeID)
-	}
-	voters := 0
-	for rid := range m.Nodes {
-		if !removed[int32(rid)] {
-			voters++
-		}
-	}
-	var doomed []uint64
-	for rid := range m.Nodes {
-		if removed[int32(rid)] {
-			doomed = append(doomed, rid)
-		}
-	}
-	for rid := range m.NonVotings {
-		if removed[int32(rid)] {
-			doomed = append(doomed, rid)
-		}
-	}
-	if len(doomed) == 0 {
-		return nil
 	}
 	if voters < min(MaxMetaVoters, len(live)) {
 		for _, id := range ids {
-			if addr, nv := m.NonVotings[uint64(id)]; nv {
-				c.log.Info("promoting broker to voter of system shard", "shard", shard, "broker", id)
-				return nh.SyncRequestAddReplica(ctx, shard, uint64(id), addr, m.ConfigChangeID)
+			if addr, nv := m.NonVotings[want(id)]; nv {
+				c.log.Info("promoting broker to voter of system shard", "shard", shard, "broker", id, "replica", want(id))
+				return nh.SyncRequestAddReplica(ctx, shard, want(id), addr, m.ConfigChangeID)
 			}
 		}
 	}
-	slices.Sort(doomed)
-	rid := doomed[0]
-	if leader, _, ok, err := nh.GetLeaderID(shard); err == nil && ok && leader == rid {
-		for v := range m.Nodes {
-			if !removed[int32(v)] {
-				return nh.RequestLeaderTransfer(shard, v)
-			}
-		}
-		return fmt.Errorf("no voter left to lead shard %d", shard)
+	if len(doomed) > 0 {
+		return deleteMember(doomed[0])
 	}
-	c.log.Info("removing decommissioned broker from system shard", "shard", shard, "broker", rid)
-	return nh.SyncRequestDeleteReplica(ctx, shard, rid, m.ConfigChangeID)
+	return nil
 }
 
 // recordRoles remembers which local system-shard replicas are non-voting,

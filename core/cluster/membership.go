@@ -108,6 +108,27 @@ func (s *Service) RegisterBroker(ctx context.Context, r BrokerRecord) error {
 	return nil
 }
 
+// RegistryRecord returns broker id's record in the meta registry, if it
+// ever registered (tombstones included).
+func (s *Service) RegistryRecord(id int32) (BrokerRecord, bool) {
+	r, ok := s.meta.View().Brokers[id]
+	return r, ok
+}
+
+// Rejoin bumps the generation of a registered broker that lost its data,
+// so it rejoins the meta and coordinator shards under new replica IDs
+// (SystemReplicaID); it returns the new generation.
+func (s *Service) Rejoin(ctx context.Context, id int32) (uint32, error) {
+	res, err := s.propose(ctx, raftsm.EncodeRejoinBroker(id))
+	if err != nil {
+		return 0, err
+	}
+	if st := raftsm.ResultStatus(res.Data); st != raftsm.StatusOK {
+		return 0, fmt.Errorf("%w %d: %s", ErrUnknownBroker, id, st)
+	}
+	return uint32(res.Value), nil
+}
+
 // Reassignments lists the partitions being moved.
 func (s *Service) Reassignments() []Reassignment {
 	var out []Reassignment

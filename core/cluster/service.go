@@ -77,7 +77,7 @@ func (s *Service) ControllerID() int32 {
 	if err != nil || !valid {
 		return -1
 	}
-	return int32(id) // meta replica IDs are broker IDs
+	return raftsm.BrokerOfReplica(id) // meta replica IDs carry the broker ID
 }
 
 // Brokers lists the cluster's brokers, sorted by ID: the static config and

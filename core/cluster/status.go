@@ -5,6 +5,10 @@ package cluster
 type NodeStatus struct {
 	Node       int32           `json:"node"`
 	MetaLeader int32           `json:"meta_leader"` // -1 when the meta shard has no leader
+	// MetaVoters and MetaNonVoting are the brokers holding voting and
+	// non-voting replicas of the meta shard (empty when unknown).
+	MetaVoters    []int32 `json:"meta_voters"`
+	MetaNonVoting []int32 `json:"meta_non_voting"`
 	Replicas   []ReplicaStatus `json:"replicas"`
 }
 

@@ -8,6 +8,8 @@ import (
 
 	"github.com/lni/dragonboat/v4"
 	sm "github.com/lni/dragonboat/v4/statemachine"
+
+	"github.com/chronik-go/chronik/raftsm"
 )
 
 // raftNode is what the coordinator needs from the coordinator shards' Raft
@@ -29,7 +31,9 @@ type nodeHost struct{ nh *dragonboat.NodeHost }
 
 func (n nodeHost) leader(shardID uint64) (uint64, uint64, bool) {
 	id, term, valid, err := n.nh.GetLeaderID(shardID)
-	return id, term, valid && err == nil
+	// System-shard replica IDs carry the broker ID in their low 32 bits
+	// (raftsm.SystemReplicaID: a wiped broker rejoins under a new ID).
+	return uint64(raftsm.BrokerOfReplica(id)), term, valid && err == nil
 }
 
 // propose retries Dragonboat's temporary errors (no leader yet, busy) until

@@ -13,6 +13,7 @@
 package gcsstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -41,7 +42,7 @@ func init() {
 		NewConfig:   func() tiering.Config { return NewConfig() },
 		FromURL:     func(u *url.URL) (tiering.Config, error) { return FromURL(u) },
 		Open: func(ctx context.Context, cfg tiering.Config) (driver.Bucket, error) {
-			return Open(ctx, cfg.(*Config)) //nolint:forcetypeassert // the registry checks the type
+			return Open(ctx, cfg.(*Config)) // the registry checks the type
 		},
 	})
 }
@@ -120,24 +121,49 @@ func Open(ctx context.Context, cfg *Config) (driver.Bucket, error) {
 }
 
 func (b *bucket) Put(ctx context.Context, key string, r io.Reader, size int64) error {
-	// Canceling wctx is how an upload is abandoned: Close then fails and
-	// the object is never finalized.
+	// Read up to one chunk first: an object that fits goes up in one
+	// request from memory, so a failing reader never starts a request (a
+	// request whose body breaks off could leave a truncated object behind
+	// on a lenient server).
+	bufSize := b.chunkSize
+	if size >= 0 && size < b.chunkSize {
+		bufSize = size + 1
+	}
+	buf := make([]byte, bufSize)
+	n, err := io.ReadFull(r, buf)
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return b.write(ctx, key, bytes.NewReader(buf[:n]), 0)
+	case err != nil:
+		return fmt.Errorf("gcsstore: put %q: %w", key, err)
+	case size >= 0 && size < b.chunkSize:
+		return fmt.Errorf("%w: more than %d bytes", errTooLong, size)
+	}
+	// A resumable upload, finalized only by its last chunk.
+	return b.write(ctx, key, io.MultiReader(bytes.NewReader(buf), r), int(b.chunkSize))
+}
+
+// errTooLong marks a reader that yields more bytes than the size given.
+var errTooLong = errors.New("gcsstore: the reader has more bytes than the size given")
+
+func (b *bucket) write(ctx context.Context, key string, r io.Reader, chunkSize int) error {
+	// An abandoned upload is never finalized, so the object does not change.
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w := b.bkt.Object(key).NewWriter(wctx)
-	w.ChunkSize = int(b.chunkSize)
-	if size >= 0 && size <= b.chunkSize {
-		w.ChunkSize = 0 // one request, no chunk buffer
+	w.ChunkSize = chunkSize
+	_, err := io.Copy(w, r)
+	if err == nil {
+		err = ctx.Err()
 	}
-	if _, err := io.Copy(w, r); err != nil {
+	if err != nil {
+		// Fail the upload's data stream before anything can close it with
+		// EOF: canceling wctx alone races with Close, which could still
+		// finalize what was buffered as the whole object.
+		_ = w.CloseWithError(err) //nolint:staticcheck // SA1019: the deprecated call is the one that aborts synchronously
 		cancel()
 		_ = w.Close()
 		return fmt.Errorf("gcsstore: put %q: %w", key, err)
-	}
-	if err := ctx.Err(); err != nil {
-		cancel()
-		_ = w.Close()
-		return err
 	}
 	return w.Close()
 }
@@ -205,6 +231,9 @@ func (b *bucket) List(ctx context.Context, prefix string, fn func(driver.Object)
 func (b *bucket) ErrorKind(err error) driver.Kind {
 	if errors.Is(err, storage.ErrObjectNotExist) || errors.Is(err, storage.ErrBucketNotExist) {
 		return driver.NotFound
+	}
+	if errors.Is(err, errTooLong) {
+		return driver.InvalidArgument
 	}
 	if ge, ok := errors.AsType[*googleapi.Error](err); ok {
 		switch c := ge.Code; {

@@ -38,7 +38,7 @@ func init() {
 		NewConfig:   func() tiering.Config { return NewConfig() },
 		FromURL:     func(u *url.URL) (tiering.Config, error) { return FromURL(u) },
 		Open: func(_ context.Context, cfg tiering.Config) (driver.Bucket, error) {
-			return Open(cfg.(*Config)) //nolint:forcetypeassert // the registry checks the type
+			return Open(cfg.(*Config)) // the registry checks the type
 		},
 	})
 }
@@ -193,10 +193,10 @@ func (b *bucket) Put(ctx context.Context, key string, r io.Reader, _ int64) (err
 	// A concurrent Delete may remove an emptied parent directory between
 	// MkdirAll and Rename: create it again and retry.
 	for attempt := 0; ; attempt++ {
-		if err := b.mkdirs(filepath.Dir(dst)); err != nil {
-			return fmt.Errorf("localstore: put %q: %w", key, err)
+		err := b.mkdirs(filepath.Dir(dst))
+		if err == nil {
+			err = os.Rename(tmp, dst)
 		}
-		err := os.Rename(tmp, dst)
 		if err == nil {
 			break
 		}
@@ -253,7 +253,7 @@ func syncDir(dir string) error {
 
 // ctxReader stops a copy when its context ends.
 type ctxReader struct {
-	ctx context.Context //nolint:containedctx // scoped to one Put
+	ctx context.Context // scoped to one Put
 	r   io.Reader
 }
 
@@ -371,7 +371,7 @@ func (b *bucket) List(ctx context.Context, prefix string, fn func(driver.Object)
 	if dirKey != "" {
 		p, err := b.path(strings.TrimSuffix(dirKey, "/"))
 		if err != nil {
-			return nil //nolint:nilerr // no object can have this prefix
+			return nil // no object can have this prefix
 		}
 		dir = p
 	}

@@ -63,7 +63,7 @@ func init() {
 }
 
 func openProvider(ctx context.Context, cfg tiering.Config) (driver.Bucket, error) {
-	return Open(ctx, cfg.(*Config)) //nolint:forcetypeassert // the registry checks the type
+	return Open(ctx, cfg.(*Config)) // the registry checks the type
 }
 
 type bucket struct {
@@ -135,7 +135,7 @@ func newClient(ctx context.Context, cfg *Config) (*s3.Client, *http.Transport, e
 	if bc, ok := awsCfg.HTTPClient.(*awshttp.BuildableClient); ok {
 		tr = bc.GetTransport()
 	} else {
-		tr = http.DefaultTransport.(*http.Transport).Clone() //nolint:forcetypeassert // the stdlib's type
+		tr = http.DefaultTransport.(*http.Transport).Clone() // the stdlib's type
 	}
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 256, 64
 	awsCfg.HTTPClient = &http.Client{Transport: tr}
@@ -175,7 +175,7 @@ func (b *bucket) Put(ctx context.Context, key string, r io.Reader, size int64) e
 			return err
 		}
 	}
-	first := b.bufs.Get().(*[]byte) //nolint:forcetypeassert // the pool holds nothing else
+	first := b.bufs.Get().(*[]byte) // the pool holds nothing else
 	n, err := io.ReadFull(r, *first)
 	switch {
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
@@ -248,7 +248,7 @@ func (b *bucket) multipart(ctx context.Context, key string, r io.Reader, first *
 			readErr = fmt.Errorf("s3store: %q needs more than 10,000 parts of %d bytes: raise part_size", key, b.partSize)
 			break
 		}
-		buf := b.bufs.Get().(*[]byte) //nolint:forcetypeassert // the pool holds nothing else
+		buf := b.bufs.Get().(*[]byte) // the pool holds nothing else
 		n, err := io.ReadFull(r, *buf)
 		if n > 0 {
 			upload(num, buf, n)

@@ -172,7 +172,7 @@ func TestURLs(t *testing.T) {
 			if want.Concurrency == 0 {
 				want.Concurrency = 4
 			}
-			if got := *cfg.(*s3store.Config); got != want { //nolint:forcetypeassert // s3store's provider
+			if got := *cfg.(*s3store.Config); got != want { // s3store's provider
 				t.Fatalf("config = %+v\nwant %+v", got, want)
 			}
 		})

@@ -67,7 +67,7 @@ func FreePort(t testing.TB) int {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port //nolint:forcetypeassert // a TCP listener
+	return l.Addr().(*net.TCPAddr).Port // a TCP listener
 }
 
 // Process describes an emulator to start.
@@ -142,7 +142,7 @@ var errExited = errors.New("exited before it was ready")
 func start(t testing.TB, p Process) (Running, error) {
 	port := FreePort(t)
 	out := &lockedBuffer{}
-	cmd := exec.Command(p.Path, p.Args(port)...) //nolint:gosec // a test's own emulator
+	cmd := exec.Command(p.Path, p.Args(port)...) // a test's own emulator
 	cmd.Env = append(os.Environ(), p.Env...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

@@ -1,0 +1,5 @@
+//go:build !no_gcs
+
+package all
+
+import _ "github.com/chronik-go/chronik/plugins/gcsstore" // registers the gcs provider

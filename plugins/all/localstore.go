@@ -1,0 +1,5 @@
+//go:build !no_local
+
+package all
+
+import _ "github.com/chronik-go/chronik/plugins/localstore" // registers the local provider

@@ -1,0 +1,5 @@
+//go:build !no_mem
+
+package all
+
+import _ "github.com/chronik-go/chronik/plugins/memstore" // registers the mem provider
