@@ -3,13 +3,13 @@ package cluster
 // NodeStatus is one broker's view of itself, served at GET /v1/status on
 // its HTTP address and merged by `chronik cluster status`.
 type NodeStatus struct {
-	Node       int32           `json:"node"`
-	MetaLeader int32           `json:"meta_leader"` // -1 when the meta shard has no leader
+	Node       int32 `json:"node"`
+	MetaLeader int32 `json:"meta_leader"` // -1 when the meta shard has no leader
 	// MetaVoters and MetaNonVoting are the brokers holding voting and
 	// non-voting replicas of the meta shard (empty when unknown).
-	MetaVoters    []int32 `json:"meta_voters"`
-	MetaNonVoting []int32 `json:"meta_non_voting"`
-	Replicas   []ReplicaStatus `json:"replicas"`
+	MetaVoters    []int32         `json:"meta_voters"`
+	MetaNonVoting []int32         `json:"meta_non_voting"`
+	Replicas      []ReplicaStatus `json:"replicas"`
 }
 
 // ReplicaStatus is one local partition replica.

@@ -425,13 +425,17 @@ func testListManyKeys(t *testing.T, b driver.Bucket, _ options) {
 		many[i] = fmt.Sprintf("many/%05d", i)
 	}
 	others := []string{"m", "manz", "other/1"}
+	start := time.Now()
 	parallel(t, 8, len(many), func(i int) error {
 		return b.Put(t.Context(), many[i], bytes.NewReader([]byte(many[i])), int64(len(many[i])))
 	})
 	for _, k := range others {
 		put(t, b, k, []byte(k))
 	}
+	t.Logf("put %d keys in %v", len(many)+len(others), time.Since(start).Round(time.Millisecond))
+	start = time.Now()
 	objs := list(t, b, "many/")
+	t.Logf("listed %d keys in %v", len(objs), time.Since(start).Round(time.Millisecond))
 	if got := keys(objs); !slices.Equal(got, many) {
 		t.Fatalf("List(many/) returned %d keys, want %d in order (first difference at %d)", len(got), len(many), firstDiff(got, many))
 	}
