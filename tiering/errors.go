@@ -21,7 +21,7 @@ var (
 	ErrClosed           = errors.New("tiering: store is closed")
 )
 
-// SkipAll, returned by a List callback, stops the listing; List then
+// SkipAll is what a List callback returns to stop the listing; List then
 // returns nil.
 var SkipAll = errors.New("tiering: skip the rest of the listing") //nolint:revive,staticcheck // named like fs.SkipAll, which it mirrors
 

@@ -26,10 +26,14 @@ func TestURLs(t *testing.T) {
 		err  string
 	}{
 		{url: "azblob://c/p/q?account=acct", want: azurestore.Config{Container: "c", Prefix: "p/q", Account: "acct"}},
-		{url: "azblob://c?connection_string=UseDevelopmentStorage%3Dtrue&block_size=16MiB&concurrency=2",
-			want: azurestore.Config{Container: "c", ConnectionString: "UseDevelopmentStorage=true", BlockSize: 16 << 20, Concurrency: 2}},
-		{url: "azblob://c?account=devstoreaccount1&endpoint=http://127.0.0.1:10000/devstoreaccount1",
-			want: azurestore.Config{Container: "c", Account: "devstoreaccount1", Endpoint: "http://127.0.0.1:10000/devstoreaccount1"}},
+		{
+			url:  "azblob://c?connection_string=UseDevelopmentStorage%3Dtrue&block_size=16MiB&concurrency=2",
+			want: azurestore.Config{Container: "c", ConnectionString: "UseDevelopmentStorage=true", BlockSize: 16 << 20, Concurrency: 2},
+		},
+		{
+			url:  "azblob://c?account=devstoreaccount1&endpoint=http://127.0.0.1:10000/devstoreaccount1",
+			want: azurestore.Config{Container: "c", Account: "devstoreaccount1", Endpoint: "http://127.0.0.1:10000/devstoreaccount1"},
+		},
 		{url: "azblob://?account=a", err: "container is empty"},
 		{url: "azblob://c", err: "no account"},
 		{url: "azblob://c?account=a&connection_string=x", err: "connection_string replaces"},

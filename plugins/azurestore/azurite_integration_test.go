@@ -29,8 +29,10 @@ func startAzurite(t testing.TB) string {
 		Name: "azurite-blob",
 		Path: bin,
 		Args: func(port int) []string {
-			return []string{"--blobHost", "127.0.0.1", "--blobPort", fmt.Sprint(port),
-				"--inMemoryPersistence", "--skipApiVersionCheck", "--disableTelemetry", "--silent"}
+			return []string{
+				"--blobHost", "127.0.0.1", "--blobPort", fmt.Sprint(port),
+				"--inMemoryPersistence", "--skipApiVersionCheck", "--disableTelemetry", "--silent",
+			}
 		},
 		Ready: func(ctx context.Context, port int) error {
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet,

@@ -50,7 +50,7 @@ func startFakeGCS(tb testing.TB) func(tb testing.TB) string {
 	})
 	tb.Setenv("STORAGE_EMULATOR_HOST", addr)
 	var n atomic.Int64
-	return func(tb testing.TB) string {
+	return func(testing.TB) string {
 		name := fmt.Sprintf("bucket-%d", n.Add(1))
 		srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: name})
 		return name

@@ -141,8 +141,10 @@ func TestURLs(t *testing.T) {
 	}{
 		{url: "s3://b", want: s3store.Config{Bucket: "b"}},
 		{url: "s3://b/p/q/?region=eu-west-1", want: s3store.Config{Bucket: "b", Prefix: "p/q", Region: "eu-west-1"}},
-		{url: "s3://b?endpoint=http://127.0.0.1:9000&path_style=true&part_size=16MiB&concurrency=8&checksums=when_required",
-			want: s3store.Config{Bucket: "b", Endpoint: "http://127.0.0.1:9000", PathStyle: true, PartSize: 16 << 20, Concurrency: 8, Checksums: "when_required"}},
+		{
+			url:  "s3://b?endpoint=http://127.0.0.1:9000&path_style=true&part_size=16MiB&concurrency=8&checksums=when_required",
+			want: s3store.Config{Bucket: "b", Endpoint: "http://127.0.0.1:9000", PathStyle: true, PartSize: 16 << 20, Concurrency: 8, Checksums: "when_required"},
+		},
 		{url: "minio://", err: "bucket is empty"},
 		{url: "minio:///b/p", want: s3store.Config{Bucket: "b", Prefix: "p", Endpoint: "https://localhost:9000", PathStyle: true, Region: "us-east-1"}},
 		{url: "minio://h:9001/b?secure=false", want: s3store.Config{Bucket: "b", Endpoint: "http://h:9001", PathStyle: true, Region: "us-east-1"}},
@@ -184,7 +186,8 @@ func TestErrorKind(t *testing.T) {
 	b := openS3(t, gofakes3Config("http://127.0.0.1:1", "b"))
 	status := func(code int) error {
 		return &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{
-			Response: &smithyhttp.Response{Response: &http.Response{StatusCode: code}}, Err: errors.New("x")}}
+			Response: &smithyhttp.Response{Response: &http.Response{StatusCode: code}}, Err: errors.New("x"),
+		}}
 	}
 	for _, c := range []struct {
 		err  error

@@ -49,8 +49,10 @@ func startVersitygw(t testing.TB) string {
 		Name: "versitygw",
 		Path: bin,
 		Args: func(port int) []string {
-			args := []string{"--access", vgwAccess, "--secret", vgwSecret, "--port", fmt.Sprintf("127.0.0.1:%d", port),
-				"--quiet"}
+			args := []string{
+				"--access", vgwAccess, "--secret", vgwSecret, "--port", fmt.Sprintf("127.0.0.1:%d", port),
+				"--quiet",
+			}
 			return append(args, backendArgs...)
 		},
 		Ready: func(ctx context.Context, port int) error {

@@ -83,18 +83,19 @@ type Kind int
 const (
 	// Unknown is any error the driver cannot classify. It is not retried.
 	Unknown Kind = iota
-	// NotFound: the object (or the bucket) does not exist.
+	// NotFound means that the object (or the bucket) does not exist.
 	NotFound
-	// InvalidArgument: the request can never succeed as sent (a bad key, a
-	// bad range, a size that does not match the data).
+	// InvalidArgument means that the request can never succeed as sent (a
+	// bad key, a bad range, a size that does not match the data).
 	InvalidArgument
-	// PermissionDenied: the credentials are missing, wrong or not allowed.
+	// PermissionDenied means that the credentials are missing, wrong or not
+	// allowed.
 	PermissionDenied
-	// Throttled: the backend asked the client to slow down (HTTP 429, S3
-	// SlowDown, Azure ServerBusy). Retried with backoff.
+	// Throttled means that the backend asked the client to slow down (HTTP
+	// 429, S3 SlowDown, Azure ServerBusy). Retried with backoff.
 	Throttled
-	// Transient: a failure that the same request may not hit again (HTTP 5xx,
-	// a reset or timed-out connection). Retried with backoff.
+	// Transient means a failure that the same request may not meet again
+	// (HTTP 5xx, a reset or timed-out connection). Retried with backoff.
 	Transient
 )
 

@@ -593,7 +593,7 @@ func testConcurrent(t *testing.T, b driver.Bucket, _ options) {
 			return fmt.Errorf("%s read back %d bytes that differ from the %d written", key, len(got), len(data))
 		}
 		if a, err := b.Stat(ctx, key); err != nil || a.Size != int64(len(data)) {
-			return fmt.Errorf("Stat(%s) = %+v, %v", key, a, err)
+			return fmt.Errorf("Stat(%s) = %+v, %w", key, a, err)
 		}
 		if i%3 == 0 {
 			return b.Delete(ctx, key)

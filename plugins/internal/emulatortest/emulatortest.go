@@ -176,7 +176,7 @@ func start(t testing.TB, p Process) (Running, error) {
 		case <-exited:
 			return Running{}, fmt.Errorf("%w (%v); output:\n%s", errExited, cmd.ProcessState, out)
 		case <-ctx.Done():
-			return Running{}, fmt.Errorf("not ready after %v (last check: %v); output:\n%s", p.Timeout, readyErr, out)
+			return Running{}, fmt.Errorf("not ready after %v (last check: %w); output:\n%s", p.Timeout, readyErr, out)
 		case <-tick.C:
 		}
 	}
