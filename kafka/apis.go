@@ -39,6 +39,7 @@ const (
 	keyDeleteGroups    int16 = 42
 	keyOffsetDelete    int16 = 47
 	// Cluster membership (45_alter_partition_reassignments.go, 46_…).
+	keyElectLeaders                int16 = 43
 	keyAlterPartitionReassignments int16 = 45
 	keyListPartitionReassignments  int16 = 46
 )
@@ -90,6 +91,7 @@ var apis = []api{
 	{key: keyListGroups, min: 0, max: 5, handle: handleListGroups},
 	{key: keyDeleteGroups, min: 0, max: 2, handle: handleDeleteGroups},
 	{key: keyOffsetDelete, min: 0, max: 0, handle: handleOffsetDelete},
+	{key: keyElectLeaders, min: 0, max: 2, handle: handleElectLeaders},
 	{key: keyAlterPartitionReassignments, min: 0, max: 0, handle: handleAlterPartitionReassignments},
 	{key: keyListPartitionReassignments, min: 0, max: 0, handle: handleListPartitionReassignments},
 }

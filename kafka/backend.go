@@ -77,6 +77,9 @@ type Backend interface {
 	// ReadFollower is Read served by a local follower replica (or the
 	// leader) after a ReadIndex confirms it holds everything committed.
 	ReadFollower(ctx context.Context, tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error)
+	// ElectPreferredLeader asks tp's Raft group to move leadership to its
+	// preferred replica; partition.ErrElectionNotNeeded when it leads already.
+	ElectPreferredLeader(ctx context.Context, tp partition.TP) error
 	// Watch returns a channel that receives a value whenever any of tps gets
 	// new data; call stop when done.
 	Watch(tps []partition.TP) (wake <-chan struct{}, stop func())

@@ -43,6 +43,8 @@ var errorMap = []struct {
 	// A stopping broker tells clients to go elsewhere: they refresh metadata
 	// and find the new leader.
 	{partition.ErrStopped, kerr.NotLeaderForPartition},
+	{partition.ErrElectionNotNeeded, kerr.ElectionNotNeeded},
+	{partition.ErrPreferredNotAvailable, kerr.PreferredLeaderNotAvailable},
 
 	{batch.ErrCorrupt, kerr.CorruptMessage},
 	{batch.ErrUnsupportedMagic, kerr.UnsupportedForMessageFormat},

@@ -402,3 +402,7 @@ func (b *memBackend) AlterReassignment(_ context.Context, topic string, p int32,
 }
 
 func (b *memBackend) Reassignments() []cluster.Reassignment { return nil }
+
+func (b *memBackend) ElectPreferredLeader(context.Context, partition.TP) error {
+	return partition.ErrElectionNotNeeded
+}

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"errors"
 
 	"github.com/chronik-go/chronik/core/cluster"
@@ -101,4 +102,25 @@ func (b *backend) PreferredReadReplica(tp partition.TP, rack string) int32 {
 func (b *backend) ReadFollower(ctx context.Context, tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error) {
 	r, err := b.partitionService.ReadFollower(ctx, tp, offset, maxBytes)
 	return r, b.notLocal(tp, err)
+}
+
+// ElectPreferredLeader moves tp's leadership to its preferred replica (the
+// first in its placement) through the local replica's Raft group.
+func (b *backend) ElectPreferredLeader(_ context.Context, tp partition.TP) error {
+	t, ok := b.Topic(tp.Topic)
+	if !ok || tp.Partition < 0 || int(tp.Partition) >= len(t.Partitions) {
+		return partition.ErrUnknownPartition
+	}
+	p := t.Partitions[tp.Partition]
+	st, err := b.PartitionState(tp)
+	if err == nil && st.Leader == p.Nodes[0] {
+		return partition.ErrElectionNotNeeded
+	}
+	if !b.Has(tp) {
+		return fmt.Errorf("%w: this broker holds no replica of %s/%d; send the request to one of brokers %v", partition.ErrPreferredNotAvailable, tp.Topic, tp.Partition, p.Nodes)
+	}
+	if err := b.TransferLeadership(tp, p.Replicas[0]); err != nil {
+		return fmt.Errorf("%w: %w", partition.ErrPreferredNotAvailable, err)
+	}
+	return nil
 }

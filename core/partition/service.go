@@ -425,3 +425,13 @@ func (s *Service) ReadFollower(ctx context.Context, tp TP, offset int64, maxByte
 	res.Records = recs
 	return res, err
 }
+
+// TransferLeadership asks the Raft group of the local replica of tp to
+// make replicaID its leader; the transfer happens asynchronously.
+func (s *Service) TransferLeadership(tp TP, replicaID uint64) error {
+	r := s.lookup(tp)
+	if r == nil {
+		return ErrUnknownPartition
+	}
+	return s.nh.RequestLeaderTransfer(r.shardID, replicaID)
+}

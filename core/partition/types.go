@@ -19,6 +19,10 @@ var (
 	ErrUnknownProducerID    = errors.New("partition: unknown producer id")
 	ErrMessageTooLarge      = errors.New("partition: message too large")
 	ErrStopped              = errors.New("partition: broker is shutting down")
+	// ErrElectionNotNeeded: the preferred replica leads already.
+	ErrElectionNotNeeded = errors.New("partition: the preferred replica is already the leader")
+	// ErrPreferredNotAvailable: the preferred replica cannot take over now.
+	ErrPreferredNotAvailable = errors.New("partition: preferred leader not available")
 )
 
 // TP names one partition of one topic.
