@@ -153,7 +153,7 @@ func (c *benchCluster) leaders(ctx context.Context, i int, topic string) (map[in
 		}
 		for _, p := range t.Partitions {
 			if err := kerr.ErrorForCode(p.ErrorCode); err != nil || p.Leader < 1 {
-				return nil, fmt.Errorf("partition %d: leader %d, error %v", p.Partition, p.Leader, err)
+				return nil, fmt.Errorf("partition %d: leader %d, error %w", p.Partition, p.Leader, err)
 			}
 			out[p.Partition] = p.Leader
 		}
@@ -490,8 +490,10 @@ func startFailoverProducer(b testing.TB, seeds []string, topic string, parts int
 	)
 	must(b, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	fp := &failoverProducer{cl: cl, parts: parts, cancel: cancel, loop: make(chan struct{}), started: time.Now(),
-		lastAck: make([]time.Time, parts)}
+	fp := &failoverProducer{
+		cl: cl, parts: parts, cancel: cancel, loop: make(chan struct{}), started: time.Now(),
+		lastAck: make([]time.Time, parts),
+	}
 	pool := valuePool()
 	go func() {
 		defer close(fp.loop)

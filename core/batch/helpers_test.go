@@ -39,8 +39,10 @@ func testSpec(codec Codec) spec {
 		baseSequence:   -1,
 		records: []kmsg.Record{
 			{Key: []byte("k0"), Value: []byte("value zero"), TimestampDelta64: 0},
-			{Key: nil, Value: []byte("value one"), TimestampDelta64: 10,
-				Headers: []kmsg.Header{{Key: "h", Value: []byte("v")}, {Key: "n", Value: nil}}},
+			{
+				Key: nil, Value: []byte("value one"), TimestampDelta64: 10,
+				Headers: []kmsg.Header{{Key: "h", Value: []byte("v")}, {Key: "n", Value: nil}},
+			},
 			{Key: []byte("k2"), Value: nil, TimestampDelta64: 20},
 		},
 	}

@@ -222,11 +222,11 @@ func skipRecord(b []byte) ([]byte, bool) {
 		return nil, false
 	}
 	body = body[1:] // attributes
-	if _, n := binary.Varint(body); n <= 0 {
+	_, m := binary.Varint(body)
+	if m <= 0 {
 		return nil, false
-	} else {
-		body = body[n:]
 	}
+	body = body[m:]
 	if _, n = varint(body); n == 0 { // offsetDelta
 		return nil, false
 	}
