@@ -261,18 +261,7 @@ func (c *Coordinator) load() error {
 // scan calls fn for every key of one kind with the shard prefix and kind
 // byte stripped.
 func (c *Coordinator) scan(kind byte, fn func(k, v []byte) error) error {
-	lo, hi := c.key(kind), c.key(kind+1)
-	it, err := c.store.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
-	if err != nil {
-		return err
-	}
-	for ok := it.First(); ok; ok = it.Next() {
-		if err := fn(it.Key()[len(lo):], it.Value()); err != nil {
-			it.Close()
-			return err
-		}
-	}
-	return errors.Join(it.Error(), it.Close())
+	return c.store.scanKind(c.prefix, kind, fn)
 }
 
 // Update applies committed coordinator commands. Rejections are results;

@@ -62,20 +62,13 @@ func (m *Meta) applyReportLeader(b *pebble.Batch, d *dec) (sm.Result, bool) {
 // loadLeaders reads every leader record.
 func (m *Meta) loadLeaders() error {
 	m.leaders = map[uint64]LeaderRecord{}
-	lo, hi := m.key(keyLeader, ""), m.key(keyLeader+1, "")
-	it, err := m.store.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	for ok := it.First(); ok; ok = it.Next() {
-		k, v := it.Key()[len(lo):], it.Value()
+	return m.store.scanKind(m.prefix, keyLeader, func(k, v []byte) error {
 		if len(k) != 8 || len(v) != 12 {
-			return fmt.Errorf("raftsm: meta: corrupt leader record %x", it.Key())
+			return fmt.Errorf("raftsm: meta: corrupt leader record %x", k)
 		}
 		m.leaders[binary.BigEndian.Uint64(k)] = LeaderRecord{Node: int32(binary.BigEndian.Uint32(v)), Term: binary.BigEndian.Uint64(v[4:])}
-	}
-	return it.Error()
+		return nil
+	})
 }
 
 // deleteLeaders drops the records of removed shards.

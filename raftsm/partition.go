@@ -170,21 +170,10 @@ func (p *Partition) load() error {
 	return nil
 }
 
-// scan calls fn for every key of one kind with the kind prefix stripped.
+// scan calls fn for every key of one kind with the shard prefix and kind
+// byte stripped.
 func (p *Partition) scan(kind byte, fn func(k, v []byte) error) error {
-	lo := p.key(kind, 0)
-	hi := p.key(kind+1, 0)
-	it, err := p.store.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
-	if err != nil {
-		return err
-	}
-	for ok := it.First(); ok; ok = it.Next() {
-		if err := fn(it.Key()[len(lo):], it.Value()); err != nil {
-			it.Close()
-			return err
-		}
-	}
-	return errors.Join(it.Error(), it.Close())
+	return p.store.scanKind(p.prefix, kind, fn)
 }
 
 // Update applies committed entries. It rejects bad commands through the

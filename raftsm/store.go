@@ -165,3 +165,21 @@ func (s *Store) LocalReplicas() (map[uint64]uint64, error) {
 	}
 	return out, errors.Join(it.Error(), it.Close())
 }
+
+// scanKind calls fn for every key of one kind in a shard (keys
+// prefix+kind+suffix), passing the suffix and the value; both are only
+// valid during the call.
+func (s *Store) scanKind(prefix []byte, kind byte, fn func(suffix, v []byte) error) error {
+	lo := append(prefix[:len(prefix):len(prefix)], kind)
+	hi := append(prefix[:len(prefix):len(prefix)], kind+1)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		if err := fn(it.Key()[len(lo):], it.Value()); err != nil {
+			return errors.Join(err, it.Close())
+		}
+	}
+	return errors.Join(it.Error(), it.Close())
+}

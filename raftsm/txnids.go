@@ -2,7 +2,6 @@ package raftsm
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 
@@ -69,18 +68,11 @@ func (m *Meta) applyInitTransactional(b *pebble.Batch, d *dec) sm.Result {
 
 func (m *Meta) loadTxnIDs() error {
 	m.txnIDs = map[string]txnProducer{}
-	lo, hi := m.key(keyTxnID, ""), m.key(keyTxnID+1, "")
-	it, err := m.store.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
-	if err != nil {
-		return err
-	}
-	for ok := it.First(); ok; ok = it.Next() {
-		v := it.Value()
+	return m.store.scanKind(m.prefix, keyTxnID, func(k, v []byte) error {
 		if len(v) != 10 {
-			it.Close()
-			return fmt.Errorf("raftsm: meta: corrupt transactional id record %q", it.Key()[len(lo):])
+			return fmt.Errorf("raftsm: meta: corrupt transactional id record %q", k)
 		}
-		m.txnIDs[string(it.Key()[len(lo):])] = txnProducer{id: int64(binary.BigEndian.Uint64(v)), epoch: int16(binary.BigEndian.Uint16(v[8:]))}
-	}
-	return errors.Join(it.Error(), it.Close())
+		m.txnIDs[string(k)] = txnProducer{id: int64(binary.BigEndian.Uint64(v)), epoch: int16(binary.BigEndian.Uint16(v[8:]))}
+		return nil
+	})
 }
