@@ -60,6 +60,21 @@ func BenchmarkProduceRaftLog(b *testing.B) {
 	}
 }
 
+// BenchmarkProduce1KiB is issue 2's first measurement: 1 KiB keyed
+// records, acks=all, franz-go defaults, 1 and 16 partitions, with
+// Dragonboat's LogDB/exec shards at our 1 and at its default 16.
+func BenchmarkProduce1KiB(b *testing.B) {
+	for _, shards := range []uint64{1, 16} {
+		for _, parts := range []int32{1, 16} {
+			b.Run(fmt.Sprintf("shards=%d/partitions=%d", shards, parts), func(b *testing.B) {
+				w := DefaultWorkload()
+				w.RecordSize, w.Partitions, w.Keyed = 1024, parts, true
+				benchProduce(b, w, func(c *config.Config) { c.Raft.LogDBShards, c.Raft.ExecShards = shards, shards })
+			})
+		}
+	}
+}
+
 // BenchmarkProduceRF3 (three processes) is in cluster_test.go.
 
 func benchProduce(b *testing.B, w Workload, mutate func(*config.Config)) {
