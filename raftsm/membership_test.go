@@ -19,24 +19,7 @@ func newTestMeta(t *testing.T) (*Meta, func(cmds ...[]byte) []sm.Result) {
 	if _, err := m.Open(nil); err != nil {
 		t.Fatal(err)
 	}
-	idx := uint64(0)
-	return m, func(cmds ...[]byte) []sm.Result {
-		t.Helper()
-		ents := make([]sm.Entry, len(cmds))
-		for i, c := range cmds {
-			idx++
-			ents[i] = sm.Entry{Index: idx, Cmd: c}
-		}
-		out, err := m.Update(ents)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res := make([]sm.Result, len(out))
-		for i := range out {
-			res[i] = out[i].Result
-		}
-		return res
-	}
+	return m, applier(t, &m)
 }
 
 func wantStatuses(t *testing.T, res []sm.Result, want ...Status) {

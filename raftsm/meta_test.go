@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
-	sm "github.com/lni/dragonboat/v4/statemachine"
 )
 
 func TestMetaTopicsAndCounters(t *testing.T) {
@@ -18,24 +17,7 @@ func TestMetaTopicsAndCounters(t *testing.T) {
 	if _, err := m.Open(nil); err != nil {
 		t.Fatal(err)
 	}
-	idx := uint64(0)
-	update := func(cmds ...[]byte) []sm.Result {
-		t.Helper()
-		ents := make([]sm.Entry, len(cmds))
-		for i, c := range cmds {
-			idx++
-			ents[i] = sm.Entry{Index: idx, Cmd: c}
-		}
-		out, err := m.Update(ents)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res := make([]sm.Result, len(out))
-		for i := range out {
-			res[i] = out[i].Result
-		}
-		return res
-	}
+	update := applier(t, &m)
 	create := &CreateTopicCommand{Name: "orders", ID: [16]byte{1}, Configs: map[string]string{"retention.ms": "1"}, Nodes: [][]int32{{1}, {1}}}
 	res := update(EncodeCreateTopic(create), EncodeCreateTopic(create), EncodeAllocProducerIDs(1000), EncodeAllocProducerIDs(1000), []byte{commandVersion, 99}, nil)
 	wantStatus := []Status{StatusOK, StatusTopicExists, StatusOK, StatusOK, StatusUnsupportedCmd, StatusUnsupportedCmd}
@@ -96,18 +78,7 @@ func TestMetaLeaderReports(t *testing.T) {
 	if _, err := m.Open(nil); err != nil {
 		t.Fatal(err)
 	}
-	idx := uint64(0)
-	apply := func(cmds ...[]byte) {
-		t.Helper()
-		ents := make([]sm.Entry, len(cmds))
-		for i, c := range cmds {
-			idx++
-			ents[i] = sm.Entry{Index: idx, Cmd: c}
-		}
-		if _, err := m.Update(ents); err != nil {
-			t.Fatal(err)
-		}
-	}
+	apply := applier(t, &m)
 	apply(EncodeCreateTopic(&CreateTopicCommand{Name: "t", Nodes: [][]int32{{1, 2}}}))
 	shard := m.View().Topics["t"].Partitions[0].ShardID
 	apply(EncodeReportLeader(shard, 2, 5), EncodeReportLeader(shard, 1, 4)) // the stale report loses
@@ -137,23 +108,7 @@ func TestMetaTransactionalIDsBumpEpochs(t *testing.T) {
 	if _, err := m.Open(nil); err != nil {
 		t.Fatal(err)
 	}
-	idx := uint64(0)
-	apply := func(cmds ...[]byte) []sm.Result {
-		ents := make([]sm.Entry, len(cmds))
-		for i, c := range cmds {
-			idx++
-			ents[i] = sm.Entry{Index: idx, Cmd: c}
-		}
-		out, err := m.Update(ents)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res := make([]sm.Result, len(out))
-		for i := range out {
-			res[i] = out[i].Result
-		}
-		return res
-	}
+	apply := applier(t, &m)
 	r := apply(EncodeInitTransactional("tx"), EncodeInitTransactional("tx"), EncodeInitTransactional("other"), EncodeInitTransactional(""))
 	if r[0].Value != r[1].Value || TransactionalEpoch(r[0].Data) != 0 || TransactionalEpoch(r[1].Data) != 1 {
 		t.Fatalf("same id must keep its producer ID and bump the epoch: %v %v", r[0], r[1])

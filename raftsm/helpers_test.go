@@ -1,0 +1,32 @@
+package raftsm
+
+import (
+	"testing"
+
+	sm "github.com/lni/dragonboat/v4/statemachine"
+)
+
+// applier returns a function that applies commands to *target as one
+// Dragonboat batch with increasing Raft indexes and returns their results.
+// The target may be swapped between calls (a reopened state machine
+// continues at the next index).
+func applier[T sm.IOnDiskStateMachine](t *testing.T, target *T) func(cmds ...[]byte) []sm.Result {
+	idx := uint64(0)
+	return func(cmds ...[]byte) []sm.Result {
+		t.Helper()
+		ents := make([]sm.Entry, len(cmds))
+		for i, c := range cmds {
+			idx++
+			ents[i] = sm.Entry{Index: idx, Cmd: c}
+		}
+		out, err := (*target).Update(ents)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := make([]sm.Result, len(out))
+		for i := range out {
+			res[i] = out[i].Result
+		}
+		return res
+	}
+}
