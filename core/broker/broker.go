@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lni/dragonboat/v4"
@@ -138,9 +139,12 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	}
 	b.parts = partition.NewService(b.nh, int(cfg.Kafka.MaxRequestBytes), metrics, log)
 	events.parts.Store(b.parts)
+	// The meta shard applies (and calls this hook) on Dragonboat's apply
+	// goroutine from the moment it starts, before the reconciler exists.
+	var rec atomic.Pointer[cluster.Reconciler]
 	b.meta = raftsm.NewMeta(b.store, func(*raftsm.MetaView) {
-		if b.rec != nil {
-			b.rec.Notify()
+		if r := rec.Load(); r != nil {
+			r.Notify()
 		}
 	})
 	if err := b.startMeta(ctx); err != nil {
@@ -152,6 +156,7 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	b.cluster = cluster.NewService(b.nh, b.meta, b.parts, b.settings(), log)
 	b.rec = cluster.NewReconciler(b.nh, b.store, b.meta, b.parts, cfg.NodeID, b.raftAddr, b.shardConfig, log)
 	b.rec.SetReplacer(b.cluster.ReplaceReplica)
+	rec.Store(b.rec)
 	b.ctrl = cluster.NewController(b.cluster, b.store, log)
 	rctx, cancel := context.WithCancel(context.Background())
 	b.stopRec = cancel
