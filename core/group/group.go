@@ -75,14 +75,42 @@ type member struct {
 	timer         *time.Timer // session expiry
 }
 
-type joinOutcome struct {
-	res JoinResult
+// outcome answers a JoinGroup or SyncGroup that waited for its rebalance.
+type outcome[R any] struct {
+	res R
 	err error
 }
 
-type syncOutcome struct {
-	res SyncResult
-	err error
+type (
+	joinOutcome = outcome[JoinResult]
+	syncOutcome = outcome[SyncResult]
+)
+
+// awaitOutcome waits for a parked JoinGroup or SyncGroup to be answered.
+func awaitOutcome[R any](ctx context.Context, stop <-chan struct{}, c chan outcome[R]) (R, error) {
+	var zero R
+	select {
+	case o := <-c:
+		return o.res, o.err
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	case <-stop:
+		return zero, ErrNotCoordinator
+	}
+}
+
+// member finds the group a member request names: ErrUnknownMember when it
+// does not exist (and create is false).
+func (s *Service) member(name string, create bool) (*group, error) {
+	sh, err := s.route(name)
+	if err != nil {
+		return nil, err
+	}
+	g, err := s.lookup(sh, name, create)
+	if err == nil && g == nil {
+		err = ErrUnknownMember
+	}
+	return g, err
 }
 
 // newGroup returns a group; rec is its stored metadata, if any. A stored
@@ -506,16 +534,9 @@ func (s *Service) JoinGroup(ctx context.Context, req JoinRequest) (JoinResult, e
 	if req.RebalanceTimeout <= 0 {
 		req.RebalanceTimeout = req.SessionTimeout
 	}
-	sh, err := s.route(req.Group)
+	g, err := s.member(req.Group, req.MemberID == "")
 	if err != nil {
 		return JoinResult{}, err
-	}
-	g, err := s.lookup(sh, req.Group, req.MemberID == "")
-	switch {
-	case err != nil:
-		return JoinResult{}, err
-	case g == nil:
-		return JoinResult{}, ErrUnknownMember
 	}
 	g.mu.Lock()
 	c, res, err := g.joinLocked(req)
@@ -523,14 +544,7 @@ func (s *Service) JoinGroup(ctx context.Context, req JoinRequest) (JoinResult, e
 	if c == nil {
 		return res, err
 	}
-	select {
-	case o := <-c:
-		return o.res, o.err
-	case <-ctx.Done():
-		return JoinResult{}, ctx.Err()
-	case <-s.stopC:
-		return JoinResult{}, ErrNotCoordinator
-	}
+	return awaitOutcome(ctx, s.stopC, c)
 }
 
 // joinLocked handles a JoinGroup; a non-nil channel means "wait for it".
@@ -778,16 +792,9 @@ func (s *Service) SyncGroup(ctx context.Context, req SyncRequest) (SyncResult, e
 	if req.Group == "" {
 		return SyncResult{}, ErrInvalidGroupID
 	}
-	sh, err := s.route(req.Group)
+	g, err := s.member(req.Group, false)
 	if err != nil {
 		return SyncResult{}, err
-	}
-	g, err := s.lookup(sh, req.Group, false)
-	switch {
-	case err != nil:
-		return SyncResult{}, err
-	case g == nil:
-		return SyncResult{}, ErrUnknownMember
 	}
 	g.mu.Lock()
 	c, res, err := g.syncLocked(req)
@@ -795,14 +802,7 @@ func (s *Service) SyncGroup(ctx context.Context, req SyncRequest) (SyncResult, e
 	if c == nil {
 		return res, err
 	}
-	select {
-	case o := <-c:
-		return o.res, o.err
-	case <-ctx.Done():
-		return SyncResult{}, ctx.Err()
-	case <-s.stopC:
-		return SyncResult{}, ErrNotCoordinator
-	}
+	return awaitOutcome(ctx, s.stopC, c)
 }
 
 func (g *group) syncLocked(req SyncRequest) (chan syncOutcome, SyncResult, error) {
@@ -909,16 +909,9 @@ func (s *Service) Heartbeat(_ context.Context, req HeartbeatRequest) error {
 	if req.Group == "" {
 		return ErrInvalidGroupID
 	}
-	sh, err := s.route(req.Group)
+	g, err := s.member(req.Group, false)
 	if err != nil {
 		return err
-	}
-	g, err := s.lookup(sh, req.Group, false)
-	switch {
-	case err != nil:
-		return err
-	case g == nil:
-		return ErrUnknownMember
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
