@@ -91,10 +91,18 @@ func (s *Server) listOffset(ctx context.Context, self int32, tp partition.TP, rp
 	switch rp.Timestamp {
 	case listLatest:
 		out.Offset, out.LeaderEpoch = st.HighWatermark, st.LeaderEpoch
-	case listEarliest, listEarliestLoc:
+	case listEarliest:
 		out.Offset = st.LogStartOffset
+	case listEarliestLoc:
+		// The local start is at or above the log start; a backend that
+		// does not tier reports 0 or the log start itself.
+		out.Offset = max(st.LogStartOffset, st.LocalStartOffset)
 	case listLatestTiered:
-		// Nothing is tiered yet: Kafka answers -1/-1 without remote storage.
+		// The last tiered offset; -1 (Kafka's answer without remote
+		// storage) when nothing is tiered.
+		if st.TieredEnd > 0 {
+			out.Offset = st.TieredEnd - 1
+		}
 	case listMaxTimestamp:
 		offset, ts, err := s.backend.MaxTimestampOffset(ctx, tp)
 		if err != nil {

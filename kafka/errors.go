@@ -40,6 +40,9 @@ var errorMap = []struct {
 	{partition.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
 	{partition.ErrUnknownProducerID, kerr.UnknownProducerID},
 	{partition.ErrMessageTooLarge, kerr.MessageTooLarge},
+	// Retriable: producers back off and retry once uploads catch up;
+	// consumers of a corrupt tiered segment see it and get no data.
+	{partition.ErrStorage, kerr.KafkaStorageError},
 	// A stopping broker tells clients to go elsewhere: they refresh metadata
 	// and find the new leader.
 	{partition.ErrStopped, kerr.NotLeaderForPartition},

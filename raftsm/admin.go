@@ -117,12 +117,6 @@ func EncodeDeleteRecords(offset int64) []byte {
 	return e.b
 }
 
-// isDeleteRecords reports whether cmd is a DeleteRecords command, which
-// reads the partition's batches while applying.
-func isDeleteRecords(cmd []byte) bool {
-	return len(cmd) >= 2 && cmd[0] == commandVersion && cmd[1] == cmdDeleteRecords
-}
-
 // positionStep is the spacing of the sparse byte-position index: one 's'
 // entry for each batch that crosses a multiple of it. Finding the byte
 // position of any batch then reads at most about positionStep bytes.
@@ -162,21 +156,10 @@ func (p *Partition) applyDeleteRecords(b *pebble.Batch, d *dec) sm.Result {
 	if x > p.next {
 		return sm.Result{Data: statusData[StatusOffsetOutOfRange]}
 	}
-	if x <= p.logStart {
-		return sm.Result{Value: uint64(p.logStart)}
-	}
-	keep, err := p.batchContaining(b, x)
-	if err != nil {
+	if err := p.advance(b, x, x); err != nil {
 		return sm.Result{Data: statusData[StatusMalformed]}
 	}
-	pos, err := p.positionOf(b, keep)
-	if err != nil {
-		return sm.Result{Data: statusData[StatusMalformed]}
-	}
-	_ = b.DeleteRange(p.batchKey(0), p.batchKey(keep), nil)
-	_ = b.DeleteRange(p.positionKey(0), p.positionKey(keep), nil)
-	p.logStart, p.startPos = x, pos
-	return sm.Result{Value: uint64(x)}
+	return sm.Result{Value: uint64(p.logStart)}
 }
 
 // batchContaining returns the base offset of the stored batch that holds

@@ -25,6 +25,10 @@ import (
 //	'e' BE32(leaderEpoch)   → BE64(first offset written in that epoch)
 //	's' BE64(baseOffset)    → BE64(bytes appended before that batch), for batches crossing a
 //	                          positionStep boundary (admin.go)
+//	'r' BE64(baseOffset)    → a tiered segment of the manifest (tiered.go)
+//
+// The state key continues with the local start and the tiered end
+// (tiered.go); state keys written before tiering end after the byte position.
 const (
 	keyState    = 'a'
 	keyBatch    = 'b'
@@ -44,6 +48,7 @@ const (
 )
 
 // ErrOffsetOutOfRange is returned by Read for offsets outside [log start, HW].
+// Offsets below the local start are ErrOffsetTiered (tiered.go).
 var ErrOffsetOutOfRange = errors.New("raftsm: offset out of range")
 
 // Partition is the state machine of one partition shard. Update, Open,
@@ -58,21 +63,28 @@ type Partition struct {
 	onApply func() // called after each applied Update; must not block
 
 	// Owned by the Update goroutine.
-	applied   uint64
-	next      int64
-	logStart  int64
-	maxTS     int64
-	producers map[int64]*producerState
-	bytes     int64         // bytes ever appended: the byte position of next
-	startPos  int64         // byte position of the batch holding logStart
-	cmd       AppendCommand // decode scratch
+	applied    uint64
+	next       int64
+	logStart   int64
+	maxTS      int64
+	producers  map[int64]*producerState
+	bytes      int64         // bytes ever appended: the byte position of next
+	startPos   int64         // byte position of the batch holding localStart
+	localStart int64         // first offset stored locally (tiered.go)
+	tieredEnd  int64         // offset after the last tiered segment
+	tieredPos  int64         // byte position of tieredEnd
+	cmd        AppendCommand // decode scratch
 
-	hw    atomic.Int64 // next offset after the last applied batch
-	start atomic.Int64 // log start offset
-	size  atomic.Int64 // bytes - startPos
-	mu    struct {
+	hw       atomic.Int64 // next offset after the last applied batch
+	start    atomic.Int64 // log start offset
+	local    atomic.Int64 // local start offset
+	tiered   atomic.Int64 // tiered end
+	size     atomic.Int64 // bytes - startPos: what is stored locally
+	untiered atomic.Int64 // bytes - max(tieredPos, startPos): local, not yet tiered
+	mu       struct {
 		sync.RWMutex
-		epochs []epochStart // ascending by epoch
+		epochs   []epochStart    // ascending by epoch
+		segments []SegmentRecord // the tiered manifest, ascending
 	}
 }
 
@@ -120,7 +132,7 @@ func (p *Partition) Open(<-chan struct{}) (uint64, error) {
 
 func (p *Partition) load() error {
 	p.applied, p.next, p.logStart, p.maxTS = 0, 0, 0, math.MinInt64
-	p.bytes, p.startPos = 0, 0
+	p.bytes, p.startPos, p.localStart, p.tieredEnd, p.tieredPos = 0, 0, 0, 0, 0
 	p.producers = make(map[int64]*producerState)
 	v, closer, err := p.store.db.Get(p.key(keyState, 0))
 	switch {
@@ -132,6 +144,10 @@ func (p *Partition) load() error {
 		p.applied, p.next, p.logStart, p.maxTS = d.u64(), d.i64(), d.i64(), d.i64()
 		if len(d.b) > 0 { // state keys written before byte counting end here
 			p.bytes, p.startPos = d.i64(), d.i64()
+		}
+		p.localStart = p.logStart
+		if len(d.b) > 0 { // and those written before tiering here
+			p.localStart, p.tieredEnd, p.tieredPos = d.i64(), d.i64(), d.i64()
 		}
 		err = d.err
 		closer.Close()
@@ -158,14 +174,21 @@ func (p *Partition) load() error {
 			return nil
 		})
 	}
+	var segs []SegmentRecord
+	if err == nil {
+		segs, err = p.loadSegments()
+	}
 	if err != nil {
 		return fmt.Errorf("raftsm: partition %d: load: %w", p.shardID, err)
 	}
 	p.mu.Lock()
 	p.mu.epochs = epochs
+	p.mu.segments = segs
 	p.mu.Unlock()
 	p.start.Store(p.logStart)
-	p.size.Store(max(p.bytes-p.startPos, 0))
+	p.local.Store(p.localStart)
+	p.tiered.Store(p.tieredEnd)
+	p.publishSizes()
 	p.hw.Store(p.next)
 	return nil
 }
@@ -179,14 +202,15 @@ func (p *Partition) scan(kind byte, fn func(k, v []byte) error) error {
 // Update applies committed entries. It rejects bad commands through the
 // result and returns an error only when Pebble fails.
 func (p *Partition) Update(ents []sm.Entry) ([]sm.Entry, error) {
-	// DeleteRecords reads the batches, including those appended by earlier
-	// entries of this Update: only an indexed batch shows them.
+	// DeleteRecords and the tiering commands read the batches, including
+	// those appended by earlier entries of this Update: only an indexed
+	// batch shows them.
 	// The batch is sized up front from the commands (the batches they carry
 	// plus keys and index entries), so it does not grow by copying.
 	indexed := false
 	size := 256
 	for i := range ents {
-		indexed = indexed || isDeleteRecords(ents[i].Cmd)
+		indexed = indexed || readsBatches(ents[i].Cmd)
 		size += len(ents[i].Cmd) + 64
 	}
 	var b *pebble.Batch
@@ -200,23 +224,27 @@ func (p *Partition) Update(ents []sm.Entry) ([]sm.Entry, error) {
 		ents[i].Result = p.apply(b, ents[i].Cmd)
 	}
 	p.applied = ents[len(ents)-1].Index
-	e := enc{b: make([]byte, 0, 48)}
+	e := enc{b: make([]byte, 0, 72)}
 	e.u64(p.applied)
 	e.i64(p.next)
 	e.i64(p.logStart)
 	e.i64(p.maxTS)
 	e.i64(p.bytes)
 	e.i64(p.startPos)
+	e.i64(p.localStart)
+	e.i64(p.tieredEnd)
+	e.i64(p.tieredPos)
 	if err := b.Set(p.key(keyState, 0), e.b, nil); err != nil {
 		return nil, err
 	}
-	// A raised log start is published before the batches below it vanish,
-	// so a reader that passed the log-start check finds its batch.
+	// A raised log or local start is published before the batches below it
+	// vanish, so a reader that passed the checks finds its batch.
 	p.start.Store(p.logStart)
+	p.local.Store(p.localStart)
 	if err := p.store.apply(b); err != nil {
 		return nil, fmt.Errorf("raftsm: partition %d: apply: %w", p.shardID, err)
 	}
-	p.size.Store(max(p.bytes-p.startPos, 0))
+	p.publishSizes()
 	if p.hw.Load() != p.next {
 		p.hw.Store(p.next)
 		p.onApply()
@@ -234,6 +262,10 @@ func (p *Partition) apply(b *pebble.Batch, cmd []byte) sm.Result {
 		return p.applyAppend(b, &d, typ == cmdAppendOpts)
 	case cmdDeleteRecords:
 		return p.applyDeleteRecords(b, &d)
+	case cmdSegmentTiered:
+		return p.applySegmentTiered(b, &d)
+	case cmdTrim:
+		return p.applyTrim(b, &d)
 	default:
 		return sm.Result{Data: statusData[StatusUnsupportedCmd]}
 	}
@@ -427,6 +459,9 @@ func (p *Partition) Read(dst []byte, offset int64, maxBytes int32) ([]byte, erro
 	hw := p.hw.Load()
 	if offset < p.start.Load() || offset > hw {
 		return dst, ErrOffsetOutOfRange
+	}
+	if offset < p.local.Load() {
+		return dst, ErrOffsetTiered
 	}
 	if offset == hw {
 		return dst, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -170,8 +171,8 @@ func (s *Store) LocalReplicas() (map[uint64]uint64, error) {
 // prefix+kind+suffix), passing the suffix and the value; both are only
 // valid during the call.
 func (s *Store) scanKind(prefix []byte, kind byte, fn func(suffix, v []byte) error) error {
-	lo := append(prefix[:len(prefix):len(prefix)], kind)
-	hi := append(prefix[:len(prefix):len(prefix)], kind+1)
+	lo := append(slices.Clip(prefix), kind)
+	hi := append(slices.Clip(prefix), kind+1)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return err

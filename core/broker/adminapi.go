@@ -22,8 +22,10 @@ import (
 //
 //	GET  /v1/status                                       → cluster.NodeStatus
 //	POST /v1/topics/{topic}/partitions/{p}/leader?to=NODE → 202 once requested
+//	GET  /v1/tier                                         → TierStatus (adminapi_tier.go)
 func (b *Broker) registerAdminAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/status", b.handleStatus)
+	mux.HandleFunc("GET /v1/tier", b.handleTierStatus)
 	mux.HandleFunc("POST /v1/topics/{topic}/partitions/{partition}/leader", b.handleTransferLeader)
 	b.registerMembershipAPI(mux) // adminapi_membership.go
 }
@@ -109,6 +111,7 @@ func (b *Broker) TransferLeader(tp partition.TP, to int32) error {
 	if !b.parts.Has(tp) {
 		return fmt.Errorf("this broker holds no replica of %s/%d: ask one of %v", tp.Topic, tp.Partition, pl.Nodes)
 	}
+	b.parts.QuiesceShard(pl.ShardID)
 	return b.nh.RequestLeaderTransfer(pl.ShardID, target)
 }
 

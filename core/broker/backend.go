@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/chronik-go/chronik/core/cluster"
 	"github.com/chronik-go/chronik/core/partition"
+	"github.com/chronik-go/chronik/core/tier"
 	"github.com/chronik-go/chronik/kafka"
 )
 
@@ -17,6 +19,7 @@ import (
 type backend struct {
 	*clusterService
 	*partitionService
+	tier *tier.Manager
 }
 
 // Aliases give the embedded services distinct field names.
@@ -63,10 +66,38 @@ func (b *backend) Append(tp partition.TP, records []byte) *partition.Pending {
 
 func (b *backend) Read(tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error) {
 	r, err := b.partitionService.Read(tp, offset, maxBytes)
+	if errors.Is(err, partition.ErrOffsetTiered) {
+		return b.readTiered(context.Background(), tp, r, offset, maxBytes)
+	}
 	return r, b.notLocal(tp, err)
 }
 
+// remoteReadTimeout bounds a fetch's read from tiered storage.
+const remoteReadTimeout = 30 * time.Second
+
+// readTiered serves a read below the local start from the object store.
+func (b *backend) readTiered(ctx context.Context, tp partition.TP, r partition.ReadResult, offset int64, maxBytes int32) (partition.ReadResult, error) {
+	lg, ok := b.Log(tp)
+	if !ok || b.tier == nil {
+		return r, partition.ErrOffsetOutOfRange
+	}
+	ctx, cancel := context.WithTimeout(ctx, remoteReadTimeout)
+	defer cancel()
+	recs, err := b.tier.Read(ctx, lg, offset, maxBytes)
+	r.Records = recs
+	if r.Records == nil {
+		r.Records = []byte{}
+	}
+	return r, err
+}
+
 func (b *backend) OffsetForTimestamp(ctx context.Context, tp partition.TP, ts int64) (int64, int64, error) {
+	if lg, ok := b.Log(tp); ok && b.tier != nil && lg.LocalStartOffset() > lg.LogStartOffset() {
+		o, t, found, err := b.tier.OffsetForTimestamp(ctx, lg, ts)
+		if err != nil || found {
+			return o, t, err
+		}
+	}
 	o, t, err := b.partitionService.OffsetForTimestamp(ctx, tp, ts)
 	return o, t, b.notLocal(tp, err)
 }
@@ -101,6 +132,9 @@ func (b *backend) PreferredReadReplica(tp partition.TP, rack string) int32 {
 
 func (b *backend) ReadFollower(ctx context.Context, tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error) {
 	r, err := b.partitionService.ReadFollower(ctx, tp, offset, maxBytes)
+	if errors.Is(err, partition.ErrOffsetTiered) {
+		return b.readTiered(ctx, tp, r, offset, maxBytes)
+	}
 	return r, b.notLocal(tp, err)
 }
 

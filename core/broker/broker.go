@@ -30,8 +30,11 @@ import (
 	"github.com/chronik-go/chronik/core/group"
 	"github.com/chronik-go/chronik/core/partition"
 	"github.com/chronik-go/chronik/core/telemetry"
+	"github.com/chronik-go/chronik/core/tier"
 	"github.com/chronik-go/chronik/kafka"
+	_ "github.com/chronik-go/chronik/plugins/localstore" // the default tier, <data-dir>/tier; cmd/chronik links the others
 	"github.com/chronik-go/chronik/raftsm"
+	"github.com/chronik-go/chronik/tiering"
 )
 
 // leaderBalanceInterval is how often a cluster broker moves leadership
@@ -61,6 +64,7 @@ type Broker struct {
 	reporter *cluster.LeaderReporter
 	lead     *cluster.Leadership
 	groups   *group.Service
+	tier     *tier.Manager
 	kafka    *kafka.Server
 	http     *telemetry.HTTPServer
 
@@ -182,6 +186,9 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 			return nil, err
 		}
 	}
+	if err := b.startTier(ctx, meter); err != nil {
+		return nil, err
+	}
 	if _, err := meter.Int64ObservableGauge("partitions_led", metric.WithDescription("Partition replicas on this broker that lead their Raft group"),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			o.Observe(b.parts.LeaderCount())
@@ -198,7 +205,7 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		DefaultReplicationFactor: cfg.ReplicationFactor(),
 		MaxPartitionsPerTopic:    cfg.Kafka.MaxPartitionsPerTopic,
 		Groups:                   b.groups,
-	}, &backend{b.cluster, b.parts}, metrics, log)
+	}, &backend{b.cluster, b.parts, b.tier}, metrics, log)
 	if err := b.kafka.Listen(); err != nil {
 		return nil, fmt.Errorf("cannot listen for Kafka clients on %s: %w", cfg.KafkaAddr, err)
 	}
@@ -286,6 +293,9 @@ func (b *Broker) stop(ctx context.Context) error {
 	if b.groups != nil {
 		b.groups.Close()
 	}
+	if b.tier != nil {
+		errs = append(errs, b.tier.Close())
+	}
 	if b.stopRec != nil {
 		b.stopRec()
 		b.rec.Wait()
@@ -307,6 +317,38 @@ func (b *Broker) stop(ctx context.Context) error {
 		b.log.Info("broker stopped", "node", b.cfg.NodeID)
 	}
 	return err
+}
+
+// startTier opens the object store and starts tiered storage. Topics tier
+// only with remote.storage.enable, so a store that is never used costs
+// nothing but the open.
+func (b *Broker) startTier(ctx context.Context, meter metric.Meter) error {
+	cfg := b.cfg
+	url := cfg.Tier.ResolvedURL(cfg.DataDir)
+	store, err := tiering.Default.OpenURL(ctx, url, tiering.WithMeter(meter), tiering.WithLogger(b.log))
+	if err != nil {
+		return fmt.Errorf("cannot open the tiered-storage store %s (tier.url): %w", tiering.Redact(url), err)
+	}
+	meters, err := tier.NewMeters(meter)
+	if err != nil {
+		return err
+	}
+	b.tier, err = tier.New(tier.Config{
+		CacheDir:        cfg.Tier.ResolvedCacheDir(cfg.DataDir),
+		CacheBytes:      cfg.Tier.CacheBytes,
+		TempDir:         filepath.Join(cfg.DataDir, "tier-tmp"),
+		CheckInterval:   cfg.Tier.CheckInterval,
+		SweepInterval:   cfg.Tier.SweepInterval,
+		OrphanGrace:     cfg.Tier.OrphanGrace,
+		UploadTimeout:   cfg.Tier.UploadTimeout,
+		MaxPendingBytes: cfg.Tier.MaxPendingBytes,
+	}, store, b.parts, b.cluster, meters, b.log)
+	if err != nil {
+		return err
+	}
+	b.tier.Start()
+	b.log.Info("tiered storage ready", "store", store.String())
+	return nil
 }
 
 func nodeHostConfig(cfg config.Config, events raftio.IRaftEventListener) dbconfig.NodeHostConfig {

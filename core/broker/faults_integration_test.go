@@ -185,8 +185,10 @@ func startFaultProducer(t *testing.T, ctx context.Context, addrs []string, topic
 	if err != nil {
 		t.Fatal(err)
 	}
-	fp := &faultProducer{cl: cl, done: make(chan struct{}), perP: make([]int64, partitions),
-		lastAt: make([]time.Time, partitions), maxGap: make([]time.Duration, partitions), failed: map[string]int{}}
+	fp := &faultProducer{
+		cl: cl, done: make(chan struct{}), perP: make([]int64, partitions),
+		lastAt: make([]time.Time, partitions), maxGap: make([]time.Duration, partitions), failed: map[string]int{},
+	}
 	t.Cleanup(func() {
 		fp.stop.Store(true)
 		cl.Close()

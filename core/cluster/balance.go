@@ -79,6 +79,7 @@ func (l *Leadership) BalanceOnce() int {
 			if !reachable[pref] {
 				continue
 			}
+			l.parts.QuiesceShard(p.ShardID)
 			if err := l.nh.RequestLeaderTransfer(p.ShardID, p.Replicas[0]); err == nil {
 				n++
 			}
@@ -115,6 +116,7 @@ func (l *Leadership) Evacuate(ctx context.Context) int {
 			}
 			for id, addr := range si.Replicas {
 				if id != si.ReplicaID && dialable(addr) {
+					l.parts.QuiesceShard(si.ShardID)
 					if err := l.nh.RequestLeaderTransfer(si.ShardID, id); err == nil {
 						asked[si.ShardID] = time.Now()
 					}

@@ -70,8 +70,10 @@ type MoveProgress struct {
 
 // NewController returns the controller of this broker.
 func NewController(s *Service, store *raftsm.Store, log *slog.Logger) *Controller {
-	return &Controller{s: s, store: store, nodeID: s.set.NodeID, log: log,
-		client: &http.Client{Timeout: 2 * time.Second}, progress: map[uint64]MoveProgress{}, done: make(chan struct{})}
+	return &Controller{
+		s: s, store: store, nodeID: s.set.NodeID, log: log,
+		client: &http.Client{Timeout: 2 * time.Second}, progress: map[uint64]MoveProgress{}, done: make(chan struct{}),
+	}
 }
 
 // Wait blocks until Run has returned (it must have been started).

@@ -246,8 +246,10 @@ func (s *Service) ReplaceReplica(ctx context.Context, topic string, p int32, nod
 		if !slices.Contains(target, node) {
 			return nil
 		}
-		cmd := &raftsm.ReassignCommand{Topic: topic, ID: t.ID, Partition: p, ExpectReplicas: pr.Replicas, ExpectTarget: pr.TargetReplicas,
-			Target: target, Fresh: []int32{node}}
+		cmd := &raftsm.ReassignCommand{
+			Topic: topic, ID: t.ID, Partition: p, ExpectReplicas: pr.Replicas, ExpectTarget: pr.TargetReplicas,
+			Target: target, Fresh: []int32{node},
+		}
 		if err := s.proposeReassign(ctx, raftsm.EncodeAlterReassignment(cmd)); !errors.Is(err, errConflict) || attempt >= conflictRetries {
 			return err
 		}

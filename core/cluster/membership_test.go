@@ -27,8 +27,10 @@ func TestPickReplacementPrefersNewRackThenLoad(t *testing.T) {
 }
 
 func TestToReassignment(t *testing.T) {
-	p := raftsm.PartitionRecord{ShardID: 9, Nodes: []int32{1, 2, 3}, Replicas: []uint64{1, 2, 3},
-		Target: []int32{4, 1, 3}, TargetReplicas: []uint64{7, 1, 8}}
+	p := raftsm.PartitionRecord{
+		ShardID: 9, Nodes: []int32{1, 2, 3}, Replicas: []uint64{1, 2, 3},
+		Target: []int32{4, 1, 3}, TargetReplicas: []uint64{7, 1, 8},
+	}
 	r := toReassignment("t", 0, p)
 	if len(r.Adding) != 2 || r.Adding[0] != 4 || r.Adding[1] != 3 || len(r.Removing) != 2 || r.Removing[0] != 2 || r.Removing[1] != 3 {
 		t.Fatalf("adding %v removing %v, want [4 3] and [2 3] (3 is replaced)", r.Adding, r.Removing)

@@ -6,6 +6,9 @@ package config
 
 import (
 	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -27,14 +30,12 @@ type Config struct {
 	RaftAddr string `toml:"raft-addr"`
 	// HTTPAddr serves /metrics, /healthz, /readyz, /debug/pprof and the admin API.
 	HTTPAddr string `toml:"http-addr"`
-	// Tier is the object-store URL for tiered storage (file:///…, s3://…);
-	// empty means <data-dir>/tier.
-	Tier string `toml:"tier"`
 	// LogLevel is one of debug, info, warn, error.
 	LogLevel string `toml:"log-level"`
 
 	Kafka KafkaConfig `toml:"kafka"`
 	Raft  RaftConfig  `toml:"raft"`
+	Tier  TierConfig  `toml:"tier"`
 
 	// Nodes lists every broker of a static cluster ([[nodes]] tables). Empty
 	// means a single node. With Nodes set, this node's entry (by NodeID)
@@ -138,6 +139,65 @@ type RaftConfig struct {
 	CoordinatorShards int `toml:"coordinator-shards"`
 }
 
+// TierConfig configures tiered storage: where closed segments go and how the
+// broker uploads, caches and cleans them. Topics opt in with
+// remote.storage.enable.
+type TierConfig struct {
+	// URL is the object store (file:///…, s3://…, minio://…, gs://…,
+	// azblob://…, mem://); empty means the local directory <data-dir>/tier.
+	URL string `toml:"url"`
+	// CacheDir holds an on-disk cache of remote chunks; empty means
+	// <data-dir>/tier-cache.
+	CacheDir string `toml:"cache-dir"`
+	// CacheBytes bounds that cache.
+	CacheBytes int64 `toml:"cache-bytes"`
+	// CheckInterval is how often each leader checks for a segment to roll
+	// or upload and applies retention.
+	CheckInterval time.Duration `toml:"check-interval"`
+	// SweepInterval is how often leaders list their partitions' objects and
+	// delete the unreferenced ones.
+	SweepInterval time.Duration `toml:"sweep-interval"`
+	// OrphanGrace spares an unreferenced object younger than this: its
+	// upload may still commit.
+	OrphanGrace time.Duration `toml:"orphan-grace"`
+	// MaxPendingBytes is the local-disk watermark per tiered partition: once
+	// this many bytes are not yet tiered (say, the store is unreachable),
+	// produce fails with KAFKA_STORAGE_ERROR until uploads catch up. 0 means
+	// no limit.
+	MaxPendingBytes int64 `toml:"max-pending-bytes"`
+	// UploadTimeout bounds one segment PUT.
+	UploadTimeout time.Duration `toml:"upload-timeout"`
+}
+
+// ResolvedURL is URL, or when it is empty a file:// URL of the absolute
+// directory <dataDir>/tier.
+func (t TierConfig) ResolvedURL(dataDir string) string {
+	if t.URL != "" {
+		return t.URL
+	}
+	dir := filepath.ToSlash(absPath(filepath.Join(dataDir, "tier")))
+	if !strings.HasPrefix(dir, "/") {
+		dir = "/" + dir // C:/x: file:///C:/x, not a host named C:
+	}
+	return (&url.URL{Scheme: "file", Path: dir}).String()
+}
+
+// ResolvedCacheDir is CacheDir, or when it is empty <dataDir>/tier-cache.
+func (t TierConfig) ResolvedCacheDir(dataDir string) string {
+	if t.CacheDir != "" {
+		return t.CacheDir
+	}
+	return filepath.Join(dataDir, "tier-cache")
+}
+
+// absPath is filepath.Abs(p), or p itself if the working directory is gone.
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
 // MaxCoordinatorShards bounds raft.coordinator-shards: coordinator shard
 // IDs (2 … 1+N) stay below the first partition shard ID (raftsm).
 const MaxCoordinatorShards = 1022
@@ -182,6 +242,14 @@ func Default() Config {
 			ExecShards:         1,
 			LogDB:              "pebble",
 			CoordinatorShards:  8,
+		},
+		Tier: TierConfig{
+			CacheBytes:      1 * GiB,
+			CheckInterval:   time.Second,
+			SweepInterval:   10 * time.Minute,
+			OrphanGrace:     time.Hour,
+			MaxPendingBytes: 4 * GiB,
+			UploadTimeout:   5 * time.Minute,
 		},
 	}
 }

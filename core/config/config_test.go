@@ -126,7 +126,7 @@ election-rtt = 30
 			},
 			check: func(t *testing.T, c Config) {
 				if c.NodeID != 4 || c.DataDir != "/env/data" || c.LogLevel != "debug" ||
-					c.Tier != "s3://bucket/prefix" || c.AdvertiseAddr != "broker4:9092" {
+					c.Tier.URL != "s3://bucket/prefix" || c.AdvertiseAddr != "broker4:9092" {
 					t.Errorf("env not applied: %+v", c)
 				}
 				if c.KafkaAddr != ":19092" {
@@ -195,6 +195,100 @@ func TestLoadNilFlagSetAndEnv(t *testing.T) {
 	}
 }
 
+func TestTierDefaults(t *testing.T) {
+	got := Default().Tier
+	want := TierConfig{
+		CacheBytes:      GiB,
+		CheckInterval:   time.Second,
+		SweepInterval:   10 * time.Minute,
+		OrphanGrace:     time.Hour,
+		MaxPendingBytes: 4 * GiB,
+		UploadTimeout:   5 * time.Minute,
+	}
+	if got != want {
+		t.Fatalf("Default().Tier = %+v, want %+v", got, want)
+	}
+}
+
+func TestTierResolved(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name             string
+		tier             TierConfig
+		dataDir          string
+		wantURL, wantDir string
+	}{
+		{"absolute data dir", TierConfig{}, "/var/lib/chronik", "file:///var/lib/chronik/tier", "/var/lib/chronik/tier-cache"},
+		{"relative data dir", TierConfig{}, "./data", "file://" + filepath.ToSlash(filepath.Join(wd, "data", "tier")), filepath.Join("data", "tier-cache")},
+		{"path needing escapes", TierConfig{}, "/srv/my data#1", "file:///srv/my%20data%231/tier", "/srv/my data#1/tier-cache"},
+		{"explicit", TierConfig{URL: "s3://bucket/prefix", CacheDir: "/cache"}, "/var/lib/chronik", "s3://bucket/prefix", "/cache"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.tier.ResolvedURL(tt.dataDir); got != tt.wantURL {
+				t.Errorf("ResolvedURL(%q) = %q, want %q", tt.dataDir, got, tt.wantURL)
+			}
+			if got := tt.tier.ResolvedCacheDir(tt.dataDir); got != tt.wantDir {
+				t.Errorf("ResolvedCacheDir(%q) = %q, want %q", tt.dataDir, got, tt.wantDir)
+			}
+		})
+	}
+}
+
+func TestLoadTier(t *testing.T) {
+	file := writeFile(t, `
+[tier]
+url = "file:///file/tier"
+cache-dir = "/file/cache"
+cache-bytes = 2097152
+check-interval = "250ms"
+sweep-interval = "30s"
+orphan-grace = "2h"
+max-pending-bytes = 0
+upload-timeout = "90s"
+`)
+	fromFile := TierConfig{
+		URL:             "file:///file/tier",
+		CacheDir:        "/file/cache",
+		CacheBytes:      2 * MiB,
+		CheckInterval:   250 * time.Millisecond,
+		SweepInterval:   30 * time.Second,
+		OrphanGrace:     2 * time.Hour,
+		MaxPendingBytes: 0,
+		UploadTimeout:   90 * time.Second,
+	}
+	withURL := func(u string) TierConfig {
+		c := fromFile
+		c.URL = u
+		return c
+	}
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want TierConfig
+	}{
+		{"file", nil, nil, fromFile},
+		{"env over file", nil, map[string]string{"CHRONIK_TIER": "s3://env/prefix"}, withURL("s3://env/prefix")},
+		{"flag over file", []string{"--tier", "s3://flag/prefix"}, nil, withURL("s3://flag/prefix")},
+		{"flag over env", []string{"--tier", "s3://flag/prefix"}, map[string]string{"CHRONIK_TIER": "s3://env/prefix"}, withURL("s3://flag/prefix")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(flagSet(t, append([]string{"--config", file}, tt.args...)...), envMap(tt.env))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if c.Tier != tt.want {
+				t.Errorf("Tier = %+v\nwant   %+v", c.Tier, tt.want)
+			}
+		})
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -242,6 +336,32 @@ func TestLoadErrors(t *testing.T) {
 			name: "duration as integer",
 			file: "[raft]\nrtt = 10\n",
 			want: []string{`invalid duration "10"`, `string such as "10ms"`, "raft.rtt"},
+		},
+		{
+			name: "unknown key in [tier]",
+			file: "[tier]\nurl = \"mem://\"\ncache-size = 10\n",
+			want: []string{`line 3: unknown key "tier.cache-size"`},
+		},
+		{
+			name: "tier duration as integer",
+			file: "[tier]\ncheck-interval = 1\n",
+			want: []string{`invalid duration "1"`, `string such as "10ms"`, "tier.check-interval"},
+		},
+		{
+			name: "tier bad duration",
+			file: "[tier]\n\nsweep-interval = \"ten minutes\"\n",
+			want: []string{"line 3", "tier.sweep-interval", `invalid duration "ten minutes"`},
+		},
+		{
+			name: "tier as a top-level URL",
+			file: "node-id = 1\ntier = \"file:///x\"\n",
+			want: []string{"line 2", "tier: got a TOML string, want a table", "tier is a section", `url = "…" under a [tier] line`},
+		},
+		{
+			name: "tier.url invalid after overlay",
+			file: "[tier]\nurl = \"s3://bucket\"\n",
+			env:  map[string]string{"CHRONIK_TIER": "bucket"},
+			want: []string{`tier.url "bucket" is not an object-store URL`, "--tier", "CHRONIK_TIER", "[tier] section"},
 		},
 		{
 			name: "syntax error",
@@ -309,8 +429,21 @@ func TestValidate(t *testing.T) {
 		{"raft-addr empty host", func(c *Config) { c.RaftAddr = ":9095" }, `raft-addr ":9095": needs a concrete host`},
 		{"raft-addr ipv6 wildcard", func(c *Config) { c.RaftAddr = "[::]:9095" }, "needs a concrete host"},
 		{"http-addr garbage", func(c *Config) { c.HTTPAddr = "http://x" }, `http-addr "http://x"`},
-		{"tier not a URL", func(c *Config) { c.Tier = "/var/tier" }, `tier "/var/tier" is not an object-store URL`},
-		{"tier ok", func(c *Config) { c.Tier = "file:///var/tier" }, ""},
+		{"tier not a URL", func(c *Config) { c.Tier.URL = "/var/tier" }, `tier.url "/var/tier" is not an object-store URL`},
+		{"tier ok", func(c *Config) { c.Tier.URL = "file:///var/tier" }, ""},
+		{"tier url empty ok", func(c *Config) { c.Tier.URL = "" }, ""},
+		{"tier cache-bytes small", func(c *Config) { c.Tier.CacheBytes = MiB - 1 }, "tier.cache-bytes is 1048575; it must be >= 1048576 (1 MiB)"},
+		{"tier cache-bytes 1 MiB ok", func(c *Config) { c.Tier.CacheBytes = MiB }, ""},
+		{"tier check-interval short", func(c *Config) { c.Tier.CheckInterval = 5 * time.Millisecond }, "tier.check-interval is 5ms; it must be between 10ms and 1h"},
+		{"tier check-interval long", func(c *Config) { c.Tier.CheckInterval = 2 * time.Hour }, "tier.check-interval is 2h0m0s; it must be between 10ms and 1h"},
+		{"tier check-interval bounds ok", func(c *Config) { c.Tier.CheckInterval = 10 * time.Millisecond }, ""},
+		{"tier sweep-interval short", func(c *Config) { c.Tier.SweepInterval = 500 * time.Millisecond }, "tier.sweep-interval is 500ms; it must be >= 1s"},
+		{"tier orphan-grace zero", func(c *Config) { c.Tier.OrphanGrace = 0 }, "tier.orphan-grace is 0s; it must be >= 1s"},
+		{"tier orphan-grace within upload-timeout", func(c *Config) { c.Tier.OrphanGrace = 5 * time.Minute }, "tier.orphan-grace (5m0s) must be longer than tier.upload-timeout (5m0s)"},
+		{"tier max-pending-bytes small", func(c *Config) { c.Tier.MaxPendingBytes = KiB }, "tier.max-pending-bytes is 1024; it must be 0 (no limit) or >= 1048576 (1 MiB)"},
+		{"tier max-pending-bytes negative", func(c *Config) { c.Tier.MaxPendingBytes = -1 }, "tier.max-pending-bytes is -1"},
+		{"tier max-pending-bytes unlimited", func(c *Config) { c.Tier.MaxPendingBytes = 0 }, ""},
+		{"tier upload-timeout short", func(c *Config) { c.Tier.UploadTimeout = 0 }, "tier.upload-timeout is 0s; it must be >= 1s"},
 		{"log-level unknown", func(c *Config) { c.LogLevel = "trace" }, `log-level "trace" is not one of debug, info, warn, error`},
 		{"log-level any case", func(c *Config) { c.LogLevel = "WARN" }, ""},
 		{"max-request-bytes small", func(c *Config) { c.Kafka.MaxRequestBytes = 1000 }, "kafka.max-request-bytes is 1000; it must be between 1024 (1 KiB) and 1073741824 (1 GiB)"},
@@ -452,5 +585,8 @@ func TestDocs(t *testing.T) {
 	}
 	if cfg.Raft.RTT != 10*time.Millisecond {
 		t.Errorf("example raft.rtt = %v", cfg.Raft.RTT)
+	}
+	if cfg.Tier != Default().Tier {
+		t.Errorf("example [tier] = %+v, want the defaults %+v", cfg.Tier, Default().Tier)
 	}
 }

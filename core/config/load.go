@@ -22,8 +22,9 @@ const EnvPrefix = "CHRONIK_"
 // variable CHRONIK_CONFIG) naming the TOML file to load.
 const FileFlag = "config"
 
-// setting is one top-level key that is also a flag and an environment
-// variable. The flag name and the TOML key are the same string.
+// setting is one key that is also a flag and an environment variable. The
+// flag name and the TOML key are the same string, except for tier, which
+// sets tier.url.
 type setting struct {
 	key   string
 	usage string
@@ -78,8 +79,8 @@ var settings = []setting{
 		func(c *Config) *string { return &c.RaftAddr }),
 	stringSetting("http-addr", "HTTP address for /metrics, /healthz, /readyz, /debug/pprof and the admin API",
 		func(c *Config) *string { return &c.HTTPAddr }),
-	stringSetting("tier", "object-store URL for tiered storage (file:///path, s3://bucket/prefix, ...); empty means <data-dir>/tier",
-		func(c *Config) *string { return &c.Tier }),
+	stringSetting("tier", "object-store URL for tiered storage, tier.url in the config file (file:///path, s3://bucket/prefix, ...); empty means <data-dir>/tier",
+		func(c *Config) *string { return &c.Tier.URL }),
 	stringSetting("log-level", "log level: debug, info, warn or error",
 		func(c *Config) *string { return &c.LogLevel }),
 }
@@ -199,11 +200,13 @@ func Parse(name string, data []byte) (Config, error) {
 
 // fileConfig is Config as the TOML file spells it. The only difference is
 // that durations are strings ("10ms"): go-toml decodes time.Duration from
-// integers only. Its own Raft field shadows the embedded Config.Raft, and
-// fileRaft's RTT shadows RaftConfig.RTT, as with encoding/json.
+// integers only. Its own Raft and Tier fields shadow the embedded
+// Config.Raft and Config.Tier, and the duration fields of fileRaft and
+// fileTier shadow those of RaftConfig and TierConfig, as with encoding/json.
 type fileConfig struct {
 	Config
 	Raft fileRaft `toml:"raft"`
+	Tier fileTier `toml:"tier"`
 }
 
 type fileRaft struct {
@@ -211,8 +214,19 @@ type fileRaft struct {
 	RTT duration `toml:"rtt"`
 }
 
+type fileTier struct {
+	TierConfig
+	CheckInterval duration `toml:"check-interval"`
+	SweepInterval duration `toml:"sweep-interval"`
+	OrphanGrace   duration `toml:"orphan-grace"`
+	UploadTimeout duration `toml:"upload-timeout"`
+}
+
 // durationKeys are the TOML keys holding durations, for error hints.
-var durationKeys = []string{"raft.rtt"}
+var durationKeys = []string{
+	"raft.rtt",
+	"tier.check-interval", "tier.sweep-interval", "tier.orphan-grace", "tier.upload-timeout",
+}
 
 // errDuration marks a duration that did not parse. go-toml reports it with
 // a line number for a string value but without one for an integer value.
@@ -234,7 +248,18 @@ func (d *duration) UnmarshalText(b []byte) error {
 
 // decodeTOML decodes data over *cfg, rejecting keys Config does not have.
 func decodeTOML(name string, data []byte, cfg *Config) error {
-	fc := fileConfig{Config: *cfg, Raft: fileRaft{RaftConfig: cfg.Raft, RTT: duration{cfg.Raft.RTT}}}
+	t := cfg.Tier
+	fc := fileConfig{
+		Config: *cfg,
+		Raft:   fileRaft{RaftConfig: cfg.Raft, RTT: duration{cfg.Raft.RTT}},
+		Tier: fileTier{
+			TierConfig:    t,
+			CheckInterval: duration{t.CheckInterval},
+			SweepInterval: duration{t.SweepInterval},
+			OrphanGrace:   duration{t.OrphanGrace},
+			UploadTimeout: duration{t.UploadTimeout},
+		},
+	}
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
 	if err := dec.Decode(&fc); err != nil {
 		return tomlError(name, err)
@@ -242,7 +267,18 @@ func decodeTOML(name string, data []byte, cfg *Config) error {
 	*cfg = fc.Config
 	cfg.Raft = fc.Raft.RaftConfig
 	cfg.Raft.RTT = fc.Raft.RTT.Duration
+	cfg.Tier = fc.Tier.TierConfig
+	cfg.Tier.CheckInterval = fc.Tier.CheckInterval.Duration
+	cfg.Tier.SweepInterval = fc.Tier.SweepInterval.Duration
+	cfg.Tier.OrphanGrace = fc.Tier.OrphanGrace.Duration
+	cfg.Tier.UploadTimeout = fc.Tier.UploadTimeout.Duration
 	return nil
+}
+
+// sectionKeys are tables that were once plain top-level values, with the
+// hint for a file still written the old way.
+var sectionKeys = map[string]string{
+	"tier": `tier is a section: write the URL as url = "…" under a [tier] line (the --tier flag and CHRONIK_TIER set tier.url)`,
 }
 
 // typeMismatch matches go-toml's message for a value of the wrong type,
@@ -283,14 +319,18 @@ func tomlError(name string, err error) error {
 	if errors.As(err, &de) {
 		line, col := de.Position()
 		msg := strings.TrimPrefix(de.Error(), "toml: ")
-		if m := typeMismatch.FindStringSubmatch(msg); m != nil {
-			msg = fmt.Sprintf("got a TOML %s, want %s", m[1], tomlKind(m[2]))
+		mismatch := typeMismatch.FindStringSubmatch(msg)
+		if mismatch != nil {
+			msg = fmt.Sprintf("got a TOML %s, want %s", mismatch[1], tomlKind(mismatch[2]))
 		}
 		key := strings.Join(de.Key(), ".")
 		if key != "" {
 			msg = key + ": " + msg
 			if slices.Contains(durationKeys, key) && !strings.Contains(msg, "duration") {
 				msg += ` (durations are strings such as "10ms")`
+			}
+			if hint, ok := sectionKeys[key]; ok && mismatch != nil {
+				msg += "; " + hint
 			}
 		}
 		return fmt.Errorf("config file %s line %d column %d: %s", name, line, col, msg)

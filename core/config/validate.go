@@ -47,12 +47,6 @@ func (c Config) Validate() error {
 	if err := checkAddr(c.HTTPAddr, false); err != nil {
 		bad("http-addr %q: %v (%s, e.g. :9644)", c.HTTPAddr, err, where("http-addr"))
 	}
-	if c.Tier != "" {
-		if u, err := url.Parse(c.Tier); err != nil || u.Scheme == "" {
-			bad("tier %q is not an object-store URL; use e.g. file:///var/lib/chronik/tier or s3://bucket/prefix, or leave it empty for <data-dir>/tier (%s)",
-				c.Tier, where("tier"))
-		}
-	}
 	if len(c.Nodes) > 0 {
 		ids, rafts := map[int32]bool{}, map[string]bool{}
 		for i, n := range c.Nodes {
@@ -136,6 +130,8 @@ func (c Config) Validate() error {
 		bad("raft.coordinator-shards is %d; it must be between 1 and %d (8 suits most clusters; it cannot change once the data directory exists)",
 			r.CoordinatorShards, MaxCoordinatorShards)
 	}
+	c.Tier.validate(bad)
+
 	if k.OffsetsRetentionMinutes < 1 {
 		bad("kafka.offsets-retention-minutes is %d; it must be >= 1 (Kafka's default is 10080, 7 days)", k.OffsetsRetentionMinutes)
 	}
@@ -144,6 +140,37 @@ func (c Config) Validate() error {
 	}
 
 	return errors.Join(errs...)
+}
+
+// validate reports the problems of the [tier] section through bad.
+func (t TierConfig) validate(bad func(format string, args ...any)) {
+	if t.URL != "" {
+		if u, err := url.Parse(t.URL); err != nil || u.Scheme == "" {
+			bad("tier.url %q is not an object-store URL; use e.g. file:///var/lib/chronik/tier or s3://bucket/prefix, or leave it empty for <data-dir>/tier (set --tier, %s or url in the [tier] section of the config file)",
+				t.URL, EnvName("tier"))
+		}
+	}
+	if t.CacheBytes < MiB {
+		bad("tier.cache-bytes is %d; it must be >= %d (1 MiB), e.g. 1073741824 for 1 GiB", t.CacheBytes, MiB)
+	}
+	if t.CheckInterval < 10*time.Millisecond || t.CheckInterval > time.Hour {
+		bad("tier.check-interval is %v; it must be between 10ms and 1h, such as \"1s\"", t.CheckInterval)
+	}
+	if t.SweepInterval < time.Second {
+		bad("tier.sweep-interval is %v; it must be >= 1s, such as \"10m\" (each sweep lists every object of the leader's partitions)", t.SweepInterval)
+	}
+	if t.OrphanGrace < time.Second {
+		bad("tier.orphan-grace is %v; it must be >= 1s, such as \"1h\"", t.OrphanGrace)
+	}
+	if t.MaxPendingBytes != 0 && t.MaxPendingBytes < MiB {
+		bad("tier.max-pending-bytes is %d; it must be 0 (no limit) or >= %d (1 MiB)", t.MaxPendingBytes, MiB)
+	}
+	if t.UploadTimeout < time.Second {
+		bad("tier.upload-timeout is %v; it must be >= 1s, such as \"5m\"", t.UploadTimeout)
+	} else if t.OrphanGrace >= time.Second && t.OrphanGrace <= t.UploadTimeout {
+		bad("tier.orphan-grace (%v) must be longer than tier.upload-timeout (%v), or a sweep may delete an upload that is about to commit; raise the first or lower the second",
+			t.OrphanGrace, t.UploadTimeout)
+	}
 }
 
 // checkAddr checks that addr is host:port with a numeric port. dialable

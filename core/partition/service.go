@@ -34,6 +34,8 @@ type Service struct {
 	okAttrs       metric.MeasurementOption
 	failAttrs     metric.MeasurementOption
 	settings      atomic.Pointer[SettingsFunc] // topic settings lookup (admin.go)
+	gate          atomic.Pointer[AppendGate]   // tier.go
+	transferHook  atomic.Pointer[TransferHook] // tier.go
 
 	mu struct {
 		sync.RWMutex
@@ -152,7 +154,10 @@ func (s *Service) PartitionState(tp TP) (State, error) {
 		return State{Leader: -1}, ErrUnknownPartition
 	}
 	node, epoch, _, err := r.leader()
-	st := State{Leader: node, LeaderEpoch: epoch, LogStartOffset: r.sm.LogStartOffset(), HighWatermark: r.sm.HighWatermark(), SizeBytes: r.sm.SizeBytes()}
+	st := State{
+		Leader: node, LeaderEpoch: epoch, LogStartOffset: r.sm.LogStartOffset(), LocalStartOffset: r.sm.LocalStartOffset(),
+		HighWatermark: r.sm.HighWatermark(), SizeBytes: r.sm.SizeBytes(), TieredEnd: r.sm.TieredEnd(),
+	}
 	if err != nil && !errors.Is(err, ErrLeaderNotAvailable) {
 		return st, err
 	}
@@ -174,6 +179,11 @@ func (s *Service) Append(tp TP, records []byte) *Pending {
 	}
 	if !isUs {
 		return failed(ErrNotLeader)
+	}
+	if g := s.gate.Load(); g != nil {
+		if err := (*g)(tp, r.sm); err != nil {
+			return failed(err)
+		}
 	}
 	c := raftsm.AppendCommand{LeaderEpoch: epoch, Timestamp: time.Now().UnixMilli()}
 	set := s.topicSettings(tp.Topic)
@@ -250,9 +260,18 @@ func (s *Service) Read(tp TP, offset int64, maxBytes int32) (ReadResult, error) 
 	}
 	// Never nil: non-flexible Fetch versions would encode nil as a null
 	// record set, which librdkafka rejects.
+	return readLocal(r, res, offset, maxBytes)
+}
+
+// readLocal reads from the local replica's store, mapping the state
+// machine's range errors.
+func readLocal(r *replica, res ReadResult, offset int64, maxBytes int32) (ReadResult, error) {
 	recs, err := r.sm.Read([]byte{}, offset, maxBytes)
-	if errors.Is(err, raftsm.ErrOffsetOutOfRange) {
+	switch {
+	case errors.Is(err, raftsm.ErrOffsetOutOfRange):
 		return res, ErrOffsetOutOfRange
+	case errors.Is(err, raftsm.ErrOffsetTiered):
+		return res, ErrOffsetTiered
 	}
 	res.Records = recs
 	return res, err
@@ -418,12 +437,7 @@ func (s *Service) ReadFollower(ctx context.Context, tp TP, offset int64, maxByte
 		}
 	}
 	res := ReadResult{HighWatermark: r.sm.HighWatermark(), LogStartOffset: r.sm.LogStartOffset()}
-	recs, err := r.sm.Read([]byte{}, offset, maxBytes)
-	if errors.Is(err, raftsm.ErrOffsetOutOfRange) {
-		return res, ErrOffsetOutOfRange
-	}
-	res.Records = recs
-	return res, err
+	return readLocal(r, res, offset, maxBytes)
 }
 
 // TransferLeadership asks the Raft group of the local replica of tp to
@@ -433,5 +447,6 @@ func (s *Service) TransferLeadership(tp TP, replicaID uint64) error {
 	if r == nil {
 		return ErrUnknownPartition
 	}
+	s.beforeTransfer(tp)
 	return s.nh.RequestLeaderTransfer(r.shardID, replicaID)
 }

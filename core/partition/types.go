@@ -36,8 +36,12 @@ type State struct {
 	Leader         int32 // broker ID of the Raft leader, -1 if unknown
 	LeaderEpoch    int32 // the Raft term of the current leader
 	LogStartOffset int64
-	HighWatermark  int64 // committed and applied end offset
-	SizeBytes      int64 // bytes of the batches stored locally
+	// LocalStartOffset is the first offset stored locally; below it, down
+	// to LogStartOffset, data is in tiered storage only.
+	LocalStartOffset int64
+	HighWatermark    int64 // committed and applied end offset
+	SizeBytes        int64 // bytes of the batches stored locally
+	TieredEnd        int64 // offset after the last tiered segment, 0 if none
 }
 
 // AppendResult is the outcome of one produce to one partition.

@@ -1,0 +1,203 @@
+package tier
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+
+	"github.com/chronik-go/chronik/core/batch"
+	"github.com/chronik-go/chronik/core/partition"
+	"github.com/chronik-go/chronik/raftsm"
+	"github.com/chronik-go/chronik/tiering/segment"
+)
+
+// Remote reads. A read below the local start finds its segment in the
+// manifest, the chunk in the segment's index (one ranged GET of the index
+// and footer per segment, kept in memory), and the chunk through the
+// on-disk cache (one ranged GET per chunk, verified against the index's
+// CRC before it is cached or served). A chunk that fails verification is
+// never returned as data: the read fails with partition.ErrStorage.
+
+// Read returns batches of tp from offset, which must be below the local
+// start of lg (the local replica's log): at most maxBytes, except that the
+// first batch is always returned whole. It reads no further than the end
+// of offset's segment; the consumer's next fetch continues from there.
+func (m *Manager) Read(ctx context.Context, lg *raftsm.Partition, offset int64, maxBytes int32) ([]byte, error) {
+	seg, ok := lg.SegmentFor(offset)
+	if !ok || offset < lg.LogStartOffset() {
+		return nil, partition.ErrOffsetOutOfRange
+	}
+	ix, err := m.index(ctx, seg)
+	if err != nil {
+		return nil, err
+	}
+	i, ok := ix.ChunkFor(offset)
+	if !ok {
+		return nil, partition.ErrOffsetOutOfRange
+	}
+	out := []byte{}
+	for ; i < len(ix.Chunks); i++ {
+		data, err := m.chunk(ctx, seg, ix, i)
+		if err != nil {
+			if len(out) > 0 {
+				break // serve what we have; the next fetch retries
+			}
+			return nil, err
+		}
+		full := false
+		err = segment.Batches(data, offset, func(b []byte) bool {
+			if len(out) > 0 && len(out)+len(b) > int(maxBytes) {
+				full = true
+				return false
+			}
+			out = append(out, b...)
+			full = len(out) >= int(maxBytes)
+			return !full
+		})
+		if err != nil {
+			return nil, m.corrupt(seg, i, err)
+		}
+		if full {
+			break
+		}
+	}
+	m.met.read(ctx, int64(len(out)))
+	return out, nil
+}
+
+// OffsetForTimestamp finds the first offset at or above the log start whose
+// record timestamp is ≥ ts among the tiered segments below the local
+// start; found is false when the answer, if any, is in local data.
+func (m *Manager) OffsetForTimestamp(ctx context.Context, lg *raftsm.Partition, ts int64) (offset, timestamp int64, found bool, err error) {
+	start, local := lg.LogStartOffset(), lg.LocalStartOffset()
+	for _, seg := range lg.Segments() {
+		if seg.EndOffset <= start || seg.MaxTimestamp < ts {
+			continue
+		}
+		if seg.BaseOffset >= local {
+			return -1, -1, false, nil // local data answers from here on
+		}
+		ix, err := m.index(ctx, seg)
+		if err != nil {
+			return -1, -1, false, err
+		}
+		i, ok := ix.ChunkForTime(ts)
+		for ok && i < len(ix.Chunks) {
+			data, err := m.chunk(ctx, seg, ix, i)
+			if err != nil {
+				return -1, -1, false, err
+			}
+			var ferr error
+			err = segment.Batches(data, start, func(b []byte) bool {
+				if int64(binary.BigEndian.Uint64(b[35:43])) < ts { // the batch's max timestamp
+					return true
+				}
+				ferr = batch.Records(b, func(r batch.Record) error {
+					if r.Offset >= start && r.Timestamp >= ts {
+						offset, timestamp, found = r.Offset, r.Timestamp, true
+						return errFound
+					}
+					return nil
+				})
+				return ferr == nil
+			})
+			if found {
+				return offset, timestamp, true, nil
+			}
+			if err = errors.Join(err, ferr); err != nil {
+				return -1, -1, false, m.corrupt(seg, i, err)
+			}
+			i++
+		}
+	}
+	return -1, -1, false, nil
+}
+
+var errFound = errors.New("tier: found")
+
+// chunk returns chunk i of seg, verified, through the on-disk cache.
+func (m *Manager) chunk(ctx context.Context, seg raftsm.SegmentRecord, ix *segment.Index, i int) ([]byte, error) {
+	c := ix.Chunks[i]
+	return m.cache.GetOrLoad(ctx, seg.Key+"#"+strconv.Itoa(i), func(ctx context.Context) ([]byte, error) {
+		rc, err := m.store.OpenRange(ctx, seg.Key, c.Pos, int64(c.Len))
+		if err != nil {
+			return nil, fmt.Errorf("%w: read %s: %w", partition.ErrStorage, seg.Key, err)
+		}
+		defer rc.Close()
+		data := make([]byte, c.Len)
+		if _, err := io.ReadFull(rc, data); err != nil {
+			return nil, fmt.Errorf("%w: read %s: %w", partition.ErrStorage, seg.Key, err)
+		}
+		if err := segment.VerifyChunk(c, data); err != nil {
+			return nil, m.corrupt(seg, i, err)
+		}
+		return data, nil
+	})
+}
+
+func (m *Manager) corrupt(seg raftsm.SegmentRecord, chunk int, err error) error {
+	m.met.corrupted()
+	m.log.Error("tiered segment failed verification; not serving it", "key", seg.Key, "chunk", chunk, "err", err)
+	return fmt.Errorf("%w: tiered segment %s chunk %d: %w", partition.ErrStorage, seg.Key, chunk, err)
+}
+
+// index returns the parsed index of seg, from memory or one ranged GET.
+func (m *Manager) index(ctx context.Context, seg raftsm.SegmentRecord) (*segment.Index, error) {
+	if ix, ok := m.ix.get(seg.Key); ok {
+		return ix, nil
+	}
+	tail, err := m.store.OpenRange(ctx, seg.Key, seg.IndexPos, seg.Size-seg.IndexPos)
+	if err != nil {
+		return nil, fmt.Errorf("%w: read index of %s: %w", partition.ErrStorage, seg.Key, err)
+	}
+	b, err := io.ReadAll(tail)
+	tail.Close()
+	if err != nil {
+		return nil, fmt.Errorf("%w: read index of %s: %w", partition.ErrStorage, seg.Key, err)
+	}
+	ix, err := segment.ParseIndex(b)
+	if err == nil && (ix.BaseOffset != seg.BaseOffset || ix.EndOffset != seg.EndOffset || ix.IndexPos != seg.IndexPos) {
+		err = fmt.Errorf("%w: object covers [%d, %d), the manifest says [%d, %d)", segment.ErrCorrupt, ix.BaseOffset, ix.EndOffset, seg.BaseOffset, seg.EndOffset)
+	}
+	if err != nil {
+		m.met.corrupted()
+		m.log.Error("tiered segment index failed verification; not serving it", "key", seg.Key, "err", err)
+		return nil, fmt.Errorf("%w: tiered segment %s: %w", partition.ErrStorage, seg.Key, err)
+	}
+	m.ix.put(seg.Key, ix)
+	return ix, nil
+}
+
+// indexCache keeps parsed segment indexes in memory, bounded by count
+// (an index is about 48 bytes per 256 KiB chunk). Eviction is arbitrary:
+// a miss costs one small ranged GET.
+type indexCache struct {
+	mu  sync.Mutex
+	max int
+	m   map[string]*segment.Index
+}
+
+func (c *indexCache) init(n int) { c.max, c.m = n, map[string]*segment.Index{} }
+
+func (c *indexCache) get(key string) (*segment.Index, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ix, ok := c.m[key]
+	return ix, ok
+}
+
+func (c *indexCache) put(key string, ix *segment.Index) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= c.max {
+		for k := range c.m {
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[key] = ix
+}
