@@ -108,8 +108,17 @@ func reserveAddrs(t *testing.T, n int) []addrs {
 // and waits until every /readyz answers 200.
 func startCluster(t *testing.T, size int) *testCluster {
 	t.Helper()
+	return startClusterWith(t, size, "")
+}
+
+// startClusterWith is startCluster with extra TOML (top-level keys and
+// tables such as [tier]) written before the [[nodes]] tables.
+func startClusterWith(t *testing.T, size int, extraTOML string) *testCluster {
+	t.Helper()
 	c := &testCluster{t: t, addrs: reserveAddrs(t, size)}
 	var b strings.Builder
+	b.WriteString(extraTOML)
+	b.WriteString("\n")
 	for i, a := range c.addrs {
 		rack := string(rune('a' + i))
 		c.racks = append(c.racks, rack)

@@ -115,7 +115,8 @@ func launch(t *testing.T, dataDir string, a addrs, extra ...string) *node {
 	if err != nil {
 		t.Fatalf("create log file: %v", err)
 	}
-	args := append([]string{"serve",
+	args := append([]string{
+		"serve",
 		"--data-dir", dataDir,
 		"--kafka-addr", a.kafka,
 		"--raft-addr", a.raft,
