@@ -59,19 +59,13 @@ type api struct {
 	// which then runs like handle; it returns nil when the request gets no
 	// response at all (Produce with acks=0).
 	begin func(s *Server, r *request) func(ctx context.Context) kmsg.Response
-	// reuseFrame says that no byte slice of the request (records, unknown
-	// tags) is used once begin, or handle if there is no begin, returns,
-	// so the frame then goes back to the pool (request.releaseFrame).
-	// Leave it false when something may keep one: the group coordinator
-	// keeps JoinGroup metadata and SyncGroup assignments.
-	reuseFrame bool
 }
 
 // apis is the table of served keys and versions; ApiVersions advertises
 // exactly this. See each API's file for what its versions do.
 var apis = []api{
-	{key: keyProduce, min: 0, max: 13, begin: beginProduce, reuseFrame: true},
-	{key: keyFetch, min: 4, max: 18, handle: handleFetch, reuseFrame: true},
+	{key: keyProduce, min: 0, max: 13, begin: beginProduce},
+	{key: keyFetch, min: 4, max: 18, handle: handleFetch},
 	{key: keyListOffsets, min: 1, max: 10, handle: handleListOffsets},
 	{key: keyMetadata, min: 0, max: 13, handle: handleMetadata},
 	{key: keyAPIVersions, min: 0, max: 4, handle: handleAPIVersions},

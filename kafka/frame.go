@@ -26,37 +26,19 @@ var (
 	errMalformed          = errors.New("kafka: malformed request")
 )
 
-// request is one parsed request. Byte slices in msg (produce records,
-// group metadata, unknown tags) alias its frame, a pooled buffer (bufPool).
-// The frame goes back to the pool only for APIs whose api.reuseFrame says
-// nothing keeps such a slice once begin or handle returns (releaseFrame);
-// otherwise the garbage collector frees it with the request.
+// request is one parsed request. It owns the frame buffer for its whole
+// lifetime: byte slices in msg (produce records) alias it, and the backend
+// may keep them until the proposal is encoded, so the buffer is never reused.
 type request struct {
-	key     int16
-	version int16
-	corrID  int32
-	// clientID may be shared with the connection's other requests
-	// (readRequest); it is never written through.
+	key      int16
+	version  int16
+	corrID   int32
 	clientID *string
 	msg      kmsg.Request
 	// size is the number of bytes read for this request, length prefix
 	// included.
 	size  int
 	start time.Time
-	// frame is the pooled buffer msg was parsed from; nil once released.
-	frame *[]byte
-	// conn is the connection that read the request (nil in tests that
-	// call handlers directly).
-	conn *conn
-}
-
-// releaseFrame returns the request's frame to the pool. Nothing may use a
-// byte slice of r.msg afterwards.
-func (r *request) releaseFrame() {
-	if r.frame != nil {
-		bufPool.put(r.frame)
-		r.frame = nil
-	}
 }
 
 // flexibleResponseHeader reports whether the response header carries a tag
@@ -66,14 +48,11 @@ func (r *request) flexibleResponseHeader() bool {
 	return r.key != keyAPIVersions && r.msg != nil && r.msg.IsFlexible()
 }
 
-// readRequest reads one request frame from br into a pooled buffer and
-// parses it. The frame size is checked against [minFrameSize, limit] before
-// anything is allocated. A clean EOF before a frame starts returns io.EOF;
-// EOF inside a frame returns io.ErrUnexpectedEOF. lastClientID, if not nil,
-// is the previous request's client ID on the connection: when the header
-// repeats it (clients send the same one every time) the request shares it
-// instead of allocating a copy.
-func readRequest(br *bufio.Reader, limit int32, lastClientID *string) (*request, error) {
+// readRequest reads one request frame from br and parses it. The frame size
+// is checked against [minFrameSize, limit] before anything is allocated. A clean
+// EOF before a frame starts returns io.EOF; EOF inside a frame returns
+// io.ErrUnexpectedEOF.
+func readRequest(br *bufio.Reader, limit int32) (*request, error) {
 	var sizeBuf [4]byte
 	if _, err := io.ReadFull(br, sizeBuf[:]); err != nil {
 		return nil, err
@@ -82,21 +61,14 @@ func readRequest(br *bufio.Reader, limit int32, lastClientID *string) (*request,
 	if size < minFrameSize || size > limit {
 		return nil, fmt.Errorf("%w: %d bytes (limit %d)", errFrameSize, size, limit)
 	}
-	frame := bufPool.get(int(size))
-	if _, err := io.ReadFull(br, *frame); err != nil {
-		bufPool.put(frame)
+	buf := make([]byte, size)
+	if _, err := io.ReadFull(br, buf); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
 		return nil, err
 	}
-	r, err := parseRequest(*frame, lastClientID)
-	if r == nil || r.msg == nil {
-		// Nothing aliases the frame: the header strings are copies.
-		bufPool.put(frame)
-	} else {
-		r.frame = frame
-	}
+	r, err := parseRequest(buf)
 	if r != nil {
 		r.size = int(size) + 4
 		r.start = time.Now()
@@ -105,9 +77,8 @@ func readRequest(br *bufio.Reader, limit int32, lastClientID *string) (*request,
 }
 
 // parseRequest parses a frame (without its length prefix): header v1 or v2,
-// then the body at the requested version. lastClientID is as for
-// readRequest.
-func parseRequest(buf []byte, lastClientID *string) (*request, error) {
+// then the body at the requested version.
+func parseRequest(buf []byte) (*request, error) {
 	rd := kbin.Reader{Src: buf}
 	r := &request{
 		key:     rd.Int16(),
@@ -126,19 +97,11 @@ func parseRequest(buf []byte, lastClientID *string) (*request, error) {
 	}
 	// The client ID is a classic nullable string even in header v2: clients
 	// send it before they know whether the broker speaks flexible versions.
-	if n := rd.Int16(); n >= 0 {
-		b := rd.Span(int(n))
-		if lastClientID != nil && *lastClientID == string(b) { // no allocation
-			r.clientID = lastClientID
-		} else {
-			id := string(b)
-			r.clientID = &id
-		}
-	}
+	r.clientID = rd.NullableString()
 	msg := kmsg.RequestForKey(r.key)
 	msg.SetVersion(r.version)
 	if msg.IsFlexible() {
-		skipTags(&rd)
+		kmsg.SkipTags(&rd)
 	}
 	if err := rd.Complete(); err != nil {
 		return r, fmt.Errorf("%w: %s v%d header: %w", errMalformed, kmsg.NameForKey(r.key), r.version, err)
@@ -148,15 +111,6 @@ func parseRequest(buf []byte, lastClientID *string) (*request, error) {
 	}
 	r.msg = msg
 	return r, nil
-}
-
-// skipTags skips a tag buffer, as kmsg.SkipTags does; that one takes an
-// interface, which moves every request's reader to the heap.
-func skipTags(rd *kbin.Reader) {
-	for n := rd.Uvarint(); n > 0 && rd.Ok(); n-- {
-		_, size := rd.Uvarint(), rd.Uvarint()
-		rd.Span(int(size))
-	}
 }
 
 // appendResponse frames resp for r: size, correlation ID, the header tag

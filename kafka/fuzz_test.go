@@ -157,12 +157,8 @@ func TestFuzzSeedCorpus(t *testing.T) {
 func FuzzReadRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		br := bufio.NewReader(bytes.NewReader(data))
-		var lastClientID *string
 		for {
-			r, err := readRequest(br, fuzzMaxRequest, lastClientID)
-			if r != nil && r.clientID != nil {
-				lastClientID = r.clientID
-			}
+			r, err := readRequest(br, fuzzMaxRequest)
 			if err != nil {
 				if r != nil && r.msg != nil {
 					t.Fatalf("error %v with a parsed body", err)
@@ -196,7 +192,7 @@ func FuzzHandlers(f *testing.F) {
 		s.appendTo = b.appendRecords
 		br := bufio.NewReader(bytes.NewReader(data))
 		for {
-			r, err := readRequest(br, fuzzMaxRequest, nil)
+			r, err := readRequest(br, fuzzMaxRequest)
 			if err != nil {
 				return
 			}
