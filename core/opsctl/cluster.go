@@ -241,18 +241,21 @@ func (c *Client) TransferLeader(ctx context.Context, httpAddrs []string, topic s
 		return nil, err
 	}
 	res := &LeaderTransfer{Topic: topic, Partition: p, From: from, To: to}
-	if from != to {
+	ask := func() error {
 		var lastErr error
-		asked := false
 		for _, addr := range httpAddrs {
 			if lastErr = postTransfer(ctx, addr, topic, p, to); lastErr == nil {
-				asked = true
-				break
+				return nil
 			}
 		}
-		if !asked {
-			return nil, failf(ErrInvalidInput, lastErr, "no broker accepted the transfer: %v", lastErr)
+		return lastErr
+	}
+	var asked time.Time
+	if from != to {
+		if err := ask(); err != nil {
+			return nil, failf(ErrInvalidInput, err, "no broker accepted the transfer: %v", err)
 		}
+		asked = time.Now()
 		fmt.Fprintf(progress, "asked partition %s/%d to move its leader from %d to %d\n", topic, p, from, to)
 	}
 	for {
@@ -264,6 +267,15 @@ func (c *Client) TransferLeader(ctx context.Context, httpAddrs []string, topic s
 			res.LeaderEpoch, res.Elapsed = epoch, time.Since(start).Round(time.Millisecond).String()
 			return res, nil
 		}
+		// Raft drops a transfer whose target is not caught up within an
+		// election timeout, so a transfer that has not happened is asked
+		// for again.
+		if time.Since(asked) >= transferRetry {
+			if err := ask(); err == nil {
+				asked = time.Now()
+				fmt.Fprintf(progress, "asked again: leader is %d (epoch %d)\n", l, epoch)
+			}
+		}
 		fmt.Fprintf(progress, "leader is %d (epoch %d), waiting for %d\n", l, epoch, to)
 		select {
 		case <-ctx.Done():
@@ -272,6 +284,9 @@ func (c *Client) TransferLeader(ctx context.Context, httpAddrs []string, topic s
 		}
 	}
 }
+
+// transferRetry is how long TransferLeader waits before asking again.
+const transferRetry = 3 * time.Second
 
 func postTransfer(ctx context.Context, addr, topic string, p, to int32) error {
 	url := fmt.Sprintf("http://%s/v1/topics/%s/partitions/%d/leader?to=%d", addr, topic, p, to)
