@@ -3,14 +3,12 @@
 package azurestore_test
 
 import (
-	"context"
 	"fmt"
-	"net/http"
 	"sync/atomic"
 	"testing"
 
 	"github.com/chronik-go/chronik/plugins/azurestore"
-	"github.com/chronik-go/chronik/plugins/internal/emulatortest"
+	"github.com/chronik-go/chronik/plugins/emulatortest"
 	"github.com/chronik-go/chronik/tiering"
 	"github.com/chronik-go/chronik/tiering/driver"
 	"github.com/chronik-go/chronik/tiering/drivertest"
@@ -20,34 +18,7 @@ import (
 // returns host:port.
 func startAzurite(t testing.TB) string {
 	t.Helper()
-	bin := emulatortest.Find("azurite-blob", "../testdata/azurite/node_modules/.bin")
-	if bin == "" {
-		emulatortest.Missing(t, "azurite-blob is not installed: run plugins/testdata/install-emulators.sh "+
-			"(npm ci in plugins/testdata/azurite)")
-	}
-	r := emulatortest.Start(t, emulatortest.Process{
-		Name: "azurite-blob",
-		Path: bin,
-		Args: func(port int) []string {
-			return []string{
-				"--blobHost", "127.0.0.1", "--blobPort", fmt.Sprint(port),
-				"--inMemoryPersistence", "--skipApiVersionCheck", "--disableTelemetry", "--silent",
-			}
-		},
-		Ready: func(ctx context.Context, port int) error {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-				fmt.Sprintf("http://127.0.0.1:%d/%s?comp=list", port, azurestore.DevAccount), nil)
-			if err != nil {
-				return err
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return err
-			}
-			return resp.Body.Close() // any answer (403 unsigned) means it serves
-		},
-	})
-	return r.Addr
+	return emulatortest.StartAzurite(t)
 }
 
 func TestConformanceAzurite(t *testing.T) {

@@ -2,9 +2,6 @@ package gcsstore_test
 
 import (
 	"fmt"
-	"io"
-	"net"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,43 +9,19 @@ import (
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"google.golang.org/api/googleapi"
 
+	"github.com/chronik-go/chronik/plugins/emulatortest"
 	"github.com/chronik-go/chronik/plugins/gcsstore"
 	"github.com/chronik-go/chronik/tiering"
 	"github.com/chronik-go/chronik/tiering/driver"
 	"github.com/chronik-go/chronik/tiering/drivertest"
 )
 
-// startFakeGCS runs fake-gcs-server in process on a loopback port and
-// points STORAGE_EMULATOR_HOST at it (so the test cannot be parallel). It
-// returns a function that creates a new, empty bucket.
+// startFakeGCS runs fake-gcs-server in process (emulatortest.StartFakeGCS,
+// so the test cannot be parallel). It returns a function that creates a
+// new, empty bucket.
 func startFakeGCS(tb testing.TB) func(tb testing.TB) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	// PublicHost must equal STORAGE_EMULATOR_HOST, or the XML-API reads of
-	// the client library miss the emulator's routes.
-	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{
-		NoListener:  true,
-		Scheme:      "http",
-		PublicHost:  addr,
-		ExternalURL: "http://" + addr,
-		Writer:      io.Discard,
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ts := httptest.NewUnstartedServer(srv.HTTPHandler())
-	_ = ts.Listener.Close()
-	ts.Listener = ln
-	ts.Start()
-	tb.Cleanup(func() {
-		ts.Close()
-		srv.Stop()
-	})
-	tb.Setenv("STORAGE_EMULATOR_HOST", addr)
+	srv := emulatortest.StartFakeGCS(tb)
 	var n atomic.Int64
 	return func(testing.TB) string {
 		name := fmt.Sprintf("bucket-%d", n.Add(1))

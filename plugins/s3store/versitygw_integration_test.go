@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sys/unix"
 
-	"github.com/chronik-go/chronik/plugins/internal/emulatortest"
+	"github.com/chronik-go/chronik/plugins/emulatortest"
 	"github.com/chronik-go/chronik/plugins/s3store"
 	"github.com/chronik-go/chronik/tiering/driver"
 	"github.com/chronik-go/chronik/tiering/drivertest"
