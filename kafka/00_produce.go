@@ -19,7 +19,10 @@ package kafka
 //   - The batches are validated and proposed (Backend.Append) on the
 //     connection's reader goroutine, in request order; the response waits for
 //     the commits in its own goroutine, bounded by TimeoutMillis (at least
-//     produceMinTimeout, at most maxTimeout).
+//     produceMinTimeout, at most maxTimeout) and by the connection.
+//   - The request frame goes back to the pool as soon as every partition is
+//     proposed: Backend.Append copies the records into the proposal before it
+//     returns (core/partition Service.Append encodes them into a new command).
 //   - Not done yet: KIP-951 leader hints (CurrentLeader, Brokers) on
 //     NOT_LEADER_OR_FOLLOWER, per-record errors (ErrorRecords).
 
@@ -113,9 +116,19 @@ func beginProduce(s *Server, r *request) func(context.Context) kmsg.Response {
 	if req.Acks == 0 {
 		return nil
 	}
-	return func(ctx context.Context) kmsg.Response {
-		ctx, cancel := requestContext(ctx, max(req.TimeoutMillis, int32(produceMinTimeout/time.Millisecond)), produceMinTimeout)
-		defer cancel()
+	if len(pending) == 0 {
+		return func(context.Context) kmsg.Response { return resp }
+	}
+	timeout := min(max(time.Duration(req.TimeoutMillis)*time.Millisecond, produceMinTimeout), maxTimeout)
+	conn := r.conn
+	// The frame may go back to the pool once this returns
+	// (api.reuseFrame): the closure must not touch req's records.
+	return func(context.Context) kmsg.Response {
+		// Ends at the timeout or when the connection fails, like a
+		// context.WithTimeout of the connection's context, without its
+		// allocations; Pending.Wait keeps nothing of it.
+		ctx := conn.startWait(timeout)
+		defer ctx.release()
 		for _, pp := range pending {
 			res, err := pp.p.Wait(ctx)
 			if err != nil {

@@ -14,7 +14,8 @@ package kafka
 //     the response at most MaxBytes, except that the first partition with
 //     data may return one batch larger than both so the consumer progresses.
 //   - Long poll: when fewer than MinBytes are available and MaxWaitMillis > 0,
-//     the handler subscribes with Backend.Watch before the first read, then
+//     the handler subscribes with Backend.Watch, reads again (an append
+//     between the first read and the subscription is not missed), then
 //     sleeps until new data, the deadline (MaxWaitMillis, capped at
 //     maxFetchWait), server shutdown or connection close, and reads again.
 //     It never busy-waits. A partition error answers at once.
@@ -135,31 +136,31 @@ func handleFetch(ctx context.Context, s *Server, r *request) kmsg.Response {
 		}
 	}
 
-	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
-	longPoll := wait > 0 && req.MinBytes > 0 && len(parts) > 0 && !topicError
-	var wake <-chan struct{}
-	if longPoll {
-		// Subscribe before the first read so that no append between the
-		// read and the wait goes unnoticed.
-		tps := make([]partition.TP, len(parts))
-		for i := range parts {
-			tps[i] = parts[i].tp
-		}
-		var stop func()
-		wake, stop = s.backend.Watch(tps)
-		defer stop()
-	}
-
 	total, failed := s.readFetch(ctx, parts, req.MaxBytes)
-	if !longPoll || failed || total >= int(req.MinBytes) {
+	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
+	if wait <= 0 || len(parts) == 0 || topicError || failed || total >= int(req.MinBytes) {
 		return resp
 	}
-	timer := time.NewTimer(min(wait, maxFetchWait))
-	defer timer.Stop()
+	// Long poll. Subscribe, then read again, so that no append between the
+	// first read and the subscription goes unnoticed. A fetch that finds
+	// data at once (a consumer catching up) never subscribes.
+	tps := make([]partition.TP, len(parts))
+	for i := range parts {
+		tps[i] = parts[i].tp
+	}
+	wake, stop := s.backend.Watch(tps)
+	defer stop()
+	total, failed = s.readFetch(ctx, parts, req.MaxBytes)
+	if failed || total >= int(req.MinBytes) {
+		return resp
+	}
+	// Ends at the deadline or when the connection fails.
+	deadline := r.conn.startWait(min(wait, maxFetchWait))
+	defer deadline.release()
 	for {
 		select {
 		case <-wake:
-		case <-timer.C:
+		case <-deadline.Done():
 			return resp
 		case <-ctx.Done():
 			return resp

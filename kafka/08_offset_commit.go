@@ -16,6 +16,10 @@ package kafka
 //     not stored; metadata over 4096 bytes gets OFFSET_METADATA_TOO_LARGE.
 //   - RetentionTimeMillis (v2–v4) > 0 gives the offsets their own expiry;
 //     otherwise offsets.retention.minutes applies (KIP-211).
+//   - Commits pipelined on one connection take effect in request order, as
+//     in Kafka: each waits for the previous one (api.inOrder). sarama
+//     pipelines a commit per partition goroutine, each with every offset
+//     marked so far; run concurrently, an older one could land last.
 //   - v10 (topic IDs) is not served.
 
 import (

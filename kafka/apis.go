@@ -59,13 +59,33 @@ type api struct {
 	// which then runs like handle; it returns nil when the request gets no
 	// response at all (Produce with acks=0).
 	begin func(s *Server, r *request) func(ctx context.Context) kmsg.Response
+	// reuseFrame says that no byte slice of the request (records, unknown
+	// tags) is used once begin, or handle if there is no begin, returns,
+	// so the frame then goes back to the pool (request.releaseFrame).
+	// Leave it false when something may keep one: the group coordinator
+	// keeps JoinGroup metadata and SyncGroup assignments.
+	reuseFrame bool
+	// inOrder makes the request take effect in request order among the
+	// connection's inOrder requests: its handler starts only once the
+	// previous one's has returned (conn.dispatch, conn.run). Kafka handles
+	// a connection's requests one at a time and clients rely on it for
+	// offsets: sarama commits from one goroutine per partition and
+	// pipelines the OffsetCommits on the coordinator's connection, each
+	// carrying every offset marked so far, so handled concurrently an
+	// older commit could land after a newer one and move the group's
+	// offset back (re-delivery after a rebalance). Only the APIs that read
+	// or write committed offsets or end a membership or a group are
+	// ordered; the rest still run concurrently (JoinGroup and SyncGroup
+	// wait for the other members, and what is ordered behind them would
+	// wait as long).
+	inOrder bool
 }
 
 // apis is the table of served keys and versions; ApiVersions advertises
 // exactly this. See each API's file for what its versions do.
 var apis = []api{
-	{key: keyProduce, min: 0, max: 13, begin: beginProduce},
-	{key: keyFetch, min: 4, max: 18, handle: handleFetch},
+	{key: keyProduce, min: 0, max: 13, begin: beginProduce, reuseFrame: true},
+	{key: keyFetch, min: 4, max: 18, handle: handleFetch, reuseFrame: true},
 	{key: keyListOffsets, min: 1, max: 10, handle: handleListOffsets},
 	{key: keyMetadata, min: 0, max: 13, handle: handleMetadata},
 	{key: keyAPIVersions, min: 0, max: 4, handle: handleAPIVersions},
@@ -80,17 +100,17 @@ var apis = []api{
 	{key: keyCreatePartitions, min: 0, max: 3, handle: handleCreatePartitions},
 	{key: keyIncrementalAlterConfigs, min: 0, max: 1, handle: handleIncrementalAlterConfigs},
 	{key: keyDescribeCluster, min: 0, max: 1, handle: handleDescribeCluster},
-	{key: keyOffsetCommit, min: 2, max: 9, handle: handleOffsetCommit},
-	{key: keyOffsetFetch, min: 1, max: 9, handle: handleOffsetFetch},
+	{key: keyOffsetCommit, min: 2, max: 9, handle: handleOffsetCommit, inOrder: true},
+	{key: keyOffsetFetch, min: 1, max: 9, handle: handleOffsetFetch, inOrder: true},
 	{key: keyFindCoordinator, min: 0, max: 6, handle: handleFindCoordinator},
 	{key: keyJoinGroup, min: 0, max: 9, handle: handleJoinGroup},
 	{key: keyHeartbeat, min: 0, max: 4, handle: handleHeartbeat},
-	{key: keyLeaveGroup, min: 0, max: 5, handle: handleLeaveGroup},
+	{key: keyLeaveGroup, min: 0, max: 5, handle: handleLeaveGroup, inOrder: true},
 	{key: keySyncGroup, min: 0, max: 5, handle: handleSyncGroup},
 	{key: keyDescribeGroups, min: 0, max: 6, handle: handleDescribeGroups},
 	{key: keyListGroups, min: 0, max: 5, handle: handleListGroups},
-	{key: keyDeleteGroups, min: 0, max: 2, handle: handleDeleteGroups},
-	{key: keyOffsetDelete, min: 0, max: 0, handle: handleOffsetDelete},
+	{key: keyDeleteGroups, min: 0, max: 2, handle: handleDeleteGroups, inOrder: true},
+	{key: keyOffsetDelete, min: 0, max: 0, handle: handleOffsetDelete, inOrder: true},
 	{key: keyElectLeaders, min: 0, max: 2, handle: handleElectLeaders},
 	{key: keyAlterPartitionReassignments, min: 0, max: 0, handle: handleAlterPartitionReassignments},
 	{key: keyListPartitionReassignments, min: 0, max: 0, handle: handleListPartitionReassignments},

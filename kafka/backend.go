@@ -65,7 +65,9 @@ type Backend interface {
 	PartitionState(tp partition.TP) (partition.State, error)
 	// Append validates records (one or more RecordBatch v2) and proposes them
 	// as one command without blocking; Wait on the result for the outcome.
-	// Calls from one goroutine are committed in call order.
+	// Calls from one goroutine are committed in call order. Append must not
+	// keep records after it returns: they alias a pooled request frame that
+	// the next request reuses (core/partition copies them into the proposal).
 	Append(tp partition.TP, records []byte) *partition.Pending
 	// Read returns stored batches from offset, at most maxBytes unless the
 	// first batch alone is larger (then that batch only, as Kafka does).

@@ -9,6 +9,7 @@ import (
 	"net"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -34,15 +35,48 @@ type conn struct {
 
 	// queue holds one slot per request awaiting its response, in request
 	// order. Only the reader sends and closes it.
-	queue    chan *slot
+	queue chan *slot
+	// free holds the slots the writer is done with. There are at most
+	// maxInFlightPerConn slots (nslots so far, reader-only), so a reader
+	// that finds none waits: that bounds the requests in flight.
+	free   chan *slot
+	nslots int
+	// ready gets a token whenever a handler completes its slot, for the
+	// writer waiting on the head of queue.
+	ready    chan struct{}
 	handlers sync.WaitGroup
 	failOnce sync.Once
+
+	// lastClientID is the previous request's client ID (reader-only).
+	lastClientID *string
+	// lastInOrder is the finished channel of the last api.inOrder request
+	// dispatched (reader-only); the next one waits for it.
+	lastInOrder chan struct{}
+
+	// Writer-only: the responses of one write and their buffers, kept to
+	// reuse their backing arrays.
+	batch []*slot
+	bufs  net.Buffers
+	wv    net.Buffers
+
+	// waits are the reusable deadline contexts of requests (waits.go).
+	waits struct {
+		sync.Mutex
+		all    []*waitCtx // made and not discarded: free ones and those in use
+		free   []*waitCtx
+		closed bool // the connection's context ended
+	}
 }
 
-// slot is the place of one response in a connection's ordered queue.
+// slot is the place of one response in a connection's ordered queue. The
+// reader fills r and one of handle and finish, the handler goroutine buf,
+// then sets done; the writer writes buf and recycles the slot.
 type slot struct {
-	done chan struct{} // closed once buf is set
-	buf  []byte        // the framed response
+	r      *request
+	handle handleFunc
+	finish func(context.Context) kmsg.Response
+	buf    *[]byte     // the framed response, from bufPool
+	done   atomic.Bool // buf is set
 }
 
 const readBufferSize = 16 << 10
@@ -55,8 +89,11 @@ func newConn(s *Server, nc net.Conn) *conn {
 		log:       s.log.With("remote", nc.RemoteAddr().String()),
 		principal: anonymous,
 		queue:     make(chan *slot, maxInFlightPerConn),
+		free:      make(chan *slot, maxInFlightPerConn),
+		ready:     make(chan struct{}, 1),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.WithValue(s.baseCtx, remoteAddrKey{}, nc.RemoteAddr()))
+	context.AfterFunc(c.ctx, c.closeWaits)
 	return c
 }
 
@@ -105,7 +142,13 @@ func (c *conn) readLoop() {
 			return
 		default:
 		}
-		r, err := readRequest(c.br, c.s.cfg.MaxRequestBytes)
+		r, err := readRequest(c.br, c.s.cfg.MaxRequestBytes, c.lastClientID)
+		if r != nil {
+			r.conn = c
+			if r.clientID != nil {
+				c.lastClientID = r.clientID
+			}
+		}
 		if err != nil {
 			switch {
 			case c.s.isClosing():
@@ -147,33 +190,66 @@ func (c *conn) dispatch(r *request) bool {
 		return false
 	}
 	a := lookupAPI(r.key)
+	if a.inOrder {
+		r.after, r.finished = c.lastInOrder, make(chan struct{})
+		c.lastInOrder = r.finished
+	}
 	if a.begin == nil {
-		return c.spawn(r, func(ctx context.Context) kmsg.Response { return a.handle(ctx, c.s, r) })
+		return c.spawn(r, a.handle, nil)
 	}
 	finish := a.begin(c.s, r)
+	if a.reuseFrame {
+		// Produce: Backend.Append has copied the records into the
+		// proposal before returning (core/partition Service.Append
+		// encodes them into a new command buffer), and finish only
+		// waits for the commits.
+		r.releaseFrame()
+	}
 	if finish == nil {
 		c.s.observe(r, 0, 0)
 		return true
 	}
-	return c.spawn(r, finish)
+	return c.spawn(r, nil, finish)
 }
 
-// spawn reserves r's slot in the response order and runs fn for it in a new
-// goroutine. It blocks while the queue is full.
-func (c *conn) spawn(r *request, fn func(context.Context) kmsg.Response) bool {
-	sl := &slot{done: make(chan struct{})}
+// slot returns a free slot, waiting while maxInFlightPerConn requests are
+// in flight. It returns nil when the connection fails.
+func (c *conn) slot() *slot {
 	select {
-	case c.queue <- sl:
+	case sl := <-c.free:
+		return sl
+	default:
+	}
+	if c.nslots < maxInFlightPerConn {
+		c.nslots++
+		return &slot{}
+	}
+	select {
+	case sl := <-c.free:
+		return sl
 	case <-c.ctx.Done():
+		return nil
+	}
+}
+
+// spawn reserves r's slot in the response order and runs handle or finish
+// for it in a new goroutine. It blocks while too many requests are in
+// flight.
+func (c *conn) spawn(r *request, handle handleFunc, finish func(context.Context) kmsg.Response) bool {
+	sl := c.slot()
+	if sl == nil {
 		return false
 	}
+	sl.r, sl.handle, sl.finish = r, handle, finish
+	c.queue <- sl // never blocks: there are no more slots than its capacity
 	c.handlers.Add(1)
-	go c.run(r, sl, fn)
+	go c.run(sl)
 	return true
 }
 
-func (c *conn) run(r *request, sl *slot, fn func(context.Context) kmsg.Response) {
+func (c *conn) run(sl *slot) {
 	defer c.handlers.Done()
+	r := sl.r
 	defer func() {
 		if p := recover(); p != nil {
 			// The slot is never completed: the writer stops at it and the
@@ -183,11 +259,58 @@ func (c *conn) run(r *request, sl *slot, fn func(context.Context) kmsg.Response)
 			c.fail()
 		}
 	}()
-	resp := fn(c.ctx)
-	sl.buf = appendResponse(make([]byte, 0, 256), r, resp)
-	n := len(sl.buf)
-	close(sl.done)
-	c.s.observe(r, firstErrorCode(resp), n)
+	if r.finished != nil {
+		defer close(r.finished)
+		if r.after != nil {
+			select {
+			case <-r.after:
+			case <-c.ctx.Done():
+				// The connection failed, so the response would not be
+				// written; running now could overtake the previous
+				// request.
+				return
+			}
+		}
+	}
+	var resp kmsg.Response
+	if sl.finish != nil {
+		resp = sl.finish(c.ctx)
+	} else {
+		resp = sl.handle(c.ctx, c.s, r)
+		if lookupAPI(r.key).reuseFrame {
+			r.releaseFrame()
+		}
+	}
+	buf := bufPool.get(responseSizeHint(resp))
+	*buf = appendResponse((*buf)[:0], r, resp)
+	n, code := len(*buf), firstErrorCode(resp)
+	c.complete(sl, buf)
+	c.s.observe(r, code, n)
+}
+
+// complete hands a slot's response to the writer; the slot is the writer's
+// from then on.
+func (c *conn) complete(sl *slot, buf *[]byte) {
+	sl.buf = buf
+	sl.done.Store(true)
+	select {
+	case c.ready <- struct{}{}:
+	default: // a token is pending already; the writer rechecks every slot
+	}
+}
+
+// responseSizeHint is what a response's buffer is first allocated with:
+// enough for a fetch response's records, so they are not copied twice.
+func responseSizeHint(resp kmsg.Response) int {
+	n := 256
+	if f, ok := resp.(*kmsg.FetchResponse); ok {
+		for i := range f.Topics {
+			for j := range f.Topics[i].Partitions {
+				n += 64 + len(f.Topics[i].Partitions[j].RecordBatches)
+			}
+		}
+	}
+	return n
 }
 
 // answerUnsupportedAPIVersions answers an ApiVersions request at a version we
@@ -200,30 +323,83 @@ func (c *conn) answerUnsupportedAPIVersions(r *request) bool {
 	resp.ApiKeys = advertised
 	// The response header is v0 whatever the request version (r.msg is
 	// nil, so flexibleResponseHeader is false).
-	sl := &slot{done: make(chan struct{}), buf: appendResponse(nil, r, resp)}
-	n := len(sl.buf) // the writer owns sl once it is queued
-	close(sl.done)
-	select {
-	case c.queue <- sl:
-	case <-c.ctx.Done():
+	sl := c.slot()
+	if sl == nil {
 		return false
 	}
+	sl.r = r
+	buf := bufPool.get(256 + 8*len(advertised))
+	*buf = appendResponse((*buf)[:0], r, resp)
+	n := len(*buf) // the writer owns sl once it is queued
+	c.complete(sl, buf)
+	c.queue <- sl
 	c.s.observe(r, resp.ErrorCode, n)
 	return true
 }
 
+// writeLoop writes the responses in request order. When several are ready
+// it writes them with one writev (net.Buffers), so pipelined requests cost
+// one syscall per burst instead of one each; it never waits for more.
 func (c *conn) writeLoop() {
-	for sl := range c.queue {
-		select {
-		case <-sl.done:
-		case <-c.ctx.Done():
+	var next *slot // taken from queue, not yet done
+	for {
+		sl := next
+		next = nil
+		if sl == nil {
+			var ok bool
+			if sl, ok = <-c.queue; !ok {
+				return
+			}
+		}
+		if !c.waitDone(sl) {
 			return
 		}
-		if _, err := c.nc.Write(sl.buf); err != nil {
+		c.batch = append(c.batch[:0], sl)
+		c.bufs = append(c.bufs[:0], *sl.buf)
+	gather:
+		for {
+			select {
+			case more, ok := <-c.queue:
+				if !ok {
+					break gather // the next receive returns !ok too
+				}
+				if !more.done.Load() {
+					next = more
+					break gather
+				}
+				c.batch = append(c.batch, more)
+				c.bufs = append(c.bufs, *more.buf)
+			default:
+				break gather
+			}
+		}
+		c.wv = c.bufs // WriteTo consumes wv; bufs keeps the backing array
+		_, err := c.wv.WriteTo(c.nc)
+		clear(c.bufs)
+		for _, sl := range c.batch {
+			bufPool.put(sl.buf)
+			sl.r, sl.handle, sl.finish, sl.buf = nil, nil, nil, nil
+			sl.done.Store(false)
+			c.free <- sl // never blocks: free holds every slot
+		}
+		clear(c.batch)
+		if err != nil {
 			c.log.Debug("kafka: write failed, closing connection", "err", err)
 			c.fail()
 			return
 		}
-		sl.buf = nil
 	}
+}
+
+// waitDone waits until sl's response is set; false if the connection failed
+// first.
+func (c *conn) waitDone(sl *slot) bool {
+	for !sl.done.Load() {
+		select {
+		case <-c.ready:
+		case <-c.ctx.Done():
+			return false
+		}
+	}
+	return true
 }

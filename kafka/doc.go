@@ -17,9 +17,22 @@
 // connection's ordered queue and runs its handler in its own goroutine; the
 // writer waits on the slots in queue order and writes each response when its
 // slot is done, so responses leave in request order even when a later request
-// finishes first (KAFKA_COMPAT trap 10). The queue is bounded
-// (maxInFlightPerConn): when it is full the reader stops reading, which pushes
-// back on the client through TCP.
+// finishes first (KAFKA_COMPAT trap 10); responses already done behind it go
+// out in the same writev. The queue is bounded (maxInFlightPerConn): when it
+// is full the reader stops reading, which pushes back on the client through
+// TCP.
+//
+// # Per-request costs
+//
+// The hot path avoids per-request garbage where it can: request frames and
+// encoded responses are pooled buffers (bufpool.go; a Produce frame returns
+// to the pool once Backend.Append has copied the records, a Fetch frame once
+// the handler returns, see api.reuseFrame), slots are recycled, the client ID
+// is shared while it repeats, and a Produce commit wait or a Fetch long poll
+// uses a reusable deadline context of the connection (waits.go) instead of
+// context.WithTimeout. What remains is kmsg's decoded request and response
+// structs, the handler goroutine and the backend's own allocations
+// (bench/README.md, "Profile").
 //
 // # Ordering rule
 //
@@ -30,6 +43,14 @@
 // The second phase, waiting for the commits and building the response, runs
 // in its own goroutine like every other handler. An acks=0 produce stops
 // after the first phase: it gets no response and takes no slot.
+//
+// The requests that read or write committed offsets or end a membership or a
+// group (OffsetCommit, OffsetFetch, OffsetDelete, LeaveGroup, DeleteGroups;
+// api.inOrder) also take effect in request order: each one's handler starts
+// when the previous one's has returned, as Kafka, which handles a
+// connection's requests one at a time. Clients rely on it: sarama pipelines
+// OffsetCommits from one goroutine per partition, and run concurrently an
+// older commit could be applied last and move the group's offset back.
 //
 // # Protocol errors
 //

@@ -26,19 +26,42 @@ var (
 	errMalformed          = errors.New("kafka: malformed request")
 )
 
-// request is one parsed request. It owns the frame buffer for its whole
-// lifetime: byte slices in msg (produce records) alias it, and the backend
-// may keep them until the proposal is encoded, so the buffer is never reused.
+// request is one parsed request. Byte slices in msg (produce records,
+// group metadata, unknown tags) alias its frame, a pooled buffer (bufPool).
+// The frame goes back to the pool only for APIs whose api.reuseFrame says
+// nothing keeps such a slice once begin or handle returns (releaseFrame);
+// otherwise the garbage collector frees it with the request.
 type request struct {
-	key      int16
-	version  int16
-	corrID   int32
+	key     int16
+	version int16
+	corrID  int32
+	// clientID may be shared with the connection's other requests
+	// (readRequest); it is never written through.
 	clientID *string
 	msg      kmsg.Request
 	// size is the number of bytes read for this request, length prefix
 	// included.
 	size  int
 	start time.Time
+	// frame is the pooled buffer msg was parsed from; nil once released.
+	frame *[]byte
+	// conn is the connection that read the request (nil in tests that
+	// call handlers directly).
+	conn *conn
+	// after and finished chain the connection's api.inOrder requests: the
+	// handler starts once after is closed (nil: no predecessor) and closes
+	// finished when it returns. Both nil for other requests.
+	after    <-chan struct{}
+	finished chan struct{}
+}
+
+// releaseFrame returns the request's frame to the pool. Nothing may use a
+// byte slice of r.msg afterwards.
+func (r *request) releaseFrame() {
+	if r.frame != nil {
+		bufPool.put(r.frame)
+		r.frame = nil
+	}
 }
 
 // flexibleResponseHeader reports whether the response header carries a tag
@@ -48,11 +71,14 @@ func (r *request) flexibleResponseHeader() bool {
 	return r.key != keyAPIVersions && r.msg != nil && r.msg.IsFlexible()
 }
 
-// readRequest reads one request frame from br and parses it. The frame size
-// is checked against [minFrameSize, limit] before anything is allocated. A clean
-// EOF before a frame starts returns io.EOF; EOF inside a frame returns
-// io.ErrUnexpectedEOF.
-func readRequest(br *bufio.Reader, limit int32) (*request, error) {
+// readRequest reads one request frame from br into a pooled buffer and
+// parses it. The frame size is checked against [minFrameSize, limit] before
+// anything is allocated. A clean EOF before a frame starts returns io.EOF;
+// EOF inside a frame returns io.ErrUnexpectedEOF. lastClientID, if not nil,
+// is the previous request's client ID on the connection: when the header
+// repeats it (clients send the same one every time) the request shares it
+// instead of allocating a copy.
+func readRequest(br *bufio.Reader, limit int32, lastClientID *string) (*request, error) {
 	var sizeBuf [4]byte
 	if _, err := io.ReadFull(br, sizeBuf[:]); err != nil {
 		return nil, err
@@ -61,14 +87,21 @@ func readRequest(br *bufio.Reader, limit int32) (*request, error) {
 	if size < minFrameSize || size > limit {
 		return nil, fmt.Errorf("%w: %d bytes (limit %d)", errFrameSize, size, limit)
 	}
-	buf := make([]byte, size)
-	if _, err := io.ReadFull(br, buf); err != nil {
+	frame := bufPool.get(int(size))
+	if _, err := io.ReadFull(br, *frame); err != nil {
+		bufPool.put(frame)
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
 		return nil, err
 	}
-	r, err := parseRequest(buf)
+	r, err := parseRequest(*frame, lastClientID)
+	if r == nil || r.msg == nil {
+		// Nothing aliases the frame: the header strings are copies.
+		bufPool.put(frame)
+	} else {
+		r.frame = frame
+	}
 	if r != nil {
 		r.size = int(size) + 4
 		r.start = time.Now()
@@ -77,8 +110,9 @@ func readRequest(br *bufio.Reader, limit int32) (*request, error) {
 }
 
 // parseRequest parses a frame (without its length prefix): header v1 or v2,
-// then the body at the requested version.
-func parseRequest(buf []byte) (*request, error) {
+// then the body at the requested version. lastClientID is as for
+// readRequest.
+func parseRequest(buf []byte, lastClientID *string) (*request, error) {
 	rd := kbin.Reader{Src: buf}
 	r := &request{
 		key:     rd.Int16(),
@@ -97,11 +131,19 @@ func parseRequest(buf []byte) (*request, error) {
 	}
 	// The client ID is a classic nullable string even in header v2: clients
 	// send it before they know whether the broker speaks flexible versions.
-	r.clientID = rd.NullableString()
+	if n := rd.Int16(); n >= 0 {
+		b := rd.Span(int(n))
+		if lastClientID != nil && *lastClientID == string(b) { // no allocation
+			r.clientID = lastClientID
+		} else {
+			id := string(b)
+			r.clientID = &id
+		}
+	}
 	msg := kmsg.RequestForKey(r.key)
 	msg.SetVersion(r.version)
 	if msg.IsFlexible() {
-		kmsg.SkipTags(&rd)
+		skipTags(&rd)
 	}
 	if err := rd.Complete(); err != nil {
 		return r, fmt.Errorf("%w: %s v%d header: %w", errMalformed, kmsg.NameForKey(r.key), r.version, err)
@@ -111,6 +153,15 @@ func parseRequest(buf []byte) (*request, error) {
 	}
 	r.msg = msg
 	return r, nil
+}
+
+// skipTags skips a tag buffer, as kmsg.SkipTags does; that one takes an
+// interface, which moves every request's reader to the heap.
+func skipTags(rd *kbin.Reader) {
+	for n := rd.Uvarint(); n > 0 && rd.Ok(); n-- {
+		_, size := rd.Uvarint(), rd.Uvarint()
+		rd.Span(int(size))
+	}
 }
 
 // appendResponse frames resp for r: size, correlation ID, the header tag

@@ -157,8 +157,12 @@ func TestFuzzSeedCorpus(t *testing.T) {
 func FuzzReadRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		br := bufio.NewReader(bytes.NewReader(data))
+		var lastClientID *string
 		for {
-			r, err := readRequest(br, fuzzMaxRequest)
+			r, err := readRequest(br, fuzzMaxRequest, lastClientID)
+			if r != nil && r.clientID != nil {
+				lastClientID = r.clientID
+			}
 			if err != nil {
 				if r != nil && r.msg != nil {
 					t.Fatalf("error %v with a parsed body", err)
@@ -192,7 +196,7 @@ func FuzzHandlers(f *testing.F) {
 		s.appendTo = b.appendRecords
 		br := bufio.NewReader(bytes.NewReader(data))
 		for {
-			r, err := readRequest(br, fuzzMaxRequest)
+			r, err := readRequest(br, fuzzMaxRequest, nil)
 			if err != nil {
 				return
 			}

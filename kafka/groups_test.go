@@ -135,3 +135,107 @@ func TestJoinGroupEndsOnClose(t *testing.T) {
 		t.Fatalf("JoinGroup answered %d / %+v", corr, r)
 	}
 }
+
+// reorderingGroups stores offsets like a coordinator whose proposals may
+// commit in any order: a commit of offset hold waits until another commit
+// has been stored (or, when none comes, a while), so two commits handled
+// concurrently land in the reverse order.
+type reorderingGroups struct {
+	noGroups
+	hold        int64
+	otherStored chan struct{}
+
+	mu        sync.Mutex
+	committed map[group.TopicPartition]int64
+}
+
+func (g *reorderingGroups) CommitOffsets(_ context.Context, req group.CommitRequest) []error {
+	held := req.Offsets[0].Offset == g.hold
+	if held {
+		select {
+		case <-g.otherStored:
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	g.mu.Lock()
+	for _, o := range req.Offsets {
+		g.committed[o.TopicPartition] = o.Offset
+	}
+	g.mu.Unlock()
+	if !held {
+		close(g.otherStored) // the test commits once more
+	}
+	return make([]error, len(req.Offsets))
+}
+
+func (g *reorderingGroups) FetchOffsets(_ context.Context, _ string, tps []group.TopicPartition) ([]group.FetchedOffset, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]group.FetchedOffset, len(tps))
+	for i, tp := range tps {
+		out[i] = group.FetchedOffset{TopicPartition: tp, Offset: -1, LeaderEpoch: -1}
+		if o, ok := g.committed[tp]; ok {
+			out[i].Offset = o
+		}
+	}
+	return out, nil
+}
+
+func (g *reorderingGroups) offset(tp group.TopicPartition) int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.committed[tp]
+}
+
+// Pipelined OffsetCommits take effect in request order, and an OffsetFetch
+// behind them sees the last one, as in Kafka: sarama pipelines commits from
+// one goroutine per partition, each with every offset marked so far, and
+// an older one applied last moved the group's offset back
+// (TestRebalanceSaramaRange in core/broker).
+func TestOffsetRequestsInOrder(t *testing.T) {
+	groups := &reorderingGroups{hold: 10, otherStored: make(chan struct{}), committed: map[group.TopicPartition]int64{}}
+	ts := startServer(t, Config{Groups: groups}, nil)
+	ts.createTopic(t, "t", 1)
+	c := ts.dial(t)
+
+	commit := func(offset int64) *kmsg.OffsetCommitRequest {
+		req := kmsg.NewPtrOffsetCommitRequest()
+		req.Version, req.Group, req.Generation, req.MemberID = 6, "g", 1, "m"
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic = "t"
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset = 0, offset
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return req
+	}
+	fetch := kmsg.NewPtrOffsetFetchRequest()
+	fetch.Version, fetch.Group = 5, "g"
+	ft := kmsg.NewOffsetFetchRequestTopic()
+	ft.Topic, ft.Partitions = "t", []int32{0}
+	fetch.Topics = append(fetch.Topics, ft)
+
+	reqs := []kmsg.Request{commit(10), commit(20), fetch}
+	for _, req := range reqs { // all written before any response is read
+		c.send(req)
+	}
+	for i, req := range reqs {
+		corr, resp := c.recv(req)
+		if corr != int32(i) {
+			t.Fatalf("response %d has correlation ID %d", i, corr)
+		}
+		switch r := resp.(type) {
+		case *kmsg.OffsetCommitResponse:
+			if code := r.Topics[0].Partitions[0].ErrorCode; code != 0 {
+				t.Fatalf("commit %d: error code %d", i, code)
+			}
+		case *kmsg.OffsetFetchResponse:
+			if got := r.Topics[0].Partitions[0].Offset; got != 20 {
+				t.Errorf("OffsetFetch behind the commits returned %d, want 20", got)
+			}
+		}
+	}
+	if got := groups.offset(group.TopicPartition{Topic: "t", Partition: 0}); got != 20 {
+		t.Fatalf("committed offset %d after commits of 10 then 20, want 20", got)
+	}
+}

@@ -59,7 +59,8 @@ const anonymous = "User:ANONYMOUS"
 // Authorizer decides whether principal may issue req. A non-nil error denies
 // the request; the connection is then closed (see the package doc). It is
 // called on the connection's reader goroutine, in request order, and must be
-// fast and safe for concurrent use by many connections.
+// fast and safe for concurrent use by many connections. It must not keep byte
+// slices of req: record batches alias a pooled frame buffer.
 type Authorizer interface {
 	Authorize(ctx context.Context, principal string, key int16, req kmsg.Request) error
 }
