@@ -44,6 +44,8 @@ func adminStatusName(s Status) string {
 		return "broker was decommissioned"
 	case StatusUnknownBroker:
 		return "unknown or decommissioned broker"
+	case StatusNotEmpty:
+		return "target not empty"
 	}
 	return ""
 }

@@ -8,7 +8,8 @@ import "fmt"
 const commandVersion = 1
 
 // Command types. Values are stable: they are stored in Raft logs.
-// Ranges: 1–15 partition and meta commands (this file and admin.go),
+// Ranges: 1–15 partition and meta commands (this file, admin.go,
+// tiered.go and restore.go),
 // 16–31 coordinator-shard commands (coordinator.go), 32–47 cluster
 // commands on the meta shard (leaders.go).
 const (

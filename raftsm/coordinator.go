@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -151,6 +152,9 @@ type Coordinator struct {
 	prefix  []byte
 
 	applied uint64 // owned by the Update goroutine
+	// published is applied for other goroutines (backup's log-growth
+	// trigger).
+	published atomic.Uint64
 
 	mu struct {
 		sync.RWMutex
@@ -164,6 +168,10 @@ func NewCoordinator(store *Store, shardID uint64) *Coordinator {
 	c.mu.groups = map[string]*coordGroup{}
 	return c
 }
+
+// AppliedIndex is the Raft index of the last applied entry; any goroutine
+// may call it.
+func (c *Coordinator) AppliedIndex() uint64 { return c.published.Load() }
 
 // ShardID is the Raft shard this state machine belongs to.
 func (c *Coordinator) ShardID() uint64 { return c.shardID }
@@ -255,6 +263,7 @@ func (c *Coordinator) load() error {
 	c.mu.Lock()
 	c.mu.groups = groups
 	c.mu.Unlock()
+	c.published.Store(c.applied)
 	return nil
 }
 
@@ -281,6 +290,7 @@ func (c *Coordinator) Update(ents []sm.Entry) ([]sm.Entry, error) {
 	if err := c.store.apply(b); err != nil {
 		return nil, fmt.Errorf("raftsm: coordinator %d: apply: %w", c.shardID, err)
 	}
+	c.published.Store(c.applied)
 	return ents, nil
 }
 

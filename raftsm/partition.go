@@ -266,6 +266,8 @@ func (p *Partition) apply(b *pebble.Batch, cmd []byte) sm.Result {
 		return p.applySegmentTiered(b, &d)
 	case cmdTrim:
 		return p.applyTrim(b, &d)
+	case cmdRestorePartition:
+		return p.applyRestore(b, &d)
 	default:
 		return sm.Result{Data: statusData[StatusUnsupportedCmd]}
 	}

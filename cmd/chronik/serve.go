@@ -15,6 +15,7 @@ import (
 )
 
 func newServeCmd() *cobra.Command {
+	var recoverFrom string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a broker node",
@@ -29,10 +30,16 @@ With no flags this is a complete single-node broker:
 Every flag below is also an environment variable (shown with each flag) and a
 key of the TOML file named by --config. Precedence: flag > environment >
 config file > default; an empty environment variable counts as unset. Only the
-file sets the [kafka] and [raft] tables. See docs/configuration.md.`,
+file sets the [kafka] and [raft] tables. See docs/configuration.md.
+
+--recover-from URL makes a node with an empty data dir rebuild itself from
+the newest backup in that store when no live cluster answers (a single node
+always does); with a data dir that has state it is ignored. See
+docs/disaster-recovery.md.`,
 		Example: `  chronik serve
   chronik serve --data-dir /var/lib/chronik --log-level debug
-  CHRONIK_NODE_ID=2 chronik serve --config cluster.toml`,
+  CHRONIK_NODE_ID=2 chronik serve --config cluster.toml
+  chronik serve --data-dir /var/lib/chronik --recover-from s3://bucket/chronik?region=eu-west-1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := config.Load(cmd.Flags(), os.Getenv)
@@ -45,6 +52,11 @@ file sets the [kafka] and [raft] tables. See docs/configuration.md.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if recoverFrom != "" {
+				if _, err := broker.PrepareRecovery(ctx, cfg, recoverFrom, logger); err != nil {
+					return err
+				}
+			}
 			go func() {
 				// After the first signal, restore the default handling so
 				// that a second one kills a shutdown that hangs.
@@ -59,5 +71,7 @@ file sets the [kafka] and [raft] tables. See docs/configuration.md.`,
 		},
 	}
 	config.BindFlags(cmd.Flags())
+	cmd.Flags().StringVar(&recoverFrom, "recover-from", "",
+		"cold start: with an empty data dir and no live cluster answering, restore the newest backup in the object store at this `URL` first (docs/disaster-recovery.md)")
 	return cmd
 }

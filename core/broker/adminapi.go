@@ -23,11 +23,13 @@ import (
 //	GET  /v1/status                                       → cluster.NodeStatus
 //	POST /v1/topics/{topic}/partitions/{p}/leader?to=NODE → 202 once requested
 //	GET  /v1/tier                                         → TierStatus (adminapi_tier.go)
+//	POST /v1/backups, GET /v1/backups[/{id}]               → backups (adminapi_backup.go)
 func (b *Broker) registerAdminAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/status", b.handleStatus)
 	mux.HandleFunc("GET /v1/tier", b.handleTierStatus)
 	mux.HandleFunc("POST /v1/topics/{topic}/partitions/{partition}/leader", b.handleTransferLeader)
 	b.registerMembershipAPI(mux) // adminapi_membership.go
+	b.registerBackupAPI(mux)     // adminapi_backup.go
 }
 
 // Status reports this node's replicas.

@@ -65,6 +65,7 @@ type Broker struct {
 	lead     *cluster.Leadership
 	groups   *group.Service
 	tier     *tier.Manager
+	dr       recovery // backups and restore (backup.go)
 	kafka    *kafka.Server
 	http     *telemetry.HTTPServer
 
@@ -186,7 +187,13 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 			return nil, err
 		}
 	}
+	if err := b.restoreFromPlan(ctx); err != nil { // before tiering: its sweeper must see restored manifests
+		return nil, err
+	}
 	if err := b.startTier(ctx, meter); err != nil {
+		return nil, err
+	}
+	if err := b.startBackups(meter); err != nil {
 		return nil, err
 	}
 	if _, err := meter.Int64ObservableGauge("partitions_led", metric.WithDescription("Partition replicas on this broker that lead their Raft group"),
@@ -293,6 +300,7 @@ func (b *Broker) stop(ctx context.Context) error {
 	if b.groups != nil {
 		b.groups.Close()
 	}
+	b.stopBackups()
 	if b.tier != nil {
 		errs = append(errs, b.tier.Close())
 	}
@@ -329,6 +337,7 @@ func (b *Broker) startTier(ctx context.Context, meter metric.Meter) error {
 	if err != nil {
 		return fmt.Errorf("cannot open the tiered-storage store %s (tier.url): %w", tiering.Redact(url), err)
 	}
+	b.dr.store = store
 	meters, err := tier.NewMeters(meter)
 	if err != nil {
 		return err

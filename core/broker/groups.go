@@ -39,6 +39,7 @@ func (b *Broker) startGroups(ctx context.Context) error {
 			return fmt.Errorf("cannot start coordinator shard %d: %w", shardID, err)
 		}
 	}
+	b.dr.coords = sms
 	b.groups = group.NewService(b.nh, sms, group.Config{
 		NodeID:                b.cfg.NodeID,
 		InitialRebalanceDelay: time.Duration(b.cfg.Kafka.GroupInitialRebalanceDelayMs) * time.Millisecond,

@@ -36,6 +36,8 @@ type Config struct {
 	Kafka KafkaConfig `toml:"kafka"`
 	Raft  RaftConfig  `toml:"raft"`
 	Tier  TierConfig  `toml:"tier"`
+	// Backup schedules disaster-recovery backups to the tier store.
+	Backup BackupConfig `toml:"backup"`
 
 	// Nodes lists every broker of a static cluster ([[nodes]] tables). Empty
 	// means a single node. With Nodes set, this node's entry (by NodeID)
@@ -169,6 +171,24 @@ type TierConfig struct {
 	UploadTimeout time.Duration `toml:"upload-timeout"`
 }
 
+// BackupConfig schedules disaster-recovery backups (docs/disaster-recovery.md):
+// topics, committed offsets and partition manifests exported to
+// backups/<id>/ in the tier.url store. Only the meta shard's leader takes
+// scheduled backups.
+type BackupConfig struct {
+	// Interval between scheduled backups; 0 turns the time trigger off.
+	Interval time.Duration `toml:"interval"`
+	// LogGrowthEntries takes a backup once the meta and coordinator shards
+	// applied this many Raft entries (topic changes, offset commits) since
+	// the last one; 0 turns the trigger off.
+	LogGrowthEntries uint64 `toml:"log-growth-entries"`
+	// Keep is how many complete backups are kept; older ones are deleted
+	// after each successful backup.
+	Keep int `toml:"keep"`
+	// Compression of the backup objects: zstd, gzip or none.
+	Compression string `toml:"compression"`
+}
+
 // ResolvedURL is URL, or when it is empty a file:// URL of the absolute
 // directory <dataDir>/tier.
 func (t TierConfig) ResolvedURL(dataDir string) string {
@@ -250,6 +270,11 @@ func Default() Config {
 			OrphanGrace:     time.Hour,
 			MaxPendingBytes: 4 * GiB,
 			UploadTimeout:   5 * time.Minute,
+		},
+		Backup: BackupConfig{
+			Interval:    time.Hour,
+			Keep:        7,
+			Compression: "zstd",
 		},
 	}
 }

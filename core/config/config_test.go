@@ -238,6 +238,23 @@ func TestTierResolved(t *testing.T) {
 	}
 }
 
+func TestLoadBackup(t *testing.T) {
+	cfg, err := Parse("backup.toml", []byte("[backup]\ninterval = \"30m\"\nlog-growth-entries = 5000\nkeep = 3\ncompression = \"gzip\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := BackupConfig{Interval: 30 * time.Minute, LogGrowthEntries: 5000, Keep: 3, Compression: "gzip"}
+	if cfg.Backup != want {
+		t.Fatalf("Backup = %+v, want %+v", cfg.Backup, want)
+	}
+	if d := Default().Backup; d != (BackupConfig{Interval: time.Hour, Keep: 7, Compression: "zstd"}) {
+		t.Fatalf("Default().Backup = %+v", d)
+	}
+	if _, err := Parse("backup.toml", []byte("[backup]\ninterval = 3600\n")); err == nil {
+		t.Fatal("an integer interval was accepted")
+	}
+}
+
 func TestLoadTier(t *testing.T) {
 	file := writeFile(t, `
 [tier]
@@ -444,6 +461,11 @@ func TestValidate(t *testing.T) {
 		{"tier max-pending-bytes negative", func(c *Config) { c.Tier.MaxPendingBytes = -1 }, "tier.max-pending-bytes is -1"},
 		{"tier max-pending-bytes unlimited", func(c *Config) { c.Tier.MaxPendingBytes = 0 }, ""},
 		{"tier upload-timeout short", func(c *Config) { c.Tier.UploadTimeout = 0 }, "tier.upload-timeout is 0s; it must be >= 1s"},
+		{"backup interval short", func(c *Config) { c.Backup.Interval = time.Second }, "backup.interval is 1s; it must be 0 (no scheduled backups) or >= 1m"},
+		{"backup interval off ok", func(c *Config) { c.Backup.Interval = 0 }, ""},
+		{"backup keep zero", func(c *Config) { c.Backup.Keep = 0 }, "backup.keep is 0; it must be >= 1"},
+		{"backup compression unknown", func(c *Config) { c.Backup.Compression = "lz4" }, `backup.compression "lz4": use zstd, gzip or none`},
+		{"backup gzip ok", func(c *Config) { c.Backup.Compression = "gzip" }, ""},
 		{"log-level unknown", func(c *Config) { c.LogLevel = "trace" }, `log-level "trace" is not one of debug, info, warn, error`},
 		{"log-level any case", func(c *Config) { c.LogLevel = "WARN" }, ""},
 		{"max-request-bytes small", func(c *Config) { c.Kafka.MaxRequestBytes = 1000 }, "kafka.max-request-bytes is 1000; it must be between 1024 (1 KiB) and 1073741824 (1 GiB)"},

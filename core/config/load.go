@@ -205,8 +205,14 @@ func Parse(name string, data []byte) (Config, error) {
 // fileTier shadow those of RaftConfig and TierConfig, as with encoding/json.
 type fileConfig struct {
 	Config
-	Raft fileRaft `toml:"raft"`
-	Tier fileTier `toml:"tier"`
+	Raft   fileRaft   `toml:"raft"`
+	Tier   fileTier   `toml:"tier"`
+	Backup fileBackup `toml:"backup"`
+}
+
+type fileBackup struct {
+	BackupConfig
+	Interval duration `toml:"interval"`
 }
 
 type fileRaft struct {
@@ -226,6 +232,7 @@ type fileTier struct {
 var durationKeys = []string{
 	"raft.rtt",
 	"tier.check-interval", "tier.sweep-interval", "tier.orphan-grace", "tier.upload-timeout",
+	"backup.interval",
 }
 
 // errDuration marks a duration that did not parse. go-toml reports it with
@@ -259,6 +266,7 @@ func decodeTOML(name string, data []byte, cfg *Config) error {
 			OrphanGrace:   duration{t.OrphanGrace},
 			UploadTimeout: duration{t.UploadTimeout},
 		},
+		Backup: fileBackup{BackupConfig: cfg.Backup, Interval: duration{cfg.Backup.Interval}},
 	}
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
 	if err := dec.Decode(&fc); err != nil {
@@ -272,6 +280,8 @@ func decodeTOML(name string, data []byte, cfg *Config) error {
 	cfg.Tier.SweepInterval = fc.Tier.SweepInterval.Duration
 	cfg.Tier.OrphanGrace = fc.Tier.OrphanGrace.Duration
 	cfg.Tier.UploadTimeout = fc.Tier.UploadTimeout.Duration
+	cfg.Backup = fc.Backup.BackupConfig
+	cfg.Backup.Interval = fc.Backup.Interval.Duration
 	return nil
 }
 

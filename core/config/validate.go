@@ -131,6 +131,7 @@ func (c Config) Validate() error {
 			r.CoordinatorShards, MaxCoordinatorShards)
 	}
 	c.Tier.validate(bad)
+	c.Backup.validate(bad)
 
 	if k.OffsetsRetentionMinutes < 1 {
 		bad("kafka.offsets-retention-minutes is %d; it must be >= 1 (Kafka's default is 10080, 7 days)", k.OffsetsRetentionMinutes)
@@ -203,4 +204,19 @@ func isLogLevel(s string) bool {
 		}
 	}
 	return false
+}
+
+// validate reports the problems of the [backup] section through bad.
+func (b BackupConfig) validate(bad func(format string, args ...any)) {
+	if b.Interval != 0 && b.Interval < time.Minute {
+		bad("backup.interval is %v; it must be 0 (no scheduled backups) or >= 1m, such as \"1h\"", b.Interval)
+	}
+	if b.Keep < 1 {
+		bad("backup.keep is %d; it must be >= 1 (how many complete backups to keep)", b.Keep)
+	}
+	switch b.Compression {
+	case "zstd", "gzip", "none":
+	default:
+		bad("backup.compression %q: use zstd, gzip or none", b.Compression)
+	}
 }
