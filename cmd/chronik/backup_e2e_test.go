@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -24,6 +25,8 @@ import (
 
 	"github.com/chronik-go/chronik/core/backup"
 	"github.com/chronik-go/chronik/core/opsctl"
+	"github.com/chronik-go/chronik/plugins/azurestore"
+	"github.com/chronik-go/chronik/plugins/emulatortest"
 )
 
 // Issue 7's acceptance test: a 3-node cluster tiering to S3 (gofakes3 in
@@ -63,8 +66,43 @@ func startDRS3(t *testing.T) string {
 	return fmt.Sprintf("s3://%s/cluster?endpoint=http://%s&path_style=true&region=us-east-1&access_key_id=test&secret_access_key=test", drBucket, l.Addr())
 }
 
+// startDRGCS runs fake-gcs-server in this process (the brokers inherit
+// STORAGE_EMULATOR_HOST) and returns the bucket's URL.
+func startDRGCS(t *testing.T) string {
+	t.Helper()
+	srv := emulatortest.StartFakeGCS(t)
+	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: drBucket})
+	return "gs://" + drBucket + "/cluster"
+}
+
+// startDRAzure runs Azurite and returns a container's URL.
+func startDRAzure(t *testing.T) string {
+	t.Helper()
+	addr := emulatortest.StartAzurite(t)
+	cfg := azurestore.NewConfig()
+	cfg.ConnectionString = azurestore.DevConnectionString(addr)
+	admin, err := azurestore.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateContainer(t.Context(), drBucket, nil); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("azblob://%s/cluster?account=%s&endpoint=http://%s/%s", drBucket, azurestore.DevAccount, addr, azurestore.DevAccount)
+}
+
+// TestE2EDisasterRecovery runs the round trip against each object-store
+// emulator: S3 (gofakes3), GCS (fake-gcs-server) and Azure Blob (Azurite).
 func TestE2EDisasterRecovery(t *testing.T) {
-	from := startDRS3(t)
+	for _, store := range []struct {
+		name  string
+		start func(*testing.T) string
+	}{{"s3", startDRS3}, {"gcs", startDRGCS}, {"azure", startDRAzure}} {
+		t.Run(store.name, func(t *testing.T) { testDisasterRecovery(t, store.start(t)) })
+	}
+}
+
+func testDisasterRecovery(t *testing.T, from string) {
 	c := startClusterWith(t, 3, fmt.Sprintf("[tier]\nurl = %q\ncheck-interval = \"100ms\"\n\n[backup]\ninterval = \"0s\"\n", from))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
