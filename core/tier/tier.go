@@ -211,20 +211,30 @@ func (m *Manager) run(ctx context.Context) {
 // check refreshes the set of tiered topics and starts a worker for each
 // led partition that has none running.
 func (m *Manager) check(ctx context.Context) {
-	remote, seen := map[string]settings{}, map[string]settings{}
+	// One topic lookup per topic per check: a lookup copies the topic's
+	// placement, and a broker may hold thousands of replicas.
+	type topicInfo struct {
+		t  cluster.Topic
+		s  settings
+		ok bool
+	}
+	remote, seen := map[string]settings{}, map[string]topicInfo{}
 	for _, r := range m.parts.LocalReplicas() {
-		t, ok := m.topics.Topic(r.Topic)
+		ti, ok := seen[r.Topic]
 		if !ok {
+			ti.t, ti.ok = m.topics.Topic(r.Topic)
+			if ti.ok {
+				ti.s = settingsOf(ti.t)
+				if ti.s.remote {
+					remote[r.Topic] = ti.s
+				}
+			}
+			seen[r.Topic] = ti
+		}
+		if !ti.ok {
 			continue
 		}
-		s, ok := seen[r.Topic]
-		if !ok {
-			s = settingsOf(t)
-			seen[r.Topic] = s
-			if s.remote {
-				remote[r.Topic] = s
-			}
-		}
+		t, s := ti.t, ti.s
 		if !r.IsLeader || !s.remote {
 			continue
 		}
