@@ -15,7 +15,6 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/lni/dragonboat/v4"
 	"github.com/lni/dragonboat/v4/client"
-	"github.com/lni/dragonboat/v4/plugin/tan"
 	sm "github.com/lni/dragonboat/v4/statemachine"
 
 	"github.com/chronik-go/chronik/core/broker"
@@ -77,10 +76,7 @@ type RaftWorkload struct {
 	Payload     int           // bytes per proposal
 	Proposals   int64         // stop after this many
 	Concurrency int           // proposals in flight
-	// TanLogDB replaces Dragonboat's Pebble LogDB with its Tan log (an
-	// experiment: see BenchmarkRaft and bench/README.md).
-	TanLogDB bool
-	Log      *slog.Logger
+	Log         *slog.Logger
 }
 
 // RaftResult is what a RaftWorkload measured.
@@ -110,9 +106,6 @@ func Raft(ctx context.Context, w RaftWorkload) (RaftResult, error) {
 	cfg.RaftAddr = w.RaftAddr
 	nhc, shardCfg := broker.RaftSettings(cfg, log)
 	nhc.NodeHostDir = filepath.Join(w.Dir, "raft")
-	if w.TanLogDB {
-		nhc.Expert.LogDBFactory = tan.Factory
-	}
 	nh, err := dragonboat.NewNodeHost(nhc)
 	if err != nil {
 		return RaftResult{}, fmt.Errorf("raft ceiling: %w", err)

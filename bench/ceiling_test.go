@@ -37,19 +37,20 @@ func BenchmarkDisk(b *testing.B) {
 // single-replica shard with a trivial on-disk state machine, proposals of
 // the payload sizes the produce benchmarks send (one 256 B record; a
 // ~1 MB batch), at the concurrency of the small-batch shape and of the
-// default producer; and the ~1 MB case on Dragonboat's Tan LogDB (an
-// append-only log: no LSM flushes or compactions of the Raft log; one log
-// file per replica). One op is one proposal.
+// default producer, on each Raft log store (raft.logdb: tan, the default
+// for a new data dir, appends to one log file per replica; pebble flushes
+// and compacts the log). One op is one proposal.
 func BenchmarkRaft(b *testing.B) {
 	for _, c := range []struct {
 		payload, concurrency int
-		tan                  bool
-	}{{256 + 70 + appendOverhead, 128, false}, {1 << 20, 5, false}, {1 << 20, 5, true}} {
-		logdb := "pebble"
-		if c.tan {
-			logdb = "tan"
-		}
-		b.Run(fmt.Sprintf("logdb=%s/payload=%d/inflight=%d", logdb, c.payload, c.concurrency), func(b *testing.B) {
+		logdb                string
+	}{
+		{256 + 70 + appendOverhead, 128, "tan"},
+		{1 << 20, 5, "tan"},
+		{256 + 70 + appendOverhead, 128, "pebble"},
+		{1 << 20, 5, "pebble"},
+	} {
+		b.Run(fmt.Sprintf("logdb=%s/payload=%d/inflight=%d", c.logdb, c.payload, c.concurrency), func(b *testing.B) {
 			if probeRound(b) {
 				return
 			}
@@ -58,9 +59,11 @@ func BenchmarkRaft(b *testing.B) {
 			b.ReportAllocs()
 			writes := diskWrites()
 			b.ResetTimer()
+			cfg := brokertest.Config(b)
+			cfg.Raft.LogDB = c.logdb
 			r, err := Raft(ctx, RaftWorkload{
-				Dir: b.TempDir(), RaftAddr: brokertest.FreeAddr(b), Config: brokertest.Config(b),
-				Payload: c.payload, Proposals: int64(b.N), Concurrency: c.concurrency, TanLogDB: c.tan,
+				Dir: b.TempDir(), RaftAddr: brokertest.FreeAddr(b), Config: cfg,
+				Payload: c.payload, Proposals: int64(b.N), Concurrency: c.concurrency,
 			})
 			b.StopTimer()
 			must(b, err)

@@ -3,7 +3,9 @@ package bench
 import (
 	"context"
 	"flag"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -164,4 +166,26 @@ func reportWriteAmp(b *testing.B, before, after, payload int64) {
 		return
 	}
 	b.ReportMetric(float64(after-before)/float64(payload), "disk-B/payload-B")
+}
+
+// reportRaftLogSize reports the bytes the Raft log directory holds at the
+// end of a run per payload byte: what log retention (raft.snapshot-entries,
+// raft.compaction-overhead) costs in disk space.
+func reportRaftLogSize(b *testing.B, dir string, payload int64) {
+	var size int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		size += info.Size()
+		return nil
+	})
+	if err != nil || payload <= 0 {
+		return
+	}
+	b.ReportMetric(float64(size)/float64(payload), "raft-dir-B/payload-B")
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 
 	"github.com/chronik-go/chronik/core/broker/brokertest"
@@ -60,6 +61,19 @@ func BenchmarkProduceRaftLog(b *testing.B) {
 	}
 }
 
+// BenchmarkProduceLogDB compares Dragonboat's two Raft log stores inside
+// the broker with the default workload (raft.logdb; bench/README.md
+// "Write amplification"): Pebble flushes and compacts every entry it keeps,
+// tan appends each replica's entries to one log file.
+// disk-B/payload-B is the write amplification.
+func BenchmarkProduceLogDB(b *testing.B) {
+	for _, logdb := range []string{"pebble", "tan"} {
+		b.Run("logdb="+logdb, func(b *testing.B) {
+			benchProduce(b, DefaultWorkload(), func(c *config.Config) { c.Raft.LogDB = logdb })
+		})
+	}
+}
+
 // BenchmarkProduce1KiB is issue 2's first measurement: 1 KiB keyed
 // records, acks=all, franz-go defaults, 1 and 16 partitions, with
 // Dragonboat's LogDB/exec shards at our 1 and at its default 16.
@@ -93,6 +107,7 @@ func benchProduce(b *testing.B, w Workload, mutate func(*config.Config)) {
 	b.StopTimer()
 	reportWriteAmp(b, writes, diskWrites(), res.Bytes)
 	must(b, err)
+	reportRaftLogSize(b, filepath.Join(cfg.DataDir, "raft"), res.Bytes)
 	reportRun(b, res)
 	compareProduce(ctx, b, w, res, cfg)
 }

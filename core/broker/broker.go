@@ -23,6 +23,7 @@ import (
 	"github.com/lni/dragonboat/v4/plugin/tan"
 	"github.com/lni/dragonboat/v4/raftio"
 	sm "github.com/lni/dragonboat/v4/statemachine"
+	"github.com/lni/vfs"
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/chronik-go/chronik/core/cluster"
@@ -112,6 +113,9 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		return nil, err
 	}
 	if err := claimDataDir(cfg.DataDir, cfg.NodeID); err != nil {
+		return nil, err
+	}
+	if cfg.Raft.LogDB, err = claimLogDB(cfg.DataDir, cfg.Raft.LogDB); err != nil {
 		return nil, err
 	}
 	installRaftLogger(log)
@@ -365,22 +369,23 @@ func nodeHostConfig(cfg config.Config, events raftio.IRaftEventListener) dbconfi
 	logdb.Shards = cfg.Raft.LogDBShards
 	engine := dbconfig.GetDefaultEngineConfig()
 	engine.ExecShards = cfg.Raft.ExecShards
-	return dbconfig.NodeHostConfig{
+	nhc := dbconfig.NodeHostConfig{
 		NodeHostDir:       filepath.Join(cfg.DataDir, "raft"),
 		RTTMillisecond:    uint64(cfg.Raft.RTT / time.Millisecond),
 		RaftAddress:       cfg.RaftAddr,
 		DeploymentID:      1,
 		RaftEventListener: events,
-		Expert:            dbconfig.ExpertConfig{LogDB: logdb, Engine: engine, LogDBFactory: logDBFactory(cfg.Raft.LogDB)},
+		Expert:            dbconfig.ExpertConfig{LogDB: logdb, Engine: engine},
 	}
-}
-
-// logDBFactory selects Dragonboat's Raft log store (nil: the default Pebble).
-func logDBFactory(name string) dbconfig.LogDBFactory {
-	if name == "tan" {
-		return tan.Factory
+	if cfg.Raft.LogDB == "tan" { // else Dragonboat's default, Pebble
+		nhc.Expert.LogDBFactory = tan.Factory
+		nhc.Expert.FS = tanFS{vfs.Default}
+		// Tan allocates 16 staging buffers of this size up front, where
+		// Pebble sizes its memtables with it. Only the first is used with
+		// exec-shards 1; a larger update allocates its own.
+		nhc.Expert.LogDB.KVWriteBufferSize = tanWriteBuffer
 	}
-	return nil
+	return nhc
 }
 
 func (b *Broker) shardConfig(shardID, replicaID uint64) dbconfig.Config {

@@ -1,12 +1,15 @@
 package broker
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/lni/dragonboat/v4/raftpb"
 )
 
 // identityFile records which node a data directory belongs to.
@@ -41,6 +44,87 @@ func claimDataDir(dir string, nodeID int32) error {
 		return fmt.Errorf("data dir %s belongs to node %d, but this broker is node %d: start it with --node-id %d or use another --data-dir", dir, owner, nodeID, owner)
 	}
 	return nil
+}
+
+// logDBFile records which Raft log store (raft.logdb) a data dir was
+// created with: Dragonboat cannot convert a log from one store to the other.
+const logDBFile = "raft.logdb"
+
+// newDataDirLogDB is the Raft log store of a data dir created without
+// raft.logdb set. Tan appends each replica's entries to one log file where
+// Pebble flushes and compacts them: the Raft log costs 1.0 instead of ~3.2
+// bytes written per payload byte (bench/README.md "Write amplification").
+const newDataDirLogDB = "tan"
+
+// claimLogDB returns the Raft log store dir must be opened with and records
+// it the first time. configured is raft.logdb ("" when unset). A data dir
+// keeps the store it was created with; one from before the record existed
+// is read from Dragonboat's own flag file (pebble unless it was started with
+// raft.logdb = "tan"). A configured store that differs fails, so a broker
+// never opens an empty log of the other type beside the real one.
+func claimLogDB(dir, configured string) (string, error) {
+	path := filepath.Join(dir, logDBFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		rec := strings.TrimSpace(string(b))
+		if rec != "pebble" && rec != "tan" {
+			return "", fmt.Errorf("%s is corrupt (%q): it must hold pebble or tan", path, rec)
+		}
+		return rec, checkLogDB(dir, rec, configured)
+	case !errors.Is(err, os.ErrNotExist):
+		return "", fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	rec, err := raftLogDBType(filepath.Join(dir, "raft"))
+	if err != nil {
+		return "", err
+	}
+	if rec == "" { // no Raft data yet: a new data dir
+		rec = cmp.Or(configured, newDataDirLogDB)
+	}
+	if err := checkLogDB(dir, rec, configured); err != nil {
+		return "", err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(rec+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", err
+	}
+	return rec, syncDir(dir)
+}
+
+func checkLogDB(dir, rec, configured string) error {
+	if configured != "" && configured != rec {
+		return fmt.Errorf("data dir %s holds a %s Raft log, but raft.logdb is %q: a Raft log cannot change store, so set raft.logdb = %q or remove the setting (or use another --data-dir)", dir, rec, configured, rec)
+	}
+	return nil
+}
+
+// raftLogDBType returns the Raft log store named in Dragonboat's flag file
+// (NodeHostDir/dragonboat.ds, written when the NodeHost is first created),
+// or "" when there is none yet.
+func raftLogDBType(raftDir string) (string, error) {
+	path := filepath.Join(raftDir, "dragonboat.ds")
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	var st raftpb.RaftDataStatus
+	if len(b) < 8 { // 8-byte checksum, then the message
+		return "", fmt.Errorf("%s is corrupt (%d bytes)", path, len(b))
+	}
+	if err := st.Unmarshal(b[8:]); err != nil {
+		return "", fmt.Errorf("%s is corrupt: %w", path, err)
+	}
+	if strings.EqualFold(st.LogdbType, "tan") {
+		return "tan", nil
+	}
+	return "pebble", nil
 }
 
 func syncDir(dir string) error {

@@ -15,6 +15,9 @@ import (
 // broker's Raft settings moves both sides of that comparison.
 func RaftSettings(cfg config.Config, log *slog.Logger) (dbconfig.NodeHostConfig, func(shardID, replicaID uint64) dbconfig.Config) {
 	installRaftLogger(log)
+	if cfg.Raft.LogDB == "" { // as on a new data dir (claimLogDB)
+		cfg.Raft.LogDB = newDataDirLogDB
+	}
 	b := &Broker{cfg: cfg}
 	return nodeHostConfig(cfg, nil), b.shardConfig
 }

@@ -4,47 +4,130 @@ package broker_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/chronik-go/chronik/core/broker"
 	"github.com/chronik-go/chronik/core/broker/brokertest"
 )
 
-// TestTanLogDB runs a broker on Dragonboat's tan log store: records
-// produced before a restart are read back after it.
-func TestTanLogDB(t *testing.T) {
-	cfg := brokertest.Config(t)
-	cfg.Raft.LogDB = "tan"
-	b := brokertest.Start(t, cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()), kgo.DefaultProduceTopic("tan"), kgo.AllowAutoTopicCreation())
+// TestRaftLogDBChoice: a data dir keeps the Raft log store (raft.logdb) it
+// was created with, tan for a new one; a data dir from before the choice
+// was recorded keeps the store Dragonboat created it with; and a
+// raft.logdb that names the other store fails start-up instead of opening
+// an empty log. Records produced before the restart are read after it.
+func TestRaftLogDBChoice(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		create     string // raft.logdb at the first start ("" = unset)
+		dropRecord bool   // then delete the record, as in a data dir from before it existed
+		restart    string // raft.logdb at the restart
+		want       string // the store after the restart; "" = the restart must fail
+	}{
+		{name: "new dir is tan", create: "", restart: "", want: "tan"},
+		{name: "explicit tan", create: "tan", restart: "tan", want: "tan"},
+		{name: "pebble dir stays pebble when unset", create: "pebble", restart: "", want: "pebble"},
+		{name: "old dir without record is pebble", create: "pebble", dropRecord: true, restart: "", want: "pebble"},
+		{name: "old tan dir without record stays tan", create: "tan", dropRecord: true, restart: "", want: "tan"},
+		{name: "tan on a pebble dir fails", create: "pebble", restart: "tan"},
+		{name: "tan on an old dir without record fails", create: "pebble", dropRecord: true, restart: "tan"},
+		{name: "pebble on a new-default dir fails", create: "", restart: "pebble"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := brokertest.Config(t)
+			cfg.Raft.LogDB = c.create
+			b := brokertest.Start(t, cfg)
+			produceValues(t, b.KafkaAddr(), 100)
+			sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer scancel()
+			if err := b.Stop(sctx); err != nil {
+				t.Fatal(err)
+			}
+			created := readLogDBRecord(t, cfg.DataDir)
+			if want := c.create; want != "" && created != want || want == "" && created != "tan" {
+				t.Fatalf("recorded %q after creating with raft.logdb %q", created, c.create)
+			}
+			if c.dropRecord {
+				if err := os.Remove(filepath.Join(cfg.DataDir, "raft.logdb")); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			cfg.Raft.LogDB = c.restart
+			if c.want == "" {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				b, err := broker.Start(ctx, cfg, brokertest.Logger())
+				if err == nil {
+					_ = b.Stop(ctx)
+					t.Fatalf("started a %s data dir with raft.logdb %q", created, c.restart)
+				}
+				if !strings.Contains(err.Error(), "raft.logdb") || !strings.Contains(err.Error(), created) {
+					t.Fatalf("error does not explain the conflict: %v", err)
+				}
+				return
+			}
+			b = restart(t, cfg)
+			if got := readLogDBRecord(t, cfg.DataDir); got != c.want {
+				t.Fatalf("recorded %q after restart, want %q", got, c.want)
+			}
+			tanDirs, err := filepath.Glob(filepath.Join(cfg.DataDir, "raft", "*", "*", "tandb"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tan := len(tanDirs) > 0; tan != (c.want == "tan") {
+				t.Fatalf("tan log present: %v, want store %s", tan, c.want)
+			}
+			consumeValues(t, b.KafkaAddr(), 100)
+		})
+	}
+}
+
+func readLogDBRecord(t *testing.T, dataDir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dataDir, "raft.logdb"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 100; i++ {
+	return strings.TrimSpace(string(b))
+}
+
+// produceValues writes n one-byte records 0…n-1 to topic "logdb".
+func produceValues(t *testing.T, addr string, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("logdb"), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for i := 0; i < n; i++ {
 		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte{byte(i)}}).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cl.Close()
-	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer scancel()
-	if err := b.Stop(sctx); err != nil {
-		t.Fatal(err)
-	}
-	b = brokertest.Start(t, cfg)
-	cons, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()), kgo.ConsumeTopics("tan"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+}
+
+// consumeValues reads back what produceValues wrote.
+func consumeValues(t *testing.T, addr string, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cons, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("logdb"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cons.Close()
-	for got := 0; got < 100; {
+	for got := 0; got < n; {
 		fs := cons.PollFetches(ctx)
 		if ctx.Err() != nil {
-			t.Fatalf("read %d of 100 after restart", got)
+			t.Fatalf("read %d of %d after restart", got, n)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			if int(r.Value[0]) != int(r.Offset) {

@@ -131,9 +131,11 @@ type RaftConfig struct {
 	// one fsync stream (ARCHITECTURE.md §2).
 	LogDBShards uint64 `toml:"logdb-shards"`
 	ExecShards  uint64 `toml:"exec-shards"`
-	// LogDB is Dragonboat's Raft log store: "pebble" (default) or "tan"
-	// (Dragonboat's log-structured store, experimental: one log per
-	// replica, less write amplification). Fixed once a data dir exists.
+	// LogDB is Dragonboat's Raft log store: "tan" (one log file per
+	// replica) or "pebble" (an LSM that flushes and compacts the log: about
+	// three times tan's bytes written). Empty (the default) means the one
+	// the data dir was created with, and tan for a new data dir. The broker
+	// records the choice in the data dir; a different value fails start-up.
 	LogDB string `toml:"logdb"`
 	// CoordinatorShards is the number of consumer-group coordinator shards
 	// (N in ARCHITECTURE.md §2); a group's shard depends on it, so it is
@@ -260,7 +262,7 @@ func Default() Config {
 			MaxInMemLogSize:    256 * MiB,
 			LogDBShards:        1,
 			ExecShards:         1,
-			LogDB:              "pebble",
+			LogDB:              "", // the data dir's own; tan for a new one
 			CoordinatorShards:  8,
 		},
 		Tier: TierConfig{

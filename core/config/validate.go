@@ -120,8 +120,8 @@ func (c Config) Validate() error {
 	if r.LogDBShards < 1 {
 		bad("raft.logdb-shards is %d; it must be >= 1 (1 shares one fsync stream among all shards)", r.LogDBShards)
 	}
-	if r.LogDB != "pebble" && r.LogDB != "tan" {
-		bad("raft.logdb %q: use pebble or tan (fixed once the data directory exists)", r.LogDB)
+	if r.LogDB != "" && r.LogDB != "pebble" && r.LogDB != "tan" {
+		bad("raft.logdb %q: use tan or pebble, or leave it unset (fixed once the data directory exists)", r.LogDB)
 	}
 	if r.ExecShards < 1 {
 		bad("raft.exec-shards is %d; it must be >= 1", r.ExecShards)
