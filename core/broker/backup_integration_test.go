@@ -114,9 +114,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 
 	// Records tiered after the backup are restored too: the recovery
 	// point is the last segment upload.
-	for _, r := range produceSpread(ctx, t, b.KafkaAddr(), "dr-audit", 2000, 180) {
-		produced["dr-audit/0"] = append(produced["dr-audit/0"], r)
-	}
+	produced["dr-audit/0"] = append(produced["dr-audit/0"], produceSpread(ctx, t, b.KafkaAddr(), "dr-audit", 2000, 180)...)
 	waitTier(t, b.HTTPAddr(), "dr-audit", 0, "records after the backup tiered", func(ps tier.PartitionStatus) bool {
 		return ps.TieredEnd == int64(len(produced["dr-audit/0"]))
 	})

@@ -162,7 +162,7 @@ type faultProducer struct {
 	sent   int64
 }
 
-func startFaultProducer(t *testing.T, ctx context.Context, addrs []string, topic string, partitions int32) *faultProducer {
+func startFaultProducer(ctx context.Context, t *testing.T, addrs []string, topic string, partitions int32) *faultProducer {
 	t.Helper()
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(addrs...),
@@ -309,7 +309,7 @@ func TestFaultInjectedNetworkLosesNothing(t *testing.T) {
 		t.Fatalf("create topic: %v", err)
 	}
 
-	fp := startFaultProducer(t, ctx, fc.kafkaAddrs(), topic, partitions)
+	fp := startFaultProducer(ctx, t, fc.kafkaAddrs(), topic, partitions)
 	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
 	err = fp.waitAcks(wctx, make([]int64, partitions), 50)
 	wcancel()
@@ -427,7 +427,7 @@ func TestFaultInjectedNetworkLosesNothing(t *testing.T) {
 		t.Errorf("%d records failed: %s", n, msg)
 	}
 
-	faultCheckLog(t, ctx, fc, adm, topic, partitions, acks, len(failed) == 0)
+	faultCheckLog(ctx, t, fc, adm, topic, partitions, acks, len(failed) == 0)
 	t.Logf("%6.1fs done", time.Since(begin).Seconds())
 }
 
@@ -441,7 +441,7 @@ func sub(a, b []int64) []int64 {
 
 // faultCheckLog consumes every partition from offset 0 to its high
 // watermark and checks it against the acknowledgements.
-func faultCheckLog(t *testing.T, ctx context.Context, fc *faultCluster, adm *kadm.Client, topic string, partitions int32, acks []faultAck, allAcked bool) {
+func faultCheckLog(ctx context.Context, t *testing.T, fc *faultCluster, adm *kadm.Client, topic string, partitions int32, acks []faultAck, allAcked bool) {
 	t.Helper()
 	hwm := make([]int64, partitions)
 	offsets := map[int32]kgo.Offset{}

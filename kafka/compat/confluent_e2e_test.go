@@ -110,7 +110,10 @@ func confluentRead(ctx context.Context, c *kafka.Consumer, each func(*kafka.Mess
 	var last error
 	for {
 		if ctx.Err() != nil {
-			return fmt.Errorf("%w (last client error: %v)", ctx.Err(), last)
+			if last == nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%w (last client error: %w)", ctx.Err(), last)
 		}
 		m, err := c.ReadMessage(100 * time.Millisecond)
 		if err != nil {
