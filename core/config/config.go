@@ -128,7 +128,9 @@ type RaftConfig struct {
 	// a retriable error (backpressure).
 	MaxInMemLogSize uint64 `toml:"max-in-mem-log-size"`
 	// LogDBShards and ExecShards are 1 so that every shard on a node shares
-	// one fsync stream (ARCHITECTURE.md §2).
+	// one fsync stream (ARCHITECTURE.md §2). With the tan LogDB (the default
+	// for new data dirs) each replica has its own log file and fsync, so
+	// LogDBShards applies to the pebble LogDB only; ExecShards to both.
 	LogDBShards uint64 `toml:"logdb-shards"`
 	ExecShards  uint64 `toml:"exec-shards"`
 	// LogDB is Dragonboat's Raft log store: "tan" (one log file per
