@@ -55,6 +55,28 @@ func newHarness(t *testing.T, fs vfs.FS) *harness {
 	return h
 }
 
+// checkDurable runs check on the live partition, on one reopened from the
+// store, and on one recovered from a snapshot of it.
+func (h *harness) checkDurable(check func(name string, p *Partition)) {
+	h.t.Helper()
+	check("live", h.p)
+	p2 := NewPartition(h.store, 2000, nil)
+	if _, err := p2.Open(nil); err != nil {
+		h.t.Fatal(err)
+	}
+	check("reopened", p2)
+	ctx, _ := p2.PrepareSnapshot()
+	var buf bytes.Buffer
+	if err := p2.SaveSnapshot(ctx, &buf, nil); err != nil {
+		h.t.Fatal(err)
+	}
+	other := NewPartition(h.store, 2001, nil)
+	if err := other.RecoverFromSnapshot(&buf, nil); err != nil {
+		h.t.Fatal(err)
+	}
+	check("snapshot", other)
+}
+
 // update applies cmds as one Dragonboat batch and returns their results.
 func (h *harness) update(cmds ...[]byte) []sm.Result {
 	h.t.Helper()

@@ -1,7 +1,6 @@
 package raftsm
 
 import (
-	"bytes"
 	"errors"
 	"testing"
 
@@ -61,22 +60,7 @@ func TestPartitionRestore(t *testing.T) {
 			t.Fatalf("%s: EndOffsetForEpoch(9) = %d, %d; want 4, HW", name, e, end)
 		}
 	}
-	check("live", h.p)
-	p2 := NewPartition(h.store, 2000, nil)
-	if _, err := p2.Open(nil); err != nil {
-		t.Fatal(err)
-	}
-	check("reopened", p2)
-	ctx, _ := p2.PrepareSnapshot()
-	var buf bytes.Buffer
-	if err := p2.SaveSnapshot(ctx, &buf, nil); err != nil {
-		t.Fatal(err)
-	}
-	other := NewPartition(h.store, 2001, nil)
-	if err := other.RecoverFromSnapshot(&buf, nil); err != nil {
-		t.Fatal(err)
-	}
-	check("snapshot", other)
+	h.checkDurable(check)
 
 	// New appends continue at the restored end in the restored epoch (a
 	// smaller Raft term never lowers it), and the next segment continues

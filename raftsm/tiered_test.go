@@ -1,7 +1,6 @@
 package raftsm
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"testing"
@@ -97,22 +96,7 @@ func TestPartitionTieredManifestAndLocalTrim(t *testing.T) {
 			t.Fatalf("%s: start %d local %d tiered %d HW %d segments %+v", name, p.LogStartOffset(), p.LocalStartOffset(), p.TieredEnd(), p.HighWatermark(), segs)
 		}
 	}
-	check("live", h.p)
-	p2 := NewPartition(h.store, 2000, nil)
-	if _, err := p2.Open(nil); err != nil {
-		t.Fatal(err)
-	}
-	check("reopened", p2)
-	ctx, _ := p2.PrepareSnapshot()
-	var buf bytes.Buffer
-	if err := p2.SaveSnapshot(ctx, &buf, nil); err != nil {
-		t.Fatal(err)
-	}
-	other := NewPartition(h.store, 2001, nil)
-	if err := other.RecoverFromSnapshot(&buf, nil); err != nil {
-		t.Fatal(err)
-	}
-	check("snapshot", other)
+	h.checkDurable(check)
 }
 
 // A partition tiered only after retention removed its start: the first

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/chronik-go/chronik/core/tier"
 )
 
 // Tier status (`chronik tier status`) reads the brokers' admin API only:
@@ -18,9 +20,9 @@ import (
 // its local replicas, and this file merges those into one row per partition.
 
 // TierNodeStatus is one broker's answer to GET /v1/tier (core/broker's
-// TierStatus). opsctl is a client of that API and does not import the
-// broker's packages, so the wire shape is restated here; cmd/chronik's
-// integration test checks that the two agree.
+// TierStatus; opsctl does not import the broker, so the envelope is
+// restated here and cmd/chronik's integration test checks that the two
+// agree; the partitions are core/tier's own type).
 type TierNodeStatus struct {
 	Node       int32         `json:"node"`
 	Store      string        `json:"store"`
@@ -28,27 +30,9 @@ type TierNodeStatus struct {
 }
 
 // TierReplica is one replica's tiered-storage state as its broker reports
-// it (core/tier's PartitionStatus). Only the leader's upload state (lag,
-// last upload, last error) is current: followers do not upload.
-type TierReplica struct {
-	Topic            string    `json:"topic"`
-	Partition        int32     `json:"partition"`
-	Leader           bool      `json:"leader"`
-	Remote           bool      `json:"remote_storage_enable"`
-	LogStart         int64     `json:"log_start_offset"`
-	LocalStart       int64     `json:"local_start_offset"`
-	RemoteStart      int64     `json:"remote_start_offset"` // -1 when nothing is tiered
-	TieredEnd        int64     `json:"tiered_end_offset"`
-	HighWatermark    int64     `json:"high_watermark"`
-	Segments         int       `json:"remote_segments"`
-	RemoteBytes      int64     `json:"remote_bytes"`
-	LocalBytes       int64     `json:"local_bytes"`
-	UploadLagBytes   int64     `json:"upload_lag_bytes"`
-	UploadLagSeconds float64   `json:"upload_lag_seconds"`
-	LastUpload       time.Time `json:"last_upload,omitzero"`
-	LastError        string    `json:"last_error,omitempty"`
-	LastErrorAt      time.Time `json:"last_error_at,omitzero"`
-}
+// it. Only the leader's upload state (lag, last upload, last error) is
+// current: followers do not upload.
+type TierReplica = tier.PartitionStatus
 
 // FetchTierStatus reads one broker's GET /v1/tier.
 func FetchTierStatus(ctx context.Context, addr string) (TierNodeStatus, error) {

@@ -393,14 +393,20 @@ type ReplicaState struct {
 	IsLeader bool
 }
 
-// Replicas lists the local replicas, in no particular order.
-func (s *Service) Replicas() []ReplicaState {
+// all returns the registered replicas, in no particular order.
+func (s *Service) all() []*replica {
 	s.mu.RLock()
+	defer s.mu.RUnlock()
 	rs := make([]*replica, 0, len(s.mu.byShard))
 	for _, r := range s.mu.byShard {
 		rs = append(rs, r)
 	}
-	s.mu.RUnlock()
+	return rs
+}
+
+// Replicas lists the local replicas, in no particular order.
+func (s *Service) Replicas() []ReplicaState {
+	rs := s.all()
 	out := make([]ReplicaState, 0, len(rs))
 	for _, r := range rs {
 		node, epoch, isUs, _ := r.leader()

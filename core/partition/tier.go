@@ -40,12 +40,7 @@ type Led struct {
 // LocalReplicas lists the local replicas with their leadership, in no
 // particular order.
 func (s *Service) LocalReplicas() []Led {
-	s.mu.RLock()
-	rs := make([]*replica, 0, len(s.mu.byShard))
-	for _, r := range s.mu.byShard {
-		rs = append(rs, r)
-	}
-	s.mu.RUnlock()
+	rs := s.all()
 	out := make([]Led, 0, len(rs))
 	for _, r := range rs {
 		_, epoch, isUs, err := r.leader()
