@@ -211,6 +211,37 @@ func TestTieredStorage(t *testing.T) {
 		t.Fatalf("a file that is not a segment was deleted: %v", err)
 	}
 
+	// retention.bytes bounds the whole log: the oldest segments leave the
+	// manifest (log start rises, ListOffsets earliest follows) and then
+	// their objects are deleted.
+	const keep = 1 << 20
+	alt, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "retention.bytes", Value: kadm.StringPtr(fmt.Sprint(keep))}}, topic)
+	if err == nil {
+		err = alt[0].Err
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps = waitTier(t, b.HTTPAddr(), topic, 0, "retention applied", func(ps tier.PartitionStatus) bool {
+		return ps.LogStart > 0 && ps.RemoteBytes+ps.UploadLagBytes <= keep
+	})
+	if ps.RemoteStart != ps.LogStart || ps.LastError != "" {
+		t.Fatalf("after retention: %+v", ps)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		objs, _ := filepath.Glob(filepath.Join(prefix, "*.seg"))
+		if len(objs) == ps.Segments {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d segment objects left for %d segments in the manifest", len(objs), ps.Segments)
+		}
+	}
+	if e, err := adm.ListStartOffsets(ctx, topic); err != nil || e[topic][0].Offset != ps.LogStart {
+		t.Fatalf("earliest offset after retention: %+v %v, want %d", e[topic][0], err, ps.LogStart)
+	}
+	t.Logf("retention.bytes %d: log start %d, %d segments (%d bytes) left", keep, ps.LogStart, ps.Segments, ps.RemoteBytes)
+
 	// A flipped byte in a segment nobody has read yet is detected by its
 	// checksum and never served.
 	const other = "corrupt"
