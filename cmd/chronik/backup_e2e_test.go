@@ -3,11 +3,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/chronik-go/chronik/core/backup"
+	"github.com/chronik-go/chronik/core/broker/brokertest"
 	"github.com/chronik-go/chronik/core/opsctl"
 	"github.com/chronik-go/chronik/plugins/azurestore"
 	"github.com/chronik-go/chronik/plugins/emulatortest"
@@ -121,8 +120,9 @@ func testDisasterRecovery(t *testing.T, from string) {
 	}
 	start := time.Now()
 	produced := map[string][]*kgo.Record{}
+	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	for name := range drTopicParts {
-		for _, r := range drProduce(ctx, t, c.seeds(), name, drTopicParts[name], drRecords/len(drTopicParts)) {
+		for _, r := range brokertest.Produce(ctx, t, c.seeds(), name, drTopicParts[name], drRecords/len(drTopicParts), drRecordBytes, base) {
 			k := fmt.Sprintf("%s/%d", r.Topic, r.Partition)
 			produced[k] = append(produced[k], r)
 		}
@@ -145,8 +145,8 @@ func testDisasterRecovery(t *testing.T, from string) {
 		return true, ""
 	})
 
-	committed := drConsumeAndCommit(ctx, t, c.seeds(), "dr-orders", 30000)
-	before := drDescribe(ctx, t, adm)
+	committed := brokertest.ConsumeAndCommit(ctx, t, c.seeds(), drGroup, "dr-orders", 30000)
+	before := brokertest.DescribeTopics(ctx, t, adm)
 	cl.Close()
 
 	var m backup.Manifest
@@ -187,13 +187,13 @@ func testDisasterRecovery(t *testing.T, from string) {
 	cl2 := newClient(t, c.addrs[2].kafka)
 	defer cl2.Close()
 	adm2 := kadm.NewClient(cl2)
-	if after := drDescribe(ctx, t, adm2); !reflect.DeepEqual(before, after) {
+	if after := brokertest.DescribeTopics(ctx, t, adm2); !reflect.DeepEqual(before, after) {
 		t.Errorf("topics after restore differ:\nbefore %v\nafter  %v", before, after)
 	}
 	for k, recs := range produced {
 		i := strings.LastIndexByte(k, '/')
 		p, _ := strconv.Atoi(k[i+1:])
-		drConsumePartition(ctx, t, c.seeds(), k[:i], int32(p), recs)
+		brokertest.CheckPartition(ctx, t, c.seeds(), k[:i], int32(p), recs)
 	}
 	got, err := adm2.FetchOffsets(ctx, drGroup)
 	if err != nil {
@@ -205,114 +205,6 @@ func testDisasterRecovery(t *testing.T, from string) {
 		}
 	}
 	t.Logf("every record byte-identical at its offset; group offsets %v restored", committed)
-}
-
-// drProduce produces n records round-robin over the topic's partitions
-// (explicitly: kgo's round-robin skips partitions without a leader yet).
-func drProduce(ctx context.Context, t *testing.T, seeds []string, topic string, partitions int32, n int) []*kgo.Record {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ProducerBatchMaxBytes(64<<10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	rng := rand.New(rand.NewPCG(uint64(n), uint64(len(topic))))
-	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
-	recs := make([]*kgo.Record, n)
-	for i := range recs {
-		v := make([]byte, drRecordBytes)
-		for j := range v {
-			v[j] = byte(rng.Uint32())
-		}
-		recs[i] = &kgo.Record{Key: []byte(strconv.Itoa(i)), Value: v, Timestamp: base.Add(time.Duration(i) * time.Millisecond), Partition: int32(i) % partitions}
-	}
-	for i := 0; i < n; i += 5000 { // paced, so three brokers on two cores keep their Raft ticks
-		if err := cl.ProduceSync(ctx, recs[i:min(i+5000, n)]...).FirstErr(); err != nil {
-			t.Fatalf("produce %s: %v", topic, err)
-		}
-	}
-	return recs
-}
-
-func drConsumeAndCommit(ctx context.Context, t *testing.T, seeds []string, topic string, n int) map[int32]int64 {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumerGroup(drGroup), kgo.ConsumeTopics(topic),
-		kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	for got := 0; got < n; {
-		fs := cl.PollRecords(ctx, n-got)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("group consumed %d of %d: %v", got, n, err)
-		}
-		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("group fetch: %v", err) })
-		got += fs.NumRecords()
-	}
-	if err := cl.CommitUncommittedOffsets(ctx); err != nil {
-		t.Fatal(err)
-	}
-	out := map[int32]int64{}
-	for _, ps := range cl.CommittedOffsets() {
-		for p, o := range ps {
-			out[p] = o.Offset
-		}
-	}
-	cl.LeaveGroup()
-	return out
-}
-
-func drConsumePartition(ctx context.Context, t *testing.T, seeds []string, topic string, p int32, want []*kgo.Record) {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().At(0)}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	for next := int64(0); next < int64(len(want)); {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("%s/%d: read %d of %d: %v", topic, p, next, len(want), err)
-		}
-		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("%s/%d: fetch at %d: %v", topic, p, next, err) })
-		fs.EachRecord(func(r *kgo.Record) {
-			w := want[next]
-			if r.Offset != next || w.Offset != next || !bytes.Equal(r.Value, w.Value) || !bytes.Equal(r.Key, w.Key) || !r.Timestamp.Equal(w.Timestamp) {
-				t.Fatalf("%s/%d: record at %d (offset %d) does not match what was produced", topic, p, next, r.Offset)
-			}
-			next++
-		})
-	}
-}
-
-func drDescribe(ctx context.Context, t *testing.T, adm *kadm.Client) map[string]string {
-	t.Helper()
-	td, err := adm.ListTopics(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	var names []string
-	for name, d := range td {
-		out[name] = fmt.Sprintf("id=%s partitions=%d", d.ID, len(d.Partitions))
-		names = append(names, name)
-	}
-	rcs, err := adm.DescribeTopicConfigs(ctx, names...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, rc := range rcs {
-		var set []string
-		for _, c := range rc.Configs {
-			if c.Source == 1 { // set on the topic
-				set = append(set, c.Key+"="+c.MaybeValue())
-			}
-		}
-		out[rc.Name] += " configs=" + strings.Join(set, ",")
-	}
-	return out
 }
 
 // TestE2ERecoverFrom is the cold start: a single node started with
@@ -334,7 +226,7 @@ func TestE2ERecoverFrom(t *testing.T) {
 		t.Fatalf("create: %v %v", err, resp.Err)
 	}
 	produced := map[int32][]*kgo.Record{}
-	for _, r := range drProduce(ctx, t, []string{a.kafka}, "cold", 2, 4000) {
+	for _, r := range brokertest.Produce(ctx, t, []string{a.kafka}, "cold", 2, 4000, drRecordBytes, time.Now().Add(-time.Hour).Truncate(time.Millisecond)) {
 		produced[r.Partition] = append(produced[r.Partition], r)
 	}
 	cl.Close()
@@ -360,7 +252,7 @@ func TestE2ERecoverFrom(t *testing.T) {
 	n = startNode(t, dir, a, "--tier", from, "--recover-from", from)
 	t.Logf("cold start with --recover-from: serving in %s", time.Since(start).Round(time.Millisecond))
 	for p, recs := range produced {
-		drConsumePartition(ctx, t, []string{a.kafka}, "cold", p, recs)
+		brokertest.CheckPartition(ctx, t, []string{a.kafka}, "cold", p, recs)
 	}
 	stop(n)
 	if log := readFile(t, n.logPath); !strings.Contains(log, "restore complete") {
@@ -370,5 +262,5 @@ func TestE2ERecoverFrom(t *testing.T) {
 	if log := readFile(t, n.logPath); !strings.Contains(log, "--recover-from is ignored") {
 		t.Errorf("a restart with state did not ignore --recover-from")
 	}
-	drConsumePartition(ctx, t, []string{a.kafka}, "cold", 0, produced[0])
+	brokertest.CheckPartition(ctx, t, []string{a.kafka}, "cold", 0, produced[0])
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -76,8 +75,9 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 		}
 	}
 	produced := map[string][]*kgo.Record{} // topic/partition → records in offset order
+	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	for name := range drTopics {
-		for _, r := range produceSpread(ctx, t, b.KafkaAddr(), name, 10000, 180) {
+		for _, r := range brokertest.Produce(ctx, t, []string{b.KafkaAddr()}, name, drTopics[name], 10000, 180, base) {
 			k := fmt.Sprintf("%s/%d", r.Topic, r.Partition)
 			produced[k] = append(produced[k], r)
 		}
@@ -91,8 +91,8 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 
 	// A group reads part of dr-orders and commits.
 	const group = "dr-group"
-	committed := consumeAndCommit(ctx, t, b.KafkaAddr(), group, "dr-orders", 3000)
-	before := describe(ctx, t, adm)
+	committed := brokertest.ConsumeAndCommit(ctx, t, []string{b.KafkaAddr()}, group, "dr-orders", 3000)
+	before := brokertest.DescribeTopics(ctx, t, adm)
 	cl.Close()
 
 	// Back up through the admin API, as chronik backup now does.
@@ -114,7 +114,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 
 	// Records tiered after the backup are restored too: the recovery
 	// point is the last segment upload.
-	produced["dr-audit/0"] = append(produced["dr-audit/0"], produceSpread(ctx, t, b.KafkaAddr(), "dr-audit", 2000, 180)...)
+	produced["dr-audit/0"] = append(produced["dr-audit/0"], brokertest.Produce(ctx, t, []string{b.KafkaAddr()}, "dr-audit", 1, 2000, 180, base)...)
 	waitTier(t, b.HTTPAddr(), "dr-audit", 0, "records after the backup tiered", func(ps tier.PartitionStatus) bool {
 		return ps.TieredEnd == int64(len(produced["dr-audit/0"]))
 	})
@@ -199,12 +199,12 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	}
 	defer cl2.Close()
 	adm2 := kadm.NewClient(cl2)
-	if after := describe(ctx, t, adm2); !reflect.DeepEqual(before, after) {
+	if after := brokertest.DescribeTopics(ctx, t, adm2); !reflect.DeepEqual(before, after) {
 		t.Errorf("topics after restore differ:\nbefore %v\nafter  %v", before, after)
 	}
 	for k, recs := range produced {
 		topic, p := splitTP(t, k)
-		consumePartition(ctx, t, b2.KafkaAddr(), topic, p, recs)
+		brokertest.CheckPartition(ctx, t, []string{b2.KafkaAddr()}, topic, p, recs)
 	}
 	got, err := adm2.FetchOffsets(ctx, group)
 	if err != nil {
@@ -252,7 +252,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	}
 	defer cl3.Close()
 	adm3 := kadm.NewClient(cl3)
-	if after := describe(ctx, t, adm3); !reflect.DeepEqual(before, after) {
+	if after := brokertest.DescribeTopics(ctx, t, adm3); !reflect.DeepEqual(before, after) {
 		t.Errorf("topics after a second apply differ:\nbefore %v\nafter  %v", before, after)
 	}
 	ends, err := adm3.ListEndOffsets(ctx, "dr-audit")
@@ -271,7 +271,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	consumePartition(ctx, t, b3.KafkaAddr(), "dr-orders", 1, produced["dr-orders/1"])
+	brokertest.CheckPartition(ctx, t, []string{b3.KafkaAddr()}, "dr-orders", 1, produced["dr-orders/1"])
 }
 
 func drConfig(t *testing.T, from string) config.Config {
@@ -292,70 +292,6 @@ func splitTP(t *testing.T, k string) (string, int32) {
 		t.Fatal(err)
 	}
 	return k[:i], p
-}
-
-// produceSpread produces n records of size bytes round-robin over the
-// topic's partitions and returns them with their offsets.
-func produceSpread(ctx context.Context, t *testing.T, addr, topic string, n, size int) []*kgo.Record {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchMaxBytes(16<<10),
-		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	rng := rand.New(rand.NewPCG(uint64(n), uint64(len(topic))))
-	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
-	recs := make([]*kgo.Record, n)
-	for i := range recs {
-		v := make([]byte, size)
-		for j := range v {
-			v[j] = byte(rng.Uint32())
-		}
-		recs[i] = &kgo.Record{
-			Key: []byte(fmt.Sprint(i)), Value: v, Timestamp: base.Add(time.Duration(i) * time.Millisecond),
-			Headers: []kgo.RecordHeader{{Key: "i", Value: []byte(fmt.Sprint(i))}},
-		}
-	}
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatalf("produce: %v", err)
-	}
-	return recs
-}
-
-// consumeAndCommit reads n records of topic in group and commits them,
-// returning the committed offset per partition.
-func consumeAndCommit(ctx context.Context, t *testing.T, addr, group, topic string, n int) map[int32]int64 {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
-		kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	got := 0
-	for got < n {
-		fs := cl.PollRecords(ctx, n-got)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("group consumed %d of %d: %v", got, n, err)
-		}
-		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("group fetch: %v", err) })
-		got += fs.NumRecords()
-	}
-	if err := cl.CommitUncommittedOffsets(ctx); err != nil {
-		t.Fatal(err)
-	}
-	out := map[int32]int64{}
-	for _, ps := range cl.CommittedOffsets() {
-		for p, o := range ps {
-			out[p] = o.Offset
-		}
-	}
-	cl.LeaveGroup()
-	if len(out) == 0 {
-		t.Fatal("nothing committed")
-	}
-	return out
 }
 
 // resumeGroup joins the group again and checks that each partition's first
@@ -390,61 +326,4 @@ func resumeGroup(ctx context.Context, t *testing.T, addr, group, topic string, c
 			t.Errorf("group resumed dr-orders/%d at %d, want the committed %d", p, first[p], off)
 		}
 	}
-}
-
-// consumePartition reads one partition from offset 0 and checks every
-// record against what was produced.
-func consumePartition(ctx context.Context, t *testing.T, addr, topic string, p int32, want []*kgo.Record) {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().At(0)}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	next := int64(0)
-	for next < int64(len(want)) {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("%s/%d: consumed %d of %d: %v", topic, p, next, len(want), err)
-		}
-		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("%s/%d: fetch at %d: %v", topic, p, next, err) })
-		fs.EachRecord(func(r *kgo.Record) {
-			w := want[next]
-			if r.Offset != next || w.Offset != next || !bytes.Equal(r.Value, w.Value) || !bytes.Equal(r.Key, w.Key) ||
-				!r.Timestamp.Equal(w.Timestamp) || !reflect.DeepEqual(r.Headers, w.Headers) {
-				t.Fatalf("%s/%d: record at %d (offset %d) does not match what was produced", topic, p, next, r.Offset)
-			}
-			next++
-		})
-	}
-}
-
-// describe returns each topic's UUID, partition count and explicitly set
-// configs.
-func describe(ctx context.Context, t *testing.T, adm *kadm.Client) map[string]string {
-	t.Helper()
-	td, err := adm.ListTopics(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	var names []string
-	for name, d := range td {
-		out[name] = fmt.Sprintf("id=%s partitions=%d", d.ID, len(d.Partitions))
-		names = append(names, name)
-	}
-	rcs, err := adm.DescribeTopicConfigs(ctx, names...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, rc := range rcs {
-		var set []string
-		for _, c := range rc.Configs {
-			if c.Source == 1 { // DYNAMIC_TOPIC_CONFIG: set on the topic
-				set = append(set, c.Key+"="+c.MaybeValue())
-			}
-		}
-		out[rc.Name] += " configs=" + strings.Join(set, ",")
-	}
-	return out
 }

@@ -3,12 +3,10 @@
 package broker_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -81,28 +79,6 @@ func tieredTopic(ctx context.Context, t *testing.T, adm *kadm.Client, name strin
 	}
 }
 
-func produceRandom(ctx context.Context, t *testing.T, addr, topic string, n, size int, base time.Time) []*kgo.Record {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchMaxBytes(16<<10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	rng := rand.New(rand.NewPCG(uint64(n), 7))
-	recs := make([]*kgo.Record, n)
-	for i := range recs {
-		v := make([]byte, size)
-		for j := range v {
-			v[j] = byte(rng.Uint32())
-		}
-		recs[i] = &kgo.Record{Key: []byte(fmt.Sprint(i)), Value: v, Timestamp: base.Add(time.Duration(i) * time.Millisecond)}
-	}
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatalf("produce: %v", err)
-	}
-	return recs
-}
-
 // TestTieredStorage rolls small segments to the local-directory backend and
 // checks the properties in process: local disk bounded by
 // local.retention.bytes plus two segments, every record read back
@@ -128,7 +104,7 @@ func TestTieredStorage(t *testing.T) {
 	tieredTopic(ctx, t, adm, topic)
 
 	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
-	recs := produceRandom(ctx, t, b.KafkaAddr(), topic, 3000, 1000, base) // ~3 MB
+	recs := brokertest.Produce(ctx, t, []string{b.KafkaAddr()}, topic, 1, 3000, 1000, base) // ~3 MB
 	hw := int64(len(recs))
 	ps := waitTier(t, b.HTTPAddr(), topic, 0, "segments tiered and local data trimmed", func(ps tier.PartitionStatus) bool {
 		return ps.LocalStart > 0 && ps.UploadLagBytes < tierSegmentBytes && ps.LocalBytes <= tierLocalBytes+2*tierSegmentBytes
@@ -162,7 +138,7 @@ func TestTieredStorage(t *testing.T) {
 	}
 
 	// Everything from offset 0, byte-identical, much of it from the store.
-	consumeAll(ctx, t, b.KafkaAddr(), topic, recs)
+	brokertest.CheckPartition(ctx, t, []string{b.KafkaAddr()}, topic, 0, recs)
 	if m := metricsText(t, b.HTTPAddr()); !strings.Contains(m, "chronik_tier_remote_reads_total") {
 		t.Fatal("no remote reads recorded in /metrics")
 	}
@@ -246,7 +222,7 @@ func TestTieredStorage(t *testing.T) {
 	// checksum and never served.
 	const other = "corrupt"
 	tieredTopic(ctx, t, adm, other)
-	produceRandom(ctx, t, b.KafkaAddr(), other, 1000, 1000, base)
+	brokertest.Produce(ctx, t, []string{b.KafkaAddr()}, other, 1, 1000, 1000, base)
 	waitTier(t, b.HTTPAddr(), other, 0, "second topic tiered", func(ps tier.PartitionStatus) bool { return ps.LocalStart > 0 })
 	seg := firstSegmentFile(t, dir, other)
 	data, err := os.ReadFile(seg)
@@ -295,30 +271,6 @@ func firstSegmentFile(t *testing.T, dir, topic string) string {
 	}
 	t.Fatalf("no first segment of %s under %s", topic, dir)
 	return ""
-}
-
-func consumeAll(ctx context.Context, t *testing.T, addr, topic string, want []*kgo.Record) {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().At(0)}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	next := int64(0)
-	for next < int64(len(want)) {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			t.Fatalf("consumed %d of %d: %v", next, len(want), err)
-		}
-		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("fetch at %d: %v", next, err) })
-		fs.EachRecord(func(r *kgo.Record) {
-			w := want[next]
-			if r.Offset != next || !bytes.Equal(r.Value, w.Value) || !bytes.Equal(r.Key, w.Key) || !r.Timestamp.Equal(w.Timestamp) {
-				t.Fatalf("record at %d: offset %d, %d value bytes; does not match what was produced", next, r.Offset, len(r.Value))
-			}
-			next++
-		})
-	}
 }
 
 func metricsText(t *testing.T, httpAddr string) string {
