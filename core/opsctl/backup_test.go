@@ -39,10 +39,7 @@ func sampleManifest() *backup.Manifest {
 	}
 }
 
-var backupReports = []struct {
-	name   string
-	report opsctl.Report
-}{
+var backupReports = []namedReport{
 	{"backup_show", &opsctl.BackupReport{Manifest: sampleManifest()}},
 	{"backup_list", &opsctl.BackupListReport{Backups: []backup.Summary{
 		{ID: "20261125T235900Z-3fa2", Complete: true, Manifest: sampleManifest()},
@@ -76,31 +73,7 @@ var backupReports = []struct {
 }
 
 func TestBackupRenderGolden(t *testing.T) {
-	for _, tt := range backupReports {
-		for _, format := range opsctl.Formats {
-			t.Run(tt.name+"/"+string(format), func(t *testing.T) {
-				var buf bytes.Buffer
-				if err := opsctl.Print(&buf, format, tt.report); err != nil {
-					t.Fatal(err)
-				}
-				golden(t, filepath.Join("testdata", tt.name+"."+string(format)), buf.Bytes())
-				switch format {
-				case opsctl.JSON:
-					var v any
-					if err := json.Unmarshal(buf.Bytes(), &v); err != nil {
-						t.Fatalf("invalid JSON: %v\n%s", err, &buf)
-					}
-					checkKeys(t, tt.name, v, true)
-				case opsctl.Table:
-					for i, line := range strings.Split(buf.String(), "\n") {
-						if strings.TrimRight(line, " ") != line {
-							t.Errorf("line %d has trailing spaces: %q", i+1, line)
-						}
-					}
-				}
-			})
-		}
-	}
+	renderGolden(t, backupReports, func(t *testing.T, name string, v any) { checkKeys(t, name, v, true) })
 }
 
 func TestBackupAPIClient(t *testing.T) {

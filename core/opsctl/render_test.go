@@ -19,10 +19,7 @@ func ptr[T any](v T) *T { return &v }
 // reports are one fixture per report type (two where a column appears
 // only sometimes), rendered in both formats against testdata/NAME.table
 // and testdata/NAME.json.
-var reports = []struct {
-	name   string
-	report opsctl.Report
-}{
+var reports = []namedReport{
 	{"topic_create", &opsctl.CreatedTopic{
 		Name: "orders", ID: "yrtRsvsbQz22mgyS4KwERg", PartitionCount: 3, ReplicationFactor: 1,
 		Configs: map[string]string{"retention.ms": "86400000", "cleanup.policy": "delete"},
@@ -116,8 +113,20 @@ var reports = []struct {
 	{"group_delete", &opsctl.DeletedGroup{Name: "billing", Deleted: true}},
 }
 
-func TestRenderGolden(t *testing.T) {
-	for _, tt := range reports {
+// namedReport is one golden-file case: testdata/<name>.<format>.
+type namedReport struct {
+	name   string
+	report opsctl.Report
+}
+
+func TestRenderGolden(t *testing.T) { renderGolden(t, reports, nil) }
+
+// renderGolden prints every report in every format and compares it with
+// its golden file: valid JSON (then checkJSON, if set, on the decoded
+// value), and tables without trailing spaces.
+func renderGolden(t *testing.T, cases []namedReport, checkJSON func(t *testing.T, name string, v any)) {
+	t.Helper()
+	for _, tt := range cases {
 		for _, format := range opsctl.Formats {
 			t.Run(tt.name+"/"+string(format), func(t *testing.T) {
 				var buf bytes.Buffer
@@ -125,10 +134,16 @@ func TestRenderGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 				golden(t, filepath.Join("testdata", tt.name+"."+string(format)), buf.Bytes())
-				if format == opsctl.JSON && !json.Valid(buf.Bytes()) {
-					t.Fatalf("invalid JSON:\n%s", &buf)
-				}
-				if format == opsctl.Table {
+				switch format {
+				case opsctl.JSON:
+					var v any
+					if err := json.Unmarshal(buf.Bytes(), &v); err != nil {
+						t.Fatalf("invalid JSON: %v\n%s", err, &buf)
+					}
+					if checkJSON != nil {
+						checkJSON(t, tt.name, v)
+					}
+				case opsctl.Table:
 					for i, line := range strings.Split(buf.String(), "\n") {
 						if strings.TrimRight(line, " ") != line {
 							t.Errorf("line %d has trailing spaces: %q", i+1, line)

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,10 +20,7 @@ var tierTakenAt = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // tierReports are rendered like reports (render_test.go), against
 // testdata/NAME.table and testdata/NAME.json.
-var tierReports = []struct {
-	name   string
-	report *opsctl.TierReport
-}{
+var tierReports = []namedReport{
 	{"tier_status", &opsctl.TierReport{
 		TakenAt: tierTakenAt,
 		Nodes: []opsctl.TierNode{
@@ -66,31 +62,7 @@ var tierReports = []struct {
 }
 
 func TestTierRenderGolden(t *testing.T) {
-	for _, tt := range tierReports {
-		for _, format := range opsctl.Formats {
-			t.Run(tt.name+"/"+string(format), func(t *testing.T) {
-				var buf bytes.Buffer
-				if err := opsctl.Print(&buf, format, tt.report); err != nil {
-					t.Fatal(err)
-				}
-				golden(t, filepath.Join("testdata", tt.name+"."+string(format)), buf.Bytes())
-				switch format {
-				case opsctl.JSON:
-					var v any
-					if err := json.Unmarshal(buf.Bytes(), &v); err != nil {
-						t.Fatalf("invalid JSON: %v\n%s", err, &buf)
-					}
-					checkKeys(t, tt.name, v, false)
-				case opsctl.Table:
-					for i, line := range strings.Split(buf.String(), "\n") {
-						if strings.TrimRight(line, " ") != line {
-							t.Errorf("line %d has trailing spaces: %q", i+1, line)
-						}
-					}
-				}
-			})
-		}
-	}
+	renderGolden(t, tierReports, func(t *testing.T, name string, v any) { checkKeys(t, name, v, false) })
 }
 
 // tierBroker serves GET /v1/tier with st, and GET /v1/brokers with the
