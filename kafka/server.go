@@ -22,6 +22,10 @@ import (
 type Config struct {
 	// Addr is the listen address (host:port; port 0 picks a free one).
 	Addr string
+	// Listener, when set, is used instead of listening on Addr (the broker
+	// binds early when Addr's port is 0, so that it can advertise the port
+	// it got); Close closes it.
+	Listener net.Listener
 	// MaxRequestBytes is the largest request frame accepted (default
 	// 100 MiB, Kafka's socket.request.max.bytes).
 	MaxRequestBytes int32
@@ -162,9 +166,12 @@ func (s *Server) Listen() error {
 	if s.mu.closing {
 		return errors.New("kafka: server is closed")
 	}
-	ln, err := net.Listen("tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("kafka: listen on %s: %w", s.cfg.Addr, err)
+	ln := s.cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.cfg.Addr); err != nil {
+			return fmt.Errorf("kafka: listen on %s: %w", s.cfg.Addr, err)
+		}
 	}
 	s.mu.ln = ln
 	return nil

@@ -118,9 +118,18 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	if cfg.Raft.LogDB, err = claimLogDB(cfg.DataDir, cfg.Raft.LogDB); err != nil {
 		return nil, err
 	}
+	// Port 0 picks a free port: bind now, so that the port clients are told
+	// to connect to (Metadata, the broker record) is the one we got.
+	kafkaLn, err := listenIfPortZero(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	installRaftLogger(log)
 	b := &Broker{cfg: cfg, log: log, served: make(chan error, 1)}
 	defer func() {
+		if err != nil && kafkaLn != nil && b.kafka == nil {
+			kafkaLn.Close()
+		}
 		if err != nil {
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
@@ -216,6 +225,7 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		DefaultReplicationFactor: cfg.ReplicationFactor(),
 		MaxPartitionsPerTopic:    cfg.Kafka.MaxPartitionsPerTopic,
 		Groups:                   b.groups,
+		Listener:                 kafkaLn,
 	}, &backend{b.cluster, b.parts, b.tier}, metrics, log)
 	if err := b.kafka.Listen(); err != nil {
 		return nil, fmt.Errorf("cannot listen for Kafka clients on %s: %w", cfg.KafkaAddr, err)
@@ -329,6 +339,21 @@ func (b *Broker) stop(ctx context.Context) error {
 		b.log.Info("broker stopped", "node", b.cfg.NodeID)
 	}
 	return err
+}
+
+// listenIfPortZero binds the Kafka listener when cfg.KafkaAddr asks for
+// any free port (port 0) and replaces the address with the one bound; it
+// returns nil otherwise (the Kafka server binds later).
+func listenIfPortZero(cfg *config.Config) (net.Listener, error) {
+	if _, port, err := net.SplitHostPort(cfg.KafkaAddr); err != nil || port != "0" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", cfg.KafkaAddr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen for Kafka clients on %s: %w", cfg.KafkaAddr, err)
+	}
+	cfg.KafkaAddr = ln.Addr().String()
+	return ln, nil
 }
 
 // startTier opens the object store and starts tiered storage. Topics tier
