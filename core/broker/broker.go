@@ -601,8 +601,17 @@ func (b *Broker) registerSelf(ctx context.Context) {
 	r := cluster.BrokerRecord{ID: b.cfg.NodeID, Kafka: b.cfg.AdvertisedKafkaAddr(), Raft: b.cfg.RaftAddr, HTTP: b.cfg.HTTPAddr}
 	if n, ok := b.cfg.Node(b.cfg.NodeID); ok {
 		r = cluster.BrokerRecord{ID: n.ID, Kafka: n.Kafka, Raft: n.Raft, HTTP: n.HTTP, Rack: n.Rack}
-	} else if _, ok := b.meta.View().Brokers[b.cfg.NodeID]; ok {
-		return
+	} else {
+		// A broker added at run time was registered (with its rack) by
+		// `chronik cluster add-node`. Its replica of the meta shard may
+		// still be catching up, so look only after a ReadIndex barrier:
+		// registering from a stale view would overwrite that record.
+		if err := b.barrier(ctx, raftsm.MetaShardID); err != nil {
+			return
+		}
+		if _, ok := b.meta.View().Brokers[b.cfg.NodeID]; ok {
+			return
+		}
 	}
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		if old, ok := b.meta.View().Brokers[b.cfg.NodeID]; ok {
