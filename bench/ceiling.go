@@ -65,10 +65,12 @@ func DiskWrite(ctx context.Context, dir string, chunk int, total int64) (DiskRes
 	return DiskResult{Chunk: chunk, Bytes: n, Seconds: el.Seconds(), MBPerSec: float64(n) / 1e6 / el.Seconds(), Sync: summarize(h)}, ctx.Err()
 }
 
-// RaftWorkload is a "Dragonboat alone" run: one single-replica shard with
-// the broker's exact NodeHost and shard settings (broker.RaftSettings) and
-// a trivial on-disk state machine, driven by Concurrency proposers that each
-// propose Payload bytes and wait for the result.
+// RaftWorkload is a "Dragonboat alone" run: Shards single-replica shards
+// (one unless set) with the broker's exact NodeHost and shard settings
+// (broker.RaftSettings) and a trivial on-disk state machine, driven by
+// Concurrency proposers that each propose Payload bytes and wait for the
+// result. Proposer i proposes to shard i mod Shards, so with Concurrency a
+// multiple of Shards every shard has the same number in flight.
 type RaftWorkload struct {
 	Dir         string        // data directory (a new one per run)
 	RaftAddr    string        // a free 127.0.0.1 port
@@ -76,6 +78,7 @@ type RaftWorkload struct {
 	Payload     int           // bytes per proposal
 	Proposals   int64         // stop after this many
 	Concurrency int           // proposals in flight
+	Shards      int           // single-replica shards (0 means 1)
 	Log         *slog.Logger
 }
 
@@ -88,8 +91,8 @@ type RaftResult struct {
 	Latency         *Latency `json:"latency_ms"`
 }
 
-// raftShardID is the shard of a Dragonboat-alone run (any ID works: the
-// NodeHost is its own).
+// raftShardID is the first shard of a Dragonboat-alone run (any ID works:
+// the NodeHost is its own).
 const raftShardID = 100
 
 // Raft runs w and returns the committed-and-applied proposal rate.
@@ -111,26 +114,33 @@ func Raft(ctx context.Context, w RaftWorkload) (RaftResult, error) {
 		return RaftResult{}, fmt.Errorf("raft ceiling: %w", err)
 	}
 	defer nh.Close()
+	shards := max(w.Shards, 1)
 	members := map[uint64]dragonboat.Target{1: w.RaftAddr}
 	create := func(uint64, uint64) sm.IOnDiskStateMachine { return &nullSM{} }
-	if err := nh.StartOnDiskReplica(members, false, create, shardCfg(raftShardID, 1)); err != nil {
-		return RaftResult{}, fmt.Errorf("raft ceiling: %w", err)
-	}
-	for {
-		if _, _, ok, err := nh.GetLeaderID(raftShardID); err == nil && ok {
-			break
+	sessions := make([]*client.Session, shards)
+	for i := range shards {
+		id := uint64(raftShardID + i)
+		if err := nh.StartOnDiskReplica(members, false, create, shardCfg(id, 1)); err != nil {
+			return RaftResult{}, fmt.Errorf("raft ceiling: %w", err)
 		}
-		select {
-		case <-ctx.Done():
-			return RaftResult{}, ctx.Err()
-		case <-time.After(5 * time.Millisecond):
+		sessions[i] = nh.GetNoOPSession(id)
+	}
+	for i := range shards {
+		for {
+			if _, _, ok, err := nh.GetLeaderID(uint64(raftShardID + i)); err == nil && ok {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return RaftResult{}, ctx.Err()
+			case <-time.After(5 * time.Millisecond):
+			}
 		}
 	}
 	pool := valuePool()
 	if w.Payload > len(pool)/2 {
 		return RaftResult{}, fmt.Errorf("raft ceiling: payload %d over %d bytes", w.Payload, len(pool)/2)
 	}
-	session := nh.GetNoOPSession(raftShardID)
 	m := newMeter("raft")
 	var (
 		left     atomic.Int64
@@ -146,6 +156,7 @@ func Raft(ctx context.Context, w RaftWorkload) (RaftResult, error) {
 			// Distinct bytes per proposal, as distinct batches are: the
 			// LogDB's block compression must not find repeats.
 			off := i * len(pool) / w.Concurrency
+			session := sessions[i%shards]
 			for left.Add(-1) >= 0 && ctx.Err() == nil {
 				if off+w.Payload > len(pool) {
 					off = 0

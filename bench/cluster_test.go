@@ -267,8 +267,10 @@ func (c *benchCluster) waitCaughtUp(ctx context.Context, i int, topic string, ti
 // records at half its measured maximum rate, latency counted from each
 // record's intended send time (half-p99-ms; target ≤ 5 ms, x_5ms =
 // half-p99 ÷ 5 ms), next to the single node's figure at half its own
-// maximum (rf1-half-p99-ms). One op is one acknowledged record of the RF3
-// maximum-rate run.
+// maximum (rf1-half-p99-ms). Both half rates are then run again with linger
+// 0 (half-l0-*, rf1-half-l0-*, x_5ms-l0): the defaults' linger 10 ms alone
+// is twice the 5 ms target, so this is the latency the broker adds. One op
+// is one acknowledged record of the RF3 maximum-rate run.
 func BenchmarkProduceRF3(b *testing.B) {
 	if probeRound(b) {
 		return
@@ -291,6 +293,9 @@ func BenchmarkProduceRF3(b *testing.B) {
 	w1.Rate = rf1.RecordsPerSec / 2
 	rf1Half, err := Produce(ctx, w1)
 	must(b, err)
+	w1.Linger = 0
+	rf1HalfL0, err := Produce(ctx, w1)
+	must(b, err)
 	single.stop(b, syscall.SIGKILL)
 
 	c := startBenchCluster(ctx, b, bin, 3)
@@ -311,6 +316,9 @@ func BenchmarkProduceRF3(b *testing.B) {
 	w3.Rate = res.RecordsPerSec / 2
 	half, err := Produce(ctx, w3)
 	must(b, err)
+	w3.Linger = 0 // the latency shape: the same rate, nothing waits in the client
+	halfL0, err := Produce(ctx, w3)
+	must(b, err)
 	b.ReportMetric(half.RecordsPerSec, "half-records/s")
 	reportLatency(b, "half-", half.Latency)
 	if half.Latency != nil {
@@ -319,6 +327,15 @@ func BenchmarkProduceRF3(b *testing.B) {
 	if rf1Half.Latency != nil {
 		b.ReportMetric(rf1Half.Latency.P50, "rf1-half-p50-ms")
 		b.ReportMetric(rf1Half.Latency.P99, "rf1-half-p99-ms")
+	}
+	if halfL0.Latency != nil && rf1HalfL0.Latency != nil {
+		b.ReportMetric(halfL0.Latency.P50, "half-l0-p50-ms")
+		b.ReportMetric(halfL0.Latency.P99, "half-l0-p99-ms")
+		b.ReportMetric(rf1HalfL0.Latency.P50, "rf1-half-l0-p50-ms")
+		b.ReportMetric(rf1HalfL0.Latency.P99, "rf1-half-l0-p99-ms")
+		reportRatio(b, "5ms-l0", halfL0.Latency.P99, 5, "")
+		logf(b, "linger 0 at the same half rates: RF3 p50 %.1f p99 %.1f ms (%.1f rec/batch), RF1 p50 %.1f p99 %.1f ms (%.1f rec/batch)",
+			halfL0.Latency.P50, halfL0.Latency.P99, halfL0.RecordsPerBatch(), rf1HalfL0.Latency.P50, rf1HalfL0.Latency.P99, rf1HalfL0.RecordsPerBatch())
 	}
 	logf(b, "RF3 %.0f rec/s (%.1f rec/batch), RF1 %.0f rec/s (%.1f rec/batch): x_rf1 %.2f; half rate RF3 %.0f rec/s p50 %.1f p99 %.1f ms, RF1 %.0f rec/s p50 %.1f p99 %.1f ms",
 		res.RecordsPerSec, res.RecordsPerBatch(), rf1.RecordsPerSec, rf1.RecordsPerBatch(), res.RecordsPerSec/rf1.RecordsPerSec,

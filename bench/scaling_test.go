@@ -3,6 +3,8 @@ package bench
 import (
 	"fmt"
 	"testing"
+
+	"github.com/chronik-go/chronik/core/broker/brokertest"
 )
 
 // BenchmarkPartitionScaling produces the same total load (b.N keyed
@@ -11,7 +13,8 @@ import (
 // on the same broker (x_1p: target ≥ 0.8 at 64 partitions) and runs kfake
 // with the same partition count (x_kfake) and with one (kfake-x_1p: the
 // part of the loss that the producer itself causes — smaller batches per
-// partition at the same linger).
+// partition at the same linger) and Dragonboat alone with one shard per
+// partition (x_raft: what the Raft groups cost without the broker).
 func BenchmarkPartitionScaling(b *testing.B) {
 	for _, parts := range []int32{1, 16, 64, 256} {
 		b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) {
@@ -19,7 +22,7 @@ func BenchmarkPartitionScaling(b *testing.B) {
 				return
 			}
 			ctx := benchContext(b)
-			addr, _ := startChronik(b, nil)
+			addr, cfg := startChronik(b, nil)
 			w := DefaultWorkload()
 			w.Keyed, w.Records = true, int64(b.N)
 			var one Result
@@ -41,6 +44,22 @@ func BenchmarkPartitionScaling(b *testing.B) {
 			reportRun(b, res)
 			if parts > 1 {
 				reportRatio(b, "1p", res.RecordsPerSec, one.RecordsPerSec, "records/s")
+			}
+			// Dragonboat alone with one shard per partition and the same
+			// proposal size. In flight: what the producer could have in
+			// flight, at most its requests in flight (each carries one
+			// batch per partition) and at most its buffered records
+			// (MaxBufferedRecords counts unacknowledged records too).
+			if res.Batches > 0 {
+				inFlight := min(proposalsInFlight(w)*int(parts), int(float64(w.MaxBufferedRecords)/res.RecordsPerBatch())+1)
+				rr, err := Raft(ctx, RaftWorkload{
+					Dir: b.TempDir(), RaftAddr: brokertest.FreeAddr(b), Config: cfg,
+					Payload:   int(res.MeanBatchBytes()) + appendOverhead,
+					Proposals: min(res.Batches, 50000), Shards: int(parts),
+					Concurrency: max(inFlight, int(parts)),
+				})
+				must(b, err)
+				reportRatio(b, "raft", res.RecordsPerSec, rr.ProposalsPerSec*res.RecordsPerBatch(), "records/s")
 			}
 			// kfake with the same partition count, and its own 1-partition
 			// run: how much of the scaling loss the client causes.
