@@ -80,6 +80,7 @@ type Partition struct {
 	local    atomic.Int64 // local start offset
 	tiered   atomic.Int64 // tiered end
 	size     atomic.Int64 // bytes - startPos: what is stored locally
+	total    atomic.Int64 // bytes
 	untiered atomic.Int64 // bytes - max(tieredPos, startPos): local, not yet tiered
 	mu       struct {
 		sync.RWMutex

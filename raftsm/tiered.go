@@ -189,8 +189,9 @@ func (p *Partition) advance(b *pebble.Batch, logStart, localStart int64) error {
 	return nil
 }
 
-// publishSizes publishes the local and not-yet-tiered byte counts.
+// publishSizes publishes the byte counts: local, not yet tiered, ever appended.
 func (p *Partition) publishSizes() {
+	p.total.Store(p.bytes)
 	p.size.Store(max(p.bytes-p.startPos, 0))
 	p.untiered.Store(max(p.bytes-max(p.tieredPos, p.startPos), 0))
 }

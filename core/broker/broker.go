@@ -380,6 +380,8 @@ func (b *Broker) startTier(ctx context.Context, meter metric.Meter) error {
 		OrphanGrace:     cfg.Tier.OrphanGrace,
 		UploadTimeout:   cfg.Tier.UploadTimeout,
 		MaxPendingBytes: cfg.Tier.MaxPendingBytes,
+
+		RetentionInterval: cfg.Kafka.LogRetentionCheckInterval,
 	}, store, b.parts, b.cluster, meters, b.log)
 	if err != nil {
 		return err

@@ -109,6 +109,11 @@ type KafkaConfig struct {
 	// GroupInitialRebalanceDelayMs is how long the first rebalance of an
 	// empty group waits for more members: group.initial.rebalance.delay.ms.
 	GroupInitialRebalanceDelayMs int32 `toml:"group-initial-rebalance-delay-ms"`
+	// LogRetentionCheckInterval is how often each partition leader applies
+	// retention.ms and retention.bytes to a topic without remote storage:
+	// Kafka's log.retention.check.interval.ms. (Topics with
+	// remote.storage.enable apply retention every tier.check-interval.)
+	LogRetentionCheckInterval time.Duration `toml:"log-retention-check-interval"`
 }
 
 // RaftConfig holds Dragonboat settings. LogDBShards and ExecShards are fixed
@@ -254,6 +259,7 @@ func Default() Config {
 
 			OffsetsRetentionMinutes:      7 * 24 * 60,
 			GroupInitialRebalanceDelayMs: 3000,
+			LogRetentionCheckInterval:    5 * time.Minute,
 		},
 		Raft: RaftConfig{
 			RTT:                10 * time.Millisecond,

@@ -60,6 +60,7 @@ log-level = "warn"
 
 [kafka]
 default-partitions = 6
+log-retention-check-interval = "30s"
 
 [raft]
 rtt = "25ms"
@@ -86,11 +87,11 @@ election-rtt = 30
 				if c.NodeID != 3 || c.DataDir != "/file/data" || c.KafkaAddr != ":19092" || c.LogLevel != "warn" {
 					t.Errorf("top level not from file: %+v", c)
 				}
-				if c.Kafka.DefaultPartitions != 6 || c.Raft.RTT != 25*time.Millisecond || c.Raft.ElectionRTT != 30 {
+				if c.Kafka.DefaultPartitions != 6 || c.Kafka.LogRetentionCheckInterval != 30*time.Second || c.Raft.RTT != 25*time.Millisecond || c.Raft.ElectionRTT != 30 {
 					t.Errorf("nested not from file: %+v", c)
 				}
 				// Keys the file does not mention keep their defaults.
-				if c.HTTPAddr != ":9644" || !c.Kafka.AutoCreateTopics || c.Raft.HeartbeatRTT != 2 {
+				if c.HTTPAddr != ":9644" || !c.Kafka.AutoCreateTopics || c.Kafka.GroupInitialRebalanceDelayMs != 3000 || c.Raft.HeartbeatRTT != 2 {
 					t.Errorf("defaults lost: %+v", c)
 				}
 			},
@@ -454,6 +455,8 @@ func TestValidate(t *testing.T) {
 		{"tier check-interval short", func(c *Config) { c.Tier.CheckInterval = 5 * time.Millisecond }, "tier.check-interval is 5ms; it must be between 10ms and 1h"},
 		{"tier check-interval long", func(c *Config) { c.Tier.CheckInterval = 2 * time.Hour }, "tier.check-interval is 2h0m0s; it must be between 10ms and 1h"},
 		{"tier check-interval bounds ok", func(c *Config) { c.Tier.CheckInterval = 10 * time.Millisecond }, ""},
+		{"log retention check short", func(c *Config) { c.Kafka.LogRetentionCheckInterval = time.Millisecond }, "kafka.log-retention-check-interval is 1ms; it must be between 10ms and 24h"},
+		{"log retention check long", func(c *Config) { c.Kafka.LogRetentionCheckInterval = 25 * time.Hour }, "kafka.log-retention-check-interval is 25h0m0s; it must be between 10ms and 24h"},
 		{"tier sweep-interval short", func(c *Config) { c.Tier.SweepInterval = 500 * time.Millisecond }, "tier.sweep-interval is 500ms; it must be >= 1s"},
 		{"tier orphan-grace zero", func(c *Config) { c.Tier.OrphanGrace = 0 }, "tier.orphan-grace is 0s; it must be >= 1s"},
 		{"tier orphan-grace within upload-timeout", func(c *Config) { c.Tier.OrphanGrace = 5 * time.Minute }, "tier.orphan-grace (5m0s) must be longer than tier.upload-timeout (5m0s)"},

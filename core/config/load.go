@@ -200,11 +200,12 @@ func Parse(name string, data []byte) (Config, error) {
 
 // fileConfig is Config as the TOML file spells it. The only difference is
 // that durations are strings ("10ms"): go-toml decodes time.Duration from
-// integers only. Its own Raft and Tier fields shadow the embedded
-// Config.Raft and Config.Tier, and the duration fields of fileRaft and
-// fileTier shadow those of RaftConfig and TierConfig, as with encoding/json.
+// integers only. Its own Kafka, Raft, Tier and Backup fields shadow the
+// embedded Config's, and their duration fields shadow those of KafkaConfig,
+// RaftConfig, TierConfig and BackupConfig, as with encoding/json.
 type fileConfig struct {
 	Config
+	Kafka  fileKafka  `toml:"kafka"`
 	Raft   fileRaft   `toml:"raft"`
 	Tier   fileTier   `toml:"tier"`
 	Backup fileBackup `toml:"backup"`
@@ -213,6 +214,11 @@ type fileConfig struct {
 type fileBackup struct {
 	BackupConfig
 	Interval duration `toml:"interval"`
+}
+
+type fileKafka struct {
+	KafkaConfig
+	LogRetentionCheckInterval duration `toml:"log-retention-check-interval"`
 }
 
 type fileRaft struct {
@@ -230,6 +236,7 @@ type fileTier struct {
 
 // durationKeys are the TOML keys holding durations, for error hints.
 var durationKeys = []string{
+	"kafka.log-retention-check-interval",
 	"raft.rtt",
 	"tier.check-interval", "tier.sweep-interval", "tier.orphan-grace", "tier.upload-timeout",
 	"backup.interval",
@@ -258,6 +265,7 @@ func decodeTOML(name string, data []byte, cfg *Config) error {
 	t := cfg.Tier
 	fc := fileConfig{
 		Config: *cfg,
+		Kafka:  fileKafka{KafkaConfig: cfg.Kafka, LogRetentionCheckInterval: duration{cfg.Kafka.LogRetentionCheckInterval}},
 		Raft:   fileRaft{RaftConfig: cfg.Raft, RTT: duration{cfg.Raft.RTT}},
 		Tier: fileTier{
 			TierConfig:    t,
@@ -273,6 +281,8 @@ func decodeTOML(name string, data []byte, cfg *Config) error {
 		return tomlError(name, err)
 	}
 	*cfg = fc.Config
+	cfg.Kafka = fc.Kafka.KafkaConfig
+	cfg.Kafka.LogRetentionCheckInterval = fc.Kafka.LogRetentionCheckInterval.Duration
 	cfg.Raft = fc.Raft.RaftConfig
 	cfg.Raft.RTT = fc.Raft.RTT.Duration
 	cfg.Tier = fc.Tier.TierConfig

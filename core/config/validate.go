@@ -139,6 +139,9 @@ func (c Config) Validate() error {
 	if k.GroupInitialRebalanceDelayMs < 0 {
 		bad("kafka.group-initial-rebalance-delay-ms is %d; it must be >= 0 (0 rebalances as soon as the first member joins)", k.GroupInitialRebalanceDelayMs)
 	}
+	if k.LogRetentionCheckInterval < 10*time.Millisecond || k.LogRetentionCheckInterval > 24*time.Hour {
+		bad("kafka.log-retention-check-interval is %v; it must be between 10ms and 24h, such as \"5m\" (Kafka's log.retention.check.interval.ms)", k.LogRetentionCheckInterval)
+	}
 
 	return errors.Join(errs...)
 }

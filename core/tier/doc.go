@@ -5,7 +5,9 @@
 // and local.retention.ms/bytes through the partition's Raft shard, sweeps
 // orphaned objects, serves reads and timestamp lookups below the local
 // start from the store through a verified on-disk chunk cache, and gates
-// produce at a local-disk watermark when uploads cannot keep up.
+// produce at a local-disk watermark when uploads cannot keep up. It also
+// applies retention.ms/bytes to partitions without remote storage, at
+// batch granularity (retention.go).
 //
 // The object format is tiering/segment's; the manifest and the commands
 // live in the partition state machine (raftsm/tiered.go). This package sits

@@ -16,6 +16,11 @@ import (
 // oldest tiered segments; local.retention.ms/bytes bound the local part and
 // only ever drop data that is already tiered. Data not yet tiered is never
 // deleted by retention.
+//
+// Partitions without remote storage have no segments: retention raises
+// their log start to a batch boundary found from the state machine's time
+// and byte-position indexes (raftsm/retention.go), every
+// Config.RetentionInterval, and every replica deletes the batches below it.
 
 // view is what the retention planners read from a partition: its manifest
 // (ascending), where its log and local data start, and how many local
@@ -132,4 +137,41 @@ func (m *Manager) applyRetention(ctx context.Context, r partition.Led, s setting
 		m.log.Info("retention deleted tiered data", "topic", r.Topic, "partition", r.Partition, "log_start", newStart)
 	}
 	return errors.Join(errs...)
+}
+
+// applyLocalRetention applies retention.ms and retention.bytes to a led
+// partition without remote storage: the log start rises past every batch
+// older than retention.ms (with every batch before it) and past the oldest
+// batches while at least retention.bytes stay, and every replica deletes
+// the batches below it.
+func (m *Manager) applyLocalRetention(ctx context.Context, r partition.Led, s settings) error {
+	lg := r.Log
+	start, target := lg.LogStartOffset(), int64(0)
+	if s.retentionMs >= 0 {
+		t, err := lg.TimeRetentionStart(time.Now().UnixMilli() - s.retentionMs)
+		if err != nil {
+			return err
+		}
+		target = t
+	}
+	if s.retentionBytes >= 0 {
+		t, err := lg.SizeRetentionStart(s.retentionBytes)
+		if err != nil {
+			return err
+		}
+		target = max(target, t)
+	}
+	if target <= start {
+		return nil
+	}
+	_, status, err := m.parts.ProposeTier(ctx, r.TP, r.Epoch, raftsm.EncodeTrim(target, 0))
+	if err != nil {
+		return err
+	}
+	if status != raftsm.StatusOK {
+		return fmt.Errorf("trim to log start %d: %s", target, status)
+	}
+	m.met.retained(r.Topic, target-start)
+	m.log.Info("retention deleted data", "topic", r.Topic, "partition", r.Partition, "log_start", lg.LogStartOffset(), "records", lg.LogStartOffset()-start)
+	return nil
 }

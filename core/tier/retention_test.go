@@ -3,6 +3,7 @@ package tier
 import (
 	"testing"
 
+	"github.com/chronik-go/chronik/core/cluster"
 	"github.com/chronik-go/chronik/core/partition"
 	"github.com/chronik-go/chronik/raftsm"
 )
@@ -75,3 +76,15 @@ func TestSegmentKeys(t *testing.T) {
 }
 
 func ptp(topic string, p int32) partition.TP { return partition.TP{Topic: topic, Partition: p} }
+
+func TestSettingsDeletePolicy(t *testing.T) {
+	for policy, want := range map[string]bool{"": true, "delete": true, "compact": false, "compact,delete": true, "Delete, compact": true} {
+		topic := cluster.Topic{Configs: map[string]string{}}
+		if policy != "" {
+			topic.Configs["cleanup.policy"] = policy
+		}
+		if got := settingsOf(topic).deletes; got != want {
+			t.Errorf("cleanup.policy %q: deletes = %v, want %v", policy, got, want)
+		}
+	}
+}

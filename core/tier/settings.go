@@ -12,7 +12,10 @@ import (
 // no limit, and local.retention's -2 is already replaced by retention's
 // value.
 type settings struct {
-	remote              bool
+	remote bool
+	// deletes is cleanup.policy including "delete": without it (compact
+	// only) Kafka applies no retention.ms/bytes.
+	deletes             bool
 	segmentBytes        int64
 	segmentAge          time.Duration
 	retentionMs         int64
@@ -38,6 +41,7 @@ func settingsOf(t cluster.Topic) settings {
 	}
 	s := settings{
 		remote:              strings.EqualFold(t.Configs["remote.storage.enable"], "true"),
+		deletes:             deletePolicy(t),
 		segmentBytes:        get("segment.bytes"),
 		segmentAge:          time.Duration(get("segment.ms")) * time.Millisecond,
 		retentionMs:         get("retention.ms"),
@@ -52,4 +56,18 @@ func settingsOf(t cluster.Topic) settings {
 		s.localRetentionBytes = s.retentionBytes
 	}
 	return s
+}
+
+// deletePolicy reports whether t's cleanup.policy (a list) includes delete.
+func deletePolicy(t cluster.Topic) bool {
+	v, ok := t.Configs["cleanup.policy"]
+	if !ok {
+		v, _ = cluster.ConfigDefault("cleanup.policy")
+	}
+	for p := range strings.SplitSeq(v, ",") {
+		if strings.EqualFold(strings.TrimSpace(p), "delete") {
+			return true
+		}
+	}
+	return false
 }

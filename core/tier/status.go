@@ -98,6 +98,7 @@ type Meters struct {
 	readBytes metric.Int64Counter
 	corrupt   metric.Int64Counter
 	orphans   metric.Int64Counter
+	retention metric.Int64Counter
 	meter     metric.Meter
 }
 
@@ -120,6 +121,7 @@ func NewMeters(meter metric.Meter) (*Meters, error) {
 	m.readBytes = mk("chronik_tier_remote_read_bytes", "Bytes served to consumers from tiered storage.", "By")
 	m.corrupt = mk("chronik_tier_corrupt_chunks", "Remote chunks or indexes that failed checksum verification (never served).", "{chunk}")
 	m.orphans = mk("chronik_tier_orphans_deleted", "Unreferenced segment objects the sweeper deleted.", "{object}")
+	m.retention = mk("chronik_retention_deleted_records", "Records retention.ms/retention.bytes deleted from led partitions without remote storage.", "{record}")
 	if err != nil {
 		return nil, err
 	}
@@ -186,6 +188,12 @@ func (m *metrics) read(ctx context.Context, n int64) {
 func (m *metrics) corrupted() {
 	if m.Meters != nil {
 		m.corrupt.Add(context.Background(), 1)
+	}
+}
+
+func (m *metrics) retained(topic string, records int64) {
+	if m.Meters != nil {
+		m.retention.Add(context.Background(), records, metric.WithAttributes(attribute.String("topic", topic)))
 	}
 }
 

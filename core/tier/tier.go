@@ -36,6 +36,11 @@ type Config struct {
 	OrphanGrace   time.Duration
 	// UploadTimeout bounds one segment PUT [5m].
 	UploadTimeout time.Duration
+	// RetentionInterval is how often each leader applies retention.ms and
+	// retention.bytes to a partition without remote storage [5m] (Kafka's
+	// log.retention.check.interval.ms). Tiered partitions apply retention
+	// at every check.
+	RetentionInterval time.Duration
 	// MaxPendingBytes is the local-disk watermark: a tiered partition with
 	// more bytes than this not yet uploaded refuses produce with
 	// partition.ErrStorage until uploads catch up. 0 means no limit.
@@ -62,6 +67,9 @@ func (c *Config) defaults() {
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = 4
+	}
+	if c.RetentionInterval <= 0 {
+		c.RetentionInterval = 5 * time.Minute
 	}
 }
 
@@ -105,6 +113,11 @@ type partState struct {
 	firstPending time.Time // when data above the tiered end was first seen (segment.ms)
 	lastSweep    time.Time
 	pausedUntil  time.Time // after a quiesce: no new uploads until then
+
+	// nextRetention is when a partition without remote storage is due for
+	// its next retention check (unix nanoseconds); check reads it without
+	// holding busy.
+	nextRetention atomic.Int64
 
 	stat         atomic.Pointer[partStat]  // for Status, written by the holder of busy
 	pendingSince atomic.Pointer[time.Time] // firstPending, published for Status
@@ -235,10 +248,23 @@ func (m *Manager) check(ctx context.Context) {
 			continue
 		}
 		t, s := ti.t, ti.s
-		if !r.IsLeader || !s.remote {
+		if !r.IsLeader || !s.remote && (!s.deletes || s.retentionMs < 0 && s.retentionBytes < 0) {
 			continue
 		}
 		st := m.state(r.TP)
+		if !s.remote {
+			// The first check waits one interval too (Kafka waits
+			// log.initial.task.delay.ms), not racing a restart.
+			now := time.Now().UnixNano()
+			next := st.nextRetention.Load()
+			if next == 0 {
+				st.nextRetention.Store(now + int64(m.cfg.RetentionInterval))
+				continue
+			}
+			if now < next {
+				continue
+			}
+		}
 		select {
 		case st.busy <- struct{}{}:
 		default:
@@ -246,6 +272,13 @@ func (m *Manager) check(ctx context.Context) {
 		}
 		go func() {
 			defer func() { <-st.busy }()
+			if !s.remote {
+				st.nextRetention.Store(time.Now().Add(m.cfg.RetentionInterval).UnixNano())
+				if err := m.applyLocalRetention(ctx, r, s); err != nil {
+					m.fail(st, r.TP, "retention", err)
+				}
+				return
+			}
 			m.work(ctx, r, t, s, st)
 		}()
 	}

@@ -81,32 +81,37 @@ func ConsumeAndCommit(ctx context.Context, t testing.TB, seeds []string, group, 
 	return out
 }
 
-// CheckPartition reads partition p of topic from offset 0 and checks that
-// every record in want (in offset order, with their offsets) comes back
-// byte-identical at its offset: key, value, timestamp and headers.
+// CheckPartition reads partition p of topic from the offset of want's
+// first record and checks that every record in want (consecutive offsets,
+// in order) comes back byte-identical at its offset: key, value, timestamp
+// and headers.
 func CheckPartition(ctx context.Context, t testing.TB, seeds []string, topic string, p int32, want []*kgo.Record) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().At(0)}}))
+	if len(want) == 0 {
+		return
+	}
+	first := want[0].Offset
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().At(first)}}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	for next := int64(0); next < int64(len(want)); {
+	for i := 0; i < len(want); {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			t.Fatalf("%s/%d: read %d of %d: %v", topic, p, next, len(want), err)
+			t.Fatalf("%s/%d: read %d of %d from %d: %v", topic, p, i, len(want), first, err)
 		}
-		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("%s/%d: fetch at %d: %v", topic, p, next, err) })
+		fs.EachError(func(_ string, _ int32, err error) { t.Fatalf("%s/%d: fetch at %d: %v", topic, p, first+int64(i), err) })
 		fs.EachRecord(func(r *kgo.Record) {
-			if next >= int64(len(want)) {
+			if i >= len(want) {
 				return
 			}
-			w := want[next]
-			if r.Offset != next || w.Offset != next || !bytes.Equal(r.Value, w.Value) || !bytes.Equal(r.Key, w.Key) ||
+			w, at := want[i], first+int64(i)
+			if r.Offset != at || w.Offset != at || !bytes.Equal(r.Value, w.Value) || !bytes.Equal(r.Key, w.Key) ||
 				!r.Timestamp.Equal(w.Timestamp) || !reflect.DeepEqual(r.Headers, w.Headers) {
-				t.Fatalf("%s/%d: record at %d (offset %d) does not match what was produced", topic, p, next, r.Offset)
+				t.Fatalf("%s/%d: record at %d (offset %d) does not match what was produced", topic, p, at, r.Offset)
 			}
-			next++
+			i++
 		})
 	}
 }
