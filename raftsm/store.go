@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -48,6 +49,21 @@ func openStore(dir string, fs vfs.FS) (*Store, error) {
 		// an older build is upgraded when it opens, after which that build
 		// can no longer open it.
 		FormatMajorVersion: pebble.FormatValueSeparation,
+	}
+	// Record batches are stored as the producer sent them, as Kafka does:
+	// already compressed by the client, or left uncompressed on purpose.
+	// Compressing them again cost 3 % of the broker's CPU on the produce
+	// path for nothing with compressed batches (bench/README.md "Profile").
+	// Larger files: a flush of the 64 MiB memtable wrote ~20 blob files and
+	// as many tables of 2–3 MB, and creating a file costs 0.2–1 ms of
+	// kernel time here.
+	opts.EnsureDefaults()
+	for i := range opts.Levels {
+		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+	}
+	opts.TargetFileSizes[0] = 32 << 20
+	for i := 1; i < len(opts.TargetFileSizes); i++ {
+		opts.TargetFileSizes[i] = 2 * opts.TargetFileSizes[i-1]
 	}
 	// Record batches go to blob files when a memtable is flushed and stay
 	// there: compactions then rewrite keys and small values (offsets,
