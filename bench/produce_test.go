@@ -134,6 +134,9 @@ func compareProduce(ctx context.Context, b *testing.B, w Workload, res Result, c
 	dr, err := DiskWrite(ctx, b.TempDir(), 1<<20, min(max(res.BatchBytes, 32<<20), 256<<20))
 	must(b, err)
 	reportRatio(b, "disk", res.MBPerSec, dr.MBPerSec, "MB/s")
+	// The same ratio for kfake, which writes nothing: how close the
+	// producer alone gets to the disk figure on this machine.
+	b.ReportMetric(kres.MBPerSec/dr.MBPerSec, "kfake-x_disk")
 	logf(b, "chronik %.0f rec/s %.1f MB/s (%.1f rec/batch); kfake %.0f rec/s; disk %.1f MB/s",
 		res.RecordsPerSec, res.MBPerSec, res.RecordsPerBatch(), kres.RecordsPerSec, dr.MBPerSec)
 }
