@@ -54,6 +54,10 @@ func selectedExplicitly(name string) bool {
 func startChronik(b testing.TB, mutate func(*config.Config)) (addr string, cfg config.Config) {
 	b.Helper()
 	cfg = brokertest.Config(b)
+	// Port 0: the broker binds its Kafka port itself. A port picked free
+	// beforehand was once taken by a client connection's local port
+	// (same ephemeral range) before the broker bound it.
+	cfg.KafkaAddr = "127.0.0.1:0"
 	if mutate != nil {
 		mutate(&cfg)
 	}
