@@ -258,18 +258,8 @@ func TestPartitionDeleteRecords(t *testing.T) {
 // and still keep the size exact.
 func TestPartitionDeleteRecordsSizeWithPositionIndex(t *testing.T) {
 	h := newHarness(t, vfs.NewMem())
-	var sizes []int64
-	for i := 0; i < 40; i++ {
-		payload := strings.Repeat("x", 100_000+i*1000)
-		h.update(appendCmd(1, plain(1, int64(i), payload)))
-		sizes = append(sizes, int64(batchHeaderSize+len(payload)))
-	}
-	sum := func(from int) (n int64) {
-		for _, s := range sizes[from:] {
-			n += s
-		}
-		return n
-	}
+	sizes := appendGrowing(h, 40)
+	sum := func(from int) int64 { return sumFrom(sizes, int64(from)) }
 	if h.p.SizeBytes() != sum(0) {
 		t.Fatalf("size %d, want %d", h.p.SizeBytes(), sum(0))
 	}
@@ -295,6 +285,26 @@ func TestPartitionDeleteRecordsSizeWithPositionIndex(t *testing.T) {
 	if n > 1 {
 		t.Fatalf("%d position entries left", n)
 	}
+}
+
+// appendGrowing appends n one-record batches of 100 KB + 1 KB × i (about
+// 4 MB for 40: several position-index entries) and returns their sizes.
+func appendGrowing(h *harness, n int) []int64 {
+	sizes := make([]int64, n)
+	for i := range sizes {
+		payload := strings.Repeat("x", 100_000+i*1000)
+		h.update(appendCmd(1, plain(1, int64(i), payload)))
+		sizes[i] = int64(batchHeaderSize + len(payload))
+	}
+	return sizes
+}
+
+// sumFrom is the total size of the batches from index from on.
+func sumFrom(sizes []int64, from int64) (n int64) {
+	for _, s := range sizes[from:] {
+		n += s
+	}
+	return n
 }
 
 // realBatch builds a valid uncompressed v2 batch with the given record

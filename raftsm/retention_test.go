@@ -1,7 +1,6 @@
 package raftsm
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -40,18 +39,8 @@ func TestTimeRetentionStart(t *testing.T) {
 
 func TestSizeRetentionStart(t *testing.T) {
 	h := newHarness(t, vfs.NewMem())
-	var sizes []int64
-	for i := range 40 {
-		payload := strings.Repeat("x", 100_000+i*1000)
-		h.update(appendCmd(1, plain(1, int64(i), payload)))
-		sizes = append(sizes, int64(batchHeaderSize+len(payload)))
-	}
-	after := func(from int64) (n int64) {
-		for _, s := range sizes[from:] {
-			n += s
-		}
-		return n
-	}
+	sizes := appendGrowing(h, 40)
+	after := func(from int64) int64 { return sumFrom(sizes, from) }
 	total := after(0)
 	if got, err := h.p.SizeRetentionStart(total); err != nil || got != 0 {
 		t.Fatalf("SizeRetentionStart(all) = %d, %v; want 0", got, err)
