@@ -75,13 +75,13 @@ func NewService(cfg Config, store *tiering.Store, info Info, collect Collector, 
 }
 
 func (s *Service) meters(meter metric.Meter) error {
-	last, err1 := meter.Float64ObservableGauge("chronik_backup_last_success_timestamp_seconds",
+	last, err1 := meter.Float64ObservableGauge("backup_last_success_timestamp_seconds",
 		metric.WithDescription("Unix time of the last successful backup this broker took (age: time() minus this)."), metric.WithUnit("s"))
-	size, err2 := meter.Int64ObservableGauge("chronik_backup_size_bytes",
+	size, err2 := meter.Int64ObservableGauge("backup_size_bytes",
 		metric.WithDescription("Stored bytes of the last successful backup (its objects; segments are already tiered)."), metric.WithUnit("By"))
-	dur, err3 := meter.Float64ObservableGauge("chronik_backup_duration_seconds",
+	dur, err3 := meter.Float64ObservableGauge("backup_duration_seconds",
 		metric.WithDescription("How long the last successful backup took."), metric.WithUnit("s"))
-	fails, err4 := meter.Int64ObservableCounter("chronik_backup_failures",
+	fails, err4 := meter.Int64ObservableCounter("backup_failures",
 		metric.WithDescription("Backups that failed since this broker started."), metric.WithUnit("{backup}"))
 	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		return err

@@ -108,7 +108,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	if list, err := opsctl.BackupList(ctx, []string{b.HTTPAddr()}); err != nil || len(list.Backups) != 1 || list.Backups[0].ID != m.ID {
 		t.Fatalf("list: %+v %v", list, err)
 	}
-	if got := metricsText(t, b.HTTPAddr()); !strings.Contains(got, "chronik_backup_size_bytes") || !strings.Contains(got, "chronik_backup_last_success_timestamp_seconds") {
+	if got := metricsText(t, b.HTTPAddr()); !strings.Contains(got, "\nchronik_backup_size_bytes") || !strings.Contains(got, "\nchronik_backup_last_success_timestamp_seconds") {
 		t.Errorf("backup metrics missing from /metrics")
 	}
 

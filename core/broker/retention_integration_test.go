@@ -71,7 +71,7 @@ func TestRetentionWithoutRemoteStorage(t *testing.T) {
 		t.Fatalf("fetch at 0 below the log start: error %d, want OFFSET_OUT_OF_RANGE", code)
 	}
 	brokertest.CheckPartition(ctx, t, seeds, "aged", 0, fresh)
-	if m := metricsText(t, b.HTTPAddr()); !strings.Contains(m, `chronik_retention_deleted_records_total{`) {
+	if m := metricsText(t, b.HTTPAddr()); !strings.Contains(m, "\nchronik_retention_deleted_records_total{") {
 		t.Fatal("chronik_retention_deleted_records_total missing from /metrics")
 	}
 

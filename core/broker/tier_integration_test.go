@@ -139,7 +139,7 @@ func TestTieredStorage(t *testing.T) {
 
 	// Everything from offset 0, byte-identical, much of it from the store.
 	brokertest.CheckPartition(ctx, t, []string{b.KafkaAddr()}, topic, 0, recs)
-	if m := metricsText(t, b.HTTPAddr()); !strings.Contains(m, "chronik_tier_remote_reads_total") {
+	if m := metricsText(t, b.HTTPAddr()); !strings.Contains(m, "\nchronik_tier_remote_reads_total") {
 		t.Fatal("no remote reads recorded in /metrics")
 	}
 
@@ -253,7 +253,7 @@ func TestTieredStorage(t *testing.T) {
 	if fpr.ErrorCode != kerr.KafkaStorageError.Code || len(fpr.RecordBatches) != 0 {
 		t.Fatalf("fetch of a corrupted segment: error %d with %d bytes of records; want KAFKA_STORAGE_ERROR and none", fpr.ErrorCode, len(fpr.RecordBatches))
 	}
-	if m := metricsText(t, b.HTTPAddr()); !strings.Contains(m, "chronik_tier_corrupt_chunks_total") {
+	if m := metricsText(t, b.HTTPAddr()); !strings.Contains(m, "\nchronik_tier_corrupt_chunks_total") {
 		t.Fatal("corruption not counted in /metrics")
 	}
 }

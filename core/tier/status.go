@@ -114,18 +114,18 @@ func NewMeters(meter metric.Meter) (*Meters, error) {
 		c, err = meter.Int64Counter(name, metric.WithDescription(desc), metric.WithUnit(unit))
 		return c
 	}
-	m.uploads = mk("chronik_tier_segments_uploaded", "Segments uploaded and committed to the manifest.", "{segment}")
-	m.upBytes = mk("chronik_tier_uploaded_bytes", "Bytes of segment objects uploaded and committed.", "By")
-	m.errs = mk("chronik_tier_errors", "Failed tiered-storage operations, by operation (upload, retention, sweep).", "{error}")
-	m.reads = mk("chronik_tier_remote_reads", "Fetches served from tiered storage.", "{read}")
-	m.readBytes = mk("chronik_tier_remote_read_bytes", "Bytes served to consumers from tiered storage.", "By")
-	m.corrupt = mk("chronik_tier_corrupt_chunks", "Remote chunks or indexes that failed checksum verification (never served).", "{chunk}")
-	m.orphans = mk("chronik_tier_orphans_deleted", "Unreferenced segment objects the sweeper deleted.", "{object}")
-	m.retention = mk("chronik_retention_deleted_records", "Records retention.ms/retention.bytes deleted from led partitions without remote storage.", "{record}")
+	m.uploads = mk("tier_segments_uploaded", "Segments uploaded and committed to the manifest.", "{segment}")
+	m.upBytes = mk("tier_uploaded_bytes", "Bytes of segment objects uploaded and committed.", "By")
+	m.errs = mk("tier_errors", "Failed tiered-storage operations, by operation (upload, retention, sweep).", "{error}")
+	m.reads = mk("tier_remote_reads", "Fetches served from tiered storage.", "{read}")
+	m.readBytes = mk("tier_remote_read_bytes", "Bytes served to consumers from tiered storage.", "By")
+	m.corrupt = mk("tier_corrupt_chunks", "Remote chunks or indexes that failed checksum verification (never served).", "{chunk}")
+	m.orphans = mk("tier_orphans_deleted", "Unreferenced segment objects the sweeper deleted.", "{object}")
+	m.retention = mk("retention_deleted_records", "Records retention.ms/retention.bytes deleted from led partitions without remote storage.", "{record}")
 	if err != nil {
 		return nil, err
 	}
-	m.upSeconds, err = meter.Float64Histogram("chronik_tier_upload_duration_seconds",
+	m.upSeconds, err = meter.Float64Histogram("tier_upload_duration_seconds",
 		metric.WithDescription("Time to build, upload and commit one segment."), metric.WithUnit("s"))
 	return m, err
 }
@@ -142,10 +142,10 @@ func (ms *Meters) bind(m *Manager) *metrics {
 	tp := func(p PartitionStatus) metric.ObserveOption {
 		return metric.WithAttributes(attribute.String("topic", p.Topic), attribute.Int("partition", int(p.Partition)))
 	}
-	lagB, err1 := ms.meter.Int64ObservableGauge("chronik_tier_upload_lag_bytes", metric.WithDescription("Local bytes of led tiered partitions not yet uploaded."), metric.WithUnit("By"))
-	lagS, err2 := ms.meter.Float64ObservableGauge("chronik_tier_upload_lag_seconds", metric.WithDescription("How long the oldest not-yet-uploaded data of a led tiered partition has waited."), metric.WithUnit("s"))
-	remote, err3 := ms.meter.Int64ObservableGauge("chronik_tier_remote_bytes", metric.WithDescription("Bytes of a led partition held in tiered storage."), metric.WithUnit("By"))
-	local, err4 := ms.meter.Int64ObservableGauge("chronik_tier_local_bytes", metric.WithDescription("Bytes of a led tiered partition held on local disk."), metric.WithUnit("By"))
+	lagB, err1 := ms.meter.Int64ObservableGauge("tier_upload_lag_bytes", metric.WithDescription("Local bytes of led tiered partitions not yet uploaded."), metric.WithUnit("By"))
+	lagS, err2 := ms.meter.Float64ObservableGauge("tier_upload_lag_seconds", metric.WithDescription("How long the oldest not-yet-uploaded data of a led tiered partition has waited."), metric.WithUnit("s"))
+	remote, err3 := ms.meter.Int64ObservableGauge("tier_remote_bytes", metric.WithDescription("Bytes of a led partition held in tiered storage."), metric.WithUnit("By"))
+	local, err4 := ms.meter.Int64ObservableGauge("tier_local_bytes", metric.WithDescription("Bytes of a led tiered partition held on local disk."), metric.WithUnit("By"))
 	if err1 == nil && err2 == nil && err3 == nil && err4 == nil {
 		_, _ = ms.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 			for _, p := range m.Status() {
