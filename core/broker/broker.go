@@ -70,10 +70,11 @@ type Broker struct {
 	kafka    *kafka.Server
 	http     *telemetry.HTTPServer
 
-	stopRec  context.CancelFunc
-	served   chan error
-	stopOnce sync.Once
-	stopErr  error
+	stopRec   context.CancelFunc
+	stopGuard context.CancelFunc // the free-space guard (diskguard.go)
+	served    chan error
+	stopOnce  sync.Once
+	stopErr   error
 }
 
 // Run starts the node described by cfg and serves until ctx is cancelled,
@@ -209,6 +210,9 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	if err := b.startBackups(meter); err != nil {
 		return nil, err
 	}
+	if err := b.startDiskGuard(meter); err != nil {
+		return nil, err
+	}
 	if _, err := meter.Int64ObservableGauge("partitions_led", metric.WithDescription("Partition replicas on this broker that lead their Raft group"),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			o.Observe(b.parts.LeaderCount())
@@ -315,6 +319,9 @@ func (b *Broker) stop(ctx context.Context) error {
 		b.groups.Close()
 	}
 	b.stopBackups()
+	if b.stopGuard != nil {
+		b.stopGuard()
+	}
 	if b.tier != nil {
 		errs = append(errs, b.tier.Close())
 	}

@@ -243,7 +243,7 @@ func (s *Service) LogDir() LogDir {
 	if abs, err := filepath.Abs(d.Path); err == nil {
 		d.Path = abs
 	}
-	if total, usable, err := diskSpace(d.Path); err == nil {
+	if total, usable, err := DiskSpace(d.Path); err == nil {
 		d.TotalBytes, d.UsableBytes = total, usable
 	}
 	return d

@@ -4,9 +4,9 @@ package cluster
 
 import "syscall"
 
-// diskSpace returns the size of the file system holding path and the bytes
+// DiskSpace returns the size of the file system holding path and the bytes
 // an unprivileged user may still write there.
-func diskSpace(path string) (total, usable int64, err error) {
+func DiskSpace(path string) (total, usable int64, err error) {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(path, &st); err != nil {
 		return -1, -1, err

@@ -38,6 +38,8 @@ type Config struct {
 	Tier  TierConfig  `toml:"tier"`
 	// Backup schedules disaster-recovery backups to the tier store.
 	Backup BackupConfig `toml:"backup"`
+	// Storage guards the data directory's file system.
+	Storage StorageConfig `toml:"storage"`
 
 	// Nodes lists every broker of a static cluster ([[nodes]] tables). Empty
 	// means a single node. With Nodes set, this node's entry (by NodeID)
@@ -180,6 +182,15 @@ type TierConfig struct {
 	UploadTimeout time.Duration `toml:"upload-timeout"`
 }
 
+// StorageConfig guards the file system that holds the data directory.
+type StorageConfig struct {
+	// MinFreeBytes refuses produce (KAFKA_STORAGE_ERROR, retriable) while
+	// the data directory's file system has less than this many bytes free,
+	// so that a full disk never fails a Raft log or state store write (which
+	// would stop the broker). 0 turns the guard off.
+	MinFreeBytes int64 `toml:"min-free-bytes"`
+}
+
 // BackupConfig schedules disaster-recovery backups (docs/disaster-recovery.md):
 // topics, committed offsets and partition manifests exported to
 // backups/<id>/ in the tier.url store. Only the meta shard's leader takes
@@ -281,6 +292,7 @@ func Default() Config {
 			MaxPendingBytes: 4 * GiB,
 			UploadTimeout:   5 * time.Minute,
 		},
+		Storage: StorageConfig{MinFreeBytes: 1 * GiB},
 		Backup: BackupConfig{
 			Interval:    time.Hour,
 			Keep:        7,

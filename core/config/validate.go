@@ -139,6 +139,9 @@ func (c Config) Validate() error {
 	if k.GroupInitialRebalanceDelayMs < 0 {
 		bad("kafka.group-initial-rebalance-delay-ms is %d; it must be >= 0 (0 rebalances as soon as the first member joins)", k.GroupInitialRebalanceDelayMs)
 	}
+	if c.Storage.MinFreeBytes < 0 {
+		bad("storage.min-free-bytes is %d; it must be >= 0 (0 turns the free-space guard off), e.g. 1073741824 for 1 GiB", c.Storage.MinFreeBytes)
+	}
 	if k.LogRetentionCheckInterval < 10*time.Millisecond || k.LogRetentionCheckInterval > 24*time.Hour {
 		bad("kafka.log-retention-check-interval is %v; it must be between 10ms and 24h, such as \"5m\" (Kafka's log.retention.check.interval.ms)", k.LogRetentionCheckInterval)
 	}

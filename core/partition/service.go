@@ -35,6 +35,7 @@ type Service struct {
 	failAttrs     metric.MeasurementOption
 	settings      atomic.Pointer[SettingsFunc] // topic settings lookup (admin.go)
 	gate          atomic.Pointer[AppendGate]   // tier.go
+	storageErr    atomic.Pointer[error]        // tier.go: SetStorageError
 	transferHook  atomic.Pointer[TransferHook] // tier.go
 
 	mu struct {
@@ -179,6 +180,9 @@ func (s *Service) Append(tp TP, records []byte) *Pending {
 	}
 	if !isUs {
 		return failed(ErrNotLeader)
+	}
+	if e := s.storageErr.Load(); e != nil {
+		return failed(*e)
 	}
 	if g := s.gate.Load(); g != nil {
 		if err := (*g)(tp, r.sm); err != nil {

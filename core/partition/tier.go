@@ -98,6 +98,25 @@ type AppendGate func(tp TP, log *raftsm.Partition) error
 // SetAppendGate installs the gate (core/tier's local-disk watermark).
 func (s *Service) SetAppendGate(g AppendGate) { s.gate.Store(&g) }
 
+// SetStorageError makes every append fail with err (which should wrap
+// ErrStorage) until it is called with nil: the broker's free-space guard
+// sets it while the data directory's file system is nearly full.
+func (s *Service) SetStorageError(err error) {
+	if err == nil {
+		s.storageErr.Store(nil)
+		return
+	}
+	s.storageErr.Store(&err)
+}
+
+// StorageError is what SetStorageError set last (nil: appends may proceed).
+func (s *Service) StorageError() error {
+	if e := s.storageErr.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
 // TransferHook runs before this broker hands a partition's leadership
 // away; it returns once the partition is quiet (or ctx ends).
 type TransferHook func(ctx context.Context, tp TP)
