@@ -455,6 +455,8 @@ func TestValidate(t *testing.T) {
 		{"tier check-interval short", func(c *Config) { c.Tier.CheckInterval = 5 * time.Millisecond }, "tier.check-interval is 5ms; it must be between 10ms and 1h"},
 		{"tier check-interval long", func(c *Config) { c.Tier.CheckInterval = 2 * time.Hour }, "tier.check-interval is 2h0m0s; it must be between 10ms and 1h"},
 		{"tier check-interval bounds ok", func(c *Config) { c.Tier.CheckInterval = 10 * time.Millisecond }, ""},
+		{"min free bytes negative", func(c *Config) { c.Storage.MinFreeBytes = -1 }, "storage.min-free-bytes is -1; it must be >= 0"},
+		{"min free bytes off", func(c *Config) { c.Storage.MinFreeBytes = 0 }, ""},
 		{"log retention check short", func(c *Config) { c.Kafka.LogRetentionCheckInterval = time.Millisecond }, "kafka.log-retention-check-interval is 1ms; it must be between 10ms and 24h"},
 		{"log retention check long", func(c *Config) { c.Kafka.LogRetentionCheckInterval = 25 * time.Hour }, "kafka.log-retention-check-interval is 25h0m0s; it must be between 10ms and 24h"},
 		{"tier sweep-interval short", func(c *Config) { c.Tier.SweepInterval = 500 * time.Millisecond }, "tier.sweep-interval is 500ms; it must be >= 1s"},
