@@ -245,6 +245,7 @@ func (m *Meta) apply(b *pebble.Batch, cmd []byte) (sm.Result, bool) {
 			shards = append(shards, p.ShardID)
 		}
 		m.deleteLeaders(b, shards)
+		m.recordDeletedTopic(b, m.topics[name])
 		delete(m.topics, name)
 		_ = b.Delete(m.key(keyTopic, name), nil)
 		return sm.Result{}, true
@@ -274,6 +275,8 @@ func (m *Meta) apply(b *pebble.Batch, cmd []byte) (sm.Result, bool) {
 		return m.applyCompleteReassignment(b, &d)
 	case cmdRejoinBroker:
 		return m.applyRejoinBroker(b, &d)
+	case cmdForgetDeletedTopic:
+		return m.applyForgetDeletedTopic(b, &d)
 	default:
 		return sm.Result{Data: statusData[StatusUnsupportedCmd]}, false
 	}

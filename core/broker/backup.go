@@ -407,7 +407,7 @@ func (b *Broker) restoreGroups(ctx context.Context, groups []backup.Group, ends 
 		}
 		cmds = append(cmds, raftsm.EncodeCommitOffsets(g.Group, offs))
 		for _, cmd := range cmds {
-			if _, err := b.proposeRestore(ctx, shard, cmd); err != nil {
+			if _, err := b.proposeOn(ctx, shard, cmd); err != nil {
 				return done, fmt.Errorf("group %q: %w", g.Group, err)
 			}
 		}
@@ -448,7 +448,7 @@ func (b *Broker) restorePartition(ctx context.Context, p backup.Partition) (bool
 	if lg.HighWatermark() > 0 || len(lg.Segments()) > 0 {
 		return false, nil // restored already (by an earlier start or another broker)
 	}
-	res, err := b.proposeRestore(ctx, pl.ShardID, raftsm.EncodeRestorePartition(start, backup.Records(p.Segments)))
+	res, err := b.proposeOn(ctx, pl.ShardID, raftsm.EncodeRestorePartition(start, backup.Records(p.Segments)))
 	if err != nil {
 		return false, err
 	}
@@ -465,8 +465,9 @@ func (b *Broker) restorePartition(ctx context.Context, p backup.Partition) (bool
 	}
 }
 
-// proposeRestore commits a restore command on a shard with a local replica.
-func (b *Broker) proposeRestore(ctx context.Context, shard uint64, cmd []byte) (sm.Result, error) {
+// proposeOn commits a command on a shard with a local replica, retrying
+// while the shard has no leader.
+func (b *Broker) proposeOn(ctx context.Context, shard uint64, cmd []byte) (sm.Result, error) {
 	var res sm.Result
 	err := retryTemp(ctx, func(ctx context.Context) error {
 		var err error

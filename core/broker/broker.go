@@ -70,11 +70,12 @@ type Broker struct {
 	kafka    *kafka.Server
 	http     *telemetry.HTTPServer
 
-	stopRec   context.CancelFunc
-	stopGuard context.CancelFunc // the free-space guard (diskguard.go)
-	served    chan error
-	stopOnce  sync.Once
-	stopErr   error
+	stopRec     context.CancelFunc
+	stopGuard   context.CancelFunc // the free-space guard (diskguard.go)
+	stopSweeper func()             // deleted topics' objects (deletedtopics.go); waits for a sweep in progress
+	served      chan error
+	stopOnce    sync.Once
+	stopErr     error
 }
 
 // Run starts the node described by cfg and serves until ctx is cancelled,
@@ -213,6 +214,9 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	if err := b.startDiskGuard(meter); err != nil {
 		return nil, err
 	}
+	if err := b.startDeletedTopicSweeper(meter); err != nil {
+		return nil, err
+	}
 	if _, err := meter.Int64ObservableGauge("partitions_led", metric.WithDescription("Partition replicas on this broker that lead their Raft group"),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			o.Observe(b.parts.LeaderCount())
@@ -321,6 +325,9 @@ func (b *Broker) stop(ctx context.Context) error {
 	b.stopBackups()
 	if b.stopGuard != nil {
 		b.stopGuard()
+	}
+	if b.stopSweeper != nil {
+		b.stopSweeper()
 	}
 	if b.tier != nil {
 		errs = append(errs, b.tier.Close())

@@ -18,10 +18,17 @@ import (
 // content), two leaders never write the same key, and the sweeper can tell
 // from a name alone whether an unreferenced object is below the tiered end.
 
+// TopicPrefix is the key prefix of one topic's objects (topic name and
+// UUID, so a re-created topic of the same name never shares objects), with
+// a trailing slash.
+func TopicPrefix(topic string, topicID [16]byte) string {
+	return topic + "-" + hex.EncodeToString(topicID[:]) + "/"
+}
+
 // partitionPrefix is the key prefix of one partition's objects, with a
 // trailing slash.
 func partitionPrefix(tp partition.TP, topicID [16]byte) string {
-	return tp.Topic + "-" + hex.EncodeToString(topicID[:]) + "/" + strconv.Itoa(int(tp.Partition)) + "/"
+	return TopicPrefix(tp.Topic, topicID) + strconv.Itoa(int(tp.Partition)) + "/"
 }
 
 func segmentKey(tp partition.TP, topicID [16]byte, base, end int64, epoch int32) string {
