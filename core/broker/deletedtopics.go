@@ -166,19 +166,10 @@ func (d *deletedTopics) protected(ctx context.Context) (map[string]bool, error) 
 	return out, nil
 }
 
-// run sweeps every interval until ctx ends.
-func (d *deletedTopics) run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if _, err := d.sweep(ctx); err != nil && ctx.Err() == nil {
-			d.log.Warn("deleted topics' tiered objects not swept yet", "err", err)
-		}
+// sweepAndLog is one sweep whose error is logged.
+func (d *deletedTopics) sweepAndLog(ctx context.Context) {
+	if _, err := d.sweep(ctx); err != nil && ctx.Err() == nil {
+		d.log.Warn("deleted topics' tiered objects not swept yet", "err", err)
 	}
 }
 
@@ -215,7 +206,7 @@ func (b *Broker) startDeletedTopicSweeper(meter metric.Meter) error {
 	b.stopSweeper = func() { cancel(); <-done } // it reads the store closed after it
 	go func() {
 		defer close(done)
-		d.run(ctx, b.cfg.Tier.SweepInterval)
+		every(ctx, b.cfg.Tier.SweepInterval, func() { d.sweepAndLog(ctx) })
 	}()
 	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/chronik-go/chronik/core/broker/brokertest"
 	"github.com/chronik-go/chronik/core/tier"
@@ -22,19 +21,9 @@ import (
 // topic (restoring it needs them): those go once the backup does. A live
 // topic's objects are never touched.
 func TestDeletedTopicObjectsRemoved(t *testing.T) {
-	cfg := brokertest.Config(t)
-	cfg.Tier.CheckInterval = 50 * time.Millisecond
-	cfg.Tier.SweepInterval = time.Second
-	cfg.Tier.UploadTimeout = time.Second
-	cfg.Tier.OrphanGrace = 2 * time.Second
-	b := brokertest.Start(t, cfg)
+	cfg, b, cl := startTierBroker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	objects := func(topic string) int {
 		t.Helper()

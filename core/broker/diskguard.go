@@ -64,16 +64,16 @@ func (g *diskGuard) check() {
 	}
 }
 
-// run checks every diskGuardInterval until ctx ends.
-func (g *diskGuard) run(ctx context.Context) {
-	t := time.NewTicker(diskGuardInterval)
+// every calls fn every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			g.check()
+			fn()
 		}
 	}
 }
@@ -115,6 +115,6 @@ func (b *Broker) startDiskGuard(meter metric.Meter) error {
 	g.check()
 	ctx, cancel := context.WithCancel(context.Background())
 	b.stopGuard = cancel
-	go g.run(ctx)
+	go every(ctx, diskGuardInterval, g.check)
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/chronik-go/chronik/core/broker"
 	"github.com/chronik-go/chronik/core/broker/brokertest"
+	"github.com/chronik-go/chronik/core/config"
 	"github.com/chronik-go/chronik/core/tier"
 )
 
@@ -79,6 +80,24 @@ func tieredTopic(ctx context.Context, t *testing.T, adm *kadm.Client, name strin
 	}
 }
 
+// startTierBroker starts a broker whose tiering checks, sweeps and
+// orphan grace are fast enough for a test, with a client on it.
+func startTierBroker(t *testing.T) (config.Config, *broker.Broker, *kgo.Client) {
+	t.Helper()
+	cfg := brokertest.Config(t)
+	cfg.Tier.CheckInterval = 50 * time.Millisecond
+	cfg.Tier.SweepInterval = time.Second
+	cfg.Tier.UploadTimeout = time.Second
+	cfg.Tier.OrphanGrace = 2 * time.Second
+	b := brokertest.Start(t, cfg)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cfg, b, cl
+}
+
 // TestTieredStorage rolls small segments to the local-directory backend and
 // checks the properties in process: local disk bounded by
 // local.retention.bytes plus two segments, every record read back
@@ -86,19 +105,9 @@ func tieredTopic(ctx context.Context, t *testing.T, adm *kadm.Client, name strin
 // earliest / earliest-local / latest-tiered and by timestamp, a flipped
 // byte never served, and orphans swept.
 func TestTieredStorage(t *testing.T) {
-	cfg := brokertest.Config(t)
-	cfg.Tier.CheckInterval = 50 * time.Millisecond
-	cfg.Tier.SweepInterval = time.Second
-	cfg.Tier.UploadTimeout = time.Second
-	cfg.Tier.OrphanGrace = 2 * time.Second
-	b := brokertest.Start(t, cfg)
+	cfg, b, cl := startTierBroker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	const topic = "tiered"
 	tieredTopic(ctx, t, adm, topic)
