@@ -3,7 +3,9 @@ package bench
 import (
 	"context"
 	"flag"
+	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/chronik-go/chronik/core/broker"
 	"github.com/chronik-go/chronik/core/broker/brokertest"
 	"github.com/chronik-go/chronik/core/config"
 )
@@ -50,19 +53,64 @@ func selectedExplicitly(name string) bool {
 }
 
 // startChronik starts an in-process single-node broker (real TCP,
-// Dragonboat, Pebble on a temp dir) and returns it with its config.
+// Dragonboat, Pebble on a temp dir) and returns its Kafka address and
+// config.
 func startChronik(b testing.TB, mutate func(*config.Config)) (addr string, cfg config.Config) {
 	b.Helper()
-	cfg = brokertest.Config(b)
-	// Port 0: the broker binds its Kafka port itself. A port picked free
+	br, cfg := startBroker(b, mutate)
+	return br.KafkaAddr(), cfg
+}
+
+// startBroker is startChronik returning the broker itself.
+func startBroker(b testing.TB, mutate func(*config.Config)) (*broker.Broker, config.Config) {
+	b.Helper()
+	cfg := brokertest.Config(b)
+	// Port 0: the broker binds its ports itself. A port picked free
 	// beforehand was once taken by a client connection's local port
 	// (same ephemeral range) before the broker bound it.
-	cfg.KafkaAddr = "127.0.0.1:0"
+	cfg.KafkaAddr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	br := brokertest.Start(b, cfg)
-	return br.KafkaAddr(), cfg
+	return brokertest.Start(b, cfg), cfg
+}
+
+// raftSaves reads the Raft log store's save metrics from a broker's
+// /metrics: saves, their total seconds, and the entries they held.
+type raftSaves struct{ count, seconds, entries float64 }
+
+var raftSaveLine = regexp.MustCompile(`(?m)^chronik_raft_log_(save_duration_seconds_count|save_duration_seconds_sum|saved_entries_total) (\S+)$`)
+
+func readRaftSaves(b testing.TB, httpAddr string) raftSaves {
+	b.Helper()
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	must(b, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	must(b, err)
+	var s raftSaves
+	for _, m := range raftSaveLine.FindAllStringSubmatch(string(body), -1) {
+		v, err := strconv.ParseFloat(m[2], 64)
+		must(b, err)
+		switch m[1] {
+		case "save_duration_seconds_count":
+			s.count = v
+		case "save_duration_seconds_sum":
+			s.seconds = v
+		case "saved_entries_total":
+			s.entries = v
+		}
+	}
+	return s
+}
+
+// reportSaves reports the mean Raft log save time (save-ms) and entries
+// per save between two readings.
+func reportSaves(b *testing.B, before, after raftSaves) {
+	if n := after.count - before.count; n > 0 {
+		b.ReportMetric((after.seconds-before.seconds)/n*1000, "save-ms")
+		b.ReportMetric((after.entries-before.entries)/n, "entries/save")
+	}
 }
 
 // startKfake starts franz-go's in-memory broker (one node) and returns

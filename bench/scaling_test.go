@@ -15,6 +15,8 @@ import (
 // part of the loss that the producer itself causes — smaller batches per
 // partition at the same linger) and Dragonboat alone with one shard per
 // partition (x_raft: what the Raft groups cost without the broker).
+// save-ms and entries/save are the broker's Raft log saves during the run
+// (one per step-worker round, fsync'd): what bounds many partitions.
 func BenchmarkPartitionScaling(b *testing.B) {
 	for _, parts := range []int32{1, 16, 64, 256} {
 		b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) {
@@ -22,7 +24,8 @@ func BenchmarkPartitionScaling(b *testing.B) {
 				return
 			}
 			ctx := benchContext(b)
-			addr, cfg := startChronik(b, nil)
+			br, cfg := startBroker(b, nil)
+			addr := br.KafkaAddr()
 			w := DefaultWorkload()
 			w.Keyed, w.Records = true, int64(b.N)
 			var one Result
@@ -37,11 +40,13 @@ func BenchmarkPartitionScaling(b *testing.B) {
 			w = on(ctx, b, addr, w)
 			b.SetBytes(int64(w.RecordSize))
 			b.ReportAllocs()
+			saves := readRaftSaves(b, br.HTTPAddr())
 			b.ResetTimer()
 			res, err := Produce(ctx, w)
 			b.StopTimer()
 			must(b, err)
 			reportRun(b, res)
+			reportSaves(b, saves, readRaftSaves(b, br.HTTPAddr()))
 			if parts > 1 {
 				reportRatio(b, "1p", res.RecordsPerSec, one.RecordsPerSec, "records/s")
 			}

@@ -154,6 +154,9 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	events := &raftEvents{reporter: b.reporter}
 	nhc := nodeHostConfig(cfg, events)
 	nhc.Expert.TransportFactory = opts.TransportFactory
+	if err := timeLogDB(&nhc, meter); err != nil {
+		return nil, err
+	}
 	if b.nh, err = dragonboat.NewNodeHost(nhc); err != nil {
 		return nil, fmt.Errorf("cannot start Raft node host in %s: %w", filepath.Join(cfg.DataDir, "raft"), err)
 	}

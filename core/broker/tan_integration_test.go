@@ -6,10 +6,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/chronik-go/chronik/core/broker"
@@ -135,5 +138,36 @@ func consumeValues(t *testing.T, addr string, n int) {
 			}
 			got++
 		})
+	}
+}
+
+// TestRaftLogSaveMetrics: with tan (a new data dir's store) every save of
+// the Raft log store is timed and its entries counted in /metrics.
+func TestRaftLogSaveMetrics(t *testing.T) {
+	cfg := brokertest.Config(t)
+	b := brokertest.Start(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "saves"); err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	brokertest.Produce(ctx, t, []string{b.KafkaAddr()}, "saves", 1, 100, 100, time.Now())
+	m := metricsText(t, b.HTTPAddr())
+	count := regexp.MustCompile(`\nchronik_raft_log_save_duration_seconds_count (\d+)`).FindStringSubmatch(m)
+	entries := regexp.MustCompile(`\nchronik_raft_log_saved_entries_total (\d+)`).FindStringSubmatch(m)
+	if count == nil || entries == nil {
+		t.Fatalf("raft log save metrics missing from /metrics")
+	}
+	// At least the topic's creation and the produced batches were saved.
+	if n, _ := strconv.Atoi(entries[1]); n < 2 {
+		t.Fatalf("%s entries saved, want ≥ 2", entries[1])
+	}
+	if n, _ := strconv.Atoi(count[1]); n < 1 {
+		t.Fatalf("%s saves timed, want ≥ 1", count[1])
 	}
 }
