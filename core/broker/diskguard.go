@@ -64,19 +64,6 @@ func (g *diskGuard) check() {
 	}
 }
 
-// every calls fn every interval until ctx ends.
-func every(ctx context.Context, interval time.Duration, fn func()) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fn()
-		}
-	}
-}
 
 // meters registers chronik_storage_free_bytes and
 // chronik_storage_produce_refused (1 while the guard refuses produce).
