@@ -64,7 +64,6 @@ func (g *diskGuard) check() {
 	}
 }
 
-
 // meters registers chronik_storage_free_bytes and
 // chronik_storage_produce_refused (1 while the guard refuses produce).
 func (g *diskGuard) meters(meter metric.Meter) error {
