@@ -202,6 +202,10 @@ func (p *Partition) scan(kind byte, fn func(k, v []byte) error) error {
 
 // Update applies committed entries. It rejects bad commands through the
 // result and returns an error only when Pebble fails.
+// overgrownBatches counts Updates whose Pebble batch outgrew the size
+// they allocated it with (and so was copied into a larger one).
+var overgrownBatches atomic.Int64
+
 func (p *Partition) Update(ents []sm.Entry) ([]sm.Entry, error) {
 	// DeleteRecords and the tiering commands read the batches, including
 	// those appended by earlier entries of this Update: only an indexed
@@ -247,6 +251,9 @@ func (p *Partition) Update(ents []sm.Entry) ([]sm.Entry, error) {
 	// vanish, so a reader that passed the checks finds its batch.
 	p.start.Store(p.logStart)
 	p.local.Store(p.localStart)
+	if b.Len() > size {
+		overgrownBatches.Add(1)
+	}
 	if err := p.store.apply(b); err != nil {
 		return nil, fmt.Errorf("raftsm: partition %d: apply: %w", p.shardID, err)
 	}
