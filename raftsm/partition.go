@@ -200,12 +200,12 @@ func (p *Partition) scan(kind byte, fn func(k, v []byte) error) error {
 	return p.store.scanKind(p.prefix, kind, fn)
 }
 
-// Update applies committed entries. It rejects bad commands through the
-// result and returns an error only when Pebble fails.
 // overgrownBatches counts Updates whose Pebble batch outgrew the size
 // they allocated it with (and so was copied into a larger one).
 var overgrownBatches atomic.Int64
 
+// Update applies committed entries. It rejects bad commands through the
+// result and returns an error only when Pebble fails.
 func (p *Partition) Update(ents []sm.Entry) ([]sm.Entry, error) {
 	// DeleteRecords and the tiering commands read the batches, including
 	// those appended by earlier entries of this Update: only an indexed
