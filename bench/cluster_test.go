@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -115,6 +116,40 @@ func (c *benchCluster) restart(ctx context.Context, i int) time.Duration {
 	start := time.Now()
 	c.launch(i)
 	return c.waitReady(ctx, i, start)
+}
+
+// preferLeaders moves the leadership of every partition of topic to its
+// preferred (first) replica and waits until Metadata shows it there.
+// Otherwise the broker's balancer does so within its 10 s period, in the
+// middle of a measurement (a transfer is hundreds of milliseconds without
+// a leader for the client).
+func (c *benchCluster) preferLeaders(ctx context.Context, topic string) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...))
+	must(c.b, err)
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for {
+		// ElectLeaders is asked again while a partition is not there: Raft
+		// drops a transfer to a replica that is not caught up yet.
+		_, _ = adm.ElectLeaders(ctx, kadm.ElectPreferredReplica, kadm.TopicsSet{topic: nil})
+		td, err := adm.ListTopics(ctx, topic)
+		done := err == nil && td[topic].Err == nil && len(td[topic].Partitions) > 0
+		if done {
+			for _, p := range td[topic].Partitions {
+				done = done && len(p.Replicas) > 0 && p.Leader == p.Replicas[0]
+			}
+		}
+		if done {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			c.b.Fatalf("leaders of %s did not move to their preferred replicas: %v", topic, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 func (c *benchCluster) seeds() []string {
@@ -304,6 +339,7 @@ func BenchmarkProduceRF3(b *testing.B) {
 	_, err = EnsureTopic(ctx, w3)
 	must(b, err)
 	c.waitAllReady(ctx) // every node's replica of the topic has a leader
+	c.preferLeaders(ctx, w3.Topic)
 	b.SetBytes(int64(w.RecordSize))
 	b.ReportAllocs() // of this harness only: the brokers are child processes
 	b.ResetTimer()
