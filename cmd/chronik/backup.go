@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/chronik-go/chronik/core/backup"
-	"github.com/chronik-go/chronik/core/config"
 	"github.com/chronik-go/chronik/core/opsctl"
 )
 
@@ -20,7 +18,7 @@ const backupTimeout = 5 * time.Minute
 
 func newBackupCmd() *cobra.Command {
 	var f clusterFlags
-	var httpAddrs, from string
+	var from string
 	cmd := &cobra.Command{
 		Use:   "backup",
 		Short: "Take, list and inspect disaster-recovery backups in the object store",
@@ -41,14 +39,8 @@ directly with --from URL when no broker runs.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: parentRun,
 	}
-	fs := cmd.PersistentFlags()
-	fs.StringVar(&httpAddrs, "http-addr", "", "brokers' admin HTTP `addresses`, host:port[,host:port...]")
-	fs.StringVar(&f.configFile, config.FileFlag, "",
-		"broker TOML config `file` to find the brokers' HTTP addresses in (env "+config.EnvName(config.FileFlag)+")")
-	fs.StringVar(&f.format, "format", string(opsctl.Table), "output `format`: table (aligned columns) or json (one document, snake_case fields)")
-	fs.DurationVar(&f.timeout, "timeout", opsctl.DefaultTimeout, "how long to wait for the brokers' answers (backup now: at least 5m)")
-
-	addrs := func() ([]string, error) { return opsctl.ResolveHTTPAddrs(httpAddrs, f.configFile, os.Getenv) }
+	f.registerAdmin(cmd, "how long to wait for the brokers' answers (backup now: at least 5m)")
+	addrs := f.adminAddrs
 	now := &cobra.Command{
 		Use:   "now",
 		Short: "Take a backup now and print its manifest",

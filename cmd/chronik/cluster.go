@@ -2,17 +2,13 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 
 	"github.com/spf13/cobra"
-
-	"github.com/chronik-go/chronik/core/opsctl"
 )
 
 func newClusterCmd() *cobra.Command {
 	var f clusterFlags
-	var httpAddrs string
 	cmd := &cobra.Command{
 		Use:   "cluster",
 		Short: "Show cluster health and move partition leadership",
@@ -29,8 +25,8 @@ else every [[nodes]] http address of --config, else 127.0.0.1:9644.`,
 		RunE: parentRun,
 	}
 	f.register(cmd)
-	cmd.PersistentFlags().StringVar(&httpAddrs, "http-addr", "", "brokers' admin HTTP `addresses`, host:port[,host:port...]")
-	resolve := func() ([]string, error) { return opsctl.ResolveHTTPAddrs(httpAddrs, f.configFile, os.Getenv) }
+	f.registerHTTP(cmd)
+	resolve := f.adminAddrs
 
 	status := &cobra.Command{
 		Use:   "status",

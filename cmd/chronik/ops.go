@@ -20,6 +20,7 @@ type clusterFlags struct {
 	configFile string
 	format     string
 	timeout    time.Duration
+	httpAddrs  string
 }
 
 // register adds the flags to a parent command, inherited by its subcommands.
@@ -32,6 +33,29 @@ func (f *clusterFlags) register(cmd *cobra.Command) {
 		"broker TOML config `file` to find the cluster's Kafka address in (env "+config.EnvName(config.FileFlag)+")")
 	fs.StringVar(&f.format, "format", string(opsctl.Table), "output `format`: table (aligned columns) or json (one document, snake_case fields)")
 	fs.DurationVar(&f.timeout, "timeout", opsctl.DefaultTimeout, "how long to wait for the cluster, per step")
+}
+
+// registerAdmin adds the flags of commands that reach only the brokers'
+// admin HTTP API (tier, backup): --config, --format, --timeout (described
+// by timeoutHelp) and --http-addr.
+func (f *clusterFlags) registerAdmin(cmd *cobra.Command, timeoutHelp string) {
+	fs := cmd.PersistentFlags()
+	fs.StringVar(&f.configFile, config.FileFlag, "",
+		"broker TOML config `file` to find the brokers' HTTP addresses in (env "+config.EnvName(config.FileFlag)+")")
+	fs.StringVar(&f.format, "format", string(opsctl.Table), "output `format`: table (aligned columns) or json (one document, snake_case fields)")
+	fs.DurationVar(&f.timeout, "timeout", opsctl.DefaultTimeout, timeoutHelp)
+	f.registerHTTP(cmd)
+}
+
+// registerHTTP adds --http-addr, the brokers' admin HTTP addresses.
+func (f *clusterFlags) registerHTTP(cmd *cobra.Command) {
+	cmd.PersistentFlags().StringVar(&f.httpAddrs, "http-addr", "", "brokers' admin HTTP `addresses`, host:port[,host:port...]")
+}
+
+// adminAddrs resolves the brokers' admin HTTP addresses: --http-addr, else
+// the [[nodes]] of --config, else the default.
+func (f *clusterFlags) adminAddrs() ([]string, error) {
+	return opsctl.ResolveHTTPAddrs(f.httpAddrs, f.configFile, os.Getenv)
 }
 
 // outputFormat checks --format and --timeout; commands call it with their

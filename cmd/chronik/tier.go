@@ -2,17 +2,14 @@ package main
 
 import (
 	"context"
-	"os"
 
 	"github.com/spf13/cobra"
 
-	"github.com/chronik-go/chronik/core/config"
 	"github.com/chronik-go/chronik/core/opsctl"
 )
 
 func newTierCmd() *cobra.Command {
 	var f clusterFlags
-	var httpAddrs string
 	cmd := &cobra.Command{
 		Use:   "tier",
 		Short: "Show tiered storage: what is local, what is in the object store, upload lag",
@@ -29,12 +26,7 @@ through the registry. See docs/cli.md.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: parentRun,
 	}
-	fs := cmd.PersistentFlags()
-	fs.StringVar(&httpAddrs, "http-addr", "", "brokers' admin HTTP `addresses`, host:port[,host:port...]")
-	fs.StringVar(&f.configFile, config.FileFlag, "",
-		"broker TOML config `file` to find the brokers' HTTP addresses in (env "+config.EnvName(config.FileFlag)+")")
-	fs.StringVar(&f.format, "format", string(opsctl.Table), "output `format`: table (aligned columns) or json (one document, snake_case fields)")
-	fs.DurationVar(&f.timeout, "timeout", opsctl.DefaultTimeout, "how long to wait for the brokers' answers")
+	f.registerAdmin(cmd, "how long to wait for the brokers' answers")
 
 	var opts opsctl.TierStatusOptions
 	status := &cobra.Command{
@@ -94,7 +86,7 @@ Broker settings ([tier] table of the broker config; docs/configuration.md):
 			if err != nil {
 				return err
 			}
-			addrs, err := opsctl.ResolveHTTPAddrs(httpAddrs, f.configFile, os.Getenv)
+			addrs, err := f.adminAddrs()
 			if err != nil {
 				return err
 			}
