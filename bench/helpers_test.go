@@ -220,10 +220,10 @@ func reportWriteAmp(b *testing.B, before, after, payload int64) {
 	b.ReportMetric(float64(after-before)/float64(payload), "disk-B/payload-B")
 }
 
-// reportRaftLogSize reports the bytes the Raft log directory holds at the
-// end of a run per payload byte: what log retention (raft.snapshot-entries,
-// raft.compaction-overhead) costs in disk space.
-func reportRaftLogSize(b *testing.B, dir string, payload int64) {
+// reportRaftLogSize reports, as unit, the bytes the Raft log directory
+// holds per payload byte: what log retention (raft.snapshot-entries,
+// raft.compaction-overhead, raft.snapshot-bytes) costs in disk space.
+func reportRaftLogSize(b *testing.B, dir string, payload int64, unit string) {
 	var size int64
 	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -239,5 +239,5 @@ func reportRaftLogSize(b *testing.B, dir string, payload int64) {
 	if err != nil || payload <= 0 {
 		return
 	}
-	b.ReportMetric(float64(size)/float64(payload), "raft-dir-B/payload-B")
+	b.ReportMetric(float64(size)/float64(payload), unit)
 }

@@ -41,20 +41,28 @@ func BenchmarkProduceLogDBShards(b *testing.B) {
 }
 
 // BenchmarkProduceRaftLog measures what the Raft log's retention costs
-// (profile finding 1 in bench/README.md): with the defaults
-// (snapshot-entries 10000, compaction-overhead 50000) a partition's LogDB
-// keeps every ~1 MB entry, so Dragonboat's Pebble flushes and compacts the
-// whole log; with a short log the entries are deleted while still in the
-// LogDB memtable. disk-B/payload-B is the write amplification.
+// (profile finding 1 and fix 2 in bench/README.md). retain=entries is
+// Dragonboat's entry counts alone (snapshot-entries 10000,
+// compaction-overhead 50000, raft.snapshot-bytes off): a partition keeps
+// every ~1 MB entry up to 60,000 of them. retain=default adds the snapshots
+// by size (raft.snapshot-bytes 64 MiB, compaction-overhead-bytes 512 MiB),
+// which bound the log once more than ~576 MiB were written (-benchtime
+// 4000000x). retain=short snapshots every 32 entries. raft-dir-B/payload-B
+// is what the log keeps at the end, disk-B/payload-B the write
+// amplification.
 func BenchmarkProduceRaftLog(b *testing.B) {
 	for _, c := range []struct {
 		name               string
 		snapshot, overhead uint64
-	}{{"retain=default", 0, 0}, {"retain=short", 32, 8}} {
+		bySize             bool
+	}{{"retain=entries", 0, 0, false}, {"retain=default", 0, 0, true}, {"retain=short", 32, 8, true}} {
 		b.Run(c.name, func(b *testing.B) {
 			benchProduce(b, DefaultWorkload(), func(cfg *config.Config) {
 				if c.snapshot > 0 {
 					cfg.Raft.SnapshotEntries, cfg.Raft.CompactionOverhead = c.snapshot, c.overhead
+				}
+				if !c.bySize {
+					cfg.Raft.SnapshotBytes = 0
 				}
 			})
 		})
@@ -107,9 +115,13 @@ func benchProduce(b *testing.B, w Workload, mutate func(*config.Config)) {
 	b.StopTimer()
 	reportWriteAmp(b, writes, diskWrites(), res.Bytes)
 	must(b, err)
-	reportRaftLogSize(b, filepath.Join(cfg.DataDir, "raft"), res.Bytes)
+	raftDir := filepath.Join(cfg.DataDir, "raft")
+	reportRaftLogSize(b, raftDir, res.Bytes, "raft-dir-B/payload-B")
 	reportRun(b, res)
 	compareProduce(ctx, b, w, res, cfg)
+	// Again after the peers' runs (seconds later): compaction by size runs
+	// once a second, so the size at the end can include a second of appends.
+	reportRaftLogSize(b, raftDir, res.Bytes, "raft-dir-later-B/payload-B")
 }
 
 // compareProduce measures the peers and ceilings of a produce result in the

@@ -75,13 +75,15 @@ type Partition struct {
 	tieredPos  int64         // byte position of tieredEnd
 	cmd        AppendCommand // decode scratch
 
-	hw       atomic.Int64 // next offset after the last applied batch
-	start    atomic.Int64 // log start offset
-	local    atomic.Int64 // local start offset
-	tiered   atomic.Int64 // tiered end
-	size     atomic.Int64 // bytes - startPos: what is stored locally
-	total    atomic.Int64 // bytes
-	untiered atomic.Int64 // bytes - max(tieredPos, startPos): local, not yet tiered
+	hw       atomic.Int64  // next offset after the last applied batch
+	start    atomic.Int64  // log start offset
+	local    atomic.Int64  // local start offset
+	tiered   atomic.Int64  // tiered end
+	size     atomic.Int64  // bytes - startPos: what is stored locally
+	total    atomic.Int64  // bytes
+	untiered atomic.Int64  // bytes - max(tieredPos, startPos): local, not yet tiered
+	logIndex atomic.Uint64 // applied, published after logBytes (AppliedLog)
+	logBytes atomic.Int64  // bytes of the commands applied since Open
 	mu       struct {
 		sync.RWMutex
 		epochs   []epochStart    // ascending by epoch
@@ -128,6 +130,7 @@ func (p *Partition) Open(<-chan struct{}) (uint64, error) {
 	if err := p.load(); err != nil {
 		return 0, err
 	}
+	p.logIndex.Store(p.applied)
 	return p.applied, nil
 }
 
@@ -218,11 +221,12 @@ func (p *Partition) Update(ents []sm.Entry) ([]sm.Entry, error) {
 	// ranges) and an epoch entry, each with Pebble's record header, come to
 	// about 270 bytes with one batch; the state key once.
 	indexed := false
-	size := 256
+	size, cmdBytes := 256, 0
 	for i := range ents {
 		indexed = indexed || readsBatches(ents[i].Cmd)
-		size += len(ents[i].Cmd) + 512
+		cmdBytes += len(ents[i].Cmd)
 	}
+	size += cmdBytes + 512*len(ents)
 	var b *pebble.Batch
 	if indexed {
 		b = p.store.db.NewIndexedBatchWithSize(size)
@@ -258,11 +262,22 @@ func (p *Partition) Update(ents []sm.Entry) ([]sm.Entry, error) {
 		return nil, fmt.Errorf("raftsm: partition %d: apply: %w", p.shardID, err)
 	}
 	p.publishSizes()
+	p.logBytes.Add(int64(cmdBytes))
+	p.logIndex.Store(p.applied)
 	if p.hw.Load() != p.next {
 		p.hw.Store(p.next)
 		p.onApply()
 	}
 	return ents, nil
+}
+
+// AppliedLog reports the last applied Raft index and the bytes of the
+// commands applied since Open: what the Raft log holds since then, which
+// core/partition uses to snapshot and compact the log by size. The two are
+// read without a lock, so bytes may already count the entries of the next
+// index.
+func (p *Partition) AppliedLog() (index uint64, bytes int64) {
+	return p.logIndex.Load(), p.logBytes.Load()
 }
 
 func (p *Partition) apply(b *pebble.Batch, cmd []byte) sm.Result {
@@ -590,6 +605,7 @@ func (p *Partition) RecoverFromSnapshot(r io.Reader, stop <-chan struct{}) error
 	if err := p.load(); err != nil {
 		return err
 	}
+	p.logIndex.Store(p.applied)
 	p.onApply()
 	return nil
 }

@@ -39,11 +39,15 @@ import (
 )
 
 // leaderBalanceInterval is how often a cluster broker moves leadership
-// back to preferred replicas; evacuateTimeout bounds controlled shutdown.
+// back to preferred replicas; evacuateTimeout bounds controlled shutdown;
+// logCompactionInterval is how often the local replicas' applied bytes are
+// checked against raft.snapshot-bytes (often enough that, at a few hundred
+// MB/s, snapshots come every snapshot-bytes rather than every interval).
 const (
 	controllerInterval    = 250 * time.Millisecond
 	leaderBalanceInterval = 10 * time.Second
 	evacuateTimeout       = 10 * time.Second
+	logCompactionInterval = 250 * time.Millisecond
 )
 
 // startTimeout bounds how long a broker waits for its meta shard to elect a
@@ -189,6 +193,9 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		go b.ctrl.Run(rctx, controllerInterval)
 		go b.registerSelf(rctx)
 	}
+	go b.parts.RunLogCompaction(rctx, partition.LogCompaction{
+		SnapshotBytes: cfg.Raft.SnapshotBytes, KeepBytes: cfg.Raft.CompactionOverheadBytes, Interval: logCompactionInterval,
+	})
 	b.lead = cluster.NewLeadership(b.nh, b.meta, b.parts, cfg.NodeID, b.raftAddr, log)
 	if len(cfg.Nodes) > 0 {
 		go b.lead.RunBalancer(rctx, leaderBalanceInterval)

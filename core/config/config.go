@@ -131,6 +131,12 @@ type RaftConfig struct {
 	// CompactionOverhead keeps this many entries behind a snapshot so that a
 	// lagging follower catches up from the log rather than a snapshot stream.
 	CompactionOverhead uint64 `toml:"compaction-overhead"`
+	// SnapshotBytes also snapshots a partition once it has applied this many
+	// bytes of entries since its last such snapshot, compacting its Raft log
+	// to CompactionOverheadBytes behind (core/partition LogCompaction); 0
+	// leaves the log to the entry counts alone.
+	SnapshotBytes           int64 `toml:"snapshot-bytes"`
+	CompactionOverheadBytes int64 `toml:"compaction-overhead-bytes"`
 	// MaxInMemLogSize bounds unapplied bytes per shard; beyond it produce gets
 	// a retriable error (backpressure).
 	MaxInMemLogSize uint64 `toml:"max-in-mem-log-size"`
@@ -273,16 +279,18 @@ func Default() Config {
 			LogRetentionCheckInterval:    5 * time.Minute,
 		},
 		Raft: RaftConfig{
-			RTT:                10 * time.Millisecond,
-			ElectionRTT:        20,
-			HeartbeatRTT:       2,
-			SnapshotEntries:    10000,
-			CompactionOverhead: 50000,
-			MaxInMemLogSize:    256 * MiB,
-			LogDBShards:        1,
-			ExecShards:         1,
-			LogDB:              "", // the data dir's own; tan for a new one
-			CoordinatorShards:  8,
+			RTT:                     10 * time.Millisecond,
+			ElectionRTT:             20,
+			HeartbeatRTT:            2,
+			SnapshotEntries:         10000,
+			CompactionOverhead:      50000,
+			SnapshotBytes:           64 * MiB,
+			CompactionOverheadBytes: 512 * MiB,
+			MaxInMemLogSize:         256 * MiB,
+			LogDBShards:             1,
+			ExecShards:              1,
+			LogDB:                   "", // the data dir's own; tan for a new one
+			CoordinatorShards:       8,
 		},
 		Tier: TierConfig{
 			CacheBytes:      1 * GiB,

@@ -488,6 +488,8 @@ func TestValidate(t *testing.T) {
 		{"in-mem log unlimited", func(c *Config) { c.Raft.MaxInMemLogSize = 0 }, ""},
 		{"logdb shards zero", func(c *Config) { c.Raft.LogDBShards = 0 }, "raft.logdb-shards is 0"},
 		{"exec shards zero", func(c *Config) { c.Raft.ExecShards = 0 }, "raft.exec-shards is 0"},
+		{"snapshot bytes negative", func(c *Config) { c.Raft.SnapshotBytes = -1 }, "raft.snapshot-bytes is -1"},
+		{"compaction overhead bytes negative", func(c *Config) { c.Raft.CompactionOverheadBytes = -1 }, "raft.compaction-overhead-bytes is -1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -123,6 +123,12 @@ func (c Config) Validate() error {
 	if r.LogDB != "" && r.LogDB != "pebble" && r.LogDB != "tan" {
 		bad("raft.logdb %q: use tan or pebble, or leave it unset (fixed once the data directory exists)", r.LogDB)
 	}
+	if r.SnapshotBytes < 0 {
+		bad("raft.snapshot-bytes is %d; it must be >= 0 (0 snapshots by raft.snapshot-entries alone)", r.SnapshotBytes)
+	}
+	if r.CompactionOverheadBytes < 0 {
+		bad("raft.compaction-overhead-bytes is %d; it must be >= 0", r.CompactionOverheadBytes)
+	}
 	if r.ExecShards < 1 {
 		bad("raft.exec-shards is %d; it must be >= 1", r.ExecShards)
 	}

@@ -20,6 +20,9 @@ type Metrics struct {
 	BytesOut metric.Int64Counter
 	// Proposals counts Raft proposals by shard kind (meta, partition) and outcome.
 	Proposals metric.Int64Counter
+	// SizeSnapshots counts the Raft log snapshots requested by size
+	// (raft.snapshot-bytes) by outcome (compacted, rejected, failed).
+	SizeSnapshots metric.Int64Counter
 }
 
 // NewMetrics creates the instruments on m.
@@ -43,6 +46,10 @@ func NewMetrics(m metric.Meter) (*Metrics, error) {
 		return nil, err
 	}
 	if x.Proposals, err = m.Int64Counter("raft_proposals", metric.WithDescription("Raft proposals by shard kind and outcome")); err != nil {
+		return nil, err
+	}
+	if x.SizeSnapshots, err = m.Int64Counter("raft_log_size_snapshots", metric.WithDescription(
+		"Snapshots a partition replica requested after raft.snapshot-bytes of Raft log, by outcome: compacted (the log was cut to raft.compaction-overhead-bytes behind), rejected (a snapshot at that index existed), failed")); err != nil {
 		return nil, err
 	}
 	return &x, nil

@@ -1,0 +1,57 @@
+package partition
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestLogCompactionDue: snapshots by size come every SnapshotBytes applied,
+// never before KeepBytes has been applied, compact to rising indexes, and
+// keep between KeepBytes and KeepBytes + SnapshotBytes + one sample's growth
+// of log behind the applied point; the marks stay few.
+func TestLogCompactionDue(t *testing.T) {
+	c := LogCompaction{SnapshotBytes: 100, KeepBytes: 350}
+	var (
+		l       replicaLog
+		index   uint64 = 1000 // the state machine opened here
+		bytes   int64
+		at      = map[uint64]int64{index: 0} // applied bytes at each index
+		lastTo  uint64
+		lastDue int64
+		dues    int
+	)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for step := 0; step < 5000; step++ {
+		// Between two samples: 0 to 4 entries of 1 to 20 bytes.
+		for n := rng.IntN(5); n > 0; n-- {
+			index++
+			bytes += 1 + rng.Int64N(20)
+			at[index] = bytes
+		}
+		to, ok := l.due(c, index, bytes)
+		if !ok {
+			continue
+		}
+		dues++
+		if bytes < c.KeepBytes {
+			t.Fatalf("step %d: compaction due after %d bytes, before KeepBytes %d", step, bytes, c.KeepBytes)
+		}
+		if to <= lastTo || to > index {
+			t.Fatalf("step %d: compact to %d after %d (applied %d)", step, to, lastTo, index)
+		}
+		if kept := bytes - at[to]; kept < c.KeepBytes || kept > c.KeepBytes+c.SnapshotBytes+4*20 {
+			t.Fatalf("step %d: keeps %d bytes of log, want %d to %d", step, kept, c.KeepBytes, c.KeepBytes+c.SnapshotBytes+80)
+		}
+		if lastDue > 0 && bytes-lastDue < c.SnapshotBytes {
+			t.Fatalf("step %d: due %d bytes after the last, want ≥ %d", step, bytes-lastDue, c.SnapshotBytes)
+		}
+		if n := len(l.marks); n > int(c.KeepBytes/c.SnapshotBytes)+2 {
+			t.Fatalf("step %d: %d marks kept", step, n)
+		}
+		lastTo, lastDue = to, bytes
+	}
+	// ~5000 × 2 entries × 10.5 bytes: a snapshot per ~100 bytes after the first 350.
+	if want := int(bytes/c.SnapshotBytes) / 2; dues < want {
+		t.Fatalf("%d snapshots for %d bytes, want ≥ %d", dues, bytes, want)
+	}
+}
