@@ -21,7 +21,7 @@ import (
 // bytes: once a local replica has applied SnapshotBytes since its last
 // snapshot by size, it asks Dragonboat for a snapshot (metadata-only: the
 // state store is flushed) that compacts the log to the newest point at least
-// KeepBytes back. The log then holds between KeepBytes and
+// KeepBytes back, or the partition's local size if that is less. The log then holds between KeepBytes and
 // KeepBytes+SnapshotBytes of entries, enough for a follower that fell that far
 // behind to catch up from it rather than by a snapshot transfer of the whole
 // partition. Every replica compacts its own log; the entry-count snapshots
@@ -103,7 +103,7 @@ func (s *Service) compactLogs(logs map[uint64]*replicaLog, c LogCompaction) {
 			}
 		}
 		index, bytes := p.AppliedLog()
-		if to, ok := l.due(c, index, bytes); ok {
+		if to, ok := l.due(c, index, bytes, p.SizeBytes()); ok {
 			l.busy = s.requestSnapshot(id, p, to)
 		}
 	}
@@ -111,10 +111,13 @@ func (s *Service) compactLogs(logs map[uint64]*replicaLog, c LogCompaction) {
 
 // due records the replica's applied point and reports whether a snapshot
 // is due and the index its log may be compacted to: the newest mark at least
-// KeepBytes back. Before KeepBytes has been applied since the state machine
+// KeepBytes back, or stored (the partition's local bytes) if that is less:
+// a follower further behind catches up as cheaply from a snapshot, and a
+// topic with a small retention.bytes or local.retention.bytes would
+// otherwise keep a log many times its data. Before KeepBytes has been applied since the state machine
 // opened nothing is due, as nothing is known about the entries before; nor
 // is a snapshot that would not compact further than the last.
-func (l *replicaLog) due(c LogCompaction, index uint64, bytes int64) (uint64, bool) {
+func (l *replicaLog) due(c LogCompaction, index uint64, bytes, stored int64) (uint64, bool) {
 	if len(l.marks) == 0 {
 		l.marks = append(l.marks, logMark{index, bytes})
 		return 0, false
@@ -122,9 +125,10 @@ func (l *replicaLog) due(c LogCompaction, index uint64, bytes int64) (uint64, bo
 	if bytes-l.marks[len(l.marks)-1].bytes < c.SnapshotBytes {
 		return 0, false
 	}
+	keepBytes := min(c.KeepBytes, stored)
 	keep := -1
 	for i, m := range l.marks {
-		if bytes-m.bytes >= c.KeepBytes {
+		if bytes-m.bytes >= keepBytes {
 			keep = i
 		}
 	}

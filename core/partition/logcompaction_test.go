@@ -28,7 +28,7 @@ func TestLogCompactionDue(t *testing.T) {
 			bytes += 1 + rng.Int64N(20)
 			at[index] = bytes
 		}
-		to, ok := l.due(c, index, bytes)
+		to, ok := l.due(c, index, bytes, 1<<40)
 		if !ok {
 			continue
 		}
@@ -53,5 +53,35 @@ func TestLogCompactionDue(t *testing.T) {
 	// ~5000 × 2 entries × 10.5 bytes: a snapshot per ~100 bytes after the first 350.
 	if want := int(bytes/c.SnapshotBytes) / 2; dues < want {
 		t.Fatalf("%d snapshots for %d bytes, want ≥ %d", dues, bytes, want)
+	}
+}
+
+// TestLogCompactionKeepsNoMoreThanStored: a partition that stores less than
+// KeepBytes (retention deleted the rest) keeps only about what it stores.
+func TestLogCompactionKeepsNoMoreThanStored(t *testing.T) {
+	c := LogCompaction{SnapshotBytes: 100, KeepBytes: 10_000}
+	var l replicaLog
+	const stored = 250
+	var (
+		index uint64
+		bytes int64
+		at    = map[uint64]int64{0: 0}
+		dues  int
+	)
+	for step := 0; step < 200; step++ {
+		index++
+		bytes += 10
+		at[index] = bytes
+		to, ok := l.due(c, index, bytes, stored)
+		if !ok {
+			continue
+		}
+		dues++
+		if kept := bytes - at[to]; kept < stored || kept > stored+c.SnapshotBytes {
+			t.Fatalf("step %d: keeps %d bytes of log with %d stored", step, kept, stored)
+		}
+	}
+	if dues < 10 {
+		t.Fatalf("%d compactions over %d bytes", dues, bytes)
 	}
 }
