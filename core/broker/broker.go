@@ -224,6 +224,9 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	if err := b.startDiskGuard(meter); err != nil {
 		return nil, err
 	}
+	if err := b.diskUsageMeters(meter); err != nil {
+		return nil, err
+	}
 	if err := b.startDeletedTopicSweeper(meter); err != nil {
 		return nil, err
 	}

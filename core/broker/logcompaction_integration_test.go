@@ -20,7 +20,8 @@ import (
 // counts alone would not snapshot here: ~120 entries against
 // snapshot-entries 10000), and after a restart, which starts from the
 // snapshot and what is left of the log, every record reads back
-// byte-identical and produce goes on at the next offset.
+// byte-identical and produce goes on at the next offset. The disk-use
+// gauges count the records.
 func TestRaftLogCompactionBySize(t *testing.T) {
 	cfg := brokertest.Config(t)
 	cfg.Raft.SnapshotBytes, cfg.Raft.CompactionOverheadBytes = 256<<10, 512<<10
@@ -66,5 +67,20 @@ func TestRaftLogCompactionBySize(t *testing.T) {
 	more := brokertest.Produce(ctx, t, seeds, "sized", 1, 10, 1024, base)
 	if more[0].Offset != int64(len(all)) {
 		t.Fatalf("produce after the restart landed at %d, want %d", more[0].Offset, len(all))
+	}
+
+	// Disk use by component: the records are in the state store (flushed
+	// at the stop) and, in this small test, still in the Raft log (tan
+	// deletes whole 64 MiB files).
+	m := metricsText(t, b.HTTPAddr())
+	payload := len(all) * 1024
+	for _, name := range []string{"chronik_raft_log_disk_bytes", "chronik_state_disk_bytes"} {
+		v := regexp.MustCompile(`\n` + name + `(?:\{[^}]*\})? (\S+)`).FindStringSubmatch(m)
+		if v == nil {
+			t.Fatalf("%s missing from /metrics", name)
+		}
+		if n, err := strconv.ParseFloat(v[1], 64); err != nil || n < float64(payload) {
+			t.Fatalf("%s = %s, want ≥ the %d payload bytes", name, v[1], payload)
+		}
 	}
 }
