@@ -113,7 +113,7 @@ func poll(ctx context.Context, cl *kgo.Client, m *meter, lat func(*kgo.Record) t
 
 // offsets lists the start and end offset of every partition of w.Topic.
 func offsets(ctx context.Context, w Workload) (starts, ends map[int32]int64, err error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(w.Brokers...), kgo.ClientID("chronik-bench"))
+	cl, err := kgo.NewClient(w.clientOpts()...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -158,11 +158,7 @@ func newConsumers(w Workload, from map[int32]kgo.Offset, hook func() kgo.Hook) (
 	}
 	var clients []*kgo.Client
 	for _, a := range assign {
-		opts := []kgo.Opt{
-			kgo.SeedBrokers(w.Brokers...),
-			kgo.ClientID("chronik-bench"),
-			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{w.Topic: a}),
-		}
+		opts := append(w.clientOpts(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{w.Topic: a}))
 		if hook != nil {
 			opts = append(opts, kgo.WithHooks(hook()))
 		}

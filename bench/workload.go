@@ -13,6 +13,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +32,9 @@ import (
 // which holds franz-go's producer defaults, and change what differs.
 type Workload struct {
 	Brokers []string
-	Topic   string
+	// TLS, when set, is used for every connection to the brokers.
+	TLS   *tls.Config
+	Topic string
 	// Partitions is used when the topic has to be created (0 = the broker's
 	// default); an existing topic is used as it is.
 	Partitions int32
@@ -175,16 +178,24 @@ func codec(name string) (kgo.CompressionCodec, error) {
 	return kgo.NoCompression(), fmt.Errorf("compression %q: use none, gzip, snappy, lz4 or zstd", name)
 }
 
+// clientOpts are the options every client of w starts from: the brokers,
+// the client ID and TLS.
+func (w Workload) clientOpts() []kgo.Opt {
+	opts := []kgo.Opt{kgo.SeedBrokers(w.Brokers...), kgo.ClientID("chronik-bench")}
+	if w.TLS != nil {
+		opts = append(opts, kgo.DialTLSConfig(w.TLS))
+	}
+	return opts
+}
+
 // producerOpts are the client options of one producer of w.
 func (w Workload) producerOpts() []kgo.Opt {
 	c, _ := codec(w.Compression)
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(w.Brokers...),
-		kgo.ClientID("chronik-bench"),
+	opts := append(w.clientOpts(),
 		kgo.DefaultProduceTopic(w.Topic),
 		kgo.ProducerBatchCompression(c),
 		kgo.ProducerLinger(w.Linger),
-	}
+	)
 	if w.MaxBufferedRecords > 0 {
 		opts = append(opts, kgo.MaxBufferedRecords(w.MaxBufferedRecords))
 	}
@@ -206,7 +217,7 @@ func (w Workload) producerOpts() []kgo.Opt {
 // EnsureTopic creates w.Topic if it does not exist and waits until every
 // partition has a leader. It returns the partition count.
 func EnsureTopic(ctx context.Context, w Workload) (int32, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(w.Brokers...), kgo.ClientID("chronik-bench"))
+	cl, err := kgo.NewClient(w.clientOpts()...)
 	if err != nil {
 		return 0, err
 	}

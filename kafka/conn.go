@@ -3,6 +3,7 @@ package kafka
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -97,6 +98,22 @@ func newConn(s *Server, nc net.Conn) *conn {
 	return c
 }
 
+// handshake completes the TLS handshake and takes the principal from the
+// client's certificate, if it sent one.
+func (c *conn) handshake(tc *tls.Conn) bool {
+	ctx, cancel := context.WithTimeout(c.ctx, tlsHandshakeTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.s.warn("kafka: TLS handshake failed, closing connection", "remote", c.nc.RemoteAddr().String(), "err", err)
+		return false
+	}
+	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
+		c.principal = "User:" + certs[0].Subject.String()
+		c.log = c.log.With("principal", c.principal)
+	}
+	return true
+}
+
 // fail ends the connection now: handlers are cancelled, the socket is closed
 // (which unblocks the reader and the writer).
 func (c *conn) fail() {
@@ -112,7 +129,15 @@ func (c *conn) stopReading() {
 	_ = c.nc.SetReadDeadline(time.Now())
 }
 
+// tlsHandshakeTimeout bounds a TLS client's handshake, so that a connection
+// that never sends one does not hold its goroutine.
+const tlsHandshakeTimeout = 10 * time.Second
+
 func (c *conn) serve() {
+	if tc, ok := c.nc.(*tls.Conn); ok && !c.handshake(tc) {
+		c.fail()
+		return
+	}
 	c.log.Debug("kafka connection opened")
 	writerDone := make(chan struct{})
 	go func() {

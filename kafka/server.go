@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,6 +46,10 @@ type Config struct {
 	// Groups is the consumer-group coordinator (groups.go); nil answers
 	// the group APIs with COORDINATOR_NOT_AVAILABLE.
 	Groups Groups
+	// TLS, when set, makes the listener speak TLS only. With client
+	// certificates required, a connection's principal is "User:" and the
+	// certificate's subject (Kafka's default SSL principal).
+	TLS *tls.Config
 }
 
 // Defaults applied by New to zero fields of Config.
@@ -57,7 +62,8 @@ const (
 // read but not yet answered. When it is reached the connection stops reading.
 const maxInFlightPerConn = 64
 
-// anonymous is the principal of every connection until SASL exists.
+// anonymous is the principal of a connection without a client certificate
+// (SASL does not exist yet).
 const anonymous = "User:ANONYMOUS"
 
 // Authorizer decides whether principal may issue req. A non-nil error denies
@@ -172,6 +178,9 @@ func (s *Server) Listen() error {
 		if ln, err = net.Listen("tcp", s.cfg.Addr); err != nil {
 			return fmt.Errorf("kafka: listen on %s: %w", s.cfg.Addr, err)
 		}
+	}
+	if s.cfg.TLS != nil {
+		ln = tls.NewListener(ln, s.cfg.TLS)
 	}
 	s.mu.ln = ln
 	return nil

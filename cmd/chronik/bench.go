@@ -24,6 +24,7 @@ type benchFlags struct {
 	configFile string
 	format     string
 	acks       string
+	tls        tlsFlags
 	w          bench.Workload
 }
 
@@ -96,6 +97,7 @@ func (f *benchFlags) register(cmd *cobra.Command) {
 	fs.Int64Var(&w.Records, "records", 0, "stop after this many records")
 	fs.DurationVar(&w.Duration, "duration", 0, "stop after this long")
 	fs.IntVar(&w.Consumers, "consumers", w.Consumers, "consumer clients (consume, e2e); partitions are split between them")
+	f.tls.register(fs)
 }
 
 func (f *benchFlags) run(cmd *cobra.Command, kind string, run func(context.Context, bench.Workload) (bench.Result, error), create bool) error {
@@ -127,6 +129,9 @@ func (f *benchFlags) run(cmd *cobra.Command, kind string, run func(context.Conte
 		return err
 	}
 	w.Brokers = brokers
+	if w.TLS, err = f.tls.files.Config(); err != nil {
+		return err
+	}
 	w.Progress = cmd.ErrOrStderr()
 	if kind != "consume" {
 		if err := w.Validate(); err != nil {

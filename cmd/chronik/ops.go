@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/chronik-go/chronik/core/config"
 	"github.com/chronik-go/chronik/core/opsctl"
@@ -21,6 +22,18 @@ type clusterFlags struct {
 	format     string
 	timeout    time.Duration
 	httpAddrs  string
+	tls        tlsFlags
+}
+
+// tlsFlags are the client TLS flags of the commands that speak Kafka to the
+// cluster (topic, group, bench).
+type tlsFlags struct{ files opsctl.TLSFiles }
+
+func (t *tlsFlags) register(fs *pflag.FlagSet) {
+	fs.BoolVar(&t.files.Enabled, "tls", false, "connect with TLS, trusting the system's CAs (for brokers with kafka.tls-cert-file; implied by the --tls-* files)")
+	fs.StringVar(&t.files.CAFile, "tls-ca-file", "", "PEM `file` of the CAs that signed the brokers' certificates (implies --tls)")
+	fs.StringVar(&t.files.CertFile, "tls-cert-file", "", "PEM `file` of this client's certificate, for brokers with kafka.tls-client-ca-file (implies --tls)")
+	fs.StringVar(&t.files.KeyFile, "tls-key-file", "", "PEM `file` of this client's private key (with --tls-cert-file)")
 }
 
 // register adds the flags to a parent command, inherited by its subcommands.
@@ -33,6 +46,7 @@ func (f *clusterFlags) register(cmd *cobra.Command) {
 		"broker TOML config `file` to find the cluster's Kafka address in (env "+config.EnvName(config.FileFlag)+")")
 	fs.StringVar(&f.format, "format", string(opsctl.Table), "output `format`: table (aligned columns) or json (one document, snake_case fields)")
 	fs.DurationVar(&f.timeout, "timeout", opsctl.DefaultTimeout, "how long to wait for the cluster, per step")
+	f.tls.register(fs)
 }
 
 // registerAdmin adds the flags of commands that reach only the brokers'
@@ -73,7 +87,11 @@ func (f *clusterFlags) dial(cmd *cobra.Command) (*opsctl.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return opsctl.Dial(cmd.Context(), opsctl.Options{Brokers: brokers, Timeout: f.timeout})
+	tlsConfig, err := f.tls.files.Config()
+	if err != nil {
+		return nil, err
+	}
+	return opsctl.Dial(cmd.Context(), opsctl.Options{Brokers: brokers, Timeout: f.timeout, TLS: tlsConfig})
 }
 
 // report checks --format, connects, runs op and prints the report it

@@ -18,6 +18,7 @@ import (
 
 	"github.com/chronik-go/chronik/core/broker/brokertest"
 	"github.com/chronik-go/chronik/core/opsctl"
+	"github.com/chronik-go/chronik/core/testtls"
 )
 
 // opsCLI runs chronik commands in-process against one broker, the way a
@@ -444,5 +445,41 @@ func opsWaitUntil(t *testing.T, d time.Duration, what string, cond func() bool) 
 			t.Fatalf("timed out after %s waiting for %s", d, what)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestOpsCLITLS: against a broker whose Kafka listener requires TLS and
+// client certificates, topic commands work with --tls-ca-file and a client
+// certificate, fail with a clear error without one, and chronik bench
+// produces over TLS.
+func TestOpsCLITLS(t *testing.T) {
+	ca := testtls.NewCA(t, "cli")
+	cfg := brokertest.Config(t)
+	cfg.Kafka.TLSCertFile, cfg.Kafka.TLSKeyFile = ca.Issue("broker")
+	cfg.Kafka.TLSClientCAFile = ca.File
+	b := brokertest.Start(t, cfg)
+	t.Setenv("CHRONIK_CONFIG", "")
+	t.Setenv("CHRONIK_BROKERS", "")
+	c := &opsCLI{t: t, brokers: b.KafkaAddr()}
+	cert, key := ca.Issue("operator")
+	creds := []string{"--tls-ca-file", ca.File, "--tls-cert-file", cert, "--tls-key-file", key}
+
+	c.ok(append([]string{"topic", "create", "secure", "--partitions", "2", "--timeout", "5s"}, creds...)...)
+	if out := c.ok(append([]string{"topic", "list", "--timeout", "5s"}, creds...)...); !strings.Contains(out, "secure") {
+		t.Fatalf("topic list over TLS does not show the topic:\n%s", out)
+	}
+	_, errOut, code := c.exec("", "topic", "list", "--tls-ca-file", ca.File, "--timeout", "3s")
+	if code == 0 {
+		t.Fatal("topic list without a client certificate succeeded against a broker that requires one")
+	}
+	if !strings.Contains(errOut, "certificate") {
+		t.Fatalf("the error does not say a certificate is missing:\n%s", errOut)
+	}
+	out := c.ok(append([]string{"bench", "produce", "--topic", "secure", "--records", "1000", "--format", "json"}, creds...)...)
+	var res struct {
+		Records int64 `json:"records"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Records != 1000 {
+		t.Fatalf("bench produce over TLS: %v\n%s", err, out)
 	}
 }

@@ -118,6 +118,13 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	clientTLS, err := kafkaTLS(cfg.Kafka, log) // before anything starts: a bad file fails fast
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRaftTLS(cfg.Raft); err != nil {
+		return nil, err
+	}
 	if err := claimDataDir(cfg.DataDir, cfg.NodeID); err != nil {
 		return nil, err
 	}
@@ -247,6 +254,7 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		MaxPartitionsPerTopic:    cfg.Kafka.MaxPartitionsPerTopic,
 		Groups:                   b.groups,
 		Listener:                 kafkaLn,
+		TLS:                      clientTLS,
 	}, &backend{b.cluster, b.parts, b.tier}, metrics, log)
 	if err := b.kafka.Listen(); err != nil {
 		return nil, fmt.Errorf("cannot listen for Kafka clients on %s: %w", cfg.KafkaAddr, err)
@@ -430,6 +438,9 @@ func nodeHostConfig(cfg config.Config, events raftio.IRaftEventListener) dbconfi
 		DeploymentID:      1,
 		RaftEventListener: events,
 		Expert:            dbconfig.ExpertConfig{LogDB: logdb, Engine: engine},
+	}
+	if r := cfg.Raft; r.TLSCAFile != "" {
+		nhc.MutualTLS, nhc.CAFile, nhc.CertFile, nhc.KeyFile = true, r.TLSCAFile, r.TLSCertFile, r.TLSKeyFile
 	}
 	if cfg.Raft.LogDB == "tan" { // else Dragonboat's default, Pebble
 		nhc.Expert.LogDBFactory = tan.Factory

@@ -116,6 +116,14 @@ type KafkaConfig struct {
 	// Kafka's log.retention.check.interval.ms. (Topics with
 	// remote.storage.enable apply retention every tier.check-interval.)
 	LogRetentionCheckInterval time.Duration `toml:"log-retention-check-interval"`
+	// TLSCertFile and TLSKeyFile (PEM) make the Kafka listener speak TLS
+	// only; they are read again when they change, so a renewed certificate
+	// needs no restart. TLSClientCAFile (PEM) then also requires every
+	// client to present a certificate it signed (Kafka's
+	// ssl.client.auth=required); the principal is the certificate's subject.
+	TLSCertFile     string `toml:"tls-cert-file"`
+	TLSKeyFile      string `toml:"tls-key-file"`
+	TLSClientCAFile string `toml:"tls-client-ca-file"`
 }
 
 // RaftConfig holds Dragonboat settings. LogDBShards and ExecShards are fixed
@@ -145,6 +153,13 @@ type RaftConfig struct {
 	// for new data dirs) each replica has its own log file and fsync, so
 	// LogDBShards applies to the pebble LogDB only; ExecShards to both.
 	LogDBShards uint64 `toml:"logdb-shards"`
+	// TLSCAFile, TLSCertFile and TLSKeyFile (PEM, all three or none) turn
+	// on mutual TLS between the brokers' Raft transports (Dragonboat's
+	// MutualTLS): every broker of a cluster needs them, with certificates
+	// signed by the same CA.
+	TLSCAFile   string `toml:"tls-ca-file"`
+	TLSCertFile string `toml:"tls-cert-file"`
+	TLSKeyFile  string `toml:"tls-key-file"`
 	ExecShards  uint64 `toml:"exec-shards"`
 	// LogDB is Dragonboat's Raft log store: "tan" (one log file per
 	// replica) or "pebble" (an LSM that flushes and compacts the log: about

@@ -488,6 +488,9 @@ func TestValidate(t *testing.T) {
 		{"in-mem log unlimited", func(c *Config) { c.Raft.MaxInMemLogSize = 0 }, ""},
 		{"logdb shards zero", func(c *Config) { c.Raft.LogDBShards = 0 }, "raft.logdb-shards is 0"},
 		{"exec shards zero", func(c *Config) { c.Raft.ExecShards = 0 }, "raft.exec-shards is 0"},
+		{"kafka tls cert without key", func(c *Config) { c.Kafka.TLSCertFile = "c.pem" }, "kafka.tls-cert-file and kafka.tls-key-file go together"},
+		{"kafka client ca without listener tls", func(c *Config) { c.Kafka.TLSClientCAFile = "ca.pem" }, "kafka.tls-client-ca-file needs kafka.tls-cert-file"},
+		{"raft tls incomplete", func(c *Config) { c.Raft.TLSCAFile, c.Raft.TLSCertFile = "ca.pem", "c.pem" }, "raft.tls-ca-file, raft.tls-cert-file and raft.tls-key-file go together"},
 		{"snapshot bytes negative", func(c *Config) { c.Raft.SnapshotBytes = -1 }, "raft.snapshot-bytes is -1"},
 		{"compaction overhead bytes negative", func(c *Config) { c.Raft.CompactionOverheadBytes = -1 }, "raft.compaction-overhead-bytes is -1"},
 	}

@@ -123,6 +123,15 @@ func (c Config) Validate() error {
 	if r.LogDB != "" && r.LogDB != "pebble" && r.LogDB != "tan" {
 		bad("raft.logdb %q: use tan or pebble, or leave it unset (fixed once the data directory exists)", r.LogDB)
 	}
+	if (k.TLSCertFile == "") != (k.TLSKeyFile == "") {
+		bad("kafka.tls-cert-file and kafka.tls-key-file go together: set both for a TLS listener, or neither")
+	}
+	if k.TLSClientCAFile != "" && k.TLSCertFile == "" {
+		bad("kafka.tls-client-ca-file needs kafka.tls-cert-file and kafka.tls-key-file: client certificates are checked on a TLS listener only")
+	}
+	if n := countSet(r.TLSCAFile, r.TLSCertFile, r.TLSKeyFile); n != 0 && n != 3 {
+		bad("raft.tls-ca-file, raft.tls-cert-file and raft.tls-key-file go together: set all three for mutual TLS between brokers, or none")
+	}
 	if r.SnapshotBytes < 0 {
 		bad("raft.snapshot-bytes is %d; it must be >= 0 (0 snapshots by raft.snapshot-entries alone)", r.SnapshotBytes)
 	}
@@ -231,4 +240,15 @@ func (b BackupConfig) validate(bad func(format string, args ...any)) {
 	default:
 		bad("backup.compression %q: use zstd, gzip or none", b.Compression)
 	}
+}
+
+// countSet counts the non-empty strings.
+func countSet(vals ...string) int {
+	n := 0
+	for _, v := range vals {
+		if v != "" {
+			n++
+		}
+	}
+	return n
 }

@@ -12,6 +12,7 @@ package opsctl
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
@@ -35,6 +36,8 @@ type Options struct {
 	// Timeout bounds connecting and each operation (not the time a person
 	// takes to answer a confirmation prompt). Zero means DefaultTimeout.
 	Timeout time.Duration
+	// TLS, when set, is used for every connection (TLSFiles.Config).
+	TLS *tls.Config
 }
 
 // Client runs operator commands against one cluster. It is not safe for
@@ -59,12 +62,16 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	cl, err := kgo.NewClient(
+	kopts := []kgo.Opt{
 		kgo.SeedBrokers(opts.Brokers...),
 		kgo.ClientID(clientID),
 		kgo.DialTimeout(opts.Timeout),
 		kgo.RetryTimeout(opts.Timeout),
-	)
+	}
+	if opts.TLS != nil {
+		kopts = append(kopts, kgo.DialTLSConfig(opts.TLS))
+	}
+	cl, err := kgo.NewClient(kopts...)
 	if err != nil {
 		return nil, invalidf("--brokers %s: %v", strings.Join(opts.Brokers, ","), err)
 	}
