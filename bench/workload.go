@@ -25,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
 )
 
 // Workload describes one run of Produce, Consume or EndToEnd. Field values
@@ -32,8 +33,10 @@ import (
 // which holds franz-go's producer defaults, and change what differs.
 type Workload struct {
 	Brokers []string
-	// TLS, when set, is used for every connection to the brokers.
+	// TLS, when set, is used for every connection to the brokers; SASL,
+	// when set, authenticates them.
 	TLS   *tls.Config
+	SASL  sasl.Mechanism
 	Topic string
 	// Partitions is used when the topic has to be created (0 = the broker's
 	// default); an existing topic is used as it is.
@@ -179,11 +182,14 @@ func codec(name string) (kgo.CompressionCodec, error) {
 }
 
 // clientOpts are the options every client of w starts from: the brokers,
-// the client ID and TLS.
+// the client ID, TLS and SASL.
 func (w Workload) clientOpts() []kgo.Opt {
 	opts := []kgo.Opt{kgo.SeedBrokers(w.Brokers...), kgo.ClientID("chronik-bench")}
 	if w.TLS != nil {
 		opts = append(opts, kgo.DialTLSConfig(w.TLS))
+	}
+	if w.SASL != nil {
+		opts = append(opts, kgo.SASL(w.SASL))
 	}
 	return opts
 }

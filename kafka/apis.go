@@ -42,6 +42,9 @@ const (
 	keyElectLeaders                int16 = 43
 	keyAlterPartitionReassignments int16 = 45
 	keyListPartitionReassignments  int16 = 46
+	// Authentication (sasl.go).
+	keySASLHandshake    int16 = 17
+	keySASLAuthenticate int16 = 36
 )
 
 // handleFunc answers one request; it runs in its own goroutine and must
@@ -114,6 +117,8 @@ var apis = []api{
 	{key: keyElectLeaders, min: 0, max: 2, handle: handleElectLeaders},
 	{key: keyAlterPartitionReassignments, min: 0, max: 0, handle: handleAlterPartitionReassignments},
 	{key: keyListPartitionReassignments, min: 0, max: 0, handle: handleListPartitionReassignments},
+	{key: keySASLHandshake, min: 1, max: 1, begin: beginSASLHandshake},
+	{key: keySASLAuthenticate, min: 0, max: 2, begin: beginSASLAuthenticate},
 }
 
 var (

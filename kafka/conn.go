@@ -28,6 +28,7 @@ type conn struct {
 	br        *bufio.Reader
 	log       *slog.Logger
 	principal string
+	sasl      saslState // reader-only
 
 	// ctx ends when the connection fails (client gone, protocol error,
 	// write error) or the server aborts; handlers run under it.
@@ -208,6 +209,12 @@ func (c *conn) readLoop() {
 // dispatch authorizes r and starts its handler. It returns false when the
 // connection must stop reading.
 func (c *conn) dispatch(r *request) bool {
+	if c.s.cfg.SASL != nil && !c.sasl.authenticated && !saslExempt(r.key) {
+		c.s.warn("kafka: request before SASL authentication, closing connection", "remote", c.nc.RemoteAddr().String(),
+			"api", kmsg.NameForKey(r.key))
+		c.fail()
+		return false
+	}
 	if err := c.s.cfg.Authorizer.Authorize(c.ctx, c.principal, r.key, r.msg); err != nil {
 		c.s.warn("kafka: request denied, closing connection", "remote", c.nc.RemoteAddr().String(),
 			"principal", c.principal, "api", kmsg.NameForKey(r.key), "err", err)
@@ -234,7 +241,9 @@ func (c *conn) dispatch(r *request) bool {
 		c.s.observe(r, 0, 0)
 		return true
 	}
-	return c.spawn(r, nil, finish)
+	// A failed SASL exchange: its answer goes out, then the connection
+	// closes (serve drains the queue before it fails the connection).
+	return c.spawn(r, nil, finish) && !c.sasl.closeAfter
 }
 
 // slot returns a free slot, waiting while maxInFlightPerConn requests are

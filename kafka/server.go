@@ -50,6 +50,9 @@ type Config struct {
 	// certificates required, a connection's principal is "User:" and the
 	// certificate's subject (Kafka's default SSL principal).
 	TLS *tls.Config
+	// SASL, when set, requires every connection to authenticate first
+	// (sasl.go).
+	SASL *SASL
 }
 
 // Defaults applied by New to zero fields of Config.

@@ -24,7 +24,7 @@ type benchFlags struct {
 	configFile string
 	format     string
 	acks       string
-	tls        tlsFlags
+	security   securityFlags
 	w          bench.Workload
 }
 
@@ -97,7 +97,7 @@ func (f *benchFlags) register(cmd *cobra.Command) {
 	fs.Int64Var(&w.Records, "records", 0, "stop after this many records")
 	fs.DurationVar(&w.Duration, "duration", 0, "stop after this long")
 	fs.IntVar(&w.Consumers, "consumers", w.Consumers, "consumer clients (consume, e2e); partitions are split between them")
-	f.tls.register(fs)
+	f.security.register(fs)
 }
 
 func (f *benchFlags) run(cmd *cobra.Command, kind string, run func(context.Context, bench.Workload) (bench.Result, error), create bool) error {
@@ -129,7 +129,7 @@ func (f *benchFlags) run(cmd *cobra.Command, kind string, run func(context.Conte
 		return err
 	}
 	w.Brokers = brokers
-	if w.TLS, err = f.tls.files.Config(); err != nil {
+	if w.TLS, w.SASL, err = f.security.client(); err != nil {
 		return err
 	}
 	w.Progress = cmd.ErrOrStderr()

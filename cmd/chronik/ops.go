@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"github.com/twmb/franz-go/pkg/sasl"
 
 	"github.com/chronik-go/chronik/core/config"
 	"github.com/chronik-go/chronik/core/opsctl"
@@ -22,14 +24,19 @@ type clusterFlags struct {
 	format     string
 	timeout    time.Duration
 	httpAddrs  string
-	tls        tlsFlags
+	security   securityFlags
 }
 
-// tlsFlags are the client TLS flags of the commands that speak Kafka to the
-// cluster (topic, group, bench).
-type tlsFlags struct{ files opsctl.TLSFiles }
+// securityFlags are the client TLS and SASL flags of the commands that
+// speak Kafka to the cluster (topic, group, cluster, bench).
+type securityFlags struct {
+	files opsctl.TLSFiles
+	login opsctl.SASLLogin
+}
 
-func (t *tlsFlags) register(fs *pflag.FlagSet) {
+func (t *securityFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&t.login.Mechanism, "sasl-mechanism", "", "SASL `mechanism` for brokers with kafka.sasl-mechanisms: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (the password comes from "+opsctl.EnvSASLPassword+")")
+	fs.StringVar(&t.login.User, "sasl-user", "", "SASL user `name` (with --sasl-mechanism)")
 	fs.BoolVar(&t.files.Enabled, "tls", false, "connect with TLS, trusting the system's CAs (for brokers with kafka.tls-cert-file; implied by the --tls-* files)")
 	fs.StringVar(&t.files.CAFile, "tls-ca-file", "", "PEM `file` of the CAs that signed the brokers' certificates (implies --tls)")
 	fs.StringVar(&t.files.CertFile, "tls-cert-file", "", "PEM `file` of this client's certificate, for brokers with kafka.tls-client-ca-file (implies --tls)")
@@ -46,7 +53,19 @@ func (f *clusterFlags) register(cmd *cobra.Command) {
 		"broker TOML config `file` to find the cluster's Kafka address in (env "+config.EnvName(config.FileFlag)+")")
 	fs.StringVar(&f.format, "format", string(opsctl.Table), "output `format`: table (aligned columns) or json (one document, snake_case fields)")
 	fs.DurationVar(&f.timeout, "timeout", opsctl.DefaultTimeout, "how long to wait for the cluster, per step")
-	f.tls.register(fs)
+	f.security.register(fs)
+}
+
+// client returns the connections' TLS settings and SASL mechanism.
+func (t *securityFlags) client() (*tls.Config, sasl.Mechanism, error) {
+	tlsConfig, err := t.files.Config()
+	if err != nil {
+		return nil, nil, err
+	}
+	login := t.login
+	login.Password = os.Getenv(opsctl.EnvSASLPassword)
+	mech, err := login.Client()
+	return tlsConfig, mech, err
 }
 
 // registerAdmin adds the flags of commands that reach only the brokers'
@@ -87,11 +106,11 @@ func (f *clusterFlags) dial(cmd *cobra.Command) (*opsctl.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	tlsConfig, err := f.tls.files.Config()
+	tlsConfig, mech, err := f.security.client()
 	if err != nil {
 		return nil, err
 	}
-	return opsctl.Dial(cmd.Context(), opsctl.Options{Brokers: brokers, Timeout: f.timeout, TLS: tlsConfig})
+	return opsctl.Dial(cmd.Context(), opsctl.Options{Brokers: brokers, Timeout: f.timeout, TLS: tlsConfig, SASL: mech})
 }
 
 // report checks --format, connects, runs op and prints the report it

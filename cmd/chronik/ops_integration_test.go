@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -448,21 +450,30 @@ func opsWaitUntil(t *testing.T, d time.Duration, what string, cond func() bool) 
 	}
 }
 
-// TestOpsCLITLS: against a broker whose Kafka listener requires TLS and
-// client certificates, topic commands work with --tls-ca-file and a client
-// certificate, fail with a clear error without one, and chronik bench
-// produces over TLS.
-func TestOpsCLITLS(t *testing.T) {
+// TestOpsCLISecurity: against a broker whose Kafka listener requires TLS,
+// client certificates and SCRAM, topic commands work with --tls-ca-file, a
+// client certificate and --sasl-*, fail with a clear error without the
+// certificate or the password, and chronik bench produces the same way.
+func TestOpsCLISecurity(t *testing.T) {
 	ca := testtls.NewCA(t, "cli")
+	users := filepath.Join(t.TempDir(), "users.toml")
+	if err := os.WriteFile(users, []byte("[users]\nops = \"ops-secret\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg := brokertest.Config(t)
 	cfg.Kafka.TLSCertFile, cfg.Kafka.TLSKeyFile = ca.Issue("broker")
 	cfg.Kafka.TLSClientCAFile = ca.File
+	cfg.Kafka.SASLMechanisms, cfg.Kafka.SASLUsersFile = []string{"SCRAM-SHA-256"}, users
 	b := brokertest.Start(t, cfg)
 	t.Setenv("CHRONIK_CONFIG", "")
 	t.Setenv("CHRONIK_BROKERS", "")
+	t.Setenv(opsctl.EnvSASLPassword, "ops-secret")
 	c := &opsCLI{t: t, brokers: b.KafkaAddr()}
 	cert, key := ca.Issue("operator")
-	creds := []string{"--tls-ca-file", ca.File, "--tls-cert-file", cert, "--tls-key-file", key}
+	creds := []string{
+		"--tls-ca-file", ca.File, "--tls-cert-file", cert, "--tls-key-file", key,
+		"--sasl-mechanism", "SCRAM-SHA-256", "--sasl-user", "ops",
+	}
 
 	c.ok(append([]string{"topic", "create", "secure", "--partitions", "2", "--timeout", "5s"}, creds...)...)
 	if out := c.ok(append([]string{"topic", "list", "--timeout", "5s"}, creds...)...); !strings.Contains(out, "secure") {
@@ -475,6 +486,12 @@ func TestOpsCLITLS(t *testing.T) {
 	if !strings.Contains(errOut, "certificate") {
 		t.Fatalf("the error does not say a certificate is missing:\n%s", errOut)
 	}
+	t.Setenv(opsctl.EnvSASLPassword, "wrong")
+	_, errOut, code = c.exec("", append([]string{"topic", "list", "--timeout", "3s"}, creds...)...)
+	if code == 0 || !strings.Contains(errOut, "SASL") {
+		t.Fatalf("topic list with a wrong SASL password: exit %d\n%s", code, errOut)
+	}
+	t.Setenv(opsctl.EnvSASLPassword, "ops-secret")
 	out := c.ok(append([]string{"bench", "produce", "--topic", "secure", "--records", "1000", "--format", "json"}, creds...)...)
 	var res struct {
 		Records int64 `json:"records"`

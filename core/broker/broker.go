@@ -125,6 +125,10 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	if err := checkRaftTLS(cfg.Raft); err != nil {
 		return nil, err
 	}
+	clientSASL, err := kafkaSASL(cfg.Kafka, log)
+	if err != nil {
+		return nil, err
+	}
 	if err := claimDataDir(cfg.DataDir, cfg.NodeID); err != nil {
 		return nil, err
 	}
@@ -255,6 +259,7 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		Groups:                   b.groups,
 		Listener:                 kafkaLn,
 		TLS:                      clientTLS,
+		SASL:                     clientSASL,
 	}, &backend{b.cluster, b.parts, b.tier}, metrics, log)
 	if err := b.kafka.Listen(); err != nil {
 		return nil, fmt.Errorf("cannot listen for Kafka clients on %s: %w", cfg.KafkaAddr, err)

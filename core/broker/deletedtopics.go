@@ -27,12 +27,17 @@ import (
 // seen it), so that a backup collected before the deletion has been
 // written, and while a retained backup lists the topic (restoring it needs
 // them; they go once backup.keep newer backups have replaced it). Nothing is
-// deleted while a backup is incomplete or cannot be read.
+// deleted while a backup is incomplete or cannot be read. An upload that
+// was in flight when the topic was deleted can still land after a sweep
+// (CI caught one), so the tombstone is forgotten only once a sweep finds
+// the prefix empty and tier.upload-timeout has passed since the grace
+// ended: no upload of the topic can run that long.
 type deletedTopics struct {
-	root  *tiering.Store // the tier.url store (backups/ live here)
-	segs  *tiering.Store // its segments/ view
-	grace time.Duration
-	log   *slog.Logger
+	root          *tiering.Store // the tier.url store (backups/ live here)
+	segs          *tiering.Store // its segments/ view
+	grace         time.Duration
+	uploadTimeout time.Duration
+	log           *slog.Logger
 
 	leader     func() bool
 	tombstones func(ctx context.Context) ([]raftsm.DeletedTopic, error) // after a meta barrier
@@ -92,14 +97,17 @@ func (d *deletedTopics) sweep(ctx context.Context) (int, error) {
 			errs = append(errs, fmt.Errorf("%s: %w", prefix, err))
 			continue
 		}
+		if deleted > 0 {
+			d.log.Info("deleted the tiered objects of a deleted topic", "topic", t.Name, "prefix", prefix, "objects", deleted)
+		}
+		if deleted > 0 || now.Sub(d.firstSeen[t.ID]) < d.grace+d.uploadTimeout {
+			continue // look again: an upload in flight may still land
+		}
 		if err := d.forget(ctx, t.ID); err != nil {
 			errs = append(errs, fmt.Errorf("forget deleted topic %s: %w", prefix, err))
 			continue
 		}
 		delete(d.firstSeen, t.ID)
-		if deleted > 0 {
-			d.log.Info("deleted the tiered objects of a deleted topic", "topic", t.Name, "prefix", prefix, "objects", deleted)
-		}
 	}
 	d.deleted(n)
 	return n, errors.Join(errs...)
@@ -185,7 +193,7 @@ func (b *Broker) startDeletedTopicSweeper(meter metric.Meter) error {
 		return err
 	}
 	d := &deletedTopics{
-		root: b.dr.store, segs: segs, grace: b.cfg.Tier.OrphanGrace, log: b.log,
+		root: b.dr.store, segs: segs, grace: b.cfg.Tier.OrphanGrace, uploadTimeout: b.cfg.Tier.UploadTimeout, log: b.log,
 		leader: b.leadsMeta,
 		tombstones: func(ctx context.Context) ([]raftsm.DeletedTopic, error) {
 			if err := b.barrier(ctx, raftsm.MetaShardID); err != nil {

@@ -124,6 +124,11 @@ type KafkaConfig struct {
 	TLSCertFile     string `toml:"tls-cert-file"`
 	TLSKeyFile      string `toml:"tls-key-file"`
 	TLSClientCAFile string `toml:"tls-client-ca-file"`
+	// SASLMechanisms, when not empty, requires every Kafka connection to
+	// authenticate with one of these (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)
+	// before anything else, against the users of SASLUsersFile.
+	SASLMechanisms []string `toml:"sasl-mechanisms"`
+	SASLUsersFile  string   `toml:"sasl-users-file"`
 }
 
 // RaftConfig holds Dragonboat settings. LogDBShards and ExecShards are fixed
@@ -262,6 +267,10 @@ func absPath(p string) string {
 // MaxCoordinatorShards bounds raft.coordinator-shards: coordinator shard
 // IDs (2 … 1+N) stay below the first partition shard ID (raftsm).
 const MaxCoordinatorShards = 1022
+
+// SASLMechanisms are the values kafka.sasl-mechanisms accepts (the kafka
+// package implements them; a test there keeps the lists equal).
+var SASLMechanisms = []string{"SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"}
 
 // Size units for byte-valued settings.
 const (

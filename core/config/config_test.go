@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -253,6 +254,34 @@ func TestLoadBackup(t *testing.T) {
 	}
 	if _, err := Parse("backup.toml", []byte("[backup]\ninterval = 3600\n")); err == nil {
 		t.Fatal("an integer interval was accepted")
+	}
+}
+
+// TestLoadSecurity: the TLS and SASL keys load from a file, and an unknown
+// SASL mechanism is refused with the ones that exist.
+func TestLoadSecurity(t *testing.T) {
+	cfg, err := Parse("sec.toml", []byte(`[kafka]
+tls-cert-file = "/etc/c.pem"
+tls-key-file = "/etc/k.pem"
+sasl-mechanisms = ["SCRAM-SHA-512", "PLAIN"]
+sasl-users-file = "/etc/users.toml"
+[raft]
+tls-ca-file = "/etc/ca.pem"
+tls-cert-file = "/etc/c.pem"
+tls-key-file = "/etc/k.pem"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if k := cfg.Kafka; !slices.Equal(k.SASLMechanisms, []string{"SCRAM-SHA-512", "PLAIN"}) || k.SASLUsersFile != "/etc/users.toml" || k.TLSCertFile != "/etc/c.pem" {
+		t.Fatalf("kafka security settings: %+v", k)
+	}
+	cfg.Kafka.SASLMechanisms = []string{"GSSAPI"}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "SCRAM-SHA-256") {
+		t.Fatalf("GSSAPI: %v", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -128,6 +129,14 @@ func (c Config) Validate() error {
 	}
 	if k.TLSClientCAFile != "" && k.TLSCertFile == "" {
 		bad("kafka.tls-client-ca-file needs kafka.tls-cert-file and kafka.tls-key-file: client certificates are checked on a TLS listener only")
+	}
+	for _, m := range k.SASLMechanisms {
+		if !slices.Contains(SASLMechanisms, m) {
+			bad("kafka.sasl-mechanisms: %q is not one of %s", m, strings.Join(SASLMechanisms, ", "))
+		}
+	}
+	if (len(k.SASLMechanisms) > 0) != (k.SASLUsersFile != "") {
+		bad("kafka.sasl-mechanisms and kafka.sasl-users-file go together: the mechanisms clients may use and the users they authenticate as")
 	}
 	if n := countSet(r.TLSCAFile, r.TLSCertFile, r.TLSKeyFile); n != 0 && n != 3 {
 		bad("raft.tls-ca-file, raft.tls-cert-file and raft.tls-key-file go together: set all three for mutual TLS between brokers, or none")

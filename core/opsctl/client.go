@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl"
 )
 
 // DefaultTimeout bounds each command's requests unless --timeout says otherwise.
@@ -38,6 +39,8 @@ type Options struct {
 	Timeout time.Duration
 	// TLS, when set, is used for every connection (TLSFiles.Config).
 	TLS *tls.Config
+	// SASL, when set, authenticates every connection (SASLLogin.Client).
+	SASL sasl.Mechanism
 }
 
 // Client runs operator commands against one cluster. It is not safe for
@@ -70,6 +73,9 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	}
 	if opts.TLS != nil {
 		kopts = append(kopts, kgo.DialTLSConfig(opts.TLS))
+	}
+	if opts.SASL != nil {
+		kopts = append(kopts, kgo.SASL(opts.SASL))
 	}
 	cl, err := kgo.NewClient(kopts...)
 	if err != nil {

@@ -1,0 +1,39 @@
+package kafka
+
+// SaslHandshake, key 17: version 1 (sasl.go).
+//
+//   - Chooses the connection's SASL mechanism; the tokens then travel in
+//     SaslAuthenticate. Version 0 (raw tokens after the handshake, Kafka
+//     before 1.0) is not served.
+//   - UNSUPPORTED_SASL_MECHANISM with the enabled mechanisms when the
+//     requested one is not enabled; ILLEGAL_SASL_STATE when SASL is off or
+//     the connection has already authenticated (no re-authentication).
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func beginSASLHandshake(s *Server, r *request) func(context.Context) kmsg.Response {
+	req := r.msg.(*kmsg.SASLHandshakeRequest)
+	resp := req.ResponseKind().(*kmsg.SASLHandshakeResponse)
+	a := s.cfg.SASL
+	if r.conn == nil { // a handler test without a connection
+		resp.ErrorCode = kerr.IllegalSaslState.Code
+		return func(context.Context) kmsg.Response { return resp }
+	}
+	st := &r.conn.sasl
+	switch {
+	case a == nil || st.authenticated:
+		resp.ErrorCode = kerr.IllegalSaslState.Code
+	case !a.enabled(req.Mechanism):
+		resp.ErrorCode = kerr.UnsupportedSaslMechanism.Code
+		resp.SupportedMechanisms = a.Mechanisms
+	default:
+		st.mechanism, st.conv = req.Mechanism, nil
+		resp.SupportedMechanisms = a.Mechanisms
+	}
+	return func(context.Context) kmsg.Response { return resp }
+}

@@ -1,0 +1,50 @@
+package kafka
+
+// SaslAuthenticate, key 36: versions 0–2 (sasl.go).
+//
+//   - Carries one token of the mechanism chosen by SaslHandshake: PLAIN's
+//     single token, or SCRAM's client-first and client-final messages.
+//   - SASL_AUTHENTICATION_FAILED, with the same message whether the user
+//     or the password was wrong; the connection is then closed after the
+//     response, as in Kafka. ILLEGAL_SASL_STATE without a handshake.
+//   - SessionLifetimeMillis (v1+) is 0: no re-authentication.
+
+import (
+	"context"
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func beginSASLAuthenticate(s *Server, r *request) func(context.Context) kmsg.Response {
+	req := r.msg.(*kmsg.SASLAuthenticateRequest)
+	resp := req.ResponseKind().(*kmsg.SASLAuthenticateResponse)
+	c := r.conn
+	if c == nil { // a handler test without a connection
+		resp.ErrorCode = kerr.IllegalSaslState.Code
+		return func(context.Context) kmsg.Response { return resp }
+	}
+	st := &c.sasl
+	if s.cfg.SASL == nil || st.authenticated || st.mechanism == "" {
+		resp.ErrorCode = kerr.IllegalSaslState.Code
+		resp.ErrorMessage = errMessage(errors.New("send SaslHandshake first (and authenticate once per connection)"))
+		st.closeAfter = true
+		return func(context.Context) kmsg.Response { return resp }
+	}
+	out, user, err := st.authenticate(s.cfg.SASL, req.SASLAuthBytes)
+	switch {
+	case err != nil:
+		resp.ErrorCode = kerr.SaslAuthenticationFailed.Code
+		msg := "Authentication failed during authentication due to invalid credentials with SASL mechanism " + st.mechanism // Kafka's words
+		resp.ErrorMessage = &msg
+		s.warn("kafka: SASL authentication failed, closing connection", "remote", c.nc.RemoteAddr().String(), "mechanism", st.mechanism)
+		st.closeAfter = true
+	case user != "":
+		st.authenticated, st.conv = true, nil
+		c.principal = "User:" + user
+		c.log = c.log.With("principal", c.principal)
+	}
+	resp.SASLAuthBytes = out
+	return func(context.Context) kmsg.Response { return resp }
+}
