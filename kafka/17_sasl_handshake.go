@@ -1,10 +1,12 @@
 package kafka
 
-// SaslHandshake, key 17: version 1 (sasl.go).
+// SaslHandshake, key 17: versions 0–1 (sasl.go).
 //
 //   - Chooses the connection's SASL mechanism; the tokens then travel in
-//     SaslAuthenticate. Version 0 (raw tokens after the handshake, Kafka
-//     before 1.0) is not served.
+//     SaslAuthenticate. Version 0 is advertised because librdkafka enables
+//     SASL only on brokers that list it (its SASL feature depends on
+//     SaslHandshake 0), but a v0 handshake (raw tokens after it, clients
+//     before Kafka 1.0) gets ILLEGAL_SASL_STATE and the connection closes.
 //   - UNSUPPORTED_SASL_MECHANISM with the enabled mechanisms when the
 //     requested one is not enabled; ILLEGAL_SASL_STATE when SASL is off or
 //     the connection has already authenticated (no re-authentication).
@@ -26,6 +28,11 @@ func beginSASLHandshake(s *Server, r *request) func(context.Context) kmsg.Respon
 	}
 	st := &r.conn.sasl
 	switch {
+	case req.Version == 0:
+		resp.ErrorCode = kerr.IllegalSaslState.Code
+		st.closeAfter = true
+		s.warn("kafka: SaslHandshake v0 (raw SASL tokens, clients before Kafka 1.0) is not supported, closing connection",
+			"remote", r.conn.nc.RemoteAddr().String())
 	case a == nil || st.authenticated:
 		resp.ErrorCode = kerr.IllegalSaslState.Code
 	case !a.enabled(req.Mechanism):

@@ -117,7 +117,7 @@ var apis = []api{
 	{key: keyElectLeaders, min: 0, max: 2, handle: handleElectLeaders},
 	{key: keyAlterPartitionReassignments, min: 0, max: 0, handle: handleAlterPartitionReassignments},
 	{key: keyListPartitionReassignments, min: 0, max: 0, handle: handleListPartitionReassignments},
-	{key: keySASLHandshake, min: 1, max: 1, begin: beginSASLHandshake},
+	{key: keySASLHandshake, min: 0, max: 1, begin: beginSASLHandshake},
 	{key: keySASLAuthenticate, min: 0, max: 2, begin: beginSASLAuthenticate},
 }
 

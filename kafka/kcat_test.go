@@ -2,6 +2,9 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
 	"os/exec"
 	"slices"
 	"strings"
@@ -9,6 +12,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-go/chronik/core/testtls"
 )
 
 // librdkafka (through kcat) negotiates its own versions (ApiVersions v3,
@@ -62,5 +67,55 @@ func TestKcatProduceConsume(t *testing.T) {
 	out := run("", "-C", "-o", "beginning", "-e", "-q")
 	if got := strings.Fields(out); !slices.Equal(got, want) {
 		t.Fatalf("consumed %q", out)
+	}
+}
+
+// librdkafka (through kcat) over SASL_SSL: TLS with the broker's CA, then
+// SCRAM-SHA-512 or PLAIN; a wrong password gets nothing.
+func TestKcatSASLSSL(t *testing.T) {
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Skipf("kcat not installed: %v", err)
+	}
+	ca := testtls.NewCA(t, "kcat")
+	ts := startServer(t, Config{
+		TLS: &tls.Config{Certificates: []tls.Certificate{ca.Certificate("broker")}, MinVersion: tls.VersionTLS12},
+		SASL: &SASL{
+			Mechanisms: []string{MechanismScramSHA512, MechanismPlain},
+			Password:   func(u string) (string, bool) { return "kcat-secret", u == "kcat" },
+		},
+	}, nil)
+	ts.createTopic(t, "secure", 1)
+	run := func(mechanism, password, stdin string, args ...string) (string, error) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		args = append([]string{
+			"-b", ts.addr, "-t", "secure",
+			"-X", "security.protocol=SASL_SSL", "-X", "ssl.ca.location=" + ca.File,
+			"-X", "sasl.mechanisms=" + mechanism, "-X", "sasl.username=kcat", "-X", "sasl.password=" + password,
+		}, args...)
+		cmd := exec.CommandContext(ctx, kcat, args...)
+		cmd.Stdin = strings.NewReader(stdin)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err == nil && strings.Contains(stderr.String(), "ERROR") {
+			err = errors.New("kcat reported an error")
+		}
+		if err != nil {
+			err = fmt.Errorf("%w: %s", err, stderr.String())
+		}
+		return string(out), err
+	}
+	if _, err := run(MechanismScramSHA512, "kcat-secret", "one\ntwo\n", "-P"); err != nil {
+		t.Fatalf("produce over SASL_SSL with SCRAM-SHA-512: %v", err)
+	}
+	out, err := run(MechanismPlain, "kcat-secret", "", "-C", "-o", "beginning", "-e", "-q")
+	if err != nil || !slices.Equal(strings.Fields(out), []string{"one", "two"}) {
+		t.Fatalf("consume over SASL_SSL with PLAIN: %q, %v", out, err)
+	}
+	if out, err := run(MechanismScramSHA512, "wrong", "", "-C", "-o", "beginning", "-e", "-q", "-m", "5"); err == nil || out != "" {
+		t.Fatalf("a wrong password read %q (err %v)", out, err)
 	}
 }

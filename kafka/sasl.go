@@ -2,14 +2,11 @@ package kafka
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"slices"
 	"sync"
-
-	"github.com/xdg-go/scram"
 )
 
 // SASL authentication (SaslHandshake, key 17; SaslAuthenticate, key 36).
@@ -19,7 +16,7 @@ import (
 // principal is then "User:" and the user name. Passwords come from
 // SASL.Password: SCRAM's stored credentials are derived from them once per
 // process with a random salt and 4096 iterations (RFC 5802's StoredKey and
-// ServerKey), so SCRAM clients never send the password, while PLAIN clients
+// ServerKey, scram.go), so SCRAM clients never send the password, while PLAIN clients
 // do (use it with TLS). Re-authentication (KIP-368) is not offered: the
 // session lifetime is 0.
 
@@ -55,7 +52,7 @@ type scramKey struct{ user, mechanism string }
 
 type scramEntry struct {
 	password string // the password the credentials were derived from
-	creds    scram.StoredCredentials
+	creds    scramCreds
 }
 
 // errAuthFailed is what a client learns of any failed authentication: not
@@ -67,10 +64,10 @@ func (a *SASL) enabled(mechanism string) bool { return slices.Contains(a.Mechani
 
 // credentials returns user's SCRAM credentials for mechanism, deriving
 // them when the user is new or its password changed.
-func (a *SASL) credentials(mechanism, user string, hash scram.HashGeneratorFcn) (scram.StoredCredentials, error) {
+func (a *SASL) credentials(mechanism, user string) (scramCreds, error) {
 	password, ok := a.Password(user)
 	if !ok {
-		return scram.StoredCredentials{}, errAuthFailed
+		return scramCreds{}, errAuthFailed
 	}
 	k := scramKey{user, mechanism}
 	a.mu.Lock()
@@ -79,15 +76,10 @@ func (a *SASL) credentials(mechanism, user string, hash scram.HashGeneratorFcn) 
 	if ok && e.password == password {
 		return e.creds, nil
 	}
-	client, err := hash.NewClient(user, password, "")
+	creds, err := deriveScramCreds(scramHash(mechanism), password, scramIterations)
 	if err != nil {
-		return scram.StoredCredentials{}, errAuthFailed // not SASLprep-able
+		return scramCreds{}, err
 	}
-	salt := make([]byte, 24)
-	if _, err := rand.Read(salt); err != nil {
-		return scram.StoredCredentials{}, err
-	}
-	creds := client.GetStoredCredentials(scram.KeyFactors{Salt: string(salt), Iters: scramIterations})
 	a.mu.Lock()
 	if a.scram == nil {
 		a.scram = map[scramKey]scramEntry{}
@@ -100,8 +92,8 @@ func (a *SASL) credentials(mechanism, user string, hash scram.HashGeneratorFcn) 
 // saslState is a connection's authentication; only its reader goroutine
 // touches it (the SASL APIs run in begin).
 type saslState struct {
-	mechanism     string                    // chosen by SaslHandshake; "" before
-	conv          *scram.ServerConversation // a SCRAM exchange in progress
+	mechanism     string     // chosen by SaslHandshake; "" before
+	conv          *scramConv // a SCRAM exchange in progress
 	authenticated bool
 	closeAfter    bool // a failed exchange: answer, then close
 }
@@ -121,45 +113,19 @@ func (st *saslState) authenticate(a *SASL, token []byte) (out []byte, user strin
 		return nil, user, err
 	case MechanismScramSHA256, MechanismScramSHA512:
 		if st.conv == nil {
-			hash := scram.SHA256
-			if st.mechanism == MechanismScramSHA512 {
-				hash = scram.SHA512
-			}
 			mech := st.mechanism
-			srv, err := hash.NewServer(func(user string) (scram.StoredCredentials, error) {
-				return a.credentials(mech, user, hash)
-			})
-			if err != nil {
-				return nil, "", err
-			}
-			st.conv = srv.NewConversation()
+			st.conv = &scramConv{h: scramHash(mech), lookup: func(user string) (scramCreds, error) {
+				return a.credentials(mech, user)
+			}}
 		}
-		resp, err := scramStep(st.conv, token)
+		resp, user, err := st.conv.next(string(token))
 		if err != nil {
 			return nil, "", errAuthFailed
 		}
-		if !st.conv.Done() {
-			return []byte(resp), "", nil
-		}
-		if !st.conv.Valid() || (st.conv.AuthzID() != "" && st.conv.AuthzID() != st.conv.Username()) {
-			return nil, "", errAuthFailed
-		}
-		return []byte(resp), st.conv.Username(), nil
+		return []byte(resp), user, nil
 	default:
 		return nil, "", fmt.Errorf("no mechanism chosen: send SaslHandshake first")
 	}
-}
-
-// scramStep runs one step of a SCRAM exchange. xdg-go/scram's parser
-// panics on some malformed client messages (an empty GS2 flag: found by
-// FuzzSASLAuthenticate, kept in its corpus); those fail the exchange.
-func scramStep(conv *scram.ServerConversation, token []byte) (resp string, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			resp, err = "", fmt.Errorf("malformed SCRAM message: %v", p)
-		}
-	}()
-	return conv.Step(string(token))
 }
 
 // checkPlain verifies a PLAIN token, authzid NUL user NUL password (RFC
