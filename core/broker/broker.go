@@ -204,9 +204,10 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		go b.ctrl.Run(rctx, controllerInterval)
 		go b.registerSelf(rctx)
 	}
-	go b.parts.RunLogCompaction(rctx, partition.LogCompaction{
-		SnapshotBytes: cfg.Raft.SnapshotBytes, KeepBytes: cfg.Raft.CompactionOverheadBytes, Interval: logCompactionInterval,
+	compactor := b.parts.NewLogCompactor(partition.LogCompaction{
+		SnapshotBytes: cfg.Raft.SnapshotBytes, KeepBytes: cfg.Raft.CompactionOverheadBytes,
 	})
+	go every(rctx, logCompactionInterval, compactor.Check)
 	b.lead = cluster.NewLeadership(b.nh, b.meta, b.parts, cfg.NodeID, b.raftAddr, log)
 	if len(cfg.Nodes) > 0 {
 		go b.lead.RunBalancer(rctx, leaderBalanceInterval)

@@ -3,7 +3,6 @@ package partition
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/lni/dragonboat/v4"
 	"go.opentelemetry.io/otel/attribute"
@@ -27,11 +26,10 @@ import (
 // partition. Every replica compacts its own log; the entry-count snapshots
 // go on as before, whichever compacts further wins.
 
-// LogCompaction configures RunLogCompaction.
+// LogCompaction configures a LogCompactor.
 type LogCompaction struct {
-	SnapshotBytes int64         // raft.snapshot-bytes; 0 turns it off
-	KeepBytes     int64         // raft.compaction-overhead-bytes
-	Interval      time.Duration // how often the replicas are looked at
+	SnapshotBytes int64 // raft.snapshot-bytes; 0 turns it off
+	KeepBytes     int64 // raft.compaction-overhead-bytes
 }
 
 var (
@@ -55,22 +53,23 @@ type replicaLog struct {
 	busy  chan struct{}     // closed when the requested snapshot is done
 }
 
-// RunLogCompaction snapshots and compacts the Raft logs of the local
-// partition replicas by size until ctx ends.
-func (s *Service) RunLogCompaction(ctx context.Context, c LogCompaction) {
-	if c.SnapshotBytes <= 0 {
-		return
-	}
-	logs := map[uint64]*replicaLog{}
-	t := time.NewTicker(c.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.compactLogs(logs, c)
-		}
+// LogCompactor snapshots and compacts the Raft logs of the local partition
+// replicas by size; call Check periodically from one goroutine.
+type LogCompactor struct {
+	s    *Service
+	c    LogCompaction
+	logs map[uint64]*replicaLog
+}
+
+// NewLogCompactor returns a compactor for s's replicas.
+func (s *Service) NewLogCompactor(c LogCompaction) *LogCompactor {
+	return &LogCompactor{s: s, c: c, logs: map[uint64]*replicaLog{}}
+}
+
+// Check requests the snapshots that are due.
+func (lc *LogCompactor) Check() {
+	if lc.c.SnapshotBytes > 0 {
+		lc.s.compactLogs(lc.logs, lc.c)
 	}
 }
 
