@@ -42,8 +42,8 @@ func beginSASLAuthenticate(s *Server, r *request) func(context.Context) kmsg.Res
 		st.closeAfter = true
 	case user != "":
 		st.authenticated, st.conv = true, nil
-		c.principal = "User:" + user
-		c.log = c.log.With("principal", c.principal)
+		c.principal = "User:" + user // reader-only, like c.sasl (c.log is shared with the writer)
+		c.log.Debug("kafka: SASL authenticated", "principal", c.principal, "mechanism", st.mechanism)
 	}
 	resp.SASLAuthBytes = out
 	return func(context.Context) kmsg.Response { return resp }
