@@ -48,17 +48,17 @@ func BenchmarkRemoteFetch(b *testing.B) {
 		return
 	}
 	ctx := benchContext(b)
-	addr, cfg := startChronik(b, func(c *config.Config) { c.Tier.CheckInterval = 50 * time.Millisecond })
+	br, _ := startBroker(b, func(c *config.Config) { c.Tier.CheckInterval = 50 * time.Millisecond })
 	w := DefaultWorkload()
 	w.Records = int64(b.N)
 	w.Topic = "remote"
-	w = on(ctx, b, addr, w)
-	alterTopic(ctx, b, addr, w.Topic, map[string]string{
+	w = on(ctx, b, br.KafkaAddr(), w)
+	alterTopic(ctx, b, br.KafkaAddr(), w.Topic, map[string]string{
 		"remote.storage.enable": "true", "segment.bytes": "1048576", "local.retention.bytes": "0",
 	})
 	_, err := Produce(ctx, w)
 	must(b, err)
-	waitTiered(ctx, b, cfg.HTTPAddr, w.Topic)
+	waitTiered(ctx, b, br.HTTPAddr(), w.Topic) // the bound port: cfg says 0
 	b.SetBytes(int64(w.RecordSize))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -69,7 +69,7 @@ func BenchmarkRemoteFetch(b *testing.B) {
 
 	lw := w
 	lw.Topic = "local"
-	_, local := catchUp(ctx, b, on(ctx, b, addr, lw), false)
+	_, local := catchUp(ctx, b, on(ctx, b, br.KafkaAddr(), lw), false)
 	reportRatio(b, "local", remote.MBPerSec, local.MBPerSec, "MB/s")
 }
 
