@@ -196,6 +196,20 @@ func (c *benchCluster) leaders(ctx context.Context, i int, topic string) (map[in
 	return out, nil
 }
 
+// settledLeaders is leaders once every partition has one: the previous
+// round's restart and the preferred-leader balancer move leaders, and a
+// partition read mid-election has none (LEADER_NOT_AVAILABLE).
+func (c *benchCluster) settledLeaders(ctx context.Context, i int, topic string) (map[int32]int32, error) {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		leaders, err := c.leaders(ctx, i, topic)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return leaders, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // replicaStatus is what bench needs of core/cluster.ReplicaStatus
 // (GET /v1/status on a node's HTTP address).
 type replicaStatus struct {
@@ -432,7 +446,7 @@ func BenchmarkFailover(b *testing.B) {
 	b.ReportAllocs() // of this harness only
 	b.ResetTimer()
 	for k := range kills {
-		leaders, err := c.leaders(ctx, k%len(c.nodes), w.Topic)
+		leaders, err := c.settledLeaders(ctx, k%len(c.nodes), w.Topic)
 		must(b, err)
 		victim := leaders[int32(k%failoverPartitions)]
 		if victim < 1 || int(victim) > len(c.nodes) {
