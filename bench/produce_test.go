@@ -69,16 +69,26 @@ func BenchmarkProduceRaftLog(b *testing.B) {
 	}
 }
 
-// BenchmarkProduceLogDB compares Dragonboat's two Raft log stores inside
-// the broker with the default workload (raft.logdb; bench/README.md
-// "Write amplification"): Pebble flushes and compacts every entry it keeps,
-// tan appends each replica's entries to one log file.
-// disk-B/payload-B is the write amplification.
+// BenchmarkProduceLogDB compares the three Raft log stores inside the
+// broker with the default workload (raft.logdb; bench/README.md "Write
+// amplification", "Partition scaling"): Pebble flushes and compacts every
+// entry it keeps, tan appends each replica's entries to a log file of its
+// own (fsyncing each), sharedlog appends every replica's entries to one log
+// (one fdatasync per save round). disk-B/payload-B is the write
+// amplification, save-ms the time of one save round. With 64 partitions
+// the records are keyed, as in BenchmarkPartitionScaling.
 func BenchmarkProduceLogDB(b *testing.B) {
-	for _, logdb := range []string{"pebble", "tan"} {
-		b.Run("logdb="+logdb, func(b *testing.B) {
-			benchProduce(b, DefaultWorkload(), func(c *config.Config) { c.Raft.LogDB = logdb })
-		})
+	for _, parts := range []int32{1, 64} {
+		for _, logdb := range []string{"pebble", "tan", "sharedlog"} {
+			if parts > 1 && logdb == "pebble" {
+				continue // measured once (bench/README.md): slower than both
+			}
+			b.Run(fmt.Sprintf("partitions=%d/logdb=%s", parts, logdb), func(b *testing.B) {
+				w := DefaultWorkload()
+				w.Partitions, w.Keyed = parts, parts > 1
+				benchProduce(b, w, func(c *config.Config) { c.Raft.LogDB = logdb })
+			})
+		}
 	}
 }
 

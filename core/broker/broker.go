@@ -30,6 +30,7 @@ import (
 	"github.com/chronik-go/chronik/core/config"
 	"github.com/chronik-go/chronik/core/group"
 	"github.com/chronik-go/chronik/core/partition"
+	"github.com/chronik-go/chronik/core/sharedlog"
 	"github.com/chronik-go/chronik/core/telemetry"
 	"github.com/chronik-go/chronik/core/tier"
 	"github.com/chronik-go/chronik/kafka"
@@ -448,7 +449,10 @@ func nodeHostConfig(cfg config.Config, events raftio.IRaftEventListener) dbconfi
 	if r := cfg.Raft; r.TLSCAFile != "" {
 		nhc.MutualTLS, nhc.CAFile, nhc.CertFile, nhc.KeyFile = true, r.TLSCAFile, r.TLSCertFile, r.TLSKeyFile
 	}
-	if cfg.Raft.LogDB == "tan" { // else Dragonboat's default, Pebble
+	switch cfg.Raft.LogDB { // else Dragonboat's default, Pebble
+	case sharedlog.Name:
+		nhc.Expert.LogDBFactory = sharedlog.Factory{}
+	case "tan":
 		nhc.Expert.LogDBFactory = tan.Factory
 		nhc.Expert.FS = tanFS{vfs.Default}
 		// Tan allocates 16 staging buffers of this size up front, where

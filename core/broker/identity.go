@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/lni/dragonboat/v4/raftpb"
+
+	"github.com/chronik-go/chronik/core/sharedlog"
 )
 
 // identityFile records which node a data directory belongs to.
@@ -51,16 +53,18 @@ func claimDataDir(dir string, nodeID int32) error {
 const logDBFile = "raft.logdb"
 
 // newDataDirLogDB is the Raft log store of a data dir created without
-// raft.logdb set. Tan appends each replica's entries to one log file where
-// Pebble flushes and compacts them: the Raft log costs 1.0 instead of ~3.2
-// bytes written per payload byte (bench/README.md "Write amplification").
-const newDataDirLogDB = "tan"
+// raft.logdb set. The shared log appends every replica's entries to one
+// log and fdatasyncs it once per save round, where tan fsyncs a file per
+// replica (64 partitions: ~1.2 instead of ~11 ms per round, bench/README.md
+// "Partition scaling") and Pebble flushes and compacts the log (~3.2
+// instead of 1.0 bytes written per payload byte, "Write amplification").
+const newDataDirLogDB = sharedlog.Name
 
 // claimLogDB returns the Raft log store dir must be opened with and records
 // it the first time. configured is raft.logdb ("" when unset). A data dir
 // keeps the store it was created with; one from before the record existed
 // is read from Dragonboat's own flag file (pebble unless it was started with
-// raft.logdb = "tan"). A configured store that differs fails, so a broker
+// raft.logdb = "tan" or "sharedlog"). A configured store that differs fails, so a broker
 // never opens an empty log of the other type beside the real one.
 func claimLogDB(dir, configured string) (string, error) {
 	path := filepath.Join(dir, logDBFile)
@@ -68,8 +72,8 @@ func claimLogDB(dir, configured string) (string, error) {
 	switch {
 	case err == nil:
 		rec := strings.TrimSpace(string(b))
-		if rec != "pebble" && rec != "tan" {
-			return "", fmt.Errorf("%s is corrupt (%q): it must hold pebble or tan", path, rec)
+		if rec != "pebble" && rec != "tan" && rec != sharedlog.Name {
+			return "", fmt.Errorf("%s is corrupt (%q): it must hold sharedlog, tan or pebble", path, rec)
 		}
 		return rec, checkLogDB(dir, rec, configured)
 	case !errors.Is(err, os.ErrNotExist):
@@ -121,8 +125,11 @@ func raftLogDBType(raftDir string) (string, error) {
 	if err := st.Unmarshal(b[8:]); err != nil {
 		return "", fmt.Errorf("%s is corrupt: %w", path, err)
 	}
-	if strings.EqualFold(st.LogdbType, "tan") {
+	switch {
+	case strings.EqualFold(st.LogdbType, "tan"):
 		return "tan", nil
+	case st.LogdbType == sharedlog.Name:
+		return sharedlog.Name, nil
 	}
 	return "pebble", nil
 }

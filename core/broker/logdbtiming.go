@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,6 +10,8 @@ import (
 	"github.com/lni/dragonboat/v4/raftio"
 	pb "github.com/lni/dragonboat/v4/raftpb"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/chronik-go/chronik/core/sharedlog"
 )
 
 // Raft log store timing: Dragonboat's step worker saves every shard's new
@@ -22,14 +25,15 @@ import (
 // measured.
 type timedLogDBFactory struct {
 	inner   dbconfig.LogDBFactory
+	meter   metric.Meter
 	saves   metric.Float64Histogram
 	entries metric.Int64Counter
 }
 
 // timeLogDB wraps nhc's Raft log store factory with the save metrics.
 // Dragonboat's built-in Pebble store has no factory to wrap (it is the
-// default when none is set), so only tan, the store of new data dirs, is
-// measured.
+// default when none is set), so only sharedlog (the store of new data
+// dirs) and tan are measured.
 func timeLogDB(nhc *dbconfig.NodeHostConfig, meter metric.Meter) error {
 	if nhc.Expert.LogDBFactory == nil {
 		return nil
@@ -46,7 +50,7 @@ func timeLogDB(nhc *dbconfig.NodeHostConfig, meter metric.Meter) error {
 	if err != nil {
 		return fmt.Errorf("raft log metrics: %w", err)
 	}
-	nhc.Expert.LogDBFactory = &timedLogDBFactory{inner: nhc.Expert.LogDBFactory, saves: saves, entries: entries}
+	nhc.Expert.LogDBFactory = &timedLogDBFactory{inner: nhc.Expert.LogDBFactory, meter: meter, saves: saves, entries: entries}
 	return nil
 }
 
@@ -55,14 +59,57 @@ func (f *timedLogDBFactory) Create(cfg dbconfig.NodeHostConfig, cb dbconfig.LogD
 	if err != nil {
 		return nil, err
 	}
-	return &timedLogDB{ILogDB: db, f: f}, nil
+	l := &timedLogDB{ILogDB: db, f: f}
+	if s, ok := db.(*sharedlog.Store); ok {
+		if l.reg, err = observeSharedLog(f.meter, s); err != nil {
+			return nil, errors.Join(err, db.Close())
+		}
+	}
+	return l, nil
+}
+
+// observeSharedLog exports the shared log's segment files and what its
+// cleaning copied and deleted.
+func observeSharedLog(meter metric.Meter, s *sharedlog.Store) (metric.Registration, error) {
+	segments, err1 := meter.Int64ObservableGauge("raft_log_segments",
+		metric.WithDescription("Segment files of the shared Raft log (raft.logdb = sharedlog)."), metric.WithUnit("{file}"))
+	cleaned, err2 := meter.Int64ObservableCounter("raft_log_cleaned_segments",
+		metric.WithDescription("Shared Raft log segments deleted after their live records (under a quarter of them) were copied forward."), metric.WithUnit("{file}"))
+	deleted, err3 := meter.Int64ObservableCounter("raft_log_deleted_segments",
+		metric.WithDescription("Shared Raft log segments deleted, cleaned or with nothing live left."), metric.WithUnit("{file}"))
+	relocated, err4 := meter.Int64ObservableCounter("raft_log_relocated_bytes",
+		metric.WithDescription("Bytes the shared Raft log's cleaning copied forward."), metric.WithUnit("By"))
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		return nil, fmt.Errorf("raft log metrics: %w", err)
+	}
+	reg, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		st := s.Stats()
+		o.ObserveInt64(segments, int64(st.Segments))
+		o.ObserveInt64(cleaned, st.CleanedSegments)
+		o.ObserveInt64(deleted, st.DeletedSegments)
+		o.ObserveInt64(relocated, st.RelocatedBytes)
+		return nil
+	}, segments, cleaned, deleted, relocated)
+	if err != nil {
+		return nil, fmt.Errorf("raft log metrics: %w", err)
+	}
+	return reg, nil
 }
 
 func (f *timedLogDBFactory) Name() string { return f.inner.Name() }
 
 type timedLogDB struct {
 	raftio.ILogDB
-	f *timedLogDBFactory
+	f   *timedLogDBFactory
+	reg metric.Registration // the shared log's gauges, if it is one
+}
+
+func (l *timedLogDB) Close() error {
+	var err error
+	if l.reg != nil {
+		err = l.reg.Unregister()
+	}
+	return errors.Join(err, l.ILogDB.Close())
 }
 
 func (l *timedLogDB) SaveRaftState(updates []pb.Update, shardID uint64) error {

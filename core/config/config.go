@@ -154,9 +154,9 @@ type RaftConfig struct {
 	// a retriable error (backpressure).
 	MaxInMemLogSize uint64 `toml:"max-in-mem-log-size"`
 	// LogDBShards and ExecShards are 1 so that every shard on a node shares
-	// one fsync stream (ARCHITECTURE.md §2). With the tan LogDB (the default
-	// for new data dirs) each replica has its own log file and fsync, so
-	// LogDBShards applies to the pebble LogDB only; ExecShards to both.
+	// one fsync stream (ARCHITECTURE.md §2). The sharedlog and tan stores
+	// have no LogDB shards, so LogDBShards applies to the pebble LogDB
+	// only; ExecShards to all three.
 	LogDBShards uint64 `toml:"logdb-shards"`
 	// TLSCAFile, TLSCertFile and TLSKeyFile (PEM, all three or none) turn
 	// on mutual TLS between the brokers' Raft transports (Dragonboat's
@@ -166,10 +166,12 @@ type RaftConfig struct {
 	TLSCertFile string `toml:"tls-cert-file"`
 	TLSKeyFile  string `toml:"tls-key-file"`
 	ExecShards  uint64 `toml:"exec-shards"`
-	// LogDB is Dragonboat's Raft log store: "tan" (one log file per
-	// replica) or "pebble" (an LSM that flushes and compacts the log: about
-	// three times tan's bytes written). Empty (the default) means the one
-	// the data dir was created with, and tan for a new data dir. The broker
+	// LogDB is Dragonboat's Raft log store: "sharedlog" (core/sharedlog:
+	// one log for all of the node's replicas, one fdatasync per save
+	// round), "tan" (one log file per replica, each fsynced) or "pebble"
+	// (an LSM that flushes and compacts the log: about three times the
+	// bytes written). Empty (the default) means the one the data dir was
+	// created with, and sharedlog for a new data dir. The broker
 	// records the choice in the data dir; a different value fails start-up.
 	LogDB string `toml:"logdb"`
 	// CoordinatorShards is the number of consumer-group coordinator shards
@@ -313,7 +315,7 @@ func Default() Config {
 			MaxInMemLogSize:         256 * MiB,
 			LogDBShards:             1,
 			ExecShards:              1,
-			LogDB:                   "", // the data dir's own; tan for a new one
+			LogDB:                   "", // the data dir's own; sharedlog for a new one
 			CoordinatorShards:       8,
 		},
 		Tier: TierConfig{

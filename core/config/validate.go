@@ -121,8 +121,8 @@ func (c Config) Validate() error {
 	if r.LogDBShards < 1 {
 		bad("raft.logdb-shards is %d; it must be >= 1 (1 shares one fsync stream among all shards)", r.LogDBShards)
 	}
-	if r.LogDB != "" && r.LogDB != "pebble" && r.LogDB != "tan" {
-		bad("raft.logdb %q: use tan or pebble, or leave it unset (fixed once the data directory exists)", r.LogDB)
+	if r.LogDB != "" && r.LogDB != "pebble" && r.LogDB != "tan" && r.LogDB != "sharedlog" {
+		bad("raft.logdb %q: use sharedlog, tan or pebble, or leave it unset (fixed once the data directory exists)", r.LogDB)
 	}
 	if (k.TLSCertFile == "") != (k.TLSKeyFile == "") {
 		bad("kafka.tls-cert-file and kafka.tls-key-file go together: set both for a TLS listener, or neither")

@@ -20,7 +20,7 @@ import (
 )
 
 // TestRaftLogDBChoice: a data dir keeps the Raft log store (raft.logdb) it
-// was created with, tan for a new one; a data dir from before the choice
+// was created with, sharedlog for a new one; a data dir from before the choice
 // was recorded keeps the store Dragonboat created it with; and a
 // raft.logdb that names the other store fails start-up instead of opening
 // an empty log. Records produced before the restart are read after it.
@@ -32,14 +32,19 @@ func TestRaftLogDBChoice(t *testing.T) {
 		restart    string // raft.logdb at the restart
 		want       string // the store after the restart; "" = the restart must fail
 	}{
-		{name: "new dir is tan", create: "", restart: "", want: "tan"},
+		{name: "new dir is sharedlog", create: "", restart: "", want: "sharedlog"},
+		{name: "explicit sharedlog", create: "sharedlog", restart: "sharedlog", want: "sharedlog"},
+		{name: "old sharedlog dir without record stays sharedlog", create: "sharedlog", dropRecord: true, restart: "", want: "sharedlog"},
 		{name: "explicit tan", create: "tan", restart: "tan", want: "tan"},
+		{name: "tan dir stays tan when unset", create: "tan", restart: "", want: "tan"},
 		{name: "pebble dir stays pebble when unset", create: "pebble", restart: "", want: "pebble"},
 		{name: "old dir without record is pebble", create: "pebble", dropRecord: true, restart: "", want: "pebble"},
 		{name: "old tan dir without record stays tan", create: "tan", dropRecord: true, restart: "", want: "tan"},
 		{name: "tan on a pebble dir fails", create: "pebble", restart: "tan"},
 		{name: "tan on an old dir without record fails", create: "pebble", dropRecord: true, restart: "tan"},
 		{name: "pebble on a new-default dir fails", create: "", restart: "pebble"},
+		{name: "tan on a sharedlog dir fails", create: "sharedlog", restart: "tan"},
+		{name: "sharedlog on a tan dir fails", create: "tan", restart: "sharedlog"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := brokertest.Config(t)
@@ -52,7 +57,7 @@ func TestRaftLogDBChoice(t *testing.T) {
 				t.Fatal(err)
 			}
 			created := readLogDBRecord(t, cfg.DataDir)
-			if want := c.create; want != "" && created != want || want == "" && created != "tan" {
+			if want := c.create; want != "" && created != want || want == "" && created != "sharedlog" {
 				t.Fatalf("recorded %q after creating with raft.logdb %q", created, c.create)
 			}
 			if c.dropRecord {
@@ -79,12 +84,14 @@ func TestRaftLogDBChoice(t *testing.T) {
 			if got := readLogDBRecord(t, cfg.DataDir); got != c.want {
 				t.Fatalf("recorded %q after restart, want %q", got, c.want)
 			}
-			tanDirs, err := filepath.Glob(filepath.Join(cfg.DataDir, "raft", "*", "*", "tandb"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tan := len(tanDirs) > 0; tan != (c.want == "tan") {
-				t.Fatalf("tan log present: %v, want store %s", tan, c.want)
+			for _, store := range []struct{ name, dir string }{{"tan", "tandb"}, {"sharedlog", "sharedlog"}} {
+				dirs, err := filepath.Glob(filepath.Join(cfg.DataDir, "raft", "*", "*", store.dir))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if present := len(dirs) > 0; present != (c.want == store.name) {
+					t.Fatalf("%s log present: %v, want store %s", store.name, present, c.want)
+				}
 			}
 			consumeValues(t, b.KafkaAddr(), 100)
 		})
@@ -141,7 +148,7 @@ func consumeValues(t *testing.T, addr string, n int) {
 	}
 }
 
-// TestRaftLogSaveMetrics: with tan (a new data dir's store) every save of
+// TestRaftLogSaveMetrics: with sharedlog (a new data dir's store) every save of
 // the Raft log store is timed and its entries counted in /metrics.
 func TestRaftLogSaveMetrics(t *testing.T) {
 	cfg := brokertest.Config(t)
@@ -169,5 +176,10 @@ func TestRaftLogSaveMetrics(t *testing.T) {
 	}
 	if n, _ := strconv.Atoi(count[1]); n < 1 {
 		t.Fatalf("%s saves timed, want ≥ 1", count[1])
+	}
+	// The shared log (a new data dir's store) reports its segment files.
+	segments := regexp.MustCompile(`\nchronik_raft_log_segments (\d+)`).FindStringSubmatch(m)
+	if segments == nil || segments[1] == "0" {
+		t.Fatalf("chronik_raft_log_segments missing or 0: %v", segments)
 	}
 }

@@ -1,0 +1,545 @@
+package sharedlog
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/lni/dragonboat/v4/raftio"
+	pb "github.com/lni/dragonboat/v4/raftpb"
+)
+
+// model is what a replica's log must hold, kept the simplest way.
+type model struct {
+	entries     map[uint64]pb.Entry
+	compactedTo uint64
+	state       pb.State
+	snapshot    pb.Snapshot
+	boot        *pb.Bootstrap
+}
+
+func (m *model) last() uint64 {
+	var l uint64
+	for i := range m.entries {
+		l = max(l, i)
+	}
+	return l
+}
+
+func (m *model) first() uint64 {
+	f := uint64(0)
+	for i := range m.entries {
+		if f == 0 || i < f {
+			f = i
+		}
+	}
+	return f
+}
+
+// append mirrors Dragonboat's contract: entries from es[0] replace
+// everything at and above it; entries below a gap are unreachable.
+func (m *model) append(es []pb.Entry) {
+	first, last := es[0].Index, m.last()
+	for i := range m.entries {
+		if i >= first || (first > last+1 && last != 0) {
+			delete(m.entries, i)
+		}
+	}
+	for _, e := range es {
+		if e.Index > m.compactedTo {
+			m.entries[e.Index] = e
+		}
+	}
+}
+
+type harness struct {
+	t      *testing.T
+	dir    string
+	opts   Options
+	s      *Store
+	rnd    *rand.Rand
+	models map[key]*model
+	term   uint64
+}
+
+func newHarness(t *testing.T, seed uint64, segBytes int64) *harness {
+	t.Helper()
+	h := &harness{t: t, dir: t.TempDir(), opts: Options{SegmentBytes: segBytes}, rnd: rand.New(rand.NewPCG(seed, 1)), models: map[key]*model{}, term: 1}
+	h.reopen(false)
+	t.Cleanup(func() { h.s.Close() })
+	return h
+}
+
+func (h *harness) reopen(closeFirst bool) {
+	h.t.Helper()
+	if h.s != nil && closeFirst {
+		if err := h.s.Close(); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	s, err := Open(h.dir, h.opts)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.s = s
+}
+
+func (h *harness) model(k key) *model {
+	m := h.models[k]
+	if m == nil {
+		m = &model{entries: map[uint64]pb.Entry{}}
+		h.models[k] = m
+	}
+	return m
+}
+
+func (h *harness) entries(from uint64, n int) []pb.Entry {
+	es := make([]pb.Entry, n)
+	for i := range es {
+		cmd := make([]byte, h.rnd.IntN(300))
+		for j := range cmd {
+			cmd[j] = byte(h.rnd.Uint32())
+		}
+		es[i] = pb.Entry{Index: from + uint64(i), Term: h.term, Cmd: cmd}
+	}
+	return es
+}
+
+// step applies one random operation to the store and the models.
+func (h *harness) step(keys []key) {
+	h.t.Helper()
+	k := keys[h.rnd.IntN(len(keys))]
+	m := h.model(k)
+	switch op := h.rnd.IntN(100); {
+	case op < 50: // a save round over a few replicas
+		var ups []pb.Update
+		seen := map[key]bool{}
+		for range 1 + h.rnd.IntN(4) {
+			k := keys[h.rnd.IntN(len(keys))]
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			m := h.model(k)
+			u := pb.Update{ShardID: k.shard, ReplicaID: k.replica}
+			from := m.last() + 1
+			if h.rnd.IntN(10) == 0 && m.last() > m.compactedTo+1 { // a conflicting tail
+				h.term++
+				from = m.compactedTo + 1 + h.rnd.Uint64N(m.last()-m.compactedTo)
+			}
+			if h.rnd.IntN(20) == 0 { // a gap: the log continues above a snapshot
+				from = m.last() + 2 + h.rnd.Uint64N(5)
+			}
+			if h.rnd.IntN(4) > 0 {
+				u.EntriesToSave = h.entries(from, 1+h.rnd.IntN(5))
+			}
+			u.State = pb.State{Term: h.term, Vote: 1, Commit: m.last()}
+			ups = append(ups, u)
+			if len(u.EntriesToSave) > 0 {
+				m.append(u.EntriesToSave)
+			}
+			if !pb.IsEmptyState(u.State) {
+				m.state = u.State
+			}
+		}
+		if err := h.s.SaveRaftState(ups, 1); err != nil {
+			h.t.Fatal(err)
+		}
+	case op < 65: // compaction
+		if m.last() > m.compactedTo {
+			to := m.compactedTo + h.rnd.Uint64N(m.last()-m.compactedTo+1)
+			if err := h.s.RemoveEntriesTo(k.shard, k.replica, to); err != nil {
+				h.t.Fatal(err)
+			}
+			if to > m.compactedTo {
+				m.compactedTo = to
+				for i := range m.entries {
+					if i <= to {
+						delete(m.entries, i)
+					}
+				}
+			}
+		}
+	case op < 72: // snapshot metadata
+		ss := pb.Snapshot{ShardID: k.shard, Index: m.compactedTo + 1 + h.rnd.Uint64N(10), Term: h.term, Filepath: fmt.Sprint("ss", h.rnd.Uint32())}
+		if err := h.s.SaveSnapshots([]pb.Update{{ShardID: k.shard, ReplicaID: k.replica, Snapshot: ss}}); err != nil {
+			h.t.Fatal(err)
+		}
+		if ss.Index >= m.snapshot.Index {
+			m.snapshot = ss
+		}
+	case op < 78:
+		bs := pb.Bootstrap{Join: h.rnd.IntN(2) == 0, Type: pb.OnDiskStateMachine}
+		if err := h.s.SaveBootstrapInfo(k.shard, k.replica, bs); err != nil {
+			h.t.Fatal(err)
+		}
+		m.boot = &bs
+	case op < 80:
+		if err := h.s.RemoveNodeData(k.shard, k.replica); err != nil {
+			h.t.Fatal(err)
+		}
+		delete(h.models, k)
+	case op < 82:
+		ss := pb.Snapshot{ShardID: k.shard, Index: 100 + h.rnd.Uint64N(100), Term: h.term, Type: pb.OnDiskStateMachine}
+		if err := h.s.ImportSnapshot(ss, k.replica); err != nil {
+			h.t.Fatal(err)
+		}
+		h.models[k] = &model{
+			entries: map[uint64]pb.Entry{}, snapshot: ss,
+			state: pb.State{Commit: ss.Index, Term: ss.Term}, boot: &pb.Bootstrap{Join: true, Type: ss.Type},
+		}
+	}
+}
+
+// check compares everything the store answers with the models.
+func (h *harness) check(keys []key) {
+	h.t.Helper()
+	s := h.s
+	var want []raftio.NodeInfo
+	for _, k := range keys {
+		m, ok := h.models[k]
+		if !ok {
+			m = &model{entries: map[uint64]pb.Entry{}}
+		}
+		if m.boot != nil {
+			want = append(want, raftio.NodeInfo{ShardID: k.shard, ReplicaID: k.replica})
+		}
+		bs, err := s.GetBootstrapInfo(k.shard, k.replica)
+		switch {
+		case m.boot == nil && !errors.Is(err, raftio.ErrNoBootstrapInfo):
+			h.t.Fatalf("%v: bootstrap %v, %v; want none", k, bs, err)
+		case m.boot != nil && (err != nil || bs.Join != m.boot.Join):
+			h.t.Fatalf("%v: bootstrap %v, %v; want %v", k, bs, err, m.boot)
+		}
+		ss, err := s.GetSnapshot(k.shard, k.replica)
+		if err != nil || ss.Index != m.snapshot.Index || ss.Filepath != m.snapshot.Filepath {
+			h.t.Fatalf("%v: snapshot %d %q, %v; want %d %q", k, ss.Index, ss.Filepath, err, m.snapshot.Index, m.snapshot.Filepath)
+		}
+		rs, err := s.ReadRaftState(k.shard, k.replica, m.compactedTo)
+		if pb.IsEmptyState(m.state) {
+			if !errors.Is(err, raftio.ErrNoSavedLog) {
+				h.t.Fatalf("%v: state %v, %v; want ErrNoSavedLog", k, rs, err)
+			}
+		} else if err != nil || rs.State != m.state {
+			h.t.Fatalf("%v: state %v, %v; want %v", k, rs.State, err, m.state)
+		}
+		if first := m.compactedTo + 1; err == nil && m.entries[first].Index == first {
+			if rs.FirstIndex != first || rs.EntryCount != m.last()-first+1 {
+				h.t.Fatalf("%v: first %d count %d; want %d %d", k, rs.FirstIndex, rs.EntryCount, first, m.last()-first+1)
+			}
+		}
+		if len(m.entries) == 0 {
+			continue
+		}
+		first, last := m.first(), m.last()
+		if below := m.compactedTo + 1; below < first { // under a gap: gone
+			if got, _, err := s.IterateEntries(nil, 0, k.shard, k.replica, below, first, 0); err != nil || len(got) > 0 {
+				h.t.Fatalf("%v: %d entries from %d below the gap under %d, %v", k, len(got), below, first, err)
+			}
+		}
+		got, _, err := s.IterateEntries(nil, 0, k.shard, k.replica, first, last+1, 0)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if uint64(len(got)) != last-first+1 {
+			h.t.Fatalf("%v: %d entries from %d, want %d..%d", k, len(got), first, first, last)
+		}
+		for _, e := range got {
+			w := m.entries[e.Index]
+			if e.Term != w.Term || !bytes.Equal(e.Cmd, w.Cmd) {
+				h.t.Fatalf("%v: entry %d term %d (%d bytes), want term %d (%d bytes)", k, e.Index, e.Term, len(e.Cmd), w.Term, len(w.Cmd))
+			}
+		}
+		// A bounded read stops right after passing maxSize.
+		lo := first + h.rnd.Uint64N(last-first+1)
+		got, size, err := s.IterateEntries(nil, 0, k.shard, k.replica, lo, last+1, 1)
+		if err != nil || len(got) != 1 || got[0].Index != lo || size != uint64(got[0].SizeUpperLimit()) {
+			h.t.Fatalf("%v: bounded read from %d: %d entries, size %d, %v", k, lo, len(got), size, err)
+		}
+	}
+	got, err := s.ListNodeInfo()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	order := func(a, b raftio.NodeInfo) int {
+		if a.ShardID != b.ShardID {
+			return int(a.ShardID) - int(b.ShardID)
+		}
+		return int(a.ReplicaID) - int(b.ReplicaID)
+	}
+	slices.SortFunc(got, order)
+	slices.SortFunc(want, order)
+	if !slices.Equal(got, want) {
+		h.t.Fatalf("ListNodeInfo %v, want %v", got, want)
+	}
+}
+
+// TestStoreMatchesModel runs random saves, compactions, snapshots,
+// removals and imports with tiny segments (so that cleaning runs all the
+// time), reopening the store now and then, and checks every answer
+// against a model after each step.
+func TestStoreMatchesModel(t *testing.T) {
+	t.Parallel()
+	for seed := range uint64(6) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, seed, 4<<10)
+			var keys []key
+			for i := range 8 {
+				keys = append(keys, key{shard: uint64(i%4) + 1, replica: uint64(i/4) + 1})
+			}
+			for step := range 3000 {
+				h.step(keys)
+				h.check(keys)
+				if step%400 == 399 {
+					h.reopen(step%800 == 399) // every other time without Close, as after a crash
+					h.check(keys)
+				}
+			}
+			st := h.s.Stats()
+			if st.CleanedSegments == 0 || st.DeletedSegments == 0 {
+				t.Fatalf("cleaning never ran: %+v", st)
+			}
+			t.Logf("%+v", st)
+		})
+	}
+}
+
+// TestTornTailIsCut checks that a partial record at the end of the newest
+// segment (a write cut short by a crash) is dropped on open, and that
+// damage in a sealed segment is reported instead.
+func TestTornTailIsCut(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := pb.Update{ShardID: 1, ReplicaID: 1, State: pb.State{Term: 1, Commit: 1}, EntriesToSave: []pb.Entry{{Index: 1, Term: 1, Cmd: []byte("acknowledged")}}}
+	if err := s.SaveRaftState([]pb.Update{up}, 1); err != nil {
+		t.Fatal(err)
+	}
+	cur := s.cur.f.Name()
+	s.Close()
+	full, err := os.ReadFile(cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second record, cut off part way.
+	var torn []byte
+	torn = appendRecord(torn, &record{kind: kindUpdate, shard: 1, replica: 1, gen: 1, update: pb.Update{ShardID: 1, ReplicaID: 1, EntriesToSave: []pb.Entry{{Index: 2, Term: 1, Cmd: []byte("never acknowledged")}}}})
+	if err := os.WriteFile(cur, append(full, torn[:len(torn)-3]...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := s.IterateEntries(nil, 0, 1, 1, 1, 3, 0)
+	if err != nil || len(got) != 1 || string(got[0].Cmd) != "acknowledged" {
+		t.Fatalf("after a torn tail: %v, %v", got, err)
+	}
+	if fi, _ := os.Stat(cur); fi.Size() != int64(len(full)) {
+		t.Fatalf("torn tail not cut: %d bytes, want %d", fi.Size(), len(full))
+	}
+	s.Close()
+
+	// The same damage in a segment that is not the newest is corruption.
+	if err := os.WriteFile(cur, append(full[:len(full)-1], full[len(full)-1]^0xff), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, Options{}); err == nil {
+		t.Fatal("a damaged sealed segment opened without an error")
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, "*"+segmentSuffix))
+	if len(names) < 2 {
+		t.Fatalf("segments %v", names)
+	}
+}
+
+// TestIdleReplicasDoNotPinSegments is the property tan's multiplexed mode
+// lacks: replicas that wrote once and went quiet, and a trickle replica
+// that never compacts, must not keep the busy replica's old segments on
+// disk.
+func TestIdleReplicasDoNotPinSegments(t *testing.T) {
+	t.Parallel()
+	const segBytes = 256 << 10
+	s, err := Open(t.TempDir(), Options{SegmentBytes: segBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cmd := bytes.Repeat([]byte("x"), 4<<10)
+	save := func(shard, index uint64) {
+		t.Helper()
+		up := pb.Update{ShardID: shard, ReplicaID: 1, State: pb.State{Term: 1, Commit: index}, EntriesToSave: []pb.Entry{{Index: index, Term: 1, Cmd: cmd}}}
+		if err := s.SaveRaftState([]pb.Update{up}, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for shard := uint64(2); shard <= 100; shard++ {
+		save(shard, 1) // idle from now on
+	}
+	trickle := uint64(0)
+	for i := uint64(1); i <= 20000; i++ { // 80 MB through a busy replica
+		save(1, i)
+		if i%64 == 0 {
+			if err := s.RemoveEntriesTo(1, 1, i-32); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%500 == 0 {
+			trickle++
+			save(101, trickle)
+		}
+	}
+	st := s.Stats()
+	// Live: 100 idle entries + 40 trickle entries + ≤ 64 busy ones, ~0.8 MB.
+	if st.Bytes > 8*segBytes {
+		t.Fatalf("%d bytes in %d segments after 80 MB through a log whose live part is under 1 MB: %+v", st.Bytes, st.Segments, st)
+	}
+	for shard := uint64(2); shard <= 100; shard++ {
+		got, _, err := s.IterateEntries(nil, 0, shard, 1, 1, 2, 0)
+		if err != nil || len(got) != 1 || !bytes.Equal(got[0].Cmd, cmd) {
+			t.Fatalf("idle shard %d lost its entry: %v %v", shard, len(got), err)
+		}
+	}
+	got, _, err := s.IterateEntries(nil, 0, 101, 1, 1, trickle+1, 0)
+	if err != nil || uint64(len(got)) != trickle {
+		t.Fatalf("trickle replica: %d entries of %d, %v", len(got), trickle, err)
+	}
+	t.Logf("%+v", st)
+}
+
+// TestRelocationHidesReplacedEntries covers the case replay gets wrong
+// without kindRelocate's last index: entries 1..10 in one segment, 6..8
+// replaced in the next, and that next segment cleaned away. After a
+// restart the old 9 and 10 must stay replaced.
+func TestRelocationHidesReplacedEntries(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	opts := Options{SegmentBytes: 16 << 10}
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents := func(from, to, term uint64, size int) []pb.Entry {
+		var es []pb.Entry
+		for i := from; i <= to; i++ {
+			es = append(es, pb.Entry{Index: i, Term: term, Cmd: bytes.Repeat([]byte{byte(term)}, size)})
+		}
+		return es
+	}
+	save := func(shard uint64, es []pb.Entry) {
+		t.Helper()
+		up := pb.Update{ShardID: shard, ReplicaID: 1, State: pb.State{Term: es[0].Term, Commit: es[0].Index}, EntriesToSave: es}
+		if err := s.SaveRaftState([]pb.Update{up}, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save(1, ents(1, 10, 1, 1<<10)) // segment 1, mostly live to the end
+	filler := uint64(0)
+	fill := func() { // replica 2's entries, compacted at once: dead weight
+		t.Helper()
+		filler++
+		save(2, ents(filler, filler, 1, 6<<10))
+		if err := s.RemoveEntriesTo(2, 1, filler); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for s.cur.num == 1 {
+		fill()
+	}
+	save(1, ents(6, 8, 2, 10)) // segment 2: replaces 6.. and drops 9, 10
+	for s.cur.num == 2 {
+		fill()
+	}
+	for s.cur.num == 3 { // the next rotation cleans segment 2 away
+		fill()
+	}
+	if _, err := os.Stat(s.segmentPath(2)); !os.IsNotExist(err) {
+		t.Fatalf("segment 2 was not cleaned (%v); the test no longer covers its case", err)
+	}
+	if _, err := os.Stat(s.segmentPath(1)); err != nil {
+		t.Fatalf("segment 1 was cleaned too (%v); the test no longer covers its case", err)
+	}
+	s.Close()
+	if s, err = Open(dir, opts); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rs, err := s.ReadRaftState(1, 1, 0)
+	if err != nil || rs.FirstIndex != 1 || rs.EntryCount != 8 {
+		t.Fatalf("after restart: %+v, %v; want entries 1..8", rs, err)
+	}
+	got, _, err := s.IterateEntries(nil, 0, 1, 1, 1, 11, 0)
+	if err != nil || len(got) != 8 || got[4].Term != 1 || got[5].Term != 2 || got[7].Term != 2 {
+		t.Fatalf("after restart: %d entries, %v", len(got), err)
+	}
+}
+
+// TestRemovedReplicaStaysRemoved: a removed replica's old records can
+// outlive the segment that says it was removed; the removal must be copied
+// forward with the segment's live part, or a restart brings it back.
+func TestRemovedReplicaStaysRemoved(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	opts := Options{SegmentBytes: 16 << 10}
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	save := func(shard, index uint64, size int) {
+		t.Helper()
+		up := pb.Update{ShardID: shard, ReplicaID: 1, State: pb.State{Term: 1, Commit: index}, EntriesToSave: []pb.Entry{{Index: index, Term: 1, Cmd: make([]byte, size)}}}
+		if err := s.SaveRaftState([]pb.Update{up}, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save(3, 1, 10<<10) // keeps segment 1 from being cleaned
+	if err := s.SaveBootstrapInfo(1, 1, pb.Bootstrap{Type: pb.OnDiskStateMachine}); err != nil {
+		t.Fatal(err)
+	}
+	save(1, 1, 4<<10)
+	filler := uint64(0)
+	fill := func() {
+		t.Helper()
+		filler++
+		save(2, filler, 6<<10)
+		if err := s.RemoveEntriesTo(2, 1, filler); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for s.cur.num == 1 {
+		fill()
+	}
+	if err := s.RemoveNodeData(1, 1); err != nil {
+		t.Fatal(err)
+	}
+	for s.cur.num <= 3 {
+		fill()
+	}
+	if _, err := os.Stat(s.segmentPath(2)); !os.IsNotExist(err) {
+		t.Fatalf("segment 2 was not cleaned (%v); the test no longer covers its case", err)
+	}
+	if _, err := os.Stat(s.segmentPath(1)); err != nil {
+		t.Fatalf("segment 1 was cleaned (%v); the test no longer covers its case", err)
+	}
+	s.Close()
+	if s, err = Open(dir, opts); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	nodes, _ := s.ListNodeInfo()
+	if len(nodes) != 0 {
+		t.Fatalf("after restart, replicas with bootstrap info: %v; want none", nodes)
+	}
+	if _, err := s.ReadRaftState(1, 1, 0); !errors.Is(err, raftio.ErrNoSavedLog) {
+		t.Fatalf("removed replica's state after restart: %v", err)
+	}
+}
