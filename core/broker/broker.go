@@ -168,7 +168,7 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	}
 	b.reporter = cluster.NewLeaderReporter(cfg.NodeID, func() *cluster.Service { return b.cluster }, log)
 	events := &raftEvents{reporter: b.reporter}
-	nhc := nodeHostConfig(cfg, events)
+	nhc := nodeHostConfig(cfg, events, b.log)
 	nhc.Expert.TransportFactory = opts.TransportFactory
 	if err := timeLogDB(&nhc, meter); err != nil {
 		return nil, err
@@ -433,7 +433,7 @@ func (b *Broker) startTier(ctx context.Context, meter metric.Meter) error {
 	return nil
 }
 
-func nodeHostConfig(cfg config.Config, events raftio.IRaftEventListener) dbconfig.NodeHostConfig {
+func nodeHostConfig(cfg config.Config, events raftio.IRaftEventListener, log *slog.Logger) dbconfig.NodeHostConfig {
 	logdb := dbconfig.GetSmallMemLogDBConfig()
 	logdb.Shards = cfg.Raft.LogDBShards
 	engine := dbconfig.GetDefaultEngineConfig()
@@ -451,7 +451,7 @@ func nodeHostConfig(cfg config.Config, events raftio.IRaftEventListener) dbconfi
 	}
 	switch cfg.Raft.LogDB { // else Dragonboat's default, Pebble
 	case sharedlog.Name:
-		nhc.Expert.LogDBFactory = sharedlog.Factory{}
+		nhc.Expert.LogDBFactory = sharedlog.Factory{Options: sharedlog.Options{Logger: log}}
 	case "tan":
 		nhc.Expert.LogDBFactory = tan.Factory
 		nhc.Expert.FS = tanFS{vfs.Default}

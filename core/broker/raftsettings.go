@@ -19,5 +19,5 @@ func RaftSettings(cfg config.Config, log *slog.Logger) (dbconfig.NodeHostConfig,
 		cfg.Raft.LogDB = newDataDirLogDB
 	}
 	b := &Broker{cfg: cfg}
-	return nodeHostConfig(cfg, nil), b.shardConfig
+	return nodeHostConfig(cfg, nil, log), b.shardConfig
 }

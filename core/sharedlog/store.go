@@ -26,6 +26,7 @@ package sharedlog
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -33,6 +34,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/lni/dragonboat/v4/config"
 	"github.com/lni/dragonboat/v4/raftio"
@@ -58,6 +60,8 @@ const segmentSuffix = ".log"
 type Options struct {
 	// SegmentBytes is the segment size (DefaultSegmentBytes when 0).
 	SegmentBytes int64
+	// Logger gets one line when the store has been replayed (nil: none).
+	Logger *slog.Logger
 }
 
 // Factory creates the store for a Dragonboat NodeHost
@@ -143,15 +147,25 @@ func Open(dir string, opts Options) (*Store, error) {
 	s := &Store{dir: dir, opts: opts, dirf: dirf, staged: map[key]struct{}{}}
 	s.mu.replicas = map[key]*replica{}
 	s.mu.segs = map[uint64]*segment{}
+	start := time.Now()
 	if err := s.replay(); err != nil {
 		return nil, errors.Join(err, s.closeFiles())
 	}
+	// Appends continue the newest segment (after its torn end, if any):
+	// a fresh one per start would leave a small file behind each restart.
 	last := uint64(0)
 	for num := range s.mu.segs {
 		last = max(last, num)
 	}
-	if err := s.newSegmentLocked(last + 1); err != nil {
+	if seg := s.mu.segs[last]; seg != nil {
+		s.cur, s.off = seg, seg.size
+	} else if err := s.newSegmentLocked(1); err != nil {
 		return nil, errors.Join(err, s.closeFiles())
+	}
+	if opts.Logger != nil {
+		st := s.Stats()
+		opts.Logger.Info("raft log replayed", "dir", dir, "segments", st.Segments, "bytes", st.Bytes,
+			"replicas", len(s.mu.replicas), "duration", time.Since(start).Round(time.Millisecond))
 	}
 	return s, nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/lni/dragonboat/v4/raftio"
@@ -311,18 +312,28 @@ func TestStoreMatchesModel(t *testing.T) {
 }
 
 // TestTornTailIsCut checks that a partial record at the end of the newest
-// segment (a write cut short by a crash) is dropped on open, and that
-// damage in a sealed segment is reported instead.
+// segment (a write cut short by a crash) is dropped on open and appends
+// continue after it, and that damage in a sealed segment is reported
+// instead.
 func TestTornTailIsCut(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	s, err := Open(dir, Options{})
+	opts := Options{SegmentBytes: 1 << 10}
+	s, err := Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := pb.Update{ShardID: 1, ReplicaID: 1, State: pb.State{Term: 1, Commit: 1}, EntriesToSave: []pb.Entry{{Index: 1, Term: 1, Cmd: []byte("acknowledged")}}}
-	if err := s.SaveRaftState([]pb.Update{up}, 1); err != nil {
-		t.Fatal(err)
+	save := func(index uint64, cmd string) {
+		t.Helper()
+		up := pb.Update{ShardID: 1, ReplicaID: 1, State: pb.State{Term: 1, Commit: index}, EntriesToSave: []pb.Entry{{Index: index, Term: 1, Cmd: []byte(cmd)}}}
+		if err := s.SaveRaftState([]pb.Update{up}, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save(1, strings.Repeat("a", 2<<10)) // fills segment 1: the next save goes to segment 2
+	save(2, "acknowledged")
+	if s.cur.num != 2 {
+		t.Fatalf("writing segment %d, want 2", s.cur.num)
 	}
 	cur := s.cur.f.Name()
 	s.Close()
@@ -330,35 +341,40 @@ func TestTornTailIsCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A second record, cut off part way.
-	var torn []byte
-	torn = appendRecord(torn, &record{kind: kindUpdate, shard: 1, replica: 1, gen: 1, update: pb.Update{ShardID: 1, ReplicaID: 1, EntriesToSave: []pb.Entry{{Index: 2, Term: 1, Cmd: []byte("never acknowledged")}}}})
+	// A third record, cut off part way.
+	torn := appendRecord(nil, &record{kind: kindUpdate, shard: 1, replica: 1, gen: 1, update: pb.Update{ShardID: 1, ReplicaID: 1, EntriesToSave: []pb.Entry{{Index: 3, Term: 1, Cmd: []byte("never acknowledged")}}}})
 	if err := os.WriteFile(cur, append(full, torn[:len(torn)-3]...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(dir, Options{})
-	if err != nil {
+	if s, err = Open(dir, opts); err != nil {
 		t.Fatal(err)
-	}
-	got, _, err := s.IterateEntries(nil, 0, 1, 1, 1, 3, 0)
-	if err != nil || len(got) != 1 || string(got[0].Cmd) != "acknowledged" {
-		t.Fatalf("after a torn tail: %v, %v", got, err)
 	}
 	if fi, _ := os.Stat(cur); fi.Size() != int64(len(full)) {
 		t.Fatalf("torn tail not cut: %d bytes, want %d", fi.Size(), len(full))
 	}
+	save(3, "after the restart")
 	s.Close()
-
-	// The same damage in a segment that is not the newest is corruption.
-	if err := os.WriteFile(cur, append(full[:len(full)-1], full[len(full)-1]^0xff), 0o644); err != nil {
+	if s, err = Open(dir, opts); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(dir, Options{}); err == nil {
-		t.Fatal("a damaged sealed segment opened without an error")
+	got, _, err := s.IterateEntries(nil, 0, 1, 1, 2, 4, 0)
+	if err != nil || len(got) != 2 || string(got[0].Cmd) != "acknowledged" || string(got[1].Cmd) != "after the restart" {
+		t.Fatalf("after a torn tail and a restart: %v, %v", got, err)
 	}
-	names, _ := filepath.Glob(filepath.Join(dir, "*"+segmentSuffix))
-	if len(names) < 2 {
-		t.Fatalf("segments %v", names)
+	s.Close()
+
+	// Damage in a segment that is not the newest is corruption.
+	first := filepath.Join(dir, fmt.Sprintf("%020d%s", 1, segmentSuffix))
+	b, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 0xff
+	if err := os.WriteFile(first, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, opts); err == nil || !strings.Contains(err.Error(), "sealed segment") {
+		t.Fatalf("a damaged sealed segment opened with %v", err)
 	}
 }
 
