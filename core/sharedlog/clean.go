@@ -3,16 +3,18 @@ package sharedlog
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	pb "github.com/lni/dragonboat/v4/raftpb"
 )
 
 // rotateLocked seals the full current segment, starts the next and cleans.
 func (s *Store) rotateLocked() error {
-	// Sealed segments are durable to the end: replay takes a damaged record
-	// in one for corruption, not for a torn write.
-	if err := fdatasync(s.cur.f); err != nil {
-		return fmt.Errorf("sharedlog: syncing %s: %w", s.cur.f.Name(), err)
+	// Sealed segments are durable to the seal: replay takes a damaged
+	// record before it for corruption, not for a torn write.
+	s.stage(record{kind: kindSeal})
+	if err := s.writeLocked(true); err != nil {
+		return err
 	}
 	if err := s.newSegmentLocked(s.cur.num + 1); err != nil {
 		return err
@@ -126,19 +128,31 @@ func (s *Store) stageRelocations(victims map[uint64]bool) error {
 	return nil
 }
 
-// deleteSegmentsLocked removes segment files; one being read is closed by
-// its last reader.
+// deleteSegmentsLocked removes segment files, keeping up to recycleMax of
+// them for new segments to write over; one being read is closed by its
+// last reader instead.
 func (s *Store) deleteSegmentsLocked(nums []uint64) {
 	for _, num := range nums {
 		seg := s.mu.segs[num]
 		delete(s.mu.segs, num)
 		seg.dead = true
+		s.mu.stats.DeletedSegments++
+		path := s.segmentPath(num)
+		if seg.refs == 0 && len(s.recycled) < s.recycleMax {
+			// Its records fail the checksum of any later segment number.
+			// A rename lost in a crash leaves the segment to replay again:
+			// everything in it is obsolete or was copied forward.
+			to := strings.TrimSuffix(path, segmentSuffix) + recycleSuffix
+			if os.Rename(path, to) == nil {
+				s.recycled = append(s.recycled, &segment{path: to, f: seg.f})
+				continue
+			}
+		}
 		// A failed removal leaves a file that replay reads again: its
 		// records are all obsolete, so that costs only space.
-		_ = os.Remove(s.segmentPath(num))
+		_ = os.Remove(path)
 		if seg.refs == 0 {
 			seg.f.Close()
 		}
-		s.mu.stats.DeletedSegments++
 	}
 }

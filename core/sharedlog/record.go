@@ -11,15 +11,17 @@ import (
 
 // A record is one replica's change, the unit written to a segment:
 //
-//	length  uint32  bytes after the 8-byte header
-//	crc     uint32  CRC-32C of those bytes
+//	length  uint32  bytes after the 12-byte header
+//	crc     uint32  CRC-32C of seg and those bytes
+//	seg     uint32  the segment's number (low 32 bits)
 //	kind    byte
 //	shard, replica, gen, a, b  uvarints
 //	body    pb.Update (kindUpdate, kindRelocate) or pb.Bootstrap (kindBootstrap)
 //
 // gen is the replica's generation: removing a replica or importing a
 // snapshot into it starts a new one, and replay drops whatever an older
-// generation left (so those records never need rewriting).
+// generation left (so those records never need rewriting). seg makes the
+// records a recycled segment file held before invalid in its new life.
 type kind byte
 
 const (
@@ -45,9 +47,13 @@ const (
 	// bounds may lack entries that were copied forward later, which is why
 	// no record's effect is inferred from the replayed state.
 	kindBounds
+	// kindSeal ends a segment: written and made durable before the next
+	// one starts. A sealed segment without it is damaged; anything after
+	// it is what a recycled file held before.
+	kindSeal
 )
 
-const headerSize = 8
+const headerSize = 12
 
 // maxRecordSize bounds a record read back from disk, so a corrupt length
 // cannot make replay allocate gigabytes.
@@ -68,8 +74,8 @@ type record struct {
 	boot    pb.Bootstrap // kindBootstrap
 }
 
-// appendRecord encodes r at the end of buf.
-func appendRecord(buf []byte, r *record) []byte {
+// appendRecord encodes r, for segment seg, at the end of buf.
+func appendRecord(buf []byte, seg uint64, r *record) []byte {
 	start := len(buf)
 	bodyMax := 0
 	switch r.kind {
@@ -104,7 +110,8 @@ func appendRecord(buf []byte, r *record) []byte {
 		n += m
 	}
 	binary.LittleEndian.PutUint32(b[0:], uint32(n-headerSize))
-	binary.LittleEndian.PutUint32(b[4:], crc32.Checksum(b[headerSize:n], crcTable))
+	binary.LittleEndian.PutUint32(b[8:], uint32(seg))
+	binary.LittleEndian.PutUint32(b[4:], crc32.Checksum(b[8:n], crcTable))
 	return buf[:start+n]
 }
 
@@ -117,18 +124,18 @@ func grow(buf []byte, n int) []byte {
 	return nb
 }
 
-// recordSize returns the size of the record at the start of b (header
-// included), or errCorrupt when b holds no complete, intact record.
-func recordSize(b []byte) (int, error) {
+// recordSize returns the size of the record of segment seg at the start of
+// b (header included), or errCorrupt when b holds no complete, intact
+// record of that segment.
+func recordSize(b []byte, seg uint64) (int, error) {
 	if len(b) < headerSize {
 		return 0, errCorrupt
 	}
 	n := binary.LittleEndian.Uint32(b)
-	if n == 0 || n > maxRecordSize || int(n) > len(b)-headerSize {
+	if n == 0 || n > maxRecordSize || int(n) > len(b)-headerSize || binary.LittleEndian.Uint32(b[8:]) != uint32(seg) {
 		return 0, errCorrupt
 	}
-	body := b[headerSize : headerSize+int(n)]
-	if crc32.Checksum(body, crcTable) != binary.LittleEndian.Uint32(b[4:]) {
+	if crc32.Checksum(b[8:headerSize+int(n)], crcTable) != binary.LittleEndian.Uint32(b[4:]) {
 		return 0, errCorrupt
 	}
 	return headerSize + int(n), nil
@@ -159,7 +166,7 @@ func decodeRecord(b []byte) (r record, err error) {
 		r.update, err = decodeUpdate(p)
 	case kindBootstrap:
 		err = r.boot.Unmarshal(p)
-	case kindCompact, kindRemove, kindBounds:
+	case kindCompact, kindRemove, kindBounds, kindSeal:
 	default:
 		err = fmt.Errorf("%w: unknown kind %d", errCorrupt, r.kind)
 	}

@@ -337,14 +337,14 @@ func TestTornTailIsCut(t *testing.T) {
 	if s.cur.num != 2 {
 		t.Fatalf("writing segment %d, want 2", s.cur.num)
 	}
-	cur := s.cur.f.Name()
+	cur := s.cur.path
 	s.Close()
 	full, err := os.ReadFile(cur)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A third record, cut off part way.
-	torn := appendRecord(nil, &record{kind: kindUpdate, shard: 1, replica: 1, gen: 1, update: pb.Update{ShardID: 1, ReplicaID: 1, EntriesToSave: []pb.Entry{{Index: 3, Term: 1, Cmd: []byte("never acknowledged")}}}})
+	torn := appendRecord(nil, 2, &record{kind: kindUpdate, shard: 1, replica: 1, gen: 1, update: pb.Update{ShardID: 1, ReplicaID: 1, EntriesToSave: []pb.Entry{{Index: 3, Term: 1, Cmd: []byte("never acknowledged")}}}})
 	if err := os.WriteFile(cur, append(full, torn[:len(torn)-3]...), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -430,6 +430,11 @@ func TestIdleReplicasDoNotPinSegments(t *testing.T) {
 	got, _, err := s.IterateEntries(nil, 0, 101, 1, 1, trickle+1, 0)
 	if err != nil || uint64(len(got)) != trickle {
 		t.Fatalf("trickle replica: %d entries of %d, %v", len(got), trickle, err)
+	}
+	// Deleted segments' files are written over again, not made anew.
+	recycled, _ := filepath.Glob(filepath.Join(s.dir, "*"+recycleSuffix))
+	if st.DeletedSegments < 10 || len(recycled)+len(s.recycled) == 0 || s.cur.num > 400 {
+		t.Fatalf("%d recycled files on disk; %+v", len(recycled), st)
 	}
 	t.Logf("%+v", st)
 }
@@ -582,7 +587,7 @@ func FuzzReplay(f *testing.F) {
 		{kind: kindBounds, shard: 1, replica: 1, gen: 1, a: 1, b: 2},
 		{kind: kindRemove, shard: 2, replica: 1, gen: 3},
 	} {
-		one := appendRecord(nil, &r)
+		one := appendRecord(nil, 1, &r)
 		seed = append(seed, one...)
 		f.Add(one[headerSize:], true)
 	}
@@ -596,7 +601,8 @@ func FuzzReplay(f *testing.F) {
 			rec := make([]byte, headerSize, headerSize+len(data))
 			rec = append(rec, data...)
 			binary.LittleEndian.PutUint32(rec, uint32(len(data)))
-			binary.LittleEndian.PutUint32(rec[4:], crc32.Checksum(data, crcTable))
+			binary.LittleEndian.PutUint32(rec[8:], 1) // segment 1's
+			binary.LittleEndian.PutUint32(rec[4:], crc32.Checksum(rec[8:], crcTable))
 			data = rec
 		}
 		dir := t.TempDir()
@@ -623,4 +629,18 @@ func FuzzReplay(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestRecordOfAnotherSegmentIsRejected: a recycled file still holds the
+// records of its previous life, checksums intact; only the segment number
+// in each header tells them apart from new ones.
+func TestRecordOfAnotherSegmentIsRejected(t *testing.T) {
+	t.Parallel()
+	b := appendRecord(nil, 5, &record{kind: kindCompact, shard: 1, replica: 1, gen: 1, a: 7})
+	if n, err := recordSize(b, 5); err != nil || n != len(b) {
+		t.Fatalf("own segment: %d, %v", n, err)
+	}
+	if _, err := recordSize(b, 6); err == nil {
+		t.Fatal("a record of segment 5 was accepted in segment 6")
+	}
 }

@@ -1,0 +1,72 @@
+package sharedlog
+
+import (
+	"testing"
+
+	pb "github.com/lni/dragonboat/v4/raftpb"
+)
+
+// BenchmarkSaveRound is one Dragonboat save round of 64 busy partitions
+// (BenchmarkPartitionScaling's shape: ~10 KiB per partition per round),
+// fdatasync included; every 50 rounds (not timed) each partition compacts
+// its log, as after a snapshot, so that segments are freed as they fill. segments=fresh appends to new
+// files; segments=recycled writes over deleted segments' files, as a
+// broker does once its Raft log has reached its steady size.
+func BenchmarkSaveRound(b *testing.B) {
+	for _, recycle := range []bool{false, true} {
+		name := map[bool]string{false: "fresh", true: "recycled"}[recycle]
+		b.Run("segments="+name, func(b *testing.B) {
+			s, err := Open(b.TempDir(), Options{SegmentBytes: 16 << 20})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			if !recycle {
+				s.recycleMax = 0
+			}
+			const parts = 64
+			cmd := make([]byte, 10<<10)
+			for i := range cmd {
+				cmd[i] = byte(i * 31)
+			}
+			ups := make([]pb.Update, parts)
+			index := uint64(0)
+			round := func(timed bool) {
+				index++
+				for p := range ups {
+					ups[p] = pb.Update{
+						ShardID: uint64(p + 1), ReplicaID: 1, State: pb.State{Term: 1, Commit: index},
+						EntriesToSave: []pb.Entry{{Index: index, Term: 1, Cmd: cmd}},
+					}
+				}
+				if err := s.SaveRaftState(ups, 1); err != nil {
+					b.Fatal(err)
+				}
+				if index%50 != 0 {
+					return
+				}
+				if timed {
+					b.StopTimer()
+					defer b.StartTimer()
+				}
+				for p := range ups {
+					if err := s.RemoveEntriesTo(uint64(p+1), 1, index); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			for range 3 * (16 << 20) / (parts * len(cmd)) { // past the first segments, so the pool has files
+				round(false)
+			}
+			b.SetBytes(parts * int64(len(cmd)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				round(true)
+			}
+			b.StopTimer()
+			st := s.Stats()
+			b.ReportMetric(float64(st.DeletedSegments), "deleted-segments")
+		})
+	}
+}
