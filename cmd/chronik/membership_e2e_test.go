@@ -360,7 +360,10 @@ func TestE2EWipedFollowerRejoins(t *testing.T) {
 		return len(c.reassignments(0)) == 0, moving
 	})
 	t.Logf("node %d rejoined as replica %d (was %d) and caught up in %s", victim+1, newReplica, oldReplica, (took + time.Since(start) - took).Round(time.Millisecond))
-	chronikCLI(t, "cluster", "transfer-leader", topic, "0", "--to", strconv.Itoa(victim+1), "--brokers", c.addrs[0].kafka, "--http-addr", c.addrs[int(leader-1)].http)
+	// Raft drops a transfer whose target is not fully caught up within an
+	// election timeout; with the producer running on a loaded machine that
+	// can take more than the command's default 10 s of asking again.
+	chronikCLI(t, "cluster", "transfer-leader", topic, "0", "--to", strconv.Itoa(victim+1), "--brokers", c.addrs[0].kafka, "--http-addr", c.addrs[int(leader-1)].http, "--timeout", "60s")
 	base = prod.progress()
 	prod.waitProgress(t, c, base, 200, time.Now(), "producing with the rejoined node leading")
 	prod.stop(t)
