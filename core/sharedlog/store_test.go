@@ -325,15 +325,8 @@ func TestTornTailIsCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	save := func(index uint64, cmd string) {
-		t.Helper()
-		up := pb.Update{ShardID: 1, ReplicaID: 1, State: pb.State{Term: 1, Commit: index}, EntriesToSave: []pb.Entry{{Index: index, Term: 1, Cmd: []byte(cmd)}}}
-		if err := s.SaveRaftState([]pb.Update{up}, 1); err != nil {
-			t.Fatal(err)
-		}
-	}
-	save(1, strings.Repeat("a", 2<<10)) // fills segment 1: the next save goes to segment 2
-	save(2, "acknowledged")
+	save(t, s, 1, entry(1, bytes.Repeat([]byte("a"), 2<<10))) // fills segment 1: the next save goes to segment 2
+	save(t, s, 1, entry(2, []byte("acknowledged")))
 	if s.cur.num != 2 {
 		t.Fatalf("writing segment %d, want 2", s.cur.num)
 	}
@@ -354,7 +347,7 @@ func TestTornTailIsCut(t *testing.T) {
 	if fi, _ := os.Stat(cur); fi.Size() != int64(len(full)) {
 		t.Fatalf("torn tail not cut: %d bytes, want %d", fi.Size(), len(full))
 	}
-	save(3, "after the restart")
+	save(t, s, 1, entry(3, []byte("after the restart")))
 	s.Close()
 	if s, err = Open(dir, opts); err != nil {
 		t.Fatal(err)
@@ -393,19 +386,12 @@ func TestIdleReplicasDoNotPinSegments(t *testing.T) {
 	}
 	defer s.Close()
 	cmd := bytes.Repeat([]byte("x"), 4<<10)
-	save := func(shard, index uint64) {
-		t.Helper()
-		up := pb.Update{ShardID: shard, ReplicaID: 1, State: pb.State{Term: 1, Commit: index}, EntriesToSave: []pb.Entry{{Index: index, Term: 1, Cmd: cmd}}}
-		if err := s.SaveRaftState([]pb.Update{up}, 1); err != nil {
-			t.Fatal(err)
-		}
-	}
 	for shard := uint64(2); shard <= 100; shard++ {
-		save(shard, 1) // idle from now on
+		save(t, s, shard, entry(1, cmd)) // idle from now on
 	}
 	trickle := uint64(0)
 	for i := uint64(1); i <= 20000; i++ { // 80 MB through a busy replica
-		save(1, i)
+		save(t, s, 1, entry(i, cmd))
 		if i%64 == 0 {
 			if err := s.RemoveEntriesTo(1, 1, i-32); err != nil {
 				t.Fatal(err)
@@ -413,7 +399,7 @@ func TestIdleReplicasDoNotPinSegments(t *testing.T) {
 		}
 		if i%500 == 0 {
 			trickle++
-			save(101, trickle)
+			save(t, s, 101, entry(trickle, cmd))
 		}
 	}
 	st := s.Stats()
@@ -458,32 +444,17 @@ func TestRelocationHidesReplacedEntries(t *testing.T) {
 		}
 		return es
 	}
-	save := func(shard uint64, es []pb.Entry) {
-		t.Helper()
-		up := pb.Update{ShardID: shard, ReplicaID: 1, State: pb.State{Term: es[0].Term, Commit: es[0].Index}, EntriesToSave: es}
-		if err := s.SaveRaftState([]pb.Update{up}, 1); err != nil {
-			t.Fatal(err)
-		}
-	}
-	save(1, ents(1, 10, 1, 1<<10)) // segment 1, mostly live to the end
-	filler := uint64(0)
-	fill := func() { // replica 2's entries, compacted at once: dead weight
-		t.Helper()
-		filler++
-		save(2, ents(filler, filler, 1, 6<<10))
-		if err := s.RemoveEntriesTo(2, 1, filler); err != nil {
-			t.Fatal(err)
-		}
-	}
+	save(t, s, 1, ents(1, 10, 1, 1<<10)...) // segment 1, mostly live to the end
+	var n uint64
 	for s.cur.num == 1 {
-		fill()
+		filler(t, s, &n)
 	}
-	save(1, ents(6, 8, 2, 10)) // segment 2: replaces 6.. and drops 9, 10
+	save(t, s, 1, ents(6, 8, 2, 10)...) // segment 2: replaces 6.. and drops 9, 10
 	for s.cur.num == 2 {
-		fill()
+		filler(t, s, &n)
 	}
 	for s.cur.num == 3 { // the next rotation cleans segment 2 away
-		fill()
+		filler(t, s, &n)
 	}
 	if _, err := os.Stat(s.segmentPath(2)); !os.IsNotExist(err) {
 		t.Fatalf("segment 2 was not cleaned (%v); the test no longer covers its case", err)
@@ -517,35 +488,20 @@ func TestRemovedReplicaStaysRemoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	save := func(shard, index uint64, size int) {
-		t.Helper()
-		up := pb.Update{ShardID: shard, ReplicaID: 1, State: pb.State{Term: 1, Commit: index}, EntriesToSave: []pb.Entry{{Index: index, Term: 1, Cmd: make([]byte, size)}}}
-		if err := s.SaveRaftState([]pb.Update{up}, 1); err != nil {
-			t.Fatal(err)
-		}
-	}
-	save(3, 1, 10<<10) // keeps segment 1 from being cleaned
+	save(t, s, 3, entry(1, make([]byte, 10<<10))) // keeps segment 1 from being cleaned
 	if err := s.SaveBootstrapInfo(1, 1, pb.Bootstrap{Type: pb.OnDiskStateMachine}); err != nil {
 		t.Fatal(err)
 	}
-	save(1, 1, 4<<10)
-	filler := uint64(0)
-	fill := func() {
-		t.Helper()
-		filler++
-		save(2, filler, 6<<10)
-		if err := s.RemoveEntriesTo(2, 1, filler); err != nil {
-			t.Fatal(err)
-		}
-	}
+	save(t, s, 1, entry(1, make([]byte, 4<<10)))
+	var n uint64
 	for s.cur.num == 1 {
-		fill()
+		filler(t, s, &n)
 	}
 	if err := s.RemoveNodeData(1, 1); err != nil {
 		t.Fatal(err)
 	}
 	for s.cur.num <= 3 {
-		fill()
+		filler(t, s, &n)
 	}
 	if _, err := os.Stat(s.segmentPath(2)); !os.IsNotExist(err) {
 		t.Fatalf("segment 2 was not cleaned (%v); the test no longer covers its case", err)
@@ -642,5 +598,29 @@ func TestRecordOfAnotherSegmentIsRejected(t *testing.T) {
 	}
 	if _, err := recordSize(b, 6); err == nil {
 		t.Fatal("a record of segment 5 was accepted in segment 6")
+	}
+}
+
+// save saves entries (and a state at the first of them) for replica 1 of
+// shard, as one Dragonboat save round.
+func save(t testing.TB, s *Store, shard uint64, es ...pb.Entry) {
+	t.Helper()
+	up := pb.Update{ShardID: shard, ReplicaID: 1, State: pb.State{Term: es[0].Term, Commit: es[0].Index}, EntriesToSave: es}
+	if err := s.SaveRaftState([]pb.Update{up}, 1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// entry is entry index of term 1 holding cmd.
+func entry(index uint64, cmd []byte) pb.Entry { return pb.Entry{Index: index, Term: 1, Cmd: cmd} }
+
+// filler saves 6 KiB for replica 1 of shard 2 and compacts it at once:
+// dead weight that fills segments. n counts the entries so far.
+func filler(t testing.TB, s *Store, n *uint64) {
+	t.Helper()
+	*n++
+	save(t, s, 2, entry(*n, make([]byte, 6<<10)))
+	if err := s.RemoveEntriesTo(2, 1, *n); err != nil {
+		t.Fatal(err)
 	}
 }
