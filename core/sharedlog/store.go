@@ -24,6 +24,17 @@
 // short by a crash, so never acknowledged, or an old life of a recycled
 // file) is cut off; a sealed segment damaged before its seal is an error.
 //
+// Dragonboat's contract, as tan (internal/tan) implements it and this store
+// follows: a save with entries from index i replaces every entry at and
+// above i; commit-only state changes need no fdatasync; ReadRaftState gets
+// the latest snapshot's index and reports the entries after it (FirstIndex,
+// EntryCount) or none if the log does not continue right after it;
+// IterateEntries returns contiguous entries from low only, nothing when low
+// is compacted, and stops after the entry that takes the size past maxSize;
+// GetSnapshot returns an empty snapshot, not an error, when there is none;
+// ImportSnapshot makes the replica a joining one (bootstrap Join) that starts
+// from the snapshot.
+//
 // Concurrency: Dragonboat calls SaveRaftState from its step workers, and
 // IterateEntries, ReadRaftState and the snapshot methods from other
 // goroutines. Writers are serialised by wmu; readers take mu only to copy
