@@ -85,11 +85,7 @@ func (h *harness) reopen(closeFirst bool) {
 			h.t.Fatal(err)
 		}
 	}
-	s, err := Open(h.dir, h.opts)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.s = s
+	h.s = mustOpen(h.t, h.dir, h.opts)
 }
 
 func (h *harness) model(k key) *model {
@@ -321,10 +317,7 @@ func TestTornTailIsCut(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	opts := Options{SegmentBytes: 1 << 10}
-	s, err := Open(dir, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustOpen(t, dir, opts)
 	save(t, s, 1, entry(1, bytes.Repeat([]byte("a"), 2<<10))) // fills segment 1: the next save goes to segment 2
 	save(t, s, 1, entry(2, []byte("acknowledged")))
 	if s.cur.num != 2 {
@@ -341,17 +334,13 @@ func TestTornTailIsCut(t *testing.T) {
 	if err := os.WriteFile(cur, append(full, torn[:len(torn)-3]...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if s, err = Open(dir, opts); err != nil {
-		t.Fatal(err)
-	}
+	s = mustOpen(t, dir, opts)
 	if fi, _ := os.Stat(cur); fi.Size() != int64(len(full)) {
 		t.Fatalf("torn tail not cut: %d bytes, want %d", fi.Size(), len(full))
 	}
 	save(t, s, 1, entry(3, []byte("after the restart")))
 	s.Close()
-	if s, err = Open(dir, opts); err != nil {
-		t.Fatal(err)
-	}
+	s = mustOpen(t, dir, opts)
 	got, _, err := s.IterateEntries(nil, 0, 1, 1, 2, 4, 0)
 	if err != nil || len(got) != 2 || string(got[0].Cmd) != "acknowledged" || string(got[1].Cmd) != "after the restart" {
 		t.Fatalf("after a torn tail and a restart: %v, %v", got, err)
@@ -426,17 +415,14 @@ func TestIdleReplicasDoNotPinSegments(t *testing.T) {
 }
 
 // TestRelocationHidesReplacedEntries covers the case replay gets wrong
-// without kindRelocate's last index: entries 1..10 in one segment, 6..8
+// without the bounds cleaning writes: entries 1..10 in one segment, 6..8
 // replaced in the next, and that next segment cleaned away. After a
 // restart the old 9 and 10 must stay replaced.
 func TestRelocationHidesReplacedEntries(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	opts := Options{SegmentBytes: 16 << 10}
-	s, err := Open(dir, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustOpen(t, dir, opts)
 	ents := func(from, to, term uint64, size int) []pb.Entry {
 		var es []pb.Entry
 		for i := from; i <= to; i++ {
@@ -463,9 +449,7 @@ func TestRelocationHidesReplacedEntries(t *testing.T) {
 		t.Fatalf("segment 1 was cleaned too (%v); the test no longer covers its case", err)
 	}
 	s.Close()
-	if s, err = Open(dir, opts); err != nil {
-		t.Fatal(err)
-	}
+	s = mustOpen(t, dir, opts)
 	defer s.Close()
 	rs, err := s.ReadRaftState(1, 1, 0)
 	if err != nil || rs.FirstIndex != 1 || rs.EntryCount != 8 {
@@ -484,10 +468,7 @@ func TestRemovedReplicaStaysRemoved(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	opts := Options{SegmentBytes: 16 << 10}
-	s, err := Open(dir, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustOpen(t, dir, opts)
 	save(t, s, 3, entry(1, make([]byte, 10<<10))) // keeps segment 1 from being cleaned
 	if err := s.SaveBootstrapInfo(1, 1, pb.Bootstrap{Type: pb.OnDiskStateMachine}); err != nil {
 		t.Fatal(err)
@@ -510,9 +491,7 @@ func TestRemovedReplicaStaysRemoved(t *testing.T) {
 		t.Fatalf("segment 1 was cleaned (%v); the test no longer covers its case", err)
 	}
 	s.Close()
-	if s, err = Open(dir, opts); err != nil {
-		t.Fatal(err)
-	}
+	s = mustOpen(t, dir, opts)
 	defer s.Close()
 	nodes, _ := s.ListNodeInfo()
 	if len(nodes) != 0 {
@@ -623,4 +602,13 @@ func filler(t testing.TB, s *Store, n *uint64) {
 	if err := s.RemoveEntriesTo(2, 1, *n); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func mustOpen(t testing.TB, dir string, opts Options) *Store {
+	t.Helper()
+	s, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
