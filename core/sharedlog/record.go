@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 
 	pb "github.com/lni/dragonboat/v4/raftpb"
 )
@@ -85,7 +86,7 @@ func appendRecord(buf []byte, seg uint64, r *record) []byte {
 		bodyMax = r.boot.Size()
 	}
 	need := headerSize + 1 + 5*binary.MaxVarintLen64 + bodyMax
-	buf = grow(buf, need)
+	buf = slices.Grow(buf, need)[:start+need]
 	b := buf[start : start+need]
 	n := headerSize
 	b[n] = byte(r.kind)
@@ -113,15 +114,6 @@ func appendRecord(buf []byte, seg uint64, r *record) []byte {
 	binary.LittleEndian.PutUint32(b[8:], uint32(seg))
 	binary.LittleEndian.PutUint32(b[4:], crc32.Checksum(b[8:n], crcTable))
 	return buf[:start+n]
-}
-
-func grow(buf []byte, n int) []byte {
-	if cap(buf)-len(buf) >= n {
-		return buf[:len(buf)+n]
-	}
-	nb := make([]byte, len(buf)+n, 2*cap(buf)+n)
-	copy(nb, buf)
-	return nb
 }
 
 // recordSize returns the size of the record of segment seg at the start of
