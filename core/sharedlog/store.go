@@ -11,7 +11,8 @@
 // segment fills up, the store seals it (a seal record, fdatasynced), moves
 // on to a new one and cleans old ones: a segment nothing live is in any
 // more is deleted, and one whose live part is under a quarter of it has
-// that part copied to the newest segment first. Disk use therefore follows
+// that part copied to the newest segment first, a slice (1 MiB) per save
+// round so that no round waits for all of it (clean.go). Disk use therefore follows
 // what the replicas keep (their uncompacted entries), not the traffic
 // pattern: an idle or trickle partition cannot pin old segments. The last
 // two deleted segment files are kept and written over by the next segments
@@ -85,6 +86,9 @@ type Options struct {
 	SegmentBytes int64
 	// Logger gets one line when the store has been replayed (nil: none).
 	Logger *slog.Logger
+	// relocateBytes is how much copying a cleaning pass adds to a save
+	// round (defaultRelocateBytes when 0); tests make it small.
+	relocateBytes int
 }
 
 // Factory creates the store for a Dragonboat NodeHost
@@ -136,6 +140,9 @@ type Store struct {
 	// over (named <num>.recycle), at most recycleMax.
 	recycled   []*segment
 	recycleMax int
+	// cleaning is the cleaning pass under way, if any (clean.go).
+	cleaning      *cleaning
+	relocateBytes int
 
 	mu struct {
 		sync.Mutex
@@ -165,6 +172,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.SegmentBytes <= 0 {
 		opts.SegmentBytes = DefaultSegmentBytes
 	}
+	if opts.relocateBytes <= 0 {
+		opts.relocateBytes = defaultRelocateBytes
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("sharedlog: %w", err)
 	}
@@ -172,7 +182,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sharedlog: %w", err)
 	}
-	s := &Store{dir: dir, opts: opts, dirf: dirf, staged: map[key]struct{}{}, recycleMax: maxRecycled}
+	s := &Store{dir: dir, opts: opts, dirf: dirf, staged: map[key]struct{}{}, recycleMax: maxRecycled, relocateBytes: opts.relocateBytes}
 	s.mu.replicas = map[key]*replica{}
 	s.mu.segs = map[uint64]*segment{}
 	start := time.Now()
@@ -393,23 +403,33 @@ func (s *Store) writerReplicaLocked(k key) *replica {
 
 // stage encodes rec into the pending write.
 func (s *Store) stage(rec record) {
-	start := len(s.buf)
-	s.buf = appendRecord(s.buf, s.cur.num, &rec)
-	s.pending = append(s.pending, pending{rec: rec, start: start, size: len(s.buf) - start})
+	s.stageCopy(rec)
 	s.staged[key{rec.shard, rec.replica}] = struct{}{}
 }
 
-// commitLocked writes the staged records and rotates the segment once it
-// is full.
+// stageCopy is stage for a cleaning's copy of live records: it changes
+// what the index says is where, not what it holds, so a replica's update
+// may follow it in the same write.
+func (s *Store) stageCopy(rec record) {
+	start := len(s.buf)
+	s.buf = appendRecord(s.buf, s.cur.num, &rec)
+	s.pending = append(s.pending, pending{rec: rec, start: start, size: len(s.buf) - start})
+}
+
+// commitLocked writes the staged records, rotates the segment once it is
+// full and ends a cleaning pass whose copies are all written.
 func (s *Store) commitLocked(sync bool) error {
-	if err := s.writeLocked(sync); err != nil || s.off < s.opts.SegmentBytes {
-		return err
+	err := s.writeLocked(sync)
+	if err == nil && s.off >= s.opts.SegmentBytes {
+		err = s.rotateLocked()
 	}
-	if err := s.rotateLocked(); err != nil {
+	if err == nil && s.cleaning != nil && len(s.cleaning.moves) == 0 {
+		err = s.finishCleaningLocked()
+	}
+	if err != nil {
 		s.failed = err
-		return err
 	}
-	return nil
+	return err
 }
 
 // writeLocked writes the staged records to the current segment (and
@@ -459,6 +479,10 @@ func (s *Store) writeLocked(sync bool) error {
 func (s *Store) SaveRaftState(updates []pb.Update, _ uint64) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	if err := s.stageMovesLocked(); err != nil {
+		s.failed = err
+		return err
+	}
 	sync := false
 	for i := range updates {
 		u := &updates[i]

@@ -70,9 +70,9 @@ type harness struct {
 	term   uint64
 }
 
-func newHarness(t *testing.T, seed uint64, segBytes int64) *harness {
+func newHarness(t *testing.T, seed uint64, opts Options) *harness {
 	t.Helper()
-	h := &harness{t: t, dir: t.TempDir(), opts: Options{SegmentBytes: segBytes}, rnd: rand.New(rand.NewPCG(seed, 1)), models: map[key]*model{}, term: 1}
+	h := &harness{t: t, dir: t.TempDir(), opts: opts, rnd: rand.New(rand.NewPCG(seed, 1)), models: map[key]*model{}, term: 1}
 	h.reopen(false)
 	t.Cleanup(func() { h.s.Close() })
 	return h
@@ -287,7 +287,13 @@ func TestStoreMatchesModel(t *testing.T) {
 	for seed := range uint64(6) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, seed, 4<<10)
+			// Half the seeds copy one record per save round, so that
+			// cleaning passes span many rounds of other writes.
+			relocate := 0
+			if seed%2 == 1 {
+				relocate = 1
+			}
+			h := newHarness(t, seed, Options{SegmentBytes: 4 << 10, relocateBytes: relocate})
 			var keys []key
 			for i := range 8 {
 				keys = append(keys, key{shard: uint64(i%4) + 1, replica: uint64(i/4) + 1})
@@ -611,4 +617,53 @@ func mustOpen(t testing.TB, dir string, opts Options) *Store {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestCleaningIsSpreadOverRounds: a victim's live part is copied forward a
+// slice per save round, not all at once in the round that fills a segment
+// (which held every replica's saves for up to half a second under load),
+// and the segment goes once the last slice is durable.
+func TestCleaningIsSpreadOverRounds(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	const slice = 16 << 10
+	opts := Options{SegmentBytes: 256 << 10, relocateBytes: slice}
+	s := mustOpen(t, dir, opts)
+	idle := bytes.Repeat([]byte("i"), 4<<10)
+	for shard := uint64(2); shard <= 13; shard++ { // ~48 KiB that stays live in segment 1
+		save(t, s, shard, entry(1, idle))
+	}
+	busy := bytes.Repeat([]byte("b"), 8<<10)
+	var rounds int
+	var moved, largest int64
+	for i := uint64(1); s.Stats().CleanedSegments == 0; i++ {
+		if i > 2000 {
+			t.Fatalf("segment 1 was never cleaned: %+v", s.Stats())
+		}
+		save(t, s, 1, entry(i, busy))
+		if err := s.RemoveEntriesTo(1, 1, i); err != nil { // the busy replica keeps nothing
+			t.Fatal(err)
+		}
+		if d := s.Stats().RelocatedBytes - moved; d > 0 {
+			rounds++
+			largest = max(largest, d)
+			moved += d
+		}
+	}
+	// A slice stops at the first copy that takes it past the budget.
+	if rounds < 3 || largest > slice+int64(len(idle))+256 {
+		t.Fatalf("%d bytes copied in %d rounds, the largest %d; want ≥ 3 rounds of at most ~%d", moved, rounds, largest, slice)
+	}
+	if _, err := os.Stat(s.segmentPath(1)); !os.IsNotExist(err) {
+		t.Fatalf("segment 1 is still there (%v)", err)
+	}
+	s.Close()
+	s = mustOpen(t, dir, opts)
+	defer s.Close()
+	for shard := uint64(2); shard <= 13; shard++ {
+		got, _, err := s.IterateEntries(nil, 0, shard, 1, 1, 2, 0)
+		if err != nil || len(got) != 1 || !bytes.Equal(got[0].Cmd, idle) {
+			t.Fatalf("idle shard %d after cleaning and a restart: %d entries, %v", shard, len(got), err)
+		}
+	}
 }
