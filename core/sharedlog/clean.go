@@ -47,6 +47,7 @@ func (s *Store) rotateLocked() error {
 	if err := s.writeLocked(true); err != nil {
 		return err
 	}
+	s.writeSummaryLocked()
 	if err := s.newSegmentLocked(s.cur.num + 1); err != nil {
 		return err
 	}
@@ -236,6 +237,7 @@ func (s *Store) deleteSegmentsLocked(nums []uint64) {
 		delete(s.mu.segs, num)
 		seg.dead = true
 		s.mu.stats.DeletedSegments++
+		_ = os.Remove(s.summaryPath(num)) // left behind, replay removes it
 		path := s.segmentPath(num)
 		if seg.refs == 0 && len(s.recycled) < s.recycleMax {
 			// Its records fail the checksum of any later segment number.

@@ -79,10 +79,9 @@ func (r *replica) apply(rec *record, at loc) bool {
 		if rec.a > 0 {
 			r.dropBelow(rec.a)
 		}
-		if n := len(u.EntriesToSave); n > 0 {
-			first := u.EntriesToSave[0].Index
+		if first, last, n := rec.span(); n > 0 {
 			r.truncateFrom(first)
-			r.set(first, u.EntriesToSave[n-1].Index, at, uint64(n))
+			r.set(first, last, at, n)
 		}
 		if !pb.IsEmptySnapshot(u.Snapshot) && u.Snapshot.Index >= r.snapshot.Index {
 			r.snapshot, r.snapAt = u.Snapshot, at
@@ -91,9 +90,8 @@ func (r *replica) apply(rec *record, at loc) bool {
 			r.state, r.stateAt = u.State, at
 		}
 	case kindRelocate:
-		es := rec.update.EntriesToSave
-		if n := len(es); n > 0 {
-			r.set(es[0].Index, es[n-1].Index, at, uint64(n))
+		if first, last, n := rec.span(); n > 0 {
+			r.set(first, last, at, n)
 		}
 	case kindBootstrap:
 		r.boot, r.bootAt = rec.boot, at

@@ -73,6 +73,18 @@ type record struct {
 	a, b    uint64
 	update  pb.Update    // kindUpdate, kindRelocate
 	boot    pb.Bootstrap // kindBootstrap
+	// first, last and n describe the entries of a record read from a
+	// segment's summary, which has no entries (summary.go).
+	first, last, n uint64
+}
+
+// span returns the first and last index of the entries the record holds
+// and their count (0 when none).
+func (r *record) span() (first, last, n uint64) {
+	if es := r.update.EntriesToSave; len(es) > 0 {
+		return es[0].Index, es[len(es)-1].Index, uint64(len(es))
+	}
+	return r.first, r.last, r.n
 }
 
 // appendRecord encodes r, for segment seg, at the end of buf.

@@ -20,10 +20,13 @@
 // as valid): on this machine's ext4 a save round into blocks a file already
 // has takes half the time of appending (BenchmarkSaveRound).
 //
-// Opening the store replays every segment in order to rebuild the index.
-// The end of the newest segment after its last intact record (a write cut
-// short by a crash, so never acknowledged, or an old life of a recycled
-// file) is cut off; a sealed segment damaged before its seal is an error.
+// Opening the store replays the segments in order to rebuild the index: a
+// sealed segment through the summary of its records written when it was
+// sealed (summary.go), or, without a usable one, by reading it. The end of
+// the newest segment after its last intact record (a write cut short by a
+// crash, so never acknowledged, or an old life of a recycled file) is cut
+// off; a sealed segment read in full and damaged before its seal is an
+// error (through its summary, damage is found when the record is read).
 //
 // Dragonboat's contract, as tan (internal/tan) implements it and this store
 // follows: a save with entries from index i replaces every entry at and
@@ -143,6 +146,13 @@ type Store struct {
 	// cleaning is the cleaning pass under way, if any (clean.go).
 	cleaning      *cleaning
 	relocateBytes int
+	// summary is the current segment's summary so far (summary.go),
+	// given up when summaryLost.
+	summary     []byte
+	summaryLost bool
+	// fromSummaries is how many segments the last replay read through
+	// their summaries.
+	fromSummaries int
 
 	mu struct {
 		sync.Mutex
@@ -199,13 +209,16 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if seg := s.mu.segs[last]; seg != nil && !sealed {
 		s.cur, s.off = seg, seg.size
-	} else if err := s.newSegmentLocked(last + 1); err != nil {
-		return nil, errors.Join(err, s.closeFiles())
+	} else {
+		s.summary, s.summaryLost = s.summary[:0], false // of a sealed segment
+		if err := s.newSegmentLocked(last + 1); err != nil {
+			return nil, errors.Join(err, s.closeFiles())
+		}
 	}
 	if opts.Logger != nil {
 		st := s.Stats()
 		opts.Logger.Info("raft log replayed", "dir", dir, "segments", st.Segments, "bytes", st.Bytes,
-			"replicas", len(s.mu.replicas), "duration", time.Since(start).Round(time.Millisecond))
+			"from_summaries", s.fromSummaries, "replicas", len(s.mu.replicas), "duration", time.Since(start).Round(time.Millisecond))
 	}
 	return s, nil
 }
@@ -214,16 +227,24 @@ func (s *Store) segmentPath(num uint64) string {
 	return filepath.Join(s.dir, fmt.Sprintf("%020d%s", num, segmentSuffix))
 }
 
-// replay rebuilds the index from every segment, oldest first, and takes
-// the recycled files into the pool. It returns whether the newest segment
-// is sealed.
+// replay rebuilds the index from every segment, oldest first (a sealed
+// one through its summary when it has a usable one), and takes the
+// recycled files into the pool. It returns whether the newest segment is
+// sealed.
 func (s *Store) replay() (bool, error) {
 	names, err := os.ReadDir(s.dir)
 	if err != nil {
 		return false, fmt.Errorf("sharedlog: %w", err)
 	}
 	var nums []uint64
+	summaries := map[uint64]bool{}
 	for _, de := range names {
+		if n, ok := strings.CutSuffix(de.Name(), summarySuffix); ok {
+			if num, err := strconv.ParseUint(n, 10, 64); err == nil {
+				summaries[num] = true
+			}
+			continue
+		}
 		if strings.HasSuffix(de.Name(), recycleSuffix) {
 			if err := s.poolRecycled(filepath.Join(s.dir, de.Name())); err != nil {
 				return false, err
@@ -241,8 +262,23 @@ func (s *Store) replay() (bool, error) {
 		nums = append(nums, num)
 	}
 	slices.Sort(nums)
+	for num := range summaries {
+		if _, err := os.Stat(s.segmentPath(num)); os.IsNotExist(err) {
+			_ = os.Remove(s.summaryPath(num)) // its segment's deletion was cut short
+		}
+	}
 	maxGen := uint64(0)
 	sealed := false
+	apply := func(rec *record, at loc) {
+		maxGen = max(maxGen, rec.gen)
+		k := key{rec.shard, rec.replica}
+		r := s.mu.replicas[k]
+		if r == nil {
+			r = &replica{gen: rec.gen}
+			s.mu.replicas[k] = r
+		}
+		r.apply(rec, at)
+	}
 	for i, num := range nums {
 		path := s.segmentPath(num)
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -251,11 +287,22 @@ func (s *Store) replay() (bool, error) {
 		}
 		seg := &segment{num: num, path: path, f: f}
 		s.mu.segs[num] = seg
+		newest := i == len(nums)-1
+		if summaries[num] && !newest {
+			size, ok, err := s.replaySummary(seg, apply)
+			if err != nil {
+				return false, err
+			}
+			if ok {
+				seg.size, sealed = size, true
+				s.fromSummaries++
+				continue
+			}
+		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return false, fmt.Errorf("sharedlog: %w", err)
 		}
-		newest := i == len(nums)-1
 		off := 0
 		sealed = false
 		for !sealed {
@@ -283,14 +330,12 @@ func (s *Store) replay() (bool, error) {
 			if rec.kind == kindSeal {
 				sealed = true
 			} else {
-				maxGen = max(maxGen, rec.gen)
-				k := key{rec.shard, rec.replica}
-				r := s.mu.replicas[k]
-				if r == nil {
-					r = &replica{gen: rec.gen}
-					s.mu.replicas[k] = r
+				at := loc{seg: num, off: int64(off), size: int64(n)}
+				apply(&rec, at)
+				if newest {
+					// Appends may continue this segment: its summary so far.
+					s.noteSummaryLocked(&rec, at)
 				}
-				r.apply(&rec, loc{seg: num, off: int64(off), size: int64(n)})
 			}
 			off += n
 		}
@@ -465,8 +510,9 @@ func (s *Store) writeLocked(sync bool) error {
 		if p.rec.kind == kindSeal {
 			continue
 		}
-		r := s.mu.replicas[key{p.rec.shard, p.rec.replica}]
-		r.apply(&p.rec, loc{seg: s.cur.num, off: s.off + int64(p.start), size: int64(p.size)})
+		at := loc{seg: s.cur.num, off: s.off + int64(p.start), size: int64(p.size)}
+		s.mu.replicas[key{p.rec.shard, p.rec.replica}].apply(&p.rec, at)
+		s.noteSummaryLocked(&p.rec, at)
 	}
 	s.off += int64(len(s.buf))
 	s.cur.size = s.off

@@ -88,6 +88,32 @@ func (h *harness) reopen(closeFirst bool) {
 	h.s = mustOpen(h.t, h.dir, h.opts)
 }
 
+// spoilSummaries removes, damages or cuts some of the segments'
+// summaries, as a crash or a bad disk might: replay must then read those
+// segments instead.
+func (h *harness) spoilSummaries() {
+	h.t.Helper()
+	paths, _ := filepath.Glob(filepath.Join(h.dir, "*"+summarySuffix))
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		switch h.rnd.IntN(6) {
+		case 0:
+			err = os.Remove(p)
+		case 1:
+			b[h.rnd.IntN(len(b))] ^= 1 << h.rnd.IntN(8)
+			err = os.WriteFile(p, b, 0o644)
+		case 2:
+			err = os.WriteFile(p, b[:h.rnd.IntN(len(b))], 0o644)
+		}
+		if err != nil {
+			h.t.Fatal(err)
+		}
+	}
+}
+
 func (h *harness) model(k key) *model {
 	m := h.models[k]
 	if m == nil {
@@ -298,17 +324,20 @@ func TestStoreMatchesModel(t *testing.T) {
 			for i := range 8 {
 				keys = append(keys, key{shard: uint64(i%4) + 1, replica: uint64(i/4) + 1})
 			}
+			fromSummaries := 0
 			for step := range 3000 {
 				h.step(keys)
 				h.check(keys)
 				if step%400 == 399 {
 					h.reopen(step%800 == 399) // every other time without Close, as after a crash
 					h.check(keys)
+					fromSummaries += h.s.fromSummaries
+					h.spoilSummaries()
 				}
 			}
 			st := h.s.Stats()
-			if st.CleanedSegments == 0 || st.DeletedSegments == 0 {
-				t.Fatalf("cleaning never ran: %+v", st)
+			if st.CleanedSegments == 0 || st.DeletedSegments == 0 || fromSummaries == 0 {
+				t.Fatalf("cleaning never ran, or replay never read a summary (%d): %+v", fromSummaries, st)
 			}
 			t.Logf("%+v", st)
 		})
@@ -353,18 +382,31 @@ func TestTornTailIsCut(t *testing.T) {
 	}
 	s.Close()
 
-	// Damage in a segment that is not the newest is corruption.
+	// Damage in a segment that is not the newest is corruption: found
+	// when the record is read if replay went by the segment's summary,
+	// and by replay itself if it has to read the segment.
 	first := filepath.Join(dir, fmt.Sprintf("%020d%s", 1, segmentSuffix))
 	b, err := os.ReadFile(first)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b[len(b)-1] ^= 0xff
+	b[100] ^= 0xff // in entry 1's payload
 	if err := os.WriteFile(first, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	s = mustOpen(t, dir, opts)
+	if s.fromSummaries != 1 {
+		t.Fatalf("replay read %d segments by their summaries, want 1", s.fromSummaries)
+	}
+	if _, _, err := s.IterateEntries(nil, 0, 1, 1, 1, 2, 0); err == nil || !errors.Is(err, errCorrupt) {
+		t.Fatalf("reading a damaged record: %v", err)
+	}
+	s.Close()
+	if err := os.Remove(strings.TrimSuffix(first, segmentSuffix) + summarySuffix); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Open(dir, opts); err == nil || !strings.Contains(err.Error(), "sealed segment") {
-		t.Fatalf("a damaged sealed segment opened with %v", err)
+		t.Fatalf("a damaged sealed segment without a summary opened with %v", err)
 	}
 }
 
@@ -411,6 +453,16 @@ func TestIdleReplicasDoNotPinSegments(t *testing.T) {
 	got, _, err := s.IterateEntries(nil, 0, 101, 1, 1, trickle+1, 0)
 	if err != nil || uint64(len(got)) != trickle {
 		t.Fatalf("trickle replica: %d entries of %d, %v", len(got), trickle, err)
+	}
+	// Deleted segments take their summaries with them.
+	summaries, _ := filepath.Glob(filepath.Join(s.dir, "*"+summarySuffix))
+	for _, p := range summaries {
+		if _, err := os.Stat(strings.TrimSuffix(p, summarySuffix) + segmentSuffix); err != nil {
+			t.Fatalf("summary %s outlived its segment: %v", p, err)
+		}
+	}
+	if len(summaries) != st.Segments-1 { // every sealed segment has one
+		t.Fatalf("%d summaries for %d segments", len(summaries), st.Segments)
 	}
 	// Deleted segments' files are written over again, not made anew.
 	recycled, _ := filepath.Glob(filepath.Join(s.dir, "*"+recycleSuffix))
@@ -513,10 +565,40 @@ func TestRemovedReplicaStaysRemoved(t *testing.T) {
 // decoders behind the checksum are reached), and reads back whatever the
 // replay found. Nothing may panic or allocate without bound; damage is an
 // error or a cut tail.
-func FuzzReplay(f *testing.F) {
-	// Seeds: every record kind, as the store writes them.
+// FuzzSummary decodes the fuzzer's bytes as a segment's summary, either
+// raw or with a valid trailer (so that the decoders behind the checksum are
+// reached). Nothing may panic; a summary that decodes must describe
+// records inside the segment with consistent entry ranges.
+func FuzzSummary(f *testing.F) {
 	var seed []byte
-	for _, r := range []record{
+	off := int64(0)
+	for _, r := range fuzzSeedRecords() {
+		seed = appendSummary(seed, &r, loc{off: off, size: 64})
+		off += 64
+	}
+	f.Add(seed, true)
+	f.Add(sealSummary(seed, 7, off), false)
+	f.Fuzz(func(t *testing.T, data []byte, seal bool) {
+		if seal {
+			data = sealSummary(slices.Clip(data), 7, 1<<20)
+		}
+		var bad []string
+		size, err := decodeSummary(data, 7, func(rec *record, at loc) {
+			if first, last, n := rec.span(); at.off < 0 || at.size <= 0 || n > 0 && last-first+1 != n {
+				bad = append(bad, fmt.Sprintf("%+v at %+v", *rec, at))
+			} else if at.off+at.size > 1<<20 {
+				bad = append(bad, fmt.Sprintf("%+v at %+v, past the segment's end", *rec, at))
+			}
+		})
+		if err == nil && (len(bad) > 0 || size != 1<<20 && seal) {
+			t.Fatalf("decoded %d bytes: %v", size, bad)
+		}
+	})
+}
+
+// fuzzSeedRecords is one record of every kind, as the store writes them.
+func fuzzSeedRecords() []record {
+	return []record{
 		{kind: kindBootstrap, shard: 1, replica: 1, gen: 1, boot: pb.Bootstrap{Join: true, Type: pb.OnDiskStateMachine}},
 		{kind: kindUpdate, shard: 1, replica: 1, gen: 1, update: pb.Update{
 			ShardID: 1, ReplicaID: 1, State: pb.State{Term: 2, Vote: 1, Commit: 3},
@@ -527,7 +609,13 @@ func FuzzReplay(f *testing.F) {
 		{kind: kindCompact, shard: 1, replica: 1, gen: 1, a: 1},
 		{kind: kindBounds, shard: 1, replica: 1, gen: 1, a: 1, b: 2},
 		{kind: kindRemove, shard: 2, replica: 1, gen: 3},
-	} {
+	}
+}
+
+func FuzzReplay(f *testing.F) {
+	// Seeds: every record kind, as the store writes them.
+	var seed []byte
+	for _, r := range fuzzSeedRecords() {
 		one := appendRecord(nil, 1, &r)
 		seed = append(seed, one...)
 		f.Add(one[headerSize:], true)
