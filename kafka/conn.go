@@ -317,9 +317,10 @@ func (c *conn) run(sl *slot) {
 	}
 	buf := bufPool.get(responseSizeHint(resp))
 	*buf = appendResponse((*buf)[:0], r, resp)
-	n, code := len(*buf), firstErrorCode(resp)
+	// Counted before the response can reach the client, so that a client
+	// (or a test) that has its answer sees it in the metrics.
+	c.s.observe(r, firstErrorCode(resp), len(*buf))
 	c.complete(sl, buf)
-	c.s.observe(r, code, n)
 }
 
 // complete hands a slot's response to the writer; the slot is the writer's
@@ -364,10 +365,9 @@ func (c *conn) answerUnsupportedAPIVersions(r *request) bool {
 	sl.r = r
 	buf := bufPool.get(256 + 8*len(advertised))
 	*buf = appendResponse((*buf)[:0], r, resp)
-	n := len(*buf) // the writer owns sl once it is queued
+	c.s.observe(r, resp.ErrorCode, len(*buf)) // before the client can have its answer
 	c.complete(sl, buf)
 	c.queue <- sl
-	c.s.observe(r, resp.ErrorCode, n)
 	return true
 }
 
