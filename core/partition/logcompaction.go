@@ -3,6 +3,7 @@ package partition
 import (
 	"context"
 	"errors"
+	"math"
 
 	"github.com/lni/dragonboat/v4"
 	"go.opentelemetry.io/otel/attribute"
@@ -25,6 +26,13 @@ import (
 // behind to catch up from it rather than by a snapshot transfer of the whole
 // partition. Every replica compacts its own log; the entry-count snapshots
 // go on as before, whichever compacts further wins.
+//
+// The snapshot is taken every SnapshotBytes even when the log cannot be
+// compacted yet (the first KeepBytes after a start, or a partition that
+// stores less): a start applies the log again from the last snapshot,
+// skipping what the state store holds but reading every entry, so without
+// one a restart read a young partition's whole log (3 GB over 8 partitions:
+// 2–4 s of a 4.7–9 s start, bench/README.md "Partition scaling").
 
 // LogCompaction configures a LogCompactor.
 type LogCompaction struct {
@@ -34,6 +42,7 @@ type LogCompaction struct {
 
 var (
 	compactedAttrs = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "compacted")))
+	snapshotAttrs  = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "snapshot_only")))
 	rejectedAttrs  = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "rejected")))
 	failedAttrs    = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "failed")))
 )
@@ -109,13 +118,14 @@ func (s *Service) compactLogs(logs map[uint64]*replicaLog, c LogCompaction) {
 }
 
 // due records the replica's applied point and reports whether a snapshot
-// is due and the index its log may be compacted to: the newest mark at least
-// KeepBytes back, or stored (the partition's local bytes) if that is less:
-// a follower further behind catches up as cheaply from a snapshot, and a
-// topic with a small retention.bytes or local.retention.bytes would
-// otherwise keep a log many times its data. Before KeepBytes has been applied since the state machine
-// opened nothing is due, as nothing is known about the entries before; nor
-// is a snapshot that would not compact further than the last.
+// is due (SnapshotBytes applied since the last) and the index its log may be
+// compacted to, 0 for none: the newest mark at least KeepBytes back, or
+// stored (the partition's local bytes) if that is less: a follower further
+// behind catches up as cheaply from a snapshot, and a topic with a small
+// retention.bytes or local.retention.bytes would otherwise keep a log many
+// times its data. Before KeepBytes has been applied since the state machine
+// opened nothing is compacted, as nothing is known about the entries
+// before; nor is anything when the point has not moved since the last.
 func (l *replicaLog) due(c LogCompaction, index uint64, bytes, stored int64) (uint64, bool) {
 	if len(l.marks) == 0 {
 		l.marks = append(l.marks, logMark{index, bytes})
@@ -133,7 +143,7 @@ func (l *replicaLog) due(c LogCompaction, index uint64, bytes, stored int64) (ui
 	}
 	l.marks = append(l.marks, logMark{index, bytes})
 	if keep < 0 || l.marks[keep].index <= l.to {
-		return 0, false // nothing new to compact
+		return 0, true // nothing new to compact, but a restart point all the same
 	}
 	l.to = l.marks[keep].index
 	l.marks = l.marks[keep:]
@@ -141,7 +151,8 @@ func (l *replicaLog) due(c LogCompaction, index uint64, bytes, stored int64) (ui
 }
 
 // requestSnapshot asks Dragonboat for a snapshot of shard that compacts its
-// log up to and including index; the returned channel closes when it is done.
+// log up to and including index (nothing when index is 0); the returned
+// channel closes when it is done.
 //
 // Dragonboat's snapshot first calls the state machine's Sync, which flushes
 // the state store's memtable, and the shard applies nothing meanwhile
@@ -158,9 +169,12 @@ func (s *Service) requestSnapshot(shardID uint64, p *raftsm.Partition, index uin
 			s.log.Warn("raft log compaction: flushing the state store failed", "shard", shardID, "err", err)
 			return
 		}
-		rs, err := s.nh.RequestSnapshot(shardID, dragonboat.SnapshotOption{
-			OverrideCompactionOverhead: true, CompactionIndex: index,
-		}, proposalTimeout)
+		opt := dragonboat.SnapshotOption{OverrideCompactionOverhead: true, CompactionIndex: index}
+		if index == 0 {
+			// Dragonboat compacts to the snapshot's index minus this.
+			opt.CompactionOverhead = math.MaxUint64
+		}
+		rs, err := s.nh.RequestSnapshot(shardID, opt, proposalTimeout)
 		if err != nil {
 			switch {
 			case errors.Is(err, dragonboat.ErrShardNotFound), errors.Is(err, dragonboat.ErrClosed):
@@ -175,6 +189,9 @@ func (s *Service) requestSnapshot(shardID uint64, p *raftsm.Partition, index uin
 		r := <-rs.ResultC()
 		rs.Release()
 		switch {
+		case r.Completed() && index == 0:
+			s.metrics.SizeSnapshots.Add(context.Background(), 1, snapshotAttrs)
+			s.log.Debug("raft log snapshot without compaction", "shard", shardID, "snapshot", r.SnapshotIndex())
 		case r.Completed():
 			s.metrics.SizeSnapshots.Add(context.Background(), 1, compactedAttrs)
 			s.log.Debug("raft log compacted", "shard", shardID, "snapshot", r.SnapshotIndex(), "compacted_to", index)

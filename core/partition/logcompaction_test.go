@@ -5,10 +5,10 @@ import (
 	"testing"
 )
 
-// TestLogCompactionDue: snapshots by size come every SnapshotBytes applied,
-// never before KeepBytes has been applied, compact to rising indexes, and
-// keep between KeepBytes and KeepBytes + SnapshotBytes + one sample's growth
-// of log behind the applied point; the marks stay few.
+// TestLogCompactionDue: snapshots by size come every SnapshotBytes applied
+// from the start; they compact only once KeepBytes has been applied, to
+// rising indexes, keeping between KeepBytes and KeepBytes + SnapshotBytes +
+// one sample's growth of log behind the applied point; the marks stay few.
 func TestLogCompactionDue(t *testing.T) {
 	c := LogCompaction{SnapshotBytes: 100, KeepBytes: 350}
 	var (
@@ -19,6 +19,7 @@ func TestLogCompactionDue(t *testing.T) {
 		lastTo  uint64
 		lastDue int64
 		dues    int
+		first   int64 = -1 // applied bytes at the first snapshot
 	)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for step := 0; step < 5000; step++ {
@@ -33,6 +34,19 @@ func TestLogCompactionDue(t *testing.T) {
 			continue
 		}
 		dues++
+		if lastDue > 0 && bytes-lastDue < c.SnapshotBytes {
+			t.Fatalf("step %d: due %d bytes after the last, want ≥ %d", step, bytes-lastDue, c.SnapshotBytes)
+		}
+		lastDue = bytes
+		if first < 0 {
+			first = bytes
+		}
+		if to == 0 { // a snapshot that compacts nothing
+			if lastTo > 0 && bytes-at[lastTo] >= c.KeepBytes+c.SnapshotBytes+4*20 {
+				t.Fatalf("step %d: no compaction with %d bytes of log kept", step, bytes-at[lastTo])
+			}
+			continue
+		}
 		if bytes < c.KeepBytes {
 			t.Fatalf("step %d: compaction due after %d bytes, before KeepBytes %d", step, bytes, c.KeepBytes)
 		}
@@ -42,16 +56,17 @@ func TestLogCompactionDue(t *testing.T) {
 		if kept := bytes - at[to]; kept < c.KeepBytes || kept > c.KeepBytes+c.SnapshotBytes+4*20 {
 			t.Fatalf("step %d: keeps %d bytes of log, want %d to %d", step, kept, c.KeepBytes, c.KeepBytes+c.SnapshotBytes+80)
 		}
-		if lastDue > 0 && bytes-lastDue < c.SnapshotBytes {
-			t.Fatalf("step %d: due %d bytes after the last, want ≥ %d", step, bytes-lastDue, c.SnapshotBytes)
-		}
 		if n := len(l.marks); n > int(c.KeepBytes/c.SnapshotBytes)+2 {
 			t.Fatalf("step %d: %d marks kept", step, n)
 		}
-		lastTo, lastDue = to, bytes
+		lastTo = to
 	}
-	// ~5000 × 2 entries × 10.5 bytes: a snapshot per ~100 bytes after the first 350.
-	if want := int(bytes/c.SnapshotBytes) / 2; dues < want {
+	// ~5000 × 2 entries × 10.5 bytes: a snapshot per ~100 bytes from the
+	// first 100 on, whether or not it can compact.
+	if first < c.SnapshotBytes || first >= c.KeepBytes {
+		t.Fatalf("first snapshot after %d bytes, want one between %d and the first compaction (%d)", first, c.SnapshotBytes, c.KeepBytes)
+	}
+	if want := int(bytes/c.SnapshotBytes) * 2 / 3; dues < want {
 		t.Fatalf("%d snapshots for %d bytes, want ≥ %d", dues, bytes, want)
 	}
 }
@@ -73,7 +88,7 @@ func TestLogCompactionKeepsNoMoreThanStored(t *testing.T) {
 		bytes += 10
 		at[index] = bytes
 		to, ok := l.due(c, index, bytes, stored)
-		if !ok {
+		if !ok || to == 0 {
 			continue
 		}
 		dues++
