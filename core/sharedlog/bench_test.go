@@ -35,15 +35,7 @@ func BenchmarkSaveRound(b *testing.B) {
 			index := uint64(0)
 			round := func(timed bool) {
 				index++
-				for p := range ups {
-					ups[p] = pb.Update{
-						ShardID: uint64(p + 1), ReplicaID: 1, State: pb.State{Term: 1, Commit: index},
-						EntriesToSave: []pb.Entry{{Index: index, Term: 1, Cmd: cmd}},
-					}
-				}
-				if err := s.SaveRaftState(ups, 1); err != nil {
-					b.Fatal(err)
-				}
+				saveRound(b, s, ups, index, cmd)
 				if index%50 != 0 {
 					return
 				}
@@ -88,15 +80,7 @@ func BenchmarkReplay(b *testing.B) {
 	cmd := make([]byte, 10<<10)
 	ups := make([]pb.Update, parts)
 	for index := uint64(1); s.Stats().Bytes < 512<<20; index++ {
-		for p := range ups {
-			ups[p] = pb.Update{
-				ShardID: uint64(p + 1), ReplicaID: 1, State: pb.State{Term: 1, Commit: index},
-				EntriesToSave: []pb.Entry{{Index: index, Term: 1, Cmd: cmd}},
-			}
-		}
-		if err := s.SaveRaftState(ups, 1); err != nil {
-			b.Fatal(err)
-		}
+		saveRound(b, s, ups, index, cmd)
 	}
 	size := s.Stats().Bytes
 	if err := s.Close(); err != nil {
@@ -124,5 +108,19 @@ func BenchmarkReplay(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// saveRound saves entry index, holding cmd, for each of len(ups) partitions
+// (shards 1 and up) in one round.
+func saveRound(b *testing.B, s *Store, ups []pb.Update, index uint64, cmd []byte) {
+	for p := range ups {
+		ups[p] = pb.Update{
+			ShardID: uint64(p + 1), ReplicaID: 1, State: pb.State{Term: 1, Commit: index},
+			EntriesToSave: []pb.Entry{{Index: index, Term: 1, Cmd: cmd}},
+		}
+	}
+	if err := s.SaveRaftState(ups, 1); err != nil {
+		b.Fatal(err)
 	}
 }
