@@ -29,14 +29,14 @@ func (s *Service) Knows(topic string, p int32) (shard uint64, ok bool) {
 	return t.Partitions[p].ShardID, true
 }
 
-// reportAttemptTimeout bounds one attempt to report a leader. Clients are
-// routed by the reported leaders, so a report is on the failover path. A
-// proposal made while this broker still takes a dead broker for the meta
-// shard's leader is forwarded to it and lost, and nothing tells the
-// proposer: with 5 s attempts a kill of the broker leading both the meta
-// shard and partitions left those partitions unroutable for 4–5 s
-// (BenchmarkFailover, bench/README.md). A report is idempotent (shard,
-// node, term), so an attempt that was only slow costs nothing when retried.
+// reportAttemptTimeout bounds one attempt to report a leader. Brokers
+// without a replica of a partition route clients by the reported leaders,
+// so a report is on the failover path. A proposal made while this broker
+// still takes a dead broker for the meta shard's leader is forwarded to it
+// and lost, and nothing tells the proposer: with 5 s attempts a kill of the
+// meta leader held reports for 5 s (bench/README.md, "Three-process
+// cluster"). A report is idempotent (shard, node, term), so an attempt that
+// was only slow costs nothing when retried.
 const reportAttemptTimeout = 500 * time.Millisecond
 
 // LeaderReporter tells the meta shard about every shard this broker comes
