@@ -29,16 +29,6 @@ func (s *Service) Knows(topic string, p int32) (shard uint64, ok bool) {
 	return t.Partitions[p].ShardID, true
 }
 
-// reportAttemptTimeout bounds one attempt to report a leader. Brokers
-// without a replica of a partition route clients by the reported leaders,
-// so a report is on the failover path. A proposal made while this broker
-// still takes a dead broker for the meta shard's leader is forwarded to it
-// and lost, and nothing tells the proposer: with 5 s attempts a kill of the
-// meta leader held reports for 5 s (bench/README.md, "Three-process
-// cluster"). A report is idempotent (shard, node, term), so an attempt that
-// was only slow costs nothing when retried.
-const reportAttemptTimeout = 500 * time.Millisecond
-
 // LeaderReporter tells the meta shard about every shard this broker comes
 // to lead, so that brokers without a replica can route clients. It is a
 // raftio.IRaftEventListener; Dragonboat calls it on one goroutine, so it
@@ -90,7 +80,10 @@ func (r *LeaderReporter) report(ctx context.Context, info raftio.LeaderInfo) {
 		if id, term, ok, err := s.nh.GetLeaderID(info.ShardID); err != nil || !ok || id != info.ReplicaID || term != info.Term {
 			return // no longer ours; the new leader reports itself
 		}
-		pctx, cancel := context.WithTimeout(ctx, reportAttemptTimeout)
+		// Brokers without a replica of the shard route clients by this
+		// report. It is idempotent (shard, node, term), so an attempt
+		// lost on the way to a meta leader that just died is retried.
+		pctx, cancel := context.WithTimeout(ctx, proposalAttemptTimeout)
 		_, err := s.propose(pctx, raftsm.EncodeReportLeader(info.ShardID, r.nodeID, info.Term))
 		cancel()
 		if err == nil {

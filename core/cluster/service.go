@@ -290,7 +290,8 @@ func (s *Service) InitProducerID(ctx context.Context) (int64, int16, error) {
 	s.pidMu.Lock()
 	defer s.pidMu.Unlock()
 	if s.pidMu.next >= s.pidMu.end {
-		res, err := s.propose(ctx, raftsm.EncodeAllocProducerIDs(producerIDBlock))
+		// Twice applied, it only wastes a block.
+		res, err := s.proposeRetrying(ctx, raftsm.EncodeAllocProducerIDs(producerIDBlock))
 		if err != nil {
 			return -1, -1, err
 		}
@@ -305,6 +306,27 @@ func (s *Service) InitProducerID(ctx context.Context) (int64, int16, error) {
 }
 
 // propose commits a meta command and returns its result.
+// proposalAttemptTimeout bounds one attempt of proposeRetrying. A proposal
+// made while this broker still takes a dead broker for the meta shard's
+// leader is forwarded to it and lost, and nothing tells the proposer: a
+// single attempt would wait out its whole deadline (5 s for a leader
+// report when the meta leader was killed, bench/README.md "Three-process
+// cluster").
+const proposalAttemptTimeout = 500 * time.Millisecond
+
+// proposeRetrying proposes cmd, which must be harmless to apply twice, in
+// attempts of proposalAttemptTimeout until one commits or ctx ends.
+func (s *Service) proposeRetrying(ctx context.Context, cmd []byte) (resultOf, error) {
+	for {
+		actx, cancel := context.WithTimeout(ctx, proposalAttemptTimeout)
+		res, err := s.propose(actx, cmd)
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, ErrNotController) {
+			return res, err
+		}
+	}
+}
+
 func (s *Service) propose(ctx context.Context, cmd []byte) (resultOf, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
