@@ -305,7 +305,6 @@ func (s *Service) InitProducerID(ctx context.Context) (int64, int16, error) {
 	return id, 0, nil
 }
 
-// propose commits a meta command and returns its result.
 // proposalAttemptTimeout bounds one attempt of proposeRetrying. A proposal
 // made while this broker still takes a dead broker for the meta shard's
 // leader is forwarded to it and lost, and nothing tells the proposer: a
@@ -327,6 +326,7 @@ func (s *Service) proposeRetrying(ctx context.Context, cmd []byte) (resultOf, er
 	}
 }
 
+// propose commits a meta command and returns its result.
 func (s *Service) propose(ctx context.Context, cmd []byte) (resultOf, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
