@@ -738,8 +738,10 @@ func TestCleaningIsSpreadOverRounds(t *testing.T) {
 			moved += d
 		}
 	}
-	// A slice stops at the first copy that takes it past the budget.
-	if rounds < 3 || largest > slice+int64(len(idle))+256 {
+	// A slice stops at the first copy that takes it past the budget; one
+	// copy here is an idle replica's entry (a relocated record) and its Raft
+	// state (a small update record), with their headers.
+	if rounds < 3 || largest > slice+int64(len(idle))+512 {
 		t.Fatalf("%d bytes copied in %d rounds, the largest %d; want ≥ 3 rounds of at most ~%d", moved, rounds, largest, slice)
 	}
 	if _, err := os.Stat(s.segmentPath(1)); !os.IsNotExist(err) {
