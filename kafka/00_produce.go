@@ -23,8 +23,9 @@ package kafka
 //   - The request frame goes back to the pool as soon as every partition is
 //     proposed: Backend.Append copies the records into the proposal before it
 //     returns (core/partition Service.Append encodes them into a new command).
-//   - Not done yet: KIP-951 leader hints (CurrentLeader, Brokers) on
-//     NOT_LEADER_OR_FOLLOWER, per-record errors (ErrorRecords).
+//   - v10+: a partition answered NOT_LEADER_OR_FOLLOWER carries the KIP-951
+//     leader hint (CurrentLeader, Brokers; leaderhints.go).
+//   - Not done yet: per-record errors (ErrorRecords).
 
 import (
 	"context"
@@ -48,6 +49,7 @@ type appendWaiter interface {
 
 // producePending is one proposed partition awaiting its commit.
 type producePending struct {
+	tp  partition.TP
 	p   appendWaiter
 	out *kmsg.ProduceResponseTopicPartition
 }
@@ -108,7 +110,7 @@ func beginProduce(s *Server, r *request) func(context.Context) kmsg.Response {
 				sp.ErrorCode = kerr.InvalidRecord.Code
 			default:
 				tp := partition.TP{Topic: topic.Name, Partition: rp.Partition}
-				pending = append(pending, producePending{s.appendTo(tp, rp.Records), sp})
+				pending = append(pending, producePending{tp, s.appendTo(tp, rp.Records), sp})
 			}
 		}
 	}
@@ -121,6 +123,7 @@ func beginProduce(s *Server, r *request) func(context.Context) kmsg.Response {
 	}
 	timeout := min(max(time.Duration(req.TimeoutMillis)*time.Millisecond, produceMinTimeout), maxTimeout)
 	conn := r.conn
+	hints := req.Version >= 10
 	// The frame may go back to the pool once this returns
 	// (api.reuseFrame): the closure must not touch req's records.
 	return func(context.Context) kmsg.Response {
@@ -139,6 +142,9 @@ func beginProduce(s *Server, r *request) func(context.Context) kmsg.Response {
 			pp.out.BaseOffset = res.BaseOffset
 			pp.out.LogAppendTime = res.LogAppendTime
 			pp.out.LogStartOffset = res.LogStartOffset
+		}
+		if hints {
+			s.addProduceHints(resp, pending)
 		}
 		return resp
 	}

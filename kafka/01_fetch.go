@@ -30,8 +30,10 @@ package kafka
 //     the client from its follower replica after a ReadIndex
 //     (Backend.ReadFollower).
 //   - LastStableOffset = HighWatermark (no transactions yet), no aborted
-//     transactions. IsolationLevel, LastFetchedEpoch (no DivergingEpoch)
-//     and the KIP-951 leader hints are not used yet.
+//     transactions. IsolationLevel and LastFetchedEpoch (no DivergingEpoch)
+//     are not used yet.
+//   - v16+: a partition answered NOT_LEADER_OR_FOLLOWER carries the KIP-951
+//     leader hint (CurrentLeader, Brokers; leaderhints.go).
 
 import (
 	"context"
@@ -136,6 +138,9 @@ func handleFetch(ctx context.Context, s *Server, r *request) kmsg.Response {
 		}
 	}
 
+	if req.Version >= 16 {
+		defer s.addFetchHints(resp, parts) // on whichever answer is returned
+	}
 	total, failed := s.readFetch(ctx, parts, req.MaxBytes)
 	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
 	if wait <= 0 || len(parts) == 0 || topicError || failed || total >= int(req.MinBytes) {

@@ -113,8 +113,7 @@ func (b *Broker) TransferLeader(tp partition.TP, to int32) error {
 	if !b.parts.Has(tp) {
 		return fmt.Errorf("this broker holds no replica of %s/%d: ask one of %v", tp.Topic, tp.Partition, pl.Nodes)
 	}
-	b.parts.QuiesceShard(pl.ShardID)
-	return b.nh.RequestLeaderTransfer(pl.ShardID, target)
+	return b.parts.TransferShard(pl.ShardID, target)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

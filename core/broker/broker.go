@@ -177,6 +177,7 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		return nil, fmt.Errorf("cannot start Raft node host in %s: %w", filepath.Join(cfg.DataDir, "raft"), err)
 	}
 	b.parts = partition.NewService(b.nh, int(cfg.Kafka.MaxRequestBytes), metrics, log)
+	b.parts.SetElectionTimeout(cfg.Raft.RTT * time.Duration(cfg.Raft.ElectionRTT))
 	events.parts.Store(b.parts)
 	// The meta shard applies (and calls this hook) on Dragonboat's apply
 	// goroutine from the moment it starts, before the reconciler exists.

@@ -36,7 +36,11 @@ func TestDeletedTopicObjectsRemoved(t *testing.T) {
 	for _, topic := range []string{"gone", "backed-up", "live"} {
 		tieredTopic(ctx, t, adm, topic)
 		brokertest.Produce(ctx, t, []string{b.KafkaAddr()}, topic, 1, 500, 1000, time.Now())
-		waitTier(t, b.HTTPAddr(), topic, 0, topic+" tiered", func(ps tier.PartitionStatus) bool { return ps.Segments >= 3 })
+		// Every full segment uploaded (only the open one left local), so
+		// that the counts below do not grow from late uploads.
+		waitTier(t, b.HTTPAddr(), topic, 0, topic+" tiered", func(ps tier.PartitionStatus) bool {
+			return ps.Segments >= 3 && ps.UploadLagBytes < tierSegmentBytes
+		})
 	}
 	deleteTopic := func(topic string) {
 		t.Helper()

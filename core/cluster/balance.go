@@ -24,11 +24,30 @@ type Leadership struct {
 	nodeID   int32
 	raftAddr func(int32) string
 	log      *slog.Logger
+	// tries holds, for each shard this broker was asked to hand over and
+	// still leads, how many balancing rounds to skip before asking again.
+	tries map[uint64]transferTries
 }
+
+// transferTries is the back-off of one shard's hand-over: a transfer to a
+// follower that has not applied everything it knows is committed is
+// refused (Dragonboat: "campaign skipped, pending config change"), which
+// under steady load is most of the time, and each refused transfer stops
+// the shard's proposals until the leader gives it up an election timeout
+// later. So a shard that is still ours after a request waits 1, 2, 4, …
+// rounds (at most maxTransferSkip) before the next.
+type transferTries struct {
+	skip, backoff int
+}
+
+// maxTransferSkip caps the back-off: with the 10 s balancing interval a
+// busy shard is asked again about every 5 minutes, the period of Kafka's
+// own leader.imbalance.check.interval.seconds.
+const maxTransferSkip = 30
 
 // NewLeadership returns the leadership manager of one broker.
 func NewLeadership(nh *dragonboat.NodeHost, meta *raftsm.Meta, parts *partition.Service, nodeID int32, raftAddr func(int32) string, log *slog.Logger) *Leadership {
-	return &Leadership{nh: nh, meta: meta, parts: parts, nodeID: nodeID, raftAddr: raftAddr, log: log}
+	return &Leadership{nh: nh, meta: meta, parts: parts, nodeID: nodeID, raftAddr: raftAddr, log: log, tries: map[uint64]transferTries{}}
 }
 
 // RunBalancer moves leadership toward preferred replicas every interval
@@ -49,11 +68,13 @@ func (l *Leadership) RunBalancer(ctx context.Context, interval time.Duration) {
 }
 
 // BalanceOnce requests a transfer for every partition this broker leads
-// whose preferred replica is another, reachable broker; it returns how
-// many it requested.
+// whose preferred replica is another, reachable broker, unless the
+// shard's back-off (transferTries) says to wait; it returns how many it
+// requested. Calls must not overlap.
 func (l *Leadership) BalanceOnce() int {
 	reachable := map[int32]bool{}
 	n := 0
+	seen := map[uint64]bool{}
 	for name, t := range l.meta.View().Topics {
 		for i, p := range t.Partitions {
 			if len(p.Nodes) < 2 || p.Nodes[0] == l.nodeID || !l.parts.Has(partition.TP{Topic: name, Partition: int32(i)}) {
@@ -79,10 +100,29 @@ func (l *Leadership) BalanceOnce() int {
 			if !reachable[pref] {
 				continue
 			}
-			l.parts.QuiesceShard(p.ShardID)
-			if err := l.nh.RequestLeaderTransfer(p.ShardID, p.Replicas[0]); err == nil {
+			seen[p.ShardID] = true
+			t, asked := l.tries[p.ShardID]
+			if t.skip > 0 {
+				t.skip--
+				l.tries[p.ShardID] = t
+				continue
+			}
+			if asked {
+				// Asked before and still ours: the transfer did not take.
+				t.backoff = min(2*t.backoff+1, maxTransferSkip)
+				t.skip = t.backoff
+				l.log.Debug("leadership transfer to the preferred replica did not take; backing off",
+					"topic", name, "partition", i, "preferred", pref, "rounds", t.backoff)
+			}
+			l.tries[p.ShardID] = t
+			if err := l.parts.TransferShard(p.ShardID, p.Replicas[0]); err == nil {
 				n++
 			}
+		}
+	}
+	for shard := range l.tries {
+		if !seen[shard] {
+			delete(l.tries, shard) // moved, or no longer ours
 		}
 	}
 	return n
@@ -116,8 +156,7 @@ func (l *Leadership) Evacuate(ctx context.Context) int {
 			}
 			for id, addr := range si.Replicas {
 				if id != si.ReplicaID && dialable(addr) {
-					l.parts.QuiesceShard(si.ShardID)
-					if err := l.nh.RequestLeaderTransfer(si.ShardID, id); err == nil {
+					if err := l.parts.TransferShard(si.ShardID, id); err == nil {
 						asked[si.ShardID] = time.Now()
 					}
 					break

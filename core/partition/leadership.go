@@ -40,6 +40,24 @@ func (l *leadershipSignals) changed(shard uint64) {
 	}
 }
 
+// awaitLeader waits until the shard has a known leader, or until done
+// closes (known false). Between a leader stepping down and its successor
+// being heard of, a replica knows no leader: a client refused in that
+// window gets no KIP-951 hint and has to ask for metadata.
+func (r *replica) awaitLeader(done <-chan struct{}) (epoch int32, isUs, known bool) {
+	for {
+		lost := r.svc.leadership.watch(r.shardID)
+		if _, epoch, isUs, err := r.leader(); err == nil {
+			return epoch, isUs, true
+		}
+		select {
+		case <-lost:
+		case <-done:
+			return 0, false, false
+		}
+	}
+}
+
 // LeaderUpdated implements raftio.IRaftEventListener: it wakes the produces
 // waiting on the shard so they can check whether this replica still leads.
 func (s *Service) LeaderUpdated(info raftio.LeaderInfo) { s.leadership.changed(info.ShardID) }

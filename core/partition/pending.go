@@ -2,6 +2,7 @@ package partition
 
 import (
 	"context"
+	"errors"
 
 	"github.com/lni/dragonboat/v4"
 
@@ -36,19 +37,63 @@ func (p *Pending) Wait(ctx context.Context) (AppendResult, error) {
 		case <-p.lost:
 			// Still ours in the same term (a spurious wake-up): keep
 			// waiting. Otherwise the entry may never be answered; the
-			// client retries at the new leader, and an idempotent
-			// producer's retry of a batch that did commit is answered as
-			// a duplicate.
-			lost := p.r.svc.leadership.watch(p.r.shardID)
-			if _, epoch, isUs, err := p.r.leader(); err == nil && isUs && epoch == p.epoch {
-				p.lost = lost
+			// client retries at the new leader (named in the answer once
+			// known, for a KIP-951 hint), and an idempotent producer's
+			// retry of a batch that did commit is answered as a duplicate.
+			if p.stillOurs(ctx) {
 				continue
 			}
 			return AppendResult{}, ErrNotLeader
 		case res := <-p.rs.ResultC():
-			return p.result(res)
+			out, err := p.result(res)
+			if errors.Is(err, errDropped) {
+				return AppendResult{}, p.holdDropped(ctx)
+			}
+			return out, err
 		case <-ctx.Done():
 			return AppendResult{}, ErrTimeout
+		}
+	}
+}
+
+// stillOurs is called when the shard's leadership changed: it waits (at
+// most dropHold) for a leader to be known and reports whether it is this
+// replica in the term the append was proposed in, re-arming p.lost.
+func (p *Pending) stillOurs(ctx context.Context) bool {
+	p.lost = p.r.svc.leadership.watch(p.r.shardID)
+	if _, epoch, isUs, err := p.r.leader(); err == nil {
+		return isUs && epoch == p.epoch
+	}
+	limit, stop := context.WithTimeout(ctx, p.r.svc.dropHold())
+	defer stop()
+	epoch, isUs, _ := p.r.awaitLeader(limit.Done())
+	p.lost = p.r.svc.leadership.watch(p.r.shardID)
+	return isUs && epoch == p.epoch
+}
+
+// errDropped is a proposal Raft refused to take: a leadership transfer or
+// an election was under way. The entry is not in the log.
+var errDropped = errors.New("proposal dropped")
+
+// holdDropped answers a dropped proposal with NOT_LEADER_OR_FOLLOWER once
+// the transfer or election that dropped it is over: when leadership
+// changes, or after the longest a transfer can take (Dragonboat abandons
+// one after an election timeout and the old leader carries on). Answered
+// at once, the client would refresh its metadata, find the same leader
+// still transferring, be refused again and then wait out its minimum
+// metadata age (franz-go: 5 s) before asking again.
+func (p *Pending) holdDropped(ctx context.Context) error {
+	hold, stop := context.WithTimeout(ctx, p.r.svc.dropHold())
+	defer stop()
+	for {
+		select {
+		case <-p.lost:
+			if p.stillOurs(hold) {
+				continue // spurious wake-up: the same term
+			}
+			return ErrNotLeader
+		case <-hold.Done():
+			return ErrNotLeader
 		}
 	}
 }
@@ -64,7 +109,7 @@ func (p *Pending) result(res dragonboat.RequestResult) (AppendResult, error) {
 	case res.Terminated():
 		return AppendResult{}, ErrStopped
 	case res.Dropped():
-		return AppendResult{}, ErrNotLeader
+		return AppendResult{}, errDropped
 	default:
 		return AppendResult{}, ErrLeaderNotAvailable
 	}

@@ -26,17 +26,18 @@ const proposalTimeout = 30 * time.Second
 // Service routes partition operations to the local replicas. The reconciler
 // (core/cluster) registers and unregisters replicas as placement changes.
 type Service struct {
-	leadership    leadershipSignals // wakes produces when leadership changes
-	nh            *dragonboat.NodeHost
-	maxBatchBytes int
-	log           *slog.Logger
-	metrics       *telemetry.Metrics
-	okAttrs       metric.MeasurementOption
-	failAttrs     metric.MeasurementOption
-	settings      atomic.Pointer[SettingsFunc] // topic settings lookup (admin.go)
-	gate          atomic.Pointer[AppendGate]   // tier.go
-	storageErr    atomic.Pointer[error]        // tier.go: SetStorageError
-	transferHook  atomic.Pointer[TransferHook] // tier.go
+	leadership      leadershipSignals // wakes produces when leadership changes
+	nh              *dragonboat.NodeHost
+	maxBatchBytes   int
+	log             *slog.Logger
+	metrics         *telemetry.Metrics
+	okAttrs         metric.MeasurementOption
+	failAttrs       metric.MeasurementOption
+	settings        atomic.Pointer[SettingsFunc] // topic settings lookup (admin.go)
+	gate            atomic.Pointer[AppendGate]   // tier.go
+	storageErr      atomic.Pointer[error]        // tier.go: SetStorageError
+	transferHook    atomic.Pointer[TransferHook] // tier.go
+	electionTimeout atomic.Int64                 // nanoseconds (transfer.go)
 
 	mu struct {
 		sync.RWMutex
@@ -57,6 +58,11 @@ type replica struct {
 
 	mu       sync.Mutex
 	watchers map[chan struct{}]struct{}
+
+	// paused, while a leadership transfer is prepared or under way, is
+	// closed when appends may go on (transfer.go).
+	paused       atomic.Pointer[chan struct{}]
+	transferring atomic.Bool // one transfer at a time
 }
 
 // NewService returns a partition service on nh. maxBatchBytes bounds one
@@ -173,6 +179,7 @@ func (s *Service) Append(tp TP, records []byte) *Pending {
 	if r == nil {
 		return failed(ErrUnknownPartition)
 	}
+	r.waitTransfer()
 	lost := s.leadership.watch(r.shardID) // before the check, so no change slips between
 	_, epoch, isUs, err := r.leader()
 	if err != nil {
@@ -448,15 +455,4 @@ func (s *Service) ReadFollower(ctx context.Context, tp TP, offset int64, maxByte
 	}
 	res := ReadResult{HighWatermark: r.sm.HighWatermark(), LogStartOffset: r.sm.LogStartOffset()}
 	return readLocal(r, res, offset, maxBytes)
-}
-
-// TransferLeadership asks the Raft group of the local replica of tp to
-// make replicaID its leader; the transfer happens asynchronously.
-func (s *Service) TransferLeadership(tp TP, replicaID uint64) error {
-	r := s.lookup(tp)
-	if r == nil {
-		return ErrUnknownPartition
-	}
-	s.beforeTransfer(tp)
-	return s.nh.RequestLeaderTransfer(r.shardID, replicaID)
 }

@@ -136,14 +136,3 @@ func (s *Service) beforeTransfer(tp TP) {
 		(*h)(ctx, tp)
 	}
 }
-
-// QuiesceShard runs the transfer hook for the local replica of shard, if
-// any: call it before asking Dragonboat to move the shard's leadership.
-func (s *Service) QuiesceShard(shardID uint64) {
-	s.mu.RLock()
-	r := s.mu.byShard[shardID]
-	s.mu.RUnlock()
-	if r != nil {
-		s.beforeTransfer(r.tp)
-	}
-}

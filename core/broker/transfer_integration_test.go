@@ -1,0 +1,199 @@
+//go:build integration
+
+package broker_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-go/chronik/core/broker/brokertest/faultnet"
+)
+
+// TestLeaderTransferUnderLoad moves a partition's leadership while
+// produce requests stream to its leader. Every partition answer must be a
+// success or NOT_LEADER_OR_FOLLOWER naming the new leader in a newer epoch
+// with its endpoint (KIP-951), so that a client moves at once instead of
+// asking for metadata (franz-go then waits until its last metadata request
+// is 5 s old). Before appends paused for transfers, Raft dropped the
+// proposals made during one and the leader answered NOT_LEADER_OR_FOLLOWER
+// naming itself; under load the transfer was also refused, as the target
+// had committed entries it had not applied yet.
+func TestLeaderTransferUnderLoad(t *testing.T) {
+	fc := startFaultCluster(t, faultnet.New(1)) // no faults: the channel transport
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const topic = "moving"
+	cl, err := kgo.NewClient(kgo.SeedBrokers(fc.kafkaAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 1, 3, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	var from int32
+	var oldEpoch int32
+	var topicID [16]byte
+	waitFor(ctx, t, "a leader known to the metadata", func() bool {
+		l, ok := fc.leader(topic, 0)
+		md, err := adm.ListTopics(ctx, topic)
+		if !ok || err != nil {
+			return false
+		}
+		p, found := md[topic].Partitions[0]
+		if !found || p.Leader != l {
+			return false
+		}
+		from, oldEpoch, topicID = l, p.LeaderEpoch, md[topic].ID
+		return true
+	})
+	to := from%3 + 1
+	t.Logf("moving leadership of %s/0 from broker %d (epoch %d) to broker %d under load", topic, from, oldEpoch, to)
+
+	// Producers: each sends one request at a time to the old leader over
+	// its own client, so requests are in flight at every moment.
+	var (
+		mu       sync.Mutex
+		ok       int
+		refusals []kmsg.ProduceResponse
+		other    []string
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		pc, err := kgo.NewClient(kgo.SeedBrokers(fc.kafkaAddrs()...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		wg.Go(func() {
+			ts := time.Now().UnixMilli()
+			stamps := make([]int64, 64)
+			for i := range stamps {
+				stamps[i] = ts
+			}
+			batch := rawBatch(stamps...)
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req := kmsg.NewPtrProduceRequest()
+				req.Acks, req.TimeoutMillis = -1, 10000
+				rt := kmsg.NewProduceRequestTopic()
+				rt.Topic, rt.TopicID = topic, topicID
+				rp := kmsg.NewProduceRequestTopicPartition()
+				rp.Records = batch
+				rt.Partitions = append(rt.Partitions, rp)
+				req.Topics = append(req.Topics, rt)
+				resp, err := req.RequestWith(ctx, pc.Broker(int(from)))
+				mu.Lock()
+				switch {
+				case err != nil:
+					other = append(other, fmt.Sprintf("producer %d request %d: %v", g, n, err))
+				case resp.Topics[0].Partitions[0].ErrorCode == 0:
+					ok++
+				case resp.Topics[0].Partitions[0].ErrorCode == kerr.NotLeaderForPartition.Code:
+					refusals = append(refusals, *resp)
+				default:
+					other = append(other, fmt.Sprintf("producer %d request %d: %v", g, n, kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode)))
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	waitFor(ctx, t, "produces to succeed", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return ok > 20
+	})
+
+	// Ask for the transfer (again every 2 s, in case one is refused) until
+	// the new leader leads and the old one has refused some requests.
+	var asked time.Time
+	waitFor(ctx, t, fmt.Sprintf("broker %d to lead and broker %d to refuse produces", to, from), func() bool {
+		if l, ok := fc.leader(topic, 0); ok && l == to {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(refusals) >= 4
+		}
+		if time.Since(asked) > 2*time.Second {
+			asked = time.Now()
+			url := "http://" + fc.nodes[from-1].HTTP + "/v1/topics/" + topic + "/partitions/0/leader?to=" + strconv.Itoa(int(to))
+			r, err := http.Post(url, "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Body.Close()
+			if r.StatusCode/100 != 2 {
+				t.Fatalf("POST %s: %s", url, r.Status)
+			}
+		}
+		return false
+	})
+	close(stop)
+	wg.Wait()
+
+	if len(other) > 0 {
+		t.Errorf("%d answers were neither a success nor NOT_LEADER_OR_FOLLOWER, first: %s", len(other), other[0])
+	}
+	host, port, _ := net.SplitHostPort(fc.nodes[to-1].Kafka)
+	for i, r := range refusals {
+		hint := r.Topics[0].Partitions[0].CurrentLeader
+		if hint.LeaderID != to || hint.LeaderEpoch <= oldEpoch {
+			t.Fatalf("refusal %d of %d names leader %d in epoch %d, want broker %d in an epoch after %d", i+1, len(refusals), hint.LeaderID, hint.LeaderEpoch, to, oldEpoch)
+		}
+		if len(r.Brokers) != 1 || r.Brokers[0].NodeID != to || r.Brokers[0].Host != host || strconv.Itoa(int(r.Brokers[0].Port)) != port {
+			t.Fatalf("refusal %d lists brokers %+v, want only broker %d at %s", i+1, r.Brokers, to, fc.nodes[to-1].Kafka)
+		}
+	}
+	t.Logf("%d produces succeeded, %d were refused with the new leader named", ok, len(refusals))
+
+	// A fetch from the old leader is refused the same way (Fetch v16+).
+	freq := kmsg.NewPtrFetchRequest()
+	freq.MaxWaitMillis, freq.MaxBytes = 0, 1<<20
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic, ft.TopicID = topic, topicID
+	fp := kmsg.NewFetchRequestTopicPartition()
+	fp.PartitionMaxBytes, fp.CurrentLeaderEpoch = 1<<20, -1
+	ft.Partitions = append(ft.Partitions, fp)
+	freq.Topics = append(freq.Topics, ft)
+	fresp, err := freq.RequestWith(ctx, cl.Broker(int(from)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresp.Version < 16 {
+		t.Fatalf("fetch answered in v%d; the hint needs v16+", fresp.Version)
+	}
+	got := fresp.Topics[0].Partitions[0]
+	if got.ErrorCode != kerr.NotLeaderForPartition.Code || got.CurrentLeader.LeaderID != to || got.CurrentLeader.LeaderEpoch <= oldEpoch ||
+		len(fresp.Brokers) != 1 || fresp.Brokers[0].NodeID != to {
+		t.Fatalf("fetch from the old leader: %v, leader %d epoch %d, brokers %+v; want NOT_LEADER_OR_FOLLOWER naming broker %d",
+			kerr.ErrorForCode(got.ErrorCode), got.CurrentLeader.LeaderID, got.CurrentLeader.LeaderEpoch, fresp.Brokers, to)
+	}
+}
+
+// waitFor polls cond every 20 ms until it holds or ctx ends.
+func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
