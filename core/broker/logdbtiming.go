@@ -68,8 +68,8 @@ func (f *timedLogDBFactory) Create(cfg dbconfig.NodeHostConfig, cb dbconfig.LogD
 	return l, nil
 }
 
-// observeSharedLog exports the shared log's segment files and what its
-// cleaning copied and deleted.
+// observeSharedLog exports the shared log's segment files, what its
+// cleaning copied and deleted, and its fdatasyncs.
 func observeSharedLog(meter metric.Meter, s *sharedlog.Store) (metric.Registration, error) {
 	segments, err1 := meter.Int64ObservableGauge("raft_log_segments",
 		metric.WithDescription("Segment files of the shared Raft log (raft.logdb = sharedlog)."), metric.WithUnit("{file}"))
@@ -79,7 +79,9 @@ func observeSharedLog(meter metric.Meter, s *sharedlog.Store) (metric.Registrati
 		metric.WithDescription("Shared Raft log segments deleted, cleaned or with nothing live left."), metric.WithUnit("{file}"))
 	relocated, err4 := meter.Int64ObservableCounter("raft_log_relocated_bytes",
 		metric.WithDescription("Bytes the shared Raft log's cleaning copied forward."), metric.WithUnit("By"))
-	if err := errors.Join(err1, err2, err3, err4); err != nil {
+	syncs, err5 := meter.Int64ObservableCounter("raft_log_syncs",
+		metric.WithDescription("fdatasyncs of the shared Raft log: one per save round that stored entries, a snapshot or a new term or vote."), metric.WithUnit("{call}"))
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
 		return nil, fmt.Errorf("raft log metrics: %w", err)
 	}
 	reg, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
@@ -88,8 +90,9 @@ func observeSharedLog(meter metric.Meter, s *sharedlog.Store) (metric.Registrati
 		o.ObserveInt64(cleaned, st.CleanedSegments)
 		o.ObserveInt64(deleted, st.DeletedSegments)
 		o.ObserveInt64(relocated, st.RelocatedBytes)
+		o.ObserveInt64(syncs, st.Syncs)
 		return nil
-	}, segments, cleaned, deleted, relocated)
+	}, segments, cleaned, deleted, relocated, syncs)
 	if err != nil {
 		return nil, fmt.Errorf("raft log metrics: %w", err)
 	}

@@ -169,6 +169,7 @@ type Stats struct {
 	CleanedSegments int64 // deleted after copying their live records forward
 	RelocatedBytes  int64 // copied forward by cleaning
 	DeletedSegments int64 // deleted, cleaned or not
+	Syncs           int64 // fdatasyncs of save rounds
 }
 
 type pending struct {
@@ -505,6 +506,9 @@ func (s *Store) writeLocked(sync bool) error {
 		}
 	}
 	s.mu.Lock()
+	if sync {
+		s.mu.stats.Syncs++
+	}
 	for i := range s.pending {
 		p := &s.pending[i]
 		if p.rec.kind == kindSeal {
@@ -542,11 +546,14 @@ func (s *Store) SaveRaftState(updates []pb.Update, _ uint64) error {
 		}
 		r := s.writerReplicaLocked(k)
 		noEntries, noSnapshot := len(u.EntriesToSave) == 0, pb.IsEmptySnapshot(u.Snapshot)
-		if pb.IsStateEqual(u.State, r.state) && noEntries && noSnapshot {
+		// Dragonboat passes an update for every replica that stepped, most
+		// with nothing to persist: an empty State means "unchanged".
+		noState := pb.IsEmptyState(u.State) || pb.IsStateEqual(u.State, r.state)
+		if noState && noEntries && noSnapshot {
 			continue
 		}
 		// A commit index alone need not be durable: Raft learns it again.
-		sync = sync || !noEntries || !noSnapshot || u.Term != r.state.Term || u.Vote != r.state.Vote
+		sync = sync || !noEntries || !noSnapshot || (!noState && (u.Term != r.state.Term || u.Vote != r.state.Vote))
 		rec := record{kind: kindUpdate, shard: u.ShardID, replica: u.ReplicaID, gen: r.gen, update: pb.Update{
 			ShardID: u.ShardID, ReplicaID: u.ReplicaID, State: u.State, EntriesToSave: u.EntriesToSave, Snapshot: u.Snapshot,
 		}}
