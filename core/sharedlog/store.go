@@ -527,6 +527,10 @@ func (s *Store) writeLocked(sync bool) error {
 // SaveRaftState implements raftio.ILogDB: every update in one write and at
 // most one fdatasync.
 func (s *Store) SaveRaftState(updates []pb.Update, _ uint64) error {
+	if nothingToPersist(updates) {
+		// Heartbeat rounds: do not queue behind another round's fsync.
+		return nil
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if err := s.stageMovesLocked(); err != nil {
@@ -563,6 +567,18 @@ func (s *Store) SaveRaftState(updates []pb.Update, _ uint64) error {
 		s.stage(rec)
 	}
 	return s.commitLocked(sync)
+}
+
+// nothingToPersist reports whether no update carries a state (an empty
+// one means unchanged), entries or a snapshot.
+func nothingToPersist(updates []pb.Update) bool {
+	for i := range updates {
+		u := &updates[i]
+		if !pb.IsEmptyState(u.State) || len(u.EntriesToSave) > 0 || !pb.IsEmptySnapshot(u.Snapshot) {
+			return false
+		}
+	}
+	return true
 }
 
 // SaveBootstrapInfo implements raftio.ILogDB.
