@@ -40,6 +40,22 @@ type transferTries struct {
 	skip, backoff int
 }
 
+// round is one balancing round for a shard this broker still leads that
+// prefers another broker; asked says whether a transfer was requested in
+// an earlier round (so it did not take). It returns the new state and
+// whether to request a transfer now.
+func (t transferTries) round(asked bool) (transferTries, bool) {
+	if t.skip > 0 {
+		t.skip--
+		return t, false
+	}
+	if asked {
+		t.backoff = min(2*t.backoff+1, maxTransferSkip)
+		t.skip = t.backoff
+	}
+	return t, true
+}
+
 // maxTransferSkip caps the back-off: with the 10 s balancing interval a
 // busy shard is asked again about every 5 minutes, the period of Kafka's
 // own leader.imbalance.check.interval.seconds.
@@ -102,19 +118,15 @@ func (l *Leadership) BalanceOnce() int {
 			}
 			seen[p.ShardID] = true
 			t, asked := l.tries[p.ShardID]
-			if t.skip > 0 {
-				t.skip--
-				l.tries[p.ShardID] = t
+			t, ask := t.round(asked)
+			l.tries[p.ShardID] = t
+			if !ask {
 				continue
 			}
 			if asked {
-				// Asked before and still ours: the transfer did not take.
-				t.backoff = min(2*t.backoff+1, maxTransferSkip)
-				t.skip = t.backoff
 				l.log.Debug("leadership transfer to the preferred replica did not take; backing off",
 					"topic", name, "partition", i, "preferred", pref, "rounds", t.backoff)
 			}
-			l.tries[p.ShardID] = t
 			if err := l.parts.TransferShard(p.ShardID, p.Replicas[0]); err == nil {
 				n++
 			}
