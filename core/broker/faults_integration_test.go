@@ -45,7 +45,9 @@ type faultCluster struct {
 	brokers []*broker.Broker
 }
 
-func startFaultCluster(t *testing.T, network *faultnet.Network) *faultCluster {
+// startFaultCluster starts the three brokers; each option changes every
+// broker's config after the defaults below.
+func startFaultCluster(t *testing.T, network *faultnet.Network, options ...func(*config.Config)) *faultCluster {
 	t.Helper()
 	fc := &faultCluster{}
 	for id := int32(1); id <= 3; id++ {
@@ -72,6 +74,9 @@ func startFaultCluster(t *testing.T, network *faultnet.Network) *faultCluster {
 		// Snapshot and compact often, so that a follower left behind by a
 		// cut catches up from a snapshot streamed through the same faults.
 		cfg.Raft.SnapshotEntries, cfg.Raft.CompactionOverhead = 200, 50
+		for _, o := range options {
+			o(&cfg)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
