@@ -20,13 +20,26 @@ import (
 	"github.com/chronik-go/chronik/core/partition"
 )
 
-// leaderHint returns tp's leader and epoch when both are known.
-func (s *Server) leaderHint(tp partition.TP) (leader, epoch int32, ok bool) {
-	st, err := s.backend.PartitionState(tp)
-	if err != nil || st.Leader < 0 || st.LeaderEpoch < 0 {
-		return -1, -1, false
+// leaderHints sets the hint of each of n partition answers that is
+// NOT_LEADER_OR_FOLLOWER (answer returns its partition and error code, set
+// stores a hint) and returns the hinted leaders' IDs, each once.
+func (s *Server) leaderHints(n int, answer func(i int) (partition.TP, int16), set func(i int, leader, epoch int32)) []int32 {
+	var ids []int32
+	for i := range n {
+		tp, code := answer(i)
+		if code != kerr.NotLeaderForPartition.Code {
+			continue
+		}
+		st, err := s.backend.PartitionState(tp)
+		if err != nil || st.Leader < 0 || st.LeaderEpoch < 0 {
+			continue // no leader known: the client asks for metadata
+		}
+		set(i, st.Leader, st.LeaderEpoch)
+		if !slices.Contains(ids, st.Leader) {
+			ids = append(ids, st.Leader)
+		}
 	}
-	return st.Leader, st.LeaderEpoch, true
+	return ids
 }
 
 // hintEndpoints calls add for every known broker whose ID is in ids.
@@ -48,18 +61,11 @@ func (s *Server) hintEndpoints(ids []int32, add func(b cluster.Broker, rack *str
 
 // addProduceHints fills the hints of a Produce v10+ response.
 func (s *Server) addProduceHints(resp *kmsg.ProduceResponse, pending []producePending) {
-	var ids []int32
-	for _, pp := range pending {
-		if pp.out.ErrorCode != kerr.NotLeaderForPartition.Code {
-			continue
-		}
-		if leader, epoch, ok := s.leaderHint(pp.tp); ok {
-			pp.out.CurrentLeader.LeaderID, pp.out.CurrentLeader.LeaderEpoch = leader, epoch
-			if !slices.Contains(ids, leader) {
-				ids = append(ids, leader)
-			}
-		}
-	}
+	ids := s.leaderHints(len(pending),
+		func(i int) (partition.TP, int16) { return pending[i].tp, pending[i].out.ErrorCode },
+		func(i int, leader, epoch int32) {
+			pending[i].out.CurrentLeader.LeaderID, pending[i].out.CurrentLeader.LeaderEpoch = leader, epoch
+		})
 	s.hintEndpoints(ids, func(b cluster.Broker, rack *string) {
 		e := kmsg.NewProduceResponseBroker()
 		e.NodeID, e.Host, e.Port, e.Rack = b.ID, b.Host, b.Port, rack
@@ -69,18 +75,11 @@ func (s *Server) addProduceHints(resp *kmsg.ProduceResponse, pending []producePe
 
 // addFetchHints fills the hints of a Fetch v16+ response.
 func (s *Server) addFetchHints(resp *kmsg.FetchResponse, parts []fetchPartition) {
-	var ids []int32
-	for _, p := range parts {
-		if p.out.ErrorCode != kerr.NotLeaderForPartition.Code {
-			continue
-		}
-		if leader, epoch, ok := s.leaderHint(p.tp); ok {
-			p.out.CurrentLeader.LeaderID, p.out.CurrentLeader.LeaderEpoch = leader, epoch
-			if !slices.Contains(ids, leader) {
-				ids = append(ids, leader)
-			}
-		}
-	}
+	ids := s.leaderHints(len(parts),
+		func(i int) (partition.TP, int16) { return parts[i].tp, parts[i].out.ErrorCode },
+		func(i int, leader, epoch int32) {
+			parts[i].out.CurrentLeader.LeaderID, parts[i].out.CurrentLeader.LeaderEpoch = leader, epoch
+		})
 	s.hintEndpoints(ids, func(b cluster.Broker, rack *string) {
 		e := kmsg.NewFetchResponseBroker()
 		e.NodeID, e.Host, e.Port, e.Rack = b.ID, b.Host, b.Port, rack
