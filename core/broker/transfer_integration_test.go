@@ -201,7 +201,30 @@ func TestLeaderTransferUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d produces succeeded, %d were refused with the new leader named", ok, len(refusals)-unhinted)
 
-	// A fetch from the old leader is refused the same way (Fetch v16+).
+	// Asked through the one broker that neither led nor leads, which
+	// holds a follower replica: Raft forwards the request to the leader.
+	third := 6 - from - to
+	asked = time.Time{}
+	waitFor(ctx, t, fmt.Sprintf("broker %d to lead again, asked through broker %d", from, third), func() bool {
+		if l, ok := fc.leader(topic, 0); ok && l == from {
+			return true
+		}
+		if time.Since(asked) > 2*time.Second {
+			asked = time.Now()
+			url := "http://" + fc.nodes[third-1].HTTP + "/v1/topics/" + topic + "/partitions/0/leader?to=" + strconv.Itoa(int(from))
+			r, err := http.Post(url, "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Body.Close()
+			if r.StatusCode/100 != 2 {
+				t.Fatalf("POST %s: %s", url, r.Status)
+			}
+		}
+		return false
+	})
+	// A fetch from broker "to", a follower again, is refused the same way
+	// (Fetch v16+), naming broker "from" in the newest epoch.
 	freq := kmsg.NewPtrFetchRequest()
 	freq.MaxWaitMillis, freq.MaxBytes = 0, 1<<20
 	ft := kmsg.NewFetchRequestTopic()
@@ -210,7 +233,7 @@ func TestLeaderTransferUnderLoad(t *testing.T) {
 	fp.PartitionMaxBytes, fp.CurrentLeaderEpoch = 1<<20, -1
 	ft.Partitions = append(ft.Partitions, fp)
 	freq.Topics = append(freq.Topics, ft)
-	fresp, err := freq.RequestWith(ctx, cl.Broker(int(from)))
+	fresp, err := freq.RequestWith(ctx, cl.Broker(int(to)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,10 +241,10 @@ func TestLeaderTransferUnderLoad(t *testing.T) {
 		t.Fatalf("fetch answered in v%d; the hint needs v16+", fresp.Version)
 	}
 	got := fresp.Topics[0].Partitions[0]
-	if got.ErrorCode != kerr.NotLeaderForPartition.Code || got.CurrentLeader.LeaderID != to || got.CurrentLeader.LeaderEpoch <= oldEpoch ||
-		len(fresp.Brokers) != 1 || fresp.Brokers[0].NodeID != to {
-		t.Fatalf("fetch from the old leader: %v, leader %d epoch %d, brokers %+v; want NOT_LEADER_OR_FOLLOWER naming broker %d",
-			kerr.ErrorForCode(got.ErrorCode), got.CurrentLeader.LeaderID, got.CurrentLeader.LeaderEpoch, fresp.Brokers, to)
+	if got.ErrorCode != kerr.NotLeaderForPartition.Code || got.CurrentLeader.LeaderID != from || got.CurrentLeader.LeaderEpoch <= transferEpoch ||
+		len(fresp.Brokers) != 1 || fresp.Brokers[0].NodeID != from {
+		t.Fatalf("fetch from a follower: %v, leader %d epoch %d, brokers %+v; want NOT_LEADER_OR_FOLLOWER naming broker %d in an epoch after %d",
+			kerr.ErrorForCode(got.ErrorCode), got.CurrentLeader.LeaderID, got.CurrentLeader.LeaderEpoch, fresp.Brokers, from, transferEpoch)
 	}
 }
 

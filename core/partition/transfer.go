@@ -69,11 +69,18 @@ func (s *Service) TransferShard(shardID, replicaID uint64) error {
 	return s.transfer(r, replicaID)
 }
 
-// transfer runs the transfer hook (uploads finish; appends go on), pauses
-// r's appends, waits transferQuiet, requests the transfer and resumes
-// appends once leadership changes or dropHold has passed. A transfer
-// already under way for r is left to finish (nil).
+// transfer, on the leader, runs the transfer hook (uploads finish; appends
+// go on), pauses r's appends, waits transferQuiet, requests the transfer
+// and resumes appends once leadership changes or dropHold has passed; a
+// transfer already under way for r is left to finish (nil). On a follower
+// it only asks Raft, which forwards the request to the leader, whose
+// appends then do not pause.
 func (s *Service) transfer(r *replica, replicaID uint64) error {
+	if _, _, isUs, err := r.leader(); err != nil || !isUs {
+		// Not ours to pause: Raft forwards the request to the leader.
+		s.beforeTransfer(r.tp)
+		return s.nh.RequestLeaderTransfer(r.shardID, replicaID)
+	}
 	if !r.transferring.CompareAndSwap(false, true) {
 		return nil
 	}
