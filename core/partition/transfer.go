@@ -81,8 +81,8 @@ func (s *Service) transfer(r *replica, replicaID uint64) error {
 		s.beforeTransfer(r.tp)
 		return s.nh.RequestLeaderTransfer(r.shardID, replicaID)
 	}
-	if !r.transferring.CompareAndSwap(false, true) {
-		return nil
+	if replicaID == r.id || !r.transferring.CompareAndSwap(false, true) {
+		return nil // leads already, or a transfer is under way
 	}
 	go func() {
 		defer r.transferring.Store(false)
