@@ -133,26 +133,10 @@ func TestLeaderTransferUnderLoad(t *testing.T) {
 
 	// Ask for the transfer (again every 2 s, in case one is refused) until
 	// the new leader leads and the old one has refused some requests.
-	var asked time.Time
-	waitFor(ctx, t, fmt.Sprintf("broker %d to lead and broker %d to refuse produces", to, from), func() bool {
-		if l, ok := fc.leader(topic, 0); ok && l == to {
-			mu.Lock()
-			defer mu.Unlock()
-			return len(refusals) >= 4
-		}
-		if time.Since(asked) > 2*time.Second {
-			asked = time.Now()
-			url := "http://" + fc.nodes[from-1].HTTP + "/v1/topics/" + topic + "/partitions/0/leader?to=" + strconv.Itoa(int(to))
-			r, err := http.Post(url, "", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r.Body.Close()
-			if r.StatusCode/100 != 2 {
-				t.Fatalf("POST %s: %s", url, r.Status)
-			}
-		}
-		return false
+	moveLeader(ctx, t, fc, topic, from, to, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(refusals) >= 4
 	})
 	close(stop)
 	wg.Wait()
@@ -203,26 +187,7 @@ func TestLeaderTransferUnderLoad(t *testing.T) {
 
 	// Asked through the one broker that neither led nor leads, which
 	// holds a follower replica: Raft forwards the request to the leader.
-	third := 6 - from - to
-	asked = time.Time{}
-	waitFor(ctx, t, fmt.Sprintf("broker %d to lead again, asked through broker %d", from, third), func() bool {
-		if l, ok := fc.leader(topic, 0); ok && l == from {
-			return true
-		}
-		if time.Since(asked) > 2*time.Second {
-			asked = time.Now()
-			url := "http://" + fc.nodes[third-1].HTTP + "/v1/topics/" + topic + "/partitions/0/leader?to=" + strconv.Itoa(int(from))
-			r, err := http.Post(url, "", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r.Body.Close()
-			if r.StatusCode/100 != 2 {
-				t.Fatalf("POST %s: %s", url, r.Status)
-			}
-		}
-		return false
-	})
+	moveLeader(ctx, t, fc, topic, 6-from-to, from, func() bool { return true })
 	// A fetch from broker "to", a follower again, is refused the same way
 	// (Fetch v16+), naming broker "from" in the newest epoch.
 	freq := kmsg.NewPtrFetchRequest()
@@ -246,6 +211,32 @@ func TestLeaderTransferUnderLoad(t *testing.T) {
 		t.Fatalf("fetch from a follower: %v, leader %d epoch %d, brokers %+v; want NOT_LEADER_OR_FOLLOWER naming broker %d in an epoch after %d",
 			kerr.ErrorForCode(got.ErrorCode), got.CurrentLeader.LeaderID, got.CurrentLeader.LeaderEpoch, fresp.Brokers, from, transferEpoch)
 	}
+}
+
+// moveLeader asks broker via's admin API to move topic/0's leadership to
+// broker to, again every 2 s in case a transfer is refused, until to leads
+// and then also done holds.
+func moveLeader(ctx context.Context, t *testing.T, fc *faultCluster, topic string, via, to int32, done func() bool) {
+	t.Helper()
+	var asked time.Time
+	waitFor(ctx, t, fmt.Sprintf("broker %d to lead, asked through broker %d", to, via), func() bool {
+		if l, ok := fc.leader(topic, 0); ok && l == to {
+			return done()
+		}
+		if time.Since(asked) > 2*time.Second {
+			asked = time.Now()
+			url := "http://" + fc.nodes[via-1].HTTP + "/v1/topics/" + topic + "/partitions/0/leader?to=" + strconv.Itoa(int(to))
+			r, err := http.Post(url, "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Body.Close()
+			if r.StatusCode/100 != 2 {
+				t.Fatalf("POST %s: %s", url, r.Status)
+			}
+		}
+		return false
+	})
 }
 
 // waitFor polls cond every 20 ms until it holds or ctx ends.
