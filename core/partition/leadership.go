@@ -43,17 +43,18 @@ func (l *leadershipSignals) changed(shard uint64) {
 // awaitLeader waits until the shard has a known leader, or until done
 // closes (known false). Between a leader stepping down and its successor
 // being heard of, a replica knows no leader: a client refused in that
-// window gets no KIP-951 hint and has to ask for metadata.
-func (r *replica) awaitLeader(done <-chan struct{}) (epoch int32, isUs, known bool) {
+// window gets no KIP-951 hint and has to ask for metadata. lost is the
+// watch taken before the last look, closed at the next change after it.
+func (r *replica) awaitLeader(done <-chan struct{}) (epoch int32, isUs, known bool, lost <-chan struct{}) {
 	for {
-		lost := r.svc.leadership.watch(r.shardID)
+		lost = r.svc.leadership.watch(r.shardID)
 		if _, epoch, isUs, err := r.leader(); err == nil {
-			return epoch, isUs, true
+			return epoch, isUs, true, lost
 		}
 		select {
 		case <-lost:
 		case <-done:
-			return 0, false, false
+			return 0, false, false, lost
 		}
 	}
 }

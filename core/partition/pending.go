@@ -60,15 +60,11 @@ func (p *Pending) Wait(ctx context.Context) (AppendResult, error) {
 // most dropHold) for a leader to be known and reports whether it is this
 // replica in the term the append was proposed in, re-arming p.lost.
 func (p *Pending) stillOurs(ctx context.Context) bool {
-	p.lost = p.r.svc.leadership.watch(p.r.shardID)
-	if _, epoch, isUs, err := p.r.leader(); err == nil {
-		return isUs && epoch == p.epoch
-	}
 	limit, stop := context.WithTimeout(ctx, p.r.svc.dropHold())
 	defer stop()
-	epoch, isUs, _ := p.r.awaitLeader(limit.Done())
-	p.lost = p.r.svc.leadership.watch(p.r.shardID)
-	return isUs && epoch == p.epoch
+	epoch, isUs, known, lost := p.r.awaitLeader(limit.Done())
+	p.lost = lost
+	return known && isUs && epoch == p.epoch
 }
 
 // errDropped is a proposal Raft refused to take: a leadership transfer or

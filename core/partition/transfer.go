@@ -41,7 +41,7 @@ func (s *Service) election() time.Duration {
 func (s *Service) dropHold() time.Duration { return 2 * s.election() }
 
 // transferQuiet is how long appends pause before a transfer is requested:
-// several heartbeats (a tenth of the election timeout by default) for the
+// half the election timeout (100 ms, five heartbeats, by default) for the
 // target to learn of and apply the last commits.
 func (s *Service) transferQuiet() time.Duration { return s.election() / 2 }
 
