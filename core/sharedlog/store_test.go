@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lni/dragonboat/v4/raftio"
 	pb "github.com/lni/dragonboat/v4/raftpb"
@@ -789,6 +790,21 @@ func TestUnchangedStateIsNotWritten(t *testing.T) {
 	}
 	if st2 := round(pb.Update{ShardID: 1, ReplicaID: 1, State: pb.State{Term: 2, Vote: 3, Commit: 2}}); st2.Syncs != st.Syncs+1 {
 		t.Fatalf("a new term: %d → %d syncs, want one", st.Syncs, st2.Syncs)
+	}
+	// A round with nothing to persist does not wait for the write lock,
+	// which another round holds through its write and fdatasync.
+	s.wmu.Lock()
+	done := make(chan error, 1)
+	go func() { done <- s.SaveRaftState([]pb.Update{{ShardID: 1, ReplicaID: 1}}, 1) }()
+	select {
+	case err := <-done:
+		s.wmu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		s.wmu.Unlock()
+		t.Fatal("a round with nothing to persist waited for the write lock")
 	}
 	s.Close()
 	r := mustOpen(t, s.dir, Options{})
