@@ -208,6 +208,7 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	}
 	compactor := b.parts.NewLogCompactor(partition.LogCompaction{
 		SnapshotBytes: cfg.Raft.SnapshotBytes, KeepBytes: cfg.Raft.CompactionOverheadBytes,
+		SnapshotEntries: cfg.Raft.SnapshotEntries, KeepEntries: cfg.Raft.CompactionOverhead,
 	})
 	go every(rctx, logCompactionInterval, compactor.Check)
 	b.lead = cluster.NewLeadership(b.nh, b.meta, b.parts, cfg.NodeID, b.raftAddr, log)
@@ -466,6 +467,13 @@ func nodeHostConfig(cfg config.Config, events raftio.IRaftEventListener, log *sl
 
 func (b *Broker) shardConfig(shardID, replicaID uint64) dbconfig.Config {
 	r := b.cfg.Raft
+	snapshotEntries := r.SnapshotEntries
+	if shardID >= raftsm.FirstPartitionShardID {
+		// The log compactor snapshots partitions by entries as well as by
+		// bytes, flushing the state store before it asks (Dragonboat's own
+		// snapshot flushes it while the partition can apply nothing).
+		snapshotEntries = 0
+	}
 	return dbconfig.Config{
 		ShardID:             shardID,
 		ReplicaID:           replicaID,
@@ -473,7 +481,7 @@ func (b *Broker) shardConfig(shardID, replicaID uint64) dbconfig.Config {
 		HeartbeatRTT:        r.HeartbeatRTT,
 		CheckQuorum:         true,
 		PreVote:             true, // a node that lost contact must not depose a healthy leader when it returns
-		SnapshotEntries:     r.SnapshotEntries,
+		SnapshotEntries:     snapshotEntries,
 		CompactionOverhead:  r.CompactionOverhead,
 		OrderedConfigChange: true,
 		MaxInMemLogSize:     r.MaxInMemLogSize,

@@ -100,3 +100,61 @@ func TestLogCompactionKeepsNoMoreThanStored(t *testing.T) {
 		t.Fatalf("%d compactions over %d bytes", dues, bytes)
 	}
 }
+
+// TestLogCompactionByEntries: with small entries a snapshot comes every
+// SnapshotEntries applied and compacts to KeepEntries behind, whatever the
+// bytes; the marks stay few; with no trigger by bytes the bytes set no
+// target; and when both apply the further target wins.
+func TestLogCompactionByEntries(t *testing.T) {
+	for _, c := range []LogCompaction{
+		{SnapshotEntries: 100, KeepEntries: 30, SnapshotBytes: 1 << 40, KeepBytes: 1 << 40},
+		{SnapshotEntries: 100, KeepEntries: 30},
+	} {
+		var (
+			l       replicaLog
+			index   uint64 = 500 // the state machine opened here
+			bytes   int64
+			last    = index
+			lastTo  uint64
+			dues    int
+			maxMark int
+		)
+		for step := 0; step < 3000; step++ {
+			index += 1 + uint64(step%7)
+			bytes += 3
+			to, ok := l.due(c, index, bytes, 1<<40)
+			maxMark = max(maxMark, len(l.marks))
+			if !ok {
+				if index-last >= c.SnapshotEntries+7 && step > 0 {
+					t.Fatalf("%+v step %d: no snapshot %d entries after the last", c, step, index-last)
+				}
+				continue
+			}
+			dues++
+			if index-last < c.SnapshotEntries {
+				t.Fatalf("%+v step %d: snapshot %d entries after the last, want ≥ %d", c, step, index-last, c.SnapshotEntries)
+			}
+			last = index
+			if to != index-c.KeepEntries || to <= lastTo {
+				t.Fatalf("%+v step %d: compact to %d at %d (last %d), want %d", c, step, to, index, lastTo, index-c.KeepEntries)
+			}
+			lastTo = to
+		}
+		if dues < 100 || maxMark > 3 {
+			t.Fatalf("%+v: %d snapshots, up to %d marks", c, dues, maxMark)
+		}
+	}
+
+	// Large entries: the bytes compact further than the entry count.
+	c := LogCompaction{SnapshotEntries: 10, KeepEntries: 5, SnapshotBytes: 1000, KeepBytes: 1000}
+	var l replicaLog
+	var index uint64
+	var bytes int64
+	for range 50 {
+		index++
+		bytes += 600 // one entry is more than half of KeepBytes
+		if to, ok := l.due(c, index, bytes, 1<<40); ok && to > 0 && index-to > 2 {
+			t.Fatalf("at %d compacted to %d: keeps more than the bytes ask", index, to)
+		}
+	}
+}

@@ -49,7 +49,7 @@ func NewMetrics(m metric.Meter) (*Metrics, error) {
 		return nil, err
 	}
 	if x.SizeSnapshots, err = m.Int64Counter("raft_log_size_snapshots", metric.WithDescription(
-		"Snapshots a partition replica requested after raft.snapshot-bytes of Raft log, by outcome: compacted (the log was cut to raft.compaction-overhead-bytes behind), rejected (a snapshot at that index existed), failed")); err != nil {
+		"Snapshots a partition replica requested after raft.snapshot-bytes or raft.snapshot-entries of Raft log, by outcome: compacted (the log was cut to raft.compaction-overhead-bytes behind), rejected (a snapshot at that index existed), failed")); err != nil {
 		return nil, err
 	}
 	return &x, nil
