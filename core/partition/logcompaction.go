@@ -258,4 +258,3 @@ func preFlush(p *raftsm.Partition) error {
 	}
 	return nil
 }
-
