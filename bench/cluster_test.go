@@ -318,8 +318,12 @@ func (c *benchCluster) waitCaughtUp(ctx context.Context, i int, topic string, ti
 // half-p99 ÷ 5 ms), next to the single node's figure at half its own
 // maximum (rf1-half-p99-ms). Both half rates are then run again with linger
 // 0 (half-l0-*, rf1-half-l0-*, x_5ms-l0): the defaults' linger 10 ms alone
-// is twice the 5 ms target, so this is the latency the broker adds. One op
-// is one acknowledged record of the RF3 maximum-rate run.
+// is twice the 5 ms target, so this is the latency the broker adds. Last,
+// lowSeconds at lowRate with linger 0 (low-l0-*): one to a few records per
+// Raft entry, so the periodic work that comes every so many entries rather
+// than bytes (snapshots by raft.snapshot-entries) shows in the tail; the
+// half rates batch ~2,300 records per entry and never reach it. One op is
+// one acknowledged record of the RF3 maximum-rate run.
 func BenchmarkProduceRF3(b *testing.B) {
 	if probeRound(b) {
 		return
@@ -369,6 +373,14 @@ func BenchmarkProduceRF3(b *testing.B) {
 	w3.Linger = 0 // the latency shape: the same rate, nothing waits in the client
 	halfL0, err := Produce(ctx, w3)
 	must(b, err)
+	w3.Rate, w3.Records = lowRate, lowRate*lowSeconds
+	low, err := Produce(ctx, w3)
+	must(b, err)
+	reportLatency(b, "low-l0-", low.Latency)
+	if low.Latency != nil {
+		logf(b, "RF3 at %d rec/s, linger 0: p50 %.1f p99 %.1f p99.9 %.1f max %.1f ms (%.1f rec/batch)",
+			lowRate, low.Latency.P50, low.Latency.P99, low.Latency.P999, low.Latency.Max, low.RecordsPerBatch())
+	}
 	b.ReportMetric(half.RecordsPerSec, "half-records/s")
 	reportLatency(b, "half-", half.Latency)
 	if half.Latency != nil {
@@ -391,6 +403,12 @@ func BenchmarkProduceRF3(b *testing.B) {
 		res.RecordsPerSec, res.RecordsPerBatch(), rf1.RecordsPerSec, rf1.RecordsPerBatch(), res.RecordsPerSec/rf1.RecordsPerSec,
 		half.RecordsPerSec, half.Latency.P50, half.Latency.P99, rf1Half.RecordsPerSec, rf1Half.Latency.P50, rf1Half.Latency.P99)
 }
+
+// The low-rate run of BenchmarkProduceRF3: 15 s at 10,000 records/s.
+const (
+	lowRate    = 10_000
+	lowSeconds = 15
+)
 
 // Failover parameters: CHRONIK_BENCH_FAILOVER_KILLS overrides the kill count.
 const (
