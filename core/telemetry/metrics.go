@@ -20,8 +20,9 @@ type Metrics struct {
 	BytesOut metric.Int64Counter
 	// Proposals counts Raft proposals by shard kind (meta, partition) and outcome.
 	Proposals metric.Int64Counter
-	// SizeSnapshots counts the Raft log snapshots requested by size
-	// (raft.snapshot-bytes) by outcome (compacted, rejected, failed).
+	// SizeSnapshots counts the Raft log snapshots the log compactor requested
+	// (raft.snapshot-bytes, and raft.snapshot-entries for partitions) by
+	// outcome (compacted, snapshot_only, rejected, failed).
 	SizeSnapshots metric.Int64Counter
 }
 
