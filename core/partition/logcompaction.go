@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"time"
 
 	"github.com/lni/dragonboat/v4"
 	"go.opentelemetry.io/otel/attribute"
@@ -183,12 +182,12 @@ func (l *replicaLog) due(c LogCompaction, index uint64, bytes, stored int64) (ui
 // (Dragonboat holds the state machine's lock): with a 64 MiB memtable that
 // stalled the partition's acks by ~100 ms per snapshot. So the memtable is
 // flushed here first, while the shard goes on applying, and the snapshot's
-// own Sync only flushes what was applied since (see preFlush).
+// own Sync only flushes what was applied since.
 func (s *Service) requestSnapshot(shardID uint64, p *raftsm.Partition, index uint64) chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := preFlush(p); err != nil {
+		if err := p.Sync(); err != nil {
 			s.metrics.SizeSnapshots.Add(context.Background(), 1, failedAttrs)
 			s.log.Warn("raft log compaction: flushing the state store failed", "shard", shardID, "err", err)
 			return
@@ -230,31 +229,4 @@ func (s *Service) requestSnapshot(shardID uint64, p *raftsm.Partition, index uin
 		}
 	}()
 	return done
-}
-
-// preFlushQuick and preFlushRounds bound preFlush: it flushes the state store
-// again while the last flush took preFlushQuick or more, at most
-// preFlushRounds times.
-const (
-	preFlushQuick  = 10 * time.Millisecond
-	preFlushRounds = 4
-)
-
-// preFlush flushes the state store until what a flush leaves behind is
-// small. Under load one flush of a full memtable takes 200–300 ms, and what
-// the partitions applied meanwhile (10–15 MB at 50 MB/s) was left for the
-// snapshot's own flush, under the state machine's lock: 30–66 ms without an
-// ack, every 64 MiB (RF3 at 200k records/s: every 1.2 s). Each round flushes
-// what the one before left, a fraction of it.
-func preFlush(p *raftsm.Partition) error {
-	for range preFlushRounds {
-		start := time.Now()
-		if err := p.Sync(); err != nil {
-			return err
-		}
-		if time.Since(start) < preFlushQuick {
-			return nil
-		}
-	}
-	return nil
 }
