@@ -45,8 +45,8 @@ func createTopic(t *testing.T, cl *kgo.Client, name string, partitions int32) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, nil, name); err != nil {
-		t.Fatalf("create topic %s: %v", name, err)
+	if resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, nil, name); err != nil || resp.Err != nil {
+		t.Fatalf("create topic %s: %v %v", name, err, resp.Err)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/chronik-go/chronik/core/broker/brokertest"
@@ -28,14 +27,7 @@ func TestRaftLogCompactionBySize(t *testing.T) {
 	b := brokertest.Start(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "sized"); err != nil || resp.Err != nil {
-		t.Fatalf("create: %v %v", err, resp.Err)
-	}
+	createTopic(t, newClient(t, b.KafkaAddr()), "sized", 1)
 	var all []*kgo.Record
 	base := time.Now()
 	for round := 0; round < 6; round++ {
@@ -104,14 +96,7 @@ func TestRaftLogCompactionByEntries(t *testing.T) {
 	b := brokertest.Start(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "counted"); err != nil || resp.Err != nil {
-		t.Fatalf("create: %v %v", err, resp.Err)
-	}
+	createTopic(t, newClient(t, b.KafkaAddr()), "counted", 1)
 	var all []*kgo.Record
 	base := time.Now()
 	compacted := regexp.MustCompile(`\nchronik_raft_log_size_snapshots_total\{[^}]*outcome="compacted"[^}]*\} (\d+)`)
