@@ -182,4 +182,9 @@ func TestRaftLogSaveMetrics(t *testing.T) {
 	if segments == nil || segments[1] == "0" {
 		t.Fatalf("chronik_raft_log_segments missing or 0: %v", segments)
 	}
+	// and what it wrote with direct I/O (0 on a file system without it;
+	// core/sharedlog's tests check the writes themselves).
+	if !regexp.MustCompile(`\nchronik_raft_log_direct_bytes_total \d+`).MatchString(m) {
+		t.Fatal("chronik_raft_log_direct_bytes_total missing from /metrics")
+	}
 }

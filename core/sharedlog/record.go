@@ -87,9 +87,8 @@ func (r *record) span() (first, last, n uint64) {
 	return r.first, r.last, r.n
 }
 
-// appendRecord encodes r, for segment seg, at the end of buf.
-func appendRecord(buf []byte, seg uint64, r *record) []byte {
-	start := len(buf)
+// maxEncodedSize bounds the size appendRecord gives r.
+func maxEncodedSize(r *record) int {
 	bodyMax := 0
 	switch r.kind {
 	case kindUpdate, kindRelocate:
@@ -97,7 +96,13 @@ func appendRecord(buf []byte, seg uint64, r *record) []byte {
 	case kindBootstrap:
 		bodyMax = r.boot.Size()
 	}
-	need := headerSize + 1 + 5*binary.MaxVarintLen64 + bodyMax
+	return headerSize + 1 + 5*binary.MaxVarintLen64 + bodyMax
+}
+
+// appendRecord encodes r, for segment seg, at the end of buf.
+func appendRecord(buf []byte, seg uint64, r *record) []byte {
+	start := len(buf)
+	need := maxEncodedSize(r)
 	buf = slices.Grow(buf, need)[:start+need]
 	b := buf[start : start+need]
 	n := headerSize

@@ -87,8 +87,13 @@ const (
 type Options struct {
 	// SegmentBytes is the segment size (DefaultSegmentBytes when 0).
 	SegmentBytes int64
-	// Logger gets one line when the store has been replayed (nil: none).
+	// Logger gets one line when the store has been replayed, and one if
+	// the file system refuses direct I/O (nil: none).
 	Logger *slog.Logger
+	// DirectBytes is the smallest save round whose whole pages are
+	// written with direct I/O (DefaultDirectBytes when 0, none when
+	// negative; direct.go).
+	DirectBytes int
 	// relocateBytes is how much copying a cleaning pass adds to a save
 	// round (defaultRelocateBytes when 0); tests make it small.
 	relocateBytes int
@@ -134,11 +139,16 @@ type Store struct {
 	wmu     sync.Mutex
 	cur     *segment
 	off     int64
-	buf     []byte
+	buf     []byte // the round's records, in bufMem (direct.go)
+	bufMem  []byte
 	pending []pending
-	staged  map[key]struct{} // the replicas in pending
-	nextGen uint64
-	failed  error
+	// direct is the current segment opened for direct writes, nil when
+	// they are off (noDirect: the file system refused them).
+	direct   *os.File
+	noDirect bool
+	staged   map[key]struct{} // the replicas in pending
+	nextGen  uint64
+	failed   error
 	// recycled are deleted segment files kept for new segments to write
 	// over (named <num>.recycle), at most recycleMax.
 	recycled   []*segment
@@ -170,6 +180,7 @@ type Stats struct {
 	RelocatedBytes  int64 // copied forward by cleaning
 	DeletedSegments int64 // deleted, cleaned or not
 	Syncs           int64 // fdatasyncs of save rounds
+	DirectBytes     int64 // written with direct I/O (direct.go)
 }
 
 type pending struct {
@@ -210,6 +221,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if seg := s.mu.segs[last]; seg != nil && !sealed {
 		s.cur, s.off = seg, seg.size
+		s.openDirectLocked()
 	} else {
 		s.summary, s.summaryLost = s.summary[:0], false // of a sealed segment
 		if err := s.newSegmentLocked(last + 1); err != nil {
@@ -394,6 +406,7 @@ func (s *Store) newSegmentLocked(num uint64) error {
 	s.mu.segs[num] = seg
 	s.mu.Unlock()
 	s.cur, s.off = seg, 0
+	s.openDirectLocked()
 	return nil
 }
 
@@ -412,6 +425,10 @@ func (s *Store) Close() error {
 		err = fdatasync(s.cur.f)
 	}
 	s.failed = errors.New("sharedlog: closed")
+	if s.direct != nil {
+		err = errors.Join(err, s.direct.Close())
+		s.direct = nil
+	}
 	return errors.Join(err, s.closeFiles())
 }
 
@@ -457,6 +474,7 @@ func (s *Store) stage(rec record) {
 // what the index says is where, not what it holds, so a replica's update
 // may follow it in the same write.
 func (s *Store) stageCopy(rec record) {
+	s.reserveLocked(maxEncodedSize(&rec))
 	start := len(s.buf)
 	s.buf = appendRecord(s.buf, s.cur.num, &rec)
 	s.pending = append(s.pending, pending{rec: rec, start: start, size: len(s.buf) - start})
@@ -484,10 +502,7 @@ func (s *Store) writeLocked(sync bool) error {
 	defer func() {
 		s.pending = s.pending[:0]
 		clear(s.staged)
-		if cap(s.buf) > 8<<20 { // a rare huge save: do not keep its buffer
-			s.buf = nil
-		}
-		s.buf = s.buf[:0]
+		s.releaseBufLocked()
 	}()
 	if s.failed != nil {
 		return s.failed
@@ -495,7 +510,8 @@ func (s *Store) writeLocked(sync bool) error {
 	if len(s.pending) == 0 {
 		return nil
 	}
-	if _, err := s.cur.f.WriteAt(s.buf, s.off); err != nil {
+	direct, err := s.writeAt(s.buf, s.off)
+	if err != nil {
 		s.failed = fmt.Errorf("sharedlog: writing %s: %w", s.cur.path, err)
 		return s.failed
 	}
@@ -509,6 +525,7 @@ func (s *Store) writeLocked(sync bool) error {
 	if sync {
 		s.mu.stats.Syncs++
 	}
+	s.mu.stats.DirectBytes += int64(direct)
 	for i := range s.pending {
 		p := &s.pending[i]
 		if p.rec.kind == kindSeal {

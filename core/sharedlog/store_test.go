@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/lni/dragonboat/v4/raftio"
 	pb "github.com/lni/dragonboat/v4/raftpb"
+	"golang.org/x/sys/unix"
 )
 
 // model is what a replica's log must hold, kept the simplest way.
@@ -69,11 +71,12 @@ type harness struct {
 	rnd    *rand.Rand
 	models map[key]*model
 	term   uint64
+	maxCmd int // entries hold up to this many bytes
 }
 
 func newHarness(t *testing.T, seed uint64, opts Options) *harness {
 	t.Helper()
-	h := &harness{t: t, dir: t.TempDir(), opts: opts, rnd: rand.New(rand.NewPCG(seed, 1)), models: map[key]*model{}, term: 1}
+	h := &harness{t: t, dir: t.TempDir(), opts: opts, rnd: rand.New(rand.NewPCG(seed, 1)), models: map[key]*model{}, term: 1, maxCmd: 300}
 	h.reopen(false)
 	t.Cleanup(func() { h.s.Close() })
 	return h
@@ -127,7 +130,7 @@ func (h *harness) model(k key) *model {
 func (h *harness) entries(from uint64, n int) []pb.Entry {
 	es := make([]pb.Entry, n)
 	for i := range es {
-		cmd := make([]byte, h.rnd.IntN(300))
+		cmd := make([]byte, h.rnd.IntN(h.maxCmd))
 		for j := range cmd {
 			cmd[j] = byte(h.rnd.Uint32())
 		}
@@ -320,7 +323,18 @@ func TestStoreMatchesModel(t *testing.T) {
 			if seed%2 == 1 {
 				relocate = 1
 			}
-			h := newHarness(t, seed, Options{SegmentBytes: 4 << 10, relocateBytes: relocate})
+			// Half the seeds write every whole page of a round directly
+			// (direct.go), with entries large enough for rounds to hold
+			// some, so that replay and cleaning read what direct writes
+			// left, mixed with the cached writes around them.
+			direct := -1
+			if seed%4 < 2 {
+				direct = 1
+			}
+			h := newHarness(t, seed, Options{SegmentBytes: 4 << 10, relocateBytes: relocate, DirectBytes: direct})
+			if direct > 0 {
+				h.maxCmd = 3000 // rounds that hold whole pages
+			}
 			var keys []key
 			for i := range 8 {
 				keys = append(keys, key{shard: uint64(i%4) + 1, replica: uint64(i/4) + 1})
@@ -339,6 +353,9 @@ func TestStoreMatchesModel(t *testing.T) {
 			st := h.s.Stats()
 			if st.CleanedSegments == 0 || st.DeletedSegments == 0 || fromSummaries == 0 {
 				t.Fatalf("cleaning never ran, or replay never read a summary (%d): %+v", fromSummaries, st)
+			}
+			if direct > 0 && directSupported(t, h.dir) && st.DirectBytes == 0 {
+				t.Fatalf("no direct writes: %+v", st)
 			}
 			t.Logf("%+v", st)
 		})
@@ -813,4 +830,72 @@ func TestUnchangedStateIsNotWritten(t *testing.T) {
 	if err != nil || rs.State.Term != 2 || rs.State.Vote != 3 || rs.State.Commit != 2 {
 		t.Fatalf("state after reopening: %+v, %v; want term 2, vote 3, commit 2", rs.State, err)
 	}
+}
+
+// directSupported reports whether dir's file system takes O_DIRECT.
+func directSupported(t testing.TB, dir string) bool {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(dir, "direct-probe"), os.O_CREATE|os.O_WRONLY|unix.O_DIRECT, 0o644)
+	if err != nil {
+		t.Logf("no O_DIRECT here: %v", err)
+		return false
+	}
+	defer os.Remove(f.Name())
+	buf := alignedBytes(pageSize)
+	_, err = f.WriteAt(buf, 0)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Logf("no O_DIRECT here: %v", err)
+	}
+	return err == nil
+}
+
+// TestDirectWritesReadBack saves rounds of every shape around the direct
+// threshold and the page boundaries (a round below the threshold, one
+// that starts mid-page with a head, whole pages and a tail, one that is
+// only whole pages) and reads every entry back, from the running store
+// and after a reopen without Close (as after a crash: replay reads the
+// newest segment from the disk, not a cache of it).
+func TestDirectWritesReadBack(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	opts := Options{SegmentBytes: 8 << 20}
+	s := mustOpen(t, dir, opts)
+	rnd := rand.New(rand.NewPCG(7, 7))
+	var want []pb.Entry
+	for i, size := range []int{100, 70 << 10, 1<<20 + 123, 5, 3 << 20, DefaultDirectBytes - 200, DefaultDirectBytes, 200 << 10} {
+		cmd := make([]byte, size)
+		for j := range cmd {
+			cmd[j] = byte(rnd.Uint32())
+		}
+		e := entry(uint64(i+1), cmd)
+		save(t, s, 1, e)
+		want = append(want, e)
+	}
+	if directSupported(t, dir) {
+		if st := s.Stats(); st.DirectBytes < 4<<20 {
+			t.Fatalf("%d bytes written directly, want the whole pages of the large rounds: %+v", st.DirectBytes, st)
+		}
+	}
+	check := func(s *Store) {
+		t.Helper()
+		got, _, err := s.IterateEntries(nil, 0, 1, 1, 1, uint64(len(want)+1), math.MaxUint64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("read %d entries, want %d", len(got), len(want))
+		}
+		for i := range want {
+			if got[i].Index != want[i].Index || !bytes.Equal(got[i].Cmd, want[i].Cmd) {
+				t.Fatalf("entry %d: index %d, %d bytes, differs from what was saved", i, got[i].Index, len(got[i].Cmd))
+			}
+		}
+	}
+	check(s)
+	reopened := mustOpen(t, dir, opts) // s is not closed first: as after a crash
+	t.Cleanup(func() { reopened.Close(); s.Close() })
+	check(reopened)
 }

@@ -1,0 +1,136 @@
+package sharedlog
+
+import (
+	"errors"
+	"os"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Direct writes. A large save round (a busy partition's batches) writes its
+// whole pages with O_DIRECT: the kernel takes them straight from the
+// store's buffer instead of copying them into the page cache and writing
+// them back from there at the fdatasync. On this machine that cut the
+// brokers' CPU per record by a quarter to a third and raised produce
+// throughput by 15–25 % (bench/README.md "Direct writes"; alone, in
+// BenchmarkSaveRound, it saves less, and costs a little on the 64-partition
+// shape). The partial pages at either end, and rounds smaller than
+// Options.DirectBytes, are
+// written through the page cache as before, so the file format, its
+// alignment and small rounds (commit-index updates, trickle partitions)
+// are unchanged, and every byte is on disk when the round's fdatasync
+// returns either way. O_DIRECT needs the file offset, the length and the
+// memory 4 KiB aligned: the round's buffer is kept at the same offset
+// within a page as the round's place in the file. A file system without
+// O_DIRECT (tmpfs on older kernels) gets buffered writes throughout.
+
+// pageSize is the alignment O_DIRECT asks for: file offset, length and
+// memory address (4 KiB covers every logical block size in use).
+const pageSize = 4096
+
+// DefaultDirectBytes is the smallest save round written with direct I/O.
+const DefaultDirectBytes = 64 << 10
+
+// minBufBytes is the smallest buffer allocated for a round.
+const minBufBytes = 64 << 10
+
+// openDirectLocked opens the current segment for direct writes, closing
+// the previous segment's, unless direct writes are off.
+func (s *Store) openDirectLocked() {
+	if s.direct != nil {
+		_ = s.direct.Close()
+		s.direct = nil
+	}
+	if s.opts.DirectBytes < 0 || s.noDirect {
+		return
+	}
+	f, err := os.OpenFile(s.cur.path, os.O_WRONLY|unix.O_DIRECT, 0)
+	if err != nil {
+		s.directUnavailable(err)
+		return
+	}
+	s.direct = f
+}
+
+// directUnavailable turns direct writes off for good after the file system
+// refused them.
+func (s *Store) directUnavailable(err error) {
+	if s.direct != nil {
+		_ = s.direct.Close()
+		s.direct = nil
+	}
+	s.noDirect = true
+	if s.opts.Logger != nil {
+		s.opts.Logger.Info("raft log: direct I/O unavailable, writing through the page cache", "dir", s.dir, "err", err)
+	}
+}
+
+// writeAt writes b at off in the current segment: the whole pages in the
+// middle of a large round directly, the rest through the page cache. It
+// returns how many bytes went directly.
+func (s *Store) writeAt(b []byte, off int64) (int, error) {
+	if s.direct != nil && len(b) >= s.directBytes() {
+		head := int(-off & (pageSize - 1)) // up to the first page boundary
+		if head < len(b) {
+			mid := (len(b) - head) &^ (pageSize - 1)
+			if mid > 0 && uintptr(unsafe.Pointer(&b[head]))&(pageSize-1) == 0 {
+				if _, err := s.cur.f.WriteAt(b[:head], off); err != nil {
+					return 0, err
+				}
+				_, err := s.direct.WriteAt(b[head:head+mid], off+int64(head))
+				if err == nil {
+					_, err = s.cur.f.WriteAt(b[head+mid:], off+int64(head+mid))
+					return mid, err
+				}
+				if !errors.Is(err, unix.EINVAL) {
+					return 0, err
+				}
+				s.directUnavailable(err) // and write it all through the cache
+			}
+		}
+	}
+	_, err := s.cur.f.WriteAt(b, off)
+	return 0, err
+}
+
+func (s *Store) directBytes() int {
+	if s.opts.DirectBytes == 0 {
+		return DefaultDirectBytes
+	}
+	return s.opts.DirectBytes
+}
+
+// reserveLocked makes room for n more bytes in the round's buffer. A round
+// starts at the same offset within a page in memory as in the file, so
+// that its whole pages can be written directly.
+func (s *Store) reserveLocked(n int) {
+	phase := int(s.off & (pageSize - 1))
+	if len(s.buf) == 0 && cap(s.bufMem) >= phase+n {
+		s.buf = s.bufMem[phase:phase]
+		return
+	}
+	if cap(s.buf)-len(s.buf) >= n {
+		return
+	}
+	mem := alignedBytes(max(2*(phase+len(s.buf)+n), minBufBytes))
+	buf := mem[phase : phase+len(s.buf)]
+	copy(buf, s.buf)
+	s.bufMem, s.buf = mem, buf
+}
+
+// releaseBufLocked empties the round's buffer after its write, dropping it
+// after a rare huge round.
+func (s *Store) releaseBufLocked() {
+	if cap(s.bufMem) > 8<<20 {
+		s.bufMem = nil
+	}
+	s.buf = nil
+}
+
+// alignedBytes returns n bytes starting at a page boundary.
+func alignedBytes(n int) []byte {
+	b := make([]byte, n+pageSize)
+	skip := int(-uintptr(unsafe.Pointer(&b[0])) & (pageSize - 1))
+	return b[skip : skip+n : skip+n]
+}
