@@ -40,7 +40,8 @@ import (
 )
 
 // leaderBalanceInterval is how often a cluster broker moves leadership
-// back to preferred replicas; evacuateTimeout bounds controlled shutdown;
+// back to preferred replicas; evacuateTimeout bounds controlled shutdown
+// and finalSnapshotTimeout its snapshots of busy partitions;
 // logCompactionInterval is how often the local replicas' applied bytes are
 // checked against raft.snapshot-bytes (often enough that, at a few hundred
 // MB/s, snapshots come every snapshot-bytes rather than every interval).
@@ -48,6 +49,7 @@ const (
 	controllerInterval    = 250 * time.Millisecond
 	leaderBalanceInterval = 10 * time.Second
 	evacuateTimeout       = 10 * time.Second
+	finalSnapshotTimeout  = 10 * time.Second
 	logCompactionInterval = 250 * time.Millisecond
 )
 
@@ -75,12 +77,16 @@ type Broker struct {
 	kafka    *kafka.Server
 	http     *telemetry.HTTPServer
 
-	stopRec     context.CancelFunc
-	stopGuard   context.CancelFunc // the free-space guard (diskguard.go)
-	stopSweeper func()             // deleted topics' objects (deletedtopics.go); waits for a sweep in progress
-	served      chan error
-	stopOnce    sync.Once
-	stopErr     error
+	stopRec context.CancelFunc
+	// compactor snapshots the partitions' Raft logs; compactorDone closes
+	// when its loop (stopped with stopRec) has returned.
+	compactor     *partition.LogCompactor
+	compactorDone chan struct{}
+	stopGuard     context.CancelFunc // the free-space guard (diskguard.go)
+	stopSweeper   func()             // deleted topics' objects (deletedtopics.go); waits for a sweep in progress
+	served        chan error
+	stopOnce      sync.Once
+	stopErr       error
 }
 
 // Run starts the node described by cfg and serves until ctx is cancelled,
@@ -210,7 +216,11 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		SnapshotBytes: cfg.Raft.SnapshotBytes, KeepBytes: cfg.Raft.CompactionOverheadBytes,
 		SnapshotEntries: cfg.Raft.SnapshotEntries, KeepEntries: cfg.Raft.CompactionOverhead,
 	})
-	go every(rctx, logCompactionInterval, compactor.Check)
+	b.compactor, b.compactorDone = compactor, make(chan struct{})
+	go func() {
+		defer close(b.compactorDone)
+		every(rctx, logCompactionInterval, compactor.Check)
+	}()
 	b.lead = cluster.NewLeadership(b.nh, b.meta, b.parts, cfg.NodeID, b.raftAddr, log)
 	if len(cfg.Nodes) > 0 {
 		go b.lead.RunBalancer(rctx, leaderBalanceInterval)
@@ -368,6 +378,16 @@ func (b *Broker) stop(ctx context.Context) error {
 		if len(b.cfg.Nodes) > 0 {
 			b.ctrl.Wait() // it uses the store closed below
 		}
+	}
+	if b.compactor != nil {
+		// A snapshot of every busy partition, so the next start does not
+		// read their logs since the last one again.
+		<-b.compactorDone
+		fctx, cancel := context.WithTimeout(ctx, finalSnapshotTimeout)
+		start := time.Now()
+		b.compactor.Final(fctx)
+		cancel()
+		b.log.Debug("final snapshots taken", "took", time.Since(start))
 	}
 	if b.nh != nil {
 		b.nh.Close()

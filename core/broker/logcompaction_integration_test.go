@@ -4,6 +4,7 @@ package broker_test
 
 import (
 	"context"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/chronik-go/chronik/core/broker/brokertest"
+	"github.com/chronik-go/chronik/core/sharedlog"
+	"github.com/chronik-go/chronik/raftsm"
 )
 
 // TestRaftLogCompactionBySize: with raft.snapshot-bytes a partition replica
@@ -121,4 +124,66 @@ func TestRaftLogCompactionByEntries(t *testing.T) {
 	}
 	b = restart(t, cfg)
 	brokertest.CheckPartition(ctx, t, []string{b.KafkaAddr()}, "counted", 0, all)
+}
+
+// TestCleanStopSnapshotsBusyPartitions: a clean stop snapshots every
+// partition that applied 1 MiB or more since its last snapshot, so the next
+// start has none of its log to read again (a start applies the log from the
+// last snapshot, reading every entry, from the disk since the log's large
+// writes bypass the page cache). Here raft.snapshot-bytes is out of reach:
+// without the stop's snapshot the partition has none, and all its entries
+// follow it. After the restart every record reads back.
+func TestCleanStopSnapshotsBusyPartitions(t *testing.T) {
+	cfg := brokertest.Config(t)
+	b := brokertest.Start(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	createTopic(t, newClient(t, b.KafkaAddr()), "stopped", 1)
+	// 2,000 records of 1 KiB in 16 KiB batches: ~125 entries, 2 MiB.
+	all := brokertest.Produce(ctx, t, []string{b.KafkaAddr()}, "stopped", 1, 2000, 1024, time.Now())
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	if err := b.Stop(sctx); err != nil {
+		t.Fatal(err)
+	}
+
+	dirs, _ := filepath.Glob(filepath.Join(cfg.DataDir, "raft", "*", "*", sharedlog.Name))
+	if len(dirs) != 1 {
+		t.Fatalf("want one shared Raft log under %s, found %v", cfg.DataDir, dirs)
+	}
+	log, err := sharedlog.Open(dirs[0], sharedlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	infos, err := log.ListNodeInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	partitions := 0
+	for _, ni := range infos {
+		if ni.ShardID < raftsm.FirstPartitionShardID {
+			continue
+		}
+		partitions++
+		ss, err := log.GetSnapshot(ni.ShardID, ni.ReplicaID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := log.ReadRaftState(ni.ShardID, ni.ReplicaID, ss.Index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ss.Index == 0 || st.EntryCount > 3 {
+			t.Errorf("partition shard %d: snapshot at %d with %d entries after it; want a snapshot at the stop, with next to nothing after it", ni.ShardID, ss.Index, st.EntryCount)
+		}
+	}
+	if err := log.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if partitions != 1 {
+		t.Fatalf("%d partition replicas in the log, want 1", partitions)
+	}
+
+	b = restart(t, cfg)
+	brokertest.CheckPartition(ctx, t, []string{b.KafkaAddr()}, "stopped", 0, all)
 }

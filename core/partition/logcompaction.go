@@ -90,6 +90,54 @@ func (lc *LogCompactor) Check() {
 	}
 }
 
+// finalSnapshotBytes is how much a replica must have applied since its
+// last snapshot for Final to take one.
+const finalSnapshotBytes = 1 << 20
+
+// Final snapshots, without compacting, every replica that has applied
+// finalSnapshotBytes or more since its last snapshot, and waits for them
+// (or ctx): a clean stop then leaves nothing for the next start to read
+// again. A start applies the log again from each replica's last snapshot,
+// reading every entry (skipping what the state store holds): up to
+// raft.snapshot-bytes per partition, read from the disk since the log's
+// large writes bypass the page cache (core/sharedlog). Call it instead of
+// Check, after the last Check has returned.
+func (lc *LogCompactor) Final(ctx context.Context) {
+	if lc.c.SnapshotBytes <= 0 && lc.c.SnapshotEntries == 0 {
+		return
+	}
+	s := lc.s
+	s.mu.RLock()
+	live := make(map[uint64]*raftsm.Partition, len(s.mu.byShard))
+	for id, r := range s.mu.byShard {
+		live[id] = r.sm
+	}
+	s.mu.RUnlock()
+	var waits []chan struct{}
+	for id, p := range live {
+		_, since := p.AppliedLog() // bytes applied since the state machine opened
+		if l := lc.logs[id]; l != nil && l.sm == p {
+			if l.busy != nil {
+				waits = append(waits, l.busy)
+				continue
+			}
+			if len(l.marks) > 1 { // the last is a snapshot's, not the first sight
+				since -= l.marks[len(l.marks)-1].bytes
+			}
+		}
+		if since >= finalSnapshotBytes {
+			waits = append(waits, s.requestSnapshot(id, p, 0))
+		}
+	}
+	for _, w := range waits {
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
 // compactLogs requests the snapshots that are due and forgets replicas that
 // are gone.
 func (s *Service) compactLogs(logs map[uint64]*replicaLog, c LogCompaction) {
