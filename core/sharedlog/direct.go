@@ -1,7 +1,6 @@
 package sharedlog
 
 import (
-	"errors"
 	"os"
 	"unsafe"
 
@@ -53,8 +52,8 @@ func (s *Store) openDirectLocked() {
 	s.direct = f
 }
 
-// directUnavailable turns direct writes off for good after the file system
-// refused them.
+// directUnavailable turns direct writes off until the store is opened
+// again, after the file system refused them or one failed.
 func (s *Store) directUnavailable(err error) {
 	if s.direct != nil {
 		_ = s.direct.Close()
@@ -62,7 +61,7 @@ func (s *Store) directUnavailable(err error) {
 	}
 	s.noDirect = true
 	if s.opts.Logger != nil {
-		s.opts.Logger.Info("raft log: direct I/O unavailable, writing through the page cache", "dir", s.dir, "err", err)
+		s.opts.Logger.Warn("raft log: direct I/O unavailable, writing through the page cache until the next start", "dir", s.dir, "err", err)
 	}
 }
 
@@ -83,10 +82,11 @@ func (s *Store) writeAt(b []byte, off int64) (int, error) {
 					_, err = s.cur.f.WriteAt(b[head+mid:], off+int64(head+mid))
 					return mid, err
 				}
-				if !errors.Is(err, unix.EINVAL) {
-					return 0, err
-				}
-				s.directUnavailable(err) // and write it all through the cache
+				// Refused (EINVAL: a file system that takes the flag but
+				// not the writes) or failed: write it all through the
+				// cache, which reports a real failure (a full disk, an
+				// I/O error) again, here or at the fdatasync.
+				s.directUnavailable(err)
 			}
 		}
 	}

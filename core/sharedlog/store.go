@@ -143,7 +143,7 @@ type Store struct {
 	bufMem  []byte
 	pending []pending
 	// direct is the current segment opened for direct writes, nil when
-	// they are off (noDirect: the file system refused them).
+	// they are off (noDirect: the file system refused them, or one failed).
 	direct   *os.File
 	noDirect bool
 	staged   map[key]struct{} // the replicas in pending
