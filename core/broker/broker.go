@@ -473,7 +473,11 @@ func nodeHostConfig(cfg config.Config, events raftio.IRaftEventListener, log *sl
 	}
 	switch cfg.Raft.LogDB { // else Dragonboat's default, Pebble
 	case sharedlog.Name:
-		nhc.Expert.LogDBFactory = sharedlog.Factory{Options: sharedlog.Options{Logger: log}}
+		opts := sharedlog.Options{Logger: log}
+		if !cfg.Raft.DirectWrites {
+			opts.DirectBytes = -1
+		}
+		nhc.Expert.LogDBFactory = sharedlog.Factory{Options: opts}
 	case "tan":
 		nhc.Expert.LogDBFactory = tan.Factory
 		nhc.Expert.FS = tanFS{vfs.Default}

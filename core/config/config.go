@@ -174,6 +174,10 @@ type RaftConfig struct {
 	// created with, and sharedlog for a new data dir. The broker
 	// records the choice in the data dir; a different value fails start-up.
 	LogDB string `toml:"logdb"`
+	// DirectWrites lets the sharedlog store write the whole pages of its
+	// large save rounds with O_DIRECT (core/sharedlog direct.go); false
+	// writes everything through the page cache.
+	DirectWrites bool `toml:"direct-writes"`
 	// CoordinatorShards is the number of consumer-group coordinator shards
 	// (N in ARCHITECTURE.md §2); a group's shard depends on it, so it is
 	// fixed once a data directory exists.
@@ -316,6 +320,7 @@ func Default() Config {
 			LogDBShards:             1,
 			ExecShards:              1,
 			LogDB:                   "", // the data dir's own; sharedlog for a new one
+			DirectWrites:            true,
 			CoordinatorShards:       8,
 		},
 		Tier: TierConfig{

@@ -257,6 +257,21 @@ func TestLoadBackup(t *testing.T) {
 	}
 }
 
+// TestLoadDirectWrites: raft.direct-writes is on by default and turns off
+// from a file.
+func TestLoadDirectWrites(t *testing.T) {
+	if !Default().Raft.DirectWrites {
+		t.Fatal("raft.direct-writes is off by default")
+	}
+	cfg, err := Parse("raft.toml", []byte("[raft]\ndirect-writes = false\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Raft.DirectWrites {
+		t.Fatal("direct-writes = false did not turn direct writes off")
+	}
+}
+
 // TestLoadSecurity: the TLS and SASL keys load from a file, and an unknown
 // SASL mechanism is refused with the ones that exist.
 func TestLoadSecurity(t *testing.T) {
