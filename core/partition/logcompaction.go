@@ -107,12 +107,7 @@ func (lc *LogCompactor) Final(ctx context.Context) {
 		return
 	}
 	s := lc.s
-	s.mu.RLock()
-	live := make(map[uint64]*raftsm.Partition, len(s.mu.byShard))
-	for id, r := range s.mu.byShard {
-		live[id] = r.sm
-	}
-	s.mu.RUnlock()
+	live := s.localStateMachines()
 	var waits []chan struct{}
 	for id, p := range live {
 		_, since := p.AppliedLog() // bytes applied since the state machine opened
@@ -138,15 +133,22 @@ func (lc *LogCompactor) Final(ctx context.Context) {
 	}
 }
 
-// compactLogs requests the snapshots that are due and forgets replicas that
-// are gone.
-func (s *Service) compactLogs(logs map[uint64]*replicaLog, c LogCompaction) {
+// localStateMachines returns the state machine of every local partition
+// replica, by shard.
+func (s *Service) localStateMachines() map[uint64]*raftsm.Partition {
 	s.mu.RLock()
+	defer s.mu.RUnlock()
 	live := make(map[uint64]*raftsm.Partition, len(s.mu.byShard))
 	for id, r := range s.mu.byShard {
 		live[id] = r.sm
 	}
-	s.mu.RUnlock()
+	return live
+}
+
+// compactLogs requests the snapshots that are due and forgets replicas that
+// are gone.
+func (s *Service) compactLogs(logs map[uint64]*replicaLog, c LogCompaction) {
+	live := s.localStateMachines()
 	for id := range logs {
 		if live[id] == nil {
 			delete(logs, id)
