@@ -46,6 +46,12 @@ func adminStatusName(s Status) string {
 		return "unknown or decommissioned broker"
 	case StatusNotEmpty:
 		return "target not empty"
+	case StatusGroupNotFound:
+		return "group not found"
+	case StatusNonEmptyGroup:
+		return "group has members"
+	case StatusStaleGeneration:
+		return "stale group generation"
 	}
 	return ""
 }
