@@ -198,6 +198,9 @@ func settledRSS(b testing.TB, pid int) int64 {
 // BenchmarkIdleRSS starts the built broker, reads its VmRSS, creates one
 // 1,000-partition topic (RF1), waits until every replica has a leader and
 // RSS settles, and reports the RSS per partition replica. Target ≤ 1 MiB.
+// Then the broker's CPU over idleCPUWindow with nothing to do (the Raft
+// ticks of 1,000 replicas; an RF1 replica has no followers to heartbeat):
+// idle-cpu-us/s/replica and idle-cores.
 // Peer in the same run: Dragonboat alone hosting 1,000 trivial on-disk
 // shards with the broker's Raft settings, in a child of this test binary
 // (x_raft).
@@ -233,10 +236,36 @@ func BenchmarkIdleRSS(b *testing.B) {
 	b.ReportMetric(per/1024, "KiB/replica")
 	b.ReportMetric(float64(before)/(1<<20), "base-MiB")
 	reportRatio(b, "1MiB", per, 1<<20, "")
+	cpu := processCPU(b, c.cmd.Process.Pid)
+	time.Sleep(idleCPUWindow)
+	idle := processCPU(b, c.cmd.Process.Pid) - cpu
+	b.ReportMetric(idle.Seconds()/idleCPUWindow.Seconds(), "idle-cores")
+	b.ReportMetric(float64(idle.Microseconds())/idleCPUWindow.Seconds()/idlePartitions, "idle-cpu-us/s/replica")
 
 	rbefore, rafter := raftIdleRSS(ctx, b, idlePartitions)
 	reportRatio(b, "raft", per, float64(rafter-rbefore)/idlePartitions, "")
 	b.ReportMetric(float64(rafter-rbefore)/idlePartitions/1024, "raft-KiB/replica")
+}
+
+// idleCPUWindow is how long BenchmarkIdleRSS measures the idle broker's CPU.
+const idleCPUWindow = 5 * time.Second
+
+// processCPU returns the user plus system CPU time process pid has used,
+// from /proc/<pid>/stat (in ticks of Linux's USER_HZ, 100 a second).
+func processCPU(b testing.TB, pid int) time.Duration {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	must(b, err)
+	// The command name (field 2) may hold spaces: count from after it.
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	if len(f) < 13 {
+		b.Fatalf("/proc/%d/stat: %d fields after the command name", pid, len(f))
+	}
+	utime, err := strconv.ParseInt(f[11], 10, 64) // field 14
+	must(b, err)
+	stime, err := strconv.ParseInt(f[12], 10, 64) // field 15
+	must(b, err)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // raftIdleRSS runs this test binary as a Dragonboat-alone child hosting n

@@ -76,7 +76,7 @@ election-rtt = 30
 		{
 			name: "defaults",
 			check: func(t *testing.T, c Config) {
-				if c.NodeID != 1 || c.DataDir != "./data" || c.LogLevel != "info" || c.Raft.RTT != 10*time.Millisecond {
+				if c.NodeID != 1 || c.DataDir != "./data" || c.LogLevel != "info" || c.Raft.RTT != 25*time.Millisecond || c.Raft.ElectionRTT != 8 {
 					t.Errorf("got %+v", c)
 				}
 			},
@@ -527,7 +527,7 @@ func TestValidate(t *testing.T) {
 		{"rtt zero", func(c *Config) { c.Raft.RTT = 0 }, "raft.rtt is 0s; it must be a whole number of milliseconds"},
 		{"rtt fractional", func(c *Config) { c.Raft.RTT = 1500 * time.Microsecond }, "raft.rtt is 1.5ms"},
 		{"heartbeat zero", func(c *Config) { c.Raft.HeartbeatRTT = 0 }, "raft.heartbeat-rtt is 0"},
-		{"election too short", func(c *Config) { c.Raft.ElectionRTT = 4 }, "raft.election-rtt (4) must be greater than 2 × raft.heartbeat-rtt (2); 10 × is recommended, e.g. election-rtt = 20"},
+		{"election too short", func(c *Config) { c.Raft.ElectionRTT = 4 }, "raft.election-rtt (4) must be greater than 2 × raft.heartbeat-rtt (2); 4 to 10 × is recommended, e.g. election-rtt = 8"},
 		{"in-mem log below request size", func(c *Config) { c.Raft.MaxInMemLogSize = MiB }, "raft.max-in-mem-log-size (1048576) is smaller than kafka.max-request-bytes (104857600)"},
 		{"in-mem log unlimited", func(c *Config) { c.Raft.MaxInMemLogSize = 0 }, ""},
 		{"logdb shards zero", func(c *Config) { c.Raft.LogDBShards = 0 }, "raft.logdb-shards is 0"},
@@ -659,8 +659,8 @@ func TestDocs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("example config: %v", err)
 	}
-	if cfg.Raft.RTT != 10*time.Millisecond {
-		t.Errorf("example raft.rtt = %v", cfg.Raft.RTT)
+	if cfg.Raft != Default().Raft {
+		t.Errorf("example [raft] = %+v, want the defaults %+v", cfg.Raft, Default().Raft)
 	}
 	if cfg.Tier != Default().Tier {
 		t.Errorf("example [tier] = %+v, want the defaults %+v", cfg.Tier, Default().Tier)

@@ -111,8 +111,8 @@ func (c Config) Validate() error {
 		bad("raft.heartbeat-rtt is %d; it must be >= 1 (ticks of raft.rtt)", r.HeartbeatRTT)
 	}
 	if r.ElectionRTT <= 2*r.HeartbeatRTT {
-		bad("raft.election-rtt (%d) must be greater than 2 × raft.heartbeat-rtt (%d); 10 × is recommended, e.g. election-rtt = %d",
-			r.ElectionRTT, r.HeartbeatRTT, 10*max(r.HeartbeatRTT, 1))
+		bad("raft.election-rtt (%d) must be greater than 2 × raft.heartbeat-rtt (%d); 4 to 10 × is recommended, e.g. election-rtt = %d",
+			r.ElectionRTT, r.HeartbeatRTT, 4*max(r.HeartbeatRTT, 1))
 	}
 	if r.MaxInMemLogSize != 0 && r.MaxInMemLogSize < uint64(k.MaxRequestBytes) && k.MaxRequestBytes > 0 {
 		bad("raft.max-in-mem-log-size (%d) is smaller than kafka.max-request-bytes (%d), so the largest produce request could never be proposed; raise it, or set 0 for no limit",
