@@ -306,3 +306,15 @@ func TestCheckCoordinatorShards(t *testing.T) {
 		t.Fatal("changing the coordinator shard count must fail")
 	}
 }
+
+func TestCoordinatorStatusNames(t *testing.T) {
+	for s, want := range map[Status]string{
+		StatusGroupNotFound:   "group not found",
+		StatusNonEmptyGroup:   "group has members",
+		StatusStaleGeneration: "stale group generation",
+	} {
+		if got := s.String(); got != want {
+			t.Errorf("status %d is %q, want %q", byte(s), got, want)
+		}
+	}
+}

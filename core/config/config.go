@@ -134,8 +134,9 @@ type KafkaConfig struct {
 // RaftConfig holds Dragonboat settings. LogDBShards and ExecShards are fixed
 // once a data directory exists (Dragonboat stores them as hard settings).
 type RaftConfig struct {
-	// RTT is Dragonboat's tick: the expected round trip between nodes, in
-	// whole milliseconds. ElectionRTT and HeartbeatRTT count in these ticks.
+	// RTT is Dragonboat's tick (its RTTMillisecond), in whole milliseconds;
+	// ElectionRTT and HeartbeatRTT count in these ticks. It must be well
+	// above the real round trip between nodes.
 	RTT          time.Duration `toml:"rtt"`
 	ElectionRTT  uint64        `toml:"election-rtt"`
 	HeartbeatRTT uint64        `toml:"heartbeat-rtt"`
