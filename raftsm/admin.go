@@ -182,12 +182,11 @@ func (p *Partition) batchContaining(r pebble.Reader, x int64) (int64, error) {
 	if !it.Last() {
 		return x, it.Error()
 	}
-	v := it.Value()
-	if len(v) < batchHeaderSize {
-		return 0, errShortCommand
+	base, last, _, err := p.batchInfo(it.Key(), it.Value())
+	if err != nil {
+		return 0, err
 	}
-	base := int64(binary.BigEndian.Uint64(v))
-	if base+int64(int32(binary.BigEndian.Uint32(v[offLastOffsetDelta:]))) >= x {
+	if last >= x {
 		return base, nil
 	}
 	return x, nil
@@ -220,7 +219,11 @@ func (p *Partition) positionOf(r pebble.Reader, off int64) (int64, error) {
 		return 0, err
 	}
 	for ok := bi.First(); ok; ok = bi.Next() {
-		pos += int64(len(bi.Value()))
+		_, _, size, err := p.batchInfo(bi.Key(), bi.Value())
+		if err != nil {
+			return 0, errors.Join(err, bi.Close())
+		}
+		pos += int64(size)
 	}
 	return pos, errors.Join(bi.Error(), bi.Close())
 }
@@ -250,11 +253,14 @@ func (p *Partition) MaxTimestampBatch() ([]byte, error) {
 		return nil, err
 	}
 	if base >= 0 && base < hw {
+		files := p.files.acquire() // before the read: see batchfiles.go
 		v, closer, err := p.store.db.Get(p.batchKey(base))
 		if err == nil {
-			out := slices.Clone(v)
-			return out, closer.Close()
+			out, err := appendBatch(files, nil, v)
+			releaseAll(files)
+			return out, errors.Join(err, closer.Close())
 		}
+		releaseAll(files)
 		if !errors.Is(err, pebble.ErrNotFound) {
 			return nil, err
 		}
@@ -265,22 +271,18 @@ func (p *Partition) MaxTimestampBatch() ([]byte, error) {
 // scanMaxTimestamp reads every stored batch below hw and returns a copy of
 // the first with the largest max timestamp.
 func (p *Partition) scanMaxTimestamp(hw int64) ([]byte, error) {
-	it, err := p.store.db.NewIter(&pebble.IterOptions{LowerBound: p.batchKey(0), UpperBound: p.batchKey(hw)})
-	if err != nil {
-		return nil, err
-	}
 	var best []byte
 	bestTS := int64(0)
-	for ok := it.First(); ok; ok = it.Next() {
-		v := it.Value()
+	err := p.eachBatch(0, hw, func(v []byte) bool {
 		if len(v) < batchHeaderSize {
-			continue
+			return true
 		}
 		if ts := int64(binary.BigEndian.Uint64(v[offMaxTimestamp:])); best == nil || ts > bestTS {
 			best, bestTS = append(best[:0], v...), ts
 		}
-	}
-	return best, errors.Join(it.Error(), it.Close())
+		return true
+	})
+	return best, err
 }
 
 // CreatePartitionsCommand adds partitions to a topic. From is the partition

@@ -683,7 +683,7 @@ func (c *Coordinator) PrepareSnapshot() (any, error) { return c.store.db.NewSnap
 
 // SaveSnapshot streams the shard's key range.
 func (c *Coordinator) SaveSnapshot(ctx any, w io.Writer, stop <-chan struct{}) error {
-	return saveShard(ctx.(*pebble.Snapshot), c.shardID, w, stop)
+	return saveShard(ctx.(*pebble.Snapshot), c.shardID, w, stop, nil)
 }
 
 // RecoverFromSnapshot replaces the shard's state with the stream.

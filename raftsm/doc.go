@@ -10,6 +10,10 @@
 // (ARCHITECTURE.md §3). After a crash, Open returns the last durable applied
 // index and Dragonboat replays the rest of the log.
 //
+// A partition's record batches are the exception: they are appended to the
+// partition's own files (batchfiles.go), and Pebble holds a reference to
+// each; a flush fsyncs those files before it makes state durable.
+//
 // Update never returns an error for anything a client can send: rejected
 // commands produce a status code in the Result. Commands are a compact binary
 // encoding with a version byte (command.go).

@@ -448,7 +448,7 @@ func (m *Meta) PrepareSnapshot() (any, error) { return m.store.db.NewSnapshot(),
 
 // SaveSnapshot streams the meta key range.
 func (m *Meta) SaveSnapshot(ctx any, w io.Writer, stop <-chan struct{}) error {
-	return saveShard(ctx.(*pebble.Snapshot), MetaShardID, w, stop)
+	return saveShard(ctx.(*pebble.Snapshot), MetaShardID, w, stop, nil)
 }
 
 // RecoverFromSnapshot replaces the meta state with the stream.

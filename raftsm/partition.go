@@ -74,6 +74,8 @@ type Partition struct {
 	tieredEnd  int64         // offset after the last tiered segment
 	tieredPos  int64         // byte position of tieredEnd
 	cmd        AppendCommand // decode scratch
+	files      *batchFiles   // the record batches (batchfiles.go)
+	ioErr      error         // a batch file write failed: Update fails
 
 	hw       atomic.Int64  // next offset after the last applied batch
 	start    atomic.Int64  // log start offset
@@ -112,7 +114,10 @@ func NewPartition(store *Store, shardID uint64, onApply func()) *Partition {
 	if onApply == nil {
 		onApply = func() {}
 	}
-	return &Partition{store: store, shardID: shardID, prefix: shardPrefix(shardID), onApply: onApply}
+	return &Partition{
+		store: store, shardID: shardID, prefix: shardPrefix(shardID), onApply: onApply,
+		files: newBatchFiles(store, shardID),
+	}
 }
 
 func (p *Partition) key(kind byte, n int) []byte {
@@ -158,6 +163,9 @@ func (p *Partition) load() error {
 		if err != nil {
 			return fmt.Errorf("raftsm: partition %d: corrupt state key: %w", p.shardID, err)
 		}
+	}
+	if err := p.files.open(p.startPos, p.bytes); err != nil {
+		return fmt.Errorf("raftsm: partition %d: %w", p.shardID, err)
 	}
 	var epochs []epochStart
 	err = p.scan(keyProducer, func(k, v []byte) error {
@@ -227,6 +235,7 @@ func (p *Partition) Update(ents []sm.Entry) ([]sm.Entry, error) {
 		cmdBytes += len(ents[i].Cmd)
 	}
 	size += cmdBytes + 512*len(ents)
+	startPos := p.startPos
 	var b *pebble.Batch
 	if indexed {
 		b = p.store.db.NewIndexedBatchWithSize(size)
@@ -236,6 +245,9 @@ func (p *Partition) Update(ents []sm.Entry) ([]sm.Entry, error) {
 	defer b.Close()
 	for i := range ents {
 		ents[i].Result = p.apply(b, ents[i].Cmd)
+		if p.ioErr != nil {
+			return nil, fmt.Errorf("raftsm: partition %d: %w", p.shardID, p.ioErr)
+		}
 	}
 	p.applied = ents[len(ents)-1].Index
 	e := enc{b: make([]byte, 0, 72)}
@@ -260,6 +272,11 @@ func (p *Partition) Update(ents []sm.Entry) ([]sm.Entry, error) {
 	}
 	if err := p.store.apply(b); err != nil {
 		return nil, fmt.Errorf("raftsm: partition %d: apply: %w", p.shardID, err)
+	}
+	if p.startPos > startPos {
+		// Readers past the raised starts no longer need the files below;
+		// one that fails to go is removed at the next Open.
+		_ = p.files.dropBelow(p.startPos)
 	}
 	p.publishSizes()
 	p.logBytes.Add(int64(cmdBytes))
@@ -333,23 +350,31 @@ func (p *Partition) applyAppend(b *pebble.Batch, d *dec, withOpts bool) sm.Resul
 	}
 	p.recordEpoch(b, c.LeaderEpoch)
 	base := p.next
+	pos := p.bytes
+	buf := writeBufs.Get().(*[]byte)
+	defer writeBufs.Put(buf)
+	written := (*buf)[:0]
 	for i := range c.Batches {
 		bt := &c.Batches[i]
 		off := p.next
-		op := b.SetDeferred(len(p.prefix)+9, len(bt.Data))
+		at := len(written)
+		written = append(written, bt.Data...)
+		stored := written[at:]
+		binary.BigEndian.PutUint64(stored[0:8], uint64(off))
+		binary.BigEndian.PutUint32(stored[offLeaderEpoch:offLeaderEpoch+4], uint32(p.currentEpochLocked()))
+		maxTS := bt.Meta.MaxTimestamp
+		if opts.LogAppendTime {
+			stampLogAppendTime(stored, c.Timestamp)
+			maxTS = c.Timestamp
+		}
+		ref := batchRef{pos: p.bytes, size: int32(len(stored)), lastDelta: bt.Meta.LastOffsetDelta}
+		op := b.SetDeferred(len(p.prefix)+9, batchRefSize)
 		n := copy(op.Key, p.prefix)
 		op.Key[n] = keyBatch
 		binary.BigEndian.PutUint64(op.Key[n+1:], uint64(off))
-		copy(op.Value, bt.Data)
-		binary.BigEndian.PutUint64(op.Value[0:8], uint64(off))
-		binary.BigEndian.PutUint32(op.Value[offLeaderEpoch:offLeaderEpoch+4], uint32(p.currentEpochLocked()))
-		maxTS := bt.Meta.MaxTimestamp
-		if opts.LogAppendTime {
-			stampLogAppendTime(op.Value, c.Timestamp)
-			maxTS = c.Timestamp
-		}
+		ref.put(op.Value)
 		_ = op.Finish()
-		p.recordPosition(b, off, len(bt.Data))
+		p.recordPosition(b, off, len(stored))
 		if maxTS > p.maxTS {
 			p.maxTS = maxTS
 			tk := binary.BigEndian.AppendUint64(p.key(keyTime, 8), orderedTS(p.maxTS))
@@ -364,12 +389,24 @@ func (p *Partition) applyAppend(b *pebble.Batch, d *dec, withOpts bool) sm.Resul
 		}
 		p.next += int64(bt.Meta.LastOffsetDelta) + 1
 	}
+	// One write per command, before the Pebble batch that points to it is
+	// applied (the flush ordering in batchfiles.go depends on it).
+	*buf = written
+	if at, err := p.files.append(written); err != nil {
+		p.ioErr = err
+	} else if at != pos {
+		p.ioErr = fmt.Errorf("batch files end at %d, state at %d", at, pos)
+	}
 	if st != nil {
 		pk := binary.BigEndian.AppendUint64(p.key(keyProducer, 8), uint64(first.ProducerID))
 		_ = b.Set(pk, st.encode(), nil)
 	}
 	return sm.Result{Value: uint64(base)}
 }
+
+// writeBufs holds the buffers appends assemble their batches in, shared by
+// every partition (one per partition would keep its largest command).
+var writeBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // recordEpoch starts a new leader epoch at the next offset when the
 // proposer's epoch is newer than the last one recorded. Epochs only grow.
@@ -496,9 +533,9 @@ func (p *Partition) Read(dst []byte, offset int64, maxBytes int32) ([]byte, erro
 	if offset == hw {
 		return dst, nil
 	}
-	lo := p.batchKey(0)
-	hi := p.batchKey(hw)
-	it, err := p.store.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	files := p.files.acquire() // before the iterator: see batchfiles.go
+	defer releaseAll(files)
+	it, err := p.store.db.NewIter(&pebble.IterOptions{LowerBound: p.batchKey(0), UpperBound: p.batchKey(hw)})
 	if err != nil {
 		return dst, err
 	}
@@ -507,24 +544,49 @@ func (p *Partition) Read(dst []byte, offset int64, maxBytes int32) ([]byte, erro
 	if !ok {
 		ok = it.First()
 	}
-	start := len(dst)
+	// Batches adjacent in the files are read with one pread.
+	total, runPos, runLen := 0, int64(0), 0
+	flush := func() error {
+		if runLen == 0 {
+			return nil
+		}
+		var err error
+		dst, err = readBatchBytes(files, dst, runPos, runLen)
+		runLen = 0
+		return err
+	}
 	for ; ok; ok = it.Next() {
 		v := it.Value()
-		if len(v) < batchHeaderSize {
-			return dst, fmt.Errorf("raftsm: partition %d: short stored batch", p.shardID)
+		_, last, size, err := p.batchInfo(it.Key(), v)
+		if err != nil {
+			return dst, err
 		}
-		base := int64(binary.BigEndian.Uint64(v))
-		last := base + int64(int32(binary.BigEndian.Uint32(v[offLastOffsetDelta:])))
 		if last < offset {
 			continue
 		}
-		if len(dst) > start && len(dst)-start+len(v) > int(maxBytes) {
+		if total > 0 && total+size > int(maxBytes) {
 			break
 		}
-		dst = append(dst, v...)
-		if len(dst)-start >= int(maxBytes) {
+		switch {
+		case len(v) != batchRefSize:
+			if err := flush(); err != nil {
+				return dst, err
+			}
+			dst = append(dst, v...)
+		case runLen > 0 && runPos+int64(runLen) == decodeBatchRef(v).pos:
+			runLen += size
+		default:
+			if err := flush(); err != nil {
+				return dst, err
+			}
+			runPos, runLen = decodeBatchRef(v).pos, size
+		}
+		if total += size; total >= int(maxBytes) {
 			break
 		}
+	}
+	if err := flush(); err != nil {
+		return dst, err
 	}
 	return dst, it.Error()
 }
@@ -551,17 +613,7 @@ func (p *Partition) BatchesFromTime(ts int64, fn func(batch []byte) bool) error 
 	if err := it.Close(); err != nil {
 		return err
 	}
-	bi, err := p.store.db.NewIter(&pebble.IterOptions{LowerBound: p.batchKey(base), UpperBound: p.batchKey(hw)})
-	if err != nil {
-		return err
-	}
-	defer bi.Close()
-	for ok := bi.First(); ok; ok = bi.Next() {
-		if !fn(bi.Value()) {
-			break
-		}
-	}
-	return bi.Error()
+	return p.eachBatch(base, hw, fn)
 }
 
 // EndOffsetForEpoch returns the largest recorded epoch ≤ epoch and the
@@ -589,12 +641,31 @@ func (p *Partition) Lookup(any) (any, error) {
 // Sync makes every applied batch durable.
 func (p *Partition) Sync() error { return p.store.Sync() }
 
-// PrepareSnapshot captures a point-in-time view (runs exclusive with Update).
-func (p *Partition) PrepareSnapshot() (any, error) { return p.store.db.NewSnapshot(), nil }
+// partitionSnapshot is a point-in-time view: the store's keys and the
+// batch files they point into.
+type partitionSnapshot struct {
+	snap  *pebble.Snapshot
+	files []*batchFile
+}
 
-// SaveSnapshot streams the shard's key range captured by PrepareSnapshot.
+// PrepareSnapshot captures a point-in-time view (runs exclusive with Update).
+func (p *Partition) PrepareSnapshot() (any, error) {
+	return &partitionSnapshot{snap: p.store.db.NewSnapshot(), files: p.files.acquire()}, nil
+}
+
+// SaveSnapshot streams the shard's key range captured by PrepareSnapshot,
+// with each batch's bytes in place of its reference to the files (the
+// stream's format predates the files; a replica that loads it stores the
+// batches in Pebble, and appends after them to files).
 func (p *Partition) SaveSnapshot(ctx any, w io.Writer, stop <-chan struct{}) error {
-	return saveShard(ctx.(*pebble.Snapshot), p.shardID, w, stop)
+	ps := ctx.(*partitionSnapshot)
+	defer releaseAll(ps.files)
+	return saveShard(ps.snap, p.shardID, w, stop, func(dst, k, v []byte) ([]byte, error) {
+		if k[0] != keyBatch {
+			return append(dst, v...), nil
+		}
+		return appendBatch(ps.files, dst, v)
+	})
 }
 
 // RecoverFromSnapshot replaces the shard's state with the stream.
@@ -610,7 +681,10 @@ func (p *Partition) RecoverFromSnapshot(r io.Reader, stop <-chan struct{}) error
 	return nil
 }
 
-// Close releases nothing: the Store outlives every state machine.
-func (p *Partition) Close() error { return nil }
+// Close releases the batch files; the Store outlives every state machine.
+func (p *Partition) Close() error {
+	p.files.close()
+	return nil
+}
 
 var _ sm.IOnDiskStateMachine = (*Partition)(nil)

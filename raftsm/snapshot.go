@@ -22,7 +22,12 @@ const loadCommitBytes = 4 << 20
 
 var errSnapshotFormat = errors.New("raftsm: malformed snapshot stream")
 
-func saveShard(snap *pebble.Snapshot, shardID uint64, w io.Writer, stop <-chan struct{}) error {
+// saveShard streams the shard's keys from snap. value, when not nil,
+// appends to dst what the stream holds for the (relative) key k stored
+// with value v.
+func saveShard(snap *pebble.Snapshot, shardID uint64, w io.Writer, stop <-chan struct{},
+	value func(dst, k, v []byte) ([]byte, error),
+) error {
 	defer snap.Close()
 	lo, hi := shardBounds(shardID)
 	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
@@ -35,6 +40,7 @@ func saveShard(snap *pebble.Snapshot, shardID uint64, w io.Writer, stop <-chan s
 		return err
 	}
 	var hdr [binary.MaxVarintLen64]byte
+	var buf []byte
 	n := 0
 	for ok := it.First(); ok; ok = it.Next() {
 		if n++; n%1024 == 0 {
@@ -49,6 +55,12 @@ func saveShard(snap *pebble.Snapshot, shardID uint64, w io.Writer, stop <-chan s
 			return fmt.Errorf("raftsm: shard %d: empty relative key", shardID)
 		}
 		v := it.Value()
+		if value != nil {
+			if buf, err = value(buf[:0], k, v); err != nil {
+				return err
+			}
+			v = buf
+		}
 		for _, part := range [][]byte{k, v} {
 			if _, err := bw.Write(hdr[:binary.PutUvarint(hdr[:], uint64(len(part)))]); err != nil {
 				return err

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,28 +22,51 @@ import (
 // coalesced: a Sync that finds nothing written since the last flush returns
 // at once.
 type Store struct {
-	db *pebble.DB
+	db            *pebble.DB
+	fs            vfs.FS
+	batchesDir    string // partitions' batch files (batchfiles.go)
+	batchFileSize int64
 
 	writes atomic.Uint64 // incremented by every Apply
 	mu     struct {
 		sync.Mutex
 		flushed uint64 // value of writes covered by the last flush
 	}
+	dirty struct {
+		sync.Mutex
+		files   map[*batchFile]struct{} // batch files written since their last sync
+		flushes map[int]struct{}        // flush jobs that have not created a table yet
+	}
 }
 
-// OpenStore opens (or creates) the state Pebble in dir.
-func OpenStore(dir string) (*Store, error) {
+// OpenStore opens (or creates) the store of a broker's data dir: the state
+// Pebble in dataDir/state and the partitions' batch files in
+// dataDir/batches.
+func OpenStore(dataDir string) (*Store, error) {
+	dir := filepath.Join(dataDir, "state")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("raftsm: create state dir: %w", err)
 	}
 	return openStore(dir, vfs.Default)
 }
 
-// openStore opens the store on fs (tests use vfs.NewStrictMem to simulate
+// openStore opens the store with its Pebble in dir and the batch files
+// beside it, on fs (tests use vfs.NewStrictMem to simulate
 // crashes that lose unsynced writes).
 func openStore(dir string, fs vfs.FS) (*Store, error) {
+	s := &Store{fs: fs, batchesDir: fs.PathJoin(filepath.Dir(dir), "batches"), batchFileSize: batchFileSize}
+	s.dirty.files = make(map[*batchFile]struct{})
+	s.dirty.flushes = make(map[int]struct{})
 	opts := &pebble.Options{
-		FS:           fs,
+		FS: fs,
+		// State that points into batch files becomes durable only with
+		// the files' bytes (batchfiles.go): a flush syncs them before it
+		// writes its first table.
+		EventListener: &pebble.EventListener{
+			FlushBegin:   s.flushBegin,
+			TableCreated: s.tableCreated,
+			FlushEnd:     s.flushEnd,
+		},
 		DisableWAL:   true,
 		MemTableSize: 64 << 20,
 		Logger:       quietLogger{},
@@ -96,7 +121,8 @@ func openStore(dir string, fs vfs.FS) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raftsm: open state pebble in %s: %w", dir, err)
 	}
-	return &Store{db: db}, nil
+	s.db = db
+	return s, nil
 }
 
 // Close flushes what was applied (so a clean restart replays nothing) and
@@ -143,7 +169,79 @@ func (s *Store) DeleteShard(shardID uint64) error {
 	if err := b.DeleteRange(lo, hi, nil); err != nil {
 		return err
 	}
-	return s.apply(b)
+	if err := s.apply(b); err != nil {
+		return err
+	}
+	if err := s.fs.RemoveAll(s.batchDir(shardID)); err != nil {
+		return fmt.Errorf("raftsm: remove batch files of shard %d: %w", shardID, err)
+	}
+	return nil
+}
+
+// batchDir is the directory of a partition shard's batch files.
+func (s *Store) batchDir(shardID uint64) string {
+	return s.fs.PathJoin(s.batchesDir, strconv.FormatUint(shardID, 10))
+}
+
+// markDirty records that f was written; the next flush syncs it.
+func (s *Store) markDirty(f *batchFile) {
+	if !f.dirty.CompareAndSwap(false, true) {
+		return
+	}
+	f.refs.Add(1) // held until synced
+	s.dirty.Lock()
+	s.dirty.files[f] = struct{}{}
+	s.dirty.Unlock()
+}
+
+// flushBegin notes a flush job (Pebble holds its mutex: nothing slow here).
+func (s *Store) flushBegin(info pebble.FlushInfo) {
+	s.dirty.Lock()
+	s.dirty.flushes[info.JobID] = struct{}{}
+	s.dirty.Unlock()
+}
+
+// tableCreated syncs the batch files when a flush creates its first table:
+// the memtables it writes were sealed after every batch they point to was
+// written, and nothing of the flush is durable before its tables are. A
+// failed sync stops the process: state could otherwise become durable
+// pointing at bytes the disk lost (the Raft log still holds them, and a
+// restart replays them).
+func (s *Store) tableCreated(info pebble.TableCreateInfo) {
+	s.dirty.Lock()
+	_, flush := s.dirty.flushes[info.JobID]
+	delete(s.dirty.flushes, info.JobID)
+	s.dirty.Unlock()
+	if !flush {
+		return
+	}
+	if err := s.syncBatchFiles(); err != nil {
+		panic(err)
+	}
+}
+
+func (s *Store) flushEnd(info pebble.FlushInfo) {
+	s.dirty.Lock()
+	delete(s.dirty.flushes, info.JobID)
+	s.dirty.Unlock()
+}
+
+// syncBatchFiles fsyncs every batch file written since its last sync.
+func (s *Store) syncBatchFiles() error {
+	s.dirty.Lock()
+	files := s.dirty.files
+	s.dirty.files = make(map[*batchFile]struct{}, len(files))
+	s.dirty.Unlock()
+	var err error
+	for f := range files {
+		// Cleared before the sync: a write after it marks the file again.
+		f.dirty.Store(false)
+		if serr := f.f.SyncData(); serr != nil && err == nil {
+			err = fmt.Errorf("raftsm: sync batch file %s: %w", f.path, serr)
+		}
+		f.release()
+	}
+	return err
 }
 
 // shardPrefix returns the 8-byte key prefix of a shard.

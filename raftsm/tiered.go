@@ -257,6 +257,15 @@ func (p *Partition) ScanBatches(from int64, fn func(batch []byte) bool) error {
 	if from >= hw {
 		return nil
 	}
+	return p.eachBatch(from, hw, fn)
+}
+
+// eachBatch calls fn with each stored batch below hw, in offset order, from
+// the one holding offset from, until fn returns false. The slice is only
+// valid during the call.
+func (p *Partition) eachBatch(from, hw int64, fn func(batch []byte) bool) error {
+	files := p.files.acquire() // before the iterator: see batchfiles.go
+	defer releaseAll(files)
 	it, err := p.store.db.NewIter(&pebble.IterOptions{LowerBound: p.batchKey(0), UpperBound: p.batchKey(hw)})
 	if err != nil {
 		return err
@@ -266,16 +275,19 @@ func (p *Partition) ScanBatches(from int64, fn func(batch []byte) bool) error {
 	if !ok {
 		ok = it.First()
 	}
+	var buf []byte
 	for ; ok; ok = it.Next() {
-		v := it.Value()
-		if len(v) < batchHeaderSize {
-			return errShortCommand
+		_, last, _, err := p.batchInfo(it.Key(), it.Value())
+		if err != nil {
+			return err
 		}
-		base := int64(binary.BigEndian.Uint64(v))
-		if base+int64(int32(binary.BigEndian.Uint32(v[offLastOffsetDelta:]))) < from {
+		if last < from {
 			continue
 		}
-		if !fn(v) {
+		if buf, err = appendBatch(files, buf[:0], it.Value()); err != nil {
+			return err
+		}
+		if !fn(buf) {
 			break
 		}
 	}

@@ -12,27 +12,33 @@ import (
 // Disk use by component, measured when /metrics is scraped:
 // chronik_raft_log_disk_bytes (the Raft log store's files under
 // <data-dir>/raft, bounded per partition by raft.snapshot-bytes and
-// raft.compaction-overhead-bytes) and chronik_state_disk_bytes (the state
-// store, which holds the partitions' records). Together with
+// raft.compaction-overhead-bytes) and chronik_state_disk_bytes (the
+// partitions' record batch files under <data-dir>/batches and the state
+// store under <data-dir>/state). Together with
 // chronik_storage_free_bytes they tell an operator where a disk went.
 func (b *Broker) diskUsageMeters(meter metric.Meter) error {
 	raftLog, err1 := meter.Int64ObservableGauge("raft_log_disk_bytes",
 		metric.WithDescription("Bytes of the Raft log store's files under <data-dir>/raft."), metric.WithUnit("By"))
 	state, err2 := meter.Int64ObservableGauge("state_disk_bytes",
-		metric.WithDescription("Bytes the state store (the partitions' records, offsets, group state) takes on disk."), metric.WithUnit("By"))
+		metric.WithDescription("Bytes the partitions' record batch files (<data-dir>/batches) and the state store (<data-dir>/state: offsets, indexes, group state) take on disk."), metric.WithUnit("By"))
 	if err1 != nil || err2 != nil {
 		return fmt.Errorf("disk use metrics: %w %w", err1, err2)
 	}
 	// Walked rather than asked of Pebble: its DiskSpaceUsage gave 8 KB for
 	// a store with 1.8 MB of blob files after a restart.
-	raftDir, stateDir := filepath.Join(b.cfg.DataDir, "raft"), filepath.Join(b.cfg.DataDir, "state")
+	raftDir := filepath.Join(b.cfg.DataDir, "raft")
+	stateDirs := []string{filepath.Join(b.cfg.DataDir, "batches"), filepath.Join(b.cfg.DataDir, "state")}
 	_, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		if n, err := dirBytes(raftDir); err == nil {
 			o.ObserveInt64(raftLog, n)
 		}
-		if n, err := dirBytes(stateDir); err == nil {
-			o.ObserveInt64(state, n)
+		var n int64
+		for _, dir := range stateDirs {
+			if m, err := dirBytes(dir); err == nil {
+				n += m
+			}
 		}
+		o.ObserveInt64(state, n)
 		return nil
 	}, raftLog, state)
 	return err

@@ -70,7 +70,7 @@ func TestRaftLogCompactionBySize(t *testing.T) {
 		t.Fatalf("produce after the restart landed at %d, want %d", more[0].Offset, len(all))
 	}
 
-	// Disk use by component: the records are in the state store (flushed
+	// Disk use by component: the records are in the batch files (synced
 	// at the stop) and, in this small test, still in the Raft log (tan
 	// deletes whole 64 MiB files).
 	m := metricsText(t, b.HTTPAddr())
