@@ -339,3 +339,55 @@ func appendBatch(files []*batchFile, dst, v []byte) ([]byte, error) {
 	r := decodeBatchRef(v)
 	return readBatchBytes(files, dst, r.pos, int(r.size))
 }
+
+// fromSnapshot returns loadShard's value hook for a partition: it writes
+// the stream's batches (which carry their bytes) to new files at the byte
+// positions they had on the sender, from the state's position of the first
+// local batch, and stores references. The state key comes first in the
+// stream; one without byte positions (written before they were counted),
+// or batches past the positions it counts, stay in Pebble.
+func (s *batchFiles) fromSnapshot() func(k, v []byte) ([]byte, error) {
+	next := int64(-1) // where the next batch goes; -1: keep batches in Pebble
+	var end int64     // the state's byte position after the last batch
+	return func(k, v []byte) ([]byte, error) {
+		switch k[0] {
+		case keyState:
+			d := dec{b: v}
+			d.u64()
+			d.i64()
+			d.i64()
+			d.i64()
+			if len(d.b) > 0 {
+				end, next = d.i64(), d.i64()
+			}
+			if d.err != nil || next > end {
+				return nil, fmt.Errorf("%w: partition state", errSnapshotFormat)
+			}
+			s.close() // loadShard removed them
+			s.end, s.dirSynced = next, false
+			return v, nil
+		case keyBatch:
+			if next < 0 {
+				return v, nil
+			}
+			if len(v) < batchHeaderSize {
+				return nil, fmt.Errorf("%w: batch of %d bytes", errSnapshotFormat, len(v))
+			}
+			if next+int64(len(v)) > end {
+				// More batches than the state counted bytes for (a store
+				// from before the counting): the rest stay in Pebble.
+				next = -1
+				return v, nil
+			}
+			at, err := s.append(v)
+			if err != nil {
+				return nil, err
+			}
+			ref := make([]byte, batchRefSize)
+			batchRef{pos: at, size: int32(len(v)), lastDelta: int32(binary.BigEndian.Uint32(v[offLastOffsetDelta:]))}.put(ref)
+			next += int64(len(v))
+			return ref, nil
+		}
+		return v, nil
+	}
+}

@@ -2,6 +2,7 @@ package raftsm
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -123,6 +124,33 @@ func TestBatchFilesRollAndDrop(t *testing.T) {
 		t.Fatalf("DeleteRecords(12): %d files, was %d", n, before)
 	}
 	checkFrom(h.p, 12)
+	// A snapshot of what is left recovers into files at the same
+	// positions, on a replica with files of its own.
+	other := NewPartition(h.store, 2001, nil)
+	if _, err := other.Open(nil); err != nil {
+		t.Fatal(err)
+	}
+	(&harness{t: t, store: h.store, p: other}).update(appendCmd(1, plain(3, 1, strings.Repeat("s", 500))))
+	ctx, err := h.p.PrepareSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap bytes.Buffer
+	if err := h.p.SaveSnapshot(ctx, &snap, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.RecoverFromSnapshot(&snap, nil); err != nil {
+		t.Fatal(err)
+	}
+	checkFrom(other, 12)
+	names, err := fs.List(h.store.batchDir(2001))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(names)
+	if len(names) == 0 || names[0] != batchFileName(h.p.startPos) {
+		t.Fatalf("recovered files %v, want the first at the source's start position %d", names, h.p.startPos)
+	}
 	if err := h.p.Sync(); err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +164,7 @@ func TestBatchFilesRollAndDrop(t *testing.T) {
 	if applied != h.index-4 {
 		t.Fatalf("applied %d after crash, want %d", applied, h.index-4)
 	}
-	names, err := p.store.fs.List(p.store.batchDir(2000))
+	names, err = p.store.fs.List(p.store.batchDir(2000))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -688,7 +688,7 @@ func (c *Coordinator) SaveSnapshot(ctx any, w io.Writer, stop <-chan struct{}) e
 
 // RecoverFromSnapshot replaces the shard's state with the stream.
 func (c *Coordinator) RecoverFromSnapshot(r io.Reader, stop <-chan struct{}) error {
-	if err := loadShard(c.store, c.shardID, r, stop); err != nil {
+	if err := loadShard(c.store, c.shardID, r, stop, nil); err != nil {
 		return err
 	}
 	return c.load()

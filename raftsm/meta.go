@@ -453,7 +453,7 @@ func (m *Meta) SaveSnapshot(ctx any, w io.Writer, stop <-chan struct{}) error {
 
 // RecoverFromSnapshot replaces the meta state with the stream.
 func (m *Meta) RecoverFromSnapshot(r io.Reader, stop <-chan struct{}) error {
-	if err := loadShard(m.store, MetaShardID, r, stop); err != nil {
+	if err := loadShard(m.store, MetaShardID, r, stop, nil); err != nil {
 		return err
 	}
 	return m.load()

@@ -655,8 +655,7 @@ func (p *Partition) PrepareSnapshot() (any, error) {
 
 // SaveSnapshot streams the shard's key range captured by PrepareSnapshot,
 // with each batch's bytes in place of its reference to the files (the
-// stream's format predates the files; a replica that loads it stores the
-// batches in Pebble, and appends after them to files).
+// stream's format predates the files, and the receiver has its own).
 func (p *Partition) SaveSnapshot(ctx any, w io.Writer, stop <-chan struct{}) error {
 	ps := ctx.(*partitionSnapshot)
 	defer releaseAll(ps.files)
@@ -668,9 +667,10 @@ func (p *Partition) SaveSnapshot(ctx any, w io.Writer, stop <-chan struct{}) err
 	})
 }
 
-// RecoverFromSnapshot replaces the shard's state with the stream.
+// RecoverFromSnapshot replaces the shard's state with the stream; its
+// batches go to new batch files at the positions they had.
 func (p *Partition) RecoverFromSnapshot(r io.Reader, stop <-chan struct{}) error {
-	if err := loadShard(p.store, p.shardID, r, stop); err != nil {
+	if err := loadShard(p.store, p.shardID, r, stop, p.files.fromSnapshot()); err != nil {
 		return err
 	}
 	if err := p.load(); err != nil {

@@ -282,9 +282,22 @@ func TestPartitionSnapshotRoundTrip(t *testing.T) {
 	if !bytes.Equal(a, b) {
 		t.Fatal("recovered batches differ from the source")
 	}
+	// The recovered batches are in the receiver's own files, not in Pebble.
+	if err := other.scan(keyBatch, func(_, v []byte) error {
+		if len(v) != batchRefSize {
+			return errors.New("a recovered batch is stored in Pebble")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	wrap.index = 10
 	if res := wrap.update(appendCmd(2, idem(3, 0, 0, 4, "a"))); ResultStatus(res[0].Data) != StatusDuplicate {
 		t.Fatal("producer state not carried by the snapshot")
+	}
+	wrap.update(appendCmd(2, plain(1, 9, "after")))
+	if got, _ := other.Read(nil, 0, 1<<20); !bytes.HasPrefix(got, a) || !bytes.HasSuffix(got, []byte("after")) {
+		t.Fatal("an append after the recovery does not read back after the recovered batches")
 	}
 	if err := other.RecoverFromSnapshot(bytes.NewReader(buf.Bytes()[:buf.Len()/2]), nil); err == nil {
 		t.Fatal("truncated snapshot accepted")

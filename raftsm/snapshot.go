@@ -79,7 +79,12 @@ func saveShard(snap *pebble.Snapshot, shardID uint64, w io.Writer, stop <-chan s
 	return bw.Flush()
 }
 
-func loadShard(store *Store, shardID uint64, r io.Reader, stop <-chan struct{}) error {
+// loadShard replaces the shard's keys with the stream's. value, when not
+// nil, sees every frame in stream (key) order and returns what to store
+// for it.
+func loadShard(store *Store, shardID uint64, r io.Reader, stop <-chan struct{},
+	value func(k, v []byte) ([]byte, error),
+) error {
 	br := bufio.NewReaderSize(r, 256<<10)
 	magic := make([]byte, len(snapshotMagic))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != snapshotMagic {
@@ -122,6 +127,11 @@ func loadShard(store *Store, shardID uint64, r io.Reader, stop <-chan struct{}) 
 		v, err := readPart()
 		if err != nil {
 			return err
+		}
+		if value != nil {
+			if v, err = value(k, v); err != nil {
+				return err
+			}
 		}
 		if k[0] == keyState {
 			// The applied index goes in last, so a load cut short by a

@@ -226,23 +226,40 @@ func (s *Store) flushEnd(info pebble.FlushInfo) {
 	s.dirty.Unlock()
 }
 
-// syncBatchFiles fsyncs every batch file written since its last sync.
+// syncBatchFiles fsyncs every batch file written since its last sync, up
+// to batchSyncWorkers at a time (a flush after many partitions took data
+// has one file per partition to sync).
 func (s *Store) syncBatchFiles() error {
 	s.dirty.Lock()
 	files := s.dirty.files
 	s.dirty.files = make(map[*batchFile]struct{}, len(files))
 	s.dirty.Unlock()
-	var err error
-	for f := range files {
-		// Cleared before the sync: a write after it marks the file again.
-		f.dirty.Store(false)
-		if serr := f.f.SyncData(); serr != nil && err == nil {
-			err = fmt.Errorf("raftsm: sync batch file %s: %w", f.path, serr)
-		}
-		f.release()
+	work := make(chan *batchFile)
+	errs := make(chan error, len(files))
+	var wg sync.WaitGroup
+	for range min(len(files), batchSyncWorkers) {
+		wg.Go(func() {
+			for f := range work {
+				// Cleared before the sync: a write after it marks the file again.
+				f.dirty.Store(false)
+				if err := f.f.SyncData(); err != nil {
+					errs <- fmt.Errorf("raftsm: sync batch file %s: %w", f.path, err)
+				}
+				f.release()
+			}
+		})
 	}
-	return err
+	for f := range files {
+		work <- f
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	return <-errs // the first error, if any
 }
+
+// batchSyncWorkers bounds the fdatasyncs of batch files in flight at once.
+const batchSyncWorkers = 8
 
 // shardPrefix returns the 8-byte key prefix of a shard.
 func shardPrefix(shardID uint64) []byte {
