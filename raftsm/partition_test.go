@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -334,6 +335,12 @@ func TestDeleteShardRemovesOnlyThatShard(t *testing.T) {
 	reopened := NewPartition(h.store, 2001, nil)
 	if _, err := reopened.Open(nil); err != nil || reopened.HighWatermark() != 3 {
 		t.Fatalf("other shard after delete: HW %d, %v", reopened.HighWatermark(), err)
+	}
+	if got, err := reopened.Read(nil, 0, 1<<20); err != nil || !bytes.HasSuffix(got, []byte("b")) {
+		t.Fatalf("other shard's batches after delete: %q, %v", got, err)
+	}
+	if _, err := h.store.fs.Stat(h.store.batchDir(2000)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the deleted shard's batch files: stat = %v, want not found", err)
 	}
 }
 
