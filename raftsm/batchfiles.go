@@ -88,6 +88,8 @@ type batchFiles struct {
 	store *Store
 	dir   string
 	end   int64 // position after the last byte written (Update goroutine)
+	// wbFrom is the position from which no writeback has been started.
+	wbFrom int64
 	// dirSynced says the directory and its parents' entries are durable.
 	dirSynced bool
 
@@ -107,7 +109,7 @@ func batchFileName(first int64) string { return fmt.Sprintf("%020d.batches", fir
 // files wholly below start, whose removal a crash interrupted.
 func (s *batchFiles) open(start, end int64) error {
 	s.close()
-	s.end, s.dirSynced = end, false
+	s.end, s.wbFrom, s.dirSynced = end, end, false
 	names, err := s.store.fs.List(s.dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -166,6 +168,10 @@ func (s *batchFiles) append(data []byte) (int64, error) {
 	}
 	s.mu.RUnlock()
 	if last == nil || s.end-last.first >= s.store.batchFileSize {
+		if last != nil && s.wbFrom < s.end { // the full file's tail
+			s.store.writeback(last.f, s.wbFrom-last.first, s.end-s.wbFrom)
+			s.wbFrom = s.end
+		}
 		var err error
 		if last, err = s.roll(); err != nil {
 			return 0, err
@@ -177,8 +183,20 @@ func (s *batchFiles) append(data []byte) (int64, error) {
 	}
 	s.end += int64(len(data))
 	s.store.markDirty(last)
+	// Start writing back what accumulated, so that the fsync at the next
+	// flush finds little left: otherwise the dirty bytes of every partition
+	// since the last flush (64 MiB and more each) reach the disk in one
+	// burst there, and the Raft log's fdatasyncs queue behind it.
+	if s.end-s.wbFrom >= writeBehindBytes {
+		s.store.writeback(last.f, s.wbFrom-last.first, s.end-s.wbFrom)
+		s.wbFrom = s.end
+	}
 	return pos, nil
 }
+
+// writeBehindBytes is how much a partition writes to its batch files
+// between two requests to start writing them back.
+const writeBehindBytes = 1 << 20
 
 // roll starts a new file at the current end. The directory entries are
 // made durable at once: a flush may make state pointing into the file
@@ -364,7 +382,7 @@ func (s *batchFiles) fromSnapshot() func(k, v []byte) ([]byte, error) {
 				return nil, fmt.Errorf("%w: partition state", errSnapshotFormat)
 			}
 			s.close() // loadShard removed them
-			s.end, s.dirSynced = next, false
+			s.end, s.wbFrom, s.dirSynced = next, next, false
 			return v, nil
 		case keyBatch:
 			if next < 0 {

@@ -222,3 +222,42 @@ func TestPartitionReadsInlineBatches(t *testing.T) {
 		t.Fatalf("read from 2: %q", got)
 	}
 }
+
+// TestBatchFilesWriteBehind: every 1 MiB a partition writes, and when a
+// file fills, writeback of what it wrote since the last request starts, so
+// a flush's fsync finds little left. The requests cover each file from its
+// start without gaps or overlaps, up to the last MiB written.
+func TestBatchFilesWriteBehind(t *testing.T) {
+	h := newHarness(t, vfs.NewMem())
+	h.store.batchFileSize = 3 << 20
+	type span struct{ off, n int64 }
+	var files []vfs.File
+	spans := map[vfs.File][]span{}
+	h.store.writeback = func(f vfs.File, off, n int64) {
+		if _, ok := spans[f]; !ok {
+			files = append(files, f)
+		}
+		spans[f] = append(spans[f], span{off, n})
+	}
+	const batches = 20
+	payload := strings.Repeat("w", 300<<10)
+	for range batches { // ~6 MiB: two full files and a third
+		h.update(appendCmd(1, plain(1, 1, payload)))
+	}
+	written := int64(batches * (batchHeaderSize + len(payload)))
+	var covered int64
+	for i, f := range files {
+		next := int64(0)
+		for _, s := range spans[f] {
+			if s.off != next || s.n <= 0 {
+				t.Fatalf("file %d: request for [%d, +%d) after one that ended at %d", i, s.off, s.n, next)
+			}
+			next += s.n
+		}
+		covered += next
+	}
+	if len(files) < 2 || covered > written || covered < written-writeBehindBytes {
+		t.Fatalf("writeback requested for %d of %d bytes in %d files; want all but the last MiB, in ≥ 2 files",
+			covered, written, len(files))
+	}
+}

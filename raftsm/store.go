@@ -26,6 +26,7 @@ type Store struct {
 	fs            vfs.FS
 	batchesDir    string // partitions' batch files (batchfiles.go)
 	batchFileSize int64
+	writeback     func(f vfs.File, off, n int64) // startWriteback; tests record the calls
 
 	writes atomic.Uint64 // incremented by every Apply
 	mu     struct {
@@ -54,7 +55,7 @@ func OpenStore(dataDir string) (*Store, error) {
 // beside it, on fs (tests use vfs.NewStrictMem to simulate
 // crashes that lose unsynced writes).
 func openStore(dir string, fs vfs.FS) (*Store, error) {
-	s := &Store{fs: fs, batchesDir: fs.PathJoin(filepath.Dir(dir), "batches"), batchFileSize: batchFileSize}
+	s := &Store{fs: fs, batchesDir: fs.PathJoin(filepath.Dir(dir), "batches"), batchFileSize: batchFileSize, writeback: startWriteback}
 	s.dirty.files = make(map[*batchFile]struct{})
 	s.dirty.flushes = make(map[int]struct{})
 	opts := &pebble.Options{

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package raftsm
+
+import "github.com/cockroachdb/pebble/v2/vfs"
+
+// startWriteback does nothing where sync_file_range is missing: the fsync
+// at the next flush writes the bytes.
+func startWriteback(vfs.File, int64, int64) {}
