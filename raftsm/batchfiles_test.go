@@ -131,15 +131,7 @@ func TestBatchFilesRollAndDrop(t *testing.T) {
 		t.Fatal(err)
 	}
 	(&harness{t: t, store: h.store, p: other}).update(appendCmd(1, plain(3, 1, strings.Repeat("s", 500))))
-	ctx, err := h.p.PrepareSnapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var snap bytes.Buffer
-	if err := h.p.SaveSnapshot(ctx, &snap, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := other.RecoverFromSnapshot(&snap, nil); err != nil {
+	if err := other.RecoverFromSnapshot(snapshotOf(t, h.p), nil); err != nil {
 		t.Fatal(err)
 	}
 	checkFrom(other, 12)

@@ -1,7 +1,6 @@
 package raftsm
 
 import (
-	"bytes"
 	"fmt"
 	"hash/fnv"
 	"reflect"
@@ -264,17 +263,10 @@ func TestCoordinatorReopenAndSnapshot(t *testing.T) {
 		t.Fatal("reopened offsets differ")
 	}
 
-	snap, err := h.c.PrepareSnapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := h.c.SaveSnapshot(snap, &buf, nil); err != nil {
-		t.Fatal(err)
-	}
+	buf := snapshotOf(t, h.c)
 	other := newCoordHarness(t)
 	other.update(commit("stale", 1, off("x", 0, 1)))
-	if err := other.c.RecoverFromSnapshot(&buf, nil); err != nil {
+	if err := other.c.RecoverFromSnapshot(buf, nil); err != nil {
 		t.Fatal(err)
 	}
 	if other.c.HasGroup("stale") {

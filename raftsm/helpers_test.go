@@ -1,6 +1,7 @@
 package raftsm
 
 import (
+	"bytes"
 	"testing"
 
 	sm "github.com/lni/dragonboat/v4/statemachine"
@@ -29,4 +30,18 @@ func applier[T sm.IOnDiskStateMachine](t *testing.T, target *T) func(cmds ...[]b
 		}
 		return res
 	}
+}
+
+// snapshotOf returns a snapshot stream of m, as Dragonboat takes one.
+func snapshotOf(t *testing.T, m sm.IOnDiskStateMachine) *bytes.Buffer {
+	t.Helper()
+	ctx, err := m.PrepareSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := m.SaveSnapshot(ctx, &buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	return &buf
 }

@@ -255,14 +255,7 @@ func TestPartitionCrashLosesOnlyUnsyncedApplies(t *testing.T) {
 func TestPartitionSnapshotRoundTrip(t *testing.T) {
 	h := newHarness(t, vfs.NewMem())
 	h.update(appendCmd(1, idem(3, 0, 0, 4, "a")), appendCmd(2, plain(1, 9, "b")))
-	ctx, err := h.p.PrepareSnapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := h.p.SaveSnapshot(ctx, &buf, nil); err != nil {
-		t.Fatal(err)
-	}
+	buf := snapshotOf(t, h.p)
 	// Recover into a different replica holding stale data of its own.
 	other := NewPartition(h.store, 2001, nil)
 	if _, err := other.Open(nil); err != nil {
