@@ -1,7 +1,6 @@
 package raftsm
 
 import (
-	"bytes"
 	"testing"
 )
 
@@ -46,16 +45,8 @@ func TestMetaDeletedTopicTombstones(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(reopened, want[1:])
-	ctx, err := reopened.PrepareSnapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := reopened.SaveSnapshot(ctx, &buf, nil); err != nil {
-		t.Fatal(err)
-	}
 	other := newMetaHarness(t)
-	if err := other.m.RecoverFromSnapshot(&buf, nil); err != nil {
+	if err := other.m.RecoverFromSnapshot(snapshotOf(t, reopened), nil); err != nil {
 		t.Fatal(err)
 	}
 	check(other.m, want[1:])
