@@ -17,7 +17,8 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
-// Store is the broker's one Pebble instance shared by every state machine.
+// Store is the broker's state: one Pebble instance shared by every state
+// machine, and beside it the partitions' record batch files (batchfiles.go).
 // Writes go in without the WAL; Sync flushes the memtable. Flushes are
 // coalesced: a Sync that finds nothing written since the last flush returns
 // at once.
@@ -52,10 +53,15 @@ func OpenStore(dataDir string) (*Store, error) {
 }
 
 // openStore opens the store with its Pebble in dir and the batch files
-// beside it, on fs (tests use vfs.NewStrictMem to simulate
-// crashes that lose unsynced writes).
+// beside it, on fs (tests use vfs.NewCrashableMem to simulate crashes that
+// lose unsynced writes).
 func openStore(dir string, fs vfs.FS) (*Store, error) {
-	s := &Store{fs: fs, batchesDir: fs.PathJoin(filepath.Dir(dir), "batches"), batchFileSize: batchFileSize, writeback: startWriteback}
+	s := &Store{
+		fs:            fs,
+		batchesDir:    fs.PathJoin(filepath.Dir(dir), "batches"),
+		batchFileSize: batchFileSize,
+		writeback:     startWriteback,
+	}
 	s.dirty.files = make(map[*batchFile]struct{})
 	s.dirty.flushes = make(map[int]struct{})
 	opts := &pebble.Options{
