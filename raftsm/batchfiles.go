@@ -293,13 +293,6 @@ func releaseAll(files []*batchFile) {
 	}
 }
 
-// read appends n bytes from position pos to dst.
-func (s *batchFiles) read(dst []byte, pos int64, n int) ([]byte, error) {
-	files := s.acquire()
-	defer releaseAll(files)
-	return readBatchBytes(files, dst, pos, n)
-}
-
 // readBatchBytes appends n bytes at position pos, read from files
 // (ascending), to dst. A range may span files.
 func readBatchBytes(files []*batchFile, dst []byte, pos int64, n int) ([]byte, error) {

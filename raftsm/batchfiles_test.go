@@ -181,7 +181,10 @@ func TestBatchFileReaderOutlivesDrop(t *testing.T) {
 	if err != nil || !bytes.HasSuffix(got, []byte(strings.Repeat("x", 150))) {
 		t.Fatalf("held file after drop: %d bytes, %v", len(got), err)
 	}
-	if _, err := h.p.files.read(nil, 0, 10); err == nil {
+	now := h.p.files.acquire()
+	_, err = readBatchBytes(now, nil, 0, 10)
+	releaseAll(now)
+	if err == nil {
 		t.Fatal("a dropped file is still listed")
 	}
 }
