@@ -315,7 +315,7 @@ func (c *conn) run(sl *slot) {
 			r.releaseFrame()
 		}
 	}
-	buf := bufPool.get(responseSizeHint(resp))
+	buf := bufPool.Get(responseSizeHint(resp))
 	*buf = appendResponse((*buf)[:0], r, resp)
 	// Counted before the response can reach the client, so that a client
 	// (or a test) that has its answer sees it in the metrics.
@@ -363,7 +363,7 @@ func (c *conn) answerUnsupportedAPIVersions(r *request) bool {
 		return false
 	}
 	sl.r = r
-	buf := bufPool.get(256 + 8*len(advertised))
+	buf := bufPool.Get(256 + 8*len(advertised))
 	*buf = appendResponse((*buf)[:0], r, resp)
 	c.s.observe(r, resp.ErrorCode, len(*buf)) // before the client can have its answer
 	c.complete(sl, buf)
@@ -411,7 +411,7 @@ func (c *conn) writeLoop() {
 		_, err := c.wv.WriteTo(c.nc)
 		clear(c.bufs)
 		for _, sl := range c.batch {
-			bufPool.put(sl.buf)
+			bufPool.Put(sl.buf)
 			sl.r, sl.handle, sl.finish, sl.buf = nil, nil, nil, nil
 			sl.done.Store(false)
 			c.free <- sl // never blocks: free holds every slot

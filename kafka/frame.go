@@ -59,7 +59,7 @@ type request struct {
 // byte slice of r.msg afterwards.
 func (r *request) releaseFrame() {
 	if r.frame != nil {
-		bufPool.put(r.frame)
+		bufPool.Put(r.frame)
 		r.frame = nil
 	}
 }
@@ -87,9 +87,9 @@ func readRequest(br *bufio.Reader, limit int32, lastClientID *string) (*request,
 	if size < minFrameSize || size > limit {
 		return nil, fmt.Errorf("%w: %d bytes (limit %d)", errFrameSize, size, limit)
 	}
-	frame := bufPool.get(int(size))
+	frame := bufPool.Get(int(size))
 	if _, err := io.ReadFull(br, *frame); err != nil {
-		bufPool.put(frame)
+		bufPool.Put(frame)
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
@@ -98,7 +98,7 @@ func readRequest(br *bufio.Reader, limit int32, lastClientID *string) (*request,
 	r, err := parseRequest(*frame, lastClientID)
 	if r == nil || r.msg == nil {
 		// Nothing aliases the frame: the header strings are copies.
-		bufPool.put(frame)
+		bufPool.Put(frame)
 	} else {
 		r.frame = frame
 	}

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/chronik-go/chronik/core/batch"
+	"github.com/chronik-go/chronik/core/bufpool"
 	"github.com/chronik-go/chronik/core/telemetry"
 	"github.com/chronik-go/chronik/raftsm"
 )
@@ -22,6 +23,9 @@ import (
 // proposalTimeout bounds how long Dragonboat keeps a proposal; the Kafka
 // request's own timeout usually ends the wait sooner.
 const proposalTimeout = 30 * time.Second
+
+// cmdPool holds the buffers Append encodes its commands in.
+var cmdPool bufpool.Pool
 
 // Service routes partition operations to the local replicas. The reconciler
 // (core/cluster) registers and unregisters replicas as placement changes.
@@ -220,8 +224,13 @@ func (s *Service) Append(tp TP, records []byte) *Pending {
 		return failed(err)
 	}
 	opts := raftsm.AppendOptions{LogAppendTime: set.LogAppendTime}
-	cmd := raftsm.EncodeAppendOptions(make([]byte, 0, raftsm.AppendSize(len(c.Batches), len(records))+1), &c, opts)
-	rs, err := s.nh.Propose(r.session, cmd, proposalTimeout)
+	// Dragonboat copies the command into its entry before Propose returns
+	// (TestProposeCopiesCommand), so the buffer goes back to the pool at
+	// once: a produce request no longer costs a new, zeroed buffer of its
+	// size per partition.
+	buf := cmdPool.Get(raftsm.AppendSize(len(c.Batches), len(records)) + 1)
+	rs, err := s.nh.Propose(r.session, raftsm.EncodeAppendOptions((*buf)[:0], &c, opts), proposalTimeout)
+	cmdPool.Put(buf)
 	if err != nil {
 		s.metrics.Proposals.Add(context.Background(), 1, s.failAttrs)
 		return failed(proposeError(err))

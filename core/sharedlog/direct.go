@@ -34,6 +34,14 @@ const DefaultDirectBytes = 64 << 10
 // minBufBytes is the smallest buffer allocated for a round.
 const minBufBytes = 64 << 10
 
+// maxKeptBufBytes is the largest round buffer kept for the next round. A
+// busy node's rounds reach 4–8 MiB (64 partitions at full rate), and the
+// buffer grows to twice what a round needs: kept only up to 8 MiB, it was
+// dropped after every such round and grown again from 64 KiB by doubling,
+// a quarter of the broker's allocations (bench/README.md "Allocations on
+// the produce path").
+const maxKeptBufBytes = 32 << 20
+
 // openDirectLocked opens the current segment for direct writes, closing
 // the previous segment's, unless direct writes are off.
 func (s *Store) openDirectLocked() {
@@ -123,7 +131,7 @@ func (s *Store) reserveLocked(n int) {
 // releaseBufLocked empties the round's buffer after its write, dropping it
 // after a rare huge round.
 func (s *Store) releaseBufLocked() {
-	if cap(s.bufMem) > 8<<20 {
+	if cap(s.bufMem) > maxKeptBufBytes {
 		s.bufMem = nil
 	}
 	s.buf = nil

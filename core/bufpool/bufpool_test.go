@@ -1,9 +1,9 @@
-package kafka
+package bufpool
 
 import "testing"
 
-func TestSizedPool(t *testing.T) {
-	var p sizedPool
+func TestPool(t *testing.T) {
+	var p Pool
 	for _, tc := range []struct {
 		n, wantCap int
 	}{
@@ -16,24 +16,24 @@ func TestSizedPool(t *testing.T) {
 		{16 << 20, 16 << 20},
 		{16<<20 + 1, 16<<20 + 1}, // beyond the largest class: exact size
 	} {
-		b := p.get(tc.n)
+		b := p.Get(tc.n)
 		if len(*b) != tc.n || cap(*b) != tc.wantCap {
 			t.Errorf("get(%d): len %d cap %d, want len %d cap %d", tc.n, len(*b), cap(*b), tc.n, tc.wantCap)
 		}
-		p.put(b)
+		p.Put(b)
 	}
 	// A buffer grown by append is filed under the class its capacity
 	// rounds down to, so get never returns one smaller than asked.
 	grown := make([]byte, 0, 3000)
-	p.put(&grown)
+	p.Put(&grown)
 	for range 10 {
-		if b := p.get(2048); cap(*b) < 2048 || len(*b) != 2048 {
+		if b := p.Get(2048); cap(*b) < 2048 || len(*b) != 2048 {
 			t.Fatalf("get(2048): len %d cap %d", len(*b), cap(*b))
 		}
 	}
 	tiny := make([]byte, 10)
-	p.put(&tiny) // dropped, not pooled
-	if b := p.get(100); cap(*b) < 512 {
+	p.Put(&tiny) // dropped, not pooled
+	if b := p.Get(100); cap(*b) < 512 {
 		t.Fatalf("get(100) returned a %d-byte buffer", cap(*b))
 	}
 }
