@@ -1,6 +1,9 @@
 package raftsm
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+)
 
 // commandVersion is the first byte of every proposal. A state machine that
 // meets a version it does not know rejects the command (a result, not an
@@ -127,6 +130,21 @@ func EncodeAppend(dst []byte, c *AppendCommand) []byte {
 // AppendSize is the encoded size bound of a command with n batches of
 // total bytes, for preallocating.
 func AppendSize(n, total int) int { return 2 + 4 + 8 + 10 + n*(4+8+8+2+4+10) + total }
+
+// appendedBatches returns how many record batches cmd appends: the count
+// an append command carries after its version, type, epoch and timestamp,
+// 0 for any other command (or a malformed one).
+func appendedBatches(cmd []byte) int {
+	const countAt = 2 + 4 + 8
+	if len(cmd) <= countAt || cmd[0] != commandVersion || (cmd[1] != cmdAppend && cmd[1] != cmdAppendOpts) {
+		return 0
+	}
+	n, k := binary.Uvarint(cmd[countAt:])
+	if k <= 0 || n > uint64(len(cmd)) {
+		return 0
+	}
+	return int(n)
+}
 
 // decodeAppend decodes the body after the version and type bytes. Batch
 // data aliases cmd.

@@ -221,20 +221,20 @@ func (p *Partition) Update(ents []sm.Entry) ([]sm.Entry, error) {
 	// DeleteRecords and the tiering commands read the batches, including
 	// those appended by earlier entries of this Update: only an indexed
 	// batch shows them.
-	// The batch is sized up front from the commands (the batches they carry
-	// plus keys and index entries), so it does not grow by copying: a grow
-	// copies every batch already in it (5 % of a follower's CPU when the
-	// slack was 64 bytes per entry). Per entry: the batch's key, a position
-	// and a time-index entry, the producer's state (up to 5 sequence
-	// ranges) and an epoch entry, each with Pebble's record header, come to
-	// about 270 bytes with one batch; the state key once.
+	// The Pebble batch holds keys and index entries only (the record
+	// batches go to the batch files), sized up front so that it rarely
+	// grows: per record batch its reference, a position and a time-index
+	// entry, each with Pebble's record header, about 110 bytes; per entry
+	// the producer's state (up to 5 sequence ranges) and an epoch entry;
+	// the state key once. Sizing it by the commands' bytes, as when the
+	// batches were in Pebble, allocated (and zeroed) their size again.
 	indexed := false
 	size, cmdBytes := 256, 0
 	for i := range ents {
 		indexed = indexed || readsBatches(ents[i].Cmd)
 		cmdBytes += len(ents[i].Cmd)
+		size += 256 + 128*appendedBatches(ents[i].Cmd)
 	}
-	size += cmdBytes + 512*len(ents)
 	startPos := p.startPos
 	var b *pebble.Batch
 	if indexed {
