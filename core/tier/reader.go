@@ -25,7 +25,8 @@ import (
 // Read returns batches of tp from offset, which must be below the local
 // start of lg (the local replica's log): at most maxBytes, except that the
 // first batch is always returned whole. It reads no further than the end
-// of offset's segment; the consumer's next fetch continues from there.
+// of offset's segment; the consumer's next fetch continues from there, and
+// a read-ahead has started loading what that fetch will want.
 func (m *Manager) Read(ctx context.Context, lg *raftsm.Partition, offset int64, maxBytes int32) ([]byte, error) {
 	seg, ok := lg.SegmentFor(offset)
 	if !ok || offset < lg.LogStartOffset() {
@@ -44,7 +45,8 @@ func (m *Manager) Read(ctx context.Context, lg *raftsm.Partition, offset int64, 
 		data, err := m.chunk(ctx, seg, ix, i)
 		if err != nil {
 			if len(out) > 0 {
-				break // serve what we have; the next fetch retries
+				m.met.read(ctx, int64(len(out)))
+				return out, nil // serve what we have; the next fetch retries
 			}
 			return nil, err
 		}
@@ -65,8 +67,67 @@ func (m *Manager) Read(ctx context.Context, lg *raftsm.Partition, offset int64, 
 			break
 		}
 	}
+	// The next fetch starts in chunk i when this one filled up in it (that
+	// chunk is cached now), else at the next segment's first chunk.
+	m.readAhead(lg, seg, ix, min(i+1, len(ix.Chunks)))
 	m.met.read(ctx, int64(len(out)))
 	return out, nil
+}
+
+// Read-ahead: a consumer reading tiered data fetches it a segment at a time
+// (and at most its partition's fetch size), each fetch waiting for the
+// chunks it reads to be fetched from the store, verified and cached. After
+// each read, the readAheadChunks chunks that follow it are loaded into the
+// cache in the background, so that a sequential consumer's next fetch finds
+// them there; at most readAheadSlots read-aheads run at once, and a read
+// that finds them all busy starts none.
+const (
+	readAheadChunks = 4 // 1 MiB of 256 KiB chunks: a default partition fetch size
+	readAheadSlots  = 4
+)
+
+// segmentSource is what a read-ahead asks of a partition's log
+// (*raftsm.Partition).
+type segmentSource interface {
+	SegmentFor(offset int64) (raftsm.SegmentRecord, bool)
+	LocalStartOffset() int64
+}
+
+// readAhead loads chunks next, next+1, … of seg (continuing into the
+// segments after it while they are tiered and below lg's local start)
+// into the cache in the background. Failures are left to the fetch that
+// needs the chunk.
+func (m *Manager) readAhead(lg segmentSource, seg raftsm.SegmentRecord, ix *segment.Index, next int) {
+	select {
+	case m.ahead <- struct{}{}:
+	default:
+		return
+	}
+	m.aheadWG.Add(1)
+	go func() {
+		defer m.aheadWG.Done()
+		defer func() { <-m.ahead }()
+		ctx := m.aheadCtx
+		for range readAheadChunks {
+			if next >= len(ix.Chunks) {
+				after, ok := lg.SegmentFor(seg.EndOffset)
+				if !ok || after.BaseOffset != seg.EndOffset || after.BaseOffset >= lg.LocalStartOffset() {
+					return
+				}
+				var err error
+				if ix, err = m.index(ctx, after); err != nil {
+					return
+				}
+				seg, next = after, 0
+			}
+			if !m.cache.Contains(chunkKey(seg, next)) {
+				if _, err := m.chunk(ctx, seg, ix, next); err != nil {
+					return
+				}
+			}
+			next++
+		}
+	}()
 }
 
 // OffsetForTimestamp finds the first offset at or above the log start whose
@@ -122,7 +183,7 @@ var errFound = errors.New("tier: found")
 // chunk returns chunk i of seg, verified, through the on-disk cache.
 func (m *Manager) chunk(ctx context.Context, seg raftsm.SegmentRecord, ix *segment.Index, i int) ([]byte, error) {
 	c := ix.Chunks[i]
-	return m.cache.GetOrLoad(ctx, seg.Key+"#"+strconv.Itoa(i), func(ctx context.Context) ([]byte, error) {
+	return m.cache.GetOrLoad(ctx, chunkKey(seg, i), func(ctx context.Context) ([]byte, error) {
 		rc, err := m.store.OpenRange(ctx, seg.Key, c.Pos, int64(c.Len))
 		if err != nil {
 			return nil, fmt.Errorf("%w: read %s: %w", partition.ErrStorage, seg.Key, err)
@@ -138,6 +199,9 @@ func (m *Manager) chunk(ctx context.Context, seg raftsm.SegmentRecord, ix *segme
 		return data, nil
 	})
 }
+
+// chunkKey names chunk i of seg in the chunk cache.
+func chunkKey(seg raftsm.SegmentRecord, i int) string { return seg.Key + "#" + strconv.Itoa(i) }
 
 func (m *Manager) corrupt(seg raftsm.SegmentRecord, chunk int, err error) error {
 	m.met.corrupted()

@@ -100,6 +100,13 @@ type Manager struct {
 	}
 	stop    context.CancelFunc
 	stopped chan struct{}
+
+	// Read-ahead of remote chunks (reader.go): ahead holds a slot per
+	// read-ahead in flight, aheadCtx ends them at Close, aheadWG waits.
+	ahead     chan struct{}
+	aheadCtx  context.Context
+	aheadStop context.CancelFunc
+	aheadWG   sync.WaitGroup
 }
 
 // partState is the manager's memory of one partition. busy is held by the
@@ -154,7 +161,9 @@ func New(cfg Config, store *tiering.Store, parts *partition.Service, topics Topi
 	m := &Manager{
 		cfg: cfg, store: segs, parts: parts, topics: topics, cache: cache, log: log,
 		sem: make(chan struct{}, cfg.Concurrency), stopped: make(chan struct{}),
+		ahead: make(chan struct{}, readAheadSlots),
 	}
+	m.aheadCtx, m.aheadStop = context.WithCancel(context.Background())
 	m.ix.init(512)
 	m.mu.parts = map[partition.TP]*partState{}
 	empty := map[string]settings{}
@@ -189,6 +198,8 @@ func (m *Manager) Close() error {
 	for _, st := range states {
 		st.busy <- struct{}{}
 	}
+	m.aheadStop()
+	m.aheadWG.Wait()
 	return m.cache.Close()
 }
 

@@ -149,14 +149,15 @@ func TestPutGetRoundTrip(t *testing.T) {
 		t.Errorf("Get(empty) = %d bytes, %v; want 0 bytes, hit", len(got), ok)
 	}
 
-	// Replacing a value keeps one file and counts its new size once.
+	// Replacing a value appends the new one; the old bytes stay on disk,
+	// counted, until their slab goes.
 	mustPut(t, c, key, []byte("short"))
 	assertGet(t, c, key, []byte("short"))
-	if st := c.Stats(); st.Entries != 2 || st.Bytes != 5 {
-		t.Errorf("Stats after replace: %+v, want 2 entries, 5 bytes", st)
+	if st := c.Stats(); st.Entries != 2 || st.Bytes != 256<<10+5 || st.Files != 2 {
+		t.Errorf("Stats after replace: %+v, want 2 entries, 256 KiB + 5 bytes in 2 files", st)
 	}
-	if _, files := dirBytes(t, c.dir); files != 2 {
-		t.Errorf("%d files on disk, want 2", files)
+	if total, files := dirBytes(t, c.dir); total != 256<<10+5 || files != 2 {
+		t.Errorf("%d bytes in %d files on disk, want 256 KiB + 5 in 2", total, files)
 	}
 }
 
@@ -170,31 +171,68 @@ func TestGetUnknownKeyMisses(t *testing.T) {
 	}
 }
 
-func TestLRUEvictionByBytes(t *testing.T) {
+func TestEvictionOldestSlabFirst(t *testing.T) {
+	// A 300-byte budget makes 18-byte slabs: every chunk gets its own.
 	c := open(t, t.TempDir(), 300)
 	mustPut(t, c, "a", valueFor("a", 100))
 	mustPut(t, c, "b", valueFor("b", 100))
 	mustPut(t, c, "c", valueFor("c", 100))
-	assertGet(t, c, "a", valueFor("a", 100)) // a is now more recent than b and c
+	assertGet(t, c, "a", valueFor("a", 100)) // a read does not keep a: first in, first out
 
-	mustPut(t, c, "d", valueFor("d", 100)) // 400 > 300: b goes
-	assertGet(t, c, "b", nil)
-	if st := c.Stats(); st.Evictions != 1 || st.Bytes != 300 || st.Entries != 3 {
+	mustPut(t, c, "d", valueFor("d", 100)) // 400 > 300: a goes
+	assertGet(t, c, "a", nil)
+	assertGet(t, c, "b", valueFor("b", 100))
+	if st := c.Stats(); st.Evictions != 1 || st.Bytes != 300 || st.Entries != 3 || st.Files != 3 {
 		t.Fatalf("Stats after first eviction: %+v", st)
 	}
 
-	// Recency now, oldest first: c, a, d. A 150-byte value needs 150 bytes
-	// freed: c alone frees 100, so a goes too; d stays.
+	// A 150-byte value needs 150 bytes freed: b alone frees 100, so c goes
+	// too; d stays.
 	mustPut(t, c, "e", valueFor("e", 150))
+	assertGet(t, c, "b", nil)
 	assertGet(t, c, "c", nil)
-	assertGet(t, c, "a", nil)
 	assertGet(t, c, "d", valueFor("d", 100))
 	assertGet(t, c, "e", valueFor("e", 150))
-	if st := c.Stats(); st.Evictions != 3 || st.Bytes != 250 || st.Entries != 2 {
+	if st := c.Stats(); st.Evictions != 3 || st.Bytes != 250 || st.Entries != 2 || st.Files != 2 {
 		t.Fatalf("Stats after second eviction: %+v", st)
 	}
 	if total, files := dirBytes(t, c.dir); total != 250 || files != 2 {
 		t.Errorf("on disk: %d bytes in %d files, want 250 in 2", total, files)
+	}
+}
+
+// TestSlabsShareFiles: chunks go to one file until it is full, and a slab
+// leaves with all its chunks.
+func TestSlabsShareFiles(t *testing.T) {
+	c := open(t, t.TempDir(), 64<<10) // 4 KiB slabs
+	for i := range 8 {
+		k := fmt.Sprint(i)
+		mustPut(t, c, k, valueFor(k, 1024))
+	}
+	if st := c.Stats(); st.Files != 2 || st.Entries != 8 || st.Bytes != 8<<10 {
+		t.Fatalf("8 KiB of 1 KiB chunks: %+v, want 2 files", st)
+	}
+	for i := 8; i < 65; i++ { // 65 KiB: the first slab (0–3) goes
+		k := fmt.Sprint(i)
+		mustPut(t, c, k, valueFor(k, 1024))
+	}
+	for i := range 8 {
+		k := fmt.Sprint(i)
+		if i < 4 {
+			assertGet(t, c, k, nil)
+		} else {
+			assertGet(t, c, k, valueFor(k, 1024))
+		}
+	}
+	if st := c.Stats(); st.Evictions != 4 || st.Bytes != 61<<10 || st.Files != 16 {
+		t.Fatalf("after the first slab went: %+v", st)
+	}
+	// A key put again points to its new bytes; the old ones leave with
+	// their slab.
+	mustPut(t, c, "5", valueFor("five", 1024))
+	assertGet(t, c, "5", valueFor("five", 1024))
+	if total, files := dirBytes(t, c.dir); total != c.Stats().Bytes || files != c.Stats().Files {
+		t.Errorf("on disk: %d bytes in %d files, Stats %+v", total, files, c.Stats())
 	}
 }
 
@@ -239,7 +277,7 @@ func TestDiskNeverExceedsBudget(t *testing.T) {
 		if total > maxBytes {
 			t.Fatalf("after Put %d: %d bytes on disk, budget %d", i, total, maxBytes)
 		}
-		if total != st.Bytes || files != st.Entries {
+		if total != st.Bytes || files != st.Files {
 			t.Fatalf("after Put %d: disk has %d bytes in %d files, Stats %+v", i, total, files, st)
 		}
 	}
@@ -254,9 +292,12 @@ func TestOpenRemovesLeftovers(t *testing.T) {
 	mustPut(t, prev, "a", []byte("aaaa"))
 	mustPut(t, prev, "b", []byte("bbbb"))
 	// prev is never closed: the process "crashed". It also left a half
-	// written chunk, and someone else's file sits in the directory.
-	if err := os.WriteFile(filepath.Join(dir, fileName("c", 99)), []byte("par"), 0o600); err != nil {
-		t.Fatal(err)
+	// written slab and a chunk file of the format before slabs, and someone
+	// else's file sits in the directory.
+	for _, name := range []string{slabFileName(99), "0123456789abcdef0123456789abcdef-0000000000000001"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("par"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	foreign := filepath.Join(dir, "README.txt")
 	if err := os.WriteFile(foreign, []byte("not ours"), 0o600); err != nil {
@@ -277,35 +318,28 @@ func TestOpenRemovesLeftovers(t *testing.T) {
 }
 
 func TestLostChunkFileIsMiss(t *testing.T) {
-	tests := []struct {
-		name   string
-		damage func(path string) error
-	}{
-		{"deleted", os.Remove},
-		{"truncated", func(path string) error { return os.Truncate(path, 10) }},
+	c := open(t, t.TempDir(), 1<<20)
+	mustPut(t, c, "kept", valueFor("kept", 1000))
+	mustPut(t, c, "lost", valueFor("lost", 1000)) // same slab, after kept
+	c.mu.Lock()
+	path := filepath.Join(c.dir, c.mu.entries["lost"].slab.name)
+	c.mu.Unlock()
+	if err := os.Truncate(path, 1010); err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := open(t, t.TempDir(), 1<<20)
-			mustPut(t, c, "lost", valueFor("lost", 1000))
-			mustPut(t, c, "kept", valueFor("kept", 1000))
-			c.mu.Lock()
-			name := c.mu.entries["lost"].Value.(*entry).name
-			c.mu.Unlock()
-			if err := tt.damage(filepath.Join(c.dir, name)); err != nil {
-				t.Fatal(err)
-			}
 
-			assertGet(t, c, "lost", nil)
-			assertGet(t, c, "kept", valueFor("kept", 1000))
-			if st := c.Stats(); st.Entries != 1 || st.Bytes != 1000 || st.Misses != 1 {
-				t.Errorf("Stats: %+v, want the lost entry dropped and counted a miss", st)
-			}
-			if total, files := dirBytes(t, c.dir); total != 1000 || files != 1 {
-				t.Errorf("on disk: %d bytes in %d files, want 1000 in 1", total, files)
-			}
-		})
+	assertGet(t, c, "lost", nil)
+	assertGet(t, c, "kept", valueFor("kept", 1000))
+	if st := c.Stats(); st.Entries != 1 || st.Misses != 1 {
+		t.Errorf("Stats: %+v, want the lost entry dropped and counted a miss", st)
 	}
+
+	// A slab file deleted behind the cache's back is still read through
+	// the descriptor the cache holds; its space returns when it is evicted.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	assertGet(t, c, "kept", valueFor("kept", 1000))
 }
 
 func TestGetOrLoadDedupsConcurrentCallers(t *testing.T) {
@@ -599,7 +633,7 @@ func TestConcurrentUse(t *testing.T) {
 
 	st := c.Stats()
 	total, files := dirBytes(t, c.dir)
-	if total > maxBytes || total != st.Bytes || files != st.Entries {
+	if total > maxBytes || total != st.Bytes || files != st.Files {
 		t.Errorf("after the run: disk %d bytes in %d files, budget %d, Stats %+v", total, files, maxBytes, st)
 	}
 	if st.Evictions == 0 || st.Hits == 0 || uint64(loads.Load()) != st.Loads {
@@ -614,21 +648,21 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 func TestFileNameShape(t *testing.T) {
-	for _, key := range []string{"", "a", "../../etc/passwd", "segments/x/0/1-2-3.seg#12", string([]byte{0, '/', 0xff})} {
-		name := fileName(key, 42)
-		if !isChunkFileName(name) {
-			t.Errorf("fileName(%q) = %q is not recognised as a chunk file", key, name)
-		}
-		if filepath.Base(name) != name {
-			t.Errorf("fileName(%q) = %q is not a plain name", key, name)
+	for _, n := range []uint64{0, 1, 42, 1 << 63} {
+		name := slabFileName(n)
+		if !isSlabFileName(name) || isChunkFileName(name) {
+			t.Errorf("slabFileName(%d) = %q is not recognised as a slab file", n, name)
 		}
 	}
-	if fileName("k", 1) == fileName("k", 2) {
-		t.Error("file names of two versions of a key collide")
+	if slabFileName(1) == slabFileName(2) {
+		t.Error("slab file names collide")
 	}
-	for _, name := range []string{"README.txt", "", fileName("k", 1) + "x", "0123456789abcdef0123456789ABCDEF-0000000000000001"} {
-		if isChunkFileName(name) {
-			t.Errorf("isChunkFileName(%q) = true", name)
+	if !isChunkFileName("0123456789abcdef0123456789abcdef-0000000000000001") {
+		t.Error("a chunk file of the earlier format is not recognised")
+	}
+	for _, name := range []string{"README.txt", "", slabFileName(1) + "x", "0123456789ABCDEF.slab", ".slab", "0123456789abcdef0123456789ABCDEF-0000000000000001"} {
+		if isSlabFileName(name) || isChunkFileName(name) {
+			t.Errorf("%q taken for a file of ours", name)
 		}
 	}
 }

@@ -3,12 +3,14 @@
 // and verified by the caller, kept in one local directory so that consumers
 // re-reading tiered data do not download it again.
 //
-// A Cache owns its directory outright. It starts empty (Open deletes the chunk
-// files a previous process left), keeps its index (key → file, in least
-// recently used order) in memory only, and deletes the least recently used
-// chunks whenever a Put takes the total past the configured byte budget.
-// Losing a file behind the cache's back is harmless: the read misses and the
-// entry is dropped.
+// A Cache owns its directory outright. It starts empty (Open deletes the
+// files a previous process left), appends chunks to slab files of up to 32 MiB
+// (a file per chunk cost more in file creation than the chunk's read), keeps
+// its index (key → slab, offset, size) in memory only, and deletes the oldest
+// slab, with every chunk in it, whenever a Put takes the total past the
+// configured byte budget: first in, first out, which suits readers that go
+// forward through tiered data. A chunk that cannot be read back whole is a
+// miss and its entry is dropped.
 //
 // GetOrLoad is the read path for callers: it serves a hit from disk and, on a
 // miss, runs at most one load per key at a time, shares its result with every
