@@ -236,6 +236,7 @@ func (c *Cache) Put(key string, data []byte) error {
 	if err != nil {
 		return err
 	}
+	defer s.release()
 	c.mu.Lock()
 	off := s.size
 	c.mu.Unlock()
@@ -278,18 +279,21 @@ func (c *Cache) Put(key string, data []byte) error {
 }
 
 // slabFor returns the slab a chunk of size bytes goes to, creating a new
-// one when the current one is full. The caller holds wmu.
+// one when the current one is full, with a reference for the writer (so a
+// Close meanwhile cannot close the file under the write). The caller holds
+// wmu and releases the reference.
 func (c *Cache) slabFor(size int64) (*slab, error) {
 	c.mu.Lock()
-	closed := c.mu.closed
-	full := c.cur == nil || (c.cur.size > 0 && c.cur.size+size > c.slabBytes)
-	c.mu.Unlock()
-	switch {
-	case closed:
+	if c.mu.closed {
+		c.mu.Unlock()
 		return nil, ErrClosed
-	case !full:
-		return c.cur, nil
 	}
+	if s := c.cur; s != nil && (s.size == 0 || s.size+size <= c.slabBytes) {
+		s.refs.Add(1)
+		c.mu.Unlock()
+		return s, nil
+	}
+	c.mu.Unlock()
 	c.seq++
 	s := &slab{name: slabFileName(c.seq)}
 	f, err := os.OpenFile(filepath.Join(c.dir, s.name), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o640)
@@ -297,11 +301,12 @@ func (c *Cache) slabFor(size int64) (*slab, error) {
 		return nil, fmt.Errorf("chunkcache: create slab file: %w", err)
 	}
 	s.f = f
-	s.refs.Store(1)
+	s.refs.Store(2) // the cache's and the writer's
 	c.mu.Lock()
 	if c.mu.closed {
 		c.mu.Unlock()
 		c.retire(s)
+		s.release()
 		return nil, ErrClosed
 	}
 	c.mu.slabs = append(c.mu.slabs, s)
