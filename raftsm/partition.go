@@ -229,12 +229,12 @@ func (p *Partition) Update(ents []sm.Entry) ([]sm.Entry, error) {
 	// the state key once. Sizing it by the commands' bytes, as when the
 	// batches were in Pebble, allocated (and zeroed) their size again.
 	indexed := false
-	size, cmdBytes := 256, 0
+	cmdBytes := 0
 	for i := range ents {
 		indexed = indexed || readsBatches(ents[i].Cmd)
 		cmdBytes += len(ents[i].Cmd)
-		size += 256 + 128*appendedBatches(ents[i].Cmd)
 	}
+	size := updateBatchSize(ents)
 	startPos := p.startPos
 	var b *pebble.Batch
 	if indexed {
@@ -286,6 +286,16 @@ func (p *Partition) Update(ents []sm.Entry) ([]sm.Entry, error) {
 		p.onApply()
 	}
 	return ents, nil
+}
+
+// updateBatchSize is the size an Update allocates its Pebble batch at (see
+// Update): 256 bytes, and per entry 256 plus 128 per record batch it appends.
+func updateBatchSize(ents []sm.Entry) int {
+	size := 256
+	for i := range ents {
+		size += 256 + 128*appendedBatches(ents[i].Cmd)
+	}
+	return size
 }
 
 // AppliedLog reports the last applied Raft index and the bytes of the
