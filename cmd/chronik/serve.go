@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,12 +15,29 @@ import (
 	"github.com/chronik-go/chronik/core/telemetry"
 )
 
+// watchStop calls exit when the stop that begins once ctx ends has not
+// finished (done closed) within timeout; a timeout of 0 never calls it.
+func watchStop(ctx context.Context, done <-chan struct{}, timeout time.Duration, exit func()) {
+	<-ctx.Done()
+	if timeout <= 0 {
+		return
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		exit()
+	}
+}
+
 func newServeCmd() *cobra.Command {
 	var recoverFrom string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a broker node",
-		Long: `Run a Chronik broker node until SIGINT or SIGTERM, then shut down cleanly.
+		Long: `Run a Chronik broker node until SIGINT or SIGTERM, then shut down cleanly
+(within --shutdown-timeout; a second signal ends the process at once).
 
 With no flags this is a complete single-node broker:
   node ID 1, data in ./data, tiered segments under ./data/tier,
@@ -57,11 +75,19 @@ docs/disaster-recovery.md.`,
 					return err
 				}
 			}
+			done := make(chan struct{})
+			defer close(done) // before stop(): the watch below then ends
 			go func() {
 				// After the first signal, restore the default handling so
-				// that a second one kills a shutdown that hangs.
+				// that a second one kills a shutdown that hangs, and bound
+				// the stop by shutdown-timeout.
 				<-ctx.Done()
 				stop()
+				watchStop(ctx, done, cfg.ShutdownTimeout, func() {
+					logger.Error("the stop did not finish within shutdown-timeout; exiting as after a crash (acknowledged records are in the Raft log and replay at the next start)",
+						"shutdown-timeout", cfg.ShutdownTimeout)
+					os.Exit(1)
+				})
 			}()
 			err = broker.Run(ctx, cfg, logger)
 			if errors.Is(err, context.Canceled) && ctx.Err() != nil {

@@ -32,6 +32,10 @@ type Config struct {
 	HTTPAddr string `toml:"http-addr"`
 	// LogLevel is one of debug, info, warn, error.
 	LogLevel string `toml:"log-level"`
+	// ShutdownTimeout bounds the stop after SIGINT or SIGTERM: past it the
+	// process exits as after a crash (what was acknowledged is in the Raft
+	// log). 0 waits for the stop however long it takes.
+	ShutdownTimeout time.Duration `toml:"shutdown-timeout"`
 
 	Kafka KafkaConfig `toml:"kafka"`
 	Raft  RaftConfig  `toml:"raft"`
@@ -297,6 +301,8 @@ func Default() Config {
 		RaftAddr:  "127.0.0.1:9095",
 		HTTPAddr:  ":9644",
 		LogLevel:  "info",
+
+		ShutdownTimeout: 2 * time.Minute,
 		Kafka: KafkaConfig{
 			MaxRequestBytes:          100 * MiB,
 			AutoCreateTopics:         true,

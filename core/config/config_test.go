@@ -351,6 +351,35 @@ upload-timeout = "90s"
 	}
 }
 
+// TestLoadShutdownTimeout: the file, the environment and the flag set it,
+// in that order of precedence; a negative value is refused.
+func TestLoadShutdownTimeout(t *testing.T) {
+	file := writeFile(t, "shutdown-timeout = \"45s\"\n")
+	for _, tt := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want time.Duration
+	}{
+		{"file", nil, nil, 45 * time.Second},
+		{"env", nil, map[string]string{"CHRONIK_SHUTDOWN_TIMEOUT": "10s"}, 10 * time.Second},
+		{"flag", []string{"--shutdown-timeout", "0"}, map[string]string{"CHRONIK_SHUTDOWN_TIMEOUT": "10s"}, 0},
+	} {
+		c, err := Load(flagSet(t, append([]string{"--config", file}, tt.args...)...), envMap(tt.env))
+		if err != nil || c.ShutdownTimeout != tt.want {
+			t.Errorf("%s: shutdown-timeout %s, %v; want %s", tt.name, c.ShutdownTimeout, err, tt.want)
+		}
+	}
+	if d := Default().ShutdownTimeout; d != 2*time.Minute {
+		t.Errorf("default shutdown-timeout %s, want 2m", d)
+	}
+	for _, bad := range []string{"-1s", "soon"} {
+		if _, err := Load(flagSet(t, "--shutdown-timeout", bad), nil); err == nil || !strings.Contains(err.Error(), "shutdown-timeout") {
+			t.Errorf("--shutdown-timeout %s: %v, want an error naming the setting", bad, err)
+		}
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	tests := []struct {
 		name string

@@ -83,6 +83,19 @@ var settings = []setting{
 		func(c *Config) *string { return &c.Tier.URL }),
 	stringSetting("log-level", "log level: debug, info, warn or error",
 		func(c *Config) *string { return &c.LogLevel }),
+	{
+		key:   "shutdown-timeout",
+		usage: "how long the stop after SIGINT or SIGTERM may take before the process exits as after a crash (acknowledged records are in the Raft log); 0 waits however long",
+		get:   func(c *Config) string { return c.ShutdownTimeout.String() },
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("not a duration: use a value such as 2m or 30s")
+			}
+			c.ShutdownTimeout = d
+			return nil
+		},
+	},
 }
 
 // BindFlags registers --config and one flag per top-level setting on fs.
@@ -205,6 +218,8 @@ func Parse(name string, data []byte) (Config, error) {
 // RaftConfig, TierConfig and BackupConfig, as with encoding/json.
 type fileConfig struct {
 	Config
+	ShutdownTimeout duration `toml:"shutdown-timeout"`
+
 	Kafka  fileKafka  `toml:"kafka"`
 	Raft   fileRaft   `toml:"raft"`
 	Tier   fileTier   `toml:"tier"`
@@ -236,6 +251,7 @@ type fileTier struct {
 
 // durationKeys are the TOML keys holding durations, for error hints.
 var durationKeys = []string{
+	"shutdown-timeout",
 	"kafka.log-retention-check-interval",
 	"raft.rtt",
 	"tier.check-interval", "tier.sweep-interval", "tier.orphan-grace", "tier.upload-timeout",
@@ -264,9 +280,10 @@ func (d *duration) UnmarshalText(b []byte) error {
 func decodeTOML(name string, data []byte, cfg *Config) error {
 	t := cfg.Tier
 	fc := fileConfig{
-		Config: *cfg,
-		Kafka:  fileKafka{KafkaConfig: cfg.Kafka, LogRetentionCheckInterval: duration{cfg.Kafka.LogRetentionCheckInterval}},
-		Raft:   fileRaft{RaftConfig: cfg.Raft, RTT: duration{cfg.Raft.RTT}},
+		Config:          *cfg,
+		ShutdownTimeout: duration{cfg.ShutdownTimeout},
+		Kafka:           fileKafka{KafkaConfig: cfg.Kafka, LogRetentionCheckInterval: duration{cfg.Kafka.LogRetentionCheckInterval}},
+		Raft:            fileRaft{RaftConfig: cfg.Raft, RTT: duration{cfg.Raft.RTT}},
 		Tier: fileTier{
 			TierConfig:    t,
 			CheckInterval: duration{t.CheckInterval},
@@ -281,6 +298,7 @@ func decodeTOML(name string, data []byte, cfg *Config) error {
 		return tomlError(name, err)
 	}
 	*cfg = fc.Config
+	cfg.ShutdownTimeout = fc.ShutdownTimeout.Duration
 	cfg.Kafka = fc.Kafka.KafkaConfig
 	cfg.Kafka.LogRetentionCheckInterval = fc.Kafka.LogRetentionCheckInterval.Duration
 	cfg.Raft = fc.Raft.RaftConfig

@@ -82,6 +82,9 @@ func (c Config) Validate() error {
 	if !isLogLevel(c.LogLevel) {
 		bad("log-level %q is not one of %s (%s)", c.LogLevel, strings.Join(LogLevels, ", "), where("log-level"))
 	}
+	if c.ShutdownTimeout < 0 {
+		bad("shutdown-timeout is %s; it must be >= 0 (0: wait for the stop however long) (%s)", c.ShutdownTimeout, where("shutdown-timeout"))
+	}
 
 	k := c.Kafka
 	if k.MaxRequestBytes < KiB || k.MaxRequestBytes > GiB {
