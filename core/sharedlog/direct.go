@@ -38,7 +38,7 @@ const minBufBytes = 64 << 10
 // busy node's rounds reach 4–8 MiB (64 partitions at full rate), and the
 // buffer grows to twice what a round needs: kept only up to 8 MiB, it was
 // dropped after every such round and grown again from 64 KiB by doubling,
-// a quarter of the broker's allocations (bench/README.md "Allocations on
+// a sixth of the broker's allocations (bench/README.md "Allocations on
 // the produce path").
 const maxKeptBufBytes = 32 << 20
 
