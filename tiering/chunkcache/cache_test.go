@@ -686,3 +686,30 @@ func BenchmarkGetHit(b *testing.B) {
 		}
 	}
 }
+
+// TestPutRacingClose: a Put that overlaps Close returns nil or ErrClosed,
+// never a write error from a file Close shut under it.
+func TestPutRacingClose(t *testing.T) {
+	for round := range 20 {
+		c, err := Open(t.TempDir(), 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Go(func() {
+				for i := range 50 {
+					key := fmt.Sprintf("%d-%d-%d", round, w, i)
+					if err := c.Put(key, valueFor(key, 4096)); err != nil && !errors.Is(err, ErrClosed) {
+						t.Errorf("Put during Close: %v", err)
+						return
+					}
+				}
+			})
+		}
+		if err := c.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		wg.Wait()
+	}
+}
