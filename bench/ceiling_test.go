@@ -87,7 +87,7 @@ func BenchmarkStateMachine(b *testing.B) {
 			if probeRound(b) {
 				return
 			}
-			store, err := raftsm.OpenStore(b.TempDir())
+			store, err := raftsm.OpenStore(b.TempDir(), raftsm.StoreOptions{})
 			must(b, err)
 			defer store.Close()
 			p := raftsm.NewPartition(store, 100, nil)

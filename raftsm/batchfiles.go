@@ -169,8 +169,7 @@ func (s *batchFiles) append(data []byte) (int64, error) {
 	s.mu.RUnlock()
 	if last == nil || s.end-last.first >= s.store.batchFileSize {
 		if last != nil && s.wbFrom < s.end { // the full file's tail
-			s.store.writeback(last.f, s.wbFrom-last.first, s.end-s.wbFrom)
-			s.wbFrom = s.end
+			s.writeBehind(last)
 		}
 		var err error
 		if last, err = s.roll(); err != nil {
@@ -188,10 +187,20 @@ func (s *batchFiles) append(data []byte) (int64, error) {
 	// since the last flush (64 MiB and more each) reach the disk in one
 	// burst there, and the Raft log's fdatasyncs queue behind it.
 	if s.end-s.wbFrom >= writeBehindBytes {
-		s.store.writeback(last.f, s.wbFrom-last.first, s.end-s.wbFrom)
-		s.wbFrom = s.end
+		s.writeBehind(last)
 	}
 	return pos, nil
+}
+
+// writeBehind starts writing back what f holds from wbFrom to the end, and
+// hands the range to the store's page window (pagewindow.go).
+func (s *batchFiles) writeBehind(f *batchFile) {
+	off, n := s.wbFrom-f.first, s.end-s.wbFrom
+	s.store.writeback(f.f, off, n)
+	if w := s.store.window; w != nil {
+		w.add(f, off, n)
+	}
+	s.wbFrom = s.end
 }
 
 // writeBehindBytes is how much a partition writes to its batch files
@@ -256,6 +265,9 @@ func (s *batchFiles) dropBelow(start int64) error {
 	dropped := slices.Clone(s.files[:n])
 	s.files = slices.Delete(s.files, 0, n)
 	s.mu.Unlock()
+	if w := s.store.window; w != nil && len(dropped) > 0 {
+		w.forget(dropped)
+	}
 	var err error
 	for _, f := range dropped {
 		err = errors.Join(err, s.store.fs.Remove(f.path))
@@ -270,6 +282,9 @@ func (s *batchFiles) close() {
 	files := s.files
 	s.files = nil
 	s.mu.Unlock()
+	if w := s.store.window; w != nil && len(files) > 0 {
+		w.forget(files)
+	}
 	for _, f := range files {
 		f.release()
 	}

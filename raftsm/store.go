@@ -28,6 +28,7 @@ type Store struct {
 	batchesDir    string // partitions' batch files (batchfiles.go)
 	batchFileSize int64
 	writeback     func(f vfs.File, off, n int64) // startWriteback; tests record the calls
+	window        *pageWindow                    // nil: the page cache keeps the batch files' pages
 
 	writes atomic.Uint64 // incremented by every Apply
 	mu     struct {
@@ -41,15 +42,30 @@ type Store struct {
 	}
 }
 
+// StoreOptions tunes a Store.
+type StoreOptions struct {
+	// BatchPageCacheBytes is how much of the record batches written last
+	// the page cache keeps; the pages of older ones are dropped once they
+	// are on disk (pagewindow.go). 0 leaves them all to the kernel.
+	BatchPageCacheBytes int64
+}
+
 // OpenStore opens (or creates) the store of a broker's data dir: the state
 // Pebble in dataDir/state and the partitions' batch files in
 // dataDir/batches.
-func OpenStore(dataDir string) (*Store, error) {
+func OpenStore(dataDir string, opts StoreOptions) (*Store, error) {
 	dir := filepath.Join(dataDir, "state")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("raftsm: create state dir: %w", err)
 	}
-	return openStore(dir, vfs.Default)
+	s, err := openStore(dir, vfs.Default)
+	if err != nil {
+		return nil, err
+	}
+	if opts.BatchPageCacheBytes > 0 {
+		s.window = newPageWindow(opts.BatchPageCacheBytes, dropPages)
+	}
+	return s, nil
 }
 
 // openStore opens the store with its Pebble in dir and the batch files
@@ -136,6 +152,9 @@ func openStore(dir string, fs vfs.FS) (*Store, error) {
 // closes Pebble.
 func (s *Store) Close() error {
 	ferr := s.Sync()
+	if s.window != nil {
+		s.window.close()
+	}
 	cerr := s.db.Close()
 	if ferr != nil {
 		return ferr

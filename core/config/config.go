@@ -226,6 +226,10 @@ type StorageConfig struct {
 	// so that a full disk never fails a Raft log or state store write (which
 	// would stop the broker). 0 turns the guard off.
 	MinFreeBytes int64 `toml:"min-free-bytes"`
+	// BatchPageCacheBytes bounds how much of the record batches it wrote
+	// last the broker leaves in the page cache; the pages of older ones are
+	// dropped once on disk. 0 leaves them all to the kernel.
+	BatchPageCacheBytes int64 `toml:"batch-page-cache-bytes"`
 }
 
 // BackupConfig schedules disaster-recovery backups (docs/disaster-recovery.md):
@@ -345,7 +349,7 @@ func Default() Config {
 			MaxPendingBytes: 4 * GiB,
 			UploadTimeout:   5 * time.Minute,
 		},
-		Storage: StorageConfig{MinFreeBytes: 1 * GiB},
+		Storage: StorageConfig{MinFreeBytes: 1 * GiB, BatchPageCacheBytes: 512 * MiB},
 		Backup: BackupConfig{
 			Interval:    time.Hour,
 			Keep:        7,

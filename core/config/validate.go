@@ -169,6 +169,9 @@ func (c Config) Validate() error {
 	if c.Storage.MinFreeBytes < 0 {
 		bad("storage.min-free-bytes is %d; it must be >= 0 (0 turns the free-space guard off), e.g. 1073741824 for 1 GiB", c.Storage.MinFreeBytes)
 	}
+	if b := c.Storage.BatchPageCacheBytes; b != 0 && b < MiB {
+		bad("storage.batch-page-cache-bytes is %d; it must be 0 (leave the pages to the kernel) or at least 1048576 (1 MiB), e.g. 268435456 for 256 MiB", b)
+	}
 	if k.LogRetentionCheckInterval < 10*time.Millisecond || k.LogRetentionCheckInterval > 24*time.Hour {
 		bad("kafka.log-retention-check-interval is %v; it must be between 10ms and 24h, such as \"5m\" (Kafka's log.retention.check.interval.ms)", k.LogRetentionCheckInterval)
 	}
