@@ -225,14 +225,13 @@ func TestPartitionReadsInlineBatches(t *testing.T) {
 func TestBatchFilesWriteBehind(t *testing.T) {
 	h := newHarness(t, vfs.NewMem())
 	h.store.batchFileSize = 3 << 20
-	type span struct{ off, n int64 }
 	var files []vfs.File
-	spans := map[vfs.File][]span{}
+	spans := map[vfs.File][]fileSpan{}
 	h.store.writeback = func(f vfs.File, off, n int64) {
 		if _, ok := spans[f]; !ok {
 			files = append(files, f)
 		}
-		spans[f] = append(spans[f], span{off, n})
+		spans[f] = append(spans[f], fileSpan{off, n})
 	}
 	const batches = 20
 	payload := strings.Repeat("w", 300<<10)
@@ -240,19 +239,31 @@ func TestBatchFilesWriteBehind(t *testing.T) {
 		h.update(appendCmd(1, plain(1, 1, payload)))
 	}
 	written := int64(batches * (batchHeaderSize + len(payload)))
+	covered := coveredFromStart(t, "writeback request", files, spans)
+	if len(files) < 2 || covered > written || covered < written-writeBehindBytes {
+		t.Fatalf("writeback requested for %d of %d bytes in %d files; want all but the last MiB, in ≥ 2 files",
+			covered, written, len(files))
+	}
+}
+
+// fileSpan is a byte range of a file.
+type fileSpan struct{ off, n int64 }
+
+// coveredFromStart checks that each file's spans follow each other from
+// the file's start without gaps or overlaps, and returns the bytes they
+// cover in all.
+func coveredFromStart(t *testing.T, what string, files []vfs.File, spans map[vfs.File][]fileSpan) int64 {
+	t.Helper()
 	var covered int64
 	for i, f := range files {
 		next := int64(0)
 		for _, s := range spans[f] {
 			if s.off != next || s.n <= 0 {
-				t.Fatalf("file %d: request for [%d, +%d) after one that ended at %d", i, s.off, s.n, next)
+				t.Fatalf("file %d: %s for [%d, +%d) after one that ended at %d", i, what, s.off, s.n, next)
 			}
 			next += s.n
 		}
 		covered += next
 	}
-	if len(files) < 2 || covered > written || covered < written-writeBehindBytes {
-		t.Fatalf("writeback requested for %d of %d bytes in %d files; want all but the last MiB, in ≥ 2 files",
-			covered, written, len(files))
-	}
+	return covered
 }

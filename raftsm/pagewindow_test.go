@@ -16,11 +16,10 @@ import (
 func TestPageWindowDropsOldest(t *testing.T) {
 	h := newHarness(t, vfs.NewMem())
 	h.store.batchFileSize = 3 << 20
-	type span struct{ off, n int64 }
 	var (
 		mu       sync.Mutex
 		wbFiles  []vfs.File
-		dropped  = map[vfs.File][]span{}
+		dropped  = map[vfs.File][]fileSpan{}
 		writeOut int64
 	)
 	h.store.writeback = func(f vfs.File, _, n int64) {
@@ -33,7 +32,7 @@ func TestPageWindowDropsOldest(t *testing.T) {
 	h.store.window = newPageWindow(window, func(f vfs.File, off, n int64) {
 		mu.Lock()
 		defer mu.Unlock()
-		dropped[f] = append(dropped[f], span{off, n})
+		dropped[f] = append(dropped[f], fileSpan{off, n})
 	})
 	const batches = 20
 	payload := strings.Repeat("d", 300<<10)
@@ -48,17 +47,7 @@ func TestPageWindowDropsOldest(t *testing.T) {
 	w.close()
 	h.store.window = nil // closed above
 
-	var droppedN int64
-	for i, f := range wbFiles {
-		next := int64(0)
-		for _, s := range dropped[f] {
-			if s.off != next || s.n <= 0 {
-				t.Fatalf("file %d: drop of [%d, +%d) after one that ended at %d", i, s.off, s.n, next)
-			}
-			next += s.n
-		}
-		droppedN += next
-	}
+	droppedN := coveredFromStart(t, "drop", wbFiles, dropped)
 	if kept > window || droppedN == 0 || droppedN+kept != writeOut {
 		t.Fatalf("dropped %d and kept %d of %d bytes sent to writeback; want kept ≤ %d and the rest dropped",
 			droppedN, kept, writeOut, window)
