@@ -91,3 +91,42 @@ func TestPageWindowHoldsFiles(t *testing.T) {
 	w.close()
 	h.store.window = nil
 }
+
+// TestPageWindowForgetsDeletedFiles: files that retention deletes leave the
+// window at once, so their disk space is freed without waiting for newer
+// writes to push them out.
+func TestPageWindowForgetsDeletedFiles(t *testing.T) {
+	h := newHarness(t, vfs.NewMem())
+	h.store.batchFileSize = 1 << 20
+	h.store.window = newPageWindow(1<<30, func(vfs.File, int64, int64) {})
+	for i := range 4 { // one 1.5 MiB batch per file
+		h.update(appendCmd(1, plain(1, int64(i), strings.Repeat("r", 1536<<10))))
+	}
+	if err := h.store.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	files := h.p.files.acquire()
+	releaseAll(files)
+	if len(files) != 4 {
+		t.Fatalf("%d batch files, want 4", len(files))
+	}
+	h.update(EncodeDeleteRecords(3))
+	for i, f := range files {
+		want := int64(0) // deleted and closed
+		if i == 3 {
+			want = 2 // the partition's and the window's
+		}
+		if n := f.refs.Load(); n != want {
+			t.Fatalf("file %d: %d references after DeleteRecords(3), want %d", i, n, want)
+		}
+	}
+	w := h.store.window
+	w.mu.Lock()
+	kept := len(w.kept)
+	w.mu.Unlock()
+	if kept != 1 {
+		t.Fatalf("window keeps %d regions, want the last file's one", kept)
+	}
+	w.close()
+	h.store.window = nil
+}
