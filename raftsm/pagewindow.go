@@ -3,6 +3,7 @@ package raftsm
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -29,6 +30,7 @@ type pageWindow struct {
 	pending []pageRegion // to drop, oldest first
 	closed  bool
 	done    chan struct{}
+	dropped atomic.Int64 // bytes whose pages were dropped
 }
 
 // pageRegion is a byte range of a batch file, with a reference held on it.
@@ -109,6 +111,7 @@ func (w *pageWindow) run() {
 		w.mu.Unlock()
 		for i, r := range batch {
 			w.drop(r.f.f, r.off, r.n)
+			w.dropped.Add(r.n)
 			r.f.release()
 			batch[i] = pageRegion{}
 		}
@@ -128,4 +131,23 @@ func (w *pageWindow) close() {
 	for _, r := range kept {
 		r.f.release()
 	}
+}
+
+// PageCacheStats describes a store's page window.
+type PageCacheStats struct {
+	KeptBytes    int64 // newest batch bytes written back whose pages are kept
+	DroppedBytes int64 // batch bytes whose pages were dropped, since the store opened
+}
+
+// PageCacheStats returns the page window's figures; zero when the store
+// has none (storage.batch-page-cache-bytes = 0).
+func (s *Store) PageCacheStats() PageCacheStats {
+	w := s.window
+	if w == nil {
+		return PageCacheStats{}
+	}
+	w.mu.Lock()
+	kept := w.keptN
+	w.mu.Unlock()
+	return PageCacheStats{KeptBytes: kept, DroppedBytes: w.dropped.Load()}
 }

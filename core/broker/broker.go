@@ -252,6 +252,9 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	if err := b.diskUsageMeters(meter); err != nil {
 		return nil, err
 	}
+	if err := b.pageCacheMeters(meter); err != nil {
+		return nil, err
+	}
 	if err := b.startDeletedTopicSweeper(meter); err != nil {
 		return nil, err
 	}

@@ -63,3 +63,24 @@ func dirBytes(dir string) (int64, error) {
 	})
 	return n, err
 }
+
+// pageCacheMeters reports the store's page window (storage.batch-page-cache-bytes):
+// chronik_batch_page_cache_bytes, the newest batch bytes whose pages it
+// keeps, and chronik_batch_page_cache_dropped_bytes_total, those whose pages
+// it dropped. Consumers reading further back than the first read from disk.
+func (b *Broker) pageCacheMeters(meter metric.Meter) error {
+	kept, err1 := meter.Int64ObservableGauge("batch_page_cache_bytes",
+		metric.WithDescription("Bytes of the newest record batches whose pages the broker keeps in the page cache (at most storage.batch-page-cache-bytes)."), metric.WithUnit("By"))
+	dropped, err2 := meter.Int64ObservableCounter("batch_page_cache_dropped_bytes",
+		metric.WithDescription("Bytes of record batches whose pages were dropped from the page cache once on disk, since the broker started."), metric.WithUnit("By"))
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("page cache metrics: %w %w", err1, err2)
+	}
+	_, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		st := b.store.PageCacheStats()
+		o.ObserveInt64(kept, st.KeptBytes)
+		o.ObserveInt64(dropped, st.DroppedBytes)
+		return nil
+	}, kept, dropped)
+	return err
+}
