@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,8 +35,13 @@ type Store struct {
 	mu     struct {
 		sync.Mutex
 		flushed uint64 // value of writes covered by the last flush
+		// pending is the flush a Sync gave up waiting for (it failed, and
+		// Pebble retries it); the next Sync waits for it first.
+		pending <-chan struct{}
 	}
-	dirty struct {
+	flushFails   atomic.Uint64 // flushes that ended with an error
+	lastFlushErr atomic.Pointer[error]
+	dirty        struct {
 		sync.Mutex
 		files   map[*batchFile]struct{} // batch files written since their last sync
 		flushes map[int]struct{}        // flush jobs that have not created a table yet
@@ -155,6 +161,12 @@ func (s *Store) Close() error {
 	if s.window != nil {
 		s.window.close()
 	}
+	if errors.Is(ferr, errFlushFailing) {
+		// Pebble's Close would wait for the flush it keeps retrying:
+		// leave it open, the process is on its way out. Everything
+		// acknowledged is in the Raft log and replays at the next start.
+		return ferr
+	}
 	cerr := s.db.Close()
 	if ferr != nil {
 		return ferr
@@ -170,11 +182,72 @@ func (s *Store) Sync() error {
 	if w == s.mu.flushed {
 		return nil
 	}
-	if err := s.db.Flush(); err != nil {
+	if err := s.flushLocked(); err != nil {
 		return fmt.Errorf("raftsm: flush state: %w", err)
 	}
 	s.mu.flushed = w
 	return nil
+}
+
+// errFlushFailing marks a Sync that gave up on a flush Pebble keeps
+// retrying.
+var errFlushFailing = errors.New("a state store flush failed and is being retried")
+
+// flushLocked flushes the memtable and waits until the flush is done, or
+// until one fails: Pebble retries a failed flush until it succeeds, so a
+// data directory whose disk fails or was removed would hold the caller
+// (and a broker's stop) forever. The flush goes on in the background, and
+// the next call waits for it before it starts another. The caller holds
+// s.mu.
+func (s *Store) flushLocked() error {
+	fails := s.flushFails.Load()
+	for {
+		if s.mu.pending == nil {
+			done, err := s.db.AsyncFlush()
+			if err != nil {
+				return err
+			}
+			s.mu.pending = done
+			return s.waitFlushLocked(fails)
+		}
+		// An earlier flush is still being retried; it does not cover
+		// what was written since, so another follows it.
+		if err := s.waitFlushLocked(fails); err != nil {
+			return err
+		}
+	}
+}
+
+// flushGiveUp is how long flushes must keep failing before a Sync gives up
+// on them: a failure that clears sooner (Pebble retries at once) only
+// delays it.
+const flushGiveUp = time.Second
+
+// waitFlushLocked waits for s.mu.pending, or until flushes have failed
+// (the count passed fails) for flushGiveUp.
+func (s *Store) waitFlushLocked(fails uint64) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var failingSince time.Time
+	for {
+		select {
+		case <-s.mu.pending:
+			s.mu.pending = nil
+			return nil
+		case now := <-tick.C:
+			n := s.flushFails.Load()
+			switch {
+			case n == fails: // no failure since the last look
+			case failingSince.IsZero():
+				failingSince, fails = now, n
+			case now.Sub(failingSince) >= flushGiveUp: // failed again, and for long enough
+				if last := s.lastFlushErr.Load(); last != nil {
+					return fmt.Errorf("%w: %w", errFlushFailing, *last)
+				}
+				return errFlushFailing
+			}
+		}
+	}
 }
 
 // apply commits b without fsync; b must include the shard's applied index.
@@ -250,6 +323,11 @@ func (s *Store) flushEnd(info pebble.FlushInfo) {
 	s.dirty.Lock()
 	delete(s.dirty.flushes, info.JobID)
 	s.dirty.Unlock()
+	// Pebble reports a flush of nothing as an error too ("empty table").
+	if err := info.Err; err != nil && !strings.Contains(err.Error(), "empty table") {
+		s.lastFlushErr.Store(&err)
+		s.flushFails.Add(1)
+	}
 }
 
 // syncBatchFiles fsyncs every batch file written since its last sync, up
