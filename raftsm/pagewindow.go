@@ -16,9 +16,9 @@ import (
 // Left to the kernel, the batch files would fill memory with page cache:
 // every page they write is then a page the kernel takes anew, which here
 // costs ~1 s of kernel CPU per GiB against ~0.25 s for a page just freed,
-// and with memory full the writer reclaims first (bench/README.md
-// "Page window"). Recent batches are what consumers at the tail read; a
-// consumer further back reads from the disk.
+// and with memory full the writer reclaims first (bench/README.md "Page
+// window for the batch files"). Recent batches are what consumers at the
+// tail read; a consumer further back reads from the disk.
 type pageWindow struct {
 	max  int64
 	drop func(f vfs.File, off, n int64) // dropPages; tests record the calls
