@@ -325,13 +325,10 @@ func (c *benchCluster) waitCaughtUp(ctx context.Context, i int, topic string, ti
 // half rates batch ~2,300 records per entry and never reach it. One op is
 // one acknowledged record of the RF3 maximum-rate run.
 func BenchmarkProduceRF3(b *testing.B) {
-	if probeRound(b) {
+	ctx, bin, w, ok := rf3Start(b)
+	if !ok {
 		return
 	}
-	ctx := benchContext(b)
-	bin := buildChronik(b)
-	w := DefaultWorkload()
-	w.Records, w.Partitions = int64(b.N), 1
 
 	// The single node first, stopped before the cluster starts so the two
 	// never share the cores.
@@ -347,14 +344,7 @@ func BenchmarkProduceRF3(b *testing.B) {
 	single.stop(b, syscall.SIGKILL)
 
 	w3 := startRF3(ctx, b, bin, w)
-	b.SetBytes(int64(w.RecordSize))
-	b.ReportAllocs() // of this harness only: the brokers are child processes
-	b.ResetTimer()
-	res, err := Produce(ctx, w3)
-	b.StopTimer()
-	must(b, err)
-	reportRun(b, res)
-	reportRatio(b, "rf1", res.RecordsPerSec, rf1.RecordsPerSec, "records/s")
+	res := runRF3Max(ctx, b, w3, rf1)
 
 	w3.Rate = res.RecordsPerSec / 2
 	half, err := Produce(ctx, w3)
@@ -402,28 +392,42 @@ func BenchmarkProduceRF3(b *testing.B) {
 // (bench/README.md "Page window for the batch files"). One op is one
 // acknowledged record of the RF3 run.
 func BenchmarkProduceRF3Sustained(b *testing.B) {
-	if probeRound(b) {
+	ctx, bin, w, ok := rf3Start(b)
+	if !ok {
 		return
 	}
-	ctx := benchContext(b)
-	bin := buildChronik(b)
-	w := DefaultWorkload()
-	w.Records, w.Partitions = int64(b.N), 1
 	single, w1 := startRF1(ctx, b, bin, w)
 	rf1, err := Produce(ctx, w1)
 	must(b, err)
 	single.stop(b, syscall.SIGKILL)
+	res := runRF3Max(ctx, b, startRF3(ctx, b, bin, w), rf1)
+	logf(b, "sustained: RF3 %.0f rec/s, RF1 %.0f rec/s: x_rf1 %.2f", res.RecordsPerSec, rf1.RecordsPerSec, res.RecordsPerSec/rf1.RecordsPerSec)
+}
 
-	w3 := startRF3(ctx, b, bin, w)
-	b.SetBytes(int64(w.RecordSize))
-	b.ReportAllocs()
+// rf3Start is the start of the RF3 benchmarks: the context, the chronik
+// binary and the workload of b.N records to one partition; ok is false in
+// the probe round, which runs nothing.
+func rf3Start(b *testing.B) (ctx context.Context, bin string, w Workload, ok bool) {
+	if probeRound(b) {
+		return nil, "", Workload{}, false
+	}
+	w = DefaultWorkload()
+	w.Records, w.Partitions = int64(b.N), 1
+	return benchContext(b), buildChronik(b), w, true
+}
+
+// runRF3Max is the timed part of the RF3 benchmarks: w3's records at the
+// maximum rate against the cluster, reported with x_rf1 against rf1.
+func runRF3Max(ctx context.Context, b *testing.B, w3 Workload, rf1 Result) Result {
+	b.SetBytes(int64(w3.RecordSize))
+	b.ReportAllocs() // of this harness only: the brokers are child processes
 	b.ResetTimer()
 	res, err := Produce(ctx, w3)
 	b.StopTimer()
 	must(b, err)
 	reportRun(b, res)
 	reportRatio(b, "rf1", res.RecordsPerSec, rf1.RecordsPerSec, "records/s")
-	logf(b, "sustained: RF3 %.0f rec/s, RF1 %.0f rec/s: x_rf1 %.2f", res.RecordsPerSec, rf1.RecordsPerSec, res.RecordsPerSec/rf1.RecordsPerSec)
+	return res
 }
 
 // startRF1 starts the single node of the RF3 benchmarks (one chronik serve,
