@@ -332,9 +332,7 @@ func BenchmarkProduceRF3(b *testing.B) {
 
 	// The single node first, stopped before the cluster starts so the two
 	// never share the cores.
-	single, w1 := startRF1(ctx, b, bin, w)
-	rf1, err := Produce(ctx, w1)
-	must(b, err)
+	single, w1, rf1 := startRF1(ctx, b, bin, w)
 	w1.Rate = rf1.RecordsPerSec / 2
 	rf1Half, err := Produce(ctx, w1)
 	must(b, err)
@@ -396,9 +394,7 @@ func BenchmarkProduceRF3Sustained(b *testing.B) {
 	if !ok {
 		return
 	}
-	single, w1 := startRF1(ctx, b, bin, w)
-	rf1, err := Produce(ctx, w1)
-	must(b, err)
+	single, _, rf1 := startRF1(ctx, b, bin, w)
 	single.stop(b, syscall.SIGKILL)
 	res := runRF3Max(ctx, b, startRF3(ctx, b, bin, w), rf1)
 	logf(b, "sustained: RF3 %.0f rec/s, RF1 %.0f rec/s: x_rf1 %.2f", res.RecordsPerSec, rf1.RecordsPerSec, res.RecordsPerSec/rf1.RecordsPerSec)
@@ -419,26 +415,23 @@ func rf3Start(b *testing.B) (ctx context.Context, bin string, w Workload, ok boo
 // runRF3Max is the timed part of the RF3 benchmarks: w3's records at the
 // maximum rate against the cluster, reported with x_rf1 against rf1.
 func runRF3Max(ctx context.Context, b *testing.B, w3 Workload, rf1 Result) Result {
-	b.SetBytes(int64(w3.RecordSize))
-	b.ReportAllocs() // of this harness only: the brokers are child processes
-	b.ResetTimer()
-	res, err := Produce(ctx, w3)
-	b.StopTimer()
-	must(b, err)
-	reportRun(b, res)
+	res := timedProduce(ctx, b, w3)
 	reportRatio(b, "rf1", res.RecordsPerSec, rf1.RecordsPerSec, "records/s")
 	return res
 }
 
 // startRF1 starts the single node of the RF3 benchmarks (one chronik serve,
-// the peer) with an RF1 topic "rf1", and returns it and w pointed at it.
-func startRF1(ctx context.Context, b *testing.B, bin string, w Workload) (*child, Workload) {
+// the peer) with an RF1 topic "rf1" and produces w's records to it at the
+// maximum rate; it returns the node, w pointed at it, and the result.
+func startRF1(ctx context.Context, b *testing.B, bin string, w Workload) (*child, Workload, Result) {
 	single := startServe(b, bin, nil, b.TempDir())
 	single.waitReady(ctx, b, time.Now())
 	w.Brokers, w.Topic, w.ReplicationFactor = []string{single.kafkaAddr}, "rf1", 1
 	_, err := EnsureTopic(ctx, w)
 	must(b, err)
-	return single, w
+	rf1, err := Produce(ctx, w)
+	must(b, err)
+	return single, w, rf1
 }
 
 // startRF3 starts the three-process cluster of the RF3 benchmarks with an

@@ -67,12 +67,6 @@ func BenchmarkProduceHalfRate(b *testing.B) {
 	maxRes, err := Produce(ctx, w)
 	must(b, err)
 	w.Rate = maxRes.RecordsPerSec / 2
-	b.SetBytes(int64(w.RecordSize))
-	b.ReportAllocs()
-	b.ResetTimer()
-	res, err := Produce(ctx, w)
-	b.StopTimer()
-	must(b, err)
-	reportRun(b, res)
+	res := timedProduce(ctx, b, w)
 	reportRatio(b, "max", res.RecordsPerSec, maxRes.RecordsPerSec, "records/s")
 }

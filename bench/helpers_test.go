@@ -241,3 +241,17 @@ func reportRaftLogSize(b *testing.B, dir string, payload int64, unit string) {
 	}
 	b.ReportMetric(float64(size)/float64(payload), unit)
 }
+
+// timedProduce is the timed part of a produce benchmark: w's records, one
+// op each, reported with reportRun. Allocations are the harness's (and the
+// in-process broker's, if any; child processes are not counted).
+func timedProduce(ctx context.Context, b *testing.B, w Workload) Result {
+	b.SetBytes(int64(w.RecordSize))
+	b.ReportAllocs()
+	b.ResetTimer()
+	res, err := Produce(ctx, w)
+	b.StopTimer()
+	must(b, err)
+	reportRun(b, res)
+	return res
+}
