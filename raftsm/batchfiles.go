@@ -29,12 +29,13 @@ import (
 // as a whole once every batch in them is below the local start.
 //
 // Durability: batch files are written without fsync, like the state store.
-// Before a Pebble flush makes state durable that points into them, the
-// store fsyncs every file written since the last flush (Store.syncBatchFiles,
-// run from the flush's first TableCreated event), so durable state never
-// points past durable batch bytes. After a crash, Open ignores whatever a
-// file holds past the durable state's byte position, and the Raft log's
-// replay writes the same bytes again.
+// Before state that points into them can become durable, the store fsyncs
+// every file written since the last such sync (Store.syncBatchFiles): before
+// a Pebble flush's first table (its first TableCreated event), and before
+// the WAL hands Pebble's writes to its file (walfile.go). So durable state
+// never points past durable batch bytes. After a crash, Open ignores
+// whatever a file holds past the durable state's byte position, and the
+// Raft log's replay writes the same bytes again.
 const batchFileSize = 64 << 20 // Store.batchFileSize, which tests lower
 
 // batchRefSize is the length of a 'b' value that refers to a batch file.
@@ -105,7 +106,7 @@ func batchFileName(first int64) string { return fmt.Sprintf("%020d.batches", fir
 
 // open (re)loads the partition's files for a durable state whose byte
 // position is end: files starting at or past end hold only bytes written
-// after the last flush (a crash lost their state) and are removed; so are
+// after the last sync (a crash lost their state) and are removed; so are
 // files wholly below start, whose removal a crash interrupted.
 func (s *batchFiles) open(start, end int64) error {
 	s.close()
@@ -159,7 +160,7 @@ func parseBatchFileName(name string) (int64, bool) {
 
 // append writes data at the end of the partition's files and returns the
 // position of its first byte. The data is in the page cache, not durable:
-// the comment at the top of this file says how flushes make it so.
+// the comment at the top of this file says how it becomes so.
 func (s *batchFiles) append(data []byte) (int64, error) {
 	s.mu.RLock()
 	var last *batchFile
@@ -183,9 +184,9 @@ func (s *batchFiles) append(data []byte) (int64, error) {
 	s.end += int64(len(data))
 	s.store.markDirty(last)
 	// Start writing back what accumulated, so that the fsync at the next
-	// flush finds little left: otherwise the dirty bytes of every partition
-	// since the last flush (64 MiB and more each) reach the disk in one
-	// burst there, and the Raft log's fdatasyncs queue behind it.
+	// sync finds little left: otherwise the dirty bytes of every partition
+	// since the last one (64 MiB and more each) reach the disk in one burst
+	// there, and the Raft log's fdatasyncs queue behind it.
 	if s.end-s.wbFrom >= writeBehindBytes {
 		s.writeBehind(last)
 	}
@@ -208,7 +209,7 @@ func (s *batchFiles) writeBehind(f *batchFile) {
 const writeBehindBytes = 1 << 20
 
 // roll starts a new file at the current end. The directory entries are
-// made durable at once: a flush may make state pointing into the file
+// made durable at once: a sync may make state pointing into the file
 // durable any time after.
 func (s *batchFiles) roll() (*batchFile, error) {
 	fs := s.store.fs

@@ -400,7 +400,7 @@ func (p *Partition) applyAppend(b *pebble.Batch, d *dec, withOpts bool) sm.Resul
 		p.next += int64(bt.Meta.LastOffsetDelta) + 1
 	}
 	// One write per command, before the Pebble batch that points to it is
-	// applied (the flush ordering in batchfiles.go depends on it).
+	// applied (the sync ordering in batchfiles.go depends on it).
 	*buf = written
 	if at, err := p.files.append(written); err != nil {
 		p.ioErr = err

@@ -20,9 +20,9 @@ import (
 
 // Store is the broker's state: one Pebble instance shared by every state
 // machine, and beside it the partitions' record batch files (batchfiles.go).
-// Writes go in without the WAL; Sync flushes the memtable. Flushes are
-// coalesced: a Sync that finds nothing written since the last flush returns
-// at once.
+// Writes go to the memtable and the WAL without fsync; Sync syncs the batch
+// files and the WAL (walfile.go), and Close flushes the memtable. A Sync
+// that finds nothing written since the last one returns at once.
 type Store struct {
 	db            *pebble.DB
 	fs            vfs.FS
@@ -30,22 +30,26 @@ type Store struct {
 	batchFileSize int64
 	writeback     func(f vfs.File, off, n int64) // startWriteback; tests record the calls
 	window        *pageWindow                    // nil: the page cache keeps the batch files' pages
+	onSync        func(time.Duration)            // StoreOptions.OnSync
 
-	writes atomic.Uint64 // incremented by every Apply
+	wal    atomic.Pointer[walFile] // the WAL file Pebble writes now
+	writes atomic.Uint64           // incremented by every Apply
+	synced atomic.Uint64           // value of writes covered by the last Sync
 	mu     struct {
 		sync.Mutex
-		flushed uint64 // value of writes covered by the last flush
 		// pending is the flush a Sync gave up waiting for (it failed, and
 		// Pebble retries it); the next Sync waits for it first.
 		pending <-chan struct{}
 	}
 	flushFails   atomic.Uint64 // flushes that ended with an error
 	lastFlushErr atomic.Pointer[error]
+	failingSince atomic.Int64 // unix ns of the first of the flushes failing now; 0 after a success
 	dirty        struct {
 		sync.Mutex
 		files   map[*batchFile]struct{} // batch files written since their last sync
 		flushes map[int]struct{}        // flush jobs that have not created a table yet
 	}
+	syncingBatches sync.Mutex // held by syncBatchFiles: a call returns only once every file dirty at its start is synced
 }
 
 // StoreOptions tunes a Store.
@@ -54,6 +58,10 @@ type StoreOptions struct {
 	// the page cache keeps; the pages of older ones are dropped once they
 	// are on disk (pagewindow.go). 0 leaves them all to the kernel.
 	BatchPageCacheBytes int64
+	// OnSync, if set, is told how long each Sync that had something to
+	// sync took (Dragonboat holds the partition's lock through it at every
+	// snapshot).
+	OnSync func(time.Duration)
 }
 
 // OpenStore opens (or creates) the store of a broker's data dir: the state
@@ -71,6 +79,7 @@ func OpenStore(dataDir string, opts StoreOptions) (*Store, error) {
 	if opts.BatchPageCacheBytes > 0 {
 		s.window = newPageWindow(opts.BatchPageCacheBytes, dropPages)
 	}
+	s.onSync = opts.OnSync
 	return s, nil
 }
 
@@ -87,7 +96,7 @@ func openStore(dir string, fs vfs.FS) (*Store, error) {
 	s.dirty.files = make(map[*batchFile]struct{})
 	s.dirty.flushes = make(map[int]struct{})
 	opts := &pebble.Options{
-		FS: fs,
+		FS: walFS{FS: fs, syncBatches: s.syncBatchFiles, created: s.wal.Store, writeOutBytes: walWriteOutBytes},
 		// State that points into batch files becomes durable only with
 		// the files' bytes (batchfiles.go): a flush syncs them before it
 		// writes its first table.
@@ -96,7 +105,6 @@ func openStore(dir string, fs vfs.FS) (*Store, error) {
 			TableCreated: s.tableCreated,
 			FlushEnd:     s.flushEnd,
 		},
-		DisableWAL:   true,
 		MemTableSize: 64 << 20,
 		Logger:       quietLogger{},
 		// Blob files (value separation) need this format; a store made by
@@ -157,7 +165,7 @@ func openStore(dir string, fs vfs.FS) (*Store, error) {
 // Close flushes what was applied (so a clean restart replays nothing) and
 // closes Pebble.
 func (s *Store) Close() error {
-	ferr := s.Sync()
+	ferr := s.flush()
 	if s.window != nil {
 		s.window.close()
 	}
@@ -174,24 +182,58 @@ func (s *Store) Close() error {
 	return cerr
 }
 
-// Sync makes everything applied so far durable.
+// Sync makes everything applied so far durable: the batch files, then the
+// WAL (walfile.go). Dragonboat calls it before each snapshot with the state
+// machine's lock held; a memtable flush there stalled the partition's
+// applies for 4–10 ms (bench/README.md "State store WAL").
 func (s *Store) Sync() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	// Flushes that keep failing (a failed or removed state directory) end
+	// a Sync too, though it writes no table: Pebble would otherwise take
+	// writes until its memtables are full, then stall every partition.
+	if since := s.failingSince.Load(); since != 0 && time.Since(time.Unix(0, since)) >= flushGiveUp {
+		return fmt.Errorf("raftsm: sync state: %w", s.flushFailure())
+	}
 	w := s.writes.Load()
-	if w == s.mu.flushed {
+	if w == s.synced.Load() {
 		return nil
 	}
+	start := time.Now()
+	if err := s.db.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("raftsm: sync state: %w", err)
+	}
+	if s.onSync != nil {
+		s.onSync(time.Since(start))
+	}
+	for {
+		old := s.synced.Load()
+		if old >= w || s.synced.CompareAndSwap(old, w) {
+			return nil
+		}
+	}
+}
+
+// flush writes the memtable to tables, so that the next Open replays no
+// WAL, and gives up when flushes keep failing (see flushLocked).
+func (s *Store) flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err := s.flushLocked(); err != nil {
 		return fmt.Errorf("raftsm: flush state: %w", err)
 	}
-	s.mu.flushed = w
 	return nil
 }
 
-// errFlushFailing marks a Sync that gave up on a flush Pebble keeps
-// retrying.
+// errFlushFailing marks a Sync or flush that gave up on a flush Pebble
+// keeps retrying.
 var errFlushFailing = errors.New("a state store flush failed and is being retried")
+
+// flushFailure is errFlushFailing with the last flush's error.
+func (s *Store) flushFailure() error {
+	if last := s.lastFlushErr.Load(); last != nil {
+		return fmt.Errorf("%w: %w", errFlushFailing, *last)
+	}
+	return errFlushFailing
+}
 
 // flushLocked flushes the memtable and waits until the flush is done, or
 // until one fails: Pebble retries a failed flush until it succeeds, so a
@@ -241,10 +283,7 @@ func (s *Store) waitFlushLocked(fails uint64) error {
 			case failingSince.IsZero():
 				failingSince, fails = now, n
 			case now.Sub(failingSince) >= flushGiveUp: // failed again, and for long enough
-				if last := s.lastFlushErr.Load(); last != nil {
-					return fmt.Errorf("%w: %w", errFlushFailing, *last)
-				}
-				return errFlushFailing
+				return s.flushFailure()
 			}
 		}
 	}
@@ -324,9 +363,13 @@ func (s *Store) flushEnd(info pebble.FlushInfo) {
 	delete(s.dirty.flushes, info.JobID)
 	s.dirty.Unlock()
 	// Pebble reports a flush of nothing as an error too ("empty table").
-	if err := info.Err; err != nil && !strings.Contains(err.Error(), "empty table") {
+	switch err := info.Err; {
+	case err == nil:
+		s.failingSince.Store(0)
+	case !strings.Contains(err.Error(), "empty table"):
 		s.lastFlushErr.Store(&err)
 		s.flushFails.Add(1)
+		s.failingSince.CompareAndSwap(0, time.Now().UnixNano())
 	}
 }
 
@@ -334,6 +377,8 @@ func (s *Store) flushEnd(info pebble.FlushInfo) {
 // to batchSyncWorkers at a time (a flush after many partitions took data
 // has one file per partition to sync).
 func (s *Store) syncBatchFiles() error {
+	s.syncingBatches.Lock()
+	defer s.syncingBatches.Unlock()
 	s.dirty.Lock()
 	files := s.dirty.files
 	s.dirty.files = make(map[*batchFile]struct{}, len(files))

@@ -53,13 +53,13 @@ func TestStoreUpgradesOlderFormat(t *testing.T) {
 	}
 }
 
-// TestSyncGivesUpOnFailingFlush: when the state store's flushes fail (a
+// TestFlushGivesUpOnFailingFlush: when the state store's flushes fail (a
 // data directory whose disk fails, or that was removed), Pebble retries
-// them forever; once they have failed for flushGiveUp, Sync and Close
+// them forever; once they have failed for flushGiveUp, a flush and Close
 // report it instead of waiting for a flush that may never succeed. Shorter
-// failures only delay a Sync, and a Sync after the disk recovers waits for
-// the retried flush and succeeds.
-func TestSyncGivesUpOnFailingFlush(t *testing.T) {
+// failures only delay a flush, and a flush after the disk recovers waits
+// for the retried one and succeeds.
+func TestFlushGivesUpOnFailingFlush(t *testing.T) {
 	failing := &errorfs.Toggle{Injector: errorfs.InjectorFunc(func(op errorfs.Op) error {
 		if op.Kind == errorfs.OpCreate && (strings.HasSuffix(op.Path, ".sst") || strings.HasSuffix(op.Path, ".blob")) {
 			return errorfs.ErrInjected
@@ -93,25 +93,32 @@ func TestSyncGivesUpOnFailingFlush(t *testing.T) {
 		}
 	}
 
-	// Failures that clear within flushGiveUp only delay a Sync.
+	// Failures that clear within flushGiveUp only delay a flush.
 	set("blip")
 	failing.On()
 	go func() {
 		time.Sleep(flushGiveUp / 5)
 		failing.Off()
 	}()
-	if err := timed("Sync through a short failure", st.Sync); err != nil {
-		t.Fatalf("Sync through failures that cleared after %v: %v", flushGiveUp/5, err)
+	if err := timed("flush through a short failure", st.flush); err != nil {
+		t.Fatalf("flush through failures that cleared after %v: %v", flushGiveUp/5, err)
 	}
 
 	set("a")
 	failing.On()
-	if err := timed("Sync", st.Sync); !errors.Is(err, errFlushFailing) || !errors.Is(err, errorfs.ErrInjected) {
-		t.Fatalf("Sync with failing flushes: %v, want errFlushFailing wrapping the injected error", err)
+	if err := timed("flush", st.flush); !errors.Is(err, errFlushFailing) || !errors.Is(err, errorfs.ErrInjected) {
+		t.Fatalf("flush with failing flushes: %v, want errFlushFailing wrapping the injected error", err)
+	}
+	// The flushes go on failing: a Sync, which writes no table, reports it.
+	if err := st.Sync(); !errors.Is(err, errFlushFailing) {
+		t.Fatalf("Sync while flushes have been failing for %v: %v, want errFlushFailing", flushGiveUp, err)
 	}
 	failing.Off() // the disk is back: the retried flush, then a new one for "b"
 	set("b")
-	if err := timed("Sync after recovery", st.Sync); err != nil {
+	if err := timed("flush after recovery", st.flush); err != nil {
+		t.Fatalf("flush after the disk recovered: %v", err)
+	}
+	if err := st.Sync(); err != nil {
 		t.Fatalf("Sync after the disk recovered: %v", err)
 	}
 
@@ -123,7 +130,7 @@ func TestSyncGivesUpOnFailingFlush(t *testing.T) {
 	// Close left Pebble open, retrying; let it finish and close it so
 	// that no flush loop outlives the test.
 	failing.Off()
-	if err := timed("Sync to drain", st.Sync); err != nil {
+	if err := timed("flush to drain", st.flush); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.db.Close(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"time"
 
 	"go.opentelemetry.io/otel/metric"
 )
@@ -62,6 +63,21 @@ func dirBytes(dir string) (int64, error) {
 		return nil
 	})
 	return n, err
+}
+
+// stateSyncTiming returns the state store's OnSync, which records
+// chronik_state_sync_duration_seconds: each sync of the batch files and the
+// WAL, which Dragonboat waits for holding a partition's lock at every
+// snapshot.
+func stateSyncTiming(meter metric.Meter) (func(time.Duration), error) {
+	h, err := meter.Float64Histogram("state_sync_duration_seconds",
+		metric.WithDescription("Time of one state store sync (the batch files, then the WAL); a partition applies nothing during the one its snapshot takes."),
+		metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1))
+	if err != nil {
+		return nil, fmt.Errorf("state store metrics: %w", err)
+	}
+	return func(d time.Duration) { h.Record(context.Background(), d.Seconds()) }, nil
 }
 
 // pageCacheMeters reports the store's page window (storage.batch-page-cache-bytes):
