@@ -153,7 +153,7 @@ func compareProduce(ctx context.Context, b *testing.B, w Workload, res Result, c
 		reportRatio(b, "raft", res.RecordsPerSec, rr.ProposalsPerSec*res.RecordsPerBatch(), "records/s")
 	}
 
-	dr, err := DiskWrite(ctx, b.TempDir(), 1<<20, min(max(res.BatchBytes, 32<<20), 256<<20))
+	dr, err := DiskCeiling(ctx, b.TempDir(), 1<<20, min(max(res.BatchBytes, 32<<20), 256<<20), 3)
 	must(b, err)
 	reportRatio(b, "disk", res.MBPerSec, dr.MBPerSec, "MB/s")
 	// The same ratio for kfake, which writes nothing: how close the
