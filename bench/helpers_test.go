@@ -104,6 +104,45 @@ func readRaftSaves(b testing.TB, httpAddr string) raftSaves {
 	return s
 }
 
+// produceTimes is a reading of a broker's server-side Produce timing.
+type produceTimes struct{ requests, within5ms float64 }
+
+func (t produceTimes) add(o produceTimes) produceTimes {
+	return produceTimes{t.requests + o.requests, t.within5ms + o.within5ms}
+}
+
+func (t produceTimes) sub(o produceTimes) produceTimes {
+	return produceTimes{t.requests - o.requests, t.within5ms - o.within5ms}
+}
+
+var produceTimeLine = regexp.MustCompile(`(?m)^chronik_kafka_request_duration_seconds_(count|bucket)\{api="Produce"(?:,le="([^"]+)")?\} ([0-9.e+]+)$`)
+
+// readProduceTimes reads a broker's Produce requests and those answered
+// within 5 ms from its /metrics.
+func readProduceTimes(b testing.TB, httpAddr string) produceTimes {
+	b.Helper()
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	must(b, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	must(b, err)
+	return parseProduceTimes(string(body))
+}
+
+func parseProduceTimes(metrics string) produceTimes {
+	var t produceTimes
+	for _, m := range produceTimeLine.FindAllStringSubmatch(metrics, -1) {
+		v, _ := strconv.ParseFloat(m[3], 64) // the pattern admits numbers only
+		switch {
+		case m[1] == "count":
+			t.requests = v
+		case m[2] == "0.005":
+			t.within5ms = v
+		}
+	}
+	return t
+}
+
 // reportSaves reports the mean Raft log save time (save-ms) and entries
 // per save between two readings.
 func reportSaves(b *testing.B, before, after raftSaves) {
@@ -254,4 +293,17 @@ func timedProduce(ctx context.Context, b *testing.B, w Workload) Result {
 	must(b, err)
 	reportRun(b, res)
 	return res
+}
+
+func TestParseProduceTimes(t *testing.T) {
+	got := parseProduceTimes(`chronik_kafka_request_duration_seconds_bucket{api="Fetch",le="0.005"} 7
+chronik_kafka_request_duration_seconds_bucket{api="Produce",le="0.0025"} 12697
+chronik_kafka_request_duration_seconds_bucket{api="Produce",le="0.005"} 15693
+chronik_kafka_request_duration_seconds_bucket{api="Produce",le="+Inf"} 15820
+chronik_kafka_request_duration_seconds_count{api="Fetch"} 9
+chronik_kafka_request_duration_seconds_count{api="Produce"} 15820
+`)
+	if got != (produceTimes{requests: 15820, within5ms: 15693}) {
+		t.Fatalf("parsed %+v", got)
+	}
 }
