@@ -37,8 +37,8 @@ type Store struct {
 	synced atomic.Uint64           // value of writes covered by the last Sync
 	mu     struct {
 		sync.Mutex
-		// pending is the flush a Sync gave up waiting for (it failed, and
-		// Pebble retries it); the next Sync waits for it first.
+		// pending is the flush a flush gave up waiting for (it failed, and
+		// Pebble retries it); the next flush waits for it first.
 		pending <-chan struct{}
 	}
 	flushFails   atomic.Uint64 // flushes that ended with an error
@@ -99,7 +99,7 @@ func openStore(dir string, fs vfs.FS) (*Store, error) {
 		FS: walFS{FS: fs, syncBatches: s.syncBatchFiles, created: s.wal.Store, writeOutBytes: walWriteOutBytes},
 		// State that points into batch files becomes durable only with
 		// the files' bytes (batchfiles.go): a flush syncs them before it
-		// writes its first table.
+		// writes its first table, the WAL before it writes (walfile.go).
 		EventListener: &pebble.EventListener{
 			FlushBegin:   s.flushBegin,
 			TableCreated: s.tableCreated,
@@ -260,9 +260,9 @@ func (s *Store) flushLocked() error {
 	}
 }
 
-// flushGiveUp is how long flushes must keep failing before a Sync gives up
-// on them: a failure that clears sooner (Pebble retries at once) only
-// delays it.
+// flushGiveUp is how long flushes must keep failing before a flush or a
+// Sync gives up on them: a failure that clears sooner (Pebble retries at
+// once) only delays a flush.
 const flushGiveUp = time.Second
 
 // waitFlushLocked waits for s.mu.pending, or until flushes have failed
