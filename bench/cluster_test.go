@@ -460,7 +460,7 @@ func startRF3(ctx context.Context, b *testing.B, bin string, w Workload) (Worklo
 func (c *benchCluster) produceTiming() produceTimes {
 	var t produceTimes
 	for _, a := range c.addrs {
-		t = t.add(readProduceTimes(c.b, a.http))
+		t = t.add(parseProduceTimes(readMetrics(c.b, a.http)))
 	}
 	return t
 }

@@ -81,15 +81,21 @@ type raftSaves struct{ count, seconds, entries float64 }
 
 var raftSaveLine = regexp.MustCompile(`(?m)^chronik_raft_log_(save_duration_seconds_count|save_duration_seconds_sum|saved_entries_total) (\S+)$`)
 
-func readRaftSaves(b testing.TB, httpAddr string) raftSaves {
+// readMetrics returns a broker's /metrics page.
+func readMetrics(b testing.TB, httpAddr string) string {
 	b.Helper()
 	resp, err := http.Get("http://" + httpAddr + "/metrics")
 	must(b, err)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	must(b, err)
+	return string(body)
+}
+
+func readRaftSaves(b testing.TB, httpAddr string) raftSaves {
+	b.Helper()
 	var s raftSaves
-	for _, m := range raftSaveLine.FindAllStringSubmatch(string(body), -1) {
+	for _, m := range raftSaveLine.FindAllStringSubmatch(readMetrics(b, httpAddr), -1) {
 		v, err := strconv.ParseFloat(m[2], 64)
 		must(b, err)
 		switch m[1] {
@@ -117,18 +123,8 @@ func (t produceTimes) sub(o produceTimes) produceTimes {
 
 var produceTimeLine = regexp.MustCompile(`(?m)^chronik_kafka_request_duration_seconds_(count|bucket)\{api="Produce"(?:,le="([^"]+)")?\} ([0-9.e+]+)$`)
 
-// readProduceTimes reads a broker's Produce requests and those answered
-// within 5 ms from its /metrics.
-func readProduceTimes(b testing.TB, httpAddr string) produceTimes {
-	b.Helper()
-	resp, err := http.Get("http://" + httpAddr + "/metrics")
-	must(b, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	must(b, err)
-	return parseProduceTimes(string(body))
-}
-
+// parseProduceTimes reads a broker's Produce requests and those answered
+// within 5 ms from its /metrics page.
 func parseProduceTimes(metrics string) produceTimes {
 	var t produceTimes
 	for _, m := range produceTimeLine.FindAllStringSubmatch(metrics, -1) {
