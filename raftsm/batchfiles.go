@@ -26,7 +26,8 @@ import (
 // A file is named by the partition's byte position (bytes ever appended) of
 // its first byte, so a batch at position pos lives in the last file whose
 // name is ≤ pos, at pos minus that name. Files roll at batchFileSize and go
-// as a whole once every batch in them is below the local start.
+// as a whole once every batch in them is below the local start and that
+// start is durable (dropBelow).
 //
 // Durability: batch files are written without fsync, like the state store.
 // Before state that points into them can become durable, the store fsyncs
@@ -255,9 +256,12 @@ func syncDir(fs vfs.FS, dir string) error {
 	return nil
 }
 
-// dropBelow removes the files wholly below position start (the file
-// holding start stays). Readers that hold one keep reading it.
-func (s *batchFiles) dropBelow(start int64) error {
+// dropBelow drops the files wholly below position start (the file holding
+// start stays). Readers that hold one keep reading it. The files leave the
+// disk once the state that raised the start is durable (Store.removeLater):
+// removed at once, a crash of the process before the next sync would bring
+// back state whose start lies in files that are gone.
+func (s *batchFiles) dropBelow(start int64) {
 	s.mu.Lock()
 	n := 0
 	for n+1 < len(s.files) && s.files[n+1].first <= start {
@@ -269,12 +273,12 @@ func (s *batchFiles) dropBelow(start int64) error {
 	if w := s.store.window; w != nil && len(dropped) > 0 {
 		w.forget(dropped)
 	}
-	var err error
-	for _, f := range dropped {
-		err = errors.Join(err, s.store.fs.Remove(f.path))
+	paths := make([]string, len(dropped))
+	for i, f := range dropped {
+		paths[i] = f.path
 		f.release()
 	}
-	return err
+	s.store.removeLater(paths)
 }
 
 // close releases every file (the files stay on disk).

@@ -2,9 +2,11 @@ package raftsm
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -14,7 +16,7 @@ import (
 func reopenCrashed(t *testing.T, h *harness, fs *vfs.MemFS) (*Partition, uint64) {
 	t.Helper()
 	crashed := fs.CrashClone(vfs.CrashCloneCfg{})
-	_ = h.store.db.Close()
+	abandon(h.store)
 	st, err := openStore("state", crashed)
 	if err != nil {
 		t.Fatal(err)
@@ -120,10 +122,13 @@ func TestBatchFilesRollAndDrop(t *testing.T) {
 	}
 	before := len(files())
 	h.update(EncodeDeleteRecords(12))
-	if n := len(files()); n >= before || n < 3 {
-		t.Fatalf("DeleteRecords(12): %d files, was %d", n, before)
-	}
 	checkFrom(h.p, 12)
+	if err := h.p.Sync(); err != nil { // the store's own sync may come first
+		t.Fatal(err)
+	}
+	if n := len(files()); n >= before || n < 3 {
+		t.Fatalf("DeleteRecords(12), synced: %d files, was %d", n, before)
+	}
 	// A snapshot of what is left recovers into files at the same
 	// positions, on a replica with files of its own.
 	other := NewPartition(h.store, 2001, nil)
@@ -266,4 +271,71 @@ func coveredFromStart(t *testing.T, what string, files []vfs.File, spans map[vfs
 		covered += next
 	}
 	return covered
+}
+
+// TestRetentionKeepsFilesUntilSynced: batch files retention drops stay on
+// disk until the state that raised the start is durable, and then go
+// without anything else asking for a sync. A crash of the process before
+// that brings back the old start with its files, and the replay drops them
+// again; removed at once, the old start pointed into files that were gone.
+func TestRetentionKeepsFilesUntilSynced(t *testing.T) {
+	fs := vfs.NewCrashableMem()
+	h := newHarness(t, fs)
+	h.store.batchFileSize = 300
+	for i := range 20 {
+		h.update(appendCmd(1, plain(1, int64(i), strings.Repeat(string(rune('a'+i)), 100+i))))
+	}
+	if err := h.p.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	list := func(fs vfs.FS) []string {
+		t.Helper()
+		names, err := fs.List(h.store.batchDir(2000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(names)
+		return names
+	}
+	before := list(fs)
+	// Hold the store's syncs off (they sync the batch files first): the
+	// removal must wait for one.
+	h.store.syncingBatches.Lock()
+	h.update(EncodeDeleteRecords(12))
+	onDisk := list(fs)
+	if !slices.Equal(onDisk, before) {
+		t.Fatalf("files removed before the state that dropped them was synced: %v, was %v", onDisk, before)
+	}
+
+	// A crash of the process now: the WAL's unsynced part is lost, the
+	// files are all there (the clone keeps every write the FS got).
+	crashed := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 100, RNG: rand.New(rand.NewPCG(1, 1))})
+	st, err := openStore("state", crashed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	st.batchFileSize = 300
+	p := NewPartition(st, 2000, nil)
+	applied, err := p.Open(nil)
+	if err != nil || applied != 20 || p.LogStartOffset() != 0 {
+		t.Fatalf("after the crash: applied %d, start %d, %v; want 20, 0", applied, p.LogStartOffset(), err)
+	}
+	if got := readAll(t, p); !bytes.Contains(got, []byte(strings.Repeat("a", 100))) {
+		t.Fatalf("after the crash the batches from the old start read %d bytes", len(got))
+	}
+	h.store.syncingBatches.Unlock()
+
+	// The live store syncs on its own and the files go.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(list(fs)) >= len(before) {
+		if time.Now().After(deadline) {
+			t.Fatalf("dropped files still on disk 10 s after DeleteRecords: %v", list(fs))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	checkFrom := readAll(t, h.p)
+	if bytes.Contains(checkFrom, []byte(strings.Repeat("k", 110))) || !bytes.Contains(checkFrom, []byte(strings.Repeat("m", 112))) {
+		t.Fatal("after the removal the partition reads from the wrong start")
+	}
 }

@@ -57,8 +57,8 @@ func FuzzStateMachines(f *testing.F) {
 					t.Fatalf("partition: batches read back differ:\n%s\n---\n%s", a, b)
 				}
 			}
-			_ = storeA.db.Close()
-			_ = storeB.db.Close()
+			abandon(storeA)
+			abandon(storeB)
 		}
 	})
 }

@@ -45,3 +45,11 @@ func snapshotOf(t *testing.T, m sm.IOnDiskStateMachine) *bytes.Buffer {
 	}
 	return &buf
 }
+
+// abandon stops st's background work and closes its Pebble without the
+// flush Close does, as a crash would leave it; the store is unusable after.
+func abandon(st *Store) {
+	close(st.stop)
+	<-st.stopped
+	_ = st.db.Close()
+}

@@ -276,7 +276,7 @@ func (p *Partition) Update(ents []sm.Entry) ([]sm.Entry, error) {
 	if p.startPos > startPos {
 		// Readers past the raised starts no longer need the files below;
 		// one that fails to go is removed at the next Open.
-		_ = p.files.dropBelow(p.startPos)
+		p.files.dropBelow(p.startPos)
 	}
 	p.publishSizes()
 	p.logBytes.Add(int64(cmdBytes))

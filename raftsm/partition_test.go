@@ -234,7 +234,7 @@ func TestPartitionCrashLosesOnlyUnsyncedApplies(t *testing.T) {
 	}
 	h.update(appendCmd(1, plain(2, 1, "b"))) // applied, not synced
 	crashed := fs.CrashClone(vfs.CrashCloneCfg{})
-	_ = h.store.db.Close()
+	abandon(h.store)
 
 	st, err := openStore("state", crashed)
 	if err != nil {

@@ -50,6 +50,13 @@ type Store struct {
 		flushes map[int]struct{}        // flush jobs that have not created a table yet
 	}
 	syncingBatches sync.Mutex // held by syncBatchFiles: a call returns only once every file dirty at its start is synced
+	removals       struct {
+		sync.Mutex
+		paths []string // batch files retention dropped, to remove once that state is durable
+	}
+	removeWake chan struct{} // removeLoop: files wait for a sync
+	stop       chan struct{} // closed by Close
+	stopped    chan struct{} // closed when removeLoop returns
 }
 
 // StoreOptions tunes a Store.
@@ -95,6 +102,7 @@ func openStore(dir string, fs vfs.FS) (*Store, error) {
 	}
 	s.dirty.files = make(map[*batchFile]struct{})
 	s.dirty.flushes = make(map[int]struct{})
+	s.removeWake, s.stop, s.stopped = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	opts := &pebble.Options{
 		FS: walFS{FS: fs, syncBatches: s.syncBatchFiles, created: s.wal.Store, writeOutBytes: walWriteOutBytes},
 		// State that points into batch files becomes durable only with
@@ -159,12 +167,15 @@ func openStore(dir string, fs vfs.FS) (*Store, error) {
 		return nil, fmt.Errorf("raftsm: open state pebble in %s: %w", dir, err)
 	}
 	s.db = db
+	go s.removeLoop()
 	return s, nil
 }
 
 // Close flushes what was applied (so a clean restart replays nothing) and
 // closes Pebble.
 func (s *Store) Close() error {
+	close(s.stop)
+	<-s.stopped
 	ferr := s.flush()
 	if s.window != nil {
 		s.window.close()
@@ -193,21 +204,71 @@ func (s *Store) Sync() error {
 	if since := s.failingSince.Load(); since != 0 && time.Since(time.Unix(0, since)) >= flushGiveUp {
 		return fmt.Errorf("raftsm: sync state: %w", s.flushFailure())
 	}
+	drop := s.takeRemovals() // dropped by state applied before w is read
 	w := s.writes.Load()
 	if w == s.synced.Load() {
+		s.remove(drop)
 		return nil
 	}
 	start := time.Now()
 	if err := s.db.LogData(nil, pebble.Sync); err != nil {
+		s.removeLater(drop)
 		return fmt.Errorf("raftsm: sync state: %w", err)
 	}
 	if s.onSync != nil {
 		s.onSync(time.Since(start))
 	}
+	s.remove(drop)
 	for {
 		old := s.synced.Load()
 		if old >= w || s.synced.CompareAndSwap(old, w) {
 			return nil
+		}
+	}
+}
+
+// removeLater removes the batch files at paths at the next successful
+// Sync or flush, which removeLoop asks for at once.
+func (s *Store) removeLater(paths []string) {
+	if len(paths) == 0 {
+		return
+	}
+	s.removals.Lock()
+	s.removals.paths = append(s.removals.paths, paths...)
+	s.removals.Unlock()
+	select {
+	case s.removeWake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Store) takeRemovals() []string {
+	s.removals.Lock()
+	defer s.removals.Unlock()
+	paths := s.removals.paths
+	s.removals.paths = nil
+	return paths
+}
+
+// remove removes batch files whose drop is durable. One that fails to go
+// (or that a crash kept) is removed by the next Open of its partition.
+func (s *Store) remove(paths []string) {
+	for _, p := range paths {
+		_ = s.fs.Remove(p)
+	}
+}
+
+// removeLoop syncs the store when retention dropped batch files, so that
+// their space comes back within a sync rather than at the next snapshot.
+// A failed sync leaves them to the next one.
+func (s *Store) removeLoop() {
+	defer close(s.stopped)
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.removeWake:
+			_ = s.Sync()
 		}
 	}
 }
@@ -217,9 +278,12 @@ func (s *Store) Sync() error {
 func (s *Store) flush() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	drop := s.takeRemovals()
 	if err := s.flushLocked(); err != nil {
+		s.removeLater(drop)
 		return fmt.Errorf("raftsm: flush state: %w", err)
 	}
+	s.remove(drop)
 	return nil
 }
 
@@ -310,6 +374,12 @@ func (s *Store) DeleteShard(shardID uint64) error {
 	if err := s.apply(b); err != nil {
 		return err
 	}
+	// Files of the shard waiting for a sync go with the directory; a
+	// replica added again under this shard ID must not lose its new ones.
+	dir := s.batchDir(shardID) + string(filepath.Separator)
+	s.removals.Lock()
+	s.removals.paths = slices.DeleteFunc(s.removals.paths, func(p string) bool { return strings.HasPrefix(p, dir) })
+	s.removals.Unlock()
 	if err := s.fs.RemoveAll(s.batchDir(shardID)); err != nil {
 		return fmt.Errorf("raftsm: remove batch files of shard %d: %w", shardID, err)
 	}

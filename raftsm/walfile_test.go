@@ -161,7 +161,7 @@ func TestCrashKeepsNoStateWithoutItsBatches(t *testing.T) {
 		// of those too; their state is in the WAL's memory or Pebble's.
 		h.update(appendCmd(1, plain(1, 1, payload(i))))
 	}
-	defer func() { _ = h.store.db.Close() }()
+	defer abandon(h.store)
 
 	seen := map[uint64]bool{}
 	for seed := range uint64(24) {
