@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	sm "github.com/lni/dragonboat/v4/statemachine"
@@ -334,6 +336,61 @@ func TestDeleteShardRemovesOnlyThatShard(t *testing.T) {
 	}
 	if _, err := h.store.fs.Stat(h.store.batchDir(2000)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the deleted shard's batch files: stat = %v, want not found", err)
+	}
+}
+
+// TestDeleteShardKeepsFilesUntilSynced: a shard's batch files go only
+// once the deletion of its state is durable; a crash before that brings
+// the shard back whole, a crash after it brings back nothing.
+func TestDeleteShardKeepsFilesUntilSynced(t *testing.T) {
+	fs := vfs.NewCrashableMem()
+	h := newHarness(t, fs)
+	h.update(appendCmd(1, plain(2, 1, "a")), appendCmd(1, plain(1, 1, "b")))
+	if err := h.p.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	// reopen opens shard 2000 on a crash clone that keeps every write
+	// the FS got but none of the state store's unsynced WAL (a crash of
+	// the process).
+	reopen := func() *Partition {
+		t.Helper()
+		st, err := openStore("state", fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 100, RNG: rand.New(rand.NewPCG(1, 1))}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		p := NewPartition(st, 2000, nil)
+		if _, err := p.Open(nil); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	h.store.syncingBatches.Lock() // hold the store's syncs off
+	done := make(chan error, 1)
+	go func() { done <- h.store.DeleteShard(2000) }()
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("DeleteShard returned (%v) before the deletion was synced", err)
+	default:
+	}
+	if _, err := fs.Stat(h.store.batchDir(2000)); err != nil {
+		t.Fatalf("batch files removed before the deletion was synced: %v", err)
+	}
+	if p := reopen(); p.HighWatermark() != 3 {
+		t.Fatalf("crash before the sync: HW %d, want 3", p.HighWatermark())
+	} else if got := readAll(t, p); !bytes.HasSuffix(got, []byte("b")) {
+		t.Fatalf("crash before the sync: the batches read %q", got)
+	}
+	h.store.syncingBatches.Unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fs.Stat(h.store.batchDir(2000)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("batch files after DeleteShard: stat = %v, want not found", err)
+	}
+	if p := reopen(); p.HighWatermark() != 0 {
+		t.Fatalf("crash after DeleteShard: HW %d, want 0", p.HighWatermark())
 	}
 }
 

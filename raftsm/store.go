@@ -362,8 +362,10 @@ func (s *Store) apply(b *pebble.Batch) error {
 	return nil
 }
 
-// DeleteShard removes every key of a shard (used when a topic is deleted or
-// a replica is removed).
+// DeleteShard removes every key of a shard (used when a topic is deleted,
+// a replica is removed or a snapshot replaces the shard's state), then its
+// batch files. The deletion is synced before the files go: a crash in
+// between would otherwise bring back the shard's state without them.
 func (s *Store) DeleteShard(shardID uint64) error {
 	lo, hi := shardBounds(shardID)
 	b := s.db.NewBatch()
@@ -373,6 +375,9 @@ func (s *Store) DeleteShard(shardID uint64) error {
 	}
 	if err := s.apply(b); err != nil {
 		return err
+	}
+	if err := s.Sync(); err != nil {
+		return fmt.Errorf("raftsm: delete state of shard %d: %w", shardID, err)
 	}
 	// Files of the shard waiting for a sync go with the directory; a
 	// replica added again under this shard ID must not lose its new ones.

@@ -267,7 +267,9 @@ func (rc *Reconciler) remove(ctx context.Context, shard, replica uint64) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if err := rc.store.DeleteShard(shard); err != nil {
+		// The record of the replica stays, so the next start retries.
 		rc.log.Error("delete partition state", "shard", shard, "err", err)
+		return
 	}
 	if err := rc.store.RemoveLocalReplica(shard); err != nil {
 		rc.log.Error("forget local replica", "shard", shard, "err", err)
