@@ -40,7 +40,7 @@ directly with --from URL when no broker runs.`,
 		RunE: parentRun,
 	}
 	f.registerAdmin(cmd, "how long to wait for the brokers' answers (backup now: at least 5m)")
-	addrs := f.adminAddrs
+	addrs := f.resolveAdmin
 	now := &cobra.Command{
 		Use:   "now",
 		Short: "Take a backup now and print its manifest",
@@ -82,7 +82,7 @@ then manifest.json, and deletes backups beyond [backup] keep.`,
 			if from != "" {
 				r, err = opsctl.BackupListFrom(ctx, nil, from)
 			} else {
-				var a []string
+				var a opsctl.Admin
 				if a, err = addrs(); err != nil {
 					return err
 				}
@@ -109,7 +109,7 @@ then manifest.json, and deletes backups beyond [backup] keep.`,
 			if from != "" {
 				r, err = opsctl.BackupShowFrom(ctx, nil, from, args[0])
 			} else {
-				var a []string
+				var a opsctl.Admin
 				if a, err = addrs(); err != nil {
 					return err
 				}

@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/chronik-go/chronik/core/adminhttp"
 	"github.com/chronik-go/chronik/core/backup"
 	"github.com/chronik-go/chronik/core/broker/brokertest"
 	"github.com/chronik-go/chronik/core/opsctl"
@@ -128,9 +129,9 @@ func testDisasterRecovery(t *testing.T, from string) {
 		}
 	}
 	t.Logf("produced %d records in %s", drRecords, time.Since(start).Round(time.Millisecond))
-	httpAddrs := []string{c.addrs[0].http, c.addrs[1].http, c.addrs[2].http}
+	admin := opsctl.Admin{Addrs: []string{c.addrs[0].http, c.addrs[1].http, c.addrs[2].http}, HTTP: adminhttp.Plain(0)}
 	waitUntil(t, 3*time.Minute, "every partition tiered to its end", func() (bool, string) {
-		r, err := opsctl.TierStatus(ctx, httpAddrs, opsctl.TierStatusOptions{})
+		r, err := opsctl.TierStatus(ctx, admin, opsctl.TierStatusOptions{})
 		if err != nil {
 			return false, err.Error()
 		}
@@ -231,7 +232,7 @@ func TestE2ERecoverFrom(t *testing.T) {
 	}
 	cl.Close()
 	waitUntil(t, time.Minute, "everything tiered", func() (bool, string) {
-		r, err := opsctl.TierStatus(ctx, []string{a.http}, opsctl.TierStatusOptions{})
+		r, err := opsctl.TierStatus(ctx, opsctl.Admin{Addrs: []string{a.http}, HTTP: adminhttp.Plain(0)}, opsctl.TierStatusOptions{})
 		if err != nil {
 			return false, err.Error()
 		}

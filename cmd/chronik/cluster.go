@@ -26,7 +26,7 @@ else every [[nodes]] http address of --config, else 127.0.0.1:9644.`,
 	}
 	f.register(cmd)
 	f.registerHTTP(cmd)
-	resolve := f.adminAddrs
+	resolve := f.resolveAdmin
 
 	status := &cobra.Command{
 		Use:   "status",

@@ -15,8 +15,8 @@ import (
 
 // newMembershipCmds returns `cluster add-node`, `remove-node`, `reassign`
 // and `reassignments`; they use the brokers' admin API only.
-func newMembershipCmds(f *clusterFlags, resolve func() ([]string, error)) []*cobra.Command {
-	withAddrs := func(cmd *cobra.Command, timeout time.Duration, run func(ctx context.Context, addrs []string) (opsctl.Report, error)) error {
+func newMembershipCmds(f *clusterFlags, resolve func() (opsctl.Admin, error)) []*cobra.Command {
+	withAddrs := func(cmd *cobra.Command, timeout time.Duration, run func(ctx context.Context, addrs opsctl.Admin) (opsctl.Report, error)) error {
 		format, err := f.outputFormat()
 		if err != nil {
 			return err
@@ -46,7 +46,7 @@ a non-voting replica and can host partition replicas: move some onto it with
   chronik serve --config cluster.toml --node-id 4 --kafka-addr 10.0.0.4:9092 --raft-addr 10.0.0.4:9095 --http-addr 10.0.0.4:9644`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withAddrs(cmd, f.timeout, func(ctx context.Context, addrs []string) (opsctl.Report, error) {
+			return withAddrs(cmd, f.timeout, func(ctx context.Context, addrs opsctl.Admin) (opsctl.Report, error) {
 				return opsctl.RegisterNode(ctx, addrs, rec)
 			})
 		},
@@ -78,7 +78,7 @@ Refused when fewer brokers would remain than some partition has replicas.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, _ := strconv.ParseInt(args[0], 10, 32)
-			return withAddrs(cmd, wait, func(ctx context.Context, addrs []string) (opsctl.Report, error) {
+			return withAddrs(cmd, wait, func(ctx context.Context, addrs opsctl.Admin) (opsctl.Report, error) {
 				return opsctl.Decommission(ctx, addrs, int32(id), cmd.ErrOrStderr())
 			})
 		},
@@ -112,7 +112,7 @@ Refused when fewer brokers would remain than some partition has replicas.`,
 			}
 			p, _ := strconv.ParseInt(args[1], 10, 32)
 			timeout := max(f.timeout, reassignWait)
-			return withAddrs(cmd, timeout, func(ctx context.Context, addrs []string) (opsctl.Report, error) {
+			return withAddrs(cmd, timeout, func(ctx context.Context, addrs opsctl.Admin) (opsctl.Report, error) {
 				if err := opsctl.Reassign(ctx, addrs, args[0], int32(p), nodes); err != nil {
 					return nil, err
 				}
@@ -135,7 +135,7 @@ Refused when fewer brokers would remain than some partition has replicas.`,
 		Example: `  chronik cluster reassignments --config cluster.toml`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withAddrs(cmd, f.timeout, func(ctx context.Context, addrs []string) (opsctl.Report, error) {
+			return withAddrs(cmd, f.timeout, func(ctx context.Context, addrs opsctl.Admin) (opsctl.Report, error) {
 				return opsctl.ListReassignments(ctx, addrs)
 			})
 		},

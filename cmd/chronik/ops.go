@@ -23,7 +23,7 @@ type clusterFlags struct {
 	configFile string
 	format     string
 	timeout    time.Duration
-	httpAddrs  string
+	admin      opsctl.AdminFlags
 	security   securityFlags
 }
 
@@ -80,15 +80,27 @@ func (f *clusterFlags) registerAdmin(cmd *cobra.Command, timeoutHelp string) {
 	f.registerHTTP(cmd)
 }
 
-// registerHTTP adds --http-addr, the brokers' admin HTTP addresses.
+// registerHTTP adds --http-addr and the flags of how to call the brokers'
+// admin HTTP API.
 func (f *clusterFlags) registerHTTP(cmd *cobra.Command) {
-	cmd.PersistentFlags().StringVar(&f.httpAddrs, "http-addr", "", "brokers' admin HTTP `addresses`, host:port[,host:port...]")
+	fs := cmd.PersistentFlags()
+	fs.StringVar(&f.admin.Addrs, "http-addr", "", "brokers' admin HTTP `addresses`, host:port[,host:port...]")
+	fs.BoolVar(&f.admin.TLS, "http-tls", false, "call the admin API over https, trusting the system's CAs (brokers with http.tls-cert-file; default: on when --config sets it)")
+	fs.StringVar(&f.admin.CAFile, "http-ca-file", "", "PEM `file` of the CAs that signed the brokers' HTTP certificates (implies --http-tls; default: http.tls-ca-file of --config)")
+	fs.StringVar(&f.admin.TokenFile, "http-token-file", "", "`file` holding the brokers' admin token (http.token-file; env "+envHTTPTokenFile+"; default: http.token-file of --config)")
 }
 
-// adminAddrs resolves the brokers' admin HTTP addresses: --http-addr, else
-// the [[nodes]] of --config, else the default.
-func (f *clusterFlags) adminAddrs() ([]string, error) {
-	return opsctl.ResolveHTTPAddrs(f.httpAddrs, f.configFile, os.Getenv)
+// envHTTPTokenFile names the admin token file when --http-token-file is not given.
+const envHTTPTokenFile = "CHRONIK_HTTP_TOKEN_FILE"
+
+// resolveAdmin resolves the brokers' admin HTTP addresses (--http-addr,
+// else the [[nodes]] of --config, else the default) and how to call them.
+func (f *clusterFlags) resolveAdmin() (opsctl.Admin, error) {
+	flags := f.admin
+	if flags.TokenFile == "" {
+		flags.TokenFile = os.Getenv(envHTTPTokenFile)
+	}
+	return opsctl.ResolveAdmin(flags, f.configFile, os.Getenv)
 }
 
 // outputFormat checks --format and --timeout; commands call it with their

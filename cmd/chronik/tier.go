@@ -86,7 +86,7 @@ Broker settings ([tier] table of the broker config; docs/configuration.md):
 			if err != nil {
 				return err
 			}
-			addrs, err := f.adminAddrs()
+			addrs, err := f.resolveAdmin()
 			if err != nil {
 				return err
 			}

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/chronik-go/chronik/core/adminhttp"
 	"github.com/chronik-go/chronik/core/cluster"
 )
 
@@ -170,13 +172,17 @@ func (b *Broker) handleRejoin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]uint32{"generation": gen})
 }
 
+// peerTimeout bounds one call of another broker's admin API.
+const peerTimeout = 10 * time.Second
+
+// errPeerUnauthorized is a peer's 401: its http.token-file differs.
+var errPeerUnauthorized = errors.New("the broker rejects this one's admin API token (401): every broker needs the same http.token-file")
+
 // peerRecord asks a peer's admin API for broker id's registry record.
-func peerRecord(ctx context.Context, c *http.Client, addr string, id int32) (cluster.BrokerRecord, bool, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/brokers/"+strconv.Itoa(int(id)), nil)
-	if err != nil {
-		return cluster.BrokerRecord{}, false, err
-	}
-	resp, err := c.Do(req)
+func peerRecord(ctx context.Context, c *adminhttp.Client, addr string, id int32) (cluster.BrokerRecord, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, peerTimeout)
+	defer cancel()
+	resp, err := c.Do(ctx, http.MethodGet, addr, "/v1/brokers/"+strconv.Itoa(int(id)), nil)
 	if err != nil {
 		return cluster.BrokerRecord{}, false, err
 	}
@@ -184,6 +190,8 @@ func peerRecord(ctx context.Context, c *http.Client, addr string, id int32) (clu
 	switch resp.StatusCode {
 	case http.StatusNotFound:
 		return cluster.BrokerRecord{}, false, nil
+	case http.StatusUnauthorized:
+		return cluster.BrokerRecord{}, false, errPeerUnauthorized
 	case http.StatusOK:
 		var rr registryRecord
 		err := json.NewDecoder(resp.Body).Decode(&rr)
@@ -193,12 +201,10 @@ func peerRecord(ctx context.Context, c *http.Client, addr string, id int32) (clu
 }
 
 // peerRejoin asks a peer to bump broker id's generation.
-func peerRejoin(ctx context.Context, c *http.Client, addr string, id int32) (uint32, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/v1/brokers/"+strconv.Itoa(int(id))+"/rejoin", nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := c.Do(req)
+func peerRejoin(ctx context.Context, c *adminhttp.Client, addr string, id int32) (uint32, error) {
+	ctx, cancel := context.WithTimeout(ctx, peerTimeout)
+	defer cancel()
+	resp, err := c.Do(ctx, http.MethodPost, addr, "/v1/brokers/"+strconv.Itoa(int(id))+"/rejoin", nil)
 	if err != nil {
 		return 0, err
 	}

@@ -256,11 +256,7 @@ func (b *Broker) peerManifests(ctx context.Context, node int32) ([]peerManifest,
 	if addr == "" {
 		return nil, fmt.Errorf("broker %d leads partitions with no replica here, and its HTTP address is unknown", node)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/tier/manifests", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := b.admin.Do(ctx, http.MethodGet, addr, "/v1/tier/manifests", nil)
 	if err != nil {
 		return nil, fmt.Errorf("partition manifests from broker %d (%s): %w", node, addr, err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/chronik-go/chronik/core/adminhttp"
 	"github.com/chronik-go/chronik/core/backup"
 	"github.com/chronik-go/chronik/core/broker"
 	"github.com/chronik-go/chronik/core/broker/brokertest"
@@ -96,7 +97,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	cl.Close()
 
 	// Back up through the admin API, as chronik backup now does.
-	m, err := opsctl.BackupNow(ctx, []string{b.HTTPAddr()})
+	m, err := opsctl.BackupNow(ctx, opsctl.Admin{Addrs: []string{b.HTTPAddr()}, HTTP: adminhttp.Plain(0)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +106,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	}
 	t.Logf("backup %s: %d objects, %d bytes (%s), %d segments (%d bytes) referenced, took %.0f ms",
 		m.ID, len(m.Objects), m.SizeBytes, m.Compression, m.Segments, m.SegmentBytes, m.DurationSeconds*1000)
-	if list, err := opsctl.BackupList(ctx, []string{b.HTTPAddr()}); err != nil || len(list.Backups) != 1 || list.Backups[0].ID != m.ID {
+	if list, err := opsctl.BackupList(ctx, opsctl.Admin{Addrs: []string{b.HTTPAddr()}, HTTP: adminhttp.Plain(0)}); err != nil || len(list.Backups) != 1 || list.Backups[0].ID != m.ID {
 		t.Fatalf("list: %+v %v", list, err)
 	}
 	if got := metricsText(t, b.HTTPAddr()); !strings.Contains(got, "\nchronik_backup_size_bytes") || !strings.Contains(got, "\nchronik_backup_last_success_timestamp_seconds") {

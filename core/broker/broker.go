@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -26,6 +25,7 @@ import (
 	"github.com/lni/vfs"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/chronik-go/chronik/core/adminhttp"
 	"github.com/chronik-go/chronik/core/cluster"
 	"github.com/chronik-go/chronik/core/config"
 	"github.com/chronik-go/chronik/core/group"
@@ -76,6 +76,7 @@ type Broker struct {
 	dr       recovery // backups and restore (backup.go)
 	kafka    *kafka.Server
 	http     *telemetry.HTTPServer
+	admin    *adminhttp.Client // calls the other brokers' admin APIs
 
 	stopRec context.CancelFunc
 	// compactor snapshots the partitions' Raft logs; compactorDone closes
@@ -132,6 +133,10 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	if err := checkRaftTLS(cfg.Raft); err != nil {
 		return nil, err
 	}
+	httpOpts, admin, err := httpSecurity(cfg.HTTP, log)
+	if err != nil {
+		return nil, err
+	}
 	clientSASL, err := kafkaSASL(cfg.Kafka, log)
 	if err != nil {
 		return nil, err
@@ -149,7 +154,7 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		return nil, err
 	}
 	installRaftLogger(log)
-	b := &Broker{cfg: cfg, log: log, served: make(chan error, 1)}
+	b := &Broker{cfg: cfg, log: log, admin: admin, served: make(chan error, 1)}
 	defer func() {
 		if err != nil && kafkaLn != nil && b.kafka == nil {
 			kafkaLn.Close()
@@ -207,7 +212,7 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	b.rec = cluster.NewReconciler(b.nh, b.store, b.meta, b.parts, cfg.NodeID, b.raftAddr, b.shardConfig, log)
 	b.rec.SetReplacer(b.cluster.ReplaceReplica)
 	rec.Store(b.rec)
-	b.ctrl = cluster.NewController(b.cluster, b.store, log)
+	b.ctrl = cluster.NewController(b.cluster, b.store, b.admin, log)
 	rctx, cancel := context.WithCancel(context.Background())
 	b.stopRec = cancel
 	go b.reporter.Run(rctx)
@@ -286,7 +291,7 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		return nil, fmt.Errorf("cannot listen for Kafka clients on %s: %w", cfg.KafkaAddr, err)
 	}
 	go func() { b.served <- b.kafka.Serve(context.Background()) }()
-	if b.http, err = telemetry.StartHTTP(cfg.HTTPAddr, b.provider, b.ready, log); err != nil {
+	if b.http, err = telemetry.StartHTTP(cfg.HTTPAddr, b.provider, b.ready, log, httpOpts); err != nil {
 		return nil, fmt.Errorf("cannot serve HTTP on %s: %w", cfg.HTTPAddr, err)
 	}
 	b.registerAdminAPI(b.http.Mux())
@@ -641,7 +646,6 @@ func (b *Broker) checkWiped(ctx context.Context) error {
 	if len(b.cfg.Nodes) == 0 || b.nh.HasNodeInfo(raftsm.MetaShardID, raftsm.SystemReplicaID(b.cfg.NodeID, gen)) {
 		return nil
 	}
-	client := &http.Client{Timeout: 10 * time.Second}
 	known := false
 	var lastErr error
 	deadline := time.Now().Add(startTimeout)
@@ -650,7 +654,12 @@ func (b *Broker) checkWiped(ctx context.Context) error {
 			if n.ID == b.cfg.NodeID || n.HTTP == "" {
 				continue
 			}
-			rec, ok, err := peerRecord(ctx, client, n.HTTP, b.cfg.NodeID)
+			rec, ok, err := peerRecord(ctx, b.admin, n.HTTP, b.cfg.NodeID)
+			if errors.Is(err, errPeerUnauthorized) {
+				// The peer is up: starting as if the cluster never had
+				// this broker could bootstrap a second one.
+				return fmt.Errorf("asking broker %d (%s) whether the cluster knows this broker: %w", n.ID, n.HTTP, err)
+			}
 			if err != nil {
 				continue
 			}
@@ -661,7 +670,7 @@ func (b *Broker) checkWiped(ctx context.Context) error {
 			if rec.Removed {
 				return fmt.Errorf("broker %d was decommissioned; its ID can never rejoin the cluster: start this node with a new --node-id registered with chronik cluster add-node", b.cfg.NodeID)
 			}
-			newGen, err := peerRejoin(ctx, client, n.HTTP, b.cfg.NodeID)
+			newGen, err := peerRejoin(ctx, b.admin, n.HTTP, b.cfg.NodeID)
 			if err != nil {
 				lastErr = fmt.Errorf("through %s: %w", n.HTTP, err)
 				continue

@@ -22,7 +22,7 @@ type reloaded[T any] struct {
 
 	mu      sync.Mutex
 	value   T
-	mod     time.Time // the newest file time when value was loaded
+	files   []os.FileInfo // the files when value was loaded
 	checked time.Time
 	lastErr string
 }
@@ -30,30 +30,42 @@ type reloaded[T any] struct {
 // newReloaded loads the value once; its error fails the caller (start-up).
 func newReloaded[T any](what string, log *slog.Logger, load func() (T, error), paths ...string) (*reloaded[T], error) {
 	r := &reloaded[T]{what: what, paths: paths, load: load, log: log}
-	mod, err := r.modTime()
+	files, err := r.stat()
 	if err != nil {
 		return nil, err
 	}
 	if r.value, err = load(); err != nil {
 		return nil, err
 	}
-	r.mod, r.checked = mod, time.Now()
+	r.files, r.checked = files, time.Now()
 	return r, nil
 }
 
-// modTime is the newest modification time of the files.
-func (r *reloaded[T]) modTime() (time.Time, error) {
-	var newest time.Time
-	for _, p := range r.paths {
+// stat looks at the files (following symbolic links, as a secret mounted
+// by Kubernetes swaps one).
+func (r *reloaded[T]) stat() ([]os.FileInfo, error) {
+	files := make([]os.FileInfo, len(r.paths))
+	for i, p := range r.paths {
 		info, err := os.Stat(p)
 		if err != nil {
-			return time.Time{}, err
+			return nil, err
 		}
-		if info.ModTime().After(newest) {
-			newest = info.ModTime()
+		files[i] = info
+	}
+	return files, nil
+}
+
+// unchanged reports whether every file is the one seen before, with the
+// same time and size: a file replaced within the clock's granularity (a
+// few ms) is still noticed when it is a new file or of another size.
+func unchanged(before, now []os.FileInfo) bool {
+	for i := range now {
+		a, b := before[i], now[i]
+		if !os.SameFile(a, b) || !a.ModTime().Equal(b.ModTime()) || a.Size() != b.Size() {
+			return false
 		}
 	}
-	return newest, nil
+	return true
 }
 
 // get returns the value, loading it again first if a file changed.
@@ -64,14 +76,14 @@ func (r *reloaded[T]) get() T {
 		return r.value
 	}
 	r.checked = time.Now()
-	mod, err := r.modTime()
-	if err == nil && mod.Equal(r.mod) {
+	files, err := r.stat()
+	if err == nil && unchanged(r.files, files) {
 		return r.value
 	}
 	var v T
 	if err == nil {
 		if v, err = r.load(); err == nil {
-			r.value, r.mod, r.lastErr = v, mod, ""
+			r.value, r.files, r.lastErr = v, files, ""
 			r.log.Info(r.what+" reloaded", "files", r.paths)
 			return r.value
 		}

@@ -11,27 +11,13 @@ import (
 )
 
 // kafkaTLS returns the Kafka listener's TLS settings, nil when
-// kafka.tls-cert-file is unset. The certificate is loaded now, so a bad
-// file fails start-up, and again when its files change (a renewed
-// certificate needs no restart). With kafka.tls-client-ca-file every client
+// kafka.tls-cert-file is unset. With kafka.tls-client-ca-file every client
 // must present a certificate signed by one of its CAs.
 func kafkaTLS(k config.KafkaConfig, log *slog.Logger) (*tls.Config, error) {
-	if k.TLSCertFile == "" {
-		return nil, nil
+	c, err := listenerTLS("kafka", k.TLSCertFile, k.TLSKeyFile, log)
+	if c == nil || err != nil {
+		return c, err
 	}
-	cert, err := newReloaded("kafka TLS certificate", log, func() (*tls.Certificate, error) {
-		c, err := tls.LoadX509KeyPair(k.TLSCertFile, k.TLSKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s, %s: %w", k.TLSCertFile, k.TLSKeyFile, err)
-		}
-		return &c, nil
-	}, k.TLSCertFile, k.TLSKeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("kafka.tls-cert-file/kafka.tls-key-file: %w", err)
-	}
-	c := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-		return cert.get(), nil
-	}}
 	if k.TLSClientCAFile != "" {
 		pool, err := loadCAPool("kafka.tls-client-ca-file", k.TLSClientCAFile)
 		if err != nil {
@@ -40,6 +26,29 @@ func kafkaTLS(k config.KafkaConfig, log *slog.Logger) (*tls.Config, error) {
 		c.ClientCAs, c.ClientAuth = pool, tls.RequireAndVerifyClientCert
 	}
 	return c, nil
+}
+
+// listenerTLS returns the TLS settings of a listener whose certificate is
+// in the section's tls-cert-file and tls-key-file, nil when they are unset.
+// The certificate is loaded now, so a bad file fails start-up, and again
+// when its files change (a renewed certificate needs no restart).
+func listenerTLS(section, certFile, keyFile string, log *slog.Logger) (*tls.Config, error) {
+	if certFile == "" {
+		return nil, nil
+	}
+	cert, err := newReloaded(section+" TLS certificate", log, func() (*tls.Certificate, error) {
+		c, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s, %s: %w", certFile, keyFile, err)
+		}
+		return &c, nil
+	}, certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s.tls-cert-file/%s.tls-key-file: %w", section, section, err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		return cert.get(), nil
+	}}, nil
 }
 
 // checkRaftTLS loads the raft.tls-* files the way Dragonboat will, so that

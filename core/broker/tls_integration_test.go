@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/chronik-go/chronik/core/adminhttp"
 	"github.com/chronik-go/chronik/core/broker"
 	"github.com/chronik-go/chronik/core/broker/brokertest"
 	"github.com/chronik-go/chronik/core/config"
@@ -128,8 +130,86 @@ func TestKafkaTLS(t *testing.T) {
 	}
 }
 
-// TestTLSBadFiles: a certificate that does not load fails start-up with a
-// message naming the setting.
+const adminToken = "admin-token-0123456789abcdef"
+
+func writeTokenFile(t *testing.T, token string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func noEnv(string) string { return "" }
+
+// TestAdminAPITLSAndToken: with http.tls-* and http.token-file the HTTP
+// address speaks TLS only; /metrics and the probes answer anyone, the
+// admin API and pprof only a caller with the token. The CLI takes all of
+// it from the broker's config file, and says what is missing when the
+// token or TLS is.
+func TestAdminAPITLSAndToken(t *testing.T) {
+	ca := testtls.NewCA(t, "http")
+	cert, key := ca.Issue("broker")
+	tokenFile := writeTokenFile(t, adminToken)
+	cfg := brokertest.Config(t)
+	cfg.HTTP = config.HTTPConfig{TLSCertFile: cert, TLSKeyFile: key, TLSCAFile: ca.File, TokenFile: tokenFile}
+	b := brokertest.Start(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	anonymous, err := adminhttp.NewClient(adminhttp.Options{CAFile: ca.File})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]int{"/metrics": 200, "/healthz": 200, "/readyz": 200, "/v1/status": 401, "/v1/brokers": 401, "/debug/pprof/": 401} {
+		resp, err := anonymous.Do(ctx, http.MethodGet, b.HTTPAddr(), path, nil)
+		if err != nil {
+			t.Fatalf("GET %s over TLS: %v", path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s without the token: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+
+	// The CLI's way: everything from the broker's config file.
+	conf := filepath.Join(t.TempDir(), "chronik.toml")
+	toml := fmt.Sprintf("http-addr = %q\n[http]\ntls-cert-file = %q\ntls-key-file = %q\ntls-ca-file = %q\ntoken-file = %q\n",
+		b.HTTPAddr(), cert, key, ca.File, tokenFile)
+	if err := os.WriteFile(conf, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := opsctl.ResolveAdmin(opsctl.AdminFlags{}, conf, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := opsctl.FetchNodeStatus(ctx, admin.HTTP, b.HTTPAddr()); err != nil || st.Node != cfg.NodeID {
+		t.Fatalf("status with the config file's settings: %+v, %v", st, err)
+	}
+	if _, err := opsctl.BackupList(ctx, admin); err != nil {
+		t.Fatalf("backup list with the config file's settings: %v", err)
+	}
+
+	// Without the token, or without TLS: errors that say which flag.
+	noToken, err := opsctl.ResolveAdmin(opsctl.AdminFlags{Addrs: b.HTTPAddr(), CAFile: ca.File}, "", noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := opsctl.BackupList(ctx, noToken); !errors.Is(err, opsctl.ErrRejected) || !strings.Contains(err.Error(), "--http-token-file") {
+		t.Fatalf("backup list without the token: %v; want a rejection naming --http-token-file", err)
+	}
+	plain, err := opsctl.ResolveAdmin(opsctl.AdminFlags{Addrs: b.HTTPAddr(), TokenFile: tokenFile}, "", noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := opsctl.FetchNodeStatus(ctx, plain.HTTP, b.HTTPAddr()); err == nil || !strings.Contains(err.Error(), "--http-tls") {
+		t.Fatalf("plain HTTP to the TLS address: %v; want an error naming --http-tls", err)
+	}
+}
+
+// TestTLSBadFiles: a certificate or token file that does not load fails
+// start-up with a message naming the setting.
 func TestTLSBadFiles(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "cert.pem")
 	if err := os.WriteFile(bad, []byte("not a certificate"), 0o600); err != nil {
@@ -141,6 +221,8 @@ func TestTLSBadFiles(t *testing.T) {
 	}{
 		{"kafka.tls-cert-file", func(c *config.Config) { c.Kafka.TLSCertFile, c.Kafka.TLSKeyFile = bad, bad }},
 		{"raft.tls-cert-file", func(c *config.Config) { c.Raft.TLSCAFile, c.Raft.TLSCertFile, c.Raft.TLSKeyFile = bad, bad, bad }},
+		{"http.tls-cert-file", func(c *config.Config) { c.HTTP.TLSCertFile, c.HTTP.TLSKeyFile = bad, bad }},
+		{"http.token-file", func(c *config.Config) { c.HTTP.TokenFile = bad }},
 	} {
 		cfg := brokertest.Config(t)
 		c.set(&cfg)
@@ -159,9 +241,12 @@ func TestTLSBadFiles(t *testing.T) {
 }
 
 // TestRaftMutualTLS: three brokers whose Raft transports use mutual TLS
-// (raft.tls-*) form a cluster, replicate an RF3 topic and serve it.
+// (raft.tls-*) and whose HTTP addresses use TLS and a token (http.*) form
+// a cluster, replicate an RF3 topic and serve it, and answer the admin
+// API of each with the cluster's settings.
 func TestRaftMutualTLS(t *testing.T) {
 	ca := testtls.NewCA(t, "raft")
+	tokenFile := writeTokenFile(t, adminToken)
 	var nodes []config.NodeConfig
 	for id := int32(1); id <= 3; id++ {
 		nodes = append(nodes, config.NodeConfig{ID: id, Kafka: brokertest.FreeAddr(t), Raft: brokertest.FreeAddr(t), HTTP: brokertest.FreeAddr(t)})
@@ -177,6 +262,7 @@ func TestRaftMutualTLS(t *testing.T) {
 		cfg.KafkaAddr, cfg.AdvertiseAddr, cfg.RaftAddr, cfg.HTTPAddr = n.Kafka, n.Kafka, n.Raft, n.HTTP
 		cert, key := ca.Issue(fmt.Sprintf("node%d", n.ID))
 		cfg.Raft.TLSCAFile, cfg.Raft.TLSCertFile, cfg.Raft.TLSKeyFile = ca.File, cert, key
+		cfg.HTTP = config.HTTPConfig{TLSCertFile: cert, TLSKeyFile: key, TLSCAFile: ca.File, TokenFile: tokenFile}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -207,6 +293,15 @@ func TestRaftMutualTLS(t *testing.T) {
 	}
 	want := brokertest.Produce(ctx, t, seeds, "replicated", 1, 200, 100, time.Now())
 	brokertest.CheckPartition(ctx, t, seeds, "replicated", 0, want)
+	admin, err := opsctl.ResolveAdmin(opsctl.AdminFlags{Addrs: nodes[0].HTTP + "," + nodes[1].HTTP + "," + nodes[2].HTTP, CAFile: ca.File, TokenFile: tokenFile}, "", noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range admin.Addrs {
+		if st, err := opsctl.FetchNodeStatus(ctx, admin.HTTP, addr); err != nil || len(st.Replicas) == 0 {
+			t.Fatalf("admin API of %s over TLS with the token: %+v, %v", addr, st, err)
+		}
+	}
 
 	// The Raft port speaks TLS and wants a certificate from the CA.
 	cert, key := ca.Issue("peer")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lni/dragonboat/v4"
 
+	"github.com/chronik-go/chronik/core/adminhttp"
 	"github.com/chronik-go/chronik/core/partition"
 	"github.com/chronik-go/chronik/raftsm"
 )
@@ -46,7 +47,7 @@ type Controller struct {
 	store  *raftsm.Store
 	nodeID int32
 	log    *slog.Logger
-	client *http.Client
+	admin  *adminhttp.Client
 
 	done chan struct{} // closed when Run returns
 
@@ -69,10 +70,12 @@ type MoveProgress struct {
 }
 
 // NewController returns the controller of this broker.
-func NewController(s *Service, store *raftsm.Store, log *slog.Logger) *Controller {
+// admin calls the other brokers' admin APIs (for the adding replicas'
+// progress).
+func NewController(s *Service, store *raftsm.Store, admin *adminhttp.Client, log *slog.Logger) *Controller {
 	return &Controller{
 		s: s, store: store, nodeID: s.set.NodeID, log: log,
-		client: &http.Client{Timeout: 2 * time.Second}, progress: map[uint64]MoveProgress{}, done: make(chan struct{}),
+		admin: admin, progress: map[uint64]MoveProgress{}, done: make(chan struct{}),
 	}
 }
 
@@ -321,11 +324,9 @@ func (c *Controller) replicaHW(ctx context.Context, node int32, shard, replica u
 	if !ok || r.HTTP == "" {
 		return -1
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+r.HTTP+"/v1/status", nil)
-	if err != nil {
-		return -1
-	}
-	resp, err := c.client.Do(req)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	resp, err := c.admin.Do(ctx, http.MethodGet, r.HTTP, "/v1/status", nil)
 	if err != nil {
 		return -1
 	}

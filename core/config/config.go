@@ -37,6 +37,8 @@ type Config struct {
 	// log). 0 waits for the stop however long it takes.
 	ShutdownTimeout time.Duration `toml:"shutdown-timeout"`
 
+	// HTTP secures the HTTP address (TLS, the admin API's token).
+	HTTP  HTTPConfig  `toml:"http"`
 	Kafka KafkaConfig `toml:"kafka"`
 	Raft  RaftConfig  `toml:"raft"`
 	Tier  TierConfig  `toml:"tier"`
@@ -55,6 +57,23 @@ type Config struct {
 	// kafka-addr and raft-addr are given explicitly (flags or environment):
 	// a broker added at runtime with `chronik cluster add-node`.
 	Joining bool `toml:"-"`
+}
+
+// HTTPConfig secures the HTTP address (metrics, probes, pprof and the
+// admin API). Brokers call each other's admin API, so every broker of a
+// cluster needs the same settings.
+type HTTPConfig struct {
+	// TLSCertFile and TLSKeyFile (PEM, both or neither) make the HTTP
+	// address speak TLS only; reloaded when they change.
+	TLSCertFile string `toml:"tls-cert-file"`
+	TLSKeyFile  string `toml:"tls-key-file"`
+	// TLSCAFile (PEM) holds the CAs this broker trusts for the other
+	// brokers' HTTP certificates; unset means the system's.
+	TLSCAFile string `toml:"tls-ca-file"`
+	// TokenFile holds the bearer token every request but /metrics,
+	// /healthz and /readyz must carry (core/adminhttp); reloaded when it
+	// changes.
+	TokenFile string `toml:"token-file"`
 }
 
 // NodeConfig is one broker of a static cluster.

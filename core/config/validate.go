@@ -127,6 +127,12 @@ func (c Config) Validate() error {
 	if r.LogDB != "" && r.LogDB != "pebble" && r.LogDB != "tan" && r.LogDB != "sharedlog" {
 		bad("raft.logdb %q: use sharedlog, tan or pebble, or leave it unset (fixed once the data directory exists)", r.LogDB)
 	}
+	if h := c.HTTP; (h.TLSCertFile == "") != (h.TLSKeyFile == "") {
+		bad("http.tls-cert-file and http.tls-key-file go together: set both for an HTTPS admin address, or neither")
+	}
+	if c.HTTP.TLSCAFile != "" && c.HTTP.TLSCertFile == "" {
+		bad("http.tls-ca-file needs http.tls-cert-file and http.tls-key-file: the brokers call each other over https only when they serve it")
+	}
 	if (k.TLSCertFile == "") != (k.TLSKeyFile == "") {
 		bad("kafka.tls-cert-file and kafka.tls-key-file go together: set both for a TLS listener, or neither")
 	}

@@ -23,22 +23,22 @@ type BackupReport struct {
 	*backup.Manifest
 }
 
-// BackupNow asks the first answering broker of addrs to take a backup.
-func BackupNow(ctx context.Context, addrs []string) (*BackupReport, error) {
+// BackupNow asks the first answering broker of a to take a backup.
+func BackupNow(ctx context.Context, a Admin) (*BackupReport, error) {
 	var m backup.Manifest
-	if err := adminDo(ctx, addrs, http.MethodPost, "/v1/backups", nil, &m); err != nil {
+	if err := adminDo(ctx, a, http.MethodPost, "/v1/backups", nil, &m); err != nil {
 		return nil, err
 	}
 	return &BackupReport{&m}, nil
 }
 
 // BackupShow reads one backup's manifest through a broker.
-func BackupShow(ctx context.Context, addrs []string, id string) (*BackupReport, error) {
+func BackupShow(ctx context.Context, a Admin, id string) (*BackupReport, error) {
 	if err := backup.CheckID(id); err != nil {
 		return nil, invalidf("%v — `chronik backup list` shows the IDs", err)
 	}
 	var m backup.Manifest
-	if err := adminDo(ctx, addrs, http.MethodGet, "/v1/backups/"+id, nil, &m); err != nil {
+	if err := adminDo(ctx, a, http.MethodGet, "/v1/backups/"+id, nil, &m); err != nil {
 		return nil, err
 	}
 	return &BackupReport{&m}, nil
@@ -50,9 +50,9 @@ type BackupListReport struct {
 }
 
 // BackupList lists the backups in the store through a broker.
-func BackupList(ctx context.Context, addrs []string) (*BackupListReport, error) {
+func BackupList(ctx context.Context, a Admin) (*BackupListReport, error) {
 	r := &BackupListReport{Backups: []backup.Summary{}}
-	if err := adminDo(ctx, addrs, http.MethodGet, "/v1/backups", nil, &r.Backups); err != nil {
+	if err := adminDo(ctx, a, http.MethodGet, "/v1/backups", nil, &r.Backups); err != nil {
 		return nil, err
 	}
 	return r, nil

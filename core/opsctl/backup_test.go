@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chronik-go/chronik/core/adminhttp"
 	"github.com/chronik-go/chronik/core/backup"
 	"github.com/chronik-go/chronik/core/opsctl"
 	_ "github.com/chronik-go/chronik/plugins/memstore"
@@ -93,7 +94,7 @@ func TestBackupAPIClient(t *testing.T) {
 	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	addrs := []string{deadAddr(t), strings.TrimPrefix(srv.URL, "http://")}
+	addrs := opsctl.Admin{Addrs: []string{deadAddr(t), strings.TrimPrefix(srv.URL, "http://")}, HTTP: adminhttp.Plain(0)}
 	ctx := context.Background()
 	if r, err := opsctl.BackupNow(ctx, addrs); err != nil || r.ID != m.ID || len(r.Objects) != 3 {
 		t.Fatalf("now: %+v %v", r, err)

@@ -5,55 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/spf13/pflag"
-
+	"github.com/chronik-go/chronik/core/adminhttp"
 	"github.com/chronik-go/chronik/core/cluster"
-	"github.com/chronik-go/chronik/core/config"
 )
-
-// ResolveHTTPAddrs picks the brokers' admin (HTTP) addresses: the
-// --http-addr list when given, else every [[nodes]] http address of the
-// config file, else the single broker's http-addr (a wildcard host becomes
-// 127.0.0.1), else 127.0.0.1:9644.
-func ResolveHTTPAddrs(flagValue, configFile string, getenv func(string) string) ([]string, error) {
-	if strings.TrimSpace(flagValue) != "" {
-		return ParseBrokers("--http-addr", flagValue)
-	}
-	fs := pflag.NewFlagSet("http", pflag.ContinueOnError)
-	fs.String(config.FileFlag, "", "")
-	if configFile != "" {
-		if err := fs.Set(config.FileFlag, configFile); err != nil {
-			return nil, invalidf("--config %q: %v", configFile, err)
-		}
-	}
-	cfg, err := config.Load(fs, getenv)
-	if err != nil {
-		return nil, failf(ErrInvalidInput, err, "finding the brokers' HTTP addresses in the config: %v\nor name them with --http-addr host:port[,…]", err)
-	}
-	var out []string
-	for _, n := range cfg.Nodes {
-		if n.HTTP != "" {
-			out = append(out, n.HTTP)
-		}
-	}
-	if len(out) > 0 {
-		return out, nil
-	}
-	host, port, err := net.SplitHostPort(cfg.HTTPAddr)
-	if err != nil {
-		return nil, invalidf("http-addr %q: %v", cfg.HTTPAddr, err)
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	return []string{net.JoinHostPort(host, port)}, nil
-}
 
 // ClusterStatus is the result of `cluster status`.
 type ClusterStatus struct {
@@ -91,19 +50,15 @@ type ReplicaLag struct {
 }
 
 // FetchNodeStatus reads one broker's /v1/status.
-func FetchNodeStatus(ctx context.Context, addr string) (cluster.NodeStatus, error) {
+func FetchNodeStatus(ctx context.Context, c *adminhttp.Client, addr string) (cluster.NodeStatus, error) {
 	var st cluster.NodeStatus
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/status", nil)
-	if err != nil {
-		return st, err
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(ctx, http.MethodGet, addr, "/v1/status", nil)
 	if err != nil {
 		return st, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("GET /v1/status: %s", resp.Status)
+		return st, statusError("GET /v1/status", resp)
 	}
 	return st, json.NewDecoder(resp.Body).Decode(&st)
 }
@@ -111,7 +66,7 @@ func FetchNodeStatus(ctx context.Context, addr string) (cluster.NodeStatus, erro
 // ClusterStatus merges the Kafka metadata (replica placement, leaders)
 // with every broker's admin status (high watermarks), flagging partitions
 // whose replicas lag or do not report, and those without a leader.
-func (c *Client) ClusterStatus(ctx context.Context, httpAddrs []string) (*ClusterStatus, error) {
+func (c *Client) ClusterStatus(ctx context.Context, admin Admin) (*ClusterStatus, error) {
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	md, err := c.adm.Metadata(ctx)
@@ -124,9 +79,9 @@ func (c *Client) ClusterStatus(ctx context.Context, httpAddrs []string) (*Cluste
 		p     int32
 	}
 	hw := map[tp]map[int32]int64{} // node → high watermark, per partition
-	for _, addr := range httpAddrs {
+	for _, addr := range admin.Addrs {
 		ns := NodeState{Node: -1, HTTP: addr, MetaLeader: -1}
-		st, err := FetchNodeStatus(ctx, addr)
+		st, err := FetchNodeStatus(ctx, admin.HTTP, addr)
 		if err != nil {
 			ns.Error = err.Error()
 		} else {
@@ -221,7 +176,7 @@ type LeaderTransfer struct {
 // TransferLeader asks a broker holding a replica to move the partition's
 // leadership to broker to, then waits until Metadata shows it there,
 // printing progress to progress (may be io.Discard).
-func (c *Client) TransferLeader(ctx context.Context, httpAddrs []string, topic string, p, to int32, progress io.Writer) (*LeaderTransfer, error) {
+func (c *Client) TransferLeader(ctx context.Context, admin Admin, topic string, p, to int32, progress io.Writer) (*LeaderTransfer, error) {
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	start := time.Now()
@@ -243,8 +198,8 @@ func (c *Client) TransferLeader(ctx context.Context, httpAddrs []string, topic s
 	res := &LeaderTransfer{Topic: topic, Partition: p, From: from, To: to}
 	ask := func() error {
 		var lastErr error
-		for _, addr := range httpAddrs {
-			if lastErr = postTransfer(ctx, addr, topic, p, to); lastErr == nil {
+		for _, addr := range admin.Addrs {
+			if lastErr = postTransfer(ctx, admin.HTTP, addr, topic, p, to); lastErr == nil {
 				return nil
 			}
 		}
@@ -288,19 +243,17 @@ func (c *Client) TransferLeader(ctx context.Context, httpAddrs []string, topic s
 // transferRetry is how long TransferLeader waits before asking again.
 const transferRetry = 3 * time.Second
 
-func postTransfer(ctx context.Context, addr, topic string, p, to int32) error {
-	url := fmt.Sprintf("http://%s/v1/topics/%s/partitions/%d/leader?to=%d", addr, topic, p, to)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
+func postTransfer(ctx context.Context, c *adminhttp.Client, addr, topic string, p, to int32) error {
+	resp, err := c.Do(ctx, http.MethodPost, addr, fmt.Sprintf("/v1/topics/%s/partitions/%d/leader?to=%d", topic, p, to), nil)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusAccepted {
 		return nil
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		return statusError(addr, resp)
 	}
 	var body struct{ Error string }
 	_ = json.NewDecoder(resp.Body).Decode(&body)

@@ -17,11 +17,11 @@ import (
 // Membership commands (`chronik cluster add-node | remove-node | reassign |
 // reassignments`) talk to the brokers' admin API only (docs/cli.md).
 
-// adminDo sends one admin request to the first broker of addrs that
-// answers, decoding a 2xx JSON body into out (may be nil).
-func adminDo(ctx context.Context, addrs []string, method, path string, body, out any) error {
+// adminDo sends one admin request to the first broker of a that answers,
+// decoding a 2xx JSON body into out (may be nil).
+func adminDo(ctx context.Context, a Admin, method, path string, body, out any) error {
 	var lastErr error
-	for _, addr := range addrs {
+	for _, addr := range a.Addrs {
 		var rd io.Reader
 		if body != nil {
 			b, err := json.Marshal(body)
@@ -30,14 +30,15 @@ func adminDo(ctx context.Context, addrs []string, method, path string, body, out
 			}
 			rd = bytes.NewReader(b)
 		}
-		req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, rd)
-		if err != nil {
-			return err
-		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := a.HTTP.Do(ctx, method, addr, path, rd)
 		if err != nil {
 			lastErr = err
 			continue
+		}
+		if resp.StatusCode == http.StatusUnauthorized {
+			err := statusError(method+" "+path, resp)
+			resp.Body.Close()
+			return err // every broker has the same token
 		}
 		data, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
@@ -58,20 +59,23 @@ func adminDo(ctx context.Context, addrs []string, method, path string, body, out
 		}
 		return nil
 	}
-	return failf(ErrInvalidInput, lastErr, "no broker admin API answered (%s): %v", strings.Join(addrs, ","), lastErr)
+	return failf(ErrInvalidInput, lastErr, "no broker admin API answered (%s): %v", strings.Join(a.Addrs, ","), lastErr)
 }
 
-// AllHTTPAddrs extends addrs with every registered broker's admin address
-// (brokers added at runtime are not in the config file).
-func AllHTTPAddrs(ctx context.Context, addrs []string) []string {
+// only is a with addr as its one address.
+func (a Admin) only(addr string) Admin { return Admin{Addrs: []string{addr}, HTTP: a.HTTP} }
+
+// AllHTTPAddrs extends a's addresses with every registered broker's admin
+// address (brokers added at runtime are not in the config file).
+func AllHTTPAddrs(ctx context.Context, a Admin) Admin {
 	var recs []cluster.BrokerRecord
-	if err := adminDo(ctx, addrs, http.MethodGet, "/v1/brokers", nil, &recs); err != nil {
-		return addrs
+	if err := adminDo(ctx, a, http.MethodGet, "/v1/brokers", nil, &recs); err != nil {
+		return a
 	}
-	out := slices.Clone(addrs)
+	out := Admin{Addrs: slices.Clone(a.Addrs), HTTP: a.HTTP}
 	for _, r := range recs {
-		if r.HTTP != "" && !slices.Contains(out, r.HTTP) {
-			out = append(out, r.HTTP)
+		if r.HTTP != "" && !slices.Contains(out.Addrs, r.HTTP) {
+			out.Addrs = append(out.Addrs, r.HTTP)
 		}
 	}
 	return out
@@ -93,11 +97,11 @@ func (r *AddNode) WriteTable(w io.Writer) error {
 }
 
 // RegisterNode registers a broker through any broker's admin API.
-func RegisterNode(ctx context.Context, addrs []string, rec cluster.BrokerRecord) (*AddNode, error) {
+func RegisterNode(ctx context.Context, a Admin, rec cluster.BrokerRecord) (*AddNode, error) {
 	if rec.ID < 1 || rec.Kafka == "" || rec.Raft == "" {
 		return nil, invalidf("add-node needs --id (>= 1), --kafka and --raft")
 	}
-	if err := adminDo(ctx, addrs, http.MethodPost, "/v1/brokers", rec, nil); err != nil {
+	if err := adminDo(ctx, a, http.MethodPost, "/v1/brokers", rec, nil); err != nil {
 		return nil, err
 	}
 	return &AddNode{Broker: rec}, nil
@@ -117,13 +121,13 @@ type reassignmentsStatus struct {
 
 // ListReassignments merges the moves (from any broker) with the progress
 // reported by the brokers that lead them.
-func ListReassignments(ctx context.Context, addrs []string) (*Reassignments, error) {
+func ListReassignments(ctx context.Context, a Admin) (*Reassignments, error) {
 	out := &Reassignments{Reassignments: []cluster.Reassignment{}, Progress: []cluster.MoveProgress{}}
 	got := false
 	var lastErr error
-	for _, addr := range AllHTTPAddrs(ctx, addrs) {
+	for _, addr := range AllHTTPAddrs(ctx, a).Addrs {
 		var st reassignmentsStatus
-		if err := adminDo(ctx, []string{addr}, http.MethodGet, "/v1/reassignments", nil, &st); err != nil {
+		if err := adminDo(ctx, a.only(addr), http.MethodGet, "/v1/reassignments", nil, &st); err != nil {
 			lastErr = err
 			continue
 		}
@@ -179,18 +183,18 @@ func ints(v []int32) string {
 }
 
 // Reassign sets a partition's target replicas.
-func Reassign(ctx context.Context, addrs []string, topic string, p int32, replicas []int32) error {
+func Reassign(ctx context.Context, a Admin, topic string, p int32, replicas []int32) error {
 	path := fmt.Sprintf("/v1/topics/%s/partitions/%d/reassign?replicas=%s", topic, p, ints(replicas))
-	return adminDo(ctx, addrs, http.MethodPost, path, nil, nil)
+	return adminDo(ctx, a, http.MethodPost, path, nil, nil)
 }
 
 // WaitReassignments waits until no move matches done's complement: it
 // polls every 500ms, printing progress lines to progress, until pending
 // returns false for every listed move.
-func WaitReassignments(ctx context.Context, addrs []string, pending func(cluster.Reassignment) bool, progress io.Writer) error {
+func WaitReassignments(ctx context.Context, a Admin, pending func(cluster.Reassignment) bool, progress io.Writer) error {
 	last := ""
 	for {
-		r, err := ListReassignments(ctx, addrs)
+		r, err := ListReassignments(ctx, a)
 		if err == nil {
 			n := 0
 			for _, m := range r.Reassignments {
@@ -232,22 +236,22 @@ func (r *RemoveNode) WriteTable(w io.Writer) error {
 
 // Decommission moves every replica off broker id, waits for the moves
 // (printing progress), then deregisters the broker.
-func Decommission(ctx context.Context, addrs []string, id int32, progress io.Writer) (*RemoveNode, error) {
+func Decommission(ctx context.Context, a Admin, id int32, progress io.Writer) (*RemoveNode, error) {
 	start := time.Now()
-	addrs = AllHTTPAddrs(ctx, addrs)
+	a = AllHTTPAddrs(ctx, a)
 	var plan cluster.DecommissionPlan
-	if err := adminDo(ctx, addrs, http.MethodPost, fmt.Sprintf("/v1/brokers/%d/decommission", id), nil, &plan); err != nil {
+	if err := adminDo(ctx, a, http.MethodPost, fmt.Sprintf("/v1/brokers/%d/decommission", id), nil, &plan); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(progress, "moving %d partition replicas off broker %d\n", len(plan.Moves), id)
 	involves := func(m cluster.Reassignment) bool {
 		return slices.Contains(m.Replicas, id) || slices.Contains(m.Target, id)
 	}
-	if err := WaitReassignments(ctx, addrs, involves, progress); err != nil {
+	if err := WaitReassignments(ctx, a, involves, progress); err != nil {
 		return nil, err
 	}
 	for {
-		err := adminDo(ctx, addrs, http.MethodDelete, fmt.Sprintf("/v1/brokers/%d", id), nil, nil)
+		err := adminDo(ctx, a, http.MethodDelete, fmt.Sprintf("/v1/brokers/%d", id), nil, nil)
 		if err == nil {
 			break
 		}

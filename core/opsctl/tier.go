@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chronik-go/chronik/core/adminhttp"
 	"github.com/chronik-go/chronik/core/tier"
 )
 
@@ -35,13 +37,9 @@ type TierNodeStatus struct {
 type TierReplica = tier.PartitionStatus
 
 // FetchTierStatus reads one broker's GET /v1/tier.
-func FetchTierStatus(ctx context.Context, addr string) (TierNodeStatus, error) {
+func FetchTierStatus(ctx context.Context, c *adminhttp.Client, addr string) (TierNodeStatus, error) {
 	var st TierNodeStatus
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/tier", nil)
-	if err != nil {
-		return st, err
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(ctx, http.MethodGet, addr, "/v1/tier", nil)
 	if err != nil {
 		return st, err
 	}
@@ -50,7 +48,7 @@ func FetchTierStatus(ctx context.Context, addr string) (TierNodeStatus, error) {
 	case resp.StatusCode == http.StatusNotFound:
 		return st, fmt.Errorf("GET /v1/tier: %s (is the broker older than tiered storage?)", resp.Status)
 	case resp.StatusCode != http.StatusOK:
-		return st, fmt.Errorf("GET /v1/tier: %s", resp.Status)
+		return st, statusError("GET /v1/tier", resp)
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 		return st, fmt.Errorf("GET /v1/tier: decoding the answer: %w", err)
@@ -117,23 +115,24 @@ type TierPartition struct {
 	LastErrorAt      *time.Time `json:"last_error_at,omitempty"`
 }
 
-// TierStatus asks every broker (httpAddrs and the brokers registered at
+// TierStatus asks every broker (a's and the brokers registered at
 // runtime) for GET /v1/tier, in parallel, and merges the answers into one
 // row per partition. Brokers that do not answer are listed with their
 // error; it fails only when none answers, or when a topic of opts.Topics
 // has no replica on any answering broker.
-func TierStatus(ctx context.Context, httpAddrs []string, opts TierStatusOptions) (*TierReport, error) {
+func TierStatus(ctx context.Context, a Admin, opts TierStatusOptions) (*TierReport, error) {
 	for _, t := range opts.Topics {
 		if err := checkName("topic", t); err != nil {
 			return nil, err
 		}
 	}
-	addrs := AllHTTPAddrs(ctx, httpAddrs)
+	a = AllHTTPAddrs(ctx, a)
+	addrs := a.Addrs
 	answers := make([]TierNodeStatus, len(addrs))
 	errs := make([]error, len(addrs))
 	var wg sync.WaitGroup
 	for i, addr := range addrs {
-		wg.Go(func() { answers[i], errs[i] = FetchTierStatus(ctx, addr) })
+		wg.Go(func() { answers[i], errs[i] = FetchTierStatus(ctx, a.HTTP, addr) })
 	}
 	wg.Wait()
 
@@ -156,6 +155,9 @@ func TierStatus(ctx context.Context, httpAddrs []string, opts TierStatusOptions)
 		out.Nodes = append(out.Nodes, TierNode{Node: st.Node, HTTP: addr, Up: true, Store: st.Store})
 	}
 	if len(answered) == 0 {
+		if errors.Is(lastErr, ErrRejected) {
+			return nil, lastErr // they answered: the token or TLS is missing
+		}
 		return nil, failf(ErrUnreachable, lastErr, "no broker admin API answered GET /v1/tier (%s): %v\nname the brokers' HTTP addresses with --http-addr host:port[,…] or --config cluster.toml",
 			strings.Join(addrs, ","), lastErr)
 	}

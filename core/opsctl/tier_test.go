@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chronik-go/chronik/core/adminhttp"
 	"github.com/chronik-go/chronik/core/opsctl"
 )
 
@@ -128,7 +129,7 @@ func TestTierStatusMerge(t *testing.T) {
 		row("was-tiered", 0, true, false, 5),
 	}}, []map[string]any{{"ID": 1, "HTTP": ""}, {"ID": 3, "HTTP": b3}})
 	dead := deadAddr(t)
-	addrs := []string{dead, b2, b1, b1} // b1 twice: the same broker under two names is one node
+	addrs := opsctl.Admin{Addrs: []string{dead, b2, b1, b1}, HTTP: adminhttp.Plain(0)} // b1 twice: the same broker under two names is one node
 
 	tests := []struct {
 		name    string
@@ -192,7 +193,7 @@ func TestTierStatusMerge(t *testing.T) {
 }
 
 func TestTierStatusNoBroker(t *testing.T) {
-	_, err := opsctl.TierStatus(context.Background(), []string{deadAddr(t), deadAddr(t)}, opsctl.TierStatusOptions{})
+	_, err := opsctl.TierStatus(context.Background(), opsctl.Admin{Addrs: []string{deadAddr(t), deadAddr(t)}, HTTP: adminhttp.Plain(0)}, opsctl.TierStatusOptions{})
 	if !errors.Is(err, opsctl.ErrUnreachable) || !strings.Contains(err.Error(), "no broker admin API answered GET /v1/tier") {
 		t.Fatalf("err = %v, want ErrUnreachable", err)
 	}

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"time"
+
+	"github.com/chronik-go/chronik/core/adminhttp"
 )
 
 // HTTPServer serves the operational endpoints on one listener:
@@ -19,7 +22,9 @@ import (
 //	/readyz         200 "ready" when ready() returns nil, else 503 and the error (readiness)
 //	/debug/pprof/   net/http/pprof, on this mux only (never http.DefaultServeMux)
 //
-// More routes (the admin API) are added on Mux.
+// More routes (the admin API) are added on Mux. HTTPOptions can put the
+// listener under TLS and every path but /metrics, /healthz and /readyz
+// behind a bearer token (core/adminhttp).
 type HTTPServer struct {
 	srv  *http.Server
 	ln   net.Listener
@@ -28,10 +33,20 @@ type HTTPServer struct {
 	done chan struct{} // closed when Serve returns
 }
 
+// HTTPOptions secures an HTTPServer; the zero value serves plain HTTP to
+// anyone.
+type HTTPOptions struct {
+	// TLS, if set, makes the listener speak TLS only (https).
+	TLS *tls.Config
+	// Token, if set, returns the bearer token every request but those of
+	// the open paths must carry (adminhttp.Guard).
+	Token func() string
+}
+
 // StartHTTP listens on addr at once, so that a bad or busy address fails
 // here rather than in a background goroutine, and serves in the background
 // until Close. p may be nil (no /metrics); ready may be nil (always ready).
-func StartHTTP(addr string, p *Provider, ready func() error, log *slog.Logger) (*HTTPServer, error) {
+func StartHTTP(addr string, p *Provider, ready func() error, log *slog.Logger, opts HTTPOptions) (*HTTPServer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -62,9 +77,16 @@ func StartHTTP(addr string, p *Provider, ready func() error, log *slog.Logger) (
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 
+	var h http.Handler = mux
+	if opts.Token != nil {
+		h = adminhttp.Guard(mux, opts.Token)
+	}
+	if opts.TLS != nil {
+		ln = tls.NewListener(ln, opts.TLS)
+	}
 	s := &HTTPServer{
 		srv: &http.Server{
-			Handler:           mux,
+			Handler:           h,
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			// No WriteTimeout: /debug/pprof/profile and /trace stream for

@@ -42,7 +42,7 @@ func TestNewLogger(t *testing.T) {
 // startServer starts an HTTPServer on a free port and closes it at cleanup.
 func startServer(t *testing.T, p *Provider, ready func() error) *HTTPServer {
 	t.Helper()
-	s, err := StartHTTP("127.0.0.1:0", p, ready, nil)
+	s, err := StartHTTP("127.0.0.1:0", p, ready, nil, HTTPOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,17 +168,17 @@ func TestStartHTTPBusyAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	_, err = StartHTTP(ln.Addr().String(), nil, nil, nil)
+	_, err = StartHTTP(ln.Addr().String(), nil, nil, nil, HTTPOptions{})
 	if err == nil || !strings.Contains(err.Error(), ln.Addr().String()) {
 		t.Fatalf("StartHTTP on a busy address = %v, want an error naming it", err)
 	}
-	if _, err := StartHTTP("127.0.0.1:notaport", nil, nil, nil); err == nil {
+	if _, err := StartHTTP("127.0.0.1:notaport", nil, nil, nil, HTTPOptions{}); err == nil {
 		t.Fatal("StartHTTP on a bad address succeeded")
 	}
 }
 
 func TestHTTPServerClose(t *testing.T) {
-	s, err := StartHTTP("127.0.0.1:0", nil, nil, nil)
+	s, err := StartHTTP("127.0.0.1:0", nil, nil, nil, HTTPOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
