@@ -215,6 +215,7 @@ func (c *conn) dispatch(r *request) bool {
 		c.fail()
 		return false
 	}
+	r.principal = c.principal
 	if err := c.s.cfg.Authorizer.Authorize(c.ctx, c.principal, r.key, r.msg); err != nil {
 		c.s.warn("kafka: request denied, closing connection", "remote", c.nc.RemoteAddr().String(),
 			"principal", c.principal, "api", kmsg.NameForKey(r.key), "err", err)

@@ -48,6 +48,9 @@ type request struct {
 	// conn is the connection that read the request (nil in tests that
 	// call handlers directly).
 	conn *conn
+	// principal is the connection's when the request was dispatched
+	// (conn.principal is the reader's only).
+	principal string
 	// after and finished chain the connection's api.inOrder requests: the
 	// handler starts once after is closed (nil: no predecessor) and closes
 	// finished when it returns. Both nil for other requests.

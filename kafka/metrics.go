@@ -74,6 +74,9 @@ func (s *Server) observe(r *request, code int16, bytesOut int) {
 	if bytesOut > 0 {
 		s.metrics.BytesOut.Add(ctx, int64(bytesOut), a.add...)
 	}
+	if s.cfg.Tracer != nil {
+		s.traceRequest(r, code, bytesOut)
+	}
 }
 
 // firstErrorCode is the error reported in metrics for a response: its

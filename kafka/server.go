@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/chronik-go/chronik/core/partition"
 	"github.com/chronik-go/chronik/core/telemetry"
@@ -53,6 +54,9 @@ type Config struct {
 	// SASL, when set, requires every connection to authenticate first
 	// (sasl.go).
 	SASL *SASL
+	// Tracer, when set, records a span per request (tracing.go); nil
+	// traces nothing and costs nothing.
+	Tracer trace.Tracer
 }
 
 // Defaults applied by New to zero fields of Config.

@@ -76,7 +76,8 @@ type Broker struct {
 	dr       recovery // backups and restore (backup.go)
 	kafka    *kafka.Server
 	http     *telemetry.HTTPServer
-	admin    *adminhttp.Client // calls the other brokers' admin APIs
+	admin    *adminhttp.Client  // calls the other brokers' admin APIs
+	tracing  *telemetry.Tracing // nil: tracing off
 
 	stopRec context.CancelFunc
 	// compactor snapshots the partitions' Raft logs; compactorDone closes
@@ -167,6 +168,11 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	}()
 
 	if b.provider, err = telemetry.NewProvider(); err != nil {
+		return nil, err
+	}
+	if b.tracing, err = telemetry.NewTracing(telemetry.TracingOptions{
+		Endpoint: cfg.Tracing.OTLPEndpoint, SampleRatio: cfg.Tracing.SampleRatio, NodeID: cfg.NodeID, Log: log,
+	}); err != nil {
 		return nil, err
 	}
 	meter := b.provider.Meter("github.com/chronik-go/chronik")
@@ -286,6 +292,7 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		Listener:                 kafkaLn,
 		TLS:                      clientTLS,
 		SASL:                     clientSASL,
+		Tracer:                   b.tracing.Tracer("github.com/chronik-go/chronik/kafka"),
 	}, &backend{b.cluster, b.parts, b.tier}, metrics, log)
 	if err := b.kafka.Listen(); err != nil {
 		return nil, fmt.Errorf("cannot listen for Kafka clients on %s: %w", cfg.KafkaAddr, err)
@@ -410,12 +417,24 @@ func (b *Broker) stop(ctx context.Context) error {
 	if b.provider != nil {
 		errs = append(errs, b.provider.Shutdown(ctx))
 	}
+	if b.tracing != nil {
+		// The last spans go out now; an unreachable collector delays the
+		// stop by at most tracingFlushTimeout and does not fail it.
+		tctx, cancel := context.WithTimeout(ctx, tracingFlushTimeout)
+		if err := b.tracing.Shutdown(tctx); err != nil {
+			b.log.Warn("the last spans were not exported", "err", err)
+		}
+		cancel()
+	}
 	err := errors.Join(errs...)
 	if err == nil {
 		b.log.Info("broker stopped", "node", b.cfg.NodeID)
 	}
 	return err
 }
+
+// tracingFlushTimeout bounds the export of the last spans at a stop.
+const tracingFlushTimeout = 5 * time.Second
 
 // listenIfPortZero binds the Kafka listener when cfg.KafkaAddr asks for
 // any free port (port 0) and replaces the address with the one bound; it

@@ -46,6 +46,8 @@ type Config struct {
 	Backup BackupConfig `toml:"backup"`
 	// Storage guards the data directory's file system.
 	Storage StorageConfig `toml:"storage"`
+	// Tracing exports spans of the Kafka requests to an OTLP collector.
+	Tracing TracingConfig `toml:"tracing"`
 
 	// Nodes lists every broker of a static cluster ([[nodes]] tables). Empty
 	// means a single node. With Nodes set, this node's entry (by NodeID)
@@ -74,6 +76,15 @@ type HTTPConfig struct {
 	// /healthz and /readyz must carry (core/adminhttp); reloaded when it
 	// changes.
 	TokenFile string `toml:"token-file"`
+}
+
+// TracingConfig exports traces (OpenTelemetry, OTLP over HTTP).
+type TracingConfig struct {
+	// OTLPEndpoint is the collector's base URL (http://collector:4318);
+	// empty turns tracing off.
+	OTLPEndpoint string `toml:"otlp-endpoint"`
+	// SampleRatio is the share of requests traced, 0 to 1.
+	SampleRatio float64 `toml:"sample-ratio"`
 }
 
 // NodeConfig is one broker of a static cluster.
@@ -369,6 +380,7 @@ func Default() Config {
 			UploadTimeout:   5 * time.Minute,
 		},
 		Storage: StorageConfig{MinFreeBytes: 1 * GiB, BatchPageCacheBytes: 512 * MiB},
+		Tracing: TracingConfig{SampleRatio: 0.01},
 		Backup: BackupConfig{
 			Interval:    time.Hour,
 			Keep:        7,

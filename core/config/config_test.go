@@ -568,6 +568,10 @@ func TestValidate(t *testing.T) {
 		{"kafka tls cert without key", func(c *Config) { c.Kafka.TLSCertFile = "c.pem" }, "kafka.tls-cert-file and kafka.tls-key-file go together"},
 		{"kafka client ca without listener tls", func(c *Config) { c.Kafka.TLSClientCAFile = "ca.pem" }, "kafka.tls-client-ca-file needs kafka.tls-cert-file"},
 		{"raft tls incomplete", func(c *Config) { c.Raft.TLSCAFile, c.Raft.TLSCertFile = "ca.pem", "c.pem" }, "raft.tls-ca-file, raft.tls-cert-file and raft.tls-key-file go together"},
+		{"http tls incomplete", func(c *Config) { c.HTTP.TLSCertFile = "c.pem" }, "http.tls-cert-file and http.tls-key-file go together"},
+		{"http ca without tls", func(c *Config) { c.HTTP.TLSCAFile = "ca.pem" }, "http.tls-ca-file needs http.tls-cert-file"},
+		{"tracing ratio", func(c *Config) { c.Tracing.SampleRatio = 1.5 }, "tracing.sample-ratio is 1.5"},
+		{"tracing endpoint", func(c *Config) { c.Tracing.OTLPEndpoint = "otel-collector:4318" }, "tracing.otlp-endpoint \"otel-collector:4318\""},
 		{"snapshot bytes negative", func(c *Config) { c.Raft.SnapshotBytes = -1 }, "raft.snapshot-bytes is -1"},
 		{"compaction overhead bytes negative", func(c *Config) { c.Raft.CompactionOverheadBytes = -1 }, "raft.compaction-overhead-bytes is -1"},
 	}

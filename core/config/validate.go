@@ -127,6 +127,14 @@ func (c Config) Validate() error {
 	if r.LogDB != "" && r.LogDB != "pebble" && r.LogDB != "tan" && r.LogDB != "sharedlog" {
 		bad("raft.logdb %q: use sharedlog, tan or pebble, or leave it unset (fixed once the data directory exists)", r.LogDB)
 	}
+	if tr := c.Tracing; tr.SampleRatio < 0 || tr.SampleRatio > 1 {
+		bad("tracing.sample-ratio is %v; it must be between 0 and 1 (0.01 traces one request in a hundred)", tr.SampleRatio)
+	}
+	if e := c.Tracing.OTLPEndpoint; e != "" {
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("tracing.otlp-endpoint %q: want the collector's OTLP/HTTP URL, such as http://otel-collector:4318", e)
+		}
+	}
 	if h := c.HTTP; (h.TLSCertFile == "") != (h.TLSKeyFile == "") {
 		bad("http.tls-cert-file and http.tls-key-file go together: set both for an HTTPS admin address, or neither")
 	}
