@@ -477,6 +477,7 @@ func (b *Broker) startTier(ctx context.Context, meter metric.Meter) error {
 		MaxPendingBytes: cfg.Tier.MaxPendingBytes,
 
 		RetentionInterval: cfg.Kafka.LogRetentionCheckInterval,
+		Tracer:            b.tracing.Tracer("github.com/chronik-go/chronik/core/tier"),
 	}, store, b.parts, b.cluster, meters, b.log)
 	if err != nil {
 		return err

@@ -18,11 +18,13 @@ import (
 
 	"github.com/chronik-go/chronik/core/broker"
 	"github.com/chronik-go/chronik/core/broker/brokertest"
+	"github.com/chronik-go/chronik/core/tier"
 )
 
 // TestTracingExportsOTLP: a broker with tracing.otlp-endpoint sends its
-// request spans to the collector over OTLP/HTTP, the last of them when it
-// stops, under the service name chronik and its node ID.
+// request spans, and those of tiered uploads and remote reads, to the
+// collector over OTLP/HTTP, the last of them when it stops, under the
+// service name chronik and its node ID.
 func TestTracingExportsOTLP(t *testing.T) {
 	var mu sync.Mutex
 	spans := map[string]int{}
@@ -56,6 +58,7 @@ func TestTracingExportsOTLP(t *testing.T) {
 	cfg := brokertest.Config(t)
 	cfg.NodeID = 7
 	cfg.Tracing.OTLPEndpoint, cfg.Tracing.SampleRatio = collector.URL, 1
+	cfg.Tier.CheckInterval = 50 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	b, err := broker.Start(ctx, cfg, brokertest.Logger())
@@ -67,17 +70,21 @@ func TestTracingExportsOTLP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "traced"); err != nil || resp.Err != nil {
-		t.Fatalf("create: %v %v", err, resp.Err)
-	}
-	brokertest.Produce(ctx, t, []string{b.KafkaAddr()}, "traced", 1, 50, 100, time.Now())
+	tieredTopic(ctx, t, kadm.NewClient(cl), "traced")
+	want := brokertest.Produce(ctx, t, []string{b.KafkaAddr()}, "traced", 1, 1000, 1000, time.Now())
+	waitTier(t, b.HTTPAddr(), "traced", 0, "segments tiered and local data trimmed", func(ps tier.PartitionStatus) bool {
+		return ps.LocalStart > 0
+	})
+	brokertest.CheckPartition(ctx, t, []string{b.KafkaAddr()}, "traced", 0, want) // from the remote tier
 	if err := b.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if spans["kafka Produce"] == 0 || spans["kafka Metadata"] == 0 {
-		t.Fatalf("collector got spans %v; want Produce and Metadata among them", spans)
+	for _, name := range []string{"kafka Produce", "kafka Metadata", "kafka Fetch", "tier upload", "tier put", "tier read index", "tier read chunk"} {
+		if spans[name] == 0 {
+			t.Errorf("collector got no %q span; got %v", name, spans)
+		}
 	}
 	if !services["service.name=chronik"] || !services["service.instance.id=7"] {
 		t.Fatalf("resource attributes %v", services)

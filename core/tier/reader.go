@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"sync"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/chronik-go/chronik/core/batch"
 	"github.com/chronik-go/chronik/core/partition"
 	"github.com/chronik-go/chronik/raftsm"
@@ -183,7 +186,10 @@ var errFound = errors.New("tier: found")
 // chunk returns chunk i of seg, verified, through the on-disk cache.
 func (m *Manager) chunk(ctx context.Context, seg raftsm.SegmentRecord, ix *segment.Index, i int) ([]byte, error) {
 	c := ix.Chunks[i]
-	return m.cache.GetOrLoad(ctx, chunkKey(seg, i), func(ctx context.Context) ([]byte, error) {
+	return m.cache.GetOrLoad(ctx, chunkKey(seg, i), func(ctx context.Context) (_ []byte, err error) {
+		ctx, span := m.startSpan(ctx, "tier read chunk", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
+			attribute.String("tier.key", seg.Key), attribute.Int("tier.chunk", i), attribute.Int("tier.bytes", int(c.Len))))
+		defer func() { endSpan(span, err) }()
 		rc, err := m.store.OpenRange(ctx, seg.Key, c.Pos, int64(c.Len))
 		if err != nil {
 			return nil, fmt.Errorf("%w: read %s: %w", partition.ErrStorage, seg.Key, err)
@@ -210,10 +216,13 @@ func (m *Manager) corrupt(seg raftsm.SegmentRecord, chunk int, err error) error 
 }
 
 // index returns the parsed index of seg, from memory or one ranged GET.
-func (m *Manager) index(ctx context.Context, seg raftsm.SegmentRecord) (*segment.Index, error) {
+func (m *Manager) index(ctx context.Context, seg raftsm.SegmentRecord) (_ *segment.Index, err error) {
 	if ix, ok := m.ix.get(seg.Key); ok {
 		return ix, nil
 	}
+	ctx, span := m.startSpan(ctx, "tier read index", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("tier.key", seg.Key)))
+	defer func() { endSpan(span, err) }()
 	tail, err := m.store.OpenRange(ctx, seg.Key, seg.IndexPos, seg.Size-seg.IndexPos)
 	if err != nil {
 		return nil, fmt.Errorf("%w: read index of %s: %w", partition.ErrStorage, seg.Key, err)

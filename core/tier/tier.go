@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/chronik-go/chronik/core/cluster"
 	"github.com/chronik-go/chronik/core/partition"
 	"github.com/chronik-go/chronik/raftsm"
@@ -47,6 +49,9 @@ type Config struct {
 	MaxPendingBytes int64
 	// Concurrency bounds simultaneous uploads [4].
 	Concurrency int
+	// Tracer records spans of uploads and remote reads (tracing.go); nil
+	// records none, at no cost.
+	Tracer trace.Tracer
 }
 
 func (c *Config) defaults() {

@@ -7,6 +7,9 @@ import (
 	"os"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/chronik-go/chronik/core/cluster"
 	"github.com/chronik-go/chronik/core/partition"
 	"github.com/chronik-go/chronik/raftsm"
@@ -21,7 +24,7 @@ import (
 // Two phases: PUT the object, then propose it to the partition's Raft
 // shard. Only a committed manifest entry makes an object part of the log;
 // an object whose commit never happened is an orphan for the sweeper.
-func (m *Manager) uploadNext(ctx context.Context, r partition.Led, t cluster.Topic, s settings, st *partState) (bool, error) {
+func (m *Manager) uploadNext(ctx context.Context, r partition.Led, t cluster.Topic, s settings, st *partState) (uploaded bool, err error) {
 	lg := r.Log
 	pending := lg.UntieredBytes()
 	if pending == 0 {
@@ -42,6 +45,9 @@ func (m *Manager) uploadNext(ctx context.Context, r partition.Led, t cluster.Top
 		return false, ctx.Err()
 	}
 	start := time.Now()
+	ctx, span := m.startSpan(ctx, "tier upload", trace.WithAttributes(
+		attribute.String("messaging.destination.name", r.Topic), attribute.Int("kafka.partition", int(r.Partition))))
+	defer func() { endSpan(span, err) }()
 	f, err := os.CreateTemp(m.cfg.TempDir, "upload-*.seg")
 	if err != nil {
 		return false, fmt.Errorf("segment file: %w", err)
@@ -55,8 +61,12 @@ func (m *Manager) uploadNext(ctx context.Context, r partition.Led, t cluster.Top
 	if _, err := f.Seek(0, 0); err != nil {
 		return false, err
 	}
+	span.SetAttributes(attribute.String("tier.key", key), attribute.Int64("tier.bytes", info.Size),
+		attribute.Int64("tier.base_offset", info.BaseOffset), attribute.Int64("tier.end_offset", info.EndOffset))
 	putCtx, cancel := context.WithTimeout(ctx, m.cfg.UploadTimeout)
+	putCtx, put := m.startSpan(putCtx, "tier put", trace.WithSpanKind(trace.SpanKindClient))
 	err = m.store.Put(putCtx, key, f, info.Size)
+	endSpan(put, err)
 	cancel()
 	if err != nil {
 		return false, fmt.Errorf("put %s: %w", key, err)
