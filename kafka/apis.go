@@ -119,6 +119,8 @@ var apis = []api{
 	{key: keyListPartitionReassignments, min: 0, max: 0, handle: handleListPartitionReassignments},
 	{key: keySASLHandshake, min: 0, max: 1, begin: beginSASLHandshake},
 	{key: keySASLAuthenticate, min: 0, max: 2, begin: beginSASLAuthenticate},
+	{key: keyDescribeUserScramCredentials, min: 0, max: 0, handle: handleDescribeUserScramCredentials},
+	{key: keyAlterUserScramCredentials, min: 0, max: 0, handle: handleAlterUserScramCredentials},
 }
 
 var (

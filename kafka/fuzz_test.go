@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -192,7 +193,10 @@ func FuzzHandlers(f *testing.F) {
 			t.Fatal(err)
 		}
 		b.produceForFuzz()
-		s := New(Config{MaxPartitionsPerTopic: 8, AutoCreateTopics: true}, b, testMetrics(t), slog.New(slog.DiscardHandler))
+		// The principal of a request read without a connection is "":
+		// a super user here, so the credential APIs run to the store.
+		s := New(Config{MaxPartitionsPerTopic: 8, AutoCreateTopics: true, Credentials: newMemCredentials(), SuperUsers: []string{""}},
+			b, testMetrics(t), slog.New(slog.DiscardHandler))
 		s.appendTo = b.appendRecords
 		br := bufio.NewReader(bytes.NewReader(data))
 		for {
@@ -225,4 +229,52 @@ func FuzzHandlers(f *testing.F) {
 
 func (b *memBackend) produceForFuzz() {
 	_, _ = b.appendRecords(tp("t", 0), makeBatch(1, "x", "y")).Wait(context.Background())
+}
+
+// memCredentials is a CredentialStore in a map, for handler tests (the
+// broker's is the meta shard, tested in core/broker).
+type memCredentials struct {
+	mu    sync.Mutex
+	creds map[[2]string]ScramCredential
+}
+
+func newMemCredentials() *memCredentials {
+	return &memCredentials{creds: map[[2]string]ScramCredential{}}
+}
+
+func (m *memCredentials) ScramCredential(user, mechanism string) (ScramCredential, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.creds[[2]string{user, mechanism}]
+	return c, ok
+}
+
+func (m *memCredentials) ScramUsers() map[string]map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]map[string]int{}
+	for k, c := range m.creds {
+		if out[k[0]] == nil {
+			out[k[0]] = map[string]int{}
+		}
+		out[k[0]][k[1]] = c.Iterations
+	}
+	return out
+}
+
+func (m *memCredentials) SetScram(_ context.Context, user, mechanism string, c ScramCredential) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.creds[[2]string{user, mechanism}] = c
+	return nil
+}
+
+func (m *memCredentials) DeleteScram(_ context.Context, user, mechanism string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.creds[[2]string{user, mechanism}]; !ok {
+		return ErrNoSuchCredential
+	}
+	delete(m.creds, [2]string{user, mechanism})
+	return nil
 }

@@ -43,6 +43,12 @@ type SASL struct {
 	// It is called for every authentication and must be safe for
 	// concurrent use.
 	Password func(user string) (string, bool)
+	// Stored, if set, returns a user's stored credential for a SCRAM
+	// mechanism (set with AlterUserScramCredentials, kept by the cluster).
+	// A user with a stored credential authenticates with it, whatever
+	// Password says: with SCRAM for that mechanism, and with PLAIN when
+	// the password matches either mechanism's credential.
+	Stored func(user, mechanism string) (ScramCredential, bool)
 
 	mu    sync.Mutex
 	scram map[scramKey]scramEntry // derived credentials, by user and mechanism
@@ -52,7 +58,7 @@ type scramKey struct{ user, mechanism string }
 
 type scramEntry struct {
 	password string // the password the credentials were derived from
-	creds    scramCreds
+	creds    ScramCredential
 }
 
 // errAuthFailed is what a client learns of any failed authentication: not
@@ -64,10 +70,16 @@ func (a *SASL) enabled(mechanism string) bool { return slices.Contains(a.Mechani
 
 // credentials returns user's SCRAM credentials for mechanism, deriving
 // them when the user is new or its password changed.
-func (a *SASL) credentials(mechanism, user string) (scramCreds, error) {
+func (a *SASL) credentials(mechanism, user string) (ScramCredential, error) {
+	if c, ok := a.stored(user, mechanism); ok {
+		return c, nil
+	}
+	if a.Password == nil {
+		return ScramCredential{}, errAuthFailed
+	}
 	password, ok := a.Password(user)
 	if !ok {
-		return scramCreds{}, errAuthFailed
+		return ScramCredential{}, errAuthFailed
 	}
 	k := scramKey{user, mechanism}
 	a.mu.Lock()
@@ -78,7 +90,7 @@ func (a *SASL) credentials(mechanism, user string) (scramCreds, error) {
 	}
 	creds, err := deriveScramCreds(scramHash(mechanism), password, scramIterations)
 	if err != nil {
-		return scramCreds{}, err
+		return ScramCredential{}, err
 	}
 	a.mu.Lock()
 	if a.scram == nil {
@@ -114,7 +126,7 @@ func (st *saslState) authenticate(a *SASL, token []byte) (out []byte, user strin
 	case MechanismScramSHA256, MechanismScramSHA512:
 		if st.conv == nil {
 			mech := st.mechanism
-			st.conv = &scramConv{h: scramHash(mech), lookup: func(user string) (scramCreds, error) {
+			st.conv = &scramConv{h: scramHash(mech), lookup: func(user string) (ScramCredential, error) {
 				return a.credentials(mech, user)
 			}}
 		}
@@ -139,9 +151,34 @@ func checkPlain(a *SASL, token []byte) (string, error) {
 	if len(parts[0]) > 0 && string(parts[0]) != user {
 		return "", errAuthFailed // acting as another user is not supported
 	}
+	if a.Stored != nil {
+		stored := false
+		for _, mech := range []string{MechanismScramSHA512, MechanismScramSHA256} {
+			if c, ok := a.stored(user, mech); ok {
+				if c.matches(scramHash(mech), string(parts[2])) {
+					return user, nil
+				}
+				stored = true
+			}
+		}
+		if stored {
+			return "", errAuthFailed
+		}
+	}
+	if a.Password == nil {
+		return "", errAuthFailed
+	}
 	password, ok := a.Password(user)
 	if !ok || subtle.ConstantTimeCompare([]byte(password), parts[2]) != 1 {
 		return "", errAuthFailed
 	}
 	return user, nil
+}
+
+// stored is a.Stored, false when there is none.
+func (a *SASL) stored(user, mechanism string) (ScramCredential, bool) {
+	if a.Stored == nil {
+		return ScramCredential{}, false
+	}
+	return a.Stored(user, mechanism)
 }

@@ -151,12 +151,12 @@ func TestScramNonce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	salted, err := pbkdf2.Key(sha256.New, "pw", creds.salt, 4096, sha256.Size)
+	salted, err := pbkdf2.Key(sha256.New, "pw", creds.Salt, 4096, sha256.Size)
 	if err != nil {
 		t.Fatal(err)
 	}
 	exchange := func(finalNonce func(cnonce, nonce string) string) error {
-		c := &scramConv{h: sha256.New, lookup: func(string) (scramCreds, error) { return creds, nil }}
+		c := &scramConv{h: sha256.New, lookup: func(string) (ScramCredential, error) { return creds, nil }}
 		first, _, err := c.next("n,,n=u,r=cnonce")
 		if err != nil {
 			return err
@@ -164,7 +164,7 @@ func TestScramNonce(t *testing.T) {
 		nonce := strings.TrimPrefix(strings.Split(first, ",")[0], "r=")
 		withoutProof := "c=biws,r=" + finalNonce("cnonce", nonce)
 		clientKey := hmacSum(sha256.New, salted, []byte("Client Key"))
-		sig := hmacSum(sha256.New, creds.storedKey, []byte("n=u,r=cnonce,"+first+","+withoutProof))
+		sig := hmacSum(sha256.New, creds.StoredKey, []byte("n=u,r=cnonce,"+first+","+withoutProof))
 		for i := range clientKey {
 			clientKey[i] ^= sig[i]
 		}

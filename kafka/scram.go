@@ -32,32 +32,47 @@ func scramHash(mechanism string) func() hash.Hash {
 	return sha256.New
 }
 
-// scramCreds are a user's stored credentials (RFC 5802 §3): what the
-// server keeps instead of the password.
-type scramCreds struct {
-	salt                 []byte
-	iterations           int
-	storedKey, serverKey []byte
+// ScramCredential is a user's stored credential for one SCRAM mechanism
+// (RFC 5802 §3): what the server keeps instead of the password.
+type ScramCredential struct {
+	Salt                 []byte
+	Iterations           int
+	StoredKey, ServerKey []byte
 }
 
 // deriveScramCreds derives credentials from a password with a new random
 // salt.
-func deriveScramCreds(h func() hash.Hash, password string, iterations int) (scramCreds, error) {
+func deriveScramCreds(h func() hash.Hash, password string, iterations int) (ScramCredential, error) {
 	salt := make([]byte, 24)
 	if _, err := rand.Read(salt); err != nil {
-		return scramCreds{}, err
+		return ScramCredential{}, err
 	}
 	salted, err := pbkdf2.Key(h, password, salt, iterations, h().Size())
 	if err != nil {
-		return scramCreds{}, err
+		return ScramCredential{}, err
 	}
+	return credentialFromSalted(h, salted, salt, iterations), nil
+}
+
+// credentialFromSalted is the credential of a salted password
+// (Hi(password, salt, iterations)), which AlterUserScramCredentials sends.
+func credentialFromSalted(h func() hash.Hash, salted, salt []byte, iterations int) ScramCredential {
 	clientKey := hmacSum(h, salted, []byte("Client Key"))
 	stored := h()
 	stored.Write(clientKey)
-	return scramCreds{
-		salt: salt, iterations: iterations,
-		storedKey: stored.Sum(nil), serverKey: hmacSum(h, salted, []byte("Server Key")),
-	}, nil
+	return ScramCredential{
+		Salt: salt, Iterations: iterations,
+		StoredKey: stored.Sum(nil), ServerKey: hmacSum(h, salted, []byte("Server Key")),
+	}
+}
+
+// matches reports whether password is the one c was derived from.
+func (c ScramCredential) matches(h func() hash.Hash, password string) bool {
+	salted, err := pbkdf2.Key(h, password, c.Salt, c.Iterations, h().Size())
+	if err != nil {
+		return false
+	}
+	return hmac.Equal(credentialFromSalted(h, salted, c.Salt, c.Iterations).StoredKey, c.StoredKey)
 }
 
 func hmacSum(h func() hash.Hash, key, data []byte) []byte {
@@ -70,7 +85,7 @@ func hmacSum(h func() hash.Hash, key, data []byte) []byte {
 // server-final.
 type scramConv struct {
 	h      func() hash.Hash
-	lookup func(user string) (scramCreds, error)
+	lookup func(user string) (ScramCredential, error)
 
 	step            int // messages taken so far
 	user            string
@@ -78,7 +93,7 @@ type scramConv struct {
 	clientFirstBare string
 	serverFirst     string
 	nonce           string // c-nonce + s-nonce, as sent in server-first
-	creds           scramCreds
+	creds           ScramCredential
 }
 
 var errScramMessage = errors.New("malformed SCRAM message")
@@ -130,7 +145,7 @@ func (c *scramConv) clientFirst(msg string) (string, string, error) {
 	}
 	c.user, c.creds = user, creds
 	c.nonce = attrs["r"] + base64.RawURLEncoding.EncodeToString(snonce)
-	c.serverFirst = "r=" + c.nonce + ",s=" + base64.StdEncoding.EncodeToString(creds.salt) + ",i=" + strconv.Itoa(creds.iterations)
+	c.serverFirst = "r=" + c.nonce + ",s=" + base64.StdEncoding.EncodeToString(creds.Salt) + ",i=" + strconv.Itoa(creds.Iterations)
 	return c.serverFirst, "", nil
 }
 
@@ -150,21 +165,21 @@ func (c *scramConv) clientFinal(msg string) (string, string, error) {
 		return "", "", errAuthFailed
 	}
 	proof, err := base64.StdEncoding.DecodeString(proofB64)
-	if err != nil || len(proof) != len(c.creds.storedKey) {
+	if err != nil || len(proof) != len(c.creds.StoredKey) {
 		return "", "", errAuthFailed
 	}
 	authMessage := []byte(c.clientFirstBare + "," + c.serverFirst + "," + withoutProof)
-	signature := hmacSum(c.h, c.creds.storedKey, authMessage)
+	signature := hmacSum(c.h, c.creds.StoredKey, authMessage)
 	clientKey := make([]byte, len(proof))
 	for i := range proof {
 		clientKey[i] = proof[i] ^ signature[i]
 	}
 	stored := c.h()
 	stored.Write(clientKey)
-	if !hmac.Equal(stored.Sum(nil), c.creds.storedKey) {
+	if !hmac.Equal(stored.Sum(nil), c.creds.StoredKey) {
 		return "", "", errAuthFailed
 	}
-	return "v=" + base64.StdEncoding.EncodeToString(hmacSum(c.h, c.creds.serverKey, authMessage)), c.user, nil
+	return "v=" + base64.StdEncoding.EncodeToString(hmacSum(c.h, c.creds.ServerKey, authMessage)), c.user, nil
 }
 
 // scramAttrs parses a,=value pairs separated by commas; a key may appear

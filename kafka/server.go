@@ -57,6 +57,13 @@ type Config struct {
 	// Tracer, when set, records a span per request (tracing.go); nil
 	// traces nothing and costs nothing.
 	Tracer trace.Tracer
+	// Credentials keeps the users' SCRAM credentials for
+	// Describe/AlterUserScramCredentials (credentials.go); nil answers
+	// them with an error.
+	Credentials CredentialStore
+	// SuperUsers are the principals ("User:alice") allowed to describe
+	// and alter SCRAM credentials.
+	SuperUsers []string
 }
 
 // Defaults applied by New to zero fields of Config.

@@ -46,6 +46,8 @@ func adminStatusName(s Status) string {
 		return "unknown or decommissioned broker"
 	case StatusNotEmpty:
 		return "target not empty"
+	case StatusUnknownScram:
+		return "no such SCRAM credential"
 	case StatusGroupNotFound:
 		return "group not found"
 	case StatusNonEmptyGroup:

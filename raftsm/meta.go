@@ -52,6 +52,9 @@ type MetaView struct {
 	Topics  map[string]*TopicRecord // never mutated after publication
 	// Brokers is the broker registry (membership.go), tombstones included.
 	Brokers map[int32]BrokerRecord
+	// Scram holds the SCRAM credentials (scramcreds.go): user →
+	// mechanism → credential.
+	Scram map[string]map[ScramMechanism]ScramCredential
 }
 
 // CreateTopicCommand creates a topic with the given placement; the state
@@ -80,6 +83,7 @@ type Meta struct {
 	leaders        map[uint64]LeaderRecord
 	txnIDs         map[string]txnProducer
 	brokers        map[int32]BrokerRecord
+	scram          map[scramID]ScramCredential
 
 	view atomic.Pointer[MetaView]
 }
@@ -91,7 +95,10 @@ func NewMeta(store *Store, onChange func(*MetaView)) *Meta {
 		onChange = func(*MetaView) {}
 	}
 	m := &Meta{store: store, prefix: shardPrefix(MetaShardID), onChange: onChange}
-	m.view.Store(&MetaView{Topics: map[string]*TopicRecord{}, Leaders: map[uint64]LeaderRecord{}, Brokers: map[int32]BrokerRecord{}})
+	m.view.Store(&MetaView{
+		Topics: map[string]*TopicRecord{}, Leaders: map[uint64]LeaderRecord{}, Brokers: map[int32]BrokerRecord{},
+		Scram: map[string]map[ScramMechanism]ScramCredential{},
+	})
 	return m
 }
 
@@ -155,6 +162,9 @@ func (m *Meta) load() error {
 	if err := m.loadBrokers(); err != nil {
 		return err
 	}
+	if err := m.loadScram(); err != nil {
+		return err
+	}
 	m.publish()
 	return nil
 }
@@ -172,7 +182,7 @@ func (m *Meta) publish() {
 	for k, v := range m.brokers {
 		brokers[k] = v
 	}
-	v := &MetaView{Applied: m.applied, Topics: topics, Leaders: leaders, Brokers: brokers}
+	v := &MetaView{Applied: m.applied, Topics: topics, Leaders: leaders, Brokers: brokers, Scram: m.scramView()}
 	m.view.Store(v)
 	m.onChange(v)
 }
@@ -277,6 +287,10 @@ func (m *Meta) apply(b *pebble.Batch, cmd []byte) (sm.Result, bool) {
 		return m.applyRejoinBroker(b, &d)
 	case cmdForgetDeletedTopic:
 		return m.applyForgetDeletedTopic(b, &d)
+	case cmdSetScram:
+		return m.applySetScram(b, &d)
+	case cmdDeleteScram:
+		return m.applyDeleteScram(b, &d)
 	default:
 		return sm.Result{Data: statusData[StatusUnsupportedCmd]}, false
 	}

@@ -281,6 +281,10 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		return nil, err
 	}
 
+	credentials := scramStore{b.cluster}
+	if clientSASL != nil {
+		clientSASL.Stored = credentials.ScramCredential
+	}
 	b.kafka = kafka.New(kafka.Config{
 		Addr:                     cfg.KafkaAddr,
 		MaxRequestBytes:          cfg.Kafka.MaxRequestBytes,
@@ -293,6 +297,8 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		TLS:                      clientTLS,
 		SASL:                     clientSASL,
 		Tracer:                   b.tracing.Tracer("github.com/chronik-go/chronik/kafka"),
+		Credentials:              credentials,
+		SuperUsers:               cfg.Kafka.SuperUsers,
 	}, &backend{b.cluster, b.parts, b.tier}, metrics, log)
 	if err := b.kafka.Listen(); err != nil {
 		return nil, fmt.Errorf("cannot listen for Kafka clients on %s: %w", cfg.KafkaAddr, err)

@@ -160,9 +160,13 @@ type KafkaConfig struct {
 	TLSClientCAFile string `toml:"tls-client-ca-file"`
 	// SASLMechanisms, when not empty, requires every Kafka connection to
 	// authenticate with one of these (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)
-	// before anything else, against the users of SASLUsersFile.
+	// before anything else, against the users of SASLUsersFile and those
+	// with SCRAM credentials set through AlterUserScramCredentials.
 	SASLMechanisms []string `toml:"sasl-mechanisms"`
 	SASLUsersFile  string   `toml:"sasl-users-file"`
+	// SuperUsers are the principals ("User:alice") allowed to describe and
+	// alter users' SCRAM credentials (Kafka's super.users).
+	SuperUsers []string `toml:"super-users"`
 }
 
 // RaftConfig holds Dragonboat settings. LogDBShards and ExecShards are fixed

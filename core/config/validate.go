@@ -152,6 +152,11 @@ func (c Config) Validate() error {
 			bad("kafka.sasl-mechanisms: %q is not one of %s", m, strings.Join(SASLMechanisms, ", "))
 		}
 	}
+	for _, u := range k.SuperUsers {
+		if name, ok := strings.CutPrefix(u, "User:"); !ok || name == "" {
+			bad("kafka.super-users: %q is not a principal; write it as User:<name>, e.g. \"User:admin\"", u)
+		}
+	}
 	if (len(k.SASLMechanisms) > 0) != (k.SASLUsersFile != "") {
 		bad("kafka.sasl-mechanisms and kafka.sasl-users-file go together: the mechanisms clients may use and the users they authenticate as")
 	}

@@ -1,0 +1,63 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"slices"
+)
+
+// CredentialStore keeps the SCRAM credentials of users, the same on every
+// broker (core/cluster: the meta shard). Mechanisms are named as in
+// SaslHandshake (MechanismScramSHA256, MechanismScramSHA512).
+type CredentialStore interface {
+	// ScramCredential returns user's credential for mechanism.
+	ScramCredential(user, mechanism string) (ScramCredential, bool)
+	// ScramUsers returns every user with a credential: user → mechanism
+	// → iterations.
+	ScramUsers() map[string]map[string]int
+	// SetScram adds or replaces user's credential for mechanism.
+	SetScram(ctx context.Context, user, mechanism string, c ScramCredential) error
+	// DeleteScram removes it; ErrNoSuchCredential if there is none.
+	DeleteScram(ctx context.Context, user, mechanism string) error
+}
+
+// ErrNoSuchCredential is a deletion of a credential that does not exist.
+var ErrNoSuchCredential = errors.New("no such SCRAM credential")
+
+// superUser reports whether principal may manage credentials
+// (Config.SuperUsers).
+func (s *Server) superUser(principal string) bool {
+	return slices.Contains(s.cfg.SuperUsers, principal)
+}
+
+// Kafka's numbering of the SCRAM mechanisms in the credential APIs.
+const (
+	scramMechanismSHA256 int8 = 1
+	scramMechanismSHA512 int8 = 2
+)
+
+// scramMechanismName names a mechanism of the credential APIs, "" for an
+// unknown one.
+func scramMechanismName(m int8) string {
+	switch m {
+	case scramMechanismSHA256:
+		return MechanismScramSHA256
+	case scramMechanismSHA512:
+		return MechanismScramSHA512
+	}
+	return ""
+}
+
+// scramMechanismNumber is the inverse of scramMechanismName.
+func scramMechanismNumber(name string) int8 {
+	if name == MechanismScramSHA512 {
+		return scramMechanismSHA512
+	}
+	return scramMechanismSHA256
+}
+
+// Iteration bounds of stored credentials, as Kafka's.
+const (
+	minScramIterations = 4096
+	maxScramIterations = 16384
+)
