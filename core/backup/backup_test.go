@@ -58,6 +58,39 @@ func putSegments(t *testing.T, s *tiering.Store, d *backup.Data) {
 	}
 }
 
+// TestUsersRoundTrip: SCRAM credentials travel in a users object, which a
+// backup without any does not have; a damaged one is refused.
+func TestUsersRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	d := sample()
+	putSegments(t, s, d)
+	d.Users = []backup.User{
+		{Name: "bob", Mechanism: "SCRAM-SHA-512", Iterations: 8192, Salt: []byte("salt"), StoredKey: []byte("stored"), ServerKey: []byte("server")},
+		{Name: "bob", Mechanism: "SCRAM-SHA-256", Iterations: 4096, Salt: []byte("salt2"), StoredKey: []byte("stored2"), ServerKey: []byte("server2")},
+	}
+	id := backup.NewID(time.Now())
+	m, err := backup.Write(ctx, s, id, backup.Info{ClusterID: "c1", Node: 1}, backup.Zstd, d, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Users != 2 || len(m.Objects) != 4 {
+		t.Fatalf("manifest %+v", m)
+	}
+	_, loaded, err := backup.Load(ctx, s, id)
+	if err != nil || !reflect.DeepEqual(loaded.Users, d.Users) {
+		t.Fatalf("loaded users %+v, %v", loaded, err)
+	}
+	d.Users = append(d.Users, d.Users[0])
+	if err := d.Validate(); !errors.Is(err, backup.ErrCorrupt) {
+		t.Fatalf("a credential listed twice: %v", err)
+	}
+	d.Users = []backup.User{{Name: "carol", Mechanism: "SCRAM-SHA-1", Iterations: 4096, Salt: []byte("s"), StoredKey: []byte("k"), ServerKey: []byte("k")}}
+	if err := d.Validate(); !errors.Is(err, backup.ErrCorrupt) {
+		t.Fatalf("an unknown mechanism: %v", err)
+	}
+}
+
 func TestWriteLoadRoundTrip(t *testing.T) {
 	for _, c := range []string{backup.Zstd, backup.Gzip, backup.None} {
 		t.Run(c, func(t *testing.T) {

@@ -64,6 +64,20 @@ type Data struct {
 	Topics     []Topic     `json:"topics"`
 	Groups     []Group     `json:"groups"`
 	Partitions []Partition `json:"partitions"`
+	// Users are the SCRAM credentials set through the Kafka API; a
+	// backup without any has no users object (so older versions read it).
+	Users []User `json:"users,omitempty"`
+}
+
+// User is one user's SCRAM credential for one mechanism, as the meta shard
+// holds it: the salt and the derived keys, never a password.
+type User struct {
+	Name       string `json:"name"`
+	Mechanism  string `json:"mechanism"` // SCRAM-SHA-256 or SCRAM-SHA-512
+	Iterations int32  `json:"iterations"`
+	Salt       []byte `json:"salt"`
+	StoredKey  []byte `json:"stored_key"`
+	ServerKey  []byte `json:"server_key"`
 }
 
 // Topic is a topic as the meta shard held it.
@@ -192,6 +206,8 @@ type Manifest struct {
 	SegmentBytes int64 `json:"segment_bytes"`
 	Groups       int   `json:"groups"`
 	Offsets      int   `json:"offsets"`
+	// Users counts the SCRAM credentials (one per user and mechanism).
+	Users int `json:"users,omitempty"`
 	// RecoveryPoint is, per partition, what a restore brings back:
 	// [LogStart, TieredEnd). HighWatermark is where the log ended when the
 	// backup was taken.
@@ -223,6 +239,7 @@ const (
 	kindTopics     = "topics"
 	kindGroups     = "groups"
 	kindPartitions = "partitions"
+	kindUsers      = "users" // only when there are any
 )
 
 func extension(compression string) string {
@@ -370,6 +387,19 @@ func (d *Data) Validate() error {
 		if g.Group == "" {
 			return fmt.Errorf("%w: a group has no name", ErrCorrupt)
 		}
+	}
+	users := map[[2]string]bool{}
+	for _, u := range d.Users {
+		k := [2]string{u.Name, u.Mechanism}
+		switch {
+		case u.Name == "" || u.Mechanism != "SCRAM-SHA-256" && u.Mechanism != "SCRAM-SHA-512":
+			return fmt.Errorf("%w: a user credential has name %q, mechanism %q", ErrCorrupt, u.Name, u.Mechanism)
+		case u.Iterations <= 0 || len(u.Salt) == 0 || len(u.StoredKey) == 0 || len(u.ServerKey) == 0:
+			return fmt.Errorf("%w: user %q's %s credential is incomplete", ErrCorrupt, u.Name, u.Mechanism)
+		case users[k]:
+			return fmt.Errorf("%w: user %q's %s credential is listed twice", ErrCorrupt, u.Name, u.Mechanism)
+		}
+		users[k] = true
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 //	backups/<id>/topics.json.zst
 //	backups/<id>/groups.json.zst
 //	backups/<id>/partitions.json.zst
+//	backups/<id>/users.json.zst       only with SCRAM credentials to keep
 //	backups/<id>/manifest.json        written last
 //	segments/…                        tiered segments (core/tier), referenced
 const (
@@ -73,7 +74,7 @@ func Write(ctx context.Context, store *tiering.Store, id string, info Info, comp
 	m := &Manifest{
 		Format: FormatVersion, ID: id, ClusterID: info.ClusterID, Node: info.Node, ChronikVersion: chronikVersion(),
 		CreatedAt: started.UTC(), Compression: compression,
-		Topics: len(d.Topics), Partitions: len(d.Partitions), Groups: len(d.Groups),
+		Topics: len(d.Topics), Partitions: len(d.Partitions), Groups: len(d.Groups), Users: len(d.Users),
 		RecoveryPoint: make([]RecoveryPoint, 0, len(d.Partitions)),
 	}
 	for _, g := range d.Groups {
@@ -88,14 +89,18 @@ func Write(ctx context.Context, store *tiering.Store, id string, info Info, comp
 			Topic: p.Topic, Partition: p.Partition, LogStart: p.LogStart, TieredEnd: p.TieredEnd, HighWatermark: p.HighWatermark,
 		})
 	}
-	parts := []struct {
+	type part struct {
 		kind  string
 		items any
 		n     int
-	}{
+	}
+	parts := []part{
 		{kindTopics, d.Topics, len(d.Topics)},
 		{kindGroups, d.Groups, len(d.Groups)},
 		{kindPartitions, d.Partitions, len(d.Partitions)},
+	}
+	if len(d.Users) > 0 {
+		parts = append(parts, part{kindUsers, d.Users, len(d.Users)})
 	}
 	dir := backupsPrefix + id + "/"
 	for _, p := range parts {
@@ -245,6 +250,8 @@ func Load(ctx context.Context, store *tiering.Store, id string) (*Manifest, *Dat
 			target = &d.Groups
 		case kindPartitions:
 			target = &d.Partitions
+		case kindUsers:
+			target = &d.Users
 		default:
 			return nil, nil, fmt.Errorf("%w: manifest lists object %s of unknown kind %q", ErrCorrupt, o.Name, o.Kind)
 		}
@@ -269,9 +276,9 @@ func Load(ctx context.Context, store *tiering.Store, id string) (*Manifest, *Dat
 			return nil, nil, fmt.Errorf("%w: backup %s: the manifest lists no %s object", ErrCorrupt, id, k)
 		}
 	}
-	if len(d.Topics) != m.Topics || len(d.Partitions) != m.Partitions || len(d.Groups) != m.Groups {
-		return nil, nil, fmt.Errorf("%w: backup %s: objects hold %d topics, %d partitions, %d groups; the manifest says %d, %d, %d",
-			ErrCorrupt, id, len(d.Topics), len(d.Partitions), len(d.Groups), m.Topics, m.Partitions, m.Groups)
+	if len(d.Topics) != m.Topics || len(d.Partitions) != m.Partitions || len(d.Groups) != m.Groups || len(d.Users) != m.Users {
+		return nil, nil, fmt.Errorf("%w: backup %s: objects hold %d topics, %d partitions, %d groups, %d user credentials; the manifest says %d, %d, %d, %d",
+			ErrCorrupt, id, len(d.Topics), len(d.Partitions), len(d.Groups), len(d.Users), m.Topics, m.Partitions, m.Groups, m.Users)
 	}
 	if err := d.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("backup %s: %w", id, err)

@@ -134,6 +134,12 @@ func (b *Broker) collectBackup(ctx context.Context) (*backup.Data, error) {
 	if err := b.barrier(ctx, raftsm.MetaShardID); err != nil {
 		return nil, fmt.Errorf("meta shard: %w", err)
 	}
+	for _, c := range b.cluster.ScramCredentials() {
+		d.Users = append(d.Users, backup.User{
+			Name: c.User, Mechanism: scramMechanismName(c.Mechanism), Iterations: c.Iterations,
+			Salt: c.Salt, StoredKey: c.StoredKey, ServerKey: c.ServerKey,
+		})
+	}
 	topics := b.cluster.Topics()
 	for _, t := range topics {
 		rf := 1
@@ -329,6 +335,14 @@ func (b *Broker) restoreFromPlan(ctx context.Context) error {
 		log.Info("restore: topic created", "topic", t.Name, "id", t.ID, "partitions", t.Partitions, "progress", fmt.Sprintf("%d/%d", i+1, len(d.Topics)))
 	}
 
+	users, err := b.restoreUsers(ctx, d.Users)
+	if err != nil {
+		return fmt.Errorf("restore: %w (the restore plan stays in %s)", err, backup.PlanPath(b.cfg.DataDir))
+	}
+	if len(d.Users) > 0 {
+		log.Info("restore: SCRAM credentials restored", "credentials", users, "of", len(d.Users))
+	}
+
 	ends := map[partition.TP]int64{}
 	for _, p := range d.Partitions {
 		_, ends[partition.TP{Topic: p.Topic, Partition: p.Partition}] = p.Restored()
@@ -359,6 +373,32 @@ func (b *Broker) restoreFromPlan(ctx context.Context) error {
 	log.Info("restore complete", "duration", time.Since(start).Round(time.Millisecond).String(),
 		"topics", len(d.Topics), "partitions_restored_here", restored, "groups", groups)
 	return nil
+}
+
+// restoreUsers sets every SCRAM credential of the backup that the cluster
+// does not hold (one set since, by user and mechanism, is left alone). It
+// returns how many it set.
+func (b *Broker) restoreUsers(ctx context.Context, users []backup.User) (int, error) {
+	n := 0
+	for _, u := range users {
+		mech := scramMechanisms[u.Mechanism] // validated by ReadPlan
+		if _, ok := b.cluster.ScramCredential(u.Name, mech); ok {
+			continue
+		}
+		c := raftsm.ScramCredential{User: u.Name, Mechanism: mech, Iterations: u.Iterations, Salt: u.Salt, StoredKey: u.StoredKey, ServerKey: u.ServerKey}
+		err := retryTemp(ctx, func(ctx context.Context) error {
+			err := b.cluster.SetScram(ctx, c)
+			if errors.Is(err, cluster.ErrNotController) {
+				return dragonboat.ErrTimeout // retried: no meta leader yet
+			}
+			return err
+		})
+		if err != nil {
+			return n, fmt.Errorf("user %q's %s credential: %w", u.Name, u.Mechanism, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // restoreGroups restores the committed offsets of every group that has

@@ -45,6 +45,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	bucket := t.TempDir()
 	from := (&url.URL{Scheme: "file", Path: filepath.ToSlash(bucket)}).String()
 	cfg := drConfig(t, from)
+	cfg.Kafka.SuperUsers = []string{"User:ANONYMOUS"} // no SASL here: may manage credentials
 	b, err := broker.Start(ctx, cfg, brokertest.Logger())
 	if err != nil {
 		t.Fatal(err)
@@ -90,6 +91,11 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 		})
 	}
 
+	// A SCRAM user, set through the Kafka API.
+	if r, err := adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: "bob", Mechanism: kadm.ScramSha512, Iterations: 8192, Password: "bob-secret"}}); err != nil || r.Error() != nil {
+		t.Fatalf("set a SCRAM credential: %v %v", err, r.Error())
+	}
+
 	// A group reads part of dr-orders and commits.
 	const group = "dr-group"
 	committed := brokertest.ConsumeAndCommit(ctx, t, []string{b.KafkaAddr()}, group, "dr-orders", 3000)
@@ -101,7 +107,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Topics != 2 || m.Partitions != 3 || m.Groups != 1 || m.Offsets != 2 {
+	if m.Topics != 2 || m.Partitions != 3 || m.Groups != 1 || m.Offsets != 2 || m.Users != 1 {
 		t.Fatalf("manifest: %+v", m.Manifest)
 	}
 	t.Logf("backup %s: %d objects, %d bytes (%s), %d segments (%d bytes) referenced, took %.0f ms",
@@ -156,6 +162,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	fresh := drConfig(t, from)
+	fresh.Kafka.SuperUsers = cfg.Kafka.SuperUsers
 	_, err = opsctl.PrepareRestore(ctx, opsctl.RestoreOptions{From: from, DataDir: fresh.DataDir})
 	if !errors.Is(err, backup.ErrCorrupt) || !strings.Contains(err.Error(), "partitions.json.zst fails its SHA-256 check") {
 		t.Fatalf("restore of a corrupt backup: %v", err)
@@ -218,6 +225,9 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 		}
 	}
 	resumeGroup(ctx, t, b2.KafkaAddr(), group, "dr-orders", committed, produced)
+	if users, err := adm2.DescribeUserSCRAMs(ctx); err != nil || len(users["bob"].CredInfos) != 1 || users["bob"].CredInfos[0].Iterations != 8192 {
+		t.Errorf("SCRAM credentials after restore: %+v, %v", users, err)
+	}
 
 	// The restored log takes new records at its end.
 	pr := &kgo.Record{Topic: "dr-audit", Partition: 0, Value: []byte("after restore")}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/chronik-go/chronik/raftsm"
 )
@@ -31,6 +32,21 @@ func (s *Service) ScramUsers() map[string]map[raftsm.ScramMechanism]int32 {
 			out[user][m] = c.Iterations
 		}
 	}
+	return out
+}
+
+// ScramCredentials returns every stored credential, by user and
+// mechanism (backups).
+func (s *Service) ScramCredentials() []raftsm.ScramCredential {
+	var out []raftsm.ScramCredential
+	for _, mechs := range s.meta.View().Scram {
+		for _, c := range mechs {
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].User < out[j].User || out[i].User == out[j].User && out[i].Mechanism < out[j].Mechanism
+	})
 	return out
 }
 
