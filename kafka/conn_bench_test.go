@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/chronik-go/chronik/core/partition"
 )
@@ -48,28 +50,36 @@ func BenchmarkProduceConn(b *testing.B) {
 			ok := &memPending{res: partition.AppendResult{LogAppendTime: -1}}
 			ts.appendTo = func(partition.TP, []byte) appendWaiter { return ok }
 
-			req := kmsg.NewPtrProduceRequest()
-			req.Version = 11
-			req.Acks = -1
-			req.TimeoutMillis = 30000
-			rt := kmsg.NewProduceRequestTopic()
-			rt.Topic = "bench"
-			rp := kmsg.NewProduceRequestTopicPartition()
-			rp.Records = makeBatch(1700000000000, benchValues(bc.records)...)
-			rt.Partitions = append(rt.Partitions, rp)
-			req.Topics = append(req.Topics, rt)
-
+			req := benchProduceRequest(bc.records)
 			frame := benchFrame(req)
 			b.SetBytes(int64(len(frame)))
-			runConnBench(b, ts, req, frame, bc.inflight, func(resp kmsg.Response) error {
-				p := resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
-				if p.ErrorCode != 0 {
-					return fmt.Errorf("produce error code %d", p.ErrorCode)
-				}
-				return nil
-			})
+			runConnBench(b, ts, req, frame, bc.inflight, checkProduced)
 		})
 	}
+}
+
+// benchProduceRequest is an acks=all Produce v11 of one batch of records
+// 256 B records to partition 0 of "bench".
+func benchProduceRequest(records int) *kmsg.ProduceRequest {
+	req := kmsg.NewPtrProduceRequest()
+	req.Version = 11
+	req.Acks = -1
+	req.TimeoutMillis = 30000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "bench"
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = makeBatch(1700000000000, benchValues(records)...)
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
+}
+
+// checkProduced fails a produce response with an error.
+func checkProduced(resp kmsg.Response) error {
+	if c := resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode; c != 0 {
+		return fmt.Errorf("produce error code %d", c)
+	}
+	return nil
 }
 
 func BenchmarkFetchConn(b *testing.B) {
@@ -184,3 +194,31 @@ func runConnBench(b *testing.B, ts *testServer, req kmsg.Request, frame []byte, 
 }
 
 var _ Backend = fixedReadBackend{}
+
+// BenchmarkProduceConnTracing is BenchmarkProduceConn's latency-bound
+// shape with tracing off, sampling 1 % of requests (the default
+// tracing.sample-ratio) and every request, exporting in batches to an
+// exporter that drops them: what a span per request costs the front end.
+func BenchmarkProduceConnTracing(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		ratio float64 // < 0: no tracer
+	}{{"off", -1}, {"ratio=0.01", 0.01}, {"ratio=1", 1}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var cfg Config
+			if tc.ratio >= 0 {
+				tp := sdktrace.NewTracerProvider(
+					sdktrace.WithBatcher(tracetest.NewNoopExporter()),
+					sdktrace.WithSampler(sdktrace.TraceIDRatioBased(tc.ratio)))
+				b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+				cfg.Tracer = tp.Tracer("bench")
+			}
+			ts := startServer(b, cfg, nil)
+			ts.createTopic(b, "bench", 1)
+			ok := &memPending{res: partition.AppendResult{LogAppendTime: -1}}
+			ts.appendTo = func(partition.TP, []byte) appendWaiter { return ok }
+			req := benchProduceRequest(1)
+			runConnBench(b, ts, req, benchFrame(req), 16, checkProduced)
+		})
+	}
+}

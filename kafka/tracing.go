@@ -16,8 +16,7 @@ import (
 // the API, the client, the principal, the sizes, the topics of a produce or
 // fetch, and the error code of the response (first error, as in metrics).
 func (s *Server) traceRequest(r *request, code int16, bytesOut int) {
-	_, span := s.cfg.Tracer.Start(context.Background(), "kafka "+kmsg.NameForKey(r.key),
-		trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(r.start))
+	_, span := s.cfg.Tracer.Start(context.Background(), spanName(r.key), serverSpan, trace.WithTimestamp(r.start))
 	if !span.IsRecording() {
 		return // not sampled: nothing to describe or end
 	}
@@ -48,6 +47,26 @@ func (s *Server) traceRequest(r *request, code int16, bytesOut int) {
 	}
 	span.SetAttributes(attrs...)
 	span.End(trace.WithTimestamp(time.Now()))
+}
+
+// serverSpan is the kind of a request's span, made once.
+var serverSpan = trace.WithSpanKind(trace.SpanKindServer)
+
+// spanNames are the requests' span names by API key ("kafka Produce"),
+// made once: a request that is not sampled allocates nothing for its name.
+var spanNames = func() map[int16]string {
+	names := map[int16]string{}
+	for _, a := range apis {
+		names[a.key] = "kafka " + kmsg.NameForKey(a.key)
+	}
+	return names
+}()
+
+func spanName(key int16) string {
+	if name, ok := spanNames[key]; ok {
+		return name
+	}
+	return "kafka " + kmsg.NameForKey(key)
 }
 
 // maxTracedTopics bounds the topic names a span carries.
