@@ -11,16 +11,18 @@ package kafka
 //     user at once. SCRAM-SHA-256 is 1, SCRAM-SHA-512 is 2; anything else
 //     is UNSUPPORTED_SASL_MECHANISM. Iterations outside 4096–16384, an
 //     empty name, salt or salted password are UNACCEPTABLE_CREDENTIAL.
-//   - A user named more than once in the request (deletions and
-//     upsertions together) is DUPLICATE_RESOURCE and nothing of it
-//     changes; deleting a credential that does not exist is
-//     RESOURCE_NOT_FOUND. One result per user, in request order.
+//   - Everything is checked before anything changes, and a user with an
+//     error in any of its alterations has none of them applied: the same
+//     user and mechanism twice in the request (deletions and upsertions
+//     together) is DUPLICATE_RESOURCE, deleting a credential that does not
+//     exist RESOURCE_NOT_FOUND. One result per user, in request order.
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -31,74 +33,71 @@ const keyAlterUserScramCredentials int16 = 51
 func handleAlterUserScramCredentials(ctx context.Context, s *Server, r *request) kmsg.Response {
 	req := r.msg.(*kmsg.AlterUserSCRAMCredentialsRequest)
 	resp := req.ResponseKind().(*kmsg.AlterUserSCRAMCredentialsResponse)
-	var order []string
-	count := map[string]int{}
+	type op struct {
+		user, mech string
+		upsert     *kmsg.AlterUserSCRAMCredentialsRequestUpsertion // nil: a deletion
+	}
+	var ops []op
 	for _, d := range req.Deletions {
-		if count[d.Name] == 0 {
-			order = append(order, d.Name)
-		}
-		count[d.Name]++
+		ops = append(ops, op{user: d.Name, mech: scramMechanismName(d.Mechanism)})
 	}
-	for _, u := range req.Upsertions {
-		if count[u.Name] == 0 {
-			order = append(order, u.Name)
-		}
-		count[u.Name]++
+	for i := range req.Upsertions {
+		u := &req.Upsertions[i]
+		ops = append(ops, op{user: u.Name, mech: scramMechanismName(u.Mechanism), upsert: u})
 	}
+	var order []string
 	errs := map[string]error{}
 	fail := func(user string, err error) {
 		if errs[user] == nil {
 			errs[user] = err
 		}
 	}
-	switch {
-	case s.cfg.Credentials == nil:
-		for _, user := range order {
-			fail(user, fmt.Errorf("%w: this broker keeps no SCRAM credentials", kerr.UnknownServerError))
+	seen := map[[2]string]int{}
+	for _, o := range ops {
+		if !slices.Contains(order, o.user) {
+			order = append(order, o.user)
 		}
-	case !s.superUser(r.principal):
-		for _, user := range order {
-			fail(user, fmt.Errorf("%w: %s is not in kafka.super-users, which alone may alter SCRAM credentials", kerr.ClusterAuthorizationFailed, r.principal))
-		}
+		seen[[2]string{o.user, o.mech}]++
 	}
-	for user, n := range count {
-		if n > 1 {
-			fail(user, fmt.Errorf("%w: a user's credentials can be altered once per request", kerr.DuplicateResource))
-		}
-	}
-	for _, d := range req.Deletions {
-		mech := scramMechanismName(d.Mechanism)
+	for _, o := range ops {
 		switch {
-		case errs[d.Name] != nil:
-		case d.Name == "":
-			fail(d.Name, fmt.Errorf("%w: the user name is empty", kerr.UnacceptableCredential))
-		case mech == "":
-			fail(d.Name, fmt.Errorf("%w: mechanism %d (1 is SCRAM-SHA-256, 2 SCRAM-SHA-512)", kerr.UnsupportedSaslMechanism, d.Mechanism))
-		default:
-			if err := s.cfg.Credentials.DeleteScram(ctx, d.Name, mech); errors.Is(err, ErrNoSuchCredential) {
-				fail(d.Name, fmt.Errorf("%w: user %s has no %s credential", kerr.ResourceNotFound, d.Name, mech))
-			} else if err != nil {
-				fail(d.Name, err)
+		case s.cfg.Credentials == nil:
+			fail(o.user, fmt.Errorf("%w: this broker keeps no SCRAM credentials", kerr.UnknownServerError))
+		case !s.superUser(r.principal):
+			fail(o.user, fmt.Errorf("%w: %s is not in kafka.super-users, which alone may alter SCRAM credentials", kerr.ClusterAuthorizationFailed, r.principal))
+		case o.user == "":
+			fail(o.user, fmt.Errorf("%w: the user name is empty", kerr.UnacceptableCredential))
+		case o.mech == "":
+			fail(o.user, fmt.Errorf("%w: unknown mechanism (1 is SCRAM-SHA-256, 2 SCRAM-SHA-512)", kerr.UnsupportedSaslMechanism))
+		case seen[[2]string{o.user, o.mech}] > 1:
+			fail(o.user, fmt.Errorf("%w: user %s's %s credential is altered twice in one request", kerr.DuplicateResource, o.user, o.mech))
+		case o.upsert == nil:
+			if _, ok := s.cfg.Credentials.ScramCredential(o.user, o.mech); !ok {
+				fail(o.user, fmt.Errorf("%w: user %s has no %s credential", kerr.ResourceNotFound, o.user, o.mech))
 			}
+		case o.upsert.Iterations < minScramIterations || o.upsert.Iterations > maxScramIterations:
+			fail(o.user, fmt.Errorf("%w: %d iterations; give %d to %d", kerr.UnacceptableCredential, o.upsert.Iterations, minScramIterations, maxScramIterations))
+		case len(o.upsert.Salt) == 0 || len(o.upsert.SaltedPassword) == 0:
+			fail(o.user, fmt.Errorf("%w: empty salt or salted password", kerr.UnacceptableCredential))
 		}
 	}
-	for _, u := range req.Upsertions {
-		mech := scramMechanismName(u.Mechanism)
-		switch {
-		case errs[u.Name] != nil:
-		case u.Name == "":
-			fail(u.Name, fmt.Errorf("%w: the user name is empty", kerr.UnacceptableCredential))
-		case mech == "":
-			fail(u.Name, fmt.Errorf("%w: mechanism %d (1 is SCRAM-SHA-256, 2 SCRAM-SHA-512)", kerr.UnsupportedSaslMechanism, u.Mechanism))
-		case u.Iterations < minScramIterations || u.Iterations > maxScramIterations:
-			fail(u.Name, fmt.Errorf("%w: %d iterations; give %d to %d", kerr.UnacceptableCredential, u.Iterations, minScramIterations, maxScramIterations))
-		case len(u.Salt) == 0 || len(u.SaltedPassword) == 0:
-			fail(u.Name, fmt.Errorf("%w: empty salt or salted password", kerr.UnacceptableCredential))
-		default:
-			c := credentialFromSalted(scramHash(mech), u.SaltedPassword, bytes.Clone(u.Salt), int(u.Iterations))
-			if err := s.cfg.Credentials.SetScram(ctx, u.Name, mech, c); err != nil {
-				fail(u.Name, err)
+	for _, o := range ops {
+		if errs[o.user] != nil {
+			continue
+		}
+		var err error
+		if o.upsert == nil {
+			err = s.cfg.Credentials.DeleteScram(ctx, o.user, o.mech)
+			if errors.Is(err, ErrNoSuchCredential) { // deleted meanwhile
+				err = fmt.Errorf("%w: user %s has no %s credential", kerr.ResourceNotFound, o.user, o.mech)
 			}
+		} else {
+			u := o.upsert
+			c := credentialFromSalted(scramHash(o.mech), u.SaltedPassword, bytes.Clone(u.Salt), int(u.Iterations))
+			err = s.cfg.Credentials.SetScram(ctx, o.user, o.mech, c)
+		}
+		if err != nil {
+			fail(o.user, err)
 		}
 	}
 	for _, user := range order {

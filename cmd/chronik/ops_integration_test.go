@@ -500,3 +500,53 @@ func TestOpsCLISecurity(t *testing.T) {
 		t.Fatalf("bench produce over TLS: %v\n%s", err, out)
 	}
 }
+
+// TestUserCommands: `chronik user set | list | delete` as a super user, the
+// password from stdin or the environment; the user then authenticates with
+// SCRAM; a principal that is not a super user is told so.
+func TestUserCommands(t *testing.T) {
+	users := filepath.Join(t.TempDir(), "users.toml")
+	if err := os.WriteFile(users, []byte("[users]\nadmin = \"admin-secret\"\nalice = \"alice-secret\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := brokertest.Config(t)
+	cfg.Kafka.SASLMechanisms, cfg.Kafka.SASLUsersFile = []string{"SCRAM-SHA-512", "SCRAM-SHA-256"}, users
+	cfg.Kafka.SuperUsers = []string{"User:admin"}
+	b := brokertest.Start(t, cfg)
+	t.Setenv("CHRONIK_CONFIG", "")
+	t.Setenv("CHRONIK_BROKERS", "")
+	t.Setenv(opsctl.EnvUserPassword, "")
+	t.Setenv(opsctl.EnvSASLPassword, "admin-secret")
+	c := &opsCLI{t: t, brokers: b.KafkaAddr()}
+	admin := []string{"--sasl-mechanism", "SCRAM-SHA-512", "--sasl-user", "admin", "--timeout", "5s"}
+
+	if _, errOut, code := c.exec("bob-secret\n", append([]string{"user", "set", "bob"}, admin...)...); code != 0 {
+		t.Fatalf("user set with the password on stdin: %s", errOut)
+	}
+	t.Setenv(opsctl.EnvUserPassword, "carol-secret")
+	c.ok(append([]string{"user", "set", "carol", "--mechanism", "SCRAM-SHA-256", "--iterations", "4096"}, admin...)...)
+	t.Setenv(opsctl.EnvUserPassword, "")
+	out := c.ok(append([]string{"user", "list", "--format", "json"}, admin...)...)
+	var list opsctl.UserList
+	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list.Users) != 2 || list.Users[0].Name != "bob" ||
+		len(list.Users[0].Credentials) != 2 || list.Users[1].Credentials[0] != (opsctl.UserCredential{Mechanism: "SCRAM-SHA-256", Iterations: 4096}) {
+		t.Fatalf("user list: %v\n%s", err, out)
+	}
+	if table := c.ok(append([]string{"user", "list"}, admin...)...); !strings.Contains(table, "SCRAM-SHA-512 (8192 iterations), SCRAM-SHA-256 (8192 iterations)") {
+		t.Fatalf("user list table:\n%s", table)
+	}
+	t.Setenv(opsctl.EnvSASLPassword, "bob-secret")
+	c.ok("topic", "list", "--sasl-mechanism", "SCRAM-SHA-256", "--sasl-user", "bob", "--timeout", "5s")
+
+	t.Setenv(opsctl.EnvSASLPassword, "alice-secret")
+	c.fails("kafka.super-users", "user", "list", "--sasl-mechanism", "SCRAM-SHA-512", "--sasl-user", "alice", "--timeout", "5s")
+	t.Setenv(opsctl.EnvSASLPassword, "admin-secret")
+	c.fails("no password", append([]string{"user", "set", "dave"}, admin...)...)
+	t.Setenv(opsctl.EnvUserPassword, "dave-secret")
+	c.fails("--iterations 100", append([]string{"user", "set", "dave", "--iterations", "100"}, admin...)...)
+	t.Setenv(opsctl.EnvUserPassword, "")
+	c.ok(append([]string{"user", "delete", "bob"}, admin...)...)
+	c.fails(`user "bob" has no credential`, append([]string{"user", "delete", "bob"}, admin...)...)
+	t.Setenv(opsctl.EnvSASLPassword, "bob-secret")
+	c.fails("SASL", "topic", "list", "--sasl-mechanism", "SCRAM-SHA-256", "--sasl-user", "bob", "--timeout", "3s")
+}

@@ -118,10 +118,12 @@ func TestScramCredentialsThroughKafka(t *testing.T) {
 		req.Upsertions = append(req.Upsertions, u)
 	}
 	upsert("few", 2, 100)
+	upsert("few", 1, 4096) // valid, but not applied: its user has an error
 	upsert("mech", 3, 4096)
-	upsert("twice", 1, 4096)
 	upsert("twice", 2, 4096)
 	del := kmsg.NewAlterUserSCRAMCredentialsRequestDeletion()
+	del.Name, del.Mechanism = "twice", 2
+	req.Deletions = append(req.Deletions, del)
 	del.Name, del.Mechanism = "nobody", 1
 	req.Deletions = append(req.Deletions, del)
 	resp, err := req.RequestWith(ctx, adminClient)
@@ -139,6 +141,9 @@ func TestScramCredentialsThroughKafka(t *testing.T) {
 		if r.ErrorCode != want[r.User] {
 			t.Errorf("user %s: code %d, want %d (%v)", r.User, r.ErrorCode, want[r.User], r.ErrorMessage)
 		}
+	}
+	if d, err := admin.DescribeUserSCRAMs(ctx, "few", "twice"); err != nil || !errors.Is(d["few"].Err, kerr.ResourceNotFound) || !errors.Is(d["twice"].Err, kerr.ResourceNotFound) {
+		t.Fatalf("users whose alterations failed got credentials: %+v %v", d, err)
 	}
 
 	// Credentials are cluster state: they survive a restart.
