@@ -55,22 +55,10 @@ func TestTracingExportsOTLP(t *testing.T) {
 	}))
 	defer collector.Close()
 
-	cfg := brokertest.Config(t)
-	cfg.NodeID = 7
-	cfg.Tracing.OTLPEndpoint, cfg.Tracing.SampleRatio = collector.URL, 1
-	cfg.Tier.CheckInterval = 50 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	b, err := broker.Start(ctx, cfg, brokertest.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	tieredTopic(ctx, t, kadm.NewClient(cl), "traced")
+	b, adm := startTracedBroker(ctx, t, collector.URL)
+	tieredTopic(ctx, t, adm, "traced")
 	want := brokertest.Produce(ctx, t, []string{b.KafkaAddr()}, "traced", 1, 1000, 1000, time.Now())
 	waitTier(t, b.HTTPAddr(), "traced", 0, "segments tiered and local data trimmed", func(ps tier.PartitionStatus) bool {
 		return ps.LocalStart > 0
@@ -94,20 +82,10 @@ func TestTracingExportsOTLP(t *testing.T) {
 // TestTracingUnreachableCollector: a collector that does not answer costs
 // the broker nothing but a bounded wait for the last spans at its stop.
 func TestTracingUnreachableCollector(t *testing.T) {
-	cfg := brokertest.Config(t)
-	cfg.Tracing.OTLPEndpoint, cfg.Tracing.SampleRatio = "http://"+brokertest.FreeAddr(t), 1
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	b, err := broker.Start(ctx, cfg, brokertest.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "traced"); err != nil || resp.Err != nil {
+	b, adm := startTracedBroker(ctx, t, "http://"+brokertest.FreeAddr(t))
+	if resp, err := adm.CreateTopic(ctx, 1, 1, nil, "traced"); err != nil || resp.Err != nil {
 		t.Fatalf("create: %v %v", err, resp.Err)
 	}
 	want := brokertest.Produce(ctx, t, []string{b.KafkaAddr()}, "traced", 1, 50, 100, time.Now())
@@ -119,4 +97,24 @@ func TestTracingUnreachableCollector(t *testing.T) {
 	if took := time.Since(start); took > 15*time.Second {
 		t.Fatalf("stop took %v with the collector unreachable", took)
 	}
+}
+
+// startTracedBroker starts broker 7 tracing every request to endpoint,
+// with fast tiering checks, and an admin client on it; the test stops it.
+func startTracedBroker(ctx context.Context, t *testing.T, endpoint string) (*broker.Broker, *kadm.Client) {
+	t.Helper()
+	cfg := brokertest.Config(t)
+	cfg.NodeID = 7
+	cfg.Tracing.OTLPEndpoint, cfg.Tracing.SampleRatio = endpoint, 1
+	cfg.Tier.CheckInterval = 50 * time.Millisecond
+	b, err := broker.Start(ctx, cfg, brokertest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return b, kadm.NewClient(cl)
 }
