@@ -38,7 +38,7 @@ func beginSASLAuthenticate(s *Server, r *request) func(context.Context) kmsg.Res
 		resp.ErrorCode = kerr.SaslAuthenticationFailed.Code
 		msg := "Authentication failed during authentication due to invalid credentials with SASL mechanism " + st.mechanism // Kafka's words
 		resp.ErrorMessage = &msg
-		s.warn("kafka: SASL authentication failed, closing connection", "remote", c.nc.RemoteAddr().String(), "mechanism", st.mechanism)
+		s.warn("kafka: SASL authentication failed, closing connection", "remote", c.nc.RemoteAddr().String(), "mechanism", st.mechanism, "err", err)
 		st.closeAfter = true
 	case user != "":
 		st.authenticated, st.conv = true, nil

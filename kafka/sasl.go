@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -25,10 +26,11 @@ const (
 	MechanismPlain       = "PLAIN"
 	MechanismScramSHA256 = "SCRAM-SHA-256"
 	MechanismScramSHA512 = "SCRAM-SHA-512"
+	MechanismOAuthBearer = "OAUTHBEARER"
 )
 
 // SASLMechanisms lists the mechanisms this package implements.
-var SASLMechanisms = []string{MechanismScramSHA512, MechanismScramSHA256, MechanismPlain}
+var SASLMechanisms = []string{MechanismScramSHA512, MechanismScramSHA256, MechanismPlain, MechanismOAuthBearer}
 
 // scramIterations is the PBKDF2 iteration count of derived SCRAM
 // credentials (Kafka's default for kafka-configs --add-config is 4096).
@@ -49,6 +51,10 @@ type SASL struct {
 	// Password says: with SCRAM for that mechanism, and with PLAIN when
 	// the password matches either mechanism's credential.
 	Stored func(user, mechanism string) (ScramCredential, bool)
+	// OAuthBearer, needed for MechanismOAuthBearer, validates a bearer
+	// token (RFC 7628) and returns the user it names; its error says why
+	// a token is refused (logged, never sent to the client).
+	OAuthBearer func(token string) (user string, err error)
 
 	mu    sync.Mutex
 	scram map[scramKey]scramEntry // derived credentials, by user and mechanism
@@ -123,6 +129,9 @@ func (st *saslState) authenticate(a *SASL, token []byte) (out []byte, user strin
 	case MechanismPlain:
 		user, err := checkPlain(a, token)
 		return nil, user, err
+	case MechanismOAuthBearer:
+		user, err := checkOAuthBearer(a, token)
+		return nil, user, err
 	case MechanismScramSHA256, MechanismScramSHA512:
 		if st.conv == nil {
 			mech := st.mechanism
@@ -171,6 +180,52 @@ func checkPlain(a *SASL, token []byte) (string, error) {
 	password, ok := a.Password(user)
 	if !ok || subtle.ConstantTimeCompare([]byte(password), parts[2]) != 1 {
 		return "", errAuthFailed
+	}
+	return user, nil
+}
+
+// checkOAuthBearer takes an OAUTHBEARER client-first message (RFC 7628
+// §3.1): a GS2 header ("n,", an optional "a=" authzid, ","), then
+// key=value pairs each ended by 0x01, one of them auth=Bearer <token>, and
+// a final 0x01. The token is a.OAuthBearer's to validate; an authzid must
+// name the token's user.
+func checkOAuthBearer(a *SASL, msg []byte) (string, error) {
+	if a.OAuthBearer == nil {
+		return "", errAuthFailed
+	}
+	header, rest, ok := strings.Cut(string(msg), "\x01")
+	if !ok || !strings.HasSuffix(rest, "\x01\x01") && rest != "\x01" {
+		return "", fmt.Errorf("%w: not an OAUTHBEARER client message", errAuthFailed)
+	}
+	parts := strings.Split(header, ",")
+	if len(parts) != 3 || parts[0] != "n" && parts[0] != "y" || parts[2] != "" {
+		return "", fmt.Errorf("%w: bad GS2 header", errAuthFailed)
+	}
+	authzid, hasAuthzid := strings.CutPrefix(parts[1], "a=")
+	if parts[1] != "" && !hasAuthzid {
+		return "", fmt.Errorf("%w: bad GS2 header", errAuthFailed)
+	}
+	var token string
+	for kv := range strings.SplitSeq(strings.TrimSuffix(rest, "\x01"), "\x01") {
+		k, v, _ := strings.Cut(kv, "=")
+		if k != "auth" {
+			continue // extensions are ignored, as Kafka's default validator does
+		}
+		scheme, t, ok := strings.Cut(v, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || t == "" {
+			return "", fmt.Errorf("%w: the auth value is not a bearer token", errAuthFailed)
+		}
+		token = t
+	}
+	if token == "" {
+		return "", fmt.Errorf("%w: no auth=Bearer token", errAuthFailed)
+	}
+	user, err := a.OAuthBearer(token)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", errAuthFailed, err)
+	}
+	if hasAuthzid && authzid != user {
+		return "", fmt.Errorf("%w: authzid %q is not the token's user %q", errAuthFailed, authzid, user)
 	}
 	return user, nil
 }

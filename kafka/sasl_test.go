@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/oauth"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
@@ -119,7 +120,17 @@ func FuzzSASLAuthenticate(f *testing.F) {
 	f.Add([]byte("\x00alice\x00alice-secret"), []byte(""))
 	f.Add([]byte("n,,n=alice,r=abc"), []byte("c=biws,r=abcdef,p=AAAA"))
 	f.Add([]byte("n,a=bob,n=alice,r=x"), []byte("c=,r=,p="))
-	a := &SASL{Mechanisms: SASLMechanisms, Password: func(u string) (string, bool) { return "alice-secret", u == "alice" }}
+	f.Add([]byte("n,,\x01auth=Bearer good-token\x01\x01"), []byte(""))
+	f.Add([]byte("n,a=alice,\x01host=x\x01auth=bearer good-token\x01\x01"), []byte("\x01"))
+	a := &SASL{
+		Mechanisms: SASLMechanisms, Password: func(u string) (string, bool) { return "alice-secret", u == "alice" },
+		OAuthBearer: func(tok string) (string, error) {
+			if tok != "good-token" {
+				return "", errors.New("bad token")
+			}
+			return "alice", nil
+		},
+	}
 	f.Fuzz(func(t *testing.T, first, second []byte) {
 		for _, mech := range SASLMechanisms {
 			st := saslState{mechanism: mech}
@@ -127,12 +138,64 @@ func FuzzSASLAuthenticate(f *testing.F) {
 			if err == nil && user == "" && mech != MechanismPlain {
 				_, user, err = st.authenticate(a, second)
 			}
-			knewPassword := mech == MechanismPlain && strings.HasSuffix(string(first), "\x00alice-secret")
+			knewPassword := mech == MechanismPlain && strings.HasSuffix(string(first), "\x00alice-secret") ||
+				mech == MechanismOAuthBearer && strings.Contains(strings.ToLower(string(first)), "bearer good-token")
 			if err == nil && user != "" && !knewPassword {
 				t.Fatalf("%s authenticated %q from %q, %q", mech, user, first, second)
 			}
 		}
 	})
+}
+
+// TestSASLOAuthBearer: franz-go's OAUTHBEARER client authenticates with a
+// token the validator accepts, as the user it names; a refused token, an
+// authzid naming someone else and a malformed message fail.
+func TestSASLOAuthBearer(t *testing.T) {
+	var principals sync.Map
+	ts := startServer(t, Config{
+		SASL: &SASL{Mechanisms: []string{MechanismOAuthBearer}, OAuthBearer: func(tok string) (string, error) {
+			if tok != "token-of-alice" {
+				return "", errors.New("expired")
+			}
+			return "alice", nil
+		}},
+		Authorizer: AuthorizerFunc(func(_ context.Context, principal string, key int16, _ kmsg.Request) error {
+			if !saslExempt(key) {
+				principals.Store(principal, true)
+			}
+			return nil
+		}),
+	}, nil)
+	ping := func(a oauth.Auth) error {
+		cl := newKgoClient(t, ts, kgo.SASL(a.AsMechanism()), kgo.DialTimeout(2*time.Second), kgo.RequestRetries(0))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
+		return err
+	}
+	if err := ping(oauth.Auth{Token: "token-of-alice", Extensions: map[string]string{"traceId": "1"}}); err != nil {
+		t.Fatalf("a good token: %v", err)
+	}
+	if _, ok := principals.Load("User:alice"); !ok {
+		t.Fatal("requests after OAUTHBEARER do not carry User:alice")
+	}
+	if err := ping(oauth.Auth{Token: "token-of-alice", Zid: "alice"}); err != nil {
+		t.Fatalf("a good token with the user as authzid: %v", err)
+	}
+	for name, a := range map[string]oauth.Auth{
+		"refused token":      {Token: "stolen"},
+		"authzid of another": {Token: "token-of-alice", Zid: "admin"},
+	} {
+		if err := ping(a); !errors.Is(err, kerr.SaslAuthenticationFailed) {
+			t.Errorf("%s: %v, want SASL_AUTHENTICATION_FAILED", name, err)
+		}
+	}
+	a := &SASL{OAuthBearer: func(string) (string, error) { return "alice", nil }}
+	for _, msg := range []string{"", "n,,", "n,,\x01auth=Basic x\x01\x01", "p=tls,,\x01auth=Bearer t\x01\x01", "n,,\x01auth=Bearer t\x01", "n,,\x01host=h\x01\x01"} {
+		if user, err := checkOAuthBearer(a, []byte(msg)); err == nil {
+			t.Errorf("%q accepted as %q", msg, user)
+		}
+	}
 }
 
 // TestSASLMechanismsMatchConfig: the config accepts exactly the mechanisms

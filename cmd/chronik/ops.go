@@ -35,7 +35,7 @@ type securityFlags struct {
 }
 
 func (t *securityFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&t.login.Mechanism, "sasl-mechanism", "", "SASL `mechanism` for brokers with kafka.sasl-mechanisms: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (the password comes from "+opsctl.EnvSASLPassword+")")
+	fs.StringVar(&t.login.Mechanism, "sasl-mechanism", "", "SASL `mechanism` for brokers with kafka.sasl-mechanisms: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (the password comes from "+opsctl.EnvSASLPassword+"), or OAUTHBEARER (the token from "+opsctl.EnvSASLToken+")")
 	fs.StringVar(&t.login.User, "sasl-user", "", "SASL user `name` (with --sasl-mechanism)")
 	fs.BoolVar(&t.files.Enabled, "tls", false, "connect with TLS, trusting the system's CAs (for brokers with kafka.tls-cert-file; implied by the --tls-* files)")
 	fs.StringVar(&t.files.CAFile, "tls-ca-file", "", "PEM `file` of the CAs that signed the brokers' certificates (implies --tls)")
@@ -64,6 +64,7 @@ func (t *securityFlags) client() (*tls.Config, sasl.Mechanism, error) {
 	}
 	login := t.login
 	login.Password = os.Getenv(opsctl.EnvSASLPassword)
+	login.Token = os.Getenv(opsctl.EnvSASLToken)
 	mech, err := login.Client()
 	return tlsConfig, mech, err
 }

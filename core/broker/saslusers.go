@@ -29,15 +29,25 @@ func kafkaSASL(k config.KafkaConfig, log *slog.Logger) (*kafka.SASL, error) {
 	if len(k.SASLMechanisms) == 0 {
 		return nil, nil
 	}
-	path := k.SASLUsersFile
-	users, err := newReloaded("kafka.sasl-users-file", log, func() (map[string]string, error) { return loadSASLUsers(path) }, path)
-	if err != nil {
-		return nil, fmt.Errorf("kafka.sasl-users-file: %w", err)
+	a := &kafka.SASL{Mechanisms: k.SASLMechanisms}
+	if path := k.SASLUsersFile; path != "" {
+		users, err := newReloaded("kafka.sasl-users-file", log, func() (map[string]string, error) { return loadSASLUsers(path) }, path)
+		if err != nil {
+			return nil, fmt.Errorf("kafka.sasl-users-file: %w", err)
+		}
+		a.Password = func(user string) (string, bool) {
+			p, ok := users.get()[user]
+			return p, ok
+		}
 	}
-	return &kafka.SASL{Mechanisms: k.SASLMechanisms, Password: func(user string) (string, bool) {
-		p, ok := users.get()[user]
-		return p, ok
-	}}, nil
+	if k.OAuthBearerJWKSURL != "" {
+		o, err := newOAuthBearer(k, log)
+		if err != nil {
+			return nil, err
+		}
+		a.OAuthBearer = o.validate
+	}
+	return a, nil
 }
 
 // loadSASLUsers reads a users file.

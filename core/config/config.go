@@ -167,6 +167,15 @@ type KafkaConfig struct {
 	// SuperUsers are the principals ("User:alice") allowed to describe and
 	// alter users' SCRAM credentials (Kafka's super.users).
 	SuperUsers []string `toml:"super-users"`
+	// OAuthBearerJWKSURL (https://, http:// or file://) holds the keys
+	// OAUTHBEARER tokens are signed with (a JWK set, as identity
+	// providers publish); OAuthBearerIssuer and OAuthBearerAudience, when
+	// set, must match the tokens' iss and aud; OAuthBearerSubClaim names
+	// the claim that is the user [sub].
+	OAuthBearerJWKSURL  string `toml:"oauthbearer-jwks-url"`
+	OAuthBearerIssuer   string `toml:"oauthbearer-issuer"`
+	OAuthBearerAudience string `toml:"oauthbearer-audience"`
+	OAuthBearerSubClaim string `toml:"oauthbearer-sub-claim"`
 }
 
 // RaftConfig holds Dragonboat settings. LogDBShards and ExecShards are fixed
@@ -319,7 +328,7 @@ const MaxCoordinatorShards = 1022
 
 // SASLMechanisms are the values kafka.sasl-mechanisms accepts (the kafka
 // package implements them; a test there keeps the lists equal).
-var SASLMechanisms = []string{"SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"}
+var SASLMechanisms = []string{"SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN", "OAUTHBEARER"}
 
 // Size units for byte-valued settings.
 const (
@@ -352,6 +361,7 @@ func Default() Config {
 			OffsetsRetentionMinutes:      7 * 24 * 60,
 			GroupInitialRebalanceDelayMs: 3000,
 			LogRetentionCheckInterval:    5 * time.Minute,
+			OAuthBearerSubClaim:          "sub",
 		},
 		Raft: RaftConfig{
 			// Every replica is ticked each RTT and every leader heartbeats

@@ -571,6 +571,14 @@ func TestValidate(t *testing.T) {
 		{"http tls incomplete", func(c *Config) { c.HTTP.TLSCertFile = "c.pem" }, "http.tls-cert-file and http.tls-key-file go together"},
 		{"http ca without tls", func(c *Config) { c.HTTP.TLSCAFile = "ca.pem" }, "http.tls-ca-file needs http.tls-cert-file"},
 		{"tracing ratio", func(c *Config) { c.Tracing.SampleRatio = 1.5 }, "tracing.sample-ratio is 1.5"},
+		{"oauthbearer without a key set", func(c *Config) { c.Kafka.SASLMechanisms = []string{"OAUTHBEARER"} }, "kafka.oauthbearer-jwks-url goes with OAUTHBEARER"},
+		{"key set without oauthbearer", func(c *Config) { c.Kafka.OAuthBearerJWKSURL = "https://idp/jwks" }, "kafka.oauthbearer-jwks-url goes with OAUTHBEARER"},
+		{"key set url", func(c *Config) {
+			c.Kafka.SASLMechanisms, c.Kafka.OAuthBearerJWKSURL = []string{"OAUTHBEARER"}, "idp/jwks"
+		}, "kafka.oauthbearer-jwks-url \"idp/jwks\""},
+		{"oauthbearer and plain without users", func(c *Config) {
+			c.Kafka.SASLMechanisms, c.Kafka.OAuthBearerJWKSURL = []string{"OAUTHBEARER", "PLAIN"}, "https://idp/jwks"
+		}, "kafka.sasl-users-file goes with the password mechanisms"},
 		{"super user not a principal", func(c *Config) { c.Kafka.SuperUsers = []string{"admin"} }, "kafka.super-users: \"admin\" is not a principal"},
 		{"tracing endpoint", func(c *Config) { c.Tracing.OTLPEndpoint = "otel-collector:4318" }, "tracing.otlp-endpoint \"otel-collector:4318\""},
 		{"snapshot bytes negative", func(c *Config) { c.Raft.SnapshotBytes = -1 }, "raft.snapshot-bytes is -1"},

@@ -157,8 +157,17 @@ func (c Config) Validate() error {
 			bad("kafka.super-users: %q is not a principal; write it as User:<name>, e.g. \"User:admin\"", u)
 		}
 	}
-	if (len(k.SASLMechanisms) > 0) != (k.SASLUsersFile != "") {
-		bad("kafka.sasl-mechanisms and kafka.sasl-users-file go together: the mechanisms clients may use and the users they authenticate as")
+	passwords := slices.ContainsFunc(k.SASLMechanisms, func(m string) bool { return m != "OAUTHBEARER" })
+	if passwords != (k.SASLUsersFile != "") {
+		bad("kafka.sasl-users-file goes with the password mechanisms of kafka.sasl-mechanisms (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512): the users they authenticate as; set both or neither")
+	}
+	if slices.Contains(k.SASLMechanisms, "OAUTHBEARER") != (k.OAuthBearerJWKSURL != "") {
+		bad("kafka.oauthbearer-jwks-url goes with OAUTHBEARER in kafka.sasl-mechanisms: the keys its tokens are signed with; set both or neither")
+	}
+	if u := k.OAuthBearerJWKSURL; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && p.Scheme != "http" && p.Scheme != "file") || (p.Scheme != "file" && p.Host == "") || (p.Scheme == "file" && p.Path == "") {
+			bad("kafka.oauthbearer-jwks-url %q: want the identity provider's JWK set URL (https://…) or a file:///path", u)
+		}
 	}
 	if n := countSet(r.TLSCAFile, r.TLSCertFile, r.TLSKeyFile); n != 0 && n != 3 {
 		bad("raft.tls-ca-file, raft.tls-cert-file and raft.tls-key-file go together: set all three for mutual TLS between brokers, or none")

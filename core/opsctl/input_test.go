@@ -422,3 +422,26 @@ func TestDialSilentBroker(t *testing.T) {
 		t.Fatalf("Dial took %s with a 300ms timeout", d)
 	}
 }
+
+// TestSASLLogin: each mechanism's client, and what is missing said by name.
+func TestSASLLogin(t *testing.T) {
+	for _, l := range []SASLLogin{
+		{Mechanism: "PLAIN", User: "u", Password: "p"},
+		{Mechanism: "scram-sha-512", User: "u", Password: "p"},
+		{Mechanism: "OAUTHBEARER", Token: "jwt"},
+	} {
+		if m, err := l.Client(); err != nil || !strings.EqualFold(m.Name(), l.Mechanism) {
+			t.Errorf("%+v: %v %v", l, m, err)
+		}
+	}
+	for want, l := range map[string]SASLLogin{
+		EnvSASLToken:             {Mechanism: "OAUTHBEARER"},
+		"--sasl-user":            {Mechanism: "PLAIN"},
+		"use PLAIN":              {Mechanism: "GSSAPI", User: "u"},
+		"needs --sasl-mechanism": {User: "u"},
+	} {
+		if _, err := l.Client(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%+v: %v, want an error naming %q", l, err, want)
+		}
+	}
+}
