@@ -33,9 +33,10 @@ type oauthBearer struct {
 	log      *slog.Logger
 	now      func() time.Time
 
-	mu      sync.Mutex
-	keys    jose.JSONWebKeySet
-	fetched time.Time // when keys were fetched last (successfully or not)
+	mu       sync.Mutex
+	keys     jose.JSONWebKeySet
+	fetched  time.Time // when keys were fetched last (successfully or not)
+	fetching bool      // a caller is fetching them
 }
 
 // Bounds of the JWK set's refresh: a token naming a key the set lacks
@@ -119,16 +120,23 @@ func (o *oauthBearer) get(ctx context.Context, u string) ([]byte, error) {
 
 // keySet returns the JWK set, fetching it again first when it is older
 // than jwksMaxAge, or when refresh is asked and the last fetch is older
-// than jwksMinRefresh. A failed fetch keeps the keys it had (warned).
+// than jwksMinRefresh. One caller fetches at a time, without the lock, and
+// the others meanwhile get the keys there are; a failed fetch keeps them
+// (warned).
 func (o *oauthBearer) keySet(refresh bool) jose.JSONWebKeySet {
 	o.mu.Lock()
-	defer o.mu.Unlock()
 	age := o.now().Sub(o.fetched)
-	if age < jwksMaxAge && (!refresh || age < jwksMinRefresh) {
-		return o.keys
+	if o.fetching || age < jwksMaxAge && (!refresh || age < jwksMinRefresh) {
+		keys := o.keys
+		o.mu.Unlock()
+		return keys
 	}
-	o.fetched = o.now()
+	o.fetching, o.fetched = true, o.now()
+	o.mu.Unlock()
 	keys, err := o.fetch()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.fetching = false
 	if err != nil {
 		o.log.Warn("cannot fetch the OAUTHBEARER key set again; keeping the keys it had", "url", o.source, "err", err)
 		return o.keys
