@@ -115,6 +115,9 @@ func beginProduce(s *Server, r *request) func(context.Context) kmsg.Response {
 		}
 	}
 
+	if s.cfg.Tracer != nil {
+		r.proposed = time.Now()
+	}
 	if req.Acks == 0 {
 		return nil
 	}
@@ -142,6 +145,9 @@ func beginProduce(s *Server, r *request) func(context.Context) kmsg.Response {
 			pp.out.BaseOffset = res.BaseOffset
 			pp.out.LogAppendTime = res.LogAppendTime
 			pp.out.LogStartOffset = res.LogStartOffset
+		}
+		if s.cfg.Tracer != nil {
+			r.committed = time.Now()
 		}
 		if hints {
 			s.addProduceHints(resp, pending)

@@ -15,6 +15,8 @@ import (
 // its frame was read until its response was queued (Config.Tracer), with
 // the API, the client, the principal, the sizes, the topics of a produce or
 // fetch, and the error code of the response (first error, as in metrics).
+// A produce's span has two events: its appends proposed to Raft, and all of
+// them committed (the rest is waiting for the replicas).
 func (s *Server) traceRequest(r *request, code int16, bytesOut int) {
 	_, span := s.cfg.Tracer.Start(context.Background(), spanName(r.key), serverSpan, trace.WithTimestamp(r.start))
 	if !span.IsRecording() {
@@ -46,6 +48,12 @@ func (s *Server) traceRequest(r *request, code int16, bytesOut int) {
 		span.SetStatus(codes.Error, kerr.ErrorForCode(code).Error())
 	}
 	span.SetAttributes(attrs...)
+	if !r.proposed.IsZero() {
+		span.AddEvent("appends proposed", trace.WithTimestamp(r.proposed))
+	}
+	if !r.committed.IsZero() {
+		span.AddEvent("appends committed", trace.WithTimestamp(r.committed))
+	}
 	span.End(trace.WithTimestamp(time.Now()))
 }
 

@@ -83,6 +83,10 @@ func TestTracingSpanPerRequest(t *testing.T) {
 	if attr(produce, "kafka.request_bytes").AsInt64() <= 0 || attr(produce, "kafka.response_bytes").AsInt64() <= 0 {
 		t.Error("Produce span without the request's and response's sizes")
 	}
+	if ev := produce.Events(); len(ev) != 2 || ev[0].Name != "appends proposed" || ev[1].Name != "appends committed" ||
+		ev[0].Time.Before(produce.StartTime()) || ev[1].Time.Before(ev[0].Time) || produce.EndTime().Before(ev[1].Time) {
+		t.Errorf("Produce span events %+v, want proposed then committed within the span", ev)
+	}
 	if produce.Status().Code == codes.Error || produce.StartTime().Before(before) || !produce.EndTime().After(produce.StartTime()) {
 		t.Errorf("Produce span status %v, %v to %v (produced after %v)", produce.Status(), produce.StartTime(), produce.EndTime(), before)
 	}
