@@ -116,7 +116,7 @@ func beginProduce(s *Server, r *request) func(context.Context) kmsg.Response {
 	}
 
 	if s.cfg.Tracer != nil {
-		r.proposed = time.Now()
+		r.proposed = time.Now().UnixNano()
 	}
 	if req.Acks == 0 {
 		return nil
@@ -147,7 +147,7 @@ func beginProduce(s *Server, r *request) func(context.Context) kmsg.Response {
 			pp.out.LogStartOffset = res.LogStartOffset
 		}
 		if s.cfg.Tracer != nil {
-			r.committed = time.Now()
+			r.committed = time.Now().UnixNano()
 		}
 		if hints {
 			s.addProduceHints(resp, pending)

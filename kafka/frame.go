@@ -51,10 +51,10 @@ type request struct {
 	// principal is the connection's when the request was dispatched
 	// (conn.principal is the reader's only).
 	principal string
-	// proposed and committed mark a produce's phases for its span (set
-	// only when tracing): its appends proposed, then all of them waited
-	// for.
-	proposed, committed time.Time
+	// proposed and committed mark a produce's phases for its span (unix
+	// ns, set only when tracing): its appends proposed, then all of them
+	// waited for.
+	proposed, committed int64
 	// after and finished chain the connection's api.inOrder requests: the
 	// handler starts once after is closed (nil: no predecessor) and closes
 	// finished when it returns. Both nil for other requests.

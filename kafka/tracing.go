@@ -48,11 +48,11 @@ func (s *Server) traceRequest(r *request, code int16, bytesOut int) {
 		span.SetStatus(codes.Error, kerr.ErrorForCode(code).Error())
 	}
 	span.SetAttributes(attrs...)
-	if !r.proposed.IsZero() {
-		span.AddEvent("appends proposed", trace.WithTimestamp(r.proposed))
+	if r.proposed != 0 {
+		span.AddEvent("appends proposed", trace.WithTimestamp(time.Unix(0, r.proposed)))
 	}
-	if !r.committed.IsZero() {
-		span.AddEvent("appends committed", trace.WithTimestamp(r.committed))
+	if r.committed != 0 {
+		span.AddEvent("appends committed", trace.WithTimestamp(time.Unix(0, r.committed)))
 	}
 	span.End(trace.WithTimestamp(time.Now()))
 }
