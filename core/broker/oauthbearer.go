@@ -67,6 +67,9 @@ func newOAuthBearer(k config.KafkaConfig, log *slog.Logger) (*oauthBearer, error
 	if o.subClaim == "" {
 		o.subClaim = "sub"
 	}
+	if u, err := url.Parse(o.source); err == nil && u.Scheme == "http" {
+		log.Warn("kafka.oauthbearer-jwks-url is plain http: whoever can change the key set on its way can sign tokens this broker accepts; use https", "url", o.source)
+	}
 	keys, err := o.fetch()
 	if err != nil {
 		return nil, fmt.Errorf("kafka.oauthbearer-jwks-url: %w", err)
