@@ -64,9 +64,10 @@
 //
 // # Authorization seam
 //
-// Every connection carries a principal: "User:" and the subject of the
-// client's TLS certificate when the listener requires one, else
-// "User:ANONYMOUS" (SASL does not exist yet).
+// Every connection carries a principal: "User:" and the user it
+// authenticated as with SASL (sasl.go), else the subject of the client's TLS
+// certificate when the listener requires one, else "User:ANONYMOUS".
+// Config.SuperUsers alone may manage SCRAM credentials (credentials.go).
 // Every parsed request passes Config.Authorizer before its handler, on the
 // reader goroutine and in request order; the default allows everything. A
 // denial closes the connection (logged, rate-limited). That is deliberately

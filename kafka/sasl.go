@@ -18,8 +18,10 @@ import (
 // SASL.Password: SCRAM's stored credentials are derived from them once per
 // process with a random salt and 4096 iterations (RFC 5802's StoredKey and
 // ServerKey, scram.go), so SCRAM clients never send the password, while PLAIN clients
-// do (use it with TLS). Re-authentication (KIP-368) is not offered: the
-// session lifetime is 0.
+// do (use it with TLS). Credentials the cluster keeps (SASL.Stored, set with
+// AlterUserScramCredentials, credentials.go) come first. OAUTHBEARER takes a
+// bearer token, which SASL.OAuthBearer validates. Re-authentication
+// (KIP-368) is not offered: the session lifetime is 0.
 
 // SASL mechanisms served.
 const (
