@@ -76,8 +76,8 @@ const (
 // read but not yet answered. When it is reached the connection stops reading.
 const maxInFlightPerConn = 64
 
-// anonymous is the principal of a connection without a client certificate
-// (SASL does not exist yet).
+// anonymous is the principal of a connection that neither authenticated
+// with SASL nor presented a client certificate.
 const anonymous = "User:ANONYMOUS"
 
 // Authorizer decides whether principal may issue req. A non-nil error denies
