@@ -85,7 +85,7 @@ const maxInt64 = "9223372036854775807"
 var topicConfigs = []TopicConfigDef{
 	{
 		"cleanup.policy", ConfigTypeList, "delete",
-		"What happens to old segments: \"delete\" removes them by retention.ms/retention.bytes, \"compact\" keeps the latest record per key; both may be given.",
+		"What happens to old segments: \"delete\" removes them by retention.ms/retention.bytes; \"compact\" (keep the latest record per key) is accepted but not applied yet: a topic without \"delete\" keeps every record. Both may be given.",
 		listOf("compact", "delete"),
 	},
 	{
