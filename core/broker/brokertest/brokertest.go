@@ -6,8 +6,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -15,16 +17,33 @@ import (
 	"github.com/chronik-go/chronik/core/config"
 )
 
-// FreeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
+// FreeAddr returns a 127.0.0.1 address with a port that was free a moment
+// ago. The port is picked at random below the ephemeral range (32768 and
+// up on Linux), not by listening on port 0: the kernel hands ephemeral
+// ports to outgoing connections and other port-0 listeners, which took one
+// between this call and the broker's bind (CI: "address already in use").
+// Only another FreeAddr can take it now, about once in ten thousand.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		port := freePortLow + rand.IntN(freePortCount)
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue // in use
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return addr
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatalf("no free port in %d-%d after 100 tries", freePortLow, freePortLow+freePortCount-1)
+	return ""
 }
+
+// FreeAddr's ports: [freePortLow, freePortLow+freePortCount).
+const (
+	freePortLow   = 20000
+	freePortCount = 12000
+)
 
 // Config returns a single-node config on a temp data dir and free loopback
 // ports, with fast Raft timing for tests.
