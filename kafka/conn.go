@@ -29,6 +29,10 @@ type conn struct {
 	log       *slog.Logger
 	principal string
 	sasl      saslState // reader-only
+	// host is the peer's IP address (ACLs' host); authz caches the
+	// connection's authorization decisions (authz.go).
+	host  string
+	authz authzCache
 
 	// ctx ends when the connection fails (client gone, protocol error,
 	// write error) or the server aborts; handlers run under it.
@@ -90,6 +94,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		br:        bufio.NewReaderSize(nc, readBufferSize),
 		log:       s.log.With("remote", nc.RemoteAddr().String()),
 		principal: anonymous,
+		host:      hostOf(nc.RemoteAddr()),
 		queue:     make(chan *slot, maxInFlightPerConn),
 		free:      make(chan *slot, maxInFlightPerConn),
 		ready:     make(chan struct{}, 1),

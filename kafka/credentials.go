@@ -3,7 +3,6 @@ package kafka
 import (
 	"context"
 	"errors"
-	"slices"
 )
 
 // CredentialStore keeps the SCRAM credentials of users, the same on every
@@ -23,12 +22,6 @@ type CredentialStore interface {
 
 // ErrNoSuchCredential is a deletion of a credential that does not exist.
 var ErrNoSuchCredential = errors.New("no such SCRAM credential")
-
-// superUser reports whether principal may manage credentials
-// (Config.SuperUsers).
-func (s *Server) superUser(principal string) bool {
-	return slices.Contains(s.cfg.SuperUsers, principal)
-}
 
 // Kafka's numbering of the SCRAM mechanisms in the credential APIs.
 const (

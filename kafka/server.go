@@ -61,9 +61,17 @@ type Config struct {
 	// Describe/AlterUserScramCredentials (credentials.go); nil answers
 	// them with an error.
 	Credentials CredentialStore
-	// SuperUsers are the principals ("User:alice") allowed to describe
-	// and alter SCRAM credentials.
+	// SuperUsers are the principals ("User:alice") allowed everything
+	// (Kafka's super.users); without ACLs, they alone may describe and
+	// alter SCRAM credentials.
 	SuperUsers []string
+	// ACLs, when set, authorizes every request against the cluster's
+	// access control lists (authz.go) and serves the ACL APIs; nil allows
+	// everything and answers the ACL APIs with SECURITY_DISABLED.
+	ACLs ACLStore
+	// AllowIfNoACL allows an operation on a resource no ACL applies to
+	// (Kafka's allow.everyone.if.no.acl.found); by default it is denied.
+	AllowIfNoACL bool
 }
 
 // Defaults applied by New to zero fields of Config.
