@@ -8,6 +8,9 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	sm "github.com/lni/dragonboat/v4/statemachine"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-go/chronik/core/acl"
 )
 
 // FuzzStateMachines applies arbitrary Raft entries to each of the three
@@ -164,6 +167,7 @@ func unframeCommands(data []byte) [][]byte {
 func fuzzSeeds() [][][]byte {
 	id := [16]byte{1, 2, 3}
 	seg := &SegmentRecord{BaseOffset: 0, EndOffset: 3, Key: "s/0", Size: 100, IndexPos: 80, DataBytes: 60, MaxTimestamp: 10, LeaderEpoch: 1, UploadedAt: 5}
+	name := "t-1"
 	reassign := &ReassignCommand{Topic: "t", ID: id, Partition: 0, Target: []int32{2, 3}, Fresh: []int32{3}}
 	return [][][]byte{
 		{
@@ -190,6 +194,14 @@ func fuzzSeeds() [][][]byte {
 			EncodeRejoinBroker(2),
 			EncodeDeleteTopic("t"),
 			EncodeForgetDeletedTopic(id),
+		},
+		{
+			EncodeCreateACLs([]acl.Binding{aclTopic(kmsg.ACLResourcePatternTypePrefixed, "t-", "User:a", kmsg.ACLOperationWrite)}),
+			EncodeCreateACLs([]acl.Binding{aclTopic(kmsg.ACLResourcePatternTypeLiteral, "t", "User:b", kmsg.ACLOperationRead)}),
+			EncodeDeleteACLs([]acl.Filter{{
+				ResourceType: kmsg.ACLResourceTypeTopic, PatternType: kmsg.ACLResourcePatternTypeMatch, ResourceName: &name,
+				Operation: kmsg.ACLOperationAny, Permission: kmsg.ACLPermissionTypeAny,
+			}}),
 		},
 		{
 			commit("g", 5, off("t", 0, 1), off("t", 1, 9)),

@@ -9,6 +9,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	sm "github.com/lni/dragonboat/v4/statemachine"
+
+	"github.com/chronik-go/chronik/core/acl"
 )
 
 // MetaShardID is the Raft shard of the cluster metadata.
@@ -55,6 +57,10 @@ type MetaView struct {
 	// Scram holds the SCRAM credentials (scramcreds.go): user →
 	// mechanism → credential.
 	Scram map[string]map[ScramMechanism]ScramCredential
+	// ACLs holds the access control lists (acls.go); never nil. It is the
+	// same *acl.Set from one view to the next until they change, so that
+	// readers may cache decisions against the pointer.
+	ACLs *acl.Set
 }
 
 // CreateTopicCommand creates a topic with the given placement; the state
@@ -84,6 +90,7 @@ type Meta struct {
 	txnIDs         map[string]txnProducer
 	brokers        map[int32]BrokerRecord
 	scram          map[scramID]ScramCredential
+	acls           *acl.Set // replaced, never modified, when the bindings change
 
 	view atomic.Pointer[MetaView]
 }
@@ -97,7 +104,7 @@ func NewMeta(store *Store, onChange func(*MetaView)) *Meta {
 	m := &Meta{store: store, prefix: shardPrefix(MetaShardID), onChange: onChange}
 	m.view.Store(&MetaView{
 		Topics: map[string]*TopicRecord{}, Leaders: map[uint64]LeaderRecord{}, Brokers: map[int32]BrokerRecord{},
-		Scram: map[string]map[ScramMechanism]ScramCredential{},
+		Scram: map[string]map[ScramMechanism]ScramCredential{}, ACLs: acl.NewSet(nil),
 	})
 	return m
 }
@@ -165,6 +172,9 @@ func (m *Meta) load() error {
 	if err := m.loadScram(); err != nil {
 		return err
 	}
+	if err := m.loadACLs(); err != nil {
+		return err
+	}
 	m.publish()
 	return nil
 }
@@ -182,7 +192,7 @@ func (m *Meta) publish() {
 	for k, v := range m.brokers {
 		brokers[k] = v
 	}
-	v := &MetaView{Applied: m.applied, Topics: topics, Leaders: leaders, Brokers: brokers, Scram: m.scramView()}
+	v := &MetaView{Applied: m.applied, Topics: topics, Leaders: leaders, Brokers: brokers, Scram: m.scramView(), ACLs: m.acls}
 	m.view.Store(v)
 	m.onChange(v)
 }
@@ -291,6 +301,10 @@ func (m *Meta) apply(b *pebble.Batch, cmd []byte) (sm.Result, bool) {
 		return m.applySetScram(b, &d)
 	case cmdDeleteScram:
 		return m.applyDeleteScram(b, &d)
+	case cmdCreateACLs:
+		return m.applyCreateACLs(b, &d)
+	case cmdDeleteACLs:
+		return m.applyDeleteACLs(b, &d)
 	default:
 		return sm.Result{Data: statusData[StatusUnsupportedCmd]}, false
 	}
