@@ -285,6 +285,10 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	if clientSASL != nil {
 		clientSASL.Stored = credentials.ScramCredential
 	}
+	var acls kafka.ACLStore // nil: no authorization
+	if cfg.Kafka.Authorizer == config.AuthorizerACL {
+		acls = aclStore{b.cluster}
+	}
 	b.kafka = kafka.New(kafka.Config{
 		Addr:                     cfg.KafkaAddr,
 		MaxRequestBytes:          cfg.Kafka.MaxRequestBytes,
@@ -299,6 +303,8 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		Tracer:                   b.tracing.Tracer("github.com/chronik-go/chronik/kafka"),
 		Credentials:              credentials,
 		SuperUsers:               cfg.Kafka.SuperUsers,
+		ACLs:                     acls,
+		AllowIfNoACL:             cfg.Kafka.AllowEveryoneIfNoACLFound,
 	}, &backend{b.cluster, b.parts, b.tier}, metrics, log)
 	if err := b.kafka.Listen(); err != nil {
 		return nil, fmt.Errorf("cannot listen for Kafka clients on %s: %w", cfg.KafkaAddr, err)

@@ -165,8 +165,18 @@ type KafkaConfig struct {
 	SASLMechanisms []string `toml:"sasl-mechanisms"`
 	SASLUsersFile  string   `toml:"sasl-users-file"`
 	// SuperUsers are the principals ("User:alice") allowed to describe and
-	// alter users' SCRAM credentials (Kafka's super.users).
+	// alter users' SCRAM credentials (Kafka's super.users); with Authorizer
+	// "acl" they may do everything, whatever the ACLs say.
 	SuperUsers []string `toml:"super-users"`
+	// Authorizer is AuthorizerACL to check every request against the
+	// cluster's access control lists (Kafka's StandardAuthorizer), or ""
+	// to let every authenticated principal do everything (the ACL APIs then
+	// answer SECURITY_DISABLED).
+	Authorizer string `toml:"authorizer"`
+	// AllowEveryoneIfNoACLFound, with Authorizer "acl", allows every
+	// principal what no ACL governs: an operation on a resource that no
+	// binding applies to (Kafka's allow.everyone.if.no.acl.found).
+	AllowEveryoneIfNoACLFound bool `toml:"allow-everyone-if-no-acl-found"`
 	// OAuthBearerJWKSURL (https://, http:// or file://) holds the keys
 	// OAUTHBEARER tokens are signed with (a JWK set, as identity
 	// providers publish); OAuthBearerIssuer and OAuthBearerAudience, when
@@ -329,6 +339,9 @@ const MaxCoordinatorShards = 1022
 // SASLMechanisms are the values kafka.sasl-mechanisms accepts (the kafka
 // package implements them; a test there keeps the lists equal).
 var SASLMechanisms = []string{"SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN", "OAUTHBEARER"}
+
+// AuthorizerACL is the kafka.authorizer that checks requests against ACLs.
+const AuthorizerACL = "acl"
 
 // Size units for byte-valued settings.
 const (

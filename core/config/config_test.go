@@ -579,6 +579,8 @@ func TestValidate(t *testing.T) {
 		{"oauthbearer and plain without users", func(c *Config) {
 			c.Kafka.SASLMechanisms, c.Kafka.OAuthBearerJWKSURL = []string{"OAUTHBEARER", "PLAIN"}, "https://idp/jwks"
 		}, "kafka.sasl-users-file goes with the password mechanisms"},
+		{"authorizer unknown", func(c *Config) { c.Kafka.Authorizer = "StandardAuthorizer" }, "kafka.authorizer \"StandardAuthorizer\": use \"acl\""},
+		{"authorizer acl", func(c *Config) { c.Kafka.Authorizer, c.Kafka.AllowEveryoneIfNoACLFound = "acl", true }, ""},
 		{"super user not a principal", func(c *Config) { c.Kafka.SuperUsers = []string{"admin"} }, "kafka.super-users: \"admin\" is not a principal"},
 		{"tracing endpoint", func(c *Config) { c.Tracing.OTLPEndpoint = "otel-collector:4318" }, "tracing.otlp-endpoint \"otel-collector:4318\""},
 		{"snapshot bytes negative", func(c *Config) { c.Raft.SnapshotBytes = -1 }, "raft.snapshot-bytes is -1"},

@@ -157,6 +157,9 @@ func (c Config) Validate() error {
 			bad("kafka.super-users: %q is not a principal; write it as User:<name>, e.g. \"User:admin\"", u)
 		}
 	}
+	if k.Authorizer != "" && k.Authorizer != AuthorizerACL {
+		bad("kafka.authorizer %q: use %q to authorize requests with ACLs, or leave it unset (\"\") to let every authenticated principal do everything", k.Authorizer, AuthorizerACL)
+	}
 	passwords := slices.ContainsFunc(k.SASLMechanisms, func(m string) bool { return m != "OAUTHBEARER" })
 	if passwords != (k.SASLUsersFile != "") {
 		bad("kafka.sasl-users-file goes with the password mechanisms of kafka.sasl-mechanisms (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512): the users they authenticate as; set both or neither")

@@ -1,0 +1,24 @@
+package broker
+
+import (
+	"context"
+
+	"github.com/chronik-go/chronik/core/acl"
+	"github.com/chronik-go/chronik/core/cluster"
+	"github.com/chronik-go/chronik/kafka"
+)
+
+// aclStore is kafka.ACLStore over the cluster's meta shard.
+type aclStore struct{ c *cluster.Service }
+
+func (s aclStore) ACLs() *acl.Set { return s.c.ACLs() }
+
+func (s aclStore) CreateACLs(ctx context.Context, bindings []acl.Binding) error {
+	return s.c.CreateACLs(ctx, bindings)
+}
+
+func (s aclStore) DeleteACLs(ctx context.Context, filters []acl.Filter) ([][]acl.Binding, error) {
+	return s.c.DeleteACLs(ctx, filters)
+}
+
+var _ kafka.ACLStore = aclStore{}
