@@ -157,9 +157,15 @@ func (s *Set) Authorize(r Request, allowIfNone bool) bool {
 // which InitProducerId uses for idempotent producers: WRITE on any topic).
 // An ALLOW binding counts unless a DENY binding for the same principal and
 // host covers everything it allows: the wildcard, the same literal name, or
-// a prefix of its name. With no binding of the type at all, allowIfNone
-// decides.
+// a prefix of its name. Before that, like Kafka, it decides a resource
+// named "hardcode" the ordinary way (Authorize): with allowIfNone, a
+// principal may act on some resource when that one has no bindings.
 func (s *Set) AuthorizeAny(r Request, allowIfNone bool) bool {
+	probe := r
+	probe.Name = "hardcode"
+	if s.Authorize(probe, allowIfNone) {
+		return true
+	}
 	var ix *typeIndex
 	if s != nil {
 		ix = s.byType[r.ResourceType]
