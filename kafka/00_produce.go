@@ -23,6 +23,8 @@ package kafka
 //   - The request frame goes back to the pool as soon as every partition is
 //     proposed: Backend.Append copies the records into the proposal before it
 //     returns (core/partition Service.Append encodes them into a new command).
+//   - With ACLs (authz.go), a topic needs WRITE: TOPIC_AUTHORIZATION_FAILED
+//     otherwise, before its existence is told (v13: after its ID is found).
 //   - v10+: a partition answered NOT_LEADER_OR_FOLLOWER carries the KIP-951
 //     leader hint (CurrentLeader, Brokers; leaderhints.go).
 //   - Not done yet: per-record errors (ErrorRecords).
@@ -87,9 +89,14 @@ func beginProduce(s *Server, r *request) func(context.Context) kmsg.Response {
 				if !ok {
 					topicCode = kerr.UnknownTopicID.Code
 				}
+				if ok && !s.authorized(r, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTopic, topic.Name) {
+					topicCode = kerr.TopicAuthorizationFailed.Code
+				}
 			} else {
-				topic, ok = s.backend.Topic(rt.Topic)
-				if !ok {
+				switch topic, ok = s.backend.Topic(rt.Topic); {
+				case !s.authorized(r, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTopic, rt.Topic):
+					topicCode = kerr.TopicAuthorizationFailed.Code
+				case !ok:
 					topicCode = kerr.UnknownTopicOrPartition.Code
 				}
 			}

@@ -32,6 +32,8 @@ package kafka
 //   - LastStableOffset = HighWatermark (no transactions yet), no aborted
 //     transactions. IsolationLevel and LastFetchedEpoch (no DivergingEpoch)
 //     are not used yet.
+//   - With ACLs (authz.go), a topic needs READ: TOPIC_AUTHORIZATION_FAILED
+//     otherwise, before its existence is told.
 //   - v16+: a partition answered NOT_LEADER_OR_FOLLOWER carries the KIP-951
 //     leader hint (CurrentLeader, Brokers; leaderhints.go).
 
@@ -92,8 +94,15 @@ func handleFetch(ctx context.Context, s *Server, r *request) kmsg.Response {
 			} else {
 				topicCode = kerr.UnknownTopicID.Code
 			}
-		} else if _, ok := s.backend.Topic(rt.Topic); !ok {
-			topicCode = kerr.UnknownTopicOrPartition.Code
+		}
+		switch {
+		case topicCode != 0:
+		case !s.authorized(r, kmsg.ACLOperationRead, kmsg.ACLResourceTypeTopic, name):
+			topicCode = kerr.TopicAuthorizationFailed.Code
+		case req.Version < 13:
+			if _, ok := s.backend.Topic(rt.Topic); !ok {
+				topicCode = kerr.UnknownTopicOrPartition.Code
+			}
 		}
 
 		st.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))

@@ -18,6 +18,8 @@ package kafka
 //     timestamp and earliest lookups: we do not know the epoch of an older
 //     batch, and -1 makes clients skip truncation checks rather than run them
 //     against a wrong epoch.
+//   - With ACLs (authz.go), a topic needs DESCRIBE:
+//     TOPIC_AUTHORIZATION_FAILED otherwise.
 //   - IsolationLevel is ignored (no transactions: last stable = high
 //     watermark). TimeoutMillis (v10+) bounds timestamp lookups.
 
@@ -58,6 +60,13 @@ func handleListOffsets(ctx context.Context, s *Server, r *request) kmsg.Response
 		*st = kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
 		_, known := s.backend.Topic(rt.Topic)
+		code := int16(0)
+		switch {
+		case !s.authorized(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, rt.Topic):
+			code = kerr.TopicAuthorizationFailed.Code
+		case !known:
+			code = kerr.UnknownTopicOrPartition.Code
+		}
 
 		st.Partitions = make([]kmsg.ListOffsetsResponseTopicPartition, len(rt.Partitions))
 		for j := range rt.Partitions {
@@ -65,8 +74,8 @@ func handleListOffsets(ctx context.Context, s *Server, r *request) kmsg.Response
 			sp := &st.Partitions[j]
 			*sp = kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
-			if !known {
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			if code != 0 {
+				sp.ErrorCode = code
 				continue
 			}
 			s.listOffset(ctx, self, partition.TP{Topic: rt.Topic, Partition: rp.Partition}, rp, req.Version, sp)

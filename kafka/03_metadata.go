@@ -17,7 +17,14 @@ package kafka
 //     after which the topic is answered with LEADER_NOT_AVAILABLE for the
 //     client to retry. An invalid name gets INVALID_TOPIC_EXCEPTION, otherwise
 //     UNKNOWN_TOPIC_OR_PARTITION.
-//   - Authorized operations (v8+) are not computed (left at "not provided").
+//   - With ACLs (authz.go): listing every topic lists those the principal
+//     may DESCRIBE; a named topic it may not describe gets
+//     TOPIC_AUTHORIZATION_FAILED (by ID: without its name), and creating a
+//     missing one needs CREATE on the cluster or the topic
+//     (TOPIC_AUTHORIZATION_FAILED otherwise).
+//   - Authorized operations (v8+; the cluster's in v8–v10) are the
+//     principal's, when the request asks for them (all of them without
+//     ACLs); "not provided" otherwise.
 
 import (
 	"context"
@@ -27,6 +34,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-go/chronik/core/acl"
 	"github.com/chronik-go/chronik/core/cluster"
 	"github.com/chronik-go/chronik/core/partition"
 )
@@ -53,11 +61,17 @@ func handleMetadata(ctx context.Context, s *Server, r *request) kmsg.Response {
 	resp.ControllerID = s.backend.ControllerID()
 
 	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
+	if req.Version >= 8 && req.IncludeClusterAuthorizedOperations {
+		resp.AuthorizedOperations = s.authorizedOperations(r, kmsg.ACLResourceTypeCluster, acl.ClusterName)
+	}
+	topicOps := req.Version >= 8 && req.IncludeTopicAuthorizedOperations
 	if all {
 		topics := s.backend.Topics()
-		resp.Topics = make([]kmsg.MetadataResponseTopic, len(topics))
+		resp.Topics = make([]kmsg.MetadataResponseTopic, 0, len(topics))
 		for i := range topics {
-			resp.Topics[i] = s.metadataTopic(topics[i])
+			if s.authorized(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, topics[i].Name) {
+				resp.Topics = append(resp.Topics, s.metadataTopic(r, topics[i], topicOps))
+			}
 		}
 		return resp
 	}
@@ -67,29 +81,38 @@ func handleMetadata(ctx context.Context, s *Server, r *request) kmsg.Response {
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		if rt.Topic == nil {
-			if t, ok := s.backend.TopicByID(rt.TopicID); ok {
-				resp.Topics[i] = s.metadataTopic(t)
-				continue
-			}
 			mt := kmsg.NewMetadataResponseTopic()
 			mt.TopicID = rt.TopicID
-			mt.ErrorCode = kerr.UnknownTopicID.Code
+			switch t, ok := s.backend.TopicByID(rt.TopicID); {
+			case !ok:
+				mt.ErrorCode = kerr.UnknownTopicID.Code
+			case !s.authorized(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, t.Name):
+				mt.ErrorCode = kerr.TopicAuthorizationFailed.Code // the name stays unsaid
+			default:
+				mt = s.metadataTopic(r, t, topicOps)
+			}
 			resp.Topics[i] = mt
 			continue
 		}
 		name := *rt.Topic
-		if t, ok := s.backend.Topic(name); ok {
-			resp.Topics[i] = s.metadataTopic(t)
+		if !s.authorized(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, name) {
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.Topic, mt.ErrorCode = &name, kerr.TopicAuthorizationFailed.Code
+			resp.Topics[i] = mt
 			continue
 		}
-		resp.Topics[i] = s.missingTopic(ctx, name, autoCreate)
+		if t, ok := s.backend.Topic(name); ok {
+			resp.Topics[i] = s.metadataTopic(r, t, topicOps)
+			continue
+		}
+		resp.Topics[i] = s.missingTopic(ctx, r, name, autoCreate, topicOps)
 	}
 	return resp
 }
 
 // missingTopic answers a requested topic that does not exist, creating it
 // when allowed.
-func (s *Server) missingTopic(ctx context.Context, name string, autoCreate bool) kmsg.MetadataResponseTopic {
+func (s *Server) missingTopic(ctx context.Context, r *request, name string, autoCreate, topicOps bool) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	mt.Topic = &name
 	switch {
@@ -98,6 +121,9 @@ func (s *Server) missingTopic(ctx context.Context, name string, autoCreate bool)
 		return mt
 	case !autoCreate:
 		mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		return mt
+	case !s.mayCreateTopic(r, name):
+		mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
 		return mt
 	}
 	ctx, cancel := context.WithTimeout(ctx, autoCreateTimeout)
@@ -115,7 +141,7 @@ func (s *Server) missingTopic(ctx context.Context, name string, autoCreate bool)
 		if created, ok := s.backend.Topic(name); ok {
 			// Created but not serving yet (the wait timed out): the
 			// partitions say LEADER_NOT_AVAILABLE until they are.
-			return s.metadataTopic(created)
+			return s.metadataTopic(r, created, topicOps)
 		}
 		mt.ErrorCode = s.errCode("Metadata", err)
 		if mt.ErrorCode == kerr.RequestTimedOut.Code {
@@ -123,14 +149,19 @@ func (s *Server) missingTopic(ctx context.Context, name string, autoCreate bool)
 		}
 		return mt
 	}
-	return s.metadataTopic(t)
+	return s.metadataTopic(r, t, topicOps)
 }
 
-func (s *Server) metadataTopic(t cluster.Topic) kmsg.MetadataResponseTopic {
+// metadataTopic describes t; with ops, the operations r's principal may do
+// on it too.
+func (s *Server) metadataTopic(r *request, t cluster.Topic, ops bool) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	mt.Topic = &name
 	mt.TopicID = t.ID
+	if ops {
+		mt.AuthorizedOperations = s.authorizedOperations(r, kmsg.ACLResourceTypeTopic, t.Name)
+	}
 	mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, len(t.Partitions))
 	for i, p := range t.Partitions {
 		mp := kmsg.NewMetadataResponseTopicPartition()

@@ -20,6 +20,9 @@ package kafka
 //     in Kafka: each waits for the previous one (api.inOrder). sarama
 //     pipelines a commit per partition goroutine, each with every offset
 //     marked so far; run concurrently, an older one could land last.
+//   - With ACLs (authz.go), the group needs READ (every partition gets
+//     GROUP_AUTHORIZATION_FAILED otherwise) and each topic READ
+//     (TOPIC_AUTHORIZATION_FAILED).
 //   - v10 (topic IDs) is not served.
 
 import (
@@ -45,6 +48,7 @@ func handleOffsetCommit(ctx context.Context, s *Server, r *request) kmsg.Respons
 	if req.Version <= 4 && req.RetentionTimeMillis > 0 {
 		cr.Retention = time.Duration(req.RetentionTimeMillis) * time.Millisecond
 	}
+	groupAllowed := s.authorized(r, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group)
 	type ref struct{ t, p int }
 	var refs []ref // refs[i] is where cr.Offsets[i] is answered
 	resp.Topics = make([]kmsg.OffsetCommitResponseTopic, len(req.Topics))
@@ -54,11 +58,22 @@ func handleOffsetCommit(ctx context.Context, s *Server, r *request) kmsg.Respons
 		st.Topic = rt.Topic
 		st.Partitions = make([]kmsg.OffsetCommitResponseTopicPartition, len(rt.Partitions))
 		topic, ok := s.backend.Topic(rt.Topic)
+		var denied int16
+		switch {
+		case !groupAllowed:
+			denied = kerr.GroupAuthorizationFailed.Code
+		case !s.authorized(r, kmsg.ACLOperationRead, kmsg.ACLResourceTypeTopic, rt.Topic):
+			denied = kerr.TopicAuthorizationFailed.Code
+		}
 		for pi, rp := range rt.Partitions {
 			sp := &st.Partitions[pi]
 			*sp = kmsg.NewOffsetCommitResponseTopicPartition()
 			sp.Partition = rp.Partition
-			if !ok || rp.Partition < 0 || int(rp.Partition) >= len(topic.Partitions) {
+			switch {
+			case denied != 0:
+				sp.ErrorCode = denied
+				continue
+			case !ok || rp.Partition < 0 || int(rp.Partition) >= len(topic.Partitions):
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				continue
 			}

@@ -14,11 +14,17 @@ package kafka
 //   - RequireStable (v7+) is ignored: without transactions there are never
 //     pending offsets. v9's MemberID/MemberEpoch belong to KIP-848 consumer
 //     groups and are ignored (classic groups only).
+//   - With ACLs (authz.go), the group needs DESCRIBE
+//     (GROUP_AUTHORIZATION_FAILED, where group errors go) and each topic
+//     DESCRIBE: a requested one gets TOPIC_AUTHORIZATION_FAILED per
+//     partition, one the group merely has is left out of "every partition".
 //   - v10 (topic IDs) is not served.
 
 import (
 	"context"
+	"errors"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-go/chronik/core/group"
@@ -42,17 +48,25 @@ func handleOffsetFetch(ctx context.Context, s *Server, r *request) kmsg.Response
 					}
 				}
 			}
+			if !s.authorized(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, rg.Group) {
+				g.ErrorCode = kerr.GroupAuthorizationFailed.Code
+				continue
+			}
 			offs, err := s.cfg.Groups.FetchOffsets(ctx, rg.Group, tps)
 			if err != nil {
 				g.ErrorCode = s.groupErrCode("OffsetFetch", err)
 				continue
 			}
+			offs, denied := s.describableOffsets(r, offs, tps != nil)
 			for _, t := range groupByTopic(offs) {
 				rt := kmsg.NewOffsetFetchResponseGroupTopic()
 				rt.Topic = t[0].Topic
 				for _, o := range t {
 					rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 					rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = o.Partition, o.Offset, o.LeaderEpoch, kmsg.StringPtr(o.Metadata)
+					if denied[o.Topic] {
+						rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+					}
 					rt.Partitions = append(rt.Partitions, rp)
 				}
 				g.Topics = append(g.Topics, rt)
@@ -70,8 +84,17 @@ func handleOffsetFetch(ctx context.Context, s *Server, r *request) kmsg.Response
 			}
 		}
 	}
-	offs, err := s.cfg.Groups.FetchOffsets(ctx, req.Group, tps)
-	code := s.groupErrCode("OffsetFetch", err)
+	var (
+		offs []group.FetchedOffset
+		err  error
+		code int16
+	)
+	if s.authorized(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, req.Group) {
+		offs, err = s.cfg.Groups.FetchOffsets(ctx, req.Group, tps)
+		code = s.groupErrCode("OffsetFetch", err)
+	} else {
+		err, code = errGroupAuthorization, kerr.GroupAuthorizationFailed.Code
+	}
 	if err != nil {
 		if req.Version >= 2 {
 			resp.ErrorCode = code
@@ -83,20 +106,56 @@ func handleOffsetFetch(ctx context.Context, s *Server, r *request) kmsg.Response
 			offs[i] = group.FetchedOffset{TopicPartition: tp, Offset: -1, LeaderEpoch: -1}
 		}
 	}
+	offs, denied := s.describableOffsets(r, offs, tps != nil)
 	for _, t := range groupByTopic(offs) {
 		rt := kmsg.NewOffsetFetchResponseTopic()
 		rt.Topic = t[0].Topic
 		for _, o := range t {
 			rp := kmsg.NewOffsetFetchResponseTopicPartition()
 			rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = o.Partition, o.Offset, o.LeaderEpoch, kmsg.StringPtr(o.Metadata)
-			if req.Version < 2 {
+			switch {
+			case req.Version < 2:
 				rp.ErrorCode = code
+			case denied[o.Topic]:
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			}
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp
+}
+
+// errGroupAuthorization stands for a denied group where an error is
+// expected.
+var errGroupAuthorization = errors.New("group authorization failed")
+
+// describableOffsets applies ACLs to fetched offsets: those of a topic r's
+// principal may not DESCRIBE are left out when the request asked for every
+// topic (listed false), else answered as if uncommitted, their topics
+// returned in denied for TOPIC_AUTHORIZATION_FAILED.
+func (s *Server) describableOffsets(r *request, offs []group.FetchedOffset, listed bool) ([]group.FetchedOffset, map[string]bool) {
+	if !s.aclsEnabled() {
+		return offs, nil
+	}
+	var denied map[string]bool
+	kept := offs[:0:0]
+	for _, o := range offs {
+		if s.authorized(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, o.Topic) {
+			kept = append(kept, o)
+			continue
+		}
+		if !listed {
+			continue
+		}
+		if denied == nil {
+			denied = map[string]bool{}
+		}
+		denied[o.Topic] = true
+		o.Offset, o.LeaderEpoch, o.Metadata = -1, -1, ""
+		kept = append(kept, o)
+	}
+	return kept, denied
 }
 
 // groupByTopic splits offsets into runs of one topic, keeping their order

@@ -15,6 +15,8 @@ package kafka
 //     transactional IDs the same way, and every client treats the code as
 //     fatal with a message pointing at the broker instead of retrying until
 //     its timeout. Any other type is INVALID_REQUEST.
+//   - With ACLs (authz.go), a group needs DESCRIBE:
+//     GROUP_AUTHORIZATION_FAILED otherwise.
 
 import (
 	"context"
@@ -32,7 +34,7 @@ func handleFindCoordinator(_ context.Context, s *Server, r *request) kmsg.Respon
 	req := r.msg.(*kmsg.FindCoordinatorRequest)
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	if req.Version < 4 {
-		c := s.findCoordinator(req.CoordinatorType, req.CoordinatorKey)
+		c := s.findCoordinator(r, req.CoordinatorType, req.CoordinatorKey)
 		resp.ErrorCode, resp.NodeID, resp.Host, resp.Port = c.ErrorCode, c.NodeID, c.Host, c.Port
 		if req.Version >= 1 {
 			resp.ErrorMessage = c.ErrorMessage
@@ -41,12 +43,12 @@ func handleFindCoordinator(_ context.Context, s *Server, r *request) kmsg.Respon
 	}
 	resp.Coordinators = make([]kmsg.FindCoordinatorResponseCoordinator, len(req.CoordinatorKeys))
 	for i, key := range req.CoordinatorKeys {
-		resp.Coordinators[i] = s.findCoordinator(req.CoordinatorType, key)
+		resp.Coordinators[i] = s.findCoordinator(r, req.CoordinatorType, key)
 	}
 	return resp
 }
 
-func (s *Server) findCoordinator(typ int8, key string) kmsg.FindCoordinatorResponseCoordinator {
+func (s *Server) findCoordinator(r *request, typ int8, key string) kmsg.FindCoordinatorResponseCoordinator {
 	c := kmsg.NewFindCoordinatorResponseCoordinator()
 	c.Key, c.NodeID, c.Port = key, -1, -1
 	fail := func(code int16, msg string) kmsg.FindCoordinatorResponseCoordinator {
@@ -62,6 +64,9 @@ func (s *Server) findCoordinator(typ int8, key string) kmsg.FindCoordinatorRespo
 		return fail(kerr.UnsupportedVersion.Code, "transactions are not supported by this broker")
 	default:
 		return fail(kerr.InvalidRequest.Code, "unknown coordinator type")
+	}
+	if !s.authorized(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, key) {
+		return fail(kerr.GroupAuthorizationFailed.Code, "")
 	}
 	node, err := s.cfg.Groups.Coordinator(key)
 	if err != nil {

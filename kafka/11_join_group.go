@@ -23,6 +23,8 @@ package kafka
 //     v0 has no rebalance timeout: the session timeout is used.
 //   - v7+ returns the protocol type; v8's Reason is ignored; v9's
 //     SkipAssignment is always false (no server-side assignors).
+//   - With ACLs (authz.go), the group needs READ:
+//     GROUP_AUTHORIZATION_FAILED otherwise.
 
 import (
 	"bytes"
@@ -30,6 +32,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-go/chronik/core/group"
@@ -38,6 +41,11 @@ import (
 func handleJoinGroup(ctx context.Context, s *Server, r *request) kmsg.Response {
 	req := r.msg.(*kmsg.JoinGroupRequest)
 	resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
+	if !s.authorized(r, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		resp.Generation, resp.MemberID = -1, req.MemberID
+		return resp
+	}
 	jr := group.JoinRequest{
 		Group: req.Group, MemberID: req.MemberID, InstanceID: derefString(req.InstanceID),
 		ClientID: clientID(r), ClientHost: clientHost(ctx),

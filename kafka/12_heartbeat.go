@@ -7,10 +7,13 @@ package kafka
 //     must rejoin), ILLEGAL_GENERATION for a stale generation,
 //     UNKNOWN_MEMBER_ID for a member the group does not know (or an empty
 //     group), FENCED_INSTANCE_ID (v3+) for a replaced static member.
+//   - With ACLs (authz.go), the group needs READ:
+//     GROUP_AUTHORIZATION_FAILED otherwise.
 
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-go/chronik/core/group"
@@ -19,6 +22,10 @@ import (
 func handleHeartbeat(ctx context.Context, s *Server, r *request) kmsg.Response {
 	req := r.msg.(*kmsg.HeartbeatRequest)
 	resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
+	if !s.authorized(r, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp
+	}
 	err := s.cfg.Groups.Heartbeat(ctx, group.HeartbeatRequest{
 		Group: req.Group, MemberID: req.MemberID, InstanceID: derefString(req.InstanceID), Generation: req.Generation,
 	})

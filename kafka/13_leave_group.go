@@ -9,10 +9,13 @@ package kafka
 //     the top-level ErrorCode carries group-level errors (NOT_COORDINATOR
 //     and the like). v5's Reason is ignored.
 //   - The group rebalances without the members that left.
+//   - With ACLs (authz.go), the group needs READ:
+//     GROUP_AUTHORIZATION_FAILED otherwise.
 
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-go/chronik/core/group"
@@ -21,6 +24,10 @@ import (
 func handleLeaveGroup(ctx context.Context, s *Server, r *request) kmsg.Response {
 	req := r.msg.(*kmsg.LeaveGroupRequest)
 	resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
+	if !s.authorized(r, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp
+	}
 	var members []group.LeaveMember
 	if req.Version < 3 {
 		members = []group.LeaveMember{{MemberID: req.MemberID}}

@@ -13,11 +13,14 @@ package kafka
 //     FENCED_INSTANCE_ID (v3+), and on v5+ INCONSISTENT_GROUP_PROTOCOL when
 //     ProtocolType or ProtocolName does not match the group's.
 //   - Members missing from the leader's assignment get an empty one.
+//   - With ACLs (authz.go), the group needs READ:
+//     GROUP_AUTHORIZATION_FAILED otherwise.
 
 import (
 	"bytes"
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-go/chronik/core/group"
@@ -26,6 +29,10 @@ import (
 func handleSyncGroup(ctx context.Context, s *Server, r *request) kmsg.Response {
 	req := r.msg.(*kmsg.SyncGroupRequest)
 	resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
+	if !s.authorized(r, kmsg.ACLOperationRead, kmsg.ACLResourceTypeGroup, req.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp
+	}
 	sr := group.SyncRequest{
 		Group: req.Group, MemberID: req.MemberID, InstanceID: derefString(req.InstanceID), Generation: req.Generation,
 	}

@@ -11,11 +11,15 @@ package kafka
 //   - NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS per group when this
 //     broker does not (yet) coordinate it.
 //   - Authorized operations (v3+) are not computed (left at "not provided").
+//   - With ACLs (authz.go), a group needs DESCRIBE:
+//     GROUP_AUTHORIZATION_FAILED otherwise. AuthorizedOperations (v3+) are
+//     the principal's, when asked for.
 
 import (
 	"context"
 	"errors"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-go/chronik/core/group"
@@ -29,6 +33,13 @@ func handleDescribeGroups(ctx context.Context, s *Server, r *request) kmsg.Respo
 		g := &resp.Groups[i]
 		*g = kmsg.NewDescribeGroupsResponseGroup()
 		g.Group = id
+		if !s.authorized(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, id) {
+			g.ErrorCode = kerr.GroupAuthorizationFailed.Code
+			continue
+		}
+		if req.Version >= 3 && req.IncludeAuthorizedOperations {
+			g.AuthorizedOperations = s.authorizedOperations(r, kmsg.ACLResourceTypeGroup, id)
+		}
 		d, err := s.cfg.Groups.DescribeGroup(ctx, id)
 		if err != nil {
 			g.State = group.Dead.String()

@@ -10,6 +10,8 @@ package kafka
 //     group here is of type "classic" (no KIP-848 consumer groups).
 //   - COORDINATOR_LOAD_IN_PROGRESS, with the groups of the loaded shards,
 //     while a shard this broker leads is still loading.
+//   - With ACLs (authz.go), DESCRIBE on the cluster lists every group;
+//     otherwise only the groups the principal may DESCRIBE are listed.
 
 import (
 	"context"
@@ -24,11 +26,15 @@ func handleListGroups(ctx context.Context, s *Server, r *request) kmsg.Response 
 	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
 	list, err := s.cfg.Groups.ListGroups(ctx, group.ListFilter{States: req.StatesFilter, Types: req.TypesFilter})
 	resp.ErrorCode = s.groupErrCode("ListGroups", err)
-	resp.Groups = make([]kmsg.ListGroupsResponseGroup, len(list))
-	for i, l := range list {
+	all := s.authorizedCluster(r, kmsg.ACLOperationDescribe)
+	resp.Groups = make([]kmsg.ListGroupsResponseGroup, 0, len(list))
+	for _, l := range list {
+		if !all && !s.authorized(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, l.Group) {
+			continue
+		}
 		g := kmsg.NewListGroupsResponseGroup()
 		g.Group, g.ProtocolType, g.GroupState, g.GroupType = l.Group, l.ProtocolType, l.State.String(), "classic"
-		resp.Groups[i] = g
+		resp.Groups = append(resp.Groups, g)
 	}
 	return resp
 }

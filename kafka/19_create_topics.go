@@ -14,6 +14,8 @@ package kafka
 //   - ErrorMessage carries the backend's explanation. TopicID (v7),
 //     NumPartitions, ReplicationFactor and Configs (v5+) describe the topic
 //     created (or that would be created).
+//   - With ACLs (authz.go), a topic needs CREATE on the cluster or on the
+//     topic: TOPIC_AUTHORIZATION_FAILED otherwise.
 
 import (
 	"context"
@@ -48,6 +50,10 @@ func handleCreateTopics(ctx context.Context, s *Server, r *request) kmsg.Respons
 		if seen[rt.Topic] > 1 {
 			st.ErrorCode = kerr.InvalidRequest.Code
 			st.ErrorMessage = kmsg.StringPtr(fmt.Sprintf("topic %q appears more than once in the request", rt.Topic))
+			continue
+		}
+		if !s.mayCreateTopic(r, rt.Topic) {
+			st.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			continue
 		}
 		s.createTopic(ctx, rt, req.ValidateOnly, st)

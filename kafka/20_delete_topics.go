@@ -7,6 +7,9 @@ package kafka
 //     UNKNOWN_TOPIC_ID. Each topic is deleted through Backend.DeleteTopic,
 //     bounded by TimeoutMillis; ErrorMessage (v5+) carries the explanation.
 //   - v6 responses carry both the name and the ID.
+//   - With ACLs (authz.go), a topic needs DELETE:
+//     TOPIC_AUTHORIZATION_FAILED otherwise, before its existence is told
+//     (by ID: after the ID is found, without its name).
 
 import (
 	"context"
@@ -43,12 +46,19 @@ func handleDeleteTopics(ctx context.Context, s *Server, r *request) kmsg.Respons
 			ok bool
 		)
 		if rt.Topic != nil {
+			if !s.authorized(r, kmsg.ACLOperationDelete, kmsg.ACLResourceTypeTopic, *rt.Topic) {
+				st.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				continue
+			}
 			if t, ok = s.backend.Topic(*rt.Topic); !ok {
 				st.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				continue
 			}
 		} else if t, ok = s.backend.TopicByID(rt.TopicID); !ok {
 			st.ErrorCode = kerr.UnknownTopicID.Code
+			continue
+		} else if !s.authorized(r, kmsg.ACLOperationDelete, kmsg.ACLResourceTypeTopic, t.Name) {
+			st.ErrorCode = kerr.TopicAuthorizationFailed.Code // the name stays unsaid
 			continue
 		}
 		name := t.Name

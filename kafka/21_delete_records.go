@@ -14,6 +14,8 @@ package kafka
 //     is processed twice, in request order, each entry reporting the log
 //     start after its own deletion.
 //   - TimeoutMillis bounds each partition's commit (REQUEST_TIMED_OUT).
+//   - With ACLs (authz.go), a topic needs DELETE:
+//     TOPIC_AUTHORIZATION_FAILED otherwise.
 
 import (
 	"context"
@@ -37,6 +39,7 @@ func handleDeleteRecords(ctx context.Context, s *Server, r *request) kmsg.Respon
 		*st = kmsg.NewDeleteRecordsResponseTopic()
 		st.Topic = rt.Topic
 		topic, known := s.backend.Topic(rt.Topic)
+		deletable := s.authorized(r, kmsg.ACLOperationDelete, kmsg.ACLResourceTypeTopic, rt.Topic)
 		st.Partitions = make([]kmsg.DeleteRecordsResponseTopicPartition, len(rt.Partitions))
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
@@ -44,6 +47,8 @@ func handleDeleteRecords(ctx context.Context, s *Server, r *request) kmsg.Respon
 			*sp = kmsg.NewDeleteRecordsResponseTopicPartition()
 			sp.Partition, sp.LowWatermark = rp.Partition, -1
 			switch {
+			case !deletable:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case !known || rp.Partition < 0 || int(rp.Partition) >= len(topic.Partitions):
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case rp.Offset < -1:

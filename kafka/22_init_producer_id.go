@@ -14,10 +14,15 @@ package kafka
 //     ID. The transaction APIs themselves (AddPartitionsToTxn, EndTxn, …)
 //     are not served yet, and Produce refuses transactional batches.
 //   - TransactionTimeoutMillis is ignored.
+//   - With ACLs (authz.go): a transactional ID needs WRITE on it
+//     (TRANSACTIONAL_ID_AUTHORIZATION_FAILED); an idempotent producer needs
+//     IDEMPOTENT_WRITE on the cluster or WRITE on some topic
+//     (CLUSTER_AUTHORIZATION_FAILED), as in Kafka 2.8+.
 
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -32,6 +37,15 @@ func handleInitProducerID(ctx context.Context, s *Server, r *request) kmsg.Respo
 		epoch int16
 		err   error
 	)
+	switch {
+	case req.TransactionalID != nil && !s.authorized(r, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTransactionalId, *req.TransactionalID):
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp
+	case req.TransactionalID == nil && !s.authorizedCluster(r, kmsg.ACLOperationIdempotentWrite) &&
+		!s.authorizedAny(r, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTopic):
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp
+	}
 	if req.TransactionalID != nil {
 		id, epoch, err = s.backend.InitTransactionalID(ctx, *req.TransactionalID)
 	} else {

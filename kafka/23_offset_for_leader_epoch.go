@@ -10,6 +10,8 @@ package kafka
 //     Raft term (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
 //   - ReplicaID (v3+) is ignored: Chronik replicas are Raft peers, never Kafka
 //     followers.
+//   - With ACLs (authz.go), a topic needs DESCRIBE:
+//     TOPIC_AUTHORIZATION_FAILED otherwise.
 
 import (
 	"context"
@@ -32,6 +34,13 @@ func handleOffsetForLeaderEpoch(_ context.Context, s *Server, r *request) kmsg.R
 		*st = kmsg.NewOffsetForLeaderEpochResponseTopic()
 		st.Topic = rt.Topic
 		_, known := s.backend.Topic(rt.Topic)
+		code := int16(0)
+		switch {
+		case !s.authorized(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, rt.Topic):
+			code = kerr.TopicAuthorizationFailed.Code
+		case !known:
+			code = kerr.UnknownTopicOrPartition.Code
+		}
 
 		st.Partitions = make([]kmsg.OffsetForLeaderEpochResponseTopicPartition, len(rt.Partitions))
 		for j := range rt.Partitions {
@@ -39,8 +48,8 @@ func handleOffsetForLeaderEpoch(_ context.Context, s *Server, r *request) kmsg.R
 			sp := &st.Partitions[j]
 			*sp = kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			sp.Partition = rp.Partition
-			if !known {
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			if code != 0 {
+				sp.ErrorCode = code
 				continue
 			}
 			tp := partition.TP{Topic: rt.Topic, Partition: rp.Partition}

@@ -13,6 +13,9 @@ package kafka
 //   - ConfigNames, when non-null, filters the keys. Synonyms are never
 //     returned (IncludeSynonyms is accepted), ConfigType is UNKNOWN and
 //     Documentation null. Sensitive values are null.
+//   - With ACLs (authz.go), a topic needs DESCRIBE_CONFIGS
+//     (TOPIC_AUTHORIZATION_FAILED), the broker DESCRIBE_CONFIGS on the
+//     cluster (CLUSTER_AUTHORIZATION_FAILED).
 
 import (
 	"context"
@@ -42,6 +45,10 @@ func handleDescribeConfigs(_ context.Context, s *Server, r *request) kmsg.Respon
 		)
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
+			if !s.authorized(r, kmsg.ACLOperationDescribeConfigs, kmsg.ACLResourceTypeTopic, rr.ResourceName) {
+				out.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				continue
+			}
 			t, ok := s.backend.Topic(rr.ResourceName)
 			if !ok {
 				out.ErrorCode = kerr.UnknownTopicOrPartition.Code
@@ -50,6 +57,10 @@ func handleDescribeConfigs(_ context.Context, s *Server, r *request) kmsg.Respon
 			}
 			entries, explicit = s.backend.TopicConfigs(t), kmsg.ConfigSourceDynamicTopicConfig
 		case kmsg.ConfigResourceTypeBroker:
+			if !s.authorizedCluster(r, kmsg.ACLOperationDescribeConfigs) {
+				out.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+				continue
+			}
 			self := strconv.Itoa(int(s.backend.NodeID()))
 			if rr.ResourceName != "" && rr.ResourceName != self {
 				out.ErrorCode = kerr.InvalidRequest.Code

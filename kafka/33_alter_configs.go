@@ -16,6 +16,9 @@ package kafka
 //     occurrence. ValidateOnly checks without changing anything.
 //   - The change commits through the meta shard; DescribeConfigs shows it at
 //     once on this broker and it survives restarts.
+//   - With ACLs (authz.go), a topic needs ALTER_CONFIGS
+//     (TOPIC_AUTHORIZATION_FAILED), a broker ALTER_CONFIGS on the cluster
+//     (CLUSTER_AUTHORIZATION_FAILED).
 
 import (
 	"context"
@@ -46,7 +49,7 @@ func handleAlterConfigs(ctx context.Context, s *Server, r *request) kmsg.Respons
 		out := &resp.Resources[i]
 		*out = kmsg.NewAlterConfigsResponseResource()
 		out.ResourceType, out.ResourceName = rr.ResourceType, rr.ResourceName
-		code, msg := s.alterableTopic(rr.ResourceType, rr.ResourceName, seen)
+		code, msg := s.alterableTopic(r, rr.ResourceType, rr.ResourceName, seen)
 		if code == 0 {
 			configs := make(map[string]string, len(rr.Configs))
 			names := make(map[string]bool, len(rr.Configs))
@@ -77,10 +80,15 @@ func handleAlterConfigs(ctx context.Context, s *Server, r *request) kmsg.Respons
 // IncrementalAlterConfigs names an existing topic, once in the request
 // (seen counts each resource's occurrences). It returns 0 or an error code
 // with a message.
-func (s *Server) alterableTopic(typ kmsg.ConfigResourceType, name string, seen map[configResource]int) (int16, string) {
+func (s *Server) alterableTopic(r *request, typ kmsg.ConfigResourceType, name string, seen map[configResource]int) (int16, string) {
 	switch {
 	case seen[configResource{typ, name}] > 1:
 		return kerr.InvalidRequest.Code, fmt.Sprintf("resource %v %q appears more than once in the request", typ, name)
+	case typ == kmsg.ConfigResourceTypeTopic && !s.authorized(r, kmsg.ACLOperationAlterConfigs, kmsg.ACLResourceTypeTopic, name):
+		return kerr.TopicAuthorizationFailed.Code, "not authorized to alter the configs of topic " + name
+	case (typ == kmsg.ConfigResourceTypeBroker || typ == kmsg.ConfigResourceTypeBrokerLogger) &&
+		!s.authorizedCluster(r, kmsg.ACLOperationAlterConfigs):
+		return kerr.ClusterAuthorizationFailed.Code, "not authorized to alter the configs of brokers"
 	case typ == kmsg.ConfigResourceTypeBroker:
 		return kerr.InvalidRequest.Code, "broker configs are static: set them in the broker's config file, flags or environment and restart it"
 	case typ == kmsg.ConfigResourceTypeBrokerLogger:

@@ -11,10 +11,13 @@ package kafka
 //   - Size is the bytes of the batches stored locally for the partition
 //     (kept by its state machine); OffsetLag is 0 and IsFuture false: there
 //     are no future replicas and replicas do not report their lag.
+//   - With ACLs (authz.go), DESCRIBE on the cluster is needed:
+//     CLUSTER_AUTHORIZATION_FAILED (v3+) and no directories otherwise.
 
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-go/chronik/core/partition"
@@ -23,6 +26,10 @@ import (
 func handleDescribeLogDirs(_ context.Context, s *Server, r *request) kmsg.Response {
 	req := r.msg.(*kmsg.DescribeLogDirsRequest)
 	resp := req.ResponseKind().(*kmsg.DescribeLogDirsResponse)
+	if !s.authorizedCluster(r, kmsg.ACLOperationDescribe) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code // v3+; before, no directories
+		return resp
+	}
 
 	ld := s.backend.LogDir()
 	dir := kmsg.NewDescribeLogDirsResponseDir()

@@ -13,6 +13,8 @@ package kafka
 //   - A manual Assignment is INVALID_REQUEST (not supported yet). A topic
 //     named twice is INVALID_REQUEST for each occurrence, as in Kafka.
 //     ValidateOnly checks without creating.
+//   - With ACLs (authz.go), a topic needs ALTER:
+//     TOPIC_AUTHORIZATION_FAILED otherwise.
 
 import (
 	"context"
@@ -44,6 +46,8 @@ func handleCreatePartitions(ctx context.Context, s *Server, r *request) kmsg.Res
 		switch {
 		case seen[rt.Topic] > 1:
 			fail(kerr.InvalidRequest.Code, fmt.Sprintf("topic %q appears more than once in the request", rt.Topic))
+		case !s.authorized(r, kmsg.ACLOperationAlter, kmsg.ACLResourceTypeTopic, rt.Topic):
+			fail(kerr.TopicAuthorizationFailed.Code, "not authorized to alter topic "+rt.Topic)
 		case len(rt.Assignment) > 0:
 			fail(kerr.InvalidRequest.Code, "manual replica assignment is not supported yet; give only the new partition count")
 		default:

@@ -6,10 +6,13 @@ package kafka
 //     coordinator shard. A group with members gets NON_EMPTY_GROUP, an
 //     unknown group GROUP_ID_NOT_FOUND, a group this broker does not
 //     coordinate NOT_COORDINATOR.
+//   - With ACLs (authz.go), a group needs DELETE:
+//     GROUP_AUTHORIZATION_FAILED otherwise.
 
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -22,7 +25,11 @@ func handleDeleteGroups(ctx context.Context, s *Server, r *request) kmsg.Respons
 	for i, id := range req.Groups {
 		g := kmsg.NewDeleteGroupsResponseGroup()
 		g.Group = id
-		g.ErrorCode = s.groupErrCode("DeleteGroups", s.cfg.Groups.DeleteGroup(ctx, id))
+		if s.authorized(r, kmsg.ACLOperationDelete, kmsg.ACLResourceTypeGroup, id) {
+			g.ErrorCode = s.groupErrCode("DeleteGroups", s.cfg.Groups.DeleteGroup(ctx, id))
+		} else {
+			g.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		}
 		resp.Groups[i] = g
 	}
 	return resp

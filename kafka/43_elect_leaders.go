@@ -15,6 +15,9 @@ package kafka
 //     ELIGIBLE_LEADERS_NOT_AVAILABLE otherwise.
 //   - A null topic list means every partition of every topic.
 //   - Top-level ErrorCode (v1+) stays 0; errors are per partition.
+//   - With ACLs (authz.go), ALTER on the cluster is needed:
+//     CLUSTER_AUTHORIZATION_FAILED (top level from v1, and every partition)
+//     otherwise.
 
 import (
 	"context"
@@ -31,6 +34,20 @@ func handleElectLeaders(ctx context.Context, s *Server, r *request) kmsg.Respons
 	ctx, cancel := requestContext(ctx, req.TimeoutMillis, defaultAdminTimeout)
 	defer cancel()
 
+	if !s.authorizedCluster(r, kmsg.ACLOperationAlter) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code // v1+
+		for _, rt := range req.Topics {
+			st := kmsg.NewElectLeadersResponseTopic()
+			st.Topic = rt.Topic
+			for _, p := range rt.Partitions {
+				sp := kmsg.NewElectLeadersResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = p, kerr.ClusterAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp
+	}
 	topics := req.Topics
 	if topics == nil {
 		for _, t := range s.backend.Topics() {

@@ -14,6 +14,7 @@ package kafka
 //   - Broker, broker-logger and other resources, duplicate resources and
 //     unknown topics are answered as AlterConfigs answers them.
 //     ValidateOnly checks without changing anything.
+//   - With ACLs (authz.go): as AlterConfigs.
 
 import (
 	"context"
@@ -41,7 +42,7 @@ func handleIncrementalAlterConfigs(ctx context.Context, s *Server, r *request) k
 		out := &resp.Resources[i]
 		*out = kmsg.NewIncrementalAlterConfigsResponseResource()
 		out.ResourceType, out.ResourceName = rr.ResourceType, rr.ResourceName
-		code, msg := s.alterableTopic(rr.ResourceType, rr.ResourceName, seen)
+		code, msg := s.alterableTopic(r, rr.ResourceType, rr.ResourceName, seen)
 		var ops []cluster.ConfigOp
 		if code == 0 {
 			ops, code, msg = configOps(rr.Configs)

@@ -16,10 +16,13 @@ package kafka
 //     INVALID_REPLICA_ASSIGNMENT otherwise (cancelling is not supported:
 //     reassign to the old replicas instead).
 //   - A partition named twice is processed twice, in request order.
+//   - With ACLs (authz.go), ALTER on the cluster is needed:
+//     CLUSTER_AUTHORIZATION_FAILED otherwise.
 
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -28,6 +31,10 @@ func handleAlterPartitionReassignments(ctx context.Context, s *Server, r *reques
 	resp := req.ResponseKind().(*kmsg.AlterPartitionAssignmentsResponse)
 	ctx, cancel := requestContext(ctx, req.TimeoutMillis, defaultAdminTimeout)
 	defer cancel()
+	if !s.authorizedCluster(r, kmsg.ACLOperationAlter) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp
+	}
 	resp.Topics = make([]kmsg.AlterPartitionAssignmentsResponseTopic, len(req.Topics))
 	for i := range req.Topics {
 		rt := &req.Topics[i]

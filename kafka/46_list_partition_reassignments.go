@@ -11,17 +11,24 @@ package kafka
 //     that are moving (others are left out, as in Kafka).
 //   - Byte and offset progress is not part of the protocol: see
 //     `chronik cluster reassignments` (GET /v1/reassignments).
+//   - With ACLs (authz.go), DESCRIBE on the cluster is needed:
+//     CLUSTER_AUTHORIZATION_FAILED otherwise.
 
 import (
 	"context"
 	"slices"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func handleListPartitionReassignments(_ context.Context, s *Server, r *request) kmsg.Response {
 	req := r.msg.(*kmsg.ListPartitionReassignmentsRequest)
 	resp := req.ResponseKind().(*kmsg.ListPartitionReassignmentsResponse)
+	if !s.authorizedCluster(r, kmsg.ACLOperationDescribe) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp
+	}
 	want := map[string]map[int32]bool{}
 	for _, rt := range req.Topics {
 		if want[rt.Topic] == nil {

@@ -11,6 +11,9 @@ package kafka
 //   - Unknown group: GROUP_ID_NOT_FOUND. Unknown topic or partition:
 //     UNKNOWN_TOPIC_OR_PARTITION. A partition without an offset is not an
 //     error.
+//   - With ACLs (authz.go), the group needs DELETE
+//     (GROUP_AUTHORIZATION_FAILED) and each topic READ
+//     (TOPIC_AUTHORIZATION_FAILED).
 
 import (
 	"context"
@@ -24,6 +27,10 @@ import (
 func handleOffsetDelete(ctx context.Context, s *Server, r *request) kmsg.Response {
 	req := r.msg.(*kmsg.OffsetDeleteRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
+	if !s.authorized(r, kmsg.ACLOperationDelete, kmsg.ACLResourceTypeGroup, req.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp
+	}
 	type ref struct{ t, p int }
 	var (
 		tps  []group.TopicPartition
@@ -36,11 +43,16 @@ func handleOffsetDelete(ctx context.Context, s *Server, r *request) kmsg.Respons
 		st.Topic = rt.Topic
 		st.Partitions = make([]kmsg.OffsetDeleteResponseTopicPartition, len(rt.Partitions))
 		topic, ok := s.backend.Topic(rt.Topic)
+		readable := s.authorized(r, kmsg.ACLOperationRead, kmsg.ACLResourceTypeTopic, rt.Topic)
 		for pi, rp := range rt.Partitions {
 			sp := &st.Partitions[pi]
 			*sp = kmsg.NewOffsetDeleteResponseTopicPartition()
 			sp.Partition = rp.Partition
-			if !ok || rp.Partition < 0 || int(rp.Partition) >= len(topic.Partitions) {
+			switch {
+			case !readable:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				continue
+			case !ok || rp.Partition < 0 || int(rp.Partition) >= len(topic.Partitions):
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				continue
 			}

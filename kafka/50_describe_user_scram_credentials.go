@@ -2,9 +2,9 @@ package kafka
 
 // DescribeUserScramCredentials, key 50: version 0 (KIP-554).
 //
-//   - Only a principal of Config.SuperUsers (kafka.super-users) may
-//     describe: anyone else gets CLUSTER_AUTHORIZATION_FAILED (Kafka checks
-//     DESCRIBE on the cluster; there are no ACLs yet).
+//   - With ACLs (authz.go), DESCRIBE on the cluster is needed, as in Kafka;
+//     without, only a principal of Config.SuperUsers (kafka.super-users)
+//     may describe. Anyone else gets CLUSTER_AUTHORIZATION_FAILED.
 //   - Users null lists every user with a stored credential; a named user
 //     without one is RESOURCE_NOT_FOUND, a name given twice
 //     DUPLICATE_RESOURCE. Each result lists the mechanisms and their
@@ -27,9 +27,9 @@ func handleDescribeUserScramCredentials(_ context.Context, s *Server, r *request
 	case s.cfg.Credentials == nil:
 		resp.ErrorCode, resp.ErrorMessage = kerr.UnknownServerError.Code, kmsg.StringPtr("this broker keeps no SCRAM credentials")
 		return resp
-	case !s.superUser(r.principal):
+	case !s.mayManageCredentials(r, kmsg.ACLOperationDescribe):
 		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
-		resp.ErrorMessage = kmsg.StringPtr(r.principal + " is not in kafka.super-users, which alone may describe SCRAM credentials")
+		resp.ErrorMessage = kmsg.StringPtr(s.credentialsDenied(r, kmsg.ACLOperationDescribe))
 		return resp
 	}
 	users := s.cfg.Credentials.ScramUsers()

@@ -2,9 +2,10 @@ package kafka
 
 // AlterUserScramCredentials, key 51: version 0 (KIP-554).
 //
-//   - Only a principal of Config.SuperUsers (kafka.super-users) may alter:
-//     anyone else gets CLUSTER_AUTHORIZATION_FAILED for every user (Kafka
-//     checks ALTER on the cluster; there are no ACLs yet).
+//   - With ACLs (authz.go), ALTER on the cluster is needed, as in Kafka;
+//     without, only a principal of Config.SuperUsers (kafka.super-users)
+//     may alter. Anyone else gets CLUSTER_AUTHORIZATION_FAILED for every
+//     user.
 //   - An upsertion carries the salted password (Hi(password, salt, i));
 //     the broker keeps its stored and server keys (RFC 5802), committed to
 //     the cluster's credential store, so every broker authenticates the
@@ -63,8 +64,8 @@ func handleAlterUserScramCredentials(ctx context.Context, s *Server, r *request)
 		switch {
 		case s.cfg.Credentials == nil:
 			fail(o.user, fmt.Errorf("%w: this broker keeps no SCRAM credentials", kerr.UnknownServerError))
-		case !s.superUser(r.principal):
-			fail(o.user, fmt.Errorf("%w: %s is not in kafka.super-users, which alone may alter SCRAM credentials", kerr.ClusterAuthorizationFailed, r.principal))
+		case !s.mayManageCredentials(r, kmsg.ACLOperationAlter):
+			fail(o.user, fmt.Errorf("%w: %s", kerr.ClusterAuthorizationFailed, s.credentialsDenied(r, kmsg.ACLOperationAlter)))
 		case o.user == "":
 			fail(o.user, fmt.Errorf("%w: the user name is empty", kerr.UnacceptableCredential))
 		case o.mech == "":

@@ -8,8 +8,10 @@ package kafka
 //   - EndpointType (v1) must be 1 (brokers): every Chronik node is a broker
 //     and there are no separate controller endpoints, so 2 is
 //     MISMATCHED_ENDPOINT_TYPE and anything else UNSUPPORTED_ENDPOINT_TYPE.
-//   - ClusterAuthorizedOperations is always -2147483648 (not computed, even
-//     when IncludeClusterAuthorizedOperations asks): there are no ACLs yet.
+//   - With ACLs (authz.go), DESCRIBE on the cluster is needed:
+//     CLUSTER_AUTHORIZATION_FAILED otherwise. ClusterAuthorizedOperations
+//     are the principal's when IncludeClusterAuthorizedOperations asks
+//     (all of them without ACLs), else -2147483648 (not provided).
 
 import (
 	"context"
@@ -17,6 +19,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-go/chronik/core/acl"
 )
 
 // Endpoint types of DescribeCluster v1+.
@@ -39,6 +43,13 @@ func handleDescribeCluster(_ context.Context, s *Server, r *request) kmsg.Respon
 			resp.ErrorMessage = kmsg.StringPtr("Chronik has no separate controller endpoints; every node is a broker (endpoint type 1)")
 		}
 		return resp
+	}
+	if !s.authorizedCluster(r, kmsg.ACLOperationDescribe) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp
+	}
+	if req.IncludeClusterAuthorizedOperations {
+		resp.ClusterAuthorizedOperations = s.authorizedOperations(r, kmsg.ACLResourceTypeCluster, acl.ClusterName)
 	}
 	resp.ClusterID = s.backend.ClusterID()
 	resp.ControllerID = s.backend.ControllerID()

@@ -119,3 +119,22 @@ func hostOf(addr net.Addr) string {
 	}
 	return host
 }
+
+// authorizedOperations is the bit field of the operations r's principal may
+// do on the resource (Kafka's *AuthorizedOperations fields, KIP-430).
+func (s *Server) authorizedOperations(r *request, rt kmsg.ACLResourceType, name string) int32 {
+	var ops []kmsg.ACLOperation
+	for _, op := range acl.Operations(rt) {
+		if s.authorized(r, op, rt, name) {
+			ops = append(ops, op)
+		}
+	}
+	return acl.OperationBits(ops)
+}
+
+// mayCreateTopic reports whether r's principal may create the topic name:
+// CREATE on the cluster or on the topic.
+func (s *Server) mayCreateTopic(r *request, name string) bool {
+	return s.authorizedCluster(r, kmsg.ACLOperationCreate) ||
+		s.authorized(r, kmsg.ACLOperationCreate, kmsg.ACLResourceTypeTopic, name)
+}

@@ -3,6 +3,10 @@ package kafka
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // CredentialStore keeps the SCRAM credentials of users, the same on every
@@ -54,3 +58,23 @@ const (
 	minScramIterations = 4096
 	maxScramIterations = 16384
 )
+
+// mayManageCredentials reports whether r's principal may describe or alter
+// (op) SCRAM credentials: with ACLs, op on the cluster, as in Kafka;
+// without, only super users, since anyone authenticated could otherwise
+// change anyone's password.
+func (s *Server) mayManageCredentials(r *request, op kmsg.ACLOperation) bool {
+	if s.aclsEnabled() {
+		return s.authorizedCluster(r, op)
+	}
+	return s.superUser(r.principal)
+}
+
+// credentialsDenied says why mayManageCredentials refused r op.
+func (s *Server) credentialsDenied(r *request, op kmsg.ACLOperation) string {
+	verb := strings.ToLower(op.String())
+	if s.aclsEnabled() {
+		return fmt.Sprintf("%s may not %s SCRAM credentials: that needs %s on the cluster", r.principal, verb, op)
+	}
+	return fmt.Sprintf("%s is not in kafka.super-users, which alone may %s SCRAM credentials", r.principal, verb)
+}

@@ -62,19 +62,28 @@
 // UNSUPPORTED_VERSION and the full version table, so the client can retry
 // lower (KAFKA_COMPAT trap 1).
 //
-// # Authorization seam
+// # Authorization
 //
 // Every connection carries a principal: "User:" and the user it
 // authenticated as with SASL (sasl.go), else the subject of the client's TLS
 // certificate when the listener requires one, else "User:ANONYMOUS".
-// Config.SuperUsers alone may manage SCRAM credentials (credentials.go).
-// Every parsed request passes Config.Authorizer before its handler, on the
-// reader goroutine and in request order; the default allows everything. A
-// denial closes the connection (logged, rate-limited). That is deliberately
-// simple: Kafka answers a denial with the API's *_AUTHORIZATION_FAILED codes,
-// which needs a per-API error-response builder; it will be added together
-// with ACLs. Quotas will hook in at the same place (they will set throttle
-// times rather than deny).
+//
+// With Config.ACLs set, every handler asks, per resource it touches,
+// whether the principal may do the operation Kafka requires there (authz.go,
+// core/acl: Kafka's StandardAuthorizer rules, Config.SuperUsers allowed
+// everything) and answers a denial as Kafka does, with the API's
+// TOPIC_/GROUP_/CLUSTER_/TRANSACTIONAL_ID_AUTHORIZATION_FAILED in the place
+// of the resource's error, the rest of the request served; a topic the
+// principal may not see is refused before its existence is told. Each API's
+// file says what it checks. Decisions are cached per connection until the
+// ACLs change. Without Config.ACLs everything is allowed and
+// Config.SuperUsers alone may manage SCRAM credentials.
+//
+// Config.Authorizer is a coarser hook that runs before every handler, on
+// the reader goroutine and in request order; the default allows
+// everything, and a denial closes the connection (logged, rate-limited).
+// Quotas will hook in at the same place (they will set throttle times
+// rather than deny).
 //
 // # Shutdown
 //
