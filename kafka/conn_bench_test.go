@@ -14,6 +14,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/chronik-go/chronik/core/acl"
 	"github.com/chronik-go/chronik/core/partition"
 )
 
@@ -212,6 +213,40 @@ func BenchmarkProduceConnTracing(b *testing.B) {
 					sdktrace.WithSampler(sdktrace.TraceIDRatioBased(tc.ratio)))
 				b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 				cfg.Tracer = tp.Tracer("bench")
+			}
+			ts := startServer(b, cfg, nil)
+			ts.createTopic(b, "bench", 1)
+			ok := &memPending{res: partition.AppendResult{LogAppendTime: -1}}
+			ts.appendTo = func(partition.TP, []byte) appendWaiter { return ok }
+			req := benchProduceRequest(1)
+			runConnBench(b, ts, req, benchFrame(req), 16, checkProduced)
+		})
+	}
+}
+
+// BenchmarkProduceConnACLs is the cost of authorization on the produce
+// path: without ACLs, and with 1,000 bindings of other principals and
+// topics plus the one that allows the request (decided once per
+// connection, then cached).
+func BenchmarkProduceConnACLs(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		acls bool
+	}{{"off", false}, {"acls=1001", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			var cfg Config
+			if tc.acls {
+				bindings := []acl.Binding{{
+					ResourceType: kmsg.ACLResourceTypeTopic, ResourceName: "bench", PatternType: kmsg.ACLResourcePatternTypeLiteral,
+					Principal: anonymous, Host: acl.Wildcard, Operation: kmsg.ACLOperationWrite, Permission: kmsg.ACLPermissionTypeAllow,
+				}}
+				for i := range 1000 {
+					bindings = append(bindings, acl.Binding{
+						ResourceType: kmsg.ACLResourceTypeTopic, ResourceName: fmt.Sprintf("topic-%d", i), PatternType: kmsg.ACLResourcePatternTypePrefixed,
+						Principal: fmt.Sprintf("User:u%d", i), Host: acl.Wildcard, Operation: kmsg.ACLOperationWrite, Permission: kmsg.ACLPermissionTypeAllow,
+					})
+				}
+				cfg.ACLs = newMemACLs(bindings...)
 			}
 			ts := startServer(b, cfg, nil)
 			ts.createTopic(b, "bench", 1)
