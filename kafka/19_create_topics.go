@@ -15,7 +15,9 @@ package kafka
 //     NumPartitions, ReplicationFactor and Configs (v5+) describe the topic
 //     created (or that would be created).
 //   - With ACLs (authz.go), a topic needs CREATE on the cluster or on the
-//     topic: TOPIC_AUTHORIZATION_FAILED otherwise.
+//     topic: TOPIC_AUTHORIZATION_FAILED otherwise. Its configs (v5+) are
+//     returned only with DESCRIBE_CONFIGS on it (else ConfigErrorCode is
+//     TOPIC_AUTHORIZATION_FAILED).
 
 import (
 	"context"
@@ -57,6 +59,9 @@ func handleCreateTopics(ctx context.Context, s *Server, r *request) kmsg.Respons
 			continue
 		}
 		s.createTopic(ctx, rt, req.ValidateOnly, st)
+		if st.ErrorCode == 0 && !s.authorized(r, kmsg.ACLOperationDescribeConfigs, kmsg.ACLResourceTypeTopic, rt.Topic) {
+			st.Configs, st.ConfigErrorCode = nil, kerr.TopicAuthorizationFailed.Code // v5+
+		}
 	}
 	return resp
 }

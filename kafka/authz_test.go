@@ -152,7 +152,7 @@ func TestACLEnforcement(t *testing.T) {
 	}
 
 	// Creating needs CREATE; once granted on the prefix it works.
-	create := func(cl *kgo.Client, topic string) int16 {
+	create := func(cl *kgo.Client, topic string) kmsg.CreateTopicsResponseTopic {
 		req := kmsg.NewPtrCreateTopicsRequest()
 		rt := kmsg.NewCreateTopicsRequestTopic()
 		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, 1, -1
@@ -161,15 +161,21 @@ func TestACLEnforcement(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return resp.Topics[0].ErrorCode
+		return resp.Topics[0]
 	}
-	check("alice creates orders-2", create(alice, "orders-2"), failed)
+	check("alice creates orders-2", create(alice, "orders-2").ErrorCode, failed)
 	if err := acls.CreateACLs(context.Background(), []acl.Binding{
 		allow("User:alice", kmsg.ACLResourceTypeTopic, kmsg.ACLResourcePatternTypePrefixed, "orders-", kmsg.ACLOperationCreate),
 	}); err != nil {
 		t.Fatal(err)
 	}
-	check("alice creates orders-2 with CREATE", create(alice, "orders-2"), 0)
+	created := create(alice, "orders-2")
+	check("alice creates orders-2 with CREATE", created.ErrorCode, 0)
+	// Its configs need DESCRIBE_CONFIGS, which alice lacks.
+	check("alice sees orders-2's configs", created.ConfigErrorCode, failed)
+	if len(created.Configs) != 0 {
+		t.Errorf("alice got orders-2's configs: %v", created.Configs)
+	}
 
 	// A DENY beats the prefix's ALLOW, on a connection that already
 	// decided (its cache follows the ACLs).
