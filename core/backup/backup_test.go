@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-go/chronik/core/acl"
 	"github.com/chronik-go/chronik/core/backup"
 	_ "github.com/chronik-go/chronik/plugins/memstore"
 	"github.com/chronik-go/chronik/tiering"
@@ -88,6 +91,72 @@ func TestUsersRoundTrip(t *testing.T) {
 	d.Users = []backup.User{{Name: "carol", Mechanism: "SCRAM-SHA-1", Iterations: 4096, Salt: []byte("s"), StoredKey: []byte("k"), ServerKey: []byte("k")}}
 	if err := d.Validate(); !errors.Is(err, backup.ErrCorrupt) {
 		t.Fatalf("an unknown mechanism: %v", err)
+	}
+}
+
+// TestACLsRoundTrip: ACLs travel in an acls object, by name, which a
+// backup without any does not have; an unknown name, an invalid binding and
+// a duplicate are refused.
+func TestACLsRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	d := sample()
+	putSegments(t, s, d)
+	alice := acl.Binding{
+		ResourceType: kmsg.ACLResourceTypeTopic, ResourceName: "orders-", PatternType: kmsg.ACLResourcePatternTypePrefixed,
+		Principal: "User:alice", Host: "*", Operation: kmsg.ACLOperationWrite, Permission: kmsg.ACLPermissionTypeAllow,
+	}
+	txn := acl.Binding{
+		ResourceType: kmsg.ACLResourceTypeTransactionalId, ResourceName: "tx", PatternType: kmsg.ACLResourcePatternTypeLiteral,
+		Principal: "User:bob", Host: "10.0.0.1", Operation: kmsg.ACLOperationDescribe, Permission: kmsg.ACLPermissionTypeDeny,
+	}
+	d.ACLs = []backup.ACL{backup.ACLOf(alice), backup.ACLOf(txn)}
+	id := backup.NewID(time.Now())
+	m, err := backup.Write(ctx, s, id, backup.Info{ClusterID: "c1", Node: 1}, backup.None, d, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.ACLs != 2 || m.Users != 0 || len(m.Objects) != 4 {
+		t.Fatalf("manifest %+v", m)
+	}
+	raw, err := s.ReadAll(ctx, "backups/"+id+"/acls.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"resource_type":"TOPIC"`, `"pattern_type":"PREFIXED"`, `"operation":"WRITE"`, `"permission":"ALLOW"`, `"resource_type":"TRANSACTIONAL_ID"`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("acls.json lacks %s: %s", want, raw)
+		}
+	}
+	_, loaded, err := backup.Load(ctx, s, id)
+	if err != nil || !reflect.DeepEqual(loaded.ACLs, d.ACLs) {
+		t.Fatalf("loaded ACLs %+v, %v", loaded, err)
+	}
+	for i, want := range []acl.Binding{alice, txn} {
+		if got, err := loaded.ACLs[i].Binding(); err != nil || got != want {
+			t.Errorf("ACL %d parses back as %v, %v; want %v", i, got, err, want)
+		}
+	}
+
+	for _, tc := range []struct {
+		name   string
+		mutate func(a *backup.ACL)
+	}{
+		{"unknown operation", func(a *backup.ACL) { a.Operation = "FLY" }},
+		{"invalid binding", func(a *backup.ACL) { a.Principal = "alice" }},
+		{"operation of another resource type", func(a *backup.ACL) { a.Operation = "CLUSTER_ACTION" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := &backup.Data{ACLs: []backup.ACL{backup.ACLOf(alice)}}
+			tc.mutate(&bad.ACLs[0])
+			if err := bad.Validate(); !errors.Is(err, backup.ErrCorrupt) {
+				t.Errorf("Validate() = %v, want %v", err, backup.ErrCorrupt)
+			}
+		})
+	}
+	d.ACLs = []backup.ACL{backup.ACLOf(alice), backup.ACLOf(alice)}
+	if err := d.Validate(); !errors.Is(err, backup.ErrCorrupt) {
+		t.Fatalf("an ACL listed twice: %v", err)
 	}
 }
 

@@ -24,7 +24,9 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-go/chronik/core/acl"
 	"github.com/chronik-go/chronik/raftsm"
 )
 
@@ -67,6 +69,58 @@ type Data struct {
 	// Users are the SCRAM credentials set through the Kafka API; a
 	// backup without any has no users object (so older versions read it).
 	Users []User `json:"users,omitempty"`
+	// ACLs are the access control lists; a backup without any has no acls
+	// object.
+	ACLs []ACL `json:"acls,omitempty"`
+}
+
+// ACL is one access control binding, its enumerations by the names
+// kafka-acls.sh and kmsg give them (TOPIC, PREFIXED, WRITE, ALLOW), so that
+// the object reads without a table of numbers.
+type ACL struct {
+	ResourceType string `json:"resource_type"`
+	ResourceName string `json:"resource_name"`
+	PatternType  string `json:"pattern_type"`
+	Principal    string `json:"principal"`
+	Host         string `json:"host"`
+	Operation    string `json:"operation"`
+	Permission   string `json:"permission"`
+}
+
+// ACLOf is b as a backup holds it.
+func ACLOf(b acl.Binding) ACL {
+	return ACL{
+		ResourceType: b.ResourceType.String(), ResourceName: b.ResourceName, PatternType: b.PatternType.String(),
+		Principal: b.Principal, Host: b.Host, Operation: b.Operation.String(), Permission: b.Permission.String(),
+	}
+}
+
+// Binding parses a back; an unknown name or an invalid binding
+// (acl.Binding.Validate) is an error naming it.
+func (a ACL) Binding() (acl.Binding, error) {
+	b := acl.Binding{ResourceName: a.ResourceName, Principal: a.Principal, Host: a.Host}
+	var errs []error
+	var err error
+	if b.ResourceType, err = kmsg.ParseACLResourceType(a.ResourceType); err != nil {
+		errs = append(errs, err)
+	}
+	if b.PatternType, err = kmsg.ParseACLResourcePatternType(a.PatternType); err != nil {
+		errs = append(errs, err)
+	}
+	if b.Operation, err = kmsg.ParseACLOperation(a.Operation); err != nil {
+		errs = append(errs, err)
+	}
+	if b.Permission, err = kmsg.ParseACLPermissionType(a.Permission); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		errs = append(errs, b.Validate())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return acl.Binding{}, fmt.Errorf("ACL %s %s %q for %s from %s, %s %s: %w",
+			a.ResourceType, a.PatternType, a.ResourceName, a.Principal, a.Host, a.Permission, a.Operation, err)
+	}
+	return b, nil
 }
 
 // User is one user's SCRAM credential for one mechanism, as the meta shard
@@ -208,6 +262,8 @@ type Manifest struct {
 	Offsets      int   `json:"offsets"`
 	// Users counts the SCRAM credentials (one per user and mechanism).
 	Users int `json:"users,omitempty"`
+	// ACLs counts the access control bindings.
+	ACLs int `json:"acls,omitempty"`
 	// RecoveryPoint is, per partition, what a restore brings back:
 	// [LogStart, TieredEnd). HighWatermark is where the log ended when the
 	// backup was taken.
@@ -217,7 +273,7 @@ type Manifest struct {
 // Object is one stored part of a backup.
 type Object struct {
 	Name        string `json:"name"` // relative to backups/<id>/
-	Kind        string `json:"kind"` // topics, groups or partitions
+	Kind        string `json:"kind"` // topics, groups, partitions, users or acls
 	Compression string `json:"compression"`
 	Size        int64  `json:"size"`   // stored bytes
 	SHA256      string `json:"sha256"` // of the stored bytes, hex
@@ -240,6 +296,7 @@ const (
 	kindGroups     = "groups"
 	kindPartitions = "partitions"
 	kindUsers      = "users" // only when there are any
+	kindACLs       = "acls"  // only when there are any
 )
 
 func extension(compression string) string {
@@ -347,7 +404,8 @@ func decodeObject(o Object, stored []byte, v any) error {
 }
 
 // Validate checks that d is restorable: topic IDs and names are unique and
-// well formed, partitions belong to topics, segments are contiguous.
+// well formed, partitions belong to topics, segments are contiguous, user
+// credentials are complete and ACLs valid, each listed once.
 func (d *Data) Validate() error {
 	topics := map[string]Topic{}
 	ids := map[string]string{}
@@ -400,6 +458,17 @@ func (d *Data) Validate() error {
 			return fmt.Errorf("%w: user %q's %s credential is listed twice", ErrCorrupt, u.Name, u.Mechanism)
 		}
 		users[k] = true
+	}
+	acls := map[acl.Binding]bool{}
+	for _, a := range d.ACLs {
+		b, err := a.Binding()
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		if acls[b] {
+			return fmt.Errorf("%w: ACL %s is listed twice", ErrCorrupt, b)
+		}
+		acls[b] = true
 	}
 	return nil
 }

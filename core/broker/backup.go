@@ -17,6 +17,7 @@ import (
 	sm "github.com/lni/dragonboat/v4/statemachine"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/chronik-go/chronik/core/acl"
 	"github.com/chronik-go/chronik/core/backup"
 	"github.com/chronik-go/chronik/core/cluster"
 	"github.com/chronik-go/chronik/core/config"
@@ -139,6 +140,9 @@ func (b *Broker) collectBackup(ctx context.Context) (*backup.Data, error) {
 			Name: c.User, Mechanism: scramMechanismName(c.Mechanism), Iterations: c.Iterations,
 			Salt: c.Salt, StoredKey: c.StoredKey, ServerKey: c.ServerKey,
 		})
+	}
+	for _, x := range b.cluster.ACLs().Bindings() {
+		d.ACLs = append(d.ACLs, backup.ACLOf(x))
 	}
 	topics := b.cluster.Topics()
 	for _, t := range topics {
@@ -342,6 +346,13 @@ func (b *Broker) restoreFromPlan(ctx context.Context) error {
 	if len(d.Users) > 0 {
 		log.Info("restore: SCRAM credentials restored", "credentials", users, "of", len(d.Users))
 	}
+	acls, err := b.restoreACLs(ctx, d.ACLs)
+	if err != nil {
+		return fmt.Errorf("restore: %w (the restore plan stays in %s)", err, backup.PlanPath(b.cfg.DataDir))
+	}
+	if len(d.ACLs) > 0 {
+		log.Info("restore: ACLs restored", "acls", acls, "of", len(d.ACLs))
+	}
 
 	ends := map[partition.TP]int64{}
 	for _, p := range d.Partitions {
@@ -399,6 +410,37 @@ func (b *Broker) restoreUsers(ctx context.Context, users []backup.User) (int, er
 		n++
 	}
 	return n, nil
+}
+
+// restoreACLs creates, in one proposal, every ACL of the backup that the
+// cluster lacks (those it has, as after a restore cut short, are left
+// alone). It returns how many it created.
+func (b *Broker) restoreACLs(ctx context.Context, acls []backup.ACL) (int, error) {
+	have := b.cluster.ACLs()
+	var missing []acl.Binding
+	for _, a := range acls {
+		x, err := a.Binding() // validated by ReadPlan
+		if err != nil {
+			return 0, err
+		}
+		if !have.Contains(x) {
+			missing = append(missing, x)
+		}
+	}
+	if len(missing) == 0 {
+		return 0, nil
+	}
+	err := retryTemp(ctx, func(ctx context.Context) error {
+		err := b.cluster.CreateACLs(ctx, missing)
+		if errors.Is(err, cluster.ErrNotController) {
+			return dragonboat.ErrTimeout // retried: no meta leader yet
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("ACLs: %w", err)
+	}
+	return len(missing), nil
 }
 
 // restoreGroups restores the committed offsets of every group that has

@@ -19,7 +19,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-go/chronik/core/acl"
 	"github.com/chronik-go/chronik/core/adminhttp"
 	"github.com/chronik-go/chronik/core/backup"
 	"github.com/chronik-go/chronik/core/broker"
@@ -95,6 +97,14 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	if r, err := adm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: "bob", Mechanism: kadm.ScramSha512, Iterations: 8192, Password: "bob-secret"}}); err != nil || r.Error() != nil {
 		t.Fatalf("set a SCRAM credential: %v %v", err, r.Error())
 	}
+	// An ACL.
+	bobReads := acl.Binding{
+		ResourceType: kmsg.ACLResourceTypeTopic, ResourceName: "dr-", PatternType: kmsg.ACLResourcePatternTypePrefixed,
+		Principal: "User:bob", Host: "*", Operation: kmsg.ACLOperationRead, Permission: kmsg.ACLPermissionTypeAllow,
+	}
+	if err := broker.ACLStoreOf(b).CreateACLs(ctx, []acl.Binding{bobReads}); err != nil {
+		t.Fatalf("create an ACL: %v", err)
+	}
 
 	// A group reads part of dr-orders and commits.
 	const group = "dr-group"
@@ -107,7 +117,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Topics != 2 || m.Partitions != 3 || m.Groups != 1 || m.Offsets != 2 || m.Users != 1 {
+	if m.Topics != 2 || m.Partitions != 3 || m.Groups != 1 || m.Offsets != 2 || m.Users != 1 || m.ACLs != 1 {
 		t.Fatalf("manifest: %+v", m.Manifest)
 	}
 	t.Logf("backup %s: %d objects, %d bytes (%s), %d segments (%d bytes) referenced, took %.0f ms",
@@ -228,6 +238,9 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	if users, err := adm2.DescribeUserSCRAMs(ctx); err != nil || len(users["bob"].CredInfos) != 1 || users["bob"].CredInfos[0].Iterations != 8192 {
 		t.Errorf("SCRAM credentials after restore: %+v, %v", users, err)
 	}
+	if got := broker.ACLStoreOf(b2).ACLs().Bindings(); !reflect.DeepEqual(got, []acl.Binding{bobReads}) {
+		t.Errorf("ACLs after restore: %v, want %v", got, bobReads)
+	}
 
 	// The restored log takes new records at its end.
 	pr := &kgo.Record{Topic: "dr-audit", Partition: 0, Value: []byte("after restore")}
@@ -281,6 +294,9 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 				t.Errorf("group offset of dr-orders/%d after a second apply: %+v, want %d", p, o, off)
 			}
 		}
+	}
+	if got := broker.ACLStoreOf(b3).ACLs().Bindings(); !reflect.DeepEqual(got, []acl.Binding{bobReads}) {
+		t.Errorf("ACLs after a second apply: %v, want %v", got, bobReads)
 	}
 	brokertest.CheckPartition(ctx, t, []string{b3.KafkaAddr()}, "dr-orders", 1, produced["dr-orders/1"])
 }
