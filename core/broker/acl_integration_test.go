@@ -1,0 +1,141 @@
+//go:build integration
+
+package broker_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+
+	"github.com/chronik-go/chronik/core/acl"
+	"github.com/chronik-go/chronik/core/broker"
+	"github.com/chronik-go/chronik/core/broker/brokertest"
+)
+
+// TestACLsKeptByTheCluster: with kafka.authorizer = "acl", ACLs created
+// through the broker's ACL store (as CreateAcls will) are listed by filter,
+// decide what alice and bob may produce while the super user may do
+// everything, survive a restart, and are deleted by filter.
+//
+// The ACLs are managed through broker.ACLStoreOf, not kadm: the Kafka ACL
+// APIs are served separately (kafka/29_*, 30_*, 31_*).
+func TestACLsKeptByTheCluster(t *testing.T) {
+	users := filepath.Join(t.TempDir(), "users.toml")
+	if err := os.WriteFile(users, []byte("[users]\nadmin = \"admin-secret\"\nalice = \"alice-secret\"\nbob = \"bob-secret\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := brokertest.Config(t)
+	cfg.Kafka.SASLMechanisms = []string{"PLAIN"}
+	cfg.Kafka.SASLUsersFile = users
+	cfg.Kafka.SuperUsers = []string{"User:admin"}
+	cfg.Kafka.Authorizer = "acl"
+	cfg.Kafka.AutoCreateTopics = false
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	b, err := broker.Start(ctx, cfg, brokertest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = b.Stop(context.Background()) }()
+	client := func(user string) *kgo.Client {
+		t.Helper()
+		cl, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()),
+			kgo.SASL(plain.Auth{User: user, Pass: user + "-secret"}.AsMechanism()), kgo.RequestRetries(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return cl
+	}
+
+	allow := func(rt kmsg.ACLResourceType, pattern kmsg.ACLResourcePatternType, name string, op kmsg.ACLOperation) acl.Binding {
+		return acl.Binding{
+			ResourceType: rt, ResourceName: name, PatternType: pattern,
+			Principal: "User:alice", Host: "*", Operation: op, Permission: kmsg.ACLPermissionTypeAllow,
+		}
+	}
+	want := []acl.Binding{
+		allow(kmsg.ACLResourceTypeTopic, kmsg.ACLResourcePatternTypePrefixed, "orders-", kmsg.ACLOperationWrite),
+		allow(kmsg.ACLResourceTypeTopic, kmsg.ACLResourcePatternTypePrefixed, "orders-", kmsg.ACLOperationDescribe),
+		allow(kmsg.ACLResourceTypeGroup, kmsg.ACLResourcePatternTypeLiteral, "g1", kmsg.ACLOperationRead),
+	}
+	slices.SortFunc(want, acl.Compare)
+	store := broker.ACLStoreOf(b)
+	before := store.ACLs()
+	if before == nil || before.Len() != 0 {
+		t.Fatalf("a new cluster has ACLs: %v", before.Bindings())
+	}
+	if err := store.CreateACLs(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateACLs(ctx, want[:1]); err != nil {
+		t.Fatalf("creating an existing ACL again: %v", err)
+	}
+	invalid := want[0]
+	invalid.Principal = "alice"
+	if err := store.CreateACLs(ctx, []acl.Binding{want[0], invalid}); err == nil {
+		t.Fatal("an invalid ACL was accepted")
+	}
+	str := func(s string) *string { return &s }
+	alices := acl.Filter{
+		ResourceType: kmsg.ACLResourceTypeAny, PatternType: kmsg.ACLResourcePatternTypeAny, Principal: str("User:alice"),
+		Operation: kmsg.ACLOperationAny, Permission: kmsg.ACLPermissionTypeAny,
+	}
+	if got := store.ACLs().Match(alices); !slices.Equal(got, want) {
+		t.Fatalf("alice's ACLs: %v, want %v", got, want)
+	}
+
+	// The listener decides with them: the super user creates the topic,
+	// alice may produce to it, bob may not.
+	if r, err := kadm.NewClient(client("admin")).CreateTopic(ctx, 1, 1, nil, "orders-eu"); err != nil || r.Err != nil {
+		t.Fatalf("create a topic as the super user: %v %v", err, r.Err)
+	}
+	produce := func(user string) error {
+		pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
+		defer pcancel()
+		return client(user).ProduceSync(pctx, &kgo.Record{Topic: "orders-eu", Value: []byte(user)}).FirstErr()
+	}
+	if err := produce("alice"); err != nil {
+		t.Errorf("alice produces to orders-eu: %v", err)
+	}
+	if err := produce("bob"); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Errorf("bob produces to orders-eu: %v, want %v", err, kerr.TopicAuthorizationFailed)
+	}
+
+	// ACLs are cluster state: they survive a restart.
+	if err := b.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = broker.Start(ctx, cfg, brokertest.Logger()); err != nil {
+		t.Fatal(err)
+	}
+	store = broker.ACLStoreOf(b)
+	if got := store.ACLs().Bindings(); !slices.Equal(got, want) {
+		t.Fatalf("ACLs after a restart: %v, want %v", got, want)
+	}
+
+	groups := acl.Filter{
+		ResourceType: kmsg.ACLResourceTypeGroup, PatternType: kmsg.ACLResourcePatternTypeMatch, ResourceName: str("g1"),
+		Operation: kmsg.ACLOperationAny, Permission: kmsg.ACLPermissionTypeAny,
+	}
+	deleted, err := store.DeleteACLs(ctx, []acl.Filter{groups, alices})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(deleted) != 2 || !slices.Equal(deleted[0], want[2:]) || !slices.Equal(deleted[1], want) {
+		t.Fatalf("deleted %v; want %v then %v", deleted, want[2:], want)
+	}
+	if n := store.ACLs().Len(); n != 0 {
+		t.Fatalf("%d ACLs left after deleting them all", n)
+	}
+}

@@ -1,0 +1,8 @@
+package broker
+
+import "github.com/chronik-go/chronik/kafka"
+
+// ACLStoreOf is the cluster's ACLs as b's Kafka listener sees them
+// (whatever kafka.authorizer says), for tests that manage ACLs without
+// the Kafka API.
+func ACLStoreOf(b *Broker) kafka.ACLStore { return aclStore{b.cluster} }
