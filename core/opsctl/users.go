@@ -15,7 +15,8 @@ import (
 
 // Users' SCRAM credentials, kept by the cluster (`chronik user …`): the
 // brokers' DescribeUserScramCredentials and AlterUserScramCredentials,
-// which only kafka.super-users may use.
+// which only kafka.super-users may use, or with kafka.authorizer = "acl"
+// the principals an ACL allows DESCRIBE or ALTER on the cluster.
 
 // ScramMechanisms are the mechanisms a user can have a credential for.
 var ScramMechanisms = []string{"SCRAM-SHA-512", "SCRAM-SHA-256"}
@@ -200,7 +201,7 @@ func (c *Client) alterUsers(ctx context.Context, name string, dels []kadm.Delete
 func (c *Client) userErr(err error, name string) error {
 	switch {
 	case errors.Is(err, kerr.ClusterAuthorizationFailed):
-		return failf(ErrRejected, err, "the broker refused: only the principals of its kafka.super-users may manage users — connect as one (--sasl-user, %s)", EnvSASLPassword)
+		return failf(ErrRejected, err, "the broker refused: only the principals of its kafka.super-users, or principals an ACL allows DESCRIBE (user list) or ALTER (user set, delete) on the cluster, may manage users — connect as one (--sasl-user, %s)", EnvSASLPassword)
 	case errors.Is(err, kerr.ResourceNotFound):
 		return failf(ErrRejected, err, "user %q has no credential kept by the cluster — `chronik user list` shows the users", name)
 	}
