@@ -146,7 +146,13 @@ func TestACLFilter(t *testing.T) {
 		},
 		{name: "operation any", flags: opsctl.ACLFlags{Operations: []string{"any"}}, want: anyFilter, everything: true},
 		{name: "literal without a name", flags: opsctl.ACLFlags{PatternType: "literal"}, want: with(func(f *acl.Filter) { f.PatternType = kmsg.ACLResourcePatternTypeLiteral })},
-		{name: "cluster", flags: opsctl.ACLFlags{Cluster: true}, want: with(func(f *acl.Filter) { f.ResourceType, f.ResourceName = kmsg.ACLResourceTypeCluster, ptr(acl.ClusterName) })},
+		{
+			name:  "cluster",
+			flags: opsctl.ACLFlags{Cluster: true},
+			want: with(func(f *acl.Filter) {
+				f.ResourceType, f.ResourceName = kmsg.ACLResourceTypeCluster, ptr(acl.ClusterName)
+			}),
+		},
 		{name: "bad pattern type", flags: opsctl.ACLFlags{PatternType: "glob"}, err: `--pattern-type "glob": use literal, prefixed, match or any`},
 		{name: "bad permission", flags: opsctl.ACLFlags{Permission: "maybe"}, err: `--permission "maybe": use allow, deny or any`},
 		{name: "deny is for create", flags: opsctl.ACLFlags{Deny: true}, err: "--permission deny"},
