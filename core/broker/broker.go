@@ -288,6 +288,10 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	var acls kafka.ACLStore // nil: no authorization
 	if cfg.Kafka.Authorizer == config.AuthorizerACL {
 		acls = aclStore{b.cluster}
+		if len(cfg.Kafka.SuperUsers) == 0 && b.cluster.ACLs().Len() == 0 && !cfg.Kafka.AllowEveryoneIfNoACLFound {
+			log.Warn("kafka.authorizer is \"acl\" but there are no ACLs and kafka.super-users is empty: every request will be refused, " +
+				"and only a principal an ACL allows ALTER on the cluster could create ACLs; add an administrator to kafka.super-users")
+		}
 	}
 	b.kafka = kafka.New(kafka.Config{
 		Addr:                     cfg.KafkaAddr,
