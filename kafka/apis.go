@@ -45,6 +45,10 @@ const (
 	// Authentication (sasl.go).
 	keySASLHandshake    int16 = 17
 	keySASLAuthenticate int16 = 36
+	// Authorization (29_describe_acls.go …, authz.go).
+	keyDescribeACLs int16 = 29
+	keyCreateACLs   int16 = 30
+	keyDeleteACLs   int16 = 31
 )
 
 // handleFunc answers one request; it runs in its own goroutine and must
@@ -121,6 +125,9 @@ var apis = []api{
 	{key: keySASLAuthenticate, min: 0, max: 2, begin: beginSASLAuthenticate},
 	{key: keyDescribeUserScramCredentials, min: 0, max: 0, handle: handleDescribeUserScramCredentials},
 	{key: keyAlterUserScramCredentials, min: 0, max: 0, handle: handleAlterUserScramCredentials},
+	{key: keyDescribeACLs, min: 0, max: 3, handle: handleDescribeACLs},
+	{key: keyCreateACLs, min: 0, max: 3, handle: handleCreateACLs},
+	{key: keyDeleteACLs, min: 0, max: 3, handle: handleDeleteACLs},
 }
 
 var (

@@ -100,6 +100,20 @@ func seedRequests() []kmsg.Request {
 				rt := kmsg.NewDescribeLogDirsRequestTopic()
 				rt.Topic, rt.Partitions = "t", []int32{0}
 				r.Topics = append(r.Topics, rt)
+			case *kmsg.DescribeACLsRequest:
+				r.ResourceType, r.ResourcePatternType, r.ResourceName = kmsg.ACLResourceTypeTopic, kmsg.ACLResourcePatternTypeMatch, kmsg.StringPtr("t")
+				r.Operation, r.PermissionType = kmsg.ACLOperationAny, kmsg.ACLPermissionTypeAny
+			case *kmsg.CreateACLsRequest:
+				c := kmsg.NewCreateACLsRequestCreation()
+				c.ResourceType, c.ResourceName, c.ResourcePatternType = kmsg.ACLResourceTypeTopic, "t", kmsg.ACLResourcePatternTypePrefixed
+				c.Principal, c.Host = "User:alice", "*"
+				c.Operation, c.PermissionType = kmsg.ACLOperationRead, kmsg.ACLPermissionTypeAllow
+				r.Creations = append(r.Creations, c)
+			case *kmsg.DeleteACLsRequest:
+				f := kmsg.NewDeleteACLsRequestFilter()
+				f.ResourceType, f.ResourcePatternType, f.Principal = kmsg.ACLResourceTypeAny, kmsg.ACLResourcePatternTypeAny, kmsg.StringPtr("User:alice")
+				f.Operation, f.PermissionType = kmsg.ACLOperationAny, kmsg.ACLPermissionTypeAny
+				r.Filters = append(r.Filters, f)
 			}
 			out = append(out, req)
 		}
@@ -194,9 +208,12 @@ func FuzzHandlers(f *testing.F) {
 		}
 		b.produceForFuzz()
 		// The principal of a request read without a connection is "":
-		// a super user here, so the credential APIs run to the store.
-		s := New(Config{MaxPartitionsPerTopic: 8, AutoCreateTopics: true, Credentials: newMemCredentials(), SuperUsers: []string{""}},
-			b, testMetrics(t), slog.New(slog.DiscardHandler))
+		// a super user here, so the credential and ACL APIs run to their
+		// stores.
+		s := New(Config{
+			MaxPartitionsPerTopic: 8, AutoCreateTopics: true, Credentials: newMemCredentials(), ACLs: newMemACLs(),
+			SuperUsers: []string{""},
+		}, b, testMetrics(t), slog.New(slog.DiscardHandler))
 		s.appendTo = b.appendRecords
 		br := bufio.NewReader(bytes.NewReader(data))
 		for {
