@@ -519,7 +519,11 @@ func (c *Client) aclErr(err error, brokerMsg string) error {
 	case errors.Is(err, kerr.SecurityDisabled):
 		return failf(ErrRejected, err, "the brokers do not authorize with ACLs: they run without kafka.authorizer = \"acl\" — set it in their config and restart them to manage ACLs")
 	case errors.Is(err, kerr.ClusterAuthorizationFailed):
-		return failf(ErrRejected, err, "the broker refused: only the principals of its kafka.super-users, or principals an ACL allows DESCRIBE (acl list) or ALTER (acl create, delete) on the cluster, may manage ACLs — connect as one (--sasl-user, %s)", EnvSASLPassword)
+		why := ""
+		if brokerMsg != "" {
+			why = " (" + brokerMsg + ")"
+		}
+		return failf(ErrRejected, err, "the broker refused%s: only the principals of its kafka.super-users, or principals an ACL allows DESCRIBE (acl list) or ALTER (acl create, delete) on the cluster, may manage ACLs — connect as one (--sasl-user, %s)", why, EnvSASLPassword)
 	case errors.Is(err, kerr.InvalidRequest):
 		return failf(ErrRejected, err, "the broker rejected the request: %s", cmp.Or(brokerMsg, err.Error()))
 	}
