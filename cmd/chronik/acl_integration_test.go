@@ -1,0 +1,100 @@
+//go:build integration
+
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chronik-go/chronik/core/broker/brokertest"
+	"github.com/chronik-go/chronik/core/opsctl"
+)
+
+// TestACLCommands: `chronik acl create | list | delete` as a super user of
+// a broker with kafka.authorizer = "acl": filters, --pattern-type match
+// finding a prefixed ACL, delete by filter; a principal that is neither a
+// super user nor allowed on the cluster is told who may manage ACLs, and
+// may once an ACL allows it DESCRIBE on the cluster.
+func TestACLCommands(t *testing.T) {
+	users := filepath.Join(t.TempDir(), "users.toml")
+	if err := os.WriteFile(users, []byte("[users]\nadmin = \"admin-secret\"\nalice = \"alice-secret\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := brokertest.Config(t)
+	cfg.Kafka.SASLMechanisms, cfg.Kafka.SASLUsersFile = []string{"SCRAM-SHA-512"}, users
+	cfg.Kafka.SuperUsers = []string{"User:admin"}
+	cfg.Kafka.Authorizer = "acl"
+	b := brokertest.Start(t, cfg)
+	t.Setenv("CHRONIK_CONFIG", "")
+	t.Setenv("CHRONIK_BROKERS", "")
+	t.Setenv(opsctl.EnvSASLPassword, "admin-secret")
+	c := &opsCLI{t: t, brokers: b.KafkaAddr()}
+	as := func(user string, args ...string) []string {
+		return append(args, "--sasl-mechanism", "SCRAM-SHA-512", "--sasl-user", user, "--timeout", "5s")
+	}
+
+	created := opsJSON[opsctl.ACLChange](c, as("admin", "acl", "create", "--topic", "orders", "--principal", "User:alice", "--operation", "read,Describe")...)
+	if created.Action != "created" || len(created.ACLs) != 2 || created.ACLs[0].Operation != "DESCRIBE" || created.ACLs[1].Operation != "READ" {
+		t.Fatalf("acl create: %+v", created)
+	}
+	out := c.ok(as("admin", "acl", "create", "--topic", "orders-", "--pattern-type", "prefixed", "--principal", "User:bob", "--operation", "write")...)
+	if !strings.Contains(out, "TOPIC          PREFIXED  orders-  User:bob   *     WRITE      ALLOW       created") {
+		t.Fatalf("acl create table:\n%s", out)
+	}
+
+	list := func(args ...string) []opsctl.ACL {
+		t.Helper()
+		return opsJSON[opsctl.ACLList](c, as("admin", append([]string{"acl", "list"}, args...)...)...).ACLs
+	}
+	if all := list(); len(all) != 3 || all[0].ResourceName != "orders" || all[2] != (opsctl.ACL{
+		ResourceType: "TOPIC", PatternType: "PREFIXED", ResourceName: "orders-", Principal: "User:bob", Host: "*", Operation: "WRITE", Permission: "ALLOW",
+	}) {
+		t.Fatalf("acl list: %+v", all)
+	}
+	if table := c.ok(as("admin", "acl", "list")...); !strings.HasPrefix(table, "RESOURCE-TYPE  PATTERN   NAME     PRINCIPAL   HOST  OPERATION  PERMISSION\n") {
+		t.Fatalf("acl list table:\n%s", table)
+	}
+	if got := list("--principal", "User:bob"); len(got) != 1 || got[0].Principal != "User:bob" {
+		t.Fatalf("acl list --principal User:bob: %+v", got)
+	}
+	if got := list("--topic", "orders-1"); len(got) != 0 {
+		t.Fatalf("acl list --topic orders-1 (exact name): %+v", got)
+	}
+	if got := list("--topic", "orders-1", "--pattern-type", "match"); len(got) != 1 || got[0].ResourceName != "orders-" {
+		t.Fatalf("acl list --topic orders-1 --pattern-type match: %+v", got)
+	}
+	if got := list("--topic", "orders", "--operation", "read", "--permission", "allow"); len(got) != 1 || got[0].Operation != "READ" {
+		t.Fatalf("acl list --topic orders --operation read: %+v", got)
+	}
+
+	deleted := opsJSON[opsctl.ACLChange](c, as("admin", "acl", "delete", "--topic", "orders", "--operation", "describe", "--yes")...)
+	if deleted.Action != "deleted" || len(deleted.ACLs) != 1 || deleted.ACLs[0].Operation != "DESCRIBE" {
+		t.Fatalf("acl delete: %+v", deleted)
+	}
+	if out := c.ok(as("admin", "acl", "delete", "--topic", "orders", "--operation", "describe", "--yes")...); !strings.Contains(out, "no ACL matched") {
+		t.Fatalf("acl delete of nothing:\n%s", out)
+	}
+	c.ok(as("admin", "acl", "create", "--topic", "orders", "--principal", "User:alice", "--operation", "read")...)
+	if got := list(); len(got) != 2 {
+		t.Fatalf("acl list after delete, and creating an ACL that exists: %+v", got)
+	}
+	c.fails("refusing to delete every ACL", as("admin", "acl", "delete", "--yes")...)
+	c.fails("refusing to delete the ACLs of principal User:bob without confirmation", as("admin", "acl", "delete", "--principal", "User:bob")...)
+	c.fails("operation READ does not apply", as("admin", "acl", "create", "--transactional-id", "tx", "--principal", "User:alice", "--operation", "read")...)
+
+	t.Setenv(opsctl.EnvSASLPassword, "alice-secret")
+	c.fails("kafka.super-users, or principals an ACL allows DESCRIBE", as("alice", "acl", "list")...)
+	c.fails("kafka.super-users", as("alice", "acl", "create", "--cluster", "--principal", "User:alice", "--operation", "alter")...)
+	t.Setenv(opsctl.EnvSASLPassword, "admin-secret")
+	c.ok(as("admin", "acl", "create", "--cluster", "--principal", "User:alice", "--operation", "describe")...)
+	t.Setenv(opsctl.EnvSASLPassword, "alice-secret")
+	if got := opsJSON[opsctl.ACLList](c, as("alice", "acl", "list", "--cluster")...).ACLs; len(got) != 1 || got[0].ResourceName != "kafka-cluster" {
+		t.Fatalf("acl list by alice, allowed DESCRIBE on the cluster: %+v", got)
+	}
+	c.fails("ALTER (acl create, delete)", as("alice", "acl", "delete", "--principal", "User:bob", "--yes")...)
+
+	plain := newOpsCLI(t)
+	plain.fails(`kafka.authorizer = "acl"`, "acl", "list", "--timeout", "5s")
+}
