@@ -206,7 +206,11 @@ type yes; elsewhere (scripts, pipes) it refuses unless --yes is given.`,
 				if err := matching.WriteTable(cmd.ErrOrStderr()); err != nil {
 					return err
 				}
-				prompt := fmt.Sprintf("Delete these %d ACLs? Principals may lose access at once.\nType yes to confirm: ", len(matching.ACLs))
+				these := fmt.Sprintf("these %d ACLs", len(matching.ACLs))
+				if len(matching.ACLs) == 1 {
+					these = "this ACL"
+				}
+				prompt := fmt.Sprintf("Delete %s? Principals may lose access at once.\nType yes to confirm: ", these)
 				if err := opsctl.Confirm(cmd.InOrStdin(), cmd.ErrOrStderr(), prompt, "yes"); err != nil {
 					return err
 				}

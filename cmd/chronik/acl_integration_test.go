@@ -3,6 +3,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,6 +83,23 @@ func TestACLCommands(t *testing.T) {
 	}
 	c.fails("refusing to delete every ACL", as("admin", "acl", "delete", "--yes")...)
 	c.fails("refusing to delete the ACLs of principal User:bob without confirmation", as("admin", "acl", "delete", "--principal", "User:bob")...)
+
+	// On a terminal delete lists what it would delete and asks.
+	stdinIsTerminal = func(io.Reader) bool { return true }
+	t.Cleanup(func() { stdinIsTerminal = opsctl.IsTerminal })
+	out, errOut, code := c.exec("y\n", as("admin", "acl", "delete", "--principal", "User:bob")...)
+	if code != 1 || !strings.Contains(errOut, "orders-  User:bob") || !strings.Contains(errOut, "Delete this ACL?") ||
+		!strings.Contains(errOut, `not confirmed (got "y", want "yes")`) {
+		t.Fatalf("acl delete with a wrong answer: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	if out, errOut, code = c.exec("", as("admin", "acl", "delete", "--principal", "User:nobody")...); code != 0 || !strings.Contains(out, "no ACL matched") {
+		t.Fatalf("acl delete matching nothing asks nothing: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	if out, errOut, code = c.exec("yes\n", as("admin", "acl", "delete", "--principal", "User:bob")...); code != 0 || !strings.Contains(out, "WRITE      ALLOW       deleted") {
+		t.Fatalf("acl delete confirmed: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	stdinIsTerminal = opsctl.IsTerminal
+	c.ok(as("admin", "acl", "create", "--topic", "orders-", "--pattern-type", "prefixed", "--principal", "User:bob", "--operation", "write")...)
 	c.fails("operation READ does not apply", as("admin", "acl", "create", "--transactional-id", "tx", "--principal", "User:alice", "--operation", "read")...)
 
 	t.Setenv(opsctl.EnvSASLPassword, "alice-secret")
