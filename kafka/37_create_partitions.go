@@ -48,6 +48,8 @@ func handleCreatePartitions(ctx context.Context, s *Server, r *request) kmsg.Res
 			fail(kerr.InvalidRequest.Code, fmt.Sprintf("topic %q appears more than once in the request", rt.Topic))
 		case !s.authorized(r, kmsg.ACLOperationAlter, kmsg.ACLResourceTypeTopic, rt.Topic):
 			fail(kerr.TopicAuthorizationFailed.Code, "not authorized to alter topic "+rt.Topic)
+		case rt.Count > s.cfg.MaxPartitionsPerTopic:
+			fail(kerr.InvalidPartitions.Code, fmt.Sprintf("number of partitions %d exceeds the limit of %d per topic", rt.Count, s.cfg.MaxPartitionsPerTopic))
 		case len(rt.Assignment) > 0:
 			fail(kerr.InvalidRequest.Code, "manual replica assignment is not supported yet; give only the new partition count")
 		default:

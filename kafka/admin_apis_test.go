@@ -210,6 +210,9 @@ func TestCreatePartitions(t *testing.T) {
 	}
 	wantCode(t, "assignment", create(3, false, "p", 8, true).ErrorCode, kerr.InvalidRequest)
 	wantCode(t, "unknown topic", create(3, false, "nope", 8, false).ErrorCode, kerr.UnknownTopicOrPartition)
+	// Found by FuzzHandlers: the limit is the listener's to enforce, not
+	// left to the backend (which would try to make them all).
+	wantCode(t, "over the limit", create(0, false, "p", 1694498819, false).ErrorCode, kerr.InvalidPartitions)
 }
 
 func TestDescribeCluster(t *testing.T) {

@@ -2,8 +2,8 @@ package acl
 
 import "github.com/twmb/franz-go/pkg/kmsg"
 
-// Operations returns the operations that apply to resource type rt, in
-// Kafka's numbering order; the caller must not modify it.
+// Operations returns the operations that apply to resource type rt (ALL
+// aside); the caller must not modify it.
 func Operations(rt kmsg.ACLResourceType) []kmsg.ACLOperation { return supported[rt] }
 
 // OperationBits is the bit field of ops as Kafka's "authorized operations"
