@@ -18,7 +18,7 @@ type Set struct {
 // typeIndex holds one resource type's bindings.
 type typeIndex struct {
 	literal  map[string][]Binding // by name; Wildcard included
-	prefixed []Binding
+	prefixed map[string][]Binding // by prefix: a name's prefixes are looked up, not every binding scanned
 }
 
 // NewSet returns the set of bindings; duplicates count once.
@@ -30,11 +30,11 @@ func NewSet(bindings []Binding) *Set {
 	for _, b := range all {
 		ix := s.byType[b.ResourceType]
 		if ix == nil {
-			ix = &typeIndex{literal: map[string][]Binding{}}
+			ix = &typeIndex{literal: map[string][]Binding{}, prefixed: map[string][]Binding{}}
 			s.byType[b.ResourceType] = ix
 		}
 		if b.PatternType == kmsg.ACLResourcePatternTypePrefixed {
-			ix.prefixed = append(ix.prefixed, b)
+			ix.prefixed[b.ResourceName] = append(ix.prefixed[b.ResourceName], b)
 		} else {
 			ix.literal[b.ResourceName] = append(ix.literal[b.ResourceName], b)
 		}
@@ -141,8 +141,8 @@ func (s *Set) Authorize(r Request, allowIfNone bool) bool {
 	if r.Name != Wildcard && !check(ix.literal[Wildcard]) {
 		return false
 	}
-	for i := range ix.prefixed {
-		if strings.HasPrefix(r.Name, ix.prefixed[i].ResourceName) && !check(ix.prefixed[i:i+1]) {
+	for i := 1; i <= len(r.Name); i++ {
+		if !check(ix.prefixed[r.Name[:i]]) {
 			return false
 		}
 	}
@@ -178,7 +178,9 @@ func (s *Set) AuthorizeAny(r Request, allowIfNone bool) bool {
 	for _, bs := range ix.literal {
 		denies, allows = sortOut(bs, r, denies, allows)
 	}
-	denies, allows = sortOut(ix.prefixed, r, denies, allows)
+	for _, bs := range ix.prefixed {
+		denies, allows = sortOut(bs, r, denies, allows)
+	}
 	for _, d := range denies {
 		if d.PatternType == kmsg.ACLResourcePatternTypeLiteral && d.ResourceName == Wildcard {
 			return false
