@@ -112,6 +112,45 @@ func TestACLsKeptByTheCluster(t *testing.T) {
 		t.Errorf("bob produces to orders-eu: %v, want %v", err, kerr.TopicAuthorizationFailed)
 	}
 
+	// Through the Kafka API on the real broker: the super user lets alice
+	// read the topics too; she consumes in group g1 (JoinGroup, SyncGroup,
+	// OffsetCommit against the real coordinator) and is refused group g2.
+	adm := kadm.NewClient(client("admin"))
+	readOrders := kadm.NewACLs().Allow("User:alice").Topics("orders-").ResourcePatternType(kadm.ACLPatternPrefixed).Operations(kadm.OpRead)
+	if res, err := adm.CreateACLs(ctx, readOrders); err != nil || res[0].Err != nil {
+		t.Fatalf("CreateAcls through the Kafka API: %v %+v", err, res)
+	}
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()),
+		kgo.SASL(plain.Auth{User: "alice", Pass: "alice-secret"}.AsMechanism()),
+		kgo.ConsumerGroup("g1"), kgo.ConsumeTopics("orders-eu"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
+	fetches := consumer.PollFetches(cctx)
+	ccancel()
+	if err := fetches.Err(); err != nil || fetches.NumRecords() != 1 || string(fetches.Records()[0].Value) != "alice" {
+		t.Fatalf("alice consumes orders-eu in g1: %v, %d records", err, fetches.NumRecords())
+	}
+	if err := consumer.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatalf("alice commits in g1: %v", err)
+	}
+	consumer.Close()
+	committed, err := kadm.NewClient(client("alice")).FetchOffsets(ctx, "g1")
+	if err != nil {
+		t.Fatalf("alice fetches g1's offsets: %v", err)
+	}
+	if o, ok := committed.Lookup("orders-eu", 0); !ok || o.At != 1 {
+		t.Fatalf("g1's offset on orders-eu/0: %+v (found %v), want 1", o, ok)
+	}
+	if _, err := kadm.NewClient(client("alice")).FetchOffsets(ctx, "g2"); !errors.Is(err, kerr.GroupAuthorizationFailed) {
+		t.Fatalf("alice fetches g2's offsets: %v, want %v", err, kerr.GroupAuthorizationFailed)
+	}
+	if res, err := adm.DeleteACLs(ctx, readOrders.AllowHosts("*")); err != nil || len(res) != 1 || res[0].Err != nil || len(res[0].Deleted) != 1 {
+		t.Fatalf("DeleteAcls through the Kafka API: %v %+v", err, res)
+	}
+
 	// ACLs are cluster state: they survive a restart.
 	if err := b.Stop(ctx); err != nil {
 		t.Fatal(err)
