@@ -69,6 +69,10 @@ type Config struct {
 	// access control lists (authz.go) and serves the ACL APIs; nil allows
 	// everything and answers the ACL APIs with SECURITY_DISABLED.
 	ACLs ACLStore
+	// Quotas keeps the client quotas this listener enforces
+	// (quotas.go) and DescribeClientQuotas/AlterClientQuotas serve; nil
+	// enforces none and answers those APIs with an error.
+	Quotas QuotaStore
 	// AllowIfNoACL allows an operation on a resource no ACL applies to
 	// (Kafka's allow.everyone.if.no.acl.found); by default it is denied.
 	AllowIfNoACL bool
