@@ -104,9 +104,21 @@ func (e Entity) Validate() error {
 // before default before named.
 func CompareEntities(a, b Entity) int {
 	return cmp.Or(
-		cmp.Compare(a.User.Kind, b.User.Kind), strings.Compare(a.User.Name, b.User.Name),
-		cmp.Compare(a.ClientID.Kind, b.ClientID.Kind), strings.Compare(a.ClientID.Name, b.ClientID.Name),
+		cmp.Compare(a.User.rank(), b.User.rank()), strings.Compare(a.User.Name, b.User.Name),
+		cmp.Compare(a.ClientID.rank(), b.ClientID.rank()), strings.Compare(a.ClientID.Name, b.ClientID.Name),
 	)
+}
+
+// rank orders parts by kind: absent, default, named (the kinds' numbers
+// put named before default).
+func (p Part) rank() int {
+	switch p.Kind {
+	case Absent:
+		return 0
+	case Default:
+		return 1
+	}
+	return 2
 }
 
 // ValidateValue reports why value cannot be key's quota.
