@@ -256,9 +256,14 @@ func (s *Set) Resolve(key, user, clientID string) (limit float64, sensor Entity,
 	}
 	u, c := Name(user), Name(clientID)
 	for _, e := range [...]Entity{
-		{u, c}, {u, DefaultPart}, {u, Part{}},
-		{DefaultPart, c}, {DefaultPart, DefaultPart}, {DefaultPart, Part{}},
-		{Part{}, c}, {Part{}, DefaultPart},
+		{u, c},
+		{u, DefaultPart},
+		{u, Part{}},
+		{DefaultPart, c},
+		{DefaultPart, DefaultPart},
+		{DefaultPart, Part{}},
+		{Part{}, c},
+		{Part{}, DefaultPart},
 	} {
 		if v, found := s.quotas[e][key]; found {
 			sensor = e

@@ -166,16 +166,31 @@ func TestSetApply(t *testing.T) {
 		want string
 	}{
 		{"nothing", nil, before},
-		{"set a new entity", []Alteration{{defClient, []Op{{Key: ConsumerByteRate, Value: 5}}}},
-			"client-id=<default>{consumer_byte_rate=5} user=alice{consumer_byte_rate=200 producer_byte_rate=100} user=bob{producer_byte_rate=10}"},
-		{"replace a value", []Alteration{{userA, []Op{{Key: ProducerByteRate, Value: 101}}}},
-			"user=alice{consumer_byte_rate=200 producer_byte_rate=101} user=bob{producer_byte_rate=10}"},
-		{"add a key", []Alteration{{userB, []Op{{Key: ConsumerByteRate, Value: 20}}}},
-			"user=alice{consumer_byte_rate=200 producer_byte_rate=100} user=bob{consumer_byte_rate=20 producer_byte_rate=10}"},
-		{"remove one key", []Alteration{{userA, []Op{{Key: ProducerByteRate, Remove: true}}}},
-			"user=alice{consumer_byte_rate=200} user=bob{producer_byte_rate=10}"},
-		{"removing the last removes the entity", []Alteration{{userB, []Op{{Key: ProducerByteRate, Remove: true}}}},
-			"user=alice{consumer_byte_rate=200 producer_byte_rate=100}"},
+		{
+			"set a new entity",
+			[]Alteration{{defClient, []Op{{Key: ConsumerByteRate, Value: 5}}}},
+			"client-id=<default>{consumer_byte_rate=5} user=alice{consumer_byte_rate=200 producer_byte_rate=100} user=bob{producer_byte_rate=10}",
+		},
+		{
+			"replace a value",
+			[]Alteration{{userA, []Op{{Key: ProducerByteRate, Value: 101}}}},
+			"user=alice{consumer_byte_rate=200 producer_byte_rate=101} user=bob{producer_byte_rate=10}",
+		},
+		{
+			"add a key",
+			[]Alteration{{userB, []Op{{Key: ConsumerByteRate, Value: 20}}}},
+			"user=alice{consumer_byte_rate=200 producer_byte_rate=100} user=bob{consumer_byte_rate=20 producer_byte_rate=10}",
+		},
+		{
+			"remove one key",
+			[]Alteration{{userA, []Op{{Key: ProducerByteRate, Remove: true}}}},
+			"user=alice{consumer_byte_rate=200} user=bob{producer_byte_rate=10}",
+		},
+		{
+			"removing the last removes the entity",
+			[]Alteration{{userB, []Op{{Key: ProducerByteRate, Remove: true}}}},
+			"user=alice{consumer_byte_rate=200 producer_byte_rate=100}",
+		},
 		{"removing what is not there", []Alteration{{defClient, []Op{{Key: ProducerByteRate, Remove: true}}}}, before},
 		{"in order: set then remove", []Alteration{
 			{defClient, []Op{{Key: ConsumerByteRate, Value: 5}}},
@@ -338,31 +353,61 @@ func TestFilterMatches(t *testing.T) {
 		want   string
 		strict string // with Strict set
 	}{
-		{"nothing", Filter{},
+		{
+			"nothing",
+			Filter{},
 			"client-id=<default> client-id=c user=<default> user=<default>,client-id=<default> user=alice user=alice,client-id=<default> user=alice,client-id=c user=bob",
-			""},
-		{"exact user", Filter{Components: []Component{user(MatchExact, "alice")}},
-			"user=alice user=alice,client-id=<default> user=alice,client-id=c", "user=alice"},
+			"",
+		},
+		{
+			"exact user",
+			Filter{Components: []Component{user(MatchExact, "alice")}},
+			"user=alice user=alice,client-id=<default> user=alice,client-id=c", "user=alice",
+		},
 		{"exact user no one has", Filter{Components: []Component{user(MatchExact, "carol")}}, "", ""},
 		{"exact user <default> is a name", Filter{Components: []Component{user(MatchExact, "<default>")}}, "", ""},
-		{"default user", Filter{Components: []Component{user(MatchDefault, "")}},
-			"user=<default> user=<default>,client-id=<default>", "user=<default>"},
-		{"any user", Filter{Components: []Component{user(MatchAny, "")}},
+		{
+			"default user",
+			Filter{Components: []Component{user(MatchDefault, "")}},
+			"user=<default> user=<default>,client-id=<default>", "user=<default>",
+		},
+		{
+			"any user",
+			Filter{Components: []Component{user(MatchAny, "")}},
 			"user=<default> user=<default>,client-id=<default> user=alice user=alice,client-id=<default> user=alice,client-id=c user=bob",
-			"user=<default> user=alice user=bob"},
-		{"exact client", Filter{Components: []Component{client(MatchExact, "c")}},
-			"client-id=c user=alice,client-id=c", "client-id=c"},
-		{"default client", Filter{Components: []Component{client(MatchDefault, "")}},
-			"client-id=<default> user=<default>,client-id=<default> user=alice,client-id=<default>", "client-id=<default>"},
-		{"any client", Filter{Components: []Component{client(MatchAny, "")}},
+			"user=<default> user=alice user=bob",
+		},
+		{
+			"exact client",
+			Filter{Components: []Component{client(MatchExact, "c")}},
+			"client-id=c user=alice,client-id=c", "client-id=c",
+		},
+		{
+			"default client",
+			Filter{Components: []Component{client(MatchDefault, "")}},
+			"client-id=<default> user=<default>,client-id=<default> user=alice,client-id=<default>", "client-id=<default>",
+		},
+		{
+			"any client",
+			Filter{Components: []Component{client(MatchAny, "")}},
 			"client-id=<default> client-id=c user=<default>,client-id=<default> user=alice,client-id=<default> user=alice,client-id=c",
-			"client-id=<default> client-id=c"},
-		{"user and any client", Filter{Components: []Component{user(MatchExact, "alice"), client(MatchAny, "")}},
-			"user=alice,client-id=<default> user=alice,client-id=c", "user=alice,client-id=<default> user=alice,client-id=c"},
-		{"any client and default user", Filter{Components: []Component{client(MatchAny, ""), user(MatchDefault, "")}},
-			"user=<default>,client-id=<default>", "user=<default>,client-id=<default>"},
-		{"exact both", Filter{Components: []Component{user(MatchExact, "alice"), client(MatchExact, "c")}},
-			"user=alice,client-id=c", "user=alice,client-id=c"},
+			"client-id=<default> client-id=c",
+		},
+		{
+			"user and any client",
+			Filter{Components: []Component{user(MatchExact, "alice"), client(MatchAny, "")}},
+			"user=alice,client-id=<default> user=alice,client-id=c", "user=alice,client-id=<default> user=alice,client-id=c",
+		},
+		{
+			"any client and default user",
+			Filter{Components: []Component{client(MatchAny, ""), user(MatchDefault, "")}},
+			"user=<default>,client-id=<default>", "user=<default>,client-id=<default>",
+		},
+		{
+			"exact both",
+			Filter{Components: []Component{user(MatchExact, "alice"), client(MatchExact, "c")}},
+			"user=alice,client-id=c", "user=alice,client-id=c",
+		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if err := tt.f.Validate(); err != nil {
