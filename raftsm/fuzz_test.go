@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-go/chronik/core/acl"
+	"github.com/chronik-go/chronik/core/quota"
 )
 
 // FuzzStateMachines applies arbitrary Raft entries to each of the three
@@ -202,6 +203,11 @@ func fuzzSeeds() [][][]byte {
 				ResourceType: kmsg.ACLResourceTypeTopic, PatternType: kmsg.ACLResourcePatternTypeMatch, ResourceName: &name,
 				Operation: kmsg.ACLOperationAny, Permission: kmsg.ACLPermissionTypeAny,
 			}}),
+			EncodeAlterQuotas([]quota.Alteration{
+				setQuota(quota.Entity{User: quota.Name("a")}, quota.ProducerByteRate, 1024),
+				setQuota(quota.Entity{User: quota.DefaultPart, ClientID: quota.Name("c")}, quota.ConsumerByteRate, 2048),
+			}),
+			EncodeAlterQuotas([]quota.Alteration{removeQuota(quota.Entity{User: quota.Name("a")}, quota.ProducerByteRate)}),
 		},
 		{
 			commit("g", 5, off("t", 0, 1), off("t", 1, 9)),

@@ -18,7 +18,8 @@ import (
 const keyLeader = 'L'
 
 // cmdReportLeader is a meta command; 32–47 are cluster commands (33:
-// txnids.go, 34–38: membership.go, 39–40: scramcreds.go, 41–42: acls.go).
+// txnids.go, 34–38: membership.go, 39–40: scramcreds.go, 41–42: acls.go,
+// 43: quotas.go).
 const cmdReportLeader byte = 32
 
 // LeaderRecord is the last reported leader of a shard.

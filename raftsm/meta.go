@@ -11,6 +11,7 @@ import (
 	sm "github.com/lni/dragonboat/v4/statemachine"
 
 	"github.com/chronik-go/chronik/core/acl"
+	"github.com/chronik-go/chronik/core/quota"
 )
 
 // MetaShardID is the Raft shard of the cluster metadata.
@@ -61,6 +62,9 @@ type MetaView struct {
 	// same *acl.Set from one view to the next until they change, so that
 	// readers may cache decisions against the pointer.
 	ACLs *acl.Set
+	// Quotas holds the client quotas (quotas.go); never nil. Like ACLs, it
+	// is the same *quota.Set until they change.
+	Quotas *quota.Set
 }
 
 // CreateTopicCommand creates a topic with the given placement; the state
@@ -90,7 +94,8 @@ type Meta struct {
 	txnIDs         map[string]txnProducer
 	brokers        map[int32]BrokerRecord
 	scram          map[scramID]ScramCredential
-	acls           *acl.Set // replaced, never modified, when the bindings change
+	acls           *acl.Set   // replaced, never modified, when the bindings change
+	quotas         *quota.Set // replaced, never modified, when the quotas change
 
 	view atomic.Pointer[MetaView]
 }
@@ -105,6 +110,7 @@ func NewMeta(store *Store, onChange func(*MetaView)) *Meta {
 	m.view.Store(&MetaView{
 		Topics: map[string]*TopicRecord{}, Leaders: map[uint64]LeaderRecord{}, Brokers: map[int32]BrokerRecord{},
 		Scram: map[string]map[ScramMechanism]ScramCredential{}, ACLs: acl.NewSet(nil),
+		Quotas: quota.NewSet(nil),
 	})
 	return m
 }
@@ -175,6 +181,9 @@ func (m *Meta) load() error {
 	if err := m.loadACLs(); err != nil {
 		return err
 	}
+	if err := m.loadQuotas(); err != nil {
+		return err
+	}
 	m.publish()
 	return nil
 }
@@ -192,7 +201,10 @@ func (m *Meta) publish() {
 	for k, v := range m.brokers {
 		brokers[k] = v
 	}
-	v := &MetaView{Applied: m.applied, Topics: topics, Leaders: leaders, Brokers: brokers, Scram: m.scramView(), ACLs: m.acls}
+	v := &MetaView{
+		Applied: m.applied, Topics: topics, Leaders: leaders, Brokers: brokers,
+		Scram: m.scramView(), ACLs: m.acls, Quotas: m.quotas,
+	}
 	m.view.Store(v)
 	m.onChange(v)
 }
@@ -305,6 +317,8 @@ func (m *Meta) apply(b *pebble.Batch, cmd []byte) (sm.Result, bool) {
 		return m.applyCreateACLs(b, &d)
 	case cmdDeleteACLs:
 		return m.applyDeleteACLs(b, &d)
+	case cmdAlterQuotas:
+		return m.applyAlterQuotas(b, &d)
 	default:
 		return sm.Result{Data: statusData[StatusUnsupportedCmd]}, false
 	}
