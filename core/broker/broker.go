@@ -309,6 +309,7 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		SuperUsers:               cfg.Kafka.SuperUsers,
 		ACLs:                     acls,
 		AllowIfNoACL:             cfg.Kafka.AllowEveryoneIfNoACLFound,
+		Quotas:                   quotaStore{b.cluster}, // always on, as in Kafka: with no quotas, nothing is throttled
 	}, &backend{b.cluster, b.parts, b.tier}, metrics, log)
 	if err := b.kafka.Listen(); err != nil {
 		return nil, fmt.Errorf("cannot listen for Kafka clients on %s: %w", cfg.KafkaAddr, err)

@@ -6,3 +6,7 @@ import "github.com/chronik-go/chronik/kafka"
 // (whatever kafka.authorizer says), for tests that manage ACLs without
 // the Kafka API.
 func ACLStoreOf(b *Broker) kafka.ACLStore { return aclStore{b.cluster} }
+
+// QuotaStoreOf is the cluster's client quotas as b's Kafka listener sees
+// them, for tests that manage quotas without the Kafka API.
+func QuotaStoreOf(b *Broker) kafka.QuotaStore { return quotaStore{b.cluster} }
