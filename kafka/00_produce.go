@@ -25,6 +25,9 @@ package kafka
 //     returns (core/partition Service.Append encodes them into a new command).
 //   - With ACLs (authz.go), a topic needs WRITE: TOPIC_AUTHORIZATION_FAILED
 //     otherwise, before its existence is told (v13: after its ID is found).
+//   - Quotas (quotas.go): the request's bytes count against the client's
+//     producer_byte_rate; over it, ThrottleMillis says for how long the
+//     connection is not read (with acks=0 it is muted all the same).
 //   - v10+: a partition answered NOT_LEADER_OR_FOLLOWER carries the KIP-951
 //     leader hint (CurrentLeader, Brokers; leaderhints.go).
 //   - Not done yet: per-record errors (ErrorRecords).
@@ -38,6 +41,7 @@ import (
 
 	"github.com/chronik-go/chronik/core/cluster"
 	"github.com/chronik-go/chronik/core/partition"
+	"github.com/chronik-go/chronik/core/quota"
 )
 
 // produceMinTimeout is the shortest wait for a commit: a Raft round trip
@@ -125,6 +129,7 @@ func beginProduce(s *Server, r *request) func(context.Context) kmsg.Response {
 	if s.cfg.Tracer != nil {
 		r.proposed = time.Now().UnixNano()
 	}
+	resp.ThrottleMillis = s.throttle(r, quota.ProducerByteRate, r.size)
 	if req.Acks == 0 {
 		return nil
 	}

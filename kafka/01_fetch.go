@@ -34,6 +34,9 @@ package kafka
 //     are not used yet.
 //   - With ACLs (authz.go), a topic needs READ: TOPIC_AUTHORIZATION_FAILED
 //     otherwise, before its existence is told.
+//   - Quotas (quotas.go): the records' bytes count against the client's
+//     consumer_byte_rate; over it, ThrottleMillis says for how long the
+//     connection is not read.
 //   - v16+: a partition answered NOT_LEADER_OR_FOLLOWER carries the KIP-951
 //     leader hint (CurrentLeader, Brokers; leaderhints.go).
 
@@ -45,6 +48,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-go/chronik/core/partition"
+	"github.com/chronik-go/chronik/core/quota"
 )
 
 // maxFetchWait caps MaxWaitMillis so a fetch always answers well before any
@@ -150,6 +154,7 @@ func handleFetch(ctx context.Context, s *Server, r *request) kmsg.Response {
 	if req.Version >= 16 {
 		defer s.addFetchHints(resp, parts) // on whichever answer is returned
 	}
+	defer s.throttleFetch(r, resp)
 	total, failed := s.readFetch(ctx, parts, req.MaxBytes)
 	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
 	if wait <= 0 || len(parts) == 0 || topicError || failed || total >= int(req.MinBytes) {
@@ -250,4 +255,15 @@ func (s *Server) readFetch(ctx context.Context, parts []fetchPartition, maxBytes
 		total += len(res.Records)
 	}
 	return total, failed
+}
+
+// throttleFetch counts resp's records against r's consumer_byte_rate.
+func (s *Server) throttleFetch(r *request, resp *kmsg.FetchResponse) {
+	n := 0
+	for i := range resp.Topics {
+		for j := range resp.Topics[i].Partitions {
+			n += len(resp.Topics[i].Partitions[j].RecordBatches)
+		}
+	}
+	resp.ThrottleMillis = s.throttle(r, quota.ConsumerByteRate, n)
 }

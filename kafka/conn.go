@@ -33,6 +33,9 @@ type conn struct {
 	// connection's authorization decisions (authz.go).
 	host  string
 	authz authzCache
+	// mutedUntil (unix ns) holds the reader back while a quota throttles
+	// the connection (quotas.go).
+	mutedUntil atomic.Int64
 
 	// ctx ends when the connection fails (client gone, protocol error,
 	// write error) or the server aborts; handlers run under it.
@@ -172,6 +175,9 @@ func (c *conn) readLoop() {
 			// read are dropped like those still in the socket.
 			return
 		default:
+		}
+		if !c.waitMuted() {
+			return
 		}
 		r, err := readRequest(c.br, c.s.cfg.MaxRequestBytes, c.lastClientID)
 		if r != nil {

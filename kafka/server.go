@@ -73,6 +73,9 @@ type Config struct {
 	// (quotas.go) and DescribeClientQuotas/AlterClientQuotas serve; nil
 	// enforces none and answers those APIs with an error.
 	Quotas QuotaStore
+	// QuotaWindow is the length of one of the windows quotas measure
+	// rates in (default 1 s, Kafka's quota.window.size.seconds).
+	QuotaWindow time.Duration
 	// AllowIfNoACL allows an operation on a resource no ACL applies to
 	// (Kafka's allow.everyone.if.no.acl.found); by default it is denied.
 	AllowIfNoACL bool
@@ -114,6 +117,8 @@ var allowAll = AuthorizerFunc(func(context.Context, string, int16, kmsg.Request)
 
 // Server is the Kafka listener of one broker.
 type Server struct {
+	// sensors measure the traffic under quotas (quotas.go).
+	sensors quotaSensors
 	cfg     Config
 	backend Backend
 	metrics *telemetry.Metrics
@@ -163,6 +168,9 @@ func New(cfg Config, b Backend, m *telemetry.Metrics, log *slog.Logger) *Server 
 	}
 	if cfg.Authorizer == nil {
 		cfg.Authorizer = allowAll
+	}
+	if cfg.QuotaWindow <= 0 {
+		cfg.QuotaWindow = time.Second
 	}
 	if cfg.Groups == nil {
 		cfg.Groups = noGroups{}
