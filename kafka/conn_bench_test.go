@@ -16,6 +16,7 @@ import (
 
 	"github.com/chronik-go/chronik/core/acl"
 	"github.com/chronik-go/chronik/core/partition"
+	"github.com/chronik-go/chronik/core/quota"
 )
 
 // The connection benchmarks measure what the Kafka front end itself costs
@@ -249,6 +250,34 @@ func BenchmarkProduceConnACLs(b *testing.B) {
 				cfg.ACLs = newMemACLs(bindings...)
 			}
 			ts := startServer(b, cfg, nil)
+			ts.createTopic(b, "bench", 1)
+			ok := &memPending{res: partition.AppendResult{LogAppendTime: -1}}
+			ts.appendTo = func(partition.TP, []byte) appendWaiter { return ok }
+			req := benchProduceRequest(1)
+			runConnBench(b, ts, req, benchFrame(req), 16, checkProduced)
+		})
+	}
+}
+
+// BenchmarkProduceConnQuotas is the cost of quotas on the produce path:
+// none set, 1,000 client-ID quotas none of which is the producer's, and a
+// default quota (every client ID) far above the traffic, which each
+// request records against.
+func BenchmarkProduceConnQuotas(b *testing.B) {
+	others := map[quota.Entity]map[string]float64{}
+	for i := range 1000 {
+		others[quota.Entity{ClientID: quota.Name(fmt.Sprintf("client-%d", i))}] = map[string]float64{quota.ProducerByteRate: 1e6}
+	}
+	for _, tc := range []struct {
+		name   string
+		quotas map[quota.Entity]map[string]float64
+	}{
+		{"none", nil},
+		{"others=1000", others},
+		{"default", map[quota.Entity]map[string]float64{{ClientID: quota.DefaultPart}: {quota.ProducerByteRate: 1e12}}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			ts := startServer(b, Config{Quotas: staticQuotas{quota.NewSet(tc.quotas)}}, nil)
 			ts.createTopic(b, "bench", 1)
 			ok := &memPending{res: partition.AppendResult{LogAppendTime: -1}}
 			ts.appendTo = func(partition.TP, []byte) appendWaiter { return ok }
