@@ -16,6 +16,7 @@ import (
 
 	"github.com/chronik-go/chronik/core/acl"
 	"github.com/chronik-go/chronik/core/backup"
+	"github.com/chronik-go/chronik/core/quota"
 	_ "github.com/chronik-go/chronik/plugins/memstore"
 	"github.com/chronik-go/chronik/tiering"
 )
@@ -157,6 +158,83 @@ func TestACLsRoundTrip(t *testing.T) {
 	d.ACLs = []backup.ACL{backup.ACLOf(alice), backup.ACLOf(alice)}
 	if err := d.Validate(); !errors.Is(err, backup.ErrCorrupt) {
 		t.Fatalf("an ACL listed twice: %v", err)
+	}
+}
+
+// TestQuotasRoundTrip: client quotas travel in a quotas object, one item
+// per entity, each part named or explicitly the default; a backup without
+// any has none. A malformed entity, a bad quota and a duplicate are refused.
+func TestQuotasRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	d := sample()
+	putSegments(t, s, d)
+	p, c := quota.ProducerByteRate, quota.ConsumerByteRate
+	entities := []quota.Entity{
+		{User: quota.Name("alice")},
+		{User: quota.Name("<default>")}, // a user so named is not the default
+		{User: quota.DefaultPart, ClientID: quota.Name("")},
+		{ClientID: quota.DefaultPart},
+	}
+	values := []map[string]float64{{p: 1048576, c: 2.5e6}, {p: 1}, {c: 0.5}, {p: 4096}}
+	for i, e := range entities {
+		d.Quotas = append(d.Quotas, backup.QuotaOf(e, values[i]))
+	}
+	id := backup.NewID(time.Now())
+	m, err := backup.Write(ctx, s, id, backup.Info{ClusterID: "c1", Node: 1}, backup.None, d, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Quotas != 4 || m.ACLs != 0 || len(m.Objects) != 4 {
+		t.Fatalf("manifest %+v", m)
+	}
+	raw, err := s.ReadAll(ctx, "backups/"+id+"/quotas.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`{"user":{"name":"alice"},"quotas":{"consumer_byte_rate":2500000,"producer_byte_rate":1048576}}`,
+		`{"user":{"name":"\u003cdefault\u003e"},"quotas":{"producer_byte_rate":1}}`,
+		`{"user":{"default":true},"client_id":{"name":""},"quotas":{"consumer_byte_rate":0.5}}`,
+		`{"client_id":{"default":true},"quotas":{"producer_byte_rate":4096}}`,
+	} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("quotas.json lacks %s: %s", want, raw)
+		}
+	}
+	_, loaded, err := backup.Load(ctx, s, id)
+	if err != nil || !reflect.DeepEqual(loaded.Quotas, d.Quotas) {
+		t.Fatalf("loaded quotas %+v, %v", loaded, err)
+	}
+	for i, want := range entities {
+		if got, err := loaded.Quotas[i].Entity(); err != nil || got != want {
+			t.Errorf("quotas %d parse back as %v, %v; want %v", i, got, err, want)
+		}
+	}
+
+	name := "bob"
+	for _, tc := range []struct {
+		name   string
+		mutate func(q *backup.Quota)
+	}{
+		{"no part", func(q *backup.Quota) { q.User = nil }},
+		{"a part neither named nor default", func(q *backup.Quota) { q.User = &backup.QuotaPart{} }},
+		{"a part both named and default", func(q *backup.Quota) { q.User = &backup.QuotaPart{Name: &name, Default: true} }},
+		{"no quotas", func(q *backup.Quota) { q.Quotas = nil }},
+		{"an unknown quota", func(q *backup.Quota) { q.Quotas = map[string]float64{"request_percentage": 50} }},
+		{"a rate of zero", func(q *backup.Quota) { q.Quotas = map[string]float64{p: 0} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := &backup.Data{Quotas: []backup.Quota{backup.QuotaOf(entities[0], values[0])}}
+			tc.mutate(&bad.Quotas[0])
+			if err := bad.Validate(); !errors.Is(err, backup.ErrCorrupt) {
+				t.Errorf("Validate() = %v, want %v", err, backup.ErrCorrupt)
+			}
+		})
+	}
+	d.Quotas = []backup.Quota{backup.QuotaOf(entities[0], values[0]), backup.QuotaOf(entities[0], values[1])}
+	if err := d.Validate(); !errors.Is(err, backup.ErrCorrupt) {
+		t.Fatalf("an entity listed twice: %v", err)
 	}
 }
 

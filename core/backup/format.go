@@ -20,13 +20,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-go/chronik/core/acl"
+	"github.com/chronik-go/chronik/core/quota"
 	"github.com/chronik-go/chronik/raftsm"
 )
 
@@ -72,6 +75,9 @@ type Data struct {
 	// ACLs are the access control lists; a backup without any has no acls
 	// object.
 	ACLs []ACL `json:"acls,omitempty"`
+	// Quotas are the client quotas, one per entity; a backup without any
+	// has no quotas object.
+	Quotas []Quota `json:"quotas,omitempty"`
 }
 
 // ACL is one access control binding, its enumerations by the names
@@ -121,6 +127,72 @@ func (a ACL) Binding() (acl.Binding, error) {
 			a.ResourceType, a.PatternType, a.ResourceName, a.Principal, a.Host, a.Permission, a.Operation, err)
 	}
 	return b, nil
+}
+
+// Quota is the client quotas of one entity: a user, a client ID or a
+// user's client ID, either of which may be the default. Each part present
+// is an object that says which, {"name": "alice"} or {"default": true},
+// so that a user or client ID literally named "<default>" (or "") reads
+// as itself; an absent part is left out.
+type Quota struct {
+	User     *QuotaPart         `json:"user,omitempty"`
+	ClientID *QuotaPart         `json:"client_id,omitempty"`
+	Quotas   map[string]float64 `json:"quotas"` // producer_byte_rate, consumer_byte_rate: bytes per second
+}
+
+// QuotaPart is one part of a Quota's entity: a name or the default.
+type QuotaPart struct {
+	Name    *string `json:"name,omitempty"`
+	Default bool    `json:"default,omitempty"`
+}
+
+// QuotaOf is e's quotas as a backup holds them.
+func QuotaOf(e quota.Entity, quotas map[string]float64) Quota {
+	part := func(p quota.Part) *QuotaPart {
+		switch p.Kind {
+		case quota.Named:
+			return &QuotaPart{Name: &p.Name}
+		case quota.Default:
+			return &QuotaPart{Default: true}
+		}
+		return nil
+	}
+	return Quota{User: part(e.User), ClientID: part(e.ClientID), Quotas: maps.Clone(quotas)}
+}
+
+// Entity parses q's entity back and checks its quotas (quota.Entity.Validate,
+// quota.ValidateValue); an error names the entity.
+func (q Quota) Entity() (quota.Entity, error) {
+	var e quota.Entity
+	var errs []error
+	for _, x := range []struct {
+		name string
+		from *QuotaPart
+		to   *quota.Part
+	}{{quota.TypeUser, q.User, &e.User}, {quota.TypeClientID, q.ClientID, &e.ClientID}} {
+		switch {
+		case x.from == nil:
+		case x.from.Default && x.from.Name == nil:
+			*x.to = quota.DefaultPart
+		case !x.from.Default && x.from.Name != nil:
+			*x.to = quota.Name(*x.from.Name)
+		default:
+			errs = append(errs, fmt.Errorf("the %s is either {\"name\": …} or {\"default\": true}", x.name))
+		}
+	}
+	if len(errs) == 0 {
+		errs = append(errs, e.Validate())
+	}
+	if len(q.Quotas) == 0 {
+		errs = append(errs, errors.New("no quotas"))
+	}
+	for _, k := range slices.Sorted(maps.Keys(q.Quotas)) {
+		errs = append(errs, quota.ValidateValue(k, q.Quotas[k]))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return quota.Entity{}, fmt.Errorf("quotas of %q: %w", e, err)
+	}
+	return e, nil
 }
 
 // User is one user's SCRAM credential for one mechanism, as the meta shard
@@ -264,6 +336,8 @@ type Manifest struct {
 	Users int `json:"users,omitempty"`
 	// ACLs counts the access control bindings.
 	ACLs int `json:"acls,omitempty"`
+	// Quotas counts the entities with client quotas.
+	Quotas int `json:"quotas,omitempty"`
 	// RecoveryPoint is, per partition, what a restore brings back:
 	// [LogStart, TieredEnd). HighWatermark is where the log ended when the
 	// backup was taken.
@@ -273,7 +347,7 @@ type Manifest struct {
 // Object is one stored part of a backup.
 type Object struct {
 	Name        string `json:"name"` // relative to backups/<id>/
-	Kind        string `json:"kind"` // topics, groups, partitions, users or acls
+	Kind        string `json:"kind"` // topics, groups, partitions, users, acls or quotas
 	Compression string `json:"compression"`
 	Size        int64  `json:"size"`   // stored bytes
 	SHA256      string `json:"sha256"` // of the stored bytes, hex
@@ -295,8 +369,9 @@ const (
 	kindTopics     = "topics"
 	kindGroups     = "groups"
 	kindPartitions = "partitions"
-	kindUsers      = "users" // only when there are any
-	kindACLs       = "acls"  // only when there are any
+	kindUsers      = "users"  // only when there are any
+	kindACLs       = "acls"   // only when there are any
+	kindQuotas     = "quotas" // only when there are any
 )
 
 func extension(compression string) string {
@@ -405,7 +480,7 @@ func decodeObject(o Object, stored []byte, v any) error {
 
 // Validate checks that d is restorable: topic IDs and names are unique and
 // well formed, partitions belong to topics, segments are contiguous, user
-// credentials are complete and ACLs valid, each listed once.
+// credentials are complete, ACLs valid and quotas valid, each listed once.
 func (d *Data) Validate() error {
 	topics := map[string]Topic{}
 	ids := map[string]string{}
@@ -469,6 +544,17 @@ func (d *Data) Validate() error {
 			return fmt.Errorf("%w: ACL %s is listed twice", ErrCorrupt, b)
 		}
 		acls[b] = true
+	}
+	quotas := map[quota.Entity]bool{}
+	for _, q := range d.Quotas {
+		e, err := q.Entity()
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		if quotas[e] {
+			return fmt.Errorf("%w: the quotas of %s are listed twice", ErrCorrupt, e)
+		}
+		quotas[e] = true
 	}
 	return nil
 }

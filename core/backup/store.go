@@ -24,6 +24,7 @@ import (
 //	backups/<id>/partitions.json.zst
 //	backups/<id>/users.json.zst       only with SCRAM credentials to keep
 //	backups/<id>/acls.json.zst        only with ACLs to keep
+//	backups/<id>/quotas.json.zst      only with client quotas to keep
 //	backups/<id>/manifest.json        written last
 //	segments/…                        tiered segments (core/tier), referenced
 const (
@@ -75,7 +76,8 @@ func Write(ctx context.Context, store *tiering.Store, id string, info Info, comp
 	m := &Manifest{
 		Format: FormatVersion, ID: id, ClusterID: info.ClusterID, Node: info.Node, ChronikVersion: chronikVersion(),
 		CreatedAt: started.UTC(), Compression: compression,
-		Topics: len(d.Topics), Partitions: len(d.Partitions), Groups: len(d.Groups), Users: len(d.Users), ACLs: len(d.ACLs),
+		Topics: len(d.Topics), Partitions: len(d.Partitions), Groups: len(d.Groups),
+		Users: len(d.Users), ACLs: len(d.ACLs), Quotas: len(d.Quotas),
 		RecoveryPoint: make([]RecoveryPoint, 0, len(d.Partitions)),
 	}
 	for _, g := range d.Groups {
@@ -105,6 +107,9 @@ func Write(ctx context.Context, store *tiering.Store, id string, info Info, comp
 	}
 	if len(d.ACLs) > 0 {
 		parts = append(parts, part{kindACLs, d.ACLs, len(d.ACLs)})
+	}
+	if len(d.Quotas) > 0 {
+		parts = append(parts, part{kindQuotas, d.Quotas, len(d.Quotas)})
 	}
 	dir := backupsPrefix + id + "/"
 	for _, p := range parts {
@@ -258,6 +263,8 @@ func Load(ctx context.Context, store *tiering.Store, id string) (*Manifest, *Dat
 			target = &d.Users
 		case kindACLs:
 			target = &d.ACLs
+		case kindQuotas:
+			target = &d.Quotas
 		default:
 			return nil, nil, fmt.Errorf("%w: manifest lists object %s of unknown kind %q", ErrCorrupt, o.Name, o.Kind)
 		}
@@ -282,9 +289,11 @@ func Load(ctx context.Context, store *tiering.Store, id string) (*Manifest, *Dat
 			return nil, nil, fmt.Errorf("%w: backup %s: the manifest lists no %s object", ErrCorrupt, id, k)
 		}
 	}
-	if len(d.Topics) != m.Topics || len(d.Partitions) != m.Partitions || len(d.Groups) != m.Groups || len(d.Users) != m.Users || len(d.ACLs) != m.ACLs {
-		return nil, nil, fmt.Errorf("%w: backup %s: objects hold %d topics, %d partitions, %d groups, %d user credentials, %d ACLs; the manifest says %d, %d, %d, %d, %d",
-			ErrCorrupt, id, len(d.Topics), len(d.Partitions), len(d.Groups), len(d.Users), len(d.ACLs), m.Topics, m.Partitions, m.Groups, m.Users, m.ACLs)
+	if len(d.Topics) != m.Topics || len(d.Partitions) != m.Partitions || len(d.Groups) != m.Groups || len(d.Users) != m.Users ||
+		len(d.ACLs) != m.ACLs || len(d.Quotas) != m.Quotas {
+		return nil, nil, fmt.Errorf("%w: backup %s: objects hold %d topics, %d partitions, %d groups, %d user credentials, %d ACLs, %d quota entities; "+
+			"the manifest says %d, %d, %d, %d, %d, %d", ErrCorrupt, id, len(d.Topics), len(d.Partitions), len(d.Groups), len(d.Users), len(d.ACLs), len(d.Quotas),
+			m.Topics, m.Partitions, m.Groups, m.Users, m.ACLs, m.Quotas)
 	}
 	if err := d.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("backup %s: %w", id, err)

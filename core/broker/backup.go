@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"github.com/chronik-go/chronik/core/cluster"
 	"github.com/chronik-go/chronik/core/config"
 	"github.com/chronik-go/chronik/core/partition"
+	"github.com/chronik-go/chronik/core/quota"
 	"github.com/chronik-go/chronik/raftsm"
 	"github.com/chronik-go/chronik/tiering"
 )
@@ -143,6 +145,10 @@ func (b *Broker) collectBackup(ctx context.Context) (*backup.Data, error) {
 	}
 	for _, x := range b.cluster.ACLs().Bindings() {
 		d.ACLs = append(d.ACLs, backup.ACLOf(x))
+	}
+	quotas := b.cluster.Quotas()
+	for _, e := range quotas.Entities() {
+		d.Quotas = append(d.Quotas, backup.QuotaOf(e, quotas.Quotas(e)))
 	}
 	topics := b.cluster.Topics()
 	for _, t := range topics {
@@ -353,6 +359,13 @@ func (b *Broker) restoreFromPlan(ctx context.Context) error {
 	if len(d.ACLs) > 0 {
 		log.Info("restore: ACLs restored", "acls", acls, "of", len(d.ACLs))
 	}
+	quotas, err := b.restoreQuotas(ctx, d.Quotas)
+	if err != nil {
+		return fmt.Errorf("restore: %w (the restore plan stays in %s)", err, backup.PlanPath(b.cfg.DataDir))
+	}
+	if len(d.Quotas) > 0 {
+		log.Info("restore: client quotas restored", "entities", quotas, "of", len(d.Quotas))
+	}
 
 	ends := map[partition.TP]int64{}
 	for _, p := range d.Partitions {
@@ -439,6 +452,43 @@ func (b *Broker) restoreACLs(ctx context.Context, acls []backup.ACL) (int, error
 	})
 	if err != nil {
 		return 0, fmt.Errorf("ACLs: %w", err)
+	}
+	return len(missing), nil
+}
+
+// restoreQuotas sets, in one proposal, the quotas of every entity of the
+// backup that the cluster has no quotas for; an entity it has quotas for
+// (as after a restore cut short, or set since) is left alone, even where
+// they differ. It returns how many entities it set.
+func (b *Broker) restoreQuotas(ctx context.Context, quotas []backup.Quota) (int, error) {
+	have := b.cluster.Quotas()
+	var missing []quota.Alteration
+	for _, q := range quotas {
+		e, err := q.Entity() // validated by ReadPlan
+		if err != nil {
+			return 0, err
+		}
+		if have.Quotas(e) != nil {
+			continue
+		}
+		a := quota.Alteration{Entity: e}
+		for _, k := range slices.Sorted(maps.Keys(q.Quotas)) {
+			a.Ops = append(a.Ops, quota.Op{Key: k, Value: q.Quotas[k]})
+		}
+		missing = append(missing, a)
+	}
+	if len(missing) == 0 {
+		return 0, nil
+	}
+	err := retryTemp(ctx, func(ctx context.Context) error {
+		err := b.cluster.AlterQuotas(ctx, missing)
+		if errors.Is(err, cluster.ErrNotController) {
+			return dragonboat.ErrTimeout // retried: no meta leader yet
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("client quotas: %w", err)
 	}
 	return len(missing), nil
 }

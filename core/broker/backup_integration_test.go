@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -28,6 +29,7 @@ import (
 	"github.com/chronik-go/chronik/core/broker/brokertest"
 	"github.com/chronik-go/chronik/core/config"
 	"github.com/chronik-go/chronik/core/opsctl"
+	"github.com/chronik-go/chronik/core/quota"
 	"github.com/chronik-go/chronik/core/tier"
 )
 
@@ -105,6 +107,15 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	if err := broker.ACLStoreOf(b).CreateACLs(ctx, []acl.Binding{bobReads}); err != nil {
 		t.Fatalf("create an ACL: %v", err)
 	}
+	// A client quota, far above what the test produces.
+	bobQuota := quota.Entity{User: quota.Name("bob"), ClientID: quota.DefaultPart}
+	bobRates := map[string]float64{quota.ProducerByteRate: 64 << 20, quota.ConsumerByteRate: 128 << 20}
+	if err := broker.QuotaStoreOf(b).AlterQuotas(ctx, []quota.Alteration{{Entity: bobQuota, Ops: []quota.Op{
+		{Key: quota.ProducerByteRate, Value: bobRates[quota.ProducerByteRate]},
+		{Key: quota.ConsumerByteRate, Value: bobRates[quota.ConsumerByteRate]},
+	}}}); err != nil {
+		t.Fatalf("set a client quota: %v", err)
+	}
 
 	// A group reads part of dr-orders and commits.
 	const group = "dr-group"
@@ -117,7 +128,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Topics != 2 || m.Partitions != 3 || m.Groups != 1 || m.Offsets != 2 || m.Users != 1 || m.ACLs != 1 {
+	if m.Topics != 2 || m.Partitions != 3 || m.Groups != 1 || m.Offsets != 2 || m.Users != 1 || m.ACLs != 1 || m.Quotas != 1 {
 		t.Fatalf("manifest: %+v", m.Manifest)
 	}
 	t.Logf("backup %s: %d objects, %d bytes (%s), %d segments (%d bytes) referenced, took %.0f ms",
@@ -241,6 +252,16 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	if got := broker.ACLStoreOf(b2).ACLs().Bindings(); !reflect.DeepEqual(got, []acl.Binding{bobReads}) {
 		t.Errorf("ACLs after restore: %v, want %v", got, bobReads)
 	}
+	if got := broker.QuotaStoreOf(b2).Quotas(); got.Len() != 1 || !maps.Equal(got.Quotas(bobQuota), bobRates) {
+		t.Errorf("client quotas after restore: %v %v, want %s %v", got.Entities(), got.Quotas(bobQuota), bobQuota, bobRates)
+	}
+	// Changed since: a second apply of the plan leaves it alone.
+	bobRates = map[string]float64{quota.ProducerByteRate: 32 << 20}
+	if err := broker.QuotaStoreOf(b2).AlterQuotas(ctx, []quota.Alteration{{Entity: bobQuota, Ops: []quota.Op{
+		{Key: quota.ProducerByteRate, Value: bobRates[quota.ProducerByteRate]}, {Key: quota.ConsumerByteRate, Remove: true},
+	}}}); err != nil {
+		t.Fatalf("alter a restored client quota: %v", err)
+	}
 
 	// The restored log takes new records at its end.
 	pr := &kgo.Record{Topic: "dr-audit", Partition: 0, Value: []byte("after restore")}
@@ -297,6 +318,9 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	}
 	if got := broker.ACLStoreOf(b3).ACLs().Bindings(); !reflect.DeepEqual(got, []acl.Binding{bobReads}) {
 		t.Errorf("ACLs after a second apply: %v, want %v", got, bobReads)
+	}
+	if got := broker.QuotaStoreOf(b3).Quotas(); got.Len() != 1 || !maps.Equal(got.Quotas(bobQuota), bobRates) {
+		t.Errorf("client quotas after a second apply: %v %v, want %s %v (as altered since the restore)", got.Entities(), got.Quotas(bobQuota), bobQuota, bobRates)
 	}
 	brokertest.CheckPartition(ctx, t, []string{b3.KafkaAddr()}, "dr-orders", 1, produced["dr-orders/1"])
 }
