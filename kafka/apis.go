@@ -128,6 +128,8 @@ var apis = []api{
 	{key: keyDescribeACLs, min: 0, max: 3, handle: handleDescribeACLs},
 	{key: keyCreateACLs, min: 0, max: 3, handle: handleCreateACLs},
 	{key: keyDeleteACLs, min: 0, max: 3, handle: handleDeleteACLs},
+	{key: keyDescribeClientQuotas, min: 0, max: 1, handle: handleDescribeClientQuotas},
+	{key: keyAlterClientQuotas, min: 0, max: 1, handle: handleAlterClientQuotas},
 }
 
 var (

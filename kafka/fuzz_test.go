@@ -114,6 +114,26 @@ func seedRequests() []kmsg.Request {
 				f.ResourceType, f.ResourcePatternType, f.Principal = kmsg.ACLResourceTypeAny, kmsg.ACLResourcePatternTypeAny, kmsg.StringPtr("User:alice")
 				f.Operation, f.PermissionType = kmsg.ACLOperationAny, kmsg.ACLPermissionTypeAny
 				r.Filters = append(r.Filters, f)
+			case *kmsg.DescribeClientQuotasRequest:
+				c := kmsg.NewDescribeClientQuotasRequestComponent()
+				c.EntityType, c.MatchType, c.Match = "user", kmsg.QuotasMatchTypeExact, kmsg.StringPtr("alice")
+				r.Components = append(r.Components, c)
+				c = kmsg.NewDescribeClientQuotasRequestComponent()
+				c.EntityType, c.MatchType = "client-id", kmsg.QuotasMatchTypeAny
+				r.Components = append(r.Components, c)
+			case *kmsg.AlterClientQuotasRequest:
+				e := kmsg.NewAlterClientQuotasRequestEntry()
+				for _, typ := range []string{"user", "client-id"} {
+					p := kmsg.NewAlterClientQuotasRequestEntryEntity()
+					p.Type = typ // nil name: the default
+					e.Entity = append(e.Entity, p)
+				}
+				for _, key := range []string{"producer_byte_rate", "consumer_byte_rate"} {
+					op := kmsg.NewAlterClientQuotasRequestEntryOp()
+					op.Key, op.Value = key, 1<<20
+					e.Ops = append(e.Ops, op)
+				}
+				r.Entries = append(r.Entries, e)
 			}
 			out = append(out, req)
 		}
@@ -208,11 +228,11 @@ func FuzzHandlers(f *testing.F) {
 		}
 		b.produceForFuzz()
 		// The principal of a request read without a connection is "":
-		// a super user here, so the credential and ACL APIs run to their
-		// stores.
+		// a super user here, so the credential, ACL and quota APIs run to
+		// their stores.
 		s := New(Config{
 			MaxPartitionsPerTopic: 8, AutoCreateTopics: true, Credentials: newMemCredentials(), ACLs: newMemACLs(),
-			SuperUsers: []string{""},
+			Quotas: newMemQuotas(), SuperUsers: []string{""},
 		}, b, testMetrics(t), slog.New(slog.DiscardHandler))
 		s.appendTo = b.appendRecords
 		br := bufio.NewReader(bytes.NewReader(data))

@@ -1,0 +1,152 @@
+package kafka
+
+// DescribeClientQuotas, key 48: versions 0–1 (KIP-546; flexible from v1),
+// as Kafka serves them.
+//
+//   - Without Config.Quotas the answer is UNKNOWN_SERVER_ERROR ("this
+//     broker keeps no quotas").
+//   - The principal needs DESCRIBE_CONFIGS on the cluster (super users
+//     have it), else the top-level error is CLUSTER_AUTHORIZATION_FAILED.
+//   - Each component selects entities by one part: MatchType 0 the named
+//     user or client ID, 1 the default, 2 any of that type (the default
+//     included); Strict leaves out entities with a part the filter does
+//     not name (quota.Filter). Only user and client-id entities exist
+//     here: an ip component (connection_creation_rate), an unknown type, a
+//     type twice, an unknown match type or an EXACT match without a name
+//     is a top-level INVALID_REQUEST with the reason.
+//   - The entries are the matching entities, sorted (the default before
+//     names), each with the user before the client ID (a nil name is the
+//     default) and its quotas sorted by key. Kafka's order is a hash
+//     map's; clients do not depend on it.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-go/chronik/core/quota"
+)
+
+const (
+	keyDescribeClientQuotas int16 = 48
+	keyAlterClientQuotas    int16 = 49
+)
+
+// noQuotaStore is the message of the quota APIs without Config.Quotas.
+const noQuotaStore = "this broker keeps no quotas"
+
+func handleDescribeClientQuotas(_ context.Context, s *Server, r *request) kmsg.Response {
+	req := r.msg.(*kmsg.DescribeClientQuotasRequest)
+	resp := req.ResponseKind().(*kmsg.DescribeClientQuotasResponse)
+	fail := func(code int16, msg string) kmsg.Response {
+		resp.ErrorCode, resp.ErrorMessage = code, kmsg.StringPtr(msg)
+		return resp
+	}
+	if s.cfg.Quotas == nil {
+		return fail(kerr.UnknownServerError.Code, noQuotaStore)
+	}
+	if !s.authorizedCluster(r, kmsg.ACLOperationDescribeConfigs) {
+		return fail(kerr.ClusterAuthorizationFailed.Code,
+			r.principal+" may not DESCRIBE_CONFIGS the cluster, which DescribeClientQuotas needs")
+	}
+	f := quota.Filter{Strict: req.Strict}
+	for _, c := range req.Components {
+		if err := checkEntityType(c.EntityType); err != nil {
+			return fail(kerr.InvalidRequest.Code, "invalid filter: "+err.Error())
+		}
+		comp := quota.Component{Type: c.EntityType, Match: quota.MatchKind(c.MatchType)}
+		if c.MatchType == kmsg.QuotasMatchTypeExact {
+			if c.Match == nil {
+				return fail(kerr.InvalidRequest.Code, "invalid filter: an EXACT match of "+c.EntityType+" needs a name")
+			}
+			comp.Name = *c.Match
+		}
+		f.Components = append(f.Components, comp)
+	}
+	if err := f.Validate(); err != nil {
+		return fail(kerr.InvalidRequest.Code, "invalid filter: "+err.Error())
+	}
+	set := s.cfg.Quotas.Quotas()
+	for _, e := range set.Match(f) {
+		entry := kmsg.NewDescribeClientQuotasResponseEntry()
+		for _, p := range wireEntity(e) {
+			we := kmsg.NewDescribeClientQuotasResponseEntryEntity()
+			we.Type, we.Name = p.typ, p.name
+			entry.Entity = append(entry.Entity, we)
+		}
+		q := set.Quotas(e)
+		keys := make([]string, 0, len(q))
+		for k := range q {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			v := kmsg.NewDescribeClientQuotasResponseEntryValue()
+			v.Key, v.Value = k, q[k]
+			entry.Values = append(entry.Values, v)
+		}
+		resp.Entries = append(resp.Entries, entry)
+	}
+	return resp
+}
+
+// entityPart is one component of an entity on the wire: a type and a name,
+// nil for the default.
+type entityPart struct {
+	typ  string
+	name *string
+}
+
+// checkEntityType reports why entities of type typ cannot hold quotas here.
+func checkEntityType(typ string) error {
+	switch typ {
+	case quota.TypeUser, quota.TypeClientID:
+		return nil
+	case "ip":
+		return fmt.Errorf("ip entities (connection_creation_rate) are not supported: only %s and %s entities are",
+			quota.TypeUser, quota.TypeClientID)
+	}
+	return fmt.Errorf("entity type %q is not supported: only %s and %s entities are", typ, quota.TypeUser, quota.TypeClientID)
+}
+
+// parseEntity turns an entity from the wire into a valid quota.Entity.
+func parseEntity(parts []entityPart) (quota.Entity, error) {
+	var e quota.Entity
+	for _, p := range parts {
+		if err := checkEntityType(p.typ); err != nil {
+			return quota.Entity{}, err
+		}
+		at := &e.User
+		if p.typ == quota.TypeClientID {
+			at = &e.ClientID
+		}
+		if at.Kind != quota.Absent {
+			return quota.Entity{}, fmt.Errorf("entity type %s appears twice in the entity", p.typ)
+		}
+		*at = quota.DefaultPart
+		if p.name != nil {
+			*at = quota.Name(*p.name)
+		}
+	}
+	return e, e.Validate()
+}
+
+// wireEntity is e's components on the wire: the user, then the client ID.
+func wireEntity(e quota.Entity) []entityPart {
+	var out []entityPart
+	for _, p := range []struct {
+		typ  string
+		part quota.Part
+	}{{quota.TypeUser, e.User}, {quota.TypeClientID, e.ClientID}} {
+		switch p.part.Kind {
+		case quota.Named:
+			out = append(out, entityPart{p.typ, kmsg.StringPtr(p.part.Name)})
+		case quota.Default:
+			out = append(out, entityPart{p.typ, nil})
+		}
+	}
+	return out
+}

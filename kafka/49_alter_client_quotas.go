@@ -1,0 +1,96 @@
+package kafka
+
+// AlterClientQuotas, key 49: versions 0–1 (KIP-546; flexible from v1), as
+// Kafka serves them. One result per entry, in request order, echoing the
+// entry's entity.
+//
+//   - Without Config.Quotas every result is UNKNOWN_SERVER_ERROR ("this
+//     broker keeps no quotas").
+//   - The principal needs ALTER_CONFIGS on the cluster (super users have
+//     it), else every result is CLUSTER_AUTHORIZATION_FAILED.
+//   - An entity is user and/or client-id components, a nil name being the
+//     default. An ip entity (connection_creation_rate), an unknown type, a
+//     type twice or no component at all is INVALID_REQUEST with the
+//     reason. So is an op quota.Alteration.Validate rejects: a key other
+//     than producer_byte_rate and consumer_byte_rate (request_percentage
+//     and controller_mutation_rate are not enforced here, so they are
+//     refused rather than kept and ignored), a value that is not a
+//     positive number, a key altered twice in the entry. The other
+//     entries still apply.
+//   - With ValidateOnly nothing changes; the answer is what it would be.
+//   - The valid entries apply together, in order, in one call to the
+//     quota store (one change to the meta shard): all or none. If the
+//     store fails, each of them gets its error.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-go/chronik/core/quota"
+)
+
+func handleAlterClientQuotas(ctx context.Context, s *Server, r *request) kmsg.Response {
+	req := r.msg.(*kmsg.AlterClientQuotasRequest)
+	resp := req.ResponseKind().(*kmsg.AlterClientQuotasResponse)
+	resp.Entries = make([]kmsg.AlterClientQuotasResponseEntry, len(req.Entries))
+	for i, e := range req.Entries {
+		re := &resp.Entries[i]
+		re.Default()
+		for _, p := range e.Entity {
+			we := kmsg.NewAlterClientQuotasResponseEntryEntity()
+			we.Type, we.Name = p.Type, p.Name
+			re.Entity = append(re.Entity, we)
+		}
+	}
+	fail := func(i int, code int16, msg *string) {
+		resp.Entries[i].ErrorCode, resp.Entries[i].ErrorMessage = code, msg
+	}
+	failAll := func(code int16, msg *string) kmsg.Response {
+		for i := range resp.Entries {
+			fail(i, code, msg)
+		}
+		return resp
+	}
+	if s.cfg.Quotas == nil {
+		return failAll(kerr.UnknownServerError.Code, kmsg.StringPtr(noQuotaStore))
+	}
+	if !s.authorizedCluster(r, kmsg.ACLOperationAlterConfigs) {
+		return failAll(kerr.ClusterAuthorizationFailed.Code,
+			kmsg.StringPtr(r.principal+" may not ALTER_CONFIGS the cluster, which AlterClientQuotas needs"))
+	}
+	var valid []quota.Alteration
+	var at []int // valid[j] is entry at[j]
+	for i, e := range req.Entries {
+		parts := make([]entityPart, len(e.Entity))
+		for j, p := range e.Entity {
+			parts[j] = entityPart{p.Type, p.Name}
+		}
+		entity, err := parseEntity(parts)
+		if err != nil {
+			fail(i, kerr.InvalidRequest.Code, kmsg.StringPtr("invalid entity: "+err.Error()))
+			continue
+		}
+		alt := quota.Alteration{Entity: entity, Ops: make([]quota.Op, len(e.Ops))}
+		for j, op := range e.Ops {
+			alt.Ops[j] = quota.Op{Key: op.Key, Value: op.Value, Remove: op.Remove}
+		}
+		if err := alt.Validate(); err != nil {
+			fail(i, kerr.InvalidRequest.Code, kmsg.StringPtr(err.Error()))
+			continue
+		}
+		valid = append(valid, alt)
+		at = append(at, i)
+	}
+	if len(valid) == 0 || req.ValidateOnly {
+		return resp
+	}
+	if err := s.cfg.Quotas.AlterQuotas(ctx, valid); err != nil {
+		code, msg := s.errCode("AlterClientQuotas", err), errMessage(err)
+		for _, i := range at {
+			fail(i, code, msg)
+		}
+	}
+	return resp
+}
