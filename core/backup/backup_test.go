@@ -176,7 +176,7 @@ func TestQuotasRoundTrip(t *testing.T) {
 		{User: quota.DefaultPart, ClientID: quota.Name("")},
 		{ClientID: quota.DefaultPart},
 	}
-	values := []map[string]float64{{p: 1048576, c: 2.5e6}, {p: 1}, {c: 0.5}, {p: 4096}}
+	values := []map[string]float64{{p: 1048576, c: 2.5e6}, {p: 1}, {c: 512}, {p: 4096}}
 	for i, e := range entities {
 		d.Quotas = append(d.Quotas, backup.QuotaOf(e, values[i]))
 	}
@@ -195,7 +195,7 @@ func TestQuotasRoundTrip(t *testing.T) {
 	for _, want := range []string{
 		`{"user":{"name":"alice"},"quotas":{"consumer_byte_rate":2500000,"producer_byte_rate":1048576}}`,
 		`{"user":{"name":"\u003cdefault\u003e"},"quotas":{"producer_byte_rate":1}}`,
-		`{"user":{"default":true},"client_id":{"name":""},"quotas":{"consumer_byte_rate":0.5}}`,
+		`{"user":{"default":true},"client_id":{"name":""},"quotas":{"consumer_byte_rate":512}}`,
 		`{"client_id":{"default":true},"quotas":{"producer_byte_rate":4096}}`,
 	} {
 		if !strings.Contains(string(raw), want) {
