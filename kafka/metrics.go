@@ -185,6 +185,49 @@ func firstErrorCode(resp kmsg.Response) int16 {
 		return resp.ErrorCode
 	case *kmsg.DescribeLogDirsResponse:
 		return resp.ErrorCode
+	case *kmsg.ElectLeadersResponse:
+		return resp.ErrorCode
+	case *kmsg.AlterPartitionAssignmentsResponse:
+		return resp.ErrorCode
+	case *kmsg.ListPartitionReassignmentsResponse:
+		return resp.ErrorCode
+	case *kmsg.DescribeACLsResponse:
+		return resp.ErrorCode
+	case *kmsg.CreateACLsResponse:
+		for i := range resp.Results {
+			if c := resp.Results[i].ErrorCode; c != 0 {
+				return c
+			}
+		}
+	case *kmsg.DeleteACLsResponse:
+		for i := range resp.Results {
+			if c := resp.Results[i].ErrorCode; c != 0 {
+				return c
+			}
+		}
+	case *kmsg.DescribeClientQuotasResponse:
+		return resp.ErrorCode
+	case *kmsg.AlterClientQuotasResponse:
+		for i := range resp.Entries {
+			if c := resp.Entries[i].ErrorCode; c != 0 {
+				return c
+			}
+		}
+	case *kmsg.DescribeUserSCRAMCredentialsResponse:
+		if resp.ErrorCode != 0 {
+			return resp.ErrorCode
+		}
+		for i := range resp.Results {
+			if c := resp.Results[i].ErrorCode; c != 0 {
+				return c
+			}
+		}
+	case *kmsg.AlterUserSCRAMCredentialsResponse:
+		for i := range resp.Results {
+			if c := resp.Results[i].ErrorCode; c != 0 {
+				return c
+			}
+		}
 	default:
 		return groupsErrorCode(resp)
 	}

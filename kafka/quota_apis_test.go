@@ -74,7 +74,7 @@ func TestClientQuotasKadm(t *testing.T) {
 		{Entity: kadm.ClientQuotaEntity{quotaPart("client-id", nil), quotaPart("user", alice)}, Ops: []kadm.AlterClientQuotaOp{
 			set(quota.ConsumerByteRate, 500),
 		}},
-		{Entity: kadm.ClientQuotaEntity{quotaPart("client-id", c)}, Ops: []kadm.AlterClientQuotaOp{set(quota.ConsumerByteRate, 10.5)}},
+		{Entity: kadm.ClientQuotaEntity{quotaPart("client-id", c)}, Ops: []kadm.AlterClientQuotaOp{set(quota.ConsumerByteRate, 10)}},
 	}
 
 	// ValidateOnly answers as the change would, and changes nothing.
@@ -100,7 +100,7 @@ func TestClientQuotasKadm(t *testing.T) {
 			t.Fatalf("AlterClientQuotas %d: %+v", i, r)
 		}
 	}
-	all := "client-id=c{consumer_byte_rate=10.5} user=<default>{producer_byte_rate=1000} " +
+	all := "client-id=c{consumer_byte_rate=10} user=<default>{producer_byte_rate=1000} " +
 		"user=alice{consumer_byte_rate=2.097152e+06 producer_byte_rate=1.048576e+06} user=alice,client-id=<default>{consumer_byte_rate=500}"
 	if got := quotaDump(store.Quotas()); got != all {
 		t.Fatalf("store:\n got %s\nwant %s", got, all)
@@ -148,7 +148,7 @@ func TestClientQuotasKadm(t *testing.T) {
 		{
 			"any client ID", false,
 			[]kadm.DescribeClientQuotaComponent{client(anyName, nil)},
-			"client-id=c{consumer_byte_rate=10.5} user=alice,client-id=<default>{consumer_byte_rate=500}",
+			"client-id=c{consumer_byte_rate=10} user=alice,client-id=<default>{consumer_byte_rate=500}",
 		},
 		{
 			"alice's default client ID", true,

@@ -126,8 +126,8 @@ func ValidateValue(key string, value float64) error {
 	if !slices.Contains(Keys, key) {
 		return fmt.Errorf("quota %q is not supported: use %s", key, strings.Join(Keys, " or "))
 	}
-	if math.IsNaN(value) || math.IsInf(value, 0) || value <= 0 {
-		return fmt.Errorf("quota %s must be a positive number of bytes per second, not %v", key, value)
+	if math.IsNaN(value) || value < 1 || value > math.MaxInt64 || value != math.Trunc(value) {
+		return fmt.Errorf("quota %s must be a whole, positive number of bytes per second, not %v", key, value)
 	}
 	return nil
 }

@@ -106,8 +106,10 @@ func TestValidateValue(t *testing.T) {
 	}{
 		{ProducerByteRate, 1024, ""},
 		{ConsumerByteRate, 1, ""},
-		{ConsumerByteRate, 0.5, ""},
-		{ProducerByteRate, math.MaxFloat64, ""},
+		{ConsumerByteRate, 0.5, "whole"},
+		{ConsumerByteRate, 10.5, "whole"},
+		{ProducerByteRate, 1 << 62, ""},
+		{ProducerByteRate, math.MaxFloat64, "positive"},
 		{ProducerByteRate, 0, "positive"},
 		{ProducerByteRate, -1, "positive"},
 		{ConsumerByteRate, math.Copysign(0, -1), "positive"},
