@@ -88,6 +88,7 @@ func TestHTTPServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.BytesIn.Add(context.Background(), 100)
+	m.Throttle.Add(context.Background(), 1.5)
 
 	var notReady atomic.Pointer[error]
 	starting := errors.New("starting: meta shard has no leader yet")
@@ -124,6 +125,7 @@ func TestHTTPServer(t *testing.T) {
 		for _, want := range []string{
 			`chronik_test_events_total{kind="a"} 3`,
 			`chronik_kafka_bytes_in_total 100`,
+			`chronik_kafka_throttle_seconds_total 1.5`,
 			"go_goroutines ",
 			"process_cpu_seconds_total ",
 		} {
