@@ -20,10 +20,10 @@ func TestFirstErrorCode(t *testing.T) {
 	elect := kmsg.NewPtrElectLeadersResponse()
 	elect.ErrorCode = denied
 	for resp, want := range map[kmsg.Response]int16{
-		createACLs:    denied,
-		alterQuotas:   denied,
-		describeScram: kerr.ResourceNotFound.Code,
-		elect:         denied,
+		createACLs:                        denied,
+		alterQuotas:                       denied,
+		describeScram:                     kerr.ResourceNotFound.Code,
+		elect:                             denied,
 		kmsg.NewPtrDescribeACLsResponse(): 0,
 	} {
 		if got := firstErrorCode(resp); got != want {

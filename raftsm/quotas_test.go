@@ -31,7 +31,7 @@ func quotasOf(s *quota.Set) map[quota.Entity]map[string]float64 {
 }
 
 func sameQuotas(a, b map[quota.Entity]map[string]float64) bool {
-	return maps.EqualFunc(a, b, func(x, y map[string]float64) bool { return maps.Equal(x, y) })
+	return maps.EqualFunc(a, b, maps.Equal[map[string]float64])
 }
 
 func TestQuotasAlter(t *testing.T) {
