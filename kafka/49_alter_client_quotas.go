@@ -15,7 +15,8 @@ package kafka
 //     than producer_byte_rate and consumer_byte_rate (request_percentage
 //     and controller_mutation_rate are not enforced here, so they are
 //     refused rather than kept and ignored), a value that is not a
-//     positive number, a key altered twice in the entry. The other
+//     whole, positive number of bytes/s, a key altered twice in the
+//     entry. The other
 //     entries still apply.
 //   - With ValidateOnly nothing changes; the answer is what it would be.
 //   - The valid entries apply together, in order, in one call to the
