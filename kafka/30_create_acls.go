@@ -32,28 +32,22 @@ func handleCreateACLs(ctx context.Context, s *Server, r *request) kmsg.Response 
 	req := r.msg.(*kmsg.CreateACLsRequest)
 	resp := req.ResponseKind().(*kmsg.CreateACLsResponse)
 	resp.Results = make([]kmsg.CreateACLsResponseResult, len(req.Creations))
-	fail := func(i int, code int16, msg *string) {
+	set := entryErrors(func(i int, code int16, msg *string) {
 		resp.Results[i].ErrorCode, resp.Results[i].ErrorMessage = code, msg
-	}
-	failAll := func(code int16, msg *string) kmsg.Response {
-		for i := range resp.Results {
-			fail(i, code, msg)
-		}
-		return resp
-	}
+	})
 	for i := range resp.Results {
 		resp.Results[i].Default()
 	}
 	if !s.aclsEnabled() {
-		return failAll(kerr.SecurityDisabled.Code, kmsg.StringPtr(noAuthorizer))
+		set.all(len(resp.Results), kerr.SecurityDisabled.Code, noAuthorizer)
+		return resp
 	}
 	if !s.authorizedCluster(r, kmsg.ACLOperationAlter) {
-		return failAll(kerr.ClusterAuthorizationFailed.Code,
-			kmsg.StringPtr(r.principal+" may not ALTER the cluster, which CreateAcls needs"))
+		set.all(len(resp.Results), kerr.ClusterAuthorizationFailed.Code, r.principal+" may not ALTER the cluster, which CreateAcls needs")
+		return resp
 	}
-	var valid []acl.Binding
-	var at []int // valid[j] is creation at[j]
-	for i, c := range req.Creations {
+	valid, at := validEntries(len(req.Creations), set, "invalid ACL: ", func(i int) (acl.Binding, error) {
+		c := &req.Creations[i]
 		b := acl.Binding{
 			ResourceType: c.ResourceType,
 			ResourceName: c.ResourceName,
@@ -66,21 +60,13 @@ func handleCreateACLs(ctx context.Context, s *Server, r *request) kmsg.Response 
 		if req.Version == 0 {
 			b.PatternType = kmsg.ACLResourcePatternTypeLiteral
 		}
-		if err := b.Validate(); err != nil {
-			fail(i, kerr.InvalidRequest.Code, kmsg.StringPtr("invalid ACL: "+err.Error()))
-			continue
-		}
-		valid = append(valid, b)
-		at = append(at, i)
-	}
+		return b, b.Validate()
+	})
 	if len(valid) == 0 {
 		return resp
 	}
 	if err := s.cfg.ACLs.CreateACLs(ctx, valid); err != nil {
-		code, msg := s.errCode("CreateAcls", err), errMessage(err)
-		for _, i := range at {
-			fail(i, code, msg)
-		}
+		set.failed(s, "CreateAcls", at, err)
 	}
 	return resp
 }

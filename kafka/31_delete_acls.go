@@ -32,28 +32,22 @@ func handleDeleteACLs(ctx context.Context, s *Server, r *request) kmsg.Response 
 	req := r.msg.(*kmsg.DeleteACLsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteACLsResponse)
 	resp.Results = make([]kmsg.DeleteACLsResponseResult, len(req.Filters))
-	fail := func(i int, code int16, msg *string) {
+	set := entryErrors(func(i int, code int16, msg *string) {
 		resp.Results[i].ErrorCode, resp.Results[i].ErrorMessage = code, msg
-	}
-	failAll := func(code int16, msg *string) kmsg.Response {
-		for i := range resp.Results {
-			fail(i, code, msg)
-		}
-		return resp
-	}
+	})
 	for i := range resp.Results {
 		resp.Results[i].Default()
 	}
 	if !s.aclsEnabled() {
-		return failAll(kerr.SecurityDisabled.Code, kmsg.StringPtr(noAuthorizer))
+		set.all(len(resp.Results), kerr.SecurityDisabled.Code, noAuthorizer)
+		return resp
 	}
 	if !s.authorizedCluster(r, kmsg.ACLOperationAlter) {
-		return failAll(kerr.ClusterAuthorizationFailed.Code,
-			kmsg.StringPtr(r.principal+" may not ALTER the cluster, which DeleteAcls needs"))
+		set.all(len(resp.Results), kerr.ClusterAuthorizationFailed.Code, r.principal+" may not ALTER the cluster, which DeleteAcls needs")
+		return resp
 	}
-	var valid []acl.Filter
-	var at []int // valid[j] is filter at[j]
-	for i, kf := range req.Filters {
+	valid, at := validEntries(len(req.Filters), set, "invalid filter: ", func(i int) (acl.Filter, error) {
+		kf := &req.Filters[i]
 		f := acl.Filter{
 			ResourceType: kf.ResourceType,
 			ResourceName: kf.ResourceName,
@@ -66,13 +60,8 @@ func handleDeleteACLs(ctx context.Context, s *Server, r *request) kmsg.Response 
 		if req.Version == 0 {
 			f.PatternType = kmsg.ACLResourcePatternTypeLiteral
 		}
-		if err := f.Validate(); err != nil {
-			fail(i, kerr.InvalidRequest.Code, kmsg.StringPtr("invalid filter: "+err.Error()))
-			continue
-		}
-		valid = append(valid, f)
-		at = append(at, i)
-	}
+		return f, f.Validate()
+	})
 	if len(valid) == 0 {
 		return resp
 	}
@@ -81,10 +70,7 @@ func handleDeleteACLs(ctx context.Context, s *Server, r *request) kmsg.Response 
 		err = fmt.Errorf("kafka: the ACL store answered %d results to %d filters", len(deleted), len(valid))
 	}
 	if err != nil {
-		code, msg := s.errCode("DeleteAcls", err), errMessage(err)
-		for _, i := range at {
-			fail(i, code, msg)
-		}
+		set.failed(s, "DeleteAcls", at, err)
 		return resp
 	}
 	for j, i := range at {

@@ -25,6 +25,7 @@ package kafka
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -45,53 +46,38 @@ func handleAlterClientQuotas(ctx context.Context, s *Server, r *request) kmsg.Re
 			re.Entity = append(re.Entity, we)
 		}
 	}
-	fail := func(i int, code int16, msg *string) {
+	set := entryErrors(func(i int, code int16, msg *string) {
 		resp.Entries[i].ErrorCode, resp.Entries[i].ErrorMessage = code, msg
-	}
-	failAll := func(code int16, msg *string) kmsg.Response {
-		for i := range resp.Entries {
-			fail(i, code, msg)
-		}
+	})
+	if s.cfg.Quotas == nil {
+		set.all(len(resp.Entries), kerr.UnknownServerError.Code, noQuotaStore)
 		return resp
 	}
-	if s.cfg.Quotas == nil {
-		return failAll(kerr.UnknownServerError.Code, kmsg.StringPtr(noQuotaStore))
-	}
 	if !s.authorizedCluster(r, kmsg.ACLOperationAlterConfigs) {
-		return failAll(kerr.ClusterAuthorizationFailed.Code,
-			kmsg.StringPtr(r.principal+" may not ALTER_CONFIGS the cluster, which AlterClientQuotas needs"))
+		set.all(len(resp.Entries), kerr.ClusterAuthorizationFailed.Code, r.principal+" may not ALTER_CONFIGS the cluster, which AlterClientQuotas needs")
+		return resp
 	}
-	var valid []quota.Alteration
-	var at []int // valid[j] is entry at[j]
-	for i, e := range req.Entries {
+	valid, at := validEntries(len(req.Entries), set, "", func(i int) (quota.Alteration, error) {
+		e := &req.Entries[i]
 		parts := make([]entityPart, len(e.Entity))
 		for j, p := range e.Entity {
 			parts[j] = entityPart{p.Type, p.Name}
 		}
 		entity, err := parseEntity(parts)
 		if err != nil {
-			fail(i, kerr.InvalidRequest.Code, kmsg.StringPtr("invalid entity: "+err.Error()))
-			continue
+			return quota.Alteration{}, fmt.Errorf("invalid entity: %w", err)
 		}
 		alt := quota.Alteration{Entity: entity, Ops: make([]quota.Op, len(e.Ops))}
 		for j, op := range e.Ops {
 			alt.Ops[j] = quota.Op{Key: op.Key, Value: op.Value, Remove: op.Remove}
 		}
-		if err := alt.Validate(); err != nil {
-			fail(i, kerr.InvalidRequest.Code, kmsg.StringPtr(err.Error()))
-			continue
-		}
-		valid = append(valid, alt)
-		at = append(at, i)
-	}
+		return alt, alt.Validate()
+	})
 	if len(valid) == 0 || req.ValidateOnly {
 		return resp
 	}
 	if err := s.cfg.Quotas.AlterQuotas(ctx, valid); err != nil {
-		code, msg := s.errCode("AlterClientQuotas", err), errMessage(err)
-		for _, i := range at {
-			fail(i, code, msg)
-		}
+		set.failed(s, "AlterClientQuotas", at, err)
 	}
 	return resp
 }

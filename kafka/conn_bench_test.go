@@ -215,12 +215,7 @@ func BenchmarkProduceConnTracing(b *testing.B) {
 				b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 				cfg.Tracer = tp.Tracer("bench")
 			}
-			ts := startServer(b, cfg, nil)
-			ts.createTopic(b, "bench", 1)
-			ok := &memPending{res: partition.AppendResult{LogAppendTime: -1}}
-			ts.appendTo = func(partition.TP, []byte) appendWaiter { return ok }
-			req := benchProduceRequest(1)
-			runConnBench(b, ts, req, benchFrame(req), 16, checkProduced)
+			benchProduceFrontEnd(b, cfg)
 		})
 	}
 }
@@ -249,12 +244,7 @@ func BenchmarkProduceConnACLs(b *testing.B) {
 				}
 				cfg.ACLs = newMemACLs(bindings...)
 			}
-			ts := startServer(b, cfg, nil)
-			ts.createTopic(b, "bench", 1)
-			ok := &memPending{res: partition.AppendResult{LogAppendTime: -1}}
-			ts.appendTo = func(partition.TP, []byte) appendWaiter { return ok }
-			req := benchProduceRequest(1)
-			runConnBench(b, ts, req, benchFrame(req), 16, checkProduced)
+			benchProduceFrontEnd(b, cfg)
 		})
 	}
 }
@@ -277,12 +267,19 @@ func BenchmarkProduceConnQuotas(b *testing.B) {
 		{"default", map[quota.Entity]map[string]float64{{ClientID: quota.DefaultPart}: {quota.ProducerByteRate: 1e12}}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			ts := startServer(b, Config{Quotas: staticQuotas{quota.NewSet(tc.quotas)}}, nil)
-			ts.createTopic(b, "bench", 1)
-			ok := &memPending{res: partition.AppendResult{LogAppendTime: -1}}
-			ts.appendTo = func(partition.TP, []byte) appendWaiter { return ok }
-			req := benchProduceRequest(1)
-			runConnBench(b, ts, req, benchFrame(req), 16, checkProduced)
+			benchProduceFrontEnd(b, Config{Quotas: staticQuotas{quota.NewSet(tc.quotas)}})
 		})
 	}
+}
+
+// benchProduceFrontEnd runs one-record Produce requests, 16 in flight,
+// through a listener with cfg whose backend does no work: the cost of the
+// front end alone.
+func benchProduceFrontEnd(b *testing.B, cfg Config) {
+	ts := startServer(b, cfg, nil)
+	ts.createTopic(b, "bench", 1)
+	ok := &memPending{res: partition.AppendResult{LogAppendTime: -1}}
+	ts.appendTo = func(partition.TP, []byte) appendWaiter { return ok }
+	req := benchProduceRequest(1)
+	runConnBench(b, ts, req, benchFrame(req), 16, checkProduced)
 }
