@@ -21,7 +21,6 @@ package kafka
 
 import (
 	"context"
-	"fmt"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -54,7 +53,7 @@ func handleDescribeClientQuotas(_ context.Context, s *Server, r *request) kmsg.R
 	}
 	f := quota.Filter{Strict: req.Strict}
 	for _, c := range req.Components {
-		if err := checkEntityType(c.EntityType); err != nil {
+		if err := quota.CheckType(c.EntityType); err != nil {
 			return fail(kerr.InvalidRequest.Code, "invalid filter: "+err.Error())
 		}
 		comp := quota.Component{Type: c.EntityType, Match: quota.MatchKind(c.MatchType)}
@@ -72,9 +71,9 @@ func handleDescribeClientQuotas(_ context.Context, s *Server, r *request) kmsg.R
 	set := s.cfg.Quotas.Quotas()
 	for _, e := range set.Match(f) {
 		entry := kmsg.NewDescribeClientQuotasResponseEntry()
-		for _, p := range wireEntity(e) {
+		for _, p := range e.Wire() {
 			we := kmsg.NewDescribeClientQuotasResponseEntryEntity()
-			we.Type, we.Name = p.typ, p.name
+			we.Type, we.Name = p.Type, p.Name
 			entry.Entity = append(entry.Entity, we)
 		}
 		q := set.Quotas(e)
@@ -91,62 +90,4 @@ func handleDescribeClientQuotas(_ context.Context, s *Server, r *request) kmsg.R
 		resp.Entries = append(resp.Entries, entry)
 	}
 	return resp
-}
-
-// entityPart is one component of an entity on the wire: a type and a name,
-// nil for the default.
-type entityPart struct {
-	typ  string
-	name *string
-}
-
-// checkEntityType reports why entities of type typ cannot hold quotas here.
-func checkEntityType(typ string) error {
-	switch typ {
-	case quota.TypeUser, quota.TypeClientID:
-		return nil
-	case "ip":
-		return fmt.Errorf("ip entities (connection_creation_rate) are not supported: only %s and %s entities are",
-			quota.TypeUser, quota.TypeClientID)
-	}
-	return fmt.Errorf("entity type %q is not supported: only %s and %s entities are", typ, quota.TypeUser, quota.TypeClientID)
-}
-
-// parseEntity turns an entity from the wire into a valid quota.Entity.
-func parseEntity(parts []entityPart) (quota.Entity, error) {
-	var e quota.Entity
-	for _, p := range parts {
-		if err := checkEntityType(p.typ); err != nil {
-			return quota.Entity{}, err
-		}
-		at := &e.User
-		if p.typ == quota.TypeClientID {
-			at = &e.ClientID
-		}
-		if at.Kind != quota.Absent {
-			return quota.Entity{}, fmt.Errorf("entity type %s appears twice in the entity", p.typ)
-		}
-		*at = quota.DefaultPart
-		if p.name != nil {
-			*at = quota.Name(*p.name)
-		}
-	}
-	return e, e.Validate()
-}
-
-// wireEntity is e's components on the wire: the user, then the client ID.
-func wireEntity(e quota.Entity) []entityPart {
-	var out []entityPart
-	for _, p := range []struct {
-		typ  string
-		part quota.Part
-	}{{quota.TypeUser, e.User}, {quota.TypeClientID, e.ClientID}} {
-		switch p.part.Kind {
-		case quota.Named:
-			out = append(out, entityPart{p.typ, kmsg.StringPtr(p.part.Name)})
-		case quota.Default:
-			out = append(out, entityPart{p.typ, nil})
-		}
-	}
-	return out
 }

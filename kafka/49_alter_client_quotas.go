@@ -59,11 +59,11 @@ func handleAlterClientQuotas(ctx context.Context, s *Server, r *request) kmsg.Re
 	}
 	valid, at := validEntries(len(req.Entries), set, "", func(i int) (quota.Alteration, error) {
 		e := &req.Entries[i]
-		parts := make([]entityPart, len(e.Entity))
+		parts := make([]quota.WirePart, len(e.Entity))
 		for j, p := range e.Entity {
-			parts[j] = entityPart{p.Type, p.Name}
+			parts[j] = quota.WirePart{Type: p.Type, Name: p.Name}
 		}
-		entity, err := parseEntity(parts)
+		entity, err := quota.ParseEntity(parts)
 		if err != nil {
 			return quota.Alteration{}, fmt.Errorf("invalid entity: %w", err)
 		}

@@ -95,18 +95,7 @@ func (f QuotaFlags) Filter() (quota.Filter, error) {
 	if err != nil {
 		return quota.Filter{}, err
 	}
-	flt := quota.Filter{Strict: f.Strict}
-	for _, p := range []struct {
-		typ  string
-		part quota.Part
-	}{{quota.TypeUser, e.User}, {quota.TypeClientID, e.ClientID}} {
-		switch p.part.Kind {
-		case quota.Named:
-			flt.Components = append(flt.Components, quota.Component{Type: p.typ, Match: quota.MatchExact, Name: p.part.Name})
-		case quota.Default:
-			flt.Components = append(flt.Components, quota.Component{Type: p.typ, Match: quota.MatchDefault})
-		}
-	}
+	flt := e.Filter(f.Strict)
 	if f.Strict && len(flt.Components) == 0 {
 		return quota.Filter{}, invalidf("--strict narrows --user, --user-default, --client-id or --client-id-default to entities with no other part: give one")
 	}
@@ -270,22 +259,14 @@ func (c *Client) describeQuotas(ctx context.Context, f quota.Filter) (*quota.Set
 		return nil, c.quotaErr(err, deref(resp.ErrorMessage))
 	}
 	quotas := map[quota.Entity]map[string]float64{}
-entries:
 	for _, entry := range resp.Entries {
-		var e quota.Entity
-		for _, p := range entry.Entity {
-			at := &e.User
-			switch p.Type {
-			case quota.TypeUser:
-			case quota.TypeClientID:
-				at = &e.ClientID
-			default:
-				continue entries
-			}
-			*at = quota.DefaultPart
-			if p.Name != nil {
-				*at = quota.Name(*p.Name)
-			}
+		parts := make([]quota.WirePart, len(entry.Entity))
+		for i, p := range entry.Entity {
+			parts[i] = quota.WirePart{Type: p.Type, Name: p.Name}
+		}
+		e, err := quota.ParseEntity(parts)
+		if err != nil {
+			continue // a kind of entity this client does not show (ip)
 		}
 		q := map[string]float64{}
 		for _, v := range entry.Values {
@@ -337,18 +318,7 @@ func (c *Client) DeleteQuotas(ctx context.Context, e quota.Entity, keys []string
 	if err := c.require("delete quotas", keyDescribeClientQuotas, keyAlterClientQuotas); err != nil {
 		return nil, err
 	}
-	exact := quota.Filter{Strict: true}
-	for _, p := range []struct {
-		typ  string
-		part quota.Part
-	}{{quota.TypeUser, e.User}, {quota.TypeClientID, e.ClientID}} {
-		switch p.part.Kind {
-		case quota.Named:
-			exact.Components = append(exact.Components, quota.Component{Type: p.typ, Match: quota.MatchExact, Name: p.part.Name})
-		case quota.Default:
-			exact.Components = append(exact.Components, quota.Component{Type: p.typ, Match: quota.MatchDefault})
-		}
-	}
+	exact := e.Filter(true)
 	set, err := c.describeQuotas(ctx, exact)
 	if err != nil {
 		return nil, err
@@ -379,18 +349,9 @@ func (c *Client) alterQuotas(ctx context.Context, alt quota.Alteration) error {
 	defer cancel()
 	req := kmsg.NewPtrAlterClientQuotasRequest()
 	entry := kmsg.NewAlterClientQuotasRequestEntry()
-	for _, p := range []struct {
-		typ  string
-		part quota.Part
-	}{{quota.TypeUser, alt.Entity.User}, {quota.TypeClientID, alt.Entity.ClientID}} {
-		if p.part.Kind == quota.Absent {
-			continue
-		}
+	for _, p := range alt.Entity.Wire() {
 		we := kmsg.NewAlterClientQuotasRequestEntryEntity()
-		we.Type = p.typ
-		if p.part.Kind == quota.Named {
-			we.Name = ptr(p.part.Name)
-		}
+		we.Type, we.Name = p.Type, p.Name
 		entry.Entity = append(entry.Entity, we)
 	}
 	for _, op := range alt.Ops {
