@@ -4,8 +4,6 @@ package main
 
 import (
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,12 +17,8 @@ import (
 // super user nor allowed on the cluster is told who may manage ACLs, and
 // may once an ACL allows it DESCRIBE on the cluster.
 func TestACLCommands(t *testing.T) {
-	users := filepath.Join(t.TempDir(), "users.toml")
-	if err := os.WriteFile(users, []byte("[users]\nadmin = \"admin-secret\"\nalice = \"alice-secret\"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	cfg := brokertest.Config(t)
-	cfg.Kafka.SASLMechanisms, cfg.Kafka.SASLUsersFile = []string{"SCRAM-SHA-512"}, users
+	brokertest.SASLUsers(t, &cfg, []string{"SCRAM-SHA-512"}, "admin", "alice")
 	cfg.Kafka.SuperUsers = []string{"User:admin"}
 	cfg.Kafka.Authorizer = "acl"
 	b := brokertest.Start(t, cfg)

@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -456,14 +454,10 @@ func opsWaitUntil(t *testing.T, d time.Duration, what string, cond func() bool) 
 // certificate or the password, and chronik bench produces the same way.
 func TestOpsCLISecurity(t *testing.T) {
 	ca := testtls.NewCA(t, "cli")
-	users := filepath.Join(t.TempDir(), "users.toml")
-	if err := os.WriteFile(users, []byte("[users]\nops = \"ops-secret\"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	cfg := brokertest.Config(t)
 	cfg.Kafka.TLSCertFile, cfg.Kafka.TLSKeyFile = ca.Issue("broker")
 	cfg.Kafka.TLSClientCAFile = ca.File
-	cfg.Kafka.SASLMechanisms, cfg.Kafka.SASLUsersFile = []string{"SCRAM-SHA-256"}, users
+	brokertest.SASLUsers(t, &cfg, []string{"SCRAM-SHA-256"}, "ops")
 	b := brokertest.Start(t, cfg)
 	t.Setenv("CHRONIK_CONFIG", "")
 	t.Setenv("CHRONIK_BROKERS", "")
@@ -505,12 +499,8 @@ func TestOpsCLISecurity(t *testing.T) {
 // password from stdin or the environment; the user then authenticates with
 // SCRAM; a principal that is not a super user is told so.
 func TestUserCommands(t *testing.T) {
-	users := filepath.Join(t.TempDir(), "users.toml")
-	if err := os.WriteFile(users, []byte("[users]\nadmin = \"admin-secret\"\nalice = \"alice-secret\"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	cfg := brokertest.Config(t)
-	cfg.Kafka.SASLMechanisms, cfg.Kafka.SASLUsersFile = []string{"SCRAM-SHA-512", "SCRAM-SHA-256"}, users
+	brokertest.SASLUsers(t, &cfg, []string{"SCRAM-SHA-512", "SCRAM-SHA-256"}, "admin", "alice")
 	cfg.Kafka.SuperUsers = []string{"User:admin"}
 	b := brokertest.Start(t, cfg)
 	t.Setenv("CHRONIK_CONFIG", "")

@@ -5,8 +5,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -25,12 +23,8 @@ import (
 // DESCRIBE_CONFIGS or ALTER_CONFIGS on the cluster is told who may manage
 // quotas, and may list once an ACL allows it DESCRIBE_CONFIGS.
 func TestQuotaCommands(t *testing.T) {
-	users := filepath.Join(t.TempDir(), "users.toml")
-	if err := os.WriteFile(users, []byte("[users]\nadmin = \"admin-secret\"\nalice = \"alice-secret\"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	cfg := brokertest.Config(t)
-	cfg.Kafka.SASLMechanisms, cfg.Kafka.SASLUsersFile = []string{"SCRAM-SHA-512"}, users
+	brokertest.SASLUsers(t, &cfg, []string{"SCRAM-SHA-512"}, "admin", "alice")
 	cfg.Kafka.SuperUsers = []string{"User:admin"}
 	cfg.Kafka.Authorizer = "acl"
 	b := brokertest.Start(t, cfg)

@@ -5,8 +5,6 @@ package broker_test
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -30,13 +28,8 @@ import (
 // The ACLs are managed through broker.ACLStoreOf, not kadm: the Kafka ACL
 // APIs are served separately (kafka/29_*, 30_*, 31_*).
 func TestACLsKeptByTheCluster(t *testing.T) {
-	users := filepath.Join(t.TempDir(), "users.toml")
-	if err := os.WriteFile(users, []byte("[users]\nadmin = \"admin-secret\"\nalice = \"alice-secret\"\nbob = \"bob-secret\"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	cfg := brokertest.Config(t)
-	cfg.Kafka.SASLMechanisms = []string{"PLAIN"}
-	cfg.Kafka.SASLUsersFile = users
+	brokertest.SASLUsers(t, &cfg, []string{"PLAIN"}, "admin", "alice", "bob")
 	cfg.Kafka.SuperUsers = []string{"User:admin"}
 	cfg.Kafka.Authorizer = "acl"
 	cfg.Kafka.AutoCreateTopics = false

@@ -5,8 +5,6 @@ package broker_test
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -30,13 +28,8 @@ import (
 // requests get Kafka's per-user errors, and the credentials survive a
 // restart.
 func TestScramCredentialsThroughKafka(t *testing.T) {
-	users := filepath.Join(t.TempDir(), "users.toml")
-	if err := os.WriteFile(users, []byte("[users]\nadmin = \"admin-secret\"\nalice = \"alice-secret\"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	cfg := brokertest.Config(t)
-	cfg.Kafka.SASLMechanisms = []string{"SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"}
-	cfg.Kafka.SASLUsersFile = users
+	brokertest.SASLUsers(t, &cfg, []string{"SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"}, "admin", "alice")
 	cfg.Kafka.SuperUsers = []string{"User:admin"}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

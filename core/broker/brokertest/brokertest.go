@@ -4,12 +4,15 @@ package brokertest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,4 +88,20 @@ func Start(t testing.TB, cfg config.Config) *broker.Broker {
 		}
 	})
 	return b
+}
+
+// SASLUsers makes cfg require SASL with mechanisms, for users whose
+// passwords are "<user>-secret" (a users file in t's temporary directory).
+func SASLUsers(t testing.TB, cfg *config.Config, mechanisms []string, users ...string) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("[users]\n")
+	for _, u := range users {
+		fmt.Fprintf(&b, "%q = %q\n", u, u+"-secret")
+	}
+	file := filepath.Join(t.TempDir(), "users.toml")
+	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Kafka.SASLMechanisms, cfg.Kafka.SASLUsersFile = mechanisms, file
 }
