@@ -22,7 +22,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-go/chronik/core/acl"
@@ -38,12 +37,7 @@ func handleDeleteACLs(ctx context.Context, s *Server, r *request) kmsg.Response 
 	for i := range resp.Results {
 		resp.Results[i].Default()
 	}
-	if !s.aclsEnabled() {
-		set.all(len(resp.Results), kerr.SecurityDisabled.Code, noAuthorizer)
-		return resp
-	}
-	if !s.authorizedCluster(r, kmsg.ACLOperationAlter) {
-		set.all(len(resp.Results), kerr.ClusterAuthorizationFailed.Code, r.principal+" may not ALTER the cluster, which DeleteAcls needs")
+	if !s.mayAlterACLs(r, "DeleteAcls", len(resp.Results), set) {
 		return resp
 	}
 	valid, at := validEntries(len(req.Filters), set, "invalid filter: ", func(i int) (acl.Filter, error) {

@@ -40,3 +40,18 @@ func validEntries[T any](n int, set entryErrors, what string, parse func(i int) 
 	}
 	return valid, at
 }
+
+// mayAlterACLs reports whether r's principal may create or delete ACLs
+// (api names the request): there must be ACLs, and ALTER on the cluster.
+// If not, each of the n entries gets the reason.
+func (s *Server) mayAlterACLs(r *request, api string, n int, set entryErrors) bool {
+	switch {
+	case !s.aclsEnabled():
+		set.all(n, kerr.SecurityDisabled.Code, noAuthorizer)
+		return false
+	case !s.authorizedCluster(r, kmsg.ACLOperationAlter):
+		set.all(n, kerr.ClusterAuthorizationFailed.Code, r.principal+" may not ALTER the cluster, which "+api+" needs")
+		return false
+	}
+	return true
+}
