@@ -9,7 +9,10 @@ package kafka
 //     before Kafka 1.0) gets ILLEGAL_SASL_STATE and the connection closes.
 //   - UNSUPPORTED_SASL_MECHANISM with the enabled mechanisms when the
 //     requested one is not enabled; ILLEGAL_SASL_STATE when SASL is off or
-//     the connection has already authenticated (no re-authentication).
+//     the connection has already authenticated, unless SASL.MaxReauth
+//     allows re-authentication (KIP-368), which must use the mechanism the
+//     connection authenticated with (else ILLEGAL_SASL_STATE, and the
+//     connection closes).
 
 import (
 	"context"
@@ -33,6 +36,16 @@ func beginSASLHandshake(s *Server, r *request) func(context.Context) kmsg.Respon
 		st.closeAfter = true
 		s.warn("kafka: SaslHandshake v0 (raw SASL tokens, clients before Kafka 1.0) is not supported, closing connection",
 			"remote", r.conn.nc.RemoteAddr().String())
+	case a != nil && st.authenticated && a.MaxReauth > 0:
+		resp.SupportedMechanisms = a.Mechanisms
+		if req.Mechanism != st.mechanism {
+			resp.ErrorCode = kerr.IllegalSaslState.Code
+			st.closeAfter = true
+			s.warn("kafka: re-authentication with another SASL mechanism, closing connection",
+				"remote", r.conn.nc.RemoteAddr().String(), "was", st.mechanism, "now", req.Mechanism)
+			break
+		}
+		st.reauth, st.conv = true, nil
 	case a == nil || st.authenticated:
 		resp.ErrorCode = kerr.IllegalSaslState.Code
 	case !a.enabled(req.Mechanism):

@@ -226,6 +226,12 @@ func (c *conn) dispatch(r *request) bool {
 		c.fail()
 		return false
 	}
+	if c.sasl.expired() && !saslExempt(r.key) {
+		c.s.warn("kafka: SASL session expired without re-authentication, closing connection", "remote", c.nc.RemoteAddr().String(),
+			"principal", c.principal, "api", kmsg.NameForKey(r.key))
+		c.fail()
+		return false
+	}
 	r.principal = c.principal
 	if err := c.s.cfg.Authorizer.Authorize(c.ctx, c.principal, r.key, r.msg); err != nil {
 		c.s.warn("kafka: request denied, closing connection", "remote", c.nc.RemoteAddr().String(),

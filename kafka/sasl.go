@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // SASL authentication (SaslHandshake, key 17; SaslAuthenticate, key 36).
@@ -54,9 +55,19 @@ type SASL struct {
 	// the password matches either mechanism's credential.
 	Stored func(user, mechanism string) (ScramCredential, bool)
 	// OAuthBearer, needed for MechanismOAuthBearer, validates a bearer
-	// token (RFC 7628) and returns the user it names; its error says why
-	// a token is refused (logged, never sent to the client).
-	OAuthBearer func(token string) (user string, err error)
+	// token (RFC 7628) and returns the user it names and when it expires;
+	// its error says why a token is refused (logged, never sent to the
+	// client).
+	OAuthBearer func(token string) (user string, expires time.Time, err error)
+	// MaxReauth, when > 0, bounds every authentication (Kafka's
+	// connections.max.reauth.ms, KIP-368): SaslAuthenticate tells the
+	// client its session lifetime, this or, for OAUTHBEARER, until its
+	// token expires if sooner; the client authenticates again on the same
+	// connection before then, as the same user, and a connection still on
+	// an expired session is closed at its next request. So a deleted
+	// user, a changed password or an expired token ends the connections
+	// that used them. 0: a session lasts as long as its connection.
+	MaxReauth time.Duration
 
 	mu    sync.Mutex
 	scram map[scramKey]scramEntry // derived credentials, by user and mechanism
@@ -115,7 +126,27 @@ type saslState struct {
 	mechanism     string     // chosen by SaslHandshake; "" before
 	conv          *scramConv // a SCRAM exchange in progress
 	authenticated bool
-	closeAfter    bool // a failed exchange: answer, then close
+	reauth        bool  // authenticated, and authenticating again (KIP-368)
+	expires       int64 // unix ns the session ends (SASL.MaxReauth); 0: never
+	closeAfter    bool  // a failed exchange: answer, then close
+}
+
+// expired reports whether the session has ended (SASL.MaxReauth).
+func (st *saslState) expired() bool {
+	return st.expires != 0 && time.Now().UnixNano() > st.expires
+}
+
+// sessionLifetime is how long an authentication lasts: a.MaxReauth, or
+// until the credential expires if sooner; 0 for as long as the connection.
+func (a *SASL) sessionLifetime(expires time.Time) time.Duration {
+	if a.MaxReauth <= 0 {
+		return 0
+	}
+	d := a.MaxReauth
+	if !expires.IsZero() {
+		d = min(d, time.Until(expires))
+	}
+	return max(d, time.Millisecond)
 }
 
 // saslExempt are the APIs a connection may use before it authenticates.
@@ -124,16 +155,16 @@ func saslExempt(key int16) bool {
 }
 
 // authenticate takes one SaslAuthenticate token. It returns the bytes for
-// the client, the user once authentication has succeeded, and an error
-// when it failed.
-func (st *saslState) authenticate(a *SASL, token []byte) (out []byte, user string, err error) {
+// the client, the user once authentication has succeeded (with when its
+// credential expires, zero if it does not), and an error when it failed.
+func (st *saslState) authenticate(a *SASL, token []byte) (out []byte, user string, expires time.Time, err error) {
 	switch st.mechanism {
 	case MechanismPlain:
 		user, err := checkPlain(a, token)
-		return nil, user, err
+		return nil, user, time.Time{}, err
 	case MechanismOAuthBearer:
-		user, err := checkOAuthBearer(a, token)
-		return nil, user, err
+		user, expires, err := checkOAuthBearer(a, token)
+		return nil, user, expires, err
 	case MechanismScramSHA256, MechanismScramSHA512:
 		if st.conv == nil {
 			mech := st.mechanism
@@ -143,11 +174,11 @@ func (st *saslState) authenticate(a *SASL, token []byte) (out []byte, user strin
 		}
 		resp, user, err := st.conv.next(string(token))
 		if err != nil {
-			return nil, "", errAuthFailed
+			return nil, "", time.Time{}, errAuthFailed
 		}
-		return []byte(resp), user, nil
+		return []byte(resp), user, time.Time{}, nil
 	default:
-		return nil, "", fmt.Errorf("no mechanism chosen: send SaslHandshake first")
+		return nil, "", time.Time{}, fmt.Errorf("no mechanism chosen: send SaslHandshake first")
 	}
 }
 
@@ -191,21 +222,21 @@ func checkPlain(a *SASL, token []byte) (string, error) {
 // key=value pairs each ended by 0x01, one of them auth=Bearer <token>, and
 // a final 0x01. The token is a.OAuthBearer's to validate; an authzid must
 // name the token's user.
-func checkOAuthBearer(a *SASL, msg []byte) (string, error) {
+func checkOAuthBearer(a *SASL, msg []byte) (string, time.Time, error) {
 	if a.OAuthBearer == nil {
-		return "", errAuthFailed
+		return "", time.Time{}, errAuthFailed
 	}
 	header, rest, ok := strings.Cut(string(msg), "\x01")
 	if !ok || !strings.HasSuffix(rest, "\x01\x01") && rest != "\x01" {
-		return "", fmt.Errorf("%w: not an OAUTHBEARER client message", errAuthFailed)
+		return "", time.Time{}, fmt.Errorf("%w: not an OAUTHBEARER client message", errAuthFailed)
 	}
 	parts := strings.Split(header, ",")
 	if len(parts) != 3 || parts[0] != "n" && parts[0] != "y" || parts[2] != "" {
-		return "", fmt.Errorf("%w: bad GS2 header", errAuthFailed)
+		return "", time.Time{}, fmt.Errorf("%w: bad GS2 header", errAuthFailed)
 	}
 	authzid, hasAuthzid := strings.CutPrefix(parts[1], "a=")
 	if parts[1] != "" && !hasAuthzid {
-		return "", fmt.Errorf("%w: bad GS2 header", errAuthFailed)
+		return "", time.Time{}, fmt.Errorf("%w: bad GS2 header", errAuthFailed)
 	}
 	var token string
 	for kv := range strings.SplitSeq(strings.TrimSuffix(rest, "\x01"), "\x01") {
@@ -215,21 +246,21 @@ func checkOAuthBearer(a *SASL, msg []byte) (string, error) {
 		}
 		scheme, t, ok := strings.Cut(v, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || t == "" {
-			return "", fmt.Errorf("%w: the auth value is not a bearer token", errAuthFailed)
+			return "", time.Time{}, fmt.Errorf("%w: the auth value is not a bearer token", errAuthFailed)
 		}
 		token = t
 	}
 	if token == "" {
-		return "", fmt.Errorf("%w: no auth=Bearer token", errAuthFailed)
+		return "", time.Time{}, fmt.Errorf("%w: no auth=Bearer token", errAuthFailed)
 	}
-	user, err := a.OAuthBearer(token)
+	user, expires, err := a.OAuthBearer(token)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", errAuthFailed, err)
+		return "", time.Time{}, fmt.Errorf("%w: %w", errAuthFailed, err)
 	}
 	if hasAuthzid && authzid != user {
-		return "", fmt.Errorf("%w: authzid %q is not the token's user %q", errAuthFailed, authzid, user)
+		return "", time.Time{}, fmt.Errorf("%w: authzid %q is not the token's user %q", errAuthFailed, authzid, user)
 	}
-	return user, nil
+	return user, expires, nil
 }
 
 // stored is a.Stored, false when there is none.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -124,19 +125,19 @@ func FuzzSASLAuthenticate(f *testing.F) {
 	f.Add([]byte("n,a=alice,\x01host=x\x01auth=bearer good-token\x01\x01"), []byte("\x01"))
 	a := &SASL{
 		Mechanisms: SASLMechanisms, Password: func(u string) (string, bool) { return "alice-secret", u == "alice" },
-		OAuthBearer: func(tok string) (string, error) {
+		OAuthBearer: func(tok string) (string, time.Time, error) {
 			if tok != "good-token" {
-				return "", errors.New("bad token")
+				return "", time.Time{}, errors.New("bad token")
 			}
-			return "alice", nil
+			return "alice", time.Now().Add(time.Hour), nil
 		},
 	}
 	f.Fuzz(func(t *testing.T, first, second []byte) {
 		for _, mech := range SASLMechanisms {
 			st := saslState{mechanism: mech}
-			_, user, err := st.authenticate(a, first)
+			_, user, _, err := st.authenticate(a, first)
 			if err == nil && user == "" && mech != MechanismPlain {
-				_, user, err = st.authenticate(a, second)
+				_, user, _, err = st.authenticate(a, second)
 			}
 			knewPassword := mech == MechanismPlain && strings.HasSuffix(string(first), "\x00alice-secret") ||
 				mech == MechanismOAuthBearer && strings.Contains(strings.ToLower(string(first)), "bearer good-token")
@@ -153,11 +154,11 @@ func FuzzSASLAuthenticate(f *testing.F) {
 func TestSASLOAuthBearer(t *testing.T) {
 	var principals sync.Map
 	ts := startServer(t, Config{
-		SASL: &SASL{Mechanisms: []string{MechanismOAuthBearer}, OAuthBearer: func(tok string) (string, error) {
+		SASL: &SASL{Mechanisms: []string{MechanismOAuthBearer}, OAuthBearer: func(tok string) (string, time.Time, error) {
 			if tok != "token-of-alice" {
-				return "", errors.New("expired")
+				return "", time.Time{}, errors.New("expired")
 			}
-			return "alice", nil
+			return "alice", time.Now().Add(time.Hour), nil
 		}},
 		Authorizer: AuthorizerFunc(func(_ context.Context, principal string, key int16, _ kmsg.Request) error {
 			if !saslExempt(key) {
@@ -190,9 +191,9 @@ func TestSASLOAuthBearer(t *testing.T) {
 			t.Errorf("%s: %v, want SASL_AUTHENTICATION_FAILED", name, err)
 		}
 	}
-	a := &SASL{OAuthBearer: func(string) (string, error) { return "alice", nil }}
+	a := &SASL{OAuthBearer: func(string) (string, time.Time, error) { return "alice", time.Now().Add(time.Hour), nil }}
 	for _, msg := range []string{"", "n,,", "n,,\x01auth=Basic x\x01\x01", "p=tls,,\x01auth=Bearer t\x01\x01", "n,,\x01auth=Bearer t\x01", "n,,\x01host=h\x01\x01"} {
-		if user, err := checkOAuthBearer(a, []byte(msg)); err == nil {
+		if user, _, err := checkOAuthBearer(a, []byte(msg)); err == nil {
 			t.Errorf("%q accepted as %q", msg, user)
 		}
 	}
@@ -245,5 +246,107 @@ func TestScramNonce(t *testing.T) {
 	}
 	if err := exchange(func(c, _ string) string { return c + "replayed" }); err == nil {
 		t.Fatal("a nonce without the server's part was accepted")
+	}
+}
+
+// saslPlain authenticates c with PLAIN as user (password "<user>-secret")
+// and returns the SaslAuthenticate response.
+func saslPlain(c *client, mechanism, user string) *kmsg.SASLAuthenticateResponse {
+	c.t.Helper()
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Version, hs.Mechanism = 1, mechanism
+	if resp := c.do(hs).(*kmsg.SASLHandshakeResponse); resp.ErrorCode != 0 {
+		c.t.Fatalf("SaslHandshake %s: %s", mechanism, codeName(resp.ErrorCode))
+	}
+	auth := kmsg.NewPtrSASLAuthenticateRequest()
+	auth.Version = 2
+	auth.SASLAuthBytes = []byte("\x00" + user + "\x00" + user + "-secret")
+	return c.do(auth).(*kmsg.SASLAuthenticateResponse)
+}
+
+// Re-authentication (KIP-368, SASL.MaxReauth): the session lifetime is
+// announced; franz-go authenticates again on its connection and carries on;
+// a client that does not is closed at its first request after the end; a
+// re-authentication as another user, or with another mechanism, fails and
+// closes; an OAUTHBEARER session ends no later than its token.
+func TestSASLReauthentication(t *testing.T) {
+	var auths atomic.Int64
+	users := map[string]string{"alice": "alice-secret", "bob": "bob-secret"}
+	const lifetime = 1200 * time.Millisecond
+	ts := startServer(t, Config{SASL: &SASL{
+		Mechanisms: []string{MechanismPlain, MechanismScramSHA256},
+		Password: func(u string) (string, bool) {
+			auths.Add(1)
+			p, ok := users[u]
+			return p, ok
+		},
+		MaxReauth: lifetime,
+	}}, nil)
+
+	// franz-go reauthenticates ahead of the end (at least 1 s early, so
+	// here before nearly every request) and never notices otherwise.
+	cl := newKgoClient(t, ts, kgo.SASL(plain.Auth{User: "alice", Pass: "alice-secret"}.AsMechanism()))
+	for range 8 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
+		cancel()
+		if err != nil {
+			t.Fatalf("metadata with re-authentication: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := auths.Load(); n < 3 {
+		t.Errorf("%d authentications in 8 requests over 0.8 s with sessions of %v, want re-authentications", n, lifetime)
+	}
+
+	c := ts.dial(t)
+	resp := saslPlain(c, MechanismPlain, "alice")
+	if resp.ErrorCode != 0 || resp.SessionLifetimeMillis != lifetime.Milliseconds() {
+		t.Fatalf("authenticate: %s, session lifetime %d ms, want %d", codeName(resp.ErrorCode), resp.SessionLifetimeMillis, lifetime.Milliseconds())
+	}
+	// Again on the same connection, as the same user: a new session.
+	if resp := saslPlain(c, MechanismPlain, "alice"); resp.ErrorCode != 0 || resp.SessionLifetimeMillis != lifetime.Milliseconds() {
+		t.Fatalf("re-authenticate: %s, %d ms", codeName(resp.ErrorCode), resp.SessionLifetimeMillis)
+	}
+	c.do(kmsg.NewPtrMetadataRequest())
+	time.Sleep(lifetime + 100*time.Millisecond)
+	c.send(kmsg.NewPtrMetadataRequest())
+	c.expectClosed()
+
+	c = ts.dial(t)
+	saslPlain(c, MechanismPlain, "alice")
+	if resp := saslPlain(c, MechanismPlain, "bob"); resp.ErrorCode != kerr.SaslAuthenticationFailed.Code {
+		t.Fatalf("re-authentication as bob on alice's connection: %s", codeName(resp.ErrorCode))
+	}
+	c.expectClosed()
+
+	c = ts.dial(t)
+	saslPlain(c, MechanismPlain, "alice")
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Version, hs.Mechanism = 1, MechanismScramSHA256
+	if resp := c.do(hs).(*kmsg.SASLHandshakeResponse); resp.ErrorCode != kerr.IllegalSaslState.Code {
+		t.Fatalf("re-authentication with another mechanism: %s", codeName(resp.ErrorCode))
+	}
+	c.expectClosed()
+}
+
+// An OAUTHBEARER session ends with its token when that is sooner than
+// SASL.MaxReauth.
+func TestSASLReauthTokenLifetime(t *testing.T) {
+	expires := time.Now().Add(30 * time.Second)
+	a := &SASL{
+		Mechanisms:  []string{MechanismOAuthBearer},
+		OAuthBearer: func(string) (string, time.Time, error) { return "alice", expires, nil },
+		MaxReauth:   time.Hour,
+	}
+	if d := a.sessionLifetime(expires); d > 30*time.Second || d < 29*time.Second {
+		t.Fatalf("session of a token valid 30 s: %v", d)
+	}
+	if d := a.sessionLifetime(time.Time{}); d != time.Hour {
+		t.Fatalf("session of a password: %v, want the hour of MaxReauth", d)
+	}
+	a.MaxReauth = 0
+	if d := a.sessionLifetime(expires); d != 0 {
+		t.Fatalf("session without MaxReauth: %v, want 0 (as long as the connection)", d)
 	}
 }

@@ -142,11 +142,12 @@ func (o *oauthBearer) keySet(refresh bool) jose.JSONWebKeySet {
 	return keys
 }
 
-// validate returns the user a token names, or why it is refused.
-func (o *oauthBearer) validate(token string) (string, error) {
+// validate returns the user a token names and when it expires, or why
+// it is refused.
+func (o *oauthBearer) validate(token string) (string, time.Time, error) {
 	tok, err := jwt.ParseSigned(token, tokenAlgorithms)
 	if err != nil {
-		return "", fmt.Errorf("not a signed JWT: %w", err)
+		return "", time.Time{}, fmt.Errorf("not a signed JWT: %w", err)
 	}
 	kid := ""
 	if len(tok.Headers) > 0 {
@@ -159,28 +160,28 @@ func (o *oauthBearer) validate(token string) (string, error) {
 	var key any = keys
 	if kid == "" {
 		if len(keys.Keys) != 1 {
-			return "", errors.New("the token names no key (kid) and the key set has several")
+			return "", time.Time{}, errors.New("the token names no key (kid) and the key set has several")
 		}
 		key = keys.Keys[0]
 	}
 	var claims jwt.Claims
 	var all map[string]any
 	if err := tok.Claims(key, &claims, &all); err != nil {
-		return "", fmt.Errorf("signature: %w", err)
+		return "", time.Time{}, fmt.Errorf("signature: %w", err)
 	}
 	if claims.Expiry == nil {
-		return "", errors.New("the token has no exp claim")
+		return "", time.Time{}, errors.New("the token has no exp claim")
 	}
 	want := jwt.Expected{Issuer: o.issuer, Time: o.now()}
 	if o.audience != "" {
 		want.AnyAudience = jwt.Audience{o.audience}
 	}
 	if err := claims.ValidateWithLeeway(want, tokenLeeway); err != nil {
-		return "", err
+		return "", time.Time{}, err
 	}
 	user, _ := all[o.subClaim].(string)
 	if user == "" {
-		return "", fmt.Errorf("the token has no %s claim", o.subClaim)
+		return "", time.Time{}, fmt.Errorf("the token has no %s claim", o.subClaim)
 	}
-	return user, nil
+	return user, claims.Expiry.Time(), nil
 }

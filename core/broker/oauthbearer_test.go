@@ -122,8 +122,8 @@ func TestOAuthBearerValidate(t *testing.T) {
 		}
 		return c
 	}
-	if user, err := o.validate(p.token("r1", good())); err != nil || user != "alice" {
-		t.Fatalf("a good token: %q, %v", user, err)
+	if user, exp, err := o.validate(p.token("r1", good())); err != nil || user != "alice" || exp.Unix() != now.Add(time.Hour).Unix() {
+		t.Fatalf("a good token: %q, expires %v, %v", user, exp, err)
 	}
 	for name, tok := range map[string]string{
 		"expired":        p.token("r1", with("exp", now.Add(-time.Hour).Unix())),
@@ -135,7 +135,7 @@ func TestOAuthBearerValidate(t *testing.T) {
 		"garbage":        "not.a.jwt",
 		"unsigned":       unsignedToken(good()),
 	} {
-		if user, err := o.validate(tok); err == nil {
+		if user, _, err := o.validate(tok); err == nil {
 			t.Errorf("%s: accepted as %q", name, user)
 		}
 	}
@@ -143,7 +143,7 @@ func TestOAuthBearerValidate(t *testing.T) {
 	// did publish: the signature fails.
 	other := newIDP(t)
 	other.addRSA("r1")
-	if _, err := o.validate(other.token("r1", good())); err == nil {
+	if _, _, err := o.validate(other.token("r1", good())); err == nil {
 		t.Error("a token signed with another key under a known kid was accepted")
 	}
 
@@ -151,17 +151,17 @@ func TestOAuthBearerValidate(t *testing.T) {
 	// every jwksMinRefresh.
 	p.addEC("e2")
 	gets := p.gets
-	if _, err := o.validate(p.token("e2", good())); err == nil {
+	if _, _, err := o.validate(p.token("e2", good())); err == nil {
 		t.Fatal("a key added right after the last fetch was accepted before the refresh interval")
 	}
 	o.mu.Lock()
 	o.fetched = o.fetched.Add(-jwksMinRefresh)
 	o.mu.Unlock()
-	if user, err := o.validate(p.token("e2", good())); err != nil || user != "alice" || p.gets != gets+1 {
+	if user, _, err := o.validate(p.token("e2", good())); err != nil || user != "alice" || p.gets != gets+1 {
 		t.Fatalf("after the provider rotated its keys: %q, %v (%d fetches)", user, err, p.gets-gets)
 	}
 	// No kid: accepted only when the set holds one key.
-	if _, err := o.validate(p.token("", good())); err == nil || !strings.Contains(err.Error(), "kid") {
+	if _, _, err := o.validate(p.token("", good())); err == nil || !strings.Contains(err.Error(), "kid") {
 		t.Fatalf("a token without kid against two keys: %v", err)
 	}
 
@@ -170,7 +170,7 @@ func TestOAuthBearerValidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if user, err := o2.validate(other.token("", with("preferred_username", "bob"))); err != nil || user != "bob" {
+	if user, _, err := o2.validate(other.token("", with("preferred_username", "bob"))); err != nil || user != "bob" {
 		t.Fatalf("sub claim preferred_username: %q, %v", user, err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

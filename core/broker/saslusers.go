@@ -29,7 +29,7 @@ func kafkaSASL(k config.KafkaConfig, log *slog.Logger) (*kafka.SASL, error) {
 	if len(k.SASLMechanisms) == 0 {
 		return nil, nil
 	}
-	a := &kafka.SASL{Mechanisms: k.SASLMechanisms}
+	a := &kafka.SASL{Mechanisms: k.SASLMechanisms, MaxReauth: k.ConnectionsMaxReauth}
 	if path := k.SASLUsersFile; path != "" {
 		users, err := newReloaded("kafka.sasl-users-file", log, func() (map[string]string, error) { return loadSASLUsers(path) }, path)
 		if err != nil {

@@ -186,6 +186,13 @@ type KafkaConfig struct {
 	OAuthBearerIssuer   string `toml:"oauthbearer-issuer"`
 	OAuthBearerAudience string `toml:"oauthbearer-audience"`
 	OAuthBearerSubClaim string `toml:"oauthbearer-sub-claim"`
+	// ConnectionsMaxReauth, when > 0, bounds every SASL authentication
+	// (Kafka's connections.max.reauth.ms, KIP-368): the client must
+	// authenticate again on its connection within it, or within its
+	// OAUTHBEARER token's lifetime if shorter, or the connection is
+	// closed at its next request. 0: an authentication lasts as long as
+	// its connection.
+	ConnectionsMaxReauth time.Duration `toml:"connections-max-reauth"`
 }
 
 // RaftConfig holds Dragonboat settings. LogDBShards and ExecShards are fixed

@@ -234,6 +234,7 @@ type fileBackup struct {
 type fileKafka struct {
 	KafkaConfig
 	LogRetentionCheckInterval duration `toml:"log-retention-check-interval"`
+	ConnectionsMaxReauth      duration `toml:"connections-max-reauth"`
 }
 
 type fileRaft struct {
@@ -252,7 +253,7 @@ type fileTier struct {
 // durationKeys are the TOML keys holding durations, for error hints.
 var durationKeys = []string{
 	"shutdown-timeout",
-	"kafka.log-retention-check-interval",
+	"kafka.log-retention-check-interval", "kafka.connections-max-reauth",
 	"raft.rtt",
 	"tier.check-interval", "tier.sweep-interval", "tier.orphan-grace", "tier.upload-timeout",
 	"backup.interval",
@@ -282,8 +283,12 @@ func decodeTOML(name string, data []byte, cfg *Config) error {
 	fc := fileConfig{
 		Config:          *cfg,
 		ShutdownTimeout: duration{cfg.ShutdownTimeout},
-		Kafka:           fileKafka{KafkaConfig: cfg.Kafka, LogRetentionCheckInterval: duration{cfg.Kafka.LogRetentionCheckInterval}},
-		Raft:            fileRaft{RaftConfig: cfg.Raft, RTT: duration{cfg.Raft.RTT}},
+		Kafka: fileKafka{
+			KafkaConfig:               cfg.Kafka,
+			LogRetentionCheckInterval: duration{cfg.Kafka.LogRetentionCheckInterval},
+			ConnectionsMaxReauth:      duration{cfg.Kafka.ConnectionsMaxReauth},
+		},
+		Raft: fileRaft{RaftConfig: cfg.Raft, RTT: duration{cfg.Raft.RTT}},
 		Tier: fileTier{
 			TierConfig:    t,
 			CheckInterval: duration{t.CheckInterval},
@@ -301,6 +306,7 @@ func decodeTOML(name string, data []byte, cfg *Config) error {
 	cfg.ShutdownTimeout = fc.ShutdownTimeout.Duration
 	cfg.Kafka = fc.Kafka.KafkaConfig
 	cfg.Kafka.LogRetentionCheckInterval = fc.Kafka.LogRetentionCheckInterval.Duration
+	cfg.Kafka.ConnectionsMaxReauth = fc.Kafka.ConnectionsMaxReauth.Duration
 	cfg.Raft = fc.Raft.RaftConfig
 	cfg.Raft.RTT = fc.Raft.RTT.Duration
 	cfg.Tier = fc.Tier.TierConfig

@@ -157,6 +157,9 @@ func (c Config) Validate() error {
 			bad("kafka.super-users: %q is not a principal; write it as User:<name>, e.g. \"User:admin\"", u)
 		}
 	}
+	if k.ConnectionsMaxReauth < 0 {
+		bad("kafka.connections-max-reauth is %s; use 0 (sessions last as long as their connections) or a positive duration such as \"1h\"", k.ConnectionsMaxReauth)
+	}
 	if k.Authorizer != "" && k.Authorizer != AuthorizerACL {
 		bad("kafka.authorizer %q: use %q to authorize requests with ACLs, or leave it unset (\"\") to let every authenticated principal do everything", k.Authorizer, AuthorizerACL)
 	}
