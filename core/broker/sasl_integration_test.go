@@ -143,3 +143,52 @@ func TestKafkaSASLBadUsersFile(t *testing.T) {
 		}
 	}
 }
+
+// TestReauthenticationEndsRemovedUsers: with kafka.connections-max-reauth,
+// a user removed from the users file loses the connections it had within
+// a session: franz-go's re-authentication fails and so do its requests,
+// while a user still in the file carries on.
+func TestReauthenticationEndsRemovedUsers(t *testing.T) {
+	cfg := brokertest.Config(t)
+	brokertest.SASLUsers(t, &cfg, []string{"SCRAM-SHA-256"}, "alice", "bob")
+	cfg.Kafka.ConnectionsMaxReauth = 1500 * time.Millisecond
+	b := brokertest.Start(t, cfg)
+	client := func(user string) *kadm.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()), kgo.RequestRetries(0),
+			kgo.SASL(scram.Auth{User: user, Pass: user + "-secret"}.AsSha256Mechanism()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return kadm.NewClient(cl)
+	}
+	alice, bob := client("alice"), client("bob")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, c := range []*kadm.Client{alice, bob} {
+		if _, err := c.ListTopics(ctx); err != nil {
+			t.Fatalf("before: %v", err)
+		}
+	}
+	// bob leaves the users file (reloaded within a second).
+	if err := os.WriteFile(cfg.Kafka.SASLUsersFile, []byte("[users]\n\"alice\" = \"alice-secret\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := bob.ListTopics(ctx)
+		if err != nil {
+			if !errors.Is(err, kerr.SaslAuthenticationFailed) {
+				t.Logf("bob's request failed with %v", err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("bob, removed from the users file, still served after 10 s with sessions of 1.5 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := alice.ListTopics(ctx); err != nil {
+		t.Fatalf("alice after bob's removal: %v", err)
+	}
+}
