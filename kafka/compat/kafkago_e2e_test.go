@@ -4,6 +4,7 @@ package compat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -72,6 +73,15 @@ func (d kafkaGoDriver) produce(ctx context.Context, topic string, first, n int, 
 	err := w.WriteMessages(ctx, msgs...)
 	if cerr := w.Close(); err == nil {
 		err = cerr
+	}
+	// WriteErrors holds one error per message and wraps none of them.
+	var werrs kafka.WriteErrors
+	if errors.As(err, &werrs) {
+		for _, e := range werrs {
+			if e != nil {
+				return fmt.Errorf("%d of %d messages failed, first: %w", werrs.Count(), n, e)
+			}
+		}
 	}
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -85,7 +86,9 @@ func (d nodeDriver) run(ctx context.Context, command string, env map[string]stri
 	case ctx.Err() != nil:
 		return out, fmt.Errorf("node %s.mjs %s: killed: %w; stderr:\n%s", d.script, command, ctx.Err(), tailString(stderr.String(), 30))
 	case runErr != nil:
-		return out, fmt.Errorf("node %s.mjs %s: %w: %s; stderr:\n%s", d.script, command, runErr, out.Error, tailString(stderr.String(), 30))
+		// The script's error is wrapped too, for the denied step to find
+		// the client's words in it.
+		return out, fmt.Errorf("node %s.mjs %s: %w: %w; stderr:\n%s", d.script, command, runErr, errors.New(out.Error), tailString(stderr.String(), 30))
 	}
 	return out, nil
 }

@@ -60,6 +60,25 @@ function exit (obj, code) {
   process.stdout.write(JSON.stringify(obj) + '\n', () => process.exit(code))
 }
 
+// describe is err's stack followed by the errors it aggregates and its
+// cause, one line each, indented by depth: err.stack leaves them out, and
+// @platformatic/kafka reports a refused produce as an AggregateError whose
+// nested errors hold the broker's error code (apiId).
+function describe (err) {
+  const lines = [String(err?.stack ?? err)]
+  const nested = (e, depth) => {
+    if (depth > 5) return
+    const subs = [...(Array.isArray(e?.errors) ? e.errors : []), ...(e?.cause ? [e.cause] : [])]
+    for (const sub of subs) {
+      const code = sub?.apiId ? ` (${sub.apiId})` : ''
+      lines.push(`${'  '.repeat(depth)}${sub?.name ?? 'Error'}: ${sub?.message ?? sub}${code}`)
+      nested(sub, depth + 1)
+    }
+  }
+  nested(err, 1)
+  return lines.join('\n')
+}
+
 // main runs the command named by argv[2] from commands and exits; it fails
 // after COMPAT_TIMEOUT_MS.
 export async function main (commands) {
@@ -68,7 +87,7 @@ export async function main (commands) {
   const fail = err => {
     if (done) return
     done = true
-    exit({ error: String(err?.stack ?? err), records }, 1)
+    exit({ error: describe(err), records }, 1)
   }
   const cmd = commands[name]
   if (!cmd) return fail(new Error(`unknown command ${name}; want one of ${Object.keys(commands).join(', ')}`))
