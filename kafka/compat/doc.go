@@ -1,9 +1,12 @@
 // Package compat is Chronik's client-compatibility matrix: end-to-end tests
 // (build tag e2e) that run the built chronik binary as a process and drive it
-// with eight real Kafka clients — franz-go, sarama at two protocol versions,
-// segmentio/kafka-go, confluent-kafka-go, kcat, KafkaJS, @platformatic/kafka
-// and @confluentinc/kafka-javascript — through topic creation, idempotent and
-// compressed produce, and a consumer group that commits and resumes. The run
+// with eight real Kafka clients — franz-go, sarama at three protocol
+// versions, segmentio/kafka-go, confluent-kafka-go, kcat, KafkaJS,
+// @platformatic/kafka and @confluentinc/kafka-javascript — through topic
+// creation, idempotent and compressed produce, and a consumer group that
+// commits and resumes. The broker runs with ACLs on and everything no ACL
+// names allowed, and each client must also see a produce to a topic an ACL
+// denies fail with an authorization error (denied_e2e_test.go). The run
 // generates docs/clients.md.
 //
 // The Node.js clients live in node/ (one script per client, installed with

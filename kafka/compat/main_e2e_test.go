@@ -123,10 +123,18 @@ type broker struct {
 // written nor checked.
 const externalBrokerEnv = "CHRONIK_COMPAT_EXTERNAL_BROKER"
 
-// startBroker starts chronik serve on a temp dir with free 127.0.0.1 ports,
-// advertising the proxy's address, and waits until /readyz answers 200. The
-// process is killed (by PID) and reaped in t's cleanup, and the tail of its
-// log is printed if t failed.
+// brokerConfig is the broker's config file: ACLs on (Kafka's
+// StandardAuthorizer rules) with allow.everyone.if.no.acl.found, as
+// docs/clients.md says.
+const brokerConfig = `[kafka]
+authorizer = "acl"
+allow-everyone-if-no-acl-found = true
+`
+
+// startBroker starts chronik serve on a temp dir with free 127.0.0.1 ports
+// and brokerConfig, advertising the proxy's address, and waits until /readyz
+// answers 200. The process is killed (by PID) and reaped in t's cleanup, and
+// the tail of its log is printed if t failed.
 func startBroker(t *testing.T) *broker {
 	t.Helper()
 	if ext := os.Getenv(externalBrokerEnv); ext != "" {
@@ -152,6 +160,14 @@ func startBroker(t *testing.T) *broker {
 	kafkaAddr, raftAddr, httpAddr := ports[0], ports[1], ports[2]
 	p := startProxy(t, kafkaAddr)
 
+	// ACLs on, allowing what no ACL covers: every client is
+	// User:ANONYMOUS and runs every step as without ACLs, and the harness,
+	// ANONYMOUS too, may create the ACLs of the denied step (ALTER on the
+	// cluster, which no ACL names).
+	confPath := filepath.Join(t.TempDir(), "chronik.toml")
+	if err := os.WriteFile(confPath, []byte(brokerConfig), 0o644); err != nil {
+		t.Fatalf("write config: %v", err)
+	}
 	logPath := filepath.Join(t.TempDir(), "chronik.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -159,6 +175,7 @@ func startBroker(t *testing.T) *broker {
 	}
 	args := []string{
 		"serve",
+		"--config", confPath,
 		"--data-dir", t.TempDir(),
 		"--kafka-addr", kafkaAddr,
 		"--advertise-addr", p.addr(),

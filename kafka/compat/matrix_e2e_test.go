@@ -122,12 +122,14 @@ type result struct {
 	version string
 	apis    map[int16]string // API key → versions sent
 
-	create, produce, idempotent, codecs, fetch, group, resume string
+	create, produce, idempotent, codecs, fetch, group, resume, denied string
+
+	deniedErr string // the client's error in the denied step
 }
 
 func newResult(r row) *result {
 	res := &result{row: r, version: "?", apis: make(map[int16]string)}
-	for _, c := range []*string{&res.create, &res.produce, &res.idempotent, &res.codecs, &res.fetch, &res.group, &res.resume} {
+	for _, c := range []*string{&res.create, &res.produce, &res.idempotent, &res.codecs, &res.fetch, &res.group, &res.resume, &res.denied} {
 		*c = "not run"
 	}
 	return res
@@ -149,6 +151,14 @@ func TestE2EClients(t *testing.T) {
 	b := startBroker(t)
 	adm := newAdmin(t, b.addr)
 	defer adm.close()
+	if !b.external {
+		ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+		err := adm.denyWrites(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("create the ACLs of the denied step: %v", err)
+		}
+	}
 
 	var results []*result
 	t.Run("client", func(t *testing.T) {
@@ -195,6 +205,15 @@ func runRow(t *testing.T, b *broker, adm *admin, r row, res *result) {
 		t.Fatalf("%s version: %v", r.name, err)
 	}
 	res.version = v
+
+	// First, as it needs nothing the other steps make.
+	step(t, "denied", &res.denied, func(t *testing.T) string {
+		if b.external {
+			res.denied = "–"
+			t.Skipf("%s is set: the ACLs of this step are only made on chronik", externalBrokerEnv)
+		}
+		return deniedStep(t, adm, d, r, res)
+	})
 
 	if !step(t, "create-topic", &res.create, func(t *testing.T) string {
 		ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
@@ -465,12 +484,21 @@ exactly once, in offset order per partition, with its key and headers; the log i
 to check the batches' codec and producer IDs; the group's committed offsets are checked with kadm after
 each run.
 
-| client | version | create topic | produce | idempotent | codecs | fetch (no group) | consumer group | commit & resume | notes |
-|---|---|---|---|---|---|---|---|---|---|
+The broker runs with ACLs on (` + "`kafka.authorizer = \"acl\"`" + ` and ` + "`kafka.allow-everyone-if-no-acl-found = true`" + `)
+and no authentication, so every client is ` + "`User:ANONYMOUS`" + `: the steps above use topics and groups no
+ACL names, which that setting leaves open, and so show that turning ACLs on breaks no client. For the
+column "produce denied by an ACL", the test created with kadm an ACL denying ` + "`User:*`" + ` WRITE on the
+topics prefixed ` + "`" + deniedPrefix + "`" + ` and one allowing them DESCRIBE (without it the client would be refused at
+Metadata, before it produced); each client then produced one record to its own such topic and had to
+return an error that mentions authorization within ` + fmt.Sprintf("%.0f s", deniedTimeout.Seconds()) + ` — not report success, not retry until
+the deadline — with nothing written. The errors are listed below the API versions.
+
+| client | version | create topic | produce | idempotent | codecs | fetch (no group) | consumer group | commit & resume | produce denied by an ACL | notes |
+|---|---|---|---|---|---|---|---|---|---|---|
 `)
 	for _, r := range results {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			r.row.name, r.version, r.create, r.produce, r.idempotent, r.codecs, r.fetch, r.group, r.resume, r.row.notes)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.row.name, r.version, r.create, r.produce, r.idempotent, r.codecs, r.fetch, r.group, r.resume, r.denied, r.row.notes)
 	}
 	b.WriteString(`
 ## API versions negotiated
@@ -497,6 +525,22 @@ The versions each client sent, per API key, as recorded by a proxy between the c
 			fmt.Fprintf(&b, " %s |", v)
 		}
 		b.WriteString("\n")
+	}
+	b.WriteString(`
+## Produce denied by an ACL
+
+The error each client returned for its one record in the step "produce denied by an ACL": the first line
+of the client's error that mentions authorization, shortened.
+
+| client | error |
+|---|---|
+`)
+	for _, r := range results {
+		e := r.deniedErr
+		if e == "" {
+			e = "–"
+		}
+		fmt.Fprintf(&b, "| %s | %s |\n", r.row.name, strings.ReplaceAll(e, "|", "\\|"))
 	}
 	return b.String()
 }
