@@ -33,6 +33,11 @@ type conn struct {
 	// connection's authorization decisions (authz.go).
 	host  string
 	authz authzCache
+	// lastActive (unix ns) is when a request was last read or answered;
+	// inflight counts the requests queued for an answer not yet written
+	// (connlimits.go).
+	lastActive atomic.Int64
+	inflight   atomic.Int64
 	// mutedUntil (unix ns) holds the reader back while a quota throttles
 	// the connection (quotas.go).
 	mutedUntil atomic.Int64
@@ -102,6 +107,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		free:      make(chan *slot, maxInFlightPerConn),
 		ready:     make(chan struct{}, 1),
 	}
+	c.active()
 	c.ctx, c.cancel = context.WithCancel(context.WithValue(s.baseCtx, remoteAddrKey{}, nc.RemoteAddr()))
 	context.AfterFunc(c.ctx, c.closeWaits)
 	return c
@@ -180,6 +186,7 @@ func (c *conn) readLoop() {
 			return
 		}
 		r, err := readRequest(c.br, c.s.cfg.MaxRequestBytes, c.lastClientID)
+		c.active()
 		if r != nil {
 			r.conn = c
 			if r.clientID != nil {
@@ -293,6 +300,7 @@ func (c *conn) spawn(r *request, handle handleFunc, finish func(context.Context)
 		return false
 	}
 	sl.r, sl.handle, sl.finish = r, handle, finish
+	c.inflight.Add(1)
 	c.queue <- sl // never blocks: there are no more slots than its capacity
 	c.handlers.Add(1)
 	go c.run(sl)
@@ -385,6 +393,7 @@ func (c *conn) answerUnsupportedAPIVersions(r *request) bool {
 	*buf = appendResponse((*buf)[:0], r, resp)
 	c.s.observe(r, resp.ErrorCode, len(*buf)) // before the client can have its answer
 	c.complete(sl, buf)
+	c.inflight.Add(1)
 	c.queue <- sl
 	return true
 }
@@ -427,11 +436,13 @@ func (c *conn) writeLoop() {
 		}
 		c.wv = c.bufs // WriteTo consumes wv; bufs keeps the backing array
 		_, err := c.wv.WriteTo(c.nc)
+		c.active()
 		clear(c.bufs)
 		for _, sl := range c.batch {
 			bufPool.Put(sl.buf)
 			sl.r, sl.handle, sl.finish, sl.buf = nil, nil, nil, nil
 			sl.done.Store(false)
+			c.inflight.Add(-1)
 			c.free <- sl // never blocks: free holds every slot
 		}
 		clear(c.batch)

@@ -73,6 +73,16 @@ type Config struct {
 	// (quotas.go) and DescribeClientQuotas/AlterClientQuotas serve; nil
 	// enforces none and answers those APIs with an error.
 	Quotas QuotaStore
+	// MaxConnections and MaxConnectionsPerIP bound the connections served
+	// at once, in all and from one address (Kafka's max.connections and
+	// max.connections.per.ip); one more is closed as soon as it is
+	// accepted. 0: no limit.
+	MaxConnections      int
+	MaxConnectionsPerIP int
+	// ConnectionsMaxIdle closes a connection that has had no request in
+	// progress and sent none for this long (Kafka's
+	// connections.max.idle.ms); 0: never.
+	ConnectionsMaxIdle time.Duration
 	// QuotaWindow is the length of one of the windows quotas measure
 	// rates in (default 1 s, Kafka's quota.window.size.seconds).
 	QuotaWindow time.Duration
@@ -147,6 +157,7 @@ type Server struct {
 		serving bool
 		closing bool
 		conns   map[*conn]struct{}
+		perIP   map[string]int // live connections by peer address (connlimits.go)
 	}
 }
 
@@ -193,6 +204,7 @@ func New(cfg Config, b Backend, m *telemetry.Metrics, log *slog.Logger) *Server 
 	s.appendTo = func(tp partition.TP, records []byte) appendWaiter { return b.Append(tp, records) }
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
 	s.mu.conns = make(map[*conn]struct{})
+	s.mu.perIP = make(map[string]int)
 	return s
 }
 
@@ -250,6 +262,9 @@ func (s *Server) Serve(ctx context.Context) error {
 
 	stop := context.AfterFunc(ctx, s.abort)
 	defer stop()
+	reapCtx, stopReaping := context.WithCancel(ctx)
+	defer stopReaping()
+	go s.reapIdle(reapCtx)
 	s.log.Info("kafka listener serving", "addr", ln.Addr().String())
 
 	var backoff time.Duration
@@ -286,6 +301,14 @@ func (s *Server) startConn(nc net.Conn) {
 		_ = nc.Close()
 		return
 	}
+	host := hostOf(nc.RemoteAddr())
+	if ok, limit := s.admit(host); !ok {
+		s.mu.Unlock()
+		_ = nc.Close()
+		s.warn("kafka: connection refused: "+limit+" reached", "remote", nc.RemoteAddr().String())
+		s.metrics.ConnectionsRefused.Add(context.Background(), 1)
+		return
+	}
 	c := newConn(s, nc)
 	s.mu.conns[c] = struct{}{}
 	s.conns.Add(1)
@@ -296,6 +319,7 @@ func (s *Server) startConn(nc net.Conn) {
 		c.serve()
 		s.mu.Lock()
 		delete(s.mu.conns, c)
+		s.release(host)
 		s.mu.Unlock()
 	}()
 }

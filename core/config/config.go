@@ -193,6 +193,14 @@ type KafkaConfig struct {
 	// closed at its next request. 0: an authentication lasts as long as
 	// its connection.
 	ConnectionsMaxReauth time.Duration `toml:"connections-max-reauth"`
+	// MaxConnections and MaxConnectionsPerIP bound the Kafka connections
+	// served at once, in all and from one address (Kafka's
+	// max.connections, max.connections.per.ip); 0: no limit.
+	MaxConnections      int `toml:"max-connections"`
+	MaxConnectionsPerIP int `toml:"max-connections-per-ip"`
+	// ConnectionsMaxIdle closes a Kafka connection idle this long
+	// (Kafka's connections.max.idle.ms); 0: never.
+	ConnectionsMaxIdle time.Duration `toml:"connections-max-idle"`
 }
 
 // RaftConfig holds Dragonboat settings. LogDBShards and ExecShards are fixed
@@ -382,6 +390,7 @@ func Default() Config {
 			GroupInitialRebalanceDelayMs: 3000,
 			LogRetentionCheckInterval:    5 * time.Minute,
 			OAuthBearerSubClaim:          "sub",
+			ConnectionsMaxIdle:           10 * time.Minute,
 		},
 		Raft: RaftConfig{
 			// Every replica is ticked each RTT and every leader heartbeats

@@ -583,6 +583,8 @@ func TestValidate(t *testing.T) {
 		{"authorizer acl", func(c *Config) { c.Kafka.Authorizer, c.Kafka.AllowEveryoneIfNoACLFound = "acl", true }, ""},
 		{"super user not a principal", func(c *Config) { c.Kafka.SuperUsers = []string{"admin"} }, "kafka.super-users: \"admin\" is not a principal"},
 		{"reauth negative", func(c *Config) { c.Kafka.ConnectionsMaxReauth = -time.Second }, "kafka.connections-max-reauth is -1s"},
+		{"idle negative", func(c *Config) { c.Kafka.ConnectionsMaxIdle = -time.Second }, "kafka.connections-max-idle is -1s"},
+		{"max connections negative", func(c *Config) { c.Kafka.MaxConnectionsPerIP = -1 }, "kafka.max-connections-per-ip (-1)"},
 		{"tracing endpoint", func(c *Config) { c.Tracing.OTLPEndpoint = "otel-collector:4318" }, "tracing.otlp-endpoint \"otel-collector:4318\""},
 		{"snapshot bytes negative", func(c *Config) { c.Raft.SnapshotBytes = -1 }, "raft.snapshot-bytes is -1"},
 		{"compaction overhead bytes negative", func(c *Config) { c.Raft.CompactionOverheadBytes = -1 }, "raft.compaction-overhead-bytes is -1"},

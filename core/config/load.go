@@ -235,6 +235,7 @@ type fileKafka struct {
 	KafkaConfig
 	LogRetentionCheckInterval duration `toml:"log-retention-check-interval"`
 	ConnectionsMaxReauth      duration `toml:"connections-max-reauth"`
+	ConnectionsMaxIdle        duration `toml:"connections-max-idle"`
 }
 
 type fileRaft struct {
@@ -253,7 +254,7 @@ type fileTier struct {
 // durationKeys are the TOML keys holding durations, for error hints.
 var durationKeys = []string{
 	"shutdown-timeout",
-	"kafka.log-retention-check-interval", "kafka.connections-max-reauth",
+	"kafka.log-retention-check-interval", "kafka.connections-max-reauth", "kafka.connections-max-idle",
 	"raft.rtt",
 	"tier.check-interval", "tier.sweep-interval", "tier.orphan-grace", "tier.upload-timeout",
 	"backup.interval",
@@ -287,6 +288,7 @@ func decodeTOML(name string, data []byte, cfg *Config) error {
 			KafkaConfig:               cfg.Kafka,
 			LogRetentionCheckInterval: duration{cfg.Kafka.LogRetentionCheckInterval},
 			ConnectionsMaxReauth:      duration{cfg.Kafka.ConnectionsMaxReauth},
+			ConnectionsMaxIdle:        duration{cfg.Kafka.ConnectionsMaxIdle},
 		},
 		Raft: fileRaft{RaftConfig: cfg.Raft, RTT: duration{cfg.Raft.RTT}},
 		Tier: fileTier{
@@ -307,6 +309,7 @@ func decodeTOML(name string, data []byte, cfg *Config) error {
 	cfg.Kafka = fc.Kafka.KafkaConfig
 	cfg.Kafka.LogRetentionCheckInterval = fc.Kafka.LogRetentionCheckInterval.Duration
 	cfg.Kafka.ConnectionsMaxReauth = fc.Kafka.ConnectionsMaxReauth.Duration
+	cfg.Kafka.ConnectionsMaxIdle = fc.Kafka.ConnectionsMaxIdle.Duration
 	cfg.Raft = fc.Raft.RaftConfig
 	cfg.Raft.RTT = fc.Raft.RTT.Duration
 	cfg.Tier = fc.Tier.TierConfig

@@ -157,6 +157,12 @@ func (c Config) Validate() error {
 			bad("kafka.super-users: %q is not a principal; write it as User:<name>, e.g. \"User:admin\"", u)
 		}
 	}
+	if k.MaxConnections < 0 || k.MaxConnectionsPerIP < 0 {
+		bad("kafka.max-connections (%d) and kafka.max-connections-per-ip (%d) are limits: 0 for none, or a positive number", k.MaxConnections, k.MaxConnectionsPerIP)
+	}
+	if k.ConnectionsMaxIdle < 0 {
+		bad("kafka.connections-max-idle is %s; use 0 (never close idle connections) or a positive duration such as \"10m\"", k.ConnectionsMaxIdle)
+	}
 	if k.ConnectionsMaxReauth < 0 {
 		bad("kafka.connections-max-reauth is %s; use 0 (sessions last as long as their connections) or a positive duration such as \"1h\"", k.ConnectionsMaxReauth)
 	}

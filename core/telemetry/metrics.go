@@ -24,6 +24,9 @@ type Metrics struct {
 	// (raft.snapshot-bytes, and raft.snapshot-entries for partitions) by
 	// outcome (compacted, snapshot_only, rejected, failed).
 	SizeSnapshots metric.Int64Counter
+	// ConnectionsRefused counts Kafka connections closed on accept for
+	// kafka.max-connections or kafka.max-connections-per-ip.
+	ConnectionsRefused metric.Int64Counter
 	// Throttle is the time Kafka connections were throttled for by quota
 	// (producer_byte_rate, consumer_byte_rate), in seconds.
 	Throttle metric.Float64Counter
@@ -54,6 +57,10 @@ func NewMetrics(m metric.Meter) (*Metrics, error) {
 	}
 	if x.SizeSnapshots, err = m.Int64Counter("raft_log_size_snapshots", metric.WithDescription(
 		"Snapshots a partition replica requested after raft.snapshot-bytes or raft.snapshot-entries of Raft log, by outcome: compacted (the log was cut to raft.compaction-overhead-bytes behind), rejected (a snapshot at that index existed), failed")); err != nil {
+		return nil, err
+	}
+	if x.ConnectionsRefused, err = m.Int64Counter("kafka_connections_refused", metric.WithDescription(
+		"Kafka connections closed as soon as accepted because kafka.max-connections or kafka.max-connections-per-ip was reached")); err != nil {
 		return nil, err
 	}
 	if x.Throttle, err = m.Float64Counter("kafka_throttle", metric.WithUnit("s"), metric.WithDescription(
