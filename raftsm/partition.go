@@ -21,14 +21,16 @@ import (
 //	'b' BE64(baseOffset)    → a record batch as produced, baseOffset and partitionLeaderEpoch rewritten
 //	                          (and, for LogAppendTime topics, attributes, maxTimestamp and CRC)
 //	't' BE64(orderedTS)     → BE64(baseOffset) of the first batch whose max timestamp reached that value
-//	'p' BE64(producerID)    → producer epoch and the last 5 batch sequences
+//	'p' BE64(producerID)    → producer epoch, the last 5 batch sequences, the clock at its last append
 //	'e' BE32(leaderEpoch)   → BE64(first offset written in that epoch)
 //	's' BE64(baseOffset)    → BE64(bytes appended before that batch), for batches crossing a
 //	                          positionStep boundary (admin.go)
 //	'r' BE64(baseOffset)    → a tiered segment of the manifest (tiered.go)
 //
 // The state key continues with the local start and the tiered end
-// (tiered.go); state keys written before tiering end after the byte position.
+// (tiered.go), then the append clock; state keys written before tiering end
+// after the byte position, those written before the clock after the tiered
+// end.
 const (
 	keyState    = 'a'
 	keyBatch    = 'b'
@@ -46,6 +48,19 @@ const (
 	offLastOffsetDelta  = 23
 	maxSequencesTracked = 5
 )
+
+// producerExpirationMs is how long a producer's state outlives its last
+// append (Kafka's producer.id.expiration.ms, one day by default). An
+// expired producer is unknown again: its next batch must start a sequence
+// (UNKNOWN_PRODUCER_ID otherwise, which clients answer by resetting their
+// producer, KIP-360). Without it every idempotent producer that ever wrote
+// to a partition stayed in its memory and state store for good. It is a
+// constant, not a setting: every replica must make the same decision.
+const producerExpirationMs = 24 * 60 * 60 * 1000
+
+// producerSweepMs is how often, in append-clock time, expired producers'
+// state is removed (they count as absent from the moment they expire).
+const producerSweepMs = 60 * 1000
 
 // ErrOffsetOutOfRange is returned by Read for offsets outside [log start, HW].
 // Offsets below the local start are ErrOffsetTiered (tiered.go).
@@ -68,6 +83,11 @@ type Partition struct {
 	logStart   int64
 	maxTS      int64
 	producers  map[int64]*producerState
+	// clock is the largest proposer time (ms) of an applied append: the
+	// time producer expiry is judged by, the same on every replica and
+	// never going back when a new leader's clock is behind.
+	clock     int64
+	lastSweep int64 // clock at the last removal of expired producers
 	bytes      int64         // bytes ever appended: the byte position of next
 	startPos   int64         // byte position of the batch holding localStart
 	localStart int64         // first offset stored locally (tiered.go)
@@ -106,6 +126,13 @@ type seqRange struct {
 type producerState struct {
 	epoch int16
 	seqs  []seqRange // oldest first, at most maxSequencesTracked
+	last  int64      // clock at its last append; math.MaxInt64 if stored before it was kept
+}
+
+// expired reports whether the state has expired at clock: the producer is
+// then unknown, as if it had never written.
+func (s *producerState) expired(clock int64) bool {
+	return s.last != math.MaxInt64 && clock-s.last > producerExpirationMs
 }
 
 // NewPartition returns the state machine for a partition shard; onApply is
@@ -140,7 +167,7 @@ func (p *Partition) Open(<-chan struct{}) (uint64, error) {
 }
 
 func (p *Partition) load() error {
-	p.applied, p.next, p.logStart, p.maxTS = 0, 0, 0, math.MinInt64
+	p.applied, p.next, p.logStart, p.maxTS, p.clock, p.lastSweep = 0, 0, 0, math.MinInt64, 0, 0
 	p.bytes, p.startPos, p.localStart, p.tieredEnd, p.tieredPos = 0, 0, 0, 0, 0
 	p.producers = make(map[int64]*producerState)
 	v, closer, err := p.store.db.Get(p.key(keyState, 0))
@@ -157,6 +184,9 @@ func (p *Partition) load() error {
 		p.localStart = p.logStart
 		if len(d.b) > 0 { // and those written before tiering here
 			p.localStart, p.tieredEnd, p.tieredPos = d.i64(), d.i64(), d.i64()
+		}
+		if len(d.b) > 0 { // and those written before the clock here
+			p.clock = d.i64()
 		}
 		err = d.err
 		closer.Close()
@@ -260,6 +290,7 @@ func (p *Partition) Update(ents []sm.Entry) ([]sm.Entry, error) {
 	e.i64(p.localStart)
 	e.i64(p.tieredEnd)
 	e.i64(p.tieredPos)
+	e.i64(p.clock)
 	if err := b.Set(p.key(keyState, 0), e.b, nil); err != nil {
 		return nil, err
 	}
@@ -347,10 +378,16 @@ func (p *Partition) applyAppend(b *pebble.Batch, d *dec, withOpts bool) sm.Resul
 		}
 	}
 	// Producer checks first: the whole command is accepted or rejected.
+	// The clock moves even for a rejected command: it only ever orders
+	// expiry, and every replica applies the same commands.
+	p.clock = max(p.clock, c.Timestamp)
 	first := &c.Batches[0].Meta
 	var st *producerState
 	if first.ProducerID >= 0 {
 		st = p.producers[first.ProducerID]
+		if st != nil && st.expired(p.clock) {
+			st = nil
+		}
 		if status, base := checkSequence(st, c.Batches); status != StatusOK {
 			if status == StatusDuplicate {
 				return sm.Result{Value: uint64(base), Data: statusData[StatusDuplicate]}
@@ -408,8 +445,12 @@ func (p *Partition) applyAppend(b *pebble.Batch, d *dec, withOpts bool) sm.Resul
 		p.ioErr = fmt.Errorf("batch files end at %d, state at %d", at, pos)
 	}
 	if st != nil {
+		st.last = p.clock
 		pk := binary.BigEndian.AppendUint64(p.key(keyProducer, 8), uint64(first.ProducerID))
 		_ = b.Set(pk, st.encode(), nil)
+	}
+	if p.clock-p.lastSweep > producerSweepMs {
+		p.sweepProducers(b)
 	}
 	return sm.Result{Value: uint64(base)}
 }
@@ -501,7 +542,7 @@ func (s *producerState) push(r seqRange) {
 }
 
 func (s *producerState) encode() []byte {
-	e := enc{b: make([]byte, 0, 3+len(s.seqs)*16)}
+	e := enc{b: make([]byte, 0, 11+len(s.seqs)*16)}
 	e.i16(s.epoch)
 	e.u8(byte(len(s.seqs)))
 	for _, r := range s.seqs {
@@ -509,17 +550,34 @@ func (s *producerState) encode() []byte {
 		e.i32(r.last)
 		e.i64(r.base)
 	}
+	e.i64(s.last)
 	return e.b
 }
 
 func decodeProducer(v []byte) (*producerState, error) {
 	d := dec{b: v}
-	st := &producerState{epoch: d.i16()}
+	st := &producerState{epoch: d.i16(), last: math.MaxInt64}
 	n := int(d.u8())
 	for i := 0; i < n && d.err == nil; i++ {
 		st.seqs = append(st.seqs, seqRange{first: d.i32(), last: d.i32(), base: d.i64()})
 	}
+	if d.err == nil && len(d.b) > 0 { // stored before the clock: never expires until it appends
+		st.last = d.i64()
+	}
 	return st, d.err
+}
+
+// sweepProducers removes the state of the producers expired at the clock.
+// Nothing observable changes: an expired producer already counts as
+// unknown; this frees its memory and its key.
+func (p *Partition) sweepProducers(b *pebble.Batch) {
+	p.lastSweep = p.clock
+	for pid, st := range p.producers {
+		if st.expired(p.clock) {
+			delete(p.producers, pid)
+			_ = b.Delete(binary.BigEndian.AppendUint64(p.key(keyProducer, 8), uint64(pid)), nil)
+		}
+	}
 }
 
 // HighWatermark is the offset after the last applied batch.

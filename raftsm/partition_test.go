@@ -197,6 +197,73 @@ func TestPartitionIdempotentProducer(t *testing.T) {
 	}
 }
 
+// A producer's state expires a day (producerExpirationMs) of append clock
+// after its last append: it is unknown again (UNKNOWN_PRODUCER_ID for a
+// sequence that does not start over), its state is removed from memory and
+// the store, and the clock never goes back with a leader whose clock is
+// behind. State stored before the clock was kept never expires until its
+// producer appends.
+func TestPartitionProducerExpiry(t *testing.T) {
+	h := newHarness(t, vfs.NewMem())
+	const day = producerExpirationMs
+	at := func(ts int64, b AppendBatch) []byte {
+		return EncodeAppend(nil, &AppendCommand{LeaderEpoch: 1, Timestamp: ts, Batches: []AppendBatch{b}})
+	}
+	t0 := int64(1_700_000_000_000)
+	res := h.update(
+		at(t0, idem(7, 0, 0, 1, "a")),
+		at(t0, idem(8, 0, 0, 1, "b")),
+		at(t0+day/2, idem(8, 0, 1, 1, "c")), // 8 stays alive
+		at(t0+day, idem(7, 0, 1, 1, "d")),   // 7 exactly a day on: still known
+		at(t0+day-1000, plain(1, 1, "e")),   // a leader whose clock is behind
+	)
+	for i, r := range res {
+		if st := ResultStatus(r.Data); st != StatusOK {
+			t.Fatalf("cmd %d: %s", i, st)
+		}
+	}
+	// 7 last appended at t0+day: at t0+2day+1 it has expired, 8 (t0+day/2) too.
+	res = h.update(
+		at(t0+2*day+1, idem(7, 0, 2, 1, "f")), // its next sequence: unknown now
+		at(t0+2*day+1, idem(7, 0, 0, 1, "g")), // starting over is accepted
+		at(t0+2*day+1, idem(8, 0, 2, 1, "h")),
+	)
+	for i, want := range []Status{StatusUnknownProducerID, StatusOK, StatusUnknownProducerID} {
+		if got := ResultStatus(res[i].Data); got != want {
+			t.Errorf("after a day: cmd %d %s, want %s", i, got, want)
+		}
+	}
+	// The sweep removed 8 (its append failed, so nothing brought it back).
+	if _, ok := h.p.producers[8]; ok {
+		t.Error("producer 8's expired state is still in memory")
+	}
+	if _, closer, err := h.store.db.Get(binary.BigEndian.AppendUint64(h.p.key(keyProducer, 8), 8)); err == nil {
+		closer.Close()
+		t.Error("producer 8's expired state is still stored")
+	}
+	// The clock survives a reopen, and so does 7's new state.
+	p2 := NewPartition(h.store, 2000, nil)
+	if _, err := p2.Open(nil); err != nil {
+		t.Fatal(err)
+	}
+	h.p = p2
+	if p2.clock != t0+2*day+1 {
+		t.Fatalf("clock after reopen %d, want %d", p2.clock, t0+2*day+1)
+	}
+	if res := h.update(at(t0+2*day+2, idem(7, 0, 1, 1, "i"))); ResultStatus(res[0].Data) != StatusOK {
+		t.Fatalf("7's next sequence after reopen: %s", ResultStatus(res[0].Data))
+	}
+
+	// State stored before the clock was kept (no time at its end) never
+	// expires until it appends again.
+	old := &producerState{epoch: 0, seqs: []seqRange{{0, 0, 0}}}
+	v := old.encode()
+	legacy, err := decodeProducer(v[:len(v)-8])
+	if err != nil || legacy.expired(t0+100*day) {
+		t.Fatalf("legacy state: %+v %v", legacy, err)
+	}
+}
+
 func TestPartitionRejectsGarbageWithoutError(t *testing.T) {
 	h := newHarness(t, vfs.NewMem())
 	cmds := [][]byte{nil, {9}, {commandVersion, 99}, {commandVersion, cmdAppend, 1, 2}, appendCmd(1, AppendBatch{Data: []byte("short")})}
