@@ -83,11 +83,8 @@ type Partition struct {
 	logStart   int64
 	maxTS      int64
 	producers  map[int64]*producerState
-	// clock is the largest proposer time (ms) of an applied append: the
-	// time producer expiry is judged by, the same on every replica and
-	// never going back when a new leader's clock is behind.
-	clock     int64
-	lastSweep int64 // clock at the last removal of expired producers
+	clock      int64 // largest proposer time (ms) of an applied append: what producer expiry is judged by
+	lastSweep  int64 // clock at the last removal of expired producers
 	bytes      int64         // bytes ever appended: the byte position of next
 	startPos   int64         // byte position of the batch holding localStart
 	localStart int64         // first offset stored locally (tiered.go)
