@@ -83,8 +83,8 @@ type Partition struct {
 	logStart   int64
 	maxTS      int64
 	producers  map[int64]*producerState
-	clock      int64 // largest proposer time (ms) of an applied append: what producer expiry is judged by
-	lastSweep  int64 // clock at the last removal of expired producers
+	clock      int64         // largest proposer time (ms) of an applied append: what producer expiry is judged by
+	lastSweep  int64         // clock at the last removal of expired producers
 	bytes      int64         // bytes ever appended: the byte position of next
 	startPos   int64         // byte position of the batch holding localStart
 	localStart int64         // first offset stored locally (tiered.go)
