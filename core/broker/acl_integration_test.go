@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/chronik-go/chronik/core/acl"
 	"github.com/chronik-go/chronik/core/broker"
 	"github.com/chronik-go/chronik/core/broker/brokertest"
+	"github.com/chronik-go/chronik/core/config"
 )
 
 // TestACLsKeptByTheCluster: with kafka.authorizer = "acl", ACLs created
@@ -169,5 +172,90 @@ func TestACLsKeptByTheCluster(t *testing.T) {
 	}
 	if n := store.ACLs().Len(); n != 0 {
 		t.Fatalf("%d ACLs left after deleting them all", n)
+	}
+}
+
+// TestACLsAndQuotasAcrossBrokers: an ACL and a quota set through one broker
+// of three hold on the others too (the meta shard applies them on every
+// broker): bob, denied a topic through broker 1, is refused its metadata by
+// each broker; a quota set through broker 3 throttles a producer at the
+// brokers leading the topic's partitions.
+func TestACLsAndQuotasAcrossBrokers(t *testing.T) {
+	_, nodes := brokertest.StartCluster(t, 3, func(cfg *config.Config) {
+		brokertest.SASLUsers(t, cfg, []string{"PLAIN"}, "admin", "bob")
+		cfg.Kafka.SuperUsers = []string{"User:admin"}
+		cfg.Kafka.Authorizer = "acl"
+		cfg.Kafka.AllowEveryoneIfNoACLFound = true
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	client := func(user, seed string, opts ...kgo.Opt) *kgo.Client {
+		t.Helper()
+		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seed),
+			kgo.SASL(plain.Auth{User: user, Pass: user + "-secret"}.AsMechanism())}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return cl
+	}
+	adm := kadm.NewClient(client("admin", nodes[0].Kafka))
+	if r, err := adm.CreateTopic(ctx, 3, 3, nil, "spread"); err != nil || r.Err != nil {
+		t.Fatalf("create: %v %v", err, r.Err)
+	}
+	if res, err := adm.CreateACLs(ctx, kadm.NewACLs().Deny("User:bob").DenyHosts("*").Topics("spread").Operations(kadm.OpAll)); err != nil || res[0].Err != nil {
+		t.Fatalf("CreateAcls through broker 1: %v %+v", err, res)
+	}
+	bob := client("bob", nodes[0].Kafka)
+	for _, n := range nodes {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			req := kmsg.NewPtrMetadataRequest()
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr("spread")
+			req.Topics = append(req.Topics, rt)
+			resp, err := req.RequestWith(ctx, bob.Broker(int(n.ID)))
+			if err != nil {
+				t.Fatalf("broker %d: %v", n.ID, err)
+			}
+			if resp.Topics[0].ErrorCode == kerr.TopicAuthorizationFailed.Code {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("broker %d does not enforce the ACL made through broker 1: %v", n.ID, kerr.ErrorForCode(resp.Topics[0].ErrorCode))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	// A quota set through broker 3 holds wherever the partitions lead.
+	adm3 := kadm.NewClient(client("admin", nodes[2].Kafka))
+	entity := kadm.ClientQuotaEntity{{Type: "client-id", Name: kmsg.StringPtr("slow")}}
+	if res, err := adm3.AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{{
+		Entity: entity, Ops: []kadm.AlterClientQuotaOp{{Key: "producer_byte_rate", Value: 1000}},
+	}}); err != nil || res[0].Err != nil {
+		t.Fatalf("AlterClientQuotas through broker 3: %v %+v", err, res)
+	}
+	var throttled atomic.Int64
+	slow := client("admin", nodes[1].Kafka, kgo.ClientID("slow"), kgo.DefaultProduceTopic("spread"),
+		kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.WithHooks(throttleHook{&throttled}))
+	value := []byte(strings.Repeat("q", 25_000)) // 2.5× the 10 s allowance at 1000 B/s
+	deadline := time.Now().Add(20 * time.Second)
+	for throttled.Load() == 0 {
+		if err := slow.ProduceSync(ctx, &kgo.Record{Value: value}).FirstErr(); err != nil {
+			t.Fatalf("produce: %v", err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no broker throttled by the quota set through broker 3")
+		}
+	}
+}
+
+// throttleHook counts the throttles brokers report to a client.
+type throttleHook struct{ n *atomic.Int64 }
+
+func (h throttleHook) OnBrokerThrottle(_ kgo.BrokerMetadata, d time.Duration, _ bool) {
+	if d > 0 {
+		h.n.Add(1)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -247,42 +246,14 @@ func TestTLSBadFiles(t *testing.T) {
 func TestRaftMutualTLS(t *testing.T) {
 	ca := testtls.NewCA(t, "raft")
 	tokenFile := writeTokenFile(t, adminToken)
-	var nodes []config.NodeConfig
-	for id := int32(1); id <= 3; id++ {
-		nodes = append(nodes, config.NodeConfig{ID: id, Kafka: brokertest.FreeAddr(t), Raft: brokertest.FreeAddr(t), HTTP: brokertest.FreeAddr(t)})
-	}
-	brokers := make([]*broker.Broker, len(nodes))
-	errs := make([]error, len(nodes))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		cfg := brokertest.Config(t)
-		cfg.NodeID, cfg.Nodes = n.ID, nodes
-		cfg.KafkaAddr, cfg.AdvertiseAddr, cfg.RaftAddr, cfg.HTTPAddr = n.Kafka, n.Kafka, n.Raft, n.HTTP
-		cert, key := ca.Issue(fmt.Sprintf("node%d", n.ID))
+	_, nodes := brokertest.StartCluster(t, 3, func(cfg *config.Config) {
+		cert, key := ca.Issue(fmt.Sprintf("node%d", cfg.NodeID))
 		cfg.Raft.TLSCAFile, cfg.Raft.TLSCertFile, cfg.Raft.TLSKeyFile = ca.File, cert, key
 		cfg.HTTP = config.HTTPConfig{TLSCertFile: cert, TLSKeyFile: key, TLSCAFile: ca.File, TokenFile: tokenFile}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			brokers[i], errs[i] = broker.Start(ctx, cfg, brokertest.Logger())
-		}()
-	}
-	wg.Wait()
-	t.Cleanup(func() {
-		for _, b := range brokers {
-			if b != nil {
-				sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
-				_ = b.Stop(sctx)
-				scancel()
-			}
-		}
 	})
-	if err := errors.Join(errs...); err != nil {
-		t.Fatalf("start a cluster with Raft mutual TLS: %v", err)
-	}
-	seeds := []string{nodes[0].Kafka, nodes[1].Kafka, nodes[2].Kafka}
+	seeds := brokertest.KafkaAddrs(nodes)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
 	if err != nil {
 		t.Fatal(err)

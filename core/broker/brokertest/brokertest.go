@@ -4,6 +4,7 @@ package brokertest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,6 +90,55 @@ func Start(t testing.TB, cfg config.Config) *broker.Broker {
 		}
 	})
 	return b
+}
+
+// StartCluster starts n brokers of one cluster at once, each with
+// Config(t) given its node and addresses and then passed to configure
+// (nil: nothing more), and stops them when the test ends. It returns the
+// brokers and their nodes (addresses), in node ID order.
+func StartCluster(t testing.TB, n int, configure func(*config.Config)) ([]*broker.Broker, []config.NodeConfig) {
+	t.Helper()
+	var nodes []config.NodeConfig
+	for id := int32(1); id <= int32(n); id++ {
+		nodes = append(nodes, config.NodeConfig{ID: id, Kafka: FreeAddr(t), Raft: FreeAddr(t), HTTP: FreeAddr(t)})
+	}
+	brokers := make([]*broker.Broker, n)
+	errs := make([]error, n)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i, node := range nodes {
+		cfg := Config(t)
+		cfg.NodeID, cfg.Nodes = node.ID, nodes
+		cfg.KafkaAddr, cfg.AdvertiseAddr, cfg.RaftAddr, cfg.HTTPAddr = node.Kafka, node.Kafka, node.Raft, node.HTTP
+		if configure != nil {
+			configure(&cfg)
+		}
+		wg.Go(func() { brokers[i], errs[i] = broker.Start(ctx, cfg, Logger()) })
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, b := range brokers {
+			if b != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				_ = b.Stop(ctx)
+				cancel()
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("start a cluster of %d brokers: %v", n, err)
+	}
+	return brokers, nodes
+}
+
+// KafkaAddrs are the Kafka addresses of nodes.
+func KafkaAddrs(nodes []config.NodeConfig) []string {
+	addrs := make([]string, len(nodes))
+	for i, n := range nodes {
+		addrs[i] = n.Kafka
+	}
+	return addrs
 }
 
 // SASLUsers makes cfg require SASL with mechanisms, for users whose
