@@ -191,8 +191,10 @@ func TestACLsAndQuotasAcrossBrokers(t *testing.T) {
 	defer cancel()
 	client := func(user, seed string, opts ...kgo.Opt) *kgo.Client {
 		t.Helper()
-		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seed),
-			kgo.SASL(plain.Auth{User: user, Pass: user + "-secret"}.AsMechanism())}, opts...)...)
+		cl, err := kgo.NewClient(append([]kgo.Opt{
+			kgo.SeedBrokers(seed),
+			kgo.SASL(plain.Auth{User: user, Pass: user + "-secret"}.AsMechanism()),
+		}, opts...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
