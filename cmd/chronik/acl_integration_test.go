@@ -17,18 +17,7 @@ import (
 // super user nor allowed on the cluster is told who may manage ACLs, and
 // may once an ACL allows it DESCRIBE on the cluster.
 func TestACLCommands(t *testing.T) {
-	cfg := brokertest.Config(t)
-	brokertest.SASLUsers(t, &cfg, []string{"SCRAM-SHA-512"}, "admin", "alice")
-	cfg.Kafka.SuperUsers = []string{"User:admin"}
-	cfg.Kafka.Authorizer = "acl"
-	b := brokertest.Start(t, cfg)
-	t.Setenv("CHRONIK_CONFIG", "")
-	t.Setenv("CHRONIK_BROKERS", "")
-	t.Setenv(opsctl.EnvSASLPassword, "admin-secret")
-	c := &opsCLI{t: t, brokers: b.KafkaAddr()}
-	as := func(user string, args ...string) []string {
-		return append(args, "--sasl-mechanism", "SCRAM-SHA-512", "--sasl-user", user, "--timeout", "5s")
-	}
+	c, as := aclBrokerCLI(t)
 
 	created := opsJSON[opsctl.ACLChange](c, as("admin", "acl", "create", "--topic", "orders", "--principal", "User:alice", "--operation", "read,Describe")...)
 	if created.Action != "created" || len(created.ACLs) != 2 || created.ACLs[0].Operation != "DESCRIBE" || created.ACLs[1].Operation != "READ" {
@@ -109,4 +98,22 @@ func TestACLCommands(t *testing.T) {
 
 	plain := newOpsCLI(t)
 	plain.fails(`kafka.authorizer = "acl"`, "acl", "list", "--timeout", "5s")
+}
+
+// aclBrokerCLI starts a broker with kafka.authorizer = "acl", SCRAM users
+// admin (a super user) and alice, and returns the CLI against it and as,
+// which appends the flags that connect as a user.
+func aclBrokerCLI(t *testing.T) (c *opsCLI, as func(user string, args ...string) []string) {
+	t.Helper()
+	cfg := brokertest.Config(t)
+	brokertest.SASLUsers(t, &cfg, []string{"SCRAM-SHA-512"}, "admin", "alice")
+	cfg.Kafka.SuperUsers = []string{"User:admin"}
+	cfg.Kafka.Authorizer = "acl"
+	b := brokertest.Start(t, cfg)
+	t.Setenv("CHRONIK_CONFIG", "")
+	t.Setenv("CHRONIK_BROKERS", "")
+	t.Setenv(opsctl.EnvSASLPassword, "admin-secret")
+	return &opsCLI{t: t, brokers: b.KafkaAddr()}, func(user string, args ...string) []string {
+		return append(args, "--sasl-mechanism", "SCRAM-SHA-512", "--sasl-user", user, "--timeout", "5s")
+	}
 }

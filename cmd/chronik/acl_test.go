@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"strings"
 	"testing"
-
-	"github.com/spf13/cobra"
 )
 
 // TestACLCommandLine covers what `chronik acl` checks before any request:
@@ -13,12 +9,7 @@ import (
 // runs here; a command that gets as far as dialing fails to reach one.
 func TestACLCommandLine(t *testing.T) {
 	down := closedAddr(t)
-	tests := []struct {
-		name string
-		args []string
-		out  string // substring of stdout
-		err  string // substring of stderr; empty: exit 0
-	}{
+	runCLICases(t, down, []cliCase{
 		{name: "acl without verb shows help", args: []string{"acl"}, out: "Available Commands:"},
 		{name: "unknown verb", args: []string{"acl", "remove"}, err: `unknown command "remove" for "chronik acl"`},
 		{name: "list takes no argument", args: []string{"acl", "list", "orders"}, err: `unexpected argument "orders"`},
@@ -43,43 +34,9 @@ func TestACLCommandLine(t *testing.T) {
 		},
 		{name: "delete all without a terminal needs --yes", args: []string{"acl", "delete", "--all"}, err: "refusing to delete every ACL without confirmation"},
 		{name: "delete reaches for the broker", args: []string{"acl", "delete", "--all", "--yes"}, err: "cannot reach broker " + down},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("CHRONIK_CONFIG", "")
-			t.Setenv("CHRONIK_BROKERS", down)
-			var stdout, stderr bytes.Buffer
-			code := run(tt.args, &stdout, &stderr)
-			if want := map[bool]int{true: 0, false: 1}[tt.err == ""]; code != want {
-				t.Fatalf("exit code %d, want %d\nstdout: %s\nstderr: %s", code, want, &stdout, &stderr)
-			}
-			if !strings.Contains(stdout.String(), tt.out) {
-				t.Errorf("stdout %q does not contain %q", &stdout, tt.out)
-			}
-			if !strings.Contains(stderr.String(), tt.err) {
-				t.Errorf("stderr %q does not contain %q", &stderr, tt.err)
-			}
-		})
-	}
+	})
 }
 
 // TestACLHelp checks that every acl command has help with an example and
 // the shared cluster flags.
-func TestACLHelp(t *testing.T) {
-	parent, _, err := newRootCmd().Find([]string{"acl"})
-	if err != nil || parent.Name() != "acl" {
-		t.Fatalf("no acl command: %v", err)
-	}
-	for _, c := range append([]*cobra.Command{parent}, parent.Commands()...) {
-		t.Run(c.CommandPath(), func(t *testing.T) {
-			if c.Short == "" || c.Example == "" {
-				t.Errorf("missing Short or Example")
-			}
-			for _, name := range []string{"brokers", "format", "timeout", "sasl-user"} {
-				if c.Flags().Lookup(name) == nil && c.PersistentFlags().Lookup(name) == nil && c.InheritedFlags().Lookup(name) == nil {
-					t.Errorf("no --%s flag", name)
-				}
-			}
-		})
-	}
-}
+func TestACLHelp(t *testing.T) { checkCommandHelp(t, "acl") }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/chronik-go/chronik/core/broker/brokertest"
 	"github.com/chronik-go/chronik/core/opsctl"
 	"github.com/chronik-go/chronik/core/quota"
 )
@@ -23,18 +22,7 @@ import (
 // DESCRIBE_CONFIGS or ALTER_CONFIGS on the cluster is told who may manage
 // quotas, and may list once an ACL allows it DESCRIBE_CONFIGS.
 func TestQuotaCommands(t *testing.T) {
-	cfg := brokertest.Config(t)
-	brokertest.SASLUsers(t, &cfg, []string{"SCRAM-SHA-512"}, "admin", "alice")
-	cfg.Kafka.SuperUsers = []string{"User:admin"}
-	cfg.Kafka.Authorizer = "acl"
-	b := brokertest.Start(t, cfg)
-	t.Setenv("CHRONIK_CONFIG", "")
-	t.Setenv("CHRONIK_BROKERS", "")
-	t.Setenv(opsctl.EnvSASLPassword, "admin-secret")
-	c := &opsCLI{t: t, brokers: b.KafkaAddr()}
-	as := func(user string, args ...string) []string {
-		return append(args, "--sasl-mechanism", "SCRAM-SHA-512", "--sasl-user", user, "--timeout", "5s")
-	}
+	c, as := aclBrokerCLI(t)
 	list := func(args ...string) []opsctl.Quota {
 		t.Helper()
 		return opsJSON[opsctl.QuotaList](c, as("admin", append([]string{"quota", "list"}, args...)...)...).Quotas

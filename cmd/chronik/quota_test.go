@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"strings"
 	"testing"
-
-	"github.com/spf13/cobra"
 )
 
 // TestQuotaCommandLine covers what `chronik quota` checks before any
@@ -13,12 +9,7 @@ import (
 // command that gets as far as dialing fails to reach one.
 func TestQuotaCommandLine(t *testing.T) {
 	down := closedAddr(t)
-	tests := []struct {
-		name string
-		args []string
-		out  string // substring of stdout
-		err  string // substring of stderr; empty: exit 0
-	}{
+	runCLICases(t, down, []cliCase{
 		{name: "quota without verb shows help", args: []string{"quota"}, out: "Available Commands:"},
 		{name: "unknown verb", args: []string{"quota", "remove"}, err: `unknown command "remove" for "chronik quota"`},
 		{name: "list takes no argument", args: []string{"quota", "list", "alice"}, err: `unexpected argument "alice"`},
@@ -36,43 +27,9 @@ func TestQuotaCommandLine(t *testing.T) {
 		{name: "delete needs an entity", args: []string{"quota", "delete", "--producer-byte-rate"}, err: "say whose quota"},
 		{name: "delete rate takes no value", args: []string{"quota", "delete", "--user", "a", "--producer-byte-rate=5"}, err: "invalid argument"},
 		{name: "delete reaches for the broker", args: []string{"quota", "delete", "--user", "alice"}, err: "cannot reach broker " + down},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("CHRONIK_CONFIG", "")
-			t.Setenv("CHRONIK_BROKERS", down)
-			var stdout, stderr bytes.Buffer
-			code := run(tt.args, &stdout, &stderr)
-			if want := map[bool]int{true: 0, false: 1}[tt.err == ""]; code != want {
-				t.Fatalf("exit code %d, want %d\nstdout: %s\nstderr: %s", code, want, &stdout, &stderr)
-			}
-			if !strings.Contains(stdout.String(), tt.out) {
-				t.Errorf("stdout %q does not contain %q", &stdout, tt.out)
-			}
-			if !strings.Contains(stderr.String(), tt.err) {
-				t.Errorf("stderr %q does not contain %q", &stderr, tt.err)
-			}
-		})
-	}
+	})
 }
 
 // TestQuotaHelp checks that every quota command has help with an example
 // and the shared cluster flags.
-func TestQuotaHelp(t *testing.T) {
-	parent, _, err := newRootCmd().Find([]string{"quota"})
-	if err != nil || parent.Name() != "quota" {
-		t.Fatalf("no quota command: %v", err)
-	}
-	for _, c := range append([]*cobra.Command{parent}, parent.Commands()...) {
-		t.Run(c.CommandPath(), func(t *testing.T) {
-			if c.Short == "" || c.Example == "" {
-				t.Errorf("missing Short or Example")
-			}
-			for _, name := range []string{"brokers", "format", "timeout", "sasl-user"} {
-				if c.Flags().Lookup(name) == nil && c.PersistentFlags().Lookup(name) == nil && c.InheritedFlags().Lookup(name) == nil {
-					t.Errorf("no --%s flag", name)
-				}
-			}
-		})
-	}
-}
+func TestQuotaHelp(t *testing.T) { checkCommandHelp(t, "quota") }
