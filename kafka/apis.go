@@ -123,6 +123,7 @@ var apis = []api{
 	{key: keyListPartitionReassignments, min: 0, max: 0, handle: handleListPartitionReassignments},
 	{key: keySASLHandshake, min: 0, max: 1, begin: beginSASLHandshake},
 	{key: keySASLAuthenticate, min: 0, max: 2, begin: beginSASLAuthenticate},
+	{key: keyDescribeProducers, min: 0, max: 0, handle: handleDescribeProducers},
 	{key: keyDescribeUserScramCredentials, min: 0, max: 0, handle: handleDescribeUserScramCredentials},
 	{key: keyAlterUserScramCredentials, min: 0, max: 0, handle: handleAlterUserScramCredentials},
 	{key: keyDescribeACLs, min: 0, max: 3, handle: handleDescribeACLs},

@@ -90,6 +90,9 @@ type Backend interface {
 	OffsetForTimestamp(ctx context.Context, tp partition.TP, ts int64) (offset, timestamp int64, err error)
 	// EndOffsetForEpoch answers OffsetForLeaderEpoch.
 	EndOffsetForEpoch(tp partition.TP, epoch int32) (partition.EpochEnd, error)
+	// Producers returns the idempotent producers the local replica of tp
+	// knows (DescribeProducers).
+	Producers(tp partition.TP) ([]partition.Producer, error)
 	// DeleteRecords advances the log start offset to offset (-1: the high
 	// watermark) and returns the new log start; beyond the high watermark
 	// is partition.ErrOffsetOutOfRange.

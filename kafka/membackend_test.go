@@ -30,6 +30,8 @@ type memBackend struct {
 		txn      map[string][2]int64 // transactional ID → producer ID, epoch
 		nextPID  int64
 		watchers map[*memWatcher]struct{}
+		// producers is what Producers reports, set by tests.
+		producers map[partition.TP][]partition.Producer
 	}
 }
 
@@ -373,6 +375,15 @@ func (b *memBackend) EndOffsetForEpoch(tp partition.TP, epoch int32) (partition.
 		return partition.EpochEnd{LeaderEpoch: -1, EndOffset: -1}, nil
 	}
 	return partition.EpochEnd{LeaderEpoch: b.epoch, EndOffset: l.next}, nil
+}
+
+func (b *memBackend) Producers(tp partition.TP) ([]partition.Producer, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, err := b.logLocked(tp); err != nil {
+		return nil, err
+	}
+	return b.mu.producers[tp], nil
 }
 
 var _ Backend = (*memBackend)(nil)

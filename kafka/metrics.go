@@ -191,6 +191,14 @@ func firstErrorCode(resp kmsg.Response) int16 {
 		return resp.ErrorCode
 	case *kmsg.ListPartitionReassignmentsResponse:
 		return resp.ErrorCode
+	case *kmsg.DescribeProducersResponse:
+		for i := range resp.Topics {
+			for j := range resp.Topics[i].Partitions {
+				if c := resp.Topics[i].Partitions[j].ErrorCode; c != 0 {
+					return c
+				}
+			}
+		}
 	case *kmsg.DescribeACLsResponse:
 		return resp.ErrorCode
 	case *kmsg.CreateACLsResponse:

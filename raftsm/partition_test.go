@@ -222,6 +222,11 @@ func TestPartitionProducerExpiry(t *testing.T) {
 			t.Fatalf("cmd %d: %s", i, st)
 		}
 	}
+	if got, err := h.p.Producers(); err != nil || len(got) != 2 ||
+		got[0] != (ProducerInfo{ID: 7, LastSequence: 1, LastTimestamp: t0 + day}) ||
+		got[1] != (ProducerInfo{ID: 8, LastSequence: 1, LastTimestamp: t0 + day/2}) {
+		t.Fatalf("producers: %+v %v", got, err)
+	}
 	// 7 last appended at t0+day: at t0+2day+1 it has expired, 8 (t0+day/2) too.
 	res = h.update(
 		at(t0+2*day+1, idem(7, 0, 2, 1, "f")), // its next sequence: unknown now
@@ -232,6 +237,11 @@ func TestPartitionProducerExpiry(t *testing.T) {
 		if got := ResultStatus(res[i].Data); got != want {
 			t.Errorf("after a day: cmd %d %s, want %s", i, got, want)
 		}
+	}
+	// DescribeProducers' view: 7 alone, with its new sequence and time.
+	if got, err := h.p.Producers(); err != nil || len(got) != 1 ||
+		got[0] != (ProducerInfo{ID: 7, Epoch: 0, LastSequence: 0, LastTimestamp: t0 + 2*day + 1}) {
+		t.Fatalf("producers after a day: %+v %v", got, err)
 	}
 	// The sweep removed 8 (its append failed, so nothing brought it back).
 	if _, ok := h.p.producers[8]; ok {

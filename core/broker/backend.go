@@ -107,6 +107,11 @@ func (b *backend) EndOffsetForEpoch(tp partition.TP, epoch int32) (partition.Epo
 	return e, b.notLocal(tp, err)
 }
 
+func (b *backend) Producers(tp partition.TP) ([]partition.Producer, error) {
+	ps, err := b.partitionService.Producers(tp)
+	return ps, b.notLocal(tp, err)
+}
+
 func (b *backend) PreferredReadReplica(tp partition.TP, rack string) int32 {
 	if rack == "" {
 		return -1

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -121,5 +122,45 @@ func TestProducerStateSurvivesRestart(t *testing.T) {
 	}
 	if fenced := produce(b.KafkaAddr(), idempotentBatch(pid, epoch, 2, "d")); fenced.ErrorCode != kerr.InvalidProducerEpoch.Code {
 		t.Fatalf("old epoch = %v, want INVALID_PRODUCER_EPOCH", kerr.ErrorForCode(fenced.ErrorCode))
+	}
+}
+
+// TestDescribeProducersOnBroker: after an idempotent franz-go producer
+// wrote 20 records one at a time, DescribeProducers at the partition's
+// leader lists its producer ID, epoch and last sequence (19).
+func TestDescribeProducersOnBroker(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Config(t))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()), kgo.DefaultProduceTopic("described"), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if r, err := adm.CreateTopic(ctx, 1, 1, nil, "described"); err != nil || r.Err != nil {
+		t.Fatalf("create: %v %v", err, r.Err)
+	}
+	before := time.Now().UnixMilli()
+	for i := range 20 {
+		if err := cl.ProduceSync(ctx, kgo.StringRecord(string(rune('a'+i)))).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, epoch, err := cl.ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := adm.DescribeProducers(ctx, kadm.TopicsSet{"described": {0: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := got["described"].Partitions[0]
+	if p.Err != nil || len(p.ActiveProducers) != 1 {
+		t.Fatalf("partition 0: %+v", p)
+	}
+	d := p.ActiveProducers.Sorted()[0]
+	if d.ProducerID != id || d.ProducerEpoch != epoch || d.LastSequence != 19 || d.LastTimestamp < before {
+		t.Fatalf("described %+v; the producer is %d/%d, 20 records from %d", d, id, epoch, before)
 	}
 }

@@ -333,6 +333,16 @@ func (s *Service) EndOffsetForEpoch(tp TP, epoch int32) (EpochEnd, error) {
 	return EpochEnd{LeaderEpoch: e, EndOffset: end}, nil
 }
 
+// Producers returns the idempotent producers tp's local replica knows
+// whose state has not expired.
+func (s *Service) Producers(tp TP) ([]Producer, error) {
+	r := s.lookup(tp)
+	if r == nil {
+		return nil, ErrUnknownPartition
+	}
+	return r.sm.Producers()
+}
+
 // Watch returns a channel that receives a value whenever any of tps gets
 // new data (or its replica goes away); call stop when done.
 func (s *Service) Watch(tps []TP) (<-chan struct{}, func()) {

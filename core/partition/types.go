@@ -4,7 +4,11 @@
 // replica or answers ErrNotLeader.
 package partition
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/chronik-go/chronik/raftsm"
+)
 
 // Errors of the partition service; kafka maps them to error codes in one place.
 var (
@@ -43,6 +47,11 @@ type State struct {
 	SizeBytes        int64 // bytes of the batches stored locally
 	TieredEnd        int64 // offset after the last tiered segment, 0 if none
 }
+
+// Producer is an idempotent producer a partition knows (DescribeProducers):
+// its ID and epoch, the sequence of its last record (-1 if unknown) and
+// the time of its last append (ms, -1 if unknown).
+type Producer = raftsm.ProducerInfo
 
 // AppendResult is the outcome of one produce to one partition.
 type AppendResult struct {
