@@ -39,6 +39,9 @@ func TestOperatorCommandLine(t *testing.T) {
 		{name: "group unknown verb", args: []string{"group", "nuke"}, code: 1, err: `unknown command "nuke" for "chronik group"`},
 		{name: "create needs a name", args: []string{"topic", "create"}, code: 1, err: "give the topic name: chronik topic create NAME"},
 		{name: "describe takes one name", args: []string{"topic", "describe", "a", "b"}, code: 1, err: "one topic name only"},
+		{name: "producers needs a name", args: []string{"topic", "producers"}, code: 1, err: "give the topic name: chronik topic producers NAME"},
+		{name: "producers bad partitions", args: []string{"topic", "producers", "t", "--partitions", "0,-1"}, code: 1, err: `--partitions "0,-1": want partition numbers from 0`},
+		{name: "producers partitions", args: []string{"topic", "producers", "t", "--partitions", "2, 0,2"}, code: 1, err: "cannot reach broker"},
 		{name: "list takes no argument", args: []string{"topic", "list", "x"}, code: 1, err: `unexpected argument "x"`},
 		{
 			name: "config needs key=value", args: []string{"topic", "create", "t", "--config", "retention.ms"}, code: 1,

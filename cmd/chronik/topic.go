@@ -19,7 +19,7 @@ func newTopicCmd() *cobra.Command {
 	var f clusterFlags
 	cmd := &cobra.Command{
 		Use:   "topic",
-		Short: "Create, list, describe, alter and delete topics",
+		Short: "Create, list, describe, alter and delete topics; list their producers",
 		Long: `Manage the topics of a running cluster through its Kafka API.
 
 The cluster is found with --brokers, else CHRONIK_BROKERS, else the Kafka
@@ -28,7 +28,8 @@ else 127.0.0.1:9092. Every command prints a table, or one JSON document with
 --format json. See docs/cli.md.`,
 		Example: `  chronik topic create orders --partitions 6 --config retention.ms=86400000
   chronik topic list --brokers 10.0.0.1:9092,10.0.0.2:9092
-  chronik topic describe orders --format json`,
+  chronik topic describe orders --format json
+  chronik topic producers orders`,
 		Args: cobra.ArbitraryArgs,
 		RunE: parentRun,
 	}
@@ -37,6 +38,7 @@ else 127.0.0.1:9092. Every command prints a table, or one JSON document with
 		newTopicCreateCmd(&f),
 		newTopicListCmd(&f),
 		newTopicDescribeCmd(&f),
+		newTopicProducersCmd(&f),
 		newTopicAlterCmd(&f),
 		newTopicDeleteCmd(&f),
 		newTopicDeleteRecordsCmd(&f), // records.go
@@ -112,6 +114,34 @@ this topic or the "default".`,
 			})
 		},
 	}
+}
+
+func newTopicProducersCmd(f *clusterFlags) *cobra.Command {
+	var partitions string
+	cmd := &cobra.Command{
+		Use:   "producers NAME",
+		Short: "Show the idempotent producers writing to a topic",
+		Long: `Show who writes to a topic: per partition, the idempotent producers its
+leader knows, with their producer ID, epoch, the sequence number of their
+last record and the time of their last write (UTC). A producer is listed
+until a day after its last write. Like kafka-transactions.sh
+describe-producers; the principal needs READ on the topic.`,
+		Example: `  chronik topic producers orders
+  chronik topic producers orders --partitions 0,2
+  chronik topic producers orders --format json | jq '.partitions[].producers[].producer_id'`,
+		Args: nameArg("topic"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			parts, err := opsctl.ParsePartitions("--partitions", partitions)
+			if err != nil {
+				return err
+			}
+			return f.report(cmd, func(ctx context.Context, cl *opsctl.Client) (opsctl.Report, error) {
+				return cl.DescribeProducers(ctx, args[0], parts)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&partitions, "partitions", "", "only these `partitions`, comma-separated, e.g. 0,2 (default: all)")
+	return cmd
 }
 
 func newTopicAlterCmd(f *clusterFlags) *cobra.Command {

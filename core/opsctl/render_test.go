@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chronik-go/chronik/core/opsctl"
 )
@@ -63,6 +64,40 @@ var reports = []namedReport{
 		Configs: []opsctl.ConfigChange{{Name: "retention.ms", Action: "set", Value: ptr("3600000")}},
 	}},
 	{"topic_delete", &opsctl.DeletedTopic{Name: "orders", ID: "yrtRsvsbQz22mgyS4KwERg", Deleted: true}},
+	{"topic_producers", &opsctl.TopicProducers{
+		Topic: "orders",
+		Partitions: []opsctl.PartitionProducers{
+			{Partition: 0, Producers: []opsctl.ProducerState{
+				{ProducerID: 1000, Epoch: 0, LastSequence: 9, LastWrite: ptr(time.Date(2025, 3, 14, 9, 26, 53, 589e6, time.UTC))},
+				{ProducerID: 1003, Epoch: 2, LastSequence: 41207, LastWrite: ptr(time.Date(2025, 3, 14, 9, 30, 0, 0, time.UTC))},
+			}},
+			{Partition: 1, Producers: []opsctl.ProducerState{}},
+			{Partition: 2, Producers: []opsctl.ProducerState{{ProducerID: 1000, Epoch: 0, LastSequence: -1}}},
+		},
+	}},
+	{"topic_producers_errors", &opsctl.TopicProducers{
+		Topic: "orders",
+		Partitions: []opsctl.PartitionProducers{
+			{Partition: 0, Producers: []opsctl.ProducerState{
+				{ProducerID: 1000, Epoch: 1, LastSequence: 4, LastWrite: ptr(time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC))},
+			}},
+			{Partition: 1, Producers: []opsctl.ProducerState{}, Error: "NOT_LEADER_OR_FOLLOWER: The broker is not the leader for that topic-partition."},
+		},
+	}},
+	{"topic_producers_none", &opsctl.TopicProducers{
+		Topic: "orders",
+		Partitions: []opsctl.PartitionProducers{
+			{Partition: 0, Producers: []opsctl.ProducerState{}},
+			{Partition: 2, Producers: []opsctl.ProducerState{}},
+		},
+	}},
+	{"topic_producers_none_errors", &opsctl.TopicProducers{
+		Topic: "orders",
+		Partitions: []opsctl.PartitionProducers{
+			{Partition: 0, Producers: []opsctl.ProducerState{}, Error: "broker 2: dial tcp 10.0.0.2:9092: connect: connection refused"},
+			{Partition: 1, Producers: []opsctl.ProducerState{}},
+		},
+	}},
 	{"group_list", &opsctl.GroupList{Groups: []opsctl.GroupSummary{
 		{Name: "billing", State: "Stable", ProtocolType: "consumer", Protocol: "cooperative-sticky", MemberCount: 2, Coordinator: 1},
 		{Name: "reports", State: "Empty", ProtocolType: "consumer", Coordinator: 2},

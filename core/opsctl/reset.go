@@ -185,16 +185,9 @@ func (c *Client) ResetOffsets(ctx context.Context, spec ResetSpec) (*ResetPlan, 
 	if err != nil {
 		return nil, err
 	}
-	parts := slices.Clone(spec.Partitions)
-	if len(parts) == 0 {
-		parts = td.Partitions.Numbers()
-	}
-	slices.Sort(parts)
-	parts = slices.Compact(parts)
-	for _, p := range parts {
-		if _, ok := td.Partitions[p]; !ok {
-			return nil, invalidf("--partitions %d: topic %q has partitions 0 to %d", p, spec.Topic, len(td.Partitions)-1)
-		}
+	parts, err := pickPartitions(td, spec.Partitions)
+	if err != nil {
+		return nil, err
 	}
 
 	committed, err := c.adm.FetchOffsets(ctx, spec.Group)

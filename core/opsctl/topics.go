@@ -552,6 +552,24 @@ func (c *Client) topic(ctx context.Context, name string) (kadm.TopicDetail, erro
 	return td, nil
 }
 
+// pickPartitions returns the asked partitions of td sorted and without
+// duplicates, or all of them when none is asked; a partition the topic
+// does not have is an error naming the ones it has (--partitions).
+func pickPartitions(td kadm.TopicDetail, asked []int32) ([]int32, error) {
+	parts := slices.Clone(asked)
+	if len(parts) == 0 {
+		parts = td.Partitions.Numbers()
+	}
+	slices.Sort(parts)
+	parts = slices.Compact(parts)
+	for _, p := range parts {
+		if _, ok := td.Partitions[p]; !ok {
+			return nil, invalidf("--partitions %d: topic %q has partitions 0 to %d", p, td.Topic, len(td.Partitions)-1)
+		}
+	}
+	return parts, nil
+}
+
 // topicID shows a topic ID as Kafka's tools do (URL-safe base64 without
 // padding); the zero ID, from brokers without IDs, is empty.
 func topicID(id kadm.TopicID) string {
