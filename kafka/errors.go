@@ -27,6 +27,7 @@ var errorMap = []struct {
 	{cluster.ErrNotController, kerr.NotController},
 	{cluster.ErrInvalidReplicaAssignment, kerr.InvalidReplicaAssignment},
 	{cluster.ErrNoReassignment, kerr.NoReassignmentInProgress},
+	{cluster.ErrOldBrokers, kerr.UnsupportedVersion},
 
 	{partition.ErrUnknownPartition, kerr.UnknownTopicOrPartition},
 	{partition.ErrNotLeader, kerr.NotLeaderForPartition},

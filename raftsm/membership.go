@@ -62,7 +62,21 @@ type BrokerRecord struct {
 	// dir; its replica ID in the system shards is SystemReplicaID(ID,
 	// Generation), so a wiped broker rejoins them under a new ID.
 	Generation uint32
+	// Level is the CommandLevel of the release the broker last started
+	// with; 0 for a release before levels were recorded.
+	Level uint16
 }
+
+// CommandLevel numbers the meta commands this release applies. A release
+// that adds meta commands raises it; such a command must not be proposed
+// before every broker runs a release of that level (cluster.Service
+// RequireLevel), because a replica of an older release answers a command it
+// does not know with StatusUnsupportedCmd and changes nothing: its copy of
+// the meta state would lack what the others have, for good.
+//
+// Level 1: SCRAM credentials (commands 39–40), ACLs (41–42) and client
+// quotas (43).
+const CommandLevel uint16 = 1
 
 // SystemReplicaID is a broker's replica ID in the meta and coordinator
 // shards: the broker ID in the low 32 bits, its generation above.
@@ -79,7 +93,7 @@ func EncodeRegisterBroker(r BrokerRecord) []byte {
 	e := enc{}
 	e.u8(commandVersion)
 	e.u8(cmdRegisterBroker)
-	encodeBroker(&e, BrokerRecord{ID: r.ID, Kafka: r.Kafka, Raft: r.Raft, HTTP: r.HTTP, Rack: r.Rack})
+	encodeBroker(&e, BrokerRecord{ID: r.ID, Kafka: r.Kafka, Raft: r.Raft, HTTP: r.HTTP, Rack: r.Rack, Level: r.Level})
 	return e.b
 }
 
@@ -104,6 +118,7 @@ func encodeBroker(e *enc, r BrokerRecord) {
 		e.u8(0)
 	}
 	e.b = binary.BigEndian.AppendUint32(e.b, r.Generation)
+	e.b = binary.BigEndian.AppendUint16(e.b, r.Level)
 }
 
 func decodeBroker(d *dec) BrokerRecord {
@@ -112,6 +127,10 @@ func decodeBroker(d *dec) BrokerRecord {
 	if d.need(4) {
 		r.Generation = binary.BigEndian.Uint32(d.b)
 		d.b = d.b[4:]
+	}
+	if d.err == nil && len(d.b) >= 2 { // records and commands before levels end here
+		r.Level = binary.BigEndian.Uint16(d.b)
+		d.b = d.b[2:]
 	}
 	return r
 }

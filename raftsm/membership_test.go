@@ -67,6 +67,29 @@ func TestMetaBrokerRegistry(t *testing.T) {
 	}
 }
 
+// A broker's command level is registered with it, a new level replaces
+// the old one (a broker restarted with a newer release), and records or
+// commands from before levels read as level 0.
+func TestMetaBrokerLevel(t *testing.T) {
+	m, update := newTestMeta(t)
+	b := BrokerRecord{ID: 3, Kafka: "h:1", Raft: "h:2"}
+	wantStatuses(t, update(EncodeRegisterBroker(b)), StatusOK)
+	if got := m.View().Brokers[3].Level; got != 0 {
+		t.Fatalf("level %d, want 0", got)
+	}
+	b.Level = CommandLevel
+	wantStatuses(t, update(EncodeRegisterBroker(b)), StatusOK)
+	if got := m.View().Brokers[3].Level; got != CommandLevel {
+		t.Fatalf("level after re-registering %d, want %d", got, CommandLevel)
+	}
+	// A command of a release before levels: no level bytes at the end.
+	old := EncodeRegisterBroker(BrokerRecord{ID: 4, Kafka: "h:3", Raft: "h:4"})
+	wantStatuses(t, update(old[:len(old)-2]), StatusOK)
+	if got, ok := m.View().Brokers[4]; !ok || got.Level != 0 || got.Raft != "h:4" {
+		t.Fatalf("broker from an older release: %+v", got)
+	}
+}
+
 func TestMetaReassignment(t *testing.T) {
 	m, update := newTestMeta(t)
 	update(EncodeCreateTopic(&CreateTopicCommand{Name: "t", ID: [16]byte{7}, Nodes: [][]int32{{1, 2, 3}}}))

@@ -20,7 +20,9 @@ import (
 	"github.com/chronik-go/chronik/core/acl"
 	"github.com/chronik-go/chronik/core/broker"
 	"github.com/chronik-go/chronik/core/broker/brokertest"
+	"github.com/chronik-go/chronik/core/cluster"
 	"github.com/chronik-go/chronik/core/config"
+	"github.com/chronik-go/chronik/raftsm"
 )
 
 // TestACLsKeptByTheCluster: with kafka.authorizer = "acl", ACLs created
@@ -181,7 +183,7 @@ func TestACLsKeptByTheCluster(t *testing.T) {
 // each broker; a quota set through broker 3 throttles a producer at the
 // brokers leading the topic's partitions.
 func TestACLsAndQuotasAcrossBrokers(t *testing.T) {
-	_, nodes := brokertest.StartCluster(t, 3, func(cfg *config.Config) {
+	brokers, nodes := brokertest.StartCluster(t, 3, func(cfg *config.Config) {
 		brokertest.SASLUsers(t, cfg, []string{"PLAIN"}, "admin", "bob")
 		cfg.Kafka.SuperUsers = []string{"User:admin"}
 		cfg.Kafka.Authorizer = "acl"
@@ -201,6 +203,21 @@ func TestACLsAndQuotasAcrossBrokers(t *testing.T) {
 		t.Cleanup(cl.Close)
 		return cl
 	}
+	// Each broker registers with this release's command level, which the
+	// ACL and quota changes below need of all of them.
+	deadline := time.Now().Add(10 * time.Second)
+	for _, n := range nodes {
+		for {
+			r, _ := broker.ClusterOf(brokers[0]).RegistryRecord(n.ID)
+			if r.Level == raftsm.CommandLevel {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("broker %d registered as %+v, want level %d", n.ID, r, raftsm.CommandLevel)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	adm := kadm.NewClient(client("admin", nodes[0].Kafka))
 	if r, err := adm.CreateTopic(ctx, 3, 3, nil, "spread"); err != nil || r.Err != nil {
 		t.Fatalf("create: %v %v", err, r.Err)
@@ -210,7 +227,7 @@ func TestACLsAndQuotasAcrossBrokers(t *testing.T) {
 	}
 	bob := client("bob", nodes[0].Kafka)
 	for _, n := range nodes {
-		deadline := time.Now().Add(10 * time.Second)
+		deadline = time.Now().Add(10 * time.Second)
 		for {
 			req := kmsg.NewPtrMetadataRequest()
 			rt := kmsg.NewMetadataRequestTopic()
@@ -242,7 +259,7 @@ func TestACLsAndQuotasAcrossBrokers(t *testing.T) {
 	slow := client("admin", nodes[1].Kafka, kgo.ClientID("slow"), kgo.DefaultProduceTopic("spread"),
 		kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.WithHooks(throttleHook{&throttled}))
 	value := []byte(strings.Repeat("q", 25_000)) // 2.5× the 10 s allowance at 1000 B/s
-	deadline := time.Now().Add(20 * time.Second)
+	deadline = time.Now().Add(20 * time.Second)
 	for throttled.Load() == 0 {
 		if err := slow.ProduceSync(ctx, &kgo.Record{Value: value}).FirstErr(); err != nil {
 			t.Fatalf("produce: %v", err)
@@ -259,5 +276,74 @@ type throttleHook struct{ n *atomic.Int64 }
 func (h throttleHook) OnBrokerThrottle(_ kgo.BrokerMetadata, d time.Duration, _ bool) {
 	if d > 0 {
 		h.n.Add(1)
+	}
+}
+
+// TestMetaChangesWaitForUpgradedBrokers: ACL, quota and SCRAM changes are
+// refused (UNSUPPORTED_VERSION, naming the broker) while a registered
+// broker last started with a release that does not apply their meta
+// commands, and allowed once it registers with this release's level.
+// TestACLsAndQuotasAcrossBrokers checks that brokers register their level.
+func TestMetaChangesWaitForUpgradedBrokers(t *testing.T) {
+	cfg := brokertest.Config(t)
+	cfg.Kafka.Authorizer = "acl"
+	cfg.Kafka.SuperUsers = []string{"User:ANONYMOUS"}
+	b := brokertest.Start(t, cfg)
+	c := broker.ClusterOf(b)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()), kgo.RequestRetries(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	seed := cl.SeedBrokers()[0] // the registry below does not list this single node
+	createACL := func() int16 {
+		t.Helper()
+		req := kmsg.NewPtrCreateACLsRequest()
+		cr := kmsg.NewCreateACLsRequestCreation()
+		cr.ResourceType, cr.ResourceName, cr.ResourcePatternType = kmsg.ACLResourceTypeTopic, "t", kmsg.ACLResourcePatternTypeLiteral
+		cr.Principal, cr.Host, cr.Operation, cr.PermissionType = "User:alice", "*", kmsg.ACLOperationRead, kmsg.ACLPermissionTypeAllow
+		req.Creations = append(req.Creations, cr)
+		resp, err := req.RequestWith(ctx, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Results[0].ErrorCode != 0 && !strings.Contains(*resp.Results[0].ErrorMessage, "broker(s) 9") {
+			t.Errorf("the refusal does not name broker 9: %s", *resp.Results[0].ErrorMessage)
+		}
+		return resp.Results[0].ErrorCode
+	}
+	// A broker of an older release (level 0).
+	if err := c.RegisterBroker(ctx, cluster.BrokerRecord{ID: 9, Kafka: "127.0.0.9:9092", Raft: "127.0.0.9:9095"}); err != nil {
+		t.Fatal(err)
+	}
+	if code := createACL(); code != kerr.UnsupportedVersion.Code {
+		t.Fatalf("CreateAcls with broker 9 on an older release: %v", kerr.ErrorForCode(code))
+	}
+	quotas := kmsg.NewPtrAlterClientQuotasRequest()
+	entry := kmsg.NewAlterClientQuotasRequestEntry()
+	ent := kmsg.NewAlterClientQuotasRequestEntryEntity()
+	ent.Type, ent.Name = "user", kmsg.StringPtr("alice")
+	op := kmsg.NewAlterClientQuotasRequestEntryOp()
+	op.Key, op.Value = "producer_byte_rate", 1000
+	entry.Entity, entry.Ops = append(entry.Entity, ent), append(entry.Ops, op)
+	quotas.Entries = append(quotas.Entries, entry)
+	if resp, err := quotas.RequestWith(ctx, seed); err != nil || resp.Entries[0].ErrorCode != kerr.UnsupportedVersion.Code {
+		t.Fatalf("AlterClientQuotas with broker 9 on an older release: %v %+v", err, resp)
+	}
+	scram := kmsg.NewPtrAlterUserSCRAMCredentialsRequest()
+	up := kmsg.NewAlterUserSCRAMCredentialsRequestUpsertion()
+	up.Name, up.Mechanism, up.Iterations, up.Salt, up.SaltedPassword = "alice", 1, 4096, []byte("salt"), make([]byte, 32)
+	scram.Upsertions = append(scram.Upsertions, up)
+	if resp, err := scram.RequestWith(ctx, seed); err != nil || resp.Results[0].ErrorCode != kerr.UnsupportedVersion.Code {
+		t.Fatalf("AlterUserScramCredentials with broker 9 on an older release: %v %+v", err, resp)
+	}
+	// Broker 9 restarts with this release and registers its level.
+	if err := c.RegisterBroker(ctx, cluster.BrokerRecord{ID: 9, Kafka: "127.0.0.9:9092", Raft: "127.0.0.9:9095", Level: raftsm.CommandLevel}); err != nil {
+		t.Fatal(err)
+	}
+	if code := createACL(); code != 0 {
+		t.Fatalf("CreateAcls once broker 9 is upgraded: %v", kerr.ErrorForCode(code))
 	}
 }

@@ -737,9 +737,9 @@ func (b *Broker) checkWiped(ctx context.Context) error {
 // registry (idempotent; a broker added with add-node is registered
 // already and keeps the addresses given there).
 func (b *Broker) registerSelf(ctx context.Context) {
-	r := cluster.BrokerRecord{ID: b.cfg.NodeID, Kafka: b.cfg.AdvertisedKafkaAddr(), Raft: b.cfg.RaftAddr, HTTP: b.cfg.HTTPAddr}
+	r := cluster.BrokerRecord{ID: b.cfg.NodeID, Kafka: b.cfg.AdvertisedKafkaAddr(), Raft: b.cfg.RaftAddr, HTTP: b.cfg.HTTPAddr, Level: raftsm.CommandLevel}
 	if n, ok := b.cfg.Node(b.cfg.NodeID); ok {
-		r = cluster.BrokerRecord{ID: n.ID, Kafka: n.Kafka, Raft: n.Raft, HTTP: n.HTTP, Rack: n.Rack}
+		r = cluster.BrokerRecord{ID: n.ID, Kafka: n.Kafka, Raft: n.Raft, HTTP: n.HTTP, Rack: n.Rack, Level: raftsm.CommandLevel}
 	} else {
 		// A broker added at run time was registered (with its rack) by
 		// `chronik cluster add-node`. Its replica of the meta shard may
@@ -748,8 +748,10 @@ func (b *Broker) registerSelf(ctx context.Context) {
 		if err := b.barrier(ctx, raftsm.MetaShardID); err != nil {
 			return
 		}
-		if _, ok := b.meta.View().Brokers[b.cfg.NodeID]; ok {
-			return
+		if old, ok := b.meta.View().Brokers[b.cfg.NodeID]; ok {
+			// Keep the addresses add-node gave; record this release's level.
+			r = old
+			r.Level = raftsm.CommandLevel
 		}
 	}
 	for attempt := 0; ctx.Err() == nil; attempt++ {

@@ -1,6 +1,9 @@
 package broker
 
-import "github.com/chronik-go/chronik/kafka"
+import (
+	"github.com/chronik-go/chronik/core/cluster"
+	"github.com/chronik-go/chronik/kafka"
+)
 
 // ACLStoreOf is the cluster's ACLs as b's Kafka listener sees them
 // (whatever kafka.authorizer says), for tests that manage ACLs without
@@ -10,3 +13,6 @@ func ACLStoreOf(b *Broker) kafka.ACLStore { return aclStore{b.cluster} }
 // QuotaStoreOf is the cluster's client quotas as b's Kafka listener sees
 // them, for tests that manage quotas without the Kafka API.
 func QuotaStoreOf(b *Broker) kafka.QuotaStore { return quotaStore{b.cluster} }
+
+// ClusterOf is b's cluster service, for tests that change the registry.
+func ClusterOf(b *Broker) *cluster.Service { return b.cluster }

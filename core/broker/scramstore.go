@@ -54,6 +54,9 @@ func (s scramStore) ScramUsers() map[string]map[string]int {
 }
 
 func (s scramStore) SetScram(ctx context.Context, user, mechanism string, c kafka.ScramCredential) error {
+	if err := s.c.RequireLevel(raftsm.CommandLevel, "SCRAM credential changes"); err != nil {
+		return err
+	}
 	return s.c.SetScram(ctx, raftsm.ScramCredential{
 		User: user, Mechanism: scramMechanisms[mechanism], Iterations: int32(c.Iterations),
 		Salt: c.Salt, StoredKey: c.StoredKey, ServerKey: c.ServerKey,
@@ -61,6 +64,9 @@ func (s scramStore) SetScram(ctx context.Context, user, mechanism string, c kafk
 }
 
 func (s scramStore) DeleteScram(ctx context.Context, user, mechanism string) error {
+	if err := s.c.RequireLevel(raftsm.CommandLevel, "SCRAM credential changes"); err != nil {
+		return err
+	}
 	err := s.c.DeleteScram(ctx, user, scramMechanisms[mechanism])
 	if errors.Is(err, cluster.ErrNoSuchCredential) {
 		return kafka.ErrNoSuchCredential

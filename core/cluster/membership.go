@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/chronik-go/chronik/raftsm"
 )
@@ -382,4 +383,26 @@ func (s *Service) Deregister(ctx context.Context, id int32) error {
 		return fmt.Errorf("cluster: deregister broker %d: %s", id, st)
 	}
 	return nil
+}
+
+// ErrOldBrokers is a change that some broker's release does not apply.
+var ErrOldBrokers = errors.New("cluster: a broker runs an older Chronik release")
+
+// RequireLevel fails with ErrOldBrokers unless every registered broker that
+// is not decommissioned last started with a release of at least level
+// (raftsm.CommandLevel), so that every replica of the meta shard applies
+// the commands of that level. what names the change for the error.
+func (s *Service) RequireLevel(level uint16, what string) error {
+	var old []string
+	for id, r := range s.meta.View().Brokers {
+		if !r.Removed && r.Level < level {
+			old = append(old, strconv.Itoa(int(id)))
+		}
+	}
+	if len(old) == 0 {
+		return nil
+	}
+	sort.Strings(old)
+	return fmt.Errorf("%w: %s need every broker on a release of command level %d or later, and broker(s) %s last started with an older one: upgrade them (or decommission them) first",
+		ErrOldBrokers, what, level, strings.Join(old, ", "))
 }
