@@ -6,14 +6,18 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/chronik-go/chronik/core/adminhttp"
+	"github.com/chronik-go/chronik/core/broker"
 	"github.com/chronik-go/chronik/core/broker/brokertest"
 	"github.com/chronik-go/chronik/core/cluster"
+	"github.com/chronik-go/chronik/core/opsctl"
 )
 
 func TestAdminHTTPStatusAndTransfer(t *testing.T) {
@@ -69,5 +73,21 @@ func TestAdminHTTPStatusAndTransfer(t *testing.T) {
 		if r.StatusCode != c.code {
 			t.Errorf("POST %s = %d, want %d", c.path, r.StatusCode, c.code)
 		}
+	}
+}
+
+// A single node without [[nodes]] refuses add-node: it is in no registry,
+// and Metadata would then list the added broker alone.
+func TestAddNodeNeedsACluster(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Config(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin := opsctl.Admin{Addrs: []string{b.HTTPAddr()}, HTTP: adminhttp.Plain(10 * time.Second)}
+	_, err := opsctl.RegisterNode(ctx, admin, cluster.BrokerRecord{ID: 2, Kafka: "127.0.0.2:9092", Raft: "127.0.0.2:9095"})
+	if err == nil || !strings.Contains(err.Error(), "without [[nodes]]") {
+		t.Fatalf("add-node on a single node: %v", err)
+	}
+	if recs := broker.ClusterOf(b).BrokerRecords(); len(recs) != 0 {
+		t.Fatalf("the registry has %+v", recs)
 	}
 }

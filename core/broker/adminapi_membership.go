@@ -74,6 +74,13 @@ func (b *Broker) handleRegisterBroker(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec.Removed = false
+	if len(b.cfg.Nodes) == 0 {
+		// A single node without [[nodes]] is in no registry: once another
+		// broker were registered, Metadata would list that one alone.
+		writeError(w, http.StatusConflict, "this broker runs as a single node without [[nodes]] in its config, so it is in no broker "+
+			"registry: restart it with a config file whose [[nodes]] lists it, then add brokers")
+		return
+	}
 	if b.cluster.Removed(rec.ID) {
 		writeError(w, http.StatusConflict, "broker "+strconv.Itoa(int(rec.ID))+" was decommissioned; its ID can never rejoin: pick a new --id")
 		return
