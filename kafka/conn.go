@@ -186,8 +186,8 @@ func (c *conn) readLoop() {
 			return
 		}
 		r, err := readRequest(c.br, c.s.cfg.MaxRequestBytes, c.lastClientID)
-		c.active()
 		if r != nil {
+			c.lastActive.Store(r.start.UnixNano()) // the read's own clock, not another
 			r.conn = c
 			if r.clientID != nil {
 				c.lastClientID = r.clientID

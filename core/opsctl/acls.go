@@ -524,14 +524,22 @@ func (c *Client) aclErr(err error, brokerMsg string) error {
 			why = " (" + brokerMsg + ")"
 		}
 		return failf(ErrRejected, err, "the broker refused%s: only the principals of its kafka.super-users, or principals an ACL allows DESCRIBE (acl list) or ALTER (acl create, delete) on the cluster, may manage ACLs — connect as one (--sasl-user, %s)", why, EnvSASLPassword)
-	case errors.Is(err, kerr.InvalidRequest):
+	}
+	return c.adminErr(err, brokerMsg, "ACLs")
+}
+
+// adminErr explains what the ACL and quota APIs answer alike: an invalid
+// request with the broker's reason, another Kafka error with its message
+// (what names the subject), anything else as the client's errors are.
+func (c *Client) adminErr(err error, brokerMsg, what string) error {
+	if errors.Is(err, kerr.InvalidRequest) {
 		return failf(ErrRejected, err, "the broker rejected the request: %s", cmp.Or(brokerMsg, err.Error()))
 	}
 	var ke *kerr.Error
 	if !errors.As(err, &ke) {
 		return c.explain(err)
 	}
-	return failf(ErrRejected, err, "ACLs: %s%s", ke.Message, suffix(": ", brokerMsg))
+	return failf(ErrRejected, err, "%s: %s%s", what, ke.Message, suffix(": ", brokerMsg))
 }
 
 // orList joins names as "a, b or c".

@@ -1,7 +1,6 @@
 package opsctl
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -383,12 +382,6 @@ func (c *Client) quotaErr(err error, brokerMsg string) error {
 			why = " (" + brokerMsg + ")"
 		}
 		return failf(ErrRejected, err, "the broker refused%s: only the principals of its kafka.super-users, or principals an ACL allows DESCRIBE_CONFIGS (quota list) or ALTER_CONFIGS (quota set, delete) on the cluster, may manage quotas — connect as one (--sasl-user, %s)", why, EnvSASLPassword)
-	case errors.Is(err, kerr.InvalidRequest):
-		return failf(ErrRejected, err, "the broker rejected the request: %s", cmp.Or(brokerMsg, err.Error()))
 	}
-	var ke *kerr.Error
-	if !errors.As(err, &ke) {
-		return c.explain(err)
-	}
-	return failf(ErrRejected, err, "quotas: %s%s", ke.Message, suffix(": ", brokerMsg))
+	return c.adminErr(err, brokerMsg, "quotas")
 }
