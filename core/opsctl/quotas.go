@@ -375,8 +375,7 @@ func (c *Client) alterQuotas(ctx context.Context, alt quota.Alteration) error {
 // quotaErr explains a quota API error; brokerMsg is the response's
 // message.
 func (c *Client) quotaErr(err error, brokerMsg string) error {
-	switch {
-	case errors.Is(err, kerr.ClusterAuthorizationFailed):
+	if errors.Is(err, kerr.ClusterAuthorizationFailed) {
 		why := ""
 		if brokerMsg != "" {
 			why = " (" + brokerMsg + ")"
