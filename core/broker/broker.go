@@ -80,6 +80,9 @@ type Broker struct {
 	tracing  *telemetry.Tracing // nil: tracing off
 
 	stopRec context.CancelFunc
+	// reporterDone closes when the leader reporter (stopped with stopRec)
+	// has returned: it proposes to the NodeHost closed after it.
+	reporterDone chan struct{}
 	// compactor snapshots the partitions' Raft logs; compactorDone closes
 	// when its loop (stopped with stopRec) has returned.
 	compactor     *partition.LogCompactor
@@ -221,7 +224,11 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	b.ctrl = cluster.NewController(b.cluster, b.store, b.admin, log)
 	rctx, cancel := context.WithCancel(context.Background())
 	b.stopRec = cancel
-	go b.reporter.Run(rctx)
+	b.reporterDone = make(chan struct{})
+	go func() {
+		defer close(b.reporterDone)
+		b.reporter.Run(rctx)
+	}()
 	go b.rec.Run(rctx)
 	if len(cfg.Nodes) > 0 {
 		go b.ctrl.Run(rctx, controllerInterval)
@@ -413,6 +420,7 @@ func (b *Broker) stop(ctx context.Context) error {
 	}
 	if b.stopRec != nil {
 		b.stopRec()
+		<-b.reporterDone
 		b.rec.Wait()
 		if len(b.cfg.Nodes) > 0 {
 			b.ctrl.Wait() // it uses the store closed below
