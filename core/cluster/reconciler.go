@@ -98,6 +98,20 @@ func (rc *Reconciler) Wait() { <-rc.done }
 
 func (rc *Reconciler) pass(ctx context.Context, first bool) {
 	view := rc.meta.View()
+	// Whether a shard has run before (so that a replica ID of ours without
+	// local Raft state was lost, not new) is read from the meta view, which
+	// may lag: a wiped broker's new meta replica replays the log, and a
+	// topic's creation applies before its leader's report. Only a view read
+	// after a ReadIndex barrier may decide to start an ID empty.
+	current := true
+	if rc.startsEmpty(view) {
+		if err := rc.metaBarrier(ctx); err != nil {
+			rc.log.Warn("cannot confirm the meta state is current; new partition replicas start at a later pass", "err", err)
+			current = false
+		} else {
+			view = rc.meta.View()
+		}
+	}
 	want := map[uint64]bool{}
 	changed := false
 	for _, t := range view.Topics {
@@ -124,6 +138,9 @@ func (rc *Reconciler) pass(ctx context.Context, first bool) {
 				changed = true
 			}
 			if !joining && !rc.nh.HasNodeInfo(p.ShardID, replicaID) {
+				if !current {
+					continue // decided at a later pass, on a current view
+				}
 				if _, led := view.Leaders[p.ShardID]; led {
 					// The shard has run before but we hold no Raft state for
 					// our replica: our data was lost (wiped data dir). The
@@ -164,6 +181,36 @@ func (rc *Reconciler) pass(ctx context.Context, first bool) {
 			rc.log.Error("cannot sync replica records", "err", err)
 		}
 	}
+}
+
+// startsEmpty reports whether view assigns this broker a replica it does
+// not run, holds no Raft state for, and would start as a member of the
+// shard's initial group.
+func (rc *Reconciler) startsEmpty(view *raftsm.MetaView) bool {
+	for _, t := range view.Topics {
+		for _, p := range t.Partitions {
+			replicaID, joining, ok := localReplica(p, rc.nodeID)
+			if !ok || joining {
+				continue
+			}
+			if r, ok := rc.running[p.ShardID]; ok && r.replicaID == replicaID {
+				continue
+			}
+			if !rc.nh.HasNodeInfo(p.ShardID, replicaID) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// metaBarrier waits until the local meta replica has applied everything
+// the meta shard committed before the call (a ReadIndex).
+func (rc *Reconciler) metaBarrier(ctx context.Context) error {
+	bctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := rc.nh.SyncRead(bctx, raftsm.MetaShardID, nil)
+	return err
 }
 
 // localReplica returns the replica ID node should run for p and whether it
