@@ -217,17 +217,32 @@ func Validate(b []byte, maxBatchBytes int) (Header, error) {
 	return h, nil
 }
 
-// checkCounts checks the record count against lastOffsetDelta. An empty
-// batch (Kafka writes them when compaction removes every record but the
-// producer state must survive) must still cover at least one offset, so
-// that batches never share a base offset.
+// checkCounts checks the record count against lastOffsetDelta for a batch
+// a producer sent: its records have consecutive offsets, so lastOffsetDelta
+// is count-1, as Kafka's produce validation demands.
 func checkCounts(h Header) error {
+	if err := checkStoredCounts(h); err != nil {
+		return err
+	}
+	if h.NumRecords > 0 && h.LastOffsetDelta != h.NumRecords-1 {
+		return fmt.Errorf("%w: %d records but lastOffsetDelta %d", ErrInvalid, h.NumRecords, h.LastOffsetDelta)
+	}
+	return nil
+}
+
+// checkStoredCounts is checkCounts for a batch read from the log, where
+// compaction (Filter) may have removed records but kept lastOffsetDelta: a
+// batch may hold fewer records than the offsets it spans, never more. An
+// empty batch (Kafka writes them when compaction removes every record but
+// the producer state must survive) must still cover at least one offset,
+// so that batches never share a base offset.
+func checkStoredCounts(h Header) error {
 	switch {
 	case h.NumRecords < 0:
 		return fmt.Errorf("%w: negative record count %d", ErrInvalid, h.NumRecords)
 	case h.NumRecords == 0 && h.LastOffsetDelta < 0:
 		return fmt.Errorf("%w: empty batch with negative lastOffsetDelta %d", ErrInvalid, h.LastOffsetDelta)
-	case h.NumRecords > 0 && h.LastOffsetDelta != h.NumRecords-1:
+	case h.NumRecords > 0 && h.LastOffsetDelta < h.NumRecords-1:
 		return fmt.Errorf("%w: %d records but lastOffsetDelta %d", ErrInvalid, h.NumRecords, h.LastOffsetDelta)
 	}
 	return nil

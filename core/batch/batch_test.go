@@ -473,7 +473,7 @@ func TestRecordsErrors(t *testing.T) {
 // cutCompressed is a batch whose compressed records lack their last bytes.
 func cutCompressed(t *testing.T, codec Codec, xerial bool) []byte {
 	t.Helper()
-	data := compress(t, codec, xerial, encodeRecords(testSpec(codec).records, false))
+	data := compressed(t, codec, xerial, encodeRecords(testSpec(codec).records, false))
 	return withRecords(t, codec, data[:len(data)-2])
 }
 
@@ -506,7 +506,7 @@ func TestDecompressionBomb(t *testing.T) {
 			continue // covered by the header-only bombs in TestRecordsErrors
 		}
 		t.Run(c.name, func(t *testing.T) {
-			b := withRecords(t, c.codec, compress(t, c.codec, false, zeros))
+			b := withRecords(t, c.codec, compressed(t, c.codec, false, zeros))
 			if err := Records(b, func(Record) error { return nil }); !errors.Is(err, ErrTooLarge) {
 				t.Fatalf("Records err = %v, want ErrTooLarge", err)
 			}
@@ -652,7 +652,7 @@ func BenchmarkRecords(b *testing.B) {
 	}
 	for _, c := range codecCases {
 		b.Run(c.name, func(b *testing.B) {
-			batch := withRecords(b, c.codec, compress(b, c.codec, c.xerial, raw[HeaderSize:]))
+			batch := withRecords(b, c.codec, compressed(b, c.codec, c.xerial, raw[HeaderSize:]))
 			binary.BigEndian.PutUint32(batch[57:], uint32(h.NumRecords))
 			binary.BigEndian.PutUint32(batch[23:], uint32(h.LastOffsetDelta))
 			b.ReportAllocs()

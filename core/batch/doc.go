@@ -1,7 +1,7 @@
 // Package batch parses and validates Kafka RecordBatch v2 (magic 2), the
 // only message format Chronik stores.
 //
-// It owns three jobs:
+// It owns four jobs:
 //
 //   - The produce hot path: Split walks the Records field of one partition of
 //     a Produce request and Validate checks each batch (framing, magic,
@@ -14,6 +14,9 @@
 //     batch (ListOffsets by timestamp through FirstAtOrAfter, and Records),
 //     decompressing gzip, snappy (raw block or xerial framing), lz4 (frame
 //     format) and zstd with a bound on the decompressed size.
+//   - Compaction's rewrite of a batch: Filter keeps the records a predicate
+//     selects, byte for byte, under the original header (so the offset
+//     range stays whole) and recompresses them with the batch's codec.
 //
 // Wire layout of a v2 batch (big endian, offsets in bytes):
 //

@@ -174,10 +174,9 @@ func FuzzRecords(f *testing.F) {
 		if len(recs) != int(h.NumRecords) {
 			t.Fatalf("%d records, header says %d", len(recs), h.NumRecords)
 		}
-		// Whatever Records reads, Validate must accept once the CRC is right.
-		if _, err := Validate(withFixedCRCs(b), 0); err != nil {
-			t.Fatalf("Records read the batch but Validate rejects it: %v", err)
-		}
+		// Whatever Records reads, Validate must accept once the CRC is right,
+		// unless compaction could have thinned it: produce refuses that.
+		checkValidateAgrees(t, withFixedCRCs(b), h)
 		if ferr != nil {
 			t.Fatalf("Records read the batch but FirstAtOrAfter failed: %v", ferr)
 		}
@@ -195,9 +194,59 @@ func FuzzRecords(f *testing.F) {
 	})
 }
 
+// FuzzFilter checks Filter against Records: on any batch, Filter succeeds
+// exactly when Records reads it (and the CRC is right), and then its output
+// holds exactly the records keep selected. keep follows bit offsetDelta%64
+// of seed.
+func FuzzFilter(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte, seed uint64) {
+		checkFilter(t, b, seed)
+		checkFilter(t, withFixedCRCs(b), seed)
+	})
+}
+
+func checkFilter(t *testing.T, b []byte, seed uint64) {
+	keep := func(r Record) bool { return seed>>(uint32(r.OffsetDelta)%64)&1 == 1 }
+	in, rerr := readAll(b)
+	_, verr := Validate(b, 0)
+	dst := []byte("dst")
+	out, kept, total, err := Filter(dst, b, keep)
+	if err != nil {
+		requireSentinel(t, err)
+		if kept != 0 || !bytes.Equal(out, dst) {
+			t.Fatalf("failed Filter (%v) gave kept %d, %d bytes", err, kept, len(out))
+		}
+		if verr == nil && rerr == nil {
+			t.Fatalf("Validate and Records accept the batch, Filter fails: %v", err)
+		}
+		return
+	}
+	if rerr != nil || crc32.Checksum(b[crcStart:], castagnoli) != binary.BigEndian.Uint32(b[crcOffset:]) {
+		t.Fatalf("Filter passed a batch Records fails on (%v) or with a bad CRC", rerr)
+	}
+	var want []Record
+	for _, r := range in {
+		if keep(r) {
+			want = append(want, r)
+		}
+	}
+	if total != len(in) || kept != len(want) {
+		t.Fatalf("kept %d of %d, want %d of %d", kept, total, len(want), len(in))
+	}
+	nb := checkFiltered(t, dst, b, out, want)
+	if nb == nil {
+		return
+	}
+	// Filtering the output again with the same keep changes nothing.
+	again, kept2, total2, err := Filter(nil, nb, keep)
+	if err != nil || kept2 != len(want) || total2 != len(want) || !bytes.Equal(again, nb) {
+		t.Fatalf("second pass: kept %d of %d, same bytes %v, err %v", kept2, total2, bytes.Equal(again, nb), err)
+	}
+}
+
 // Uncompressed batches that Records reads are exactly the ones Validate
-// accepts (given a correct CRC); the fuzz targets check the same on random
-// input.
+// accepts (given a correct CRC), except the sparse ones compaction writes;
+// the fuzz targets check the same on random input.
 func TestValidateAndRecordsAgree(t *testing.T) {
 	for name, b := range corpusBatches(t) {
 		t.Run(name, func(t *testing.T) {
@@ -207,10 +256,28 @@ func TestValidateAndRecordsAgree(t *testing.T) {
 			if verr == nil && h.Compression() == CodecNone && rerr != nil {
 				t.Fatalf("Validate accepts, Records fails: %v", rerr)
 			}
-			if rerr == nil && verr != nil {
-				t.Fatalf("Records reads, Validate rejects: %v", verr)
+			if rerr == nil {
+				h, _ = ParseHeader(b)
+				checkValidateAgrees(t, b, h)
 			}
 		})
+	}
+}
+
+// sparse reports whether batch h holds fewer records than the offsets it
+// spans, as only compaction leaves a batch.
+func sparse(h Header) bool { return h.NumRecords > 0 && h.LastOffsetDelta > h.NumRecords-1 }
+
+// checkValidateAgrees checks Validate on b, with header h, a batch with a
+// right CRC that Records reads: it accepts b unless b is sparse.
+func checkValidateAgrees(t *testing.T, b []byte, h Header) {
+	t.Helper()
+	_, err := Validate(b, 0)
+	switch {
+	case sparse(h) && !errors.Is(err, ErrInvalid):
+		t.Fatalf("Validate on a sparse batch (%d records, lastOffsetDelta %d): %v", h.NumRecords, h.LastOffsetDelta, err)
+	case !sparse(h) && err != nil:
+		t.Fatalf("Records reads the batch, Validate rejects it: %v", err)
 	}
 }
 
@@ -246,20 +313,30 @@ func corpusBatches(t testing.TB) map[string][]byte {
 	m["unknown-codec"] = mutated(v, true, func(b []byte) []byte { b[22] = 7; return b })
 	m["null-header-key"] = buildRaw(t, 1, nullHeaderKeyRecord())
 	m["overlong-varint"] = buildRaw(t, 1, overlongVarintRecord())
-	m["gzip-cut"] = withRecords(t, CodecGzip, compress(t, CodecGzip, false, encodeRecords(testSpec(0).records, false))[:20])
-	m["zstd-cut"] = withRecords(t, CodecZstd, compress(t, CodecZstd, false, encodeRecords(testSpec(0).records, false))[:20])
+	m["gzip-cut"] = withRecords(t, CodecGzip, compressed(t, CodecGzip, false, encodeRecords(testSpec(0).records, false))[:20])
+	m["zstd-cut"] = withRecords(t, CodecZstd, compressed(t, CodecZstd, false, encodeRecords(testSpec(0).records, false))[:20])
 	m["xerial-bomb"] = withRecords(t, CodecSnappy, xerialBomb())
 	return m
+}
+
+func fuzzFilterSeed(b []byte, seed uint64) string {
+	return fmt.Sprintf("go test fuzz v1\n[]byte(%q)\nuint64(%d)\n", b, seed)
 }
 
 // TestFuzzCorpus rewrites testdata/fuzz with -update and otherwise checks
 // that every target has its seeds.
 func TestFuzzCorpus(t *testing.T) {
 	batches := corpusBatches(t)
-	corpora := map[string]map[string]string{"FuzzValidate": {}, "FuzzSplit": {}, "FuzzRecords": {}}
+	corpora := map[string]map[string]string{"FuzzValidate": {}, "FuzzSplit": {}, "FuzzRecords": {}, "FuzzFilter": {}}
 	for name, b := range batches {
 		corpora["FuzzValidate"][name] = fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
 		corpora["FuzzRecords"][name] = fmt.Sprintf("go test fuzz v1\n[]byte(%q)\nint64(%d)\n", b, 1_700_000_000_005)
+		corpora["FuzzFilter"][name] = fuzzFilterSeed(b, 0x5555_5555_5555_5555)
+	}
+	for _, c := range codecCases {
+		b := build(t, compactionSpec(c.codec, c.xerial))
+		corpora["FuzzFilter"]["compaction-"+c.name] = fuzzFilterSeed(b, 0x0123_4567_89ab_cdef)
+		corpora["FuzzFilter"]["compaction-"+c.name+"-first"] = fuzzFilterSeed(b, 1)
 	}
 	corpora["FuzzRecords"]["valid-zstd-min-ts"] = fmt.Sprintf("go test fuzz v1\n[]byte(%q)\nint64(%d)\n", batches["valid-zstd"], int64(math.MinInt64))
 	split := map[string][]byte{

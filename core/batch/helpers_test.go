@@ -68,7 +68,7 @@ func encodeRecords(recs []kmsg.Record, keepDeltas bool) []byte {
 func build(t testing.TB, s spec) []byte {
 	t.Helper()
 	raw := encodeRecords(s.records, s.keepDeltas)
-	data := compress(t, s.codec, s.xerial, raw)
+	data := compressed(t, s.codec, s.xerial, raw)
 	maxTS := s.maxTimestamp
 	if maxTS == 0 {
 		maxTS = s.firstTimestamp
@@ -104,7 +104,9 @@ func fixCRC(b []byte) {
 	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], castagnoli))
 }
 
-func compress(t testing.TB, codec Codec, xerial bool, raw []byte) []byte {
+// compressed is raw compressed with codec by the reference encoders (not the
+// package's own compress), so that tests check it against independent output.
+func compressed(t testing.TB, codec Codec, xerial bool, raw []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	switch codec {

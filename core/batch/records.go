@@ -31,19 +31,21 @@ var errStop = errors.New("batch: stop iteration")
 
 // Records calls fn for each record of the batch b, decompressing the records
 // when the batch is compressed. b must be exactly one v2 batch; its CRC is
-// not checked (stored batches were validated on produce). Records stops at
-// the first error from fn and returns it. A decompressed size over
-// MaxDecompressedBytes is ErrTooLarge; a record count that does not match
-// the header, a malformed record or undecodable compressed data is
-// ErrInvalid.
+// not checked (stored batches were validated on produce). b may hold fewer
+// records than its offset range, as Filter leaves a compacted batch.
+// Records stops at the first error from fn and returns it. A decompressed
+// size over MaxDecompressedBytes is ErrTooLarge; a record count that does
+// not match the header, a malformed record or undecodable compressed data
+// is ErrInvalid.
 func Records(b []byte, fn func(r Record) error) error {
 	h, err := parseOne(b)
 	if err != nil {
 		return err
 	}
+	each := func(r Record, _ []byte) error { return fn(r) }
 	codec := h.Compression()
 	if codec == CodecNone {
-		return walkRecords(h, b[HeaderSize:], fn)
+		return walkRecords(h, b[HeaderSize:], each)
 	}
 	buf := getBuffer()
 	defer putBuffer(buf)
@@ -52,7 +54,7 @@ func Records(b []byte, fn func(r Record) error) error {
 		return err
 	}
 	*buf = data
-	return walkRecords(h, data, fn)
+	return walkRecords(h, data, each)
 }
 
 // FirstAtOrAfter returns the absolute offset (BaseOffset+offsetDelta) and the
@@ -88,7 +90,8 @@ func FirstAtOrAfter(b []byte, ts int64) (offset int64, timestamp int64, ok bool,
 }
 
 // parseOne parses the header of b and checks that b is exactly one batch
-// with sane counts and a known codec; it does not check the CRC.
+// with sane counts and a known codec; it does not check the CRC. The counts
+// are checked as for a stored batch, which compaction may have thinned.
 func parseOne(b []byte) (Header, error) {
 	h, err := ParseHeader(b)
 	if err != nil {
@@ -97,7 +100,7 @@ func parseOne(b []byte) (Header, error) {
 	if size := int64(h.Length) + logOverhead; size != int64(len(b)) {
 		return Header{}, fmt.Errorf("%w: batchLength says %d bytes, have %d", ErrInvalid, size, len(b))
 	}
-	if err := checkCounts(h); err != nil {
+	if err := checkStoredCounts(h); err != nil {
 		return Header{}, err
 	}
 	if c := h.Compression(); c > CodecZstd {
@@ -107,9 +110,10 @@ func parseOne(b []byte) (Header, error) {
 }
 
 // walkRecords parses the uncompressed records section data of batch h and
-// calls fn (when not nil) for each record. The records must fill data
-// exactly and number h.NumRecords, unless fn ends the walk with an error.
-func walkRecords(h Header, data []byte, fn func(Record) error) error {
+// calls fn (when not nil) for each record, with the record's encoding (its
+// length prefix included) as raw, which Filter copies. The records must fill
+// data exactly and number h.NumRecords, unless fn ends the walk with an error.
+func walkRecords(h Header, data []byte, fn func(r Record, raw []byte) error) error {
 	logAppend := h.TimestampType() == LogAppendTime
 	var n int32
 	for len(data) > 0 {
@@ -135,6 +139,7 @@ func walkRecords(h Header, data []byte, fn func(Record) error) error {
 		if err != nil {
 			return fmt.Errorf("%w (record %d)", err, n)
 		}
+		raw := data[:len(data)-len(rest)]
 		data = rest
 		n++
 		r.Offset = h.BaseOffset + int64(r.OffsetDelta)
@@ -143,7 +148,7 @@ func walkRecords(h Header, data []byte, fn func(Record) error) error {
 		} else {
 			r.Timestamp = h.FirstTimestamp + r.TimestampDelta
 		}
-		if err := fn(r); err != nil {
+		if err := fn(r, raw); err != nil {
 			return err
 		}
 	}
