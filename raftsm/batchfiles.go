@@ -1,6 +1,7 @@
 package raftsm
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -94,6 +95,11 @@ type batchFiles struct {
 	wbFrom int64
 	// dirSynced says the directory and its parents' entries are durable.
 	dirSynced bool
+	// rollNext makes the next append start a new file (after skipTo).
+	rollNext bool
+	// installs counts files installed below the end (install): a reader
+	// whose file list predates one may find no file at a new position.
+	installs atomic.Uint64
 
 	mu    sync.RWMutex
 	files []*batchFile // ascending by first
@@ -111,7 +117,7 @@ func batchFileName(first int64) string { return fmt.Sprintf("%020d.batches", fir
 // files wholly below start, whose removal a crash interrupted.
 func (s *batchFiles) open(start, end int64) error {
 	s.close()
-	s.end, s.wbFrom, s.dirSynced = end, end, false
+	s.end, s.wbFrom, s.dirSynced, s.rollNext = end, end, false, false
 	names, err := s.store.fs.List(s.dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -124,6 +130,11 @@ func (s *batchFiles) open(start, end int64) error {
 		if first, ok := parseBatchFileName(n); ok {
 			firsts = append(firsts, first)
 		}
+		if strings.HasSuffix(n, ".tmp") { // an unfinished compaction's output
+			if err := s.store.fs.Remove(s.store.fs.PathJoin(s.dir, n)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("raftsm: remove stale compaction output: %w", err)
+			}
+		}
 	}
 	slices.Sort(firsts)
 	var files []*batchFile
@@ -131,7 +142,8 @@ func (s *batchFiles) open(start, end int64) error {
 		path := s.store.fs.PathJoin(s.dir, batchFileName(first))
 		wholeBelow := i+1 < len(firsts) && firsts[i+1] <= start
 		if first >= end || wholeBelow {
-			if err := s.store.fs.Remove(path); err != nil {
+			// (One the store was already removing may be gone meanwhile.)
+			if err := s.store.fs.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("raftsm: remove stale batch file: %w", err)
 			}
 			continue
@@ -169,7 +181,7 @@ func (s *batchFiles) append(data []byte) (int64, error) {
 		last = s.files[n-1]
 	}
 	s.mu.RUnlock()
-	if last == nil || s.end-last.first >= s.store.batchFileSize {
+	if last == nil || s.rollNext || s.end-last.first >= s.store.batchFileSize {
 		if last != nil && s.wbFrom < s.end { // the full file's tail
 			s.writeBehind(last)
 		}
@@ -177,6 +189,7 @@ func (s *batchFiles) append(data []byte) (int64, error) {
 		if last, err = s.roll(); err != nil {
 			return 0, err
 		}
+		s.rollNext = false
 	}
 	pos := s.end
 	if _, err := last.f.WriteAt(data, pos-last.first); err != nil {
@@ -239,6 +252,53 @@ func (s *batchFiles) roll() (*batchFile, error) {
 	s.files = append(s.files, bf)
 	s.mu.Unlock()
 	return bf, nil
+}
+
+// skipTo moves the end to pos (past a compaction pass's gap): the next
+// append starts a new file there.
+func (s *batchFiles) skipTo(pos int64) {
+	s.mu.RLock()
+	var last *batchFile
+	if n := len(s.files); n > 0 {
+		last = s.files[n-1]
+	}
+	s.mu.RUnlock()
+	if last != nil && s.wbFrom < s.end {
+		s.writeBehind(last)
+	}
+	s.end, s.wbFrom, s.rollNext = pos, pos, true
+}
+
+// install makes the durable file tmp (a compaction pass's output) the
+// batch file starting at position first, below the end: renamed, its
+// directory entry synced, and listed in order.
+func (s *batchFiles) install(tmp string, first int64) error {
+	fs := s.store.fs
+	path := fs.PathJoin(s.dir, batchFileName(first))
+	if err := fs.Rename(tmp, path); err != nil {
+		return fmt.Errorf("raftsm: install compacted batch file: %w", err)
+	}
+	if err := syncDir(fs, s.dir); err != nil {
+		return err
+	}
+	f, err := fs.OpenReadWrite(path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return fmt.Errorf("raftsm: open compacted batch file: %w", err)
+	}
+	bf := &batchFile{first: first, path: path, f: f}
+	bf.refs.Store(1)
+	s.mu.Lock()
+	i, found := slices.BinarySearchFunc(s.files, first, func(f *batchFile, first int64) int { return cmp.Compare(f.first, first) })
+	if found { // a file a crash left from an earlier attempt: no state refers to it
+		old := s.files[i]
+		s.files[i] = bf
+		defer old.release()
+	} else {
+		s.files = slices.Insert(s.files, i, bf)
+	}
+	s.mu.Unlock()
+	s.installs.Add(1)
+	return nil
 }
 
 func syncDir(fs vfs.FS, dir string) error {
@@ -380,8 +440,18 @@ func appendBatch(files []*batchFile, dst, v []byte) ([]byte, error) {
 func (s *batchFiles) fromSnapshot() func(k, v []byte) ([]byte, error) {
 	next := int64(-1) // where the next batch goes; -1: keep batches in Pebble
 	var end int64     // the state's byte position after the last batch
+	gapStart, gapEnd := int64(-1), int64(-1)
 	return func(k, v []byte) ([]byte, error) {
 		switch k[0] {
+		case keyCompaction: // before the state key and the batches
+			c, err := decodeCompactionState(v)
+			if err != nil {
+				return nil, err
+			}
+			if c.pending {
+				gapStart, gapEnd = c.gapStart, c.gapEnd
+			}
+			return v, nil
 		case keyState:
 			d := dec{b: v}
 			d.u64()
@@ -403,6 +473,10 @@ func (s *batchFiles) fromSnapshot() func(k, v []byte) ([]byte, error) {
 			}
 			if len(v) < batchHeaderSize {
 				return nil, fmt.Errorf("%w: batch of %d bytes", errSnapshotFormat, len(v))
+			}
+			if gapStart >= 0 && next == gapStart { // the first batch after a pending compaction's gap
+				next = gapEnd
+				s.skipTo(next)
 			}
 			if next+int64(len(v)) > end {
 				// More batches than the state counted bytes for (a store

@@ -39,8 +39,8 @@ func FuzzStateMachines(f *testing.F) {
 			return
 		}
 		for _, kind := range []string{"partition", "meta", "coordinator"} {
-			together, storeA := applyFresh(t, kind, cmds, len(cmds))
-			oneByOne, storeB := applyFresh(t, kind, cmds, 1)
+			together, storeA, machineA := applyFresh(t, kind, cmds, len(cmds))
+			oneByOne, storeB, machineB := applyFresh(t, kind, cmds, 1)
 			for i := range cmds {
 				if together[i].Value != oneByOne[i].Value || !bytes.Equal(together[i].Data, oneByOne[i].Data) {
 					t.Fatalf("%s: command %d (%x): result %d %x in one Update, %d %x one per Update",
@@ -50,17 +50,23 @@ func FuzzStateMachines(f *testing.F) {
 			if a, b := dumpStore(t, storeA), dumpStore(t, storeB); a != b {
 				t.Fatalf("%s: stores differ after %d commands applied in one Update and one per Update:\n%s\n---\n%s", kind, len(cmds), a, b)
 			}
+			// A pending compaction pass's worker reads the store: the
+			// machines close (stopping it) before the stores do.
+			closeMachines(machineA, machineB)
 			reopened := openMachine(kind, storeA)
 			if _, err := reopened.Open(nil); err != nil {
 				t.Fatalf("%s: reopen after %d commands: %v", kind, len(cmds), err)
 			}
 			if kind == "partition" {
 				// The batches themselves are in files, outside the dump.
-				a, b := readLocal(reopened.(*Partition)), readLocal(openMachine(kind, storeB).(*Partition))
+				other := openMachine(kind, storeB)
+				a, b := readLocal(reopened.(*Partition)), readLocal(other.(*Partition))
 				if a != b {
 					t.Fatalf("partition: batches read back differ:\n%s\n---\n%s", a, b)
 				}
+				closeMachines(other)
 			}
+			closeMachines(reopened)
 			abandon(storeA)
 			abandon(storeB)
 		}
@@ -69,7 +75,7 @@ func FuzzStateMachines(f *testing.F) {
 
 // applyFresh applies cmds to a new state machine of kind on a new in-memory
 // store, per Update at most perUpdate entries, and returns the results.
-func applyFresh(t *testing.T, kind string, cmds [][]byte, perUpdate int) ([]sm.Result, *Store) {
+func applyFresh(t *testing.T, kind string, cmds [][]byte, perUpdate int) ([]sm.Result, *Store, sm.IOnDiskStateMachine) {
 	t.Helper()
 	st, err := openStore("state", vfs.NewMem())
 	if err != nil {
@@ -95,7 +101,13 @@ func applyFresh(t *testing.T, kind string, cmds [][]byte, perUpdate int) ([]sm.R
 			res = append(res, e.Result)
 		}
 	}
-	return res, st
+	return res, st, m
+}
+
+func closeMachines(ms ...sm.IOnDiskStateMachine) {
+	for _, m := range ms {
+		_ = m.Close()
+	}
 }
 
 func openMachine(kind string, st *Store) sm.IOnDiskStateMachine {
@@ -180,6 +192,17 @@ func fuzzSeeds() [][][]byte {
 			EncodeTrim(1, 3),
 		},
 		{EncodeRestorePartition(0, []SegmentRecord{*seg}), appendCmd(1, plain(1, 30, "d"))},
+		{
+			keyedAppend(rec("a", "1", 10), rec("b", "2", 10)),
+			keyedAppend(rec("a", "3", 20), tomb("b", 20)),
+			mark(20),
+			EncodeCompactBegin(15, 100),
+			keyedAppend(rec("c", "4", 30)),
+			EncodeCompactEnd(1),
+			EncodeCompactBegin(25, 100),
+			EncodeCompactEnd(2),
+			EncodeCompactBegin(25, 100), // left pending
+		},
 		{
 			EncodeRegisterBroker(BrokerRecord{ID: 1, Kafka: "k:1", Raft: "r:1", HTTP: "h:1", Rack: "a"}),
 			EncodeRegisterBroker(BrokerRecord{ID: 2, Kafka: "k:2", Raft: "r:2", HTTP: "h:2"}),

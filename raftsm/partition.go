@@ -93,6 +93,12 @@ type Partition struct {
 	cmd        AppendCommand // decode scratch
 	files      *batchFiles   // the record batches (batchfiles.go)
 	ioErr      error         // a batch file write failed: Update fails
+	comp       compactionState
+	job        *compactJob // the pending compaction pass's worker (compaction.go)
+	// startCompaction says a pass began in this Update: its worker starts
+	// once the Update's writes are applied.
+	startCompaction bool
+	compactionGauges
 
 	hw       atomic.Int64  // next offset after the last applied batch
 	start    atomic.Int64  // log start offset
@@ -164,8 +170,10 @@ func (p *Partition) Open(<-chan struct{}) (uint64, error) {
 }
 
 func (p *Partition) load() error {
+	p.stopWorker() // a pending pass's worker restarts from the state read here
 	p.applied, p.next, p.logStart, p.maxTS, p.clock, p.lastSweep = 0, 0, 0, math.MinInt64, 0, 0
 	p.bytes, p.startPos, p.localStart, p.tieredEnd, p.tieredPos = 0, 0, 0, 0, 0
+	p.comp, p.startCompaction = compactionState{}, false
 	p.producers = make(map[int64]*producerState)
 	v, closer, err := p.store.db.Get(p.key(keyState, 0))
 	switch {
@@ -191,8 +199,14 @@ func (p *Partition) load() error {
 			return fmt.Errorf("raftsm: partition %d: corrupt state key: %w", p.shardID, err)
 		}
 	}
+	if err := p.loadCompaction(); err != nil {
+		return err
+	}
 	if err := p.files.open(p.startPos, p.bytes); err != nil {
 		return fmt.Errorf("raftsm: partition %d: %w", p.shardID, err)
+	}
+	if p.comp.pending && p.bytes == p.comp.gapEnd {
+		p.files.skipTo(p.bytes) // appends resume in a new file past the gap
 	}
 	var epochs []epochStart
 	err = p.scan(keyProducer, func(k, v []byte) error {
@@ -229,6 +243,9 @@ func (p *Partition) load() error {
 	p.tiered.Store(p.tieredEnd)
 	p.publishSizes()
 	p.hw.Store(p.next)
+	if p.comp.pending {
+		p.startWorker()
+	}
 	return nil
 }
 
@@ -269,37 +286,39 @@ func (p *Partition) Update(ents []sm.Entry) ([]sm.Entry, error) {
 	} else {
 		b = p.store.db.NewBatchWithSize(size)
 	}
-	defer b.Close()
+	defer func() { b.Close() }()
 	for i := range ents {
+		if p.startCompaction && i > 0 && isCompactEnd(ents[i].Cmd) {
+			// The pass began earlier in this Update: its worker must read
+			// the batches appended before the begin, so apply them first.
+			p.applied = ents[i-1].Index
+			if err := p.commitUpdate(b); err != nil {
+				return nil, err
+			}
+			p.startWorker()
+			p.startCompaction = false
+			b.Close()
+			if indexed {
+				b = p.store.db.NewIndexedBatchWithSize(size)
+			} else {
+				b = p.store.db.NewBatchWithSize(size)
+			}
+		}
 		ents[i].Result = p.apply(b, ents[i].Cmd)
 		if p.ioErr != nil {
 			return nil, fmt.Errorf("raftsm: partition %d: %w", p.shardID, p.ioErr)
 		}
 	}
 	p.applied = ents[len(ents)-1].Index
-	e := enc{b: make([]byte, 0, 72)}
-	e.u64(p.applied)
-	e.i64(p.next)
-	e.i64(p.logStart)
-	e.i64(p.maxTS)
-	e.i64(p.bytes)
-	e.i64(p.startPos)
-	e.i64(p.localStart)
-	e.i64(p.tieredEnd)
-	e.i64(p.tieredPos)
-	e.i64(p.clock)
-	if err := b.Set(p.key(keyState, 0), e.b, nil); err != nil {
-		return nil, err
-	}
-	// A raised log or local start is published before the batches below it
-	// vanish, so a reader that passed the checks finds its batch.
-	p.start.Store(p.logStart)
-	p.local.Store(p.localStart)
 	if b.Len() > size {
 		overgrownBatches.Add(1)
 	}
-	if err := p.store.apply(b); err != nil {
-		return nil, fmt.Errorf("raftsm: partition %d: apply: %w", p.shardID, err)
+	if err := p.commitUpdate(b); err != nil {
+		return nil, err
+	}
+	if p.startCompaction {
+		p.startWorker()
+		p.startCompaction = false
 	}
 	if p.startPos > startPos {
 		// Readers past the raised starts no longer need the files below;
@@ -314,6 +333,32 @@ func (p *Partition) Update(ents []sm.Entry) ([]sm.Entry, error) {
 		p.onApply()
 	}
 	return ents, nil
+}
+
+// commitUpdate writes the state key to b and applies b to the store.
+func (p *Partition) commitUpdate(b *pebble.Batch) error {
+	e := enc{b: make([]byte, 0, 72)}
+	e.u64(p.applied)
+	e.i64(p.next)
+	e.i64(p.logStart)
+	e.i64(p.maxTS)
+	e.i64(p.bytes)
+	e.i64(p.startPos)
+	e.i64(p.localStart)
+	e.i64(p.tieredEnd)
+	e.i64(p.tieredPos)
+	e.i64(p.clock)
+	if err := b.Set(p.key(keyState, 0), e.b, nil); err != nil {
+		return err
+	}
+	// A raised log or local start is published before the batches below it
+	// vanish, so a reader that passed the checks finds its batch.
+	p.start.Store(p.logStart)
+	p.local.Store(p.localStart)
+	if err := p.store.apply(b); err != nil {
+		return fmt.Errorf("raftsm: partition %d: apply: %w", p.shardID, err)
+	}
+	return nil
 }
 
 // updateBatchSize is the size an Update allocates its Pebble batch at (see
@@ -351,6 +396,10 @@ func (p *Partition) apply(b *pebble.Batch, cmd []byte) sm.Result {
 		return p.applyTrim(b, &d)
 	case cmdRestorePartition:
 		return p.applyRestore(b, &d)
+	case cmdCompactBegin:
+		return p.applyCompactBegin(b, &d)
+	case cmdCompactEnd:
+		return p.applyCompactEnd(b, &d)
 	default:
 		return sm.Result{Data: statusData[StatusUnsupportedCmd]}
 	}
@@ -598,6 +647,17 @@ func (p *Partition) Read(dst []byte, offset int64, maxBytes int32) ([]byte, erro
 	if offset == hw {
 		return dst, nil
 	}
+	installs := p.files.installs.Load()
+	out, err := p.read(dst, offset, maxBytes, hw)
+	if err != nil && p.files.installs.Load() != installs {
+		// A compaction pass's output was installed between taking the file
+		// list and reading the references: read again.
+		return p.read(dst, offset, maxBytes, hw)
+	}
+	return out, err
+}
+
+func (p *Partition) read(dst []byte, offset int64, maxBytes int32, hw int64) ([]byte, error) {
 	files := p.files.acquire() // before the iterator: see batchfiles.go
 	defer releaseAll(files)
 	it, err := p.store.db.NewIter(&pebble.IterOptions{LowerBound: p.batchKey(0), UpperBound: p.batchKey(hw)})
@@ -735,6 +795,7 @@ func (p *Partition) SaveSnapshot(ctx any, w io.Writer, stop <-chan struct{}) err
 // RecoverFromSnapshot replaces the shard's state with the stream; its
 // batches go to new batch files at the positions they had.
 func (p *Partition) RecoverFromSnapshot(r io.Reader, stop <-chan struct{}) error {
+	p.stopWorker()
 	if err := loadShard(p.store, p.shardID, r, stop, p.files.fromSnapshot()); err != nil {
 		return err
 	}
@@ -748,6 +809,7 @@ func (p *Partition) RecoverFromSnapshot(r io.Reader, stop <-chan struct{}) error
 
 // Close releases the batch files; the Store outlives every state machine.
 func (p *Partition) Close() error {
+	p.stopWorker()
 	p.files.close()
 	return nil
 }

@@ -46,7 +46,9 @@ func (p *Partition) TimeRetentionStart(cutoffMs int64) (int64, error) {
 // leaves less than the limit.
 func (p *Partition) SizeRetentionStart(keepBytes int64) (int64, error) {
 	limit := p.total.Load() - keepBytes // a start at or below this position keeps enough
-	if limit <= 0 {
+	if limit <= 0 || p.compPending.Load() {
+		// During a compaction pass the positions have a gap in them: the
+		// next check, after the pass, decides.
 		return 0, nil
 	}
 	it, err := p.store.db.NewIter(&pebble.IterOptions{LowerBound: p.positionKey(0), UpperBound: p.key(keyPosition+1, 0)})

@@ -332,11 +332,12 @@ func TestAdminTopicConfigs(t *testing.T) {
 		t.Helper()
 		value := make([]byte, 5<<10)
 		_, _ = rand.Read(value) // incompressible: the batch stays over 1000 bytes
-		err := cl.ProduceSync(ctx, &kgo.Record{Topic: "cfg", Value: value}).FirstErr()
+		// Keyed: cleanup.policy includes compact, which refuses records without one.
+		err := cl.ProduceSync(ctx, &kgo.Record{Topic: "cfg", Key: []byte("k"), Value: value}).FirstErr()
 		if !errors.Is(err, kerr.MessageTooLarge) {
 			t.Fatalf("5 KiB record with max.message.bytes=1000: %v, want MESSAGE_TOO_LARGE", err)
 		}
-		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "cfg", Value: []byte("small")}).FirstErr(); err != nil {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "cfg", Key: []byte("k"), Value: []byte("small")}).FirstErr(); err != nil {
 			t.Fatalf("small record: %v", err)
 		}
 	}

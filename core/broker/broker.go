@@ -89,6 +89,7 @@ type Broker struct {
 	compactorDone chan struct{}
 	stopGuard     context.CancelFunc // the free-space guard (diskguard.go)
 	stopSweeper   func()             // deleted topics' objects (deletedtopics.go); waits for a sweep in progress
+	stopCleaner   func()             // the log cleaner (compaction.go); waits for a check in progress
 	served        chan error
 	stopOnce      sync.Once
 	stopErr       error
@@ -280,6 +281,9 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	if err := b.startDeletedTopicSweeper(meter); err != nil {
 		return nil, err
 	}
+	if err := b.startCleaner(meter); err != nil {
+		return nil, err
+	}
 	if _, err := meter.Int64ObservableGauge("partitions_led", metric.WithDescription("Partition replicas on this broker that lead their Raft group"),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			o.Observe(b.parts.LeaderCount())
@@ -414,6 +418,9 @@ func (b *Broker) stop(ctx context.Context) error {
 	}
 	if b.stopSweeper != nil {
 		b.stopSweeper()
+	}
+	if b.stopCleaner != nil {
+		b.stopCleaner()
 	}
 	if b.tier != nil {
 		errs = append(errs, b.tier.Close())

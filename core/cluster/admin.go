@@ -67,6 +67,7 @@ func (s *Service) topicSettings(topic string) partition.TopicSettings {
 		}
 	}
 	set.LogAppendTime = t.Configs["message.timestamp.type"] == "LogAppendTime"
+	set.Compacted = listHas(t.Configs["cleanup.policy"], "compact")
 	return set
 }
 

@@ -85,7 +85,7 @@ const maxInt64 = "9223372036854775807"
 var topicConfigs = []TopicConfigDef{
 	{
 		"cleanup.policy", ConfigTypeList, "delete",
-		"What happens to old segments: \"delete\" removes them by retention.ms/retention.bytes; \"compact\" (keep the latest record per key) is accepted but not applied yet: a topic without \"delete\" keeps every record. Both may be given.",
+		"What happens to old records: \"delete\" removes them by retention.ms/retention.bytes; \"compact\" keeps only the latest record of each key (the log cleaner, kafka.log-cleaner-*). Both may be given. Compacted topics cannot use remote storage.",
 		listOf("compact", "delete"),
 	},
 	{
@@ -110,7 +110,7 @@ var topicConfigs = []TopicConfigDef{
 	},
 	{
 		"delete.retention.ms", ConfigTypeLong, "86400000",
-		"How long delete tombstones are kept on compacted topics." + compatOnly,
+		"How long a tombstone (a record with a null value) that is its key's latest record stays on a compacted topic, counted from its timestamp.",
 		longAtLeast(0),
 	},
 	{
@@ -155,7 +155,7 @@ var topicConfigs = []TopicConfigDef{
 	},
 	{
 		"max.compaction.lag.ms", ConfigTypeLong, maxInt64,
-		"Longest a record stays ineligible for compaction." + compatOnly,
+		"Longest a record waits before a compaction pass sees it: a pass starts when the oldest record no pass has seen is older, whatever min.cleanable.dirty.ratio says.",
 		longAtLeast(1),
 	},
 	{
@@ -190,12 +190,12 @@ var topicConfigs = []TopicConfigDef{
 	},
 	{
 		"min.cleanable.dirty.ratio", ConfigTypeDouble, "0.5",
-		"Dirty-to-total ratio at which the log cleaner compacts a log." + compatOnly,
+		"Share of a compacted partition's bytes written since its last compaction pass at which the next pass starts.",
 		doubleIn(0, 1),
 	},
 	{
 		"min.compaction.lag.ms", ConfigTypeLong, "0",
-		"Shortest time a record stays uncompacted." + compatOnly,
+		"Shortest time a record stays uncompacted: no pass removes a record whose timestamp is more recent.",
 		longAtLeast(0),
 	},
 	{
@@ -300,7 +300,21 @@ func ValidateTopicConfigs(cfgs map[string]string) error {
 			return err
 		}
 	}
+	if strings.EqualFold(cfgs["remote.storage.enable"], "true") && listHas(cfgs["cleanup.policy"], "compact") {
+		// As in Kafka: tiered segments are never rewritten.
+		return fmt.Errorf("%w: remote.storage.enable=true is not supported with cleanup.policy=%s: tiered storage is for topics whose cleanup.policy is delete", ErrInvalidConfig, cfgs["cleanup.policy"])
+	}
 	return nil
+}
+
+// listHas reports whether the list config value v holds item.
+func listHas(v, item string) bool {
+	for s := range strings.SplitSeq(v, ",") {
+		if strings.EqualFold(strings.TrimSpace(s), item) {
+			return true
+		}
+	}
+	return false
 }
 
 // EffectiveConfigs returns every supported topic config sorted by name,

@@ -220,7 +220,8 @@ func TestTopicConfigDefs(t *testing.T) {
 		"min.insync.replicas": true, "compression.type": true, "local.retention.ms": true,
 		"local.retention.bytes": true, "remote.storage.enable": true, "unclean.leader.election.enable": true,
 		"message.timestamp.difference.max.ms": true, "message.timestamp.before.max.ms": true,
-		"message.timestamp.after.max.ms": true,
+		"message.timestamp.after.max.ms": true, "delete.retention.ms": true, "max.compaction.lag.ms": true,
+		"min.cleanable.dirty.ratio": true, "min.compaction.lag.ms": true,
 	}
 	defs := TopicConfigDefs()
 	for _, d := range defs {
@@ -247,5 +248,23 @@ func TestTopicConfigDefs(t *testing.T) {
 	defs[0].Default = "changed"
 	if d, _ := LookupTopicConfig(defs[0].Name); d.Default == "changed" {
 		t.Error("TopicConfigDefs returns the package's own slice")
+	}
+}
+
+func TestCompactedTopicsCannotBeTiered(t *testing.T) {
+	for _, policy := range []string{"compact", "delete,compact", "compact, delete"} {
+		err := ValidateTopicConfigs(map[string]string{"cleanup.policy": policy, "remote.storage.enable": "true"})
+		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "remote.storage.enable") {
+			t.Errorf("cleanup.policy=%s with remote storage: %v", policy, err)
+		}
+	}
+	for _, ok := range []map[string]string{
+		{"cleanup.policy": "delete", "remote.storage.enable": "true"},
+		{"cleanup.policy": "compact", "remote.storage.enable": "false"},
+		{"cleanup.policy": "compact"},
+	} {
+		if err := ValidateTopicConfigs(ok); err != nil {
+			t.Errorf("%v: %v", ok, err)
+		}
 	}
 }

@@ -150,6 +150,12 @@ type KafkaConfig struct {
 	// Kafka's log.retention.check.interval.ms. (Topics with
 	// remote.storage.enable apply retention every tier.check-interval.)
 	LogRetentionCheckInterval time.Duration `toml:"log-retention-check-interval"`
+	// LogCleanerEnable runs the log cleaner, which compacts the topics whose
+	// cleanup.policy includes compact: Kafka's log.cleaner.enable.
+	LogCleanerEnable bool `toml:"log-cleaner-enable"`
+	// LogCleanerBackoff is how often each partition leader looks for a
+	// compacted topic's partition to compact: Kafka's log.cleaner.backoff.ms.
+	LogCleanerBackoff time.Duration `toml:"log-cleaner-backoff"`
 	// TLSCertFile and TLSKeyFile (PEM) make the Kafka listener speak TLS
 	// only; they are read again when they change, so a renewed certificate
 	// needs no restart. TLSClientCAFile (PEM) then also requires every
@@ -389,6 +395,8 @@ func Default() Config {
 			OffsetsRetentionMinutes:      7 * 24 * 60,
 			GroupInitialRebalanceDelayMs: 3000,
 			LogRetentionCheckInterval:    5 * time.Minute,
+			LogCleanerEnable:             true,
+			LogCleanerBackoff:            15 * time.Second,
 			OAuthBearerSubClaim:          "sub",
 			ConnectionsMaxIdle:           10 * time.Minute,
 		},

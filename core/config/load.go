@@ -234,6 +234,7 @@ type fileBackup struct {
 type fileKafka struct {
 	KafkaConfig
 	LogRetentionCheckInterval duration `toml:"log-retention-check-interval"`
+	LogCleanerBackoff         duration `toml:"log-cleaner-backoff"`
 	ConnectionsMaxReauth      duration `toml:"connections-max-reauth"`
 	ConnectionsMaxIdle        duration `toml:"connections-max-idle"`
 }
@@ -254,7 +255,7 @@ type fileTier struct {
 // durationKeys are the TOML keys holding durations, for error hints.
 var durationKeys = []string{
 	"shutdown-timeout",
-	"kafka.log-retention-check-interval", "kafka.connections-max-reauth", "kafka.connections-max-idle",
+	"kafka.log-retention-check-interval", "kafka.log-cleaner-backoff", "kafka.connections-max-reauth", "kafka.connections-max-idle",
 	"raft.rtt",
 	"tier.check-interval", "tier.sweep-interval", "tier.orphan-grace", "tier.upload-timeout",
 	"backup.interval",
@@ -287,6 +288,7 @@ func decodeTOML(name string, data []byte, cfg *Config) error {
 		Kafka: fileKafka{
 			KafkaConfig:               cfg.Kafka,
 			LogRetentionCheckInterval: duration{cfg.Kafka.LogRetentionCheckInterval},
+			LogCleanerBackoff:         duration{cfg.Kafka.LogCleanerBackoff},
 			ConnectionsMaxReauth:      duration{cfg.Kafka.ConnectionsMaxReauth},
 			ConnectionsMaxIdle:        duration{cfg.Kafka.ConnectionsMaxIdle},
 		},
@@ -308,6 +310,7 @@ func decodeTOML(name string, data []byte, cfg *Config) error {
 	cfg.ShutdownTimeout = fc.ShutdownTimeout.Duration
 	cfg.Kafka = fc.Kafka.KafkaConfig
 	cfg.Kafka.LogRetentionCheckInterval = fc.Kafka.LogRetentionCheckInterval.Duration
+	cfg.Kafka.LogCleanerBackoff = fc.Kafka.LogCleanerBackoff.Duration
 	cfg.Kafka.ConnectionsMaxReauth = fc.Kafka.ConnectionsMaxReauth.Duration
 	cfg.Kafka.ConnectionsMaxIdle = fc.Kafka.ConnectionsMaxIdle.Duration
 	cfg.Raft = fc.Raft.RaftConfig

@@ -19,6 +19,9 @@ type TopicSettings struct {
 	// LogAppendTime stamps every batch with the broker's clock
 	// (message.timestamp.type=LogAppendTime).
 	LogAppendTime bool
+	// Compacted refuses records without a key (cleanup.policy=compact), as
+	// Kafka does: compaction keeps records by key.
+	Compacted bool
 }
 
 // DefaultTopicSettings apply to a topic the settings lookup does not know.
@@ -40,11 +43,21 @@ func (s *Service) topicSettings(topic string) TopicSettings {
 	return DefaultTopicSettings
 }
 
-// checkTopicLimits rejects a batch larger than the topic's max.message.bytes.
+// checkTopicLimits rejects a batch larger than the topic's max.message.bytes
+// and, on a compacted topic, a batch with a record without a key (which
+// means reading its records: only compacted topics pay for it).
 func checkTopicLimits(set TopicSettings, b []byte) error {
 	if set.MaxMessageBytes >= 0 && len(b) > set.MaxMessageBytes {
 		return fmt.Errorf("%w: record batch of %d bytes exceeds the topic's max.message.bytes (%d)",
 			ErrMessageTooLarge, len(b), set.MaxMessageBytes)
+	}
+	if set.Compacted {
+		return batch.Records(b, func(r batch.Record) error {
+			if r.Key == nil {
+				return fmt.Errorf("%w: a compacted topic (cleanup.policy=compact) cannot accept a record without a key (offset delta %d)", batch.ErrInvalid, r.OffsetDelta)
+			}
+			return nil
+		})
 	}
 	return nil
 }

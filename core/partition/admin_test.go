@@ -3,10 +3,13 @@ package partition
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-go/chronik/core/batch"
 )
 
 // testBatch encodes an uncompressed v2 batch at baseOffset base with one
@@ -66,5 +69,61 @@ func TestCheckTopicLimits(t *testing.T) {
 	}
 	if err := checkTopicLimits(DefaultTopicSettings, b); err != nil {
 		t.Fatalf("no limit: %v", err)
+	}
+}
+
+// keyedBatch is testBatch with key "k<i>" and a value of valueSize bytes
+// per record, or no key when keyless.
+func keyedBatch(n, valueSize int, keyless bool) []byte {
+	var records []byte
+	b := kmsg.NewRecordBatch()
+	for i := range n {
+		r := kmsg.NewRecord()
+		r.OffsetDelta = int32(i)
+		if !keyless {
+			r.Key = fmt.Appendf(nil, "k%d", i)
+		}
+		r.Value = make([]byte, valueSize)
+		r.Length = int32(len(r.AppendTo(nil)) - 1)
+		for r.Length != int32(len(r.AppendTo(nil))-varintLen(r.Length)) {
+			r.Length = int32(len(r.AppendTo(nil)) - varintLen(r.Length))
+		}
+		records = r.AppendTo(records)
+	}
+	b.Magic, b.LastOffsetDelta, b.NumRecords = 2, int32(n-1), int32(n)
+	b.ProducerID, b.ProducerEpoch, b.FirstSequence = -1, -1, -1
+	b.Records = records
+	b.Length = int32(61 - 12 + len(records))
+	out := b.AppendTo(nil)
+	binary.BigEndian.PutUint32(out[17:], crc32.Checksum(out[21:], crc32.MakeTable(crc32.Castagnoli)))
+	return out
+}
+
+func varintLen(v int32) int { return len(binary.AppendVarint(nil, int64(v))) }
+
+func TestCompactedTopicsNeedKeys(t *testing.T) {
+	compacted := TopicSettings{MaxMessageBytes: -1, Compacted: true}
+	if err := checkTopicLimits(compacted, keyedBatch(5, 10, true)); !errors.Is(err, batch.ErrInvalid) {
+		t.Fatalf("keyless records to a compacted topic: %v", err)
+	}
+	if err := checkTopicLimits(compacted, keyedBatch(5, 10, false)); err != nil {
+		t.Fatalf("keyed records: %v", err)
+	}
+	if err := checkTopicLimits(DefaultTopicSettings, keyedBatch(5, 10, true)); err != nil {
+		t.Fatalf("keyless records to a topic without compact: %v", err)
+	}
+}
+
+// BenchmarkCheckCompactedKeys: what a compacted topic's key check costs a
+// produce (one uncompressed batch of 100 records of 100 bytes; a
+// compressed batch adds its decompression).
+func BenchmarkCheckCompactedKeys(b *testing.B) {
+	bt := keyedBatch(100, 100, false)
+	b.SetBytes(int64(len(bt)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := checkTopicLimits(TopicSettings{MaxMessageBytes: -1, Compacted: true}, bt); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

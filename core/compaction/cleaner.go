@@ -1,0 +1,204 @@
+// Package compaction is the log cleaner of topics whose cleanup.policy
+// includes compact: on each partition this broker leads, it starts a
+// compaction pass when enough of the log is dirty (written since the last
+// pass) and ends it once the local worker has written the compacted
+// batches. The passes themselves run in the partition state machine, on
+// every replica alike (raftsm/compaction.go).
+package compaction
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/chronik-go/chronik/core/cluster"
+	"github.com/chronik-go/chronik/core/partition"
+	"github.com/chronik-go/chronik/raftsm"
+)
+
+// Topics looks up a topic's configs.
+type Topics interface {
+	Topic(name string) (cluster.Topic, bool)
+}
+
+// Cleaner starts and ends the compaction passes of the partitions this
+// broker leads.
+type Cleaner struct {
+	parts    *partition.Service
+	topics   Topics
+	interval time.Duration
+	log      *slog.Logger
+	now      func() time.Time
+
+	passes  metric.Int64Counter
+	removed metric.Int64Counter
+	failed  metric.Int64Counter
+}
+
+// New returns a cleaner that checks every interval (Kafka's
+// log.cleaner.backoff.ms).
+func New(parts *partition.Service, topics Topics, interval time.Duration, meter metric.Meter, log *slog.Logger) (*Cleaner, error) {
+	c := &Cleaner{parts: parts, topics: topics, interval: interval, log: log, now: time.Now}
+	var err error
+	counter := func(name, desc, unit string) metric.Int64Counter {
+		if err != nil {
+			return nil
+		}
+		var ctr metric.Int64Counter
+		ctr, err = meter.Int64Counter(name, metric.WithDescription(desc), metric.WithUnit(unit))
+		return ctr
+	}
+	c.passes = counter("compaction_passes", "Compaction passes completed on partitions this broker led.", "{pass}")
+	c.removed = counter("compaction_removed_bytes", "Bytes compaction passes removed from partitions this broker led.", "By")
+	c.failed = counter("compaction_failures", "Compaction passes whose worker failed on the leader (its batches were kept).", "{pass}")
+	return c, err
+}
+
+// Run checks until ctx ends.
+func (c *Cleaner) Run(ctx context.Context) {
+	t := time.NewTicker(c.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c.Check(ctx)
+	}
+}
+
+// policy is what a topic's configs say about compaction.
+type policy struct {
+	compact        bool
+	dirtyRatio     float64
+	minLag, maxLag time.Duration
+	deleteRetain   time.Duration
+}
+
+func policyOf(t cluster.Topic) policy {
+	get := func(key string) string {
+		if v, ok := t.Configs[key]; ok {
+			return v
+		}
+		v, _ := cluster.ConfigDefault(key)
+		return v
+	}
+	ms := func(key string) time.Duration {
+		n, _ := strconv.ParseInt(get(key), 10, 64) // validated when set
+		return time.Duration(min(n, int64(time.Duration(1<<63-1)/time.Millisecond))) * time.Millisecond
+	}
+	p := policy{minLag: ms("min.compaction.lag.ms"), maxLag: ms("max.compaction.lag.ms"), deleteRetain: ms("delete.retention.ms")}
+	p.dirtyRatio, _ = strconv.ParseFloat(get("min.cleanable.dirty.ratio"), 64)
+	for s := range strings.SplitSeq(get("cleanup.policy"), ",") {
+		p.compact = p.compact || strings.EqualFold(strings.TrimSpace(s), "compact")
+	}
+	// Kafka refuses tiered storage on compacted topics; a topic that has
+	// both (configured before that check) is tiered, not compacted.
+	p.compact = p.compact && !strings.EqualFold(get("remote.storage.enable"), "true")
+	return p
+}
+
+// candidate is a led partition that may want a pass.
+type candidate struct {
+	partition.Led
+	pol   policy
+	st    raftsm.CompactionStatus
+	ratio float64
+}
+
+// Check ends the passes whose leader worker is done and begins one pass,
+// on the dirtiest led partition that qualifies (Kafka's cleaner also takes
+// the dirtiest log first). One pass at a time bounds the memory and disk
+// bandwidth compaction takes.
+func (c *Cleaner) Check(ctx context.Context) {
+	now := c.now()
+	policies := map[string]*policy{}
+	var todo []candidate
+	busy := false
+	for _, r := range c.parts.LocalReplicas() {
+		if !r.IsLeader {
+			continue
+		}
+		pol, ok := policies[r.Topic]
+		if !ok {
+			if t, found := c.topics.Topic(r.Topic); found {
+				p := policyOf(t)
+				pol = &p
+			}
+			policies[r.Topic] = pol
+		}
+		if pol == nil || !pol.compact {
+			continue
+		}
+		st := r.Log.Compaction()
+		if st.Pending != 0 {
+			busy = true
+			if st.WorkerDone {
+				c.end(ctx, r, st.Pending)
+			}
+			continue
+		}
+		total := st.CleanBytes + st.DirtyBytes
+		if st.DirtyBytes == 0 || total == 0 {
+			continue
+		}
+		cd := candidate{Led: r, pol: *pol, st: st, ratio: float64(st.DirtyBytes) / float64(total)}
+		if cd.ratio >= pol.dirtyRatio || c.overdue(r, st, pol.maxLag, now) {
+			todo = append(todo, cd)
+		}
+	}
+	if busy || len(todo) == 0 {
+		return
+	}
+	best := slices.MaxFunc(todo, func(a, b candidate) int { return cmp.Compare(a.ratio, b.ratio) })
+	c.begin(ctx, best, now)
+}
+
+// overdue reports whether the oldest record no pass has seen is older than
+// max.compaction.lag.ms.
+func (c *Cleaner) overdue(r partition.Led, st raftsm.CompactionStatus, maxLag time.Duration, now time.Time) bool {
+	if maxLag <= 0 || maxLag >= time.Duration(1<<63-1)/2 {
+		return false
+	}
+	ts, ok := r.Log.FirstTimestampFrom(st.DirtyFrom)
+	return ok && now.Sub(time.UnixMilli(ts)) > maxLag
+}
+
+func (c *Cleaner) begin(ctx context.Context, cd candidate, now time.Time) {
+	cmd := raftsm.EncodeCompactBegin(now.Add(-cd.pol.deleteRetain).UnixMilli(), now.Add(-cd.pol.minLag).UnixMilli())
+	pass, status, err := c.parts.ProposeTier(ctx, cd.TP, cd.Epoch, cmd)
+	if err != nil || status != raftsm.StatusOK {
+		c.log.Warn("cannot begin a compaction pass", "topic", cd.Topic, "partition", cd.Partition, "status", status, "err", err)
+		return
+	}
+	c.log.Debug("compaction pass begun", "topic", cd.Topic, "partition", cd.Partition, "pass", pass,
+		"dirty_bytes", cd.st.DirtyBytes, "clean_bytes", cd.st.CleanBytes)
+}
+
+func (c *Cleaner) end(ctx context.Context, r partition.Led, pass uint64) {
+	_, status, err := c.parts.ProposeTier(ctx, r.TP, r.Epoch, raftsm.EncodeCompactEnd(pass))
+	if err != nil || status != raftsm.StatusOK {
+		c.log.Warn("cannot end a compaction pass", "topic", r.Topic, "partition", r.Partition, "pass", pass, "status", status, "err", err)
+		return
+	}
+	res := r.Log.Compaction().Last
+	if res == nil || res.Pass != pass {
+		return
+	}
+	if res.Err != nil {
+		c.failed.Add(ctx, 1)
+		c.log.Error("compaction pass failed; the partition keeps its batches", "topic", r.Topic, "partition", r.Partition, "pass", pass, "err", res.Err)
+		return
+	}
+	c.passes.Add(ctx, 1)
+	c.removed.Add(ctx, max(res.InBytes-res.OutBytes, 0))
+	c.log.Info("compacted", "topic", r.Topic, "partition", r.Partition, "pass", pass,
+		"records", res.Records, "kept", res.Kept, "bytes_before", res.InBytes, "bytes_after", res.OutBytes)
+}

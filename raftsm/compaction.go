@@ -1,0 +1,515 @@
+package raftsm
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	sm "github.com/lni/dragonboat/v4/statemachine"
+
+	"github.com/chronik-go/chronik/core/batch"
+)
+
+// Log compaction (cleanup.policy=compact): a pass keeps, of the batches
+// below the offset where it began, only the latest record of each key
+// (Kafka's log cleaner). Offsets never change: a batch keeps its base
+// offset and last offset delta, a batch left without records goes.
+//
+// A pass is two replicated commands with local work between them:
+//
+//   - cmdCompactBegin fixes the input, the batches below the next offset,
+//     and the cutoff times (decided by the leader, so every replica filters
+//     alike). The byte position jumps past a gap at least as large as the
+//     input (which appends resume after, in a new file), and every replica
+//     starts a worker that writes the compacted input to a temporary file
+//     while the partition goes on appending.
+//   - cmdCompactEnd, proposed once the leader's worker is done, waits for
+//     the local worker and swaps its output in: the file takes the byte
+//     positions at the end of the gap, just below the first batch appended
+//     after the begin, so positions still grow with offsets, the local size
+//     is still bytes minus the log start's position, and the files below go
+//     as they do for retention. A worker that failed (a full disk) leaves
+//     its replica's batches as they were: replicas may then differ in which
+//     superseded records they still hold, as Kafka's replicas do, never in
+//     offsets or in the latest record of a key.
+//
+// Positions are never reused, so a reader that read references after the
+// swap but took the file list before it finds no file at their positions
+// and reads again (Read), rather than reading other bytes.
+const (
+	cmdCompactBegin byte = 13
+	cmdCompactEnd   byte = 14
+)
+
+// keyCompaction holds the compaction state (compactionState.encode). It
+// sorts before the state and batch keys, so a snapshot stream carries it
+// before the batches whose positions its gap shifts.
+const keyCompaction = 'C'
+
+// compactionMaxKeys bounds the keys a pass maps (about 40 bytes each, so
+// ~40 MiB): a pass over more distinct keys keeps the later ones' older
+// records, and the next pass, starting where this one ended, removes them.
+const compactionMaxKeys = 1 << 20
+
+// compactionState is a partition's compaction progress.
+type compactionState struct {
+	passes     uint64 // passes begun (the pending one's number)
+	pending    bool
+	cleanEnd   int64 // pending: the pass compacts the batches below it
+	dirtyFrom  int64 // pending: the first offset no pass has seen (its keys are mapped)
+	gapStart   int64 // pending: the byte position at the begin
+	gapEnd     int64 // pending: where appends resumed
+	tombCutoff int64 // pending: latest records that are tombstones older than this go
+	lagCutoff  int64 // pending: records newer than this stay (min.compaction.lag.ms)
+	cleanedEnd int64 // the first offset the last completed pass left dirty (its input's last batch)
+	cleanedPos int64 // the byte position where its output ended
+}
+
+func (c *compactionState) encode() []byte {
+	e := enc{b: make([]byte, 0, 80)}
+	e.u64(c.passes)
+	pending := byte(0)
+	if c.pending {
+		pending = 1
+	}
+	e.u8(pending)
+	for _, v := range []int64{c.cleanEnd, c.dirtyFrom, c.gapStart, c.gapEnd, c.tombCutoff, c.lagCutoff, c.cleanedEnd, c.cleanedPos} {
+		e.i64(v)
+	}
+	return e.b
+}
+
+func decodeCompactionState(v []byte) (compactionState, error) {
+	d := dec{b: v}
+	c := compactionState{passes: d.u64(), pending: d.u8() == 1}
+	for _, f := range []*int64{&c.cleanEnd, &c.dirtyFrom, &c.gapStart, &c.gapEnd, &c.tombCutoff, &c.lagCutoff, &c.cleanedEnd, &c.cleanedPos} {
+		*f = d.i64()
+	}
+	if d.err != nil {
+		return compactionState{}, fmt.Errorf("%w: compaction state", errSnapshotFormat)
+	}
+	return c, nil
+}
+
+// EncodeCompactBegin encodes the start of a compaction pass over every
+// batch below the partition's next offset: the latest record of a key
+// that is a tombstone (null value) goes if its timestamp is before
+// tombstoneCutoffMs (now minus delete.retention.ms), and no record with a
+// timestamp after lagCutoffMs (now minus min.compaction.lag.ms) goes. The
+// result's Value is the pass number; StatusConflict when a pass is already
+// pending or the partition has tiered data.
+func EncodeCompactBegin(tombstoneCutoffMs, lagCutoffMs int64) []byte {
+	e := enc{b: make([]byte, 0, 18)}
+	e.u8(commandVersion)
+	e.u8(cmdCompactBegin)
+	e.i64(tombstoneCutoffMs)
+	e.i64(lagCutoffMs)
+	return e.b
+}
+
+// EncodeCompactEnd encodes the end of pass number pass: each replica swaps
+// in its worker's output (waiting for it), or keeps its batches if its
+// worker failed. StatusConflict when that pass is not the pending one.
+func EncodeCompactEnd(pass uint64) []byte {
+	e := enc{b: make([]byte, 0, 10)}
+	e.u8(commandVersion)
+	e.u8(cmdCompactEnd)
+	e.u64(pass)
+	return e.b
+}
+
+func (p *Partition) compactionKey() []byte { return p.key(keyCompaction, 0) }
+
+// isCompactEnd reports whether cmd ends a compaction pass.
+func isCompactEnd(cmd []byte) bool {
+	return len(cmd) >= 2 && cmd[0] == commandVersion && cmd[1] == cmdCompactEnd
+}
+
+// loadCompaction reads the compaction state (load).
+func (p *Partition) loadCompaction() error {
+	v, closer, err := p.store.db.Get(p.compactionKey())
+	if errors.Is(err, pebble.ErrNotFound) {
+		p.cleanedPos.Store(0)
+		p.cleanedEnd.Store(0)
+		p.compPending.Store(false)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("raftsm: partition %d: read compaction state: %w", p.shardID, err)
+	}
+	p.comp, err = decodeCompactionState(v)
+	closer.Close()
+	if err != nil {
+		return fmt.Errorf("raftsm: partition %d: %w", p.shardID, err)
+	}
+	p.cleanedPos.Store(p.comp.cleanedPos)
+	p.cleanedEnd.Store(p.comp.cleanedEnd)
+	p.compPending.Store(p.comp.pending)
+	return nil
+}
+
+// pendingGap is how many of the positions from from on are a pending
+// pass's gap (unused), which the sizes leave out.
+func (p *Partition) pendingGap(from int64) int64 {
+	if !p.comp.pending {
+		return 0
+	}
+	return max(p.comp.gapEnd-max(p.comp.gapStart, from), 0)
+}
+
+func (p *Partition) applyCompactBegin(b *pebble.Batch, d *dec) sm.Result {
+	tomb, lag := d.i64(), d.i64()
+	if d.err != nil || len(d.b) != 0 {
+		return sm.Result{Data: statusData[StatusMalformed]}
+	}
+	c := &p.comp
+	in := p.bytes - p.startPos
+	if c.pending || p.tieredEnd > 0 || p.localStart != p.logStart || in <= 0 {
+		return sm.Result{Data: statusData[StatusConflict]}
+	}
+	c.passes++
+	c.pending = true
+	c.cleanEnd = p.next
+	c.dirtyFrom = max(c.cleanedEnd, p.logStart)
+	c.tombCutoff, c.lagCutoff = tomb, lag
+	// Recompressing with the codec's default level may grow a batch that
+	// its producer compressed harder: room for twice the input.
+	c.gapStart, c.gapEnd = p.bytes, p.bytes+2*in+positionStep
+	p.bytes = c.gapEnd
+	p.files.skipTo(c.gapEnd)
+	// The first batch after the gap: positionOf counts from here.
+	_ = b.Set(p.positionKey(p.next), binary.BigEndian.AppendUint64(nil, uint64(c.gapEnd)), nil)
+	_ = b.Set(p.compactionKey(), c.encode(), nil)
+	p.startCompaction = true
+	return sm.Result{Value: c.passes}
+}
+
+func (p *Partition) applyCompactEnd(b *pebble.Batch, d *dec) sm.Result {
+	pass := d.u64()
+	if d.err != nil || len(d.b) != 0 {
+		return sm.Result{Data: statusData[StatusMalformed]}
+	}
+	c := &p.comp
+	if !c.pending || pass != c.passes {
+		return sm.Result{Data: statusData[StatusConflict]}
+	}
+	job := p.job
+	if job == nil {
+		// Update starts the worker before it applies an end.
+		return sm.Result{Data: statusData[StatusConflict]}
+	}
+	<-job.done
+	p.job = nil
+	res := job.res
+	c.pending = false
+	_ = b.Set(p.compactionKey(), c.encode(), nil) // kept whatever happens below
+	p.compPending.Store(false)
+	if res.err != nil {
+		_ = p.store.fs.Remove(res.tmp)
+		p.lastCompaction.Store(&CompactionResult{Pass: pass, Err: res.err})
+		return sm.Result{Value: 0}
+	}
+	// Batches wholly below a log start raised during the pass stay gone.
+	out := res.refs
+	for len(out) > 0 && out[0].base+int64(out[0].lastDelta) < p.logStart {
+		out = out[1:]
+	}
+	p0 := c.gapEnd - res.size
+	_ = b.DeleteRange(p.batchKey(0), p.batchKey(c.cleanEnd), nil)
+	_ = b.DeleteRange(p.positionKey(0), p.positionKey(c.cleanEnd), nil)
+	for i, r := range out {
+		pos := p0 + r.rel
+		v := make([]byte, batchRefSize)
+		batchRef{pos: pos, size: r.size, lastDelta: r.lastDelta}.put(v)
+		_ = b.Set(p.batchKey(r.base), v, nil)
+		if i == 0 || pos/positionStep != (pos+int64(r.size))/positionStep {
+			_ = b.Set(p.positionKey(r.base), binary.BigEndian.AppendUint64(nil, uint64(pos)), nil)
+		}
+	}
+	if len(out) == 0 {
+		_ = p.store.fs.Remove(res.tmp)
+		p.startPos = max(p.startPos, c.gapEnd)
+	} else {
+		if err := p.files.install(res.tmp, p0); err != nil {
+			p.ioErr = err
+			return sm.Result{Data: statusData[StatusMalformed]}
+		}
+		p.startPos = p0 + out[0].rel
+	}
+	c.cleanedEnd, c.cleanedPos = res.tail, c.gapEnd
+	p.cleanedPos.Store(c.cleanedPos)
+	p.cleanedEnd.Store(c.cleanedEnd)
+	_ = b.Set(p.compactionKey(), c.encode(), nil)
+	p.lastCompaction.Store(&CompactionResult{Pass: pass, Records: res.records, Kept: res.kept, InBytes: res.inBytes, OutBytes: res.size})
+	return sm.Result{Value: uint64(res.size)}
+}
+
+// CompactionResult is what a replica's last compaction pass did.
+type CompactionResult struct {
+	Pass          uint64
+	Records, Kept int64 // records read and kept
+	InBytes       int64 // bytes of the batches read
+	OutBytes      int64 // bytes of the batches written
+	Err           error // the worker failed: the batches stayed as they were
+}
+
+// CompactionStatus is a partition's compaction progress, as the leader's
+// cleaner needs it.
+type CompactionStatus struct {
+	// Pending is the number of the pass in progress, 0 when none is.
+	Pending uint64
+	// WorkerDone says the local worker of the pending pass has finished.
+	WorkerDone bool
+	// CleanBytes are the local bytes the last pass wrote, DirtyBytes those
+	// appended since (what the next pass would see first); DirtyFrom is the
+	// first offset no pass has seen.
+	CleanBytes, DirtyBytes int64
+	DirtyFrom              int64
+	Last                   *CompactionResult // nil before the first pass ends here
+}
+
+// Compaction returns the partition's compaction progress.
+func (p *Partition) Compaction() CompactionStatus {
+	st := CompactionStatus{Last: p.lastCompaction.Load()}
+	if j := p.jobView.Load(); j != nil && p.compPending.Load() {
+		st.Pending = j.pass
+		select {
+		case <-j.done:
+			st.WorkerDone = true
+		default:
+		}
+	}
+	clean := p.cleanedPos.Load()
+	size := p.size.Load()
+	st.DirtyFrom = max(p.cleanedEnd.Load(), p.start.Load())
+	if clean == 0 {
+		st.DirtyBytes = size
+		return st
+	}
+	st.DirtyBytes = max(p.total.Load()-clean, 0)
+	st.CleanBytes = max(size-st.DirtyBytes, 0)
+	return st
+}
+
+// compactJob is a pass's local worker.
+type compactJob struct {
+	pass   uint64
+	cancel chan struct{}
+	done   chan struct{}
+	res    compactOutput // set before done is closed
+}
+
+type compactOutput struct {
+	err                    error
+	tmp                    string
+	size                   int64
+	refs                   []compactRef
+	records, kept, inBytes int64
+	// tail is the base offset of the input's last batch, copied whole: like
+	// Kafka's active segment, it is left for the next pass (so a consumer
+	// of the compacted log still reads up to the end, and a key's latest
+	// record is judged with what follows it).
+	tail int64
+}
+
+// compactRef locates an output batch in the output file.
+type compactRef struct {
+	base      int64
+	rel       int64
+	size      int32
+	lastDelta int32
+}
+
+// startWorker starts the pending pass's worker; Update calls it once the
+// begin is applied, load once the state says a pass is pending.
+func (p *Partition) startWorker() *compactJob {
+	c := p.comp
+	j := &compactJob{pass: c.passes, cancel: make(chan struct{}), done: make(chan struct{})}
+	p.job = j
+	p.jobView.Store(j)
+	p.compPending.Store(true)
+	go func() {
+		defer close(j.done)
+		j.res = p.compact(c, j.cancel)
+	}()
+	return j
+}
+
+// stopWorker cancels and waits for the worker (before the state it reads
+// is replaced or closed).
+func (p *Partition) stopWorker() {
+	if j := p.job; j != nil {
+		close(j.cancel)
+		<-j.done
+		_ = p.store.fs.Remove(j.res.tmp)
+		p.job = nil
+	}
+}
+
+var errCompactionStopped = errors.New("raftsm: compaction stopped")
+
+// keyHash identifies a key by two independent 64-bit hashes: a collision,
+// which would drop a live record, is as unlikely as with Kafka's MD5.
+type keyHash [2]uint64
+
+// compact runs a pass's worker: it maps each key of the batches the
+// previous pass did not see to its last offset, then writes the input's
+// batches with only the records that survive to a temporary file.
+func (p *Partition) compact(c compactionState, cancel <-chan struct{}) (out compactOutput) {
+	out.tmp = p.store.fs.PathJoin(p.files.dir, "compact-"+strconv.FormatUint(c.passes, 10)+".tmp")
+	files := p.files.acquire()
+	defer releaseAll(files)
+	seeds := [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+	hash := func(k []byte) keyHash {
+		return keyHash{maphash.Bytes(seeds[0], k), maphash.Bytes(seeds[1], k)}
+	}
+	var err error
+	if out.tail, err = p.batchContaining(p.store.db, c.cleanEnd-1); err != nil {
+		out.err = err
+		return out
+	}
+	latest := map[keyHash]int64{}
+	err = p.eachInputBatch(files, c.dirtyFrom, out.tail, cancel, func(b []byte) error {
+		h, err := batch.ParseHeader(b)
+		if err != nil || h.IsControl() {
+			return err
+		}
+		return batch.Records(b, func(r batch.Record) error {
+			if r.Key == nil || r.Offset < c.dirtyFrom {
+				return nil
+			}
+			k := hash(r.Key)
+			if _, ok := latest[k]; ok || len(latest) < compactionMaxKeys {
+				latest[k] = r.Offset
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		out.err = err
+		return out
+	}
+	keep := func(r batch.Record) bool {
+		out.records++
+		if r.Key == nil || r.Timestamp > c.lagCutoff {
+			return true
+		}
+		last, ok := latest[hash(r.Key)]
+		if ok && last > r.Offset {
+			return false // superseded
+		}
+		return r.Value != nil || r.Timestamp >= c.tombCutoff
+	}
+	f, err := p.store.fs.Create(out.tmp, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		out.err = fmt.Errorf("raftsm: create compaction output: %w", err)
+		return out
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	var buf []byte
+	room := c.gapEnd - c.gapStart
+	err = p.eachInputBatch(files, p.start.Load(), c.cleanEnd, cancel, func(b []byte) error {
+		out.inBytes += int64(len(b))
+		h, err := batch.ParseHeader(b)
+		if err != nil {
+			return err
+		}
+		var kept int
+		if h.IsControl() || h.BaseOffset >= out.tail {
+			buf = append(buf[:0], b...)
+			out.records += int64(h.NumRecords)
+			out.kept += int64(h.NumRecords)
+		} else if buf, kept, _, err = batch.Filter(buf[:0], b, keep); err != nil {
+			return err
+		} else if kept == 0 {
+			return nil
+		}
+		out.kept += int64(kept)
+		if out.size+int64(len(buf)) > room {
+			return fmt.Errorf("raftsm: compaction output outgrew its room of %d bytes", room)
+		}
+		out.refs = append(out.refs, compactRef{base: h.BaseOffset, rel: out.size, size: int32(len(buf)), lastDelta: h.LastOffsetDelta})
+		out.size += int64(len(buf))
+		_, err = w.Write(buf)
+		return err
+	})
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		out.err = fmt.Errorf("raftsm: partition %d: compaction: %w", p.shardID, err)
+	}
+	return out
+}
+
+// eachInputBatch calls fn with each batch holding offsets in [from, end),
+// read from files, until fn fails or cancel is closed.
+func (p *Partition) eachInputBatch(files []*batchFile, from, end int64, cancel <-chan struct{}, fn func([]byte) error) error {
+	it, err := p.store.db.NewIter(&pebble.IterOptions{LowerBound: p.batchKey(0), UpperBound: p.batchKey(end)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	ok := it.SeekLT(p.batchKey(from + 1))
+	if !ok {
+		ok = it.First()
+	}
+	var buf []byte
+	for ; ok; ok = it.Next() {
+		select {
+		case <-cancel:
+			return errCompactionStopped
+		default:
+		}
+		_, last, _, err := p.batchInfo(it.Key(), it.Value())
+		if err != nil {
+			return err
+		}
+		if last < from {
+			continue
+		}
+		if buf, err = appendBatch(files, buf[:0], it.Value()); err != nil {
+			return err
+		}
+		if err := fn(buf); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// compactionGauges are published for readers off the Update goroutine.
+type compactionGauges struct {
+	compPending    atomic.Bool
+	cleanedPos     atomic.Int64
+	cleanedEnd     atomic.Int64
+	jobView        atomic.Pointer[compactJob]
+	lastCompaction atomic.Pointer[CompactionResult]
+}
+
+// FirstTimestampFrom returns the first timestamp of the batch holding
+// offset from, or the next one; ok is false when there is none.
+func (p *Partition) FirstTimestampFrom(from int64) (ts int64, ok bool) {
+	hw := p.hw.Load()
+	if from >= hw {
+		return 0, false
+	}
+	_ = p.eachBatch(max(from, p.start.Load()), hw, func(b []byte) bool {
+		h, err := batch.ParseHeader(b)
+		ts, ok = h.FirstTimestamp, err == nil
+		return false
+	})
+	return ts, ok
+}
