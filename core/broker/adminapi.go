@@ -56,6 +56,7 @@ func (b *Broker) Status() cluster.NodeStatus {
 			Topic: r.Topic, Partition: r.Partition, Shard: r.ShardID, Replica: r.ReplicaID,
 			Leader: r.Leader, LeaderEpoch: r.LeaderEpoch, IsLeader: r.IsLeader,
 			LogStartOffset: r.LogStartOffset, HighWatermark: r.HighWatermark,
+			Compaction: compactionStatus(r.Compaction),
 		})
 	}
 	sort.Slice(st.Replicas, func(i, j int) bool {

@@ -5,7 +5,9 @@ import (
 
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/chronik-go/chronik/core/cluster"
 	"github.com/chronik-go/chronik/core/compaction"
+	"github.com/chronik-go/chronik/raftsm"
 )
 
 // startCleaner starts the log cleaner (kafka.log-cleaner-enable), which
@@ -28,4 +30,20 @@ func (b *Broker) startCleaner(meter metric.Meter) error {
 		c.Run(ctx)
 	}()
 	return nil
+}
+
+// compactionStatus is a replica's compaction for /v1/status: nil when it
+// has neither a pass in progress nor one completed since the start.
+func compactionStatus(c raftsm.CompactionStatus) *cluster.CompactionStatus {
+	if c.Pending == 0 && c.Last == nil {
+		return nil
+	}
+	st := &cluster.CompactionStatus{PendingPass: c.Pending, WorkerDone: c.WorkerDone, CleanBytes: c.CleanBytes, DirtyBytes: c.DirtyBytes}
+	if l := c.Last; l != nil {
+		st.LastPass = &cluster.CompactionPass{Pass: l.Pass, Records: l.Records, Kept: l.Kept, BytesBefore: l.InBytes, BytesAfter: l.OutBytes}
+		if l.Err != nil {
+			st.LastPass.Error = l.Err.Error()
+		}
+	}
+	return st
 }

@@ -141,6 +141,16 @@ func TestCompaction(t *testing.T) {
 	}
 	check("after compaction")
 	t.Logf("table: %d → %d local bytes", before, ps.LocalBytes)
+	// /v1/status shows what the pass did.
+	for _, r := range b.Status().Replicas {
+		c := r.Compaction
+		switch {
+		case r.Topic == "events" && c != nil:
+			t.Fatalf("status of a topic without compact: %+v", c)
+		case r.Topic == "table" && (c == nil || c.LastPass == nil || c.LastPass.Error != "" || c.LastPass.Kept >= c.LastPass.Records || c.LastPass.BytesAfter >= c.LastPass.BytesBefore):
+			t.Fatalf("status of the compacted topic: %+v", c)
+		}
+	}
 
 	// A later write is compacted by the next pass.
 	upd := &kgo.Record{Topic: "table", Partition: 0, Key: []byte("k050"), Value: []byte("updated")}

@@ -420,7 +420,8 @@ type ReplicaState struct {
 	ShardID   uint64
 	ReplicaID uint64
 	State
-	IsLeader bool
+	IsLeader   bool
+	Compaction raftsm.CompactionStatus
 }
 
 // all returns the registered replicas, in no particular order.
@@ -442,7 +443,8 @@ func (s *Service) Replicas() []ReplicaState {
 		node, epoch, isUs, _ := r.leader()
 		out = append(out, ReplicaState{
 			TP: r.tp, ShardID: r.shardID, ReplicaID: r.id, IsLeader: isUs,
-			State: State{Leader: node, LeaderEpoch: epoch, LogStartOffset: r.sm.LogStartOffset(), HighWatermark: r.sm.HighWatermark()},
+			State:      State{Leader: node, LeaderEpoch: epoch, LogStartOffset: r.sm.LogStartOffset(), HighWatermark: r.sm.HighWatermark()},
+			Compaction: r.sm.Compaction(),
 		})
 	}
 	return out
