@@ -210,17 +210,23 @@ func (p *Partition) applyCompactEnd(b *pebble.Batch, d *dec) sm.Result {
 	c.pending = false
 	_ = b.Set(p.compactionKey(), c.encode(), nil) // kept whatever happens below
 	p.compPending.Store(false)
-	if res.err != nil {
-		_ = p.store.fs.Remove(res.tmp)
-		p.lastCompaction.Store(&CompactionResult{Pass: pass, Err: res.err})
-		return sm.Result{Value: 0}
-	}
 	// Batches wholly below a log start raised during the pass stay gone.
 	out := res.refs
 	for len(out) > 0 && out[0].base+int64(out[0].lastDelta) < p.logStart {
 		out = out[1:]
 	}
 	p0 := c.gapEnd - res.size
+	if res.err == nil && len(out) > 0 {
+		// The file first: if it cannot be put in place, the pass fails
+		// here like a worker that failed (a file renamed but not listed is
+		// one no state refers to, removed once below the start).
+		res.err = p.files.install(res.tmp, p0)
+	}
+	if res.err != nil {
+		_ = p.store.fs.Remove(res.tmp)
+		p.lastCompaction.Store(&CompactionResult{Pass: pass, Err: res.err})
+		return sm.Result{Value: 0}
+	}
 	_ = b.DeleteRange(p.batchKey(0), p.batchKey(c.cleanEnd), nil)
 	_ = b.DeleteRange(p.positionKey(0), p.positionKey(c.cleanEnd), nil)
 	for i, r := range out {
@@ -236,10 +242,6 @@ func (p *Partition) applyCompactEnd(b *pebble.Batch, d *dec) sm.Result {
 		_ = p.store.fs.Remove(res.tmp)
 		p.startPos = max(p.startPos, c.gapEnd)
 	} else {
-		if err := p.files.install(res.tmp, p0); err != nil {
-			p.ioErr = err
-			return sm.Result{Data: statusData[StatusMalformed]}
-		}
 		p.startPos = p0 + out[0].rel
 	}
 	c.cleanedEnd, c.cleanedPos = res.tail, c.gapEnd
