@@ -41,8 +41,10 @@ func startKeyedProducer(t *testing.T, seeds []string, topic string, keys int) *k
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &keyedProducer{cl: cl, keys: keys, stop: cancel, done: make(chan struct{}),
-		acked: map[string]ackedRecord{}, attempted: map[string]int{}}
+	p := &keyedProducer{
+		cl: cl, keys: keys, stop: cancel, done: make(chan struct{}),
+		acked: map[string]ackedRecord{}, attempted: map[string]int{},
+	}
 	t.Cleanup(func() { cancel(); cl.Close() })
 	go func() {
 		defer close(p.done)
