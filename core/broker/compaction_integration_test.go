@@ -246,3 +246,53 @@ func TestCompactionRF3(t *testing.T) {
 	}
 	waitFor(ctx, t, "the compacted log on the next leader", func() bool { return compacted(rest) })
 }
+
+// TestCompactionChainsPasses: like Kafka's cleaner thread, a broker goes
+// from one pass to the next without waiting kafka.log-cleaner-backoff in
+// between, and waits it only when nothing is left: eight dirty partitions
+// are all compacted well before eight backoffs.
+func TestCompactionChainsPasses(t *testing.T) {
+	const partitions, backoff = 8, 5 * time.Second
+	cfg := brokertest.Config(t)
+	cfg.Kafka.LogCleanerBackoff = backoff
+	b := brokertest.Start(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	seeds := []string{b.KafkaAddr()}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, map[string]*string{
+		"cleanup.policy": kadm.StringPtr("compact"), "min.cleanable.dirty.ratio": kadm.StringPtr("0.01"),
+	}, "chained")
+	if err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	start := time.Now()
+	for p := range int32(partitions) {
+		var recs []*kgo.Record
+		for i := range 200 {
+			recs = append(recs, &kgo.Record{Topic: "chained", Partition: p, Key: fmt.Appendf(nil, "k%d", i%10), Value: []byte("v")})
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "chained", Partition: p, Key: []byte("~marker")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(ctx, t, "every partition compacted", func() bool {
+		done := 0
+		for _, r := range b.Status().Replicas {
+			if c := r.Compaction; c != nil && c.LastPass != nil && c.LastPass.Kept < c.LastPass.Records {
+				done++
+			}
+		}
+		return done == partitions
+	})
+	if took := time.Since(start); took > 4*backoff {
+		t.Fatalf("%d partitions compacted in %s with a %s backoff: passes wait the backoff between them", partitions, took, backoff)
+	}
+}

@@ -36,6 +36,10 @@ type Cleaner struct {
 	log      *slog.Logger
 	now      func() time.Time
 
+	// failed holds when a partition's last pass failed; it is not tried
+	// again for failureBackoff (owned by Run's goroutine).
+	failedAt map[partition.TP]time.Time
+
 	passes  metric.Int64Counter
 	removed metric.Int64Counter
 	failed  metric.Int64Counter
@@ -44,7 +48,7 @@ type Cleaner struct {
 // New returns a cleaner that checks every interval (Kafka's
 // log.cleaner.backoff.ms).
 func New(parts *partition.Service, topics Topics, interval time.Duration, meter metric.Meter, log *slog.Logger) (*Cleaner, error) {
-	c := &Cleaner{parts: parts, topics: topics, interval: interval, log: log, now: time.Now}
+	c := &Cleaner{parts: parts, topics: topics, interval: interval, log: log, now: time.Now, failedAt: map[partition.TP]time.Time{}}
 	var err error
 	counter := func(name, desc, unit string) metric.Int64Counter {
 		if err != nil {
@@ -60,17 +64,29 @@ func New(parts *partition.Service, topics Topics, interval time.Duration, meter 
 	return c, err
 }
 
+// passPoll is how often Run looks again while a pass is in progress, so
+// that it ends the pass and begins the next soon after the worker is done:
+// like Kafka's cleaner thread, it waits the backoff only when nothing is
+// left to compact.
+const passPoll = 50 * time.Millisecond
+
+// failureBackoff is how long a partition whose pass failed (a full disk, a
+// corrupt batch) is left alone before the next try.
+const failureBackoff = 5 * time.Minute
+
 // Run checks until ctx ends.
 func (c *Cleaner) Run(ctx context.Context) {
-	t := time.NewTicker(c.interval)
-	defer t.Stop()
+	wait := c.interval
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(wait):
 		}
-		c.Check(ctx)
+		wait = c.interval
+		if c.Check(ctx) {
+			wait = min(c.interval, passPoll)
+		}
 	}
 }
 
@@ -113,11 +129,12 @@ type candidate struct {
 	ratio float64
 }
 
-// Check ends the passes whose leader worker is done and begins one pass,
-// on the dirtiest led partition that qualifies (Kafka's cleaner also takes
-// the dirtiest log first). One pass at a time bounds the memory and disk
-// bandwidth compaction takes.
-func (c *Cleaner) Check(ctx context.Context) {
+// Check ends the passes whose leader worker is done and, when none is left
+// in progress, begins one on the dirtiest led partition that qualifies
+// (Kafka's cleaner also takes the dirtiest log first). One pass at a time
+// bounds the memory and disk bandwidth compaction takes. It reports
+// whether a pass is in progress.
+func (c *Cleaner) Check(ctx context.Context) bool {
 	now := c.now()
 	policies := map[string]*policy{}
 	var todo []candidate
@@ -139,14 +156,13 @@ func (c *Cleaner) Check(ctx context.Context) {
 		}
 		st := r.Log.Compaction()
 		if st.Pending != 0 {
-			busy = true
-			if st.WorkerDone {
-				c.end(ctx, r, st.Pending)
+			if !st.WorkerDone || !c.end(ctx, r, st.Pending) {
+				busy = true
 			}
 			continue
 		}
 		total := st.CleanBytes + st.DirtyBytes
-		if st.DirtyBytes == 0 || total == 0 {
+		if st.DirtyBytes == 0 || total == 0 || now.Sub(c.failedAt[r.TP]) < failureBackoff {
 			continue
 		}
 		cd := candidate{Led: r, pol: *pol, st: st, ratio: float64(st.DirtyBytes) / float64(total)}
@@ -155,10 +171,10 @@ func (c *Cleaner) Check(ctx context.Context) {
 		}
 	}
 	if busy || len(todo) == 0 {
-		return
+		return busy
 	}
 	best := slices.MaxFunc(todo, func(a, b candidate) int { return cmp.Compare(a.ratio, b.ratio) })
-	c.begin(ctx, best, now)
+	return c.begin(ctx, best, now)
 }
 
 // overdue reports whether the oldest record no pass has seen is older than
@@ -171,34 +187,42 @@ func (c *Cleaner) overdue(r partition.Led, st raftsm.CompactionStatus, maxLag ti
 	return ok && now.Sub(time.UnixMilli(ts)) > maxLag
 }
 
-func (c *Cleaner) begin(ctx context.Context, cd candidate, now time.Time) {
+// begin proposes the start of a pass and reports whether it began.
+func (c *Cleaner) begin(ctx context.Context, cd candidate, now time.Time) bool {
 	cmd := raftsm.EncodeCompactBegin(now.Add(-cd.pol.deleteRetain).UnixMilli(), now.Add(-cd.pol.minLag).UnixMilli())
 	pass, status, err := c.parts.ProposeTier(ctx, cd.TP, cd.Epoch, cmd)
 	if err != nil || status != raftsm.StatusOK {
 		c.log.Warn("cannot begin a compaction pass", "topic", cd.Topic, "partition", cd.Partition, "status", status, "err", err)
-		return
+		return false
 	}
 	c.log.Debug("compaction pass begun", "topic", cd.Topic, "partition", cd.Partition, "pass", pass,
 		"dirty_bytes", cd.st.DirtyBytes, "clean_bytes", cd.st.CleanBytes)
+	return true
 }
 
-func (c *Cleaner) end(ctx context.Context, r partition.Led, pass uint64) {
+// end proposes the end of a pass whose leader worker is done and reports
+// whether it ended.
+func (c *Cleaner) end(ctx context.Context, r partition.Led, pass uint64) bool {
 	_, status, err := c.parts.ProposeTier(ctx, r.TP, r.Epoch, raftsm.EncodeCompactEnd(pass))
 	if err != nil || status != raftsm.StatusOK {
 		c.log.Warn("cannot end a compaction pass", "topic", r.Topic, "partition", r.Partition, "pass", pass, "status", status, "err", err)
-		return
+		return false
 	}
 	res := r.Log.Compaction().Last
 	if res == nil || res.Pass != pass {
-		return
+		return true
 	}
 	if res.Err != nil {
 		c.failed.Add(ctx, 1)
-		c.log.Error("compaction pass failed; the partition keeps its batches", "topic", r.Topic, "partition", r.Partition, "pass", pass, "err", res.Err)
-		return
+		c.failedAt[r.TP] = c.now()
+		c.log.Error("compaction pass failed; the partition keeps its batches, and is tried again in "+failureBackoff.String(),
+			"topic", r.Topic, "partition", r.Partition, "pass", pass, "err", res.Err)
+		return true
 	}
+	delete(c.failedAt, r.TP)
 	c.passes.Add(ctx, 1)
 	c.removed.Add(ctx, max(res.InBytes-res.OutBytes, 0))
 	c.log.Info("compacted", "topic", r.Topic, "partition", r.Partition, "pass", pass,
 		"records", res.Records, "kept", res.Kept, "bytes_before", res.InBytes, "bytes_after", res.OutBytes)
+	return true
 }
