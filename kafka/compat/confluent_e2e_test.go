@@ -54,6 +54,39 @@ func (d confluentDriver) createTopic(ctx context.Context, topic string, partitio
 }
 
 func (d confluentDriver) produce(ctx context.Context, topic string, first, n int, codec string) error {
+	msgs := make([]*kafka.Message, n)
+	for i := range msgs {
+		j := first + i
+		msgs[i] = &kafka.Message{
+			TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
+			Key:            []byte(recKey(j)),
+			Value:          []byte(recValue(j)),
+			Headers: []kafka.Header{
+				{Key: hdrClient, Value: []byte(d.conf.id)},
+				{Key: hdrSeq, Value: []byte(strconv.Itoa(j))},
+			},
+		}
+	}
+	return d.send(ctx, msgs, codec)
+}
+
+// produceKeyed leaves Key or Value nil (a null) where recs say so.
+func (d confluentDriver) produceKeyed(ctx context.Context, topic string, recs []keyed, codec string) error {
+	msgs := make([]*kafka.Message, len(recs))
+	for i, r := range recs {
+		msgs[i] = &kafka.Message{
+			TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
+			Key:            r.keyBytes(),
+			Value:          r.valueBytes(),
+			Headers:        []kafka.Header{{Key: hdrClient, Value: []byte(d.conf.id)}},
+		}
+	}
+	return d.send(ctx, msgs, codec)
+}
+
+// send produces msgs with a Producer (idempotent per the row) and waits for
+// every delivery report.
+func (d confluentDriver) send(ctx context.Context, msgs []*kafka.Message, codec string) error {
 	p, err := kafka.NewProducer(d.configMap(kafka.ConfigMap{
 		"enable.idempotence": d.conf.idempotent,
 		"compression.type":   codec,
@@ -63,20 +96,11 @@ func (d confluentDriver) produce(ctx context.Context, topic string, first, n int
 		return err
 	}
 	defer p.Close()
+	n := len(msgs)
 	delivered := make(chan kafka.Event, n)
-	for i := range n {
-		j := first + i
-		err := p.Produce(&kafka.Message{
-			TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
-			Key:            []byte(recKey(j)),
-			Value:          []byte(recValue(j)),
-			Headers: []kafka.Header{
-				{Key: hdrClient, Value: []byte(d.conf.id)},
-				{Key: hdrSeq, Value: []byte(strconv.Itoa(j))},
-			},
-		}, delivered)
-		if err != nil {
-			return fmt.Errorf("produce record %d: %w", j, err)
+	for i, m := range msgs {
+		if err := p.Produce(m, delivered); err != nil {
+			return fmt.Errorf("produce message %d: %w", i, err)
 		}
 	}
 	for acked := 0; acked < n; acked++ {

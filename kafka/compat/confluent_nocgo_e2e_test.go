@@ -25,6 +25,10 @@ func (confluentDriver) produce(context.Context, string, int, int, string) error 
 	return errUnsupported
 }
 
+func (confluentDriver) produceKeyed(context.Context, string, []keyed, string) error {
+	return errUnsupported
+}
+
 func (confluentDriver) readAll(context.Context, string, map[int32]int64) ([]rec, error) {
 	return nil, errUnsupported
 }

@@ -100,20 +100,24 @@ var logPrefix = regexp.MustCompile(`^%\d+\|[\d.]+\|`)
 func mentionsAuthz(s string) bool { return strings.Contains(strings.ToLower(s), "authoriz") }
 
 // authzError returns the first line that mentions authorization of the
-// innermost error in err's tree that still does (the client's own error,
+// client's error (clientError).
+func authzError(err error) (string, bool) { return clientError(err, mentionsAuthz) }
+
+// clientError returns the first line that match accepts of the innermost
+// error in err's tree that match still accepts (the client's own error,
 // without the driver's context), shortened to deniedErrLen runes and without
 // the parts that change from run to run, and whether there is one.
-func authzError(err error) (string, bool) {
+func clientError(err error, match func(string) bool) (string, bool) {
 	for err != nil {
 		var next error
-		switch u := err.(type) {
+		switch u := err.(type) { //nolint:errorlint // walks the tree one level at a time: errors.As would skip levels
 		case interface{ Unwrap() error }:
-			if e := u.Unwrap(); e != nil && mentionsAuthz(e.Error()) {
+			if e := u.Unwrap(); e != nil && match(e.Error()) {
 				next = e
 			}
 		case interface{ Unwrap() []error }:
 			for _, e := range u.Unwrap() {
-				if e != nil && mentionsAuthz(e.Error()) {
+				if e != nil && match(e.Error()) {
 					next = e
 					break
 				}
@@ -129,7 +133,7 @@ func authzError(err error) (string, bool) {
 	}
 	for _, line := range strings.Split(err.Error(), "\n") {
 		line = strings.TrimSpace(line)
-		if !mentionsAuthz(line) {
+		if !match(line) {
 			continue
 		}
 		line = logPrefix.ReplaceAllString(line, "%|")

@@ -6,8 +6,11 @@
 // creation, idempotent and compressed produce, and a consumer group that
 // commits and resumes. The broker runs with ACLs on and everything no ACL
 // names allowed, and each client must also see a produce to a topic an ACL
-// denies fail with an authorization error (denied_e2e_test.go). The run
-// generates docs/clients.md.
+// denies fail with an authorization error (denied_e2e_test.go). Each client
+// also writes keys and tombstones to a compacted topic and, once the
+// broker's log cleaner has compacted it, reads back exactly the latest
+// record of each live key across the offset gaps, and sees a record without
+// a key refused (compacted_e2e_test.go). The run generates docs/clients.md.
 //
 // The Node.js clients live in node/ (one script per client, installed with
 // npm ci by install.sh, which also apt-get installs kcat and the libraries

@@ -46,18 +46,6 @@ var kafkaGoCodecs = map[string]kafka.Compression{
 }
 
 func (d kafkaGoDriver) produce(ctx context.Context, topic string, first, n int, codec string) error {
-	tr := d.transport()
-	defer tr.CloseIdleConnections()
-	w := &kafka.Writer{
-		Addr:         kafka.TCP(d.conf.addr),
-		Topic:        topic,
-		Balancer:     &kafka.Hash{},
-		RequiredAcks: kafka.RequireAll,
-		Compression:  kafkaGoCodecs[codec], // zero: none
-		BatchSize:    1000,
-		BatchTimeout: 10 * time.Millisecond,
-		Transport:    tr,
-	}
 	msgs := make([]kafka.Message, n)
 	for i := range msgs {
 		j := first + i
@@ -70,6 +58,37 @@ func (d kafkaGoDriver) produce(ctx context.Context, topic string, first, n int, 
 			},
 		}
 	}
+	return d.write(ctx, topic, msgs, codec)
+}
+
+// produceKeyed leaves Key or Value nil (a null) where recs say so; the Hash
+// balancer sends keyless messages round-robin.
+func (d kafkaGoDriver) produceKeyed(ctx context.Context, topic string, recs []keyed, codec string) error {
+	msgs := make([]kafka.Message, len(recs))
+	for i, r := range recs {
+		msgs[i] = kafka.Message{
+			Key: r.keyBytes(), Value: r.valueBytes(),
+			Headers: []kafka.Header{{Key: hdrClient, Value: []byte(d.conf.id)}},
+		}
+	}
+	return d.write(ctx, topic, msgs, codec)
+}
+
+// write produces msgs with a Writer (acks=all, key hash balancer) and
+// closes it.
+func (d kafkaGoDriver) write(ctx context.Context, topic string, msgs []kafka.Message, codec string) error {
+	tr := d.transport()
+	defer tr.CloseIdleConnections()
+	w := &kafka.Writer{
+		Addr:         kafka.TCP(d.conf.addr),
+		Topic:        topic,
+		Balancer:     &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll,
+		Compression:  kafkaGoCodecs[codec], // zero: none
+		BatchSize:    1000,
+		BatchTimeout: 10 * time.Millisecond,
+		Transport:    tr,
+	}
 	err := w.WriteMessages(ctx, msgs...)
 	if cerr := w.Close(); err == nil {
 		err = cerr
@@ -79,7 +98,7 @@ func (d kafkaGoDriver) produce(ctx context.Context, topic string, first, n int, 
 	if errors.As(err, &werrs) {
 		for _, e := range werrs {
 			if e != nil {
-				return fmt.Errorf("%d of %d messages failed, first: %w", werrs.Count(), n, e)
+				return fmt.Errorf("%d of %d messages failed, first: %w", werrs.Count(), len(msgs), e)
 			}
 		}
 	}

@@ -13,10 +13,10 @@ import (
 	"strings"
 )
 
-// kcatDriver is Debian's kcat (librdkafka 2.0.2): -P to produce, -C -e to
-// read without a group, -G (the balanced KafkaConsumer, auto-commit on) for
-// the group. It has no admin API, and -H headers are the same on every
-// message.
+// kcatDriver is Debian's kcat (librdkafka 2.0.2): -P to produce (-Z for
+// tombstones), -C -e to read without a group, -G (the balanced
+// KafkaConsumer, auto-commit on) for the group. It has no admin API, and -H
+// headers are the same on every message.
 type kcatDriver struct{ conf clientConf }
 
 func newKcat(c clientConf) driver { return kcatDriver{c} }
@@ -73,6 +73,27 @@ func (d kcatDriver) produce(ctx context.Context, topic string, first, n int, cod
 		fmt.Fprintf(&in, "%s:%s\n", recKey(i), recValue(i))
 	}
 	args := append(d.common(), "-P", "-t", topic, "-K:", "-H", hdrClient+"="+d.conf.id,
+		"-X", "compression.codec="+codec,
+		"-X", fmt.Sprintf("enable.idempotence=%t", d.conf.idempotent))
+	_, err := d.run(ctx, in.String(), args...)
+	return err
+}
+
+// produceKeyed writes "key:value" lines with -Z, which makes an empty value
+// a null (a tombstone: "key:"); a line without the delimiter has a null
+// key.
+func (d kcatDriver) produceKeyed(ctx context.Context, topic string, recs []keyed, codec string) error {
+	var in strings.Builder
+	for _, r := range recs {
+		if !r.noKey {
+			in.WriteString(r.key + ":")
+		}
+		if !r.tombstone {
+			in.WriteString(r.value)
+		}
+		in.WriteString("\n")
+	}
+	args := append(d.common(), "-P", "-t", topic, "-K:", "-Z", "-H", hdrClient+"="+d.conf.id,
 		"-X", "compression.codec="+codec,
 		"-X", fmt.Sprintf("enable.idempotence=%t", d.conf.idempotent))
 	_, err := d.run(ctx, in.String(), args...)

@@ -69,6 +69,22 @@ func (d kgoDriver) produce(ctx context.Context, topic string, first, n int, code
 	return cl.ProduceSync(ctx, recs...).FirstErr()
 }
 
+func (d kgoDriver) produceKeyed(ctx context.Context, topic string, recs []keyed, codec string) error {
+	cl, err := d.client(kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgoCodecs[codec]))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	krs := make([]*kgo.Record, len(recs))
+	for i, r := range recs {
+		krs[i] = &kgo.Record{
+			Key: r.keyBytes(), Value: r.valueBytes(),
+			Headers: []kgo.RecordHeader{{Key: hdrClient, Value: []byte(d.conf.id)}},
+		}
+	}
+	return cl.ProduceSync(ctx, krs...).FirstErr()
+}
+
 func (d kgoDriver) readAll(ctx context.Context, topic string, end map[int32]int64) ([]rec, error) {
 	parts := make(map[int32]kgo.Offset)
 	for p, e := range end {

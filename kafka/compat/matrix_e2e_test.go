@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,6 +41,10 @@ type driver interface {
 	// produce sends records first..first+n-1 (see key, value, headers)
 	// with the codec ("gzip", "snappy", "lz4", "zstd" or "none").
 	produce(ctx context.Context, topic string, first, n int, codec string) error
+	// produceKeyed sends recs in order, with the "client" header, to the
+	// partitions the client's default partitioner picks, with the codec
+	// (the compacted steps).
+	produceKeyed(ctx context.Context, topic string, recs []keyed, codec string) error
 	// readAll reads every partition from offset 0 up to end without a group.
 	readAll(ctx context.Context, topic string, end map[int32]int64) ([]rec, error)
 	// consume joins group on topic (resetting to the earliest offset when the
@@ -122,14 +127,15 @@ type result struct {
 	version string
 	apis    map[int16]string // API key → versions sent
 
-	create, produce, idempotent, codecs, fetch, group, resume, denied string
+	create, produce, idempotent, codecs, fetch, group, resume, denied, compacted, keyless string
 
-	deniedErr string // the client's error in the denied step
+	deniedErr  string // the client's error in the denied step
+	keylessErr string // the client's error in the keyless step
 }
 
 func newResult(r row) *result {
 	res := &result{row: r, version: "?", apis: make(map[int16]string)}
-	for _, c := range []*string{&res.create, &res.produce, &res.idempotent, &res.codecs, &res.fetch, &res.group, &res.resume, &res.denied} {
+	for _, c := range []*string{&res.create, &res.produce, &res.idempotent, &res.codecs, &res.fetch, &res.group, &res.resume, &res.denied, &res.compacted, &res.keyless} {
 		*c = "not run"
 	}
 	return res
@@ -213,6 +219,30 @@ func runRow(t *testing.T, b *broker, adm *admin, r row, res *result) {
 			t.Skipf("%s is set: the ACLs of this step are only made on chronik", externalBrokerEnv)
 		}
 		return deniedStep(t, adm, d, r, res)
+	})
+
+	// The compacted steps run beside the others, on a topic of their own:
+	// they need nothing the other steps make and spend most of their time
+	// waiting for the log cleaner. The keyless step needs the compacted
+	// topic with its markers, which the compacted step leaves even when the
+	// client's read fails.
+	var compactedSteps sync.WaitGroup
+	defer compactedSteps.Wait()
+	compactedSteps.Go(func() {
+		compacted := "compat-" + r.id + "-compacted"
+		var end map[int32]int64
+		step(t, "compacted-read", &res.compacted, func(t *testing.T) string {
+			if b.external {
+				res.compacted, res.keyless = "–", "–"
+				t.Skipf("%s is set: the step needs chronik's cleaner settings (brokerConfig)", externalBrokerEnv)
+			}
+			return compactedStep(t, adm, d, r, compacted, &end)
+		})
+		if end != nil {
+			step(t, "compacted-keyless", &res.keyless, func(t *testing.T) string {
+				return keylessStep(t, adm, d, r, res, compacted, end)
+			})
+		}
 	})
 
 	if !step(t, "create-topic", &res.create, func(t *testing.T) string {
@@ -493,12 +523,14 @@ Metadata, before it produced); each client then produced one record to its own s
 return an error that mentions authorization within ` + fmt.Sprintf("%.0f s", deniedTimeout.Seconds()) + ` — not report success, not retry until
 the deadline — with nothing written. The errors are listed below the API versions.
 
-| client | version | create topic | produce | idempotent | codecs | fetch (no group) | consumer group | commit & resume | produce denied by an ACL | notes |
-|---|---|---|---|---|---|---|---|---|---|---|
+` + compactedProse() + `
+
+| client | version | create topic | produce | idempotent | codecs | fetch (no group) | consumer group | commit & resume | produce denied by an ACL | compacted read | keyless produce refused | notes |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
 `)
 	for _, r := range results {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			r.row.name, r.version, r.create, r.produce, r.idempotent, r.codecs, r.fetch, r.group, r.resume, r.denied, r.row.notes)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.row.name, r.version, r.create, r.produce, r.idempotent, r.codecs, r.fetch, r.group, r.resume, r.denied, r.compacted, r.keyless, r.row.notes)
 	}
 	b.WriteString(`
 ## API versions negotiated
@@ -542,7 +574,43 @@ of the client's error that mentions authorization, shortened.
 		}
 		fmt.Fprintf(&b, "| %s | %s |\n", r.row.name, strings.ReplaceAll(e, "|", "\\|"))
 	}
+	b.WriteString(`
+## Record without a key on a compacted topic
+
+The error each client returned for its one record in the step "keyless produce refused": the first line
+of the client's error that names an invalid record, shortened.
+
+| client | error |
+|---|---|
+`)
+	for _, r := range results {
+		e := r.keylessErr
+		if e == "" {
+			e = "–"
+		}
+		fmt.Fprintf(&b, "| %s | %s |\n", r.row.name, strings.ReplaceAll(e, "|", "\\|"))
+	}
 	return b.String()
+}
+
+// compactedProse explains the columns of the compacted steps.
+func compactedProse() string {
+	return fmt.Sprintf(`For the column "compacted read", the test created with kadm a 3-partition topic with `+"`cleanup.policy=compact`"+`,
+`+"`min.cleanable.dirty.ratio=0.01` and `delete.retention.ms=0`"+` (the broker's log cleaner checks every `+logCleanerBackoff+`:
+`+"`kafka.log-cleaner-backoff`"+`). The client produced %d keys %d times each, the value naming the round —
+rounds 0–%d with its first codec, then rounds %d–%d and a tombstone (null value) for %d of the keys with
+its second — and the test wrote one more record to each partition with franz-go, as the cleaner leaves a
+partition's last batch for its next pass. Once franz-go read each key once, the client read the topic
+from the beginning (without a group where it can, else in a new consumer group) and had to deliver
+exactly the latest value of each of the %d live keys, at the offset it was produced at, and the test's
+last record of each partition, then stop at the end of the log: no tombstoned key, no removed record,
+no duplicate. The compacted log has offset gaps: batches removed whole, and batches that keep their
+offset range with fewer records, some without the record of their last offset. For the column "keyless
+produce refused", the client then produced one record without a key to that topic and had to return an
+error that names an invalid record (INVALID_RECORD: a compacted topic refuses records without a key, as
+Kafka does) within %.0f s, with nothing written. The errors are listed at the end.`,
+		compactKeys, compactRounds, compactSplit-1, compactSplit, compactRounds-1, len(compactTombstoned),
+		compactKeys-len(compactTombstoned), deniedTimeout.Seconds())
 }
 
 // checkDoc writes docs/clients.md with -update-clients-doc (or

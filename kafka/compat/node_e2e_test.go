@@ -118,6 +118,33 @@ func (d nodeDriver) produce(ctx context.Context, topic string, first, n int, cod
 	return err
 }
 
+// nodeKeyed is a record of produceKeyed for the scripts (COMPAT_RECORDS):
+// null for a null key or value.
+type nodeKeyed struct {
+	Key   *string `json:"k"`
+	Value *string `json:"v"`
+}
+
+func (d nodeDriver) produceKeyed(ctx context.Context, topic string, recs []keyed, codec string) error {
+	out := make([]nodeKeyed, len(recs))
+	for i, r := range recs {
+		if !r.noKey {
+			out[i].Key = &r.key
+		}
+		if !r.tombstone {
+			out[i].Value = &r.value
+		}
+	}
+	js, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	_, err = d.run(ctx, "produce-keyed", map[string]string{
+		"COMPAT_TOPIC": topic, "COMPAT_CODEC": codec, "COMPAT_RECORDS": string(js),
+	})
+	return err
+}
+
 // readAll: none of the three Node clients' APIs used here has a
 // group-less consumer.
 func (d nodeDriver) readAll(context.Context, string, map[int32]int64) ([]rec, error) {

@@ -56,18 +56,6 @@ var saramaCodecs = map[string]sarama.CompressionCodec{
 }
 
 func (d saramaDriver) produce(_ context.Context, topic string, first, n int, codec string) error {
-	cfg := d.config()
-	cfg.Producer.Return.Successes = true
-	cfg.Producer.RequiredAcks = sarama.WaitForAll
-	cfg.Producer.Compression = saramaCodecs[codec]
-	if d.conf.idempotent {
-		cfg.Producer.Idempotent = true
-		cfg.Net.MaxOpenRequests = 1
-	}
-	p, err := sarama.NewSyncProducer([]string{d.conf.addr}, cfg)
-	if err != nil {
-		return err
-	}
 	msgs := make([]*sarama.ProducerMessage, n)
 	for i := range msgs {
 		j := first + i
@@ -81,13 +69,50 @@ func (d saramaDriver) produce(_ context.Context, topic string, first, n int, cod
 			},
 		}
 	}
+	return d.send(msgs, codec)
+}
+
+// produceKeyed leaves Key or Value nil (a null) where recs say so.
+func (d saramaDriver) produceKeyed(_ context.Context, topic string, recs []keyed, codec string) error {
+	msgs := make([]*sarama.ProducerMessage, len(recs))
+	for i, r := range recs {
+		m := &sarama.ProducerMessage{
+			Topic:   topic,
+			Headers: []sarama.RecordHeader{{Key: []byte(hdrClient), Value: []byte(d.conf.id)}},
+		}
+		if !r.noKey {
+			m.Key = sarama.StringEncoder(r.key)
+		}
+		if !r.tombstone {
+			m.Value = sarama.StringEncoder(r.value)
+		}
+		msgs[i] = m
+	}
+	return d.send(msgs, codec)
+}
+
+// send produces msgs with a SyncProducer (acks=all, idempotent per the
+// row) and closes it.
+func (d saramaDriver) send(msgs []*sarama.ProducerMessage, codec string) error {
+	cfg := d.config()
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Producer.Compression = saramaCodecs[codec]
+	if d.conf.idempotent {
+		cfg.Producer.Idempotent = true
+		cfg.Net.MaxOpenRequests = 1
+	}
+	p, err := sarama.NewSyncProducer([]string{d.conf.addr}, cfg)
+	if err != nil {
+		return err
+	}
 	err = p.SendMessages(msgs)
 	if cerr := p.Close(); err == nil {
 		err = cerr
 	}
 	var perrs sarama.ProducerErrors
 	if errors.As(err, &perrs) && len(perrs) > 0 {
-		return fmt.Errorf("%d of %d messages failed, first: %w", len(perrs), n, perrs[0].Err)
+		return fmt.Errorf("%d of %d messages failed, first: %w", len(perrs), len(msgs), perrs[0].Err)
 	}
 	return err
 }

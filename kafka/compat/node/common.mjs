@@ -27,6 +27,12 @@ export const recKey = i => `key-${pad(i)}`
 export const recValue = i => `value-${pad(i)}-chronik-compat-chronik-compat-chronik-compat`
 export const recHeaders = i => ({ client: env.id, seq: String(i) })
 
+// keyedRecords are the records of the produce-keyed command (the compacted
+// steps), from COMPAT_RECORDS: [{k, v}], null for a null key or value (a
+// tombstone), each with the "client" header.
+export const keyedRecords = () =>
+  JSON.parse(e.COMPAT_RECORDS ?? '[]').map(r => ({ key: r.k, value: r.v, headers: { client: env.id } }))
+
 // records collects what consume read, in delivery order; printed on failure too.
 export const records = []
 

@@ -4,13 +4,26 @@
 // offset of each message eachMessage returned and commits the stored offsets
 // when disconnect closes the consumer.
 import { createRequire } from 'node:module'
-import { env, recKey, recValue, recHeaders, records, addRecord, untilRecords, main } from './common.mjs'
+import { env, recKey, recValue, recHeaders, keyedRecords, records, addRecord, untilRecords, main } from './common.mjs'
 
 const require = createRequire(import.meta.url)
 const ckjs = require('@confluentinc/kafka-javascript')
 const { Kafka, logLevel } = ckjs.KafkaJS
 
 const kafka = new Kafka({ kafkaJS: { clientId: env.clientId, brokers: [env.broker], logLevel: logLevel.WARN } })
+
+// produce sends each array of messages in one send, in order.
+async function produce (sends) {
+  const producer = kafka.producer({
+    kafkaJS: { idempotent: env.idempotent, compression: env.codec, acks: -1, allowAutoTopicCreation: false }
+  })
+  await producer.connect()
+  try {
+    for (const messages of sends) await producer.send({ topic: env.topic, messages })
+  } finally {
+    await producer.disconnect()
+  }
+}
 
 await main({
   version: async () => ({
@@ -31,22 +44,18 @@ await main({
   },
 
   produce: async () => {
-    const producer = kafka.producer({
-      kafkaJS: { idempotent: env.idempotent, compression: env.codec, acks: -1, allowAutoTopicCreation: false }
-    })
-    await producer.connect()
-    try {
-      for (let start = env.first; start < env.first + env.count; start += 1000) {
-        const messages = []
-        for (let i = start; i < Math.min(start + 1000, env.first + env.count); i++) {
-          messages.push({ key: recKey(i), value: recValue(i), headers: recHeaders(i) })
-        }
-        await producer.send({ topic: env.topic, messages })
+    const sends = []
+    for (let start = env.first; start < env.first + env.count; start += 1000) {
+      const messages = []
+      for (let i = start; i < Math.min(start + 1000, env.first + env.count); i++) {
+        messages.push({ key: recKey(i), value: recValue(i), headers: recHeaders(i) })
       }
-    } finally {
-      await producer.disconnect()
+      sends.push(messages)
     }
+    await produce(sends)
   },
+
+  'produce-keyed': async () => produce([keyedRecords()]),
 
   consume: async () => {
     const consumer = kafka.consumer({ kafkaJS: { groupId: env.group, fromBeginning: true, autoCommit: true } })

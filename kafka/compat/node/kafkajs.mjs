@@ -3,13 +3,31 @@
 // resolved offsets after every batch and once more when disconnect stops it.
 import { createRequire } from 'node:module'
 import { Kafka, CompressionTypes, logLevel } from 'kafkajs'
-import { env, recKey, recValue, recHeaders, records, addRecord, untilRecords, main } from './common.mjs'
+import { env, recKey, recValue, recHeaders, keyedRecords, records, addRecord, untilRecords, main } from './common.mjs'
 
 const require = createRequire(import.meta.url)
 
 const kafka = new Kafka({ clientId: env.clientId, brokers: [env.broker], logLevel: logLevel.WARN })
 
 const codecs = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP }
+
+// produce sends each array of messages in one send, in order.
+async function produce (sends) {
+  if (!(env.codec in codecs)) throw new Error(`KafkaJS has no built-in ${env.codec} codec`)
+  const producer = kafka.producer({
+    idempotent: env.idempotent,
+    maxInFlightRequests: env.idempotent ? 1 : undefined,
+    allowAutoTopicCreation: false
+  })
+  await producer.connect()
+  try {
+    for (const messages of sends) {
+      await producer.send({ topic: env.topic, acks: -1, compression: codecs[env.codec], messages })
+    }
+  } finally {
+    await producer.disconnect()
+  }
+}
 
 await main({
   version: async () => ({ version: require('kafkajs/package.json').version }),
@@ -29,27 +47,20 @@ await main({
   },
 
   produce: async () => {
-    if (!(env.codec in codecs)) throw new Error(`KafkaJS has no built-in ${env.codec} codec`)
-    const producer = kafka.producer({
-      idempotent: env.idempotent,
-      maxInFlightRequests: env.idempotent ? 1 : undefined,
-      allowAutoTopicCreation: false
-    })
-    await producer.connect()
-    try {
-      // 1,000 records per send: several requests per partition, so an
-      // idempotent producer's sequence numbers advance across requests.
-      for (let start = env.first; start < env.first + env.count; start += 1000) {
-        const messages = []
-        for (let i = start; i < Math.min(start + 1000, env.first + env.count); i++) {
-          messages.push({ key: recKey(i), value: recValue(i), headers: recHeaders(i) })
-        }
-        await producer.send({ topic: env.topic, acks: -1, compression: codecs[env.codec], messages })
+    // 1,000 records per send: several requests per partition, so an
+    // idempotent producer's sequence numbers advance across requests.
+    const sends = []
+    for (let start = env.first; start < env.first + env.count; start += 1000) {
+      const messages = []
+      for (let i = start; i < Math.min(start + 1000, env.first + env.count); i++) {
+        messages.push({ key: recKey(i), value: recValue(i), headers: recHeaders(i) })
       }
-    } finally {
-      await producer.disconnect()
+      sends.push(messages)
     }
+    await produce(sends)
   },
+
+  'produce-keyed': async () => produce([keyedRecords()]),
 
   consume: async () => {
     const consumer = kafka.consumer({ groupId: env.group })

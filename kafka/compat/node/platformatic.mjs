@@ -3,9 +3,26 @@
 // commits explicitly: the last message of each partition every 1,000 records
 // and at the end, before the stream and the consumer close (leaving the group).
 import { Admin, Producer, Consumer, stringSerializers, stringDeserializers, clientSoftwareVersion } from '@platformatic/kafka'
-import { env, recKey, recValue, recHeaders, records, addRecord, main } from './common.mjs'
+import { env, recKey, recValue, recHeaders, keyedRecords, records, addRecord, main } from './common.mjs'
 
 const base = { clientId: env.clientId, bootstrapBrokers: [env.broker] }
+
+// produce sends each array of messages in one send, in order.
+async function produce (sends) {
+  const producer = new Producer({
+    ...base,
+    serializers: stringSerializers,
+    idempotent: env.idempotent,
+    compression: env.codec,
+    acks: -1,
+    autocreateTopics: false
+  })
+  try {
+    for (const messages of sends) await producer.send({ messages: messages.map(m => ({ topic: env.topic, ...m })) })
+  } finally {
+    await producer.close()
+  }
+}
 
 await main({
   version: async () => ({ version: clientSoftwareVersion }),
@@ -20,26 +37,20 @@ await main({
   },
 
   produce: async () => {
-    const producer = new Producer({
-      ...base,
-      serializers: stringSerializers,
-      idempotent: env.idempotent,
-      compression: env.codec,
-      acks: -1,
-      autocreateTopics: false
-    })
-    try {
-      for (let start = env.first; start < env.first + env.count; start += 1000) {
-        const messages = []
-        for (let i = start; i < Math.min(start + 1000, env.first + env.count); i++) {
-          messages.push({ topic: env.topic, key: recKey(i), value: recValue(i), headers: recHeaders(i) })
-        }
-        await producer.send({ messages })
+    const sends = []
+    for (let start = env.first; start < env.first + env.count; start += 1000) {
+      const messages = []
+      for (let i = start; i < Math.min(start + 1000, env.first + env.count); i++) {
+        messages.push({ key: recKey(i), value: recValue(i), headers: recHeaders(i) })
       }
-    } finally {
-      await producer.close()
+      sends.push(messages)
     }
+    await produce(sends)
   },
+
+  // A null key or value goes through stringSerializers as undefined, which
+  // the client writes as a null.
+  'produce-keyed': async () => produce([keyedRecords()]),
 
   consume: async () => {
     const consumer = new Consumer({ ...base, groupId: env.group, deserializers: stringDeserializers })
