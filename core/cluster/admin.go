@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/chronik-go/chronik/core/batch"
 	"github.com/chronik-go/chronik/core/partition"
 	"github.com/chronik-go/chronik/raftsm"
 )
@@ -68,7 +69,27 @@ func (s *Service) topicSettings(topic string) partition.TopicSettings {
 	}
 	set.LogAppendTime = t.Configs["message.timestamp.type"] == "LogAppendTime"
 	set.Compacted = listHas(t.Configs["cleanup.policy"], "compact")
+	set.Codec, set.Recompress = topicCodec(t.Configs["compression.type"])
 	return set
+}
+
+// topicCodec is the codec a topic's compression.type asks batches to be
+// stored in; recompress is false for "producer" (the default: batches stay
+// as produced).
+func topicCodec(v string) (codec batch.Codec, recompress bool) {
+	switch v {
+	case "uncompressed":
+		return batch.CodecNone, true
+	case "gzip":
+		return batch.CodecGzip, true
+	case "snappy":
+		return batch.CodecSnappy, true
+	case "lz4":
+		return batch.CodecLZ4, true
+	case "zstd":
+		return batch.CodecZstd, true
+	}
+	return batch.CodecNone, false
 }
 
 // CreatePartitions grows topic name to count partitions, placed like a

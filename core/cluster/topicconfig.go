@@ -100,7 +100,7 @@ var topicConfigs = []TopicConfigDef{
 	},
 	{
 		"compression.type", ConfigTypeString, "producer",
-		"Final compression of the topic's batches; \"producer\" keeps the producer's codec. Chronik stores batches exactly as produced.",
+		"Final compression of the topic's batches: \"producer\" stores each batch exactly as produced; a codec (or \"uncompressed\") has the leader recompress every batch produced with another codec before it is stored, at each codec's default level, as Kafka does.",
 		oneOf("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"),
 	},
 	{

@@ -22,6 +22,10 @@ type TopicSettings struct {
 	// Compacted refuses records without a key (cleanup.policy=compact), as
 	// Kafka does: compaction keeps records by key.
 	Compacted bool
+	// Recompress stores every batch compressed with Codec, whatever codec
+	// its producer used (compression.type other than "producer").
+	Recompress bool
+	Codec      batch.Codec
 }
 
 // DefaultTopicSettings apply to a topic the settings lookup does not know.
@@ -60,6 +64,30 @@ func checkTopicLimits(set TopicSettings, b []byte) error {
 		})
 	}
 	return nil
+}
+
+// recompress returns batch b compressed with codec (the topic's
+// compression.type), which must still fit maxBytes, the largest batch a
+// Raft entry takes: a batch compressed well can grow many times over when
+// the topic asks for none.
+func recompress(b []byte, codec batch.Codec, maxBytes int) ([]byte, error) {
+	out, err := batch.Recompress(nil, b, codec)
+	if err != nil {
+		return nil, err
+	}
+	if maxBytes > 0 && len(out) > maxBytes {
+		return nil, fmt.Errorf("%w: a record batch of %d bytes is %d bytes with the topic's compression.type %s, over the broker's %d",
+			ErrMessageTooLarge, len(b), len(out), codecName(codec), maxBytes)
+	}
+	return out, nil
+}
+
+// codecName is a codec as compression.type names it.
+func codecName(c batch.Codec) string {
+	if c == batch.CodecNone {
+		return "uncompressed"
+	}
+	return c.String()
 }
 
 // DeleteRecords advances the partition's log start offset to offset (-1:

@@ -127,3 +127,15 @@ func BenchmarkCheckCompactedKeys(b *testing.B) {
 		}
 	}
 }
+
+func TestRecompressBound(t *testing.T) {
+	b := keyedBatch(100, 1000, false) // 100 KB of zeros
+	small, err := recompress(b, batch.CodecZstd, 1<<20)
+	if err != nil || len(small) >= len(b)/10 {
+		t.Fatalf("zstd: %d bytes of %d, %v", len(small), len(b), err)
+	}
+	// Back to uncompressed, over a bound the compressed batch was under.
+	if _, err := recompress(small, batch.CodecNone, 10<<10); !errors.Is(err, ErrMessageTooLarge) {
+		t.Fatalf("a batch that grows past the bound: %v, want ErrMessageTooLarge", err)
+	}
+}

@@ -204,6 +204,7 @@ func (s *Service) Append(tp TP, records []byte) *Pending {
 	set := s.topicSettings(tp.Topic)
 	var one [1]raftsm.AppendBatch
 	c.Batches = one[:0]
+	size := len(records) // of the batches appended, after any recompression
 	err = batch.Split(records, s.maxBatchBytes, func(b []byte, h batch.Header) error {
 		switch {
 		case h.NumRecords == 0:
@@ -213,6 +214,13 @@ func (s *Service) Append(tp TP, records []byte) *Pending {
 		}
 		if err := checkTopicLimits(set, b); err != nil {
 			return err
+		}
+		if set.Recompress && h.Compression() != set.Codec {
+			var err error
+			if b, err = recompress(b, set.Codec, s.maxBatchBytes); err != nil {
+				return err
+			}
+			size += len(b) - int(h.Size())
 		}
 		c.Batches = append(c.Batches, raftsm.AppendBatch{Data: b, Meta: raftsm.BatchMeta{
 			LastOffsetDelta: h.LastOffsetDelta, MaxTimestamp: h.MaxTimestamp,
@@ -228,7 +236,7 @@ func (s *Service) Append(tp TP, records []byte) *Pending {
 	// (TestProposeCopiesCommand), so the buffer goes back to the pool at
 	// once: a produce request no longer costs a new, zeroed buffer of its
 	// size per partition.
-	buf := cmdPool.Get(raftsm.AppendSize(len(c.Batches), len(records)) + 1)
+	buf := cmdPool.Get(raftsm.AppendSize(len(c.Batches), size) + 1)
 	rs, err := s.nh.Propose(r.session, raftsm.EncodeAppendOptions((*buf)[:0], &c, opts), proposalTimeout)
 	cmdPool.Put(buf)
 	if err != nil {
