@@ -440,7 +440,7 @@ func appendBatch(files []*batchFile, dst, v []byte) ([]byte, error) {
 func (s *batchFiles) fromSnapshot() func(k, v []byte) ([]byte, error) {
 	next := int64(-1) // where the next batch goes; -1: keep batches in Pebble
 	var end int64     // the state's byte position after the last batch
-	gapStart, gapEnd := int64(-1), int64(-1)
+	var holes []hole // positions no batch uses, ascending: batches resume past each
 	return func(k, v []byte) ([]byte, error) {
 		switch k[0] {
 		case keyCompaction: // before the state key and the batches
@@ -448,8 +448,9 @@ func (s *batchFiles) fromSnapshot() func(k, v []byte) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
+			holes = c.holes
 			if c.pending {
-				gapStart, gapEnd = c.gapStart, c.gapEnd
+				holes = append(holes, hole{c.gapStart, c.gapEnd})
 			}
 			return v, nil
 		case keyState:
@@ -474,9 +475,12 @@ func (s *batchFiles) fromSnapshot() func(k, v []byte) ([]byte, error) {
 			if len(v) < batchHeaderSize {
 				return nil, fmt.Errorf("%w: batch of %d bytes", errSnapshotFormat, len(v))
 			}
-			if gapStart >= 0 && next == gapStart { // the first batch after a pending compaction's gap
-				next = gapEnd
-				s.skipTo(next)
+			for len(holes) > 0 && next >= holes[0].start { // the first batch after a compaction's gap
+				if next == holes[0].start {
+					next = holes[0].end
+					s.skipTo(next)
+				}
+				holes = holes[1:]
 			}
 			if next+int64(len(v)) > end {
 				// More batches than the state counted bytes for (a store

@@ -69,7 +69,13 @@ type compactionState struct {
 	lagCutoff  int64 // pending: records newer than this stay (min.compaction.lag.ms)
 	cleanedEnd int64 // the first offset the last completed pass left dirty (its input's last batch)
 	cleanedPos int64 // the byte position where its output ended
+	// holes are the gaps of passes that failed since the last that did not:
+	// unused positions between batches, which the sizes leave out.
+	holes []hole
 }
+
+// hole is a range of byte positions no batch uses.
+type hole struct{ start, end int64 }
 
 func (c *compactionState) encode() []byte {
 	e := enc{b: make([]byte, 0, 80)}
@@ -82,6 +88,11 @@ func (c *compactionState) encode() []byte {
 	for _, v := range []int64{c.cleanEnd, c.dirtyFrom, c.gapStart, c.gapEnd, c.tombCutoff, c.lagCutoff, c.cleanedEnd, c.cleanedPos} {
 		e.i64(v)
 	}
+	e.uvarint(uint64(len(c.holes)))
+	for _, h := range c.holes {
+		e.i64(h.start)
+		e.i64(h.end)
+	}
 	return e.b
 }
 
@@ -90,6 +101,10 @@ func decodeCompactionState(v []byte) (compactionState, error) {
 	c := compactionState{passes: d.u64(), pending: d.u8() == 1}
 	for _, f := range []*int64{&c.cleanEnd, &c.dirtyFrom, &c.gapStart, &c.gapEnd, &c.tombCutoff, &c.lagCutoff, &c.cleanedEnd, &c.cleanedPos} {
 		*f = d.i64()
+	}
+	n := d.uvarint()
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		c.holes = append(c.holes, hole{d.i64(), d.i64()})
 	}
 	if d.err != nil {
 		return compactionState{}, fmt.Errorf("%w: compaction state", errSnapshotFormat)
@@ -154,13 +169,24 @@ func (p *Partition) loadCompaction() error {
 	return nil
 }
 
-// pendingGap is how many of the positions from from on are a pending
-// pass's gap (unused), which the sizes leave out.
-func (p *Partition) pendingGap(from int64) int64 {
-	if !p.comp.pending {
-		return 0
+// unusedBytes is how many of the positions from from on no batch uses (a
+// pending pass's gap, failed passes' holes), which the sizes leave out.
+func (p *Partition) unusedBytes(from int64) int64 {
+	n := int64(0)
+	for _, h := range p.comp.holes {
+		n += max(h.end-max(h.start, from), 0)
 	}
-	return max(p.comp.gapEnd-max(p.comp.gapStart, from), 0)
+	if p.comp.pending {
+		n += max(p.comp.gapEnd-max(p.comp.gapStart, from), 0)
+	}
+	return n
+}
+
+// publishHoles says whether byte positions have unused ranges above the
+// log start, where size retention, which counts bytes by positions, waits.
+func (p *Partition) publishHoles() {
+	p.holey.Store(p.unusedBytes(p.startPos) > 0)
+	p.unusedDirty.Store(p.unusedBytes(max(p.comp.cleanedPos, p.startPos)))
 }
 
 func (p *Partition) applyCompactBegin(b *pebble.Batch, d *dec) sm.Result {
@@ -224,6 +250,8 @@ func (p *Partition) applyCompactEnd(b *pebble.Batch, d *dec) sm.Result {
 	}
 	if res.err != nil {
 		_ = p.store.fs.Remove(res.tmp)
+		c.holes = append(c.holes, hole{c.gapStart, c.gapEnd})
+		_ = b.Set(p.compactionKey(), c.encode(), nil)
 		p.lastCompaction.Store(&CompactionResult{Pass: pass, Err: res.err})
 		return sm.Result{Value: 0}
 	}
@@ -245,6 +273,7 @@ func (p *Partition) applyCompactEnd(b *pebble.Batch, d *dec) sm.Result {
 		p.startPos = p0 + out[0].rel
 	}
 	c.cleanedEnd, c.cleanedPos = res.tail, c.gapEnd
+	c.holes = nil // all below the output, which starts past this pass's gap start
 	p.cleanedPos.Store(c.cleanedPos)
 	p.cleanedEnd.Store(c.cleanedEnd)
 	_ = b.Set(p.compactionKey(), c.encode(), nil)
@@ -294,7 +323,7 @@ func (p *Partition) Compaction() CompactionStatus {
 		st.DirtyBytes = size
 		return st
 	}
-	st.DirtyBytes = max(p.total.Load()-clean, 0)
+	st.DirtyBytes = max(p.total.Load()-clean-p.unusedDirty.Load(), 0)
 	st.CleanBytes = max(size-st.DirtyBytes, 0)
 	return st
 }
@@ -495,6 +524,8 @@ func (p *Partition) eachInputBatch(files []*batchFile, from, end int64, cancel <
 // compactionGauges are published for readers off the Update goroutine.
 type compactionGauges struct {
 	compPending    atomic.Bool
+	holey          atomic.Bool  // unused byte positions above the log start (publishHoles)
+	unusedDirty    atomic.Int64 // unused byte positions above the last pass's output
 	cleanedPos     atomic.Int64
 	cleanedEnd     atomic.Int64
 	jobView        atomic.Pointer[compactJob]

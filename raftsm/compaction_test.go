@@ -318,6 +318,7 @@ func TestCompactionWorkerFailureKeepsTheBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	size := h.p.SizeBytes()
 	res := h.update(EncodeCompactBegin(0, 1000))
 	r := h.update(EncodeCompactEnd(res[0].Value))
 	if ResultStatus(r[0].Data) != StatusOK {
@@ -330,6 +331,16 @@ func TestCompactionWorkerFailureKeepsTheBatches(t *testing.T) {
 	if err != nil || !bytes.Equal(after, before) {
 		t.Fatalf("a failed pass changed the batches (%v)", err)
 	}
+	// The pass's gap stays unused: the sizes leave it out.
+	if got := h.p.SizeBytes(); got != size {
+		t.Fatalf("size %d after a failed pass, %d before", got, size)
+	}
+	if st := h.p.Compaction(); st.DirtyBytes != size {
+		t.Fatalf("dirty bytes %d after a failed pass, want %d", st.DirtyBytes, size)
+	}
+	if !h.p.holey.Load() {
+		t.Fatal("size retention is not told about the unused positions")
+	}
 	// The partition goes on: appends land after the gap and read back.
 	h.update(keyedAppend(rec("b", "b1", 30)))
 	if got, _ := h.p.Read(nil, 3, 1<<20); len(got) == 0 {
@@ -338,6 +349,9 @@ func TestCompactionWorkerFailureKeepsTheBatches(t *testing.T) {
 	h.checkDurable(func(name string, p *Partition) {
 		if got, _ := p.Read(nil, 0, 1<<20); !bytes.HasPrefix(got, before) {
 			t.Fatalf("%s: batches differ", name)
+		}
+		if p.SizeBytes() != h.p.SizeBytes() {
+			t.Fatalf("%s: size %d, live %d", name, p.SizeBytes(), h.p.SizeBytes())
 		}
 	})
 }
@@ -397,5 +411,40 @@ func TestCompactionCrash(t *testing.T) {
 				t.Fatalf("after the crash and the replay from %d: got %q\nwant %q", applied, got, want)
 			}
 		})
+	}
+}
+
+// TestCompactionHolesInSnapshots: a replica that gets its state by snapshot
+// after a failed pass puts the batches at the sender's positions (past the
+// failed pass's gap), so its position index agrees with its files: a
+// retention step that moves the log start past the gap drops only the
+// files below it, on both.
+func TestCompactionHolesInSnapshots(t *testing.T) {
+	h := newHarness(t, vfs.NewMem())
+	h.store.batchFileSize = 1 // a file per batch
+	h.update(keyedAppend(rec("a", "a1", 10)), appendCmd(1, plain(1, 15, "junk")), keyedAppend(rec("a", "a2", 20)))
+	res := h.update(EncodeCompactBegin(0, 1000))
+	h.update(EncodeCompactEnd(res[0].Value)) // fails on the junk batch
+	h.update(keyedAppend(rec("b", "b1", 30)), keyedAppend(rec("c", "c1", 40)), keyedAppend(rec("d", "d1", 50)))
+	other := NewPartition(h.store, 2001, nil)
+	if err := other.RecoverFromSnapshot(snapshotOf(t, h.p), nil); err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if other.bytes != h.p.bytes || other.startPos != h.p.startPos || other.SizeBytes() != h.p.SizeBytes() {
+		t.Fatalf("receiver positions %d..%d size %d, sender %d..%d size %d",
+			other.startPos, other.bytes, other.SizeBytes(), h.p.startPos, h.p.bytes, h.p.SizeBytes())
+	}
+	wrap := &harness{t: t, store: h.store, p: other, index: h.index}
+	for _, hh := range []*harness{h, wrap} {
+		hh.update(EncodeDeleteRecords(4), keyedAppend(rec("e", "e1", 60)))
+	}
+	a, errA := h.p.Read(nil, 4, 1<<20)
+	b, errB := other.Read(nil, 4, 1<<20)
+	if errA != nil || errB != nil || !bytes.Equal(a, b) || len(a) == 0 {
+		t.Fatalf("after retention past the gap: sender %d bytes (%v), receiver %d bytes (%v)", len(a), errA, len(b), errB)
+	}
+	if other.startPos != h.p.startPos || other.SizeBytes() != h.p.SizeBytes() {
+		t.Fatalf("after retention: receiver start %d size %d, sender %d size %d", other.startPos, other.SizeBytes(), h.p.startPos, h.p.SizeBytes())
 	}
 }

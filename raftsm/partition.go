@@ -205,8 +205,8 @@ func (p *Partition) load() error {
 	if err := p.files.open(p.startPos, p.bytes); err != nil {
 		return fmt.Errorf("raftsm: partition %d: %w", p.shardID, err)
 	}
-	if p.comp.pending && p.bytes == p.comp.gapEnd {
-		p.files.skipTo(p.bytes) // appends resume in a new file past the gap
+	if p.comp.gapEnd > 0 && p.bytes == p.comp.gapEnd {
+		p.files.skipTo(p.bytes) // appends resume in a new file past a compaction's gap
 	}
 	var epochs []epochStart
 	err = p.scan(keyProducer, func(k, v []byte) error {

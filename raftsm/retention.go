@@ -46,9 +46,10 @@ func (p *Partition) TimeRetentionStart(cutoffMs int64) (int64, error) {
 // leaves less than the limit.
 func (p *Partition) SizeRetentionStart(keepBytes int64) (int64, error) {
 	limit := p.total.Load() - keepBytes // a start at or below this position keeps enough
-	if limit <= 0 || p.compPending.Load() {
-		// During a compaction pass the positions have a gap in them: the
-		// next check, after the pass, decides.
+	if limit <= 0 || p.holey.Load() {
+		// During a compaction pass, or after one that failed, positions
+		// have unused ranges, which this count by positions would take
+		// for data: the next check after a pass decides.
 		return 0, nil
 	}
 	it, err := p.store.db.NewIter(&pebble.IterOptions{LowerBound: p.positionKey(0), UpperBound: p.key(keyPosition+1, 0)})

@@ -192,9 +192,10 @@ func (p *Partition) advance(b *pebble.Batch, logStart, localStart int64) error {
 // publishSizes publishes the byte counts: local, not yet tiered, ever appended.
 func (p *Partition) publishSizes() {
 	p.total.Store(p.bytes)
-	p.size.Store(max(p.bytes-p.startPos-p.pendingGap(p.startPos), 0))
+	p.size.Store(max(p.bytes-p.startPos-p.unusedBytes(p.startPos), 0))
 	from := max(p.tieredPos, p.startPos)
-	p.untiered.Store(max(p.bytes-from-p.pendingGap(from), 0))
+	p.untiered.Store(max(p.bytes-from-p.unusedBytes(from), 0))
+	p.publishHoles()
 }
 
 // UntieredBytes is the size of the local batches at or above the tiered
