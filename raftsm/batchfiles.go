@@ -440,7 +440,7 @@ func appendBatch(files []*batchFile, dst, v []byte) ([]byte, error) {
 func (s *batchFiles) fromSnapshot() func(k, v []byte) ([]byte, error) {
 	next := int64(-1) // where the next batch goes; -1: keep batches in Pebble
 	var end int64     // the state's byte position after the last batch
-	var holes []hole // positions no batch uses, ascending: batches resume past each
+	var holes []hole  // positions no batch uses, ascending: batches resume past each
 	return func(k, v []byte) ([]byte, error) {
 		switch k[0] {
 		case keyCompaction: // before the state key and the batches
