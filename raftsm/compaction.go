@@ -488,37 +488,14 @@ func (p *Partition) compact(c compactionState, cancel <-chan struct{}) (out comp
 // eachInputBatch calls fn with each batch holding offsets in [from, end),
 // read from files, until fn fails or cancel is closed.
 func (p *Partition) eachInputBatch(files []*batchFile, from, end int64, cancel <-chan struct{}, fn func([]byte) error) error {
-	it, err := p.store.db.NewIter(&pebble.IterOptions{LowerBound: p.batchKey(0), UpperBound: p.batchKey(end)})
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	ok := it.SeekLT(p.batchKey(from + 1))
-	if !ok {
-		ok = it.First()
-	}
-	var buf []byte
-	for ; ok; ok = it.Next() {
+	return p.batchesIn(files, from, end, func(b []byte) error {
 		select {
 		case <-cancel:
 			return errCompactionStopped
 		default:
 		}
-		_, last, _, err := p.batchInfo(it.Key(), it.Value())
-		if err != nil {
-			return err
-		}
-		if last < from {
-			continue
-		}
-		if buf, err = appendBatch(files, buf[:0], it.Value()); err != nil {
-			return err
-		}
-		if err := fn(buf); err != nil {
-			return err
-		}
-	}
-	return it.Error()
+		return fn(b)
+	})
 }
 
 // compactionGauges are published for readers off the Update goroutine.

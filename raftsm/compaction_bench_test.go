@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	sm "github.com/lni/dragonboat/v4/statemachine"
 )
 
 // BenchmarkCompactionPass: one whole pass (begin, the worker's two reads
@@ -14,35 +12,10 @@ import (
 // byte of input, on disk (the test's temp dir, page cache warm). The next
 // pass's input is what the previous one kept plus another 32 MiB.
 func BenchmarkCompactionPass(b *testing.B) {
-	st, err := OpenStore(b.TempDir(), StoreOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = st.Close() }()
-	p := NewPartition(st, 2000, nil)
-	if _, err := p.Open(nil); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = p.Close() }()
-	h := &harness{t: nil, store: st, p: p}
+	p := diskPartition(b)
+	update := applier(b, &p)
 	value := strings.Repeat("v", 1<<10)
 	const keys, perBatch, batches = 10_000, 100, 330
-	update := func(cmds ...[]byte) []sm.Result {
-		ents := make([]sm.Entry, len(cmds))
-		for i, c := range cmds {
-			h.index++
-			ents[i] = sm.Entry{Index: h.index, Cmd: c}
-		}
-		out, err := p.Update(ents)
-		if err != nil {
-			b.Fatal(err)
-		}
-		res := make([]sm.Result, len(out))
-		for i := range out {
-			res[i] = out[i].Result
-		}
-		return res
-	}
 	n := 0
 	fill := func() {
 		for range batches {

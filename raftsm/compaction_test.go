@@ -389,21 +389,9 @@ func TestCompactionCrash(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			crashed := fs.CrashClone(vfs.CrashCloneCfg{})
-			_ = h.p.Close()
-			abandon(h.store)
-
-			st, err := openStore("state", crashed)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := NewPartition(st, 2000, nil)
-			applied, err := p.Open(nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			p, applied := h.crash(fs)
 			defer p.Close()
-			r := &harness{t: t, store: st, p: p, index: applied}
+			r := &harness{t: t, store: p.store, p: p, index: applied}
 			for _, cmd := range history[applied:] {
 				r.update(cmd)
 			}

@@ -11,7 +11,7 @@ import (
 // Dragonboat batch with increasing Raft indexes and returns their results.
 // The target may be swapped between calls (a reopened state machine
 // continues at the next index).
-func applier[T sm.IOnDiskStateMachine](t *testing.T, target *T) func(cmds ...[]byte) []sm.Result {
+func applier[T sm.IOnDiskStateMachine](t testing.TB, target *T) func(cmds ...[]byte) []sm.Result {
 	idx := uint64(0)
 	return func(cmds ...[]byte) []sm.Result {
 		t.Helper()
@@ -30,6 +30,25 @@ func applier[T sm.IOnDiskStateMachine](t *testing.T, target *T) func(cmds ...[]b
 		}
 		return res
 	}
+}
+
+// diskPartition opens a partition on a store in t's temp dir, on disk;
+// both are closed when t ends.
+func diskPartition(t testing.TB) *Partition {
+	t.Helper()
+	st, err := OpenStore(t.TempDir(), StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := NewPartition(st, 2000, nil)
+	if _, err := p.Open(nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = p.Close()
+		_ = st.Close()
+	})
+	return p
 }
 
 // snapshotOf returns a snapshot stream of m, as Dragonboat takes one.

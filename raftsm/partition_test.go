@@ -81,6 +81,26 @@ func (h *harness) checkDurable(check func(name string, p *Partition)) {
 	check("snapshot", other)
 }
 
+// crash leaves h's store as a crash of the process would (what was not
+// synced is lost) and returns its partition opened again from what fs
+// kept, with the last applied index Open reports.
+func (h *harness) crash(fs *vfs.MemFS) (*Partition, uint64) {
+	h.t.Helper()
+	crashed := fs.CrashClone(vfs.CrashCloneCfg{})
+	_ = h.p.Close() // stops a compaction worker, writes nothing
+	abandon(h.store)
+	st, err := openStore("state", crashed)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	p := NewPartition(st, 2000, nil)
+	applied, err := p.Open(nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return p, applied
+}
+
 // update applies cmds as one Dragonboat batch and returns their results.
 func (h *harness) update(cmds ...[]byte) []sm.Result {
 	h.t.Helper()
@@ -312,18 +332,7 @@ func TestPartitionCrashLosesOnlyUnsyncedApplies(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.update(appendCmd(1, plain(2, 1, "b"))) // applied, not synced
-	crashed := fs.CrashClone(vfs.CrashCloneCfg{})
-	abandon(h.store)
-
-	st, err := openStore("state", crashed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := NewPartition(st, 2000, nil)
-	applied, err := p.Open(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, applied := h.crash(fs)
 	// Dragonboat replays entries after the returned index, so the state
 	// must be exactly the synced prefix.
 	if applied != 1 || p.HighWatermark() != 2 {

@@ -11,15 +11,7 @@ import (
 // (16 commands of 64 KiB) — what Dragonboat waits for, holding the
 // partition's lock, at each snapshot. On disk (the test's temp dir).
 func BenchmarkStoreSync(b *testing.B) {
-	st, err := OpenStore(b.TempDir(), StoreOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = st.Close() }()
-	p := NewPartition(st, 2000, nil)
-	if _, err := p.Open(nil); err != nil {
-		b.Fatal(err)
-	}
+	p := diskPartition(b)
 	cmd := appendCmd(1, plain(256, 1, strings.Repeat("x", 64<<10)))
 	b.SetBytes(16 * int64(len(cmd)))
 	index := uint64(0)

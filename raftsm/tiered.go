@@ -268,7 +268,24 @@ func (p *Partition) ScanBatches(from int64, fn func(batch []byte) bool) error {
 func (p *Partition) eachBatch(from, hw int64, fn func(batch []byte) bool) error {
 	files := p.files.acquire() // before the iterator: see batchfiles.go
 	defer releaseAll(files)
-	it, err := p.store.db.NewIter(&pebble.IterOptions{LowerBound: p.batchKey(0), UpperBound: p.batchKey(hw)})
+	err := p.batchesIn(files, from, hw, func(b []byte) error {
+		if !fn(b) {
+			return errStopBatches
+		}
+		return nil
+	})
+	if errors.Is(err, errStopBatches) {
+		return nil
+	}
+	return err
+}
+
+var errStopBatches = errors.New("raftsm: stop")
+
+// batchesIn calls fn with each stored batch below end holding offsets from
+// from on, in offset order, read from files, until fn fails.
+func (p *Partition) batchesIn(files []*batchFile, from, end int64, fn func(batch []byte) error) error {
+	it, err := p.store.db.NewIter(&pebble.IterOptions{LowerBound: p.batchKey(0), UpperBound: p.batchKey(end)})
 	if err != nil {
 		return err
 	}
@@ -289,8 +306,8 @@ func (p *Partition) eachBatch(from, hw int64, fn func(batch []byte) bool) error 
 		if buf, err = appendBatch(files, buf[:0], it.Value()); err != nil {
 			return err
 		}
-		if !fn(buf) {
-			break
+		if err := fn(buf); err != nil {
+			return err
 		}
 	}
 	return it.Error()

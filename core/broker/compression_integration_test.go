@@ -17,15 +17,15 @@ import (
 	"github.com/chronik-go/chronik/core/broker/brokertest"
 )
 
-// storedCodecs fetches partition 0 of topic from offset 0 with a raw
-// Fetch and returns each stored batch's codec.
-func storedCodecs(ctx context.Context, t *testing.T, cl *kgo.Client, topic string) []batch.Codec {
+// fetchRaw fetches partition 0 of topic from offset 0 with one raw Fetch
+// (kgo sends its newest version: topics by ID) of up to 16 MiB.
+func fetchRaw(ctx context.Context, t *testing.T, cl *kgo.Client, topic string) kmsg.FetchResponseTopicPartition {
 	t.Helper()
 	details, err := kadm.NewClient(cl).ListTopics(ctx, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := kmsg.NewPtrFetchRequest() // kgo sends its newest version: topics by ID
+	req := kmsg.NewPtrFetchRequest()
 	req.MaxBytes = 16 << 20
 	ft := kmsg.NewFetchRequestTopic()
 	ft.Topic, ft.TopicID = topic, details[topic].ID
@@ -37,7 +37,14 @@ func storedCodecs(ctx context.Context, t *testing.T, cl *kgo.Client, topic strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := resp.Topics[0].Partitions[0]
+	return resp.Topics[0].Partitions[0]
+}
+
+// storedCodecs fetches partition 0 of topic from offset 0 with a raw
+// Fetch and returns each stored batch's codec.
+func storedCodecs(ctx context.Context, t *testing.T, cl *kgo.Client, topic string) []batch.Codec {
+	t.Helper()
+	p := fetchRaw(ctx, t, cl, topic)
 	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
 		t.Fatalf("fetch %s: %v", topic, err)
 	}

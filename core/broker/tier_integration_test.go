@@ -242,23 +242,7 @@ func TestTieredStorage(t *testing.T) {
 	if err := os.WriteFile(seg, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	details, err := adm.ListTopics(ctx, other)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fetch := kmsg.NewPtrFetchRequest() // kgo sends its newest version: topics by ID
-	fetch.MaxBytes = 1 << 20
-	ft := kmsg.NewFetchRequestTopic()
-	ft.Topic, ft.TopicID = other, details[other].ID
-	fp := kmsg.NewFetchRequestTopicPartition()
-	fp.PartitionMaxBytes = 1 << 20
-	ft.Partitions = append(ft.Partitions, fp)
-	fetch.Topics = append(fetch.Topics, ft)
-	fresp, err := fetch.RequestWith(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fpr := fresp.Topics[0].Partitions[0]
+	fpr := fetchRaw(ctx, t, cl, other)
 	if fpr.ErrorCode != kerr.KafkaStorageError.Code || len(fpr.RecordBatches) != 0 {
 		t.Fatalf("fetch of a corrupted segment: error %d with %d bytes of records; want KAFKA_STORAGE_ERROR and none", fpr.ErrorCode, len(fpr.RecordBatches))
 	}
