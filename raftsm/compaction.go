@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"strconv"
 	"sync/atomic"
 
@@ -53,9 +54,10 @@ const (
 const keyCompaction = 'C'
 
 // compactionMaxKeys bounds the keys a pass maps (about 40 bytes each, so
-// ~40 MiB): a pass over more distinct keys keeps the later ones' older
-// records, and the next pass, starting where this one ended, removes them.
-const compactionMaxKeys = 1 << 20
+// ~40 MiB; a variable for tests). A pass that meets more new keys than
+// that judges only the batches before the first it could not map, copies
+// the rest whole, and the next pass maps from there.
+var compactionMaxKeys = 1 << 20
 
 // compactionState is a partition's compaction progress.
 type compactionState struct {
@@ -406,6 +408,7 @@ func (p *Partition) compact(c compactionState, cancel <-chan struct{}) (out comp
 		return out
 	}
 	latest := map[keyHash]int64{}
+	full := int64(math.MaxInt64) // base of the first batch with a key the map had no room for
 	err = p.eachInputBatch(files, c.dirtyFrom, out.tail, cancel, func(b []byte) error {
 		h, err := batch.ParseHeader(b)
 		if err != nil || h.IsControl() {
@@ -417,11 +420,17 @@ func (p *Partition) compact(c compactionState, cancel <-chan struct{}) (out comp
 			}
 			k := hash(r.Key)
 			if _, ok := latest[k]; ok || len(latest) < compactionMaxKeys {
+				// Kept updating past the first key that did not fit: a
+				// record it supersedes then goes, the superseding one
+				// being in a batch copied whole.
 				latest[k] = r.Offset
+			} else {
+				full = min(full, h.BaseOffset)
 			}
 			return nil
 		})
 	})
+	out.tail = min(out.tail, full)
 	if err != nil {
 		out.err = err
 		return out

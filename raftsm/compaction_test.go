@@ -436,3 +436,32 @@ func TestCompactionHolesInSnapshots(t *testing.T) {
 		t.Fatalf("after retention: receiver start %d size %d, sender %d size %d", other.startPos, other.SizeBytes(), h.p.startPos, h.p.SizeBytes())
 	}
 }
+
+// TestCompactionMapFull: a pass that meets more new keys than it can map
+// judges the batches before the first it could not map and copies the rest
+// whole; the next pass maps from there and removes what it left.
+func TestCompactionMapFull(t *testing.T) {
+	defer func(n int) { compactionMaxKeys = n }(compactionMaxKeys)
+	compactionMaxKeys = 2
+	h := newHarness(t, vfs.NewMem())
+	h.update(
+		keyedAppend(rec("a", "a1", 10), rec("b", "b1", 10)),                     // 0-1
+		keyedAppend(rec("c", "c1", 10)),                                         // 2: c does not fit
+		keyedAppend(rec("a", "a2", 10), rec("c", "c2", 10), rec("d", "d1", 10)), // 3-5
+		mark(10), // 6
+	)
+	runPass(t, h, 0, 1000)
+	want := []string{"1:b=b1", "2:c=c1", "3:a=a2", "4:c=c2", "5:d=d1", "6:~=end"}
+	if got := readRecords(t, h.p); !slices.Equal(got, want) {
+		t.Fatalf("first pass:\n got %q\nwant %q", got, want)
+	}
+	if st := h.p.Compaction(); st.DirtyFrom != 2 {
+		t.Fatalf("the next pass maps from %d, want 2", st.DirtyFrom)
+	}
+	h.update(mark(20)) // 7
+	runPass(t, h, 0, 1000)
+	want = []string{"1:b=b1", "3:a=a2", "4:c=c2", "5:d=d1", "6:~=end", "7:~=end"}
+	if got := readRecords(t, h.p); !slices.Equal(got, want) {
+		t.Fatalf("second pass:\n got %q\nwant %q", got, want)
+	}
+}
