@@ -31,7 +31,7 @@ func benchmarkCompactionPass(b *testing.B, codec batch.Codec) {
 		var sb strings.Builder
 		for sb.Len() < 1<<10 {
 			sb.WriteString(words[rng.IntN(len(words))])
-			sb.WriteString(fmt.Sprint(rng.IntN(1000)))
+			fmt.Fprint(&sb, rng.IntN(1000))
 		}
 		return sb.String()[:1<<10]
 	}
