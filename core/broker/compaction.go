@@ -10,15 +10,13 @@ import (
 	"github.com/chronik-go/chronik/raftsm"
 )
 
-// startCleaner starts the log cleaner (kafka.log-cleaner-enable), which
-// compacts the partitions this broker leads of topics whose cleanup.policy
-// includes compact. Stop waits for it before the NodeHost closes: a pass's
+// startCleaner starts the log cleaner, which compacts the partitions this
+// broker leads of topics whose cleanup.policy includes compact (with
+// kafka.log-cleaner-enable = false, it only ends the passes a previous run
+// left pending). Stop waits for it before the NodeHost closes: a pass's
 // proposal must not race the close.
 func (b *Broker) startCleaner(meter metric.Meter) error {
-	if !b.cfg.Kafka.LogCleanerEnable {
-		return nil
-	}
-	c, err := compaction.New(b.parts, b.cluster, b.cfg.Kafka.LogCleanerBackoff, meter, b.log)
+	c, err := compaction.New(b.parts, b.cluster, b.cfg.Kafka.LogCleanerBackoff, b.cfg.Kafka.LogCleanerEnable, meter, b.log)
 	if err != nil {
 		return err
 	}

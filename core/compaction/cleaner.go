@@ -33,6 +33,7 @@ type Cleaner struct {
 	parts    *partition.Service
 	topics   Topics
 	interval time.Duration
+	enabled  bool
 	log      *slog.Logger
 	now      func() time.Time
 
@@ -46,9 +47,13 @@ type Cleaner struct {
 }
 
 // New returns a cleaner that checks every interval (Kafka's
-// log.cleaner.backoff.ms).
-func New(parts *partition.Service, topics Topics, interval time.Duration, meter metric.Meter, log *slog.Logger) (*Cleaner, error) {
-	c := &Cleaner{parts: parts, topics: topics, interval: interval, log: log, now: time.Now, failedAt: map[partition.TP]time.Time{}}
+// log.cleaner.backoff.ms). Disabled (kafka.log-cleaner-enable = false), it
+// begins no pass but still ends those a previous run left pending.
+func New(parts *partition.Service, topics Topics, interval time.Duration, enabled bool, meter metric.Meter, log *slog.Logger) (*Cleaner, error) {
+	c := &Cleaner{
+		parts: parts, topics: topics, interval: interval, enabled: enabled, log: log, now: time.Now,
+		failedAt: map[partition.TP]time.Time{},
+	}
 	var err error
 	counter := func(name, desc, unit string) metric.Int64Counter {
 		if err != nil {
@@ -143,6 +148,19 @@ func (c *Cleaner) Check(ctx context.Context) bool {
 		if !r.IsLeader {
 			continue
 		}
+		st := r.Log.Compaction()
+		if st.Pending != 0 {
+			// Ended whatever the topic's policy or the cleaner's switch
+			// say now: a pass left pending keeps its output file and its
+			// gap, and holds size retention back.
+			if !st.WorkerDone || !c.end(ctx, r, st.Pending) {
+				busy = true
+			}
+			continue
+		}
+		if !c.enabled {
+			continue
+		}
 		pol, ok := policies[r.Topic]
 		if !ok {
 			if t, found := c.topics.Topic(r.Topic); found {
@@ -152,13 +170,6 @@ func (c *Cleaner) Check(ctx context.Context) bool {
 			policies[r.Topic] = pol
 		}
 		if pol == nil || !pol.compact {
-			continue
-		}
-		st := r.Log.Compaction()
-		if st.Pending != 0 {
-			if !st.WorkerDone || !c.end(ctx, r, st.Pending) {
-				busy = true
-			}
 			continue
 		}
 		total := st.CleanBytes + st.DirtyBytes
