@@ -465,3 +465,42 @@ func TestCompactionMapFull(t *testing.T) {
 		t.Fatalf("second pass:\n got %q\nwant %q", got, want)
 	}
 }
+
+// TestCompactionAndOtherCommands: an idempotent producer's retry of a batch
+// a pass rewrote is still a duplicate (producer state is not in the
+// batches), and DeleteRecords raising the log start into the input while a
+// pass runs leaves the batches below it gone after the end.
+func TestCompactionAndOtherCommands(t *testing.T) {
+	h := newHarness(t, vfs.NewMem())
+	idemBatch := func(seq int32, recs ...kv) []byte {
+		data := keyedBatch(recs...)
+		return appendCmd(1, AppendBatch{Data: data, Meta: BatchMeta{
+			LastOffsetDelta: int32(len(recs) - 1), MaxTimestamp: recs[len(recs)-1].ts, ProducerID: 7, BaseSequence: seq,
+		}})
+	}
+	first := idemBatch(0, rec("a", "a1", 10), rec("b", "b1", 10))                                                                // 0-1
+	h.update(first, keyedAppend(rec("a", "a2", 20)), keyedAppend(rec("c", "c1", 20)), keyedAppend(rec("b", "b2", 20)), mark(20)) // 2, 3, 4, 5
+	runPass(t, h, 0, 1000)
+	if got := readRecords(t, h.p); !slices.Equal(got, []string{"2:a=a2", "3:c=c1", "4:b=b2", "5:~=end"}) {
+		t.Fatalf("after the pass: %q", got)
+	}
+	if res := h.update(first); ResultStatus(res[0].Data) != StatusDuplicate || res[0].Value != 0 {
+		t.Fatalf("retry of a compacted batch: %s at %d, want a duplicate at 0", ResultStatus(res[0].Data), res[0].Value)
+	}
+
+	h.update(keyedAppend(rec("c", "c2", 30)), mark(30)) // 6, 7
+	res := h.update(EncodeCompactBegin(0, 1000))
+	h.update(EncodeDeleteRecords(4))
+	h.update(EncodeCompactEnd(res[0].Value))
+	if got := readRecords(t, h.p); !slices.Equal(got, []string{"4:b=b2", "5:~=end", "6:c=c2", "7:~=end"}) {
+		t.Fatalf("after DeleteRecords during the pass: %q", got)
+	}
+	if h.p.LogStartOffset() != 4 {
+		t.Fatalf("log start %d, want 4", h.p.LogStartOffset())
+	}
+	h.checkDurable(func(name string, p *Partition) {
+		if got := readRecords(t, p); !slices.Equal(got, []string{"4:b=b2", "5:~=end", "6:c=c2", "7:~=end"}) {
+			t.Fatalf("%s: %q", name, got)
+		}
+	})
+}
