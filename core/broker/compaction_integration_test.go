@@ -172,8 +172,8 @@ func TestCompaction(t *testing.T) {
 	if v := readCompacted(ctx, t, seeds, "events", int64(len(recs))); v.records != len(recs) {
 		t.Fatalf("cleanup.policy=delete topic: %d records, want %d", v.records, len(recs))
 	}
-	if m := metricsText(t, b.HTTPAddr()); !strings.Contains(m, "\nchronik_compaction_passes_total") {
-		t.Fatal("chronik_compaction_passes_total missing from /metrics")
+	if m := metricsText(t, b.HTTPAddr()); !strings.Contains(m, "\nchronik_compaction_passes_total") || !strings.Contains(m, "\nchronik_compaction_max_dirty_ratio") {
+		t.Fatal("chronik_compaction_passes_total or chronik_compaction_max_dirty_ratio missing from /metrics")
 	}
 
 	// After a restart the compacted log reads the same.

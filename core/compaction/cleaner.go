@@ -10,6 +10,8 @@ import (
 	"cmp"
 	"context"
 	"log/slog"
+	"math"
+	"sync/atomic"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +43,8 @@ type Cleaner struct {
 	// again for failureBackoff (owned by Run's goroutine).
 	failedAt map[partition.TP]time.Time
 
+	maxDirty atomic.Uint64 // float64 bits: the largest dirty ratio the last check saw
+
 	passes  metric.Int64Counter
 	removed metric.Int64Counter
 	failed  metric.Int64Counter
@@ -66,6 +70,15 @@ func New(parts *partition.Service, topics Topics, interval time.Duration, enable
 	c.passes = counter("compaction_passes", "Compaction passes completed on partitions this broker led.", "{pass}")
 	c.removed = counter("compaction_removed_bytes", "Bytes compaction passes removed from partitions this broker led.", "By")
 	c.failed = counter("compaction_failures", "Compaction passes whose worker failed on the leader (its batches were kept).", "{pass}")
+	if err != nil {
+		return nil, err
+	}
+	_, err = meter.Float64ObservableGauge("compaction_max_dirty_ratio",
+		metric.WithDescription("Largest share of a compacted partition this broker leads written since its last compaction pass, as of the cleaner's last check (Kafka's max-dirty-percent, as a ratio): near 1 and staying there means the cleaner does not keep up."),
+		metric.WithFloat64Callback(func(_ context.Context, o metric.Float64Observer) error {
+			o.Observe(math.Float64frombits(c.maxDirty.Load()))
+			return nil
+		}))
 	return c, err
 }
 
@@ -144,6 +157,8 @@ func (c *Cleaner) Check(ctx context.Context) bool {
 	policies := map[string]*policy{}
 	var todo []candidate
 	busy := false
+	maxDirty := 0.0
+	defer func() { c.maxDirty.Store(math.Float64bits(maxDirty)) }()
 	for _, r := range c.parts.LocalReplicas() {
 		if !r.IsLeader {
 			continue
@@ -177,6 +192,7 @@ func (c *Cleaner) Check(ctx context.Context) bool {
 			continue
 		}
 		cd := candidate{Led: r, pol: *pol, st: st, ratio: float64(st.DirtyBytes) / float64(total)}
+		maxDirty = max(maxDirty, cd.ratio)
 		if cd.ratio >= pol.dirtyRatio || c.overdue(r, st, pol.maxLag, now) {
 			todo = append(todo, cd)
 		}
