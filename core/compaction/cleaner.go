@@ -11,10 +11,10 @@ import (
 	"context"
 	"log/slog"
 	"math"
-	"sync/atomic"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
