@@ -142,14 +142,15 @@ func policyOf(t cluster.Topic) policy {
 // candidate is a led partition that may want a pass.
 type candidate struct {
 	partition.Led
-	pol   policy
-	st    raftsm.CompactionStatus
-	ratio float64
+	pol     policy
+	st      raftsm.CompactionStatus
+	ratio   float64
+	overdue bool // its oldest unseen record is older than max.compaction.lag.ms
 }
 
 // Check ends the passes whose leader worker is done and, when none is left
-// in progress, begins one on the dirtiest led partition that qualifies
-// (Kafka's cleaner also takes the dirtiest log first). One pass at a time
+// in progress, begins one on the led partition that most needs it: past
+// max.compaction.lag.ms first, then the dirtiest (as Kafka's cleaner). One pass at a time
 // bounds the memory and disk bandwidth compaction takes. It reports
 // whether a pass is in progress.
 func (c *Cleaner) Check(ctx context.Context) bool {
@@ -193,15 +194,27 @@ func (c *Cleaner) Check(ctx context.Context) bool {
 		}
 		cd := candidate{Led: r, pol: *pol, st: st, ratio: float64(st.DirtyBytes) / float64(total)}
 		maxDirty = max(maxDirty, cd.ratio)
-		if cd.ratio >= pol.dirtyRatio || c.overdue(r, st, pol.maxLag, now) {
+		cd.overdue = c.overdue(r, st, pol.maxLag, now)
+		if cd.ratio >= pol.dirtyRatio || cd.overdue {
 			todo = append(todo, cd)
 		}
 	}
 	if busy || len(todo) == 0 {
 		return busy
 	}
-	best := slices.MaxFunc(todo, func(a, b candidate) int { return cmp.Compare(a.ratio, b.ratio) })
-	return c.begin(ctx, best, now)
+	return c.begin(ctx, slices.MaxFunc(todo, urgency), now)
+}
+
+// urgency orders candidates: past max.compaction.lag.ms first (a
+// promise, where the dirty ratio is a preference), then the dirtiest.
+func urgency(a, b candidate) int {
+	if a.overdue != b.overdue {
+		if a.overdue {
+			return 1
+		}
+		return -1
+	}
+	return cmp.Compare(a.ratio, b.ratio)
 }
 
 // overdue reports whether the oldest record no pass has seen is older than

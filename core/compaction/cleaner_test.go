@@ -2,6 +2,7 @@ package compaction
 
 import (
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -29,5 +30,17 @@ func TestPolicyOf(t *testing.T) {
 	// max.compaction.lag.ms at Long.MAX_VALUE does not overflow.
 	if p := policyOf(topic(map[string]string{"max.compaction.lag.ms": "9223372036854775807"})); p.maxLag != time.Duration(math.MaxInt64/int64(time.Millisecond))*time.Millisecond {
 		t.Fatalf("max lag %v", p.maxLag)
+	}
+}
+
+func TestUrgency(t *testing.T) {
+	dirty := candidate{ratio: 0.9}
+	overdue := candidate{ratio: 0.1, overdue: true}
+	cleaner := candidate{ratio: 0.6}
+	if got := slices.MaxFunc([]candidate{dirty, overdue, cleaner}, urgency); got != overdue {
+		t.Fatalf("picked %+v: an overdue partition goes first", got)
+	}
+	if got := slices.MaxFunc([]candidate{cleaner, dirty}, urgency); got != dirty {
+		t.Fatalf("picked %+v: then the dirtiest", got)
 	}
 }
