@@ -2,6 +2,7 @@ package raftsm
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -387,6 +388,39 @@ func (p *Partition) stopWorker() {
 
 var errCompactionStopped = errors.New("raftsm: compaction stopped")
 
+// ioLimiter paces the compaction workers' reads and writes
+// (StoreOptions.CompactionBytesPerSec; a *rate.Limiter).
+type ioLimiter interface {
+	WaitN(ctx context.Context, n int) error
+	Burst() int
+}
+
+// paceIO waits until the store's compaction I/O bound allows n more bytes,
+// or cancel is closed.
+func (p *Partition) paceIO(n int, cancel <-chan struct{}) error {
+	l := p.store.compactionIO
+	if l == nil {
+		return nil
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go func() {
+		select {
+		case <-cancel:
+			stop()
+		case <-ctx.Done():
+		}
+	}()
+	for n > 0 { // WaitN takes at most a burst at a time
+		k := min(n, l.Burst())
+		if err := l.WaitN(ctx, k); err != nil {
+			return errCompactionStopped
+		}
+		n -= k
+	}
+	return nil
+}
+
 // keyHash identifies a key by two independent 64-bit hashes: a collision,
 // which would drop a live record, is as unlikely as with Kafka's MD5.
 type keyHash [2]uint64
@@ -476,6 +510,9 @@ func (p *Partition) compact(c compactionState, cancel <-chan struct{}) (out comp
 		}
 		out.refs = append(out.refs, compactRef{base: h.BaseOffset, rel: out.size, size: int32(len(buf)), lastDelta: h.LastOffsetDelta})
 		out.size += int64(len(buf))
+		if err := p.paceIO(len(buf), cancel); err != nil {
+			return err
+		}
 		_, err = w.Write(buf)
 		return err
 	})
@@ -502,6 +539,9 @@ func (p *Partition) eachInputBatch(files []*batchFile, from, end int64, cancel <
 		case <-cancel:
 			return errCompactionStopped
 		default:
+		}
+		if err := p.paceIO(len(b), cancel); err != nil {
+			return err
 		}
 		return fn(b)
 	})

@@ -2,12 +2,14 @@ package raftsm
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -503,4 +505,42 @@ func TestCompactionAndOtherCommands(t *testing.T) {
 			t.Fatalf("%s: %q", name, got)
 		}
 	})
+}
+
+// countingLimiter records what a compaction worker asks the I/O bound for.
+type countingLimiter struct {
+	mu    sync.Mutex
+	bytes int
+	calls int
+}
+
+func (l *countingLimiter) WaitN(_ context.Context, n int) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.bytes += n
+	l.calls++
+	return nil
+}
+
+func (l *countingLimiter) Burst() int { return 100 }
+
+// TestCompactionIOBound: with StoreOptions.CompactionBytesPerSec, a worker
+// asks the store's limiter for every byte it reads (the new records twice:
+// for the key map and to filter them) and writes, in parts no larger than
+// the limiter's burst.
+func TestCompactionIOBound(t *testing.T) {
+	h := newHarness(t, vfs.NewMem())
+	l := &countingLimiter{}
+	h.store.compactionIO = l
+	h.update(keyedAppend(rec("a", "a1", 10), rec("b", "b1", 10)), keyedAppend(rec("a", "a2", 20)), mark(20))
+	runPass(t, h, 0, 1000)
+	last := h.p.Compaction().Last
+	// The key map reads the batches before the input's last one.
+	mapped := last.InBytes - int64(len(keyedBatch(rec("~", "end", 20))))
+	if want := int(mapped + last.InBytes + last.OutBytes); l.bytes != want {
+		t.Fatalf("limiter asked for %d bytes, want %d (map %d + read %d + write %d)", l.bytes, want, mapped, last.InBytes, last.OutBytes)
+	}
+	if l.calls < l.bytes/100 {
+		t.Fatalf("%d calls for %d bytes with a burst of 100", l.calls, l.bytes)
+	}
 }

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -31,6 +33,7 @@ type Store struct {
 	writeback     func(f vfs.File, off, n int64) // startWriteback; tests record the calls
 	window        *pageWindow                    // nil: the page cache keeps the batch files' pages
 	onSync        func(time.Duration)            // StoreOptions.OnSync
+	compactionIO  ioLimiter                      // nil: compaction workers are not throttled
 
 	wal    atomic.Pointer[walFile] // the WAL file Pebble writes now
 	writes atomic.Uint64           // incremented by every Apply
@@ -69,6 +72,10 @@ type StoreOptions struct {
 	// sync took (Dragonboat holds the partition's lock through it at every
 	// snapshot).
 	OnSync func(time.Duration)
+	// CompactionBytesPerSec bounds what the compaction workers of all the
+	// store's partitions read and write together, per second (Kafka's
+	// log.cleaner.io.max.bytes.per.second); 0 means no bound.
+	CompactionBytesPerSec int64
 }
 
 // OpenStore opens (or creates) the store of a broker's data dir: the state
@@ -87,6 +94,10 @@ func OpenStore(dataDir string, opts StoreOptions) (*Store, error) {
 		s.window = newPageWindow(opts.BatchPageCacheBytes, dropPages)
 	}
 	s.onSync = opts.OnSync
+	if n := opts.CompactionBytesPerSec; n > 0 {
+		// A burst of a second's worth (larger batches wait in parts).
+		s.compactionIO = rate.NewLimiter(rate.Limit(n), int(min(n, 1<<30)))
+	}
 	return s, nil
 }
 

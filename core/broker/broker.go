@@ -188,7 +188,9 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	if err != nil {
 		return nil, err
 	}
-	if b.store, err = raftsm.OpenStore(cfg.DataDir, raftsm.StoreOptions{BatchPageCacheBytes: cfg.Storage.BatchPageCacheBytes, OnSync: onSync}); err != nil {
+	if b.store, err = raftsm.OpenStore(cfg.DataDir, raftsm.StoreOptions{
+		BatchPageCacheBytes: cfg.Storage.BatchPageCacheBytes, OnSync: onSync, CompactionBytesPerSec: cfg.Kafka.LogCleanerIOMaxBytesPerSecond,
+	}); err != nil {
 		return nil, err
 	}
 	b.reporter = cluster.NewLeaderReporter(cfg.NodeID, func() *cluster.Service { return b.cluster }, log)

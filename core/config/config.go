@@ -156,6 +156,10 @@ type KafkaConfig struct {
 	// LogCleanerBackoff is how often each partition leader looks for a
 	// compacted topic's partition to compact: Kafka's log.cleaner.backoff.ms.
 	LogCleanerBackoff time.Duration `toml:"log-cleaner-backoff"`
+	// LogCleanerIOMaxBytesPerSecond bounds what compaction reads and writes
+	// on a broker, per second (Kafka's log.cleaner.io.max.bytes.per.second);
+	// 0 means no bound.
+	LogCleanerIOMaxBytesPerSecond int64 `toml:"log-cleaner-io-max-bytes-per-second"`
 	// TLSCertFile and TLSKeyFile (PEM) make the Kafka listener speak TLS
 	// only; they are read again when they change, so a renewed certificate
 	// needs no restart. TLSClientCAFile (PEM) then also requires every

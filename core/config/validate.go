@@ -215,6 +215,9 @@ func (c Config) Validate() error {
 	if k.LogRetentionCheckInterval < 10*time.Millisecond || k.LogRetentionCheckInterval > 24*time.Hour {
 		bad("kafka.log-retention-check-interval is %v; it must be between 10ms and 24h, such as \"5m\" (Kafka's log.retention.check.interval.ms)", k.LogRetentionCheckInterval)
 	}
+	if k.LogCleanerIOMaxBytesPerSecond < 0 || k.LogCleanerIOMaxBytesPerSecond > 0 && k.LogCleanerIOMaxBytesPerSecond < MiB {
+		bad("kafka.log-cleaner-io-max-bytes-per-second is %d; it must be 0 (no bound) or at least 1048576 (1 MiB/s), e.g. 52428800 for 50 MiB/s", k.LogCleanerIOMaxBytesPerSecond)
+	}
 	if k.LogCleanerBackoff < 10*time.Millisecond || k.LogCleanerBackoff > 24*time.Hour {
 		bad("kafka.log-cleaner-backoff is %v; it must be between 10ms and 24h, such as \"15s\" (Kafka's log.cleaner.backoff.ms)", k.LogCleanerBackoff)
 	}
