@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/chronik-go/chronik/core/opsctl"
 )
 
 // keyedProducer writes value "v-<i>" under key "k<i mod keys>" to partition
@@ -214,5 +217,18 @@ func TestE2ECompactionUnderFaults(t *testing.T) {
 		}
 		t.Logf("node %d (rack %s): every key once, latest acknowledged value at its offset (after %s); last pass %d kept %d of %d records, %d of %d bytes",
 			i+1, rack, took.Round(time.Millisecond), cs.LastPass.Pass, cs.LastPass.Kept, cs.LastPass.Records, cs.LastPass.BytesAfter, cs.LastPass.BytesBefore)
+	}
+	// `chronik cluster status` shows the leader's compaction.
+	var st opsctl.ClusterStatus
+	out := chronikCLI(t, "cluster", "status", "--config", c.config, "--brokers", c.addrs[0].kafka, "--format", "json")
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("cluster status: %v\n%s", err, out)
+	}
+	if len(st.Compaction) != 1 || st.Compaction[0].Topic != topic || st.Compaction[0].LastPass == nil || st.Compaction[0].LastPass.Kept >= st.Compaction[0].LastPass.Records {
+		t.Fatalf("cluster status compaction: %+v", st.Compaction)
+	}
+	table := chronikCLI(t, "cluster", "status", "--config", c.config, "--brokers", c.addrs[0].kafka)
+	if !strings.Contains(table, "LAST-PASS") || !strings.Contains(table, fmt.Sprintf("#%d kept", st.Compaction[0].LastPass.Pass)) {
+		t.Fatalf("cluster status table without the compaction section:\n%s", table)
 	}
 }

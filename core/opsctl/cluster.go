@@ -20,6 +20,18 @@ type ClusterStatus struct {
 	Partitions      []PartitionState `json:"partitions"`
 	UnderReplicated int              `json:"under_replicated"`
 	Leaderless      int              `json:"leaderless"`
+	// Compaction is the log compaction of each partition whose leader has
+	// compacted it since it started, or is compacting it.
+	Compaction []CompactionState `json:"compaction"`
+}
+
+// CompactionState is a compacted partition's log compaction, as its leader
+// reports it.
+type CompactionState struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Leader    int32  `json:"leader"`
+	cluster.CompactionStatus
 }
 
 // NodeState is one broker as its admin API answered.
@@ -73,12 +85,13 @@ func (c *Client) ClusterStatus(ctx context.Context, admin Admin) (*ClusterStatus
 	if err != nil {
 		return nil, c.explain(err)
 	}
-	out := &ClusterStatus{Nodes: []NodeState{}, Partitions: []PartitionState{}}
+	out := &ClusterStatus{Nodes: []NodeState{}, Partitions: []PartitionState{}, Compaction: []CompactionState{}}
 	type tp struct {
 		topic string
 		p     int32
 	}
 	hw := map[tp]map[int32]int64{} // node → high watermark, per partition
+	comp := map[tp]map[int32]*cluster.CompactionStatus{}
 	for _, addr := range admin.Addrs {
 		ns := NodeState{Node: -1, HTTP: addr, MetaLeader: -1}
 		st, err := FetchNodeStatus(ctx, admin.HTTP, addr)
@@ -92,6 +105,12 @@ func (c *Client) ClusterStatus(ctx context.Context, admin Admin) (*ClusterStatus
 					hw[k] = map[int32]int64{}
 				}
 				hw[k][st.Node] = r.HighWatermark
+				if r.Compaction != nil {
+					if comp[k] == nil {
+						comp[k] = map[int32]*cluster.CompactionStatus{}
+					}
+					comp[k][st.Node] = r.Compaction
+				}
 			}
 		}
 		out.Nodes = append(out.Nodes, ns)
@@ -122,6 +141,9 @@ func (c *Client) ClusterStatus(ctx context.Context, admin Admin) (*ClusterStatus
 				out.Leaderless++
 			}
 			out.Partitions = append(out.Partitions, ps)
+			if c := comp[tp{t.Topic, p.Partition}][p.Leader]; c != nil {
+				out.Compaction = append(out.Compaction, CompactionState{Topic: t.Topic, Partition: p.Partition, Leader: p.Leader, CompactionStatus: *c})
+			}
 		}
 	}
 	return out, nil
@@ -156,11 +178,43 @@ func (r *ClusterStatus) WriteTable(w io.Writer) error {
 			}
 			return t.flush()
 		},
+		r.writeCompaction,
 		func(w io.Writer) error {
 			_, err := fmt.Fprintf(w, "%d partitions, %d under-replicated, %d leaderless\n", len(r.Partitions), r.UnderReplicated, r.Leaderless)
 			return err
 		},
 	)
+}
+
+// writeCompaction prints the compacted partitions, if any: dirty share,
+// the pass in progress, and what the last pass kept.
+func (r *ClusterStatus) writeCompaction(w io.Writer) error {
+	if len(r.Compaction) == 0 {
+		return nil
+	}
+	t := newTable(w, "TOPIC", "PARTITION", "LEADER", "CLEAN", "DIRTY", "PASS", "LAST-PASS")
+	for _, c := range r.Compaction {
+		dirty := humanBytes(c.DirtyBytes)
+		if total := c.CleanBytes + c.DirtyBytes; total > 0 {
+			dirty += fmt.Sprintf(" (%d%%)", c.DirtyBytes*100/total)
+		}
+		pass := "-"
+		if c.PendingPass != 0 {
+			pass = fmt.Sprintf("#%d running", c.PendingPass)
+			if c.WorkerDone {
+				pass = fmt.Sprintf("#%d ending", c.PendingPass)
+			}
+		}
+		last := "-"
+		if l := c.LastPass; l != nil {
+			last = fmt.Sprintf("#%d kept %d of %d records, %s → %s", l.Pass, l.Kept, l.Records, humanBytes(l.BytesBefore), humanBytes(l.BytesAfter))
+			if l.Error != "" {
+				last = fmt.Sprintf("#%d failed: %s", l.Pass, l.Error)
+			}
+		}
+		t.row(c.Topic, itoa(c.Partition), itoa(c.Leader), humanBytes(c.CleanBytes), dirty, pass, last)
+	}
+	return t.flush()
 }
 
 // LeaderTransfer is the result of `cluster transfer-leader`.
