@@ -285,18 +285,7 @@ func TestFilter(t *testing.T) {
 // TestFilterClientBatches filters the batches franz-go's producer really
 // writes, with every codec.
 func TestFilterClientBatches(t *testing.T) {
-	codecs := []struct {
-		name string
-		c    kgo.CompressionCodec
-		want Codec
-	}{
-		{"none", kgo.NoCompression(), CodecNone},
-		{"gzip", kgo.GzipCompression(), CodecGzip},
-		{"snappy", kgo.SnappyCompression(), CodecSnappy},
-		{"lz4", kgo.Lz4Compression(), CodecLZ4},
-		{"zstd", kgo.ZstdCompression(), CodecZstd},
-	}
-	for _, c := range codecs {
+	for _, c := range clientCodecs {
 		t.Run(c.name, func(t *testing.T) {
 			batches := clientBatches(t, c.c)
 			n := 0

@@ -17,22 +17,24 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// clientCodecs are franz-go's codecs with the codec each writes.
+var clientCodecs = []struct {
+	name string
+	c    kgo.CompressionCodec
+	want Codec
+}{
+	{"none", kgo.NoCompression(), CodecNone},
+	{"gzip", kgo.GzipCompression(), CodecGzip},
+	{"snappy", kgo.SnappyCompression(), CodecSnappy},
+	{"lz4", kgo.Lz4Compression(), CodecLZ4},
+	{"zstd", kgo.ZstdCompression(), CodecZstd},
+}
+
 // TestRealClientBatches produces through franz-go's kgo client, with every
 // codec, into a minimal fake broker and checks that the batches the client
 // really writes pass Validate and decode with Records.
 func TestRealClientBatches(t *testing.T) {
-	codecs := []struct {
-		name string
-		c    kgo.CompressionCodec
-		want Codec
-	}{
-		{"none", kgo.NoCompression(), CodecNone},
-		{"gzip", kgo.GzipCompression(), CodecGzip},
-		{"snappy", kgo.SnappyCompression(), CodecSnappy},
-		{"lz4", kgo.Lz4Compression(), CodecLZ4},
-		{"zstd", kgo.ZstdCompression(), CodecZstd},
-	}
-	for _, c := range codecs {
+	for _, c := range clientCodecs {
 		for _, streaming := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/streaming=%v", c.name, streaming), func(t *testing.T) {
 				fb := startFakeBroker(t)
