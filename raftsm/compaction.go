@@ -66,8 +66,8 @@ type compactionState struct {
 	pending    bool
 	cleanEnd   int64 // pending: the pass compacts the batches below it
 	dirtyFrom  int64 // pending: the first offset no pass has seen (its keys are mapped)
-	gapStart   int64 // pending: the byte position at the begin
-	gapEnd     int64 // pending: where appends resumed
+	gapStart   int64 // the byte position at the last begin
+	gapEnd     int64 // where appends resumed after it (a new file starts there)
 	tombCutoff int64 // pending: latest records that are tombstones older than this go
 	lagCutoff  int64 // pending: records newer than this stay (min.compaction.lag.ms)
 	cleanedEnd int64 // the first offset the last completed pass left dirty (its input's last batch)
@@ -334,7 +334,7 @@ func (p *Partition) Compaction() CompactionStatus {
 // compactJob is a pass's local worker.
 type compactJob struct {
 	pass   uint64
-	cancel chan struct{}
+	cancel context.CancelFunc
 	done   chan struct{}
 	res    compactOutput // set before done is closed
 }
@@ -362,24 +362,24 @@ type compactRef struct {
 
 // startWorker starts the pending pass's worker; Update calls it once the
 // begin is applied, load once the state says a pass is pending.
-func (p *Partition) startWorker() *compactJob {
+func (p *Partition) startWorker() {
 	c := p.comp
-	j := &compactJob{pass: c.passes, cancel: make(chan struct{}), done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	j := &compactJob{pass: c.passes, cancel: cancel, done: make(chan struct{})}
 	p.job = j
 	p.jobView.Store(j)
 	p.compPending.Store(true)
 	go func() {
 		defer close(j.done)
-		j.res = p.compact(c, j.cancel)
+		j.res = p.compact(ctx, c)
 	}()
-	return j
 }
 
 // stopWorker cancels and waits for the worker (before the state it reads
 // is replaced or closed).
 func (p *Partition) stopWorker() {
 	if j := p.job; j != nil {
-		close(j.cancel)
+		j.cancel()
 		<-j.done
 		_ = p.store.fs.Remove(j.res.tmp)
 		p.job = nil
@@ -396,21 +396,12 @@ type ioLimiter interface {
 }
 
 // paceIO waits until the store's compaction I/O bound allows n more bytes,
-// or cancel is closed.
-func (p *Partition) paceIO(n int, cancel <-chan struct{}) error {
+// or the worker is stopped.
+func (p *Partition) paceIO(ctx context.Context, n int) error {
 	l := p.store.compactionIO
 	if l == nil {
 		return nil
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	go func() {
-		select {
-		case <-cancel:
-			stop()
-		case <-ctx.Done():
-		}
-	}()
 	for n > 0 { // WaitN takes at most a burst at a time
 		k := min(n, l.Burst())
 		if err := l.WaitN(ctx, k); err != nil {
@@ -428,7 +419,7 @@ type keyHash [2]uint64
 // compact runs a pass's worker: it maps each key of the batches the
 // previous pass did not see to its last offset, then writes the input's
 // batches with only the records that survive to a temporary file.
-func (p *Partition) compact(c compactionState, cancel <-chan struct{}) (out compactOutput) {
+func (p *Partition) compact(ctx context.Context, c compactionState) (out compactOutput) {
 	out.tmp = p.store.fs.PathJoin(p.files.dir, "compact-"+strconv.FormatUint(c.passes, 10)+".tmp")
 	files := p.files.acquire()
 	defer releaseAll(files)
@@ -443,7 +434,7 @@ func (p *Partition) compact(c compactionState, cancel <-chan struct{}) (out comp
 	}
 	latest := map[keyHash]int64{}
 	full := int64(math.MaxInt64) // base of the first batch with a key the map had no room for
-	err = p.eachInputBatch(files, c.dirtyFrom, out.tail, cancel, func(b []byte) error {
+	err = p.eachInputBatch(ctx, files, c.dirtyFrom, out.tail, func(b []byte) error {
 		h, err := batch.ParseHeader(b)
 		if err != nil || h.IsControl() {
 			return err
@@ -488,7 +479,7 @@ func (p *Partition) compact(c compactionState, cancel <-chan struct{}) (out comp
 	w := bufio.NewWriterSize(f, 1<<20)
 	var buf []byte
 	room := c.gapEnd - c.gapStart
-	err = p.eachInputBatch(files, p.start.Load(), c.cleanEnd, cancel, func(b []byte) error {
+	err = p.eachInputBatch(ctx, files, p.start.Load(), c.cleanEnd, func(b []byte) error {
 		out.inBytes += int64(len(b))
 		h, err := batch.ParseHeader(b)
 		if err != nil {
@@ -510,7 +501,7 @@ func (p *Partition) compact(c compactionState, cancel <-chan struct{}) (out comp
 		}
 		out.refs = append(out.refs, compactRef{base: h.BaseOffset, rel: out.size, size: int32(len(buf)), lastDelta: h.LastOffsetDelta})
 		out.size += int64(len(buf))
-		if err := p.paceIO(len(buf), cancel); err != nil {
+		if err := p.paceIO(ctx, len(buf)); err != nil {
 			return err
 		}
 		_, err = w.Write(buf)
@@ -532,15 +523,13 @@ func (p *Partition) compact(c compactionState, cancel <-chan struct{}) (out comp
 }
 
 // eachInputBatch calls fn with each batch holding offsets in [from, end),
-// read from files, until fn fails or cancel is closed.
-func (p *Partition) eachInputBatch(files []*batchFile, from, end int64, cancel <-chan struct{}, fn func([]byte) error) error {
+// read from files, until fn fails or the worker is stopped.
+func (p *Partition) eachInputBatch(ctx context.Context, files []*batchFile, from, end int64, fn func([]byte) error) error {
 	return p.batchesIn(files, from, end, func(b []byte) error {
-		select {
-		case <-cancel:
+		if ctx.Err() != nil {
 			return errCompactionStopped
-		default:
 		}
-		if err := p.paceIO(len(b), cancel); err != nil {
+		if err := p.paceIO(ctx, len(b)); err != nil {
 			return err
 		}
 		return fn(b)
