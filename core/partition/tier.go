@@ -58,9 +58,11 @@ func (s *Service) Log(tp TP) (*raftsm.Partition, bool) {
 	return r.sm, true
 }
 
-// ProposeTier proposes a tiering command (raftsm.EncodeSegmentTiered or
-// EncodeTrim) through the local replica of tp if it still leads in epoch,
-// and waits for the result: the value and status of the applied command.
+// ProposeTier proposes a command computed by the leader (tiering's
+// raftsm.EncodeSegmentTiered and EncodeTrim, compaction's EncodeCompactBegin
+// and EncodeCompactEnd) through the local replica of tp if it still leads in
+// epoch, and waits for the result: the value and status of the applied
+// command.
 func (s *Service) ProposeTier(ctx context.Context, tp TP, epoch int32, cmd []byte) (uint64, raftsm.Status, error) {
 	r := s.lookup(tp)
 	if r == nil {

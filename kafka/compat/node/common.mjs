@@ -27,6 +27,21 @@ export const recKey = i => `key-${pad(i)}`
 export const recValue = i => `value-${pad(i)}-chronik-compat-chronik-compat-chronik-compat`
 export const recHeaders = i => ({ client: env.id, seq: String(i) })
 
+// recordSends are the records of the produce command (COMPAT_FIRST and
+// COMPAT_COUNT) in sends of 1,000: several requests per partition, so an
+// idempotent producer's sequence numbers advance across requests.
+export function recordSends () {
+  const sends = []
+  for (let start = env.first; start < env.first + env.count; start += 1000) {
+    const messages = []
+    for (let i = start; i < Math.min(start + 1000, env.first + env.count); i++) {
+      messages.push({ key: recKey(i), value: recValue(i), headers: recHeaders(i) })
+    }
+    sends.push(messages)
+  }
+  return sends
+}
+
 // keyedRecords are the records of the produce-keyed command (the compacted
 // steps), from COMPAT_RECORDS: [{k, v}], null for a null key or value (a
 // tombstone), each with the "client" header.

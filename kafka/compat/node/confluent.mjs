@@ -4,7 +4,7 @@
 // offset of each message eachMessage returned and commits the stored offsets
 // when disconnect closes the consumer.
 import { createRequire } from 'node:module'
-import { env, recKey, recValue, recHeaders, keyedRecords, records, addRecord, untilRecords, main } from './common.mjs'
+import { env, recordSends, keyedRecords, records, addRecord, untilRecords, main } from './common.mjs'
 
 const require = createRequire(import.meta.url)
 const ckjs = require('@confluentinc/kafka-javascript')
@@ -43,17 +43,7 @@ await main({
     }
   },
 
-  produce: async () => {
-    const sends = []
-    for (let start = env.first; start < env.first + env.count; start += 1000) {
-      const messages = []
-      for (let i = start; i < Math.min(start + 1000, env.first + env.count); i++) {
-        messages.push({ key: recKey(i), value: recValue(i), headers: recHeaders(i) })
-      }
-      sends.push(messages)
-    }
-    await produce(sends)
-  },
+  produce: async () => produce(recordSends()),
 
   'produce-keyed': async () => produce([keyedRecords()]),
 

@@ -3,7 +3,7 @@
 // resolved offsets after every batch and once more when disconnect stops it.
 import { createRequire } from 'node:module'
 import { Kafka, CompressionTypes, logLevel } from 'kafkajs'
-import { env, recKey, recValue, recHeaders, keyedRecords, records, addRecord, untilRecords, main } from './common.mjs'
+import { env, recordSends, keyedRecords, records, addRecord, untilRecords, main } from './common.mjs'
 
 const require = createRequire(import.meta.url)
 
@@ -46,19 +46,7 @@ await main({
     }
   },
 
-  produce: async () => {
-    // 1,000 records per send: several requests per partition, so an
-    // idempotent producer's sequence numbers advance across requests.
-    const sends = []
-    for (let start = env.first; start < env.first + env.count; start += 1000) {
-      const messages = []
-      for (let i = start; i < Math.min(start + 1000, env.first + env.count); i++) {
-        messages.push({ key: recKey(i), value: recValue(i), headers: recHeaders(i) })
-      }
-      sends.push(messages)
-    }
-    await produce(sends)
-  },
+  produce: async () => produce(recordSends()),
 
   'produce-keyed': async () => produce([keyedRecords()]),
 

@@ -3,7 +3,7 @@
 // commits explicitly: the last message of each partition every 1,000 records
 // and at the end, before the stream and the consumer close (leaving the group).
 import { Admin, Producer, Consumer, stringSerializers, stringDeserializers, clientSoftwareVersion } from '@platformatic/kafka'
-import { env, recKey, recValue, recHeaders, keyedRecords, records, addRecord, main } from './common.mjs'
+import { env, recordSends, keyedRecords, records, addRecord, main } from './common.mjs'
 
 const base = { clientId: env.clientId, bootstrapBrokers: [env.broker] }
 
@@ -36,17 +36,7 @@ await main({
     }
   },
 
-  produce: async () => {
-    const sends = []
-    for (let start = env.first; start < env.first + env.count; start += 1000) {
-      const messages = []
-      for (let i = start; i < Math.min(start + 1000, env.first + env.count); i++) {
-        messages.push({ key: recKey(i), value: recValue(i), headers: recHeaders(i) })
-      }
-      sends.push(messages)
-    }
-    await produce(sends)
-  },
+  produce: async () => produce(recordSends()),
 
   // A null key or value goes through stringSerializers as undefined, which
   // the client writes as a null.
