@@ -1,0 +1,37 @@
+// Package txn is Chronik's transaction coordinator (Kafka's
+// TransactionCoordinator) on top of the coordinator shards
+// (ARCHITECTURE.md §2): transactional.id T lives on coordinator shard
+// raftsm.CoordinatorShardID(T, N), beside the consumer groups.
+package txn
+
+import "context"
+
+// TopicPartition names one partition a transaction wrote to.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// Markers is the outcome of one transaction, to be written wherever the
+// transaction wrote: a control batch in each partition, and the offsets it
+// committed for each group (TxnOffsetCommit) made visible or dropped.
+type Markers struct {
+	TransactionalID string
+	ProducerID      int64
+	// ProducerEpoch is the epoch the markers carry: the transaction's, or
+	// a bumped one that also fences the producer (an abort on timeout or
+	// on InitProducerId).
+	ProducerEpoch int16
+	Commit        bool
+	Partitions    []TopicPartition
+	Groups        []string
+}
+
+// MarkerWriter writes a transaction's markers. Writing is idempotent: a
+// partition where the producer has no open transaction, or a group without
+// pending offsets of the producer, is left as it is. WriteMarkers returns
+// nil once every marker is written; after an error some may not be, and the
+// caller repeats the call (with the same Markers) until it succeeds.
+type MarkerWriter interface {
+	WriteMarkers(ctx context.Context, m Markers) error
+}
