@@ -10,10 +10,12 @@ package kafka
 //     implicit transaction partitions; without transactions it is v11.
 //   - acks must be -1, 0 or 1 (else INVALID_REQUIRED_ACKS). acks=1 and acks=-1
 //     both answer after the Raft commit; acks=0 answers nothing.
-//   - Transactional produce (non-null TransactionalID) gets UNSUPPORTED_VERSION
-//     per partition: transactions are not implemented yet and the client must
-//     fail clearly rather than retry (InitProducerId refuses transactional IDs
-//     the same way, so a real client never gets this far).
+//   - Transactional produce (non-null TransactionalID): the batches open
+//     (or continue) their producer's transaction in each partition, which
+//     its coordinator ends with a marker (raftsm/txn.go). With ACLs it needs
+//     WRITE on the transactional ID (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
+//     The partition does not check with the coordinator that the
+//     transaction added it (KIP-890's verification is not done).
 //   - Topics are not auto-created on produce: unknown topics and partition
 //     indexes get UNKNOWN_TOPIC_OR_PARTITION. Empty records get INVALID_RECORD.
 //   - The batches are validated and proposed (Backend.Append) on the
@@ -70,8 +72,8 @@ func beginProduce(s *Server, r *request) func(context.Context) kmsg.Response {
 		reject = kerr.UnsupportedForMessageFormat.Code
 	case req.Acks != -1 && req.Acks != 0 && req.Acks != 1:
 		reject = kerr.InvalidRequiredAcks.Code
-	case req.TransactionID != nil:
-		reject = kerr.UnsupportedVersion.Code
+	case req.TransactionID != nil && !s.authorized(r, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTransactionalId, *req.TransactionID):
+		reject = kerr.TransactionalIDAuthorizationFailed.Code
 	}
 
 	var pending []producePending

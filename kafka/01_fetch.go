@@ -29,9 +29,14 @@ package kafka
 //     with PreferredReadReplica set and no records; that broker then serves
 //     the client from its follower replica after a ReadIndex
 //     (Backend.ReadFollower).
-//   - LastStableOffset = HighWatermark (no transactions yet), no aborted
-//     transactions. IsolationLevel and LastFetchedEpoch (no DivergingEpoch)
-//     are not used yet.
+//   - Transactions: LastStableOffset is the first offset of the earliest
+//     open transaction (the high watermark when none is open). With
+//     IsolationLevel 1 (read_committed) a partition's records stop before it
+//     (whole batches: a transaction's first batch starts there), and
+//     AbortedTransactions lists the aborted transactions overlapping the
+//     records returned, so the client drops their records; the control
+//     batches (markers) are returned as stored, as Kafka does.
+//     LastFetchedEpoch (no DivergingEpoch) is not used yet.
 //   - With ACLs (authz.go), a topic needs READ: TOPIC_AUTHORIZATION_FAILED
 //     otherwise, before its existence is told.
 //   - Quotas (quotas.go): the records' bytes count against the client's
@@ -42,11 +47,13 @@ package kafka
 
 import (
 	"context"
+	"encoding/binary"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-go/chronik/core/batch"
 	"github.com/chronik-go/chronik/core/partition"
 	"github.com/chronik-go/chronik/core/quota"
 )
@@ -155,7 +162,8 @@ func handleFetch(ctx context.Context, s *Server, r *request) kmsg.Response {
 		defer s.addFetchHints(resp, parts) // on whichever answer is returned
 	}
 	defer s.throttleFetch(r, resp)
-	total, failed := s.readFetch(ctx, parts, req.MaxBytes)
+	committed := req.IsolationLevel == 1
+	total, failed := s.readFetch(ctx, parts, req.MaxBytes, committed)
 	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
 	if wait <= 0 || len(parts) == 0 || topicError || failed || total >= int(req.MinBytes) {
 		return resp
@@ -169,7 +177,7 @@ func handleFetch(ctx context.Context, s *Server, r *request) kmsg.Response {
 	}
 	wake, stop := s.backend.Watch(tps)
 	defer stop()
-	total, failed = s.readFetch(ctx, parts, req.MaxBytes)
+	total, failed = s.readFetch(ctx, parts, req.MaxBytes, committed)
 	if failed || total >= int(req.MinBytes) {
 		return resp
 	}
@@ -186,7 +194,7 @@ func handleFetch(ctx context.Context, s *Server, r *request) kmsg.Response {
 		case <-s.stopping:
 			return resp
 		}
-		total, failed = s.readFetch(ctx, parts, req.MaxBytes)
+		total, failed = s.readFetch(ctx, parts, req.MaxBytes, committed)
 		if failed || total >= int(req.MinBytes) {
 			return resp
 		}
@@ -195,8 +203,8 @@ func handleFetch(ctx context.Context, s *Server, r *request) kmsg.Response {
 
 // readFetch reads every partition into its response entry (overwriting what
 // a previous round put there) and returns the bytes read and whether any
-// partition failed.
-func (s *Server) readFetch(ctx context.Context, parts []fetchPartition, maxBytes int32) (total int, failed bool) {
+// partition failed. committed reads stop at the last stable offset.
+func (s *Server) readFetch(ctx context.Context, parts []fetchPartition, maxBytes int32, committed bool) (total int, failed bool) {
 	budget := int(maxBytes)
 	self := s.backend.NodeID()
 	for i := range parts {
@@ -204,6 +212,7 @@ func (s *Server) readFetch(ctx context.Context, parts []fetchPartition, maxBytes
 		out := p.out
 		out.ErrorCode = 0
 		out.RecordBatches = noRecords
+		out.AbortedTransactions = nil
 
 		if p.currentEpoch >= 0 && !p.follower {
 			st, err := s.backend.PartitionState(p.tp)
@@ -227,7 +236,7 @@ func (s *Server) readFetch(ctx context.Context, parts []fetchPartition, maxBytes
 				failed = true
 				continue
 			}
-			out.HighWatermark, out.LastStableOffset, out.LogStartOffset = st.HighWatermark, st.HighWatermark, st.LogStartOffset
+			out.HighWatermark, out.LastStableOffset, out.LogStartOffset = st.HighWatermark, st.LastStableOffset, st.LogStartOffset
 			continue
 		}
 		var (
@@ -244,7 +253,20 @@ func (s *Server) readFetch(ctx context.Context, parts []fetchPartition, maxBytes
 			failed = true
 			continue
 		}
-		out.HighWatermark, out.LastStableOffset, out.LogStartOffset = res.HighWatermark, res.HighWatermark, res.LogStartOffset
+		out.HighWatermark, out.LastStableOffset, out.LogStartOffset = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
+		if committed {
+			var end int64
+			res.Records, end = batchesBelow(res.Records, res.LastStableOffset)
+			if len(res.Records) > 0 {
+				aborted, err := s.backend.AbortedTxns(p.tp, p.offset, end)
+				if err != nil {
+					out.ErrorCode = s.errCode("Fetch", err)
+					failed = true
+					continue
+				}
+				out.AbortedTransactions = abortedTransactions(aborted)
+			}
+		}
 		if total > 0 && len(res.Records) > limit {
 			// Only the first partition with data may exceed the limits.
 			continue
@@ -255,6 +277,32 @@ func (s *Server) readFetch(ctx context.Context, parts []fetchPartition, maxBytes
 		total += len(res.Records)
 	}
 	return total, failed
+}
+
+// batchesBelow returns the leading batches of records whose base offset is
+// below limit, and the offset after the last one kept.
+func batchesBelow(records []byte, limit int64) ([]byte, int64) {
+	n, end := 0, int64(0)
+	for n+batch.HeaderSize <= len(records) {
+		base := int64(binary.BigEndian.Uint64(records[n:]))
+		size := 12 + int(int32(binary.BigEndian.Uint32(records[n+8:])))
+		if base >= limit || size < batch.HeaderSize || n+size > len(records) {
+			break
+		}
+		end = base + int64(int32(binary.BigEndian.Uint32(records[n+23:]))) + 1
+		n += size
+	}
+	return records[:n], end
+}
+
+// abortedTransactions converts to the response's entries.
+func abortedTransactions(a []partition.AbortedTxn) []kmsg.FetchResponseTopicPartitionAbortedTransaction {
+	out := make([]kmsg.FetchResponseTopicPartitionAbortedTransaction, len(a))
+	for i := range a {
+		out[i] = kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+		out[i].ProducerID, out[i].FirstOffset = a[i].ProducerID, a[i].FirstOffset
+	}
+	return out
 }
 
 // throttleFetch counts resp's records against r's consumer_byte_rate.

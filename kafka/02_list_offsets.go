@@ -20,8 +20,9 @@ package kafka
 //     against a wrong epoch.
 //   - With ACLs (authz.go), a topic needs DESCRIBE:
 //     TOPIC_AUTHORIZATION_FAILED otherwise.
-//   - IsolationLevel is ignored (no transactions: last stable = high
-//     watermark). TimeoutMillis (v10+) bounds timestamp lookups.
+//   - Latest is the last stable offset for IsolationLevel 1
+//     (read_committed: below the earliest open transaction), the high
+//     watermark otherwise. TimeoutMillis (v10+) bounds timestamp lookups.
 
 import (
 	"context"
@@ -78,13 +79,13 @@ func handleListOffsets(ctx context.Context, s *Server, r *request) kmsg.Response
 				sp.ErrorCode = code
 				continue
 			}
-			s.listOffset(ctx, self, partition.TP{Topic: rt.Topic, Partition: rp.Partition}, rp, req.Version, sp)
+			s.listOffset(ctx, self, partition.TP{Topic: rt.Topic, Partition: rp.Partition}, rp, req.Version, req.IsolationLevel == 1, sp)
 		}
 	}
 	return resp
 }
 
-func (s *Server) listOffset(ctx context.Context, self int32, tp partition.TP, rp *kmsg.ListOffsetsRequestTopicPartition, version int16, out *kmsg.ListOffsetsResponseTopicPartition) {
+func (s *Server) listOffset(ctx context.Context, self int32, tp partition.TP, rp *kmsg.ListOffsetsRequestTopicPartition, version int16, committed bool, out *kmsg.ListOffsetsResponseTopicPartition) {
 	st, err := s.backend.PartitionState(tp)
 	if err != nil {
 		out.ErrorCode = s.errCode("ListOffsets", err)
@@ -100,6 +101,9 @@ func (s *Server) listOffset(ctx context.Context, self int32, tp partition.TP, rp
 	switch rp.Timestamp {
 	case listLatest:
 		out.Offset, out.LeaderEpoch = st.HighWatermark, st.LeaderEpoch
+		if committed {
+			out.Offset = st.LastStableOffset
+		}
 	case listEarliest:
 		out.Offset = st.LogStartOffset
 	case listEarliestLoc:

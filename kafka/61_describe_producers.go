@@ -8,8 +8,9 @@ package kafka
 //     then, raftsm), with their epoch, the sequence of their last record
 //     and the time of their last append (ms; -1 for state kept before
 //     times were, and LastSequence -1 when no sequence is kept).
-//     CoordinatorEpoch and CurrentTxnStartOffset are -1: there are no
-//     transactions yet.
+//     CurrentTxnStartOffset is the first offset of the producer's open
+//     transaction (-1 when none is open); CoordinatorEpoch is -1 (the
+//     partition does not keep it).
 //   - Only the leader answers (NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE);
 //     an unknown topic or partition is UNKNOWN_TOPIC_OR_PARTITION.
 //   - With ACLs (authz.go), a topic needs READ: TOPIC_AUTHORIZATION_FAILED
@@ -72,7 +73,7 @@ func (s *Server) describeProducers(tp partition.TP, self int32, out *kmsg.Descri
 		ap := kmsg.NewDescribeProducersResponseTopicPartitionActiveProducer()
 		ap.ProducerID, ap.ProducerEpoch = p.ID, int32(p.Epoch)
 		ap.LastSequence, ap.LastTimestamp = p.LastSequence, p.LastTimestamp
-		ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = -1, -1
+		ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = -1, p.TxnStartOffset
 		out.ActiveProducers = append(out.ActiveProducers, ap)
 	}
 }

@@ -197,11 +197,6 @@ func TestProduce(t *testing.T) {
 			r.Acks = 2
 			return r
 		}, kerr.InvalidRequiredAcks},
-		{"transactional", func() *kmsg.ProduceRequest {
-			r := produceRequest(9, "p", 0, makeBatch(1, "a"))
-			r.TransactionID = kmsg.StringPtr("txn")
-			return r
-		}, kerr.UnsupportedVersion},
 		{"unknown topic", func() *kmsg.ProduceRequest { return produceRequest(9, "nope", 0, makeBatch(1, "a")) }, kerr.UnknownTopicOrPartition},
 		{"unknown partition", func() *kmsg.ProduceRequest { return produceRequest(9, "p", 2, makeBatch(1, "a")) }, kerr.UnknownTopicOrPartition},
 		{"negative partition", func() *kmsg.ProduceRequest { return produceRequest(9, "p", -1, makeBatch(1, "a")) }, kerr.UnknownTopicOrPartition},

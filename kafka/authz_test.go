@@ -137,6 +137,17 @@ func TestACLEnforcement(t *testing.T) {
 	check("bob produces to orders-1", produceCode(t, bob, "orders-1"), failed)
 	check("admin produces to payments", produceCode(t, admin, "payments"), 0)
 	check("bob fetches orders-1", fetchCode(t, bob, "orders-1"), 0)
+	txnProduce := func(cl *kgo.Client, topic string) int16 {
+		req := produceRequest(9, topic, 0, makeBatch(1700000000000, "v"))
+		req.TransactionID = kmsg.StringPtr("tx-1")
+		resp, err := req.RequestWith(context.Background(), cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	check("alice produces to orders-1 as transactional ID tx-1", txnProduce(alice, "orders-1"), kerr.TransactionalIDAuthorizationFailed.Code)
+	check("admin produces as transactional ID tx-1", txnProduce(admin, "payments"), 0)
 	check("alice fetches orders-1", fetchCode(t, alice, "orders-1"), failed)
 
 	// Metadata: all topics lists the describable ones (WRITE and READ

@@ -93,6 +93,9 @@ type Backend interface {
 	// Producers returns the idempotent producers the local replica of tp
 	// knows (DescribeProducers).
 	Producers(tp partition.TP) ([]partition.Producer, error)
+	// AbortedTxns returns the aborted transactions of the local replica
+	// that overlap offsets [from, to), for read_committed fetches.
+	AbortedTxns(tp partition.TP, from, to int64) ([]partition.AbortedTxn, error)
 	// DeleteRecords advances the log start offset to offset (-1: the high
 	// watermark) and returns the new log start; beyond the high watermark
 	// is partition.ErrOffsetOutOfRange.

@@ -20,7 +20,7 @@ func TestDescribeProducers(t *testing.T) {
 	ts.createTopic(t, "p", 2)
 	ts.b.mu.Lock()
 	ts.b.mu.producers = map[partition.TP][]partition.Producer{
-		tp("p", 1): {{ID: 1000, Epoch: 2, LastSequence: 41, LastTimestamp: 1700000000000}, {ID: 1001, LastSequence: -1, LastTimestamp: -1}},
+		tp("p", 1): {{ID: 1000, Epoch: 2, LastSequence: 41, LastTimestamp: 1700000000000, TxnStartOffset: -1}, {ID: 1001, LastSequence: -1, LastTimestamp: -1, TxnStartOffset: 17}},
 	}
 	ts.b.mu.Unlock()
 	adm := kadm.NewClient(newKgoClient(t, ts))
@@ -39,6 +39,9 @@ func TestDescribeProducers(t *testing.T) {
 	if first.ProducerID != 1000 || first.ProducerEpoch != 2 || first.LastSequence != 41 || first.LastTimestamp != 1700000000000 ||
 		first.CoordinatorEpoch != -1 || first.CurrentTxnStartOffset != -1 {
 		t.Errorf("producer 1000: %+v", first)
+	}
+	if second := p1.ActiveProducers.Sorted()[1]; second.CurrentTxnStartOffset != 17 {
+		t.Errorf("producer 1001 has a transaction open at 17: %+v", second)
 	}
 	req := kmsg.NewPtrDescribeProducersRequest()
 	rt := kmsg.NewDescribeProducersRequestTopic()

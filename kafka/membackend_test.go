@@ -234,7 +234,7 @@ func (b *memBackend) PartitionState(tp partition.TP) (partition.State, error) {
 	if err != nil {
 		return partition.State{}, err
 	}
-	return partition.State{Leader: b.nodeID, LeaderEpoch: b.epoch, LogStartOffset: l.start, HighWatermark: l.next}, nil
+	return partition.State{Leader: b.nodeID, LeaderEpoch: b.epoch, LogStartOffset: l.start, HighWatermark: l.next, LastStableOffset: l.next}, nil
 }
 
 // Append is only here to satisfy Backend; the server's appendTo seam calls
@@ -314,7 +314,7 @@ func (b *memBackend) Read(tp partition.TP, offset int64, maxBytes int32) (partit
 	if offset < l.start || offset > l.next {
 		return partition.ReadResult{}, fmt.Errorf("%w: %d not in [%d, %d]", partition.ErrOffsetOutOfRange, offset, l.start, l.next)
 	}
-	res := partition.ReadResult{HighWatermark: l.next, LogStartOffset: l.start}
+	res := partition.ReadResult{HighWatermark: l.next, LastStableOffset: l.next, LogStartOffset: l.start}
 	for _, mb := range l.batches {
 		if mb.last < offset {
 			continue
@@ -384,6 +384,11 @@ func (b *memBackend) Producers(tp partition.TP) ([]partition.Producer, error) {
 		return nil, err
 	}
 	return b.mu.producers[tp], nil
+}
+
+// AbortedTxns: the in-memory log has no transactions.
+func (b *memBackend) AbortedTxns(partition.TP, int64, int64) ([]partition.AbortedTxn, error) {
+	return nil, nil
 }
 
 var _ Backend = (*memBackend)(nil)

@@ -26,6 +26,8 @@ import (
 //	's' BE64(baseOffset)    → BE64(bytes appended before that batch), for batches crossing a
 //	                          positionStep boundary (admin.go)
 //	'r' BE64(baseOffset)    → a tiered segment of the manifest (tiered.go)
+//	'x' BE64(markerOffset)  → an aborted transaction: producer ID, first offset (txn.go)
+//	'X'                     → the longest aborted transaction's offset span (txn.go)
 //
 // The state key continues with the local start and the tiered end
 // (tiered.go), then the append clock; state keys written before tiering end
@@ -83,16 +85,18 @@ type Partition struct {
 	logStart   int64
 	maxTS      int64
 	producers  map[int64]*producerState
-	clock      int64         // largest proposer time (ms) of an applied append: what producer expiry is judged by
-	lastSweep  int64         // clock at the last removal of expired producers
-	bytes      int64         // bytes ever appended: the byte position of next
-	startPos   int64         // byte position of the batch holding localStart
-	localStart int64         // first offset stored locally (tiered.go)
-	tieredEnd  int64         // offset after the last tiered segment
-	tieredPos  int64         // byte position of tieredEnd
-	cmd        AppendCommand // decode scratch
-	files      *batchFiles   // the record batches (batchfiles.go)
-	ioErr      error         // a batch file write failed: Update fails
+	open       map[int64]int64 // producer ID → first offset of its open transaction (txn.go)
+	abortSpan  int64           // the longest aborted transaction's last minus first offset
+	clock      int64           // largest proposer time (ms) of an applied append: what producer expiry is judged by
+	lastSweep  int64           // clock at the last removal of expired producers
+	bytes      int64           // bytes ever appended: the byte position of next
+	startPos   int64           // byte position of the batch holding localStart
+	localStart int64           // first offset stored locally (tiered.go)
+	tieredEnd  int64           // offset after the last tiered segment
+	tieredPos  int64           // byte position of tieredEnd
+	cmd        AppendCommand   // decode scratch
+	files      *batchFiles     // the record batches (batchfiles.go)
+	ioErr      error           // a batch file write failed: Update fails
 	comp       compactionState
 	job        *compactJob // the pending compaction pass's worker (compaction.go)
 	// startCompaction says a pass began in this Update: its worker starts
@@ -101,6 +105,8 @@ type Partition struct {
 	compactionGauges
 
 	hw       atomic.Int64  // next offset after the last applied batch
+	lso      atomic.Int64  // last stable offset: the first open transaction's first offset, else hw
+	span     atomic.Int64  // abortSpan
 	start    atomic.Int64  // log start offset
 	local    atomic.Int64  // local start offset
 	tiered   atomic.Int64  // tiered end
@@ -130,12 +136,16 @@ type producerState struct {
 	epoch int16
 	seqs  []seqRange // oldest first, at most maxSequencesTracked
 	last  int64      // clock at its last append; math.MaxInt64 if stored before it was kept
+	// txnFirst is the first offset of the producer's open transaction, -1
+	// when none is open.
+	txnFirst int64
 }
 
 // expired reports whether the state has expired at clock: the producer is
-// then unknown, as if it had never written.
+// then unknown, as if it had never written. A producer with an open
+// transaction never expires (its coordinator ends the transaction).
 func (s *producerState) expired(clock int64) bool {
-	return s.last != math.MaxInt64 && clock-s.last > producerExpirationMs
+	return s.txnFirst < 0 && s.last != math.MaxInt64 && clock-s.last > producerExpirationMs
 }
 
 // NewPartition returns the state machine for a partition shard; onApply is
@@ -175,6 +185,7 @@ func (p *Partition) load() error {
 	p.bytes, p.startPos, p.localStart, p.tieredEnd, p.tieredPos = 0, 0, 0, 0, 0
 	p.comp, p.startCompaction = compactionState{}, false
 	p.producers = make(map[int64]*producerState)
+	p.open = make(map[int64]int64)
 	v, closer, err := p.store.db.Get(p.key(keyState, 0))
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
@@ -216,8 +227,14 @@ func (p *Partition) load() error {
 			return err
 		}
 		p.producers[pid] = st
+		if st.txnFirst >= 0 {
+			p.open[pid] = st.txnFirst
+		}
 		return nil
 	})
+	if err == nil {
+		p.abortSpan, err = p.loadAbortSpan()
+	}
 	if err == nil {
 		err = p.scan(keyEpoch, func(k, v []byte) error {
 			if len(k) != 4 || len(v) != 8 {
@@ -243,6 +260,7 @@ func (p *Partition) load() error {
 	p.tiered.Store(p.tieredEnd)
 	p.publishSizes()
 	p.hw.Store(p.next)
+	p.publishStable()
 	if p.comp.pending {
 		p.startWorker()
 	}
@@ -330,6 +348,7 @@ func (p *Partition) Update(ents []sm.Entry) ([]sm.Entry, error) {
 	p.logIndex.Store(p.applied)
 	if p.hw.Load() != p.next {
 		p.hw.Store(p.next)
+		p.publishStable()
 		p.onApply()
 	}
 	return ents, nil
@@ -400,6 +419,8 @@ func (p *Partition) apply(b *pebble.Batch, cmd []byte) sm.Result {
 		return p.applyCompactBegin(b, &d)
 	case cmdCompactEnd:
 		return p.applyCompactEnd(b, &d)
+	case cmdTxnMarker:
+		return p.applyTxnMarker(b, &d)
 	default:
 		return sm.Result{Data: statusData[StatusUnsupportedCmd]}
 	}
@@ -419,7 +440,8 @@ func (p *Partition) applyAppend(b *pebble.Batch, d *dec, withOpts bool) sm.Resul
 		return sm.Result{Data: statusData[StatusMalformed]}
 	}
 	for i := range c.Batches {
-		if len(c.Batches[i].Data) < batchHeaderSize || c.Batches[i].Meta.LastOffsetDelta < 0 {
+		if len(c.Batches[i].Data) < batchHeaderSize || c.Batches[i].Meta.LastOffsetDelta < 0 ||
+			c.Batches[i].Meta.ProducerID < 0 && isTransactional(c.Batches[i].Data) {
 			return sm.Result{Data: statusData[StatusMalformed]}
 		}
 	}
@@ -441,6 +463,22 @@ func (p *Partition) applyAppend(b *pebble.Batch, d *dec, withOpts bool) sm.Resul
 			return sm.Result{Data: statusData[status]}
 		}
 	}
+	base, st := p.appendBatches(b, c, opts, st)
+	if st != nil {
+		st.last = p.clock
+		p.putProducer(b, first.ProducerID, st)
+	}
+	if p.clock-p.lastSweep > producerSweepMs {
+		p.sweepProducers(b)
+	}
+	return sm.Result{Value: uint64(base)}
+}
+
+// appendBatches writes the batches of c at the next offset, and records
+// them in the producer state st (nil without one); it returns the first
+// batch's offset and the producer state, new if st was nil or of another
+// epoch.
+func (p *Partition) appendBatches(b *pebble.Batch, c *AppendCommand, opts AppendOptions, st *producerState) (int64, *producerState) {
 	p.recordEpoch(b, c.LeaderEpoch)
 	base := p.next
 	pos := p.bytes
@@ -473,12 +511,19 @@ func (p *Partition) applyAppend(b *pebble.Batch, d *dec, withOpts bool) sm.Resul
 			tk := binary.BigEndian.AppendUint64(p.key(keyTime, 8), orderedTS(p.maxTS))
 			_ = b.Set(tk, binary.BigEndian.AppendUint64(nil, uint64(off)), nil)
 		}
-		if bt.Meta.ProducerID >= 0 {
+		if pid := bt.Meta.ProducerID; pid >= 0 {
 			if st == nil || st.epoch != bt.Meta.ProducerEpoch {
-				st = &producerState{epoch: bt.Meta.ProducerEpoch}
-				p.producers[bt.Meta.ProducerID] = st
+				// A new epoch: a transaction of the old one has ended (its
+				// coordinator writes the markers before it bumps the epoch).
+				st = &producerState{epoch: bt.Meta.ProducerEpoch, txnFirst: -1}
+				p.producers[pid] = st
+				delete(p.open, pid)
 			}
 			st.push(seqRange{first: bt.Meta.BaseSequence, last: lastSeq(bt.Meta), base: off})
+			if st.txnFirst < 0 && isTransactional(bt.Data) {
+				st.txnFirst = off
+				p.open[pid] = off
+			}
 		}
 		p.next += int64(bt.Meta.LastOffsetDelta) + 1
 	}
@@ -490,15 +535,13 @@ func (p *Partition) applyAppend(b *pebble.Batch, d *dec, withOpts bool) sm.Resul
 	} else if at != pos {
 		p.ioErr = fmt.Errorf("batch files end at %d, state at %d", at, pos)
 	}
-	if st != nil {
-		st.last = p.clock
-		pk := binary.BigEndian.AppendUint64(p.key(keyProducer, 8), uint64(first.ProducerID))
-		_ = b.Set(pk, st.encode(), nil)
-	}
-	if p.clock-p.lastSweep > producerSweepMs {
-		p.sweepProducers(b)
-	}
-	return sm.Result{Value: uint64(base)}
+	return base, st
+}
+
+// putProducer stores a producer's state.
+func (p *Partition) putProducer(b *pebble.Batch, pid int64, st *producerState) {
+	pk := binary.BigEndian.AppendUint64(p.key(keyProducer, 8), uint64(pid))
+	_ = b.Set(pk, st.encode(), nil)
 }
 
 // writeBufs holds the buffers appends assemble their batches in, shared by
@@ -588,7 +631,7 @@ func (s *producerState) push(r seqRange) {
 }
 
 func (s *producerState) encode() []byte {
-	e := enc{b: make([]byte, 0, 11+len(s.seqs)*16)}
+	e := enc{b: make([]byte, 0, 19+len(s.seqs)*16)}
 	e.i16(s.epoch)
 	e.u8(byte(len(s.seqs)))
 	for _, r := range s.seqs {
@@ -597,18 +640,22 @@ func (s *producerState) encode() []byte {
 		e.i64(r.base)
 	}
 	e.i64(s.last)
+	e.i64(s.txnFirst)
 	return e.b
 }
 
 func decodeProducer(v []byte) (*producerState, error) {
 	d := dec{b: v}
-	st := &producerState{epoch: d.i16(), last: math.MaxInt64}
+	st := &producerState{epoch: d.i16(), last: math.MaxInt64, txnFirst: -1}
 	n := int(d.u8())
 	for i := 0; i < n && d.err == nil; i++ {
 		st.seqs = append(st.seqs, seqRange{first: d.i32(), last: d.i32(), base: d.i64()})
 	}
 	if d.err == nil && len(d.b) > 0 { // stored before the clock: never expires until it appends
 		st.last = d.i64()
+	}
+	if d.err == nil && len(d.b) > 0 { // stored before transactions: none open
+		st.txnFirst = d.i64()
 	}
 	return st, d.err
 }

@@ -243,8 +243,8 @@ func TestPartitionProducerExpiry(t *testing.T) {
 		}
 	}
 	if got, err := h.p.Producers(); err != nil || len(got) != 2 ||
-		got[0] != (ProducerInfo{ID: 7, LastSequence: 1, LastTimestamp: t0 + day}) ||
-		got[1] != (ProducerInfo{ID: 8, LastSequence: 1, LastTimestamp: t0 + day/2}) {
+		got[0] != (ProducerInfo{ID: 7, LastSequence: 1, LastTimestamp: t0 + day, TxnStartOffset: -1}) ||
+		got[1] != (ProducerInfo{ID: 8, LastSequence: 1, LastTimestamp: t0 + day/2, TxnStartOffset: -1}) {
 		t.Fatalf("producers: %+v %v", got, err)
 	}
 	// 7 last appended at t0+day: at t0+2day+1 it has expired, 8 (t0+day/2) too.
@@ -260,7 +260,7 @@ func TestPartitionProducerExpiry(t *testing.T) {
 	}
 	// DescribeProducers' view: 7 alone, with its new sequence and time.
 	if got, err := h.p.Producers(); err != nil || len(got) != 1 ||
-		got[0] != (ProducerInfo{ID: 7, Epoch: 0, LastSequence: 0, LastTimestamp: t0 + 2*day + 1}) {
+		got[0] != (ProducerInfo{ID: 7, Epoch: 0, LastSequence: 0, LastTimestamp: t0 + 2*day + 1, TxnStartOffset: -1}) {
 		t.Fatalf("producers after a day: %+v %v", got, err)
 	}
 	// The sweep removed 8 (its append failed, so nothing brought it back).
@@ -286,9 +286,9 @@ func TestPartitionProducerExpiry(t *testing.T) {
 
 	// State stored before the clock was kept (no time at its end) never
 	// expires until it appends again.
-	old := &producerState{epoch: 0, seqs: []seqRange{{0, 0, 0}}}
+	old := &producerState{epoch: 0, seqs: []seqRange{{0, 0, 0}}, txnFirst: -1}
 	v := old.encode()
-	legacy, err := decodeProducer(v[:len(v)-8])
+	legacy, err := decodeProducer(v[:len(v)-16])
 	if err != nil || legacy.expired(t0+100*day) {
 		t.Fatalf("legacy state: %+v %v", legacy, err)
 	}

@@ -21,6 +21,9 @@ type ProducerInfo struct {
 	// LastTimestamp is the append clock (ms) of its last append, -1 if it
 	// was stored before the clock was kept.
 	LastTimestamp int64
+	// TxnStartOffset is the first offset of its open transaction, -1 if
+	// none is open.
+	TxnStartOffset int64
 }
 
 // Producers returns the producers whose state has not expired, by ID. It
@@ -64,7 +67,7 @@ func (p *Partition) Producers() ([]ProducerInfo, error) {
 		if st.expired(clock) {
 			continue
 		}
-		info := ProducerInfo{ID: int64(binary.BigEndian.Uint64(k)), Epoch: st.epoch, LastSequence: -1, LastTimestamp: st.last}
+		info := ProducerInfo{ID: int64(binary.BigEndian.Uint64(k)), Epoch: st.epoch, LastSequence: -1, LastTimestamp: st.last, TxnStartOffset: st.txnFirst}
 		if len(st.seqs) > 0 {
 			info.LastSequence = st.seqs[len(st.seqs)-1].last
 		}

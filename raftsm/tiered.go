@@ -162,6 +162,9 @@ func (p *Partition) applyTrim(b *pebble.Batch, d *dec) sm.Result {
 // the new log start leave the manifest. logStart must not exceed next.
 func (p *Partition) advance(b *pebble.Batch, logStart, localStart int64) error {
 	p.logStart = max(p.logStart, logStart)
+	if p.abortSpan > 0 {
+		p.dropAborted(b)
+	}
 	local := max(p.localStart, p.logStart, min(localStart, p.tieredEnd))
 	if local > p.localStart {
 		keep, err := p.batchContaining(b, local)

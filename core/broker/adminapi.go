@@ -24,12 +24,14 @@ import (
 //	POST /v1/topics/{topic}/partitions/{p}/leader?to=NODE → 202 once requested
 //	GET  /v1/tier                                         → TierStatus (adminapi_tier.go)
 //	POST /v1/backups, GET /v1/backups[/{id}]               → backups (adminapi_backup.go)
+//	POST /v1/txn-markers                                  ← txn.Markers: write those led here (txnmarkers.go)
 func (b *Broker) registerAdminAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/status", b.handleStatus)
 	mux.HandleFunc("GET /v1/tier", b.handleTierStatus)
 	mux.HandleFunc("POST /v1/topics/{topic}/partitions/{partition}/leader", b.handleTransferLeader)
 	b.registerMembershipAPI(mux) // adminapi_membership.go
 	b.registerBackupAPI(mux)     // adminapi_backup.go
+	mux.HandleFunc("POST /v1/txn-markers", b.handleTxnMarkers)
 }
 
 // Status reports this node's replicas.

@@ -112,6 +112,11 @@ func (b *backend) Producers(tp partition.TP) ([]partition.Producer, error) {
 	return ps, b.notLocal(tp, err)
 }
 
+func (b *backend) AbortedTxns(tp partition.TP, from, to int64) ([]partition.AbortedTxn, error) {
+	a, err := b.partitionService.AbortedTxns(tp, from, to)
+	return a, b.notLocal(tp, err)
+}
+
 func (b *backend) PreferredReadReplica(tp partition.TP, rack string) int32 {
 	if rack == "" {
 		return -1

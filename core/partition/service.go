@@ -167,7 +167,7 @@ func (s *Service) PartitionState(tp TP) (State, error) {
 	node, epoch, _, err := r.leader()
 	st := State{
 		Leader: node, LeaderEpoch: epoch, LogStartOffset: r.sm.LogStartOffset(), LocalStartOffset: r.sm.LocalStartOffset(),
-		HighWatermark: r.sm.HighWatermark(), SizeBytes: r.sm.SizeBytes(), TieredEnd: r.sm.TieredEnd(),
+		HighWatermark: r.sm.HighWatermark(), LastStableOffset: r.sm.LastStableOffset(), SizeBytes: r.sm.SizeBytes(), TieredEnd: r.sm.TieredEnd(),
 	}
 	if err != nil && !errors.Is(err, ErrLeaderNotAvailable) {
 		return st, err
@@ -277,9 +277,9 @@ func proposeError(err error) error {
 func (s *Service) Read(tp TP, offset int64, maxBytes int32) (ReadResult, error) {
 	r := s.lookup(tp)
 	if r == nil {
-		return ReadResult{HighWatermark: -1, LogStartOffset: -1}, ErrUnknownPartition
+		return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, ErrUnknownPartition
 	}
-	res := ReadResult{HighWatermark: r.sm.HighWatermark(), LogStartOffset: r.sm.LogStartOffset()}
+	res := ReadResult{HighWatermark: r.sm.HighWatermark(), LastStableOffset: r.sm.LastStableOffset(), LogStartOffset: r.sm.LogStartOffset()}
 	if _, _, isUs, err := r.leader(); err != nil || !isUs {
 		if err == nil {
 			err = ErrNotLeader
@@ -465,23 +465,23 @@ func (s *Service) Replicas() []ReplicaState {
 func (s *Service) ReadFollower(ctx context.Context, tp TP, offset int64, maxBytes int32) (ReadResult, error) {
 	r := s.lookup(tp)
 	if r == nil {
-		return ReadResult{HighWatermark: -1, LogStartOffset: -1}, ErrUnknownPartition
+		return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, ErrUnknownPartition
 	}
 	if _, _, isUs, err := r.leader(); err == nil && !isUs {
 		rs, err := s.nh.ReadIndex(r.shardID, proposalTimeout)
 		if err != nil {
-			return ReadResult{HighWatermark: -1, LogStartOffset: -1}, proposeError(err)
+			return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, proposeError(err)
 		}
 		select {
 		case res := <-rs.ResultC():
 			rs.Release()
 			if !res.Completed() {
-				return ReadResult{HighWatermark: -1, LogStartOffset: -1}, ErrLeaderNotAvailable
+				return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, ErrLeaderNotAvailable
 			}
 		case <-ctx.Done():
-			return ReadResult{HighWatermark: -1, LogStartOffset: -1}, ErrTimeout
+			return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, ErrTimeout
 		}
 	}
-	res := ReadResult{HighWatermark: r.sm.HighWatermark(), LogStartOffset: r.sm.LogStartOffset()}
+	res := ReadResult{HighWatermark: r.sm.HighWatermark(), LastStableOffset: r.sm.LastStableOffset(), LogStartOffset: r.sm.LogStartOffset()}
 	return readLocal(r, res, offset, maxBytes)
 }

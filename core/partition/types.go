@@ -44,6 +44,7 @@ type State struct {
 	// to LogStartOffset, data is in tiered storage only.
 	LocalStartOffset int64
 	HighWatermark    int64 // committed and applied end offset
+	LastStableOffset int64 // below the earliest open transaction (read_committed's end)
 	SizeBytes        int64 // bytes of the batches stored locally
 	TieredEnd        int64 // offset after the last tiered segment, 0 if none
 }
@@ -52,6 +53,9 @@ type State struct {
 // its ID and epoch, the sequence of its last record (-1 if unknown) and
 // the time of its last append (ms, -1 if unknown).
 type Producer = raftsm.ProducerInfo
+
+// AbortedTxn is an aborted transaction: its producer and first offset.
+type AbortedTxn = raftsm.AbortedTxn
 
 // AppendResult is the outcome of one produce to one partition.
 type AppendResult struct {
@@ -65,8 +69,11 @@ type AppendResult struct {
 
 // ReadResult is what one partition returns for a fetch.
 type ReadResult struct {
-	HighWatermark  int64
-	LogStartOffset int64
+	HighWatermark int64
+	// LastStableOffset is where read_committed consumers stop: the first
+	// offset of the earliest open transaction, else the high watermark.
+	LastStableOffset int64
+	LogStartOffset   int64
 	// Records is the stored batches concatenated, exactly as produced except
 	// for baseOffset and partitionLeaderEpoch.
 	Records []byte

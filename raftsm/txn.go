@@ -1,0 +1,201 @@
+package raftsm
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	sm "github.com/lni/dragonboat/v4/statemachine"
+
+	"github.com/chronik-go/chronik/core/batch"
+)
+
+// Transactions in a partition (KIP-98). A producer's transactional batches
+// open a transaction at the first one's offset (producerState.txnFirst);
+// the transaction coordinator ends it with a marker command, which appends
+// a control batch (commit or abort) and, for an abort, records the
+// transaction in the aborted index ('x', keyed by the marker's offset) that
+// read_committed fetches return beside the records. The last stable offset
+// is the first offset of the earliest open transaction (the high watermark
+// when none is open): read_committed consumers read up to it.
+
+// cmdTxnMarker is a partition command: end a producer's open transaction.
+const cmdTxnMarker byte = 15
+
+const (
+	keyAborted   = 'x'
+	keyAbortSpan = 'X'
+)
+
+// attributesOffset is where a batch's attributes sit; transactional is bit 4.
+const (
+	attributesOffset  = 21
+	attrTransactional = 0x10
+)
+
+// isTransactional reports whether a stored or proposed batch belongs to a
+// transaction.
+func isTransactional(data []byte) bool {
+	return len(data) > attributesOffset+1 && binary.BigEndian.Uint16(data[attributesOffset:])&attrTransactional != 0
+}
+
+// TxnMarker ends a producer's open transaction in one partition.
+type TxnMarker struct {
+	ProducerID    int64
+	ProducerEpoch int16
+	Commit        bool
+	// CoordinatorEpoch goes into the marker record, as Kafka's.
+	CoordinatorEpoch int32
+	LeaderEpoch      int32 // proposer's Raft term, as in AppendCommand
+	Timestamp        int64 // proposer's wall clock (ms): the marker's timestamp
+}
+
+// EncodeTxnMarker encodes a marker command.
+func EncodeTxnMarker(m TxnMarker) []byte {
+	e := enc{b: make([]byte, 0, 32)}
+	e.u8(commandVersion)
+	e.u8(cmdTxnMarker)
+	e.i64(m.ProducerID)
+	e.i16(m.ProducerEpoch)
+	if m.Commit {
+		e.u8(1)
+	} else {
+		e.u8(0)
+	}
+	e.i32(m.CoordinatorEpoch)
+	e.i32(m.LeaderEpoch)
+	e.i64(m.Timestamp)
+	return e.b
+}
+
+// applyTxnMarker ends the producer's open transaction: a control batch at
+// the next offset, and for an abort an entry in the aborted index. A marker
+// for a producer without an open transaction (a repeated marker, or a
+// partition the transaction never wrote to) appends nothing; one with a
+// newer epoch still fences the producer's older epoch. A marker older than
+// the producer's epoch is stale and does nothing.
+func (p *Partition) applyTxnMarker(b *pebble.Batch, d *dec) sm.Result {
+	m := TxnMarker{ProducerID: d.i64(), ProducerEpoch: d.i16(), Commit: d.u8() == 1}
+	m.CoordinatorEpoch, m.LeaderEpoch, m.Timestamp = d.i32(), d.i32(), d.i64()
+	if d.err != nil || m.ProducerID < 0 || m.ProducerEpoch < 0 {
+		return sm.Result{Data: statusData[StatusMalformed]}
+	}
+	p.clock = max(p.clock, m.Timestamp)
+	st := p.producers[m.ProducerID]
+	if st == nil || m.ProducerEpoch < st.epoch {
+		return sm.Result{Value: uint64(p.next)}
+	}
+	if st.txnFirst < 0 {
+		if m.ProducerEpoch > st.epoch {
+			st.epoch, st.seqs = m.ProducerEpoch, nil
+			p.putProducer(b, m.ProducerID, st)
+		}
+		return sm.Result{Value: uint64(p.next)}
+	}
+	buf := writeBufs.Get().(*[]byte)
+	defer writeBufs.Put(buf)
+	*buf = batch.AppendControl((*buf)[:0], m.ProducerID, m.ProducerEpoch, m.Commit, m.CoordinatorEpoch, m.Timestamp)
+	c := &p.cmd
+	c.LeaderEpoch, c.Timestamp = m.LeaderEpoch, m.Timestamp
+	c.Batches = append(c.Batches[:0], AppendBatch{Data: *buf, Meta: BatchMeta{MaxTimestamp: m.Timestamp, ProducerID: -1, BaseSequence: -1}})
+	off, _ := p.appendBatches(b, c, AppendOptions{}, nil)
+	first := st.txnFirst
+	st.txnFirst = -1
+	delete(p.open, m.ProducerID)
+	if m.ProducerEpoch > st.epoch {
+		st.epoch, st.seqs = m.ProducerEpoch, nil
+	}
+	st.last = p.clock
+	p.putProducer(b, m.ProducerID, st)
+	if !m.Commit {
+		e := enc{b: make([]byte, 0, 16)}
+		e.i64(m.ProducerID)
+		e.i64(first)
+		_ = b.Set(binary.BigEndian.AppendUint64(p.key(keyAborted, 8), uint64(off)), e.b, nil)
+		if span := off - first; span > p.abortSpan {
+			p.abortSpan = span
+			_ = b.Set(p.key(keyAbortSpan, 0), binary.BigEndian.AppendUint64(nil, uint64(span)), nil)
+		}
+	}
+	return sm.Result{Value: uint64(off)}
+}
+
+// publishStable publishes the last stable offset and the aborted span.
+func (p *Partition) publishStable() {
+	lso := p.next
+	for _, first := range p.open {
+		lso = min(lso, first)
+	}
+	p.lso.Store(lso)
+	p.span.Store(p.abortSpan)
+}
+
+// LastStableOffset is the first offset of the earliest open transaction, or
+// the high watermark when none is open: read_committed consumers read below
+// it.
+func (p *Partition) LastStableOffset() int64 {
+	return max(min(p.lso.Load(), p.hw.Load()), p.start.Load())
+}
+
+// AbortedTxn is an aborted transaction of a partition: its producer and the
+// offset of its first batch (Kafka's FetchResponse AbortedTransactions).
+type AbortedTxn struct {
+	ProducerID  int64
+	FirstOffset int64
+}
+
+// AbortedTxns returns the aborted transactions that overlap [from, to):
+// those whose marker is at or after from and whose first offset is below
+// to, ordered by their markers' offsets. It reads the applied state, so it
+// may run concurrently with Update.
+func (p *Partition) AbortedTxns(from, to int64) ([]AbortedTxn, error) {
+	if to <= from {
+		return nil, nil
+	}
+	// A transaction whose first offset is below to ends at most the
+	// longest span after it.
+	hi := to + p.span.Load() + 1
+	it, err := p.store.db.NewIter(&pebble.IterOptions{
+		LowerBound: binary.BigEndian.AppendUint64(p.key(keyAborted, 8), uint64(max(from, 0))),
+		UpperBound: binary.BigEndian.AppendUint64(p.key(keyAborted, 8), uint64(hi)),
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []AbortedTxn
+	for ok := it.First(); ok; ok = it.Next() {
+		d := dec{b: it.Value()}
+		a := AbortedTxn{ProducerID: d.i64(), FirstOffset: d.i64()}
+		if d.err != nil {
+			return nil, fmt.Errorf("raftsm: partition %d: corrupt aborted transaction: %w", p.shardID, d.err)
+		}
+		if a.FirstOffset < to {
+			out = append(out, a)
+		}
+	}
+	return out, it.Error()
+}
+
+// loadAbortSpan reads the longest aborted span (0 when none was recorded).
+func (p *Partition) loadAbortSpan() (int64, error) {
+	v, closer, err := p.store.db.Get(p.key(keyAbortSpan, 0))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, errShortCommand
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
+}
+
+// dropAborted removes the aborted transactions whose markers fell below
+// the log start.
+func (p *Partition) dropAborted(b *pebble.Batch) {
+	_ = b.DeleteRange(p.key(keyAborted, 0), binary.BigEndian.AppendUint64(p.key(keyAborted, 8), uint64(p.logStart)), nil)
+}

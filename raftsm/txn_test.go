@@ -1,0 +1,140 @@
+package raftsm
+
+import (
+	"encoding/binary"
+	"slices"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/chronik-go/chronik/core/batch"
+)
+
+// txnBatch is a transactional producer's batch.
+func txnBatch(pid int64, epoch int16, seq, records int32, payload string) AppendBatch {
+	b := idem(pid, epoch, seq, records, payload)
+	binary.BigEndian.PutUint16(b.Data[attributesOffset:], attrTransactional)
+	return b
+}
+
+func marker(pid int64, epoch int16, commit bool) []byte {
+	return EncodeTxnMarker(TxnMarker{ProducerID: pid, ProducerEpoch: epoch, Commit: commit, CoordinatorEpoch: 4, LeaderEpoch: 1, Timestamp: 50})
+}
+
+func TestTxnMarkersAndStableOffset(t *testing.T) {
+	h := newHarness(t, vfs.NewMem())
+	res := h.update(
+		appendCmd(1, plain(1, 10, "a")),           // 0
+		appendCmd(1, txnBatch(5, 0, 0, 2, "t5")),  // 1-2, opens 5's transaction
+		appendCmd(1, txnBatch(6, 2, 0, 1, "t6")),  // 3, opens 6's
+		appendCmd(1, plain(1, 10, "b")),           // 4
+		appendCmd(1, txnBatch(5, 0, 2, 1, "t5'")), // 5, still 5's first transaction
+	)
+	for i, r := range res {
+		if s := ResultStatus(r.Data); s != StatusOK {
+			t.Fatalf("append %d: %s", i, s)
+		}
+	}
+	if lso := h.p.LastStableOffset(); lso != 1 {
+		t.Fatalf("LSO %d with 5's transaction open at 1, want 1", lso)
+	}
+	if r := h.update(marker(5, 0, true))[0]; ResultStatus(r.Data) != StatusOK || r.Value != 6 {
+		t.Fatalf("commit marker: %s at %d, want OK at 6", ResultStatus(r.Data), r.Value)
+	}
+	if lso := h.p.LastStableOffset(); lso != 3 {
+		t.Fatalf("LSO %d after 5 committed with 6 open at 3, want 3", lso)
+	}
+	if r := h.update(marker(6, 2, false))[0]; ResultStatus(r.Data) != StatusOK || r.Value != 7 {
+		t.Fatalf("abort marker: %s at %d, want OK at 7", ResultStatus(r.Data), r.Value)
+	}
+	// Repeats and stale markers append nothing.
+	for _, cmd := range [][]byte{marker(5, 0, true), marker(6, 2, false), marker(6, 1, true), marker(99, 0, true)} {
+		if r := h.update(cmd)[0]; ResultStatus(r.Data) != StatusOK {
+			t.Fatalf("repeated marker: %s", ResultStatus(r.Data))
+		}
+	}
+	if hw := h.p.HighWatermark(); hw != 8 {
+		t.Fatalf("HW %d, want 8: repeated markers appended", hw)
+	}
+	h.update(appendCmd(1, txnBatch(7, 0, 0, 1, "t7"))) // 8, left open
+	h.checkDurable(func(name string, p *Partition) {
+		if lso, hw := p.LastStableOffset(), p.HighWatermark(); lso != 8 || hw != 9 {
+			t.Fatalf("%s: LSO %d HW %d, want 8 and 9", name, lso, hw)
+		}
+		for _, c := range []struct {
+			from, to int64
+			want     []AbortedTxn
+		}{
+			{0, 9, []AbortedTxn{{6, 3}}},
+			{4, 5, []AbortedTxn{{6, 3}}}, // 6's records span 4
+			{7, 9, []AbortedTxn{{6, 3}}}, // its marker is at 7
+			{0, 3, nil},                  // ends before its first offset
+			{8, 9, nil},                  // starts after its marker
+		} {
+			got, err := p.AbortedTxns(c.from, c.to)
+			if err != nil || !slices.Equal(got, c.want) {
+				t.Fatalf("%s: AbortedTxns(%d, %d) = %v %v, want %v", name, c.from, c.to, got, err, c.want)
+			}
+		}
+		recs, err := p.Read(nil, 6, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []bool{true, false} {
+			b := recs[i*batch.ControlSize : (i+1)*batch.ControlSize]
+			h, err := batch.Validate(b, 1<<20)
+			if err != nil {
+				t.Fatalf("%s: marker %d: %v", name, i, err)
+			}
+			commit, ok := batch.ControlType(b)
+			if !ok || commit != want || h.BaseOffset != int64(6+i) || h.ProducerID != int64(5+i) {
+				t.Fatalf("%s: marker %d: commit %v ok %v header %+v", name, i, commit, ok, h)
+			}
+		}
+	})
+	// 7's transaction ends; the LSO reaches the HW.
+	h.update(marker(7, 0, false))
+	if lso, hw := h.p.LastStableOffset(), h.p.HighWatermark(); lso != hw || hw != 10 {
+		t.Fatalf("LSO %d HW %d after every transaction ended", lso, hw)
+	}
+	// Retention past the aborted markers drops them from the index.
+	if r := h.update(EncodeTrim(8, 8))[0]; ResultStatus(r.Data) != StatusOK {
+		t.Fatalf("trim: %s", ResultStatus(r.Data))
+	}
+	got, err := h.p.AbortedTxns(0, 10)
+	if err != nil || !slices.Equal(got, []AbortedTxn{{7, 8}}) {
+		t.Fatalf("aborted after trim to 8: %v %v, want only 7's", got, err)
+	}
+}
+
+func TestTxnMarkerFencesAndNeverExpiresOpen(t *testing.T) {
+	h := newHarness(t, vfs.NewMem())
+	h.update(appendCmd(1, txnBatch(5, 3, 0, 1, "a")))
+	h.update(marker(5, 3, true))
+	// A marker with a newer epoch for a producer without an open
+	// transaction (an abort on timeout that never wrote here) still
+	// fences the older epoch.
+	h.update(marker(5, 4, false))
+	if r := h.update(appendCmd(1, txnBatch(5, 3, 1, 1, "zombie")))[0]; ResultStatus(r.Data) != StatusFencedEpoch {
+		t.Fatalf("old epoch after a fencing marker: %s, want fenced", ResultStatus(r.Data))
+	}
+	if r := h.update(appendCmd(1, txnBatch(5, 4, 0, 1, "new")))[0]; ResultStatus(r.Data) != StatusOK {
+		t.Fatalf("new epoch: %s", ResultStatus(r.Data))
+	}
+	// An open transaction outlives producer expiry.
+	const day = 24 * 60 * 60 * 1000
+	h.update(EncodeAppend(nil, &AppendCommand{LeaderEpoch: 1, Timestamp: 3 * day, Batches: []AppendBatch{plain(1, 1, "later")}}))
+	h.update(EncodeAppend(nil, &AppendCommand{LeaderEpoch: 1, Timestamp: 4 * day, Batches: []AppendBatch{plain(1, 1, "later")}}))
+	if _, ok := h.p.producers[5]; !ok {
+		t.Fatal("a producer with an open transaction expired")
+	}
+	if lso := h.p.LastStableOffset(); lso != 2 {
+		t.Fatalf("LSO %d, want 2 (the open transaction)", lso)
+	}
+	// A transactional batch without a producer is malformed.
+	bad := txnBatch(-1, 0, 0, 1, "x")
+	bad.Meta.ProducerID = -1
+	if r := h.update(appendCmd(1, bad))[0]; ResultStatus(r.Data) != StatusMalformed {
+		t.Fatalf("transactional batch without a producer: %s", ResultStatus(r.Data))
+	}
+}
