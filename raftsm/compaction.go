@@ -199,7 +199,9 @@ func (p *Partition) applyCompactBegin(b *pebble.Batch, d *dec) sm.Result {
 	}
 	c := &p.comp
 	in := p.bytes - p.startPos
-	if c.pending || p.tieredEnd > 0 || p.localStart != p.logStart || in <= 0 {
+	// Not while a transaction is open: its records could still be aborted
+	// (Kafka's cleaner stops at the last stable offset).
+	if c.pending || p.tieredEnd > 0 || p.localStart != p.logStart || in <= 0 || len(p.open) > 0 {
 		return sm.Result{Data: statusData[StatusConflict]}
 	}
 	c.passes++
@@ -432,12 +434,17 @@ func (p *Partition) compact(ctx context.Context, c compactionState) (out compact
 		out.err = err
 		return out
 	}
+	aborted, err := p.abortedRanges(c.cleanEnd)
+	if err != nil {
+		out.err = err
+		return out
+	}
 	latest := map[keyHash]int64{}
 	full := int64(math.MaxInt64) // base of the first batch with a key the map had no room for
 	err = p.eachInputBatch(ctx, files, c.dirtyFrom, out.tail, func(b []byte) error {
 		h, err := batch.ParseHeader(b)
-		if err != nil || h.IsControl() {
-			return err
+		if err != nil || h.IsControl() || aborted.holds(h) {
+			return err // an aborted transaction's records supersede nothing
 		}
 		return batch.Records(b, func(r batch.Record) error {
 			if r.Key == nil || r.Offset < c.dirtyFrom {
@@ -486,7 +493,7 @@ func (p *Partition) compact(ctx context.Context, c compactionState) (out compact
 			return err
 		}
 		var kept int
-		if h.IsControl() || h.BaseOffset >= out.tail {
+		if h.IsControl() || h.BaseOffset >= out.tail || aborted.holds(h) {
 			buf = append(buf[:0], b...)
 			out.records += int64(h.NumRecords)
 			out.kept += int64(h.NumRecords)

@@ -199,3 +199,47 @@ func (p *Partition) loadAbortSpan() (int64, error) {
 func (p *Partition) dropAborted(b *pebble.Batch) {
 	_ = b.DeleteRange(p.key(keyAborted, 0), binary.BigEndian.AppendUint64(p.key(keyAborted, 8), uint64(p.logStart)), nil)
 }
+
+// abortedRanges holds, per producer, the offset ranges of its aborted
+// transactions: [first offset, marker offset).
+type abortedRanges map[int64][][2]int64
+
+// abortedRanges returns the aborted transactions that began below end
+// (their markers are the keys).
+func (p *Partition) abortedRanges(end int64) (abortedRanges, error) {
+	out := abortedRanges{}
+	it, err := p.store.db.NewIter(&pebble.IterOptions{
+		LowerBound: p.key(keyAborted, 0),
+		UpperBound: binary.BigEndian.AppendUint64(p.key(keyAborted, 8), uint64(end+p.span.Load()+1)),
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		d := dec{b: it.Value()}
+		pid, first := d.i64(), d.i64()
+		if d.err != nil || len(k) < 8 {
+			return nil, fmt.Errorf("raftsm: partition %d: corrupt aborted transaction", p.shardID)
+		}
+		if first < end {
+			marker := int64(binary.BigEndian.Uint64(k[len(k)-8:]))
+			out[pid] = append(out[pid], [2]int64{first, marker})
+		}
+	}
+	return out, it.Error()
+}
+
+// holds reports whether a batch belongs to an aborted transaction.
+func (a abortedRanges) holds(h batch.Header) bool {
+	if !h.IsTransactional() || h.IsControl() {
+		return false
+	}
+	for _, r := range a[h.ProducerID] {
+		if h.BaseOffset >= r[0] && h.BaseOffset < r[1] {
+			return true
+		}
+	}
+	return false
+}

@@ -2,7 +2,9 @@ package raftsm
 
 import (
 	"encoding/binary"
+	"hash/crc32"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -136,5 +138,48 @@ func TestTxnMarkerFencesAndNeverExpiresOpen(t *testing.T) {
 	bad.Meta.ProducerID = -1
 	if r := h.update(appendCmd(1, bad))[0]; ResultStatus(r.Data) != StatusMalformed {
 		t.Fatalf("transactional batch without a producer: %s", ResultStatus(r.Data))
+	}
+}
+
+// keyedTxnAppend appends a transactional batch of recs from producer pid.
+func keyedTxnAppend(pid int64, seq int32, recs ...kv) []byte {
+	data := keyedBatch(recs...)
+	binary.BigEndian.PutUint16(data[attributesOffset:], attrTransactional)
+	binary.BigEndian.PutUint64(data[43:], uint64(pid))
+	binary.BigEndian.PutUint16(data[51:], 0)
+	binary.BigEndian.PutUint32(data[53:], uint32(seq))
+	binary.BigEndian.PutUint32(data[17:], crc32.Checksum(data[21:], crc32.MakeTable(crc32.Castagnoli)))
+	return appendCmd(1, AppendBatch{Data: data, Meta: BatchMeta{
+		LastOffsetDelta: int32(len(recs) - 1), MaxTimestamp: recs[len(recs)-1].ts, ProducerID: pid, BaseSequence: seq,
+	}})
+}
+
+// TestCompactionWithTransactions: no pass begins while a transaction is
+// open, and an aborted transaction's records supersede nothing (they stay,
+// for read_committed consumers to skip, as the markers do).
+func TestCompactionWithTransactions(t *testing.T) {
+	h := newHarness(t, vfs.NewMem())
+	h.update(
+		keyedAppend(rec("a", "a1", 10)),          // 0
+		keyedTxnAppend(5, 0, rec("a", "a2", 20)), // 1, 5's transaction
+	)
+	if r := h.update(EncodeCompactBegin(0, 1000))[0]; ResultStatus(r.Data) != StatusConflict {
+		t.Fatalf("begin with a transaction open: %s, want conflict", ResultStatus(r.Data))
+	}
+	h.update(
+		marker(5, 0, true),                       // 2
+		keyedTxnAppend(6, 0, rec("a", "a3", 30)), // 3, aborted below
+		marker(6, 0, false),                      // 4
+		mark(45),                                 // 5
+	)
+	runPass(t, h, 0, 1000)
+	var offsets []string
+	committed := false
+	for _, r := range readRecords(t, h.p) {
+		offsets = append(offsets, strings.SplitN(r, ":", 2)[0])
+		committed = committed || r == "1:a=a2"
+	}
+	if !slices.Equal(offsets, []string{"1", "2", "3", "4", "5"}) || !committed {
+		t.Fatalf("after the pass: %q; want a1 gone, a2 (committed) kept though the aborted a3 follows it, both markers", readRecords(t, h.p))
 	}
 }
