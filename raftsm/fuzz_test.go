@@ -204,6 +204,19 @@ func fuzzSeeds() [][][]byte {
 			EncodeCompactBegin(25, 100), // left pending
 		},
 		{
+			appendCmd(1, txnBatch(5, 0, 0, 2, "t5")),
+			keyedTxnAppend(6, 0, rec("a", "1", 10)),
+			marker(5, 0, true),
+			EncodeCompactBegin(15, 100), // refused: 6 is open
+			marker(6, 0, false),
+			marker(6, 0, false), // a repeat appends nothing
+			marker(5, 1, false), // fences 5's epoch 0
+			mark(20),
+			EncodeCompactBegin(15, 100),
+			EncodeCompactEnd(1),
+			EncodeTrim(4, 4),
+		},
+		{
 			EncodeRegisterBroker(BrokerRecord{ID: 1, Kafka: "k:1", Raft: "r:1", HTTP: "h:1", Rack: "a"}),
 			EncodeRegisterBroker(BrokerRecord{ID: 2, Kafka: "k:2", Raft: "r:2", HTTP: "h:2"}),
 			EncodeCreateTopic(&CreateTopicCommand{Name: "t", ID: id, Configs: map[string]string{"retention.ms": "1", "cleanup.policy": "delete"}, Nodes: [][]int32{{1, 2}, {2, 1}}}),
