@@ -18,6 +18,10 @@ package kafka
 //     retry. v3+ ProducerID/ProducerEpoch follow KIP-360 (a mismatch is
 //     PRODUCER_FENCED, INVALID_PRODUCER_EPOCH before v4; only one of the
 //     two set is INVALID_REQUEST).
+//   - Without a transaction coordinator (Config.Txns nil) a transactional
+//     ID falls back to the meta shard's epoch bump
+//     (Backend.InitTransactionalID), as before transactions were served.
+//     Legacy until core/broker wires the coordinator.
 //   - TransactionTimeoutMillis must be in (0, transaction.max.timeout.ms]
 //     for a transactional ID (INVALID_TRANSACTION_TIMEOUT); ignored
 //     otherwise.
@@ -53,7 +57,14 @@ func handleInitProducerID(ctx context.Context, s *Server, r *request) kmsg.Respo
 		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		return resp
 	}
-	if req.TransactionalID != nil {
+	_, noCoordinator := s.cfg.Txns.(noTxns)
+	switch {
+	case req.TransactionalID != nil && noCoordinator:
+		if id, epoch, err = s.backend.InitTransactionalID(ctx, *req.TransactionalID); err != nil {
+			resp.ErrorCode = s.errCode("InitProducerID", err)
+			return resp
+		}
+	case req.TransactionalID != nil:
 		pid, pepoch := req.ProducerID, req.ProducerEpoch
 		if req.Version < 3 {
 			pid, pepoch = -1, -1
@@ -67,9 +78,11 @@ func handleInitProducerID(ctx context.Context, s *Server, r *request) kmsg.Respo
 			resp.ErrorCode = s.txnErrCode("InitProducerID", err, req.Version, 4)
 			return resp
 		}
-	} else if id, epoch, err = s.backend.InitProducerID(ctx); err != nil {
-		resp.ErrorCode = s.errCode("InitProducerID", err)
-		return resp
+	default:
+		if id, epoch, err = s.backend.InitProducerID(ctx); err != nil {
+			resp.ErrorCode = s.errCode("InitProducerID", err)
+			return resp
+		}
 	}
 	resp.ProducerID, resp.ProducerEpoch = id, epoch
 	return resp

@@ -419,7 +419,7 @@ func TestTxnACLs(t *testing.T) {
 // offset pending.
 type stableGroups struct{ noGroups }
 
-func (stableGroups) FetchOffsets(_ context.Context, _ string, tps []group.TopicPartition) ([]group.FetchedOffset, error) {
+func (stableGroups) FetchOffsets(context.Context, string, []group.TopicPartition) ([]group.FetchedOffset, error) {
 	return []group.FetchedOffset{
 		{TopicPartition: group.TopicPartition{Topic: "t", Partition: 0}, Offset: 5, LeaderEpoch: 1, Unstable: true},
 		{TopicPartition: group.TopicPartition{Topic: "t", Partition: 1}, Offset: 6, LeaderEpoch: 1},
