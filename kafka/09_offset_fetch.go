@@ -11,9 +11,12 @@ package kafka
 //   - A partition without a committed offset, of an unknown group or topic,
 //     answers offset -1, leader epoch -1 and empty metadata, with no error
 //     (as Kafka does).
-//   - RequireStable (v7+) is ignored: without transactions there are never
-//     pending offsets. v9's MemberID/MemberEpoch belong to KIP-848 consumer
-//     groups and are ignored (classic groups only).
+//   - Offsets a transaction committed (TxnOffsetCommit) are not visible
+//     until it commits. With RequireStable (v7+), a partition with such
+//     pending offsets answers UNSTABLE_OFFSET_COMMIT (offset -1), which
+//     consumers retry; without it, the last committed offset. v9's
+//     MemberID/MemberEpoch belong to KIP-848 consumer groups and are
+//     ignored (classic groups only).
 //   - With ACLs (authz.go), the group needs DESCRIBE
 //     (GROUP_AUTHORIZATION_FAILED, where group errors go) and each topic
 //     DESCRIBE: a requested one gets TOPIC_AUTHORIZATION_FAILED per
@@ -64,8 +67,11 @@ func handleOffsetFetch(ctx context.Context, s *Server, r *request) kmsg.Response
 				for _, o := range t {
 					rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 					rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = o.Partition, o.Offset, o.LeaderEpoch, kmsg.StringPtr(o.Metadata)
-					if denied[o.Topic] {
+					switch {
+					case denied[o.Topic]:
 						rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+					case req.RequireStable && o.Unstable:
+						rp.ErrorCode, rp.Offset, rp.LeaderEpoch = kerr.UnstableOffsetCommit.Code, -1, -1
 					}
 					rt.Partitions = append(rt.Partitions, rp)
 				}
@@ -118,6 +124,8 @@ func handleOffsetFetch(ctx context.Context, s *Server, r *request) kmsg.Response
 				rp.ErrorCode = code
 			case denied[o.Topic]:
 				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			case req.RequireStable && o.Unstable:
+				rp.ErrorCode, rp.Offset, rp.LeaderEpoch = kerr.UnstableOffsetCommit.Code, -1, -1
 			}
 			rt.Partitions = append(rt.Partitions, rp)
 		}

@@ -10,13 +10,12 @@ package kafka
 //     broker list, is COORDINATOR_NOT_AVAILABLE, which clients retry.
 //   - v4+ batches keys (CoordinatorKeys) and answers one entry per key;
 //     v0–v3 carry one key and answer in the top-level fields.
-//   - Transaction keys (type 1) get UNSUPPORTED_VERSION with a message:
-//     transactions are not implemented, InitProducerId rejects
-//     transactional IDs the same way, and every client treats the code as
-//     fatal with a message pointing at the broker instead of retrying until
-//     its timeout. Any other type is INVALID_REQUEST.
-//   - With ACLs (authz.go), a group needs DESCRIBE:
-//     GROUP_AUTHORIZATION_FAILED otherwise.
+//   - Transaction keys (type 1) are answered the same way with the leader
+//     of the transactional ID's coordinator shard (Txns.Coordinator); an
+//     empty key is INVALID_REQUEST. Any other type is INVALID_REQUEST.
+//   - With ACLs (authz.go), a group needs DESCRIBE
+//     (GROUP_AUTHORIZATION_FAILED otherwise) and a transactional ID
+//     DESCRIBE (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 
 import (
 	"context"
@@ -58,17 +57,27 @@ func (s *Server) findCoordinator(r *request, typ int8, key string) kmsg.FindCoor
 		}
 		return c
 	}
+	var (
+		node int32
+		err  error
+	)
 	switch typ {
 	case coordinatorGroup:
+		if !s.authorized(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, key) {
+			return fail(kerr.GroupAuthorizationFailed.Code, "")
+		}
+		node, err = s.cfg.Groups.Coordinator(key)
 	case coordinatorTransaction:
-		return fail(kerr.UnsupportedVersion.Code, "transactions are not supported by this broker")
+		switch {
+		case key == "":
+			return fail(kerr.InvalidRequest.Code, "empty transactional ID")
+		case !s.authorized(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTransactionalId, key):
+			return fail(kerr.TransactionalIDAuthorizationFailed.Code, "")
+		}
+		node, err = s.cfg.Txns.Coordinator(key)
 	default:
 		return fail(kerr.InvalidRequest.Code, "unknown coordinator type")
 	}
-	if !s.authorized(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, key) {
-		return fail(kerr.GroupAuthorizationFailed.Code, "")
-	}
-	node, err := s.cfg.Groups.Coordinator(key)
 	if err != nil {
 		return fail(s.groupErrCode("FindCoordinator", err), err.Error())
 	}

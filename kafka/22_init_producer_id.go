@@ -9,11 +9,22 @@ package kafka
 //     similar) also gets a fresh ID: Kafka bumps the epoch instead, but a new
 //     ID is equally valid for a non-transactional producer and needs no
 //     per-producer state here.
-//   - A transactional ID keeps one producer ID (kept by the meta shard) and
-//     every init bumps its epoch, fencing the previous producer with that
-//     ID. The transaction APIs themselves (AddPartitionsToTxn, EndTxn, …)
-//     are not served yet, and Produce refuses transactional batches.
-//   - TransactionTimeoutMillis is ignored.
+//   - A transactional ID is answered by its transaction coordinator
+//     (Config.Txns, core/txn; NOT_COORDINATOR elsewhere): the first init
+//     allocates its producer ID, every later one bumps the epoch, fencing
+//     the previous producer with that ID; an exhausted epoch rotates to a
+//     new producer ID. An open transaction is aborted first (its epoch
+//     bumped) and the call answers CONCURRENT_TRANSACTIONS, which clients
+//     retry. v3+ ProducerID/ProducerEpoch follow KIP-360 (a mismatch is
+//     PRODUCER_FENCED, INVALID_PRODUCER_EPOCH before v4; only one of the
+//     two set is INVALID_REQUEST).
+//   - Without a transaction coordinator (Config.Txns nil) a transactional
+//     ID falls back to the meta shard's epoch bump
+//     (Backend.InitTransactionalID), as before transactions were served.
+//     Legacy until core/broker wires the coordinator.
+//   - TransactionTimeoutMillis must be in (0, transaction.max.timeout.ms]
+//     for a transactional ID (INVALID_TRANSACTION_TIMEOUT); ignored
+//     otherwise.
 //   - With ACLs (authz.go): a transactional ID needs WRITE on it
 //     (TRANSACTIONAL_ID_AUTHORIZATION_FAILED); an idempotent producer needs
 //     IDEMPOTENT_WRITE on the cluster or WRITE on some topic
@@ -46,14 +57,32 @@ func handleInitProducerID(ctx context.Context, s *Server, r *request) kmsg.Respo
 		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		return resp
 	}
-	if req.TransactionalID != nil {
-		id, epoch, err = s.backend.InitTransactionalID(ctx, *req.TransactionalID)
-	} else {
-		id, epoch, err = s.backend.InitProducerID(ctx)
-	}
-	if err != nil {
-		resp.ErrorCode = s.errCode("InitProducerID", err)
-		return resp
+	_, noCoordinator := s.cfg.Txns.(noTxns)
+	switch {
+	case req.TransactionalID != nil && noCoordinator:
+		if id, epoch, err = s.backend.InitTransactionalID(ctx, *req.TransactionalID); err != nil {
+			resp.ErrorCode = s.errCode("InitProducerID", err)
+			return resp
+		}
+	case req.TransactionalID != nil:
+		pid, pepoch := req.ProducerID, req.ProducerEpoch
+		if req.Version < 3 {
+			pid, pepoch = -1, -1
+		}
+		if (pid < 0) != (pepoch < 0) {
+			resp.ErrorCode = kerr.InvalidRequest.Code
+			return resp
+		}
+		id, epoch, err = s.cfg.Txns.InitProducerID(ctx, *req.TransactionalID, req.TransactionTimeoutMillis, pid, pepoch)
+		if err != nil {
+			resp.ErrorCode = s.txnErrCode("InitProducerID", err, req.Version, 4)
+			return resp
+		}
+	default:
+		if id, epoch, err = s.backend.InitProducerID(ctx); err != nil {
+			resp.ErrorCode = s.errCode("InitProducerID", err)
+			return resp
+		}
 	}
 	resp.ProducerID, resp.ProducerEpoch = id, epoch
 	return resp

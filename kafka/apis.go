@@ -130,6 +130,12 @@ var apis = []api{
 	{key: keyCreateACLs, min: 0, max: 3, handle: handleCreateACLs},
 	{key: keyDeleteACLs, min: 0, max: 3, handle: handleDeleteACLs},
 	{key: keyDescribeClientQuotas, min: 0, max: 1, handle: handleDescribeClientQuotas},
+	{key: keyAddPartitionsToTxn, min: 0, max: 3, handle: handleAddPartitionsToTxn, inOrder: true},
+	{key: keyAddOffsetsToTxn, min: 0, max: 3, handle: handleAddOffsetsToTxn, inOrder: true},
+	{key: keyEndTxn, min: 0, max: 3, handle: handleEndTxn, inOrder: true},
+	{key: keyTxnOffsetCommit, min: 0, max: 3, handle: handleTxnOffsetCommit, inOrder: true},
+	{key: keyDescribeTransactions, min: 0, max: 0, handle: handleDescribeTransactions},
+	{key: keyListTransactions, min: 0, max: 0, handle: handleListTransactions},
 	{key: keyAlterClientQuotas, min: 0, max: 1, handle: handleAlterClientQuotas},
 }
 

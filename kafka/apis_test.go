@@ -596,6 +596,9 @@ func TestInitProducerID(t *testing.T) {
 		}
 		seen[resp.ProducerID] = true
 	}
+	// Without a transaction coordinator (txns_test.go tests one), a
+	// transactional ID keeps its producer ID and gets an epoch bump per
+	// init from the backend (legacy).
 	var first *kmsg.InitProducerIDResponse
 	for i := int16(0); i < 3; i++ {
 		req := kmsg.NewPtrInitProducerIDRequest()

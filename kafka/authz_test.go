@@ -19,8 +19,14 @@ import (
 // bob, authorizing against acls; it has topics orders-1 and payments.
 func aclServer(t *testing.T, acls *memACLs, allowIfNone bool) *testServer {
 	t.Helper()
+	return aclServerWith(t, acls, allowIfNone, nil)
+}
+
+// aclServerWith is aclServer with tweak applied to its Config.
+func aclServerWith(t *testing.T, acls *memACLs, allowIfNone bool, tweak func(*Config)) *testServer {
+	t.Helper()
 	users := map[string]string{"admin": "admin-secret", "alice": "alice-secret", "bob": "bob-secret"}
-	ts := startServer(t, Config{
+	cfg := Config{
 		SASL: &SASL{
 			Mechanisms: []string{MechanismPlain},
 			Password:   func(u string) (string, bool) { p, ok := users[u]; return p, ok },
@@ -28,7 +34,11 @@ func aclServer(t *testing.T, acls *memACLs, allowIfNone bool) *testServer {
 		SuperUsers:   []string{"User:admin"},
 		ACLs:         acls,
 		AllowIfNoACL: allowIfNone,
-	}, nil)
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	ts := startServer(t, cfg, nil)
 	admin := aclClient(t, ts, "admin")
 	for _, topic := range []string{"orders-1", "payments"} {
 		req := kmsg.NewPtrCreateTopicsRequest()

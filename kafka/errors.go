@@ -10,6 +10,7 @@ import (
 	"github.com/chronik-go/chronik/core/cluster"
 	"github.com/chronik-go/chronik/core/group"
 	"github.com/chronik-go/chronik/core/partition"
+	"github.com/chronik-go/chronik/core/txn"
 )
 
 // errorMap is the one place where backend errors become Kafka error codes.
@@ -70,6 +71,18 @@ var errorMap = []struct {
 	{group.ErrNonEmptyGroup, kerr.NonEmptyGroup},
 	{group.ErrGroupSubscribedToTopic, kerr.GroupSubscribedToTopic},
 	{group.ErrOffsetMetadataTooLarge, kerr.OffsetMetadataTooLarge},
+	{group.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
+
+	{txn.ErrNotCoordinator, kerr.NotCoordinator},
+	{txn.ErrCoordinatorNotAvailable, kerr.CoordinatorNotAvailable},
+	{txn.ErrLoadInProgress, kerr.CoordinatorLoadInProgress},
+	{txn.ErrInvalidTransactionalID, kerr.InvalidRequest},
+	{txn.ErrInvalidTransactionTimeout, kerr.InvalidTransactionTimeout},
+	{txn.ErrConcurrentTransactions, kerr.ConcurrentTransactions},
+	{txn.ErrProducerFenced, kerr.ProducerFenced},
+	{txn.ErrInvalidProducerIDMapping, kerr.InvalidProducerIDMapping},
+	{txn.ErrInvalidTxnState, kerr.InvalidTxnState},
+	{txn.ErrTransactionalIDNotFound, kerr.TransactionalIDNotFound},
 
 	{context.DeadlineExceeded, kerr.RequestTimedOut},
 	// Canceled means the connection or the server is going away; nobody

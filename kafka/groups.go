@@ -13,8 +13,8 @@ import (
 
 // Groups is the consumer-group coordinator the group APIs call (FindCoordinator,
 // JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
-// ListGroups, DescribeGroups, DeleteGroups, OffsetDelete). core/group
-// implements it; errors are group.Err* values, possibly wrapped. A nil
+// ListGroups, DescribeGroups, DeleteGroups, OffsetDelete, TxnOffsetCommit).
+// core/group implements it; errors are group.Err* values, possibly wrapped. A nil
 // Config.Groups answers all of them with COORDINATOR_NOT_AVAILABLE.
 type Groups interface {
 	// Coordinator returns the broker that coordinates the group.
@@ -28,6 +28,9 @@ type Groups interface {
 	LeaveGroup(ctx context.Context, groupID string, members []group.LeaveMember) ([]error, error)
 	// CommitOffsets returns one error per offset (nil when committed).
 	CommitOffsets(ctx context.Context, req group.CommitRequest) []error
+	// TxnCommitOffsets stores a transaction's offsets pending until its
+	// markers (TxnOffsetCommit); one error per offset.
+	TxnCommitOffsets(ctx context.Context, req group.TxnCommitRequest) []error
 	// FetchOffsets returns the committed offsets of tps (-1 when none), or
 	// all of the group's when tps is nil.
 	FetchOffsets(ctx context.Context, groupID string, tps []group.TopicPartition) ([]group.FetchedOffset, error)
@@ -60,6 +63,14 @@ func (noGroups) LeaveGroup(context.Context, string, []group.LeaveMember) ([]erro
 }
 
 func (noGroups) CommitOffsets(_ context.Context, req group.CommitRequest) []error {
+	errs := make([]error, len(req.Offsets))
+	for i := range errs {
+		errs[i] = errNoGroups
+	}
+	return errs
+}
+
+func (noGroups) TxnCommitOffsets(_ context.Context, req group.TxnCommitRequest) []error {
 	errs := make([]error, len(req.Offsets))
 	for i := range errs {
 		errs[i] = errNoGroups

@@ -237,6 +237,9 @@ func firstErrorCode(resp kmsg.Response) int16 {
 			}
 		}
 	default:
+		if c, ok := txnsErrorCode(resp); ok {
+			return c
+		}
 		return groupsErrorCode(resp)
 	}
 	return 0

@@ -47,6 +47,9 @@ type Config struct {
 	// Groups is the consumer-group coordinator (groups.go); nil answers
 	// the group APIs with COORDINATOR_NOT_AVAILABLE.
 	Groups Groups
+	// Txns is the transaction coordinator (txns.go); nil answers the
+	// transaction APIs with COORDINATOR_NOT_AVAILABLE.
+	Txns Txns
 	// TLS, when set, makes the listener speak TLS only. With client
 	// certificates required, a connection's principal is "User:" and the
 	// certificate's subject (Kafka's default SSL principal).
@@ -185,6 +188,9 @@ func New(cfg Config, b Backend, m *telemetry.Metrics, log *slog.Logger) *Server 
 	}
 	if cfg.Groups == nil {
 		cfg.Groups = noGroups{}
+	}
+	if cfg.Txns == nil {
+		cfg.Txns = noTxns{}
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -54,6 +54,10 @@ func adminStatusName(s Status) string {
 		return "group has members"
 	case StatusStaleGeneration:
 		return "stale group generation"
+	case StatusTxnConflict:
+		return "transaction record changed concurrently"
+	case StatusTxnFenced:
+		return "producer epoch fenced"
 	}
 	return ""
 }

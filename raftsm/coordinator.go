@@ -15,8 +15,8 @@ import (
 	sm "github.com/lni/dragonboat/v4/statemachine"
 )
 
-// Coordinator shards (ARCHITECTURE.md §2) hold consumer-group metadata and
-// committed offsets. Shard IDs run from FirstCoordinatorShardID to
+// Coordinator shards (ARCHITECTURE.md §2) hold consumer-group metadata,
+// committed offsets and transaction state (txncoord.go). Shard IDs run from FirstCoordinatorShardID to
 // FirstCoordinatorShardID+N-1, N being the configured coordinator-shards.
 const (
 	FirstCoordinatorShardID uint64 = 2
@@ -71,6 +71,7 @@ const (
 //	'a'                                  → applied index
 //	'g' str(group)                       → GroupRecord
 //	'o' str(group) str(topic) BE32(part) → OffsetRecord
+//	'x', 'p', 'f'                        → transactions (txncoord.go)
 const (
 	keyGroup  = 'g'
 	keyOffset = 'o'
@@ -136,6 +137,10 @@ type GroupMemberRecord struct {
 type coordGroup struct {
 	rec     *GroupRecord // nil when the group only has offsets
 	offsets map[TopicPartition]OffsetRecord
+	// pending and fences are the group side of transactions
+	// (txncoord.go), by producer ID; nil when empty.
+	pending map[int64]*pendingTxnOffsets
+	fences  map[int64]int16
 }
 
 // Coordinator is the state machine of one coordinator shard. It keeps the
@@ -159,6 +164,7 @@ type Coordinator struct {
 	mu struct {
 		sync.RWMutex
 		groups map[string]*coordGroup
+		txns   map[string]*TxnRecord // by transactional ID (txncoord.go)
 	}
 }
 
@@ -166,6 +172,7 @@ type Coordinator struct {
 func NewCoordinator(store *Store, shardID uint64) *Coordinator {
 	c := &Coordinator{store: store, shardID: shardID, prefix: shardPrefix(shardID)}
 	c.mu.groups = map[string]*coordGroup{}
+	c.mu.txns = map[string]*TxnRecord{}
 	return c
 }
 
@@ -257,11 +264,15 @@ func (c *Coordinator) load() error {
 			return nil
 		})
 	}
+	txns := map[string]*TxnRecord{}
+	if err == nil {
+		err = c.loadTxns(txns, get)
+	}
 	if err != nil {
 		return fmt.Errorf("raftsm: coordinator %d: load: %w", c.shardID, err)
 	}
 	c.mu.Lock()
-	c.mu.groups = groups
+	c.mu.groups, c.mu.txns = groups, txns
 	c.mu.Unlock()
 	c.published.Store(c.applied)
 	return nil
@@ -303,9 +314,10 @@ func (c *Coordinator) groupLocked(g string) *coordGroup {
 	return cg
 }
 
-// dropIfEmptyLocked forgets a group that has neither metadata nor offsets.
+// dropIfEmptyLocked forgets a group that has no metadata, no offsets and
+// no transaction state.
 func (c *Coordinator) dropIfEmptyLocked(g string) {
-	if cg := c.mu.groups[g]; cg != nil && cg.rec == nil && len(cg.offsets) == 0 {
+	if cg := c.mu.groups[g]; cg != nil && cg.rec == nil && len(cg.offsets) == 0 && len(cg.pending) == 0 && len(cg.fences) == 0 {
 		delete(c.mu.groups, g)
 	}
 }
@@ -316,7 +328,11 @@ func (c *Coordinator) applyLocked(b *pebble.Batch, cmd []byte) sm.Result {
 		return sm.Result{Data: statusData[StatusUnsupportedCmd]}
 	}
 	malformed := sm.Result{Data: statusData[StatusMalformed]}
-	switch d.u8() {
+	typ := d.u8()
+	if res, ok := c.applyTxnLocked(b, typ, &d); ok {
+		return res
+	}
+	switch typ {
 	case cmdCommitOffsets:
 		g, offs, err := decodeCommitOffsets(&d)
 		if err != nil || g == "" || len(offs) == 0 {
@@ -404,6 +420,7 @@ func (c *Coordinator) deleteGroupLocked(b *pebble.Batch, g string, cg *coordGrou
 	if cg.rec != nil {
 		_ = b.Delete(c.groupKey(g), nil)
 	}
+	c.deleteTxnStateLocked(b, g, cg)
 	delete(c.mu.groups, g)
 }
 
@@ -415,7 +432,9 @@ func (c *Coordinator) deleteGroupLocked(b *pebble.Batch, g string, cg *coordGrou
 //     each offset retention after it was committed;
 //   - an offset with an explicit expire timestamp (OffsetCommit v2–v4)
 //     expires at that timestamp;
-//   - an empty group left with no offsets is deleted.
+//   - an empty group left with no offsets is deleted, with its
+//     transaction fences, unless offsets of an open transaction are
+//     pending in it.
 //
 // Each decision depends only on the stored state and the command, so every
 // replica removes the same keys. It returns the number of offsets removed.
@@ -440,7 +459,7 @@ func (c *Coordinator) expireLocked(b *pebble.Batch, now, retention int64) int {
 				removed++
 			}
 		}
-		if len(cg.offsets) == 0 {
+		if len(cg.offsets) == 0 && len(cg.pending) == 0 {
 			c.deleteGroupLocked(b, g, cg)
 		}
 	}

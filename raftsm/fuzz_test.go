@@ -252,5 +252,16 @@ func fuzzSeeds() [][][]byte {
 			EncodeExpireOffsets(100, 10),
 			EncodeDeleteGroup("g"),
 		},
+		{
+			EncodePutTxn(txnRec("tx", 7, 0, TxnEmpty), 0),
+			EncodePutTxn(&TxnRecord{TransactionalID: "tx", ProducerID: 7, State: TxnOngoing, Partitions: []TopicPartition{{"t", 0}}, Groups: []string{"g"}}, 1),
+			EncodePutTxn(txnRec("tx", 7, 1, TxnPrepareAbort), 1),
+			EncodeTxnCommitOffsets("g", 7, 0, []CommittedOffset{off("t", 0, 3)}),
+			EncodeEndTxnOffsets("g", 7, 1, false),
+			EncodeTxnCommitOffsets("g", 7, 0, []CommittedOffset{off("t", 0, 4)}),
+			EncodeTxnCommitOffsets("g", 8, 2, []CommittedOffset{off("t", 1, 5)}),
+			EncodeEndTxnOffsets("g", 8, 2, true),
+			EncodeExpireOffsets(1000, 10),
+		},
 	}
 }

@@ -358,7 +358,10 @@ type resultOf struct {
 }
 
 // InitTransactionalID returns the stable producer ID of a transactional.id
-// with its epoch bumped, fencing older producers using that ID.
+// with its epoch bumped, fencing older producers using that ID, kept by the
+// meta shard. Legacy: kafka calls it only while no transaction coordinator
+// (core/txn, the epoch authority of transactional IDs) is configured;
+// remove it once core/broker wires one.
 func (s *Service) InitTransactionalID(ctx context.Context, txnID string) (int64, int16, error) {
 	if txnID == "" {
 		return -1, -1, fmt.Errorf("%w: empty transactional.id", ErrInvalidConfig)

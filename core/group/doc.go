@@ -24,6 +24,10 @@
 // leader proposes with its own clock (raftsm.EncodeExpireOffsets); the
 // state machine never reads a clock.
 //
+// Transactional offsets (TxnOffsetCommit, txn.go) stay pending per
+// producer in the shard until the transaction coordinator's marker for the
+// group (EndTxnOffsets) commits or drops them.
+//
 // Concurrency: each group has its own mutex; JoinGroup and SyncGroup
 // register a channel under it and wait outside it. Timer callbacks take the
 // mutex and compare a sequence number so stale timers do nothing.

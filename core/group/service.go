@@ -428,7 +428,10 @@ func (s *Service) FetchOffsets(_ context.Context, groupID string, tps []TopicPar
 		all := sh.sm.Offsets(groupID)
 		out := make([]FetchedOffset, 0, len(all))
 		for tp, o := range all {
-			out = append(out, FetchedOffset{TopicPartition: TopicPartition(tp), Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata})
+			out = append(out, FetchedOffset{
+				TopicPartition: TopicPartition(tp), Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata,
+				Unstable: sh.sm.HasPendingOffset(groupID, tp),
+			})
 		}
 		sort.Slice(out, func(i, j int) bool {
 			if out[i].Topic != out[j].Topic {
@@ -444,6 +447,7 @@ func (s *Service) FetchOffsets(_ context.Context, groupID string, tps []TopicPar
 		if o, ok := sh.sm.Offset(groupID, raftsm.TopicPartition(tp)); ok {
 			out[i].Offset, out[i].LeaderEpoch, out[i].Metadata = o.Offset, o.LeaderEpoch, o.Metadata
 		}
+		out[i].Unstable = sh.sm.HasPendingOffset(groupID, raftsm.TopicPartition(tp))
 	}
 	return out, nil
 }

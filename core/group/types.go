@@ -23,6 +23,9 @@ var (
 	ErrNonEmptyGroup           = errors.New("group: the group still has members")
 	ErrGroupSubscribedToTopic  = errors.New("group: the group's members are subscribed to the topic")
 	ErrOffsetMetadataTooLarge  = errors.New("group: offset metadata too large")
+	// ErrInvalidProducerEpoch: a TxnOffsetCommit from a producer epoch
+	// older than one the group has seen (a fenced zombie producer).
+	ErrInvalidProducerEpoch = errors.New("group: the producer epoch is older than one the group has seen for this producer")
 )
 
 // Defaults of Config, mostly Kafka's broker defaults.
@@ -224,6 +227,21 @@ type CommitRequest struct {
 	Offsets   []CommitOffset
 }
 
+// TxnCommitRequest is a TxnOffsetCommit: offsets held pending for a
+// transactional producer until its transaction ends (EndTxnOffsets).
+type TxnCommitRequest struct {
+	Group         string
+	ProducerID    int64
+	ProducerEpoch int16
+	// Generation, MemberID and InstanceID (TxnOffsetCommit v3+, KIP-447)
+	// are checked against the group when set; generation -1 with no
+	// member ID skips the check.
+	Generation int32
+	MemberID   string
+	InstanceID string
+	Offsets    []CommitOffset
+}
+
 // CommitOffset is one partition's committed position.
 type CommitOffset struct {
 	TopicPartition
@@ -239,6 +257,10 @@ type FetchedOffset struct {
 	Offset      int64
 	LeaderEpoch int32
 	Metadata    string
+	// Unstable is set when an open transaction has an offset of the
+	// partition pending (OffsetFetch's RequireStable answers
+	// UNSTABLE_OFFSET_COMMIT).
+	Unstable bool
 }
 
 // ListFilter narrows ListGroups. Empty slices match everything; matching is

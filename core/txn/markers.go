@@ -2,6 +2,20 @@
 // TransactionCoordinator) on top of the coordinator shards
 // (ARCHITECTURE.md §2): transactional.id T lives on coordinator shard
 // raftsm.CoordinatorShardID(T, N), beside the consumer groups.
+//
+// Each transactional ID has one record in its shard (raftsm.TxnRecord):
+// producer ID and epoch, state, timeout, and the partitions and groups of
+// the open transaction. Service computes every transition (Kafka's
+// TransactionCoordinator and TransactionMetadata) and stores it with a
+// compare-and-set proposal, so a deposed leader cannot overwrite its
+// successor. The coordinator is the producer-ID and epoch authority for
+// transactional IDs: the first InitProducerId allocates an ID
+// (PIDAllocator), later ones bump the epoch (KIP-360 rules). EndTxn stores
+// the prepared outcome, has the MarkerWriter write the markers to every
+// partition and group of the transaction, then stores it complete. The
+// leader of each shard aborts transactions past their timeout (bumping the
+// epoch, which fences the producer) and finishes prepared ones a previous
+// leader left behind.
 package txn
 
 import "context"

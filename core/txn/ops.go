@@ -1,0 +1,304 @@
+package txn
+
+import (
+	"context"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/chronik-go/chronik/raftsm"
+)
+
+// maxEpoch is the largest producer epoch; an epoch at or above
+// exhaustedEpoch makes the next InitProducerId rotate to a new producer
+// ID (Kafka's isEpochExhausted), so a fencing bump always has room.
+const (
+	maxEpoch       = math.MaxInt16
+	exhaustedEpoch = math.MaxInt16 - 1
+)
+
+// InitProducerID is InitProducerId for a transactional ID, Kafka's
+// TransactionCoordinator.handleInitProducerId with KIP-360:
+//
+//   - the first init allocates a producer ID through the PIDAllocator at
+//     epoch 0; every later one bumps the epoch, fencing older producers;
+//     an exhausted epoch rotates to a new producer ID at epoch 0;
+//   - pid and epoch (InitProducerId v3+, both -1 when absent) name the
+//     caller's current producer: a mismatch is ErrProducerFenced, except
+//     the retry of an init whose answer was lost, which gets the current
+//     ID and epoch again;
+//   - an Ongoing transaction is aborted with a bumped epoch and the call
+//     fails with ErrConcurrentTransactions (the client retries and then
+//     gets the next epoch); a prepared one is ErrConcurrentTransactions.
+func (s *Service) InitProducerID(ctx context.Context, txnID string, timeoutMs int32, pid int64, epoch int16) (int64, int16, error) {
+	if timeoutMs <= 0 || time.Duration(timeoutMs)*time.Millisecond > s.cfg.MaxTimeout {
+		return -1, -1, ErrInvalidTransactionTimeout
+	}
+	sh, err := s.route(txnID)
+	if err != nil {
+		return -1, -1, err
+	}
+	mu := s.lock(txnID)
+	mu.Lock()
+	defer mu.Unlock()
+	now := time.Now().UnixMilli()
+	cur, ok := sh.sm.Txn(txnID)
+	if !ok {
+		id, _, err := s.pids.InitProducerID(ctx)
+		if err != nil {
+			return -1, -1, err
+		}
+		rec := &raftsm.TxnRecord{
+			TransactionalID: txnID, ProducerID: id, LastProducerID: -1, LastProducerEpoch: -1,
+			State: raftsm.TxnEmpty, TimeoutMs: timeoutMs, StartMs: -1, UpdateMs: now,
+		}
+		if _, err := s.put(ctx, sh, rec, 0); err != nil {
+			return -1, -1, err
+		}
+		return rec.ProducerID, rec.ProducerEpoch, nil
+	}
+	expected := pid >= 0
+	if expected && cur.ProducerEpoch >= 0 && pid != cur.ProducerID && (pid != cur.LastProducerID || epoch < exhaustedEpoch) {
+		return -1, -1, ErrProducerFenced
+	}
+	switch cur.State {
+	case raftsm.TxnPrepareCommit, raftsm.TxnPrepareAbort:
+		return -1, -1, ErrConcurrentTransactions
+	case raftsm.TxnOngoing:
+		next, err := s.put(ctx, sh, fenced(cur, now), cur.Version)
+		if err != nil {
+			return -1, -1, err
+		}
+		s.log.Info("aborting an ongoing transaction: its transactional ID was initialised again",
+			"transactional_id", txnID, "producer_id", cur.ProducerID, "epoch", next.ProducerEpoch)
+		s.finishAsync(sh, next)
+		return -1, -1, ErrConcurrentTransactions
+	}
+	next := clone(cur)
+	switch {
+	case cur.ProducerEpoch >= exhaustedEpoch && (!expected || epoch == cur.ProducerEpoch):
+		id, _, err := s.pids.InitProducerID(ctx)
+		if err != nil {
+			return -1, -1, err
+		}
+		next.LastProducerID, next.LastProducerEpoch = cur.ProducerID, -1
+		if expected {
+			next.LastProducerEpoch = cur.ProducerEpoch
+		}
+		next.ProducerID, next.ProducerEpoch = id, 0
+	case !expected:
+		next.ProducerEpoch, next.LastProducerEpoch = cur.ProducerEpoch+1, -1
+	case cur.ProducerEpoch < 0 || epoch == cur.ProducerEpoch:
+		next.ProducerEpoch, next.LastProducerEpoch = cur.ProducerEpoch+1, cur.ProducerEpoch
+	case epoch == cur.LastProducerEpoch:
+		// A retry of the init that produced the current epoch.
+		return cur.ProducerID, cur.ProducerEpoch, nil
+	default:
+		return -1, -1, ErrProducerFenced
+	}
+	next.State, next.TimeoutMs, next.StartMs, next.UpdateMs = raftsm.TxnEmpty, timeoutMs, -1, now
+	next.Partitions, next.Groups = nil, nil
+	if _, err := s.put(ctx, sh, next, cur.Version); err != nil {
+		return -1, -1, err
+	}
+	return next.ProducerID, next.ProducerEpoch, nil
+}
+
+// current validates a request of the producer pid/epoch against the
+// stored record, as Kafka's AddPartitionsToTxn, AddOffsetsToTxn and EndTxn
+// do.
+func current(sh *shard, txnID string, pid int64, epoch int16) (*raftsm.TxnRecord, error) {
+	cur, ok := sh.sm.Txn(txnID)
+	switch {
+	case !ok || cur.ProducerID != pid:
+		return nil, ErrInvalidProducerIDMapping
+	case cur.ProducerEpoch != epoch:
+		return nil, ErrProducerFenced
+	}
+	return cur, nil
+}
+
+// AddPartitions adds partitions to the producer's transaction, starting
+// one (Ongoing, StartMs now) when none is open.
+func (s *Service) AddPartitions(ctx context.Context, txnID string, pid int64, epoch int16, tps []TopicPartition) error {
+	return s.add(ctx, txnID, pid, epoch, func(next *raftsm.TxnRecord) bool {
+		added := false
+		for _, tp := range tps {
+			rtp := raftsm.TopicPartition(tp)
+			if !slices.Contains(next.Partitions, rtp) {
+				next.Partitions = append(next.Partitions, rtp)
+				added = true
+			}
+		}
+		sort.Slice(next.Partitions, func(i, j int) bool {
+			a, b := next.Partitions[i], next.Partitions[j]
+			return a.Topic < b.Topic || (a.Topic == b.Topic && a.Partition < b.Partition)
+		})
+		return added
+	})
+}
+
+// AddOffsets adds a consumer group to the producer's transaction (its
+// TxnOffsetCommit offsets then wait for the transaction's end), starting
+// one when none is open.
+func (s *Service) AddOffsets(ctx context.Context, txnID string, pid int64, epoch int16, group string) error {
+	return s.add(ctx, txnID, pid, epoch, func(next *raftsm.TxnRecord) bool {
+		if slices.Contains(next.Groups, group) {
+			return false
+		}
+		next.Groups = append(next.Groups, group)
+		sort.Strings(next.Groups)
+		return true
+	})
+}
+
+func (s *Service) add(ctx context.Context, txnID string, pid int64, epoch int16, add func(*raftsm.TxnRecord) bool) error {
+	sh, err := s.route(txnID)
+	if err != nil {
+		return err
+	}
+	mu := s.lock(txnID)
+	mu.Lock()
+	defer mu.Unlock()
+	cur, err := current(sh, txnID, pid, epoch)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UnixMilli()
+	next := clone(cur)
+	switch cur.State {
+	case raftsm.TxnPrepareCommit, raftsm.TxnPrepareAbort:
+		return ErrConcurrentTransactions
+	case raftsm.TxnOngoing:
+	default:
+		next.State, next.StartMs, next.Partitions, next.Groups = raftsm.TxnOngoing, now, nil, nil
+	}
+	if !add(next) && cur.State == raftsm.TxnOngoing {
+		return nil // nothing new: no write, as Kafka
+	}
+	next.UpdateMs = now
+	_, err = s.put(ctx, sh, next, cur.Version)
+	return err
+}
+
+// EndTxn ends the producer's transaction: the prepared outcome is stored,
+// the markers are written (MarkerWriter), then the transaction is stored
+// complete. The call returns once the markers are written, so the
+// producer's next transaction starts cleanly; if writing them fails it
+// still returns nil, the outcome being durable, and the background check
+// finishes the transaction (meanwhile the producer gets
+// ErrConcurrentTransactions). Repeating an end that completed with the
+// same outcome succeeds; the other outcome is ErrInvalidTxnState.
+func (s *Service) EndTxn(ctx context.Context, txnID string, pid int64, epoch int16, commit bool) error {
+	sh, err := s.route(txnID)
+	if err != nil {
+		return err
+	}
+	mu := s.lock(txnID)
+	mu.Lock()
+	cur, err := current(sh, txnID, pid, epoch)
+	if err != nil {
+		mu.Unlock()
+		return err
+	}
+	switch {
+	case cur.State == raftsm.TxnCompleteCommit && commit, cur.State == raftsm.TxnCompleteAbort && !commit:
+		mu.Unlock()
+		return nil
+	case cur.State == raftsm.TxnPrepareCommit && commit, cur.State == raftsm.TxnPrepareAbort && !commit:
+		mu.Unlock()
+		return ErrConcurrentTransactions
+	case cur.State != raftsm.TxnOngoing:
+		mu.Unlock()
+		return ErrInvalidTxnState
+	}
+	now := time.Now().UnixMilli()
+	next := clone(cur)
+	next.UpdateMs = now
+	if len(cur.Partitions) == 0 && len(cur.Groups) == 0 {
+		// Nothing to mark: complete at once.
+		next.State = raftsm.TxnCompleteAbort
+		if commit {
+			next.State = raftsm.TxnCompleteCommit
+		}
+		_, err := s.put(ctx, sh, next, cur.Version)
+		mu.Unlock()
+		return err
+	}
+	next.State = raftsm.TxnPrepareAbort
+	if commit {
+		next.State = raftsm.TxnPrepareCommit
+	}
+	if !s.claim(sh, txnID) {
+		mu.Unlock()
+		return ErrConcurrentTransactions
+	}
+	defer s.release(sh, txnID)
+	next, err = s.put(ctx, sh, next, cur.Version)
+	mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := s.finish(ctx, sh, next); err != nil {
+		s.log.Warn("transaction markers not written yet; finishing in the background",
+			"transactional_id", txnID, "commit", commit, "err", err)
+	}
+	return nil
+}
+
+// DescribeTransaction describes one transactional ID this broker
+// coordinates; ErrTransactionalIDNotFound when it has no record.
+func (s *Service) DescribeTransaction(_ context.Context, txnID string) (Description, error) {
+	sh, err := s.route(txnID)
+	if err != nil {
+		return Description{}, err
+	}
+	r, ok := sh.sm.Txn(txnID)
+	if !ok {
+		return Description{}, ErrTransactionalIDNotFound
+	}
+	d := Description{
+		TransactionalID: txnID, State: r.State.String(), ProducerID: r.ProducerID, ProducerEpoch: r.ProducerEpoch,
+		TimeoutMs: r.TimeoutMs, StartMs: r.StartMs, Groups: append([]string(nil), r.Groups...),
+	}
+	for _, tp := range r.Partitions {
+		d.Partitions = append(d.Partitions, TopicPartition(tp))
+	}
+	return d, nil
+}
+
+// ListTransactions lists the transactional IDs of every shard this broker
+// coordinates (clients ask every broker and merge), sorted. It returns
+// what it could list and ErrLoadInProgress when a shard it leads is still
+// loading.
+func (s *Service) ListTransactions(_ context.Context, f ListFilter) ([]Listing, error) {
+	var (
+		out     []Listing
+		loadErr error
+	)
+	for _, sh := range s.shards {
+		replica, _, ok := s.raft.leader(sh.id)
+		if !ok || replica != s.self {
+			continue
+		}
+		if !s.loaded(sh) {
+			loadErr = ErrLoadInProgress
+			s.poke()
+			continue
+		}
+		for _, r := range sh.sm.Txns() {
+			state := r.State.String()
+			if len(f.States) > 0 && !slices.ContainsFunc(f.States, func(v string) bool { return strings.EqualFold(v, state) }) {
+				continue
+			}
+			if len(f.ProducerIDs) > 0 && !slices.Contains(f.ProducerIDs, r.ProducerID) {
+				continue
+			}
+			out = append(out, Listing{TransactionalID: r.TransactionalID, ProducerID: r.ProducerID, State: state})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].TransactionalID < out[j].TransactionalID })
+	return out, loadErr
+}

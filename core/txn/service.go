@@ -1,0 +1,438 @@
+package txn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/lni/dragonboat/v4"
+
+	"github.com/chronik-go/chronik/raftsm"
+)
+
+// Service is the transaction coordinator of one broker. It serves the
+// transactional IDs of the coordinator shards this broker leads and
+// answers ErrNotCoordinator for the others.
+//
+// Every change of a transaction is a compare-and-set of its whole record
+// (raftsm.EncodePutTxn): read the applied record, compute the next one,
+// propose it expecting the version read. Within this broker the read and
+// the proposal run under the transactional ID's lock (one of a fixed set of
+// striped mutexes), so they never conflict with each other; a conflict
+// means another leader changed the record and the request gets
+// ErrConcurrentTransactions (retriable). Writing markers never holds the
+// lock: the prepared state (PrepareCommit, PrepareAbort) answers
+// ErrConcurrentTransactions to the producer meanwhile, and a shard's
+// completing set makes sure one goroutine at a time drives a transaction's
+// markers.
+//
+// Lock order: a transactional ID's lock, then shard.mu; the state
+// machine's lock is innermost.
+type Service struct {
+	cfg     Config
+	raft    raftNode
+	pids    PIDAllocator
+	markers MarkerWriter
+	log     *slog.Logger
+	self    uint64 // our replica ID in every coordinator shard
+	shards  []*shard
+	locks   [64]sync.Mutex
+
+	wakeC chan struct{}
+	stopC chan struct{}
+	// bg counts background goroutines (the loop, marker writers); ctx
+	// ends them at Close.
+	bg      sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
+	started sync.Once
+	closed  sync.Once
+}
+
+// shard is one coordinator shard as seen by this broker.
+type shard struct {
+	id uint64
+	sm *raftsm.Coordinator
+
+	mu struct {
+		sync.Mutex
+		// term is the Raft term the shard was loaded in; 0 while it is
+		// not loaded (not led by us, or loading).
+		term uint64
+		// completing holds the transactional IDs whose markers a
+		// goroutine is writing.
+		completing map[string]bool
+	}
+	lastCheck time.Time // owned by the loop goroutine
+}
+
+// NewService returns the transaction coordinator over the coordinator
+// shards' state machines, sms[i] being shard
+// raftsm.FirstCoordinatorShardID+i (the same slice core/group gets), whose
+// replicas already run on nh with replica ID = cfg.NodeID. pids allocates
+// producer IDs (core/cluster's Service); markers writes transaction markers
+// to partitions and groups. Call Start.
+func NewService(nh *dragonboat.NodeHost, sms []*raftsm.Coordinator, cfg Config, pids PIDAllocator, markers MarkerWriter, log *slog.Logger) *Service {
+	return newService(nodeHost{nh}, sms, cfg, pids, markers, log)
+}
+
+func newService(r raftNode, sms []*raftsm.Coordinator, cfg Config, pids PIDAllocator, markers MarkerWriter, log *slog.Logger) *Service {
+	cfg.setDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{
+		cfg: cfg, raft: r, pids: pids, markers: markers, log: log, self: uint64(cfg.NodeID),
+		wakeC: make(chan struct{}, 1), stopC: make(chan struct{}),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	for _, c := range sms {
+		sh := &shard{id: c.ShardID(), sm: c}
+		sh.mu.completing = map[string]bool{}
+		s.shards = append(s.shards, sh)
+	}
+	return s
+}
+
+// Start begins watching shard leadership and, on the shards this broker
+// leads, aborting timed-out transactions and finishing prepared ones.
+func (s *Service) Start() {
+	s.started.Do(func() {
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			s.run()
+		}()
+	})
+}
+
+// WaitLoaded blocks until every shard has a leader and those this broker
+// leads are loaded (as group.Service.WaitLoaded).
+func (s *Service) WaitLoaded(ctx context.Context) error {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		pending := 0
+		for _, sh := range s.shards {
+			replica, term, ok := s.raft.leader(sh.id)
+			switch {
+			case !ok:
+				pending++
+			case replica == s.self:
+				sh.mu.Lock()
+				if sh.mu.term != term {
+					pending++
+				}
+				sh.mu.Unlock()
+			}
+		}
+		if pending == 0 {
+			return nil
+		}
+		s.poke()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("txn: %d coordinator shards without a leader or still loading: %w", pending, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// Close stops the coordinator and waits for its background work; marker
+// writes in progress are cancelled (the next leader finishes them).
+func (s *Service) Close() {
+	s.closed.Do(func() {
+		close(s.stopC)
+		s.cancel()
+		s.bg.Wait()
+		for _, sh := range s.shards {
+			sh.mu.Lock()
+			sh.mu.term = 0
+			sh.mu.Unlock()
+		}
+	})
+}
+
+func (s *Service) poke() {
+	select {
+	case s.wakeC <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Service) run() {
+	tick := time.NewTicker(s.cfg.LeaderCheckInterval)
+	defer tick.Stop()
+	for {
+		for _, sh := range s.shards {
+			s.reconcile(sh)
+			s.check(sh)
+		}
+		select {
+		case <-s.stopC:
+			return
+		case <-tick.C:
+		case <-s.wakeC:
+		}
+	}
+}
+
+// reconcile loads a shard when this broker leads it in a term it has not
+// loaded, and unloads it when it no longer leads.
+func (s *Service) reconcile(sh *shard) {
+	replica, term, ok := s.raft.leader(sh.id)
+	lead := ok && replica == s.self
+	sh.mu.Lock()
+	loaded := sh.mu.term
+	sh.mu.Unlock()
+	switch {
+	case lead && loaded != term:
+		s.load(sh, term)
+	case !lead && loaded != 0:
+		sh.mu.Lock()
+		sh.mu.term = 0
+		sh.mu.Unlock()
+		s.log.Info("transaction coordinator shard unloaded: no longer its leader", "shard", sh.id)
+	}
+}
+
+// load makes the shard's state machine current (a read barrier: everything
+// committed by earlier leaders is applied) before serving it; the next
+// check then finishes the transactions a previous leader left prepared.
+func (s *Service) load(sh *shard, term uint64) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.ProposalTimeout)
+	defer cancel()
+	if err := s.raft.barrier(ctx, sh.id); err != nil {
+		s.log.Debug("transaction coordinator shard not loaded yet", "shard", sh.id, "err", err)
+		return
+	}
+	if replica, t, ok := s.raft.leader(sh.id); !ok || replica != s.self || t != term {
+		return
+	}
+	sh.mu.Lock()
+	sh.mu.term = term
+	sh.mu.Unlock()
+	sh.lastCheck = time.Time{}
+	s.log.Info("transaction coordinator shard loaded", "shard", sh.id, "term", term)
+}
+
+func (s *Service) loaded(sh *shard) bool {
+	_, term, ok := s.raft.leader(sh.id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return ok && sh.mu.term != 0 && sh.mu.term == term
+}
+
+// check, every CheckInterval on a loaded shard, aborts transactions past
+// their timeout and finishes prepared ones nobody is finishing.
+func (s *Service) check(sh *shard) {
+	if time.Since(sh.lastCheck) < s.cfg.CheckInterval || !s.loaded(sh) {
+		return
+	}
+	sh.lastCheck = time.Now()
+	now := time.Now().UnixMilli()
+	for _, rec := range sh.sm.Txns() {
+		switch rec.State {
+		case raftsm.TxnPrepareCommit, raftsm.TxnPrepareAbort:
+			s.finishAsync(sh, rec)
+		case raftsm.TxnOngoing:
+			if rec.StartMs+int64(rec.TimeoutMs) <= now {
+				s.abortTimedOut(sh, rec)
+			}
+		}
+	}
+}
+
+// abortTimedOut aborts an Ongoing transaction past its timeout with a
+// bumped epoch, as Kafka does, so the producer that let it time out is
+// fenced.
+func (s *Service) abortTimedOut(sh *shard, seen *raftsm.TxnRecord) {
+	mu := s.lock(seen.TransactionalID)
+	mu.Lock()
+	cur, ok := sh.sm.Txn(seen.TransactionalID)
+	if !ok || cur.Version != seen.Version {
+		mu.Unlock()
+		return
+	}
+	next, err := s.put(s.ctx, sh, fenced(cur, time.Now().UnixMilli()), cur.Version)
+	mu.Unlock()
+	if err != nil {
+		s.log.Warn("cannot abort a timed-out transaction", "transactional_id", cur.TransactionalID, "err", err)
+		return
+	}
+	s.log.Info("aborting a timed-out transaction", "transactional_id", cur.TransactionalID,
+		"producer_id", cur.ProducerID, "epoch", next.ProducerEpoch, "timeout_ms", cur.TimeoutMs)
+	s.finishAsync(sh, next)
+}
+
+// finishAsync writes a prepared transaction's markers and completes it in
+// the background, unless someone is at it already.
+func (s *Service) finishAsync(sh *shard, rec *raftsm.TxnRecord) {
+	if !s.claim(sh, rec.TransactionalID) {
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		defer s.release(sh, rec.TransactionalID)
+		if err := s.finish(s.ctx, sh, rec); err != nil {
+			s.log.Warn("cannot write transaction markers yet; retrying", "transactional_id", rec.TransactionalID, "err", err)
+		}
+	}()
+}
+
+// finish writes the markers of a prepared record and then stores it
+// complete. The caller holds the transactional ID's claim.
+func (s *Service) finish(ctx context.Context, sh *shard, rec *raftsm.TxnRecord) error {
+	m := Markers{
+		TransactionalID: rec.TransactionalID, ProducerID: rec.ProducerID, ProducerEpoch: rec.ProducerEpoch,
+		Commit: rec.State == raftsm.TxnPrepareCommit, Groups: append([]string(nil), rec.Groups...),
+	}
+	for _, tp := range rec.Partitions {
+		m.Partitions = append(m.Partitions, TopicPartition(tp))
+	}
+	mctx, cancel := context.WithTimeout(ctx, s.cfg.MarkerTimeout)
+	err := s.markers.WriteMarkers(mctx, m)
+	cancel()
+	if err != nil {
+		return err
+	}
+	mu := s.lock(rec.TransactionalID)
+	mu.Lock()
+	defer mu.Unlock()
+	cur, ok := sh.sm.Txn(rec.TransactionalID)
+	if !ok || cur.Version != rec.Version {
+		return nil // finished (or changed) by another leader meanwhile
+	}
+	next := clone(cur)
+	next.State = raftsm.TxnCompleteAbort
+	if m.Commit {
+		next.State = raftsm.TxnCompleteCommit
+	}
+	next.Partitions, next.Groups, next.UpdateMs = nil, nil, time.Now().UnixMilli()
+	_, err = s.put(ctx, sh, next, cur.Version)
+	return err
+}
+
+func (s *Service) claim(sh *shard, txnID string) bool {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.mu.completing[txnID] {
+		return false
+	}
+	sh.mu.completing[txnID] = true
+	return true
+}
+
+func (s *Service) release(sh *shard, txnID string) {
+	sh.mu.Lock()
+	delete(sh.mu.completing, txnID)
+	sh.mu.Unlock()
+}
+
+// lock returns the transactional ID's mutex.
+func (s *Service) lock(txnID string) *sync.Mutex {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(txnID))
+	return &s.locks[h.Sum32()%uint32(len(s.locks))]
+}
+
+// shardOf returns the coordinator shard of a transactional ID.
+func (s *Service) shardOf(txnID string) *shard {
+	id := raftsm.CoordinatorShardID(txnID, len(s.shards))
+	return s.shards[id-raftsm.FirstCoordinatorShardID]
+}
+
+// route returns the transactional ID's shard when this broker coordinates
+// it.
+func (s *Service) route(txnID string) (*shard, error) {
+	select {
+	case <-s.stopC:
+		return nil, ErrNotCoordinator
+	default:
+	}
+	if txnID == "" {
+		return nil, ErrInvalidTransactionalID
+	}
+	if len(s.shards) == 0 {
+		return nil, ErrCoordinatorNotAvailable
+	}
+	sh := s.shardOf(txnID)
+	replica, term, ok := s.raft.leader(sh.id)
+	switch {
+	case !ok:
+		return nil, ErrCoordinatorNotAvailable
+	case replica != s.self:
+		return nil, ErrNotCoordinator
+	}
+	sh.mu.Lock()
+	loaded := sh.mu.term == term
+	sh.mu.Unlock()
+	if !loaded {
+		s.poke()
+		return nil, ErrLoadInProgress
+	}
+	return sh, nil
+}
+
+// Coordinator returns the broker that coordinates the transactional ID:
+// the leader of its shard (replica IDs are broker IDs).
+func (s *Service) Coordinator(txnID string) (int32, error) {
+	if len(s.shards) == 0 {
+		return -1, ErrCoordinatorNotAvailable
+	}
+	replica, _, ok := s.raft.leader(s.shardOf(txnID).id)
+	if !ok {
+		return -1, ErrCoordinatorNotAvailable
+	}
+	return int32(replica), nil
+}
+
+// put proposes next expecting the stored version expect and returns next
+// with its new version. A conflict (another leader changed the record) is
+// ErrConcurrentTransactions, which the client retries.
+func (s *Service) put(ctx context.Context, sh *shard, next *raftsm.TxnRecord, expect uint64) (*raftsm.TxnRecord, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ProposalTimeout)
+	defer cancel()
+	res, err := s.raft.propose(ctx, sh.id, raftsm.EncodePutTxn(next, expect))
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			err = fmt.Errorf("%w: %w", ErrCoordinatorNotAvailable, err)
+		}
+		return nil, err
+	}
+	switch st := raftsm.ResultStatus(res.Data); st {
+	case raftsm.StatusOK:
+		next.Version = res.Value
+		return next, nil
+	case raftsm.StatusTxnConflict:
+		return nil, fmt.Errorf("%w: the transaction record changed concurrently", ErrConcurrentTransactions)
+	default:
+		return nil, fmt.Errorf("%w: transaction update rejected: %s", ErrCoordinatorNotAvailable, st)
+	}
+}
+
+// clone copies a stored record (stored records are shared and immutable).
+func clone(r *raftsm.TxnRecord) *raftsm.TxnRecord {
+	c := *r
+	c.Partitions = append([]raftsm.TopicPartition(nil), r.Partitions...)
+	c.Groups = append([]string(nil), r.Groups...)
+	return &c
+}
+
+// fenced is Kafka's prepareFenceProducerEpoch: the Ongoing transaction is
+// aborted under a bumped epoch, which the markers carry, so the producer
+// that owned it can no longer write.
+func fenced(cur *raftsm.TxnRecord, now int64) *raftsm.TxnRecord {
+	next := clone(cur)
+	if next.ProducerEpoch < maxEpoch {
+		next.ProducerEpoch++
+	}
+	next.LastProducerEpoch = -1
+	next.State, next.UpdateMs = raftsm.TxnPrepareAbort, now
+	return next
+}

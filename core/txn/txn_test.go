@@ -1,0 +1,467 @@
+package txn
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	sm "github.com/lni/dragonboat/v4/statemachine"
+
+	"github.com/chronik-go/chronik/raftsm"
+)
+
+// fakeRaft applies proposals directly to the coordinator state machines,
+// one at a time, and lets tests move leadership (core/group's pattern).
+type fakeRaft struct {
+	mu    sync.Mutex
+	sms   map[uint64]*raftsm.Coordinator
+	index uint64
+	lead  uint64
+	term  uint64
+}
+
+func (f *fakeRaft) leader(uint64) (uint64, uint64, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lead, f.term, f.lead != 0
+}
+
+func (f *fakeRaft) propose(_ context.Context, shardID uint64, cmd []byte) (sm.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.index++
+	out, err := f.sms[shardID].Update([]sm.Entry{{Index: f.index, Cmd: cmd}})
+	if err != nil {
+		return sm.Result{}, err
+	}
+	return out[0].Result, nil
+}
+
+func (f *fakeRaft) barrier(context.Context, uint64) error { return nil }
+
+func (f *fakeRaft) setLeader(replica, term uint64) {
+	f.mu.Lock()
+	f.lead, f.term = replica, term
+	f.mu.Unlock()
+}
+
+// recordingMarkers records the markers written; fail makes writes fail.
+type recordingMarkers struct {
+	mu      sync.Mutex
+	written []Markers
+	fail    error
+}
+
+func (r *recordingMarkers) WriteMarkers(_ context.Context, m Markers) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail != nil {
+		return r.fail
+	}
+	r.written = append(r.written, m)
+	return nil
+}
+
+func (r *recordingMarkers) setFail(err error) {
+	r.mu.Lock()
+	r.fail = err
+	r.mu.Unlock()
+}
+
+func (r *recordingMarkers) all() []Markers {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Markers(nil), r.written...)
+}
+
+// countingPIDs allocates 1000, 1001, …
+type countingPIDs struct {
+	mu   sync.Mutex
+	next int64
+}
+
+func (p *countingPIDs) InitProducerID(context.Context) (int64, int16, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.next++
+	return 999 + p.next, 0, nil
+}
+
+type harness struct {
+	s       *Service
+	raft    *fakeRaft
+	sms     []*raftsm.Coordinator
+	markers *recordingMarkers
+	pids    *countingPIDs
+}
+
+func newHarness(t *testing.T, shards int, tweak func(*Config)) *harness {
+	t.Helper()
+	st, err := raftsm.OpenMemStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h := &harness{raft: &fakeRaft{sms: map[uint64]*raftsm.Coordinator{}, lead: 1, term: 1}, markers: &recordingMarkers{}, pids: &countingPIDs{}}
+	for i := range shards {
+		c := raftsm.NewCoordinator(st, raftsm.FirstCoordinatorShardID+uint64(i))
+		if _, err := c.Open(nil); err != nil {
+			t.Fatal(err)
+		}
+		h.raft.sms[c.ShardID()] = c
+		h.sms = append(h.sms, c)
+	}
+	h.s = h.start(t, 1, h.markers, tweak)
+	return h
+}
+
+// start runs a coordinator for node on the harness's shards.
+func (h *harness) start(t *testing.T, node int32, markers MarkerWriter, tweak func(*Config)) *Service {
+	t.Helper()
+	cfg := Config{NodeID: node, LeaderCheckInterval: 2 * time.Millisecond, CheckInterval: 5 * time.Millisecond}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	s := newService(h.raft, h.sms, cfg, h.pids, markers, nil)
+	s.Start()
+	t.Cleanup(s.Close)
+	if lead, _, _ := h.raft.leader(0); lead == uint64(node) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.WaitLoaded(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+func (h *harness) record(t *testing.T, txnID string) *raftsm.TxnRecord {
+	t.Helper()
+	r, ok := h.sms[raftsm.CoordinatorShardID(txnID, len(h.sms))-raftsm.FirstCoordinatorShardID].Txn(txnID)
+	if !ok {
+		t.Fatalf("no record for %q", txnID)
+	}
+	return r
+}
+
+func tctx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func mustInit(t *testing.T, s *Service, txnID string, pid int64, epoch int16) (int64, int16) {
+	t.Helper()
+	id, e, err := s.InitProducerID(tctx(t), txnID, 60000, pid, epoch)
+	if err != nil {
+		t.Fatalf("InitProducerID(%q, %d, %d): %v", txnID, pid, epoch, err)
+	}
+	return id, e
+}
+
+var tp0, tp1 = TopicPartition{"t", 0}, TopicPartition{"t", 1}
+
+func TestCommitAndAbortWriteMarkers(t *testing.T) {
+	h := newHarness(t, 3, nil)
+	s, ctx := h.s, tctx(t)
+	pid, epoch := mustInit(t, s, "tx", -1, -1)
+	if pid != 1000 || epoch != 0 {
+		t.Fatalf("first init: %d/%d", pid, epoch)
+	}
+	if err := s.AddPartitions(ctx, "tx", pid, epoch, []TopicPartition{tp1, tp0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddPartitions(ctx, "tx", pid, epoch, []TopicPartition{tp0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddOffsets(ctx, "tx", pid, epoch, "g"); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.record(t, "tx"); r.State != raftsm.TxnOngoing || r.StartMs <= 0 || len(r.Partitions) != 2 {
+		t.Fatalf("ongoing record %+v", r)
+	}
+	if err := s.EndTxn(ctx, "tx", pid, epoch, true); err != nil {
+		t.Fatal(err)
+	}
+	want := []Markers{{TransactionalID: "tx", ProducerID: pid, ProducerEpoch: 0, Commit: true, Partitions: []TopicPartition{tp0, tp1}, Groups: []string{"g"}}}
+	if got := h.markers.all(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("markers %+v, want %+v", got, want)
+	}
+	if r := h.record(t, "tx"); r.State != raftsm.TxnCompleteCommit || len(r.Partitions) != 0 {
+		t.Fatalf("after commit %+v", r)
+	}
+	// A retried EndTxn with the same outcome succeeds; the other one is
+	// refused; neither writes markers again.
+	if err := s.EndTxn(ctx, "tx", pid, epoch, true); err != nil {
+		t.Fatalf("retried commit: %v", err)
+	}
+	if err := s.EndTxn(ctx, "tx", pid, epoch, false); !errors.Is(err, ErrInvalidTxnState) {
+		t.Fatalf("abort after commit: %v", err)
+	}
+	// The next transaction aborts.
+	if err := s.AddPartitions(ctx, "tx", pid, epoch, []TopicPartition{tp1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EndTxn(ctx, "tx", pid, epoch, false); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, Markers{TransactionalID: "tx", ProducerID: pid, ProducerEpoch: 0, Partitions: []TopicPartition{tp1}})
+	if got := h.markers.all(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("markers %+v, want %+v", got, want)
+	}
+	if r := h.record(t, "tx"); r.State != raftsm.TxnCompleteAbort {
+		t.Fatalf("after abort %+v", r)
+	}
+}
+
+func TestRequestValidation(t *testing.T) {
+	h := newHarness(t, 1, nil)
+	s, ctx := h.s, tctx(t)
+	if _, _, err := s.InitProducerID(ctx, "tx", 0, -1, -1); !errors.Is(err, ErrInvalidTransactionTimeout) {
+		t.Fatalf("zero timeout: %v", err)
+	}
+	if _, _, err := s.InitProducerID(ctx, "tx", int32((16 * time.Minute).Milliseconds()), -1, -1); !errors.Is(err, ErrInvalidTransactionTimeout) {
+		t.Fatalf("timeout over the maximum: %v", err)
+	}
+	if _, _, err := s.InitProducerID(ctx, "", 1000, -1, -1); !errors.Is(err, ErrInvalidTransactionalID) {
+		t.Fatalf("empty ID: %v", err)
+	}
+	if err := s.AddPartitions(ctx, "unknown", 1, 0, []TopicPartition{tp0}); !errors.Is(err, ErrInvalidProducerIDMapping) {
+		t.Fatalf("unknown transactional ID: %v", err)
+	}
+	pid, epoch := mustInit(t, s, "tx", -1, -1)
+	if err := s.EndTxn(ctx, "tx", pid, epoch, true); !errors.Is(err, ErrInvalidTxnState) {
+		t.Fatalf("EndTxn without a transaction: %v", err)
+	}
+	if err := s.AddPartitions(ctx, "tx", pid+1, epoch, []TopicPartition{tp0}); !errors.Is(err, ErrInvalidProducerIDMapping) {
+		t.Fatalf("wrong producer ID: %v", err)
+	}
+	if err := s.AddOffsets(ctx, "tx", pid, epoch+1, "g"); !errors.Is(err, ErrProducerFenced) {
+		t.Fatalf("wrong epoch: %v", err)
+	}
+	if err := s.EndTxn(ctx, "tx", pid+1, epoch, true); !errors.Is(err, ErrInvalidProducerIDMapping) {
+		t.Fatalf("EndTxn wrong producer ID: %v", err)
+	}
+	// Another broker leads the shard now.
+	h.raft.setLeader(2, 2)
+	if err := s.EndTxn(ctx, "tx", pid, epoch, true); !errors.Is(err, ErrNotCoordinator) {
+		t.Fatalf("not the coordinator: %v", err)
+	}
+	if node, err := s.Coordinator("tx"); err != nil || node != 2 {
+		t.Fatalf("Coordinator = %d, %v", node, err)
+	}
+	h.raft.setLeader(0, 2)
+	if _, err := s.Coordinator("tx"); !errors.Is(err, ErrCoordinatorNotAvailable) {
+		t.Fatalf("no leader: %v", err)
+	}
+}
+
+// InitProducerId during an Ongoing transaction aborts it under a bumped
+// epoch (fencing the old producer) and asks the caller to retry.
+func TestInitAbortsOngoingAndFences(t *testing.T) {
+	h := newHarness(t, 1, nil)
+	s, ctx := h.s, tctx(t)
+	pid, epoch := mustInit(t, s, "tx", -1, -1)
+	if err := s.AddPartitions(ctx, "tx", pid, epoch, []TopicPartition{tp0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.InitProducerID(ctx, "tx", 60000, -1, -1); !errors.Is(err, ErrConcurrentTransactions) {
+		t.Fatalf("init during a transaction: %v", err)
+	}
+	eventually(t, "the fencing abort to complete", func() bool { return h.record(t, "tx").State == raftsm.TxnCompleteAbort })
+	want := []Markers{{TransactionalID: "tx", ProducerID: pid, ProducerEpoch: 1, Partitions: []TopicPartition{tp0}}}
+	if got := h.markers.all(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("markers %+v, want %+v", got, want)
+	}
+	pid2, epoch2 := mustInit(t, s, "tx", -1, -1)
+	if pid2 != pid || epoch2 != 2 {
+		t.Fatalf("retried init: %d/%d, want %d/2", pid2, epoch2, pid)
+	}
+	// The old producer is fenced everywhere.
+	if err := s.EndTxn(ctx, "tx", pid, epoch, true); !errors.Is(err, ErrProducerFenced) {
+		t.Fatalf("old producer's EndTxn: %v", err)
+	}
+	if err := s.AddPartitions(ctx, "tx", pid, epoch, []TopicPartition{tp0}); !errors.Is(err, ErrProducerFenced) {
+		t.Fatalf("old producer's AddPartitions: %v", err)
+	}
+	// KIP-360: an init naming the old epoch is fenced; one naming the
+	// current epoch bumps it, and its retry gets the same answer.
+	if _, _, err := s.InitProducerID(ctx, "tx", 60000, pid, epoch); !errors.Is(err, ErrProducerFenced) {
+		t.Fatalf("init with a stale epoch: %v", err)
+	}
+	if _, _, err := s.InitProducerID(ctx, "tx", 60000, pid+5, epoch2); !errors.Is(err, ErrProducerFenced) {
+		t.Fatalf("init with another producer ID: %v", err)
+	}
+	if id, e := mustInit(t, s, "tx", pid, epoch2); id != pid || e != 3 {
+		t.Fatalf("bump: %d/%d", id, e)
+	}
+	if id, e := mustInit(t, s, "tx", pid, epoch2); id != pid || e != 3 {
+		t.Fatalf("retried bump: %d/%d", id, e)
+	}
+}
+
+func TestTimedOutTransactionIsAborted(t *testing.T) {
+	h := newHarness(t, 1, nil)
+	s, ctx := h.s, tctx(t)
+	pid, epoch, err := s.InitProducerID(ctx, "tx", 30, -1, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddOffsets(ctx, "tx", pid, epoch, "g"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the timeout abort", func() bool { return h.record(t, "tx").State == raftsm.TxnCompleteAbort })
+	want := []Markers{{TransactionalID: "tx", ProducerID: pid, ProducerEpoch: 1, Groups: []string{"g"}}}
+	if got := h.markers.all(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("markers %+v, want %+v", got, want)
+	}
+	if err := s.EndTxn(ctx, "tx", pid, epoch, true); !errors.Is(err, ErrProducerFenced) {
+		t.Fatalf("zombie EndTxn: %v", err)
+	}
+}
+
+// A PrepareCommit whose markers the old leader could not write is
+// finished by the next leader.
+func TestPreparedEndFinishedAfterLeaderChange(t *testing.T) {
+	h := newHarness(t, 2, nil)
+	s, ctx := h.s, tctx(t)
+	h.markers.setFail(errors.New("partition leader unreachable"))
+	pid, epoch := mustInit(t, s, "tx", -1, -1)
+	if err := s.AddPartitions(ctx, "tx", pid, epoch, []TopicPartition{tp0}); err != nil {
+		t.Fatal(err)
+	}
+	// The outcome is durable, so the client hears OK.
+	if err := s.EndTxn(ctx, "tx", pid, epoch, true); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.record(t, "tx"); r.State != raftsm.TxnPrepareCommit {
+		t.Fatalf("state %s, want PrepareCommit", r.State)
+	}
+	if err := s.AddPartitions(ctx, "tx", pid, epoch, []TopicPartition{tp0}); !errors.Is(err, ErrConcurrentTransactions) {
+		t.Fatalf("add while prepared: %v", err)
+	}
+	if err := s.EndTxn(ctx, "tx", pid, epoch, true); !errors.Is(err, ErrConcurrentTransactions) {
+		t.Fatalf("retried EndTxn while prepared: %v", err)
+	}
+	if err := s.EndTxn(ctx, "tx", pid, epoch, false); !errors.Is(err, ErrInvalidTxnState) {
+		t.Fatalf("abort while commit prepared: %v", err)
+	}
+	if _, _, err := s.InitProducerID(ctx, "tx", 60000, -1, -1); !errors.Is(err, ErrConcurrentTransactions) {
+		t.Fatalf("init while prepared: %v", err)
+	}
+
+	other := &recordingMarkers{}
+	s2 := h.start(t, 2, other, nil)
+	h.raft.setLeader(2, 2)
+	eventually(t, "the new leader to finish the commit", func() bool { return h.record(t, "tx").State == raftsm.TxnCompleteCommit })
+	want := []Markers{{TransactionalID: "tx", ProducerID: pid, Commit: true, Partitions: []TopicPartition{tp0}}}
+	if got := other.all(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("markers %+v, want %+v", got, want)
+	}
+	if err := s2.EndTxn(ctx, "tx", pid, epoch, true); err != nil {
+		t.Fatalf("retried EndTxn on the new coordinator: %v", err)
+	}
+}
+
+// Markers that fail within EndTxn are retried in the background.
+func TestMarkersRetriedInBackground(t *testing.T) {
+	h := newHarness(t, 1, nil)
+	s, ctx := h.s, tctx(t)
+	pid, epoch := mustInit(t, s, "tx", -1, -1)
+	if err := s.AddPartitions(ctx, "tx", pid, epoch, []TopicPartition{tp0}); err != nil {
+		t.Fatal(err)
+	}
+	h.markers.setFail(errors.New("down"))
+	if err := s.EndTxn(ctx, "tx", pid, epoch, false); err != nil {
+		t.Fatal(err)
+	}
+	h.markers.setFail(nil)
+	eventually(t, "the abort to complete", func() bool { return h.record(t, "tx").State == raftsm.TxnCompleteAbort })
+	if got := h.markers.all(); len(got) != 1 || got[0].Commit {
+		t.Fatalf("markers %+v", got)
+	}
+}
+
+// An exhausted epoch rotates the producer ID; a retry of that init
+// (KIP-360) gets the new ID again.
+func TestEpochExhaustionRotatesProducerID(t *testing.T) {
+	h := newHarness(t, 1, nil)
+	s, ctx := h.s, tctx(t)
+	pid, _ := mustInit(t, s, "tx", -1, -1)
+	r := *h.record(t, "tx")
+	r.ProducerEpoch = exhaustedEpoch - 1
+	if res, _ := h.raft.propose(ctx, h.sms[0].ShardID(), raftsm.EncodePutTxn(&r, r.Version)); raftsm.ResultStatus(res.Data) != raftsm.StatusOK {
+		t.Fatal(raftsm.ResultStatus(res.Data))
+	}
+	if id, e := mustInit(t, s, "tx", -1, -1); id != pid || e != exhaustedEpoch {
+		t.Fatalf("last epoch: %d/%d", id, e)
+	}
+	id, e := mustInit(t, s, "tx", pid, exhaustedEpoch)
+	if id == pid || e != 0 {
+		t.Fatalf("rotation: %d/%d", id, e)
+	}
+	if id2, e2 := mustInit(t, s, "tx", pid, exhaustedEpoch); id2 != id || e2 != 0 {
+		t.Fatalf("retried rotation: %d/%d, want %d/0", id2, e2, id)
+	}
+	if id2, e2 := mustInit(t, s, "tx", -1, -1); id2 != id || e2 != 1 {
+		t.Fatalf("after rotation: %d/%d", id2, e2)
+	}
+	// A fencing abort at the last epoch still has room (32767), and the
+	// retried init then rotates.
+	r = *h.record(t, "tx")
+	r.ProducerEpoch, r.State, r.Partitions, r.StartMs = exhaustedEpoch, raftsm.TxnOngoing, []raftsm.TopicPartition{{Topic: "t"}}, time.Now().UnixMilli()
+	if res, _ := h.raft.propose(ctx, h.sms[0].ShardID(), raftsm.EncodePutTxn(&r, r.Version)); raftsm.ResultStatus(res.Data) != raftsm.StatusOK {
+		t.Fatal(raftsm.ResultStatus(res.Data))
+	}
+	if _, _, err := s.InitProducerID(ctx, "tx", 60000, -1, -1); !errors.Is(err, ErrConcurrentTransactions) {
+		t.Fatal(err)
+	}
+	eventually(t, "the fencing abort", func() bool { return h.record(t, "tx").State == raftsm.TxnCompleteAbort })
+	if m := h.markers.all(); m[len(m)-1].ProducerEpoch != maxEpoch {
+		t.Fatalf("fencing markers %+v", m[len(m)-1])
+	}
+	if id3, e3 := mustInit(t, s, "tx", -1, -1); id3 == id || e3 != 0 {
+		t.Fatalf("init after the fence: %d/%d", id3, e3)
+	}
+}
+
+func TestDescribeAndList(t *testing.T) {
+	h := newHarness(t, 2, nil)
+	s, ctx := h.s, tctx(t)
+	pa, ea := mustInit(t, s, "a", -1, -1)
+	pb, _ := mustInit(t, s, "b", -1, -1)
+	if err := s.AddPartitions(ctx, "a", pa, ea, []TopicPartition{tp0}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.DescribeTransaction(ctx, "a")
+	if err != nil || d.State != "Ongoing" || d.ProducerID != pa || d.TimeoutMs != 60000 || d.StartMs <= 0 || !reflect.DeepEqual(d.Partitions, []TopicPartition{tp0}) {
+		t.Fatalf("describe: %+v %v", d, err)
+	}
+	if _, err := s.DescribeTransaction(ctx, "nope"); !errors.Is(err, ErrTransactionalIDNotFound) {
+		t.Fatalf("describe unknown: %v", err)
+	}
+	all, err := s.ListTransactions(ctx, ListFilter{})
+	if err != nil || len(all) != 2 || all[0].TransactionalID != "a" || all[1].State != "Empty" {
+		t.Fatalf("list: %+v %v", all, err)
+	}
+	if got, _ := s.ListTransactions(ctx, ListFilter{States: []string{"ongoing"}}); len(got) != 1 || got[0].TransactionalID != "a" {
+		t.Fatalf("list ongoing: %+v", got)
+	}
+	if got, _ := s.ListTransactions(ctx, ListFilter{ProducerIDs: []int64{pb}}); len(got) != 1 || got[0].TransactionalID != "b" {
+		t.Fatalf("list by producer: %+v", got)
+	}
+}
