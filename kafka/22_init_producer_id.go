@@ -19,9 +19,7 @@ package kafka
 //     PRODUCER_FENCED, INVALID_PRODUCER_EPOCH before v4; only one of the
 //     two set is INVALID_REQUEST).
 //   - Without a transaction coordinator (Config.Txns nil) a transactional
-//     ID falls back to the meta shard's epoch bump
-//     (Backend.InitTransactionalID), as before transactions were served.
-//     Legacy until core/broker wires the coordinator.
+//     ID gets COORDINATOR_NOT_AVAILABLE.
 //   - TransactionTimeoutMillis must be in (0, transaction.max.timeout.ms]
 //     for a transactional ID (INVALID_TRANSACTION_TIMEOUT); ignored
 //     otherwise.
@@ -57,13 +55,7 @@ func handleInitProducerID(ctx context.Context, s *Server, r *request) kmsg.Respo
 		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		return resp
 	}
-	_, noCoordinator := s.cfg.Txns.(noTxns)
 	switch {
-	case req.TransactionalID != nil && noCoordinator:
-		if id, epoch, err = s.backend.InitTransactionalID(ctx, *req.TransactionalID); err != nil {
-			resp.ErrorCode = s.errCode("InitProducerID", err)
-			return resp
-		}
 	case req.TransactionalID != nil:
 		pid, pepoch := req.ProducerID, req.ProducerEpoch
 		if req.Version < 3 {

@@ -597,20 +597,13 @@ func TestInitProducerID(t *testing.T) {
 		seen[resp.ProducerID] = true
 	}
 	// Without a transaction coordinator (txns_test.go tests one), a
-	// transactional ID keeps its producer ID and gets an epoch bump per
-	// init from the backend (legacy).
-	var first *kmsg.InitProducerIDResponse
-	for i := int16(0); i < 3; i++ {
-		req := kmsg.NewPtrInitProducerIDRequest()
-		req.Version = 4
-		req.TransactionalID = kmsg.StringPtr("txn")
-		resp := c.do(req).(*kmsg.InitProducerIDResponse)
-		if first == nil {
-			first = resp
-		}
-		if resp.ErrorCode != 0 || resp.ProducerID != first.ProducerID || resp.ProducerEpoch != i {
-			t.Fatalf("transactional init %d: %+v; want the same ID with epoch %d", i, resp, i)
-		}
+	// transactional ID has nowhere to go.
+	req := kmsg.NewPtrInitProducerIDRequest()
+	req.Version = 4
+	req.TransactionalID = kmsg.StringPtr("txn")
+	req.TransactionTimeoutMillis = 60000
+	if resp := c.do(req).(*kmsg.InitProducerIDResponse); resp.ErrorCode != kerr.CoordinatorNotAvailable.Code {
+		t.Fatalf("transactional init without a coordinator: %+v; want COORDINATOR_NOT_AVAILABLE", resp)
 	}
 }
 

@@ -39,11 +39,6 @@ type Backend interface {
 	BrokerConfigs() []cluster.ConfigEntry
 	// InitProducerID allocates a fresh producer ID (epoch 0) from the meta shard.
 	InitProducerID(ctx context.Context) (id int64, epoch int16, err error)
-	// InitTransactionalID returns the stable producer ID of a
-	// transactional.id with its epoch bumped (fencing older incarnations),
-	// kept by the meta shard. Legacy: called only while Config.Txns is
-	// nil; the transaction coordinator is the epoch authority otherwise.
-	InitTransactionalID(ctx context.Context, txnID string) (id int64, epoch int16, err error)
 	// CreatePartitions grows a topic to count partitions (unless
 	// validateOnly) and returns once they serve or ctx ends. A count at or
 	// below the current one is cluster.ErrInvalidPartitions.

@@ -27,7 +27,6 @@ type memBackend struct {
 		port     int32
 		topics   map[string]*memTopic
 		byID     map[[16]byte]*memTopic
-		txn      map[string][2]int64 // transactional ID → producer ID, epoch
 		nextPID  int64
 		watchers map[*memWatcher]struct{}
 		// producers is what Producers reports, set by tests.
@@ -192,23 +191,6 @@ func (b *memBackend) BrokerConfigs() []cluster.ConfigEntry {
 		{Name: "sasl.jaas.config", Value: "secret", ReadOnly: true, Sensitive: true},
 		{Name: "num.partitions", Value: "1", ReadOnly: true, IsDefault: true},
 	}
-}
-
-func (b *memBackend) InitTransactionalID(_ context.Context, txnID string) (int64, int16, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.mu.txn == nil {
-		b.mu.txn = map[string][2]int64{}
-	}
-	p, ok := b.mu.txn[txnID]
-	if ok {
-		p[1]++
-	} else {
-		b.mu.nextPID++
-		p = [2]int64{b.mu.nextPID, 0}
-	}
-	b.mu.txn[txnID] = p
-	return p[0], int16(p[1]), nil
 }
 
 func (b *memBackend) InitProducerID(context.Context) (int64, int16, error) {

@@ -21,10 +21,8 @@ const keyTxnID = 'X'
 //
 // The transaction coordinator (core/txn, records on the coordinator
 // shards, txncoord.go) is now the producer-ID and epoch authority of
-// transactional IDs; this command is proposed only while a broker runs
-// without one (cluster.Service.InitTransactionalID, legacy) and, once that
-// path is gone, stays so that Raft logs and snapshots written before keep
-// replaying.
+// transactional IDs; this command is no longer proposed and stays so that
+// Raft logs and snapshots written before keep replaying.
 const cmdInitTransactional byte = 33
 
 // EncodeInitTransactional encodes an InitProducerId for a transactional ID.

@@ -33,6 +33,7 @@ import (
 	"github.com/chronik-go/chronik/core/sharedlog"
 	"github.com/chronik-go/chronik/core/telemetry"
 	"github.com/chronik-go/chronik/core/tier"
+	"github.com/chronik-go/chronik/core/txn"
 	"github.com/chronik-go/chronik/kafka"
 	_ "github.com/chronik-go/chronik/plugins/localstore" // the default tier, <data-dir>/tier; cmd/chronik links the others
 	"github.com/chronik-go/chronik/raftsm"
@@ -72,6 +73,7 @@ type Broker struct {
 	reporter *cluster.LeaderReporter
 	lead     *cluster.Leadership
 	groups   *group.Service
+	txns     *txn.Service // the transaction coordinator, on the coordinator shards
 	tier     *tier.Manager
 	dr       recovery // backups and restore (backup.go)
 	kafka    *kafka.Server
@@ -314,6 +316,7 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		DefaultReplicationFactor: cfg.ReplicationFactor(),
 		MaxPartitionsPerTopic:    cfg.Kafka.MaxPartitionsPerTopic,
 		Groups:                   b.groups,
+		Txns:                     b.txns,
 		Listener:                 kafkaLn,
 		TLS:                      clientTLS,
 		SASL:                     clientSASL,
@@ -410,6 +413,9 @@ func (b *Broker) stop(ctx context.Context) error {
 	}
 	if b.http != nil {
 		errs = append(errs, b.http.Close(ctx))
+	}
+	if b.txns != nil {
+		b.txns.Close()
 	}
 	if b.groups != nil {
 		b.groups.Close()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/chronik-go/chronik/core/config"
 	"github.com/chronik-go/chronik/core/group"
+	"github.com/chronik-go/chronik/core/txn"
 	"github.com/chronik-go/chronik/raftsm"
 )
 
@@ -46,6 +47,12 @@ func (b *Broker) startGroups(ctx context.Context) error {
 		OffsetsRetention:      time.Duration(b.cfg.Kafka.OffsetsRetentionMinutes) * time.Minute,
 	}, b.log)
 	b.groups.Start()
+	// The transaction coordinator shares the shards (core/txn).
+	b.txns = txn.NewService(b.nh, sms, txn.Config{
+		NodeID:     b.cfg.NodeID,
+		MaxTimeout: b.cfg.Kafka.TransactionMaxTimeout,
+	}, producerIDs{b}, txnMarkers{b}, b.log)
+	b.txns.Start()
 	if len(b.cfg.Nodes) > 0 {
 		return nil
 	}
@@ -54,5 +61,19 @@ func (b *Broker) startGroups(ctx context.Context) error {
 	if err := b.groups.WaitLoaded(ctx); err != nil {
 		return fmt.Errorf("coordinator shards did not come up within %s: %w", startTimeout, err)
 	}
+	if err := b.txns.WaitLoaded(ctx); err != nil {
+		return fmt.Errorf("coordinator shards did not load their transactions within %s: %w", startTimeout, err)
+	}
 	return nil
+}
+
+// producerIDs allocates producer IDs through the cluster service, which
+// starts after the coordinator shards.
+type producerIDs struct{ b *Broker }
+
+func (p producerIDs) InitProducerID(ctx context.Context) (int64, int16, error) {
+	if p.b.cluster == nil {
+		return -1, -1, txn.ErrCoordinatorNotAvailable
+	}
+	return p.b.cluster.InitProducerID(ctx)
 }

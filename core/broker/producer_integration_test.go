@@ -70,6 +70,7 @@ func TestProducerStateSurvivesRestart(t *testing.T) {
 		defer cl.Close()
 		req := kmsg.NewPtrInitProducerIDRequest()
 		req.TransactionalID = kmsg.StringPtr("orders-writer")
+		req.TransactionTimeoutMillis = 60000
 		// Straight to the broker: kgo would route a transactional
 		// InitProducerId through FindCoordinator, and the transaction
 		// coordinator is not served yet.

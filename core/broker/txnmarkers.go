@@ -28,12 +28,6 @@ var _ txn.MarkerWriter = txnMarkers{}
 // maxMarkerWrites bounds the markers one call proposes at once.
 const maxMarkerWrites = 16
 
-// txnOffsetEnder ends a producer's pending transactional offsets in a
-// group (core/group).
-type txnOffsetEnder interface {
-	EndTxnOffsets(ctx context.Context, group string, pid int64, epoch int16, commit bool) error
-}
-
 func (m txnMarkers) WriteMarkers(ctx context.Context, mk txn.Markers) error {
 	remote := map[int32]*txn.Markers{}
 	var local txn.Markers
@@ -125,13 +119,8 @@ func (m txnMarkers) writeLocal(ctx context.Context, mk txn.Markers) error {
 		})
 	}
 	for _, g := range mk.Groups {
-		ender, ok := any(m.b.groups).(txnOffsetEnder)
-		if !ok {
-			fail(fmt.Errorf("group %s: transactional offsets are not supported", g))
-			continue
-		}
 		wg.Go(func() {
-			if err := ender.EndTxnOffsets(ctx, g, mk.ProducerID, mk.ProducerEpoch, mk.Commit); err != nil {
+			if err := m.b.groups.EndTxnOffsets(ctx, g, mk.ProducerID, mk.ProducerEpoch, mk.Commit); err != nil {
 				fail(fmt.Errorf("group %s: %w", g, err))
 			}
 		})

@@ -356,22 +356,3 @@ type resultOf struct {
 	Value uint64
 	Data  []byte
 }
-
-// InitTransactionalID returns the stable producer ID of a transactional.id
-// with its epoch bumped, fencing older producers using that ID, kept by the
-// meta shard. Legacy: kafka calls it only while no transaction coordinator
-// (core/txn, the epoch authority of transactional IDs) is configured;
-// remove it once core/broker wires one.
-func (s *Service) InitTransactionalID(ctx context.Context, txnID string) (int64, int16, error) {
-	if txnID == "" {
-		return -1, -1, fmt.Errorf("%w: empty transactional.id", ErrInvalidConfig)
-	}
-	res, err := s.propose(ctx, raftsm.EncodeInitTransactional(txnID))
-	if err != nil {
-		return -1, -1, err
-	}
-	if st := raftsm.ResultStatus(res.Data); st != raftsm.StatusOK {
-		return -1, -1, fmt.Errorf("cluster: init transactional id %q: %s", txnID, st)
-	}
-	return int64(res.Value), raftsm.TransactionalEpoch(res.Data), nil
-}

@@ -156,6 +156,9 @@ type KafkaConfig struct {
 	// LogCleanerBackoff is how often each partition leader looks for a
 	// compacted topic's partition to compact: Kafka's log.cleaner.backoff.ms.
 	LogCleanerBackoff time.Duration `toml:"log-cleaner-backoff"`
+	// TransactionMaxTimeout is the longest transaction timeout a
+	// transactional producer may ask for: transaction.max.timeout.ms.
+	TransactionMaxTimeout time.Duration `toml:"transaction-max-timeout"`
 	// LogCleanerIOMaxBytesPerSecond bounds what compaction reads and writes
 	// on a broker, per second (Kafka's log.cleaner.io.max.bytes.per.second);
 	// 0 means no bound.
@@ -401,6 +404,7 @@ func Default() Config {
 			LogRetentionCheckInterval:    5 * time.Minute,
 			LogCleanerEnable:             true,
 			LogCleanerBackoff:            15 * time.Second,
+			TransactionMaxTimeout:        15 * time.Minute,
 			OAuthBearerSubClaim:          "sub",
 			ConnectionsMaxIdle:           10 * time.Minute,
 		},

@@ -235,6 +235,7 @@ type fileKafka struct {
 	KafkaConfig
 	LogRetentionCheckInterval duration `toml:"log-retention-check-interval"`
 	LogCleanerBackoff         duration `toml:"log-cleaner-backoff"`
+	TransactionMaxTimeout     duration `toml:"transaction-max-timeout"`
 	ConnectionsMaxReauth      duration `toml:"connections-max-reauth"`
 	ConnectionsMaxIdle        duration `toml:"connections-max-idle"`
 }
@@ -289,6 +290,7 @@ func decodeTOML(name string, data []byte, cfg *Config) error {
 			KafkaConfig:               cfg.Kafka,
 			LogRetentionCheckInterval: duration{cfg.Kafka.LogRetentionCheckInterval},
 			LogCleanerBackoff:         duration{cfg.Kafka.LogCleanerBackoff},
+			TransactionMaxTimeout:     duration{cfg.Kafka.TransactionMaxTimeout},
 			ConnectionsMaxReauth:      duration{cfg.Kafka.ConnectionsMaxReauth},
 			ConnectionsMaxIdle:        duration{cfg.Kafka.ConnectionsMaxIdle},
 		},
@@ -311,6 +313,7 @@ func decodeTOML(name string, data []byte, cfg *Config) error {
 	cfg.Kafka = fc.Kafka.KafkaConfig
 	cfg.Kafka.LogRetentionCheckInterval = fc.Kafka.LogRetentionCheckInterval.Duration
 	cfg.Kafka.LogCleanerBackoff = fc.Kafka.LogCleanerBackoff.Duration
+	cfg.Kafka.TransactionMaxTimeout = fc.Kafka.TransactionMaxTimeout.Duration
 	cfg.Kafka.ConnectionsMaxReauth = fc.Kafka.ConnectionsMaxReauth.Duration
 	cfg.Kafka.ConnectionsMaxIdle = fc.Kafka.ConnectionsMaxIdle.Duration
 	cfg.Raft = fc.Raft.RaftConfig

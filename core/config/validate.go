@@ -218,6 +218,9 @@ func (c Config) Validate() error {
 	if k.LogCleanerIOMaxBytesPerSecond < 0 || k.LogCleanerIOMaxBytesPerSecond > 0 && k.LogCleanerIOMaxBytesPerSecond < MiB {
 		bad("kafka.log-cleaner-io-max-bytes-per-second is %d; it must be 0 (no bound) or at least 1048576 (1 MiB/s), e.g. 52428800 for 50 MiB/s", k.LogCleanerIOMaxBytesPerSecond)
 	}
+	if k.TransactionMaxTimeout < time.Second || k.TransactionMaxTimeout > 7*24*time.Hour {
+		bad("kafka.transaction-max-timeout is %v; it must be between 1s and 168h, such as \"15m\" (Kafka's transaction.max.timeout.ms)", k.TransactionMaxTimeout)
+	}
 	if k.LogCleanerBackoff < 10*time.Millisecond || k.LogCleanerBackoff > 24*time.Hour {
 		bad("kafka.log-cleaner-backoff is %v; it must be between 10ms and 24h, such as \"15s\" (Kafka's log.cleaner.backoff.ms)", k.LogCleanerBackoff)
 	}

@@ -1,0 +1,272 @@
+//go:build integration
+
+package broker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/chronik-go/chronik/core/broker/brokertest"
+	"github.com/chronik-go/chronik/core/config"
+)
+
+// txnProducer is a franz-go client with a transactional ID.
+func txnProducer(t *testing.T, seeds []string, id string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(seeds...), kgo.TransactionalID(id), kgo.DefaultProduceTopic("txn"),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
+	}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// runTxn produces values in one transaction and commits or aborts it.
+func runTxn(ctx context.Context, t *testing.T, cl *kgo.Client, commit bool, values ...string) {
+	t.Helper()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range values {
+		if err := cl.ProduceSync(ctx, kgo.StringRecord(v)).FirstErr(); err != nil {
+			t.Fatalf("produce %s: %v", v, err)
+		}
+	}
+	if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+		t.Fatalf("end transaction (commit %v): %v", commit, err)
+	}
+}
+
+// readAll reads topic from the start with the isolation level until it has
+// want records (or fails the test after a while), and returns the values
+// sorted.
+func readAll(ctx context.Context, t *testing.T, seeds []string, topic string, committed bool, want int) []string {
+	t.Helper()
+	iso := kgo.ReadUncommitted()
+	if committed {
+		iso = kgo.ReadCommitted()
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(iso),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var got []string
+	deadline := time.Now().Add(10 * time.Second)
+	for len(got) < want && time.Now().Before(deadline) {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		fs.EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	}
+	// Nothing more arrives (an aborted record read late would show here).
+	pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	cl.PollFetches(pctx).EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	cancel()
+	sort.Strings(got)
+	return got
+}
+
+func values(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%02d", prefix, i)
+	}
+	return out
+}
+
+// TestTransactions drives franz-go's transactional producer and
+// read_committed consumer against one broker: committed transactions are
+// read, aborted ones are not, an open one holds read_committed consumers at
+// its first offset, a second producer with the same transactional ID
+// fences the first, and all of it survives a restart.
+func TestTransactions(t *testing.T) {
+	cfg := brokertest.Config(t)
+	b := brokertest.Start(t, cfg)
+	seeds := []string{b.KafkaAddr()}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	adm := kadm.NewClient(txnProducer(t, seeds, "admin-unused"))
+	if _, err := adm.CreateTopic(ctx, 3, 1, nil, "txn"); err != nil {
+		t.Fatal(err)
+	}
+
+	p := txnProducer(t, seeds, "writer")
+	runTxn(ctx, t, p, true, values("c1", 12)...)
+	runTxn(ctx, t, p, false, values("a1", 9)...)
+	runTxn(ctx, t, p, true, values("c2", 6)...)
+	committed := append(values("c1", 12), values("c2", 6)...)
+	sort.Strings(committed)
+	if got := readAll(ctx, t, seeds, "txn", true, len(committed)); !slices.Equal(got, committed) {
+		t.Fatalf("read_committed read %d records %v, want the %d committed", len(got), got, len(committed))
+	}
+	if got := readAll(ctx, t, seeds, "txn", false, 27); len(got) != 27 {
+		t.Fatalf("read_uncommitted read %d records, want all 27 (control records hidden)", len(got))
+	}
+
+	// An open transaction holds read_committed at its first offset.
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range values("open", 3) {
+		if err := p.ProduceSync(ctx, kgo.StringRecord(v)).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ends, err := adm.ListEndOffsets(ctx, "txn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// kadm lists with read_uncommitted; compare with a committed listing.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stable, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, "txn")
+	cl.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := 0
+	ends.Each(func(o kadm.ListedOffset) {
+		s, _ := stable.Lookup("txn", o.Partition)
+		if s.Offset < o.Offset {
+			open++
+		}
+	})
+	if open != 3 {
+		t.Fatalf("%d partitions have a last stable offset below their end, want 3 (the open transaction wrote to all)", open)
+	}
+	if got := readAll(ctx, t, seeds, "txn", true, len(committed)); len(got) != len(committed) {
+		t.Fatalf("read_committed read %d records with a transaction open, want %d", len(got), len(committed))
+	}
+
+	// A second producer with the same ID aborts the open transaction and
+	// fences the first.
+	p2 := txnProducer(t, seeds, "writer")
+	runTxn(ctx, t, p2, true, values("c3", 3)...)
+	err = p.EndTransaction(ctx, kgo.TryCommit)
+	fenced := errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.InvalidTxnState)
+	if !fenced {
+		t.Fatalf("the fenced producer's commit: %v, want fenced", err)
+	}
+	committed = append(committed, values("c3", 3)...)
+	sort.Strings(committed)
+	if got := readAll(ctx, t, seeds, "txn", true, len(committed)); !slices.Equal(got, committed) {
+		t.Fatalf("after fencing, read_committed read %v, want %v", got, committed)
+	}
+
+	// Restarted, the broker keeps the aborted transactions' index.
+	sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+	defer scancel()
+	if err := b.Stop(sctx); err != nil {
+		t.Fatal(err)
+	}
+	b = brokertest.Start(t, cfg)
+	seeds = []string{b.KafkaAddr()}
+	if got := readAll(ctx, t, seeds, "txn", true, len(committed)); !slices.Equal(got, committed) {
+		t.Fatalf("after a restart, read_committed read %v, want %v", got, committed)
+	}
+}
+
+// TestTransactionsRF3 runs consume-transform-produce with franz-go's
+// GroupTransactSession on three brokers: the partitions, the group and the
+// transaction are led by different brokers, so markers travel between
+// them. The output holds each input record exactly once, and the group's
+// offsets move only with committed transactions.
+func TestTransactionsRF3(t *testing.T) {
+	_, nodes := brokertest.StartCluster(t, 3, func(*config.Config) {})
+	seeds := brokertest.KafkaAddrs(nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admCl.Close()
+	adm := kadm.NewClient(admCl)
+	for _, topic := range []string{"in", "out"} {
+		if resp, err := adm.CreateTopic(ctx, 6, 3, nil, topic); err != nil || resp.Err != nil {
+			t.Fatalf("create %s: %v %v", topic, err, resp.Err)
+		}
+	}
+	in := values("in", 60)
+	for _, v := range in {
+		if err := admCl.ProduceSync(ctx, &kgo.Record{Topic: "in", Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sess, err := kgo.NewGroupTransactSession(
+		kgo.SeedBrokers(seeds...), kgo.TransactionalID("etl"), kgo.ConsumerGroup("etl-group"), kgo.ConsumeTopics("in"),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DefaultProduceTopic("out"), // RequireStable is always on in franz-go's group consumers
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	done, round, aborted := 0, 0, 0
+	for done < len(in) {
+		fs := sess.PollRecords(ctx, 7)
+		if err := fs.Err0(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatal(err)
+		}
+		if err := sess.Begin(); err != nil {
+			t.Fatal(err)
+		}
+		// Every third round aborts: its records come again.
+		commit := round%3 != 2
+		round++
+		n := 0
+		fs.EachRecord(func(r *kgo.Record) {
+			n++
+			sess.Produce(ctx, kgo.StringRecord("out-of-"+string(r.Value)), func(_ *kgo.Record, err error) {
+				if err != nil && commit { // an abort fails what is still buffered
+					t.Errorf("produce: %v", err)
+				}
+			})
+		})
+		committed, err := sess.End(ctx, kgo.TransactionEndTry(commit))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if committed {
+			done += n
+		} else {
+			aborted += n
+		}
+	}
+	if aborted == 0 {
+		t.Fatal("no transaction with records was aborted: the test checks nothing about aborts")
+	}
+	want := make([]string, len(in))
+	for i, v := range in {
+		want[i] = "out-of-" + v
+	}
+	sort.Strings(want)
+	if got := readAll(ctx, t, seeds, "out", true, len(want)); !slices.Equal(got, want) {
+		t.Fatalf("out holds %d records %v, want each of the %d inputs once", len(got), got, len(want))
+	}
+	offs, err := adm.FetchOffsets(ctx, "etl-group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	offs.Each(func(o kadm.OffsetResponse) { total += o.At })
+	if total != int64(len(in)) {
+		t.Fatalf("the group committed %d offsets in all, want %d", total, len(in))
+	}
+}
