@@ -67,16 +67,23 @@ type BrokerRecord struct {
 	Level uint16
 }
 
-// CommandLevel numbers the meta commands this release applies. A release
-// that adds meta commands raises it; such a command must not be proposed
-// before every broker runs a release of that level (cluster.Service
-// RequireLevel), because a replica of an older release answers a command it
-// does not know with StatusUnsupportedCmd and changes nothing: its copy of
-// the meta state would lack what the others have, for good.
-//
-// Level 1: SCRAM credentials (commands 39–40), ACLs (41–42) and client
-// quotas (43).
-const CommandLevel uint16 = 1
+// CommandLevel numbers the commands this release applies. A release that
+// adds commands raises it; such a command must not be proposed before every
+// broker runs a release of that level (cluster.Service RequireLevel),
+// because a replica of an older release answers a command it does not know
+// with StatusUnsupportedCmd and changes nothing: its copy of the state would
+// lack what the others have, for good.
+const CommandLevel = LevelTransactions
+
+// Command levels.
+const (
+	// LevelSecurity: SCRAM credentials (meta commands 39–40), ACLs (41–42)
+	// and client quotas (43).
+	LevelSecurity uint16 = 1
+	// LevelTransactions: log compaction (partition commands 13–14) and
+	// transactions (partition command 15, coordinator commands 21–23).
+	LevelTransactions uint16 = 2
+)
 
 // SystemReplicaID is a broker's replica ID in the meta and coordinator
 // shards: the broker ID in the low 32 bits, its generation above.

@@ -282,7 +282,9 @@ func (h throttleHook) OnBrokerThrottle(_ kgo.BrokerMetadata, d time.Duration, _ 
 // TestMetaChangesWaitForUpgradedBrokers: ACL, quota and SCRAM changes are
 // refused (UNSUPPORTED_VERSION, naming the broker) while a registered
 // broker last started with a release that does not apply their meta
-// commands, and allowed once it registers with this release's level.
+// commands, and allowed once it registers with this release's level; so
+// are transactions (InitProducerId with a transactional ID) while a broker
+// lacks the transaction commands (level 1).
 // TestACLsAndQuotasAcrossBrokers checks that brokers register their level.
 func TestMetaChangesWaitForUpgradedBrokers(t *testing.T) {
 	cfg := brokertest.Config(t)
@@ -339,11 +341,31 @@ func TestMetaChangesWaitForUpgradedBrokers(t *testing.T) {
 	if resp, err := scram.RequestWith(ctx, seed); err != nil || resp.Results[0].ErrorCode != kerr.UnsupportedVersion.Code {
 		t.Fatalf("AlterUserScramCredentials with broker 9 on an older release: %v %+v", err, resp)
 	}
+	initTxn := func() int16 {
+		t.Helper()
+		req := kmsg.NewPtrInitProducerIDRequest()
+		req.TransactionalID, req.TransactionTimeoutMillis = kmsg.StringPtr("tx"), 60000
+		resp, err := req.RequestWith(ctx, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.ErrorCode
+	}
+	// Broker 9 on a release with ACLs, but without transactions.
+	if err := c.RegisterBroker(ctx, cluster.BrokerRecord{ID: 9, Kafka: "127.0.0.9:9092", Raft: "127.0.0.9:9095", Level: raftsm.LevelSecurity}); err != nil {
+		t.Fatal(err)
+	}
+	if code := createACL(); code != 0 {
+		t.Fatalf("CreateAcls once broker 9 applies them: %v", kerr.ErrorForCode(code))
+	}
+	if code := initTxn(); code != kerr.UnsupportedVersion.Code {
+		t.Fatalf("transactional InitProducerId with broker 9 on a release without transactions: %v", kerr.ErrorForCode(code))
+	}
 	// Broker 9 restarts with this release and registers its level.
 	if err := c.RegisterBroker(ctx, cluster.BrokerRecord{ID: 9, Kafka: "127.0.0.9:9092", Raft: "127.0.0.9:9095", Level: raftsm.CommandLevel}); err != nil {
 		t.Fatal(err)
 	}
-	if code := createACL(); code != 0 {
-		t.Fatalf("CreateAcls once broker 9 is upgraded: %v", kerr.ErrorForCode(code))
+	if code := initTxn(); code != 0 {
+		t.Fatalf("transactional InitProducerId once broker 9 is upgraded: %v", kerr.ErrorForCode(code))
 	}
 }

@@ -15,14 +15,14 @@ type aclStore struct{ c *cluster.Service }
 func (s aclStore) ACLs() *acl.Set { return s.c.ACLs() }
 
 func (s aclStore) CreateACLs(ctx context.Context, bindings []acl.Binding) error {
-	if err := s.c.RequireLevel(raftsm.CommandLevel, "ACL changes"); err != nil {
+	if err := s.c.RequireLevel(raftsm.LevelSecurity, "ACL changes"); err != nil {
 		return err
 	}
 	return s.c.CreateACLs(ctx, bindings)
 }
 
 func (s aclStore) DeleteACLs(ctx context.Context, filters []acl.Filter) ([][]acl.Binding, error) {
-	if err := s.c.RequireLevel(raftsm.CommandLevel, "ACL changes"); err != nil {
+	if err := s.c.RequireLevel(raftsm.LevelSecurity, "ACL changes"); err != nil {
 		return nil, err
 	}
 	return s.c.DeleteACLs(ctx, filters)

@@ -77,3 +77,22 @@ func (p producerIDs) InitProducerID(ctx context.Context) (int64, int16, error) {
 	}
 	return p.b.cluster.InitProducerID(ctx)
 }
+
+// leveledTxns is the transaction coordinator as the Kafka APIs see it:
+// InitProducerId for a transactional ID fails (UNSUPPORTED_VERSION, with
+// the brokers to upgrade) until every broker applies the transaction
+// commands, so no transaction starts in a cluster being upgraded.
+type leveledTxns struct {
+	*txn.Service
+	b *Broker
+}
+
+func (t leveledTxns) InitProducerID(ctx context.Context, txnID string, timeoutMs int32, pid int64, epoch int16) (int64, int16, error) {
+	if t.b.cluster == nil {
+		return -1, -1, txn.ErrCoordinatorNotAvailable
+	}
+	if err := t.b.cluster.RequireLevel(raftsm.LevelTransactions, "transactions"); err != nil {
+		return -1, -1, err
+	}
+	return t.Service.InitProducerID(ctx, txnID, timeoutMs, pid, epoch)
+}

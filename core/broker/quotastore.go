@@ -15,7 +15,7 @@ type quotaStore struct{ c *cluster.Service }
 func (s quotaStore) Quotas() *quota.Set { return s.c.Quotas() }
 
 func (s quotaStore) AlterQuotas(ctx context.Context, alts []quota.Alteration) error {
-	if err := s.c.RequireLevel(raftsm.CommandLevel, "quota changes"); err != nil {
+	if err := s.c.RequireLevel(raftsm.LevelSecurity, "quota changes"); err != nil {
 		return err
 	}
 	return s.c.AlterQuotas(ctx, alts)

@@ -54,7 +54,7 @@ func (s scramStore) ScramUsers() map[string]map[string]int {
 }
 
 func (s scramStore) SetScram(ctx context.Context, user, mechanism string, c kafka.ScramCredential) error {
-	if err := s.c.RequireLevel(raftsm.CommandLevel, "SCRAM credential changes"); err != nil {
+	if err := s.c.RequireLevel(raftsm.LevelSecurity, "SCRAM credential changes"); err != nil {
 		return err
 	}
 	return s.c.SetScram(ctx, raftsm.ScramCredential{
@@ -64,7 +64,7 @@ func (s scramStore) SetScram(ctx context.Context, user, mechanism string, c kafk
 }
 
 func (s scramStore) DeleteScram(ctx context.Context, user, mechanism string) error {
-	if err := s.c.RequireLevel(raftsm.CommandLevel, "SCRAM credential changes"); err != nil {
+	if err := s.c.RequireLevel(raftsm.LevelSecurity, "SCRAM credential changes"); err != nil {
 		return err
 	}
 	err := s.c.DeleteScram(ctx, user, scramMechanisms[mechanism])

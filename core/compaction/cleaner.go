@@ -27,6 +27,9 @@ import (
 // Topics looks up a topic's configs.
 type Topics interface {
 	Topic(name string) (cluster.Topic, bool)
+	// RequireLevel fails unless every broker applies the commands of a
+	// command level (raftsm.LevelTransactions has compaction's).
+	RequireLevel(level uint16, what string) error
 }
 
 // Cleaner starts and ends the compaction passes of the partitions this
@@ -42,6 +45,8 @@ type Cleaner struct {
 	// failed holds when a partition's last pass failed; it is not tried
 	// again for failureBackoff (owned by Run's goroutine).
 	failedAt map[partition.TP]time.Time
+	// warnedLevel: an older broker's presence was logged once.
+	warnedLevel bool
 
 	maxDirty atomic.Uint64 // float64 bits: the largest dirty ratio the last check saw
 
@@ -174,7 +179,7 @@ func (c *Cleaner) Check(ctx context.Context) bool {
 			}
 			continue
 		}
-		if !c.enabled {
+		if !c.enabled || !c.levelOK() {
 			continue
 		}
 		pol, ok := policies[r.Topic]
@@ -268,4 +273,16 @@ func (c *Cleaner) end(ctx context.Context, r partition.Led, pass uint64) bool {
 	c.log.Info("compacted", "topic", r.Topic, "partition", r.Partition, "pass", pass,
 		"records", res.Records, "kept", res.Kept, "bytes_before", res.InBytes, "bytes_after", res.OutBytes)
 	return true
+}
+
+// levelOK reports whether every broker applies compaction's commands;
+// until then no pass begins (a broker of an older release would keep its
+// batches and drop the pass's commands, and its replica would diverge).
+func (c *Cleaner) levelOK() bool {
+	err := c.topics.RequireLevel(raftsm.LevelTransactions, "log compaction")
+	if err != nil && !c.warnedLevel {
+		c.warnedLevel = true
+		c.log.Warn("the log cleaner waits for every broker to be upgraded", "err", err)
+	}
+	return err == nil
 }
