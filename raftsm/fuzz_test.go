@@ -191,7 +191,7 @@ func fuzzSeeds() [][][]byte {
 			EncodeSegmentTiered(seg, 3),
 			EncodeTrim(1, 3),
 		},
-		{EncodeRestorePartition(0, []SegmentRecord{*seg}), appendCmd(1, plain(1, 30, "d"))},
+		{EncodeRestorePartition(0, []SegmentRecord{*seg}, nil), appendCmd(1, plain(1, 30, "d"))},
 		{
 			keyedAppend(rec("a", "1", 10), rec("b", "2", 10)),
 			keyedAppend(rec("a", "3", 20), tomb("b", 20)),

@@ -29,8 +29,10 @@ const StatusNotEmpty Status = 20
 // empty) and the log start becomes logStart, clamped into the segments'
 // range. Nothing is stored locally afterwards. The result's Value is the
 // new high watermark; a partition holding anything is StatusNotEmpty.
-func EncodeRestorePartition(logStart int64, segs []SegmentRecord) []byte {
-	size := 16
+// aborted (by marker offset) becomes the aborted-transaction index of the
+// restored range, so read_committed consumers still skip what was aborted.
+func EncodeRestorePartition(logStart int64, segs []SegmentRecord, aborted []AbortedMarker) []byte {
+	size := 16 + 24*len(aborted)
 	for i := range segs {
 		size += 80 + len(segs[i].Key)
 	}
@@ -41,6 +43,14 @@ func EncodeRestorePartition(logStart int64, segs []SegmentRecord) []byte {
 	e.uvarint(uint64(len(segs)))
 	for i := range segs {
 		segs[i].encode(&e)
+	}
+	if len(aborted) > 0 { // commands from before transactions end here
+		e.uvarint(uint64(len(aborted)))
+		for _, a := range aborted {
+			e.i64(a.ProducerID)
+			e.i64(a.FirstOffset)
+			e.i64(a.MarkerOffset)
+		}
 	}
 	return e.b
 }
@@ -59,6 +69,20 @@ func (p *Partition) applyRestore(b *pebble.Batch, d *dec) sm.Result {
 			return sm.Result{Data: statusData[StatusMalformed]}
 		}
 		segs = append(segs, s)
+	}
+	var aborted []AbortedMarker
+	if d.err == nil && len(d.b) > 0 {
+		n := d.uvarint()
+		if n > uint64(len(d.b))/24 {
+			return sm.Result{Data: statusData[StatusMalformed]}
+		}
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			a := AbortedMarker{ProducerID: d.i64(), FirstOffset: d.i64(), MarkerOffset: d.i64()}
+			if a.ProducerID < 0 || a.FirstOffset < 0 || a.MarkerOffset <= a.FirstOffset {
+				return sm.Result{Data: statusData[StatusMalformed]}
+			}
+			aborted = append(aborted, a)
+		}
 	}
 	if d.err != nil || len(d.b) != 0 {
 		return sm.Result{Data: statusData[StatusMalformed]}
@@ -100,6 +124,11 @@ func (p *Partition) applyRestore(b *pebble.Batch, d *dec) sm.Result {
 		p.putEpoch(b, 0, segs[0].BaseOffset)
 		if epoch > 0 {
 			p.putEpoch(b, epoch, next)
+		}
+	}
+	for _, a := range aborted {
+		if a.MarkerOffset >= logStart && a.FirstOffset < next {
+			p.putAborted(b, a)
 		}
 	}
 	p.mu.Lock()

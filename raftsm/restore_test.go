@@ -2,6 +2,7 @@ package raftsm
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -13,20 +14,26 @@ func TestPartitionRestore(t *testing.T) {
 	h := newHarness(t, vfs.NewMem())
 
 	res := h.update(
-		EncodeRestorePartition(120, []SegmentRecord{*seg(0, 10, "a"), *seg(11, 20, "gap")}),   // not contiguous
-		EncodeRestorePartition(120, []SegmentRecord{{BaseOffset: 0, EndOffset: 10, Size: 1}}), // no key
-		EncodeRestorePartition(-1, nil),
+		EncodeRestorePartition(120, []SegmentRecord{*seg(0, 10, "a"), *seg(11, 20, "gap")}, nil),   // not contiguous
+		EncodeRestorePartition(120, []SegmentRecord{{BaseOffset: 0, EndOffset: 10, Size: 1}}, nil), // no key
+		EncodeRestorePartition(-1, nil, nil),
 		[]byte{commandVersion, cmdRestorePartition, 1},
-		EncodeRestorePartition(120, segs),
-		EncodeRestorePartition(0, segs[:1]), // re-proposed: the partition is no longer empty
+		EncodeRestorePartition(120, segs, []AbortedMarker{{1, 130, 130}}), // a marker at its first offset
+		EncodeRestorePartition(120, segs, []AbortedMarker{
+			{7, 105, 110}, // ended below the log start: dropped
+			{8, 130, 140},
+			{9, 190, 205},  // its marker was past the tiered end
+			{10, 200, 210}, // began past the restored range: dropped
+		}),
+		EncodeRestorePartition(0, segs[:1], nil), // re-proposed: the partition is no longer empty
 	)
-	want := []Status{StatusMalformed, StatusMalformed, StatusMalformed, StatusMalformed, StatusOK, StatusNotEmpty}
+	want := []Status{StatusMalformed, StatusMalformed, StatusMalformed, StatusMalformed, StatusMalformed, StatusOK, StatusNotEmpty}
 	for i, w := range want {
 		if got := ResultStatus(res[i].Data); got != w {
 			t.Fatalf("command %d: status %s, want %s", i, got, w)
 		}
 	}
-	if res[4].Value != 200 || res[5].Value != 200 {
+	if res[5].Value != 200 || res[6].Value != 200 {
 		t.Fatalf("values %d, %d; want the high watermark 200", res[4].Value, res[5].Value)
 	}
 
@@ -40,6 +47,9 @@ func TestPartitionRestore(t *testing.T) {
 		}
 		if got := p.Segments(); len(got) != 3 || got[2] != segs[2] {
 			t.Fatalf("%s: segments %+v", name, got)
+		}
+		if got, err := p.AbortedTxns(120, 200); err != nil || !slices.Equal(got, []AbortedTxn{{8, 130}, {9, 190}}) {
+			t.Fatalf("%s: aborted transactions %v %v, want those of the backup within the restored range", name, got, err)
 		}
 		if s, ok := p.SegmentFor(155); !ok || s.Key != "s1" {
 			t.Fatalf("%s: SegmentFor(155) = %+v %v", name, s, ok)
@@ -85,7 +95,7 @@ func TestPartitionRestore(t *testing.T) {
 func TestPartitionRestoreRefusesData(t *testing.T) {
 	h := newHarness(t, vfs.NewMem())
 	h.update(appendCmd(1, plain(3, 10, "a")))
-	res := h.update(EncodeRestorePartition(0, []SegmentRecord{*seg(0, 10, "s")}))
+	res := h.update(EncodeRestorePartition(0, []SegmentRecord{*seg(0, 10, "s")}, nil))
 	if ResultStatus(res[0].Data) != StatusNotEmpty || res[0].Value != 3 || len(h.p.Segments()) != 0 {
 		t.Fatalf("restore over data: %s value %d segments %d", ResultStatus(res[0].Data), res[0].Value, len(h.p.Segments()))
 	}
@@ -95,7 +105,7 @@ func TestPartitionRestoreRefusesData(t *testing.T) {
 // offsets handed out before the disaster are not handed out again.
 func TestPartitionRestoreWithoutSegments(t *testing.T) {
 	h := newHarness(t, vfs.NewMem())
-	res := h.update(EncodeRestorePartition(42, nil))
+	res := h.update(EncodeRestorePartition(42, nil, nil))
 	if ResultStatus(res[0].Data) != StatusOK || h.p.HighWatermark() != 42 || h.p.LogStartOffset() != 42 || h.p.TieredEnd() != 0 {
 		t.Fatalf("restore: %s HW %d start %d tiered %d", ResultStatus(res[0].Data), h.p.HighWatermark(), h.p.LogStartOffset(), h.p.TieredEnd())
 	}
@@ -103,7 +113,7 @@ func TestPartitionRestoreWithoutSegments(t *testing.T) {
 	if res[0].Value != 42 {
 		t.Fatalf("first append at %d, want 42", res[0].Value)
 	}
-	if got := ResultStatus(h.update(EncodeRestorePartition(42, nil))[0].Data); got != StatusNotEmpty {
+	if got := ResultStatus(h.update(EncodeRestorePartition(42, nil, nil))[0].Data); got != StatusNotEmpty {
 		t.Fatalf("second restore: %s", got)
 	}
 	if StatusNotEmpty.String() != "target not empty" {

@@ -109,14 +109,7 @@ func (p *Partition) applyTxnMarker(b *pebble.Batch, d *dec) sm.Result {
 	st.last = p.clock
 	p.putProducer(b, m.ProducerID, st)
 	if !m.Commit {
-		e := enc{b: make([]byte, 0, 16)}
-		e.i64(m.ProducerID)
-		e.i64(first)
-		_ = b.Set(binary.BigEndian.AppendUint64(p.key(keyAborted, 8), uint64(off)), e.b, nil)
-		if span := off - first; span > p.abortSpan {
-			p.abortSpan = span
-			_ = b.Set(p.key(keyAbortSpan, 0), binary.BigEndian.AppendUint64(nil, uint64(span)), nil)
-		}
+		p.putAborted(b, AbortedMarker{ProducerID: m.ProducerID, FirstOffset: first, MarkerOffset: off})
 	}
 	return sm.Result{Value: uint64(off)}
 }
@@ -204,31 +197,67 @@ func (p *Partition) dropAborted(b *pebble.Batch) {
 // transactions: [first offset, marker offset).
 type abortedRanges map[int64][][2]int64
 
-// abortedRanges returns the aborted transactions that began below end
-// (their markers are the keys).
-func (p *Partition) abortedRanges(end int64) (abortedRanges, error) {
-	out := abortedRanges{}
+// AbortedMarker is an entry of a partition's aborted index: an aborted
+// transaction's producer, first offset and marker offset.
+type AbortedMarker struct {
+	ProducerID   int64
+	FirstOffset  int64
+	MarkerOffset int64
+}
+
+// AbortedIndex returns the aborted transactions that began below end, by
+// marker offset (what a backup keeps of a partition's aborted index). It
+// reads the applied state, so it may run concurrently with Update.
+func (p *Partition) AbortedIndex(end int64) ([]AbortedMarker, error) {
 	it, err := p.store.db.NewIter(&pebble.IterOptions{
 		LowerBound: p.key(keyAborted, 0),
+		// A transaction that began below end has its marker at most the
+		// longest span above it.
 		UpperBound: binary.BigEndian.AppendUint64(p.key(keyAborted, 8), uint64(end+p.span.Load()+1)),
 	})
 	if err != nil {
 		return nil, err
 	}
 	defer it.Close()
+	var out []AbortedMarker
 	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
 		d := dec{b: it.Value()}
-		pid, first := d.i64(), d.i64()
+		a := AbortedMarker{ProducerID: d.i64(), FirstOffset: d.i64()}
 		if d.err != nil || len(k) < 8 {
 			return nil, fmt.Errorf("raftsm: partition %d: corrupt aborted transaction", p.shardID)
 		}
-		if first < end {
-			marker := int64(binary.BigEndian.Uint64(k[len(k)-8:]))
-			out[pid] = append(out[pid], [2]int64{first, marker})
+		if a.FirstOffset < end {
+			a.MarkerOffset = int64(binary.BigEndian.Uint64(k[len(k)-8:]))
+			out = append(out, a)
 		}
 	}
 	return out, it.Error()
+}
+
+// abortedRanges returns the aborted transactions that began below end.
+func (p *Partition) abortedRanges(end int64) (abortedRanges, error) {
+	idx, err := p.AbortedIndex(end)
+	if err != nil {
+		return nil, err
+	}
+	out := abortedRanges{}
+	for _, a := range idx {
+		out[a.ProducerID] = append(out[a.ProducerID], [2]int64{a.FirstOffset, a.MarkerOffset})
+	}
+	return out, nil
+}
+
+// putAborted records an aborted transaction in the index.
+func (p *Partition) putAborted(b *pebble.Batch, a AbortedMarker) {
+	e := enc{b: make([]byte, 0, 16)}
+	e.i64(a.ProducerID)
+	e.i64(a.FirstOffset)
+	_ = b.Set(binary.BigEndian.AppendUint64(p.key(keyAborted, 8), uint64(a.MarkerOffset)), e.b, nil)
+	if span := a.MarkerOffset - a.FirstOffset; span > p.abortSpan {
+		p.abortSpan = span
+		_ = b.Set(p.key(keyAbortSpan, 0), binary.BigEndian.AppendUint64(nil, uint64(span)), nil)
+	}
 }
 
 // holds reports whether a batch belongs to an aborted transaction.

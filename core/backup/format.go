@@ -256,6 +256,39 @@ type Partition struct {
 	TieredEnd     int64     `json:"tiered_end_offset"`
 	HighWatermark int64     `json:"high_watermark"`
 	Segments      []Segment `json:"segments"`
+	// Aborted lists the transactions aborted in the tiered range, by
+	// marker offset, so that read_committed consumers of a restored
+	// partition still skip their records.
+	Aborted []AbortedTxn `json:"aborted_transactions,omitempty"`
+}
+
+// AbortedTxn is an aborted transaction: its producer, first offset and
+// marker offset (a raftsm.AbortedMarker).
+type AbortedTxn struct {
+	ProducerID   int64 `json:"producer_id"`
+	FirstOffset  int64 `json:"first_offset"`
+	MarkerOffset int64 `json:"marker_offset"`
+}
+
+// FromAborted converts a partition's aborted index.
+func FromAborted(idx []raftsm.AbortedMarker) []AbortedTxn {
+	if len(idx) == 0 {
+		return nil
+	}
+	out := make([]AbortedTxn, len(idx))
+	for i, a := range idx {
+		out[i] = AbortedTxn(a)
+	}
+	return out
+}
+
+// AbortedMarkers converts back.
+func AbortedMarkers(a []AbortedTxn) []raftsm.AbortedMarker {
+	out := make([]raftsm.AbortedMarker, len(a))
+	for i := range a {
+		out[i] = raftsm.AbortedMarker(a[i])
+	}
+	return out
 }
 
 // Restored is the offset range a restore gives the partition: from the log
@@ -513,6 +546,11 @@ func (d *Data) Validate() error {
 		for i, s := range p.Segments {
 			if s.Key == "" || s.End <= s.Base || s.Size <= 0 || (i > 0 && s.Base != p.Segments[i-1].End) {
 				return fmt.Errorf("%w: partition %s/%d: segment %d (%d-%d %q) does not continue the manifest", ErrCorrupt, p.Topic, p.Partition, i, s.Base, s.End, s.Key)
+			}
+		}
+		for _, a := range p.Aborted {
+			if a.ProducerID < 0 || a.FirstOffset < 0 || a.MarkerOffset <= a.FirstOffset {
+				return fmt.Errorf("%w: partition %s/%d: aborted transaction %+v", ErrCorrupt, p.Topic, p.Partition, a)
 			}
 		}
 	}

@@ -196,7 +196,11 @@ func (b *Broker) collectBackup(ctx context.Context) (*backup.Data, error) {
 		for _, p := range t.Partitions {
 			tp := partition.TP{Topic: t.Name, Partition: p.Index}
 			if lg, ok := b.parts.Log(tp); ok {
-				d.Partitions = append(d.Partitions, manifestOf(tp, lg))
+				m, err := manifestOf(tp, lg)
+				if err != nil {
+					return nil, err
+				}
+				d.Partitions = append(d.Partitions, m)
 				continue
 			}
 			var best *peerManifest
@@ -238,8 +242,9 @@ func nonNil(m map[string]string) map[string]string {
 	return m
 }
 
-// manifestOf exports one local replica's manifest.
-func manifestOf(tp partition.TP, lg *raftsm.Partition) backup.Partition {
+// manifestOf exports one local replica's manifest, with the aborted
+// transactions of its tiered range.
+func manifestOf(tp partition.TP, lg *raftsm.Partition) (backup.Partition, error) {
 	segs := lg.Segments()
 	p := backup.Partition{
 		Topic: tp.Topic, Partition: tp.Partition, LogStart: lg.LogStartOffset(),
@@ -250,7 +255,12 @@ func manifestOf(tp partition.TP, lg *raftsm.Partition) backup.Partition {
 	if n := len(segs); n > 0 {
 		p.TieredEnd = segs[n-1].EndOffset
 	}
-	return p
+	aborted, err := lg.AbortedIndex(p.TieredEnd)
+	if err != nil {
+		return p, fmt.Errorf("%s/%d: aborted transactions: %w", tp.Topic, tp.Partition, err)
+	}
+	p.Aborted = backup.FromAborted(aborted)
+	return p, nil
 }
 
 // peerManifest is one replica's manifest as GET /v1/tier/manifests
@@ -287,11 +297,18 @@ func (b *Broker) peerManifests(ctx context.Context, node int32) ([]peerManifest,
 	return out, nil
 }
 
-// localManifests are the manifests of this broker's replicas.
+// localManifests are the manifests of this broker's replicas; one that
+// cannot be read is left out (and logged), so a backup takes it from
+// another replica or fails.
 func (b *Broker) localManifests() []peerManifest {
 	out := []peerManifest{}
 	for _, r := range b.parts.LocalReplicas() {
-		out = append(out, peerManifest{Partition: manifestOf(r.TP, r.Log), Leader: r.IsLeader})
+		m, err := manifestOf(r.TP, r.Log)
+		if err != nil {
+			b.log.Error("partition manifest for a backup", "err", err)
+			continue
+		}
+		out = append(out, peerManifest{Partition: m, Leader: r.IsLeader})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		x, y := out[i].Partition, out[j].Partition
@@ -576,7 +593,7 @@ func (b *Broker) restorePartition(ctx context.Context, p backup.Partition) (bool
 	if lg.HighWatermark() > 0 || len(lg.Segments()) > 0 {
 		return false, nil // restored already (by an earlier start or another broker)
 	}
-	res, err := b.proposeOn(ctx, pl.ShardID, raftsm.EncodeRestorePartition(start, backup.Records(p.Segments)))
+	res, err := b.proposeOn(ctx, pl.ShardID, raftsm.EncodeRestorePartition(start, backup.Records(p.Segments), backup.AbortedMarkers(p.Aborted)))
 	if err != nil {
 		return false, err
 	}

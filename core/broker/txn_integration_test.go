@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"path/filepath"
 	"slices"
 	"sort"
 	"testing"
@@ -15,8 +17,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/chronik-go/chronik/core/adminhttp"
 	"github.com/chronik-go/chronik/core/broker/brokertest"
 	"github.com/chronik-go/chronik/core/config"
+	"github.com/chronik-go/chronik/core/opsctl"
+	"github.com/chronik-go/chronik/core/tier"
 )
 
 // txnProducer is a franz-go client with a transactional ID.
@@ -268,5 +273,54 @@ func TestTransactionsRF3(t *testing.T) {
 	offs.Each(func(o kadm.OffsetResponse) { total += o.At })
 	if total != int64(len(in)) {
 		t.Fatalf("the group committed %d offsets in all, want %d", total, len(in))
+	}
+}
+
+// TestTransactionsRestoredFromBackup: a tiered topic with committed and
+// aborted transactions is backed up, its broker and disk are lost, and the
+// restored cluster's read_committed consumers still skip the aborted
+// records (the backup carries the aborted index of the tiered range).
+func TestTransactionsRestoredFromBackup(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	from := (&url.URL{Scheme: "file", Path: filepath.ToSlash(t.TempDir())}).String()
+	cfg := drConfig(t, from)
+	b := brokertest.Start(t, cfg)
+	seeds := []string{b.KafkaAddr()}
+	adm := kadm.NewClient(txnProducer(t, seeds, "admin-unused"))
+	if resp, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{
+		"remote.storage.enable": kadm.StringPtr("true"),
+		"segment.ms":            kadm.StringPtr("300"), // the tail is uploaded too
+		"retention.ms":          kadm.StringPtr("-1"),
+	}, "txn"); err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	p := txnProducer(t, seeds, "writer")
+	runTxn(ctx, t, p, true, values("c1", 5)...)
+	runTxn(ctx, t, p, false, values("a1", 4)...)
+	runTxn(ctx, t, p, true, values("c2", 3)...)
+	const end = 5 + 1 + 4 + 1 + 3 + 1 // records and a marker per transaction
+	waitTier(t, b.HTTPAddr(), "txn", 0, "everything tiered", func(ps tier.PartitionStatus) bool {
+		return ps.TieredEnd == end && ps.HighWatermark == end
+	})
+	m, err := opsctl.BackupNow(ctx, opsctl.Admin{Addrs: []string{b.HTTPAddr()}, HTTP: adminhttp.Plain(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fresh := drConfig(t, from)
+	if _, err := opsctl.PrepareRestore(ctx, opsctl.RestoreOptions{From: from, DataDir: fresh.DataDir}); err != nil {
+		t.Fatalf("restore of backup %s: %v", m.ID, err)
+	}
+	b2 := brokertest.Start(t, fresh)
+	seeds = []string{b2.KafkaAddr()}
+	committed := append(values("c1", 5), values("c2", 3)...)
+	if got := readAll(ctx, t, seeds, "txn", true, len(committed)); !slices.Equal(got, committed) {
+		t.Fatalf("restored, read_committed read %v, want %v", got, committed)
+	}
+	if got := readAll(ctx, t, seeds, "txn", false, 12); len(got) != 12 {
+		t.Fatalf("restored, read_uncommitted read %d records, want all 12", len(got))
 	}
 }
