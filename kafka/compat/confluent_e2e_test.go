@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -161,10 +163,16 @@ func confluentRead(ctx context.Context, c *kafka.Consumer, each func(*kafka.Mess
 // readAll assigns every partition at the beginning. librdkafka's consumer
 // wants a group.id even so; with assign() and no commits it joins nothing.
 func (d confluentDriver) readAll(ctx context.Context, topic string, end map[int32]int64) ([]rec, error) {
-	c, err := kafka.NewConsumer(d.configMap(kafka.ConfigMap{
+	return d.read(ctx, topic, end, nil)
+}
+
+func (d confluentDriver) read(ctx context.Context, topic string, end map[int32]int64, extra kafka.ConfigMap) ([]rec, error) {
+	cm := kafka.ConfigMap{
 		"group.id":           d.conf.clientID + "-assign",
 		"enable.auto.commit": false,
-	}))
+	}
+	maps.Copy(cm, extra)
+	c, err := kafka.NewConsumer(d.configMap(cm))
 	if err != nil {
 		return nil, err
 	}
@@ -225,4 +233,81 @@ func (d confluentDriver) consume(ctx context.Context, topic, group string, n int
 		err = cerr
 	}
 	return out, err
+}
+
+// transact runs the rounds with one transactional Producer
+// (transactional.id): InitTransactions, then per round BeginTransaction,
+// Produce (waiting for every delivery report), SendOffsetsToTransaction for
+// a round's offsets with the group metadata of a consumer of group that
+// joins nothing, CommitTransaction or AbortTransaction.
+func (d confluentDriver) transact(ctx context.Context, topic, txnID, group string, rounds []txnRound) (bool, error) {
+	p, err := kafka.NewProducer(d.configMap(kafka.ConfigMap{"transactional.id": txnID, "linger.ms": 5}))
+	if err != nil {
+		return false, err
+	}
+	defer p.Close()
+	if err := p.InitTransactions(ctx); err != nil {
+		return false, fmt.Errorf("init transactions: %w", err)
+	}
+	c, err := kafka.NewConsumer(d.configMap(kafka.ConfigMap{"group.id": group, "enable.auto.commit": false}))
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	meta, err := c.GetConsumerGroupMetadata()
+	if err != nil {
+		return false, fmt.Errorf("consumer group metadata: %w", err)
+	}
+	for _, r := range rounds {
+		if err := p.BeginTransaction(); err != nil {
+			return false, fmt.Errorf("begin %s: %w", r.Prefix, err)
+		}
+		delivered := make(chan kafka.Event, r.N)
+		for i := range r.N {
+			m := &kafka.Message{
+				TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: int32(i % partitions)},
+				Key:            []byte(txnKey(r.Prefix, i)),
+				Value:          []byte(txnValue(r.Prefix, i)),
+				Headers:        []kafka.Header{{Key: hdrClient, Value: []byte(d.conf.id)}},
+			}
+			if err := p.Produce(m, delivered); err != nil {
+				return false, fmt.Errorf("produce %s: %w", m.Key, err)
+			}
+		}
+		for acked := 0; acked < r.N; acked++ {
+			select {
+			case ev := <-delivered:
+				if m, ok := ev.(*kafka.Message); !ok {
+					return false, fmt.Errorf("unexpected delivery event %v", ev)
+				} else if m.TopicPartition.Error != nil {
+					return false, fmt.Errorf("delivery of %s: %w", m.Key, m.TopicPartition.Error)
+				}
+			case <-ctx.Done():
+				return false, fmt.Errorf("%s: %d of %d deliveries reported: %w", r.Prefix, acked, r.N, ctx.Err())
+			}
+		}
+		if r.Offsets != nil {
+			var tps []kafka.TopicPartition
+			for _, pt := range slices.Sorted(maps.Keys(r.Offsets)) {
+				tps = append(tps, kafka.TopicPartition{Topic: &topic, Partition: pt, Offset: kafka.Offset(r.Offsets[pt])})
+			}
+			if err := p.SendOffsetsToTransaction(ctx, tps, meta); err != nil {
+				return false, fmt.Errorf("offsets in %s: %w", r.Prefix, err)
+			}
+		}
+		end := p.AbortTransaction
+		if r.Commit {
+			end = p.CommitTransaction
+		}
+		if err := end(ctx); err != nil {
+			return false, fmt.Errorf("end %s (commit %t): %w", r.Prefix, r.Commit, err)
+		}
+	}
+	return true, nil
+}
+
+// readCommitted is readAll with isolation.level=read_committed (librdkafka's
+// default, set all the same).
+func (d confluentDriver) readCommitted(ctx context.Context, topic string, end map[int32]int64, _ int) ([]rec, error) {
+	return d.read(ctx, topic, end, kafka.ConfigMap{"isolation.level": "read_committed"})
 }

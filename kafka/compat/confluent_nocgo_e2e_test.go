@@ -36,3 +36,11 @@ func (confluentDriver) readAll(context.Context, string, map[int32]int64) ([]rec,
 func (confluentDriver) consume(context.Context, string, string, int) ([]rec, error) {
 	return nil, errUnsupported
 }
+
+func (confluentDriver) transact(context.Context, string, string, string, []txnRound) (bool, error) {
+	return false, errUnsupported
+}
+
+func (confluentDriver) readCommitted(context.Context, string, map[int32]int64, int) ([]rec, error) {
+	return nil, errUnsupported
+}

@@ -10,7 +10,12 @@
 // also writes keys and tombstones to a compacted topic and, once the
 // broker's log cleaner has compacted it, reads back exactly the latest
 // record of each live key across the offset gaps, and sees a record without
-// a key refused (compacted_e2e_test.go). The run generates docs/clients.md.
+// a key refused (compacted_e2e_test.go). Each client with a transactional
+// producer commits, aborts and commits a transaction, and its read_committed
+// consumer must deliver exactly the committed records, with franz-go
+// finding the aborted ones and the markers in the log; where the client's
+// API allows, an aborted transaction's offset commit must not stick
+// (txn_e2e_test.go). The run generates docs/clients.md.
 //
 // The Node.js clients live in node/ (one script per client, installed with
 // npm ci by install.sh, which also apt-get installs kcat and the libraries

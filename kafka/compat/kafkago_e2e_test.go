@@ -187,3 +187,15 @@ func (d kafkaGoDriver) consume(ctx context.Context, topic, group string, n int) 
 	}
 	return out, firstErr
 }
+
+// transact: kafka-go has no transactional producer. Its Client sends the
+// raw transaction requests (InitProducerID, AddPartitionsToTxn, EndTxn, …)
+// but writes no batch with a producer ID and epoch, and Writer has no
+// transactions.
+func (d kafkaGoDriver) transact(context.Context, string, string, string, []txnRound) (bool, error) {
+	return false, errUnsupported
+}
+
+func (d kafkaGoDriver) readCommitted(context.Context, string, map[int32]int64, int) ([]rec, error) {
+	return nil, errUnsupported
+}

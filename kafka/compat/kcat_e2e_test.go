@@ -174,3 +174,14 @@ func tailString(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// transact: kcat never calls librdkafka's transaction API (with
+// transactional.id set, librdkafka refuses to produce before
+// init_transactions and begin_transaction).
+func (d kcatDriver) transact(context.Context, string, string, string, []txnRound) (bool, error) {
+	return false, errUnsupported
+}
+
+func (d kcatDriver) readCommitted(context.Context, string, map[int32]int64, int) ([]rec, error) {
+	return nil, errUnsupported
+}

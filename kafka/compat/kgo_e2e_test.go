@@ -86,13 +86,17 @@ func (d kgoDriver) produceKeyed(ctx context.Context, topic string, recs []keyed,
 }
 
 func (d kgoDriver) readAll(ctx context.Context, topic string, end map[int32]int64) ([]rec, error) {
+	return d.read(ctx, topic, end)
+}
+
+func (d kgoDriver) read(ctx context.Context, topic string, end map[int32]int64, opts ...kgo.Opt) ([]rec, error) {
 	parts := make(map[int32]kgo.Offset)
 	for p, e := range end {
 		if e > 0 {
 			parts[p] = kgo.NewOffset().At(0)
 		}
 	}
-	cl, err := d.client(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}))
+	cl, err := d.client(append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}))...)
 	if err != nil {
 		return nil, err
 	}
@@ -150,4 +154,40 @@ func (d kgoDriver) consume(ctx context.Context, topic, group string, n int) ([]r
 		}
 	}
 	return out, nil
+}
+
+// transact runs the rounds with a transactional client (ManualPartitioner):
+// BeginTransaction, ProduceSync, EndTransaction. franz-go commits offsets in
+// a transaction only through GroupTransactSession, as a live group member,
+// so no offsets here (core/broker's TestTransactionsRF3 covers that).
+func (d kgoDriver) transact(ctx context.Context, topic, txnID, _ string, rounds []txnRound) (bool, error) {
+	cl, err := d.client(kgo.TransactionalID(txnID), kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		return false, err
+	}
+	defer cl.Close()
+	for _, r := range rounds {
+		if err := cl.BeginTransaction(); err != nil {
+			return false, fmt.Errorf("begin %s: %w", r.Prefix, err)
+		}
+		recs := make([]*kgo.Record, r.N)
+		for i := range recs {
+			recs[i] = &kgo.Record{
+				Partition: int32(i % partitions), Key: []byte(txnKey(r.Prefix, i)), Value: []byte(txnValue(r.Prefix, i)),
+				Headers: []kgo.RecordHeader{{Key: hdrClient, Value: []byte(d.conf.id)}},
+			}
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			return false, fmt.Errorf("produce %s: %w", r.Prefix, err)
+		}
+		if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(r.Commit)); err != nil {
+			return false, fmt.Errorf("end %s (commit %t): %w", r.Prefix, r.Commit, err)
+		}
+	}
+	return false, nil
+}
+
+// readCommitted is readAll with FetchIsolationLevel(ReadCommitted()).
+func (d kgoDriver) readCommitted(ctx context.Context, topic string, end map[int32]int64, _ int) ([]rec, error) {
+	return d.read(ctx, topic, end, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 }

@@ -50,6 +50,17 @@ type driver interface {
 	// consume joins group on topic (resetting to the earliest offset when the
 	// group has no commit), reads n records, commits them, and leaves.
 	consume(ctx context.Context, topic, group string, n int) ([]rec, error)
+	// transact runs rounds in order with one transactional producer
+	// (transactional ID txnID), record i of a round to partition
+	// i%partitions with the "client" header, committing or aborting each;
+	// a round's Offsets go to group inside its transaction where the
+	// client can, which the result says (txn_e2e_test.go). errUnsupported:
+	// the client has no transactional producer.
+	transact(ctx context.Context, topic, txnID, group string, rounds []txnRound) (offsets bool, err error)
+	// readCommitted reads topic from offset 0 in read_committed mode: up to
+	// end (as readAll, end[p]-1 being each partition's last committed
+	// record) without a group where it can, else n records in a new group.
+	readCommitted(ctx context.Context, topic string, end map[int32]int64, n int) ([]rec, error)
 }
 
 // clientConf is what a driver is built from.
@@ -127,7 +138,7 @@ type result struct {
 	version string
 	apis    map[int16]string // API key → versions sent
 
-	create, produce, idempotent, codecs, fetch, group, resume, denied, compacted, keyless string
+	create, produce, idempotent, codecs, fetch, group, resume, denied, compacted, keyless, txn string
 
 	deniedErr  string // the client's error in the denied step
 	keylessErr string // the client's error in the keyless step
@@ -135,7 +146,7 @@ type result struct {
 
 func newResult(r row) *result {
 	res := &result{row: r, version: "?", apis: make(map[int16]string)}
-	for _, c := range []*string{&res.create, &res.produce, &res.idempotent, &res.codecs, &res.fetch, &res.group, &res.resume, &res.denied, &res.compacted, &res.keyless} {
+	for _, c := range []*string{&res.create, &res.produce, &res.idempotent, &res.codecs, &res.fetch, &res.group, &res.resume, &res.denied, &res.compacted, &res.keyless, &res.txn} {
 		*c = "not run"
 	}
 	return res
@@ -226,9 +237,9 @@ func runRow(t *testing.T, b *broker, adm *admin, r row, res *result) {
 	// waiting for the log cleaner. The keyless step needs the compacted
 	// topic with its markers, which the compacted step leaves even when the
 	// client's read fails.
-	var compactedSteps sync.WaitGroup
-	defer compactedSteps.Wait()
-	compactedSteps.Go(func() {
+	var sideSteps sync.WaitGroup
+	defer sideSteps.Wait()
+	sideSteps.Go(func() {
 		compacted := "compat-" + r.id + "-compacted"
 		var end map[int32]int64
 		step(t, "compacted-read", &res.compacted, func(t *testing.T) string {
@@ -243,6 +254,12 @@ func runRow(t *testing.T, b *broker, adm *admin, r row, res *result) {
 				return keylessStep(t, adm, d, r, res, compacted, end)
 			})
 		}
+	})
+	// The transactions step too, on a topic of its own.
+	sideSteps.Go(func() {
+		step(t, "transactions", &res.txn, func(t *testing.T) string {
+			return txnStep(t, adm, d, r, "compat-"+r.id+"-txn")
+		})
 	})
 
 	if !step(t, "create-topic", &res.create, func(t *testing.T) string {
@@ -495,7 +512,8 @@ var docKeys = []int16{
 	int16(kmsg.ApiVersions), int16(kmsg.Metadata), int16(kmsg.CreateTopics), int16(kmsg.InitProducerID),
 	int16(kmsg.Produce), int16(kmsg.ListOffsets), int16(kmsg.Fetch), int16(kmsg.FindCoordinator),
 	int16(kmsg.JoinGroup), int16(kmsg.SyncGroup), int16(kmsg.OffsetFetch), int16(kmsg.OffsetCommit),
-	int16(kmsg.LeaveGroup),
+	int16(kmsg.LeaveGroup), int16(kmsg.AddPartitionsToTxn), int16(kmsg.AddOffsetsToTxn), int16(kmsg.EndTxn),
+	int16(kmsg.TxnOffsetCommit),
 }
 
 func renderDoc(results []*result) string {
@@ -525,12 +543,14 @@ the deadline — with nothing written. The errors are listed below the API versi
 
 ` + compactedProse() + `
 
-| client | version | create topic | produce | idempotent | codecs | fetch (no group) | consumer group | commit & resume | produce denied by an ACL | compacted read | keyless produce refused | notes |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|
+` + txnProse() + `
+
+| client | version | create topic | produce | idempotent | codecs | fetch (no group) | consumer group | commit & resume | produce denied by an ACL | compacted read | keyless produce refused | transactions | notes |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 `)
 	for _, r := range results {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			r.row.name, r.version, r.create, r.produce, r.idempotent, r.codecs, r.fetch, r.group, r.resume, r.denied, r.compacted, r.keyless, r.row.notes)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.row.name, r.version, r.create, r.produce, r.idempotent, r.codecs, r.fetch, r.group, r.resume, r.denied, r.compacted, r.keyless, r.txn, r.row.notes)
 	}
 	b.WriteString(`
 ## API versions negotiated

@@ -52,6 +52,7 @@ func (d nodeDriver) available() error {
 type nodeOutput struct {
 	Version string `json:"version"`
 	Records []rec  `json:"records"`
+	Offsets bool   `json:"offsets"` // transact sent the rounds' offsets
 	Error   string `json:"error"`
 }
 
@@ -154,6 +155,25 @@ func (d nodeDriver) readAll(context.Context, string, map[int32]int64) ([]rec, er
 func (d nodeDriver) consume(ctx context.Context, topic, group string, n int) ([]rec, error) {
 	out, err := d.run(ctx, "consume", map[string]string{
 		"COMPAT_TOPIC": topic, "COMPAT_GROUP": group, "COMPAT_COUNT": fmt.Sprint(n),
+	})
+	return out.Records, err
+}
+
+func (d nodeDriver) transact(ctx context.Context, topic, txnID, group string, rounds []txnRound) (bool, error) {
+	js, err := json.Marshal(rounds)
+	if err != nil {
+		return false, err
+	}
+	out, err := d.run(ctx, "transact", map[string]string{
+		"COMPAT_TOPIC": topic, "COMPAT_TXN_ID": txnID, "COMPAT_GROUP": group, "COMPAT_TXN": string(js),
+	})
+	return out.Offsets, err
+}
+
+// readCommitted reads n records in a new group (no group-less consumer).
+func (d nodeDriver) readCommitted(ctx context.Context, topic string, _ map[int32]int64, n int) ([]rec, error) {
+	out, err := d.run(ctx, "read-committed", map[string]string{
+		"COMPAT_TOPIC": topic, "COMPAT_GROUP": topic + "-read", "COMPAT_COUNT": fmt.Sprint(n),
 	})
 	return out.Records, err
 }

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -128,7 +130,11 @@ func fromSarama(m *sarama.ConsumerMessage) rec {
 // readAll uses the partition consumer, one per partition, from the oldest
 // offset.
 func (d saramaDriver) readAll(ctx context.Context, topic string, end map[int32]int64) ([]rec, error) {
-	c, err := sarama.NewConsumer([]string{d.conf.addr}, d.config())
+	return d.read(ctx, d.config(), topic, end)
+}
+
+func (d saramaDriver) read(ctx context.Context, cfg *sarama.Config, topic string, end map[int32]int64) ([]rec, error) {
+	c, err := sarama.NewConsumer([]string{d.conf.addr}, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -252,4 +258,67 @@ func (h *saramaHandler) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.Con
 			return nil
 		}
 	}
+}
+
+// transact runs the rounds with one transactional SyncProducer
+// (Producer.Transaction.ID, idempotent, ManualPartitioner): BeginTxn,
+// SendMessages, AddOffsetsToTxn for a round's offsets, CommitTxn or
+// AbortTxn.
+func (d saramaDriver) transact(_ context.Context, topic, txnID, group string, rounds []txnRound) (bool, error) {
+	cfg := d.config()
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Producer.Idempotent = true
+	cfg.Producer.Transaction.ID = txnID
+	cfg.Producer.Partitioner = sarama.NewManualPartitioner
+	cfg.Net.MaxOpenRequests = 1
+	p, err := sarama.NewSyncProducer([]string{d.conf.addr}, cfg)
+	if err != nil {
+		return false, err
+	}
+	defer p.Close()
+	for _, r := range rounds {
+		if err := p.BeginTxn(); err != nil {
+			return false, fmt.Errorf("begin %s: %w", r.Prefix, err)
+		}
+		msgs := make([]*sarama.ProducerMessage, r.N)
+		for i := range msgs {
+			msgs[i] = &sarama.ProducerMessage{
+				Topic: topic, Partition: int32(i % partitions),
+				Key: sarama.StringEncoder(txnKey(r.Prefix, i)), Value: sarama.StringEncoder(txnValue(r.Prefix, i)),
+				Headers: []sarama.RecordHeader{{Key: []byte(hdrClient), Value: []byte(d.conf.id)}},
+			}
+		}
+		if err := p.SendMessages(msgs); err != nil {
+			var perrs sarama.ProducerErrors
+			if errors.As(err, &perrs) && len(perrs) > 0 {
+				err = fmt.Errorf("%d of %d messages failed, first: %w", len(perrs), len(msgs), perrs[0].Err)
+			}
+			return false, fmt.Errorf("produce %s: %w", r.Prefix, err)
+		}
+		if r.Offsets != nil {
+			var pos []*sarama.PartitionOffsetMetadata
+			for _, pt := range slices.Sorted(maps.Keys(r.Offsets)) {
+				pos = append(pos, &sarama.PartitionOffsetMetadata{Partition: pt, Offset: r.Offsets[pt]})
+			}
+			if err := p.AddOffsetsToTxn(map[string][]*sarama.PartitionOffsetMetadata{topic: pos}, group); err != nil {
+				return false, fmt.Errorf("offsets in %s: %w", r.Prefix, err)
+			}
+		}
+		end := p.AbortTxn
+		if r.Commit {
+			end = p.CommitTxn
+		}
+		if err := end(); err != nil {
+			return false, fmt.Errorf("end %s (commit %t): %w", r.Prefix, r.Commit, err)
+		}
+	}
+	return true, nil
+}
+
+// readCommitted is readAll with Consumer.IsolationLevel = ReadCommitted.
+func (d saramaDriver) readCommitted(ctx context.Context, topic string, end map[int32]int64, _ int) ([]rec, error) {
+	cfg := d.config()
+	cfg.Consumer.IsolationLevel = sarama.ReadCommitted
+	return d.read(ctx, cfg, topic, end)
 }

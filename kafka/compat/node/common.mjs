@@ -17,6 +17,7 @@ export const env = {
   first: Number(e.COMPAT_FIRST ?? 0),
   count: Number(e.COMPAT_COUNT ?? 0),
   codec: e.COMPAT_CODEC ?? 'none',
+  txnId: e.COMPAT_TXN_ID,
   timeoutMs: Number(e.COMPAT_TIMEOUT_MS ?? 60000)
 }
 
@@ -47,6 +48,26 @@ export function recordSends () {
 // tombstone), each with the "client" header.
 export const keyedRecords = () =>
   JSON.parse(e.COMPAT_RECORDS ?? '[]').map(r => ({ key: r.k, value: r.v, headers: { client: env.id } }))
+
+// txnRounds are the transactions of the transact command, from COMPAT_TXN:
+// [{prefix, n, commit, offsets}], offsets ({partition: offset}) optional;
+// each round's messages go record i to partition i % 3, as txnKey and
+// txnValue in txn_e2e_test.go build them, with the "client" header.
+export const txnRounds = () =>
+  JSON.parse(e.COMPAT_TXN ?? '[]').map(r => {
+    const messages = []
+    for (let i = 0; i < r.n; i++) {
+      const k = `${r.prefix}-${String(i).padStart(2, '0')}`
+      messages.push({ key: k, value: `${k}-chronik-compat-txn`, partition: i % 3, headers: { client: env.id } })
+    }
+    return { ...r, messages }
+  })
+
+// offsetTopics is a round's offsets in the KafkaJS sendOffsets shape.
+export const offsetTopics = offsets => [{
+  topic: env.topic,
+  partitions: Object.entries(offsets).map(([p, o]) => ({ partition: Number(p), offset: String(o) }))
+}]
 
 // records collects what consume read, in delivery order; printed on failure too.
 export const records = []

@@ -2,9 +2,11 @@
 // API: admin.createTopics, an idempotent producer (the codec is a producer
 // setting there), and a group consumer with auto-commit: librdkafka stores the
 // offset of each message eachMessage returned and commits the stored offsets
-// when disconnect closes the consumer.
+// when disconnect closes the consumer; a transactional producer
+// (producer.transaction(), sendOffsets with a consumer of the group that
+// subscribes to nothing) and a read_committed group consumer.
 import { createRequire } from 'node:module'
-import { env, recordSends, keyedRecords, records, addRecord, untilRecords, main } from './common.mjs'
+import { env, recordSends, keyedRecords, txnRounds, offsetTopics, records, addRecord, untilRecords, main } from './common.mjs'
 
 const require = createRequire(import.meta.url)
 const ckjs = require('@confluentinc/kafka-javascript')
@@ -47,22 +49,50 @@ await main({
 
   'produce-keyed': async () => produce([keyedRecords()]),
 
-  consume: async () => {
-    const consumer = kafka.consumer({ kafkaJS: { groupId: env.group, fromBeginning: true, autoCommit: true } })
-    await consumer.connect()
+  transact: async () => {
+    const producer = kafka.producer({
+      kafkaJS: { transactionalId: env.txnId, idempotent: true, acks: -1, allowAutoTopicCreation: false }
+    })
+    const group = kafka.consumer({ kafkaJS: { groupId: env.group, autoCommit: false } })
+    await producer.connect()
+    await group.connect()
     try {
-      await consumer.subscribe({ topics: [env.topic] })
-      await consumer.run({
-        eachMessage: async ({ partition, message }) => {
-          if (records.length < env.count) {
-            addRecord(partition, message.offset, message.key, message.value, message.headers)
-          }
-        }
-      })
-      await untilRecords(env.count)
+      for (const r of txnRounds()) {
+        const txn = await producer.transaction()
+        await txn.send({ topic: env.topic, messages: r.messages })
+        if (r.offsets) await txn.sendOffsets({ consumer: group, topics: offsetTopics(r.offsets) })
+        await (r.commit ? txn.commit() : txn.abort())
+      }
     } finally {
-      await consumer.disconnect()
+      await group.disconnect()
+      await producer.disconnect()
     }
-    return { records }
-  }
+    return { offsets: true }
+  },
+
+  // read-committed: readUncommitted false (librdkafka's isolation.level
+  // default, read_committed, set all the same), committing nothing.
+  'read-committed': async () => consume({ readUncommitted: false, autoCommit: false }),
+
+  consume: async () => consume({ autoCommit: true })
 })
+
+// consume reads COMPAT_COUNT records in group COMPAT_GROUP from the beginning.
+async function consume (opts) {
+  const consumer = kafka.consumer({ kafkaJS: { groupId: env.group, fromBeginning: true, ...opts } })
+  await consumer.connect()
+  try {
+    await consumer.subscribe({ topics: [env.topic] })
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        if (records.length < env.count) {
+          addRecord(partition, message.offset, message.key, message.value, message.headers)
+        }
+      }
+    })
+    await untilRecords(env.count)
+  } finally {
+    await consumer.disconnect()
+  }
+  return { records }
+}

@@ -1,9 +1,11 @@
 // KafkaJS 2.2.4: admin.createTopics, an idempotent producer (gzip is its only
 // built-in codec), and a group consumer with auto-commit, which commits the
-// resolved offsets after every batch and once more when disconnect stops it.
+// resolved offsets after every batch and once more when disconnect stops it;
+// a transactional producer (producer.transaction(), sendOffsets with a
+// consumerGroupId) and a read_committed group consumer.
 import { createRequire } from 'node:module'
 import { Kafka, CompressionTypes, logLevel } from 'kafkajs'
-import { env, recordSends, keyedRecords, records, addRecord, untilRecords, main } from './common.mjs'
+import { env, recordSends, keyedRecords, txnRounds, offsetTopics, records, addRecord, untilRecords, main } from './common.mjs'
 
 const require = createRequire(import.meta.url)
 
@@ -50,23 +52,48 @@ await main({
 
   'produce-keyed': async () => produce([keyedRecords()]),
 
-  consume: async () => {
-    const consumer = kafka.consumer({ groupId: env.group })
-    await consumer.connect()
+  // transact: producer.transaction(), send, sendOffsets, commit or abort.
+  transact: async () => {
+    const producer = kafka.producer({ transactionalId: env.txnId, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
+    await producer.connect()
     try {
-      await consumer.subscribe({ topics: [env.topic], fromBeginning: true })
-      await consumer.run({
-        autoCommit: true,
-        eachMessage: async ({ partition, message }) => {
-          if (records.length < env.count) {
-            addRecord(partition, message.offset, message.key, message.value, message.headers)
-          }
-        }
-      })
-      await untilRecords(env.count)
+      for (const r of txnRounds()) {
+        const txn = await producer.transaction()
+        await txn.send({ topic: env.topic, acks: -1, messages: r.messages })
+        if (r.offsets) await txn.sendOffsets({ consumerGroupId: env.group, topics: offsetTopics(r.offsets) })
+        await (r.commit ? txn.commit() : txn.abort())
+      }
     } finally {
-      await consumer.disconnect()
+      await producer.disconnect()
     }
-    return { records }
-  }
+    return { offsets: true }
+  },
+
+  // read-committed: consume with readUncommitted false (KafkaJS's default,
+  // set all the same), committing nothing.
+  'read-committed': async () => consume({ readUncommitted: false }, false),
+
+  consume: async () => consume({}, true)
 })
+
+// consume reads COMPAT_COUNT records in group COMPAT_GROUP from the
+// beginning, with auto-commit or without.
+async function consume (opts, autoCommit) {
+  const consumer = kafka.consumer({ groupId: env.group, ...opts })
+  await consumer.connect()
+  try {
+    await consumer.subscribe({ topics: [env.topic], fromBeginning: true })
+    await consumer.run({
+      autoCommit,
+      eachMessage: async ({ partition, message }) => {
+        if (records.length < env.count) {
+          addRecord(partition, message.offset, message.key, message.value, message.headers)
+        }
+      }
+    })
+    await untilRecords(env.count)
+  } finally {
+    await consumer.disconnect()
+  }
+  return { records }
+}
