@@ -287,9 +287,15 @@ func TestGroupBadInput(t *testing.T) {
 			t.Fatalf("batched FindCoordinator: %+v", c)
 		}
 	}
-	fc.CoordinatorType = 1
+	fc.CoordinatorType = 1 // transactional IDs share the coordinator shards
 	for _, c := range req[*kmsg.FindCoordinatorResponse](t, cl, fc).Coordinators {
-		wantCode(t, "transaction coordinator", c.ErrorCode, kerr.UnsupportedVersion)
+		if c.ErrorCode != 0 || c.NodeID != 1 || c.Host != host {
+			t.Fatalf("batched FindCoordinator for transactional IDs: %+v", c)
+		}
+	}
+	fc.CoordinatorType = 2 // share groups: not served (INVALID_REQUEST, as Kafka answers an unknown type)
+	for _, c := range req[*kmsg.FindCoordinatorResponse](t, cl, fc).Coordinators {
+		wantCode(t, "share coordinator", c.ErrorCode, kerr.InvalidRequest)
 	}
 
 	// Unknown group.
