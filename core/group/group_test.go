@@ -5,72 +5,30 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	sm "github.com/lni/dragonboat/v4/statemachine"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-go/chronik/core/coordraft"
 	"github.com/chronik-go/chronik/raftsm"
 )
 
-// fakeRaft applies proposals directly to the coordinator state machines,
-// one at a time, and lets tests move leadership.
-type fakeRaft struct {
-	mu    sync.Mutex
-	sms   map[uint64]*raftsm.Coordinator
-	index uint64
-	lead  uint64
-	term  uint64
-	fail  error
-}
-
-func (f *fakeRaft) leader(uint64) (uint64, uint64, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.lead, f.term, f.lead != 0
-}
-
-func (f *fakeRaft) propose(_ context.Context, shardID uint64, cmd []byte) (sm.Result, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.fail != nil {
-		return sm.Result{}, f.fail
-	}
-	f.index++
-	out, err := f.sms[shardID].Update([]sm.Entry{{Index: f.index, Cmd: cmd}})
-	if err != nil {
-		return sm.Result{}, err
-	}
-	return out[0].Result, nil
-}
-
-func (f *fakeRaft) barrier(context.Context, uint64) error { return nil }
-
-func (f *fakeRaft) setLeader(replica, term uint64) {
-	f.mu.Lock()
-	f.lead, f.term = replica, term
-	f.mu.Unlock()
-}
-
 // testService runs a coordinator with shards coordinator shards on a fake
 // Raft where this node (1) leads, with timings scaled for tests.
-func testService(t *testing.T, shards int, tweak func(*Config)) (*Service, *fakeRaft) {
+func testService(t *testing.T, shards int, tweak func(*Config)) (*Service, *coordraft.Fake) {
 	t.Helper()
 	st, err := raftsm.OpenMemStore()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	f := &fakeRaft{sms: map[uint64]*raftsm.Coordinator{}, lead: 1, term: 1}
 	var sms []*raftsm.Coordinator
 	for i := range shards {
 		c := raftsm.NewCoordinator(st, raftsm.FirstCoordinatorShardID+uint64(i))
 		if _, err := c.Open(nil); err != nil {
 			t.Fatal(err)
 		}
-		f.sms[c.ShardID()] = c
 		sms = append(sms, c)
 	}
 	cfg := Config{
@@ -80,6 +38,7 @@ func testService(t *testing.T, shards int, tweak func(*Config)) (*Service, *fake
 	if tweak != nil {
 		tweak(&cfg)
 	}
+	f := coordraft.NewFake(sms...)
 	s := newService(f, sms, cfg, nil)
 	s.Start()
 	t.Cleanup(s.Close)
@@ -242,7 +201,7 @@ func TestJoinSyncHeartbeat(t *testing.T) {
 	if err != nil || d.State != Stable || len(d.Members) != 1 || string(d.Members[0].Assignment) != "p0" || d.Members[0].ClientHost != "/127.0.0.1" {
 		t.Fatalf("describe %+v %v", d, err)
 	}
-	rec, ok := f.sms[raftsm.CoordinatorShardID("g", 2)].Group("g")
+	rec, ok := f.Machine(raftsm.CoordinatorShardID("g", 2)).Group("g")
 	if !ok || rec.Generation != 1 || len(rec.Members) != 1 || string(rec.Members[0].Assignment) != "p0" || rec.Protocol != "range" {
 		t.Fatalf("stored record %+v", rec)
 	}
@@ -441,7 +400,7 @@ func TestStaticMembership(t *testing.T) {
 	if err := s.Heartbeat(ctx, HeartbeatRequest{Group: "g", MemberID: r1.MemberID, InstanceID: "i1", Generation: 1}); !errors.Is(err, ErrFencedInstanceID) {
 		t.Fatalf("old instance heartbeat: %v", err)
 	}
-	rec, _ := f.sms[raftsm.FirstCoordinatorShardID].Group("g")
+	rec, _ := f.Machine(raftsm.FirstCoordinatorShardID).Group("g")
 	if len(rec.Members) != 1 || rec.Members[0].MemberID != r2.MemberID {
 		t.Fatalf("stored record not updated: %+v", rec)
 	}
@@ -549,7 +508,7 @@ func TestOffsetExpiry(t *testing.T) {
 	if errs := s.CommitOffsets(ctx, CommitRequest{Group: "active", Generation: 1, MemberID: a, Offsets: []CommitOffset{{TopicPartition{"t", 0}, 1, -1, ""}}}); errs[0] != nil {
 		t.Fatal(errs[0])
 	}
-	sm := f.sms[raftsm.FirstCoordinatorShardID]
+	sm := f.Machine(raftsm.FirstCoordinatorShardID)
 	// The service forgets the in-memory group just after the expiry it
 	// proposed is applied, so wait for both.
 	var list []Listing
@@ -579,7 +538,7 @@ func TestLeadershipChange(t *testing.T) {
 	bJoin := newMember(t, s, joinReq("g", ""))
 	eventually(t, "rebalance", func() bool { return errors.Is(heartbeat(s, "g", a, 1), ErrRebalanceInProgress) })
 
-	f.setLeader(2, 2) // another broker takes over
+	f.SetLeader(2, 2) // another broker takes over
 	select {
 	case j := <-bJoin:
 		if !errors.Is(j.err, ErrNotCoordinator) {
@@ -595,7 +554,7 @@ func TestLeadershipChange(t *testing.T) {
 		t.Fatalf("coordinator %d, want 2", n)
 	}
 
-	f.setLeader(1, 3) // and we get it back: the stored generation returns
+	f.SetLeader(1, 3) // and we get it back: the stored generation returns
 	eventually(t, "reload", func() bool { return heartbeat(s, "g", a, 1) == nil })
 	d, err := s.DescribeGroup(ctx, "g")
 	if err != nil || d.State != Stable || len(d.Members) != 1 || d.Members[0].MemberID != a || string(d.Members[0].Assignment) != "all" {
@@ -605,7 +564,7 @@ func TestLeadershipChange(t *testing.T) {
 		t.Fatalf("generation after reload: %+v", r)
 	}
 
-	f.setLeader(0, 3)
+	f.SetLeader(0, 3)
 	if _, err := s.Coordinator("g"); !errors.Is(err, ErrCoordinatorNotAvailable) {
 		t.Fatalf("no leader: %v", err)
 	}
@@ -618,15 +577,11 @@ func TestStoreFailureRebalances(t *testing.T) {
 	s, f := testService(t, 1, nil)
 	ctx := tctx(t)
 	r := await(t, newMember(t, s, joinReq("g", "")))
-	f.mu.Lock()
-	f.fail = ErrCoordinatorNotAvailable
-	f.mu.Unlock()
+	f.SetFail(ErrCoordinatorNotAvailable)
 	if _, err := s.SyncGroup(ctx, SyncRequest{Group: "g", MemberID: r.MemberID, Generation: 1}); !errors.Is(err, ErrCoordinatorNotAvailable) {
 		t.Fatalf("sync with a failing store: %v", err)
 	}
-	f.mu.Lock()
-	f.fail = nil
-	f.mu.Unlock()
+	f.SetFail(nil)
 	if err := heartbeat(s, "g", r.MemberID, 1); !errors.Is(err, ErrRebalanceInProgress) {
 		t.Fatalf("after a failed store: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lni/dragonboat/v4"
 
+	"github.com/chronik-go/chronik/core/coordraft"
 	"github.com/chronik-go/chronik/raftsm"
 )
 
@@ -23,7 +24,7 @@ import (
 // the state machine (whose lock is innermost).
 type Service struct {
 	cfg    Config
-	raft   raftNode
+	raft   coordraft.Node
 	log    *slog.Logger
 	self   uint64 // our replica ID in every coordinator shard
 	shards []*shard
@@ -58,10 +59,10 @@ type shard struct {
 // machines, sms[i] being shard raftsm.FirstCoordinatorShardID+i, whose
 // replicas already run on nh with replica ID = cfg.NodeID. Call Start.
 func NewService(nh *dragonboat.NodeHost, sms []*raftsm.Coordinator, cfg Config, log *slog.Logger) *Service {
-	return newService(nodeHost{nh}, sms, cfg, log)
+	return newService(coordraft.NodeHost(nh, ErrNotCoordinator, ErrCoordinatorNotAvailable), sms, cfg, log)
 }
 
-func newService(r raftNode, sms []*raftsm.Coordinator, cfg Config, log *slog.Logger) *Service {
+func newService(r coordraft.Node, sms []*raftsm.Coordinator, cfg Config, log *slog.Logger) *Service {
 	cfg.Shards = len(sms)
 	cfg.setDefaults()
 	if log == nil {
@@ -100,7 +101,7 @@ func (s *Service) WaitLoaded(ctx context.Context) error {
 	for {
 		pending := 0
 		for _, sh := range s.shards {
-			replica, term, ok := s.raft.leader(sh.id)
+			replica, term, ok := s.raft.Leader(sh.id)
 			switch {
 			case !ok:
 				pending++
@@ -164,7 +165,7 @@ func (s *Service) run() {
 // reconcile loads a shard when this broker leads it in a term it has not
 // loaded, and unloads it when it no longer leads.
 func (s *Service) reconcile(sh *shard) {
-	replica, term, ok := s.raft.leader(sh.id)
+	replica, term, ok := s.raft.Leader(sh.id)
 	lead := ok && replica == s.self
 	sh.mu.Lock()
 	loaded := sh.mu.term
@@ -188,11 +189,11 @@ func (s *Service) reconcile(sh *shard) {
 func (s *Service) load(sh *shard, term uint64) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.ProposalTimeout)
 	defer cancel()
-	if err := s.raft.barrier(ctx, sh.id); err != nil {
+	if err := s.raft.Barrier(ctx, sh.id); err != nil {
 		s.log.Debug("coordinator shard not loaded yet", "shard", sh.id, "err", err)
 		return
 	}
-	if replica, t, ok := s.raft.leader(sh.id); !ok || replica != s.self || t != term {
+	if replica, t, ok := s.raft.Leader(sh.id); !ok || replica != s.self || t != term {
 		return
 	}
 	groups := map[string]*group{}
@@ -231,7 +232,7 @@ func (s *Service) expire() {
 		}
 		sh.lastExpiry = time.Now()
 		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.ProposalTimeout)
-		res, err := s.raft.propose(ctx, sh.id, raftsm.EncodeExpireOffsets(time.Now().UnixMilli(), s.cfg.OffsetsRetention.Milliseconds()))
+		res, err := s.raft.Propose(ctx, sh.id, raftsm.EncodeExpireOffsets(time.Now().UnixMilli(), s.cfg.OffsetsRetention.Milliseconds()))
 		cancel()
 		if err != nil {
 			s.log.Warn("cannot expire offsets", "shard", sh.id, "err", err)
@@ -279,7 +280,7 @@ func (s *Service) route(groupID string) (*shard, error) {
 	default:
 	}
 	sh := s.shardOf(groupID)
-	replica, term, ok := s.raft.leader(sh.id)
+	replica, term, ok := s.raft.Leader(sh.id)
 	switch {
 	case !ok:
 		return nil, ErrCoordinatorNotAvailable
@@ -299,7 +300,7 @@ func (s *Service) route(groupID string) (*shard, error) {
 // Coordinator returns the broker that coordinates the group: the leader of
 // its shard (replica IDs are broker IDs).
 func (s *Service) Coordinator(groupID string) (int32, error) {
-	replica, _, ok := s.raft.leader(s.shardOf(groupID).id)
+	replica, _, ok := s.raft.Leader(s.shardOf(groupID).id)
 	if !ok {
 		return -1, ErrCoordinatorNotAvailable
 	}
@@ -340,7 +341,7 @@ func (s *Service) forget(sh *shard, g *group) {
 func (s *Service) propose(ctx context.Context, sh *shard, cmd []byte) (raftsm.Status, uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ProposalTimeout)
 	defer cancel()
-	res, err := s.raft.propose(ctx, sh.id, cmd)
+	res, err := s.raft.Propose(ctx, sh.id, cmd)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -461,7 +462,7 @@ func (s *Service) ListGroups(_ context.Context, f ListFilter) ([]Listing, error)
 		loadErr error
 	)
 	for _, sh := range s.shards {
-		replica, term, ok := s.raft.leader(sh.id)
+		replica, term, ok := s.raft.Leader(sh.id)
 		if !ok || replica != s.self {
 			continue
 		}

@@ -61,7 +61,7 @@ func TestTxnCommitOffsets(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Another broker leads: the marker must go elsewhere.
-	f.setLeader(2, 2)
+	f.SetLeader(2, 2)
 	if err := s.EndTxnOffsets(ctx, "g", 9, 0, true); !errors.Is(err, ErrNotCoordinator) {
 		t.Fatalf("not the coordinator: %v", err)
 	}

@@ -279,7 +279,7 @@ func (s *Service) ListTransactions(_ context.Context, f ListFilter) ([]Listing, 
 		loadErr error
 	)
 	for _, sh := range s.shards {
-		replica, _, ok := s.raft.leader(sh.id)
+		replica, _, ok := s.raft.Leader(sh.id)
 		if !ok || replica != s.self {
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lni/dragonboat/v4"
 
+	"github.com/chronik-go/chronik/core/coordraft"
 	"github.com/chronik-go/chronik/raftsm"
 )
 
@@ -34,7 +35,7 @@ import (
 // machine's lock is innermost.
 type Service struct {
 	cfg     Config
-	raft    raftNode
+	raft    coordraft.Node
 	pids    PIDAllocator
 	markers MarkerWriter
 	log     *slog.Logger
@@ -77,10 +78,10 @@ type shard struct {
 // producer IDs (core/cluster's Service); markers writes transaction markers
 // to partitions and groups. Call Start.
 func NewService(nh *dragonboat.NodeHost, sms []*raftsm.Coordinator, cfg Config, pids PIDAllocator, markers MarkerWriter, log *slog.Logger) *Service {
-	return newService(nodeHost{nh}, sms, cfg, pids, markers, log)
+	return newService(coordraft.NodeHost(nh, ErrNotCoordinator, ErrCoordinatorNotAvailable), sms, cfg, pids, markers, log)
 }
 
-func newService(r raftNode, sms []*raftsm.Coordinator, cfg Config, pids PIDAllocator, markers MarkerWriter, log *slog.Logger) *Service {
+func newService(r coordraft.Node, sms []*raftsm.Coordinator, cfg Config, pids PIDAllocator, markers MarkerWriter, log *slog.Logger) *Service {
 	cfg.setDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -118,7 +119,7 @@ func (s *Service) WaitLoaded(ctx context.Context) error {
 	for {
 		pending := 0
 		for _, sh := range s.shards {
-			replica, term, ok := s.raft.leader(sh.id)
+			replica, term, ok := s.raft.Leader(sh.id)
 			switch {
 			case !ok:
 				pending++
@@ -184,7 +185,7 @@ func (s *Service) run() {
 // reconcile loads a shard when this broker leads it in a term it has not
 // loaded, and unloads it when it no longer leads.
 func (s *Service) reconcile(sh *shard) {
-	replica, term, ok := s.raft.leader(sh.id)
+	replica, term, ok := s.raft.Leader(sh.id)
 	lead := ok && replica == s.self
 	sh.mu.Lock()
 	loaded := sh.mu.term
@@ -206,11 +207,11 @@ func (s *Service) reconcile(sh *shard) {
 func (s *Service) load(sh *shard, term uint64) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.ProposalTimeout)
 	defer cancel()
-	if err := s.raft.barrier(ctx, sh.id); err != nil {
+	if err := s.raft.Barrier(ctx, sh.id); err != nil {
 		s.log.Debug("transaction coordinator shard not loaded yet", "shard", sh.id, "err", err)
 		return
 	}
-	if replica, t, ok := s.raft.leader(sh.id); !ok || replica != s.self || t != term {
+	if replica, t, ok := s.raft.Leader(sh.id); !ok || replica != s.self || t != term {
 		return
 	}
 	sh.mu.Lock()
@@ -221,7 +222,7 @@ func (s *Service) load(sh *shard, term uint64) {
 }
 
 func (s *Service) loaded(sh *shard) bool {
-	_, term, ok := s.raft.leader(sh.id)
+	_, term, ok := s.raft.Leader(sh.id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	return ok && sh.mu.term != 0 && sh.mu.term == term
@@ -362,7 +363,7 @@ func (s *Service) route(txnID string) (*shard, error) {
 		return nil, ErrCoordinatorNotAvailable
 	}
 	sh := s.shardOf(txnID)
-	replica, term, ok := s.raft.leader(sh.id)
+	replica, term, ok := s.raft.Leader(sh.id)
 	switch {
 	case !ok:
 		return nil, ErrCoordinatorNotAvailable
@@ -385,7 +386,7 @@ func (s *Service) Coordinator(txnID string) (int32, error) {
 	if len(s.shards) == 0 {
 		return -1, ErrCoordinatorNotAvailable
 	}
-	replica, _, ok := s.raft.leader(s.shardOf(txnID).id)
+	replica, _, ok := s.raft.Leader(s.shardOf(txnID).id)
 	if !ok {
 		return -1, ErrCoordinatorNotAvailable
 	}
@@ -398,7 +399,7 @@ func (s *Service) Coordinator(txnID string) (int32, error) {
 func (s *Service) put(ctx context.Context, sh *shard, next *raftsm.TxnRecord, expect uint64) (*raftsm.TxnRecord, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ProposalTimeout)
 	defer cancel()
-	res, err := s.raft.propose(ctx, sh.id, raftsm.EncodePutTxn(next, expect))
+	res, err := s.raft.Propose(ctx, sh.id, raftsm.EncodePutTxn(next, expect))
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			err = fmt.Errorf("%w: %w", ErrCoordinatorNotAvailable, err)

@@ -8,45 +8,9 @@ import (
 	"testing"
 	"time"
 
-	sm "github.com/lni/dragonboat/v4/statemachine"
-
+	"github.com/chronik-go/chronik/core/coordraft"
 	"github.com/chronik-go/chronik/raftsm"
 )
-
-// fakeRaft applies proposals directly to the coordinator state machines,
-// one at a time, and lets tests move leadership (core/group's pattern).
-type fakeRaft struct {
-	mu    sync.Mutex
-	sms   map[uint64]*raftsm.Coordinator
-	index uint64
-	lead  uint64
-	term  uint64
-}
-
-func (f *fakeRaft) leader(uint64) (uint64, uint64, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.lead, f.term, f.lead != 0
-}
-
-func (f *fakeRaft) propose(_ context.Context, shardID uint64, cmd []byte) (sm.Result, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.index++
-	out, err := f.sms[shardID].Update([]sm.Entry{{Index: f.index, Cmd: cmd}})
-	if err != nil {
-		return sm.Result{}, err
-	}
-	return out[0].Result, nil
-}
-
-func (f *fakeRaft) barrier(context.Context, uint64) error { return nil }
-
-func (f *fakeRaft) setLeader(replica, term uint64) {
-	f.mu.Lock()
-	f.lead, f.term = replica, term
-	f.mu.Unlock()
-}
 
 // recordingMarkers records the markers written; fail makes writes fail.
 type recordingMarkers struct {
@@ -92,7 +56,7 @@ func (p *countingPIDs) InitProducerID(context.Context) (int64, int16, error) {
 
 type harness struct {
 	s       *Service
-	raft    *fakeRaft
+	raft    *coordraft.Fake
 	sms     []*raftsm.Coordinator
 	markers *recordingMarkers
 	pids    *countingPIDs
@@ -105,15 +69,15 @@ func newHarness(t *testing.T, shards int, tweak func(*Config)) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := &harness{raft: &fakeRaft{sms: map[uint64]*raftsm.Coordinator{}, lead: 1, term: 1}, markers: &recordingMarkers{}, pids: &countingPIDs{}}
+	h := &harness{markers: &recordingMarkers{}, pids: &countingPIDs{}}
 	for i := range shards {
 		c := raftsm.NewCoordinator(st, raftsm.FirstCoordinatorShardID+uint64(i))
 		if _, err := c.Open(nil); err != nil {
 			t.Fatal(err)
 		}
-		h.raft.sms[c.ShardID()] = c
 		h.sms = append(h.sms, c)
 	}
+	h.raft = coordraft.NewFake(h.sms...)
 	h.s = h.start(t, 1, h.markers, tweak)
 	return h
 }
@@ -128,7 +92,7 @@ func (h *harness) start(t *testing.T, node int32, markers MarkerWriter, tweak fu
 	s := newService(h.raft, h.sms, cfg, h.pids, markers, nil)
 	s.Start()
 	t.Cleanup(s.Close)
-	if lead, _, _ := h.raft.leader(0); lead == uint64(node) {
+	if lead, _, _ := h.raft.Leader(0); lead == uint64(node) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := s.WaitLoaded(ctx); err != nil {
@@ -257,14 +221,14 @@ func TestRequestValidation(t *testing.T) {
 		t.Fatalf("EndTxn wrong producer ID: %v", err)
 	}
 	// Another broker leads the shard now.
-	h.raft.setLeader(2, 2)
+	h.raft.SetLeader(2, 2)
 	if err := s.EndTxn(ctx, "tx", pid, epoch, true); !errors.Is(err, ErrNotCoordinator) {
 		t.Fatalf("not the coordinator: %v", err)
 	}
 	if node, err := s.Coordinator("tx"); err != nil || node != 2 {
 		t.Fatalf("Coordinator = %d, %v", node, err)
 	}
-	h.raft.setLeader(0, 2)
+	h.raft.SetLeader(0, 2)
 	if _, err := s.Coordinator("tx"); !errors.Is(err, ErrCoordinatorNotAvailable) {
 		t.Fatalf("no leader: %v", err)
 	}
@@ -366,7 +330,7 @@ func TestPreparedEndFinishedAfterLeaderChange(t *testing.T) {
 
 	other := &recordingMarkers{}
 	s2 := h.start(t, 2, other, nil)
-	h.raft.setLeader(2, 2)
+	h.raft.SetLeader(2, 2)
 	eventually(t, "the new leader to finish the commit", func() bool { return h.record(t, "tx").State == raftsm.TxnCompleteCommit })
 	want := []Markers{{TransactionalID: "tx", ProducerID: pid, Commit: true, Partitions: []TopicPartition{tp0}}}
 	if got := other.all(); !reflect.DeepEqual(got, want) {
@@ -404,7 +368,7 @@ func TestEpochExhaustionRotatesProducerID(t *testing.T) {
 	pid, _ := mustInit(t, s, "tx", -1, -1)
 	r := *h.record(t, "tx")
 	r.ProducerEpoch = exhaustedEpoch - 1
-	if res, _ := h.raft.propose(ctx, h.sms[0].ShardID(), raftsm.EncodePutTxn(&r, r.Version)); raftsm.ResultStatus(res.Data) != raftsm.StatusOK {
+	if res, _ := h.raft.Propose(ctx, h.sms[0].ShardID(), raftsm.EncodePutTxn(&r, r.Version)); raftsm.ResultStatus(res.Data) != raftsm.StatusOK {
 		t.Fatal(raftsm.ResultStatus(res.Data))
 	}
 	if id, e := mustInit(t, s, "tx", -1, -1); id != pid || e != exhaustedEpoch {
@@ -424,7 +388,7 @@ func TestEpochExhaustionRotatesProducerID(t *testing.T) {
 	// retried init then rotates.
 	r = *h.record(t, "tx")
 	r.ProducerEpoch, r.State, r.Partitions, r.StartMs = exhaustedEpoch, raftsm.TxnOngoing, []raftsm.TopicPartition{{Topic: "t"}}, time.Now().UnixMilli()
-	if res, _ := h.raft.propose(ctx, h.sms[0].ShardID(), raftsm.EncodePutTxn(&r, r.Version)); raftsm.ResultStatus(res.Data) != raftsm.StatusOK {
+	if res, _ := h.raft.Propose(ctx, h.sms[0].ShardID(), raftsm.EncodePutTxn(&r, r.Version)); raftsm.ResultStatus(res.Data) != raftsm.StatusOK {
 		t.Fatal(raftsm.ResultStatus(res.Data))
 	}
 	if _, _, err := s.InitProducerID(ctx, "tx", 60000, -1, -1); !errors.Is(err, ErrConcurrentTransactions) {
