@@ -352,41 +352,15 @@ func (s *Service) propose(ctx context.Context, sh *shard, cmd []byte) (raftsm.St
 // consumers pass generation -1 and no member ID) and commits the offsets
 // through Raft. It returns one error per offset, nil where committed.
 func (s *Service) CommitOffsets(ctx context.Context, req CommitRequest) []error {
-	errs := make([]error, len(req.Offsets))
-	fill := func(err error) []error {
-		for i := range errs {
-			if errs[i] == nil {
-				errs[i] = err
-			}
-		}
-		return errs
-	}
 	if req.Group == "" {
-		return fill(ErrInvalidGroupID)
+		return fillErrors(make([]error, len(req.Offsets)), ErrInvalidGroupID)
 	}
 	sh, err := s.route(req.Group)
 	if err != nil {
-		return fill(err)
+		return fillErrors(make([]error, len(req.Offsets)), err)
 	}
-	now := time.Now().UnixMilli()
-	expire := int64(-1)
-	if req.Retention > 0 {
-		expire = now + req.Retention.Milliseconds()
-	}
-	offs := make([]raftsm.CommittedOffset, 0, len(req.Offsets))
-	for i, o := range req.Offsets {
-		if len(o.Metadata) > s.cfg.MaxMetadataBytes {
-			errs[i] = ErrOffsetMetadataTooLarge
-			continue
-		}
-		offs = append(offs, raftsm.CommittedOffset{
-			TopicPartition: raftsm.TopicPartition(o.TopicPartition),
-			OffsetRecord: raftsm.OffsetRecord{
-				Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata,
-				CommitTimestamp: now, ExpireTimestamp: expire,
-			},
-		})
-	}
+	errs, offs := s.offsetsToStore(req.Offsets, req.Retention)
+	fill := func(err error) []error { return fillErrors(errs, err) }
 	if len(offs) == 0 {
 		return errs
 	}
@@ -410,6 +384,43 @@ func (s *Service) CommitOffsets(ctx context.Context, req CommitRequest) []error 
 		return fill(err)
 	case st != raftsm.StatusOK:
 		return fill(fmt.Errorf("%w: commit rejected: %s", ErrCoordinatorNotAvailable, st))
+	}
+	return errs
+}
+
+// offsetsToStore starts an offset commit: one error per offset (those
+// whose metadata is too large set already) and the records of the others,
+// committed now and expiring after retention (never when 0).
+func (s *Service) offsetsToStore(offsets []CommitOffset, retention time.Duration) ([]error, []raftsm.CommittedOffset) {
+	errs := make([]error, len(offsets))
+	now := time.Now().UnixMilli()
+	expire := int64(-1)
+	if retention > 0 {
+		expire = now + retention.Milliseconds()
+	}
+	offs := make([]raftsm.CommittedOffset, 0, len(offsets))
+	for i, o := range offsets {
+		if len(o.Metadata) > s.cfg.MaxMetadataBytes {
+			errs[i] = ErrOffsetMetadataTooLarge
+			continue
+		}
+		offs = append(offs, raftsm.CommittedOffset{
+			TopicPartition: raftsm.TopicPartition(o.TopicPartition),
+			OffsetRecord: raftsm.OffsetRecord{
+				Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata,
+				CommitTimestamp: now, ExpireTimestamp: expire,
+			},
+		})
+	}
+	return errs, offs
+}
+
+// fillErrors sets err wherever errs has none, and returns errs.
+func fillErrors(errs []error, err error) []error {
+	for i := range errs {
+		if errs[i] == nil {
+			errs[i] = err
+		}
 	}
 	return errs
 }

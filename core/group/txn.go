@@ -3,7 +3,6 @@ package group
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/chronik-go/chronik/raftsm"
 )
@@ -20,37 +19,15 @@ import (
 // even while the group has members) and stores the offsets pending for the
 // producer. It returns one error per offset, nil where stored.
 func (s *Service) TxnCommitOffsets(ctx context.Context, req TxnCommitRequest) []error {
-	errs := make([]error, len(req.Offsets))
-	fill := func(err error) []error {
-		for i := range errs {
-			if errs[i] == nil {
-				errs[i] = err
-			}
-		}
-		return errs
-	}
 	if req.Group == "" {
-		return fill(ErrInvalidGroupID)
+		return fillErrors(make([]error, len(req.Offsets)), ErrInvalidGroupID)
 	}
 	sh, err := s.route(req.Group)
 	if err != nil {
-		return fill(err)
+		return fillErrors(make([]error, len(req.Offsets)), err)
 	}
-	now := time.Now().UnixMilli()
-	offs := make([]raftsm.CommittedOffset, 0, len(req.Offsets))
-	for i, o := range req.Offsets {
-		if len(o.Metadata) > s.cfg.MaxMetadataBytes {
-			errs[i] = ErrOffsetMetadataTooLarge
-			continue
-		}
-		offs = append(offs, raftsm.CommittedOffset{
-			TopicPartition: raftsm.TopicPartition(o.TopicPartition),
-			OffsetRecord: raftsm.OffsetRecord{
-				Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: o.Metadata,
-				CommitTimestamp: now, ExpireTimestamp: -1,
-			},
-		})
-	}
+	errs, offs := s.offsetsToStore(req.Offsets, 0)
+	fill := func(err error) []error { return fillErrors(errs, err) }
 	if len(offs) == 0 {
 		return errs
 	}
