@@ -1,8 +1,9 @@
-// Package coordraft is the Raft seam of the coordinators that live on the
-// coordinator shards (core/group, core/txn): what they need of the shards'
-// Raft groups (Node), Dragonboat's NodeHost providing it, and an in-process
-// Fake for their tests that applies commands directly to the state
-// machines.
+// Package coordraft is what the coordinators that live on the coordinator
+// shards (core/group, core/txn) share: what they need of the shards' Raft
+// groups (Node), Dragonboat's NodeHost providing it, an in-process Fake for
+// their tests that applies commands directly to the state machines, and
+// the Loop that loads and unloads their shards as this broker comes to
+// lead them and stops.
 package coordraft
 
 import (

@@ -544,7 +544,7 @@ func (s *Service) JoinGroup(ctx context.Context, req JoinRequest) (JoinResult, e
 	if c == nil {
 		return res, err
 	}
-	return awaitOutcome(ctx, s.stopC, c)
+	return awaitOutcome(ctx, s.loop.Done(), c)
 }
 
 // joinLocked handles a JoinGroup; a non-nil channel means "wait for it".
@@ -757,13 +757,11 @@ func (g *group) storeLocked(assignments map[string][]byte, done func(err error))
 	s := g.s
 	prev, stored := g.mu.lastStore, make(chan struct{})
 	g.mu.lastStore = stored
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
+	s.loop.Go(func() {
 		if prev != nil {
 			<-prev
 		}
-		st, _, err := s.propose(s.ctx, g.sh, cmd)
+		st, _, err := s.propose(s.loop.Context(), g.sh, cmd)
 		close(stored)
 		switch {
 		case err == nil && st == raftsm.StatusStaleGeneration:
@@ -782,7 +780,7 @@ func (g *group) storeLocked(assignments map[string][]byte, done func(err error))
 		if !g.mu.unloaded {
 			done(err)
 		}
-	}()
+	})
 }
 
 // SyncGroup runs the classic protocol's sync: the leader's call carries
@@ -802,7 +800,7 @@ func (s *Service) SyncGroup(ctx context.Context, req SyncRequest) (SyncResult, e
 	if c == nil {
 		return res, err
 	}
-	return awaitOutcome(ctx, s.stopC, c)
+	return awaitOutcome(ctx, s.loop.Done(), c)
 }
 
 func (g *group) syncLocked(req SyncRequest) (chan syncOutcome, SyncResult, error) {

@@ -28,16 +28,9 @@ type Service struct {
 	log    *slog.Logger
 	self   uint64 // our replica ID in every coordinator shard
 	shards []*shard
-
-	wakeC chan struct{}
-	stopC chan struct{}
-	// bg counts background goroutines (the loop, group stores); ctx ends
-	// them at Close.
-	bg      sync.WaitGroup
-	ctx     context.Context
-	cancel  context.CancelFunc
-	started sync.Once
-	closed  sync.Once
+	// loop loads and unloads the shards as leadership moves, and carries
+	// the background work (group stores).
+	loop *coordraft.Loop
 }
 
 // shard is one coordinator shard as seen by this broker.
@@ -68,134 +61,52 @@ func newService(r coordraft.Node, sms []*raftsm.Coordinator, cfg Config, log *sl
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{
-		cfg: cfg, raft: r, log: log, self: uint64(cfg.NodeID),
-		wakeC: make(chan struct{}, 1), stopC: make(chan struct{}),
-	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	for _, c := range sms {
+	s := &Service{cfg: cfg, raft: r, log: log, self: uint64(cfg.NodeID)}
+	ids := make([]uint64, len(sms))
+	for i, c := range sms {
 		s.shards = append(s.shards, &shard{id: c.ShardID(), sm: c})
+		ids[i] = c.ShardID()
 	}
+	s.loop = coordraft.NewLoop(r, s.self, ids, loopOwner{s}, cfg.LeaderCheckInterval, cfg.ProposalTimeout, "group", log)
 	return s
 }
 
 // Start begins watching shard leadership: shards this broker leads are
 // loaded, the others unloaded, and expired offsets are removed.
-func (s *Service) Start() {
-	s.started.Do(func() {
-		s.bg.Add(1)
-		go func() {
-			defer s.bg.Done()
-			s.run()
-		}()
-	})
-}
+func (s *Service) Start() { s.loop.Start() }
 
 // WaitLoaded blocks until every shard has a leader and those this broker
-// leads are loaded, so a starting single node never answers
-// COORDINATOR_NOT_AVAILABLE or COORDINATOR_LOAD_IN_PROGRESS to its first
-// clients. (A cluster member does not call it: its peers may be down.)
-func (s *Service) WaitLoaded(ctx context.Context) error {
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		pending := 0
-		for _, sh := range s.shards {
-			replica, term, ok := s.raft.Leader(sh.id)
-			switch {
-			case !ok:
-				pending++
-			case replica == s.self:
-				sh.mu.Lock()
-				if sh.mu.term != term {
-					pending++
-				}
-				sh.mu.Unlock()
-			}
-		}
-		if pending == 0 {
-			return nil
-		}
-		s.poke()
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("group: %d coordinator shards without a leader or still loading: %w", pending, ctx.Err())
-		case <-tick.C:
-		}
-	}
-}
+// leads are loaded (coordraft.Loop.WaitLoaded).
+func (s *Service) WaitLoaded(ctx context.Context) error { return s.loop.WaitLoaded(ctx) }
 
 // Close stops the coordinator: waiting JoinGroup and SyncGroup calls return
 // ErrNotCoordinator, timers stop, background work ends.
 func (s *Service) Close() {
-	s.closed.Do(func() {
-		close(s.stopC)
-		s.cancel()
-		s.bg.Wait()
-		for _, sh := range s.shards {
-			s.unload(sh)
-		}
-	})
-}
-
-func (s *Service) poke() {
-	select {
-	case s.wakeC <- struct{}{}:
-	default:
-	}
-}
-
-func (s *Service) run() {
-	tick := time.NewTicker(s.cfg.LeaderCheckInterval)
-	defer tick.Stop()
-	for {
-		for _, sh := range s.shards {
-			s.reconcile(sh)
-		}
-		s.expire()
-		select {
-		case <-s.stopC:
-			return
-		case <-tick.C:
-		case <-s.wakeC:
-		}
-	}
-}
-
-// reconcile loads a shard when this broker leads it in a term it has not
-// loaded, and unloads it when it no longer leads.
-func (s *Service) reconcile(sh *shard) {
-	replica, term, ok := s.raft.Leader(sh.id)
-	lead := ok && replica == s.self
-	sh.mu.Lock()
-	loaded := sh.mu.term
-	sh.mu.Unlock()
-	switch {
-	case lead && loaded != term:
-		if loaded != 0 {
-			s.unload(sh)
-		}
-		s.load(sh, term)
-	case !lead && loaded != 0:
+	s.loop.Close()
+	for _, sh := range s.shards {
 		s.unload(sh)
-		s.log.Info("coordinator shard unloaded: no longer its leader", "shard", sh.id)
 	}
 }
 
-// load makes the shard's state machine current (a read barrier: everything
-// committed by earlier leaders is applied) and then materializes every
-// group whose stored generation has members, starting their session
-// timers, as Kafka's coordinator does when it becomes a partition leader.
+// loopOwner is the Service as its shard loop sees it.
+type loopOwner struct{ s *Service }
+
+func (o loopOwner) LoadedTerm(i int) uint64 {
+	sh := o.s.shards[i]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.mu.term
+}
+
+func (o loopOwner) Load(i int, term uint64) { o.s.load(o.s.shards[i], term) }
+func (o loopOwner) Unload(i int)            { o.s.unload(o.s.shards[i]) }
+func (o loopOwner) Tick()                   { o.s.expire() }
+
+// load materializes every group whose stored generation has members,
+// starting their session timers, as Kafka's coordinator does when it
+// becomes a partition leader (the loop has applied everything earlier
+// leaders committed).
 func (s *Service) load(sh *shard, term uint64) {
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.ProposalTimeout)
-	defer cancel()
-	if err := s.raft.Barrier(ctx, sh.id); err != nil {
-		s.log.Debug("coordinator shard not loaded yet", "shard", sh.id, "err", err)
-		return
-	}
-	if replica, t, ok := s.raft.Leader(sh.id); !ok || replica != s.self || t != term {
-		return
-	}
 	groups := map[string]*group{}
 	for _, id := range sh.sm.GroupIDs() {
 		if rec, ok := sh.sm.Group(id); ok && len(rec.Members) > 0 {
@@ -231,7 +142,7 @@ func (s *Service) expire() {
 			continue
 		}
 		sh.lastExpiry = time.Now()
-		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.ProposalTimeout)
+		ctx, cancel := context.WithTimeout(s.loop.Context(), s.cfg.ProposalTimeout)
 		res, err := s.raft.Propose(ctx, sh.id, raftsm.EncodeExpireOffsets(time.Now().UnixMilli(), s.cfg.OffsetsRetention.Milliseconds()))
 		cancel()
 		if err != nil {
@@ -275,7 +186,7 @@ func (s *Service) shardOf(groupID string) *shard {
 // route returns the group's shard when this broker coordinates it.
 func (s *Service) route(groupID string) (*shard, error) {
 	select {
-	case <-s.stopC:
+	case <-s.loop.Done():
 		return nil, ErrNotCoordinator
 	default:
 	}
@@ -291,7 +202,7 @@ func (s *Service) route(groupID string) (*shard, error) {
 	loaded := sh.mu.groups != nil && sh.mu.term == term
 	sh.mu.Unlock()
 	if !loaded {
-		s.poke()
+		s.loop.Poke()
 		return nil, ErrLoadInProgress
 	}
 	return sh, nil
@@ -481,7 +392,7 @@ func (s *Service) ListGroups(_ context.Context, f ListFilter) ([]Listing, error)
 		if sh.mu.groups == nil || sh.mu.term != term {
 			sh.mu.Unlock()
 			loadErr = ErrLoadInProgress
-			s.poke()
+			s.loop.Poke()
 			continue
 		}
 		loaded := make([]*group, 0, len(sh.mu.groups))

@@ -283,9 +283,9 @@ func (s *Service) ListTransactions(_ context.Context, f ListFilter) ([]Listing, 
 		if !ok || replica != s.self {
 			continue
 		}
-		if !s.loaded(sh) {
+		if !s.loop.Leads(int(sh.id - raftsm.FirstCoordinatorShardID)) {
 			loadErr = ErrLoadInProgress
-			s.poke()
+			s.loop.Poke()
 			continue
 		}
 		for _, r := range sh.sm.Txns() {

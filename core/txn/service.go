@@ -42,16 +42,9 @@ type Service struct {
 	self    uint64 // our replica ID in every coordinator shard
 	shards  []*shard
 	locks   [64]sync.Mutex
-
-	wakeC chan struct{}
-	stopC chan struct{}
-	// bg counts background goroutines (the loop, marker writers); ctx
-	// ends them at Close.
-	bg      sync.WaitGroup
-	ctx     context.Context
-	cancel  context.CancelFunc
-	started sync.Once
-	closed  sync.Once
+	// loop loads and unloads the shards as leadership moves, and carries
+	// the background work (marker writers).
+	loop *coordraft.Loop
 }
 
 // shard is one coordinator shard as seen by this broker.
@@ -86,152 +79,75 @@ func newService(r coordraft.Node, sms []*raftsm.Coordinator, cfg Config, pids PI
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{
-		cfg: cfg, raft: r, pids: pids, markers: markers, log: log, self: uint64(cfg.NodeID),
-		wakeC: make(chan struct{}, 1), stopC: make(chan struct{}),
-	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	for _, c := range sms {
+	s := &Service{cfg: cfg, raft: r, pids: pids, markers: markers, log: log, self: uint64(cfg.NodeID)}
+	ids := make([]uint64, len(sms))
+	for i, c := range sms {
 		sh := &shard{id: c.ShardID(), sm: c}
 		sh.mu.completing = map[string]bool{}
 		s.shards = append(s.shards, sh)
+		ids[i] = c.ShardID()
 	}
+	s.loop = coordraft.NewLoop(r, s.self, ids, loopOwner{s}, cfg.LeaderCheckInterval, cfg.ProposalTimeout, "txn", log)
 	return s
 }
 
 // Start begins watching shard leadership and, on the shards this broker
 // leads, aborting timed-out transactions and finishing prepared ones.
-func (s *Service) Start() {
-	s.started.Do(func() {
-		s.bg.Add(1)
-		go func() {
-			defer s.bg.Done()
-			s.run()
-		}()
-	})
-}
+func (s *Service) Start() { s.loop.Start() }
 
 // WaitLoaded blocks until every shard has a leader and those this broker
-// leads are loaded (as group.Service.WaitLoaded).
-func (s *Service) WaitLoaded(ctx context.Context) error {
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		pending := 0
-		for _, sh := range s.shards {
-			replica, term, ok := s.raft.Leader(sh.id)
-			switch {
-			case !ok:
-				pending++
-			case replica == s.self:
-				sh.mu.Lock()
-				if sh.mu.term != term {
-					pending++
-				}
-				sh.mu.Unlock()
-			}
-		}
-		if pending == 0 {
-			return nil
-		}
-		s.poke()
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("txn: %d coordinator shards without a leader or still loading: %w", pending, ctx.Err())
-		case <-tick.C:
-		}
-	}
-}
+// leads are loaded (coordraft.Loop.WaitLoaded).
+func (s *Service) WaitLoaded(ctx context.Context) error { return s.loop.WaitLoaded(ctx) }
 
 // Close stops the coordinator and waits for its background work; marker
 // writes in progress are cancelled (the next leader finishes them).
 func (s *Service) Close() {
-	s.closed.Do(func() {
-		close(s.stopC)
-		s.cancel()
-		s.bg.Wait()
-		for _, sh := range s.shards {
-			sh.mu.Lock()
-			sh.mu.term = 0
-			sh.mu.Unlock()
-		}
-	})
-}
-
-func (s *Service) poke() {
-	select {
-	case s.wakeC <- struct{}{}:
-	default:
+	s.loop.Close()
+	for i := range s.shards {
+		loopOwner{s}.Unload(i)
 	}
 }
 
-func (s *Service) run() {
-	tick := time.NewTicker(s.cfg.LeaderCheckInterval)
-	defer tick.Stop()
-	for {
-		for _, sh := range s.shards {
-			s.reconcile(sh)
-			s.check(sh)
-		}
-		select {
-		case <-s.stopC:
-			return
-		case <-tick.C:
-		case <-s.wakeC:
-		}
-	}
-}
+// loopOwner is the Service as its shard loop sees it.
+type loopOwner struct{ s *Service }
 
-// reconcile loads a shard when this broker leads it in a term it has not
-// loaded, and unloads it when it no longer leads.
-func (s *Service) reconcile(sh *shard) {
-	replica, term, ok := s.raft.Leader(sh.id)
-	lead := ok && replica == s.self
+func (o loopOwner) LoadedTerm(i int) uint64 {
+	sh := o.s.shards[i]
 	sh.mu.Lock()
-	loaded := sh.mu.term
-	sh.mu.Unlock()
-	switch {
-	case lead && loaded != term:
-		s.load(sh, term)
-	case !lead && loaded != 0:
-		sh.mu.Lock()
-		sh.mu.term = 0
-		sh.mu.Unlock()
-		s.log.Info("transaction coordinator shard unloaded: no longer its leader", "shard", sh.id)
-	}
+	defer sh.mu.Unlock()
+	return sh.mu.term
 }
 
-// load makes the shard's state machine current (a read barrier: everything
-// committed by earlier leaders is applied) before serving it; the next
-// check then finishes the transactions a previous leader left prepared.
-func (s *Service) load(sh *shard, term uint64) {
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.ProposalTimeout)
-	defer cancel()
-	if err := s.raft.Barrier(ctx, sh.id); err != nil {
-		s.log.Debug("transaction coordinator shard not loaded yet", "shard", sh.id, "err", err)
-		return
-	}
-	if replica, t, ok := s.raft.Leader(sh.id); !ok || replica != s.self || t != term {
-		return
-	}
+// Load serves the shard; the next check finishes the transactions a
+// previous leader left prepared.
+func (o loopOwner) Load(i int, term uint64) {
+	sh := o.s.shards[i]
 	sh.mu.Lock()
 	sh.mu.term = term
 	sh.mu.Unlock()
 	sh.lastCheck = time.Time{}
-	s.log.Info("transaction coordinator shard loaded", "shard", sh.id, "term", term)
+	o.s.log.Info("transaction coordinator shard loaded", "shard", sh.id, "term", term)
 }
 
-func (s *Service) loaded(sh *shard) bool {
-	_, term, ok := s.raft.Leader(sh.id)
+func (o loopOwner) Unload(i int) {
+	sh := o.s.shards[i]
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	return ok && sh.mu.term != 0 && sh.mu.term == term
+	sh.mu.term = 0
+	sh.mu.Unlock()
+}
+
+func (o loopOwner) Tick() {
+	for i, sh := range o.s.shards {
+		if o.s.loop.Leads(i) {
+			o.s.check(sh)
+		}
+	}
 }
 
 // check, every CheckInterval on a loaded shard, aborts transactions past
 // their timeout and finishes prepared ones nobody is finishing.
 func (s *Service) check(sh *shard) {
-	if time.Since(sh.lastCheck) < s.cfg.CheckInterval || !s.loaded(sh) {
+	if time.Since(sh.lastCheck) < s.cfg.CheckInterval {
 		return
 	}
 	sh.lastCheck = time.Now()
@@ -259,7 +175,7 @@ func (s *Service) abortTimedOut(sh *shard, seen *raftsm.TxnRecord) {
 		mu.Unlock()
 		return
 	}
-	next, err := s.put(s.ctx, sh, fenced(cur, time.Now().UnixMilli()), cur.Version)
+	next, err := s.put(s.loop.Context(), sh, fenced(cur, time.Now().UnixMilli()), cur.Version)
 	mu.Unlock()
 	if err != nil {
 		s.log.Warn("cannot abort a timed-out transaction", "transactional_id", cur.TransactionalID, "err", err)
@@ -276,14 +192,12 @@ func (s *Service) finishAsync(sh *shard, rec *raftsm.TxnRecord) {
 	if !s.claim(sh, rec.TransactionalID) {
 		return
 	}
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
+	s.loop.Go(func() {
 		defer s.release(sh, rec.TransactionalID)
-		if err := s.finish(s.ctx, sh, rec); err != nil {
+		if err := s.finish(s.loop.Context(), sh, rec); err != nil {
 			s.log.Warn("cannot write transaction markers yet; retrying", "transactional_id", rec.TransactionalID, "err", err)
 		}
-	}()
+	})
 }
 
 // finish writes the markers of a prepared record and then stores it
@@ -352,7 +266,7 @@ func (s *Service) shardOf(txnID string) *shard {
 // it.
 func (s *Service) route(txnID string) (*shard, error) {
 	select {
-	case <-s.stopC:
+	case <-s.loop.Done():
 		return nil, ErrNotCoordinator
 	default:
 	}
@@ -374,7 +288,7 @@ func (s *Service) route(txnID string) (*shard, error) {
 	loaded := sh.mu.term == term
 	sh.mu.Unlock()
 	if !loaded {
-		s.poke()
+		s.loop.Poke()
 		return nil, ErrLoadInProgress
 	}
 	return sh, nil

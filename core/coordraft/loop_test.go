@@ -1,0 +1,108 @@
+package coordraft
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chronik-go/chronik/raftsm"
+)
+
+// recordingOwner records the loop's calls.
+type recordingOwner struct {
+	mu     sync.Mutex
+	terms  map[int]uint64
+	events []string
+	ticks  int
+}
+
+func (o *recordingOwner) LoadedTerm(i int) uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.terms[i]
+}
+
+func (o *recordingOwner) Load(i int, term uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.terms[i] = term
+	o.events = append(o.events, "load")
+}
+
+func (o *recordingOwner) Unload(i int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.terms[i] = 0
+	o.events = append(o.events, "unload")
+}
+
+func (o *recordingOwner) Tick() {
+	o.mu.Lock()
+	o.ticks++
+	o.mu.Unlock()
+}
+
+func (o *recordingOwner) seen() ([]string, int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.events...), o.ticks
+}
+
+// TestLoop: a shard is loaded when this broker leads it, reloaded in a new
+// term, unloaded when another broker leads it; Leads follows; Close stops
+// the loop and the work started with Go.
+func TestLoop(t *testing.T) {
+	st, err := raftsm.OpenMemStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	f := NewFake(raftsm.NewCoordinator(st, raftsm.FirstCoordinatorShardID))
+	o := &recordingOwner{terms: map[int]uint64{}}
+	l := NewLoop(f, 1, []uint64{raftsm.FirstCoordinatorShardID}, o, time.Millisecond, time.Second, "test", slog.New(slog.DiscardHandler))
+	l.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := l.WaitLoaded(ctx); err != nil || !l.Leads(0) || o.LoadedTerm(0) != 1 {
+		t.Fatalf("WaitLoaded: %v, leads %v, term %d", err, l.Leads(0), o.LoadedTerm(0))
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for !ok() {
+			if ctx.Err() != nil {
+				ev, _ := o.seen()
+				t.Fatalf("%s: events %v", what, ev)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	f.SetLeader(1, 2)
+	waitFor("reload in term 2", func() bool { return o.LoadedTerm(0) == 2 })
+	f.SetLeader(2, 3)
+	waitFor("unload", func() bool { return o.LoadedTerm(0) == 0 })
+	if l.Leads(0) {
+		t.Fatal("Leads while another broker leads")
+	}
+	ev, ticks := o.seen()
+	if want := []string{"load", "unload", "load", "unload"}; len(ev) != len(want) || ev[1] != "unload" || ev[3] != "unload" || ticks == 0 {
+		t.Fatalf("events %v, ticks %d; want %v and ticks", ev, ticks, want)
+	}
+	stopped := make(chan struct{})
+	l.Go(func() {
+		<-l.Context().Done()
+		close(stopped)
+	})
+	l.Close()
+	select {
+	case <-stopped:
+	default:
+		t.Fatal("Close returned before the work started with Go")
+	}
+	select {
+	case <-l.Done():
+	default:
+		t.Fatal("Done not closed")
+	}
+}
