@@ -219,7 +219,7 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	if err := b.startMeta(ctx); err != nil {
 		return nil, err
 	}
-	if err := b.startGroups(ctx); err != nil {
+	if err := b.startGroups(ctx, meter); err != nil {
 		return nil, err
 	}
 	b.cluster = cluster.NewService(b.nh, b.meta, b.parts, b.settings(), log)

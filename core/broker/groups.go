@@ -6,6 +6,7 @@ import (
 	"time"
 
 	sm "github.com/lni/dragonboat/v4/statemachine"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/chronik-go/chronik/core/config"
 	"github.com/chronik-go/chronik/core/group"
@@ -25,7 +26,7 @@ var (
 // until every shard has elected itself and loaded its groups, so its first
 // clients never see COORDINATOR_NOT_AVAILABLE; a cluster member does not
 // wait for peers that may not be up yet.
-func (b *Broker) startGroups(ctx context.Context) error {
+func (b *Broker) startGroups(ctx context.Context, meter metric.Meter) error {
 	n := b.cfg.Raft.CoordinatorShards
 	if err := b.store.CheckCoordinatorShards(n); err != nil {
 		return fmt.Errorf("raft.coordinator-shards: %w", err)
@@ -51,6 +52,7 @@ func (b *Broker) startGroups(ctx context.Context) error {
 	b.txns = txn.NewService(b.nh, sms, txn.Config{
 		NodeID:     b.cfg.NodeID,
 		MaxTimeout: b.cfg.Kafka.TransactionMaxTimeout,
+		Meter:      meter,
 	}, producerIDs{b}, txnMarkers{b}, b.log)
 	b.txns.Start()
 	if len(b.cfg.Nodes) > 0 {

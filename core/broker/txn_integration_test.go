@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,6 +121,15 @@ func TestTransactions(t *testing.T) {
 	}
 	if got := readAll(ctx, t, seeds, "txn", false, 27); len(got) != 27 {
 		t.Fatalf("read_uncommitted read %d records, want all 27 (control records hidden)", len(got))
+	}
+	m := metricsText(t, b.HTTPAddr())
+	for _, want := range []string{
+		"\nchronik_transactions_ended_total{outcome=\"commit\"} 2", "\nchronik_transactions_ended_total{outcome=\"abort\"} 1",
+		"\nchronik_transactions_open 0",
+	} {
+		if !strings.Contains(m, want) {
+			t.Fatalf("/metrics lacks %q:\n%s", want, grepLines(m, "transaction"))
+		}
 	}
 
 	// An open transaction holds read_committed at its first offset.
@@ -323,4 +333,15 @@ func TestTransactionsRestoredFromBackup(t *testing.T) {
 	if got := readAll(ctx, t, seeds, "txn", false, 12); len(got) != 12 {
 		t.Fatalf("restored, read_uncommitted read %d records, want all 12", len(got))
 	}
+}
+
+// grepLines returns the lines of text that contain s.
+func grepLines(text, s string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

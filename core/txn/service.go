@@ -44,7 +44,8 @@ type Service struct {
 	locks   [64]sync.Mutex
 	// loop loads and unloads the shards as leadership moves, and carries
 	// the background work (marker writers).
-	loop *coordraft.Loop
+	loop    *coordraft.Loop
+	metrics *metrics
 }
 
 // shard is one coordinator shard as seen by this broker.
@@ -88,6 +89,12 @@ func newService(r coordraft.Node, sms []*raftsm.Coordinator, cfg Config, pids PI
 		ids[i] = c.ShardID()
 	}
 	s.loop = coordraft.NewLoop(r, s.self, ids, loopOwner{s}, cfg.LeaderCheckInterval, cfg.ProposalTimeout, "txn", log)
+	m, err := newMetrics(s, cfg.Meter)
+	if err != nil {
+		log.Warn("transaction coordinator metrics not registered", "err", err)
+		m, _ = newMetrics(s, nil)
+	}
+	s.metrics = m
 	return s
 }
 
@@ -181,6 +188,7 @@ func (s *Service) abortTimedOut(sh *shard, seen *raftsm.TxnRecord) {
 		s.log.Warn("cannot abort a timed-out transaction", "transactional_id", cur.TransactionalID, "err", err)
 		return
 	}
+	s.metrics.timedOut.Add(s.loop.Context(), 1)
 	s.log.Info("aborting a timed-out transaction", "transactional_id", cur.TransactionalID,
 		"producer_id", cur.ProducerID, "epoch", next.ProducerEpoch, "timeout_ms", cur.TimeoutMs)
 	s.finishAsync(sh, next)
@@ -214,6 +222,7 @@ func (s *Service) finish(ctx context.Context, sh *shard, rec *raftsm.TxnRecord) 
 	err := s.markers.WriteMarkers(mctx, m)
 	cancel()
 	if err != nil {
+		s.metrics.markerFailures.Add(ctx, 1)
 		return err
 	}
 	mu := s.lock(rec.TransactionalID)
@@ -229,8 +238,15 @@ func (s *Service) finish(ctx context.Context, sh *shard, rec *raftsm.TxnRecord) 
 		next.State = raftsm.TxnCompleteCommit
 	}
 	next.Partitions, next.Groups, next.UpdateMs = nil, nil, time.Now().UnixMilli()
-	_, err = s.put(ctx, sh, next, cur.Version)
-	return err
+	if _, err = s.put(ctx, sh, next, cur.Version); err != nil {
+		return err
+	}
+	if m.Commit {
+		s.metrics.ended.Add(ctx, 1, s.metrics.commit)
+	} else {
+		s.metrics.ended.Add(ctx, 1, s.metrics.abort)
+	}
+	return nil
 }
 
 func (s *Service) claim(sh *shard, txnID string) bool {

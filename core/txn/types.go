@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Errors of the transaction coordinator; kafka maps them to error codes in
@@ -55,6 +57,9 @@ type Config struct {
 	MarkerTimeout time.Duration
 	// LeaderCheckInterval is how often shard leadership is polled.
 	LeaderCheckInterval time.Duration
+	// Meter records the coordinator's metrics (metrics.go); nil records
+	// none.
+	Meter metric.Meter
 }
 
 func (c *Config) setDefaults() {
