@@ -14,7 +14,7 @@ const commandVersion = 1
 // Ranges: 1–15 partition and meta commands (this file, admin.go,
 // tiered.go and restore.go),
 // 16–31 coordinator-shard commands (coordinator.go 16–20, transactions in
-// txncoord.go 21–23), 32–47 cluster
+// txncoord.go 21–24), 32–47 cluster
 // commands on the meta shard (leaders.go).
 const (
 	cmdAppend           byte = 1 // partition: append record batches

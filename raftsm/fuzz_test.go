@@ -262,6 +262,8 @@ func fuzzSeeds() [][][]byte {
 			EncodeTxnCommitOffsets("g", 8, 2, []CommittedOffset{off("t", 1, 5)}),
 			EncodeEndTxnOffsets("g", 8, 2, true),
 			EncodeExpireOffsets(1000, 10),
+			EncodePutTxn(txnRec("idle", 9, 0, TxnCompleteCommit), 0),
+			EncodeExpireTxns([]TxnVersion{{"idle", 1}, {"tx", 2}}),
 		},
 	}
 }

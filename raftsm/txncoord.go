@@ -43,6 +43,7 @@ const (
 	cmdPutTxn           byte = 21 // compare-and-set a transactional ID's record
 	cmdTxnCommitOffsets byte = 22 // store a transaction's pending offsets of one group
 	cmdEndTxnOffsets    byte = 23 // commit or abort a producer's pending offsets of one group
+	cmdExpireTxns       byte = 24 // delete idle transactional IDs' records
 )
 
 // Transaction statuses (coordinator range 32–63).
@@ -180,6 +181,33 @@ func EncodeEndTxnOffsets(group string, pid int64, epoch int16, commit bool) []by
 	return e.b
 }
 
+// TxnVersion names a transactional ID's record at one version.
+type TxnVersion struct {
+	TransactionalID string
+	Version         uint64
+}
+
+// EncodeExpireTxns encodes the expiry of idle transactional IDs
+// (transactional.id.expiration.ms): each record is deleted if it is still
+// at the given version and no transaction is open or ending in it. The
+// result's Value is the number deleted.
+func EncodeExpireTxns(ids []TxnVersion) []byte {
+	e := enc{}
+	e.u8(commandVersion)
+	e.u8(cmdExpireTxns)
+	e.uvarint(uint64(len(ids)))
+	for _, id := range ids {
+		e.str(id.TransactionalID)
+		e.u64(id.Version)
+	}
+	return e.b
+}
+
+// Idle reports whether no transaction is open or ending in the record.
+func (r *TxnRecord) Idle() bool {
+	return r.State == TxnEmpty || r.State == TxnCompleteCommit || r.State == TxnCompleteAbort
+}
+
 // applyTxnLocked applies the transaction commands; ok is false for any
 // other command type.
 func (c *Coordinator) applyTxnLocked(b *pebble.Batch, typ byte, d *dec) (res sm.Result, ok bool) {
@@ -257,6 +285,27 @@ func (c *Coordinator) applyTxnLocked(b *pebble.Batch, typ byte, d *dec) (res sm.
 			}
 		}
 		return sm.Result{Value: uint64(len(p.offsets))}, true
+	case cmdExpireTxns:
+		n := d.uvarint()
+		if d.err != nil || n > uint64(len(d.b)) {
+			return malformed, true
+		}
+		ids := make([]TxnVersion, 0, n)
+		for range n {
+			ids = append(ids, TxnVersion{TransactionalID: d.str(), Version: d.u64()})
+		}
+		if d.err != nil || len(d.b) != 0 {
+			return malformed, true
+		}
+		deleted := 0
+		for _, id := range ids {
+			if cur := c.mu.txns[id.TransactionalID]; cur != nil && cur.Version == id.Version && cur.Idle() {
+				delete(c.mu.txns, id.TransactionalID)
+				_ = b.Delete(c.txnKey(id.TransactionalID), nil)
+				deleted++
+			}
+		}
+		return sm.Result{Value: uint64(deleted)}, true
 	}
 	return sm.Result{}, false
 }

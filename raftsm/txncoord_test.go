@@ -192,3 +192,40 @@ func TestTxnReopenAndSnapshot(t *testing.T) {
 	}
 	check("recovered", other.c)
 }
+
+// TestTxnExpireIdle: only idle records still at the given version go, and
+// the deletion survives a reopen.
+func TestTxnExpireIdle(t *testing.T) {
+	h := newCoordHarness(t)
+	h.update(
+		EncodePutTxn(txnRec("done", 1, 0, TxnCompleteCommit), 0),
+		EncodePutTxn(txnRec("empty", 2, 0, TxnEmpty), 0),
+		EncodePutTxn(txnRec("open", 3, 0, TxnOngoing), 0),
+		EncodePutTxn(txnRec("moved", 4, 0, TxnCompleteAbort), 0),
+		EncodePutTxn(txnRec("moved", 4, 1, TxnEmpty), 1), // now at version 2
+	)
+	res := h.update(EncodeExpireTxns([]TxnVersion{{"done", 1}, {"empty", 1}, {"open", 1}, {"moved", 1}, {"unknown", 1}}))[0]
+	if ResultStatus(res.Data) != StatusOK || res.Value != 2 {
+		t.Fatalf("expire: %s, %d deleted; want done and empty", ResultStatus(res.Data), res.Value)
+	}
+	if st := h.status([]byte{commandVersion, cmdExpireTxns, 9}); st != StatusMalformed {
+		t.Fatalf("truncated expiry: %s", st)
+	}
+	re := NewCoordinator(h.store, 3)
+	if _, err := re.Open(nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Coordinator{h.c, re} {
+		var left []string
+		for _, r := range c.Txns() {
+			left = append(left, r.TransactionalID)
+		}
+		if !reflect.DeepEqual(left, []string{"moved", "open"}) {
+			t.Fatalf("records left %v, want moved and open", left)
+		}
+	}
+	// A deleted ID starts over.
+	if res := h.update(EncodePutTxn(txnRec("done", 5, 0, TxnEmpty), 0))[0]; ResultStatus(res.Data) != StatusOK || res.Value != 1 {
+		t.Fatalf("re-create: %+v", res)
+	}
+}

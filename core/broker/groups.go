@@ -52,6 +52,7 @@ func (b *Broker) startGroups(ctx context.Context, meter metric.Meter) error {
 	b.txns = txn.NewService(b.nh, sms, txn.Config{
 		NodeID:     b.cfg.NodeID,
 		MaxTimeout: b.cfg.Kafka.TransactionMaxTimeout,
+		Expiration: b.cfg.Kafka.TransactionalIDExpiration,
 		Meter:      meter,
 	}, producerIDs{b}, txnMarkers{b}, b.log)
 	b.txns.Start()

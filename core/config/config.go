@@ -159,6 +159,10 @@ type KafkaConfig struct {
 	// TransactionMaxTimeout is the longest transaction timeout a
 	// transactional producer may ask for: transaction.max.timeout.ms.
 	TransactionMaxTimeout time.Duration `toml:"transaction-max-timeout"`
+	// TransactionalIDExpiration is how long a transactional ID without an
+	// open transaction is remembered after its last use:
+	// transactional.id.expiration.ms.
+	TransactionalIDExpiration time.Duration `toml:"transactional-id-expiration"`
 	// LogCleanerIOMaxBytesPerSecond bounds what compaction reads and writes
 	// on a broker, per second (Kafka's log.cleaner.io.max.bytes.per.second);
 	// 0 means no bound.
@@ -405,6 +409,7 @@ func Default() Config {
 			LogCleanerEnable:             true,
 			LogCleanerBackoff:            15 * time.Second,
 			TransactionMaxTimeout:        15 * time.Minute,
+			TransactionalIDExpiration:    7 * 24 * time.Hour,
 			OAuthBearerSubClaim:          "sub",
 			ConnectionsMaxIdle:           10 * time.Minute,
 		},

@@ -236,6 +236,7 @@ type fileKafka struct {
 	LogRetentionCheckInterval duration `toml:"log-retention-check-interval"`
 	LogCleanerBackoff         duration `toml:"log-cleaner-backoff"`
 	TransactionMaxTimeout     duration `toml:"transaction-max-timeout"`
+	TransactionalIDExpiration duration `toml:"transactional-id-expiration"`
 	ConnectionsMaxReauth      duration `toml:"connections-max-reauth"`
 	ConnectionsMaxIdle        duration `toml:"connections-max-idle"`
 }
@@ -291,6 +292,7 @@ func decodeTOML(name string, data []byte, cfg *Config) error {
 			LogRetentionCheckInterval: duration{cfg.Kafka.LogRetentionCheckInterval},
 			LogCleanerBackoff:         duration{cfg.Kafka.LogCleanerBackoff},
 			TransactionMaxTimeout:     duration{cfg.Kafka.TransactionMaxTimeout},
+			TransactionalIDExpiration: duration{cfg.Kafka.TransactionalIDExpiration},
 			ConnectionsMaxReauth:      duration{cfg.Kafka.ConnectionsMaxReauth},
 			ConnectionsMaxIdle:        duration{cfg.Kafka.ConnectionsMaxIdle},
 		},
@@ -314,6 +316,7 @@ func decodeTOML(name string, data []byte, cfg *Config) error {
 	cfg.Kafka.LogRetentionCheckInterval = fc.Kafka.LogRetentionCheckInterval.Duration
 	cfg.Kafka.LogCleanerBackoff = fc.Kafka.LogCleanerBackoff.Duration
 	cfg.Kafka.TransactionMaxTimeout = fc.Kafka.TransactionMaxTimeout.Duration
+	cfg.Kafka.TransactionalIDExpiration = fc.Kafka.TransactionalIDExpiration.Duration
 	cfg.Kafka.ConnectionsMaxReauth = fc.Kafka.ConnectionsMaxReauth.Duration
 	cfg.Kafka.ConnectionsMaxIdle = fc.Kafka.ConnectionsMaxIdle.Duration
 	cfg.Raft = fc.Raft.RaftConfig

@@ -221,6 +221,9 @@ func (c Config) Validate() error {
 	if k.TransactionMaxTimeout < time.Second || k.TransactionMaxTimeout > 7*24*time.Hour {
 		bad("kafka.transaction-max-timeout is %v; it must be between 1s and 168h, such as \"15m\" (Kafka's transaction.max.timeout.ms)", k.TransactionMaxTimeout)
 	}
+	if k.TransactionalIDExpiration < time.Second {
+		bad("kafka.transactional-id-expiration is %v; it must be at least 1s, such as \"168h\" (Kafka's transactional.id.expiration.ms)", k.TransactionalIDExpiration)
+	}
 	if k.LogCleanerBackoff < 10*time.Millisecond || k.LogCleanerBackoff > 24*time.Hour {
 		bad("kafka.log-cleaner-backoff is %v; it must be between 10ms and 24h, such as \"15s\" (Kafka's log.cleaner.backoff.ms)", k.LogCleanerBackoff)
 	}

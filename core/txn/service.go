@@ -159,15 +159,40 @@ func (s *Service) check(sh *shard) {
 	}
 	sh.lastCheck = time.Now()
 	now := time.Now().UnixMilli()
+	var expired []raftsm.TxnVersion
 	for _, rec := range sh.sm.Txns() {
-		switch rec.State {
-		case raftsm.TxnPrepareCommit, raftsm.TxnPrepareAbort:
+		switch {
+		case rec.State == raftsm.TxnPrepareCommit, rec.State == raftsm.TxnPrepareAbort:
 			s.finishAsync(sh, rec)
-		case raftsm.TxnOngoing:
+		case rec.State == raftsm.TxnOngoing:
 			if rec.StartMs+int64(rec.TimeoutMs) <= now {
 				s.abortTimedOut(sh, rec)
 			}
+		case rec.Idle() && rec.UpdateMs+s.cfg.Expiration.Milliseconds() <= now:
+			expired = append(expired, raftsm.TxnVersion{TransactionalID: rec.TransactionalID, Version: rec.Version})
 		}
+	}
+	s.expire(sh, expired)
+}
+
+// maxExpiredPerCommand bounds one expiry command.
+const maxExpiredPerCommand = 256
+
+// expire deletes the records of transactional IDs idle for longer than
+// Expiration (transactional.id.expiration.ms), each only if nobody changed
+// it meanwhile.
+func (s *Service) expire(sh *shard, ids []raftsm.TxnVersion) {
+	for len(ids) > 0 {
+		n := min(len(ids), maxExpiredPerCommand)
+		ctx, cancel := context.WithTimeout(s.loop.Context(), s.cfg.ProposalTimeout)
+		res, err := s.raft.Propose(ctx, sh.id, raftsm.EncodeExpireTxns(ids[:n]))
+		cancel()
+		if err != nil {
+			s.log.Warn("cannot expire idle transactional IDs", "shard", sh.id, "err", err)
+			return
+		}
+		s.log.Info("expired idle transactional IDs", "shard", sh.id, "expired", res.Value, "idle_for_more_than", s.cfg.Expiration)
+		ids = ids[n:]
 	}
 }
 

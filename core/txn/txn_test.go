@@ -298,6 +298,36 @@ func TestTimedOutTransactionIsAborted(t *testing.T) {
 	}
 }
 
+// TestIdleTransactionalIDsExpire: a transactional ID without an open
+// transaction goes after Expiration (transactional.id.expiration.ms) and
+// starts over with a new producer ID; one with an open transaction stays.
+func TestIdleTransactionalIDsExpire(t *testing.T) {
+	h := newHarness(t, 1, func(c *Config) { c.Expiration = 50 * time.Millisecond })
+	s, ctx := h.s, tctx(t)
+	idle, _, err := s.InitProducerID(ctx, "idle", 60000, -1, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, epoch, err := s.InitProducerID(ctx, "open", 60000, -1, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddOffsets(ctx, "open", pid, epoch, "g"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the idle ID's expiry", func() bool {
+		_, ok := h.sms[0].Txn("idle")
+		return !ok
+	})
+	if r := h.record(t, "open"); r.State != raftsm.TxnOngoing {
+		t.Fatalf("the open transaction's record: %+v", r)
+	}
+	again, e, err := s.InitProducerID(ctx, "idle", 60000, -1, -1)
+	if err != nil || again == idle || e != 0 {
+		t.Fatalf("init after expiry: %d/%d %v; want a new producer ID (was %d) at epoch 0", again, e, err, idle)
+	}
+}
+
 // A PrepareCommit whose markers the old leader could not write is
 // finished by the next leader.
 func TestPreparedEndFinishedAfterLeaderChange(t *testing.T) {

@@ -33,6 +33,7 @@ var (
 // Defaults of Config, mostly Kafka's broker defaults.
 const (
 	DefaultMaxTimeout          = 15 * time.Minute      // transaction.max.timeout.ms
+	DefaultExpiration          = 7 * 24 * time.Hour    // transactional.id.expiration.ms
 	DefaultCheckInterval       = time.Second           // timed-out and unfinished transactions are looked for this often
 	DefaultProposalTimeout     = 10 * time.Second      // bound on one Raft proposal
 	DefaultMarkerTimeout       = 10 * time.Second      // bound on one WriteMarkers attempt
@@ -46,6 +47,11 @@ type Config struct {
 	// MaxTimeout bounds InitProducerId's transaction timeout
 	// (transaction.max.timeout.ms).
 	MaxTimeout time.Duration
+	// Expiration is how long a transactional ID's record outlives its last
+	// change when no transaction is open in it
+	// (transactional.id.expiration.ms); an expired ID starts over with a
+	// new producer ID.
+	Expiration time.Duration
 	// CheckInterval is how often each led shard is scanned for
 	// transactions past their timeout (aborted) and for prepared ends
 	// whose markers are not written (finished). Kafka scans every 10 s
@@ -65,6 +71,9 @@ type Config struct {
 func (c *Config) setDefaults() {
 	if c.MaxTimeout <= 0 {
 		c.MaxTimeout = DefaultMaxTimeout
+	}
+	if c.Expiration <= 0 {
+		c.Expiration = DefaultExpiration
 	}
 	if c.CheckInterval <= 0 {
 		c.CheckInterval = DefaultCheckInterval
