@@ -40,12 +40,12 @@ func TestTopicProducersCommand(t *testing.T) {
 		t.Fatalf("topic producers t: %+v, want one partition with one producer", got)
 	}
 	p := got.Partitions[0].Producers[0]
-	if p.ProducerID != id || p.Epoch != epoch || p.LastSequence != 9 || p.LastWrite == nil ||
+	if p.ProducerID != id || p.Epoch != epoch || p.LastSequence != 9 || p.LastWrite == nil || p.TxnStartOffset != nil ||
 		p.LastWrite.Before(before) || p.LastWrite.After(time.Now().Add(time.Second)) {
 		t.Fatalf("producer %+v (last write %v), want ID %d, epoch %d, last sequence 9, written just now", p, p.LastWrite, id, epoch)
 	}
 	table := cli.ok("topic", "producers", "t", "--partitions", "0")
-	want := fmt.Sprintf("PARTITION  PRODUCER-ID  EPOCH  LAST-SEQUENCE  LAST-WRITE\n0          %-11d  %-5d  9              %s\n",
+	want := fmt.Sprintf("PARTITION  PRODUCER-ID  EPOCH  LAST-SEQUENCE  LAST-WRITE            TXN-START\n0          %-11d  %-5d  9              %s  -\n",
 		id, epoch, p.LastWrite.UTC().Format(time.RFC3339))
 	if table != want {
 		t.Fatalf("topic producers table:\n%s\nwant:\n%s", table, want)

@@ -123,9 +123,12 @@ func newTopicProducersCmd(f *clusterFlags) *cobra.Command {
 		Short: "Show the idempotent producers writing to a topic",
 		Long: `Show who writes to a topic: per partition, the idempotent producers its
 leader knows, with their producer ID, epoch, the sequence number of their
-last record and the time of their last write (UTC). A producer is listed
-until a day after its last write. Like kafka-transactions.sh
-describe-producers; the principal needs READ on the topic.`,
+last record, the time of their last write (UTC) and TXN-START: the first
+offset of the producer's open transaction on the partition ("-" when none
+is open). read_committed consumers stop at the earliest TXN-START, so one
+that does not move is a hanging transaction. A producer is listed until a
+day after its last write. Like kafka-transactions.sh describe-producers;
+the principal needs READ on the topic.`,
 		Example: `  chronik topic producers orders
   chronik topic producers orders --partitions 0,2
   chronik topic producers orders --format json | jq '.partitions[].producers[].producer_id'`,

@@ -26,6 +26,11 @@ type ProducerState struct {
 	// LastWrite is the time of the producer's last append, UTC; null when
 	// the broker does not know it.
 	LastWrite *time.Time `json:"last_write"`
+	// TxnStartOffset is the first offset of the producer's open
+	// transaction on the partition; null when it has none open. The last
+	// stable offset (what read_committed consumers see up to) cannot pass
+	// it, so an old one points at a hanging transaction.
+	TxnStartOffset *int64 `json:"txn_start_offset"`
 }
 
 // PartitionProducers is one partition in `topic producers`.
@@ -111,6 +116,9 @@ func (c *Client) DescribeProducers(ctx context.Context, topic string, partitions
 			if d.LastTimestamp >= 0 {
 				ps.LastWrite = ptr(time.UnixMilli(d.LastTimestamp).UTC())
 			}
+			if d.CurrentTxnStartOffset >= 0 {
+				ps.TxnStartOffset = ptr(d.CurrentTxnStartOffset)
+			}
 			pp.Producers = append(pp.Producers, ps)
 		}
 		out.Partitions = append(out.Partitions, pp)
@@ -156,14 +164,14 @@ func (r *TopicProducers) WriteTable(w io.Writer) error {
 			if producers == 0 && !withErr {
 				return nil
 			}
-			header := []string{"PARTITION", "PRODUCER-ID", "EPOCH", "LAST-SEQUENCE", "LAST-WRITE"}
+			header := []string{"PARTITION", "PRODUCER-ID", "EPOCH", "LAST-SEQUENCE", "LAST-WRITE", "TXN-START"}
 			if withErr {
 				header = append(header, "ERROR")
 			}
 			t := newTable(w, header...)
 			for _, p := range r.Partitions {
 				if p.Error != "" {
-					t.row(itoa(p.Partition), "-", "-", "-", "-", p.Error)
+					t.row(itoa(p.Partition), "-", "-", "-", "-", "-", p.Error)
 				}
 				for _, s := range p.Producers {
 					seq := "-"
@@ -174,7 +182,7 @@ func (r *TopicProducers) WriteTable(w io.Writer) error {
 					if s.LastWrite != nil {
 						last = s.LastWrite.UTC().Format(time.RFC3339)
 					}
-					row := []string{itoa(p.Partition), itoa(s.ProducerID), itoa(s.Epoch), seq, last}
+					row := []string{itoa(p.Partition), itoa(s.ProducerID), itoa(s.Epoch), seq, last, optInt(s.TxnStartOffset)}
 					if withErr {
 						row = append(row, "")
 					}

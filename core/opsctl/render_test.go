@@ -69,7 +69,7 @@ var reports = []namedReport{
 		Partitions: []opsctl.PartitionProducers{
 			{Partition: 0, Producers: []opsctl.ProducerState{
 				{ProducerID: 1000, Epoch: 0, LastSequence: 9, LastWrite: ptr(time.Date(2025, 3, 14, 9, 26, 53, 589e6, time.UTC))},
-				{ProducerID: 1003, Epoch: 2, LastSequence: 41207, LastWrite: ptr(time.Date(2025, 3, 14, 9, 30, 0, 0, time.UTC))},
+				{ProducerID: 1003, Epoch: 2, LastSequence: 41207, LastWrite: ptr(time.Date(2025, 3, 14, 9, 30, 0, 0, time.UTC)), TxnStartOffset: ptr[int64](5120)},
 			}},
 			{Partition: 1, Producers: []opsctl.ProducerState{}},
 			{Partition: 2, Producers: []opsctl.ProducerState{{ProducerID: 1000, Epoch: 0, LastSequence: -1}}},
