@@ -134,6 +134,7 @@ var apis = []api{
 	{key: keyAddOffsetsToTxn, min: 0, max: 3, handle: handleAddOffsetsToTxn, inOrder: true},
 	{key: keyEndTxn, min: 0, max: 3, handle: handleEndTxn, inOrder: true},
 	{key: keyTxnOffsetCommit, min: 0, max: 3, handle: handleTxnOffsetCommit, inOrder: true},
+	{key: keyWriteTxnMarkers, min: 0, max: 1, handle: handleWriteTxnMarkers},
 	{key: keyDescribeTransactions, min: 0, max: 0, handle: handleDescribeTransactions},
 	{key: keyListTransactions, min: 0, max: 0, handle: handleListTransactions},
 	{key: keyAlterClientQuotas, min: 0, max: 1, handle: handleAlterClientQuotas},

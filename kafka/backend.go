@@ -90,6 +90,9 @@ type Backend interface {
 	// Producers returns the idempotent producers the local replica of tp
 	// knows (DescribeProducers).
 	Producers(tp partition.TP) ([]partition.Producer, error)
+	// WriteTxnMarker ends a producer's open transaction in a partition this
+	// broker leads (WriteTxnMarkers).
+	WriteTxnMarker(ctx context.Context, tp partition.TP, m partition.TxnMarker) error
 	// AbortedTxns returns the aborted transactions of the local replica
 	// that overlap offsets [from, to), for read_committed fetches.
 	AbortedTxns(tp partition.TP, from, to int64) ([]partition.AbortedTxn, error)

@@ -31,6 +31,7 @@ type memBackend struct {
 		watchers map[*memWatcher]struct{}
 		// producers is what Producers reports, set by tests.
 		producers map[partition.TP][]partition.Producer
+		markers   []partition.TxnMarker // WriteTxnMarkers, in order
 	}
 }
 
@@ -366,6 +367,18 @@ func (b *memBackend) Producers(tp partition.TP) ([]partition.Producer, error) {
 		return nil, err
 	}
 	return b.mu.producers[tp], nil
+}
+
+// WriteTxnMarker records the marker (the in-memory log keeps no
+// transactions).
+func (b *memBackend) WriteTxnMarker(_ context.Context, tp partition.TP, m partition.TxnMarker) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, err := b.logLocked(tp); err != nil {
+		return err
+	}
+	b.mu.markers = append(b.mu.markers, m)
+	return nil
 }
 
 // AbortedTxns: the in-memory log has no transactions.

@@ -112,6 +112,13 @@ func (b *backend) Producers(tp partition.TP) ([]partition.Producer, error) {
 	return ps, b.notLocal(tp, err)
 }
 
+func (b *backend) WriteTxnMarker(ctx context.Context, tp partition.TP, m partition.TxnMarker) error {
+	if _, ok := b.remote(tp); ok {
+		return partition.ErrNotLeader
+	}
+	return b.notLocal(tp, b.partitionService.WriteTxnMarker(ctx, tp, m))
+}
+
 func (b *backend) AbortedTxns(tp partition.TP, from, to int64) ([]partition.AbortedTxn, error) {
 	a, err := b.partitionService.AbortedTxns(tp, from, to)
 	return a, b.notLocal(tp, err)

@@ -4,8 +4,10 @@ package broker_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -17,6 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/chronik-go/chronik/core/adminhttp"
 	"github.com/chronik-go/chronik/core/broker/brokertest"
@@ -145,13 +149,9 @@ func TestTransactions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// kadm lists with read_uncommitted; compare with a committed listing.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stable, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, "txn")
-	cl.Close()
+	// ListEndOffsets lists with read_uncommitted, ListCommittedOffsets
+	// with read_committed.
+	stable, err := adm.ListCommittedOffsets(ctx, "txn")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,4 +344,77 @@ func grepLines(text, s string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestHangingTransactionAborted: a producer writes a transactional batch to
+// a partition its coordinator never added (a hanging transaction: no
+// marker will come, and it holds read_committed consumers back), and
+// WriteTxnMarkers — what kafka-transactions.sh abort sends — ends it.
+func TestHangingTransactionAborted(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Config(t))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// Produce v13 addresses topics by ID: stay below it to name "hang".
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()), kgo.MaxVersions(kversion.V3_7_0()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "hang"); err != nil {
+		t.Fatal(err)
+	}
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr("hanger"), 60000
+	ir, err := init.RequestWith(ctx, cl)
+	if err != nil || ir.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v %v", err, kerr.ErrorForCode(ir.ErrorCode))
+	}
+	batch := idempotentBatch(ir.ProducerID, ir.ProducerEpoch, 0, "stuck")
+	binary.BigEndian.PutUint16(batch[21:], 0x10) // transactional
+	binary.BigEndian.PutUint32(batch[17:], crc32.Checksum(batch[21:], crc32.MakeTable(crc32.Castagnoli)))
+	produce := kmsg.NewPtrProduceRequest()
+	produce.Acks, produce.TimeoutMillis, produce.TransactionID = -1, 10000, kmsg.StringPtr("hanger")
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "hang"
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = batch
+	rt.Partitions = append(rt.Partitions, rp)
+	produce.Topics = append(produce.Topics, rt)
+	if pr, err := produce.RequestWith(ctx, cl); err != nil || pr.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("transactional produce: %v %+v", err, pr)
+	}
+	stable := func() int64 {
+		t.Helper()
+		offs, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, "hang") // read_committed
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, _ := offs.Lookup("hang", 0)
+		return o.Offset
+	}
+	if lso := stable(); lso != 0 {
+		t.Fatalf("last stable offset %d with the transaction open at 0", lso)
+	}
+	// kafka-transactions.sh abort: a marker at the producer's epoch.
+	w := kmsg.NewPtrWriteTxnMarkersRequest()
+	m := kmsg.NewWriteTxnMarkersRequestMarker()
+	m.ProducerID, m.ProducerEpoch, m.Committed = ir.ProducerID, ir.ProducerEpoch, false
+	mt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+	mt.Topic, mt.Partitions = "hang", []int32{0, 7}
+	m.Topics = append(m.Topics, mt)
+	w.Markers = append(w.Markers, m)
+	raw, err := cl.Broker(1).Request(ctx, w) // straight to the leader: kgo would refuse the unknown partition itself
+	if err != nil {
+		t.Fatal(err)
+	}
+	wr := raw.(*kmsg.WriteTxnMarkersResponse)
+	if ps := wr.Markers[0].Topics[0].Partitions; ps[0].ErrorCode != 0 || ps[1].ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("WriteTxnMarkers: %+v", ps)
+	}
+	if lso := stable(); lso != 2 {
+		t.Fatalf("last stable offset %d after the abort, want 2 (the record and its marker)", lso)
+	}
+	if got := readAll(ctx, t, []string{b.KafkaAddr()}, "hang", true, 0); len(got) != 0 {
+		t.Fatalf("read_committed read %v of an aborted transaction", got)
+	}
 }
