@@ -146,6 +146,36 @@ var reports = []namedReport{
 		},
 	}},
 	{"group_delete", &opsctl.DeletedGroup{Name: "billing", Deleted: true}},
+	{"transaction_list", &opsctl.TransactionList{Transactions: []opsctl.TransactionSummary{
+		{TransactionalID: "payments-1", State: "Ongoing", ProducerID: 1003, Coordinator: 2},
+		{TransactionalID: "payments-2", State: "CompleteCommit", ProducerID: 1004, Coordinator: 1},
+		{TransactionalID: "reports", State: "Empty", ProducerID: 1000, Coordinator: 3},
+	}}},
+	{"transaction_list_incomplete", &opsctl.TransactionList{
+		Transactions: []opsctl.TransactionSummary{{TransactionalID: "payments-1", State: "PrepareAbort", ProducerID: 1003, Coordinator: 2}},
+		Error:        "broker 3: COORDINATOR_LOAD_IN_PROGRESS: The coordinator is loading and hence can't process requests.",
+	}},
+	{"transaction_list_empty", &opsctl.TransactionList{Transactions: []opsctl.TransactionSummary{}}},
+	{"transaction_list_none_matched", &opsctl.TransactionList{
+		Transactions: []opsctl.TransactionSummary{},
+		Filter:       opsctl.TxnFilter{States: []string{"Ongoing", "PrepareCommit"}, ProducerIDs: []int64{1003, 1004}},
+	}},
+	{"transaction_describe", &opsctl.TransactionDescriptions{Transactions: []opsctl.TransactionDescription{
+		{
+			TransactionalID: "payments-1", State: "Ongoing", ProducerID: 1003, ProducerEpoch: 2, TimeoutMs: 60000,
+			StartTime: ptr(time.Date(2025, 3, 14, 9, 26, 53, 589e6, time.UTC)), OpenForMs: ptr[int64](133_400),
+			Partitions:  []opsctl.TopicPartitions{{Topic: "orders", Partitions: []int32{0, 2}}, {Topic: "refunds", Partitions: []int32{1}}},
+			Coordinator: 2,
+		},
+		{
+			TransactionalID: "payments-2", State: "CompleteCommit", ProducerID: 1004, ProducerEpoch: 0, TimeoutMs: 900000,
+			StartTime:  ptr(time.Date(2025, 3, 14, 9, 20, 0, 0, time.UTC)),
+			Partitions: []opsctl.TopicPartitions{}, Coordinator: 1,
+		},
+	}}},
+	{"transaction_describe_empty", &opsctl.TransactionDescriptions{Transactions: []opsctl.TransactionDescription{
+		{TransactionalID: "reports", State: "Empty", ProducerID: 1000, TimeoutMs: 10000, Partitions: []opsctl.TopicPartitions{}, Coordinator: 3},
+	}}},
 }
 
 // namedReport is one golden-file case: testdata/<name>.<format>.
