@@ -1,0 +1,176 @@
+//go:build integration
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/chronik-go/chronik/core/opsctl"
+)
+
+// TestTransactionCommands: one transactional producer leaves a
+// transaction open on partitions 0 and 2 of a topic, another commits one
+// on partition 1. `transaction list` shows both IDs (Ongoing,
+// CompleteCommit), `transaction describe` the open one's partitions and
+// start, `topic producers` its open transaction's first offset; an
+// unknown ID is explained.
+func TestTransactionCommands(t *testing.T) {
+	cli := newOpsCLI(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	if out := cli.ok("transaction", "list"); out != "no transactions: the cluster's transaction coordinators know no transactional ID\n" {
+		t.Fatalf("transaction list before any producer:\n%s", out)
+	}
+	cli.ok("topic", "create", "orders", "--partitions", "3")
+	produce := func(cl *kgo.Client, partitions ...int32) {
+		t.Helper()
+		for _, p := range partitions {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Partition: p, Value: fmt.Appendf(nil, "v%d", p)}).FirstErr(); err != nil {
+				t.Fatalf("produce to partition %d: %v", p, err)
+			}
+		}
+	}
+	txnClient := func(id string) *kgo.Client {
+		return cli.client(kgo.TransactionalID(id), kgo.DefaultProduceTopic("orders"),
+			kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.TransactionTimeout(time.Minute))
+	}
+
+	started := time.Now().Add(-time.Second)
+	open := txnClient("open-tx")
+	if err := open.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	produce(open, 0, 2)
+	openID, openEpoch, err := open.ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	done := txnClient("done-tx")
+	if err := done.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	produce(done, 1)
+	if err := done.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	doneID, _, err := done.ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The commit completes once its markers are written, which may be
+	// just after EndTransaction returns.
+	var list opsctl.TransactionList
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		list = opsJSON[opsctl.TransactionList](cli, "transaction", "list")
+		if len(list.Transactions) == 2 && list.Transactions[0].State == "CompleteCommit" || time.Now().After(deadline) {
+			break
+		}
+	}
+	want := []opsctl.TransactionSummary{
+		{TransactionalID: "done-tx", State: "CompleteCommit", ProducerID: doneID, Coordinator: 1},
+		{TransactionalID: "open-tx", State: "Ongoing", ProducerID: openID, Coordinator: 1},
+	}
+	if !slices.Equal(list.Transactions, want) || list.Error != "" {
+		t.Fatalf("transaction list: %+v, want %+v", list, want)
+	}
+	table := cli.ok("txn", "list")
+	wantTable := fmt.Sprintf("TRANSACTIONAL-ID  STATE           PRODUCER-ID  COORDINATOR\n"+
+		"done-tx           CompleteCommit  %-11d  1\nopen-tx           Ongoing         %-11d  1\n", doneID, openID)
+	if table != wantTable {
+		t.Fatalf("transaction list table:\n%s\nwant:\n%s", table, wantTable)
+	}
+	ongoing := opsJSON[opsctl.TransactionList](cli, "transaction", "list", "--state", "ongoing")
+	if len(ongoing.Transactions) != 1 || ongoing.Transactions[0].TransactionalID != "open-tx" {
+		t.Fatalf("transaction list --state ongoing: %+v", ongoing)
+	}
+	byProducer := opsJSON[opsctl.TransactionList](cli, "transaction", "list", "--producer-id", fmt.Sprint(doneID))
+	if len(byProducer.Transactions) != 1 || byProducer.Transactions[0].TransactionalID != "done-tx" {
+		t.Fatalf("transaction list --producer-id %d: %+v", doneID, byProducer)
+	}
+	if out := cli.ok("transaction", "list", "--state", "PrepareAbort,Empty"); out != "no transactions: no transactional ID with state PrepareAbort,Empty\n" {
+		t.Fatalf("transaction list with no match:\n%s", out)
+	}
+
+	d := opsJSON[opsctl.TransactionDescriptions](cli, "transaction", "describe", "open-tx", "done-tx")
+	if len(d.Transactions) != 2 {
+		t.Fatalf("transaction describe open-tx done-tx: %+v", d)
+	}
+	o, c := d.Transactions[0], d.Transactions[1]
+	wantParts := []opsctl.TopicPartitions{{Topic: "orders", Partitions: []int32{0, 2}}}
+	if o.TransactionalID != "open-tx" || o.State != "Ongoing" || o.ProducerID != openID || o.ProducerEpoch != openEpoch ||
+		o.TimeoutMs != 60000 || o.Coordinator != 1 || !slices.EqualFunc(o.Partitions, wantParts, func(a, b opsctl.TopicPartitions) bool {
+		return a.Topic == b.Topic && slices.Equal(a.Partitions, b.Partitions)
+	}) {
+		t.Fatalf("describe open-tx: %+v, want Ongoing on %v", o, wantParts)
+	}
+	if o.StartTime == nil || o.StartTime.Before(started) || o.StartTime.After(time.Now()) || o.OpenForMs == nil || *o.OpenForMs < 0 {
+		t.Fatalf("describe open-tx: start %v, open for %v ms, want a start just now", o.StartTime, o.OpenForMs)
+	}
+	if c.TransactionalID != "done-tx" || c.State != "CompleteCommit" || c.ProducerID != doneID || len(c.Partitions) != 0 || c.OpenForMs != nil {
+		t.Fatalf("describe done-tx: %+v", c)
+	}
+	table = cli.ok("transaction", "describe", "open-tx")
+	for _, want := range [][]string{{"STATE", "Ongoing"}, {"PARTITIONS", "orders:0,2"}, {"TIMEOUT", "1m0s"}, {"PRODUCER-ID", fmt.Sprint(openID)}} {
+		if !slices.ContainsFunc(strings.Split(table, "\n"), func(l string) bool { return slices.Equal(strings.Fields(l), want) }) {
+			t.Fatalf("describe table has no line %q:\n%s", want, table)
+		}
+	}
+	if !strings.Contains(table, "(open for ") {
+		t.Fatalf("describe table does not say how long the transaction is open:\n%s", table)
+	}
+
+	prods := opsJSON[opsctl.TopicProducers](cli, "topic", "producers", "orders")
+	for _, p := range prods.Partitions {
+		if len(p.Producers) != 1 || p.Error != "" {
+			t.Fatalf("topic producers orders, partition %d: %+v, want one producer", p.Partition, p)
+		}
+		s := p.Producers[0]
+		switch p.Partition {
+		case 0, 2:
+			if s.ProducerID != openID || s.TxnStartOffset == nil || *s.TxnStartOffset != 0 {
+				t.Fatalf("partition %d: %+v (txn start %v), want producer %d with its transaction open at offset 0", p.Partition, s, s.TxnStartOffset, openID)
+			}
+		case 1:
+			if s.ProducerID != doneID || s.TxnStartOffset != nil {
+				t.Fatalf("partition 1: %+v (txn start %v), want producer %d with no open transaction", s, s.TxnStartOffset, doneID)
+			}
+		}
+	}
+	table = cli.ok("topic", "producers", "orders", "--partitions", "0")
+	if lines := strings.Split(table, "\n"); !strings.HasSuffix(lines[0], "TXN-START") || !strings.HasSuffix(lines[1], "  0") {
+		t.Fatalf("topic producers table has no TXN-START 0:\n%s", table)
+	}
+
+	cli.fails(`transactional ID "nope" does not exist (TRANSACTIONAL_ID_NOT_FOUND)`, "transaction", "describe", "nope")
+	cli.fails("cannot describe 2 of the 3 transactional IDs:\nchronik: transactional ID \"nope\" does not exist",
+		"transaction", "describe", "open-tx", "nope", "nope-2")
+}
+
+// TestTransactionDescribeNeedsDescribe: with ACLs, describing a
+// transactional ID is refused with the ACL to create; once granted, the
+// ID is looked up (and is unknown). Listing shows only permitted IDs.
+func TestTransactionDescribeNeedsDescribe(t *testing.T) {
+	c, as := aclBrokerCLI(t)
+	t.Setenv(opsctl.EnvSASLPassword, "alice-secret")
+	c.fails(`the broker refused to describe transactional ID "tx-1" (TRANSACTIONAL_ID_AUTHORIZATION_FAILED): the principal you connect as needs DESCRIBE on the transactional ID — `+
+		"grant it with `chronik acl create --operation describe --transactional-id tx-1 --principal User:NAME`",
+		as("alice", "transaction", "describe", "tx-1")...)
+
+	t.Setenv(opsctl.EnvSASLPassword, "admin-secret")
+	c.ok(as("admin", "acl", "create", "--transactional-id", "tx-1", "--principal", "User:alice", "--operation", "describe")...)
+	t.Setenv(opsctl.EnvSASLPassword, "alice-secret")
+	c.fails(`transactional ID "tx-1" does not exist (TRANSACTIONAL_ID_NOT_FOUND)`, as("alice", "transaction", "describe", "tx-1")...)
+	c.fails("cannot describe 2 of the 2 transactional IDs:\nchronik: transactional ID \"tx-1\" does not exist (TRANSACTIONAL_ID_NOT_FOUND)",
+		as("alice", "transaction", "describe", "tx-1", "tx-2")...)
+	c.fails(`the broker refused to describe transactional ID "tx-2" (TRANSACTIONAL_ID_AUTHORIZATION_FAILED)`, as("alice", "transaction", "describe", "tx-1", "tx-2")...)
+}
