@@ -90,11 +90,15 @@ type Broker struct {
 	compactor     *partition.LogCompactor
 	compactorDone chan struct{}
 	stopGuard     context.CancelFunc // the free-space guard (diskguard.go)
-	stopSweeper   func()             // deleted topics' objects (deletedtopics.go); waits for a sweep in progress
-	stopCleaner   func()             // the log cleaner (compaction.go); waits for a check in progress
-	served        chan error
-	stopOnce      sync.Once
-	stopErr       error
+	// stable watches stuck last stable offsets (txnwatch.go);
+	// stopStableWatch stops it.
+	stable          *stableWatch
+	stopStableWatch context.CancelFunc
+	stopSweeper     func() // deleted topics' objects (deletedtopics.go); waits for a sweep in progress
+	stopCleaner     func() // the log cleaner (compaction.go); waits for a check in progress
+	served          chan error
+	stopOnce        sync.Once
+	stopErr         error
 }
 
 // Run starts the node described by cfg and serves until ctx is cancelled,
@@ -273,6 +277,9 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	if err := b.startBackups(meter); err != nil {
 		return nil, err
 	}
+	if err := b.startStableWatch(meter); err != nil {
+		return nil, err
+	}
 	if err := b.startDiskGuard(meter); err != nil {
 		return nil, err
 	}
@@ -423,6 +430,9 @@ func (b *Broker) stop(ctx context.Context) error {
 	b.stopBackups()
 	if b.stopGuard != nil {
 		b.stopGuard()
+	}
+	if b.stopStableWatch != nil {
+		b.stopStableWatch()
 	}
 	if b.stopSweeper != nil {
 		b.stopSweeper()

@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"time"
+
 	"github.com/chronik-go/chronik/core/cluster"
 	"github.com/chronik-go/chronik/kafka"
 )
@@ -16,3 +18,14 @@ func QuotaStoreOf(b *Broker) kafka.QuotaStore { return quotaStore{b.cluster} }
 
 // ClusterOf is b's cluster service, for tests that change the registry.
 func ClusterOf(b *Broker) *cluster.Service { return b.cluster }
+
+// StuckTransactions runs the check of stuck last stable offsets with the
+// clock at at, and returns the longest time one has stayed put and how
+// many led partitions have a transaction open.
+func StuckTransactions(b *Broker, at time.Time) (time.Duration, int) {
+	b.stable.mu.Lock()
+	b.stable.now = func() time.Time { return at }
+	b.stable.mu.Unlock()
+	b.stable.check()
+	return b.stable.oldest()
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/chronik-go/chronik/core/adminhttp"
+	"github.com/chronik-go/chronik/core/broker"
 	"github.com/chronik-go/chronik/core/broker/brokertest"
 	"github.com/chronik-go/chronik/core/config"
 	"github.com/chronik-go/chronik/core/opsctl"
@@ -395,6 +396,14 @@ func TestHangingTransactionAborted(t *testing.T) {
 	if lso := stable(); lso != 0 {
 		t.Fatalf("last stable offset %d with the transaction open at 0", lso)
 	}
+	// The broker sees the partition held back, and for how long.
+	t0 := time.Now()
+	if age, n := broker.StuckTransactions(b, t0); n != 1 || age != 0 {
+		t.Fatalf("stuck partitions %d (held %v), want 1", n, age)
+	}
+	if age, n := broker.StuckTransactions(b, t0.Add(20*time.Minute)); n != 1 || age != 20*time.Minute {
+		t.Fatalf("stuck partitions %d held %v, want 1 for 20m", n, age)
+	}
 	// kafka-transactions.sh abort: a marker at the producer's epoch.
 	w := kmsg.NewPtrWriteTxnMarkersRequest()
 	m := kmsg.NewWriteTxnMarkersRequestMarker()
@@ -413,6 +422,9 @@ func TestHangingTransactionAborted(t *testing.T) {
 	}
 	if lso := stable(); lso != 2 {
 		t.Fatalf("last stable offset %d after the abort, want 2 (the record and its marker)", lso)
+	}
+	if _, n := broker.StuckTransactions(b, time.Now()); n != 0 {
+		t.Fatalf("%d partitions still held back after the abort", n)
 	}
 	if got := readAll(ctx, t, []string{b.KafkaAddr()}, "hang", true, 0); len(got) != 0 {
 		t.Fatalf("read_committed read %v of an aborted transaction", got)
