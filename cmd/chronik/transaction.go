@@ -21,14 +21,16 @@ kafka-transactions.sh list and describe: the transactional IDs the cluster's
 transaction coordinators know, their state and producer, and what an open
 transaction has written to.
 
-To find a hanging transaction: one that stays Ongoing long after it began
-holds back read_committed consumers of every partition it wrote to.
-"chronik transaction list --state Ongoing" lists the open ones,
-"chronik transaction describe ID" shows since when one is open and its
-partitions, and "chronik topic producers TOPIC" shows the partitions' open
-transactions with the offset each began at (TXN-START). A transaction open
-longer than its producer's transaction.timeout.ms is aborted by its
-coordinator.
+To find a hanging transaction (one that holds read_committed consumers of a
+partition back): "chronik topic producers TOPIC" shows each partition's
+open transactions with the offset each began at (TXN-START) and its
+producer ID; "chronik transaction list --producer-id ID" names that
+producer's transactional ID, and "chronik transaction describe ID" shows
+since when its transaction is open and its partitions. An Ongoing one open
+for long is aborted by its coordinator after the producer's
+transaction.timeout.ms; a partition's open transaction that its
+coordinator does not list (not Ongoing, or not among its partitions)
+will not be ended by it: kafka-transactions.sh abort ends it.
 
 The cluster is found with --brokers, else CHRONIK_BROKERS, else the Kafka
 address a broker started with --config (or CHRONIK_CONFIG) would advertise,
@@ -36,6 +38,7 @@ else 127.0.0.1:9092. Every command prints a table, or one JSON document with
 --format json. See docs/cli.md.`,
 		Example: `  chronik transaction list
   chronik transaction list --state Ongoing
+  chronik transaction list --producer-id 1003
   chronik txn describe payments-1`,
 		Args: cobra.ArbitraryArgs,
 		RunE: parentRun,
