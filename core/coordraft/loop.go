@@ -134,6 +134,39 @@ func (l *Loop) WaitLoaded(ctx context.Context) error {
 	}
 }
 
+// Routing is where a request for a shard must go (Route).
+type Routing int
+
+// Routings.
+const (
+	Here      Routing = iota // this broker leads the shard and has loaded it
+	Closed                   // the loop is closed
+	NoLeader                 // the shard has no leader
+	Elsewhere                // another broker leads the shard
+	Loading                  // this broker leads the shard but has not loaded it yet
+)
+
+// Route tells whether this broker serves shard i now; Loading also pokes
+// the loop, so the load happens at once.
+func (l *Loop) Route(i int) Routing {
+	select {
+	case <-l.stopC:
+		return Closed
+	default:
+	}
+	broker, term, ok := l.raft.Leader(l.shards[i])
+	switch {
+	case !ok:
+		return NoLeader
+	case broker != l.self:
+		return Elsewhere
+	case term == 0 || l.owner.LoadedTerm(i) != term:
+		l.Poke()
+		return Loading
+	}
+	return Here
+}
+
 // Leads reports whether this broker leads shard i in the term it was
 // loaded in (what a coordinator checks before acting on a loaded shard).
 func (l *Loop) Leads(i int) bool {

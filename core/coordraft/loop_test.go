@@ -65,8 +65,8 @@ func TestLoop(t *testing.T) {
 	l.Start()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := l.WaitLoaded(ctx); err != nil || !l.Leads(0) || o.LoadedTerm(0) != 1 {
-		t.Fatalf("WaitLoaded: %v, leads %v, term %d", err, l.Leads(0), o.LoadedTerm(0))
+	if err := l.WaitLoaded(ctx); err != nil || !l.Leads(0) || o.LoadedTerm(0) != 1 || l.Route(0) != Here {
+		t.Fatalf("WaitLoaded: %v, leads %v, term %d, route %d", err, l.Leads(0), o.LoadedTerm(0), l.Route(0))
 	}
 	waitFor := func(what string, ok func() bool) {
 		t.Helper()
@@ -82,8 +82,12 @@ func TestLoop(t *testing.T) {
 	waitFor("reload in term 2", func() bool { return o.LoadedTerm(0) == 2 })
 	f.SetLeader(2, 3)
 	waitFor("unload", func() bool { return o.LoadedTerm(0) == 0 })
-	if l.Leads(0) {
-		t.Fatal("Leads while another broker leads")
+	if l.Leads(0) || l.Route(0) != Elsewhere {
+		t.Fatalf("another broker leads: Leads %v, route %d", l.Leads(0), l.Route(0))
+	}
+	f.SetLeader(0, 4)
+	if r := l.Route(0); r != NoLeader {
+		t.Fatalf("route without a leader: %d", r)
 	}
 	ev, ticks := o.seen()
 	if want := []string{"load", "unload", "load", "unload"}; len(ev) != len(want) || ev[1] != "unload" || ev[3] != "unload" || ticks == 0 {
@@ -104,5 +108,8 @@ func TestLoop(t *testing.T) {
 	case <-l.Done():
 	default:
 		t.Fatal("Done not closed")
+	}
+	if r := l.Route(0); r != Closed {
+		t.Fatalf("route after Close: %d", r)
 	}
 }

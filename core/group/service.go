@@ -177,41 +177,29 @@ func (s *Service) prune(sh *shard) {
 	}
 }
 
-// shardOf returns the coordinator shard of a group.
-func (s *Service) shardOf(groupID string) *shard {
-	id := raftsm.CoordinatorShardID(groupID, len(s.shards))
-	return s.shards[id-raftsm.FirstCoordinatorShardID]
+// shardIndex returns the index in shards of a group's coordinator shard.
+func (s *Service) shardIndex(groupID string) int {
+	return int(raftsm.CoordinatorShardID(groupID, len(s.shards)) - raftsm.FirstCoordinatorShardID)
 }
 
 // route returns the group's shard when this broker coordinates it.
 func (s *Service) route(groupID string) (*shard, error) {
-	select {
-	case <-s.loop.Done():
+	i := s.shardIndex(groupID)
+	switch s.loop.Route(i) {
+	case coordraft.Closed, coordraft.Elsewhere:
 		return nil, ErrNotCoordinator
-	default:
-	}
-	sh := s.shardOf(groupID)
-	replica, term, ok := s.raft.Leader(sh.id)
-	switch {
-	case !ok:
+	case coordraft.NoLeader:
 		return nil, ErrCoordinatorNotAvailable
-	case replica != s.self:
-		return nil, ErrNotCoordinator
-	}
-	sh.mu.Lock()
-	loaded := sh.mu.groups != nil && sh.mu.term == term
-	sh.mu.Unlock()
-	if !loaded {
-		s.loop.Poke()
+	case coordraft.Loading:
 		return nil, ErrLoadInProgress
 	}
-	return sh, nil
+	return s.shards[i], nil
 }
 
 // Coordinator returns the broker that coordinates the group: the leader of
 // its shard (replica IDs are broker IDs).
 func (s *Service) Coordinator(groupID string) (int32, error) {
-	replica, _, ok := s.raft.Leader(s.shardOf(groupID).id)
+	replica, _, ok := s.raft.Leader(s.shards[s.shardIndex(groupID)].id)
 	if !ok {
 		return -1, ErrCoordinatorNotAvailable
 	}

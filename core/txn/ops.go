@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chronik-go/chronik/core/coordraft"
 	"github.com/chronik-go/chronik/raftsm"
 )
 
@@ -278,14 +279,13 @@ func (s *Service) ListTransactions(_ context.Context, f ListFilter) ([]Listing, 
 		out     []Listing
 		loadErr error
 	)
-	for _, sh := range s.shards {
-		replica, _, ok := s.raft.Leader(sh.id)
-		if !ok || replica != s.self {
-			continue
-		}
-		if !s.loop.Leads(int(sh.id - raftsm.FirstCoordinatorShardID)) {
+	for i, sh := range s.shards {
+		switch s.loop.Route(i) {
+		case coordraft.Here:
+		case coordraft.Loading:
 			loadErr = ErrLoadInProgress
-			s.loop.Poke()
+			continue
+		default: // not ours
 			continue
 		}
 		for _, r := range sh.sm.Txns() {

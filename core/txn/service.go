@@ -297,42 +297,31 @@ func (s *Service) lock(txnID string) *sync.Mutex {
 	return &s.locks[h.Sum32()%uint32(len(s.locks))]
 }
 
-// shardOf returns the coordinator shard of a transactional ID.
-func (s *Service) shardOf(txnID string) *shard {
-	id := raftsm.CoordinatorShardID(txnID, len(s.shards))
-	return s.shards[id-raftsm.FirstCoordinatorShardID]
+// shardIndex returns the index in shards of a transactional ID's
+// coordinator shard.
+func (s *Service) shardIndex(txnID string) int {
+	return int(raftsm.CoordinatorShardID(txnID, len(s.shards)) - raftsm.FirstCoordinatorShardID)
 }
 
 // route returns the transactional ID's shard when this broker coordinates
 // it.
 func (s *Service) route(txnID string) (*shard, error) {
-	select {
-	case <-s.loop.Done():
-		return nil, ErrNotCoordinator
-	default:
-	}
 	if txnID == "" {
 		return nil, ErrInvalidTransactionalID
 	}
 	if len(s.shards) == 0 {
 		return nil, ErrCoordinatorNotAvailable
 	}
-	sh := s.shardOf(txnID)
-	replica, term, ok := s.raft.Leader(sh.id)
-	switch {
-	case !ok:
-		return nil, ErrCoordinatorNotAvailable
-	case replica != s.self:
+	i := s.shardIndex(txnID)
+	switch s.loop.Route(i) {
+	case coordraft.Closed, coordraft.Elsewhere:
 		return nil, ErrNotCoordinator
-	}
-	sh.mu.Lock()
-	loaded := sh.mu.term == term
-	sh.mu.Unlock()
-	if !loaded {
-		s.loop.Poke()
+	case coordraft.NoLeader:
+		return nil, ErrCoordinatorNotAvailable
+	case coordraft.Loading:
 		return nil, ErrLoadInProgress
 	}
-	return sh, nil
+	return s.shards[i], nil
 }
 
 // Coordinator returns the broker that coordinates the transactional ID:
@@ -341,7 +330,7 @@ func (s *Service) Coordinator(txnID string) (int32, error) {
 	if len(s.shards) == 0 {
 		return -1, ErrCoordinatorNotAvailable
 	}
-	replica, _, ok := s.raft.Leader(s.shardOf(txnID).id)
+	replica, _, ok := s.raft.Leader(s.shards[s.shardIndex(txnID)].id)
 	if !ok {
 		return -1, ErrCoordinatorNotAvailable
 	}
