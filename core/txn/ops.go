@@ -64,10 +64,12 @@ func (s *Service) InitProducerID(ctx context.Context, txnID string, timeoutMs in
 	if expected && cur.ProducerEpoch >= 0 && pid != cur.ProducerID && (pid != cur.LastProducerID || epoch < exhaustedEpoch) {
 		return -1, -1, ErrProducerFenced
 	}
-	switch cur.State {
-	case raftsm.TxnPrepareCommit, raftsm.TxnPrepareAbort:
+	switch {
+	case s.markersWritten(sh, cur):
+		// Over: its Complete is not stored yet, and need not be.
+	case cur.State == raftsm.TxnPrepareCommit, cur.State == raftsm.TxnPrepareAbort:
 		return -1, -1, ErrConcurrentTransactions
-	case raftsm.TxnOngoing:
+	case cur.State == raftsm.TxnOngoing:
 		next, err := s.put(ctx, sh, fenced(cur, now), cur.Version)
 		if err != nil {
 			return -1, -1, err
@@ -169,10 +171,14 @@ func (s *Service) add(ctx context.Context, txnID string, pid int64, epoch int16,
 	}
 	now := time.Now().UnixMilli()
 	next := clone(cur)
-	switch cur.State {
-	case raftsm.TxnPrepareCommit, raftsm.TxnPrepareAbort:
+	switch {
+	case s.markersWritten(sh, cur):
+		// The previous transaction is over (its Complete is off the
+		// producer's path): the next one begins from its record.
+		next.State, next.StartMs, next.Partitions, next.Groups = raftsm.TxnOngoing, now, nil, nil
+	case cur.State == raftsm.TxnPrepareCommit, cur.State == raftsm.TxnPrepareAbort:
 		return ErrConcurrentTransactions
-	case raftsm.TxnOngoing:
+	case cur.State == raftsm.TxnOngoing:
 	default:
 		next.State, next.StartMs, next.Partitions, next.Groups = raftsm.TxnOngoing, now, nil, nil
 	}
@@ -210,6 +216,9 @@ func (s *Service) EndTxn(ctx context.Context, txnID string, pid int64, epoch int
 		return nil
 	case cur.State == raftsm.TxnPrepareCommit && commit, cur.State == raftsm.TxnPrepareAbort && !commit:
 		mu.Unlock()
+		if s.markersWritten(sh, cur) {
+			return nil // a retry of the end that wrote them
+		}
 		return ErrConcurrentTransactions
 	case cur.State != raftsm.TxnOngoing:
 		mu.Unlock()
@@ -236,16 +245,26 @@ func (s *Service) EndTxn(ctx context.Context, txnID string, pid int64, epoch int
 		mu.Unlock()
 		return ErrConcurrentTransactions
 	}
-	defer s.release(sh, txnID)
 	next, err = s.put(ctx, sh, next, cur.Version)
 	mu.Unlock()
 	if err != nil {
+		s.release(sh, txnID)
 		return err
 	}
-	if err := s.finish(ctx, sh, next); err != nil {
+	if err := s.writeMarkers(ctx, sh, next); err != nil {
+		s.release(sh, txnID)
 		s.log.Warn("transaction markers not written yet; finishing in the background",
 			"transactional_id", txnID, "commit", commit, "err", err)
+		return nil
 	}
+	// The transaction is over; storing it Complete is off the producer's
+	// path (its next request may even begin the next transaction first).
+	s.loop.Go(func() {
+		defer s.release(sh, txnID)
+		if err := s.complete(s.loop.Context(), sh, next); err != nil {
+			s.log.Warn("cannot store a finished transaction complete; retrying", "transactional_id", txnID, "err", err)
+		}
+	})
 	return nil
 }
 

@@ -61,6 +61,11 @@ type shard struct {
 		// completing holds the transactional IDs whose markers a
 		// goroutine is writing.
 		completing map[string]bool
+		// written holds, per transactional ID, the version of its
+		// prepared record whose markers are all written: the transaction
+		// is over, though its record may not say Complete yet (that write
+		// is off the producer's path; the next change may skip it).
+		written map[string]uint64
 	}
 	lastCheck time.Time // owned by the loop goroutine
 }
@@ -85,6 +90,7 @@ func newService(r coordraft.Node, sms []*raftsm.Coordinator, cfg Config, pids PI
 	for i, c := range sms {
 		sh := &shard{id: c.ShardID(), sm: c}
 		sh.mu.completing = map[string]bool{}
+		sh.mu.written = map[string]uint64{}
 		s.shards = append(s.shards, sh)
 		ids[i] = c.ShardID()
 	}
@@ -236,9 +242,19 @@ func (s *Service) finishAsync(sh *shard, rec *raftsm.TxnRecord) {
 // finish writes the markers of a prepared record and then stores it
 // complete. The caller holds the transactional ID's claim.
 func (s *Service) finish(ctx context.Context, sh *shard, rec *raftsm.TxnRecord) error {
+	if err := s.writeMarkers(ctx, sh, rec); err != nil {
+		return err
+	}
+	return s.complete(ctx, sh, rec)
+}
+
+// writeMarkers writes the markers of a prepared record and notes that they
+// are (markersWritten).
+func (s *Service) writeMarkers(ctx context.Context, sh *shard, rec *raftsm.TxnRecord) error {
+	commit := rec.State == raftsm.TxnPrepareCommit
 	m := Markers{
 		TransactionalID: rec.TransactionalID, ProducerID: rec.ProducerID, ProducerEpoch: rec.ProducerEpoch,
-		Commit: rec.State == raftsm.TxnPrepareCommit, Groups: append([]string(nil), rec.Groups...),
+		Commit: commit, Groups: append([]string(nil), rec.Groups...),
 	}
 	for _, tp := range rec.Partitions {
 		m.Partitions = append(m.Partitions, TopicPartition(tp))
@@ -250,28 +266,55 @@ func (s *Service) finish(ctx context.Context, sh *shard, rec *raftsm.TxnRecord) 
 		s.metrics.markerFailures.Add(ctx, 1)
 		return err
 	}
-	mu := s.lock(rec.TransactionalID)
-	mu.Lock()
-	defer mu.Unlock()
-	cur, ok := sh.sm.Txn(rec.TransactionalID)
-	if !ok || cur.Version != rec.Version {
-		return nil // finished (or changed) by another leader meanwhile
-	}
-	next := clone(cur)
-	next.State = raftsm.TxnCompleteAbort
-	if m.Commit {
-		next.State = raftsm.TxnCompleteCommit
-	}
-	next.Partitions, next.Groups, next.UpdateMs = nil, nil, time.Now().UnixMilli()
-	if _, err = s.put(ctx, sh, next, cur.Version); err != nil {
-		return err
-	}
-	if m.Commit {
+	sh.mu.Lock()
+	sh.mu.written[rec.TransactionalID] = rec.Version
+	sh.mu.Unlock()
+	if commit {
 		s.metrics.ended.Add(ctx, 1, s.metrics.commit)
 	} else {
 		s.metrics.ended.Add(ctx, 1, s.metrics.abort)
 	}
 	return nil
+}
+
+// markersWritten reports whether cur is a prepared record whose markers
+// this broker has written: its transaction is over.
+func (s *Service) markersWritten(sh *shard, cur *raftsm.TxnRecord) bool {
+	if cur.State != raftsm.TxnPrepareCommit && cur.State != raftsm.TxnPrepareAbort {
+		return false
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	v, ok := sh.mu.written[cur.TransactionalID]
+	return ok && v == cur.Version
+}
+
+// complete stores a prepared record, whose markers are written, complete,
+// unless it changed meanwhile (another leader, or the producer's next
+// transaction began from it).
+func (s *Service) complete(ctx context.Context, sh *shard, rec *raftsm.TxnRecord) error {
+	mu := s.lock(rec.TransactionalID)
+	mu.Lock()
+	defer mu.Unlock()
+	defer func() {
+		sh.mu.Lock()
+		if sh.mu.written[rec.TransactionalID] == rec.Version {
+			delete(sh.mu.written, rec.TransactionalID)
+		}
+		sh.mu.Unlock()
+	}()
+	cur, ok := sh.sm.Txn(rec.TransactionalID)
+	if !ok || cur.Version != rec.Version {
+		return nil // finished (or changed) meanwhile
+	}
+	next := clone(cur)
+	next.State = raftsm.TxnCompleteAbort
+	if rec.State == raftsm.TxnPrepareCommit {
+		next.State = raftsm.TxnCompleteCommit
+	}
+	next.Partitions, next.Groups, next.UpdateMs = nil, nil, time.Now().UnixMilli()
+	_, err := s.put(ctx, sh, next, cur.Version)
+	return err
 }
 
 func (s *Service) claim(sh *shard, txnID string) bool {

@@ -165,9 +165,11 @@ func TestCommitAndAbortWriteMarkers(t *testing.T) {
 	if got := h.markers.all(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("markers %+v, want %+v", got, want)
 	}
-	if r := h.record(t, "tx"); r.State != raftsm.TxnCompleteCommit || len(r.Partitions) != 0 {
-		t.Fatalf("after commit %+v", r)
-	}
+	// EndTxn answered once the markers were in; Complete is stored after.
+	eventually(t, "the record complete", func() bool {
+		r := h.record(t, "tx")
+		return r.State == raftsm.TxnCompleteCommit && len(r.Partitions) == 0
+	})
 	// A retried EndTxn with the same outcome succeeds; the other one is
 	// refused; neither writes markers again.
 	if err := s.EndTxn(ctx, "tx", pid, epoch, true); err != nil {
@@ -187,8 +189,64 @@ func TestCommitAndAbortWriteMarkers(t *testing.T) {
 	if got := h.markers.all(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("markers %+v, want %+v", got, want)
 	}
-	if r := h.record(t, "tx"); r.State != raftsm.TxnCompleteAbort {
-		t.Fatalf("after abort %+v", r)
+	eventually(t, "the abort complete", func() bool { return h.record(t, "tx").State == raftsm.TxnCompleteAbort })
+}
+
+// TestNextTransactionBeginsBeforeComplete: once a transaction's markers
+// are written, the producer's next transaction may begin from its prepared
+// record (the Complete write then stands down), a retried EndTxn succeeds,
+// and InitProducerId bumps the epoch instead of answering
+// CONCURRENT_TRANSACTIONS.
+func TestNextTransactionBeginsBeforeComplete(t *testing.T) {
+	// No background check: it would finish the prepared records itself.
+	h := newHarness(t, 1, func(c *Config) { c.CheckInterval = time.Hour })
+	s, ctx := h.s, tctx(t)
+	pid, epoch, err := s.InitProducerID(ctx, "tx", 60000, -1, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := s.shards[0]
+	tp := TopicPartition{Topic: "t", Partition: 0}
+	if err := s.AddPartitions(ctx, "tx", pid, epoch, []TopicPartition{tp}); err != nil {
+		t.Fatal(err)
+	}
+	// Prepare by hand and note the markers written, as EndTxn does before
+	// its Complete: the record stays prepared.
+	cur := h.record(t, "tx")
+	prep := clone(cur)
+	prep.State = raftsm.TxnPrepareCommit
+	prep, err = s.put(ctx, sh, prep, cur.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.writeMarkers(ctx, sh, prep); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EndTxn(ctx, "tx", pid, epoch, true); err != nil {
+		t.Fatalf("retried commit with the markers written: %v", err)
+	}
+	if err := s.AddPartitions(ctx, "tx", pid, epoch, []TopicPartition{tp}); err != nil {
+		t.Fatalf("next transaction: %v", err)
+	}
+	if r := h.record(t, "tx"); r.State != raftsm.TxnOngoing || r.Version != prep.Version+1 {
+		t.Fatalf("next transaction's record %+v", r)
+	}
+	if err := s.complete(ctx, sh, prep); err != nil { // late: stands down
+		t.Fatal(err)
+	}
+	if r := h.record(t, "tx"); r.State != raftsm.TxnOngoing {
+		t.Fatalf("a late Complete overwrote the next transaction: %+v", r)
+	}
+	// Without the markers written, a prepared record still answers
+	// CONCURRENT_TRANSACTIONS.
+	cur = h.record(t, "tx")
+	prep = clone(cur)
+	prep.State = raftsm.TxnPrepareAbort
+	if _, err := s.put(ctx, sh, prep, cur.Version); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.InitProducerID(ctx, "tx", 60000, -1, -1); !errors.Is(err, ErrConcurrentTransactions) {
+		t.Fatalf("init while markers are pending: %v", err)
 	}
 }
 
