@@ -192,8 +192,9 @@ func (s *Service) add(ctx context.Context, txnID string, pid int64, epoch int16,
 
 // EndTxn ends the producer's transaction: the prepared outcome is stored,
 // the markers are written (MarkerWriter), then the transaction is stored
-// complete. The call returns once the markers are written, so the
-// producer's next transaction starts cleanly; if writing them fails it
+// complete in the background. The call returns once the markers are
+// written, so the producer's next transaction starts cleanly (from the
+// prepared record if the Complete is not stored yet: markersWritten); if writing them fails it
 // still returns nil, the outcome being durable, and the background check
 // finishes the transaction (meanwhile the producer gets
 // ErrConcurrentTransactions). Repeating an end that completed with the
