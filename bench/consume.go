@@ -17,10 +17,13 @@ import (
 const drainTimeout = 30 * time.Second
 
 // Consume reads w.Topic from the start of every partition with w.Consumers
-// clients (partitions split between them, no consumer group) and returns
-// the catch-up rate. It stops after w.Records records, or, when w.Records
-// is 0, once it has read everything that was in the topic when it started;
-// w.Duration, when set, bounds the run.
+// clients (partitions split between them, no consumer group) at
+// w.Isolation and returns the catch-up rate. It stops after w.Records
+// records, or, when w.Records is 0, once every partition was read up to
+// where it ended when the run started (its last stable offset for
+// read_committed, so an open transaction is not waited for); w.Duration,
+// when set, bounds the run. Transaction markers, and with read_committed
+// aborted records, are not counted.
 func Consume(ctx context.Context, w Workload) (Result, error) {
 	if err := w.Validate(); err != nil && !onlyMissingLimit(w) {
 		return Result{}, err
@@ -29,15 +32,10 @@ func Consume(ctx context.Context, w Workload) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	target := w.Records
-	if target == 0 {
-		for p, end := range ends {
-			target += end - starts[p]
-		}
-	}
 	m := newMeter("consume")
 	m.recSize = int64(w.RecordSize)
-	if target == 0 {
+	left := newPartitionEnds(starts, ends)
+	if w.Records == 0 && left.done() {
 		return m.result(0), nil
 	}
 	from := make(map[int32]kgo.Offset, len(starts))
@@ -62,10 +60,14 @@ func Consume(ctx context.Context, w Workload) (Result, error) {
 	go m.progress(w.Progress, stop)
 	var (
 		wg   sync.WaitGroup
-		done atomic.Int64 // nanoseconds since start when target was reached
+		done atomic.Int64 // nanoseconds since start when the target was reached
 	)
-	reached := func() {
-		if m.records.Load() >= target && done.CompareAndSwap(0, int64(time.Since(m.start))) {
+	after := func(fs kgo.Fetches) {
+		reached := w.Records > 0 && m.records.Load() >= w.Records
+		if w.Records == 0 {
+			reached = left.read(fs)
+		}
+		if reached && done.CompareAndSwap(0, int64(time.Since(m.start))) {
 			cancel()
 		}
 	}
@@ -73,7 +75,7 @@ func Consume(ctx context.Context, w Workload) (Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			poll(ctx, cl, m, func(*kgo.Record) time.Duration { return -1 }, reached)
+			poll(ctx, cl, m, func(*kgo.Record) time.Duration { return -1 }, after)
 		}()
 	}
 	wg.Wait()
@@ -84,9 +86,55 @@ func Consume(ctx context.Context, w Workload) (Result, error) {
 	}
 	res := m.result(elapsed)
 	if done.Load() == 0 && w.Duration == 0 {
-		return res, fmt.Errorf("read %d of %d records: %w", res.Records, target, context.Cause(ctx))
+		if w.Records > 0 {
+			return res, fmt.Errorf("read %d of %d records: %w", res.Records, w.Records, context.Cause(ctx))
+		}
+		return res, fmt.Errorf("read %d records, %d partitions not to their end: %w", res.Records, left.partitionsLeft(), context.Cause(ctx))
 	}
 	return res, nil
+}
+
+// partitionEnds tracks which partitions a Consume run has read to their end
+// offset. It follows offsets, not record counts: transaction markers take
+// an offset each and aborted records are skipped under read_committed, so
+// the records of a partition can be fewer than its offsets.
+type partitionEnds struct {
+	mu struct {
+		sync.Mutex
+		end map[int32]int64 // partitions not yet read to here
+	}
+}
+
+func newPartitionEnds(starts, ends map[int32]int64) *partitionEnds {
+	c := &partitionEnds{}
+	c.mu.end = map[int32]int64{}
+	for p, end := range ends {
+		if end > starts[p] {
+			c.mu.end[p] = end
+		}
+	}
+	return c
+}
+
+// read notes the offsets of fs (control records included) and reports
+// whether every partition has been read to its end.
+func (c *partitionEnds) read(fs kgo.Fetches) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fs.EachRecord(func(r *kgo.Record) {
+		if end, ok := c.mu.end[r.Partition]; ok && r.Offset+1 >= end {
+			delete(c.mu.end, r.Partition)
+		}
+	})
+	return len(c.mu.end) == 0
+}
+
+func (c *partitionEnds) done() bool { return c.partitionsLeft() == 0 }
+
+func (c *partitionEnds) partitionsLeft() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.mu.end)
 }
 
 // onlyMissingLimit reports whether w is valid except that it has neither a
@@ -96,9 +144,10 @@ func onlyMissingLimit(w Workload) bool {
 	return w.Validate() == nil
 }
 
-// poll consumes with cl until ctx ends, recording every record with the
-// latency lat returns (negative: none) and calling after once per fetch.
-func poll(ctx context.Context, cl *kgo.Client, m *meter, lat func(*kgo.Record) time.Duration, after func()) {
+// poll consumes with cl until ctx ends, recording every record but
+// transaction markers with the latency lat returns (negative: none) and
+// calling after once per fetch.
+func poll(ctx context.Context, cl *kgo.Client, m *meter, lat func(*kgo.Record) time.Duration, after func(kgo.Fetches)) {
 	for ctx.Err() == nil {
 		fs := cl.PollFetches(ctx)
 		fs.EachError(func(_ string, _ int32, err error) {
@@ -106,8 +155,12 @@ func poll(ctx context.Context, cl *kgo.Client, m *meter, lat func(*kgo.Record) t
 				m.fail(err)
 			}
 		})
-		fs.EachRecord(func(r *kgo.Record) { m.record(len(r.Value), lat(r)) })
-		after()
+		fs.EachRecord(func(r *kgo.Record) {
+			if !r.Attrs.IsControl() {
+				m.record(len(r.Value), lat(r))
+			}
+		})
+		after(fs)
 	}
 }
 
@@ -126,7 +179,11 @@ func offsets(ctx context.Context, w Workload) (starts, ends map[int32]int64, err
 	if err != nil {
 		return nil, nil, fmt.Errorf("list start offsets of %s: %w", w.Topic, err)
 	}
-	eo, err := adm.ListEndOffsets(ctx, w.Topic)
+	list := adm.ListEndOffsets
+	if w.Isolation == ReadCommitted {
+		list = adm.ListCommittedOffsets // the last stable offsets
+	}
+	eo, err := list(ctx, w.Topic)
 	if err == nil {
 		err = eo.Error()
 	}
@@ -156,9 +213,16 @@ func newConsumers(w Workload, from map[int32]kgo.Offset, hook func() kgo.Hook) (
 		assign[i%n][p] = o
 		i++
 	}
+	iso, err := isolation(w.Isolation)
+	if err != nil {
+		return nil, err
+	}
 	var clients []*kgo.Client
 	for _, a := range assign {
-		opts := append(w.clientOpts(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{w.Topic: a}))
+		// Control records (transaction markers) are kept so that a reader
+		// sees the offsets they take; poll does not count them.
+		opts := append(w.clientOpts(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{w.Topic: a}),
+			kgo.FetchIsolationLevel(iso), kgo.KeepControlRecords())
 		if hook != nil {
 			opts = append(opts, kgo.WithHooks(hook()))
 		}

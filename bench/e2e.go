@@ -12,7 +12,9 @@ import (
 // EndToEnd produces w (usually at a fixed w.Rate) while w.Consumers clients
 // read the same topic from its current end, and returns the send-to-consume
 // latency of every record, measured from its intended send time (each value
-// carries that time in its first 8 bytes), plus the produce ack latency.
+// carries that time in its first 8 bytes), plus the produce ack latency
+// (send to commit in a transactional run; read it back with Isolation
+// read_committed to see what such a reader waits for).
 func EndToEnd(ctx context.Context, w Workload) (Result, error) {
 	if err := w.Validate(); err != nil {
 		return Result{}, err
@@ -57,7 +59,7 @@ func EndToEnd(ctx context.Context, w Workload) (Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			poll(cctx, cl, e2e, lat, func() {})
+			poll(cctx, cl, e2e, lat, func(kgo.Fetches) {})
 		}()
 	}
 	// Start producing once every consumer has asked for data, so the first
@@ -109,6 +111,8 @@ func EndToEnd(ctx context.Context, w Workload) (Result, error) {
 		res.FirstError = ack.FirstError
 	}
 	res.Batches, res.BatchBytes, res.Requests = ack.Batches, ack.BatchBytes, ack.Requests
+	res.Transactions, res.TransactionsPerSec, res.CommitLatency = ack.Transactions, ack.TransactionsPerSec, ack.CommitLatency
+	res.AbortedTransactions, res.AbortedRecords = ack.AbortedTransactions, ack.AbortedRecords
 	res.TargetRate = w.Rate
 	if drainErr != nil {
 		return res, drainErr

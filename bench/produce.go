@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -14,7 +15,10 @@ import (
 
 // Produce runs w's producers until w.Records were acknowledged or
 // w.Duration passed, and returns the acknowledged rate and the ack latency.
-// A run with failed records returns its Result and an error.
+// With w.TransactionRecords, records count once their transaction has
+// committed, their latency runs to the commit, and the Result adds the
+// transactions/s and the commit latency. A run with failed records returns
+// its Result and an error.
 func Produce(ctx context.Context, w Workload) (Result, error) {
 	if err := w.Validate(); err != nil {
 		return Result{}, err
@@ -62,8 +66,8 @@ func newProducers(w Workload, m *meter, stamp func([]byte, time.Time)) (*produce
 	valuePool() // generate the record data now, not in the timed run
 	ps := &producers{w: w, m: m, stamp: stamp}
 	hooks := kgo.WithHooks(produceHooks{m})
-	for range w.Producers {
-		cl, err := kgo.NewClient(append(w.producerOpts(), hooks)...)
+	for i := range w.Producers {
+		cl, err := kgo.NewClient(append(w.producerOpts(i), hooks)...)
 		if err != nil {
 			ps.close()
 			return nil, err
@@ -110,7 +114,10 @@ func (ps *producers) run(ctx context.Context) time.Duration {
 	return time.Since(start)
 }
 
-// produce is producer i's loop: n records (n < 0: until the deadline).
+// produce is producer i's loop: n records (n < 0: until the deadline). In
+// a transactional run, n counts the records of transactions meant to
+// commit (not those --abort-every aborts), and the open transaction is
+// committed when the run ends.
 func (ps *producers) produce(ctx context.Context, cl *kgo.Client, i int, n int64, start, deadline time.Time) {
 	w := ps.w
 	pool := valuePool()
@@ -119,6 +126,10 @@ func (ps *producers) produce(ctx context.Context, cl *kgo.Client, i int, n int64
 	var sem chan struct{}
 	if w.Outstanding > 0 {
 		sem = make(chan struct{}, w.Outstanding)
+	}
+	var tx *txn
+	if w.TransactionRecords > 0 {
+		tx = &txn{m: ps.m, size: w.RecordSize, abortEvery: w.AbortEvery}
 	}
 	p := int64(len(ps.clients))
 	var interval time.Duration // between the sends of one producer
@@ -129,7 +140,8 @@ func (ps *producers) produce(ctx context.Context, cl *kgo.Client, i int, n int64
 	timer.Stop()
 	defer timer.Stop()
 	var key []byte
-	for k := int64(0); n < 0 || k < n; k++ {
+	counted := int64(0) // records sent that count towards n
+	for k := int64(0); n < 0 || counted < n; k++ {
 		var sent time.Time
 		if interval > 0 {
 			// Producer i sends its k-th record at start + (k·P + i)/Rate
@@ -140,7 +152,7 @@ func (ps *producers) produce(ctx context.Context, cl *kgo.Client, i int, n int64
 				select {
 				case <-timer.C:
 				case <-ctx.Done():
-					ps.flush(ctx, cl)
+					ps.finish(ctx, cl, tx)
 					return
 				}
 			}
@@ -154,8 +166,17 @@ func (ps *producers) produce(ctx context.Context, cl *kgo.Client, i int, n int64
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-				ps.flush(ctx, cl)
+				ps.finish(ctx, cl, tx)
 				return
+			}
+		}
+		if tx != nil && len(tx.sent) == 0 {
+			if err := tx.begin(cl); err != nil {
+				ps.m.fail(err)
+				if sem != nil {
+					<-sem
+				}
+				break
 			}
 		}
 		// Consecutive records take consecutive slices of the pool, so a
@@ -176,10 +197,20 @@ func (ps *producers) produce(ctx context.Context, cl *kgo.Client, i int, n int64
 			r.Key = append([]byte(nil), key...)
 		}
 		size := len(value)
+		if tx == nil || !tx.aborting() {
+			counted++
+		}
+		if tx != nil {
+			tx.sent = append(tx.sent, sent)
+		}
 		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
-			if err != nil {
+			switch {
+			case tx != nil && err != nil:
+				tx.failed.CompareAndSwap(nil, &err)
+			case tx != nil: // counted when the transaction commits
+			case err != nil:
 				ps.m.fail(err)
-			} else {
+			default:
 				ps.m.record(size, time.Since(sent))
 			}
 			if sem != nil {
@@ -189,13 +220,105 @@ func (ps *producers) produce(ctx context.Context, cl *kgo.Client, i int, n int64
 		if ctx.Err() != nil {
 			break
 		}
+		if tx != nil && len(tx.sent) == w.TransactionRecords && !tx.end(ctx, cl, !tx.aborting()) {
+			return
+		}
 	}
-	ps.flush(ctx, cl)
+	ps.finish(ctx, cl, tx)
+}
+
+// finish flushes what producer cl sent and, in a transactional run,
+// commits its open transaction (aborts it when ctx ended).
+func (ps *producers) finish(ctx context.Context, cl *kgo.Client, tx *txn) {
+	if tx == nil {
+		ps.flush(ctx, cl)
+		return
+	}
+	if len(tx.sent) > 0 {
+		tx.end(ctx, cl, true)
+	}
 }
 
 func (ps *producers) flush(ctx context.Context, cl *kgo.Client) {
 	if err := cl.Flush(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		ps.m.fail(fmt.Errorf("flush: %w", err))
+	}
+}
+
+// txn is the open transaction of one producer and its count. Only the
+// producer's goroutine uses it, but for failed, which produce callbacks set.
+type txn struct {
+	m          *meter
+	size       int
+	abortEvery int
+	n          int         // transactions begun
+	sent       []time.Time // (intended) send times of the open transaction's records
+	failed     atomic.Pointer[error]
+}
+
+// aborting reports whether --abort-every has the open transaction abort.
+func (t *txn) aborting() bool { return t.abortEvery > 0 && t.n%t.abortEvery == 0 }
+
+func (t *txn) begin(cl *kgo.Client) error {
+	if err := cl.BeginTransaction(); err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	t.n++
+	return nil
+}
+
+// end flushes the open transaction and commits it (or aborts it, when
+// commit is false), counting its records. A transaction with failed
+// records, or whose commit failed, is aborted and its records count as
+// failed. It reports false when the producer cannot go on: ctx ended, or
+// the transaction could not even be aborted.
+func (t *txn) end(ctx context.Context, cl *kgo.Client, commit bool) bool {
+	recs := int64(len(t.sent))
+	defer func() {
+		t.sent = t.sent[:0]
+		t.failed.Store(nil)
+	}()
+	if ctx.Err() != nil {
+		t.abandon(ctx, cl)
+		return false
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.abandon(ctx, cl)
+		return false
+	}
+	if p := t.failed.Load(); p != nil {
+		t.m.failN(recs, *p)
+	} else if commit {
+		begin := time.Now()
+		err := cl.EndTransaction(ctx, kgo.TryCommit)
+		if err == nil {
+			t.m.committed(t.size, t.sent, time.Since(begin))
+			return true
+		}
+		t.m.failN(recs, fmt.Errorf("commit: %w", err))
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		t.m.fail(fmt.Errorf("abort transaction: %w", err))
+		return false
+	}
+	if commit {
+		return true // failed, counted above
+	}
+	t.m.aborted(recs)
+	return true
+}
+
+// abandon aborts the open transaction once ctx has ended (the run was
+// interrupted), so that it does not hold back read_committed readers until
+// it times out. Its records count as aborted.
+func (t *txn) abandon(ctx context.Context, cl *kgo.Client) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := cl.AbortBufferedRecords(actx); err != nil {
+		return
+	}
+	if err := cl.EndTransaction(actx, kgo.TryAbort); err == nil {
+		t.m.aborted(int64(len(t.sent)))
 	}
 }
 

@@ -40,6 +40,17 @@ type Result struct {
 	Requests   int64   `json:"produce_requests,omitempty"`
 	FirstError string  `json:"first_error,omitempty"`
 	TargetRate float64 `json:"target_rate,omitempty"`
+	// Transactions counts the committed transactions of a transactional
+	// run (Records are theirs: Latency runs from a record's send to its
+	// transaction's commit), CommitLatency their EndTransaction calls.
+	Transactions       int64    `json:"transactions,omitempty"`
+	TransactionsPerSec float64  `json:"transactions_per_sec,omitempty"`
+	CommitLatency      *Latency `json:"commit_latency_ms,omitempty"`
+	// AbortedTransactions and AbortedRecords are the transactions aborted
+	// on purpose (Workload.AbortEvery) or because the run was interrupted;
+	// their records are not in Records.
+	AbortedTransactions int64 `json:"aborted_transactions,omitempty"`
+	AbortedRecords      int64 `json:"aborted_records,omitempty"`
 }
 
 // Latency summarises a latency histogram, in milliseconds.
@@ -88,6 +99,13 @@ func (r Result) WriteText(w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if r.Transactions > 0 || r.AbortedTransactions > 0 {
+		fmt.Fprintf(w, ", %.1f transactions/s (%d committed", r.TransactionsPerSec, r.Transactions)
+		if r.AbortedTransactions > 0 {
+			fmt.Fprintf(w, ", %d aborted with %d records", r.AbortedTransactions, r.AbortedRecords)
+		}
+		fmt.Fprint(w, ")")
+	}
 	if r.Batches > 0 {
 		fmt.Fprintf(w, ", %.1f records/batch", r.RecordsPerBatch())
 	}
@@ -98,7 +116,7 @@ func (r Result) WriteText(w io.Writer) error {
 	for _, l := range []struct {
 		name string
 		l    *Latency
-	}{{"latency", r.Latency}, {"ack latency", r.AckLatency}} {
+	}{{"latency", r.Latency}, {"ack latency", r.AckLatency}, {"commit latency", r.CommitLatency}} {
 		if l.l == nil || l.l.Count == 0 {
 			continue
 		}
@@ -129,11 +147,17 @@ type meter struct {
 	firstErr  atomic.Pointer[error]
 	start     time.Time
 	lastCount int64
+	// Transactions: committed, and aborted with their records.
+	txns        atomic.Int64
+	abortedTxns atomic.Int64
+	abortedRecs atomic.Int64
+	lastTxns    int64
 
 	mu struct {
 		sync.Mutex
 		total    *hdrhistogram.Histogram
 		interval *hdrhistogram.Histogram
+		commits  *hdrhistogram.Histogram // EndTransaction(commit) calls
 	}
 }
 
@@ -141,7 +165,12 @@ func newMeter(kind string) *meter {
 	m := &meter{kind: kind}
 	m.mu.total = hdrhistogram.New(histMinMicros, histMaxMicros, histSigFigs)
 	m.mu.interval = hdrhistogram.New(histMinMicros, histMaxMicros, histSigFigs)
+	m.mu.commits = hdrhistogram.New(histMinMicros, histMaxMicros, histSigFigs)
 	return m
+}
+
+func micros(d time.Duration) int64 {
+	return min(max(int64(d/time.Microsecond), histMinMicros), histMaxMicros)
 }
 
 // record counts one record of n value bytes that took lat (lat < 0: none).
@@ -151,16 +180,42 @@ func (m *meter) record(n int, lat time.Duration) {
 	if lat < 0 {
 		return
 	}
-	us := max(int64(lat/time.Microsecond), histMinMicros)
-	us = min(us, histMaxMicros)
+	us := micros(lat)
 	m.mu.Lock()
 	_ = m.mu.total.RecordValue(us)
 	_ = m.mu.interval.RecordValue(us)
 	m.mu.Unlock()
 }
 
-func (m *meter) fail(err error) {
-	m.errors.Add(1)
+// committed counts a committed transaction whose records of n value bytes
+// each were sent at sent and whose EndTransaction took commit: each record's
+// latency runs from its send to now, when a read_committed reader can see it.
+func (m *meter) committed(n int, sent []time.Time, commit time.Duration) {
+	now := time.Now()
+	m.records.Add(int64(len(sent)))
+	m.bytes.Add(int64(n * len(sent)))
+	m.txns.Add(1)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_ = m.mu.commits.RecordValue(micros(commit))
+	for _, s := range sent {
+		us := micros(now.Sub(s))
+		_ = m.mu.total.RecordValue(us)
+		_ = m.mu.interval.RecordValue(us)
+	}
+}
+
+// aborted counts an aborted transaction of n records.
+func (m *meter) aborted(n int64) {
+	m.abortedTxns.Add(1)
+	m.abortedRecs.Add(n)
+}
+
+func (m *meter) fail(err error) { m.failN(1, err) }
+
+// failN counts n failed records.
+func (m *meter) failN(n int64, err error) {
+	m.errors.Add(n)
 	m.firstErr.CompareAndSwap(nil, &err)
 }
 
@@ -190,6 +245,10 @@ func (m *meter) progress(w io.Writer, stop <-chan struct{}) {
 			}
 			h.Reset()
 			m.mu.Unlock()
+			if txns := m.txns.Load(); txns > 0 || m.abortedTxns.Load() > 0 {
+				line += fmt.Sprintf(", %.1f transactions/s", float64(txns-m.lastTxns)/dt)
+				m.lastTxns = txns
+			}
 			if e := m.errors.Load(); e > 0 {
 				line += fmt.Sprintf(", %d errors", e)
 			}
@@ -223,10 +282,15 @@ func (m *meter) result(elapsed time.Duration) Result {
 		Batches:    m.batches.Load(),
 		BatchBytes: m.batchB.Load(),
 		Requests:   m.requests.Load(),
+
+		Transactions:        m.txns.Load(),
+		AbortedTransactions: m.abortedTxns.Load(),
+		AbortedRecords:      m.abortedRecs.Load(),
 	}
 	if elapsed > 0 {
 		r.RecordsPerSec = float64(r.Records) / elapsed.Seconds()
 		r.MBPerSec = float64(r.Bytes) / 1e6 / elapsed.Seconds()
+		r.TransactionsPerSec = float64(r.Transactions) / elapsed.Seconds()
 	}
 	if p := m.firstErr.Load(); p != nil {
 		r.FirstError = (*p).Error()
@@ -234,6 +298,9 @@ func (m *meter) result(elapsed time.Duration) Result {
 	m.mu.Lock()
 	if m.mu.total.TotalCount() > 0 {
 		r.Latency = summarize(m.mu.total)
+	}
+	if m.mu.commits.TotalCount() > 0 {
+		r.CommitLatency = summarize(m.mu.commits)
 	}
 	m.mu.Unlock()
 	return r

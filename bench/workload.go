@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -81,9 +82,30 @@ type Workload struct {
 	// of Records and Duration must be set.
 	Duration time.Duration
 
+	// TransactionRecords, when > 0, makes every producer transactional: it
+	// sends its records in transactions of this many (BeginTransaction,
+	// produce, EndTransaction with commit), and a record counts as produced
+	// once its transaction committed, with its latency measured from its
+	// (intended) send time to the commit's return. Needs Idempotent and
+	// Acks -1. The run's last transaction may be shorter.
+	TransactionRecords int
+	// TransactionalID is the prefix of the producers' transactional IDs:
+	// producer i uses "<TransactionalID>-<i>". Two runs at once with the
+	// same prefix fence each other.
+	TransactionalID string
+	// AbortEvery, when > 0, aborts every AbortEvery-th transaction of each
+	// producer instead of committing it (records sent, then aborted: for
+	// testing read_committed consumers). Aborted records do not count as
+	// produced, nor towards Records. At least 2.
+	AbortEvery int
+
 	// Consumers is the number of consuming clients (Consume, EndToEnd);
 	// partitions are split between them without a consumer group.
 	Consumers int
+	// Isolation is the consumers' isolation level: read_uncommitted (also
+	// "") sees every record, read_committed only those not in an open or
+	// aborted transaction.
+	Isolation string
 
 	// Progress receives a line every second; nil for none.
 	Progress io.Writer
@@ -105,7 +127,9 @@ func DefaultWorkload() Workload {
 		Compression:        "snappy",
 		Linger:             10 * time.Millisecond,
 		MaxBufferedRecords: 50000,
+		TransactionalID:    "chronik-bench",
 		Consumers:          1,
+		Isolation:          ReadUncommitted,
 	}
 }
 
@@ -156,6 +180,10 @@ func (w Workload) Validate() error {
 	if _, err := codec(w.Compression); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, w.validateTransactions()...)
+	if _, err := isolation(w.Isolation); err != nil {
+		errs = append(errs, err)
+	}
 	if w.Linger < 0 || w.Rate < 0 || w.Records < 0 || w.Duration < 0 {
 		bad("linger, rate, records and duration may not be negative")
 	}
@@ -163,6 +191,50 @@ func (w Workload) Validate() error {
 		bad("give a record count or a duration")
 	}
 	return errors.Join(errs...)
+}
+
+// validateTransactions reports what is wrong with w's transaction fields.
+func (w Workload) validateTransactions() []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if w.TransactionRecords < 0 || w.AbortEvery < 0 {
+		bad("transaction records and abort-every may not be negative")
+	}
+	if w.TransactionRecords == 0 {
+		if w.AbortEvery > 0 {
+			bad("abort-every %d needs transactions: give transaction records", w.AbortEvery)
+		}
+		return errs
+	}
+	if !w.Idempotent {
+		bad("transactions need the idempotent producer: do not disable idempotence")
+	}
+	if w.Acks != -1 {
+		bad("transactions need acks=all (-1), not acks=%d", w.Acks)
+	}
+	if w.TransactionalID == "" {
+		bad("transactions need a transactional ID prefix")
+	}
+	if w.AbortEvery == 1 {
+		bad("abort-every 1 would abort every transaction and commit nothing: use 0 (never) or at least 2")
+	}
+	return errs
+}
+
+// Isolation levels of Workload.Isolation.
+const (
+	ReadUncommitted = "read_uncommitted"
+	ReadCommitted   = "read_committed"
+)
+
+func isolation(name string) (kgo.IsolationLevel, error) {
+	switch name {
+	case ReadUncommitted, "":
+		return kgo.ReadUncommitted(), nil
+	case ReadCommitted:
+		return kgo.ReadCommitted(), nil
+	}
+	return kgo.ReadUncommitted(), fmt.Errorf("isolation %q: use %s or %s", name, ReadUncommitted, ReadCommitted)
 }
 
 func codec(name string) (kgo.CompressionCodec, error) {
@@ -194,14 +266,17 @@ func (w Workload) clientOpts() []kgo.Opt {
 	return opts
 }
 
-// producerOpts are the client options of one producer of w.
-func (w Workload) producerOpts() []kgo.Opt {
+// producerOpts are the client options of producer i of w.
+func (w Workload) producerOpts(i int) []kgo.Opt {
 	c, _ := codec(w.Compression)
 	opts := append(w.clientOpts(),
 		kgo.DefaultProduceTopic(w.Topic),
 		kgo.ProducerBatchCompression(c),
 		kgo.ProducerLinger(w.Linger),
 	)
+	if w.TransactionRecords > 0 {
+		opts = append(opts, kgo.TransactionalID(w.TransactionalID+"-"+strconv.Itoa(i)))
+	}
 	if w.MaxBufferedRecords > 0 {
 		opts = append(opts, kgo.MaxBufferedRecords(w.MaxBufferedRecords))
 	}

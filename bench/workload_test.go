@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -65,6 +66,19 @@ func TestEndToEndFixedRate(t *testing.T) {
 	}
 }
 
+func TestEndToEndTransactional(t *testing.T) {
+	ctx, w := testWorkload(t, "e2etxn")
+	w.Records, w.Rate, w.Linger = 200, 2000, 0
+	w.TransactionRecords, w.Isolation = 20, ReadCommitted
+	res, err := EndToEnd(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Records != 200 || res.Transactions != 10 || res.CommitLatency == nil || res.Latency == nil || res.Latency.Count != 200 {
+		t.Fatalf("e2e result %+v", res)
+	}
+}
+
 func TestSmallBatchShapeSendsSingleRecordBatches(t *testing.T) {
 	ctx, w := testWorkload(t, "small")
 	sb := SmallBatchWorkload()
@@ -92,6 +106,16 @@ func TestValidate(t *testing.T) {
 		{"inflight idempotent", func(w *Workload) { w.MaxInFlight = 3 }, "idempotence disabled"},
 		{"codec", func(w *Workload) { w.Compression = "brotli" }, "compression"},
 		{"no brokers", func(w *Workload) { w.Brokers = nil }, "no brokers"},
+		{"txn ok", func(w *Workload) { w.TransactionRecords, w.AbortEvery = 100, 3 }, ""},
+		{"txn negative", func(w *Workload) { w.TransactionRecords = -1 }, "may not be negative"},
+		{"txn acks1", func(w *Workload) { w.TransactionRecords, w.Acks, w.Idempotent = 10, 1, false }, "transactions need acks=all"},
+		{"txn not idempotent", func(w *Workload) { w.TransactionRecords, w.Idempotent = 10, false }, "transactions need the idempotent producer"},
+		{"txn in-flight", func(w *Workload) { w.TransactionRecords, w.MaxInFlight = 10, 6 }, "idempotence disabled"},
+		{"txn no id", func(w *Workload) { w.TransactionRecords, w.TransactionalID = 10, "" }, "transactional ID prefix"},
+		{"abort without txn", func(w *Workload) { w.AbortEvery = 2 }, "needs transactions"},
+		{"abort every txn", func(w *Workload) { w.TransactionRecords, w.AbortEvery = 10, 1 }, "abort every transaction"},
+		{"isolation", func(w *Workload) { w.Isolation = "committed" }, `isolation "committed"`},
+		{"read committed", func(w *Workload) { w.Isolation = ReadCommitted }, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := DefaultWorkload()
@@ -109,6 +133,119 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTransactionalProduce runs transactional producers (some aborting)
+// against kfake and reads the topic back: read_committed sees exactly the
+// committed records, read_uncommitted the aborted ones too.
+func TestTransactionalProduce(t *testing.T) {
+	ctx, w := testWorkload(t, "txn")
+	// 2 producers × 300 committed records in transactions of 50, every
+	// 3rd transaction aborted.
+	w.Records, w.Producers, w.Keyed = 600, 2, true
+	w.TransactionRecords, w.AbortEvery = 50, 3
+	var progress bytes.Buffer
+	w.Progress = &progress
+	res, err := Produce(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Per producer: transactions 1, 2, 4, 5, 7, 8 commit (300 records), 3
+	// and 6 abort; the run stops once 300 records are committed.
+	if res.Records != 600 || res.Bytes != 600*256 || res.RecordsPerSec <= 0 {
+		t.Fatalf("produce result %+v", res)
+	}
+	if res.Transactions != 12 || res.TransactionsPerSec <= 0 || res.AbortedTransactions != 4 || res.AbortedRecords != 200 {
+		t.Fatalf("transactions: %d committed (%.1f/s), %d aborted with %d records; want 12, 4, 200",
+			res.Transactions, res.TransactionsPerSec, res.AbortedTransactions, res.AbortedRecords)
+	}
+	if res.Latency == nil || res.Latency.Count != 600 || res.CommitLatency == nil || res.CommitLatency.Count != 12 {
+		t.Fatalf("latencies %+v, commit %+v", res.Latency, res.CommitLatency)
+	}
+	var text bytes.Buffer
+	if err := res.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"transactions/s (12 committed, 4 aborted with 200 records)", "  commit latency ms: p50 "} {
+		if !strings.Contains(text.String(), want) {
+			t.Fatalf("summary lacks %q:\n%s", want, &text)
+		}
+	}
+
+	for _, tc := range []struct {
+		isolation string
+		want      int64
+	}{{ReadCommitted, 600}, {ReadUncommitted, 800}} {
+		cw := w
+		cw.Records, cw.Isolation = 0, tc.isolation
+		cres, err := Consume(ctx, cw)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.isolation, err)
+		}
+		if cres.Records != tc.want {
+			t.Fatalf("%s consumer read %d records, want %d", tc.isolation, cres.Records, tc.want)
+		}
+	}
+}
+
+// TestTransactionalDuration checks that a run bounded by time commits its
+// open transaction at the end: every record counted is readable committed.
+func TestTransactionalDuration(t *testing.T) {
+	ctx, w := testWorkload(t, "txndur")
+	w.Duration, w.Rate, w.Linger = 300*time.Millisecond, 2000, 0
+	w.TransactionRecords = 64 // ~600 records: the last transaction is partial
+	res, err := Produce(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Records == 0 || res.Transactions == 0 || res.AbortedTransactions != 0 {
+		t.Fatalf("produce result %+v", res)
+	}
+	w.Duration, w.Isolation = 0, ReadCommitted
+	cres, err := Consume(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cres.Records != res.Records {
+		t.Fatalf("read_committed consumer read %d records, the run committed %d", cres.Records, res.Records)
+	}
+}
+
+func TestProgressLineTransactions(t *testing.T) {
+	m := newMeter("produce")
+	m.recSize = 100
+	m.start = time.Now()
+	var buf syncBuffer
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { m.progress(&buf, stop); close(done) }()
+	m.committed(100, []time.Time{time.Now(), time.Now()}, time.Millisecond)
+	for !strings.Contains(buf.String(), "\n") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	<-done
+	if line := buf.String(); !strings.Contains(line, "produce 2 records") || !strings.Contains(line, "transactions/s") {
+		t.Fatalf("progress line %q", line)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func TestResultJSON(t *testing.T) {
