@@ -41,11 +41,25 @@ Defaults are franz-go's producer defaults (idempotent, acks=all, snappy, linger
 10ms) with 256-byte incompressible records. With --rate, latencies are measured
 from each record's intended send time, so stalls are not hidden (no coordinated
 omission). Without --records or --duration, produce and e2e run for 10s and
-consume reads what the topic held when it started.`,
+consume reads what the topic held when it started.
+
+With --transaction-records N, producer i is transactional (ID
+<--transactional-id>-i) and sends its records in transactions of N, each
+committed before the next begins; a record counts once its transaction has
+committed, its latency runs from its send to the commit's return (what a
+read_committed consumer waits for), and the summary adds transactions/s and
+the commit (EndTransaction) latency. --abort-every K aborts every K-th
+transaction instead; its records do not count. The run's last transaction is
+committed when --records or --duration is reached. Transactions need acks=all
+and the idempotent producer. consume --isolation read_committed reads back
+only the committed records.`,
 		Example: `  chronik bench produce --records 1000000
   chronik bench produce --linger 0 --producers 128 --outstanding 1 --duration 30s
   chronik bench consume --topic bench --format json
-  chronik bench e2e --rate 5000 --duration 1m --partitions 4 --keyed`,
+  chronik bench e2e --rate 5000 --duration 1m --partitions 4 --keyed
+  chronik bench produce --transaction-records 100 --producers 4 --duration 30s
+  chronik bench produce --transaction-records 100 --abort-every 10 --records 100000
+  chronik bench consume --isolation read_committed`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -97,7 +111,29 @@ func (f *benchFlags) register(cmd *cobra.Command) {
 	fs.Int64Var(&w.Records, "records", 0, "stop after this many records")
 	fs.DurationVar(&w.Duration, "duration", 0, "stop after this long")
 	fs.IntVar(&w.Consumers, "consumers", w.Consumers, "consumer clients (consume, e2e); partitions are split between them")
+	fs.IntVar(&w.TransactionRecords, "transaction-records", 0,
+		"records per transaction: make every producer transactional (0 = no transactions; needs --acks all and idempotence)")
+	fs.StringVar(&w.TransactionalID, "transactional-id", w.TransactionalID,
+		"transactional ID `prefix`: producer i uses PREFIX-i (runs at once need different prefixes)")
+	fs.IntVar(&w.AbortEvery, "abort-every", 0,
+		"abort every K-th transaction of each producer instead of committing it (0 = never; needs --transaction-records)")
+	fs.StringVar(&w.Isolation, "isolation", w.Isolation, "consumers' isolation level (consume, e2e): read_uncommitted or read_committed")
 	f.security.register(fs)
+}
+
+// transactionFlags refuses the flags that contradict --transaction-records
+// (transactions need the idempotent producer, so acks=all and at most 5
+// requests in flight), naming the flag rather than the workload field.
+func transactionFlags(cmd *cobra.Command, w bench.Workload) error {
+	switch {
+	case w.Acks != -1:
+		return fmt.Errorf("--transaction-records needs --acks all (transactions use the idempotent producer), not --acks %s", cmd.Flags().Lookup("acks").Value)
+	case !w.Idempotent:
+		return errors.New("--transaction-records needs the idempotent producer: drop --idempotent=false")
+	case w.MaxInFlight > 0:
+		return fmt.Errorf("--transaction-records takes no --in-flight (the idempotent producer keeps up to 5 requests in flight per connection), not --in-flight %d", w.MaxInFlight)
+	}
+	return nil
 }
 
 func (f *benchFlags) run(cmd *cobra.Command, kind string, run func(context.Context, bench.Workload) (bench.Result, error), create bool) error {
@@ -114,6 +150,11 @@ func (f *benchFlags) run(cmd *cobra.Command, kind string, run func(context.Conte
 		w.Acks = 0
 	default:
 		return fmt.Errorf("--acks %q: use all, 1 or 0", f.acks)
+	}
+	if w.TransactionRecords > 0 {
+		if err := transactionFlags(cmd, w); err != nil {
+			return err
+		}
 	}
 	if w.Acks != -1 && !cmd.Flags().Changed("idempotent") {
 		w.Idempotent = false
