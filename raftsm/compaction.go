@@ -75,6 +75,11 @@ type compactionState struct {
 	// holes are the gaps of passes that failed since the last that did not:
 	// unused positions between batches, which the sizes leave out.
 	holes []hole
+	// stable is, while pending, the last stable offset at the begin: the
+	// batches from there on belong to transactions that may still abort
+	// (or follow them), so the pass copies them whole, like its input's last
+	// batch, and the next pass judges them (Kafka's cleaner stops there).
+	stable int64
 }
 
 // hole is a range of byte positions no batch uses.
@@ -96,6 +101,7 @@ func (c *compactionState) encode() []byte {
 		e.i64(h.start)
 		e.i64(h.end)
 	}
+	e.i64(c.stable)
 	return e.b
 }
 
@@ -108,6 +114,10 @@ func decodeCompactionState(v []byte) (compactionState, error) {
 	n := d.uvarint()
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		c.holes = append(c.holes, hole{d.i64(), d.i64()})
+	}
+	c.stable = c.cleanEnd // states written before transactions end here
+	if d.err == nil && len(d.b) > 0 {
+		c.stable = d.i64()
 	}
 	if d.err != nil {
 		return compactionState{}, fmt.Errorf("%w: compaction state", errSnapshotFormat)
@@ -199,14 +209,16 @@ func (p *Partition) applyCompactBegin(b *pebble.Batch, d *dec) sm.Result {
 	}
 	c := &p.comp
 	in := p.bytes - p.startPos
-	// Not while a transaction is open: its records could still be aborted
-	// (Kafka's cleaner stops at the last stable offset).
-	if c.pending || p.tieredEnd > 0 || p.localStart != p.logStart || in <= 0 || len(p.open) > 0 {
+	if c.pending || p.tieredEnd > 0 || p.localStart != p.logStart || in <= 0 {
 		return sm.Result{Data: statusData[StatusConflict]}
 	}
 	c.passes++
 	c.pending = true
 	c.cleanEnd = p.next
+	c.stable = p.next
+	for _, first := range p.open {
+		c.stable = min(c.stable, first)
+	}
 	c.dirtyFrom = max(c.cleanedEnd, p.logStart)
 	c.tombCutoff, c.lagCutoff = tomb, lag
 	// Recompressing with the codec's default level may grow a batch that
@@ -434,6 +446,9 @@ func (p *Partition) compact(ctx context.Context, c compactionState) (out compact
 		out.err = err
 		return out
 	}
+	// A transaction's first batch starts at the last stable offset: from
+	// there on, batches are copied whole.
+	out.tail = min(out.tail, c.stable)
 	aborted, err := p.abortedRanges(c.cleanEnd)
 	if err != nil {
 		out.err = err

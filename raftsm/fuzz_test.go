@@ -207,7 +207,7 @@ func fuzzSeeds() [][][]byte {
 			appendCmd(1, txnBatch(5, 0, 0, 2, "t5")),
 			keyedTxnAppend(6, 0, rec("a", "1", 10)),
 			marker(5, 0, true),
-			EncodeCompactBegin(15, 100), // refused: 6 is open
+			EncodeCompactBegin(15, 100), // 6 is open: its batch and what follows are copied whole
 			marker(6, 0, false),
 			marker(6, 0, false), // a repeat appends nothing
 			marker(5, 1, false), // fences 5's epoch 0

@@ -197,8 +197,10 @@ func (c *Cleaner) Check(ctx context.Context) bool {
 		if st.DirtyBytes == 0 || total == 0 || now.Sub(c.failedAt[r.TP]) < failureBackoff {
 			continue
 		}
-		if r.Log.LastStableOffset() < r.Log.HighWatermark() {
-			continue // a transaction is open: its records may still be aborted
+		if r.Log.LastStableOffset() <= st.DirtyFrom {
+			// A transaction open since before the dirty records holds them
+			// all: a pass copies what follows the last stable offset whole.
+			continue
 		}
 		cd := candidate{Led: r, pol: *pol, st: st, ratio: float64(st.DirtyBytes) / float64(total)}
 		maxDirty = max(maxDirty, cd.ratio)
