@@ -430,3 +430,92 @@ func TestHangingTransactionAborted(t *testing.T) {
 		t.Fatalf("read_committed read %v of an aborted transaction", got)
 	}
 }
+
+// TestCompactionWithTransactionsAlwaysOpen is Kafka Streams' changelog
+// under exactly-once: two transactional producers take turns so that a
+// transaction is open on the compacted partition at every moment, and the
+// cleaner still compacts what precedes the last stable offset; a
+// read_committed consumer then reads every key's latest committed value.
+func TestCompactionWithTransactionsAlwaysOpen(t *testing.T) {
+	cfg := brokertest.Config(t)
+	cfg.Kafka.LogCleanerBackoff = 20 * time.Millisecond
+	b := brokertest.Start(t, cfg)
+	seeds := []string{b.KafkaAddr()}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	adm := kadm.NewClient(txnProducer(t, seeds, "admin-unused"))
+	if resp, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{
+		"cleanup.policy": kadm.StringPtr("compact"), "min.cleanable.dirty.ratio": kadm.StringPtr("0.01"),
+	}, "changelog"); err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	const keys = 20
+	ps := []*kgo.Client{txnProducer(t, seeds, "streams-a"), txnProducer(t, seeds, "streams-b")}
+	begin := func(p *kgo.Client, round int) {
+		t.Helper()
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for k := range keys {
+			r := &kgo.Record{Topic: "changelog", Key: fmt.Appendf(nil, "k%02d", k), Value: fmt.Appendf(nil, "r%03d", round)}
+			if err := p.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	commit := func(p *kgo.Client) {
+		t.Helper()
+		if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compacted := func() bool {
+		for _, r := range b.Status().Replicas {
+			if c := r.Compaction; r.Topic == "changelog" && c != nil && c.LastPass != nil && c.LastPass.Error == "" && c.LastPass.Kept < c.LastPass.Records {
+				return true
+			}
+		}
+		return false
+	}
+	// Round r opens in one producer before the other commits round r-1.
+	begin(ps[0], 0)
+	round := 1
+	for ; round < 200 && (round < 20 || !compacted()); round++ {
+		begin(ps[round%2], round)
+		commit(ps[(round+1)%2])
+	}
+	if !compacted() {
+		t.Fatalf("no compaction pass removed anything in %d rounds with a transaction always open", round)
+	}
+	last := round - 1
+	commit(ps[last%2])
+	want := make([]string, keys)
+	for k := range want {
+		want[k] = fmt.Sprintf("k%02d=r%03d", k, last)
+	}
+	rc, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumeTopics("changelog"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	latest := map[string]string{}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(latest) < keys || latest["k00"] != fmt.Sprintf("r%03d", last) {
+		if time.Now().After(deadline) {
+			t.Fatalf("read_committed read %v, want each key at round %d", latest, last)
+		}
+		pctx, pcancel := context.WithTimeout(ctx, time.Second)
+		rc.PollFetches(pctx).EachRecord(func(r *kgo.Record) { latest[string(r.Key)] = string(r.Value) })
+		pcancel()
+	}
+	var got []string
+	for k, v := range latest {
+		got = append(got, k+"="+v)
+	}
+	sort.Strings(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("latest committed values %v, want %v", got, want)
+	}
+	t.Logf("compacted after %d rounds with a transaction always open", round)
+}
