@@ -189,6 +189,17 @@ func (c *testCluster) restart(i int) time.Duration {
 	return c.waitReady(i, start)
 }
 
+// killThenRestart kills node i with -9 while a workload runs, leaves it
+// down for down, restarts it (logging how long it took to be ready, with
+// what names it) and lets the cluster run for settle.
+func (c *testCluster) killThenRestart(i int, what string, down, settle time.Duration) {
+	c.t.Helper()
+	kill9(c.nodes[i])
+	time.Sleep(down)
+	c.t.Logf("node %d%s back after %s", i+1, what, c.restart(i).Round(time.Millisecond))
+	time.Sleep(settle)
+}
+
 // seeds is every node's Kafka address.
 func (c *testCluster) seeds() []string {
 	s := make([]string, len(c.addrs))

@@ -180,15 +180,8 @@ func TestE2ECompactionUnderFaults(t *testing.T) {
 
 	parts, _ := c.leaders(topic, -1)
 	leader := int(parts[0].leader - 1)
-	follower := (leader + 1) % 3
-	kill9(c.nodes[follower])
-	time.Sleep(3 * time.Second)
-	t.Logf("node %d back after %s", follower+1, c.restart(follower).Round(time.Millisecond))
-	time.Sleep(3 * time.Second)
-	kill9(c.nodes[leader])
-	time.Sleep(3 * time.Second)
-	t.Logf("node %d back after %s", leader+1, c.restart(leader).Round(time.Millisecond))
-	time.Sleep(2 * time.Second)
+	c.killThenRestart((leader+1)%3, " (a follower)", 3*time.Second, 3*time.Second)
+	c.killThenRestart(leader, " (the leader)", 3*time.Second, 2*time.Second)
 	prod.finish()
 	t.Logf("%d writes acknowledged, %d failed", prod.acks, prod.failed)
 	if prod.acks < 10_000 {

@@ -145,15 +145,8 @@ func TestE2ETransactionsUnderFaults(t *testing.T) {
 	if coord < 0 {
 		t.Fatal("no coordinator for e2e-writer")
 	}
-	other := (coord + 1) % 3
-	kill9(c.nodes[other])
-	time.Sleep(3 * time.Second)
-	t.Logf("node %d back after %s", other+1, c.restart(other).Round(time.Millisecond))
-	time.Sleep(3 * time.Second)
-	kill9(c.nodes[coord])
-	time.Sleep(3 * time.Second)
-	t.Logf("node %d (the coordinator) back after %s", coord+1, c.restart(coord).Round(time.Millisecond))
-	time.Sleep(3 * time.Second)
+	c.killThenRestart((coord+1)%3, "", 3*time.Second, 3*time.Second)
+	c.killThenRestart(coord, " (the coordinator)", 3*time.Second, 3*time.Second)
 	w.finish()
 
 	counts := map[txnOutcome]int{}
