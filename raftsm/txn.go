@@ -143,32 +143,15 @@ type AbortedTxn struct {
 // to, ordered by their markers' offsets. It reads the applied state, so it
 // may run concurrently with Update.
 func (p *Partition) AbortedTxns(from, to int64) ([]AbortedTxn, error) {
-	if to <= from {
-		return nil, nil
-	}
-	// A transaction whose first offset is below to ends at most the
-	// longest span after it.
-	hi := to + p.span.Load() + 1
-	it, err := p.store.db.NewIter(&pebble.IterOptions{
-		LowerBound: binary.BigEndian.AppendUint64(p.key(keyAborted, 8), uint64(max(from, 0))),
-		UpperBound: binary.BigEndian.AppendUint64(p.key(keyAborted, 8), uint64(hi)),
-	})
-	if err != nil {
+	idx, err := p.abortedBetween(from, to)
+	if err != nil || len(idx) == 0 {
 		return nil, err
 	}
-	defer it.Close()
-	var out []AbortedTxn
-	for ok := it.First(); ok; ok = it.Next() {
-		d := dec{b: it.Value()}
-		a := AbortedTxn{ProducerID: d.i64(), FirstOffset: d.i64()}
-		if d.err != nil {
-			return nil, fmt.Errorf("raftsm: partition %d: corrupt aborted transaction: %w", p.shardID, d.err)
-		}
-		if a.FirstOffset < to {
-			out = append(out, a)
-		}
+	out := make([]AbortedTxn, len(idx))
+	for i, a := range idx {
+		out[i] = AbortedTxn{ProducerID: a.ProducerID, FirstOffset: a.FirstOffset}
 	}
-	return out, it.Error()
+	return out, nil
 }
 
 // loadAbortSpan reads the longest aborted span (0 when none was recorded).
@@ -209,11 +192,20 @@ type AbortedMarker struct {
 // marker offset (what a backup keeps of a partition's aborted index). It
 // reads the applied state, so it may run concurrently with Update.
 func (p *Partition) AbortedIndex(end int64) ([]AbortedMarker, error) {
+	return p.abortedBetween(0, end)
+}
+
+// abortedBetween returns the aborted transactions whose marker is at or
+// after from and whose first offset is below to, by marker offset.
+func (p *Partition) abortedBetween(from, to int64) ([]AbortedMarker, error) {
+	if to <= from {
+		return nil, nil
+	}
 	it, err := p.store.db.NewIter(&pebble.IterOptions{
-		LowerBound: p.key(keyAborted, 0),
-		// A transaction that began below end has its marker at most the
-		// longest span above it.
-		UpperBound: binary.BigEndian.AppendUint64(p.key(keyAborted, 8), uint64(end+p.span.Load()+1)),
+		LowerBound: binary.BigEndian.AppendUint64(p.key(keyAborted, 8), uint64(max(from, 0))),
+		// A transaction whose first offset is below to has its marker at
+		// most the longest span after it.
+		UpperBound: binary.BigEndian.AppendUint64(p.key(keyAborted, 8), uint64(to+p.span.Load()+1)),
 	})
 	if err != nil {
 		return nil, err
@@ -227,7 +219,7 @@ func (p *Partition) AbortedIndex(end int64) ([]AbortedMarker, error) {
 		if d.err != nil || len(k) < 8 {
 			return nil, fmt.Errorf("raftsm: partition %d: corrupt aborted transaction", p.shardID)
 		}
-		if a.FirstOffset < end {
+		if a.FirstOffset < to {
 			a.MarkerOffset = int64(binary.BigEndian.Uint64(k[len(k)-8:]))
 			out = append(out, a)
 		}
