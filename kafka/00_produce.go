@@ -14,8 +14,14 @@ package kafka
 //     (or continue) their producer's transaction in each partition, which
 //     its coordinator ends with a marker (raftsm/txn.go). With ACLs it needs
 //     WRITE on the transactional ID (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
-//     The partition does not check with the coordinator that the
-//     transaction added it (KIP-890's verification is not done).
+//     A batch that would open the transaction in a partition is first
+//     verified with the transaction's coordinator (KIP-890 part 1,
+//     kafka.transaction-partition-verification): INVALID_TXN_STATE when the
+//     transaction did not add the partition or has ended, INVALID_PRODUCER_EPOCH
+//     when fenced, NOT_ENOUGH_REPLICAS (retriable) when the coordinator
+//     cannot be asked. That round trip blocks the connection's reader, once
+//     per partition per transaction, as Kafka handles a connection's
+//     requests one at a time.
 //   - Topics are not auto-created on produce: unknown topics and partition
 //     indexes get UNKNOWN_TOPIC_OR_PARTITION. Empty records get INVALID_RECORD.
 //   - The batches are validated and proposed (Backend.Append) on the
@@ -76,6 +82,10 @@ func beginProduce(s *Server, r *request) func(context.Context) kmsg.Response {
 		reject = kerr.TransactionalIDAuthorizationFailed.Code
 	}
 
+	var txnID string
+	if req.TransactionID != nil {
+		txnID = *req.TransactionID
+	}
 	var pending []producePending
 	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
 	for i := range req.Topics {
@@ -123,7 +133,7 @@ func beginProduce(s *Server, r *request) func(context.Context) kmsg.Response {
 				sp.ErrorCode = kerr.InvalidRecord.Code
 			default:
 				tp := partition.TP{Topic: topic.Name, Partition: rp.Partition}
-				pending = append(pending, producePending{tp, s.appendTo(tp, rp.Records), sp})
+				pending = append(pending, producePending{tp, s.appendTo(tp, txnID, rp.Records), sp})
 			}
 		}
 	}

@@ -66,6 +66,12 @@ type Backend interface {
 	// keep records after it returns: they alias a pooled request frame that
 	// the next request reuses (core/partition copies them into the proposal).
 	Append(tp partition.TP, records []byte) *partition.Pending
+	// AppendTransactional is Append for a produce request of a
+	// transactional ID: the batches that would open the producer's
+	// transaction in the partition are first verified with the
+	// transaction's coordinator (partition.ErrInvalidTxnState if it did
+	// not add the partition), which may block for that round trip.
+	AppendTransactional(tp partition.TP, txnID string, records []byte) *partition.Pending
 	// Read returns stored batches from offset, at most maxBytes unless the
 	// first batch alone is larger (then that batch only, as Kafka does).
 	Read(tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error)

@@ -41,6 +41,10 @@ var errorMap = []struct {
 	{partition.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
 	{partition.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
 	{partition.ErrUnknownProducerID, kerr.UnknownProducerID},
+	{partition.ErrInvalidTxnState, kerr.InvalidTxnState},
+	// Kafka's answer when a produce's transaction cannot be verified:
+	// retriable for every client.
+	{partition.ErrTxnVerification, kerr.NotEnoughReplicas},
 	{partition.ErrMessageTooLarge, kerr.MessageTooLarge},
 	// Retriable: producers back off and retry once uploads catch up;
 	// consumers of a corrupt tiered segment see it and get no data.

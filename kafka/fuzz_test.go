@@ -265,7 +265,7 @@ func FuzzHandlers(f *testing.F) {
 }
 
 func (b *memBackend) produceForFuzz() {
-	_, _ = b.appendRecords(tp("t", 0), makeBatch(1, "x", "y")).Wait(context.Background())
+	_, _ = b.appendRecords(tp("t", 0), "", makeBatch(1, "x", "y")).Wait(context.Background())
 }
 
 // memCredentials is a CredentialStore in a map, for handler tests (the

@@ -226,6 +226,11 @@ func (b *memBackend) Append(partition.TP, []byte) *partition.Pending {
 	panic("memBackend.Append: tests use Server.appendTo = memBackend.appendRecords")
 }
 
+// AppendTransactional: as Append.
+func (b *memBackend) AppendTransactional(partition.TP, string, []byte) *partition.Pending {
+	panic("memBackend.AppendTransactional: tests use Server.appendTo = memBackend.appendRecords")
+}
+
 // v2 record batch header offsets.
 const (
 	batchLengthOffset    = 8
@@ -236,7 +241,7 @@ const (
 	batchHeaderSize      = 61
 )
 
-func (b *memBackend) appendRecords(tp partition.TP, records []byte) appendWaiter {
+func (b *memBackend) appendRecords(tp partition.TP, _ string, records []byte) appendWaiter {
 	var parsed []memBatch
 	for rest := records; len(rest) > 0; {
 		if len(rest) < batchHeaderSize {

@@ -141,7 +141,8 @@ type Server struct {
 	// appendTo is Backend.Append seen through the one method Produce uses.
 	// It is a seam for this package's tests, whose in-memory backend cannot
 	// build a *partition.Pending (its fields are private to core/partition).
-	appendTo func(tp partition.TP, records []byte) appendWaiter
+	// txnID is the request's transactional ID, "" for none.
+	appendTo func(tp partition.TP, txnID string, records []byte) appendWaiter
 
 	// baseCtx is the parent of every connection's context; cancelling it
 	// is the hard stop.
@@ -207,7 +208,12 @@ func New(cfg Config, b Backend, m *telemetry.Metrics, log *slog.Logger) *Server 
 		log:      log,
 		stopping: make(chan struct{}),
 	}
-	s.appendTo = func(tp partition.TP, records []byte) appendWaiter { return b.Append(tp, records) }
+	s.appendTo = func(tp partition.TP, txnID string, records []byte) appendWaiter {
+		if txnID != "" {
+			return b.AppendTransactional(tp, txnID, records)
+		}
+		return b.Append(tp, records)
+	}
 	s.baseCtx, s.cancelBase = context.WithCancel(context.Background())
 	s.mu.conns = make(map[*conn]struct{})
 	s.mu.perIP = make(map[string]int)

@@ -367,7 +367,7 @@ func TestCloseForced(t *testing.T) {
 	b := newMemBackend()
 	s := New(Config{Addr: "127.0.0.1:0"}, b, testMetrics(t), testLogger(t))
 	waiting := make(chan struct{}, 1)
-	s.appendTo = func(partition.TP, []byte) appendWaiter { return stuckAppend{waiting} }
+	s.appendTo = func(partition.TP, string, []byte) appendWaiter { return stuckAppend{waiting} }
 	if err := s.Listen(); err != nil {
 		t.Fatal(err)
 	}

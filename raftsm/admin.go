@@ -63,13 +63,25 @@ func adminStatusName(s Status) string {
 }
 
 // Append option flags (the byte after a cmdAppendOpts body).
-const appendFlagLogAppendTime byte = 1
+const (
+	appendFlagLogAppendTime byte = 1
+	// appendFlagTxnGuard: the flags byte is followed by the guard (BE64).
+	// Proposed only once every broker runs LevelTxnVerification.
+	appendFlagTxnGuard byte = 2
+)
 
 // AppendOptions are per-topic settings the proposer passes with an append.
 type AppendOptions struct {
 	// LogAppendTime makes the state machine stamp every batch with the
 	// command's Timestamp (message.timestamp.type=LogAppendTime).
 	LogAppendTime bool
+	// Guarded says the transaction coordinator verified that the
+	// producer's transaction includes the partition, asked after the
+	// leader had applied index TxnGuard: batches that would open the
+	// transaction are refused if a marker for the producer was applied
+	// after it (txn.go, txnVerified).
+	Guarded  bool
+	TxnGuard uint64
 }
 
 func (o AppendOptions) flags() byte {
@@ -77,24 +89,38 @@ func (o AppendOptions) flags() byte {
 	if o.LogAppendTime {
 		f |= appendFlagLogAppendTime
 	}
+	if o.Guarded {
+		f |= appendFlagTxnGuard
+	}
 	return f
 }
 
+// AppendOptionsSize bounds what options add to AppendSize.
+const AppendOptionsSize = 1 + 8
+
 // EncodeAppendOptions encodes c with options o. With default options it is
 // EncodeAppend; otherwise the command type is cmdAppendOpts and the flags
-// byte follows the body, so no batch bytes are moved.
+// byte (and the guard, if any) follow the body, so no batch bytes are
+// moved.
 func EncodeAppendOptions(dst []byte, c *AppendCommand, o AppendOptions) []byte {
 	b := EncodeAppend(dst, c)
 	if f := o.flags(); f != 0 {
 		b[1] = cmdAppendOpts
 		b = append(b, f)
+		if o.Guarded {
+			b = binary.BigEndian.AppendUint64(b, o.TxnGuard)
+		}
 	}
 	return b
 }
 
 func decodeAppendOptions(d *dec) AppendOptions {
 	f := d.u8()
-	return AppendOptions{LogAppendTime: f&appendFlagLogAppendTime != 0}
+	o := AppendOptions{LogAppendTime: f&appendFlagLogAppendTime != 0, Guarded: f&appendFlagTxnGuard != 0}
+	if o.Guarded {
+		o.TxnGuard = d.u64()
+	}
+	return o
 }
 
 // Offsets in a RecordBatch v2 header that LogAppendTime rewrites. Unlike

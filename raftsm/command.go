@@ -39,6 +39,9 @@ const (
 	StatusUnknownTopic      Status = 6
 	StatusUnsupportedCmd    Status = 7
 	StatusUnknownProducerID Status = 8
+	// StatusTxnNotVerified: the batches would open a transaction that
+	// ended after the coordinator verified it (txn.go, txnVerified).
+	StatusTxnNotVerified Status = 9
 )
 
 // statusData holds one shared, read-only Result.Data slice per status so
@@ -78,6 +81,8 @@ func (s Status) String() string {
 		return "unsupported command"
 	case StatusUnknownProducerID:
 		return "unknown producer id"
+	case StatusTxnNotVerified:
+		return "transaction ended after it was verified"
 	}
 	if n := adminStatusName(s); n != "" {
 		return n

@@ -216,8 +216,8 @@ func (p *Partition) applyCompactBegin(b *pebble.Batch, d *dec) sm.Result {
 	c.pending = true
 	c.cleanEnd = p.next
 	c.stable = p.next
-	for _, first := range p.open {
-		c.stable = min(c.stable, first)
+	for _, t := range p.open {
+		c.stable = min(c.stable, t.first)
 	}
 	c.dirtyFrom = max(c.cleanedEnd, p.logStart)
 	c.tombCutoff, c.lagCutoff = tomb, lag

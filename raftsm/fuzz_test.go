@@ -217,6 +217,14 @@ func fuzzSeeds() [][][]byte {
 			EncodeTrim(4, 4),
 		},
 		{
+			guarded(0, txnBatch(5, 0, 0, 1, "verified")),
+			marker(5, 0, true),
+			guarded(1, txnBatch(5, 0, 1, 1, "late")), // refused: a marker since its guard
+			marker(9, 0, false),                      // a producer the partition never saw
+			guarded(4, txnBatch(9, 0, 0, 1, "next")),
+			guarded(1, txnBatch(9, 0, 1, 1, "more")), // continues the open transaction
+		},
+		{
 			EncodeRegisterBroker(BrokerRecord{ID: 1, Kafka: "k:1", Raft: "r:1", HTTP: "h:1", Rack: "a"}),
 			EncodeRegisterBroker(BrokerRecord{ID: 2, Kafka: "k:2", Raft: "r:2", HTTP: "h:2"}),
 			EncodeCreateTopic(&CreateTopicCommand{Name: "t", ID: id, Configs: map[string]string{"retention.ms": "1", "cleanup.policy": "delete"}, Nodes: [][]int32{{1, 2}, {2, 1}}}),

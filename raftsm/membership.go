@@ -73,7 +73,7 @@ type BrokerRecord struct {
 // because a replica of an older release answers a command it does not know
 // with StatusUnsupportedCmd and changes nothing: its copy of the state would
 // lack what the others have, for good.
-const CommandLevel = LevelTransactions
+const CommandLevel = LevelTxnVerification
 
 // Command levels.
 const (
@@ -83,6 +83,9 @@ const (
 	// LevelTransactions: log compaction (partition commands 13–14) and
 	// transactions (partition command 15, coordinator commands 21–23).
 	LevelTransactions uint16 = 2
+	// LevelTxnVerification: appends guarded by the transaction
+	// coordinator's verification (the cmdAppendOpts guard flag, txn.go).
+	LevelTxnVerification uint16 = 3
 )
 
 // SystemReplicaID is a broker's replica ID in the meta and coordinator

@@ -27,6 +27,7 @@ import (
 //	                          positionStep boundary (admin.go)
 //	'r' BE64(baseOffset)    → a tiered segment of the manifest (tiered.go)
 //	'x' BE64(markerOffset)  → an aborted transaction: producer ID, first offset (txn.go)
+//	'm' BE64(producerID)    → the Raft index and clock of the producer's last marker (txn.go)
 //	'X'                     → the longest aborted transaction's offset span (txn.go)
 //
 // The state key continues with the local start and the tiered end
@@ -85,18 +86,20 @@ type Partition struct {
 	logStart   int64
 	maxTS      int64
 	producers  map[int64]*producerState
-	open       map[int64]int64 // producer ID → first offset of its open transaction (txn.go)
-	abortSpan  int64           // the longest aborted transaction's last minus first offset
-	clock      int64           // largest proposer time (ms) of an applied append: what producer expiry is judged by
-	lastSweep  int64           // clock at the last removal of expired producers
-	bytes      int64           // bytes ever appended: the byte position of next
-	startPos   int64           // byte position of the batch holding localStart
-	localStart int64           // first offset stored locally (tiered.go)
-	tieredEnd  int64           // offset after the last tiered segment
-	tieredPos  int64           // byte position of tieredEnd
-	cmd        AppendCommand   // decode scratch
-	files      *batchFiles     // the record batches (batchfiles.go)
-	ioErr      error           // a batch file write failed: Update fails
+	open       map[int64]openTxn // producer ID → its open transaction (txn.go); written under mu
+	txnEnds    map[int64]txnEnd  // producer ID → its last marker (txn.go)
+	index      uint64            // Raft index of the entry being applied
+	abortSpan  int64             // the longest aborted transaction's last minus first offset
+	clock      int64             // largest proposer time (ms) of an applied append: what producer expiry is judged by
+	lastSweep  int64             // clock at the last removal of expired producers
+	bytes      int64             // bytes ever appended: the byte position of next
+	startPos   int64             // byte position of the batch holding localStart
+	localStart int64             // first offset stored locally (tiered.go)
+	tieredEnd  int64             // offset after the last tiered segment
+	tieredPos  int64             // byte position of tieredEnd
+	cmd        AppendCommand     // decode scratch
+	files      *batchFiles       // the record batches (batchfiles.go)
+	ioErr      error             // a batch file write failed: Update fails
 	comp       compactionState
 	job        *compactJob // the pending compaction pass's worker (compaction.go)
 	// startCompaction says a pass began in this Update: its worker starts
@@ -185,7 +188,10 @@ func (p *Partition) load() error {
 	p.bytes, p.startPos, p.localStart, p.tieredEnd, p.tieredPos = 0, 0, 0, 0, 0
 	p.comp, p.startCompaction = compactionState{}, false
 	p.producers = make(map[int64]*producerState)
-	p.open = make(map[int64]int64)
+	p.mu.Lock()
+	p.open = make(map[int64]openTxn)
+	p.mu.Unlock()
+	p.txnEnds = make(map[int64]txnEnd)
 	v, closer, err := p.store.db.Get(p.key(keyState, 0))
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
@@ -228,12 +234,15 @@ func (p *Partition) load() error {
 		}
 		p.producers[pid] = st
 		if st.txnFirst >= 0 {
-			p.open[pid] = st.txnFirst
+			p.setOpen(pid, openTxn{first: st.txnFirst, epoch: st.epoch})
 		}
 		return nil
 	})
 	if err == nil {
 		p.abortSpan, err = p.loadAbortSpan()
+	}
+	if err == nil {
+		err = p.loadTxnEnds()
 	}
 	if err == nil {
 		err = p.scan(keyEpoch, func(k, v []byte) error {
@@ -322,6 +331,7 @@ func (p *Partition) Update(ents []sm.Entry) ([]sm.Entry, error) {
 				b = p.store.db.NewBatchWithSize(size)
 			}
 		}
+		p.index = ents[i].Index
 		ents[i].Result = p.apply(b, ents[i].Cmd)
 		if p.ioErr != nil {
 			return nil, fmt.Errorf("raftsm: partition %d: %w", p.shardID, p.ioErr)
@@ -462,6 +472,9 @@ func (p *Partition) applyAppend(b *pebble.Batch, d *dec, withOpts bool) sm.Resul
 			}
 			return sm.Result{Data: statusData[status]}
 		}
+		if !p.txnVerified(c, opts, st) {
+			return sm.Result{Data: statusData[StatusTxnNotVerified]}
+		}
 	}
 	base, st := p.appendBatches(b, c, opts, st)
 	if st != nil {
@@ -517,12 +530,12 @@ func (p *Partition) appendBatches(b *pebble.Batch, c *AppendCommand, opts Append
 				// coordinator writes the markers before it bumps the epoch).
 				st = &producerState{epoch: bt.Meta.ProducerEpoch, txnFirst: -1}
 				p.producers[pid] = st
-				delete(p.open, pid)
+				p.setOpen(pid, openTxn{first: -1})
 			}
 			st.push(seqRange{first: bt.Meta.BaseSequence, last: lastSeq(bt.Meta), base: off})
 			if st.txnFirst < 0 && isTransactional(bt.Data) {
 				st.txnFirst = off
-				p.open[pid] = off
+				p.setOpen(pid, openTxn{first: off, epoch: st.epoch})
 			}
 		}
 		p.next += int64(bt.Meta.LastOffsetDelta) + 1
@@ -671,6 +684,7 @@ func (p *Partition) sweepProducers(b *pebble.Batch) {
 			_ = b.Delete(binary.BigEndian.AppendUint64(p.key(keyProducer, 8), uint64(pid)), nil)
 		}
 	}
+	p.sweepTxnEnds(b)
 }
 
 // HighWatermark is the offset after the last applied batch.

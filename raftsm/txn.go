@@ -26,7 +26,21 @@ const cmdTxnMarker byte = 15
 const (
 	keyAborted   = 'x'
 	keyAbortSpan = 'X'
+	keyTxnEnd    = 'm'
 )
+
+// openTxn is a producer's open transaction in a partition.
+type openTxn struct {
+	first int64 // offset of its first batch; -1: none open
+	epoch int16
+}
+
+// txnEnd is the Raft index and clock of the last marker applied for a
+// producer (KIP-890 verification, txnVerified).
+type txnEnd struct {
+	index uint64
+	clock int64
+}
 
 // attributesOffset is where a batch's attributes sit; transactional is bit 4.
 const (
@@ -83,7 +97,11 @@ func (p *Partition) applyTxnMarker(b *pebble.Batch, d *dec) sm.Result {
 	}
 	p.clock = max(p.clock, m.Timestamp)
 	st := p.producers[m.ProducerID]
-	if st == nil || m.ProducerEpoch < st.epoch {
+	if st != nil && m.ProducerEpoch < st.epoch {
+		return sm.Result{Value: uint64(p.next)}
+	}
+	p.putTxnEnd(b, m.ProducerID)
+	if st == nil {
 		return sm.Result{Value: uint64(p.next)}
 	}
 	if st.txnFirst < 0 {
@@ -102,7 +120,7 @@ func (p *Partition) applyTxnMarker(b *pebble.Batch, d *dec) sm.Result {
 	off, _ := p.appendBatches(b, c, AppendOptions{}, nil)
 	first := st.txnFirst
 	st.txnFirst = -1
-	delete(p.open, m.ProducerID)
+	p.setOpen(m.ProducerID, openTxn{first: -1})
 	if m.ProducerEpoch > st.epoch {
 		st.epoch, st.seqs = m.ProducerEpoch, nil
 	}
@@ -117,8 +135,8 @@ func (p *Partition) applyTxnMarker(b *pebble.Batch, d *dec) sm.Result {
 // publishStable publishes the last stable offset and the aborted span.
 func (p *Partition) publishStable() {
 	lso := p.next
-	for _, first := range p.open {
-		lso = min(lso, first)
+	for _, t := range p.open {
+		lso = min(lso, t.first)
 	}
 	p.lso.Store(lso)
 	p.span.Store(p.abortSpan)
@@ -263,4 +281,89 @@ func (a abortedRanges) holds(h batch.Header) bool {
 		}
 	}
 	return false
+}
+
+// setOpen records a producer's open transaction (t.first < 0: none). The
+// Update goroutine reads p.open without the lock; TxnOpen takes it.
+func (p *Partition) setOpen(pid int64, t openTxn) {
+	p.mu.Lock()
+	if t.first < 0 {
+		delete(p.open, pid)
+	} else {
+		p.open[pid] = t
+	}
+	p.mu.Unlock()
+}
+
+// TxnOpen reports whether the producer has a transaction of this epoch
+// open in the partition, as of at least AppliedLog's index. It may run
+// concurrently with Update.
+func (p *Partition) TxnOpen(pid int64, epoch int16) bool {
+	p.mu.RLock()
+	t, ok := p.open[pid]
+	p.mu.RUnlock()
+	return ok && t.epoch == epoch
+}
+
+// Verification of transactional appends (KIP-890 part 1). A leader asks
+// the transaction coordinator whether the producer's transaction added the
+// partition before it proposes a batch that opens the transaction here,
+// and passes AppendOptions.TxnGuard: the applied Raft index it read before
+// asking. The state machine refuses such a batch (StatusTxnNotVerified)
+// when a marker for the producer was applied after that index: the
+// transaction the coordinator vouched for has ended since, and the batch
+// would open one that no coordinator will end (a hanging transaction).
+// Kafka's leader keeps a verification guard in memory for the same race;
+// here it must be decided by the replicated log.
+
+// txnVerified reports whether c may be applied: true unless it carries a
+// guard, its batches would open a transaction of their producer (st is the
+// producer's unexpired state, nil if none), and a marker for the producer
+// was applied after the guard.
+func (p *Partition) txnVerified(c *AppendCommand, opts AppendOptions, st *producerState) bool {
+	m := &c.Batches[0].Meta
+	if !opts.Guarded || !isTransactional(c.Batches[0].Data) {
+		return true
+	}
+	if st != nil && st.epoch == m.ProducerEpoch && st.txnFirst >= 0 {
+		return true // continues the open transaction
+	}
+	return p.txnEnds[m.ProducerID].index <= opts.TxnGuard
+}
+
+// putTxnEnd records that a marker for the producer is being applied.
+func (p *Partition) putTxnEnd(b *pebble.Batch, pid int64) {
+	e := txnEnd{index: p.index, clock: p.clock}
+	p.txnEnds[pid] = e
+	v := binary.BigEndian.AppendUint64(make([]byte, 0, 16), e.index)
+	_ = b.Set(p.txnEndKey(pid), binary.BigEndian.AppendUint64(v, uint64(e.clock)), nil)
+}
+
+func (p *Partition) txnEndKey(pid int64) []byte {
+	return binary.BigEndian.AppendUint64(p.key(keyTxnEnd, 8), uint64(pid))
+}
+
+// loadTxnEnds reads the producers' last markers.
+func (p *Partition) loadTxnEnds() error {
+	return p.scan(keyTxnEnd, func(k, v []byte) error {
+		if len(k) != 8 || len(v) != 16 {
+			return errShortCommand
+		}
+		p.txnEnds[int64(binary.BigEndian.Uint64(k))] = txnEnd{
+			index: binary.BigEndian.Uint64(v), clock: int64(binary.BigEndian.Uint64(v[8:])),
+		}
+		return nil
+	})
+}
+
+// sweepTxnEnds forgets the markers older than a producer's expiration: a
+// guard is read moments before its append, so a marker that old is always
+// below it.
+func (p *Partition) sweepTxnEnds(b *pebble.Batch) {
+	for pid, e := range p.txnEnds {
+		if p.clock-e.clock > producerExpirationMs {
+			delete(p.txnEnds, pid)
+			_ = b.Delete(p.txnEndKey(pid), nil)
+		}
+	}
 }

@@ -191,3 +191,76 @@ func TestCompactionWithTransactions(t *testing.T) {
 		t.Fatalf("after the pass: %q; want a1 gone, a2 (committed) kept though the aborted a3 follows it, both markers", readRecords(t, h.p))
 	}
 }
+
+// guarded is an append verified by the transaction coordinator after the
+// leader had applied index guard.
+func guarded(guard uint64, b AppendBatch) []byte {
+	c := &AppendCommand{LeaderEpoch: 1, Timestamp: 10, Batches: []AppendBatch{b}}
+	return EncodeAppendOptions(nil, c, AppendOptions{Guarded: true, TxnGuard: guard})
+}
+
+func TestTxnVerificationGuard(t *testing.T) {
+	h := newHarness(t, vfs.NewMem())
+	status := func(cmd []byte) Status { t.Helper(); return ResultStatus(h.update(cmd)[0].Data) }
+	g := h.index
+	if s := status(guarded(g, txnBatch(5, 0, 0, 1, "a"))); s != StatusOK {
+		t.Fatalf("verified batch: %s", s)
+	}
+	if !h.p.TxnOpen(5, 0) || h.p.TxnOpen(5, 1) || h.p.TxnOpen(6, 0) {
+		t.Fatal("TxnOpen does not report only producer 5's epoch 0")
+	}
+	g = h.index
+	h.update(marker(5, 0, true))
+	if h.p.TxnOpen(5, 0) {
+		t.Fatal("TxnOpen after the marker")
+	}
+	// Verified before the marker, applied after it: it would open a
+	// transaction the coordinator has ended.
+	hw := h.p.HighWatermark()
+	if s := status(guarded(g, txnBatch(5, 0, 1, 1, "late"))); s != StatusTxnNotVerified {
+		t.Fatalf("batch verified before the marker: %s, want %s", s, StatusTxnNotVerified)
+	}
+	if h.p.HighWatermark() != hw || h.p.LastStableOffset() != hw {
+		t.Fatalf("refused batch moved HW %d or LSO %d from %d", h.p.HighWatermark(), h.p.LastStableOffset(), hw)
+	}
+	// Verified after it: the next transaction opens.
+	if s := status(guarded(h.index, txnBatch(5, 0, 1, 1, "next"))); s != StatusOK {
+		t.Fatalf("batch verified after the marker: %s", s)
+	}
+	// An old guard does not matter to a batch continuing the open
+	// transaction.
+	if s := status(guarded(1, txnBatch(5, 0, 2, 1, "more"))); s != StatusOK {
+		t.Fatalf("batch continuing the open transaction: %s", s)
+	}
+	// A marker for a producer the partition never saw (its transaction
+	// added the partition, its batch was late) counts too.
+	g = h.index
+	h.update(marker(9, 0, false))
+	if s := status(guarded(g, txnBatch(9, 0, 0, 1, "late"))); s != StatusTxnNotVerified {
+		t.Fatalf("unknown producer's batch verified before its marker: %s", s)
+	}
+	if _, ok := h.p.producers[9]; ok {
+		t.Fatal("a marker for an unknown producer created its producer state")
+	}
+	// Without a guard (verification off, or a cluster being upgraded)
+	// nothing is checked.
+	if s := status(appendCmd(1, txnBatch(9, 0, 0, 1, "unguarded"))); s != StatusOK {
+		t.Fatalf("unguarded batch: %s", s)
+	}
+	markerAt := g + 1
+	h.checkDurable(func(name string, p *Partition) {
+		if e := p.txnEnds[9]; e.index != markerAt {
+			t.Fatalf("%s: producer 9's last marker at %d, want %d", name, e.index, markerAt)
+		}
+		if !p.TxnOpen(9, 0) || !p.TxnOpen(5, 0) {
+			t.Fatalf("%s: open transactions lost", name)
+		}
+	})
+	// Markers older than a producer's expiration are forgotten.
+	const day = 24 * 60 * 60 * 1000
+	h.update(marker(9, 0, true), marker(5, 0, true))
+	h.update(EncodeAppend(nil, &AppendCommand{LeaderEpoch: 1, Timestamp: 3 * day, Batches: []AppendBatch{plain(1, 1, "later")}}))
+	if len(h.p.txnEnds) != 0 {
+		t.Fatalf("markers kept past expiry: %v", h.p.txnEnds)
+	}
+}

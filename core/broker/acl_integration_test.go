@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 
 	"github.com/chronik-go/chronik/core/acl"
@@ -22,6 +23,7 @@ import (
 	"github.com/chronik-go/chronik/core/broker/brokertest"
 	"github.com/chronik-go/chronik/core/cluster"
 	"github.com/chronik-go/chronik/core/config"
+	"github.com/chronik-go/chronik/core/partition"
 	"github.com/chronik-go/chronik/raftsm"
 )
 
@@ -284,7 +286,8 @@ func (h throttleHook) OnBrokerThrottle(_ kgo.BrokerMetadata, d time.Duration, _ 
 // broker last started with a release that does not apply their meta
 // commands, and allowed once it registers with this release's level; so
 // are transactions (InitProducerId with a transactional ID) while a broker
-// lacks the transaction commands (level 1).
+// lacks the transaction commands (level 1), and the verification of
+// transactional produces while a broker lacks the append guard (level 2).
 // TestACLsAndQuotasAcrossBrokers checks that brokers register their level.
 func TestMetaChangesWaitForUpgradedBrokers(t *testing.T) {
 	cfg := brokertest.Config(t)
@@ -300,6 +303,16 @@ func TestMetaChangesWaitForUpgradedBrokers(t *testing.T) {
 	}
 	defer cl.Close()
 	seed := cl.SeedBrokers()[0] // the registry below does not list this single node
+	// Produce v13 addresses topics by ID: stay below it to name "lv".
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()), kgo.MaxVersions(kversion.V3_7_0()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pcl.Close()
+	pseed := pcl.SeedBrokers()[0]
+	if _, err := kadm.NewClient(pcl).CreateTopic(ctx, 1, 1, nil, "lv"); err != nil {
+		t.Fatal(err)
+	}
 	createACL := func() int16 {
 		t.Helper()
 		req := kmsg.NewPtrCreateACLsRequest()
@@ -341,6 +354,8 @@ func TestMetaChangesWaitForUpgradedBrokers(t *testing.T) {
 	if resp, err := scram.RequestWith(ctx, seed); err != nil || resp.Results[0].ErrorCode != kerr.UnsupportedVersion.Code {
 		t.Fatalf("AlterUserScramCredentials with broker 9 on an older release: %v %+v", err, resp)
 	}
+	var pid int64
+	var epoch int16
 	initTxn := func() int16 {
 		t.Helper()
 		req := kmsg.NewPtrInitProducerIDRequest()
@@ -349,6 +364,7 @@ func TestMetaChangesWaitForUpgradedBrokers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		pid, epoch = resp.ProducerID, resp.ProducerEpoch
 		return resp.ErrorCode
 	}
 	// Broker 9 on a release with ACLs, but without transactions.
@@ -361,11 +377,26 @@ func TestMetaChangesWaitForUpgradedBrokers(t *testing.T) {
 	if code := initTxn(); code != kerr.UnsupportedVersion.Code {
 		t.Fatalf("transactional InitProducerId with broker 9 on a release without transactions: %v", kerr.ErrorForCode(code))
 	}
+	// Broker 9 on a release with transactions, without the append guard:
+	// transactional produces are not verified with the coordinator.
+	if err := c.RegisterBroker(ctx, cluster.BrokerRecord{ID: 9, Kafka: "127.0.0.9:9092", Raft: "127.0.0.9:9095", Level: raftsm.LevelTransactions}); err != nil {
+		t.Fatal(err)
+	}
+	if code := initTxn(); code != 0 {
+		t.Fatalf("transactional InitProducerId once broker 9 has transactions: %v", kerr.ErrorForCode(code))
+	}
+	lv := partition.TP{Topic: "lv"}
+	if code := txnProduce(ctx, t, pseed, "tx", lv, pid, epoch, 0); code != 0 {
+		t.Fatalf("transactional produce, not verified while broker 9 lacks the guard: %v", kerr.ErrorForCode(code))
+	}
 	// Broker 9 restarts with this release and registers its level.
 	if err := c.RegisterBroker(ctx, cluster.BrokerRecord{ID: 9, Kafka: "127.0.0.9:9092", Raft: "127.0.0.9:9095", Level: raftsm.CommandLevel}); err != nil {
 		t.Fatal(err)
 	}
 	if code := initTxn(); code != 0 {
 		t.Fatalf("transactional InitProducerId once broker 9 is upgraded: %v", kerr.ErrorForCode(code))
+	}
+	if code := txnProduce(ctx, t, pseed, "tx", lv, pid, epoch, 0); code != kerr.InvalidTxnState.Code {
+		t.Fatalf("transactional produce to a partition not added, every broker upgraded: %v, want INVALID_TXN_STATE", kerr.ErrorForCode(code))
 	}
 }

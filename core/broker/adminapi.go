@@ -25,6 +25,7 @@ import (
 //	GET  /v1/tier                                         → TierStatus (adminapi_tier.go)
 //	POST /v1/backups, GET /v1/backups[/{id}]               → backups (adminapi_backup.go)
 //	POST /v1/txn-markers                                  ← txn.Markers: write those led here (txnmarkers.go)
+//	POST /v1/txn-verify                                   ← does a transaction coordinated here include a partition (txnverify.go)
 func (b *Broker) registerAdminAPI(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/status", b.handleStatus)
 	mux.HandleFunc("GET /v1/tier", b.handleTierStatus)
@@ -32,6 +33,7 @@ func (b *Broker) registerAdminAPI(mux *http.ServeMux) {
 	b.registerMembershipAPI(mux) // adminapi_membership.go
 	b.registerBackupAPI(mux)     // adminapi_backup.go
 	mux.HandleFunc("POST /v1/txn-markers", b.handleTxnMarkers)
+	mux.HandleFunc("POST /v1/txn-verify", b.handleTxnVerify)
 }
 
 // Status reports this node's replicas.

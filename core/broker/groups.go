@@ -56,6 +56,7 @@ func (b *Broker) startGroups(ctx context.Context, meter metric.Meter) error {
 		Meter:      meter,
 	}, producerIDs{b}, txnMarkers{b}, b.log)
 	b.txns.Start()
+	b.parts.SetTxnVerifier(txnVerifier{b})
 	if len(b.cfg.Nodes) > 0 {
 		return nil
 	}

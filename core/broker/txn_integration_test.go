@@ -27,6 +27,7 @@ import (
 	"github.com/chronik-go/chronik/core/broker/brokertest"
 	"github.com/chronik-go/chronik/core/config"
 	"github.com/chronik-go/chronik/core/opsctl"
+	"github.com/chronik-go/chronik/core/partition"
 	"github.com/chronik-go/chronik/core/tier"
 )
 
@@ -352,7 +353,12 @@ func grepLines(text, s string) string {
 // marker will come, and it holds read_committed consumers back), and
 // WriteTxnMarkers — what kafka-transactions.sh abort sends — ends it.
 func TestHangingTransactionAborted(t *testing.T) {
-	b := brokertest.Start(t, brokertest.Config(t))
+	// A broker without KIP-890's verification (a partition is not checked
+	// with the coordinator) lets a stray produce open a transaction that
+	// no coordinator will end.
+	cfg := brokertest.Config(t)
+	cfg.Kafka.TransactionPartitionVerification = false
+	b := brokertest.Start(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// Produce v13 addresses topics by ID: stay below it to name "hang".
@@ -370,19 +376,8 @@ func TestHangingTransactionAborted(t *testing.T) {
 	if err != nil || ir.ErrorCode != 0 {
 		t.Fatalf("InitProducerId: %v %v", err, kerr.ErrorForCode(ir.ErrorCode))
 	}
-	batch := idempotentBatch(ir.ProducerID, ir.ProducerEpoch, 0, "stuck")
-	binary.BigEndian.PutUint16(batch[21:], 0x10) // transactional
-	binary.BigEndian.PutUint32(batch[17:], crc32.Checksum(batch[21:], crc32.MakeTable(crc32.Castagnoli)))
-	produce := kmsg.NewPtrProduceRequest()
-	produce.Acks, produce.TimeoutMillis, produce.TransactionID = -1, 10000, kmsg.StringPtr("hanger")
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = "hang"
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Records = batch
-	rt.Partitions = append(rt.Partitions, rp)
-	produce.Topics = append(produce.Topics, rt)
-	if pr, err := produce.RequestWith(ctx, cl); err != nil || pr.Topics[0].Partitions[0].ErrorCode != 0 {
-		t.Fatalf("transactional produce: %v %+v", err, pr)
+	if code := txnProduce(ctx, t, cl, "hanger", partition.TP{Topic: "hang"}, ir.ProducerID, ir.ProducerEpoch, 0); code != 0 {
+		t.Fatalf("transactional produce: %v", kerr.ErrorForCode(code))
 	}
 	stable := func() int64 {
 		t.Helper()
@@ -428,6 +423,164 @@ func TestHangingTransactionAborted(t *testing.T) {
 	}
 	if got := readAll(ctx, t, []string{b.KafkaAddr()}, "hang", true, 0); len(got) != 0 {
 		t.Fatalf("read_committed read %v of an aborted transaction", got)
+	}
+}
+
+// txnProduce sends one transactional record of the producer to a partition
+// through r (a client, or one of its brokers) and returns the partition's
+// error code.
+func txnProduce(ctx context.Context, t *testing.T, r kmsg.Requestor, txnID string, tp partition.TP, pid int64, epoch int16, seq int32) int16 {
+	t.Helper()
+	batch := idempotentBatch(pid, epoch, seq, "r")
+	binary.BigEndian.PutUint16(batch[21:], 0x10) // transactional
+	binary.BigEndian.PutUint32(batch[17:], crc32.Checksum(batch[21:], crc32.MakeTable(crc32.Castagnoli)))
+	produce := kmsg.NewPtrProduceRequest()
+	produce.Acks, produce.TimeoutMillis, produce.TransactionID = -1, 10000, kmsg.StringPtr(txnID)
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = tp.Topic
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition, rp.Records = tp.Partition, batch
+	rt.Partitions = append(rt.Partitions, rp)
+	produce.Topics = append(produce.Topics, rt)
+	pr, err := produce.RequestWith(ctx, r)
+	if err != nil {
+		t.Fatalf("transactional produce: %v", err)
+	}
+	return pr.Topics[0].Partitions[0].ErrorCode
+}
+
+// TestTransactionVerification: with KIP-890's verification (the default),
+// a transactional produce to a partition its transaction did not add, and
+// a late one after the transaction ended, are refused with
+// INVALID_TXN_STATE and leave no transaction open; once the transaction
+// adds the partition the produce goes through.
+func TestTransactionVerification(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Config(t))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// Produce v13 addresses topics by ID: stay below it to name "v".
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()), kgo.MaxVersions(kversion.V3_7_0()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "v"); err != nil {
+		t.Fatal(err)
+	}
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr("verified"), 60000
+	ir, err := init.RequestWith(ctx, cl)
+	if err != nil || ir.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v %v", err, kerr.ErrorForCode(ir.ErrorCode))
+	}
+	pid, epoch := ir.ProducerID, ir.ProducerEpoch
+	noneOpen := func(when string) {
+		t.Helper()
+		if _, n := broker.StuckTransactions(b, time.Now()); n != 0 {
+			t.Fatalf("%s: %d partitions hold an open transaction", when, n)
+		}
+	}
+	if code := txnProduce(ctx, t, cl, "verified", partition.TP{Topic: "v"}, pid, epoch, 0); code != kerr.InvalidTxnState.Code {
+		t.Fatalf("produce to a partition the transaction did not add: %v, want INVALID_TXN_STATE", kerr.ErrorForCode(code))
+	}
+	noneOpen("after the refused produce")
+	add := kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch = "verified", pid, epoch
+	at := kmsg.NewAddPartitionsToTxnRequestTopic()
+	at.Topic, at.Partitions = "v", []int32{0}
+	add.Topics = append(add.Topics, at)
+	if ar, err := add.RequestWith(ctx, cl); err != nil || ar.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("AddPartitionsToTxn: %v %+v", err, ar)
+	}
+	if code := txnProduce(ctx, t, cl, "verified", partition.TP{Topic: "v"}, pid, epoch, 0); code != 0 {
+		t.Fatalf("produce to an added partition: %v", kerr.ErrorForCode(code))
+	}
+	if _, n := broker.StuckTransactions(b, time.Now()); n != 1 {
+		t.Fatalf("%d partitions hold an open transaction, want 1", n)
+	}
+	end := kmsg.NewPtrEndTxnRequest()
+	end.TransactionalID, end.ProducerID, end.ProducerEpoch, end.Commit = "verified", pid, epoch, true
+	if er, err := end.RequestWith(ctx, cl); err != nil || er.ErrorCode != 0 {
+		t.Fatalf("EndTxn: %v %+v", err, er)
+	}
+	noneOpen("after the commit")
+	// A produce arriving after the end (a retry, a slow request) would
+	// open a transaction no coordinator ends.
+	if code := txnProduce(ctx, t, cl, "verified", partition.TP{Topic: "v"}, pid, epoch, 1); code != kerr.InvalidTxnState.Code {
+		t.Fatalf("produce after the transaction ended: %v, want INVALID_TXN_STATE", kerr.ErrorForCode(code))
+	}
+	noneOpen("after the late produce")
+	m := metricsText(t, b.HTTPAddr())
+	for _, want := range []string{`chronik_transaction_verifications_total{outcome="verified"} 1`, `chronik_transaction_verifications_total{outcome="refused"} 2`} {
+		if !strings.Contains(m, want) {
+			t.Fatalf("/metrics lacks %q:\n%s", want, grepLines(m, "verification"))
+		}
+	}
+}
+
+// TestTransactionVerificationRemote: the partition's leader is not the
+// transaction's coordinator, so it asks the coordinator's admin API
+// (POST /v1/txn-verify): refused before the transaction adds the
+// partition, verified after.
+func TestTransactionVerificationRemote(t *testing.T) {
+	bs, nodes := brokertest.StartCluster(t, 3, func(*config.Config) {})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokertest.KafkaAddrs(nodes)...), kgo.MaxVersions(kversion.V3_7_0()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if resp, err := adm.CreateTopic(ctx, 6, 1, nil, "rv"); err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr("remote"), 60000
+	ir, err := init.RequestWith(ctx, cl)
+	if err != nil || ir.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v %v", err, kerr.ErrorForCode(ir.ErrorCode))
+	}
+	coords := adm.FindTxnCoordinators(ctx, "remote")
+	if err := coords["remote"].Err; err != nil {
+		t.Fatalf("FindCoordinator: %v", err)
+	}
+	coordinator := coords["remote"].NodeID
+	var tp partition.TP
+	leader := int32(-1)
+	waitFor(ctx, t, "a partition of rv led by a broker other than the coordinator", func() bool {
+		md, err := adm.Metadata(ctx, "rv")
+		if err != nil {
+			return false
+		}
+		for _, p := range md.Topics["rv"].Partitions {
+			if p.Leader >= 0 && p.Leader != coordinator {
+				tp, leader = partition.TP{Topic: "rv", Partition: p.Partition}, p.Leader
+				return true
+			}
+		}
+		return false
+	})
+	at := cl.Broker(int(leader))
+	if code := txnProduce(ctx, t, at, "remote", tp, ir.ProducerID, ir.ProducerEpoch, 0); code != kerr.InvalidTxnState.Code {
+		t.Fatalf("produce to a partition the transaction did not add: %v, want INVALID_TXN_STATE", kerr.ErrorForCode(code))
+	}
+	add := kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch = "remote", ir.ProducerID, ir.ProducerEpoch
+	rt := kmsg.NewAddPartitionsToTxnRequestTopic()
+	rt.Topic, rt.Partitions = tp.Topic, []int32{tp.Partition}
+	add.Topics = append(add.Topics, rt)
+	if ar, err := add.RequestWith(ctx, cl); err != nil || ar.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("AddPartitionsToTxn: %v %+v", err, ar)
+	}
+	if code := txnProduce(ctx, t, at, "remote", tp, ir.ProducerID, ir.ProducerEpoch, 0); code != 0 {
+		t.Fatalf("produce to an added partition: %v", kerr.ErrorForCode(code))
+	}
+	m := metricsText(t, bs[leader-1].HTTPAddr())
+	for _, want := range []string{`chronik_transaction_verifications_total{outcome="verified"} 1`, `chronik_transaction_verifications_total{outcome="refused"} 1`} {
+		if !strings.Contains(m, want) {
+			t.Fatalf("leader's /metrics lacks %q:\n%s", want, grepLines(m, "verification"))
+		}
 	}
 }
 

@@ -163,6 +163,11 @@ type KafkaConfig struct {
 	// open transaction is remembered after its last use:
 	// transactional.id.expiration.ms.
 	TransactionalIDExpiration time.Duration `toml:"transactional-id-expiration"`
+	// TransactionPartitionVerification makes a partition leader ask the
+	// transaction coordinator, before a transactional produce opens the
+	// producer's transaction in the partition, whether the transaction
+	// added it (KIP-890): Kafka's transaction.partition.verification.enable.
+	TransactionPartitionVerification bool `toml:"transaction-partition-verification"`
 	// LogCleanerIOMaxBytesPerSecond bounds what compaction reads and writes
 	// on a broker, per second (Kafka's log.cleaner.io.max.bytes.per.second);
 	// 0 means no bound.
@@ -403,15 +408,16 @@ func Default() Config {
 			MaxPartitionsPerTopic:    10000,
 			ClusterID:                "chronik",
 
-			OffsetsRetentionMinutes:      7 * 24 * 60,
-			GroupInitialRebalanceDelayMs: 3000,
-			LogRetentionCheckInterval:    5 * time.Minute,
-			LogCleanerEnable:             true,
-			LogCleanerBackoff:            15 * time.Second,
-			TransactionMaxTimeout:        15 * time.Minute,
-			TransactionalIDExpiration:    7 * 24 * time.Hour,
-			OAuthBearerSubClaim:          "sub",
-			ConnectionsMaxIdle:           10 * time.Minute,
+			OffsetsRetentionMinutes:          7 * 24 * 60,
+			GroupInitialRebalanceDelayMs:     3000,
+			LogRetentionCheckInterval:        5 * time.Minute,
+			LogCleanerEnable:                 true,
+			LogCleanerBackoff:                15 * time.Second,
+			TransactionMaxTimeout:            15 * time.Minute,
+			TransactionalIDExpiration:        7 * 24 * time.Hour,
+			TransactionPartitionVerification: true,
+			OAuthBearerSubClaim:              "sub",
+			ConnectionsMaxIdle:               10 * time.Minute,
 		},
 		Raft: RaftConfig{
 			// Every replica is ticked each RTT and every leader heartbeats

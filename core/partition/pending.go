@@ -3,6 +3,7 @@ package partition
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/lni/dragonboat/v4"
 
@@ -124,6 +125,8 @@ func (p *Pending) result(res dragonboat.RequestResult) (AppendResult, error) {
 		return AppendResult{}, ErrInvalidProducerEpoch
 	case raftsm.StatusUnknownProducerID:
 		return AppendResult{}, ErrUnknownProducerID
+	case raftsm.StatusTxnNotVerified:
+		return AppendResult{}, fmt.Errorf("%w: the transaction ended after the coordinator verified it", ErrInvalidTxnState)
 	default:
 		return AppendResult{}, ErrLeaderNotAvailable
 	}

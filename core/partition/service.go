@@ -39,6 +39,7 @@ type Service struct {
 	failAttrs       metric.MeasurementOption
 	settings        atomic.Pointer[SettingsFunc] // topic settings lookup (admin.go)
 	gate            atomic.Pointer[AppendGate]   // tier.go
+	verifier        atomic.Pointer[TxnVerifier]  // txn.go
 	storageErr      atomic.Pointer[error]        // tier.go: SetStorageError
 	transferHook    atomic.Pointer[TransferHook] // tier.go
 	electionTimeout atomic.Int64                 // nanoseconds (transfer.go)
@@ -178,7 +179,17 @@ func (s *Service) PartitionState(tp TP) (State, error) {
 // Append validates records (one or more RecordBatch v2) and proposes them
 // as one command without waiting for the commit. Calls from one goroutine
 // are committed in call order.
-func (s *Service) Append(tp TP, records []byte) *Pending {
+func (s *Service) Append(tp TP, records []byte) *Pending { return s.append(tp, "", records) }
+
+// AppendTransactional is Append for a produce request of the transactional
+// ID txnID. When its batches would open the producer's transaction in the
+// partition, the transaction's coordinator is asked first (TxnVerifier),
+// blocking the caller for that round trip, which keeps the call order.
+func (s *Service) AppendTransactional(tp TP, txnID string, records []byte) *Pending {
+	return s.append(tp, txnID, records)
+}
+
+func (s *Service) append(tp TP, txnID string, records []byte) *Pending {
 	r := s.lookup(tp)
 	if r == nil {
 		return failed(ErrUnknownPartition)
@@ -205,6 +216,7 @@ func (s *Service) Append(tp TP, records []byte) *Pending {
 	var one [1]raftsm.AppendBatch
 	c.Batches = one[:0]
 	size := len(records) // of the batches appended, after any recompression
+	transactional := false
 	err = batch.Split(records, s.maxBatchBytes, func(b []byte, h batch.Header) error {
 		switch {
 		case h.NumRecords == 0:
@@ -212,6 +224,7 @@ func (s *Service) Append(tp TP, records []byte) *Pending {
 		case h.IsControl():
 			return fmt.Errorf("%w: clients may not write control batches", batch.ErrInvalid)
 		}
+		transactional = transactional || h.IsTransactional()
 		if err := checkTopicLimits(set, b); err != nil {
 			return err
 		}
@@ -232,11 +245,16 @@ func (s *Service) Append(tp TP, records []byte) *Pending {
 		return failed(err)
 	}
 	opts := raftsm.AppendOptions{LogAppendTime: set.LogAppendTime}
+	if txnID != "" && transactional {
+		if err := s.verifyTxn(r, txnID, c.Batches[0].Meta, &opts); err != nil {
+			return failed(err)
+		}
+	}
 	// Dragonboat copies the command into its entry before Propose returns
 	// (TestProposeCopiesCommand), so the buffer goes back to the pool at
 	// once: a produce request no longer costs a new, zeroed buffer of its
 	// size per partition.
-	buf := cmdPool.Get(raftsm.AppendSize(len(c.Batches), size) + 1)
+	buf := cmdPool.Get(raftsm.AppendSize(len(c.Batches), size) + raftsm.AppendOptionsSize)
 	rs, err := s.nh.Propose(r.session, raftsm.EncodeAppendOptions((*buf)[:0], &c, opts), proposalTimeout)
 	cmdPool.Put(buf)
 	if err != nil {

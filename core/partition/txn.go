@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/lni/dragonboat/v4"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/chronik-go/chronik/raftsm"
 )
@@ -71,4 +73,66 @@ func (s *Service) AbortedTxns(tp TP, from, to int64) ([]AbortedTxn, error) {
 		return nil, ErrUnknownPartition
 	}
 	return r.sm.AbortedTxns(from, to)
+}
+
+// Errors of transaction verification.
+var (
+	// ErrInvalidTxnState: the producer's transaction does not include the
+	// partition, or ended before the batch could open it here.
+	ErrInvalidTxnState = errors.New("partition: the producer's ongoing transaction does not include this partition")
+	// ErrTxnVerification: the transaction's coordinator could not be
+	// asked; the producer retries.
+	ErrTxnVerification = errors.New("partition: cannot verify the transaction with its coordinator now, retry")
+)
+
+// TxnVerifier asks a transaction's coordinator whether the producer's
+// ongoing transaction added a partition (KIP-890); core/broker implements
+// it.
+type TxnVerifier interface {
+	// Enabled reports whether appends are verified: not while any broker
+	// runs a release that cannot apply the guard, nor when the operator
+	// turned verification off.
+	Enabled() bool
+	// Verify returns nil when the producer pid, at epoch, has an ongoing
+	// transaction that includes tp; otherwise ErrInvalidTxnState,
+	// ErrInvalidProducerEpoch, or an error wrapping ErrTxnVerification.
+	Verify(ctx context.Context, txnID string, pid int64, epoch int16, tp TP) error
+}
+
+// txnVerifyTimeout bounds one verification.
+const txnVerifyTimeout = 5 * time.Second
+
+// SetTxnVerifier installs the verifier of transactional appends.
+func (s *Service) SetTxnVerifier(v TxnVerifier) { s.verifier.Store(&v) }
+
+// verifyTxn verifies a transactional append of the producer meta before
+// it is proposed, unless its transaction is open in the partition already,
+// and guards the command (raftsm AppendOptions.TxnGuard) with the index
+// applied before it asked: a marker applied after that index ends the
+// transaction the coordinator vouched for, and the state machine then
+// refuses the batch.
+func (s *Service) verifyTxn(r *replica, txnID string, meta raftsm.BatchMeta, opts *raftsm.AppendOptions) error {
+	v := s.verifier.Load()
+	if v == nil || !(*v).Enabled() {
+		return nil
+	}
+	guard, _ := r.sm.AppliedLog()
+	if !r.sm.TxnOpen(meta.ProducerID, meta.ProducerEpoch) {
+		ctx, cancel := context.WithTimeout(context.Background(), txnVerifyTimeout)
+		defer cancel()
+		err := (*v).Verify(ctx, txnID, meta.ProducerID, meta.ProducerEpoch, r.tp)
+		outcome := "verified"
+		switch {
+		case errors.Is(err, ErrTxnVerification):
+			outcome = "unavailable"
+		case err != nil:
+			outcome = "refused"
+		}
+		s.metrics.TxnVerifications.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome)))
+		if err != nil {
+			return err
+		}
+	}
+	opts.Guarded, opts.TxnGuard = true, guard
+	return nil
 }

@@ -30,6 +30,10 @@ type Metrics struct {
 	// Throttle is the time Kafka connections were throttled for by quota
 	// (producer_byte_rate, consumer_byte_rate), in seconds.
 	Throttle metric.Float64Counter
+	// TxnVerifications counts the transactional appends a partition leader
+	// checked with the transaction's coordinator (KIP-890), by outcome
+	// (verified, refused, unavailable).
+	TxnVerifications metric.Int64Counter
 }
 
 // NewMetrics creates the instruments on m.
@@ -65,6 +69,10 @@ func NewMetrics(m metric.Meter) (*Metrics, error) {
 	}
 	if x.Throttle, err = m.Float64Counter("kafka_throttle", metric.WithUnit("s"), metric.WithDescription(
 		"Time Kafka connections were throttled for by client quota (producer_byte_rate: produce request bytes, consumer_byte_rate: fetch response bytes), by quota")); err != nil {
+		return nil, err
+	}
+	if x.TxnVerifications, err = m.Int64Counter("transaction_verifications", metric.WithDescription(
+		"Transactional produces a partition leader checked with the transaction coordinator before opening the transaction in the partition (KIP-890), by outcome: verified, refused (the transaction does not include the partition, or the producer is fenced), unavailable (the coordinator could not be asked; the producer retries)")); err != nil {
 		return nil, err
 	}
 	return &x, nil

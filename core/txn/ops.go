@@ -2,6 +2,7 @@ package txn
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"sort"
@@ -141,6 +142,35 @@ func (s *Service) AddPartitions(ctx context.Context, txnID string, pid int64, ep
 		})
 		return added
 	})
+}
+
+// VerifyPartition checks, for a partition leader about to open the
+// producer's transaction in tp, that the transaction is ongoing and added
+// tp (KIP-890's verification of transactional produces): nil if so;
+// ErrInvalidProducerIDMapping or ErrProducerFenced for another producer or
+// epoch; ErrConcurrentTransactions while the transaction's end is being
+// written; ErrInvalidTxnState otherwise (tp was never added, or the
+// transaction has ended). It reads the loaded record and writes nothing.
+func (s *Service) VerifyPartition(_ context.Context, txnID string, pid int64, epoch int16, tp TopicPartition) error {
+	sh, err := s.route(txnID)
+	if err != nil {
+		return err
+	}
+	cur, err := current(sh, txnID, pid, epoch)
+	if err != nil {
+		return err
+	}
+	switch cur.State {
+	case raftsm.TxnOngoing:
+		if slices.Contains(cur.Partitions, raftsm.TopicPartition(tp)) {
+			return nil
+		}
+	case raftsm.TxnPrepareCommit, raftsm.TxnPrepareAbort:
+		if !s.markersWritten(sh, cur) {
+			return ErrConcurrentTransactions
+		}
+	}
+	return fmt.Errorf("%w: transactional ID %q has no ongoing transaction with %s/%d (add the partition to the transaction before producing to it)", ErrInvalidTxnState, txnID, tp.Topic, tp.Partition)
 }
 
 // AddOffsets adds a consumer group to the producer's transaction (its

@@ -517,3 +517,35 @@ func TestDescribeAndList(t *testing.T) {
 		t.Fatalf("list by producer: %+v", got)
 	}
 }
+
+func TestVerifyPartition(t *testing.T) {
+	h := newHarness(t, 3, nil)
+	s, ctx := h.s, tctx(t)
+	pid, epoch := mustInit(t, s, "tx", -1, -1)
+	verify := func(txnID string, pid int64, epoch int16, tp TopicPartition, want error) {
+		t.Helper()
+		if err := s.VerifyPartition(ctx, txnID, pid, epoch, tp); !errors.Is(err, want) || (want == nil) != (err == nil) {
+			t.Fatalf("VerifyPartition(%q, %d, %d, %v) = %v, want %v", txnID, pid, epoch, tp, err, want)
+		}
+	}
+	verify("tx", pid, epoch, tp0, ErrInvalidTxnState) // no transaction yet
+	if err := s.AddPartitions(ctx, "tx", pid, epoch, []TopicPartition{tp0}); err != nil {
+		t.Fatal(err)
+	}
+	verify("tx", pid, epoch, tp0, nil)
+	verify("tx", pid, epoch, tp1, ErrInvalidTxnState) // never added
+	verify("tx", pid, epoch+1, tp0, ErrProducerFenced)
+	verify("tx", pid+1, epoch, tp0, ErrInvalidProducerIDMapping)
+	verify("other", pid, epoch, tp0, ErrInvalidProducerIDMapping)
+	verify("", pid, epoch, tp0, ErrInvalidTransactionalID)
+	// While the end's markers are being written: retry.
+	h.markers.setFail(errors.New("partition leader unreachable"))
+	if err := s.EndTxn(ctx, "tx", pid, epoch, true); err != nil {
+		t.Fatal(err)
+	}
+	verify("tx", pid, epoch, tp0, ErrConcurrentTransactions)
+	h.markers.setFail(nil)
+	eventually(t, "the commit complete", func() bool { return h.record(t, "tx").State == raftsm.TxnCompleteCommit })
+	// Ended: a late produce must not open it again.
+	verify("tx", pid, epoch, tp0, ErrInvalidTxnState)
+}

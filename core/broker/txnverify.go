@@ -1,0 +1,140 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/chronik-go/chronik/core/partition"
+	"github.com/chronik-go/chronik/core/txn"
+	"github.com/chronik-go/chronik/raftsm"
+)
+
+// txnVerifier verifies transactional produces for the partition service
+// (partition.TxnVerifier, KIP-890): the transaction's coordinator is asked
+// whether the producer's ongoing transaction added the partition, here
+// when this broker coordinates the transactional ID, else through the
+// coordinator's admin API (POST /v1/txn-verify), which answers only for
+// what it coordinates itself. Departure: Kafka's leaders send
+// AddPartitionsToTxn v4 (verify only) to the coordinator; here the
+// brokers already call each other's admin API for the markers.
+type txnVerifier struct{ b *Broker }
+
+var _ partition.TxnVerifier = txnVerifier{}
+
+// Enabled: kafka.transaction-partition-verification, once every broker
+// applies the append guard (raftsm.LevelTxnVerification).
+func (v txnVerifier) Enabled() bool {
+	return v.b.cfg.Kafka.TransactionPartitionVerification && v.b.cluster != nil &&
+		v.b.cluster.RequireLevel(raftsm.LevelTxnVerification, "transaction verification") == nil
+}
+
+func (v txnVerifier) Verify(ctx context.Context, txnID string, pid int64, epoch int16, tp partition.TP) error {
+	q := txnVerifyRequest{TransactionalID: txnID, ProducerID: pid, ProducerEpoch: epoch, Topic: tp.Topic, Partition: tp.Partition}
+	node, err := v.b.txns.Coordinator(txnID)
+	switch {
+	case err != nil:
+	case node == v.b.cfg.NodeID:
+		err = v.b.txns.VerifyPartition(ctx, txnID, pid, epoch, q.tp())
+	default:
+		err = v.post(ctx, node, q)
+	}
+	// The coordinator's error is kept as text only: what the producer is
+	// answered is the partition error alone.
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, txn.ErrInvalidTxnState), errors.Is(err, txn.ErrInvalidProducerIDMapping):
+		return fmt.Errorf("%w: %s", partition.ErrInvalidTxnState, err.Error())
+	case errors.Is(err, txn.ErrProducerFenced):
+		return fmt.Errorf("%w: %s", partition.ErrInvalidProducerEpoch, err.Error())
+	default:
+		// Kafka answers NOT_ENOUGH_REPLICAS (retriable for every client)
+		// for a coordinator it cannot reach or that is busy.
+		return fmt.Errorf("%w: %s", partition.ErrTxnVerification, err.Error())
+	}
+}
+
+// txnVerifyRequest is the body of POST /v1/txn-verify.
+type txnVerifyRequest struct {
+	TransactionalID string `json:"transactional_id"`
+	ProducerID      int64  `json:"producer_id"`
+	ProducerEpoch   int16  `json:"producer_epoch"`
+	Topic           string `json:"topic"`
+	Partition       int32  `json:"partition"`
+}
+
+func (q txnVerifyRequest) tp() txn.TopicPartition {
+	return txn.TopicPartition{Topic: q.Topic, Partition: q.Partition}
+}
+
+// txnVerifyRefusals name, in POST /v1/txn-verify's 409 answers, the
+// coordinator's refusals; any other failure is a 503.
+var txnVerifyRefusals = map[string]error{
+	"invalid_txn_state":           txn.ErrInvalidTxnState,
+	"invalid_producer_id_mapping": txn.ErrInvalidProducerIDMapping,
+	"producer_fenced":             txn.ErrProducerFenced,
+}
+
+// post asks another broker, the transactional ID's coordinator.
+func (v txnVerifier) post(ctx context.Context, node int32, q txnVerifyRequest) error {
+	r, ok := v.b.cluster.BrokerRecord(node)
+	if !ok || r.HTTP == "" {
+		return fmt.Errorf("coordinator broker %d: no admin address known", node)
+	}
+	body, err := json.Marshal(q)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, peerTimeout)
+	defer cancel()
+	resp, err := v.b.admin.Do(ctx, http.MethodPost, r.HTTP, "/v1/txn-verify", bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("coordinator broker %d: %w", node, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	var out struct {
+		Error   string `json:"error"`
+		Refusal string `json:"refusal"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	if refusal, ok := txnVerifyRefusals[out.Refusal]; ok && resp.StatusCode == http.StatusConflict {
+		return fmt.Errorf("%w (coordinator broker %d: %s)", refusal, node, out.Error)
+	}
+	return fmt.Errorf("coordinator broker %d: POST /v1/txn-verify: %s: %s", node, resp.Status, out.Error)
+}
+
+// handleTxnVerify serves POST /v1/txn-verify: a partition leader asks
+// whether a transaction this broker coordinates added a partition. 204:
+// it did; 409 with a refusal: it did not (or the producer is fenced); 503:
+// this broker cannot answer (not the coordinator, loading, the end being
+// written), and the leader's producer retries.
+func (b *Broker) handleTxnVerify(w http.ResponseWriter, r *http.Request) {
+	var q txnVerifyRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&q); err != nil {
+		writeError(w, http.StatusBadRequest, "decode verification: "+err.Error())
+		return
+	}
+	if q.TransactionalID == "" || q.ProducerID < 0 || q.ProducerEpoch < 0 || q.Topic == "" || q.Partition < 0 {
+		writeError(w, http.StatusBadRequest, "verification needs a transactional ID, producer ID and epoch, topic and partition")
+		return
+	}
+	err := b.txns.VerifyPartition(r.Context(), q.TransactionalID, q.ProducerID, q.ProducerEpoch, q.tp())
+	if err == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	for name, refusal := range txnVerifyRefusals {
+		if errors.Is(err, refusal) {
+			writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error(), "refusal": name})
+			return
+		}
+	}
+	writeError(w, http.StatusServiceUnavailable, err.Error())
+}
