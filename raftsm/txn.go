@@ -213,6 +213,14 @@ func (p *Partition) AbortedIndex(end int64) ([]AbortedMarker, error) {
 	return p.abortedBetween(0, end)
 }
 
+// AbortedMarkers returns the aborted transactions whose records overlap
+// [from, to): marker at or after from, first offset below to, by marker
+// offset (what a tiered segment of that range lists). It reads the
+// applied state, so it may run concurrently with Update.
+func (p *Partition) AbortedMarkers(from, to int64) ([]AbortedMarker, error) {
+	return p.abortedBetween(from, to)
+}
+
 // abortedBetween returns the aborted transactions whose marker is at or
 // after from and whose first offset is below to, by marker offset.
 func (p *Partition) abortedBetween(from, to int64) ([]AbortedMarker, error) {

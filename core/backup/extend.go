@@ -1,10 +1,12 @@
 package backup
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -68,12 +70,13 @@ func ExtendSegments(ctx context.Context, store *tiering.Store, d *Data) ([]strin
 				notes = append(notes, fmt.Sprintf("%s/%d: %d segment objects start at offset %d; the restore stops there", p.Topic, p.Partition, len(cands), end))
 				break
 			}
-			s, err := segmentOf(ctx, segs, cands[0], prefix)
+			s, aborted, err := segmentOf(ctx, segs, cands[0], prefix)
 			if err != nil {
 				notes = append(notes, fmt.Sprintf("%s/%d: segment object segments/%s is unusable (%v); the restore stops at offset %d", p.Topic, p.Partition, cands[0].Key, err, end))
 				break
 			}
 			p.Segments = append(p.Segments, s)
+			p.Aborted = mergeAborted(p.Aborted, aborted)
 			end = s.End
 			added++
 		}
@@ -101,34 +104,52 @@ func parseSegmentKey(name string) (base, end int64, epoch int32, ok bool) {
 }
 
 // segmentOf reads and verifies an object's index and footer and returns its
-// manifest entry.
-func segmentOf(ctx context.Context, segs *tiering.Store, o driver.Object, prefix string) (Segment, error) {
+// manifest entry and the aborted transactions it lists.
+func segmentOf(ctx context.Context, segs *tiering.Store, o driver.Object, prefix string) (Segment, []AbortedTxn, error) {
 	base, end, epoch, _ := parseSegmentKey(strings.TrimPrefix(o.Key, prefix))
 	if o.Size < segment.FooterSize {
-		return Segment{}, fmt.Errorf("%d bytes", o.Size)
+		return Segment{}, nil, fmt.Errorf("%d bytes", o.Size)
 	}
 	foot, err := readRange(ctx, segs, o.Key, o.Size-segment.FooterSize, segment.FooterSize)
 	if err != nil {
-		return Segment{}, err
+		return Segment{}, nil, err
 	}
 	f, err := segment.ParseFooter(foot)
 	if err != nil {
-		return Segment{}, err
+		return Segment{}, nil, err
 	}
 	if f.IndexPos+f.TailSize() != o.Size || f.BaseOffset != base || f.EndOffset != end {
-		return Segment{}, fmt.Errorf("footer [%d, %d) of %d bytes does not match the object's name and size", f.BaseOffset, f.EndOffset, f.IndexPos+f.TailSize())
+		return Segment{}, nil, fmt.Errorf("footer [%d, %d) of %d bytes does not match the object's name and size", f.BaseOffset, f.EndOffset, f.IndexPos+f.TailSize())
 	}
 	tail, err := readRange(ctx, segs, o.Key, f.IndexPos, f.TailSize())
 	if err != nil {
-		return Segment{}, err
+		return Segment{}, nil, err
 	}
-	if _, err := segment.ParseIndex(tail); err != nil {
-		return Segment{}, err
+	ix, err := segment.ParseIndex(tail)
+	if err != nil {
+		return Segment{}, nil, err
+	}
+	aborted := make([]AbortedTxn, len(ix.Aborted))
+	for i, a := range ix.Aborted {
+		aborted[i] = AbortedTxn(a)
 	}
 	return Segment{
 		Base: base, End: end, Key: o.Key, Size: o.Size, IndexPos: f.IndexPos, DataBytes: f.DataLen,
 		MaxTimestamp: f.MaxTimestamp, LeaderEpoch: epoch, UploadedAt: o.ModTime.UnixMilli(),
-	}, nil
+	}, aborted, nil
+}
+
+// mergeAborted adds the aborted transactions of add that a are missing
+// (one transaction is listed by every segment it overlaps, and by the
+// backup), keeping them by marker offset.
+func mergeAborted(a, add []AbortedTxn) []AbortedTxn {
+	for _, t := range add {
+		i, found := slices.BinarySearchFunc(a, t.MarkerOffset, func(x AbortedTxn, m int64) int { return cmp.Compare(x.MarkerOffset, m) })
+		if !found {
+			a = slices.Insert(a, i, t)
+		}
+	}
+	return a
 }
 
 func readRange(ctx context.Context, s *tiering.Store, key string, off, n int64) ([]byte, error) {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +16,8 @@ import (
 )
 
 // segmentObject builds a real segment object of one-record batches for
-// offsets [base, end).
-func segmentObject(t *testing.T, base, end int64) []byte {
+// offsets [base, end), listing the aborted transactions given.
+func segmentObject(t *testing.T, base, end int64, aborted ...segment.AbortedTxn) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w := segment.NewWriter(&buf)
@@ -37,7 +38,7 @@ func segmentObject(t *testing.T, base, end int64) []byte {
 			t.Fatal(err)
 		}
 	}
-	if _, err := w.Close(); err != nil {
+	if _, err := w.CloseAborted(aborted); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -47,9 +48,9 @@ func TestExtendSegments(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t)
 	const id = "00112233445566778899aabbccddeeff"
-	put := func(p int, base, end int64, epoch int, mangle bool) backup.Segment {
+	put := func(p int, base, end int64, epoch int, mangle bool, aborted ...segment.AbortedTxn) backup.Segment {
 		t.Helper()
-		obj := segmentObject(t, base, end)
+		obj := segmentObject(t, base, end, aborted...)
 		if mangle {
 			obj[len(obj)-100] ^= 1 // inside the index: its CRC fails
 		}
@@ -59,11 +60,19 @@ func TestExtendSegments(t *testing.T) {
 		}
 		return backup.Segment{Base: base, End: end, Key: key, Size: int64(len(obj))}
 	}
-	first := put(0, 0, 10, 1, false)
-	put(0, 10, 20, 1, false)
-	put(0, 20, 30, 2, false)
-	put(0, 30, 40, 2, true)  // corrupt: the chain stops before it
-	put(0, 50, 60, 2, false) // after a gap
+	// Aborted transactions: one in the backup, the others listed by the
+	// segments uploaded after it (a transaction overlapping two segments
+	// is listed by both; one whose marker is past the recovery point still
+	// hides its records).
+	inBackup := backup.AbortedTxn{ProducerID: 5, FirstOffset: 2, MarkerOffset: 8}
+	a6 := segment.AbortedTxn{ProducerID: 6, FirstOffset: 9, MarkerOffset: 15}
+	a7 := segment.AbortedTxn{ProducerID: 7, FirstOffset: 18, MarkerOffset: 25}
+	a8 := segment.AbortedTxn{ProducerID: 8, FirstOffset: 27, MarkerOffset: 45}
+	first := put(0, 0, 10, 1, false, segment.AbortedTxn(inBackup))
+	put(0, 10, 20, 1, false, a6, a7)
+	put(0, 20, 30, 2, false, a7, a8)
+	put(0, 30, 40, 2, true, segment.AbortedTxn{ProducerID: 9, FirstOffset: 31, MarkerOffset: 33}, a8) // corrupt: the chain stops before it
+	put(0, 50, 60, 2, false)                                                                          // after a gap
 	p1 := put(1, 0, 5, 1, false)
 	put(1, 5, 8, 1, false)
 	put(1, 5, 9, 2, false) // two histories from 5: stop there
@@ -73,7 +82,7 @@ func TestExtendSegments(t *testing.T) {
 		Topics: []backup.Topic{{Name: "orders", ID: id, Configs: map[string]string{}, Partitions: 3, ReplicationFactor: 1}},
 		Groups: []backup.Group{},
 		Partitions: []backup.Partition{
-			{Topic: "orders", Partition: 0, TieredEnd: 10, HighWatermark: 12, Segments: []backup.Segment{first}},
+			{Topic: "orders", Partition: 0, TieredEnd: 10, HighWatermark: 12, Segments: []backup.Segment{first}, Aborted: []backup.AbortedTxn{inBackup}},
 			{Topic: "orders", Partition: 1, TieredEnd: 5, HighWatermark: 5, Segments: []backup.Segment{p1}},
 			{Topic: "orders", Partition: 2, HighWatermark: 0, Segments: []backup.Segment{}},
 		},
@@ -91,6 +100,10 @@ func TestExtendSegments(t *testing.T) {
 		if _, end := got.Restored(); end != want || got.TieredEnd != want {
 			t.Errorf("partition %d restores to %d (tiered end %d), want %d; segments %+v", i, end, got.TieredEnd, want, got.Segments)
 		}
+	}
+	wantAborted := []backup.AbortedTxn{inBackup, backup.AbortedTxn(a6), backup.AbortedTxn(a7), backup.AbortedTxn(a8)}
+	if got := p.Data.Partitions[0].Aborted; !slices.Equal(got, wantAborted) {
+		t.Errorf("aborted transactions %+v, want %+v", got, wantAborted)
 	}
 	s2 := p.Data.Partitions[0].Segments[2]
 	if s2.LeaderEpoch != 2 || s2.MaxTimestamp != 290 || s2.IndexPos <= 0 || s2.DataBytes != s2.IndexPos || s2.UploadedAt == 0 {

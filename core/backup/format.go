@@ -258,7 +258,8 @@ type Partition struct {
 	Segments      []Segment `json:"segments"`
 	// Aborted lists the transactions aborted in the tiered range, by
 	// marker offset, so that read_committed consumers of a restored
-	// partition still skip their records.
+	// partition still skip their records; ExtendSegments adds those the
+	// segments uploaded after the backup list.
 	Aborted []AbortedTxn `json:"aborted_transactions,omitempty"`
 }
 

@@ -82,6 +82,11 @@ func (c *Config) defaults() {
 // (core/cluster.Service).
 type Topics interface {
 	Topic(name string) (cluster.Topic, bool)
+	// RequireLevel fails while any broker runs a release below the
+	// command level (raftsm.CommandLevel): segments that list aborted
+	// transactions (format version 2) are written only once every broker
+	// reads them.
+	RequireLevel(level uint16, what string) error
 }
 
 // Manager runs tiered storage for the partitions this broker leads. Start

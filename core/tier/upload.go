@@ -2,6 +2,7 @@ package tier
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -53,7 +54,8 @@ func (m *Manager) uploadNext(ctx context.Context, r partition.Led, t cluster.Top
 		return false, fmt.Errorf("segment file: %w", err)
 	}
 	defer func() { f.Close(); os.Remove(f.Name()) }()
-	info, err := buildSegment(f, lg, s.segmentBytes)
+	withAborted := m.topics.RequireLevel(raftsm.LevelTxnVerification, "segments listing aborted transactions") == nil
+	info, err := buildSegment(f, lg, s.segmentBytes, withAborted)
 	if err != nil || info.Batches == 0 {
 		return false, err
 	}
@@ -125,31 +127,76 @@ func (m *Manager) referenced(lg *raftsm.Partition, key string) bool {
 
 // buildSegment writes the next segment of lg to f: the committed batches
 // from the tiered end (or the local start, when retention removed data
-// before it was tiered), up to segmentBytes (at least one batch).
-func buildSegment(f *os.File, lg *raftsm.Partition, segmentBytes int64) (segment.Info, error) {
+// before it was tiered), up to segmentBytes (at least one batch) and below
+// the last stable offset, as Kafka tiers: every transaction with records in
+// the segment has ended, so withAborted can list the aborted ones in it
+// (segment format version 2), and a partition restored from its segments
+// alone hides them too. A transaction left open holds tiering back, as it
+// holds read_committed consumers (chronik_last_stable_offset_stuck_max_seconds).
+func buildSegment(f *os.File, lg *raftsm.Partition, segmentBytes int64, withAborted bool) (segment.Info, error) {
 	from := max(lg.TieredEnd(), lg.LocalStartOffset())
-	w := segment.NewWriter(f)
-	var written int64
+	stable := lg.LastStableOffset()
+	for {
+		w := segment.NewWriter(f)
+		written, batches, err := appendSegment(w, lg, from, stable, segmentBytes)
+		if err != nil || batches == 0 {
+			return segment.Info{}, err
+		}
+		var aborted []segment.AbortedTxn
+		if withAborted {
+			base, end := w.Offsets()
+			idx, err := lg.AbortedMarkers(base, end)
+			if err != nil {
+				return segment.Info{}, fmt.Errorf("build segment from %d: aborted transactions: %w", from, err)
+			}
+			if len(idx) > segment.MaxAborted && batches > 1 {
+				// More than one object lists: cut it smaller.
+				segmentBytes = written / 2
+				if err := rewind(f); err != nil {
+					return segment.Info{}, err
+				}
+				continue
+			}
+			aborted = make([]segment.AbortedTxn, len(idx))
+			for i, a := range idx {
+				aborted[i] = segment.AbortedTxn(a)
+			}
+		}
+		info, err := w.CloseAborted(aborted)
+		if err != nil {
+			return segment.Info{}, err
+		}
+		return info, f.Sync()
+	}
+}
+
+// appendSegment appends the batches of lg from offset from and below
+// stable to w, up to segmentBytes (at least one batch), and returns the
+// bytes and batches appended.
+func appendSegment(w *segment.Writer, lg *raftsm.Partition, from, stable, segmentBytes int64) (written int64, batches int, err error) {
 	var werr error
-	err := lg.ScanBatches(from, func(b []byte) bool {
-		if written > 0 && written+int64(len(b)) > segmentBytes {
+	err = lg.ScanBatches(from, func(b []byte) bool {
+		if written > 0 && written+int64(len(b)) > segmentBytes || int64(binary.BigEndian.Uint64(b)) >= stable {
 			return false
 		}
 		if werr = w.Append(b); werr != nil {
 			return false
 		}
 		written += int64(len(b))
+		batches++
 		return true
 	})
 	if err = errors.Join(err, werr); err != nil {
-		return segment.Info{}, fmt.Errorf("build segment from %d: %w", from, err)
+		return 0, 0, fmt.Errorf("build segment from %d: %w", from, err)
 	}
-	if written == 0 {
-		return segment.Info{}, nil
+	return written, batches, nil
+}
+
+// rewind empties f for another try.
+func rewind(f *os.File) error {
+	if err := f.Truncate(0); err != nil {
+		return err
 	}
-	info, err := w.Close()
-	if err != nil {
-		return segment.Info{}, err
-	}
-	return info, f.Sync()
+	_, err := f.Seek(0, 0)
+	return err
 }

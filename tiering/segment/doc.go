@@ -8,9 +8,10 @@
 //
 // Objects are stored forever and read by every later version of Chronik, so
 // this layout never changes in place: a change takes a new format version,
-// and readers keep reading version 1. All integers are big-endian.
+// and readers keep reading the earlier ones (1 and 2 now). All integers are
+// big-endian.
 //
-//	object = data | offset index | time index | footer
+//	object = data | offset index | time index | aborted transactions | footer
 //
 // data is the batches, concatenated in offset order exactly as the Writer
 // received them (Kafka RecordBatch v2, baseOffset and partitionLeaderEpoch
@@ -37,12 +38,26 @@
 //	                               and every chunk before it (non-decreasing)
 //	  8    8 offset        int64   the chunk's base offset
 //
+// The aborted transactions (version 2 only) follow, one 24-byte entry per
+// transaction of the partition's aborted index whose records overlap the
+// object (its marker at or after the base offset, its first batch before
+// the end offset), in marker offset order, so that a partition restored
+// from the objects alone still hides them from read_committed consumers:
+//
+//	off size field
+//	  0    8 producer ID   int64
+//	  8    8 first offset  int64   of its first batch; may precede the base offset
+//	 16    8 marker offset int64   of its abort marker; may follow the end offset
+//
+// An object without aborted transactions is version 1, and has none of
+// these bytes (every object written before version 2 existed is one).
+//
 // The footer closes the object; it is FooterSize (80) bytes:
 //
 //	off size field
 //	  0    8 magic         "CHRNKSEG"
-//	  8    2 version       uint16  1
-//	 10    2 reserved      uint16  0
+//	  8    2 version       uint16  1, or 2 with aborted transactions
+//	 10    2 aborted count uint16  0 in version 1 (reserved), at least 1 in version 2
 //	 12    4 chunk count   uint32  at least 1
 //	 16    8 base offset   int64   first offset of the first batch
 //	 24    8 end offset    int64   last offset of the last batch + 1
@@ -51,7 +66,7 @@
 //	 48    8 record count  int64   sum of the batches' recordCount
 //	 56    8 batch count   int64
 //	 64    8 max timestamp int64   largest batch maxTimestamp
-//	 72    4 index crc     uint32  CRC-32C of offset index ‖ time index
+//	 72    4 index crc     uint32  CRC-32C of offset index ‖ time index ‖ aborted transactions
 //	 76    4 footer crc    uint32  CRC-32C of footer bytes 0–75
 //
 // Chunks are in ascending offset order and do not overlap. The Writer never

@@ -21,27 +21,36 @@ var (
 
 // Format constants; doc.go describes the layout they belong to.
 const (
-	// Version is the format version this package writes, and the only one it
-	// reads.
+	// Version is the format version of objects without aborted
+	// transactions: this package writes it for them, as every release did.
 	Version = 1
+	// VersionAborted is the format version of objects that list aborted
+	// transactions (doc.go). ParseFooter accepts both.
+	VersionAborted = 2
 	// FooterSize is the size of the footer that ends every object.
 	FooterSize = 80
+	// MaxAborted is the most aborted transactions one object lists (the
+	// footer's count is a uint16).
+	MaxAborted = math.MaxUint16
 
-	magic           = "CHRNKSEG"
-	offsetEntrySize = 32
-	timeEntrySize   = 16
-	entrySize       = offsetEntrySize + timeEntrySize
+	magic            = "CHRNKSEG"
+	offsetEntrySize  = 32
+	timeEntrySize    = 16
+	entrySize        = offsetEntrySize + timeEntrySize
+	abortedEntrySize = 24
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // TailSize is the size of everything from the index position to the end of
-// an object of n chunks: both indexes and the footer.
+// an object of n chunks without aborted transactions: both indexes and the
+// footer.
 func TailSize(n int) int64 { return int64(n)*entrySize + FooterSize }
 
 // Footer is the decoded footer of an object.
 type Footer struct {
-	// Version is the format version; ParseFooter accepts only Version.
+	// Version is the format version: Version, or VersionAborted when the
+	// object lists aborted transactions.
 	Version uint16
 	// BaseOffset is the first offset of the first batch.
 	BaseOffset int64
@@ -59,13 +68,19 @@ type Footer struct {
 	Batches int64
 	// MaxTimestamp is the largest batch maxTimestamp.
 	MaxTimestamp int64
-	// IndexCRC is the CRC-32C of the offset index and time index.
+	// Aborted is how many aborted transactions the object lists (0 in
+	// version 1).
+	Aborted int
+	// IndexCRC is the CRC-32C of the offset index, the time index and the
+	// aborted transactions.
 	IndexCRC uint32
 }
 
 // TailSize is the size of everything from f.IndexPos to the end of the
 // object, the byte range ParseIndex wants.
-func (f *Footer) TailSize() int64 { return TailSize(f.ChunkCount) }
+func (f *Footer) TailSize() int64 {
+	return TailSize(f.ChunkCount) + int64(f.Aborted)*abortedEntrySize
+}
 
 // ParseFooter decodes and checks the footer in the last FooterSize bytes of
 // b (b may be the footer alone, the tail, or the whole object). Errors wrap
@@ -82,11 +97,17 @@ func ParseFooter(b []byte) (Footer, error) {
 		return Footer{}, corruptf("footer: crc %#08x, footer says %#08x", got, want)
 	}
 	f := Footer{Version: binary.BigEndian.Uint16(b[8:])}
-	if f.Version != Version {
-		return Footer{}, fmt.Errorf("%w %d (this reader knows %d)", ErrUnsupportedVersion, f.Version, Version)
-	}
-	if r := binary.BigEndian.Uint16(b[10:]); r != 0 {
-		return Footer{}, corruptf("footer: reserved field is %#04x, want 0", r)
+	switch f.Version {
+	case Version:
+		if r := binary.BigEndian.Uint16(b[10:]); r != 0 {
+			return Footer{}, corruptf("footer: reserved field is %#04x, want 0", r)
+		}
+	case VersionAborted:
+		if f.Aborted = int(binary.BigEndian.Uint16(b[10:])); f.Aborted == 0 {
+			return Footer{}, corruptf("footer: version %d lists no aborted transaction", f.Version)
+		}
+	default:
+		return Footer{}, fmt.Errorf("%w %d (this reader knows %d and %d)", ErrUnsupportedVersion, f.Version, Version, VersionAborted)
 	}
 	chunks := uint64(binary.BigEndian.Uint32(b[12:]))
 	dataLen := binary.BigEndian.Uint64(b[32:])
@@ -108,7 +129,7 @@ func ParseFooter(b []byte) (Footer, error) {
 		return Footer{}, corruptf("footer: offsets [%d, %d)", f.BaseOffset, f.EndOffset)
 	case indexPos != dataLen:
 		return Footer{}, corruptf("footer: index position %d, data length %d", indexPos, dataLen)
-	case dataLen > math.MaxInt64-uint64(TailSize(int(chunks))):
+	case dataLen > math.MaxInt64-uint64(TailSize(int(chunks))+int64(f.Aborted)*abortedEntrySize):
 		return Footer{}, corruptf("footer: data length %d", dataLen)
 	case batches < chunks || batches > dataLen/batchHeaderSize || batches > uint64(f.EndOffset-f.BaseOffset):
 		return Footer{}, corruptf("footer: %d batches in %d chunks, %d bytes, offsets [%d, %d)",
@@ -129,7 +150,7 @@ func appendFooter(dst []byte, f *Footer) []byte {
 	start := len(dst)
 	dst = append(dst, magic...)
 	dst = binary.BigEndian.AppendUint16(dst, f.Version)
-	dst = binary.BigEndian.AppendUint16(dst, 0)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(f.Aborted))
 	dst = binary.BigEndian.AppendUint32(dst, uint32(f.ChunkCount))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(f.BaseOffset))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(f.EndOffset))

@@ -18,6 +18,8 @@ func FuzzParseIndex(f *testing.F) {
 	}
 	obj, info := writeObject(f, makeBatches(f, 0, 0))
 	f.Add(obj[info.IndexPos:])
+	obj, info = writeAborted(f, makeBatches(f, 10, 10, 100), []segment.AbortedTxn{{ProducerID: 7, FirstOffset: 3, MarkerOffset: 10}, {ProducerID: 8, FirstOffset: 11, MarkerOffset: 40}})
+	f.Add(obj[info.IndexPos:])
 	f.Add(obj[len(obj)-segment.FooterSize:])
 	f.Add([]byte{})
 	f.Add([]byte("CHRNKSEG"))
@@ -33,7 +35,7 @@ func FuzzParseIndex(f *testing.F) {
 				continue
 			}
 			checkIndex(t, ix)
-			if segment.TailSize(len(ix.Chunks)) != int64(len(b)) {
+			if segment.TailSize(len(ix.Chunks))+24*int64(len(ix.Aborted)) != int64(len(b)) || len(ix.Aborted) != ix.Footer.Aborted {
 				t.Fatalf("parsed %d chunks from a %d-byte tail", len(ix.Chunks), len(b))
 			}
 			f, err := segment.ParseFooter(b)

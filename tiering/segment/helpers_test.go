@@ -78,6 +78,24 @@ func writeObject(tb testing.TB, batches [][]byte, opts ...segment.Option) ([]byt
 	return buf.Bytes(), info
 }
 
+// writeAborted writes batches into a new object that lists aborted
+// transactions.
+func writeAborted(tb testing.TB, batches [][]byte, aborted []segment.AbortedTxn) ([]byte, segment.Info) {
+	tb.Helper()
+	var buf bytes.Buffer
+	w := segment.NewWriter(&buf)
+	for i, b := range batches {
+		if err := w.Append(b); err != nil {
+			tb.Fatalf("Append(batch %d): %v", i, err)
+		}
+	}
+	info, err := w.CloseAborted(aborted)
+	if err != nil {
+		tb.Fatalf("CloseAborted: %v", err)
+	}
+	return buf.Bytes(), info
+}
+
 // reseal recomputes the index and footer CRCs of a tail (or object) in
 // place, so that tests reach the checks behind them. It pins where the
 // layout keeps the CRCs.

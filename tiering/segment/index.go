@@ -2,6 +2,7 @@ package segment
 
 import (
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"math"
 	"sort"
@@ -32,6 +33,19 @@ type Index struct {
 	Footer
 	// Chunks are the chunks in offset order.
 	Chunks []Chunk
+	// Aborted are the aborted transactions the object lists, by marker
+	// offset (version 2; none in version 1).
+	Aborted []AbortedTxn
+}
+
+// AbortedTxn is an aborted transaction whose records overlap an object:
+// its producer, the offset of its first batch (it may precede the
+// object's base offset) and of its abort marker (it may follow the
+// object's end offset), as a partition's aborted index holds them.
+type AbortedTxn struct {
+	ProducerID   int64
+	FirstOffset  int64
+	MarkerOffset int64
 }
 
 // ParseIndex parses and checks the tail of an object, everything from the
@@ -52,7 +66,7 @@ func ParseIndex(tail []byte) (*Index, error) {
 		return nil, corruptf("index crc %#08x, footer says %#08x", got, f.IndexCRC)
 	}
 	n := f.ChunkCount
-	offIdx, timeIdx := idx[:n*offsetEntrySize], idx[n*offsetEntrySize:]
+	offIdx, timeIdx := idx[:n*offsetEntrySize], idx[n*offsetEntrySize:n*entrySize]
 
 	ix := &Index{Footer: f, Chunks: make([]Chunk, n)}
 	var pos int64
@@ -95,7 +109,45 @@ func ParseIndex(tail []byte) (*Index, error) {
 	case last.MaxTimestamp != f.MaxTimestamp:
 		return nil, corruptf("time index max timestamp %d, footer says %d", last.MaxTimestamp, f.MaxTimestamp)
 	}
+	if f.Aborted > 0 {
+		if ix.Aborted, err = parseAborted(idx[n*entrySize:], &f); err != nil {
+			return nil, err
+		}
+	}
 	return ix, nil
+}
+
+// parseAborted decodes the aborted transactions of a version 2 object and
+// checks that each overlaps the object and that they are in marker order.
+func parseAborted(b []byte, f *Footer) ([]AbortedTxn, error) {
+	out := make([]AbortedTxn, f.Aborted)
+	for i := range out {
+		e := b[i*abortedEntrySize:]
+		a := AbortedTxn{
+			ProducerID:   int64(binary.BigEndian.Uint64(e)),
+			FirstOffset:  int64(binary.BigEndian.Uint64(e[8:])),
+			MarkerOffset: int64(binary.BigEndian.Uint64(e[16:])),
+		}
+		if err := a.check(f.BaseOffset, f.EndOffset); err != nil {
+			return nil, corruptf("aborted transaction %d: %w", i, err)
+		}
+		if i > 0 && a.MarkerOffset <= out[i-1].MarkerOffset {
+			return nil, corruptf("aborted transaction %d: marker offset %d, not after %d", i, a.MarkerOffset, out[i-1].MarkerOffset)
+		}
+		out[i] = a
+	}
+	return out, nil
+}
+
+// check reports whether a is a transaction that overlaps [base, end).
+func (a AbortedTxn) check(base, end int64) error {
+	switch {
+	case a.ProducerID < 0 || a.FirstOffset < 0 || a.MarkerOffset <= a.FirstOffset:
+		return fmt.Errorf("producer %d, offsets [%d, %d]", a.ProducerID, a.FirstOffset, a.MarkerOffset)
+	case a.MarkerOffset < base || a.FirstOffset >= end:
+		return fmt.Errorf("offsets [%d, %d] do not overlap [%d, %d)", a.FirstOffset, a.MarkerOffset, base, end)
+	}
+	return nil
 }
 
 // ChunkFor returns the index of the chunk to read for offset: the first

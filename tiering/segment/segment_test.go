@@ -430,7 +430,13 @@ func TestParseIndexRejects(t *testing.T) {
 		{"extra byte in front", func(b []byte) []byte { return append([]byte{0}, b...) }, segment.ErrCorrupt},
 		{"missing entry", func(b []byte) []byte { return b[48:] }, segment.ErrCorrupt},
 		{"magic", func(b []byte) []byte { b[foot] = 'X'; return b }, segment.ErrCorrupt},
-		{"version 2", func(b []byte) []byte { be.PutUint16(b[foot+8:], 2); return b }, segment.ErrUnsupportedVersion},
+		{"version 3", func(b []byte) []byte { be.PutUint16(b[foot+8:], 3); return b }, segment.ErrUnsupportedVersion},
+		{"version 2 without aborted transactions", func(b []byte) []byte { be.PutUint16(b[foot+8:], 2); return b }, segment.ErrCorrupt},
+		{"version 2 with an aborted transaction not there", func(b []byte) []byte {
+			be.PutUint16(b[foot+8:], 2)
+			be.PutUint16(b[foot+10:], 1)
+			return b
+		}, segment.ErrCorrupt},
 		{"reserved", func(b []byte) []byte { b[foot+11] = 1; return b }, segment.ErrCorrupt},
 		{"no chunks", func(b []byte) []byte { be.PutUint32(b[foot+12:], 0); return b }, segment.ErrCorrupt},
 		{"chunk count", func(b []byte) []byte { be.PutUint32(b[foot+12:], 3); return b }, segment.ErrCorrupt},
@@ -524,5 +530,75 @@ func TestGapBetweenChunks(t *testing.T) {
 		if got, ok := ix.ChunkFor(off); !ok || got != want {
 			t.Errorf("ChunkFor(%d) = %d, %v; want %d, true", off, got, ok, want)
 		}
+	}
+}
+
+// TestAbortedTransactions: an object that lists aborted transactions is
+// version 2, with its entries between the time index and the footer; one
+// without stays byte for byte version 1; bad lists are refused on writing
+// and on reading.
+func TestAbortedTransactions(t *testing.T) {
+	batches := makeBatches(t, 10, 100, 100) // offsets 10 to 12
+	aborted := []segment.AbortedTxn{
+		{ProducerID: 7, FirstOffset: 2, MarkerOffset: 10},  // began before the object
+		{ProducerID: 8, FirstOffset: 11, MarkerOffset: 90}, // ends after it
+	}
+	obj, info := writeAborted(t, batches, aborted)
+	plain, pinfo := writeObject(t, batches)
+	if info.Size != pinfo.Size+2*24 || !bytes.Equal(obj[:info.IndexPos], plain[:pinfo.IndexPos]) {
+		t.Fatalf("object of %d bytes, want the same data and %d bytes more tail", info.Size, 2*24)
+	}
+	ix, err := segment.ParseIndex(obj[info.IndexPos:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkIndex(t, ix)
+	if ix.Version != segment.VersionAborted || ix.Footer.Aborted != 2 || !slices.Equal(ix.Aborted, aborted) {
+		t.Fatalf("version %d, aborted %+v, want 2 and %+v", ix.Version, ix.Aborted, aborted)
+	}
+	be := binary.BigEndian
+	entries := obj[info.Size-segment.FooterSize-48 : info.Size-segment.FooterSize]
+	if be.Uint64(entries[24:]) != 8 || be.Uint64(entries[32:]) != 11 || be.Uint64(entries[40:]) != 90 {
+		t.Fatalf("second entry bytes %x", entries[24:])
+	}
+	if v, n := be.Uint16(obj[info.Size-segment.FooterSize+8:]), be.Uint16(obj[info.Size-segment.FooterSize+10:]); v != 2 || n != 2 {
+		t.Fatalf("footer version %d count %d", v, n)
+	}
+	vix, err := segment.Verify(obj)
+	if err != nil || !slices.Equal(vix.Aborted, aborted) {
+		t.Fatalf("Verify: %v, aborted %+v", err, vix)
+	}
+	pix, err := segment.ParseIndex(plain[pinfo.IndexPos:])
+	if err != nil || pix.Version != segment.Version || pix.Aborted != nil {
+		t.Fatalf("object without aborted transactions: %v, %+v", err, pix)
+	}
+
+	for _, bad := range [][]segment.AbortedTxn{
+		{{ProducerID: 7, FirstOffset: 13, MarkerOffset: 20}}, // begins after the object
+		{{ProducerID: 7, FirstOffset: 1, MarkerOffset: 9}},   // ended before it
+		{{ProducerID: -1, FirstOffset: 1, MarkerOffset: 10}},
+		{{ProducerID: 7, FirstOffset: 10, MarkerOffset: 10}},
+		{aborted[1], aborted[0]}, // not in marker order
+	} {
+		w := segment.NewWriter(io.Discard)
+		for _, b := range batches {
+			if err := w.Append(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := w.CloseAborted(bad); !errors.Is(err, segment.ErrInvalidBatch) {
+			t.Fatalf("CloseAborted(%+v) = %v, want ErrInvalidBatch", bad, err)
+		}
+		// The Writer stays usable: the object closes without them.
+		if _, err := w.Close(); err != nil {
+			t.Fatalf("Close after a refused list: %v", err)
+		}
+	}
+	// Tampered entries (resealed) are caught on reading.
+	tail := slices.Clone(obj[info.IndexPos:])
+	at := len(tail) - segment.FooterSize - 48
+	be.PutUint64(tail[at+8:], 50) // first offset past the object's end
+	if _, err := segment.ParseIndex(reseal(tail)); !errors.Is(err, segment.ErrCorrupt) {
+		t.Fatalf("entry outside the object: %v", err)
 	}
 }

@@ -139,20 +139,43 @@ func (w *Writer) closeChunk() {
 	w.cur = Chunk{}
 }
 
+// Offsets returns the base offset and the end offset (last offset + 1) of
+// the batches appended so far; both are 0 before the first.
+func (w *Writer) Offsets() (base, end int64) { return w.base, w.next }
+
 // Close writes both indexes and the footer, flushes, and describes the
 // object. It fails with ErrEmpty if no batch was appended. Close does not
 // close the underlying writer; the Writer cannot be used after it.
-func (w *Writer) Close() (Info, error) {
+func (w *Writer) Close() (Info, error) { return w.CloseAborted(nil) }
+
+// CloseAborted is Close for an object that lists aborted transactions
+// (format version 2 when there are any): those of the partition's aborted
+// index that overlap the object, by marker offset, at most MaxAborted.
+// Errors for a list that does not fit wrap ErrInvalidBatch.
+func (w *Writer) CloseAborted(aborted []AbortedTxn) (Info, error) {
 	if w.closed {
 		return Info{}, ErrClosed
 	}
-	w.closed = true
 	if w.err != nil {
+		w.closed = true
 		return Info{}, w.err
 	}
 	if w.batches == 0 {
+		w.closed = true
 		return Info{}, ErrEmpty
 	}
+	if len(aborted) > MaxAborted {
+		return Info{}, fmt.Errorf("%w: %d aborted transactions, an object lists at most %d", ErrInvalidBatch, len(aborted), MaxAborted)
+	}
+	for i, a := range aborted {
+		if err := a.check(w.base, w.next); err != nil {
+			return Info{}, fmt.Errorf("%w: aborted transaction %d: %w", ErrInvalidBatch, i, err)
+		}
+		if i > 0 && a.MarkerOffset <= aborted[i-1].MarkerOffset {
+			return Info{}, fmt.Errorf("%w: aborted transactions not in marker order", ErrInvalidBatch)
+		}
+	}
+	w.closed = true
 	w.closeChunk()
 	if uint64(len(w.chunks)) > math.MaxUint32 {
 		return Info{}, fmt.Errorf("segment: %d chunks, the format holds at most %d", len(w.chunks), uint32(math.MaxUint32))
@@ -160,6 +183,7 @@ func (w *Writer) Close() (Info, error) {
 
 	f := Footer{
 		Version:      Version,
+		Aborted:      len(aborted),
 		BaseOffset:   w.base,
 		EndOffset:    w.next,
 		DataLen:      w.pos,
@@ -182,6 +206,14 @@ func (w *Writer) Close() (Info, error) {
 		c := &w.chunks[i]
 		tail = binary.BigEndian.AppendUint64(tail, uint64(c.MaxTimestamp))
 		tail = binary.BigEndian.AppendUint64(tail, uint64(c.BaseOffset))
+	}
+	if len(aborted) > 0 {
+		f.Version = VersionAborted
+		for _, a := range aborted {
+			tail = binary.BigEndian.AppendUint64(tail, uint64(a.ProducerID))
+			tail = binary.BigEndian.AppendUint64(tail, uint64(a.FirstOffset))
+			tail = binary.BigEndian.AppendUint64(tail, uint64(a.MarkerOffset))
+		}
 	}
 	f.IndexCRC = crc32.Checksum(tail, castagnoli)
 	tail = appendFooter(tail, &f)
