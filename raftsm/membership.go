@@ -84,7 +84,9 @@ const (
 	// transactions (partition command 15, coordinator commands 21–23).
 	LevelTransactions uint16 = 2
 	// LevelTxnVerification: appends guarded by the transaction
-	// coordinator's verification (the cmdAppendOpts guard flag, txn.go).
+	// coordinator's verification (the cmdAppendOpts guard flag, txn.go),
+	// and tiered segments that list aborted transactions (segment format
+	// version 2), which older releases cannot read.
 	LevelTxnVerification uint16 = 3
 )
 

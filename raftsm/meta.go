@@ -98,6 +98,7 @@ type Meta struct {
 	quotas         *quota.Set // replaced, never modified, when the quotas change
 
 	view atomic.Pointer[MetaView]
+	pids atomic.Int64 // nextProducerID, published after each Update
 }
 
 // NewMeta returns the meta state machine; onChange is called on the apply
@@ -184,6 +185,7 @@ func (m *Meta) load() error {
 	if err := m.loadQuotas(); err != nil {
 		return err
 	}
+	m.pids.Store(m.nextProducerID)
 	m.publish()
 	return nil
 }
@@ -231,11 +233,17 @@ func (m *Meta) Update(ents []sm.Entry) ([]sm.Entry, error) {
 	if err := m.store.apply(b); err != nil {
 		return nil, fmt.Errorf("raftsm: meta: apply: %w", err)
 	}
+	m.pids.Store(m.nextProducerID)
 	if changed {
 		m.publish()
 	}
 	return ents, nil
 }
+
+// NextProducerID is the first producer ID not yet handed out (blocks
+// reserved by brokers count as handed out). It may be read concurrently
+// with Update.
+func (m *Meta) NextProducerID() int64 { return m.pids.Load() }
 
 func (m *Meta) apply(b *pebble.Batch, cmd []byte) (sm.Result, bool) {
 	d := dec{b: cmd}

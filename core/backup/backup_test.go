@@ -33,6 +33,7 @@ func openStore(t *testing.T) *tiering.Store {
 
 func sample() *backup.Data {
 	return &backup.Data{
+		NextProducerID: 5000,
 		Topics: []backup.Topic{
 			{Name: "orders", ID: "00112233445566778899aabbccddeeff", Configs: map[string]string{"remote.storage.enable": "true", "segment.bytes": "65536"}, Partitions: 2, ReplicationFactor: 1},
 			{Name: "plain", ID: "ffeeddccbbaa99887766554433221100", Configs: map[string]string{}, Partitions: 1, ReplicationFactor: 1},
@@ -250,7 +251,7 @@ func TestWriteLoadRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.Topics != 2 || m.Partitions != 3 || m.Groups != 1 || m.Offsets != 1 || m.Segments != 2 || m.SegmentBytes != 22 || len(m.Objects) != 3 || m.SizeBytes == 0 {
+			if m.Topics != 2 || m.Partitions != 3 || m.Groups != 1 || m.Offsets != 1 || m.Segments != 2 || m.SegmentBytes != 22 || len(m.Objects) != 3 || m.SizeBytes == 0 || m.NextProducerID != 5000 {
 				t.Fatalf("manifest %+v", m)
 			}
 			shown, err := backup.Show(ctx, s, id)

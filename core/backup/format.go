@@ -78,6 +78,11 @@ type Data struct {
 	// Quotas are the client quotas, one per entity; a backup without any
 	// has no quotas object.
 	Quotas []Quota `json:"quotas,omitempty"`
+	// NextProducerID is the first producer ID the cluster had not handed
+	// out; the manifest keeps it (no object), and a restore reserves every
+	// ID below it, so no new producer gets the ID of one whose records
+	// were restored. 0 in backups from before it was kept.
+	NextProducerID int64 `json:"next_producer_id,omitempty"`
 }
 
 // ACL is one access control binding, its enumerations by the names
@@ -372,6 +377,8 @@ type Manifest struct {
 	ACLs int `json:"acls,omitempty"`
 	// Quotas counts the entities with client quotas.
 	Quotas int `json:"quotas,omitempty"`
+	// NextProducerID is Data.NextProducerID.
+	NextProducerID int64 `json:"next_producer_id,omitempty"`
 	// RecoveryPoint is, per partition, what a restore brings back:
 	// [LogStart, TieredEnd). HighWatermark is where the log ended when the
 	// backup was taken.
@@ -516,6 +523,9 @@ func decodeObject(o Object, stored []byte, v any) error {
 // well formed, partitions belong to topics, segments are contiguous, user
 // credentials are complete, ACLs valid and quotas valid, each listed once.
 func (d *Data) Validate() error {
+	if d.NextProducerID < 0 {
+		return fmt.Errorf("%w: next producer ID %d", ErrCorrupt, d.NextProducerID)
+	}
 	topics := map[string]Topic{}
 	ids := map[string]string{}
 	for _, t := range d.Topics {

@@ -137,6 +137,7 @@ func (b *Broker) collectBackup(ctx context.Context) (*backup.Data, error) {
 	if err := b.barrier(ctx, raftsm.MetaShardID); err != nil {
 		return nil, fmt.Errorf("meta shard: %w", err)
 	}
+	d.NextProducerID = b.cluster.NextProducerID()
 	for _, c := range b.cluster.ScramCredentials() {
 		d.Users = append(d.Users, backup.User{
 			Name: c.User, Mechanism: scramMechanismName(c.Mechanism), Iterations: c.Iterations,
@@ -362,6 +363,12 @@ func (b *Broker) restoreFromPlan(ctx context.Context) error {
 		log.Info("restore: topic created", "topic", t.Name, "id", t.ID, "partitions", t.Partitions, "progress", fmt.Sprintf("%d/%d", i+1, len(d.Topics)))
 	}
 
+	if d.NextProducerID > 0 {
+		if err := b.cluster.ReserveProducerIDs(ctx, d.NextProducerID); err != nil {
+			return fmt.Errorf("restore: producer IDs: %w (the restore plan stays in %s)", err, backup.PlanPath(b.cfg.DataDir))
+		}
+		log.Info("restore: producer IDs below the backup's reserved", "next_producer_id", d.NextProducerID)
+	}
 	users, err := b.restoreUsers(ctx, d.Users)
 	if err != nil {
 		return fmt.Errorf("restore: %w (the restore plan stays in %s)", err, backup.PlanPath(b.cfg.DataDir))

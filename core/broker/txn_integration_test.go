@@ -313,6 +313,10 @@ func TestTransactionsRestoredFromBackup(t *testing.T) {
 	runTxn(ctx, t, p, true, values("c1", 5)...)
 	runTxn(ctx, t, p, false, values("a1", 4)...)
 	runTxn(ctx, t, p, true, values("c2", 3)...)
+	oldID, _, err := p.ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	const end = 5 + 1 + 4 + 1 + 3 + 1 // records and a marker per transaction
 	waitTier(t, b.HTTPAddr(), "txn", 0, "everything tiered", func(ps tier.PartitionStatus) bool {
 		return ps.TieredEnd == end && ps.HighWatermark == end
@@ -357,6 +361,14 @@ func TestTransactionsRestoredFromBackup(t *testing.T) {
 	}
 	if got := readAll(ctx, t, seeds, "txn", false, 15); len(got) != 15 {
 		t.Fatalf("restored, read_uncommitted read %d records %v, want the 15 of the ended transactions", len(got), got)
+	}
+	// No new producer gets the ID of one whose records were restored.
+	if m.NextProducerID <= oldID {
+		t.Fatalf("backup keeps next producer ID %d, the writer had %d", m.NextProducerID, oldID)
+	}
+	newID, _, err := txnProducer(t, seeds, "writer").ProducerID(ctx)
+	if err != nil || newID < m.NextProducerID {
+		t.Fatalf("restored cluster's first producer ID %d (%v), want at least %d", newID, err, m.NextProducerID)
 	}
 }
 

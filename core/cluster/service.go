@@ -305,6 +305,44 @@ func (s *Service) InitProducerID(ctx context.Context) (int64, int16, error) {
 	return id, 0, nil
 }
 
+// NextProducerID is the first producer ID the cluster has not handed out,
+// as this broker's replica of the meta shard has applied it (what a backup
+// keeps, so that a restored cluster never hands out an ID its restored
+// records carry).
+func (s *Service) NextProducerID() int64 { return s.meta.NextProducerID() }
+
+// ReserveProducerIDs makes every producer ID below next count as handed
+// out (a restore, before any producer initializes). Applying it again, or
+// on several brokers at once, only wastes IDs.
+func (s *Service) ReserveProducerIDs(ctx context.Context, next int64) error {
+	alloc := func(n int64) (int64, error) {
+		res, err := s.proposeRetrying(ctx, raftsm.EncodeAllocProducerIDs(uint64(n)))
+		if err != nil {
+			return 0, err
+		}
+		if st := raftsm.ResultStatus(res.Data); st != raftsm.StatusOK {
+			return 0, fmt.Errorf("cluster: reserve producer IDs: %s", st)
+		}
+		return int64(res.Value), nil
+	}
+	first, err := alloc(1)
+	if err != nil {
+		return err
+	}
+	for at := first + 1; at < next; {
+		n := min(next-at, maxProducerIDAlloc)
+		if _, err := alloc(n); err != nil {
+			return err
+		}
+		at += n
+	}
+	return nil
+}
+
+// maxProducerIDAlloc is the most IDs one allocation command reserves (the
+// meta state machine refuses more).
+const maxProducerIDAlloc = 1 << 20
+
 // proposalAttemptTimeout bounds one attempt of proposeRetrying. A proposal
 // made while this broker still takes a dead broker for the meta shard's
 // leader is forwarded to it and lost, and nothing tells the proposer: a
