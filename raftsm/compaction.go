@@ -508,14 +508,23 @@ func (p *Partition) compact(ctx context.Context, c compactionState) (out compact
 			return err
 		}
 		var kept int
-		if h.IsControl() || h.BaseOffset >= out.tail || aborted.holds(h) {
+		switch {
+		case h.BaseOffset < out.tail && aborted.holds(h):
+			// An aborted transaction's records go, as Kafka's cleaner
+			// removes them: read_committed consumers skip them anyway.
+			// Its marker stays, and so does its aborted-index entry.
+			out.records += int64(h.NumRecords)
+			return nil
+		case h.IsControl() || h.BaseOffset >= out.tail:
 			buf = append(buf[:0], b...)
 			out.records += int64(h.NumRecords)
 			out.kept += int64(h.NumRecords)
-		} else if buf, kept, _, err = batch.Filter(buf[:0], b, keep); err != nil {
-			return err
-		} else if kept == 0 {
-			return nil
+		default:
+			if buf, kept, _, err = batch.Filter(buf[:0], b, keep); err != nil {
+				return err
+			} else if kept == 0 {
+				return nil
+			}
 		}
 		out.kept += int64(kept)
 		if out.size+int64(len(buf)) > room {
