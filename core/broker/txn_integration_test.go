@@ -396,22 +396,8 @@ func TestHangingTransactionAborted(t *testing.T) {
 	b := brokertest.Start(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	// Produce v13 addresses topics by ID: stay below it to name "hang".
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()), kgo.MaxVersions(kversion.V3_7_0()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "hang"); err != nil {
-		t.Fatal(err)
-	}
-	init := kmsg.NewPtrInitProducerIDRequest()
-	init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr("hanger"), 60000
-	ir, err := init.RequestWith(ctx, cl)
-	if err != nil || ir.ErrorCode != 0 {
-		t.Fatalf("InitProducerId: %v %v", err, kerr.ErrorForCode(ir.ErrorCode))
-	}
-	if code := txnProduce(ctx, t, cl, "hanger", partition.TP{Topic: "hang"}, ir.ProducerID, ir.ProducerEpoch, 0); code != 0 {
+	cl, pid, epoch := rawTxnClient(ctx, t, []string{b.KafkaAddr()}, "hang", 1, "hanger")
+	if code := txnProduce(ctx, t, cl, "hanger", partition.TP{Topic: "hang"}, pid, epoch, 0); code != 0 {
 		t.Fatalf("transactional produce: %v", kerr.ErrorForCode(code))
 	}
 	stable := func() int64 {
@@ -437,7 +423,7 @@ func TestHangingTransactionAborted(t *testing.T) {
 	// kafka-transactions.sh abort: a marker at the producer's epoch.
 	w := kmsg.NewPtrWriteTxnMarkersRequest()
 	m := kmsg.NewWriteTxnMarkersRequestMarker()
-	m.ProducerID, m.ProducerEpoch, m.Committed = ir.ProducerID, ir.ProducerEpoch, false
+	m.ProducerID, m.ProducerEpoch, m.Committed = pid, epoch, false
 	mt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
 	mt.Topic, mt.Partitions = "hang", []int32{0, 7}
 	m.Topics = append(m.Topics, mt)
@@ -458,6 +444,42 @@ func TestHangingTransactionAborted(t *testing.T) {
 	}
 	if got := readAll(ctx, t, []string{b.KafkaAddr()}, "hang", true, 0); len(got) != 0 {
 		t.Fatalf("read_committed read %v of an aborted transaction", got)
+	}
+}
+
+// rawTxnClient returns a client whose Produce requests name topics (v13
+// addresses them by ID, so it stays below), after creating topic with
+// partitions partitions, and the producer ID and epoch that InitProducerId
+// gives txnID.
+func rawTxnClient(ctx context.Context, t *testing.T, seeds []string, topic string, partitions int32, txnID string) (*kgo.Client, int64, int16) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.MaxVersions(kversion.V3_7_0()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	if resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, nil, topic); err != nil || resp.Err != nil {
+		t.Fatalf("create %s: %v %v", topic, err, resp.Err)
+	}
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr(txnID), 60000
+	ir, err := init.RequestWith(ctx, cl)
+	if err != nil || ir.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v %v", err, kerr.ErrorForCode(ir.ErrorCode))
+	}
+	return cl, ir.ProducerID, ir.ProducerEpoch
+}
+
+// addPartition adds tp to the producer's transaction (AddPartitionsToTxn).
+func addPartition(ctx context.Context, t *testing.T, cl *kgo.Client, txnID string, pid int64, epoch int16, tp partition.TP) {
+	t.Helper()
+	add := kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch = txnID, pid, epoch
+	rt := kmsg.NewAddPartitionsToTxnRequestTopic()
+	rt.Topic, rt.Partitions = tp.Topic, []int32{tp.Partition}
+	add.Topics = append(add.Topics, rt)
+	if ar, err := add.RequestWith(ctx, cl); err != nil || ar.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("AddPartitionsToTxn: %v %+v", err, ar)
 	}
 }
 
@@ -493,22 +515,7 @@ func TestTransactionVerification(t *testing.T) {
 	b := brokertest.Start(t, brokertest.Config(t))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	// Produce v13 addresses topics by ID: stay below it to name "v".
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()), kgo.MaxVersions(kversion.V3_7_0()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "v"); err != nil {
-		t.Fatal(err)
-	}
-	init := kmsg.NewPtrInitProducerIDRequest()
-	init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr("verified"), 60000
-	ir, err := init.RequestWith(ctx, cl)
-	if err != nil || ir.ErrorCode != 0 {
-		t.Fatalf("InitProducerId: %v %v", err, kerr.ErrorForCode(ir.ErrorCode))
-	}
-	pid, epoch := ir.ProducerID, ir.ProducerEpoch
+	cl, pid, epoch := rawTxnClient(ctx, t, []string{b.KafkaAddr()}, "v", 1, "verified")
 	noneOpen := func(when string) {
 		t.Helper()
 		if _, n := broker.StuckTransactions(b, time.Now()); n != 0 {
@@ -519,14 +526,7 @@ func TestTransactionVerification(t *testing.T) {
 		t.Fatalf("produce to a partition the transaction did not add: %v, want INVALID_TXN_STATE", kerr.ErrorForCode(code))
 	}
 	noneOpen("after the refused produce")
-	add := kmsg.NewPtrAddPartitionsToTxnRequest()
-	add.TransactionalID, add.ProducerID, add.ProducerEpoch = "verified", pid, epoch
-	at := kmsg.NewAddPartitionsToTxnRequestTopic()
-	at.Topic, at.Partitions = "v", []int32{0}
-	add.Topics = append(add.Topics, at)
-	if ar, err := add.RequestWith(ctx, cl); err != nil || ar.Topics[0].Partitions[0].ErrorCode != 0 {
-		t.Fatalf("AddPartitionsToTxn: %v %+v", err, ar)
-	}
+	addPartition(ctx, t, cl, "verified", pid, epoch, partition.TP{Topic: "v"})
 	if code := txnProduce(ctx, t, cl, "verified", partition.TP{Topic: "v"}, pid, epoch, 0); code != 0 {
 		t.Fatalf("produce to an added partition: %v", kerr.ErrorForCode(code))
 	}
@@ -561,21 +561,8 @@ func TestTransactionVerificationRemote(t *testing.T) {
 	bs, nodes := brokertest.StartCluster(t, 3, func(*config.Config) {})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokertest.KafkaAddrs(nodes)...), kgo.MaxVersions(kversion.V3_7_0()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl, pid, epoch := rawTxnClient(ctx, t, brokertest.KafkaAddrs(nodes), "rv", 6, "remote")
 	adm := kadm.NewClient(cl)
-	if resp, err := adm.CreateTopic(ctx, 6, 1, nil, "rv"); err != nil || resp.Err != nil {
-		t.Fatalf("create: %v %v", err, resp.Err)
-	}
-	init := kmsg.NewPtrInitProducerIDRequest()
-	init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr("remote"), 60000
-	ir, err := init.RequestWith(ctx, cl)
-	if err != nil || ir.ErrorCode != 0 {
-		t.Fatalf("InitProducerId: %v %v", err, kerr.ErrorForCode(ir.ErrorCode))
-	}
 	coords := adm.FindTxnCoordinators(ctx, "remote")
 	if err := coords["remote"].Err; err != nil {
 		t.Fatalf("FindCoordinator: %v", err)
@@ -597,18 +584,11 @@ func TestTransactionVerificationRemote(t *testing.T) {
 		return false
 	})
 	at := cl.Broker(int(leader))
-	if code := txnProduce(ctx, t, at, "remote", tp, ir.ProducerID, ir.ProducerEpoch, 0); code != kerr.InvalidTxnState.Code {
+	if code := txnProduce(ctx, t, at, "remote", tp, pid, epoch, 0); code != kerr.InvalidTxnState.Code {
 		t.Fatalf("produce to a partition the transaction did not add: %v, want INVALID_TXN_STATE", kerr.ErrorForCode(code))
 	}
-	add := kmsg.NewPtrAddPartitionsToTxnRequest()
-	add.TransactionalID, add.ProducerID, add.ProducerEpoch = "remote", ir.ProducerID, ir.ProducerEpoch
-	rt := kmsg.NewAddPartitionsToTxnRequestTopic()
-	rt.Topic, rt.Partitions = tp.Topic, []int32{tp.Partition}
-	add.Topics = append(add.Topics, rt)
-	if ar, err := add.RequestWith(ctx, cl); err != nil || ar.Topics[0].Partitions[0].ErrorCode != 0 {
-		t.Fatalf("AddPartitionsToTxn: %v %+v", err, ar)
-	}
-	if code := txnProduce(ctx, t, at, "remote", tp, ir.ProducerID, ir.ProducerEpoch, 0); code != 0 {
+	addPartition(ctx, t, cl, "remote", pid, epoch, tp)
+	if code := txnProduce(ctx, t, at, "remote", tp, pid, epoch, 0); code != 0 {
 		t.Fatalf("produce to an added partition: %v", kerr.ErrorForCode(code))
 	}
 	m := metricsText(t, bs[leader-1].HTTPAddr())

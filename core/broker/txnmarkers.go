@@ -147,32 +147,50 @@ func (m txnMarkers) leaderOf(tp txn.TopicPartition) (node int32, exists bool, er
 
 // post sends markers to another broker's admin API.
 func (m txnMarkers) post(ctx context.Context, node int32, mk txn.Markers) error {
-	r, ok := m.b.cluster.BrokerRecord(node)
-	if !ok || r.HTTP == "" {
-		return fmt.Errorf("no admin address known")
-	}
-	body, err := json.Marshal(mk)
-	if err != nil {
+	status, answer, err := m.b.postPeer(ctx, node, "/v1/txn-markers", mk)
+	switch {
+	case err != nil:
 		return err
+	case status == http.StatusNoContent:
+		return nil
+	}
+	return fmt.Errorf("POST /v1/txn-markers: %d %s: %s", status, http.StatusText(status), answer.Error)
+}
+
+// peerAnswer is the body of an admin API error answer.
+type peerAnswer struct {
+	Error string `json:"error"`
+	// Refusal names why POST /v1/txn-verify refused (txnverify.go).
+	Refusal string `json:"refusal,omitempty"`
+}
+
+// postPeer POSTs v, as JSON, to path on another broker's admin API and
+// returns the answer's status, and its error body when it is not a 2xx.
+// A 401 (a different http.token-file) is errPeerUnauthorized.
+func (b *Broker) postPeer(ctx context.Context, node int32, path string, v any) (int, peerAnswer, error) {
+	r, ok := b.cluster.BrokerRecord(node)
+	if !ok || r.HTTP == "" {
+		return 0, peerAnswer{}, errors.New("no admin address known")
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		return 0, peerAnswer{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, peerTimeout)
 	defer cancel()
-	resp, err := m.b.admin.Do(ctx, http.MethodPost, r.HTTP, "/v1/txn-markers", bytes.NewReader(body))
+	resp, err := b.admin.Do(ctx, http.MethodPost, r.HTTP, path, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return 0, peerAnswer{}, err
 	}
 	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusNoContent:
-		return nil
-	case http.StatusUnauthorized:
-		return errPeerUnauthorized
+	var answer peerAnswer
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized:
+		return resp.StatusCode, answer, errPeerUnauthorized
+	case resp.StatusCode/100 != 2:
+		_ = json.NewDecoder(resp.Body).Decode(&answer)
 	}
-	var out struct {
-		Error string `json:"error"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return fmt.Errorf("POST /v1/txn-markers: %s: %s", resp.Status, out.Error)
+	return resp.StatusCode, answer, nil
 }
 
 // handleTxnMarkers serves POST /v1/txn-markers: a transaction

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -81,33 +80,17 @@ var txnVerifyRefusals = map[string]error{
 
 // post asks another broker, the transactional ID's coordinator.
 func (v txnVerifier) post(ctx context.Context, node int32, q txnVerifyRequest) error {
-	r, ok := v.b.cluster.BrokerRecord(node)
-	if !ok || r.HTTP == "" {
-		return fmt.Errorf("coordinator broker %d: no admin address known", node)
-	}
-	body, err := json.Marshal(q)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, peerTimeout)
-	defer cancel()
-	resp, err := v.b.admin.Do(ctx, http.MethodPost, r.HTTP, "/v1/txn-verify", bytes.NewReader(body))
-	if err != nil {
+	status, answer, err := v.b.postPeer(ctx, node, "/v1/txn-verify", q)
+	switch {
+	case err != nil:
 		return fmt.Errorf("coordinator broker %d: %w", node, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNoContent {
+	case status == http.StatusNoContent:
 		return nil
 	}
-	var out struct {
-		Error   string `json:"error"`
-		Refusal string `json:"refusal"`
+	if refusal, ok := txnVerifyRefusals[answer.Refusal]; ok && status == http.StatusConflict {
+		return fmt.Errorf("%w (coordinator broker %d: %s)", refusal, node, answer.Error)
 	}
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	if refusal, ok := txnVerifyRefusals[out.Refusal]; ok && resp.StatusCode == http.StatusConflict {
-		return fmt.Errorf("%w (coordinator broker %d: %s)", refusal, node, out.Error)
-	}
-	return fmt.Errorf("coordinator broker %d: POST /v1/txn-verify: %s: %s", node, resp.Status, out.Error)
+	return fmt.Errorf("coordinator broker %d: POST /v1/txn-verify: %d %s: %s", node, status, http.StatusText(status), answer.Error)
 }
 
 // handleTxnVerify serves POST /v1/txn-verify: a partition leader asks
@@ -132,7 +115,7 @@ func (b *Broker) handleTxnVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	for name, refusal := range txnVerifyRefusals {
 		if errors.Is(err, refusal) {
-			writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error(), "refusal": name})
+			writeJSON(w, http.StatusConflict, peerAnswer{Error: err.Error(), Refusal: name})
 			return
 		}
 	}
