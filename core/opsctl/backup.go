@@ -143,6 +143,9 @@ func (r *BackupReport) WriteTable(w io.Writer) error {
 			t.row("CONTENTS", fmt.Sprintf("%d topics, %d partitions, %d groups with %d offsets, %d SCRAM credentials, %d ACLs, client quotas for %d entities",
 				m.Topics, m.Partitions, m.Groups, m.Offsets, m.Users, m.ACLs, m.Quotas))
 			t.row("SEGMENTS", fmt.Sprintf("%d in the store, %s (not copied: tiered storage holds them)", m.Segments, humanBytes(m.SegmentBytes)))
+			if m.NextProducerID > 0 {
+				t.row("PRODUCER-IDS", fmt.Sprintf("below %d handed out (a restore reserves them)", m.NextProducerID))
+			}
 			return t.flush()
 		},
 		func(w io.Writer) error {
