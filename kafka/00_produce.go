@@ -19,7 +19,8 @@ package kafka
 //     kafka.transaction-partition-verification): INVALID_TXN_STATE when the
 //     transaction did not add the partition or has ended, INVALID_PRODUCER_EPOCH
 //     when fenced, NOT_ENOUGH_REPLICAS (retriable) when the coordinator
-//     cannot be asked. That round trip blocks the connection's reader, once
+//     cannot be asked or a marker for the producer landed meanwhile (the
+//     retry asks again). That round trip blocks the connection's reader, once
 //     per partition per transaction, as Kafka handles a connection's
 //     requests one at a time.
 //   - Topics are not auto-created on produce: unknown topics and partition

@@ -39,8 +39,9 @@ const (
 	StatusUnknownTopic      Status = 6
 	StatusUnsupportedCmd    Status = 7
 	StatusUnknownProducerID Status = 8
-	// StatusTxnNotVerified: the batches would open a transaction that
-	// ended after the coordinator verified it (txn.go, txnVerified).
+	// StatusTxnNotVerified: the batches would open a transaction of a
+	// producer for which a marker applied after the leader looked (txn.go,
+	// txnVerified); the producer retries.
 	StatusTxnNotVerified Status = 9
 )
 

@@ -320,9 +320,11 @@ func (p *Partition) TxnOpen(pid int64, epoch int16) bool {
 // asking. The state machine refuses such a batch (StatusTxnNotVerified)
 // when a marker for the producer was applied after that index: the
 // transaction the coordinator vouched for has ended since, and the batch
-// would open one that no coordinator will end (a hanging transaction).
-// Kafka's leader keeps a verification guard in memory for the same race;
-// here it must be decided by the replicated log.
+// would open one that no coordinator will end (a hanging transaction) —
+// or the leader had not applied that marker yet when it looked, which the
+// producer's retry, verified again, tells apart. Kafka's leader keeps a
+// verification guard in memory for the same race; here it must be decided
+// by the replicated log.
 
 // txnVerified reports whether c may be applied: true unless it carries a
 // guard, its batches would open a transaction of their producer (st is the

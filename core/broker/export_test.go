@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/chronik-go/chronik/core/cluster"
+	"github.com/chronik-go/chronik/core/partition"
 	"github.com/chronik-go/chronik/kafka"
 )
 
@@ -29,3 +30,12 @@ func StuckTransactions(b *Broker, at time.Time) (time.Duration, int) {
 	b.stable.check()
 	return b.stable.oldest()
 }
+
+// WrapTxnVerifier replaces the verifier of b's transactional produces with
+// what wrap makes of the real one.
+func WrapTxnVerifier(b *Broker, wrap func(partition.TxnVerifier) partition.TxnVerifier) {
+	b.parts.SetTxnVerifier(wrap(txnVerifier{b}))
+}
+
+// PartitionsOf is b's partition service.
+func PartitionsOf(b *Broker) *partition.Service { return b.parts }

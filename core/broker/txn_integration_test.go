@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -550,6 +551,54 @@ func TestTransactionVerification(t *testing.T) {
 		if !strings.Contains(m, want) {
 			t.Fatalf("/metrics lacks %q:\n%s", want, grepLines(m, "verification"))
 		}
+	}
+}
+
+// afterVerify runs then after each verification of next.
+type afterVerify struct {
+	partition.TxnVerifier
+	then func(ctx context.Context, pid int64, epoch int16, tp partition.TP)
+}
+
+func (a afterVerify) Verify(ctx context.Context, txnID string, pid int64, epoch int16, tp partition.TP) error {
+	err := a.TxnVerifier.Verify(ctx, txnID, pid, epoch, tp)
+	a.then(ctx, pid, epoch, tp)
+	return err
+}
+
+// TestTransactionEndedWhileVerified: a marker for the producer lands
+// between the coordinator's answer and the append (its transaction ended
+// meanwhile, or the leader had not applied an older marker yet): the
+// append is refused with NOT_ENOUGH_REPLICAS, which clients retry, and the
+// retry, verified again, goes through.
+func TestTransactionEndedWhileVerified(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Config(t))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, pid, epoch := rawTxnClient(ctx, t, []string{b.KafkaAddr()}, "race", 1, "racer")
+	tp := partition.TP{Topic: "race"}
+	addPartition(ctx, t, cl, "racer", pid, epoch, tp)
+	var once sync.Once
+	broker.WrapTxnVerifier(b, func(v partition.TxnVerifier) partition.TxnVerifier {
+		return afterVerify{v, func(ctx context.Context, pid int64, epoch int16, tp partition.TP) {
+			once.Do(func() {
+				if err := broker.PartitionsOf(b).WriteTxnMarker(ctx, tp, partition.TxnMarker{ProducerID: pid, ProducerEpoch: epoch}); err != nil {
+					t.Errorf("marker: %v", err)
+				}
+			})
+		}}
+	})
+	if code := txnProduce(ctx, t, cl, "racer", tp, pid, epoch, 0); code != kerr.NotEnoughReplicas.Code {
+		t.Fatalf("produce verified before a marker landed: %v, want NOT_ENOUGH_REPLICAS", kerr.ErrorForCode(code))
+	}
+	if _, n := broker.StuckTransactions(b, time.Now()); n != 0 {
+		t.Fatalf("the refused produce left %d partitions with an open transaction", n)
+	}
+	if code := txnProduce(ctx, t, cl, "racer", tp, pid, epoch, 0); code != 0 {
+		t.Fatalf("the retry: %v", kerr.ErrorForCode(code))
+	}
+	if _, n := broker.StuckTransactions(b, time.Now()); n != 1 {
+		t.Fatalf("%d partitions with an open transaction after the retry, want 1", n)
 	}
 }
 

@@ -126,7 +126,11 @@ func (p *Pending) result(res dragonboat.RequestResult) (AppendResult, error) {
 	case raftsm.StatusUnknownProducerID:
 		return AppendResult{}, ErrUnknownProducerID
 	case raftsm.StatusTxnNotVerified:
-		return AppendResult{}, fmt.Errorf("%w: the transaction ended after the coordinator verified it", ErrInvalidTxnState)
+		// A marker for the producer applied after the leader looked: its
+		// transaction ended since, or had ended before but the leader had
+		// not applied the marker yet (just after a leadership change). The
+		// retry asks the coordinator again, which tells the two apart.
+		return AppendResult{}, fmt.Errorf("%w: a transaction of the producer ended while the produce was proposed", ErrTxnVerification)
 	default:
 		return AppendResult{}, ErrLeaderNotAvailable
 	}

@@ -81,7 +81,8 @@ var (
 	// partition, or ended before the batch could open it here.
 	ErrInvalidTxnState = errors.New("partition: the producer's ongoing transaction does not include this partition")
 	// ErrTxnVerification: the transaction's coordinator could not be
-	// asked; the producer retries.
+	// asked, or a marker for the producer landed while its produce was
+	// proposed; the producer retries.
 	ErrTxnVerification = errors.New("partition: cannot verify the transaction with its coordinator now, retry")
 )
 
@@ -108,9 +109,12 @@ func (s *Service) SetTxnVerifier(v TxnVerifier) { s.verifier.Store(&v) }
 // verifyTxn verifies a transactional append of the producer meta before
 // it is proposed, unless its transaction is open in the partition already,
 // and guards the command (raftsm AppendOptions.TxnGuard) with the index
-// applied before it asked: a marker applied after that index ends the
-// transaction the coordinator vouched for, and the state machine then
-// refuses the batch.
+// applied before it looked: a marker applied after that index ended the
+// transaction the coordinator vouched for (or the one seen open), and the
+// state machine then refuses the batch. That refusal is retriable
+// (ErrTxnVerification): the marker may also be one the leader had not
+// applied yet when it looked, and the retry's verification tells the two
+// apart.
 func (s *Service) verifyTxn(r *replica, txnID string, meta raftsm.BatchMeta, opts *raftsm.AppendOptions) error {
 	v := s.verifier.Load()
 	if v == nil || !(*v).Enabled() {
