@@ -20,7 +20,8 @@ package kafka
 //     transaction did not add the partition or has ended, INVALID_PRODUCER_EPOCH
 //     when fenced, NOT_ENOUGH_REPLICAS (retriable) when the coordinator
 //     cannot be asked or a marker for the producer landed meanwhile (the
-//     retry asks again). That round trip blocks the connection's reader, once
+//     retry asks again). Transactional batches in a request without a
+//     TransactionalID get INVALID_RECORD (they would escape verification). That round trip blocks the connection's reader, once
 //     per partition per transaction, as Kafka handles a connection's
 //     requests one at a time.
 //   - Topics are not auto-created on produce: unknown topics and partition

@@ -493,7 +493,10 @@ func txnProduce(ctx context.Context, t *testing.T, r kmsg.Requestor, txnID strin
 	binary.BigEndian.PutUint16(batch[21:], 0x10) // transactional
 	binary.BigEndian.PutUint32(batch[17:], crc32.Checksum(batch[21:], crc32.MakeTable(crc32.Castagnoli)))
 	produce := kmsg.NewPtrProduceRequest()
-	produce.Acks, produce.TimeoutMillis, produce.TransactionID = -1, 10000, kmsg.StringPtr(txnID)
+	produce.Acks, produce.TimeoutMillis = -1, 10000
+	if txnID != "" { // else a request without one
+		produce.TransactionID = kmsg.StringPtr(txnID)
+	}
 	rt := kmsg.NewProduceRequestTopic()
 	rt.Topic = tp.Topic
 	rp := kmsg.NewProduceRequestTopicPartition()
@@ -510,8 +513,9 @@ func txnProduce(ctx context.Context, t *testing.T, r kmsg.Requestor, txnID strin
 // TestTransactionVerification: with KIP-890's verification (the default),
 // a transactional produce to a partition its transaction did not add, and
 // a late one after the transaction ended, are refused with
-// INVALID_TXN_STATE and leave no transaction open; once the transaction
-// adds the partition the produce goes through.
+// INVALID_TXN_STATE and leave no transaction open (as is one whose request
+// lacks the transactional ID, INVALID_RECORD); once the transaction adds
+// the partition the produce goes through.
 func TestTransactionVerification(t *testing.T) {
 	b := brokertest.Start(t, brokertest.Config(t))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -527,6 +531,10 @@ func TestTransactionVerification(t *testing.T) {
 		t.Fatalf("produce to a partition the transaction did not add: %v, want INVALID_TXN_STATE", kerr.ErrorForCode(code))
 	}
 	noneOpen("after the refused produce")
+	if code := txnProduce(ctx, t, cl, "", partition.TP{Topic: "v"}, pid, epoch, 0); code != kerr.InvalidRecord.Code {
+		t.Fatalf("transactional batch in a request without a transactional ID: %v, want INVALID_RECORD", kerr.ErrorForCode(code))
+	}
+	noneOpen("after the produce without a transactional ID")
 	addPartition(ctx, t, cl, "verified", pid, epoch, partition.TP{Topic: "v"})
 	if code := txnProduce(ctx, t, cl, "verified", partition.TP{Topic: "v"}, pid, epoch, 0); code != 0 {
 		t.Fatalf("produce to an added partition: %v", kerr.ErrorForCode(code))

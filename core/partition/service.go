@@ -245,7 +245,12 @@ func (s *Service) append(tp TP, txnID string, records []byte) *Pending {
 		return failed(err)
 	}
 	opts := raftsm.AppendOptions{LogAppendTime: set.LogAppendTime}
-	if txnID != "" && transactional {
+	if transactional && txnID == "" {
+		// As Kafka: only a transactional producer's requests carry them,
+		// and one without its ID would escape verification.
+		return failed(fmt.Errorf("%w: transactional batches in a produce request without a transactional ID", batch.ErrInvalid))
+	}
+	if transactional {
 		if err := s.verifyTxn(r, txnID, c.Batches[0].Meta, &opts); err != nil {
 			return failed(err)
 		}
