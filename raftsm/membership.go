@@ -455,6 +455,40 @@ func (s *Store) SetGeneration(g uint32) error {
 	return s.Sync()
 }
 
+func localRejoinFloorKey() []byte { return append(shardPrefix(localShard), 'w') }
+
+// SetRejoinFloor records that every partition shard ID below floor
+// existed when this broker came back with a wiped data dir as generation
+// gen: such a shard has run before, so this broker's replica of it may
+// never start empty (core/cluster's reconciler asks for a new replica ID
+// instead), even when no leader report for it is in the meta state yet.
+func (s *Store) SetRejoinFloor(gen uint32, floor uint64) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	v := binary.BigEndian.AppendUint32(make([]byte, 0, 12), gen)
+	if err := b.Set(localRejoinFloorKey(), binary.BigEndian.AppendUint64(v, floor), nil); err != nil {
+		return err
+	}
+	if err := s.apply(b); err != nil {
+		return err
+	}
+	return s.Sync()
+}
+
+// RejoinFloor returns what SetRejoinFloor last recorded; ok is false when
+// nothing is.
+func (s *Store) RejoinFloor() (gen uint32, floor uint64, ok bool) {
+	v, closer, err := s.db.Get(localRejoinFloorKey())
+	if err != nil {
+		return 0, 0, false
+	}
+	defer closer.Close()
+	if len(v) != 12 {
+		return 0, 0, false
+	}
+	return binary.BigEndian.Uint32(v), binary.BigEndian.Uint64(v[4:]), true
+}
+
 // Generation returns this broker's recorded generation, 0 if none.
 func (s *Store) Generation() uint32 {
 	v, closer, err := s.db.Get(localGenerationKey())

@@ -39,3 +39,7 @@ func WrapTxnVerifier(b *Broker, wrap func(partition.TxnVerifier) partition.TxnVe
 
 // PartitionsOf is b's partition service.
 func PartitionsOf(b *Broker) *partition.Service { return b.parts }
+
+// HoldLeaderReports holds b's reports of the partitions it comes to lead
+// (queued) until called with false.
+func HoldLeaderReports(b *Broker, held bool) { b.reporter.SetHeld(held) }

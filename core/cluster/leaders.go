@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/lni/dragonboat/v4/raftio"
@@ -38,7 +39,12 @@ type LeaderReporter struct {
 	service func() *Service // set once the cluster service exists
 	log     *slog.Logger
 	events  chan raftio.LeaderInfo
+	held    atomic.Bool // SetHeld
 }
+
+// SetHeld holds the reports back (queued, not dropped) until called with
+// false: for tests of what brokers do before a new leader's report lands.
+func (r *LeaderReporter) SetHeld(held bool) { r.held.Store(held) }
 
 // NewLeaderReporter returns a reporter; call Run to start proposing.
 func NewLeaderReporter(nodeID int32, service func() *Service, log *slog.Logger) *LeaderReporter {
@@ -65,6 +71,9 @@ func (r *LeaderReporter) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case info := <-r.events:
+			for r.held.Load() && ctx.Err() == nil {
+				time.Sleep(10 * time.Millisecond)
+			}
 			r.report(ctx, info)
 		}
 	}

@@ -104,12 +104,16 @@ func (rc *Reconciler) pass(ctx context.Context, first bool) {
 	// topic's creation applies before its leader's report. Only a view read
 	// after a ReadIndex barrier may decide to start an ID empty.
 	current := true
-	if rc.startsEmpty(view) {
+	floor, floorKnown := rc.rejoinFloor()
+	if rc.startsEmpty(view) || !floorKnown {
 		if err := rc.metaBarrier(ctx); err != nil {
 			rc.log.Warn("cannot confirm the meta state is current; new partition replicas start at a later pass", "err", err)
 			current = false
 		} else {
 			view = rc.meta.View()
+			if !floorKnown {
+				floor, floorKnown = rc.recordRejoinFloor(view)
+			}
 		}
 	}
 	want := map[uint64]bool{}
@@ -138,13 +142,15 @@ func (rc *Reconciler) pass(ctx context.Context, first bool) {
 				changed = true
 			}
 			if !joining && !rc.nh.HasNodeInfo(p.ShardID, replicaID) {
-				if !current {
+				if !current || !floorKnown {
 					continue // decided at a later pass, on a current view
 				}
-				if _, led := view.Leaders[p.ShardID]; led {
-					// The shard has run before but we hold no Raft state for
-					// our replica: our data was lost (wiped data dir). The
-					// ID can never rejoin empty; ask for a new one.
+				if _, led := view.Leaders[p.ShardID]; led || p.ShardID < floor {
+					// The shard has run before (a leader reported itself,
+					// or it existed when this broker came back wiped) but
+					// we hold no Raft state for our replica: our data was
+					// lost. The ID can never rejoin empty (it could vote
+					// twice in a term); ask for a new one.
 					rc.requestReplacement(ctx, tp, p.ShardID, replicaID)
 					continue
 				}
@@ -202,6 +208,42 @@ func (rc *Reconciler) startsEmpty(view *raftsm.MetaView) bool {
 		}
 	}
 	return false
+}
+
+// rejoinFloor returns the shard ID below which every partition shard
+// existed when this broker came back wiped (raftsm.Store.SetRejoinFloor):
+// 0 for a broker that never did. known is false when this broker came back
+// wiped and the floor is not recorded yet: recordRejoinFloor takes it from
+// a current view.
+func (rc *Reconciler) rejoinFloor() (floor uint64, known bool) {
+	gen := rc.store.Generation()
+	if gen == 0 {
+		return 0, true
+	}
+	g, f, ok := rc.store.RejoinFloor()
+	if !ok || g != gen {
+		return 0, false
+	}
+	return f, true
+}
+
+// recordRejoinFloor records, for this broker's generation, the shard ID
+// after every partition shard of view, read after a barrier: each of them
+// was created before this pass, so before this broker's replicas of them
+// could start (one created since the wipe only loses its replica ID).
+func (rc *Reconciler) recordRejoinFloor(view *raftsm.MetaView) (uint64, bool) {
+	var floor uint64
+	for _, t := range view.Topics {
+		for _, p := range t.Partitions {
+			floor = max(floor, p.ShardID+1)
+		}
+	}
+	if err := rc.store.SetRejoinFloor(rc.store.Generation(), floor); err != nil {
+		rc.log.Error("cannot record which partitions existed before this broker's data dir was wiped", "err", err)
+		return 0, false
+	}
+	rc.log.Info("data dir was wiped: partition replicas of shards below this one get new replica IDs", "shard_floor", floor)
+	return floor, true
 }
 
 // metaBarrier waits until the local meta replica has applied everything
