@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/chronik-go/chronik/core/broker/brokertest"
+	"github.com/chronik-go/chronik/core/config"
 	"github.com/chronik-go/chronik/core/opsctl"
 	"github.com/chronik-go/chronik/core/testtls"
 )
@@ -30,7 +31,13 @@ type opsCLI struct {
 
 func newOpsCLI(t *testing.T) *opsCLI {
 	t.Helper()
-	b := brokertest.Start(t, brokertest.Config(t))
+	return opsCLIFor(t, brokertest.Config(t))
+}
+
+// opsCLIFor starts a broker with cfg and returns a CLI for it.
+func opsCLIFor(t *testing.T, cfg config.Config) *opsCLI {
+	t.Helper()
+	b := brokertest.Start(t, cfg)
 	t.Setenv("CHRONIK_CONFIG", "")
 	t.Setenv("CHRONIK_BROKERS", "")
 	return &opsCLI{t: t, brokers: b.KafkaAddr()}

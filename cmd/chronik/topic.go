@@ -126,7 +126,8 @@ leader knows, with their producer ID, epoch, the sequence number of their
 last record, the time of their last write (UTC) and TXN-START: the first
 offset of the producer's open transaction on the partition ("-" when none
 is open). read_committed consumers stop at the earliest TXN-START, so one
-that does not move is a hanging transaction. A producer is listed until a
+that does not move is a hanging transaction ("chronik transaction abort"
+ends it). A producer is listed until a
 day after its last write. Like kafka-transactions.sh describe-producers;
 the principal needs READ on the topic.`,
 		Example: `  chronik topic producers orders

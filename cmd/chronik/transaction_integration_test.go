@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/chronik-go/chronik/core/broker/brokertest"
 	"github.com/chronik-go/chronik/core/opsctl"
 )
 
@@ -173,4 +175,143 @@ func TestTransactionDescribeNeedsDescribe(t *testing.T) {
 	c.fails("cannot describe 2 of the 2 transactional IDs:\nchronik: transactional ID \"tx-1\" does not exist (TRANSACTIONAL_ID_NOT_FOUND)",
 		as("alice", "transaction", "describe", "tx-1", "tx-2")...)
 	c.fails(`the broker refused to describe transactional ID "tx-2" (TRANSACTIONAL_ID_AUTHORIZATION_FAILED)`, as("alice", "transaction", "describe", "tx-1", "tx-2")...)
+}
+
+// TestTransactionAbortCommand: on a broker without KIP-890's
+// verification, after three plain records, two stray transactional
+// produces leave transactions open on partition 0 at offsets 3 and 4 that
+// no coordinator will end, so the last stable offset stays at 3.
+// `transaction abort --start-offset 3` ends the first (the last stable
+// offset moves to 4), `--producer-id` the second (it reaches the high
+// watermark); asking for a transaction that is not open fails, naming
+// those that are; --producer-epoch writes a marker with none open, which
+// appends nothing.
+func TestTransactionAbortCommand(t *testing.T) {
+	cfg := brokertest.Config(t)
+	cfg.Kafka.TransactionPartitionVerification = false
+	cli := opsCLIFor(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	cli.ok("topic", "create", "hang", "--partitions", "2")
+	cli.produce(ctx, "hang", 0, 3)
+	seeds := []string{cli.brokers}
+	pidA, epochA := brokertest.HangingTransaction(ctx, t, seeds, "hang", 0, "hanger-a")
+	pidB, epochB := brokertest.HangingTransaction(ctx, t, seeds, "hang", 0, "hanger-b")
+	adm := kadm.NewClient(cli.client())
+	offsets := func(wantStable, wantEnd int64) {
+		t.Helper()
+		stable, err := adm.ListCommittedOffsets(ctx, "hang") // read_committed: the last stable offset
+		if err != nil {
+			t.Fatal(err)
+		}
+		end, err := adm.ListEndOffsets(ctx, "hang")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := stable.Lookup("hang", 0)
+		e, _ := end.Lookup("hang", 0)
+		if s.Err != nil || e.Err != nil || s.Offset != wantStable || e.Offset != wantEnd {
+			t.Fatalf("partition 0: last stable offset %d (%v), high watermark %d (%v); want %d and %d", s.Offset, s.Err, e.Offset, e.Err, wantStable, wantEnd)
+		}
+	}
+	offsets(3, 5)
+
+	abort := func(args ...string) []string {
+		return append([]string{"transaction", "abort", "--topic", "hang"}, args...)
+	}
+	open := fmt.Sprintf("the transactions open there began at offsets 3 (producer %d), 4 (producer %d) — `chronik topic producers hang --partitions 0` shows them", pidA, pidB)
+	cli.fails(`no transaction open on partition 0 of topic "hang" began at offset 2: `+open, abort("--partition", "0", "--start-offset", "2")...)
+	cli.fails(`no transaction open on partition 1 of topic "hang" began at offset 0: no transaction is open there, so there is nothing to abort`,
+		abort("--partition", "1", "--start-offset", "0")...)
+	var plain int64 = -1 // the idempotent producer of the three records
+	for _, s := range opsJSON[opsctl.TopicProducers](cli, "topic", "producers", "hang", "--partitions", "0").Partitions[0].Producers {
+		if s.TxnStartOffset == nil {
+			plain = s.ProducerID
+		}
+	}
+	cli.fails(fmt.Sprintf(`producer %d has no transaction open on partition 0 of topic "hang": `, plain)+open, abort("--partition", "0", "--producer-id", fmt.Sprint(plain))...)
+	cli.fails(`--partition 2: topic "hang" has partitions 0 to 1`, abort("--partition", "2", "--start-offset", "3")...)
+	cli.fails(`topic "nope" does not exist`, "transaction", "abort", "--topic", "nope", "--partition", "0", "--start-offset", "3")
+	offsets(3, 5) // the failures wrote nothing
+
+	got := opsJSON[opsctl.AbortedTransaction](cli, abort("--partition", "0", "--start-offset", "3")...)
+	if got.Topic != "hang" || got.Partition != 0 || got.ProducerID != pidA || got.ProducerEpoch != epochA ||
+		got.TxnStartOffset == nil || *got.TxnStartOffset != 3 || got.Outcome != opsctl.OutcomeAborted {
+		t.Fatalf("abort --start-offset 3: %+v (start %v), want producer %d epoch %d aborted at 3", got, got.TxnStartOffset, pidA, epochA)
+	}
+	offsets(4, 6) // B's transaction holds it now; A's marker is at 5
+
+	table := cli.ok(abort("--partition", "0", "--producer-id", fmt.Sprint(pidB))...)
+	lines := strings.Split(table, "\n")
+	if want := []string{"hang", "0", fmt.Sprint(pidB), fmt.Sprint(epochB), "4", "aborted"}; len(lines) < 4 ||
+		!slices.Equal(strings.Fields(lines[0]), []string{"TOPIC", "PARTITION", "PRODUCER-ID", "EPOCH", "TXN-START", "OUTCOME"}) ||
+		!slices.Equal(strings.Fields(lines[1]), want) || !strings.HasPrefix(lines[3], "the partition's last stable offset is no longer held at 4") {
+		t.Fatalf("abort --producer-id %d table:\n%s\nwant the row %q", pidB, table, want)
+	}
+	offsets(7, 7)
+	if got := readCommitted(ctx, t, cli, "hang", 0, 3); !slices.Equal(got, []string{"v0", "v1", "v2"}) {
+		t.Fatalf("read_committed read %q after the aborts, want the three plain records only", got)
+	}
+	for _, s := range opsJSON[opsctl.TopicProducers](cli, "topic", "producers", "hang").Partitions[0].Producers {
+		if s.TxnStartOffset != nil {
+			t.Fatalf("topic producers after the aborts: producer %d has a transaction open at %d", s.ProducerID, *s.TxnStartOffset)
+		}
+	}
+
+	cli.fails(`no transaction open on partition 0 of topic "hang" began at offset 3: no transaction is open there`, abort("--partition", "0", "--start-offset", "3")...)
+	cli.fails(fmt.Sprintf(`producer %d has no transaction open on partition 0 of topic "hang": no transaction is open there`, pidA),
+		abort("--partition", "0", "--producer-id", fmt.Sprint(pidA))...)
+	got = opsJSON[opsctl.AbortedTransaction](cli, abort("--partition", "0", "--producer-id", fmt.Sprint(pidA), "--producer-epoch", fmt.Sprint(epochA))...)
+	if got.ProducerID != pidA || got.ProducerEpoch != epochA || got.TxnStartOffset != nil || got.Outcome != opsctl.OutcomeNoneOpen {
+		t.Fatalf("abort --producer-id %d --producer-epoch %d with none open: %+v", pidA, epochA, got)
+	}
+	offsets(7, 7) // nothing appended
+}
+
+// TestTransactionAbortNeedsClusterAction: with ACLs, aborting needs READ
+// on the topic (to find the transaction) and CLUSTER_ACTION on the cluster
+// (to write the marker); each refusal names the ACL to create, and once
+// both are granted the marker is written.
+func TestTransactionAbortNeedsClusterAction(t *testing.T) {
+	c, as := aclBrokerCLI(t)
+	c.ok(as("admin", "topic", "create", "orders")...)
+	abort := as("alice", "transaction", "abort", "--topic", "orders", "--partition", "0", "--producer-id", "5", "--producer-epoch", "0")
+
+	t.Setenv(opsctl.EnvSASLPassword, "alice-secret")
+	c.fails(`the broker refused to show the producers of topic "orders" (TOPIC_AUTHORIZATION_FAILED): the principal you connect as needs READ on the topic`, abort...)
+
+	t.Setenv(opsctl.EnvSASLPassword, "admin-secret")
+	c.ok(as("admin", "acl", "create", "--topic", "orders", "--principal", "User:alice", "--operation", "read")...)
+	t.Setenv(opsctl.EnvSASLPassword, "alice-secret")
+	c.fails(`the broker refused to write the abort marker of producer 5 (epoch 0) on partition 0 of topic "orders" (CLUSTER_AUTHORIZATION_FAILED): `+
+		"writing transaction markers needs CLUSTER_ACTION on the cluster — grant it with `chronik acl create --cluster --operation cluster-action --principal User:NAME`", abort...)
+
+	t.Setenv(opsctl.EnvSASLPassword, "admin-secret")
+	c.ok(as("admin", "acl", "create", "--cluster", "--principal", "User:alice", "--operation", "cluster-action")...)
+	t.Setenv(opsctl.EnvSASLPassword, "alice-secret")
+	if got := opsJSON[opsctl.AbortedTransaction](c, abort...); got.ProducerID != 5 || got.Outcome != opsctl.OutcomeNoneOpen {
+		t.Fatalf("abort with CLUSTER_ACTION: %+v", got)
+	}
+}
+
+// readCommitted reads partition p of topic from the start with
+// read_committed until it has want records (10s at most), then for half a
+// second more to catch records that should not be there, and returns the
+// values in offset order.
+func readCommitted(ctx context.Context, t *testing.T, cli *opsCLI, topic string, p int32, want int) []string {
+	t.Helper()
+	cl := cli.client(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {p: kgo.NewOffset().AtStart()}}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(200*time.Millisecond))
+	var got []string
+	poll := func(d time.Duration) {
+		pctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		cl.PollFetches(pctx).EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(got) < want && time.Now().Before(deadline); {
+		poll(time.Second)
+	}
+	poll(500 * time.Millisecond)
+	return got
 }

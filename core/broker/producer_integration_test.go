@@ -4,8 +4,6 @@ package broker_test
 
 import (
 	"context"
-	"encoding/binary"
-	"hash/crc32"
 	"testing"
 	"time"
 
@@ -20,14 +18,7 @@ import (
 
 // idempotentBatch builds a one-record batch from producer pid/epoch at seq.
 func idempotentBatch(pid int64, epoch int16, seq int32, value string) []byte {
-	rb := kmsg.RecordBatch{Magic: 2, ProducerID: pid, ProducerEpoch: epoch, FirstSequence: seq, NumRecords: 1, FirstTimestamp: 1, MaxTimestamp: 1}
-	rec := kmsg.Record{Value: []byte(value)}
-	rec.Length = int32(len(rec.AppendTo(nil)) - 1) // the body after a 1-byte zero length
-	rb.Records = rec.AppendTo(nil)
-	raw := rb.AppendTo(nil)
-	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
-	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
-	return raw
+	return brokertest.ProducerBatch(pid, epoch, seq, value, false)
 }
 
 // TestProducerStateSurvivesRestart: sequence state lives in the partition's

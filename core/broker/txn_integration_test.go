@@ -4,10 +4,8 @@ package broker_test
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -21,7 +19,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/chronik-go/chronik/core/adminhttp"
 	"github.com/chronik-go/chronik/core/broker"
@@ -448,27 +445,17 @@ func TestHangingTransactionAborted(t *testing.T) {
 	}
 }
 
-// rawTxnClient returns a client whose Produce requests name topics (v13
-// addresses them by ID, so it stays below), after creating topic with
+// rawTxnClient returns a brokertest.RawClient, after creating topic with
 // partitions partitions, and the producer ID and epoch that InitProducerId
 // gives txnID.
 func rawTxnClient(ctx context.Context, t *testing.T, seeds []string, topic string, partitions int32, txnID string) (*kgo.Client, int64, int16) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.MaxVersions(kversion.V3_7_0()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
+	cl := brokertest.RawClient(t, seeds)
 	if resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, nil, topic); err != nil || resp.Err != nil {
 		t.Fatalf("create %s: %v %v", topic, err, resp.Err)
 	}
-	init := kmsg.NewPtrInitProducerIDRequest()
-	init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr(txnID), 60000
-	ir, err := init.RequestWith(ctx, cl)
-	if err != nil || ir.ErrorCode != 0 {
-		t.Fatalf("InitProducerId: %v %v", err, kerr.ErrorForCode(ir.ErrorCode))
-	}
-	return cl, ir.ProducerID, ir.ProducerEpoch
+	pid, epoch := brokertest.InitTxnProducer(ctx, t, cl, txnID)
+	return cl, pid, epoch
 }
 
 // addPartition adds tp to the producer's transaction (AddPartitionsToTxn).
@@ -486,28 +473,10 @@ func addPartition(ctx context.Context, t *testing.T, cl *kgo.Client, txnID strin
 
 // txnProduce sends one transactional record of the producer to a partition
 // through r (a client, or one of its brokers) and returns the partition's
-// error code.
+// error code (brokertest.TxnProduce).
 func txnProduce(ctx context.Context, t *testing.T, r kmsg.Requestor, txnID string, tp partition.TP, pid int64, epoch int16, seq int32) int16 {
 	t.Helper()
-	batch := idempotentBatch(pid, epoch, seq, "r")
-	binary.BigEndian.PutUint16(batch[21:], 0x10) // transactional
-	binary.BigEndian.PutUint32(batch[17:], crc32.Checksum(batch[21:], crc32.MakeTable(crc32.Castagnoli)))
-	produce := kmsg.NewPtrProduceRequest()
-	produce.Acks, produce.TimeoutMillis = -1, 10000
-	if txnID != "" { // else a request without one
-		produce.TransactionID = kmsg.StringPtr(txnID)
-	}
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = tp.Topic
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Partition, rp.Records = tp.Partition, batch
-	rt.Partitions = append(rt.Partitions, rp)
-	produce.Topics = append(produce.Topics, rt)
-	pr, err := produce.RequestWith(ctx, r)
-	if err != nil {
-		t.Fatalf("transactional produce: %v", err)
-	}
-	return pr.Topics[0].Partitions[0].ErrorCode
+	return brokertest.TxnProduce(ctx, t, r, txnID, tp.Topic, tp.Partition, pid, epoch, seq)
 }
 
 // TestTransactionVerification: with KIP-890's verification (the default),

@@ -65,7 +65,7 @@ func (w *stableWatch) check() {
 			s.warned = true
 			w.log.Warn("a transaction has held this partition's last stable offset (and its read_committed consumers, and its tiering) for longer than any transaction may stay open: "+
 				"it may be hanging. `chronik topic producers TOPIC` shows the producer with an open transaction; if its coordinator does not end it, "+
-				"abort it with kafka-transactions.sh abort (WriteTxnMarkers)",
+				"abort it with `chronik transaction abort --topic TOPIC --partition N --start-offset TXN-START` (or kafka-transactions.sh abort)",
 				"topic", r.Topic, "partition", r.Partition, "last_stable_offset", lso, "high_watermark", hw, "for", age.Round(time.Second))
 		}
 		w.stuck[r.TP] = s

@@ -73,13 +73,57 @@ func (c *Client) DescribeProducers(ctx context.Context, topic string, partitions
 	if err != nil {
 		return nil, err
 	}
+	answers, err := c.describeProducers(ctx, topic, parts)
+	if err != nil {
+		return nil, err
+	}
+	out := &TopicProducers{Topic: topic, Partitions: []PartitionProducers{}}
+	for _, p := range parts {
+		pp := PartitionProducers{Partition: p, Producers: []ProducerState{}}
+		a := answers[p]
+		if a.err != nil {
+			pp.Error = a.err.Error()
+		}
+		for _, d := range a.producers.Sorted() {
+			pp.Producers = append(pp.Producers, producerState(d))
+		}
+		out.Partitions = append(out.Partitions, pp)
+	}
+	return out, nil
+}
+
+// producerState is a producer as `topic producers` shows it.
+func producerState(d kadm.DescribedProducer) ProducerState {
+	ps := ProducerState{ProducerID: d.ProducerID, Epoch: d.ProducerEpoch, LastSequence: d.LastSequence}
+	if d.LastTimestamp >= 0 {
+		ps.LastWrite = ptr(time.UnixMilli(d.LastTimestamp).UTC())
+	}
+	if d.CurrentTxnStartOffset >= 0 {
+		ps.TxnStartOffset = ptr(d.CurrentTxnStartOffset)
+	}
+	return ps
+}
+
+// producersAnswer is what one partition's leader said about its
+// producers: the producers it knows, or why it told none.
+type producersAnswer struct {
+	producers kadm.DescribedProducers
+	err       error
+}
+
+// describeProducers asks the leaders of partitions parts of topic for the
+// idempotent producers they know (DescribeProducers). A partition whose
+// leader did not answer gets the error of the request that went to it;
+// the call itself fails only when no answer came at all, or the topic was
+// refused (explained by producersErr).
+func (c *Client) describeProducers(ctx context.Context, topic string, parts []int32) (map[int32]producersAnswer, error) {
 	described, err := c.adm.DescribeProducers(ctx, kadm.TopicsSet{topic: setOf(parts)})
 	if err != nil && !isShardErr(err) {
 		return nil, producersErr(c.fail(err, "", subject{"topic", topic}), topic)
 	}
 	// A leader that did not answer leaves its partitions out of described;
 	// they get the error of the request that went to it.
-	failed := map[int32]string{}
+	failed := map[int32]error{}
 	var se *kadm.ShardErrors
 	if errors.As(err, &se) {
 		for _, e := range se.Errs {
@@ -89,39 +133,27 @@ func (c *Client) DescribeProducers(ctx context.Context, topic string, partitions
 			}
 			for _, rt := range req.Topics {
 				for _, p := range rt.Partitions {
-					failed[p] = fmt.Sprintf("broker %d: %v", e.Broker.NodeID, e.Err)
+					failed[p] = fmt.Errorf("broker %d: %w", e.Broker.NodeID, e.Err)
 				}
 			}
 		}
 	}
-
-	out := &TopicProducers{Topic: topic, Partitions: []PartitionProducers{}}
 	dps := described[topic].Partitions
+	out := make(map[int32]producersAnswer, len(parts))
 	for _, p := range parts {
-		pp := PartitionProducers{Partition: p, Producers: []ProducerState{}}
 		dp, ok := dps[p]
 		switch {
-		case !ok && failed[p] != "":
-			pp.Error = failed[p]
+		case !ok && failed[p] != nil:
+			out[p] = producersAnswer{err: failed[p]}
 		case !ok:
-			pp.Error = "no answer from the partition's leader"
+			out[p] = producersAnswer{err: errors.New("no answer from the partition's leader")}
+		case dp.Err != nil && dp.ErrMessage != "":
+			out[p] = producersAnswer{producers: dp.ActiveProducers, err: fmt.Errorf("%w: %s", dp.Err, dp.ErrMessage)}
 		case dp.Err != nil:
-			pp.Error = dp.Err.Error()
-			if dp.ErrMessage != "" {
-				pp.Error += ": " + dp.ErrMessage
-			}
+			out[p] = producersAnswer{producers: dp.ActiveProducers, err: dp.Err}
+		default:
+			out[p] = producersAnswer{producers: dp.ActiveProducers}
 		}
-		for _, d := range dp.ActiveProducers.Sorted() {
-			ps := ProducerState{ProducerID: d.ProducerID, Epoch: d.ProducerEpoch, LastSequence: d.LastSequence}
-			if d.LastTimestamp >= 0 {
-				ps.LastWrite = ptr(time.UnixMilli(d.LastTimestamp).UTC())
-			}
-			if d.CurrentTxnStartOffset >= 0 {
-				ps.TxnStartOffset = ptr(d.CurrentTxnStartOffset)
-			}
-			pp.Producers = append(pp.Producers, ps)
-		}
-		out.Partitions = append(out.Partitions, pp)
 	}
 	return out, nil
 }

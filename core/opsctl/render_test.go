@@ -176,6 +176,12 @@ var reports = []namedReport{
 	{"transaction_describe_empty", &opsctl.TransactionDescriptions{Transactions: []opsctl.TransactionDescription{
 		{TransactionalID: "reports", State: "Empty", ProducerID: 1000, TimeoutMs: 10000, Partitions: []opsctl.TopicPartitions{}, Coordinator: 3},
 	}}},
+	{"transaction_abort", &opsctl.AbortedTransaction{
+		Topic: "orders", Partition: 0, ProducerID: 1003, ProducerEpoch: 2, TxnStartOffset: ptr[int64](5120), Outcome: opsctl.OutcomeAborted,
+	}},
+	{"transaction_abort_none_open", &opsctl.AbortedTransaction{
+		Topic: "orders", Partition: 0, ProducerID: 1003, ProducerEpoch: 2, Outcome: opsctl.OutcomeNoneOpen,
+	}},
 }
 
 // namedReport is one golden-file case: testdata/<name>.<format>.

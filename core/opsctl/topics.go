@@ -563,11 +563,20 @@ func pickPartitions(td kadm.TopicDetail, asked []int32) ([]int32, error) {
 	slices.Sort(parts)
 	parts = slices.Compact(parts)
 	for _, p := range parts {
-		if _, ok := td.Partitions[p]; !ok {
-			return nil, invalidf("--partitions %d: topic %q has partitions 0 to %d", p, td.Topic, len(td.Partitions)-1)
+		if err := hasPartition(td, "--partitions", p); err != nil {
+			return nil, err
 		}
 	}
 	return parts, nil
+}
+
+// hasPartition fails, naming the partitions td has, unless td has
+// partition p (given with flag).
+func hasPartition(td kadm.TopicDetail, flag string, p int32) error {
+	if _, ok := td.Partitions[p]; !ok {
+		return invalidf("%s %d: topic %q has partitions 0 to %d", flag, p, td.Topic, len(td.Partitions)-1)
+	}
+	return nil
 }
 
 // topicID shows a topic ID as Kafka's tools do (URL-safe base64 without
@@ -605,4 +614,15 @@ func nonNil[T any](s []T) []T {
 func isShardErr(err error) bool {
 	var se *kadm.ShardErrors
 	return errors.As(err, &se) && !se.AllFailed
+}
+
+// firstShardErr unwraps the error of a request kadm split across brokers
+// to the first broker's error (with one broker, its only one); other
+// errors are returned as they are.
+func firstShardErr(err error) error {
+	var se *kadm.ShardErrors
+	if errors.As(err, &se) && len(se.Errs) > 0 {
+		return se.Errs[0].Err
+	}
+	return err
 }

@@ -132,15 +132,11 @@ func (c *Client) ListTransactions(ctx context.Context, f TxnFilter) (*Transactio
 // listTxnErr unwraps the error of a listing every broker failed: one
 // broker's error (all are usually the same) explains it best.
 func listTxnErr(err error) error {
-	var se *kadm.ShardErrors
-	if errors.As(err, &se) && len(se.Errs) > 0 {
-		first := se.Errs[0].Err
-		if errors.Is(first, kerr.CoordinatorLoadInProgress) {
-			return failf(ErrRejected, first, "cannot list transactions: %v — the transaction coordinators are still loading; retry in a few seconds", first)
-		}
-		return first
+	first := firstShardErr(err)
+	if errors.Is(first, kerr.CoordinatorLoadInProgress) {
+		return failf(ErrRejected, first, "cannot list transactions: %v — the transaction coordinators are still loading; retry in a few seconds", first)
 	}
-	return err
+	return first
 }
 
 // WriteTable implements Report: one row per transactional ID, a line
