@@ -341,8 +341,8 @@ func TestTransactionsRestoredFromBackup(t *testing.T) {
 		return ps.TieredEnd == stable && ps.HighWatermark == stable+2
 	})
 	time.Sleep(time.Second) // a few segment.ms: nothing more is uploaded
-	if ps := tierStatus(t, b.HTTPAddr(), "txn", 0); ps.TieredEnd != stable {
-		t.Fatalf("tiered to %d with a transaction open at %d", ps.TieredEnd, stable)
+	if ps := tierStatus(t, b.HTTPAddr(), "txn", 0); ps.TieredEnd != stable || ps.HeldAt == nil || *ps.HeldAt != stable {
+		t.Fatalf("tiered to %d (held at %v) with a transaction open at %d", ps.TieredEnd, ps.HeldAt, stable)
 	}
 	if err := b.Stop(ctx); err != nil {
 		t.Fatal(err)

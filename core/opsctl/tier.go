@@ -110,7 +110,10 @@ type TierPartition struct {
 	LocalBytes       int64      `json:"local_bytes"`
 	UploadLagBytes   int64      `json:"upload_lag_bytes"`
 	UploadLagSeconds float64    `json:"upload_lag_seconds"`
-	LastUpload       *time.Time `json:"last_upload"` // null when its broker uploaded none since it started
+	// HeldAt is the first offset of the partition's earliest open
+	// transaction: tiering does not pass it (null when none is open).
+	HeldAt     *int64     `json:"held_by_transaction_at,omitempty"`
+	LastUpload *time.Time `json:"last_upload"` // null when its broker uploaded none since it started
 	LastError        string     `json:"last_error,omitempty"`
 	LastErrorAt      *time.Time `json:"last_error_at,omitempty"`
 }
@@ -228,7 +231,7 @@ func mergeTierReplicas(nodes []TierNodeStatus) []TierPartition {
 			Topic: r.Topic, Partition: r.Partition, Leader: -1, ReportedBy: b.node, Remote: r.Remote,
 			LogStart: r.LogStart, LocalStart: r.LocalStart, RemoteStart: r.RemoteStart, TieredEnd: r.TieredEnd,
 			HighWatermark: r.HighWatermark, Segments: r.Segments, RemoteBytes: r.RemoteBytes, LocalBytes: r.LocalBytes,
-			UploadLagBytes: r.UploadLagBytes, UploadLagSeconds: r.UploadLagSeconds, LastError: r.LastError,
+			UploadLagBytes: r.UploadLagBytes, UploadLagSeconds: r.UploadLagSeconds, HeldAt: r.HeldAt, LastError: r.LastError,
 		}
 		if r.Leader {
 			p.Leader = b.node
@@ -286,6 +289,9 @@ func (r *TierReport) WriteTable(w io.Writer) error {
 						lag += " / ?" // only the leader knows how long data has waited
 					default:
 						lag += " / " + seconds(p.UploadLagSeconds)
+					}
+					if p.HeldAt != nil && p.UploadLagBytes > 0 {
+						lag += fmt.Sprintf(" (held at %d by an open transaction)", *p.HeldAt)
 					}
 				}
 				lastUpload, lastErr := "", p.LastError

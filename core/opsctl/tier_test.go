@@ -44,7 +44,7 @@ var tierReports = []namedReport{
 			{
 				Topic: "orders", Partition: 1, Leader: -1, ReportedBy: 2, Remote: true,
 				LogStart: 1000, LocalStart: 8000, RemoteStart: 1000, TieredEnd: 8000, HighWatermark: 9100,
-				Segments: 7, RemoteBytes: 7340032, LocalBytes: 1153434, UploadLagBytes: 1153434,
+				Segments: 7, RemoteBytes: 7340032, LocalBytes: 1153434, UploadLagBytes: 1153434, HeldAt: ptr(int64(8000)),
 			},
 			{
 				Topic: "orders", Partition: 2, Leader: 2, ReportedBy: 2, Remote: true,

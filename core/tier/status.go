@@ -32,7 +32,11 @@ type PartitionStatus struct {
 	// long the oldest of it has waited (0 when none is waiting).
 	UploadLagBytes   int64     `json:"upload_lag_bytes"`
 	UploadLagSeconds float64   `json:"upload_lag_seconds"`
-	LastUpload       time.Time `json:"last_upload,omitzero"`
+	// HeldAt is the first offset of the partition's earliest open
+	// transaction, which tiering does not pass (upload.go, buildSegment);
+	// nil when none is open or the topic is not tiered.
+	HeldAt     *int64    `json:"held_by_transaction_at,omitempty"`
+	LastUpload time.Time `json:"last_upload,omitzero"`
 	LastError        string    `json:"last_error,omitempty"`
 	LastErrorAt      time.Time `json:"last_error_at,omitzero"`
 }
@@ -63,6 +67,8 @@ func (m *Manager) Status() []PartitionStatus {
 		}
 		if !isRemote {
 			ps.UploadLagBytes = 0
+		} else if lso := lg.LastStableOffset(); lso < ps.HighWatermark {
+			ps.HeldAt = &lso
 		}
 		if st := m.peek(r.TP); st != nil {
 			stat := st.stat.Load()
