@@ -100,22 +100,22 @@ type TierPartition struct {
 	// LogStart..HighWatermark is readable; LocalStart..HighWatermark is on
 	// the leader's disk; RemoteStart..TieredEnd is in the object store, and
 	// reads below LocalStart are served from there.
-	LogStart         int64      `json:"log_start_offset"`
-	LocalStart       int64      `json:"local_start_offset"`
-	RemoteStart      int64      `json:"remote_start_offset"` // -1 when nothing is tiered
-	TieredEnd        int64      `json:"tiered_end_offset"`
-	HighWatermark    int64      `json:"high_watermark"`
-	Segments         int        `json:"remote_segments"`
-	RemoteBytes      int64      `json:"remote_bytes"`
-	LocalBytes       int64      `json:"local_bytes"`
-	UploadLagBytes   int64      `json:"upload_lag_bytes"`
-	UploadLagSeconds float64    `json:"upload_lag_seconds"`
+	LogStart         int64   `json:"log_start_offset"`
+	LocalStart       int64   `json:"local_start_offset"`
+	RemoteStart      int64   `json:"remote_start_offset"` // -1 when nothing is tiered
+	TieredEnd        int64   `json:"tiered_end_offset"`
+	HighWatermark    int64   `json:"high_watermark"`
+	Segments         int     `json:"remote_segments"`
+	RemoteBytes      int64   `json:"remote_bytes"`
+	LocalBytes       int64   `json:"local_bytes"`
+	UploadLagBytes   int64   `json:"upload_lag_bytes"`
+	UploadLagSeconds float64 `json:"upload_lag_seconds"`
 	// HeldAt is the first offset of the partition's earliest open
 	// transaction: tiering does not pass it (null when none is open).
-	HeldAt     *int64     `json:"held_by_transaction_at,omitempty"`
-	LastUpload *time.Time `json:"last_upload"` // null when its broker uploaded none since it started
-	LastError        string     `json:"last_error,omitempty"`
-	LastErrorAt      *time.Time `json:"last_error_at,omitempty"`
+	HeldAt      *int64     `json:"held_by_transaction_at,omitempty"`
+	LastUpload  *time.Time `json:"last_upload"` // null when its broker uploaded none since it started
+	LastError   string     `json:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
 }
 
 // TierStatus asks every broker (a's and the brokers registered at

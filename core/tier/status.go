@@ -30,15 +30,15 @@ type PartitionStatus struct {
 	LocalBytes    int64 `json:"local_bytes"`
 	// UploadLagBytes is local data not yet tiered; UploadLagSeconds how
 	// long the oldest of it has waited (0 when none is waiting).
-	UploadLagBytes   int64     `json:"upload_lag_bytes"`
-	UploadLagSeconds float64   `json:"upload_lag_seconds"`
+	UploadLagBytes   int64   `json:"upload_lag_bytes"`
+	UploadLagSeconds float64 `json:"upload_lag_seconds"`
 	// HeldAt is the first offset of the partition's earliest open
 	// transaction, which tiering does not pass (upload.go, buildSegment);
 	// nil when none is open or the topic is not tiered.
-	HeldAt     *int64    `json:"held_by_transaction_at,omitempty"`
-	LastUpload time.Time `json:"last_upload,omitzero"`
-	LastError        string    `json:"last_error,omitempty"`
-	LastErrorAt      time.Time `json:"last_error_at,omitzero"`
+	HeldAt      *int64    `json:"held_by_transaction_at,omitempty"`
+	LastUpload  time.Time `json:"last_upload,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 }
 
 // Status reports every local replica, sorted by topic and partition.
