@@ -18,6 +18,13 @@ package kafka
 //     topic: TOPIC_AUTHORIZATION_FAILED otherwise. Its configs (v5+) are
 //     returned only with DESCRIBE_CONFIGS on it (else ConfigErrorCode is
 //     TOPIC_AUTHORIZATION_FAILED).
+//   - controller_mutation_rate (quotas.go, mutationQuota): each topic
+//     created takes its partitions from the principal's token bucket. From
+//     v6, a topic named once and authorized is refused with
+//     THROTTLING_QUOTA_EXCEEDED, before its other checks, while the bucket
+//     is exhausted; v2–v5 are never refused. ThrottleMillis is the time until the bucket is back
+//     to zero, and the connection is not read for that long.
+//     ValidateOnly takes nothing and is never refused.
 
 import (
 	"context"
@@ -43,6 +50,7 @@ func handleCreateTopics(ctx context.Context, s *Server, r *request) kmsg.Respons
 	for i := range req.Topics {
 		seen[req.Topics[i].Topic]++
 	}
+	mq := s.mutationQuota(r, req.Version >= 6, req.ValidateOnly)
 	resp.Topics = make([]kmsg.CreateTopicsResponseTopic, len(req.Topics))
 	for i := range req.Topics {
 		rt := &req.Topics[i]
@@ -58,11 +66,19 @@ func handleCreateTopics(ctx context.Context, s *Server, r *request) kmsg.Respons
 			st.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			continue
 		}
+		if msg := mq.refusal(); msg != "" {
+			st.ErrorCode, st.ErrorMessage = kerr.ThrottlingQuotaExceeded.Code, &msg
+			continue
+		}
 		s.createTopic(ctx, rt, req.ValidateOnly, st)
+		if st.ErrorCode == 0 {
+			mq.record(st.NumPartitions)
+		}
 		if st.ErrorCode == 0 && !s.authorized(r, kmsg.ACLOperationDescribeConfigs, kmsg.ACLResourceTypeTopic, rt.Topic) {
 			st.Configs, st.ConfigErrorCode = nil, kerr.TopicAuthorizationFailed.Code // v5+
 		}
 	}
+	resp.ThrottleMillis = mq.throttleMillis()
 	return resp
 }
 

@@ -10,6 +10,12 @@ package kafka
 //   - With ACLs (authz.go), a topic needs DELETE:
 //     TOPIC_AUTHORIZATION_FAILED otherwise, before its existence is told
 //     (by ID: after the ID is found, without its name).
+//   - controller_mutation_rate (quotas.go, mutationQuota): each topic
+//     deleted takes its partitions from the principal's token bucket. From
+//     v5, a topic found and authorized is refused with
+//     THROTTLING_QUOTA_EXCEEDED while the bucket is exhausted; v1–v4 are
+//     never refused. ThrottleMillis is the time until the bucket is back
+//     to zero, and the connection is not read for that long.
 
 import (
 	"context"
@@ -34,6 +40,7 @@ func handleDeleteTopics(ctx context.Context, s *Server, r *request) kmsg.Respons
 			topics[i].Topic = &req.TopicNames[i]
 		}
 	}
+	mq := s.mutationQuota(r, req.Version >= 5, false)
 	resp.Topics = make([]kmsg.DeleteTopicsResponseTopic, len(topics))
 	for i := range topics {
 		rt := &topics[i]
@@ -63,10 +70,17 @@ func handleDeleteTopics(ctx context.Context, s *Server, r *request) kmsg.Respons
 		}
 		name := t.Name
 		st.Topic, st.TopicID = &name, t.ID
+		if msg := mq.refusal(); msg != "" {
+			st.ErrorCode, st.ErrorMessage = kerr.ThrottlingQuotaExceeded.Code, &msg
+			continue
+		}
 		if err := s.backend.DeleteTopic(ctx, t.Name); err != nil {
 			st.ErrorCode = s.errCode("DeleteTopics", err)
 			st.ErrorMessage = errMessage(err)
+			continue
 		}
+		mq.record(int32(len(t.Partitions)))
 	}
+	resp.ThrottleMillis = mq.throttleMillis()
 	return resp
 }

@@ -15,6 +15,14 @@ package kafka
 //     ValidateOnly checks without creating.
 //   - With ACLs (authz.go), a topic needs ALTER:
 //     TOPIC_AUTHORIZATION_FAILED otherwise.
+//   - controller_mutation_rate (quotas.go, mutationQuota): the partitions
+//     added take as many tokens from the principal's token bucket. In v3,
+//     a topic named once, authorized, within the limit and without an
+//     Assignment is refused with THROTTLING_QUOTA_EXCEEDED, before the
+//     count is checked against the topic's, while the bucket is exhausted;
+//     v0–v2 are never refused. ThrottleMillis is the time until the bucket is back
+//     to zero, and the connection is not read for that long.
+//     ValidateOnly takes nothing and is never refused.
 
 import (
 	"context"
@@ -34,6 +42,7 @@ func handleCreatePartitions(ctx context.Context, s *Server, r *request) kmsg.Res
 	for _, rt := range req.Topics {
 		seen[rt.Topic]++
 	}
+	mq := s.mutationQuota(r, req.Version >= 3, req.ValidateOnly)
 	resp.Topics = make([]kmsg.CreatePartitionsResponseTopic, len(req.Topics))
 	for i := range req.Topics {
 		rt := &req.Topics[i]
@@ -53,10 +62,18 @@ func handleCreatePartitions(ctx context.Context, s *Server, r *request) kmsg.Res
 		case len(rt.Assignment) > 0:
 			fail(kerr.InvalidRequest.Code, "manual replica assignment is not supported yet; give only the new partition count")
 		default:
+			if msg := mq.refusal(); msg != "" {
+				fail(kerr.ThrottlingQuotaExceeded.Code, msg)
+				break
+			}
+			before, _ := s.backend.Topic(rt.Topic)
 			if err := s.backend.CreatePartitions(ctx, rt.Topic, rt.Count, req.ValidateOnly); err != nil {
 				fail(s.errCode("CreatePartitions", err), err.Error())
+				break
 			}
+			mq.record(rt.Count - int32(len(before.Partitions)))
 		}
 	}
+	resp.ThrottleMillis = mq.throttleMillis()
 	return resp
 }

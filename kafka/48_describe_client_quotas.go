@@ -16,7 +16,8 @@ package kafka
 //     is a top-level INVALID_REQUEST with the reason.
 //   - The entries are the matching entities, sorted (the default before
 //     names), each with the user before the client ID (a nil name is the
-//     default) and its quotas sorted by key. Kafka's order is a hash
+//     default) and its quotas sorted by key (consumer_byte_rate,
+//     controller_mutation_rate, producer_byte_rate). Kafka's order is a hash
 //     map's; clients do not depend on it.
 
 import (

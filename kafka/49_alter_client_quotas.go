@@ -12,16 +12,19 @@ package kafka
 //     default. An ip entity (connection_creation_rate), an unknown type, a
 //     type twice or no component at all is INVALID_REQUEST with the
 //     reason. So is an op quota.Alteration.Validate rejects: a key other
-//     than producer_byte_rate and consumer_byte_rate (request_percentage
-//     and controller_mutation_rate are not enforced here, so they are
-//     refused rather than kept and ignored), a value that is not a
-//     whole, positive number of bytes/s, a key altered twice in the
-//     entry. The other
-//     entries still apply.
+//     than producer_byte_rate, consumer_byte_rate and
+//     controller_mutation_rate (request_percentage is not enforced here,
+//     so it is refused rather than kept and ignored), a byte rate that is
+//     not a whole, positive number of bytes/s, a controller_mutation_rate
+//     that is not a positive number of partitions/s (fractions allowed),
+//     a key altered twice in the entry. The other entries still apply.
 //   - With ValidateOnly nothing changes; the answer is what it would be.
 //   - The valid entries apply together, in order, in one call to the
 //     quota store (one change to the meta shard): all or none. If the
-//     store fails, each of them gets its error.
+//     store fails, each of them gets its error: UNSUPPORTED_VERSION
+//     (core/broker/quotastore.go) while a broker runs a release that does
+//     not apply quota changes, or, when one of them sets or removes
+//     controller_mutation_rate, a release that does not know that key.
 
 import (
 	"context"

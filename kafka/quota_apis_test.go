@@ -274,7 +274,7 @@ func TestAlterClientQuotasInvalid(t *testing.T) {
 		ops    []op
 		errHas string // "" means applied
 	}{
-		{[]part{{"user", alice}}, []op{produce}, ""},
+		{[]part{{"user", alice}}, []op{produce, {quota.ControllerMutationRate, 0.5, false}}, ""},
 		{[]part{{"ip", nil}}, []op{{"connection_creation_rate", 10, false}}, "ip entities (connection_creation_rate) are not supported"},
 		{[]part{{"user", bob}, {"ip", kmsg.StringPtr("10.0.0.1")}}, []op{produce}, "ip entities"},
 		{[]part{{"group", bob}}, []op{produce}, `entity type "group" is not supported: only user and client-id entities are`},
@@ -282,7 +282,7 @@ func TestAlterClientQuotasInvalid(t *testing.T) {
 		{[]part{{"client-id", nil}, {"client-id", nil}}, []op{produce}, "client-id appears twice"},
 		{nil, []op{produce}, "an entity names a user, a client ID or both"},
 		{[]part{{"user", bob}}, []op{{"request_percentage", 50, false}}, `quota "request_percentage" is not supported`},
-		{[]part{{"user", bob}}, []op{{"controller_mutation_rate", 5, false}}, `quota "controller_mutation_rate" is not supported`},
+		{[]part{{"user", bob}}, []op{{quota.ControllerMutationRate, 0, false}}, "positive number of partition mutations"},
 		{[]part{{"user", bob}}, []op{{"request_percentage", 0, true}}, `quota "request_percentage" is not supported`},
 		{[]part{{"user", bob}}, []op{{quota.ConsumerByteRate, -1, false}}, "positive"},
 		{[]part{{"user", bob}}, []op{{quota.ConsumerByteRate, 0, false}}, "positive"},
@@ -345,7 +345,7 @@ func TestAlterClientQuotasInvalid(t *testing.T) {
 		t.Fatalf("validating changed the store: %s", quotaDump(store.Quotas()))
 	}
 	check("v1", c.do(build(1, false)).(*kmsg.AlterClientQuotasResponse))
-	if got, want := quotaDump(store.Quotas()), "user=<default>,client-id=<default>{consumer_byte_rate=7} user=alice{producer_byte_rate=100}"; got != want {
+	if got, want := quotaDump(store.Quotas()), "user=<default>,client-id=<default>{consumer_byte_rate=7} user=alice{controller_mutation_rate=0.5 producer_byte_rate=100}"; got != want {
 		t.Fatalf("store:\n got %s\nwant %s", got, want)
 	}
 	check("v0 again", c.do(build(0, false)).(*kmsg.AlterClientQuotasResponse))

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -152,5 +153,216 @@ func TestQuotaKgoProducer(t *testing.T) {
 	}
 	if st, err := ts.b.PartitionState(tp("bulk", 0)); err != nil || st.HighWatermark != records {
 		t.Errorf("high watermark %d (%v), want %d", st.HighWatermark, err, records)
+	}
+}
+
+// The token bucket's arithmetic, on a clock of our own: a new bucket holds
+// the burst (limit × quotaWindows windows), the topic that finds tokens
+// left goes through whole, a strict take is refused while it is below zero,
+// and it refills at the limit, never above the burst.
+func TestTokenBucket(t *testing.T) {
+	var b tokenBucket
+	sec := int64(time.Second)
+	now := 1_000_000 * sec
+	take := func(at int64, n float64, strict bool, wantOK bool, wantWait time.Duration) {
+		t.Helper()
+		ok, wait := b.take(at, n, 2, time.Second, strict)
+		if ok != wantOK || wait != wantWait {
+			t.Fatalf("take %v (strict %v) with %v tokens left: %v %v, want %v %v", n, strict, b.tokens, ok, wait, wantOK, wantWait)
+		}
+	}
+	take(now, 20, true, true, 0) // 2/s × 11 × 1 s = 22 tokens: 2 left
+	take(now, 6, true, true, 2*time.Second)
+	if b.tokens != -4 {
+		t.Fatalf("after 26 of 22 tokens: %v left, want -4", b.tokens)
+	}
+	take(now+sec, 0, true, false, time.Second)           // refilled to -2: refused, 1 s to go
+	take(now+sec, 3, false, true, 2500*time.Millisecond) // not strict: taken anyway, -5
+	take(now+int64(3500*time.Millisecond), 1, true, true, 500*time.Millisecond)
+	take(now+100*sec, 0, true, true, 0)
+	if b.tokens != 22 {
+		t.Fatalf("a long idle bucket holds %v tokens, want the burst of 22", b.tokens)
+	}
+	if b.idleSince() != now+100*sec {
+		t.Fatalf("a full bucket is idle since %v, want its last use %v", b.idleSince(), now+100*sec)
+	}
+}
+
+// mutationServer limits each client ID to 1 partition created or deleted
+// per second, with windows of 100 ms: a burst of 1.1 partitions, so the
+// second partition of a request goes through and takes the bucket to -0.9
+// (900 ms to wait), and the third is refused.
+func mutationServer(t *testing.T) *testServer {
+	quotas := staticQuotas{quota.NewSet(map[quota.Entity]map[string]float64{
+		{ClientID: quota.DefaultPart}: {quota.ControllerMutationRate: 1},
+	})}
+	return startServer(t, Config{Quotas: quotas, QuotaWindow: 100 * time.Millisecond}, nil)
+}
+
+// topicCodes renders the topics' error codes for comparison.
+func topicCodes(codes ...int16) string {
+	names := make([]string, len(codes))
+	for i, c := range codes {
+		names[i] = codeName(c)
+	}
+	return strings.Join(names, " ")
+}
+
+// wantMutationThrottle checks a response's ThrottleMillis against the
+// 900 ms the bucket of mutationServer needs after two partitions.
+func wantMutationThrottle(t *testing.T, what string, ms int32) {
+	t.Helper()
+	if ms < 700 || ms > 900 {
+		t.Errorf("%s: ThrottleMillis %d, want about 900", what, ms)
+	}
+}
+
+var throttled = codeName(kerr.ThrottlingQuotaExceeded.Code)
+
+// CreateTopics under controller_mutation_rate: from v6 the topics after
+// the bucket is exhausted are refused with THROTTLING_QUOTA_EXCEEDED and
+// not created; v5 creates them all and is only throttled; ValidateOnly
+// takes nothing from the bucket.
+func TestMutationQuotaCreateTopics(t *testing.T) {
+	ts := mutationServer(t)
+	create := func(clientID string, version int16, validateOnly bool, names ...string) *kmsg.CreateTopicsResponse {
+		t.Helper()
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.Version, req.ValidateOnly, req.TimeoutMillis = version, validateOnly, 5000
+		for _, n := range names {
+			rt := kmsg.NewCreateTopicsRequestTopic()
+			rt.Topic, rt.NumPartitions, rt.ReplicationFactor = n, 1, 1
+			req.Topics = append(req.Topics, rt)
+		}
+		return dialAs(t, ts, clientID).do(req).(*kmsg.CreateTopicsResponse)
+	}
+	codes := func(resp *kmsg.CreateTopicsResponse) string {
+		var c []int16
+		for _, tp := range resp.Topics {
+			c = append(c, tp.ErrorCode)
+		}
+		return topicCodes(c...)
+	}
+
+	resp := create("strict", 7, false, "s1", "s2", "s3", "s4")
+	if got, want := codes(resp), "none none "+throttled+" "+throttled; got != want {
+		t.Fatalf("v7, 4 topics at 1.1 partitions of burst: %s, want %s", got, want)
+	}
+	if msg := resp.Topics[2].ErrorMessage; msg == nil || !strings.Contains(*msg, "controller_mutation_rate quota of client-id=strict") || !strings.Contains(*msg, "exhausted") {
+		t.Errorf("refusal message %v", msg)
+	}
+	if _, ok := ts.b.Topic("s3"); ok {
+		t.Error("a refused topic was created")
+	}
+	wantMutationThrottle(t, "v7", resp.ThrottleMillis)
+
+	resp = create("old", 5, false, "o1", "o2", "o3")
+	if got := codes(resp); got != "none none none" {
+		t.Fatalf("v5 is never refused: %s", got)
+	}
+	if resp.ThrottleMillis < 1700 || resp.ThrottleMillis > 1900 {
+		t.Errorf("v5, 3 partitions at 1.1 of burst: ThrottleMillis %d, want about 1900", resp.ThrottleMillis)
+	}
+
+	resp = create("check", 7, true, "v1", "v2", "v3")
+	if got := codes(resp); got != "none none none" || resp.ThrottleMillis != 0 {
+		t.Fatalf("ValidateOnly: %s, ThrottleMillis %d", got, resp.ThrottleMillis)
+	}
+	resp = create("check", 7, false, "c1", "c2")
+	if got := codes(resp); got != "none none" {
+		t.Fatalf("after ValidateOnly, the bucket is still full: %s", got)
+	}
+	wantMutationThrottle(t, "after ValidateOnly", resp.ThrottleMillis)
+}
+
+// DeleteTopics under controller_mutation_rate: v5 refuses the topics after
+// the bucket is exhausted, v4 deletes them all and is throttled.
+func TestMutationQuotaDeleteTopics(t *testing.T) {
+	ts := mutationServer(t)
+	names := []string{"d1", "d2", "d3", "o1", "o2", "o3"}
+	for _, n := range names {
+		ts.createTopic(t, n, 1)
+	}
+	del := func(clientID string, version int16, names ...string) *kmsg.DeleteTopicsResponse {
+		t.Helper()
+		req := kmsg.NewPtrDeleteTopicsRequest()
+		req.Version, req.TopicNames, req.TimeoutMillis = version, names, 5000
+		return dialAs(t, ts, clientID).do(req).(*kmsg.DeleteTopicsResponse)
+	}
+	codes := func(resp *kmsg.DeleteTopicsResponse) string {
+		var c []int16
+		for _, tp := range resp.Topics {
+			c = append(c, tp.ErrorCode)
+		}
+		return topicCodes(c...)
+	}
+
+	resp := del("strict", 5, names[:3]...)
+	if got, want := codes(resp), "none none "+throttled; got != want {
+		t.Fatalf("v5: %s, want %s", got, want)
+	}
+	if msg := resp.Topics[2].ErrorMessage; msg == nil || !strings.Contains(*msg, "exhausted") {
+		t.Errorf("refusal message %v", msg)
+	}
+	if _, ok := ts.b.Topic("d3"); !ok {
+		t.Error("a refused topic was deleted")
+	}
+	wantMutationThrottle(t, "v5", resp.ThrottleMillis)
+
+	resp = del("old", 4, names[3:]...)
+	if got := codes(resp); got != "none none none" {
+		t.Fatalf("v4 is never refused: %s", got)
+	}
+	if resp.ThrottleMillis < 1700 || resp.ThrottleMillis > 1900 {
+		t.Errorf("v4, 3 partitions at 1.1 of burst: ThrottleMillis %d, want about 1900", resp.ThrottleMillis)
+	}
+}
+
+// CreatePartitions under controller_mutation_rate: the partitions added
+// count; v3 refuses the topics after the bucket is exhausted, v2 adds them
+// all and is throttled; ValidateOnly takes nothing.
+func TestMutationQuotaCreatePartitions(t *testing.T) {
+	ts := mutationServer(t)
+	for _, n := range []string{"p1", "p2", "p3"} {
+		ts.createTopic(t, n, 1)
+	}
+	add := func(clientID string, version int16, validateOnly bool, count int32) *kmsg.CreatePartitionsResponse {
+		t.Helper()
+		req := kmsg.NewPtrCreatePartitionsRequest()
+		req.Version, req.ValidateOnly, req.TimeoutMillis = version, validateOnly, 5000
+		for _, n := range []string{"p1", "p2", "p3"} {
+			rt := kmsg.NewCreatePartitionsRequestTopic()
+			rt.Topic, rt.Count = n, count
+			req.Topics = append(req.Topics, rt)
+		}
+		return dialAs(t, ts, clientID).do(req).(*kmsg.CreatePartitionsResponse)
+	}
+	codes := func(resp *kmsg.CreatePartitionsResponse) string {
+		var c []int16
+		for _, tp := range resp.Topics {
+			c = append(c, tp.ErrorCode)
+		}
+		return topicCodes(c...)
+	}
+
+	resp := add("check", 3, true, 9)
+	if got := codes(resp); got != "none none none" || resp.ThrottleMillis != 0 {
+		t.Fatalf("ValidateOnly, 24 partitions: %s, ThrottleMillis %d", got, resp.ThrottleMillis)
+	}
+	resp = add("strict", 3, false, 2)
+	if got, want := codes(resp), "none none "+throttled; got != want {
+		t.Fatalf("v3: %s, want %s", got, want)
+	}
+	if tp, _ := ts.b.Topic("p3"); len(tp.Partitions) != 1 {
+		t.Errorf("a refused topic has %d partitions, want 1", len(tp.Partitions))
+	}
+	wantMutationThrottle(t, "v3", resp.ThrottleMillis)
+
+	resp = add("old", 2, false, 3) // 1 partition more for p1 and p2, 2 for p3
+	if got := codes(resp); got != "none none none" {
+		t.Fatalf("v2 is never refused: %s", got)
+	}
+	if resp.ThrottleMillis < 2700 || resp.ThrottleMillis > 2900 {
+		t.Errorf("v2, 4 partitions at 1.1 of burst: ThrottleMillis %d, want about 2900", resp.ThrottleMillis)
 	}
 }

@@ -86,7 +86,9 @@ const (
 	// LevelTxnVerification: appends guarded by the transaction
 	// coordinator's verification (the cmdAppendOpts guard flag, txn.go),
 	// and tiered segments that list aborted transactions (segment format
-	// version 2), which older releases cannot read.
+	// version 2), which older releases cannot read; and client quotas of
+	// controller_mutation_rate (meta command 43 with that key, which older
+	// releases refuse as malformed while this one applies it).
 	LevelTxnVerification uint16 = 3
 )
 

@@ -13,8 +13,11 @@ import (
 )
 
 // Client quotas on the meta shard (Kafka's AlterClientQuotas and
-// DescribeClientQuotas, KIP-546): the byte rates per user, client ID or
-// both that every broker enforces on its own traffic, the same on all.
+// DescribeClientQuotas, KIP-546): the byte rates and the
+// controller_mutation_rate (KIP-599) per user, client ID or both that
+// every broker enforces on its own traffic, the same on all. Releases
+// before LevelTxnVerification refuse controller_mutation_rate, so it is
+// not proposed until every broker is at that level.
 //
 // Key schema, after the meta shard prefix: 'Q' entity → quotaRecordVersion
 // uvarint(n) n × (key, BE64(math.Float64bits(value))), keys sorted. The

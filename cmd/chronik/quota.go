@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"errors"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -15,19 +15,23 @@ func newQuotaCmd() *cobra.Command {
 	var f clusterFlags
 	cmd := &cobra.Command{
 		Use:   "quota",
-		Short: "List, set and delete client quotas (byte rates per user and client ID)",
+		Short: "List, set and delete client quotas (byte and partition mutation rates per user and client ID)",
 		Long: `Manage the cluster's client quotas (Kafka's DescribeClientQuotas and
 AlterClientQuotas, as kafka-configs.sh --entity-type users|clients uses):
 producer_byte_rate and consumer_byte_rate, in bytes per second per broker,
-for a user, a client ID or a user's client ID, each possibly the default (the
-quota of every one without a quota of its own). A request gets the most
-specific quota that applies, in Kafka's order; a client over its quota is
-throttled, not refused. With kafka.authorizer = "acl" only the principals of
+and controller_mutation_rate, in partitions created or deleted per second per
+broker (KIP-599), for a user, a client ID or a user's client ID, each possibly
+the default (the quota of every one without a quota of its own). A request
+gets the most specific quota that applies, in Kafka's order; a client over a
+byte rate is throttled, not refused; one over its mutation rate is throttled,
+and its topics are refused with THROTTLING_QUOTA_EXCEEDED when its client
+knows that error. With kafka.authorizer = "acl" only the principals of
 the brokers' kafka.super-users, or principals an ACL allows DESCRIBE_CONFIGS
 (list) or ALTER_CONFIGS (set, delete) on the cluster, may manage them. See
 docs/cli.md.`,
 		Example: `  chronik quota set --user-default --producer-byte-rate 10MiB --consumer-byte-rate 20MiB
   chronik quota set --user alice --client-id etl --consumer-byte-rate 100MiB
+  chronik quota set --user-default --controller-mutation-rate 10
   chronik quota list --user alice
   chronik quota delete --user alice --client-id etl`,
 		Args: cobra.ArbitraryArgs,
@@ -108,19 +112,22 @@ marks a default part, - an absent one.`,
 
 func newQuotaSetCmd(f *clusterFlags) *cobra.Command {
 	var (
-		q                  quotaFlags
-		producer, consumer string
+		q                            quotaFlags
+		producer, consumer, mutation string
 	)
 	cmd := &cobra.Command{
 		Use:   "set",
-		Short: "Set a user's or client ID's byte rates",
-		Long: `Set the producer and/or consumer byte rate of one entity: a user (--user or
---user-default), a client ID (--client-id or --client-id-default), or both
-for a user's client ID. Rates are bytes per second per broker, optionally
-with KiB, MiB or GiB; a rate not given stays as it is.`,
+		Short: "Set a user's or client ID's byte rates and mutation rate",
+		Long: `Set the producer and/or consumer byte rate and/or the controller mutation rate
+of one entity: a user (--user or --user-default), a client ID (--client-id or
+--client-id-default), or both for a user's client ID. Byte rates are bytes per
+second per broker, optionally with KiB, MiB or GiB; the mutation rate is
+partitions created or deleted per second per broker, fractions allowed; a
+rate not given stays as it is.`,
 		Example: `  chronik quota set --user alice --producer-byte-rate 5MiB --consumer-byte-rate 10MiB
   chronik quota set --user-default --client-id-default --producer-byte-rate 1MiB
-  chronik quota set --client-id etl --consumer-byte-rate 1073741824`,
+  chronik quota set --client-id etl --consumer-byte-rate 1073741824
+  chronik quota set --user-default --controller-mutation-rate 0.5`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			entity, err := q.build().Entity()
@@ -128,19 +135,23 @@ with KiB, MiB or GiB; a rate not given stays as it is.`,
 				return err
 			}
 			rates := map[string]float64{}
-			for _, r := range []struct{ flag, key, value string }{
-				{"producer-byte-rate", quota.ProducerByteRate, producer},
-				{"consumer-byte-rate", quota.ConsumerByteRate, consumer},
+			for _, r := range []struct {
+				flag, key, value string
+				parse            func(flag, s string) (float64, error)
+			}{
+				{"producer-byte-rate", quota.ProducerByteRate, producer, opsctl.ParseRate},
+				{"consumer-byte-rate", quota.ConsumerByteRate, consumer, opsctl.ParseRate},
+				{"controller-mutation-rate", quota.ControllerMutationRate, mutation, opsctl.ParseMutationRate},
 			} {
 				if !cmd.Flags().Changed(r.flag) {
 					continue
 				}
-				if rates[r.key], err = opsctl.ParseRate(r.flag, r.value); err != nil {
+				if rates[r.key], err = r.parse(r.flag, r.value); err != nil {
 					return err
 				}
 			}
 			if len(rates) == 0 {
-				return fmt.Errorf("give the rates to set: --producer-byte-rate, --consumer-byte-rate or both")
+				return errors.New(opsctl.NoRatesToSet)
 			}
 			return f.report(cmd, func(ctx context.Context, cl *opsctl.Client) (opsctl.Report, error) {
 				return cl.SetQuotas(ctx, entity, rates)
@@ -150,19 +161,21 @@ with KiB, MiB or GiB; a rate not given stays as it is.`,
 	q.register(cmd.Flags(), false)
 	cmd.Flags().StringVar(&producer, "producer-byte-rate", "", "`bytes` per second the entity may produce to each broker (10MiB)")
 	cmd.Flags().StringVar(&consumer, "consumer-byte-rate", "", "`bytes` per second the entity may fetch from each broker (10MiB)")
+	cmd.Flags().StringVar(&mutation, "controller-mutation-rate", "", "`partitions` per second the entity may create or delete through each broker (0.5, 10)")
 	return cmd
 }
 
 func newQuotaDeleteCmd(f *clusterFlags) *cobra.Command {
 	var (
-		q                  quotaFlags
-		producer, consumer bool
+		q                            quotaFlags
+		producer, consumer, mutation bool
 	)
 	cmd := &cobra.Command{
 		Use:   "delete",
 		Short: "Delete an entity's quotas",
 		Long: `Delete the named quotas of one entity (the flags as for quota set), or all its
-quotas when neither --producer-byte-rate nor --consumer-byte-rate is given.
+quotas when no rate flag (--producer-byte-rate, --consumer-byte-rate,
+--controller-mutation-rate) is given.
 The entity's clients then get the next quota that applies, if any (a
 default's, say). Deleting a quota it does not have is no error.`,
 		Example: `  chronik quota delete --user alice
@@ -180,6 +193,9 @@ default's, say). Deleting a quota it does not have is no error.`,
 			if consumer {
 				keys = append(keys, quota.ConsumerByteRate)
 			}
+			if mutation {
+				keys = append(keys, quota.ControllerMutationRate)
+			}
 			return f.report(cmd, func(ctx context.Context, cl *opsctl.Client) (opsctl.Report, error) {
 				return cl.DeleteQuotas(ctx, entity, keys)
 			})
@@ -188,5 +204,6 @@ default's, say). Deleting a quota it does not have is no error.`,
 	q.register(cmd.Flags(), false)
 	cmd.Flags().BoolVar(&producer, "producer-byte-rate", false, "delete the producer byte rate")
 	cmd.Flags().BoolVar(&consumer, "consumer-byte-rate", false, "delete the consumer byte rate")
+	cmd.Flags().BoolVar(&mutation, "controller-mutation-rate", false, "delete the controller mutation rate")
 	return cmd
 }

@@ -28,7 +28,7 @@ func TestQuotaCommands(t *testing.T) {
 		return opsJSON[opsctl.QuotaList](c, as("admin", append([]string{"quota", "list"}, args...)...)...).Quotas
 	}
 
-	if out := c.ok(as("admin", "quota", "list")...); out != "USER  CLIENT-ID  PRODUCER-BYTE-RATE  CONSUMER-BYTE-RATE\n" {
+	if out := c.ok(as("admin", "quota", "list")...); out != "USER  CLIENT-ID  PRODUCER-BYTE-RATE  CONSUMER-BYTE-RATE  CONTROLLER-MUTATION-RATE\n" {
 		t.Fatalf("quota list of none:\n%s", out)
 	}
 	set := opsJSON[opsctl.QuotaChange](c, as("admin", "quota", "set", "--user-default", "--producer-byte-rate", "10MiB", "--consumer-byte-rate", "20971520")...)
@@ -37,19 +37,20 @@ func TestQuotaCommands(t *testing.T) {
 		t.Fatalf("quota set --user-default: %+v", set)
 	}
 	out := c.ok(as("admin", "quota", "set", "--user", "alice", "--client-id", "etl", "--consumer-byte-rate", "1GiB")...)
-	if !strings.Contains(out, "alice  etl        -                   1 GiB/s             set") {
+	if !strings.Contains(out, "alice  etl        -                   1 GiB/s             -                         set") {
 		t.Fatalf("quota set table:\n%s", out)
 	}
 	c.ok(as("admin", "quota", "set", "--user", "alice", "--producer-byte-rate", "1KiB")...)
+	c.ok(as("admin", "quota", "set", "--user", "alice", "--controller-mutation-rate", "0.5")...)
 	c.ok(as("admin", "quota", "set", "--client-id-default", "--producer-byte-rate", "1500")...)
 	// Setting one rate keeps the other.
 	c.ok(as("admin", "quota", "set", "--user-default", "--producer-byte-rate", "5MiB")...)
 
-	want := "USER       CLIENT-ID  PRODUCER-BYTE-RATE  CONSUMER-BYTE-RATE\n" +
-		"-          <default>  1500 B/s            -\n" +
-		"<default>  -          5 MiB/s             20 MiB/s\n" +
-		"alice      -          1 KiB/s             -\n" +
-		"alice      etl        -                   1 GiB/s\n"
+	want := "USER       CLIENT-ID  PRODUCER-BYTE-RATE  CONSUMER-BYTE-RATE  CONTROLLER-MUTATION-RATE\n" +
+		"-          <default>  1500 B/s            -                   -\n" +
+		"<default>  -          5 MiB/s             20 MiB/s            -\n" +
+		"alice      -          1 KiB/s             -                   0.5/s\n" +
+		"alice      etl        -                   1 GiB/s             -\n"
 	if out := c.ok(as("admin", "quota", "list")...); out != want {
 		t.Fatalf("quota list:\n%s\nwant:\n%s", out, want)
 	}
@@ -74,7 +75,7 @@ func TestQuotaCommands(t *testing.T) {
 	if got := list("--user-default", "--strict"); len(got) != 1 || len(got[0].Quotas) != 1 || got[0].Quotas[quota.ProducerByteRate] != 5<<20 {
 		t.Fatalf("after deleting the default user's consumer rate: %+v", got)
 	}
-	if out := c.ok(as("admin", "quota", "delete", "--user", "alice", "--client-id", "etl")...); !strings.Contains(out, "alice  etl        -                   1 GiB/s             deleted") {
+	if out := c.ok(as("admin", "quota", "delete", "--user", "alice", "--client-id", "etl")...); !strings.Contains(out, "alice  etl        -                   1 GiB/s             -                         deleted") {
 		t.Fatalf("quota delete of an entity:\n%s", out)
 	}
 	if out := c.ok(as("admin", "quota", "delete", "--user", "alice", "--client-id", "etl")...); !strings.Contains(out, "no quota matched: nothing was deleted") {

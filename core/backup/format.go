@@ -142,7 +142,7 @@ func (a ACL) Binding() (acl.Binding, error) {
 type Quota struct {
 	User     *QuotaPart         `json:"user,omitempty"`
 	ClientID *QuotaPart         `json:"client_id,omitempty"`
-	Quotas   map[string]float64 `json:"quotas"` // producer_byte_rate, consumer_byte_rate: bytes per second
+	Quotas   map[string]float64 `json:"quotas"` // producer_byte_rate, consumer_byte_rate: bytes per second; controller_mutation_rate: partitions per second
 }
 
 // QuotaPart is one part of a Quota's entity: a name or the default.

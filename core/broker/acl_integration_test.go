@@ -24,6 +24,7 @@ import (
 	"github.com/chronik-go/chronik/core/cluster"
 	"github.com/chronik-go/chronik/core/config"
 	"github.com/chronik-go/chronik/core/partition"
+	"github.com/chronik-go/chronik/core/quota"
 	"github.com/chronik-go/chronik/raftsm"
 )
 
@@ -287,7 +288,8 @@ func (h throttleHook) OnBrokerThrottle(_ kgo.BrokerMetadata, d time.Duration, _ 
 // commands, and allowed once it registers with this release's level; so
 // are transactions (InitProducerId with a transactional ID) while a broker
 // lacks the transaction commands (level 1), and the verification of
-// transactional produces while a broker lacks the append guard (level 2).
+// transactional produces and controller_mutation_rate quotas while a broker
+// lacks the append guard (level 2).
 // TestACLsAndQuotasAcrossBrokers checks that brokers register their level.
 func TestMetaChangesWaitForUpgradedBrokers(t *testing.T) {
 	cfg := brokertest.Config(t)
@@ -336,16 +338,27 @@ func TestMetaChangesWaitForUpgradedBrokers(t *testing.T) {
 	if code := createACL(); code != kerr.UnsupportedVersion.Code {
 		t.Fatalf("CreateAcls with broker 9 on an older release: %v", kerr.ErrorForCode(code))
 	}
-	quotas := kmsg.NewPtrAlterClientQuotasRequest()
-	entry := kmsg.NewAlterClientQuotasRequestEntry()
-	ent := kmsg.NewAlterClientQuotasRequestEntryEntity()
-	ent.Type, ent.Name = "user", kmsg.StringPtr("alice")
-	op := kmsg.NewAlterClientQuotasRequestEntryOp()
-	op.Key, op.Value = "producer_byte_rate", 1000
-	entry.Entity, entry.Ops = append(entry.Entity, ent), append(entry.Ops, op)
-	quotas.Entries = append(quotas.Entries, entry)
-	if resp, err := quotas.RequestWith(ctx, seed); err != nil || resp.Entries[0].ErrorCode != kerr.UnsupportedVersion.Code {
-		t.Fatalf("AlterClientQuotas with broker 9 on an older release: %v %+v", err, resp)
+	alterQuota := func(key string) int16 {
+		t.Helper()
+		req := kmsg.NewPtrAlterClientQuotasRequest()
+		entry := kmsg.NewAlterClientQuotasRequestEntry()
+		ent := kmsg.NewAlterClientQuotasRequestEntryEntity()
+		ent.Type, ent.Name = "user", kmsg.StringPtr("alice")
+		op := kmsg.NewAlterClientQuotasRequestEntryOp()
+		op.Key, op.Value = key, 1000
+		entry.Entity, entry.Ops = append(entry.Entity, ent), append(entry.Ops, op)
+		req.Entries = append(req.Entries, entry)
+		resp, err := req.RequestWith(ctx, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := resp.Entries[0].ErrorCode; code != 0 && !strings.Contains(*resp.Entries[0].ErrorMessage, "broker(s) 9") {
+			t.Errorf("the refusal of %s does not name broker 9: %s", key, *resp.Entries[0].ErrorMessage)
+		}
+		return resp.Entries[0].ErrorCode
+	}
+	if code := alterQuota(quota.ProducerByteRate); code != kerr.UnsupportedVersion.Code {
+		t.Fatalf("AlterClientQuotas with broker 9 on an older release: %v", kerr.ErrorForCode(code))
 	}
 	scram := kmsg.NewPtrAlterUserSCRAMCredentialsRequest()
 	up := kmsg.NewAlterUserSCRAMCredentialsRequestUpsertion()
@@ -385,6 +398,14 @@ func TestMetaChangesWaitForUpgradedBrokers(t *testing.T) {
 	if code := initTxn(); code != 0 {
 		t.Fatalf("transactional InitProducerId once broker 9 has transactions: %v", kerr.ErrorForCode(code))
 	}
+	// Quotas, but not yet controller_mutation_rate, which broker 9's meta
+	// shard would refuse.
+	if code := alterQuota(quota.ProducerByteRate); code != 0 {
+		t.Fatalf("producer_byte_rate once broker 9 applies quotas: %v", kerr.ErrorForCode(code))
+	}
+	if code := alterQuota(quota.ControllerMutationRate); code != kerr.UnsupportedVersion.Code {
+		t.Fatalf("controller_mutation_rate with broker 9 on a release without it: %v", kerr.ErrorForCode(code))
+	}
 	lv := partition.TP{Topic: "lv"}
 	if code := txnProduce(ctx, t, pseed, "tx", lv, pid, epoch, 0); code != 0 {
 		t.Fatalf("transactional produce, not verified while broker 9 lacks the guard: %v", kerr.ErrorForCode(code))
@@ -395,6 +416,12 @@ func TestMetaChangesWaitForUpgradedBrokers(t *testing.T) {
 	}
 	if code := initTxn(); code != 0 {
 		t.Fatalf("transactional InitProducerId once broker 9 is upgraded: %v", kerr.ErrorForCode(code))
+	}
+	if code := alterQuota(quota.ControllerMutationRate); code != 0 {
+		t.Fatalf("controller_mutation_rate once broker 9 is upgraded: %v", kerr.ErrorForCode(code))
+	}
+	if got := c.Quotas().Quotas(quota.Entity{User: quota.Name("alice")}); got[quota.ControllerMutationRate] != 1000 {
+		t.Fatalf("alice's quotas after the upgrade: %v", got)
 	}
 	if code := txnProduce(ctx, t, pseed, "tx", lv, pid, epoch, 0); code != kerr.InvalidTxnState.Code {
 		t.Fatalf("transactional produce to a partition not added, every broker upgraded: %v, want INVALID_TXN_STATE", kerr.ErrorForCode(code))

@@ -504,6 +504,9 @@ func (b *Broker) restoreQuotas(ctx context.Context, quotas []backup.Quota) (int,
 	if len(missing) == 0 {
 		return 0, nil
 	}
+	if err := requireQuotaLevel(b.cluster, missing); err != nil {
+		return 0, fmt.Errorf("client quotas: %w", err)
+	}
 	err := retryTemp(ctx, func(ctx context.Context) error {
 		err := b.cluster.AlterQuotas(ctx, missing)
 		if errors.Is(err, cluster.ErrNotController) {

@@ -17,8 +17,8 @@ import (
 )
 
 // Client quotas (`chronik quota …`, Kafka's kafka-configs.sh --alter
-// --entity-type users|clients with producer_byte_rate and
-// consumer_byte_rate): the brokers' DescribeClientQuotas and
+// --entity-type users|clients with producer_byte_rate, consumer_byte_rate
+// and controller_mutation_rate): the brokers' DescribeClientQuotas and
 // AlterClientQuotas. With kafka.authorizer = "acl" they need
 // DESCRIBE_CONFIGS (list) or ALTER_CONFIGS (set, delete) on the cluster,
 // which kafka.super-users have.
@@ -114,14 +114,31 @@ func ParseRate(flag, s string) (float64, error) {
 	return float64(n), nil
 }
 
+// ParseMutationRate parses the value of --controller-mutation-rate:
+// partitions created or deleted per second, fractions allowed (0.5, 10).
+func ParseMutationRate(flag, s string) (float64, error) {
+	v, err := strconv.ParseFloat(s, 64)
+	switch {
+	case err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0:
+		return 0, invalidf("--%s %q: give partitions created or deleted per second (0.5, 10)", flag, s)
+	case v == 0:
+		return 0, invalidf("--%s 0: a rate is positive; `chronik quota delete` removes a quota", flag)
+	}
+	return v, nil
+}
+
+// NoRatesToSet is the error of `quota set` without a rate.
+const NoRatesToSet = "give the rates to set: --producer-byte-rate, --consumer-byte-rate and/or --controller-mutation-rate"
+
 // QuotaPart is one part of a quota's entity: a name, or the default.
 type QuotaPart struct {
 	Name    *string `json:"name,omitempty"`
 	Default bool    `json:"default,omitempty"`
 }
 
-// Quota is one entity's quotas, bytes per second by key
-// (producer_byte_rate, consumer_byte_rate); an absent part is nil.
+// Quota is one entity's quotas by key: producer_byte_rate and
+// consumer_byte_rate in bytes per second, controller_mutation_rate in
+// partitions per second; an absent part is nil.
 type Quota struct {
 	User     *QuotaPart         `json:"user,omitempty"`
 	ClientID *QuotaPart         `json:"client_id,omitempty"`
@@ -168,20 +185,38 @@ func formatRate(v float64) string {
 	return strconv.FormatFloat(v, 'f', -1, 64) + " B/s"
 }
 
+// formatMutationRate shows partitions per second exactly: 10/s, 0.5/s.
+func formatMutationRate(v float64) string {
+	return strconv.FormatFloat(v, 'f', -1, 64) + "/s"
+}
+
+// quotaColumns are the quota columns of quotaTable, in order.
+var quotaColumns = []struct {
+	key, header string
+	format      func(float64) string
+}{
+	{quota.ProducerByteRate, "PRODUCER-BYTE-RATE", formatRate},
+	{quota.ConsumerByteRate, "CONSUMER-BYTE-RATE", formatRate},
+	{quota.ControllerMutationRate, "CONTROLLER-MUTATION-RATE", formatMutationRate},
+}
+
 // quotaTable writes quotas as rows, with a STATUS column when status is
 // set.
 func quotaTable(w io.Writer, quotas []Quota, status string) error {
-	header := []string{"USER", "CLIENT-ID", "PRODUCER-BYTE-RATE", "CONSUMER-BYTE-RATE"}
+	header := []string{"USER", "CLIENT-ID"}
+	for _, c := range quotaColumns {
+		header = append(header, c.header)
+	}
 	if status != "" {
 		header = append(header, "STATUS")
 	}
 	t := newTable(w, header...)
 	for _, q := range quotas {
 		row := []string{q.User.String(), q.ClientID.String()}
-		for _, k := range []string{quota.ProducerByteRate, quota.ConsumerByteRate} {
+		for _, c := range quotaColumns {
 			rate := "" // shown as -
-			if v, ok := q.Quotas[k]; ok {
-				rate = formatRate(v)
+			if v, ok := q.Quotas[c.key]; ok {
+				rate = c.format(v)
 			}
 			row = append(row, rate)
 		}
@@ -276,10 +311,10 @@ func (c *Client) describeQuotas(ctx context.Context, f quota.Filter) (*quota.Set
 	return quota.NewSet(quotas), nil
 }
 
-// SetQuotas sets e's quotas, key → bytes per second; its other quotas stay.
+// SetQuotas sets e's quotas, key → rate (Quota); its other quotas stay.
 func (c *Client) SetQuotas(ctx context.Context, e quota.Entity, rates map[string]float64) (*QuotaChange, error) {
 	if len(rates) == 0 {
-		return nil, invalidf("give the rates to set: --producer-byte-rate, --consumer-byte-rate or both")
+		return nil, invalidf("%s", NoRatesToSet)
 	}
 	alt := quota.Alteration{Entity: e}
 	for _, k := range quota.Keys {

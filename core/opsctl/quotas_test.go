@@ -15,8 +15,9 @@ var quotaReports = []namedReport{
 		{ClientID: &opsctl.QuotaPart{Default: true}, Quotas: map[string]float64{quota.ConsumerByteRate: 1 << 30}},
 		{ClientID: &opsctl.QuotaPart{Name: ptr("etl")}, Quotas: map[string]float64{quota.ProducerByteRate: 1500, quota.ConsumerByteRate: 10.5}},
 		{User: &opsctl.QuotaPart{Default: true}, Quotas: map[string]float64{quota.ProducerByteRate: 10 << 20}},
-		{User: &opsctl.QuotaPart{Name: ptr("alice")}, Quotas: map[string]float64{quota.ProducerByteRate: 3 << 10, quota.ConsumerByteRate: 5 << 20}},
+		{User: &opsctl.QuotaPart{Name: ptr("alice")}, Quotas: map[string]float64{quota.ProducerByteRate: 3 << 10, quota.ConsumerByteRate: 5 << 20, quota.ControllerMutationRate: 0.5}},
 		{User: &opsctl.QuotaPart{Name: ptr("alice")}, ClientID: &opsctl.QuotaPart{Default: true}, Quotas: map[string]float64{quota.ConsumerByteRate: 1536}},
+		{User: &opsctl.QuotaPart{Name: ptr("bob")}, Quotas: map[string]float64{quota.ControllerMutationRate: 10}},
 	}}},
 	{"quota_list_empty", &opsctl.QuotaList{Quotas: []opsctl.Quota{}}},
 	{"quota_set", &opsctl.QuotaChange{Action: "set", Quotas: []opsctl.Quota{
@@ -110,6 +111,32 @@ func TestQuotaFilter(t *testing.T) {
 			}
 			if err := got.Validate(); err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestParseMutationRate(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want float64
+		err  string
+	}{
+		{in: "10", want: 10},
+		{in: "0.5", want: 0.5},
+		{in: "1e-3", want: 0.001},
+		{in: "0", err: "--controller-mutation-rate 0: a rate is positive; `chronik quota delete` removes a quota"},
+		{in: "-1", err: `--controller-mutation-rate "-1": give partitions created or deleted per second (0.5, 10)`},
+		{in: "NaN", err: "give partitions created or deleted per second"},
+		{in: "+Inf", err: "give partitions created or deleted per second"},
+		{in: "10/s", err: "give partitions created or deleted per second"},
+		{in: "", err: "give partitions created or deleted per second"},
+	} {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := opsctl.ParseMutationRate("controller-mutation-rate", tt.in)
+			checkInvalid(t, err, tt.err)
+			if tt.err == "" && got != tt.want {
+				t.Fatalf("got %v, want %v", got, tt.want)
 			}
 		})
 	}

@@ -17,16 +17,19 @@ import (
 	"strings"
 )
 
-// Quota keys enforced: bytes per second, per broker, as in Kafka.
+// Quota keys enforced, per broker, as in Kafka.
 const (
-	// ProducerByteRate bounds the bytes of Produce requests.
+	// ProducerByteRate bounds the bytes of Produce requests, per second.
 	ProducerByteRate = "producer_byte_rate"
-	// ConsumerByteRate bounds the bytes of Fetch responses.
+	// ConsumerByteRate bounds the bytes of Fetch responses, per second.
 	ConsumerByteRate = "consumer_byte_rate"
+	// ControllerMutationRate bounds the partitions created or deleted per
+	// second by CreateTopics, CreatePartitions and DeleteTopics (KIP-599).
+	ControllerMutationRate = "controller_mutation_rate"
 )
 
-// Keys lists the quota keys a Set may hold.
-var Keys = []string{ConsumerByteRate, ProducerByteRate}
+// Keys lists the quota keys a Set may hold, sorted.
+var Keys = []string{ConsumerByteRate, ControllerMutationRate, ProducerByteRate}
 
 // Entity types, as Kafka names them on the wire.
 const (
@@ -121,15 +124,28 @@ func (p Part) rank() int {
 	return 2
 }
 
-// ValidateValue reports why value cannot be key's quota.
+// ValidateValue reports why value cannot be key's quota: a byte rate is a
+// whole, positive number of bytes per second; controller_mutation_rate a
+// positive number of partition mutations per second, fractions allowed.
 func ValidateValue(key string, value float64) error {
-	if !slices.Contains(Keys, key) {
-		return fmt.Errorf("quota %q is not supported: use %s", key, strings.Join(Keys, " or "))
-	}
-	if math.IsNaN(value) || value < 1 || value > math.MaxInt64 || value != math.Trunc(value) {
-		return fmt.Errorf("quota %s must be a whole, positive number of bytes per second, not %v", key, value)
+	switch key {
+	case ControllerMutationRate:
+		if math.IsNaN(value) || value <= 0 || math.IsInf(value, 0) {
+			return fmt.Errorf("quota %s must be a positive number of partition mutations per second (0.5, 10), not %v", key, value)
+		}
+	case ConsumerByteRate, ProducerByteRate:
+		if math.IsNaN(value) || value < 1 || value > math.MaxInt64 || value != math.Trunc(value) {
+			return fmt.Errorf("quota %s must be a whole, positive number of bytes per second, not %v", key, value)
+		}
+	default:
+		return unsupportedKey(key)
 	}
 	return nil
+}
+
+// unsupportedKey is the error of a key not in Keys.
+func unsupportedKey(key string) error {
+	return fmt.Errorf("quota %q is not supported: use %s or %s", key, strings.Join(Keys[:len(Keys)-1], ", "), Keys[len(Keys)-1])
 }
 
 // Op is one change of an entity's quotas: set Key to Value, or remove it.
@@ -157,7 +173,7 @@ func (a Alteration) Validate() error {
 			return fmt.Errorf("quota %s is altered twice for %s", op.Key, a.Entity)
 		case op.Remove:
 			if !slices.Contains(Keys, op.Key) {
-				return fmt.Errorf("quota %q is not supported: use %s", op.Key, strings.Join(Keys, " or "))
+				return unsupportedKey(op.Key)
 			}
 		default:
 			if err := ValidateValue(op.Key, op.Value); err != nil {

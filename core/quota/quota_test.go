@@ -117,7 +117,15 @@ func TestValidateValue(t *testing.T) {
 		{ProducerByteRate, math.Inf(1), "positive"},
 		{ConsumerByteRate, math.Inf(-1), "positive"},
 		{"request_percentage", 50, `quota "request_percentage" is not supported`},
-		{"controller_mutation_rate", 10, "not supported: use consumer_byte_rate or producer_byte_rate"},
+		{"request_percentage", 1, "not supported: use consumer_byte_rate, controller_mutation_rate or producer_byte_rate"},
+		{ControllerMutationRate, 10, ""},
+		{ControllerMutationRate, 0.5, ""},
+		{ControllerMutationRate, 1e-3, ""},
+		{ControllerMutationRate, 1e12, ""},
+		{ControllerMutationRate, 0, "positive number of partition mutations"},
+		{ControllerMutationRate, -2, "positive number of partition mutations"},
+		{ControllerMutationRate, math.NaN(), "positive number of partition mutations"},
+		{ControllerMutationRate, math.Inf(1), "positive number of partition mutations"},
 		{"", 1, "not supported"},
 		{"Producer_Byte_Rate", 1, "not supported"},
 	} {
@@ -147,6 +155,8 @@ func TestAlterationValidate(t *testing.T) {
 		{"unknown key", Alteration{user, []Op{set("request_percentage", 1)}}, "not supported"},
 		{"remove an unknown key", Alteration{user, []Op{remove("connection_creation_rate")}}, "not supported"},
 		{"bad value", Alteration{user, []Op{set(ConsumerByteRate, 1), set(ProducerByteRate, -5)}}, "positive"},
+		{"mutation rate", Alteration{user, []Op{set(ControllerMutationRate, 2.5), remove(ProducerByteRate)}}, ""},
+		{"remove the mutation rate", Alteration{user, []Op{remove(ControllerMutationRate)}}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			wantErr(t, tt.a.Validate(), tt.errHas)

@@ -28,7 +28,8 @@ type Metrics struct {
 	// kafka.max-connections or kafka.max-connections-per-ip.
 	ConnectionsRefused metric.Int64Counter
 	// Throttle is the time Kafka connections were throttled for by quota
-	// (producer_byte_rate, consumer_byte_rate), in seconds.
+	// (producer_byte_rate, consumer_byte_rate, controller_mutation_rate), in
+	// seconds.
 	Throttle metric.Float64Counter
 	// TxnVerifications counts the transactional appends a partition leader
 	// checked with the transaction's coordinator (KIP-890), by outcome
@@ -68,7 +69,7 @@ func NewMetrics(m metric.Meter) (*Metrics, error) {
 		return nil, err
 	}
 	if x.Throttle, err = m.Float64Counter("kafka_throttle", metric.WithUnit("s"), metric.WithDescription(
-		"Time Kafka connections were throttled for by client quota (producer_byte_rate: produce request bytes, consumer_byte_rate: fetch response bytes), by quota")); err != nil {
+		"Time Kafka connections were throttled for by client quota (producer_byte_rate: produce request bytes, consumer_byte_rate: fetch response bytes, controller_mutation_rate: partitions created or deleted), by quota")); err != nil {
 		return nil, err
 	}
 	if x.TxnVerifications, err = m.Int64Counter("transaction_verifications", metric.WithDescription(
