@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 	sm "github.com/lni/dragonboat/v4/statemachine"
@@ -331,8 +332,8 @@ func (p *Partition) TxnOpen(pid int64, epoch int16) bool {
 // producer's unexpired state, nil if none), and a marker for the producer
 // was applied after the guard.
 func (p *Partition) txnVerified(c *AppendCommand, opts AppendOptions, st *producerState) bool {
-	m := &c.Batches[0].Meta
-	if !opts.Guarded || !isTransactional(c.Batches[0].Data) {
+	m := &c.Batches[0].Meta // every batch has its producer and epoch (checkSequence)
+	if !opts.Guarded || !slices.ContainsFunc(c.Batches, func(b AppendBatch) bool { return isTransactional(b.Data) }) {
 		return true
 	}
 	if st != nil && st.epoch == m.ProducerEpoch && st.txnFirst >= 0 {

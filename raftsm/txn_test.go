@@ -245,6 +245,12 @@ func TestTxnVerificationGuard(t *testing.T) {
 	if _, ok := h.p.producers[9]; ok {
 		t.Fatal("a marker for an unknown producer created its producer state")
 	}
+	// A transactional batch behind a plain one of the same producer is
+	// checked all the same.
+	mixed := &AppendCommand{LeaderEpoch: 1, Timestamp: 10, Batches: []AppendBatch{idem(9, 0, 0, 1, "plain"), txnBatch(9, 0, 1, 1, "late")}}
+	if s := status(EncodeAppendOptions(nil, mixed, AppendOptions{Guarded: true, TxnGuard: g})); s != StatusTxnNotVerified {
+		t.Fatalf("transactional batch after a plain one, verified before the marker: %s", s)
+	}
 	// Without a guard (verification off, or a cluster being upgraded)
 	// nothing is checked.
 	if s := status(appendCmd(1, txnBatch(9, 0, 0, 1, "unguarded"))); s != StatusOK {
