@@ -207,17 +207,11 @@ type AbortedMarker struct {
 	MarkerOffset int64
 }
 
-// AbortedIndex returns the aborted transactions that began below end, by
-// marker offset (what a backup keeps of a partition's aborted index). It
-// reads the applied state, so it may run concurrently with Update.
-func (p *Partition) AbortedIndex(end int64) ([]AbortedMarker, error) {
-	return p.abortedBetween(0, end)
-}
-
 // AbortedMarkers returns the aborted transactions whose records overlap
 // [from, to): marker at or after from, first offset below to, by marker
-// offset (what a tiered segment of that range lists). It reads the
-// applied state, so it may run concurrently with Update.
+// offset (what a tiered segment of that range lists; from 0, what a backup
+// keeps). It reads the applied state, so it may run concurrently with
+// Update.
 func (p *Partition) AbortedMarkers(from, to int64) ([]AbortedMarker, error) {
 	return p.abortedBetween(from, to)
 }
@@ -256,7 +250,7 @@ func (p *Partition) abortedBetween(from, to int64) ([]AbortedMarker, error) {
 
 // abortedRanges returns the aborted transactions that began below end.
 func (p *Partition) abortedRanges(end int64) (abortedRanges, error) {
-	idx, err := p.AbortedIndex(end)
+	idx, err := p.AbortedMarkers(0, end)
 	if err != nil {
 		return nil, err
 	}

@@ -256,7 +256,7 @@ func manifestOf(tp partition.TP, lg *raftsm.Partition) (backup.Partition, error)
 	if n := len(segs); n > 0 {
 		p.TieredEnd = segs[n-1].EndOffset
 	}
-	aborted, err := lg.AbortedIndex(p.TieredEnd)
+	aborted, err := lg.AbortedMarkers(0, p.TieredEnd)
 	if err != nil {
 		return p, fmt.Errorf("%s/%d: aborted transactions: %w", tp.Topic, tp.Partition, err)
 	}
