@@ -6,8 +6,12 @@ package kafka
 //     compression off when Produce v0 is missing (KAFKA_COMPAT trap 2); every
 //     partition of such a request gets UNSUPPORTED_FOR_MESSAGE_FORMAT.
 //   - v3–v12 address topics by name, v13 by topic ID (UNKNOWN_TOPIC_ID when the
-//     ID is not ours). v12 only tells the broker the client understands
-//     implicit transaction partitions; without transactions it is v11.
+//     ID is not ours). From v12 a transactional produce adds its partitions
+//     to the transaction itself (KIP-890 part 2; the client sends no
+//     AddPartitionsToTxn): the leader has the coordinator add the partition
+//     where the batches would open the transaction, once every broker runs
+//     a release that can (before that, v12 is verified as v11); without
+//     transactions v12 is v11.
 //   - acks must be -1, 0 or 1 (else INVALID_REQUIRED_ACKS). acks=1 and acks=-1
 //     both answer after the Raft commit; acks=0 answers nothing.
 //   - Transactional produce (non-null TransactionalID): the batches open
@@ -16,7 +20,8 @@ package kafka
 //     WRITE on the transactional ID (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 //     A batch that would open the transaction in a partition is first
 //     verified with the transaction's coordinator (KIP-890 part 1,
-//     kafka.transaction-partition-verification): INVALID_TXN_STATE when the
+//     kafka.transaction-partition-verification), or from v12 added to the
+//     transaction (see above): INVALID_TXN_STATE when the
 //     transaction did not add the partition or has ended, INVALID_PRODUCER_EPOCH
 //     when fenced, NOT_ENOUGH_REPLICAS (retriable) when the coordinator
 //     cannot be asked or a marker for the producer landed meanwhile (the
@@ -84,9 +89,10 @@ func beginProduce(s *Server, r *request) func(context.Context) kmsg.Response {
 		reject = kerr.TransactionalIDAuthorizationFailed.Code
 	}
 
-	var txnID string
+	var txn partition.TxnProduce
 	if req.TransactionID != nil {
-		txnID = *req.TransactionID
+		// v12+ clients send no AddPartitionsToTxn (KIP-890 part 2).
+		txn = partition.TxnProduce{ID: *req.TransactionID, AddPartition: req.Version >= 12}
 	}
 	var pending []producePending
 	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
@@ -135,7 +141,7 @@ func beginProduce(s *Server, r *request) func(context.Context) kmsg.Response {
 				sp.ErrorCode = kerr.InvalidRecord.Code
 			default:
 				tp := partition.TP{Topic: topic.Name, Partition: rp.Partition}
-				pending = append(pending, producePending{tp, s.appendTo(tp, txnID, rp.Records), sp})
+				pending = append(pending, producePending{tp, s.appendTo(tp, txn, rp.Records), sp})
 			}
 		}
 	}

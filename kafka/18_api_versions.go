@@ -1,26 +1,63 @@
 package kafka
 
-// ApiVersions, key 18: versions 0–4.
+// ApiVersions, key 18: versions 0–5.
 //
-//   - The response lists exactly the api table (apis.go), ThrottleMillis 0,
-//     no supported or finalized features (v3+ tagged fields left empty).
+//   - The response lists exactly the api table (apis.go), ThrottleMillis 0.
+//   - v3+ features (KIP-584): supported transaction.version 0–2; finalized
+//     transaction.version 2 (Txns.TransactionVersion) once every broker
+//     runs KIP-890 part 2 and kafka.transaction-version allows it, which is
+//     what makes clients use Produce v12, EndTxn v5 and TxnOffsetCommit v5
+//     (epoch bump per transaction); else nothing is finalized
+//     (FinalizedFeaturesEpoch -1). The epoch is the level, so it rises when
+//     the feature is turned on.
 //   - Its response header is always v0, even for the flexible v3+, as Kafka
 //     does (a client that cannot parse our version must still read it).
-//   - A request at a version outside 0–4 never reaches this handler: the
+//   - v5 (KIP-1242): a client that names both the cluster and the node it
+//     believes it reached gets REBOOTSTRAP_REQUIRED (with the table) when
+//     either is not this broker's, INVALID_REQUEST when it names only one.
+//     franz-go 1.22 asks at v5 first; answering it here (rather than with
+//     the fallback below, whose v0 format has no features) is what lets it
+//     see transaction.version on its first connection.
+//   - A request at a version outside 0–5 never reaches this handler: the
 //     connection answers it with a v0 response carrying UNSUPPORTED_VERSION and
 //     the full table (conn.answerUnsupportedAPIVersions, KIP-511), which is how
-//     franz-go's v5 and future clients learn our ranges.
+//     future clients learn our ranges (without the features, which v0
+//     cannot carry).
 //   - ClientSoftwareName/Version are ignored.
 
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func handleAPIVersions(_ context.Context, _ *Server, r *request) kmsg.Response {
+func handleAPIVersions(_ context.Context, s *Server, r *request) kmsg.Response {
 	resp := r.msg.ResponseKind().(*kmsg.ApiVersionsResponse)
 	// advertised is never modified after init, so sharing it is safe.
 	resp.ApiKeys = advertised
+	if r.msg.GetVersion() < 3 {
+		return resp
+	}
+	if req := r.msg.(*kmsg.ApiVersionsRequest); req.Version >= 5 {
+		switch {
+		case (req.ClusterID == nil) != (req.NodeID < 0):
+			resp.ErrorCode = kerr.InvalidRequest.Code
+			return resp
+		case req.ClusterID != nil && (*req.ClusterID != s.backend.ClusterID() || req.NodeID != s.backend.NodeID()):
+			resp.ErrorCode = kerr.RebootstrapRequired.Code
+			return resp
+		}
+	}
+	resp.SupportedFeatures = []kmsg.ApiVersionsResponseSupportedFeature{{Name: transactionVersionFeature, MinVersion: 0, MaxVersion: 2}}
+	resp.FinalizedFeaturesEpoch = -1
+	if level := s.cfg.Txns.TransactionVersion(); level > 0 {
+		resp.FinalizedFeaturesEpoch = int64(level)
+		resp.FinalizedFeatures = []kmsg.ApiVersionsResponseFinalizedFeature{{Name: transactionVersionFeature, MinVersionLevel: level, MaxVersionLevel: level}}
+	}
 	return resp
 }
+
+// transactionVersionFeature is Kafka's feature flag of the transaction
+// protocol (KIP-890): level 2 turns on its second part.
+const transactionVersionFeature = "transaction.version"

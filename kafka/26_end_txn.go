@@ -1,6 +1,6 @@
 package kafka
 
-// EndTxn, key 26: versions 0–3.
+// EndTxn, key 26: versions 0–5.
 //
 //   - Commits or aborts the producer's transaction on the transactional
 //     ID's coordinator (Txns.EndTxn): the outcome is made durable, the
@@ -17,7 +17,17 @@ package kafka
 //     transaction was aborted on timeout.
 //   - With ACLs (authz.go): WRITE on the transactional ID
 //     (TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
-//   - v4+ (KIP-890) is not served.
+//   - v4 is v3 (flexible; TRANSACTION_ABORTABLE is never answered).
+//   - v5+ (KIP-890 part 2, sent by clients once ApiVersions finalizes
+//     transaction.version 2): the end also bumps the producer's epoch,
+//     the markers carry the bumped epoch (fencing the ended transaction's
+//     late produces), and ProducerID/ProducerEpoch answer what the
+//     producer goes on with (a new producer ID at epoch 0 once the epoch
+//     is exhausted). An abort with no transaction open bumps the epoch
+//     too; a commit then is INVALID_TXN_STATE. The retry of an end with
+//     the epoch it was sent with gets the same answer. Until every broker
+//     runs a release that can (raftsm.LevelTxnV2), v5 ends as v4 and
+//     answers ProducerID/ProducerEpoch -1 (keep the current ones).
 
 import (
 	"context"
@@ -35,7 +45,11 @@ func handleEndTxn(ctx context.Context, s *Server, r *request) kmsg.Response {
 	}
 	ctx, cancel := context.WithTimeout(ctx, defaultGroupTimeout)
 	defer cancel()
-	err := s.cfg.Txns.EndTxn(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit)
+	pid, epoch, err := s.cfg.Txns.EndTxn(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit, req.Version >= 5)
 	resp.ErrorCode = s.txnErrCode("EndTxn", err, req.Version, 2)
+	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	if err == nil {
+		resp.ProducerID, resp.ProducerEpoch = pid, epoch
+	}
 	return resp
 }

@@ -1,6 +1,6 @@
 package kafka
 
-// TxnOffsetCommit, key 28: versions 0–3.
+// TxnOffsetCommit, key 28: versions 0–5.
 //
 //   - Stores the offsets in the group's coordinator shard pending for the
 //     producer (Groups.TxnCommitOffsets; NOT_COORDINATOR elsewhere): they
@@ -14,16 +14,24 @@ package kafka
 //     (an abort fenced it) is INVALID_PRODUCER_EPOCH.
 //   - Unknown topics or partitions get UNKNOWN_TOPIC_OR_PARTITION; metadata
 //     over 4096 bytes OFFSET_METADATA_TOO_LARGE.
-//   - The transactional ID itself is not checked against the transaction
-//     coordinator (Kafka does not either; AddOffsetsToTxn did).
+//   - Before v5 the transactional ID itself is not checked against the
+//     transaction coordinator (Kafka does not either; AddOffsetsToTxn did).
+//     v4 is v3 (TRANSACTION_ABORTABLE is never answered).
+//   - v5+ (KIP-890 part 2; the client sends no AddOffsetsToTxn): the group
+//     is first added to the producer's transaction by its coordinator
+//     (Txns.AddGroup, on whichever broker coordinates the transactional
+//     ID); its refusals answer every partition: INVALID_PRODUCER_EPOCH when
+//     fenced, INVALID_PRODUCER_ID_MAPPING, CONCURRENT_TRANSACTIONS while
+//     the previous transaction is ending, COORDINATOR_NOT_AVAILABLE when
+//     it cannot be asked (the client retries the last two).
 //   - With ACLs (authz.go): WRITE on the transactional ID
 //     (TRANSACTIONAL_ID_AUTHORIZATION_FAILED), READ on the group
 //     (GROUP_AUTHORIZATION_FAILED) and READ on each topic
 //     (TOPIC_AUTHORIZATION_FAILED), as in Kafka.
-//   - v4+ (KIP-890) is not served.
 
 import (
 	"context"
+	"math"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -85,6 +93,19 @@ func handleTxnOffsetCommit(ctx context.Context, s *Server, r *request) kmsg.Resp
 	}
 	ctx, cancel := context.WithTimeout(ctx, defaultGroupTimeout)
 	defer cancel()
+	if req.Version >= 5 {
+		if err := s.cfg.Txns.AddGroup(ctx, req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Group); err != nil {
+			code := s.txnErrCode("TxnOffsetCommit", err, req.Version, math.MaxInt16)
+			if code == kerr.NotCoordinator.Code || code == kerr.CoordinatorLoadInProgress.Code {
+				// Of the transaction, not of the group the client asked.
+				code = kerr.CoordinatorNotAvailable.Code
+			}
+			for _, at := range refs {
+				resp.Topics[at.t].Partitions[at.p].ErrorCode = code
+			}
+			return resp
+		}
+	}
 	for i, err := range s.cfg.Groups.TxnCommitOffsets(ctx, cr) {
 		resp.Topics[refs[i].t].Partitions[refs[i].p].ErrorCode = s.groupErrCode("TxnOffsetCommit", err)
 	}

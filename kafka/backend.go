@@ -70,8 +70,9 @@ type Backend interface {
 	// transactional ID: the batches that would open the producer's
 	// transaction in the partition are first verified with the
 	// transaction's coordinator (partition.ErrInvalidTxnState if it did
-	// not add the partition), which may block for that round trip.
-	AppendTransactional(tp partition.TP, txnID string, records []byte) *partition.Pending
+	// not add the partition), or for Produce v12+ added to it, which may
+	// block for that round trip.
+	AppendTransactional(tp partition.TP, txn partition.TxnProduce, records []byte) *partition.Pending
 	// Read returns stored batches from offset, at most maxBytes unless the
 	// first batch alone is larger (then that batch only, as Kafka does).
 	Read(tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error)

@@ -50,7 +50,7 @@ func BenchmarkProduceConn(b *testing.B) {
 			ts := startServer(b, Config{}, nil)
 			ts.createTopic(b, "bench", 1)
 			ok := &memPending{res: partition.AppendResult{LogAppendTime: -1}}
-			ts.appendTo = func(partition.TP, string, []byte) appendWaiter { return ok }
+			ts.appendTo = func(partition.TP, partition.TxnProduce, []byte) appendWaiter { return ok }
 
 			req := benchProduceRequest(bc.records)
 			frame := benchFrame(req)
@@ -279,7 +279,7 @@ func benchProduceFrontEnd(b *testing.B, cfg Config) {
 	ts := startServer(b, cfg, nil)
 	ts.createTopic(b, "bench", 1)
 	ok := &memPending{res: partition.AppendResult{LogAppendTime: -1}}
-	ts.appendTo = func(partition.TP, string, []byte) appendWaiter { return ok }
+	ts.appendTo = func(partition.TP, partition.TxnProduce, []byte) appendWaiter { return ok }
 	req := benchProduceRequest(1)
 	runConnBench(b, ts, req, benchFrame(req), 16, checkProduced)
 }

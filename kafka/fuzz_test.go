@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-go/chronik/core/partition"
 )
 
 var update = flag.Bool("update", false, "rewrite the seed corpus under testdata/fuzz")
@@ -265,7 +267,7 @@ func FuzzHandlers(f *testing.F) {
 }
 
 func (b *memBackend) produceForFuzz() {
-	_, _ = b.appendRecords(tp("t", 0), "", makeBatch(1, "x", "y")).Wait(context.Background())
+	_, _ = b.appendRecords(tp("t", 0), partition.TxnProduce{}, makeBatch(1, "x", "y")).Wait(context.Background())
 }
 
 // memCredentials is a CredentialStore in a map, for handler tests (the

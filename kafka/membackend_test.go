@@ -227,7 +227,7 @@ func (b *memBackend) Append(partition.TP, []byte) *partition.Pending {
 }
 
 // AppendTransactional: as Append.
-func (b *memBackend) AppendTransactional(partition.TP, string, []byte) *partition.Pending {
+func (b *memBackend) AppendTransactional(partition.TP, partition.TxnProduce, []byte) *partition.Pending {
 	panic("memBackend.AppendTransactional: tests use Server.appendTo = memBackend.appendRecords")
 }
 
@@ -241,7 +241,7 @@ const (
 	batchHeaderSize      = 61
 )
 
-func (b *memBackend) appendRecords(tp partition.TP, _ string, records []byte) appendWaiter {
+func (b *memBackend) appendRecords(tp partition.TP, _ partition.TxnProduce, records []byte) appendWaiter {
 	var parsed []memBatch
 	for rest := records; len(rest) > 0; {
 		if len(rest) < batchHeaderSize {

@@ -142,7 +142,7 @@ type Server struct {
 	// It is a seam for this package's tests, whose in-memory backend cannot
 	// build a *partition.Pending (its fields are private to core/partition).
 	// txnID is the request's transactional ID, "" for none.
-	appendTo func(tp partition.TP, txnID string, records []byte) appendWaiter
+	appendTo func(tp partition.TP, txn partition.TxnProduce, records []byte) appendWaiter
 
 	// baseCtx is the parent of every connection's context; cancelling it
 	// is the hard stop.
@@ -208,9 +208,9 @@ func New(cfg Config, b Backend, m *telemetry.Metrics, log *slog.Logger) *Server 
 		log:      log,
 		stopping: make(chan struct{}),
 	}
-	s.appendTo = func(tp partition.TP, txnID string, records []byte) appendWaiter {
-		if txnID != "" {
-			return b.AppendTransactional(tp, txnID, records)
+	s.appendTo = func(tp partition.TP, txn partition.TxnProduce, records []byte) appendWaiter {
+		if txn.ID != "" {
+			return b.AppendTransactional(tp, txn, records)
 		}
 		return b.Append(tp, records)
 	}

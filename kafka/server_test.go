@@ -25,7 +25,7 @@ import (
 func TestApiVersions(t *testing.T) {
 	ts := startServer(t, Config{}, nil)
 	c := ts.dial(t)
-	for v := int16(0); v <= 4; v++ {
+	for v := int16(0); v <= 5; v++ {
 		t.Run("v"+string(rune('0'+v)), func(t *testing.T) {
 			req := kmsg.NewPtrApiVersionsRequest()
 			req.Version = v
@@ -50,7 +50,7 @@ func checkAdvertised(t *testing.T, keys []kmsg.ApiVersionsResponseApiKey) {
 			t.Errorf("advertised %s %d–%d, table says %+v", kmsg.NameForKey(k.ApiKey), k.MinVersion, k.MaxVersion, a)
 		}
 	}
-	want := map[int16][2]int16{0: {0, 13}, 1: {4, 18}, 2: {1, 10}, 3: {0, 13}, 18: {0, 4}}
+	want := map[int16][2]int16{0: {0, 13}, 1: {4, 18}, 2: {1, 10}, 3: {0, 13}, 18: {0, 5}}
 	for _, k := range keys {
 		if w, ok := want[k.ApiKey]; ok && (w[0] != k.MinVersion || w[1] != k.MaxVersion) {
 			t.Errorf("%s advertised %d–%d, want %d–%d", kmsg.NameForKey(k.ApiKey), k.MinVersion, k.MaxVersion, w[0], w[1])
@@ -64,7 +64,7 @@ func checkAdvertised(t *testing.T, keys []kmsg.ApiVersionsResponseApiKey) {
 func TestApiVersionsUnsupportedVersion(t *testing.T) {
 	ts := startServer(t, Config{}, nil)
 	c := ts.dial(t)
-	for _, v := range []int16{5, 9, 127} {
+	for _, v := range []int16{6, 9, 127} {
 		req := kmsg.NewPtrApiVersionsRequest()
 		req.Version = v
 		id := c.send(req)
@@ -89,6 +89,35 @@ func TestApiVersionsUnsupportedVersion(t *testing.T) {
 	req.Version = 3
 	if resp := c.do(req).(*kmsg.ApiVersionsResponse); resp.ErrorCode != 0 {
 		t.Fatalf("retry at v3: error code %d", resp.ErrorCode)
+	}
+}
+
+// TestApiVersionsNamesBroker: v5 (KIP-1242) refuses a connection the
+// client meant for another broker or cluster, and one that names only one
+// of them.
+func TestApiVersionsNamesBroker(t *testing.T) {
+	ts := startServer(t, Config{}, nil)
+	c := ts.dial(t)
+	id, node := ts.b.ClusterID(), ts.b.NodeID()
+	for _, tc := range []struct {
+		name    string
+		cluster *string
+		node    int32
+		want    int16
+	}{
+		{"bootstrapping", nil, -1, 0},
+		{"this broker", &id, node, 0},
+		{"another node", &id, node + 1, kerr.RebootstrapRequired.Code},
+		{"another cluster", kmsg.StringPtr("other"), node, kerr.RebootstrapRequired.Code},
+		{"cluster only", &id, -1, kerr.InvalidRequest.Code},
+		{"node only", nil, node, kerr.InvalidRequest.Code},
+	} {
+		req := kmsg.NewPtrApiVersionsRequest()
+		req.Version, req.ClusterID, req.NodeID = 5, tc.cluster, tc.node
+		req.ClientSoftwareName, req.ClientSoftwareVersion = "kafka-test", "1.0"
+		if resp := c.do(req).(*kmsg.ApiVersionsResponse); resp.ErrorCode != tc.want || len(resp.ApiKeys) != len(apis) {
+			t.Errorf("%s: error %d, want %d (%d keys)", tc.name, resp.ErrorCode, tc.want, len(resp.ApiKeys))
+		}
 	}
 }
 
@@ -367,7 +396,7 @@ func TestCloseForced(t *testing.T) {
 	b := newMemBackend()
 	s := New(Config{Addr: "127.0.0.1:0"}, b, testMetrics(t), testLogger(t))
 	waiting := make(chan struct{}, 1)
-	s.appendTo = func(partition.TP, string, []byte) appendWaiter { return stuckAppend{waiting} }
+	s.appendTo = func(partition.TP, partition.TxnProduce, []byte) appendWaiter { return stuckAppend{waiting} }
 	if err := s.Listen(); err != nil {
 		t.Fatal(err)
 	}

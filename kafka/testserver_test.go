@@ -208,7 +208,7 @@ func clusterSpec(name string, partitions int32) cluster.TopicSpec {
 // produce appends a batch of values directly in the backend.
 func (ts *testServer) produce(t testing.TB, topic string, p int32, values ...string) {
 	t.Helper()
-	if _, err := ts.b.appendRecords(partition.TP{Topic: topic, Partition: p}, "", makeBatch(1700000000000, values...)).Wait(context.Background()); err != nil {
+	if _, err := ts.b.appendRecords(partition.TP{Topic: topic, Partition: p}, partition.TxnProduce{}, makeBatch(1700000000000, values...)).Wait(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }

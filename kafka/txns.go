@@ -23,9 +23,19 @@ type Txns interface {
 	InitProducerID(ctx context.Context, txnID string, timeoutMs int32, pid int64, epoch int16) (int64, int16, error)
 	AddPartitions(ctx context.Context, txnID string, pid int64, epoch int16, tps []txn.TopicPartition) error
 	AddOffsets(ctx context.Context, txnID string, pid int64, epoch int16, group string) error
+	// AddGroup is AddOffsets for a TxnOffsetCommit v5+ (KIP-890 part 2,
+	// whose clients send no AddOffsetsToTxn): the transactional ID's
+	// coordinator may be another broker.
+	AddGroup(ctx context.Context, txnID string, pid int64, epoch int16, group string) error
 	// EndTxn returns once the outcome is durable (and, normally, its
-	// markers written).
-	EndTxn(ctx context.Context, txnID string, pid int64, epoch int16, commit bool) error
+	// markers written). With bump (EndTxn v5+) it bumps the producer's
+	// epoch (KIP-890 part 2) when the cluster can, and returns the
+	// producer ID and epoch to go on with; -1, -1 when it did not bump.
+	EndTxn(ctx context.Context, txnID string, pid int64, epoch int16, commit, bump bool) (int64, int16, error)
+	// TransactionVersion is the transaction.version feature level
+	// ApiVersions finalizes: 2 once every broker runs KIP-890 part 2 and
+	// the operator allows it, else 0.
+	TransactionVersion() int16
 	// DescribeTransaction fails with txn.ErrTransactionalIDNotFound for an
 	// unknown ID.
 	DescribeTransaction(ctx context.Context, txnID string) (txn.Description, error)
@@ -49,7 +59,11 @@ func (noTxns) AddPartitions(context.Context, string, int64, int16, []txn.TopicPa
 	return errNoTxns
 }
 func (noTxns) AddOffsets(context.Context, string, int64, int16, string) error { return errNoTxns }
-func (noTxns) EndTxn(context.Context, string, int64, int16, bool) error       { return errNoTxns }
+func (noTxns) AddGroup(context.Context, string, int64, int16, string) error   { return errNoTxns }
+func (noTxns) EndTxn(context.Context, string, int64, int16, bool, bool) (int64, int16, error) {
+	return -1, -1, errNoTxns
+}
+func (noTxns) TransactionVersion() int16 { return 0 }
 func (noTxns) DescribeTransaction(context.Context, string) (txn.Description, error) {
 	return txn.Description{}, errNoTxns
 }

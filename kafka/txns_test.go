@@ -25,6 +25,7 @@ type txnCall struct {
 	TPs       []txn.TopicPartition
 	Group     string
 	Commit    bool
+	Bump      bool
 }
 
 // fakeTxns records calls and answers err (nil: success, producer 77
@@ -74,9 +75,20 @@ func (f *fakeTxns) AddOffsets(_ context.Context, id string, pid int64, epoch int
 	return f.record(txnCall{Op: "offsets", TxnID: id, PID: pid, Epoch: epoch, Group: g})
 }
 
-func (f *fakeTxns) EndTxn(_ context.Context, id string, pid int64, epoch int16, commit bool) error {
-	return f.record(txnCall{Op: "end", TxnID: id, PID: pid, Epoch: epoch, Commit: commit})
+func (f *fakeTxns) AddGroup(_ context.Context, id string, pid int64, epoch int16, g string) error {
+	return f.record(txnCall{Op: "group", TxnID: id, PID: pid, Epoch: epoch, Group: g})
 }
+
+// EndTxn with bump answers the next epoch, as a coordinator at
+// transaction.version 2 does.
+func (f *fakeTxns) EndTxn(_ context.Context, id string, pid int64, epoch int16, commit, bump bool) (int64, int16, error) {
+	if err := f.record(txnCall{Op: "end", TxnID: id, PID: pid, Epoch: epoch, Commit: commit, Bump: bump}); err != nil || !bump {
+		return -1, -1, err
+	}
+	return pid, epoch + 1, nil
+}
+
+func (f *fakeTxns) TransactionVersion() int16 { return 2 }
 
 func (f *fakeTxns) DescribeTransaction(_ context.Context, id string) (txn.Description, error) {
 	if id == "unknown" {
@@ -295,6 +307,55 @@ func TestTxnAPIs(t *testing.T) {
 		t.Fatalf("TxnCommitOffsets requests %+v", got)
 	}
 
+	// KIP-890 part 2: TxnOffsetCommit v5 has the transaction's coordinator
+	// add the group first, and its refusal answers every partition without
+	// storing anything; EndTxn v5 answers the bumped epoch, v4 does not
+	// ask for a bump.
+	txns.take()
+	toc.Version = 5
+	if p := c.do(toc).(*kmsg.TxnOffsetCommitResponse).Topics[0].Partitions; p[0].ErrorCode != 0 {
+		t.Fatalf("TxnOffsetCommit v5: %+v", p)
+	}
+	if calls := txns.take(); len(calls) != 1 || !reflect.DeepEqual(calls[0], txnCall{Op: "group", TxnID: "tx", PID: 77, Epoch: 3, Group: "g"}) {
+		t.Fatalf("TxnOffsetCommit v5 calls %+v", calls)
+	}
+	for err, code := range map[error]int16{
+		txn.ErrProducerFenced:           kerr.InvalidProducerEpoch.Code,
+		txn.ErrConcurrentTransactions:   kerr.ConcurrentTransactions.Code,
+		txn.ErrNotCoordinator:           kerr.CoordinatorNotAvailable.Code,
+		txn.ErrInvalidProducerIDMapping: kerr.InvalidProducerIDMapping.Code,
+	} {
+		txns.setErr(err)
+		p := c.do(toc).(*kmsg.TxnOffsetCommitResponse).Topics[0].Partitions
+		if p[0].ErrorCode != code || p[1].ErrorCode != kerr.UnknownTopicOrPartition.Code {
+			t.Fatalf("TxnOffsetCommit v5 with %v: %+v", err, p)
+		}
+	}
+	txns.setErr(nil)
+	txns.take()
+	groups.mu.Lock()
+	stored := len(groups.reqs)
+	groups.mu.Unlock()
+	if stored != 3 {
+		t.Fatalf("TxnCommitOffsets ran %d times; the refused v5 commits must store nothing", stored)
+	}
+	for v, want := range map[int16][2]int64{4: {-1, -1}, 5: {77, 4}} {
+		end.Version = v
+		r := c.do(end).(*kmsg.EndTxnResponse)
+		if r.ErrorCode != 0 || (v >= 5 && (r.ProducerID != want[0] || int64(r.ProducerEpoch) != want[1])) {
+			t.Fatalf("EndTxn v%d: %+v", v, r)
+		}
+		if calls := txns.take(); len(calls) != 1 || calls[0].Bump != (v >= 5) {
+			t.Fatalf("EndTxn v%d calls %+v", v, calls)
+		}
+	}
+	txns.setErr(txn.ErrProducerFenced)
+	if r := c.do(end).(*kmsg.EndTxnResponse); r.ErrorCode != kerr.ProducerFenced.Code || r.ProducerID != -1 || r.ProducerEpoch != -1 {
+		t.Fatalf("fenced EndTxn v5: %+v", r)
+	}
+	txns.setErr(nil)
+	txns.take()
+
 	// DescribeTransactions and ListTransactions.
 	dt := kmsg.NewPtrDescribeTransactionsRequest()
 	dt.TransactionalIDs = []string{"tx", "unknown"}
@@ -456,6 +517,41 @@ func TestOffsetFetchRequireStable(t *testing.T) {
 			}
 			if !reflect.DeepEqual(codes, wantCodes) || !reflect.DeepEqual(offs, wantOffs) {
 				t.Fatalf("v%d stable=%v: codes %v offsets %v", v, stable, codes, offs)
+			}
+		}
+	}
+}
+
+// TestTransactionVersionFeature: ApiVersions v3+ finalizes
+// transaction.version 2 only when the coordinator says the cluster runs
+// it (franz-go and the Java client then use KIP-890 part 2); older
+// versions carry no features.
+func TestTransactionVersionFeature(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		txns  Txns
+		level int16
+	}{{"version 2", &fakeTxns{}, 2}, {"no coordinator", nil, 0}} {
+		ts := startServer(t, Config{Txns: tc.txns}, nil)
+		c := ts.dial(t)
+		for _, v := range []int16{2, 3} {
+			req := kmsg.NewPtrApiVersionsRequest()
+			req.Version, req.ClientSoftwareName, req.ClientSoftwareVersion = v, "test", "1"
+			r := c.do(req).(*kmsg.ApiVersionsResponse)
+			if v < 3 {
+				if len(r.SupportedFeatures) != 0 || len(r.FinalizedFeatures) != 0 {
+					t.Fatalf("%s v%d: features %+v", tc.name, v, r)
+				}
+				continue
+			}
+			if len(r.SupportedFeatures) != 1 || r.SupportedFeatures[0].Name != "transaction.version" || r.SupportedFeatures[0].MaxVersion != 2 {
+				t.Fatalf("%s: supported %+v", tc.name, r.SupportedFeatures)
+			}
+			switch {
+			case tc.level == 0 && (r.FinalizedFeaturesEpoch != -1 || len(r.FinalizedFeatures) != 0):
+				t.Fatalf("%s: finalized %d %+v", tc.name, r.FinalizedFeaturesEpoch, r.FinalizedFeatures)
+			case tc.level > 0 && (r.FinalizedFeaturesEpoch < 0 || len(r.FinalizedFeatures) != 1 || r.FinalizedFeatures[0].MaxVersionLevel != tc.level):
+				t.Fatalf("%s: finalized %d %+v", tc.name, r.FinalizedFeaturesEpoch, r.FinalizedFeatures)
 			}
 		}
 	}

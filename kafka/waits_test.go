@@ -108,7 +108,7 @@ func (blockingAppend) Wait(ctx context.Context) (partition.AppendResult, error) 
 func TestProduceWaitTimeout(t *testing.T) {
 	ts := startServer(t, Config{}, nil)
 	ts.createTopic(t, "t", 1)
-	ts.appendTo = func(partition.TP, string, []byte) appendWaiter { return blockingAppend{} }
+	ts.appendTo = func(partition.TP, partition.TxnProduce, []byte) appendWaiter { return blockingAppend{} }
 	c := ts.dial(t)
 	for range 2 { // the second wait reuses the first one's context
 		req := produceRequest(9, "t", 0, makeBatch(1, "a"))

@@ -73,7 +73,7 @@ type BrokerRecord struct {
 // because a replica of an older release answers a command it does not know
 // with StatusUnsupportedCmd and changes nothing: its copy of the state would
 // lack what the others have, for good.
-const CommandLevel = LevelTxnVerification
+const CommandLevel = LevelTxnV2
 
 // Command levels.
 const (
@@ -90,6 +90,10 @@ const (
 	// controller_mutation_rate (meta command 43 with that key, which older
 	// releases refuse as malformed while this one applies it).
 	LevelTxnVerification uint16 = 3
+	// LevelTxnV2: KIP-890 part 2 (transaction.version 2): transaction
+	// records that ended with an epoch bump (TxnRecord.EndedV2, a
+	// trailing flags byte older releases refuse as malformed).
+	LevelTxnV2 uint16 = 4
 )
 
 // SystemReplicaID is a broker's replica ID in the meta and coordinator

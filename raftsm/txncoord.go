@@ -114,6 +114,23 @@ type TxnRecord struct {
 	// Version counts the puts of this record; the state machine sets it
 	// (the previous version + 1), whatever the proposer sent.
 	Version uint64
+	// EndedV2: the record's transaction ended as KIP-890 part 2 ends one
+	// (EndTxn v5+): with an epoch bump. ProducerID and ProducerEpoch are
+	// what the producer goes on with; LastProducerID and
+	// LastProducerEpoch what it ended the transaction with, and the
+	// markers carry LastProducerID at LastProducerEpoch+1 (TxnMarkerOf).
+	// Stored only when true (a trailing flags byte), which releases
+	// before LevelTxnV2 cannot read.
+	EndedV2 bool
+}
+
+// MarkerProducer returns the producer ID and epoch a prepared record's
+// markers carry: the bumped epoch of the producer that ended it.
+func (r *TxnRecord) MarkerProducer() (int64, int16) {
+	if r.EndedV2 {
+		return r.LastProducerID, r.LastProducerEpoch + 1
+	}
+	return r.ProducerID, r.ProducerEpoch
 }
 
 // pendingTxnOffsets are one producer's uncommitted offsets in one group.
@@ -447,8 +464,15 @@ func encodeTxnRecord(r *TxnRecord) []byte {
 	e.i64(r.StartMs)
 	e.i64(r.UpdateMs)
 	e.u64(r.Version)
+	if r.EndedV2 {
+		e.u8(txnFlagEndedV2)
+	}
 	return e.b
 }
+
+// txnFlagEndedV2 is TxnRecord.EndedV2 in the record's trailing flags byte
+// (absent: no flag set).
+const txnFlagEndedV2 = 1
 
 func decodeTxnRecord(v []byte) (*TxnRecord, error) {
 	d := dec{b: v}
@@ -474,6 +498,13 @@ func decodeTxnRecord(v []byte) (*TxnRecord, error) {
 		r.Groups = append(r.Groups, d.str())
 	}
 	r.StartMs, r.UpdateMs, r.Version = d.i64(), d.i64(), d.u64()
+	if d.err == nil && len(d.b) > 0 {
+		flags := d.u8()
+		r.EndedV2 = flags&txnFlagEndedV2 != 0
+		if flags&^txnFlagEndedV2 != 0 || !r.EndedV2 {
+			return nil, errShortCommand
+		}
+	}
 	if d.err == nil && (len(d.b) != 0 || r.State > TxnCompleteAbort) {
 		return nil, errShortCommand
 	}

@@ -151,8 +151,10 @@ func TestTxnReopenAndSnapshot(t *testing.T) {
 	h := newCoordHarness(t)
 	r := txnRec("t1", 7, 3, TxnOngoing)
 	r.Partitions, r.Groups = []TopicPartition{{"a", 1}}, []string{"g"}
+	ended := txnRec("t2", 9, 5, TxnCompleteCommit)
+	ended.EndedV2, ended.LastProducerID, ended.LastProducerEpoch = true, 9, 4
 	h.update(
-		EncodePutTxn(r, 0), EncodePutTxn(txnRec("t2", 9, 0, TxnCompleteCommit), 0),
+		EncodePutTxn(r, 0), EncodePutTxn(ended, 0),
 		EncodeTxnCommitOffsets("g", 7, 3, []CommittedOffset{off("t", 0, 10)}),
 		EncodeEndTxnOffsets("g", 9, 4, false),
 	)
@@ -191,6 +193,45 @@ func TestTxnReopenAndSnapshot(t *testing.T) {
 		t.Fatal("recovery kept a record not in the snapshot")
 	}
 	check("recovered", other.c)
+}
+
+// TestTxnRecordEndedV2: the KIP-890 part 2 flag is a trailing byte only
+// when set, so records without it keep the earlier format; its markers
+// carry the producer that ended the transaction at the bumped epoch.
+func TestTxnRecordEndedV2(t *testing.T) {
+	plain := txnRec("t", 7, 3, TxnPrepareCommit)
+	v1 := encodeTxnRecord(plain)
+	v2rec := *plain
+	v2rec.EndedV2, v2rec.ProducerID, v2rec.ProducerEpoch, v2rec.LastProducerID, v2rec.LastProducerEpoch = true, 8, 0, 7, 3
+	v2 := encodeTxnRecord(&v2rec)
+	if len(v2) != len(v1)+1 || v2[len(v2)-1] != txnFlagEndedV2 {
+		t.Fatalf("flag not a trailing byte: %d vs %d bytes", len(v2), len(v1))
+	}
+	for name, raw := range map[string][]byte{"plain": v1, "ended v2": v2} {
+		got, err := decodeTxnRecord(raw)
+		want := plain
+		if name == "ended v2" {
+			want = &v2rec
+		}
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: %+v, %v", name, got, err)
+		}
+	}
+	for name, raw := range map[string][]byte{
+		"unknown flag": append(append([]byte(nil), v1...), 2),
+		"zero flags":   append(append([]byte(nil), v1...), 0),
+		"two bytes":    append(append([]byte(nil), v2...), 1),
+	} {
+		if _, err := decodeTxnRecord(raw); err == nil {
+			t.Errorf("%s: decoded", name)
+		}
+	}
+	if pid, epoch := plain.MarkerProducer(); pid != 7 || epoch != 3 {
+		t.Fatalf("plain markers %d/%d", pid, epoch)
+	}
+	if pid, epoch := v2rec.MarkerProducer(); pid != 7 || epoch != 4 {
+		t.Fatalf("v2 markers %d/%d, want 7/4 (the ending producer, bumped)", pid, epoch)
+	}
 }
 
 // TestTxnExpireIdle: only idle records still at the given version go, and

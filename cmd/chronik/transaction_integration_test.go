@@ -41,8 +41,16 @@ func TestTransactionCommands(t *testing.T) {
 		}
 	}
 	txnClient := func(id string) *kgo.Client {
-		return cli.client(kgo.TransactionalID(id), kgo.DefaultProduceTopic("orders"),
+		cl := cli.client(kgo.TransactionalID(id), kgo.DefaultProduceTopic("orders"),
 			kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.TransactionTimeout(time.Minute))
+		// Initialized before its first transaction, the client knows the
+		// brokers' transaction.version when it begins one: otherwise it
+		// runs the first under the earlier protocol and initializes again
+		// after it (leaving the ID Empty rather than CompleteCommit).
+		if _, _, err := cl.ProducerID(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return cl
 	}
 
 	started := time.Now().Add(-time.Second)

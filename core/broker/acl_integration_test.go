@@ -406,6 +406,38 @@ func TestMetaChangesWaitForUpgradedBrokers(t *testing.T) {
 	if code := alterQuota(quota.ControllerMutationRate); code != kerr.UnsupportedVersion.Code {
 		t.Fatalf("controller_mutation_rate with broker 9 on a release without it: %v", kerr.ErrorForCode(code))
 	}
+	// Nor KIP-890 part 2: transaction.version is not finalized, and
+	// EndTxn v5 does not bump (an abort with nothing open is refused as
+	// before).
+	finalizedTV := func() int16 {
+		t.Helper()
+		resp, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range resp.FinalizedFeatures {
+			if f.Name == "transaction.version" {
+				return f.MaxVersionLevel
+			}
+		}
+		return 0
+	}
+	endV5 := func() (int16, int16) {
+		t.Helper()
+		req := kmsg.NewPtrEndTxnRequest()
+		req.TransactionalID, req.ProducerID, req.ProducerEpoch = "tx", pid, epoch
+		resp, err := req.RequestWith(ctx, seed)
+		if err != nil || resp.Version < 5 {
+			t.Fatalf("EndTxn v5: %v (version %d)", err, resp.Version)
+		}
+		return resp.ErrorCode, resp.ProducerEpoch
+	}
+	if tv := finalizedTV(); tv != 0 {
+		t.Fatalf("transaction.version %d finalized with broker 9 on a release without it", tv)
+	}
+	if code, e := endV5(); code != kerr.InvalidTxnState.Code || e != -1 {
+		t.Fatalf("EndTxn v5 abort with nothing open, broker 9 without KIP-890 part 2: %v, epoch %d", kerr.ErrorForCode(code), e)
+	}
 	lv := partition.TP{Topic: "lv"}
 	if code := txnProduce(ctx, t, pseed, "tx", lv, pid, epoch, 0); code != 0 {
 		t.Fatalf("transactional produce, not verified while broker 9 lacks the guard: %v", kerr.ErrorForCode(code))
@@ -425,5 +457,11 @@ func TestMetaChangesWaitForUpgradedBrokers(t *testing.T) {
 	}
 	if code := txnProduce(ctx, t, pseed, "tx", lv, pid, epoch, 0); code != kerr.InvalidTxnState.Code {
 		t.Fatalf("transactional produce to a partition not added, every broker upgraded: %v, want INVALID_TXN_STATE", kerr.ErrorForCode(code))
+	}
+	if tv := finalizedTV(); tv != 2 {
+		t.Fatalf("transaction.version %d once every broker is upgraded, want 2", tv)
+	}
+	if code, e := endV5(); code != 0 || e != epoch+1 {
+		t.Fatalf("EndTxn v5 abort with nothing open, every broker upgraded: %v, epoch %d, want %d", kerr.ErrorForCode(code), e, epoch+1)
 	}
 }

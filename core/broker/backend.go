@@ -64,11 +64,11 @@ func (b *backend) Append(tp partition.TP, records []byte) *partition.Pending {
 	return b.partitionService.Append(tp, records)
 }
 
-func (b *backend) AppendTransactional(tp partition.TP, txnID string, records []byte) *partition.Pending {
+func (b *backend) AppendTransactional(tp partition.TP, txn partition.TxnProduce, records []byte) *partition.Pending {
 	if _, ok := b.remote(tp); ok {
 		return partition.Failed(partition.ErrNotLeader)
 	}
-	return b.partitionService.AppendTransactional(tp, txnID, records)
+	return b.partitionService.AppendTransactional(tp, txn, records)
 }
 
 func (b *backend) Read(tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error) {

@@ -100,3 +100,24 @@ func (t leveledTxns) InitProducerID(ctx context.Context, txnID string, timeoutMs
 	}
 	return t.Service.InitProducerID(ctx, txnID, timeoutMs, pid, epoch)
 }
+
+// EndTxn bumps the epoch (EndTxn v5+, KIP-890 part 2) only once every
+// broker stores the records of such ends (raftsm.LevelTxnV2).
+func (t leveledTxns) EndTxn(ctx context.Context, txnID string, pid int64, epoch int16, commit, bump bool) (int64, int16, error) {
+	return t.Service.EndTxn(ctx, txnID, pid, epoch, commit, bump && t.b.txnV2())
+}
+
+// AddGroup asks the transactional ID's coordinator, here or on another
+// broker, to add the group (TxnOffsetCommit v5+).
+func (t leveledTxns) AddGroup(ctx context.Context, txnID string, pid int64, epoch int16, group string) error {
+	return txnVerifier{t.b}.AddGroup(ctx, txnID, pid, epoch, group)
+}
+
+// TransactionVersion is 2 once every broker serves KIP-890 part 2 and
+// kafka.transaction-version allows it.
+func (t leveledTxns) TransactionVersion() int16 {
+	if t.b.cfg.Kafka.TransactionVersion >= 2 && t.b.txnV2() {
+		return 2
+	}
+	return 0
+}

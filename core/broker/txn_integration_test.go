@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/chronik-go/chronik/core/adminhttp"
 	"github.com/chronik-go/chronik/core/broker"
@@ -102,9 +103,19 @@ func values(prefix string, n int) []string {
 // read_committed consumer against one broker: committed transactions are
 // read, aborted ones are not, an open one holds read_committed consumers at
 // its first offset, a second producer with the same transactional ID
-// fences the first, and all of it survives a restart.
+// fences the first, and all of it survives a restart. It runs with
+// transaction.version 2 (franz-go then uses KIP-890 part 2: no
+// AddPartitionsToTxn, an epoch bump per transaction) and 0 (the earlier
+// protocol).
 func TestTransactions(t *testing.T) {
+	for _, tv := range []int16{2, 0} {
+		t.Run(fmt.Sprintf("transaction.version=%d", tv), func(t *testing.T) { testTransactions(t, tv) })
+	}
+}
+
+func testTransactions(t *testing.T, tv int16) {
 	cfg := brokertest.Config(t)
+	cfg.Kafka.TransactionVersion = tv
 	b := brokertest.Start(t, cfg)
 	seeds := []string{b.KafkaAddr()}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -122,6 +133,15 @@ func TestTransactions(t *testing.T) {
 	sort.Strings(committed)
 	if got := readAll(ctx, t, seeds, "txn", true, len(committed)); !slices.Equal(got, committed) {
 		t.Fatalf("read_committed read %d records %v, want the %d committed", len(got), got, len(committed))
+	}
+	// Under KIP-890 part 2 every end bumped the epoch; before, only
+	// InitProducerId does.
+	dt, err := adm.DescribeTransactions(ctx, "writer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[int16]int16{2: 3, 0: 0}[tv]; dt["writer"].ProducerEpoch != want {
+		t.Fatalf("the producer's epoch after three transactions: %d, want %d", dt["writer"].ProducerEpoch, want)
 	}
 	if got := readAll(ctx, t, seeds, "txn", false, 27); len(got) != 27 {
 		t.Fatalf("read_uncommitted read %d records, want all 27 (control records hidden)", len(got))
@@ -537,8 +557,8 @@ type afterVerify struct {
 	then func(ctx context.Context, pid int64, epoch int16, tp partition.TP)
 }
 
-func (a afterVerify) Verify(ctx context.Context, txnID string, pid int64, epoch int16, tp partition.TP) error {
-	err := a.TxnVerifier.Verify(ctx, txnID, pid, epoch, tp)
+func (a afterVerify) Verify(ctx context.Context, txnID string, pid int64, epoch int16, tp partition.TP, add bool) error {
+	err := a.TxnVerifier.Verify(ctx, txnID, pid, epoch, tp, add)
 	a.then(ctx, pid, epoch, tp)
 	return err
 }
@@ -622,6 +642,99 @@ func TestTransactionVerificationRemote(t *testing.T) {
 		if !strings.Contains(m, want) {
 			t.Fatalf("leader's /metrics lacks %q:\n%s", want, grepLines(m, "verification"))
 		}
+	}
+}
+
+// TestTransactionVersion2 drives KIP-890 part 2 with hand-built requests
+// of a Kafka 4.0 client: a Produce v12 adds its partition and a
+// TxnOffsetCommit v5 its group without AddPartitionsToTxn or
+// AddOffsetsToTxn, EndTxn v5 bumps the epoch (and its retry gets the same
+// answer), and the ended transaction's late produces are fenced, both in
+// the partition it wrote to (the marker carried the bumped epoch) and in
+// one it did not (the coordinator refuses the old epoch), so nothing stays
+// open and read_committed reads exactly the committed records.
+func TestTransactionVersion2(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Config(t))
+	seeds := []string{b.KafkaAddr()}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.MaxVersions(kversion.V4_0_0()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if resp, err := kadm.NewClient(cl).CreateTopic(ctx, 2, 1, nil, "v2"); err != nil || resp.Err != nil {
+		t.Fatalf("create v2: %v %v", err, resp.Err)
+	}
+	pid, epoch := brokertest.InitTxnProducer(ctx, t, cl, "tv2")
+	p0, p1 := partition.TP{Topic: "v2"}, partition.TP{Topic: "v2", Partition: 1}
+	if code := txnProduce(ctx, t, cl, "tv2", p0, pid, epoch, 0); code != 0 {
+		t.Fatalf("Produce v12 to a partition not added beforehand: %v", kerr.ErrorForCode(code))
+	}
+	dt, err := kadm.NewClient(cl).DescribeTransactions(ctx, "tv2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := dt["tv2"]; d.State != "Ongoing" || len(d.Topics["v2"]) != 1 {
+		t.Fatalf("the transaction after a Produce v12: %+v", d)
+	}
+	toc := kmsg.NewPtrTxnOffsetCommitRequest()
+	toc.TransactionalID, toc.Group, toc.ProducerID, toc.ProducerEpoch = "tv2", "tv2-group", pid, epoch
+	tt := kmsg.NewTxnOffsetCommitRequestTopic()
+	tt.Topic = "v2"
+	tpart := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	tpart.Offset = 7
+	tt.Partitions = append(tt.Partitions, tpart)
+	toc.Topics = append(toc.Topics, tt)
+	coords := kadm.NewClient(cl).FindGroupCoordinators(ctx, "tv2-group")
+	tr, err := toc.RequestWith(ctx, cl.Broker(int(coords["tv2-group"].NodeID)))
+	if err != nil || tr.Version < 5 || tr.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("TxnOffsetCommit v5 without AddOffsetsToTxn: %v %+v", err, tr)
+	}
+	end := func(e int16, commit bool) *kmsg.EndTxnResponse {
+		t.Helper()
+		req := kmsg.NewPtrEndTxnRequest()
+		req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = "tv2", pid, e, commit
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || resp.Version < 5 {
+			t.Fatalf("EndTxn v5: %v %+v", err, resp)
+		}
+		return resp
+	}
+	if r := end(epoch, true); r.ErrorCode != 0 || r.ProducerID != pid || r.ProducerEpoch != epoch+1 {
+		t.Fatalf("EndTxn v5 commit: %v, producer %d epoch %d; want %d/%d", kerr.ErrorForCode(r.ErrorCode), r.ProducerID, r.ProducerEpoch, pid, epoch+1)
+	}
+	fenced := func(code int16) bool {
+		return code == kerr.InvalidProducerEpoch.Code || code == kerr.ProducerFenced.Code
+	}
+	if code := txnProduce(ctx, t, cl, "tv2", p0, pid, epoch, 1); !fenced(code) {
+		t.Fatalf("late produce of the ended transaction, same partition: %v, want fenced", kerr.ErrorForCode(code))
+	}
+	if code := txnProduce(ctx, t, cl, "tv2", p1, pid, epoch, 0); !fenced(code) {
+		t.Fatalf("late produce of the ended transaction, another partition: %v, want fenced", kerr.ErrorForCode(code))
+	}
+	if _, n := broker.StuckTransactions(b, time.Now()); n != 0 {
+		t.Fatalf("%d partitions hold an open transaction after the late produces", n)
+	}
+	// The next transaction goes on at the bumped epoch from sequence 0.
+	if code := txnProduce(ctx, t, cl, "tv2", p0, pid, epoch+1, 0); code != 0 {
+		t.Fatalf("produce of the next transaction: %v", kerr.ErrorForCode(code))
+	}
+	if r := end(epoch+1, false); r.ErrorCode != 0 || r.ProducerEpoch != epoch+2 {
+		t.Fatalf("EndTxn v5 abort: %v, epoch %d", kerr.ErrorForCode(r.ErrorCode), r.ProducerEpoch)
+	}
+	if r := end(epoch+1, false); r.ErrorCode != 0 || r.ProducerEpoch != epoch+2 {
+		t.Fatalf("the retried EndTxn v5: %v, epoch %d", kerr.ErrorForCode(r.ErrorCode), r.ProducerEpoch)
+	}
+	if got := readAll(ctx, t, seeds, "v2", true, 1); len(got) != 1 {
+		t.Fatalf("read_committed read %d records, want the 1 committed", len(got))
+	}
+	offs, err := kadm.NewClient(cl).FetchOffsets(ctx, "tv2-group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := offs.Lookup("v2", 0); !ok || o.At != 7 {
+		t.Fatalf("the group's offset committed by the transaction: %+v", o)
 	}
 }
 

@@ -31,16 +31,19 @@ func (v txnVerifier) Enabled() bool {
 		v.b.cluster.RequireLevel(raftsm.LevelTxnVerification, "transaction verification") == nil
 }
 
-func (v txnVerifier) Verify(ctx context.Context, txnID string, pid int64, epoch int16, tp partition.TP) error {
-	q := txnVerifyRequest{TransactionalID: txnID, ProducerID: pid, ProducerEpoch: epoch, Topic: tp.Topic, Partition: tp.Partition}
-	node, err := v.b.txns.Coordinator(txnID)
-	switch {
-	case err != nil:
-	case node == v.b.cfg.NodeID:
-		err = v.b.txns.VerifyPartition(ctx, txnID, pid, epoch, q.tp())
-	default:
-		err = v.post(ctx, node, q)
-	}
+// Adds: every broker runs a release whose coordinator adds partitions
+// for Produce v12+ and bumps epochs at EndTxn v5+ (KIP-890 part 2).
+func (v txnVerifier) Adds() bool { return v.b.txnV2() }
+
+// txnV2 reports whether every broker applies KIP-890 part 2's records
+// (raftsm.LevelTxnV2).
+func (b *Broker) txnV2() bool {
+	return b.cluster != nil && b.cluster.RequireLevel(raftsm.LevelTxnV2, "transaction version 2") == nil
+}
+
+func (v txnVerifier) Verify(ctx context.Context, txnID string, pid int64, epoch int16, tp partition.TP, add bool) error {
+	q := txnVerifyRequest{TransactionalID: txnID, ProducerID: pid, ProducerEpoch: epoch, Topic: tp.Topic, Partition: tp.Partition, Add: add}
+	err := v.ask(ctx, q)
 	// The coordinator's error is kept as text only: what the producer is
 	// answered is the partition error alone.
 	switch {
@@ -57,13 +60,58 @@ func (v txnVerifier) Verify(ctx context.Context, txnID string, pid int64, epoch 
 	}
 }
 
-// txnVerifyRequest is the body of POST /v1/txn-verify.
+// AddGroup adds a consumer group to the producer's transaction for a
+// TxnOffsetCommit v5+ (KIP-890 part 2: its client sends no
+// AddOffsetsToTxn), asking the transaction's coordinator here or over its
+// admin API. Errors are core/txn's.
+func (v txnVerifier) AddGroup(ctx context.Context, txnID string, pid int64, epoch int16, group string) error {
+	return v.ask(ctx, txnVerifyRequest{TransactionalID: txnID, ProducerID: pid, ProducerEpoch: epoch, Group: group, Add: true})
+}
+
+// ask puts q to the transactional ID's coordinator: this broker's, or
+// another's over POST /v1/txn-verify.
+func (v txnVerifier) ask(ctx context.Context, q txnVerifyRequest) error {
+	node, err := v.b.txns.Coordinator(q.TransactionalID)
+	switch {
+	case err != nil:
+		return err
+	case node == v.b.cfg.NodeID:
+		return q.apply(ctx, v.b.txns)
+	default:
+		return v.post(ctx, node, q)
+	}
+}
+
+// txnVerifyRequest is the body of POST /v1/txn-verify: a partition (Topic,
+// Partition) or a consumer group (Group) of the producer's transaction,
+// verified or, with Add, added.
 type txnVerifyRequest struct {
 	TransactionalID string `json:"transactional_id"`
 	ProducerID      int64  `json:"producer_id"`
 	ProducerEpoch   int16  `json:"producer_epoch"`
-	Topic           string `json:"topic"`
+	Topic           string `json:"topic,omitempty"`
 	Partition       int32  `json:"partition"`
+	Group           string `json:"group,omitempty"`
+	Add             bool   `json:"add,omitempty"`
+}
+
+// apply answers q on the coordinator.
+func (q txnVerifyRequest) apply(ctx context.Context, s *txn.Service) error {
+	if q.Group != "" {
+		return s.AddOffsets(ctx, q.TransactionalID, q.ProducerID, q.ProducerEpoch, q.Group)
+	}
+	return s.VerifyPartition(ctx, q.TransactionalID, q.ProducerID, q.ProducerEpoch, q.tp(), q.Add)
+}
+
+// valid reports whether q names one partition or one group to add.
+func (q txnVerifyRequest) valid() bool {
+	if q.TransactionalID == "" || q.ProducerID < 0 || q.ProducerEpoch < 0 {
+		return false
+	}
+	if q.Group != "" {
+		return q.Add && q.Topic == ""
+	}
+	return q.Topic != "" && q.Partition >= 0
 }
 
 func (q txnVerifyRequest) tp() txn.TopicPartition {
@@ -76,6 +124,7 @@ var txnVerifyRefusals = map[string]error{
 	"invalid_txn_state":           txn.ErrInvalidTxnState,
 	"invalid_producer_id_mapping": txn.ErrInvalidProducerIDMapping,
 	"producer_fenced":             txn.ErrProducerFenced,
+	"concurrent_transactions":     txn.ErrConcurrentTransactions,
 }
 
 // post asks another broker, the transactional ID's coordinator.
@@ -94,21 +143,23 @@ func (v txnVerifier) post(ctx context.Context, node int32, q txnVerifyRequest) e
 }
 
 // handleTxnVerify serves POST /v1/txn-verify: a partition leader asks
-// whether a transaction this broker coordinates added a partition. 204:
-// it did; 409 with a refusal: it did not (or the producer is fenced); 503:
-// this broker cannot answer (not the coordinator, loading, the end being
-// written), and the leader's producer retries.
+// whether a transaction this broker coordinates added a partition, or
+// (KIP-890 part 2, "add") has it add a partition (a Produce v12+) or a
+// consumer group (a TxnOffsetCommit v5+, from the group's coordinator).
+// 204: done; 409 with a refusal: it did not (or the producer is fenced, or
+// the previous transaction is still ending); 503: this broker cannot
+// answer (not the coordinator, loading), and the producer retries.
 func (b *Broker) handleTxnVerify(w http.ResponseWriter, r *http.Request) {
 	var q txnVerifyRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&q); err != nil {
 		writeError(w, http.StatusBadRequest, "decode verification: "+err.Error())
 		return
 	}
-	if q.TransactionalID == "" || q.ProducerID < 0 || q.ProducerEpoch < 0 || q.Topic == "" || q.Partition < 0 {
-		writeError(w, http.StatusBadRequest, "verification needs a transactional ID, producer ID and epoch, topic and partition")
+	if !q.valid() {
+		writeError(w, http.StatusBadRequest, "verification needs a transactional ID, producer ID and epoch, and a topic and partition or (to add) a group")
 		return
 	}
-	err := b.txns.VerifyPartition(r.Context(), q.TransactionalID, q.ProducerID, q.ProducerEpoch, q.tp())
+	err := q.apply(r.Context(), b.txns)
 	if err == nil {
 		w.WriteHeader(http.StatusNoContent)
 		return

@@ -168,6 +168,13 @@ type KafkaConfig struct {
 	// producer's transaction in the partition, whether the transaction
 	// added it (KIP-890): Kafka's transaction.partition.verification.enable.
 	TransactionPartitionVerification bool `toml:"transaction-partition-verification"`
+	// TransactionVersion is the transaction.version feature level
+	// ApiVersions finalizes for clients (Kafka's kafka-features.sh
+	// transaction.version): 2 lets clients use KIP-890 part 2 (an epoch
+	// bump with every transaction, partitions and groups added by the
+	// produce and offset commit themselves) once every broker runs a
+	// release that serves it; 0 or 1 keep them on the earlier protocol.
+	TransactionVersion int16 `toml:"transaction-version"`
 	// LogCleanerIOMaxBytesPerSecond bounds what compaction reads and writes
 	// on a broker, per second (Kafka's log.cleaner.io.max.bytes.per.second);
 	// 0 means no bound.
@@ -416,6 +423,7 @@ func Default() Config {
 			TransactionMaxTimeout:            15 * time.Minute,
 			TransactionalIDExpiration:        7 * 24 * time.Hour,
 			TransactionPartitionVerification: true,
+			TransactionVersion:               2,
 			OAuthBearerSubClaim:              "sub",
 			ConnectionsMaxIdle:               10 * time.Minute,
 		},

@@ -537,6 +537,7 @@ func TestValidate(t *testing.T) {
 		{"cleaner io bound small", func(c *Config) { c.Kafka.LogCleanerIOMaxBytesPerSecond = 1000 }, "kafka.log-cleaner-io-max-bytes-per-second is 1000; it must be 0 (no bound) or at least 1048576"},
 		{"cleaner io bound negative", func(c *Config) { c.Kafka.LogCleanerIOMaxBytesPerSecond = -1 }, "kafka.log-cleaner-io-max-bytes-per-second is -1"},
 		{"transactional ID expiration short", func(c *Config) { c.Kafka.TransactionalIDExpiration = time.Millisecond }, "kafka.transactional-id-expiration is 1ms; it must be at least 1s"},
+		{"transaction version", func(c *Config) { c.Kafka.TransactionVersion = 3 }, "kafka.transaction-version is 3; it must be 0, 1 or 2"},
 		{"transaction timeout short", func(c *Config) { c.Kafka.TransactionMaxTimeout = time.Millisecond }, "kafka.transaction-max-timeout is 1ms; it must be between 1s and 168h"},
 		{"cleaner backoff short", func(c *Config) { c.Kafka.LogCleanerBackoff = time.Millisecond }, "kafka.log-cleaner-backoff is 1ms; it must be between 10ms and 24h"},
 		{"log retention check short", func(c *Config) { c.Kafka.LogRetentionCheckInterval = time.Millisecond }, "kafka.log-retention-check-interval is 1ms; it must be between 10ms and 24h"},

@@ -224,6 +224,9 @@ func (c Config) Validate() error {
 	if k.TransactionalIDExpiration < time.Second {
 		bad("kafka.transactional-id-expiration is %v; it must be at least 1s, such as \"168h\" (Kafka's transactional.id.expiration.ms)", k.TransactionalIDExpiration)
 	}
+	if k.TransactionVersion < 0 || k.TransactionVersion > 2 {
+		bad("kafka.transaction-version is %d; it must be 0, 1 or 2 (Kafka's transaction.version feature: 2 turns on KIP-890 part 2)", k.TransactionVersion)
+	}
 	if k.LogCleanerBackoff < 10*time.Millisecond || k.LogCleanerBackoff > 24*time.Hour {
 		bad("kafka.log-cleaner-backoff is %v; it must be between 10ms and 24h, such as \"15s\" (Kafka's log.cleaner.backoff.ms)", k.LogCleanerBackoff)
 	}

@@ -179,17 +179,17 @@ func (s *Service) PartitionState(tp TP) (State, error) {
 // Append validates records (one or more RecordBatch v2) and proposes them
 // as one command without waiting for the commit. Calls from one goroutine
 // are committed in call order.
-func (s *Service) Append(tp TP, records []byte) *Pending { return s.append(tp, "", records) }
+func (s *Service) Append(tp TP, records []byte) *Pending { return s.append(tp, TxnProduce{}, records) }
 
-// AppendTransactional is Append for a produce request of the transactional
-// ID txnID. When its batches would open the producer's transaction in the
+// AppendTransactional is Append for a produce request of the transaction
+// txn. When its batches would open the producer's transaction in the
 // partition, the transaction's coordinator is asked first (TxnVerifier),
 // blocking the caller for that round trip, which keeps the call order.
-func (s *Service) AppendTransactional(tp TP, txnID string, records []byte) *Pending {
-	return s.append(tp, txnID, records)
+func (s *Service) AppendTransactional(tp TP, txn TxnProduce, records []byte) *Pending {
+	return s.append(tp, txn, records)
 }
 
-func (s *Service) append(tp TP, txnID string, records []byte) *Pending {
+func (s *Service) append(tp TP, txn TxnProduce, records []byte) *Pending {
 	r := s.lookup(tp)
 	if r == nil {
 		return failed(ErrUnknownPartition)
@@ -245,13 +245,13 @@ func (s *Service) append(tp TP, txnID string, records []byte) *Pending {
 		return failed(err)
 	}
 	opts := raftsm.AppendOptions{LogAppendTime: set.LogAppendTime}
-	if transactional && txnID == "" {
+	if transactional && txn.ID == "" {
 		// As Kafka: only a transactional producer's requests carry them,
 		// and one without its ID would escape verification.
 		return failed(fmt.Errorf("%w: transactional batches in a produce request without a transactional ID", batch.ErrInvalid))
 	}
 	if transactional {
-		if err := s.verifyTxn(r, txnID, c.Batches[0].Meta, &opts); err != nil {
+		if err := s.verifyTxn(r, txn, c.Batches[0].Meta, &opts); err != nil {
 			return failed(err)
 		}
 	}

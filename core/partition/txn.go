@@ -94,10 +94,27 @@ type TxnVerifier interface {
 	// runs a release that cannot apply the guard, nor when the operator
 	// turned verification off.
 	Enabled() bool
+	// Adds reports whether Produce v12+ adds its partitions to the
+	// transaction (KIP-890 part 2): once every broker runs a release
+	// that can (raftsm.LevelTxnV2). Until then such produces are verified
+	// as older ones are.
+	Adds() bool
 	// Verify returns nil when the producer pid, at epoch, has an ongoing
 	// transaction that includes tp; otherwise ErrInvalidTxnState,
 	// ErrInvalidProducerEpoch, or an error wrapping ErrTxnVerification.
-	Verify(ctx context.Context, txnID string, pid int64, epoch int16, tp TP) error
+	// With add it adds tp to the producer's transaction (beginning one
+	// if none is open) instead of checking that it was added.
+	Verify(ctx context.Context, txnID string, pid int64, epoch int16, tp TP, add bool) error
+}
+
+// TxnProduce names the transaction of a transactional produce request.
+type TxnProduce struct {
+	ID string
+	// AddPartition: the request is Produce v12+ (KIP-890 part 2), whose
+	// client sends no AddPartitionsToTxn; the partition is added to the
+	// transaction with the coordinator rather than verified
+	// (TxnVerifier.Adds).
+	AddPartition bool
 }
 
 // txnVerifyTimeout bounds one verification.
@@ -115,17 +132,24 @@ func (s *Service) SetTxnVerifier(v TxnVerifier) { s.verifier.Store(&v) }
 // (ErrTxnVerification): the marker may also be one the leader had not
 // applied yet when it looked, and the retry's verification tells the two
 // apart.
-func (s *Service) verifyTxn(r *replica, txnID string, meta raftsm.BatchMeta, opts *raftsm.AppendOptions) error {
+func (s *Service) verifyTxn(r *replica, txn TxnProduce, meta raftsm.BatchMeta, opts *raftsm.AppendOptions) error {
 	v := s.verifier.Load()
-	if v == nil || !(*v).Enabled() {
+	if v == nil {
+		return nil
+	}
+	add := txn.AddPartition && (*v).Adds()
+	if !add && !(*v).Enabled() {
 		return nil
 	}
 	guard, _ := r.sm.AppliedLog()
 	if !r.sm.TxnOpen(meta.ProducerID, meta.ProducerEpoch) {
 		ctx, cancel := context.WithTimeout(context.Background(), txnVerifyTimeout)
 		defer cancel()
-		err := (*v).Verify(ctx, txnID, meta.ProducerID, meta.ProducerEpoch, r.tp)
+		err := (*v).Verify(ctx, txn.ID, meta.ProducerID, meta.ProducerEpoch, r.tp, add)
 		outcome := "verified"
+		if add {
+			outcome = "added"
+		}
 		switch {
 		case errors.Is(err, ErrTxnVerification):
 			outcome = "unavailable"

@@ -103,7 +103,7 @@ func (s *Service) InitProducerID(ctx context.Context, txnID string, timeoutMs in
 		return -1, -1, ErrProducerFenced
 	}
 	next.State, next.TimeoutMs, next.StartMs, next.UpdateMs = raftsm.TxnEmpty, timeoutMs, -1, now
-	next.Partitions, next.Groups = nil, nil
+	next.Partitions, next.Groups, next.EndedV2 = nil, nil, false
 	if _, err := s.put(ctx, sh, next, cur.Version); err != nil {
 		return -1, -1, err
 	}
@@ -151,7 +151,14 @@ func (s *Service) AddPartitions(ctx context.Context, txnID string, pid int64, ep
 // epoch; ErrConcurrentTransactions while the transaction's end is being
 // written; ErrInvalidTxnState otherwise (tp was never added, or the
 // transaction has ended). It reads the loaded record and writes nothing.
-func (s *Service) VerifyPartition(_ context.Context, txnID string, pid int64, epoch int16, tp TopicPartition) error {
+//
+// With add (KIP-890 part 2: Produce v12+, whose clients send no
+// AddPartitionsToTxn) it adds tp to the transaction instead, beginning
+// one when none is open: AddPartitions.
+func (s *Service) VerifyPartition(ctx context.Context, txnID string, pid int64, epoch int16, tp TopicPartition, add bool) error {
+	if add {
+		return s.AddPartitions(ctx, txnID, pid, epoch, []TopicPartition{tp})
+	}
 	sh, err := s.route(txnID)
 	if err != nil {
 		return err
@@ -205,12 +212,12 @@ func (s *Service) add(ctx context.Context, txnID string, pid int64, epoch int16,
 	case s.markersWritten(sh, cur):
 		// The previous transaction is over (its Complete is off the
 		// producer's path): the next one begins from its record.
-		next.State, next.StartMs, next.Partitions, next.Groups = raftsm.TxnOngoing, now, nil, nil
+		next.State, next.StartMs, next.Partitions, next.Groups, next.EndedV2 = raftsm.TxnOngoing, now, nil, nil, false
 	case cur.State == raftsm.TxnPrepareCommit, cur.State == raftsm.TxnPrepareAbort:
 		return ErrConcurrentTransactions
 	case cur.State == raftsm.TxnOngoing:
 	default:
-		next.State, next.StartMs, next.Partitions, next.Groups = raftsm.TxnOngoing, now, nil, nil
+		next.State, next.StartMs, next.Partitions, next.Groups, next.EndedV2 = raftsm.TxnOngoing, now, nil, nil, false
 	}
 	if !add(next) && cur.State == raftsm.TxnOngoing {
 		return nil // nothing new: no write, as Kafka
@@ -229,44 +236,95 @@ func (s *Service) add(ctx context.Context, txnID string, pid int64, epoch int16,
 // finishes the transaction (meanwhile the producer gets
 // ErrConcurrentTransactions). Repeating an end that completed with the
 // same outcome succeeds; the other outcome is ErrInvalidTxnState.
-func (s *Service) EndTxn(ctx context.Context, txnID string, pid int64, epoch int16, commit bool) error {
+//
+// With bump (KIP-890 part 2, EndTxn v5+) the end also bumps the producer's
+// epoch, as Kafka's transaction.version 2 does: the markers carry the
+// bumped epoch, so a produce of the ended transaction arriving late is
+// fenced in every partition it wrote to, and the producer goes on with the
+// returned producer ID and epoch (a new producer ID at epoch 0 once the
+// epoch is exhausted). Aborting when no transaction is open bumps the
+// epoch too (clients do it to fence their own produces in flight);
+// committing then is ErrInvalidTxnState. The retry of a bumping end
+// (the epoch it was sent with, the answer lost) gets the same answer.
+// Without bump the returned ID and epoch are -1.
+func (s *Service) EndTxn(ctx context.Context, txnID string, pid int64, epoch int16, commit, bump bool) (int64, int16, error) {
 	sh, err := s.route(txnID)
 	if err != nil {
-		return err
+		return -1, -1, err
 	}
 	mu := s.lock(txnID)
 	mu.Lock()
+	if cur, ok := sh.sm.Txn(txnID); bump && ok && cur.EndedV2 && pid == cur.LastProducerID && epoch == cur.LastProducerEpoch {
+		mu.Unlock()
+		return s.endRetried(sh, cur, commit)
+	}
 	cur, err := current(sh, txnID, pid, epoch)
 	if err != nil {
 		mu.Unlock()
-		return err
+		return -1, -1, err
 	}
+	over := s.markersWritten(sh, cur)
 	switch {
+	case bump && cur.State == raftsm.TxnOngoing:
+	case bump && !over && (cur.State == raftsm.TxnPrepareCommit || cur.State == raftsm.TxnPrepareAbort):
+		mu.Unlock()
+		return -1, -1, ErrConcurrentTransactions
+	case bump && commit:
+		mu.Unlock()
+		return -1, -1, fmt.Errorf("%w: transactional ID %q has no ongoing transaction to commit", ErrInvalidTxnState, txnID)
+	case bump:
+		// An abort with nothing open: only the epoch moves.
+		next, err := s.bumped(ctx, cur, time.Now().UnixMilli())
+		if err == nil {
+			next.State, next.StartMs, next.Partitions, next.Groups = raftsm.TxnCompleteAbort, -1, nil, nil
+			next, err = s.put(ctx, sh, next, cur.Version)
+		}
+		mu.Unlock()
+		if err != nil {
+			return -1, -1, err
+		}
+		return next.ProducerID, next.ProducerEpoch, nil
 	case cur.State == raftsm.TxnCompleteCommit && commit, cur.State == raftsm.TxnCompleteAbort && !commit:
 		mu.Unlock()
-		return nil
+		return -1, -1, nil
 	case cur.State == raftsm.TxnPrepareCommit && commit, cur.State == raftsm.TxnPrepareAbort && !commit:
 		mu.Unlock()
-		if s.markersWritten(sh, cur) {
-			return nil // a retry of the end that wrote them
+		if over {
+			return -1, -1, nil // a retry of the end that wrote them
 		}
-		return ErrConcurrentTransactions
+		return -1, -1, ErrConcurrentTransactions
 	case cur.State != raftsm.TxnOngoing:
 		mu.Unlock()
-		return ErrInvalidTxnState
+		return -1, -1, ErrInvalidTxnState
 	}
 	now := time.Now().UnixMilli()
 	next := clone(cur)
-	next.UpdateMs = now
+	next.UpdateMs, next.EndedV2 = now, false
+	if bump {
+		if next, err = s.bumped(ctx, cur, now); err != nil {
+			mu.Unlock()
+			return -1, -1, err
+		}
+	}
+	goOn := func(r *raftsm.TxnRecord) (int64, int16) {
+		if !bump {
+			return -1, -1
+		}
+		return r.ProducerID, r.ProducerEpoch
+	}
 	if len(cur.Partitions) == 0 && len(cur.Groups) == 0 {
 		// Nothing to mark: complete at once.
 		next.State = raftsm.TxnCompleteAbort
 		if commit {
 			next.State = raftsm.TxnCompleteCommit
 		}
-		_, err := s.put(ctx, sh, next, cur.Version)
+		next, err := s.put(ctx, sh, next, cur.Version)
 		mu.Unlock()
-		return err
+		if err != nil {
+			return -1, -1, err
+		}
+		pid, epoch := goOn(next)
+		return pid, epoch, nil
 	}
 	next.State = raftsm.TxnPrepareAbort
 	if commit {
@@ -274,19 +332,20 @@ func (s *Service) EndTxn(ctx context.Context, txnID string, pid int64, epoch int
 	}
 	if !s.claim(sh, txnID) {
 		mu.Unlock()
-		return ErrConcurrentTransactions
+		return -1, -1, ErrConcurrentTransactions
 	}
 	next, err = s.put(ctx, sh, next, cur.Version)
 	mu.Unlock()
 	if err != nil {
 		s.release(sh, txnID)
-		return err
+		return -1, -1, err
 	}
+	pid, epoch = goOn(next)
 	if err := s.writeMarkers(ctx, sh, next); err != nil {
 		s.release(sh, txnID)
 		s.log.Warn("transaction markers not written yet; finishing in the background",
 			"transactional_id", txnID, "commit", commit, "err", err)
-		return nil
+		return pid, epoch, nil
 	}
 	// The transaction is over; storing it Complete is off the producer's
 	// path (its next request may even begin the next transaction first).
@@ -296,7 +355,47 @@ func (s *Service) EndTxn(ctx context.Context, txnID string, pid int64, epoch int
 			s.log.Warn("cannot store a finished transaction complete; retrying", "transactional_id", txnID, "err", err)
 		}
 	})
-	return nil
+	return pid, epoch, nil
+}
+
+// bumped returns cur after a KIP-890 part 2 end by its producer: the epoch
+// bumped, or a new producer ID at epoch 0 once the bumped epoch would leave
+// no room to fence (exhaustedEpoch); the ending producer is kept in
+// LastProducerID/LastProducerEpoch for the markers and for a retry.
+func (s *Service) bumped(ctx context.Context, cur *raftsm.TxnRecord, now int64) (*raftsm.TxnRecord, error) {
+	next := clone(cur)
+	next.LastProducerID, next.LastProducerEpoch = cur.ProducerID, cur.ProducerEpoch
+	next.ProducerEpoch++
+	if next.ProducerEpoch >= exhaustedEpoch {
+		id, _, err := s.pids.InitProducerID(ctx)
+		if err != nil {
+			return nil, err
+		}
+		next.ProducerID, next.ProducerEpoch = id, 0
+	}
+	next.EndedV2, next.UpdateMs = true, now
+	return next, nil
+}
+
+// endRetried answers the retry of a bumping EndTxn, sent with the epoch
+// the transaction ended with: the same outcome gets the producer ID and
+// epoch to go on with (once the markers are written), the other
+// ErrInvalidTxnState; anything after the end (the next transaction
+// began) fences the retry.
+func (s *Service) endRetried(sh *shard, cur *raftsm.TxnRecord, commit bool) (int64, int16, error) {
+	switch cur.State {
+	case raftsm.TxnCompleteCommit, raftsm.TxnCompleteAbort, raftsm.TxnPrepareCommit, raftsm.TxnPrepareAbort:
+	default:
+		return -1, -1, ErrProducerFenced
+	}
+	committed := cur.State == raftsm.TxnCompleteCommit || cur.State == raftsm.TxnPrepareCommit
+	switch {
+	case committed != commit:
+		return -1, -1, fmt.Errorf("%w: the transaction was already ended the other way", ErrInvalidTxnState)
+	case (cur.State == raftsm.TxnPrepareCommit || cur.State == raftsm.TxnPrepareAbort) && !s.markersWritten(sh, cur):
+		return -1, -1, ErrConcurrentTransactions
+	}
+	return cur.ProducerID, cur.ProducerEpoch, nil
 }
 
 // DescribeTransaction describes one transactional ID this broker

@@ -252,8 +252,9 @@ func (s *Service) finish(ctx context.Context, sh *shard, rec *raftsm.TxnRecord) 
 // are (markersWritten).
 func (s *Service) writeMarkers(ctx context.Context, sh *shard, rec *raftsm.TxnRecord) error {
 	commit := rec.State == raftsm.TxnPrepareCommit
+	pid, epoch := rec.MarkerProducer()
 	m := Markers{
-		TransactionalID: rec.TransactionalID, ProducerID: rec.ProducerID, ProducerEpoch: rec.ProducerEpoch,
+		TransactionalID: rec.TransactionalID, ProducerID: pid, ProducerEpoch: epoch,
 		Commit: commit, Groups: append([]string(nil), rec.Groups...),
 	}
 	for _, tp := range rec.Partitions {
@@ -420,7 +421,7 @@ func fenced(cur *raftsm.TxnRecord, now int64) *raftsm.TxnRecord {
 	if next.ProducerEpoch < maxEpoch {
 		next.ProducerEpoch++
 	}
-	next.LastProducerEpoch = -1
+	next.LastProducerEpoch, next.EndedV2 = -1, false
 	next.State, next.UpdateMs = raftsm.TxnPrepareAbort, now
 	return next
 }

@@ -158,7 +158,7 @@ func TestCommitAndAbortWriteMarkers(t *testing.T) {
 	if r := h.record(t, "tx"); r.State != raftsm.TxnOngoing || r.StartMs <= 0 || len(r.Partitions) != 2 {
 		t.Fatalf("ongoing record %+v", r)
 	}
-	if err := s.EndTxn(ctx, "tx", pid, epoch, true); err != nil {
+	if _, _, err := s.EndTxn(ctx, "tx", pid, epoch, true, false); err != nil {
 		t.Fatal(err)
 	}
 	want := []Markers{{TransactionalID: "tx", ProducerID: pid, ProducerEpoch: 0, Commit: true, Partitions: []TopicPartition{tp0, tp1}, Groups: []string{"g"}}}
@@ -172,17 +172,17 @@ func TestCommitAndAbortWriteMarkers(t *testing.T) {
 	})
 	// A retried EndTxn with the same outcome succeeds; the other one is
 	// refused; neither writes markers again.
-	if err := s.EndTxn(ctx, "tx", pid, epoch, true); err != nil {
+	if _, _, err := s.EndTxn(ctx, "tx", pid, epoch, true, false); err != nil {
 		t.Fatalf("retried commit: %v", err)
 	}
-	if err := s.EndTxn(ctx, "tx", pid, epoch, false); !errors.Is(err, ErrInvalidTxnState) {
+	if _, _, err := s.EndTxn(ctx, "tx", pid, epoch, false, false); !errors.Is(err, ErrInvalidTxnState) {
 		t.Fatalf("abort after commit: %v", err)
 	}
 	// The next transaction aborts.
 	if err := s.AddPartitions(ctx, "tx", pid, epoch, []TopicPartition{tp1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.EndTxn(ctx, "tx", pid, epoch, false); err != nil {
+	if _, _, err := s.EndTxn(ctx, "tx", pid, epoch, false, false); err != nil {
 		t.Fatal(err)
 	}
 	want = append(want, Markers{TransactionalID: "tx", ProducerID: pid, ProducerEpoch: 0, Partitions: []TopicPartition{tp1}})
@@ -222,7 +222,7 @@ func TestNextTransactionBeginsBeforeComplete(t *testing.T) {
 	if err := s.writeMarkers(ctx, sh, prep); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.EndTxn(ctx, "tx", pid, epoch, true); err != nil {
+	if _, _, err := s.EndTxn(ctx, "tx", pid, epoch, true, false); err != nil {
 		t.Fatalf("retried commit with the markers written: %v", err)
 	}
 	if err := s.AddPartitions(ctx, "tx", pid, epoch, []TopicPartition{tp}); err != nil {
@@ -266,7 +266,7 @@ func TestRequestValidation(t *testing.T) {
 		t.Fatalf("unknown transactional ID: %v", err)
 	}
 	pid, epoch := mustInit(t, s, "tx", -1, -1)
-	if err := s.EndTxn(ctx, "tx", pid, epoch, true); !errors.Is(err, ErrInvalidTxnState) {
+	if _, _, err := s.EndTxn(ctx, "tx", pid, epoch, true, false); !errors.Is(err, ErrInvalidTxnState) {
 		t.Fatalf("EndTxn without a transaction: %v", err)
 	}
 	if err := s.AddPartitions(ctx, "tx", pid+1, epoch, []TopicPartition{tp0}); !errors.Is(err, ErrInvalidProducerIDMapping) {
@@ -275,12 +275,12 @@ func TestRequestValidation(t *testing.T) {
 	if err := s.AddOffsets(ctx, "tx", pid, epoch+1, "g"); !errors.Is(err, ErrProducerFenced) {
 		t.Fatalf("wrong epoch: %v", err)
 	}
-	if err := s.EndTxn(ctx, "tx", pid+1, epoch, true); !errors.Is(err, ErrInvalidProducerIDMapping) {
+	if _, _, err := s.EndTxn(ctx, "tx", pid+1, epoch, true, false); !errors.Is(err, ErrInvalidProducerIDMapping) {
 		t.Fatalf("EndTxn wrong producer ID: %v", err)
 	}
 	// Another broker leads the shard now.
 	h.raft.SetLeader(2, 2)
-	if err := s.EndTxn(ctx, "tx", pid, epoch, true); !errors.Is(err, ErrNotCoordinator) {
+	if _, _, err := s.EndTxn(ctx, "tx", pid, epoch, true, false); !errors.Is(err, ErrNotCoordinator) {
 		t.Fatalf("not the coordinator: %v", err)
 	}
 	if node, err := s.Coordinator("tx"); err != nil || node != 2 {
@@ -314,7 +314,7 @@ func TestInitAbortsOngoingAndFences(t *testing.T) {
 		t.Fatalf("retried init: %d/%d, want %d/2", pid2, epoch2, pid)
 	}
 	// The old producer is fenced everywhere.
-	if err := s.EndTxn(ctx, "tx", pid, epoch, true); !errors.Is(err, ErrProducerFenced) {
+	if _, _, err := s.EndTxn(ctx, "tx", pid, epoch, true, false); !errors.Is(err, ErrProducerFenced) {
 		t.Fatalf("old producer's EndTxn: %v", err)
 	}
 	if err := s.AddPartitions(ctx, "tx", pid, epoch, []TopicPartition{tp0}); !errors.Is(err, ErrProducerFenced) {
@@ -351,7 +351,7 @@ func TestTimedOutTransactionIsAborted(t *testing.T) {
 	if got := h.markers.all(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("markers %+v, want %+v", got, want)
 	}
-	if err := s.EndTxn(ctx, "tx", pid, epoch, true); !errors.Is(err, ErrProducerFenced) {
+	if _, _, err := s.EndTxn(ctx, "tx", pid, epoch, true, false); !errors.Is(err, ErrProducerFenced) {
 		t.Fatalf("zombie EndTxn: %v", err)
 	}
 }
@@ -397,7 +397,7 @@ func TestPreparedEndFinishedAfterLeaderChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The outcome is durable, so the client hears OK.
-	if err := s.EndTxn(ctx, "tx", pid, epoch, true); err != nil {
+	if _, _, err := s.EndTxn(ctx, "tx", pid, epoch, true, false); err != nil {
 		t.Fatal(err)
 	}
 	if r := h.record(t, "tx"); r.State != raftsm.TxnPrepareCommit {
@@ -406,10 +406,10 @@ func TestPreparedEndFinishedAfterLeaderChange(t *testing.T) {
 	if err := s.AddPartitions(ctx, "tx", pid, epoch, []TopicPartition{tp0}); !errors.Is(err, ErrConcurrentTransactions) {
 		t.Fatalf("add while prepared: %v", err)
 	}
-	if err := s.EndTxn(ctx, "tx", pid, epoch, true); !errors.Is(err, ErrConcurrentTransactions) {
+	if _, _, err := s.EndTxn(ctx, "tx", pid, epoch, true, false); !errors.Is(err, ErrConcurrentTransactions) {
 		t.Fatalf("retried EndTxn while prepared: %v", err)
 	}
-	if err := s.EndTxn(ctx, "tx", pid, epoch, false); !errors.Is(err, ErrInvalidTxnState) {
+	if _, _, err := s.EndTxn(ctx, "tx", pid, epoch, false, false); !errors.Is(err, ErrInvalidTxnState) {
 		t.Fatalf("abort while commit prepared: %v", err)
 	}
 	if _, _, err := s.InitProducerID(ctx, "tx", 60000, -1, -1); !errors.Is(err, ErrConcurrentTransactions) {
@@ -424,7 +424,7 @@ func TestPreparedEndFinishedAfterLeaderChange(t *testing.T) {
 	if got := other.all(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("markers %+v, want %+v", got, want)
 	}
-	if err := s2.EndTxn(ctx, "tx", pid, epoch, true); err != nil {
+	if _, _, err := s2.EndTxn(ctx, "tx", pid, epoch, true, false); err != nil {
 		t.Fatalf("retried EndTxn on the new coordinator: %v", err)
 	}
 }
@@ -438,7 +438,7 @@ func TestMarkersRetriedInBackground(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.markers.setFail(errors.New("down"))
-	if err := s.EndTxn(ctx, "tx", pid, epoch, false); err != nil {
+	if _, _, err := s.EndTxn(ctx, "tx", pid, epoch, false, false); err != nil {
 		t.Fatal(err)
 	}
 	h.markers.setFail(nil)
@@ -524,7 +524,7 @@ func TestVerifyPartition(t *testing.T) {
 	pid, epoch := mustInit(t, s, "tx", -1, -1)
 	verify := func(txnID string, pid int64, epoch int16, tp TopicPartition, want error) {
 		t.Helper()
-		if err := s.VerifyPartition(ctx, txnID, pid, epoch, tp); !errors.Is(err, want) || (want == nil) != (err == nil) {
+		if err := s.VerifyPartition(ctx, txnID, pid, epoch, tp, false); !errors.Is(err, want) || (want == nil) != (err == nil) {
 			t.Fatalf("VerifyPartition(%q, %d, %d, %v) = %v, want %v", txnID, pid, epoch, tp, err, want)
 		}
 	}
@@ -540,7 +540,7 @@ func TestVerifyPartition(t *testing.T) {
 	verify("", pid, epoch, tp0, ErrInvalidTransactionalID)
 	// While the end's markers are being written: retry.
 	h.markers.setFail(errors.New("partition leader unreachable"))
-	if err := s.EndTxn(ctx, "tx", pid, epoch, true); err != nil {
+	if _, _, err := s.EndTxn(ctx, "tx", pid, epoch, true, false); err != nil {
 		t.Fatal(err)
 	}
 	verify("tx", pid, epoch, tp0, ErrConcurrentTransactions)
@@ -548,4 +548,104 @@ func TestVerifyPartition(t *testing.T) {
 	eventually(t, "the commit complete", func() bool { return h.record(t, "tx").State == raftsm.TxnCompleteCommit })
 	// Ended: a late produce must not open it again.
 	verify("tx", pid, epoch, tp0, ErrInvalidTxnState)
+}
+
+// TestEndTxnBumpsEpoch: KIP-890 part 2. A produce adds its partition (no
+// AddPartitionsToTxn), the end bumps the epoch, the markers carry the
+// bumped epoch, a retry of the end gets the same answer, the old epoch is
+// fenced, an abort with nothing open bumps again, and an exhausted epoch
+// moves to a new producer ID whose markers still name the old one.
+func TestEndTxnBumpsEpoch(t *testing.T) {
+	h := newHarness(t, 3, nil)
+	s, ctx := h.s, tctx(t)
+	pid, epoch := mustInit(t, s, "tx", -1, -1)
+	if err := s.VerifyPartition(ctx, "tx", pid, epoch, tp0, true); err != nil {
+		t.Fatalf("implicit add: %v", err)
+	}
+	if r := h.record(t, "tx"); r.State != raftsm.TxnOngoing || !reflect.DeepEqual(r.Partitions, []raftsm.TopicPartition{{Topic: "t", Partition: 0}}) {
+		t.Fatalf("after the implicit add: %+v", r)
+	}
+	if err := s.AddOffsets(ctx, "tx", pid, epoch, "g"); err != nil {
+		t.Fatal(err)
+	}
+	np, ne, err := s.EndTxn(ctx, "tx", pid, epoch, true, true)
+	if err != nil || np != pid || ne != epoch+1 {
+		t.Fatalf("EndTxn v5 = %d/%d, %v; want %d/%d", np, ne, err, pid, epoch+1)
+	}
+	want := []Markers{{TransactionalID: "tx", ProducerID: pid, ProducerEpoch: epoch + 1, Commit: true, Partitions: []TopicPartition{tp0}, Groups: []string{"g"}}}
+	if got := h.markers.all(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("markers %+v, want %+v", got, want)
+	}
+	// The retry (the answer lost) gets the same answer, before and after
+	// the Complete is stored; the other outcome is refused.
+	for range 2 {
+		if p, e, err := s.EndTxn(ctx, "tx", pid, epoch, true, true); err != nil || p != pid || e != epoch+1 {
+			t.Fatalf("retried EndTxn = %d/%d, %v", p, e, err)
+		}
+		eventually(t, "the record complete", func() bool { return h.record(t, "tx").State == raftsm.TxnCompleteCommit })
+	}
+	if _, _, err := s.EndTxn(ctx, "tx", pid, epoch, false, true); !errors.Is(err, ErrInvalidTxnState) {
+		t.Fatalf("retry with the other outcome: %v", err)
+	}
+	// The ended epoch is fenced everywhere a late produce could go.
+	if err := s.VerifyPartition(ctx, "tx", pid, epoch, tp1, true); !errors.Is(err, ErrProducerFenced) {
+		t.Fatalf("late produce of the old epoch: %v", err)
+	}
+	// Committing with nothing open is refused; aborting bumps the epoch.
+	if _, _, err := s.EndTxn(ctx, "tx", pid, ne, true, true); !errors.Is(err, ErrInvalidTxnState) {
+		t.Fatalf("commit with nothing open: %v", err)
+	}
+	if p, e, err := s.EndTxn(ctx, "tx", pid, ne, false, true); err != nil || p != pid || e != ne+1 {
+		t.Fatalf("abort with nothing open = %d/%d, %v", p, e, err)
+	}
+	if len(h.markers.all()) != 1 {
+		t.Fatalf("an empty abort wrote markers: %+v", h.markers.all())
+	}
+	ne++
+	// The next transaction, then the retry of the previous end: fenced.
+	if err := s.VerifyPartition(ctx, "tx", pid, ne, tp1, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.EndTxn(ctx, "tx", pid, ne-1, false, true); !errors.Is(err, ErrProducerFenced) {
+		t.Fatalf("retry of an end once the next transaction began: %v", err)
+	}
+	// InitProducerId after a bumping end bumps from the current epoch.
+	if _, _, err := s.EndTxn(ctx, "tx", pid, ne, false, true); err != nil {
+		t.Fatal(err)
+	}
+	if p, e := mustInit(t, s, "tx", pid, ne+1); p != pid || e != ne+2 {
+		t.Fatalf("init after a bumping end: %d/%d", p, e)
+	}
+
+	// Exhaustion: the end at exhaustedEpoch-1 moves to a new producer ID.
+	r := h.record(t, "tx")
+	high := clone(r)
+	high.ProducerEpoch = exhaustedEpoch - 1
+	sh := s.shards[s.shardIndex("tx")]
+	if _, err := s.put(ctx, sh, high, r.Version); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.VerifyPartition(ctx, "tx", pid, exhaustedEpoch-1, tp0, true); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the previous end released", func() bool {
+		np, ne, err = s.EndTxn(ctx, "tx", pid, exhaustedEpoch-1, false, true)
+		return !errors.Is(err, ErrConcurrentTransactions)
+	})
+	if err != nil || np == pid || ne != 0 {
+		t.Fatalf("EndTxn at an exhausted epoch = %d/%d, %v; want a new producer ID at 0", np, ne, err)
+	}
+	last := h.markers.all()[len(h.markers.all())-1]
+	if last.ProducerID != pid || last.ProducerEpoch != exhaustedEpoch || last.Commit {
+		t.Fatalf("markers of the rotating end: %+v", last)
+	}
+	if p, e, err := s.EndTxn(ctx, "tx", pid, exhaustedEpoch-1, false, true); err != nil || p != np || e != 0 {
+		t.Fatalf("retry of the rotating end = %d/%d, %v", p, e, err)
+	}
+	if err := s.VerifyPartition(ctx, "tx", np, 0, tp0, true); err != nil {
+		t.Fatalf("the new producer ID's first produce: %v", err)
+	}
+	if err := s.VerifyPartition(ctx, "tx", pid, exhaustedEpoch-1, tp1, true); !errors.Is(err, ErrInvalidProducerIDMapping) {
+		t.Fatalf("the old producer ID after rotation: %v", err)
+	}
 }
