@@ -556,7 +556,10 @@ the deadline — with nothing written. The errors are listed below the API versi
 ## API versions negotiated
 
 The versions each client sent, per API key, as recorded by a proxy between the clients and the broker
-(every connection goes through it: the broker advertises the proxy's address).
+(every connection goes through it: the broker advertises the proxy's address). The broker finalizes
+transaction.version 2, so franz-go runs KIP-890 part 2: no AddPartitionsToTxn (Produce adds the
+partitions), EndTxn v5 (an epoch bump per transaction); the other clients do not know it and keep the
+earlier protocol.
 
 | client |`)
 	for _, k := range docKeys {
