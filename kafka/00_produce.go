@@ -10,8 +10,10 @@ package kafka
 //     to the transaction itself (KIP-890 part 2; the client sends no
 //     AddPartitionsToTxn): the leader has the coordinator add the partition
 //     where the batches would open the transaction, once every broker runs
-//     a release that can (before that, v12 is verified as v11); without
-//     transactions v12 is v11.
+//     a release that can (before that, v12 is verified as v11); the
+//     partitions of one request are added in one call (addTxnPartitions)
+//     when their batches name one producer. Without transactions v12 is
+//     v11.
 //   - acks must be -1, 0 or 1 (else INVALID_REQUIRED_ACKS). acks=1 and acks=-1
 //     both answer after the Raft commit; acks=0 answers nothing.
 //   - Transactional produce (non-null TransactionalID): the batches open
@@ -54,10 +56,29 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-go/chronik/core/batch"
 	"github.com/chronik-go/chronik/core/cluster"
 	"github.com/chronik-go/chronik/core/partition"
 	"github.com/chronik-go/chronik/core/quota"
 )
+
+// addTxnPartitions has the transaction's coordinator add, in one call, the
+// partitions of a Produce v12+ that its batches would open the
+// transaction in (Backend.AddTxnPartitions), when every partition's first
+// batch names the same producer; else each append asks on its own.
+func (s *Server) addTxnPartitions(txn partition.TxnProduce, pending []producePending, records [][]byte) partition.TxnProduce {
+	tps := make([]partition.TP, len(pending))
+	var pid int64
+	var epoch int16
+	for i, pp := range pending {
+		h, err := batch.ParseHeader(records[i])
+		if err != nil || (i > 0 && (h.ProducerID != pid || h.ProducerEpoch != epoch)) {
+			return txn
+		}
+		pid, epoch, tps[i] = h.ProducerID, h.ProducerEpoch, pp.tp
+	}
+	return s.backend.AddTxnPartitions(txn, pid, epoch, tps)
+}
 
 // produceMinTimeout is the shortest wait for a commit: a Raft round trip
 // cannot finish in the 0 ms some clients send with acks=1.
@@ -95,6 +116,7 @@ func beginProduce(s *Server, r *request) func(context.Context) kmsg.Response {
 		txn = partition.TxnProduce{ID: *req.TransactionID, AddPartition: req.Version >= 12}
 	}
 	var pending []producePending
+	var deferred [][]byte // Produce v12+ transactional: pending[i]'s records, proposed once added
 	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
 	for i := range req.Topics {
 		rt := &req.Topics[i]
@@ -141,8 +163,21 @@ func beginProduce(s *Server, r *request) func(context.Context) kmsg.Response {
 				sp.ErrorCode = kerr.InvalidRecord.Code
 			default:
 				tp := partition.TP{Topic: topic.Name, Partition: rp.Partition}
-				pending = append(pending, producePending{tp, s.appendTo(tp, txn, rp.Records), sp})
+				if txn.AddPartition {
+					pending = append(pending, producePending{tp: tp, out: sp})
+					deferred = append(deferred, rp.Records)
+				} else {
+					pending = append(pending, producePending{tp: tp, p: s.appendTo(tp, txn, rp.Records), out: sp})
+				}
 			}
+		}
+	}
+	if txn.AddPartition {
+		if len(pending) > 1 {
+			txn = s.addTxnPartitions(txn, pending, deferred)
+		}
+		for i := range pending {
+			pending[i].p = s.appendTo(pending[i].tp, txn, deferred[i])
 		}
 	}
 

@@ -73,6 +73,12 @@ type Backend interface {
 	// not add the partition), or for Produce v12+ added to it, which may
 	// block for that round trip.
 	AppendTransactional(tp partition.TP, txn partition.TxnProduce, records []byte) *partition.Pending
+	// AddTxnPartitions has the coordinator of txn add, in one call, those
+	// of tps (one Produce v12+ request's partitions) whose batches of
+	// producer pid at epoch would open its transaction here, and returns
+	// txn naming them for AppendTransactional (see
+	// partition.Service.AddTxnPartitions).
+	AddTxnPartitions(txn partition.TxnProduce, pid int64, epoch int16, tps []partition.TP) partition.TxnProduce
 	// Read returns stored batches from offset, at most maxBytes unless the
 	// first batch alone is larger (then that batch only, as Kafka does).
 	Read(tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error)

@@ -226,6 +226,11 @@ func (b *memBackend) Append(partition.TP, []byte) *partition.Pending {
 	panic("memBackend.Append: tests use Server.appendTo = memBackend.appendRecords")
 }
 
+// AddTxnPartitions: the in-memory log verifies nothing.
+func (b *memBackend) AddTxnPartitions(txn partition.TxnProduce, _ int64, _ int16, _ []partition.TP) partition.TxnProduce {
+	return txn
+}
+
 // AppendTransactional: as Append.
 func (b *memBackend) AppendTransactional(partition.TP, partition.TxnProduce, []byte) *partition.Pending {
 	panic("memBackend.AppendTransactional: tests use Server.appendTo = memBackend.appendRecords")

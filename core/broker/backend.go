@@ -71,6 +71,10 @@ func (b *backend) AppendTransactional(tp partition.TP, txn partition.TxnProduce,
 	return b.partitionService.AppendTransactional(tp, txn, records)
 }
 
+func (b *backend) AddTxnPartitions(txn partition.TxnProduce, pid int64, epoch int16, tps []partition.TP) partition.TxnProduce {
+	return b.partitionService.AddTxnPartitions(txn, pid, epoch, tps)
+}
+
 func (b *backend) Read(tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error) {
 	r, err := b.partitionService.Read(tp, offset, maxBytes)
 	if errors.Is(err, partition.ErrOffsetTiered) {

@@ -726,8 +726,36 @@ func TestTransactionVersion2(t *testing.T) {
 	if r := end(epoch+1, false); r.ErrorCode != 0 || r.ProducerEpoch != epoch+2 {
 		t.Fatalf("the retried EndTxn v5: %v, epoch %d", kerr.ErrorForCode(r.ErrorCode), r.ProducerEpoch)
 	}
-	if got := readAll(ctx, t, seeds, "v2", true, 1); len(got) != 1 {
-		t.Fatalf("read_committed read %d records, want the 1 committed", len(got))
+	// One Produce v12 to both partitions: the leader adds them in one
+	// call to the coordinator.
+	produce := kmsg.NewPtrProduceRequest()
+	produce.Acks, produce.TimeoutMillis, produce.TransactionID = -1, 10000, kmsg.StringPtr("tv2")
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "v2"
+	for _, tp := range []partition.TP{p0, p1} {
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition, rp.Records = tp.Partition, brokertest.ProducerBatch(pid, epoch+2, 0, "both", true)
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	produce.Topics = append(produce.Topics, rt)
+	pr, err := produce.RequestWith(ctx, cl)
+	if err != nil || pr.Version < 12 || pr.Topics[0].Partitions[0].ErrorCode != 0 || pr.Topics[0].Partitions[1].ErrorCode != 0 {
+		t.Fatalf("Produce v12 to two partitions: %v %+v", err, pr)
+	}
+	if dt, err = kadm.NewClient(cl).DescribeTransactions(ctx, "tv2"); err != nil || len(dt["tv2"].Topics["v2"]) != 2 {
+		t.Fatalf("the transaction after a Produce v12 to two partitions: %v %+v", err, dt["tv2"])
+	}
+	if r := end(epoch+2, true); r.ErrorCode != 0 || r.ProducerEpoch != epoch+3 {
+		t.Fatalf("EndTxn v5 commit: %v, epoch %d", kerr.ErrorForCode(r.ErrorCode), r.ProducerEpoch)
+	}
+	m := metricsText(t, b.HTTPAddr())
+	for _, want := range []string{`chronik_transaction_verifications_total{outcome="added"} 4`, `chronik_transaction_verifications_total{outcome="refused"} 2`} {
+		if !strings.Contains(m, want) {
+			t.Fatalf("/metrics lacks %q:\n%s", want, grepLines(m, "verification"))
+		}
+	}
+	if got := readAll(ctx, t, seeds, "v2", true, 3); len(got) != 3 {
+		t.Fatalf("read_committed read %d records, want the 3 committed", len(got))
 	}
 	offs, err := kadm.NewClient(cl).FetchOffsets(ctx, "tv2-group")
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/chronik-go/chronik/core/partition"
 	"github.com/chronik-go/chronik/core/txn"
@@ -43,7 +44,21 @@ func (b *Broker) txnV2() bool {
 
 func (v txnVerifier) Verify(ctx context.Context, txnID string, pid int64, epoch int16, tp partition.TP, add bool) error {
 	q := txnVerifyRequest{TransactionalID: txnID, ProducerID: pid, ProducerEpoch: epoch, Topic: tp.Topic, Partition: tp.Partition, Add: add}
-	err := v.ask(ctx, q)
+	return partitionErr(v.ask(ctx, q))
+}
+
+// Add adds several partitions to the producer's transaction at once.
+func (v txnVerifier) Add(ctx context.Context, txnID string, pid int64, epoch int16, tps []partition.TP) error {
+	q := txnVerifyRequest{TransactionalID: txnID, ProducerID: pid, ProducerEpoch: epoch, Add: true}
+	for _, tp := range tps {
+		q.Partitions = append(q.Partitions, txn.TopicPartition{Topic: tp.Topic, Partition: tp.Partition})
+	}
+	return partitionErr(v.ask(ctx, q))
+}
+
+// partitionErr maps the coordinator's answer to the partition error a
+// producer is answered.
+func partitionErr(err error) error {
 	// The coordinator's error is kept as text only: what the producer is
 	// answered is the partition error alone.
 	switch {
@@ -83,33 +98,44 @@ func (v txnVerifier) ask(ctx context.Context, q txnVerifyRequest) error {
 }
 
 // txnVerifyRequest is the body of POST /v1/txn-verify: a partition (Topic,
-// Partition) or a consumer group (Group) of the producer's transaction,
-// verified or, with Add, added.
+// Partition), verified or, with Add, added to the producer's transaction;
+// or, with Add, several partitions (Partitions) or a consumer group
+// (Group) added.
 type txnVerifyRequest struct {
-	TransactionalID string `json:"transactional_id"`
-	ProducerID      int64  `json:"producer_id"`
-	ProducerEpoch   int16  `json:"producer_epoch"`
-	Topic           string `json:"topic,omitempty"`
-	Partition       int32  `json:"partition"`
-	Group           string `json:"group,omitempty"`
-	Add             bool   `json:"add,omitempty"`
+	TransactionalID string               `json:"transactional_id"`
+	ProducerID      int64                `json:"producer_id"`
+	ProducerEpoch   int16                `json:"producer_epoch"`
+	Topic           string               `json:"topic,omitempty"`
+	Partition       int32                `json:"partition"`
+	Partitions      []txn.TopicPartition `json:"partitions,omitempty"`
+	Group           string               `json:"group,omitempty"`
+	Add             bool                 `json:"add,omitempty"`
 }
 
 // apply answers q on the coordinator.
 func (q txnVerifyRequest) apply(ctx context.Context, s *txn.Service) error {
-	if q.Group != "" {
+	switch {
+	case q.Group != "":
 		return s.AddOffsets(ctx, q.TransactionalID, q.ProducerID, q.ProducerEpoch, q.Group)
+	case len(q.Partitions) > 0:
+		return s.AddPartitions(ctx, q.TransactionalID, q.ProducerID, q.ProducerEpoch, q.Partitions)
 	}
 	return s.VerifyPartition(ctx, q.TransactionalID, q.ProducerID, q.ProducerEpoch, q.tp(), q.Add)
 }
 
-// valid reports whether q names one partition or one group to add.
+// valid reports whether q names one partition, or (to add) several or one
+// group.
 func (q txnVerifyRequest) valid() bool {
 	if q.TransactionalID == "" || q.ProducerID < 0 || q.ProducerEpoch < 0 {
 		return false
 	}
-	if q.Group != "" {
-		return q.Add && q.Topic == ""
+	switch {
+	case q.Group != "":
+		return q.Add && q.Topic == "" && len(q.Partitions) == 0
+	case len(q.Partitions) > 0:
+		return q.Add && q.Topic == "" && !slices.ContainsFunc(q.Partitions, func(tp txn.TopicPartition) bool {
+			return tp.Topic == "" || tp.Partition < 0
+		})
 	}
 	return q.Topic != "" && q.Partition >= 0
 }

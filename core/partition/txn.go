@@ -105,6 +105,8 @@ type TxnVerifier interface {
 	// With add it adds tp to the producer's transaction (beginning one
 	// if none is open) instead of checking that it was added.
 	Verify(ctx context.Context, txnID string, pid int64, epoch int16, tp TP, add bool) error
+	// Add is Verify with add for several partitions at once.
+	Add(ctx context.Context, txnID string, pid int64, epoch int16, tps []TP) error
 }
 
 // TxnProduce names the transaction of a transactional produce request.
@@ -115,6 +117,72 @@ type TxnProduce struct {
 	// transaction with the coordinator rather than verified
 	// (TxnVerifier.Adds).
 	AddPartition bool
+	// added is what AddTxnPartitions added for this request.
+	added *txnAdded
+}
+
+// txnAdded holds the partitions AddTxnPartitions added for a request's
+// producer, each with the index it had applied before (its append's
+// guard): their appends of that producer ask the coordinator nothing more.
+type txnAdded struct {
+	guards map[TP]uint64
+	pid    int64
+	epoch  int16
+}
+
+// AddTxnPartitions adds to txn's transaction, in one call to its
+// coordinator, the partitions of tps this broker leads where producer pid
+// at epoch has no transaction open (KIP-890 part 2: one Produce v12+
+// request to several partitions would otherwise ask once per partition,
+// one after another), and returns txn naming them. When that
+// is not possible or fails it returns txn as it was: each append then
+// asks on its own and answers its own error.
+func (s *Service) AddTxnPartitions(txn TxnProduce, pid int64, epoch int16, tps []TP) TxnProduce {
+	v := s.verifier.Load()
+	if v == nil || !txn.AddPartition || !(*v).Adds() {
+		return txn
+	}
+	added := make(map[TP]uint64, len(tps))
+	var need []TP
+	for _, tp := range tps {
+		r := s.lookup(tp)
+		if r == nil {
+			continue
+		}
+		if _, _, isUs, err := r.leader(); err != nil || !isUs {
+			continue
+		}
+		guard, _ := r.sm.AppliedLog()
+		if !r.sm.TxnOpen(pid, epoch) {
+			need = append(need, tp)
+			added[tp] = guard
+		}
+	}
+	if len(need) < 2 {
+		return txn // as cheap one at a time
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), txnVerifyTimeout)
+	defer cancel()
+	err := (*v).Add(ctx, txn.ID, pid, epoch, need)
+	s.metrics.TxnVerifications.Add(ctx, int64(len(need)), metric.WithAttributes(attribute.String("outcome", verifyOutcome(err, true))))
+	if err != nil {
+		return txn
+	}
+	txn.added = &txnAdded{guards: added, pid: pid, epoch: epoch}
+	return txn
+}
+
+// verifyOutcome is the outcome label of chronik_transaction_verifications_total.
+func verifyOutcome(err error, add bool) string {
+	switch {
+	case errors.Is(err, ErrTxnVerification):
+		return "unavailable"
+	case err != nil:
+		return "refused"
+	case add:
+		return "added"
+	}
+	return "verified"
 }
 
 // txnVerifyTimeout bounds one verification.
@@ -137,6 +205,12 @@ func (s *Service) verifyTxn(r *replica, txn TxnProduce, meta raftsm.BatchMeta, o
 	if v == nil {
 		return nil
 	}
+	if a := txn.added; a != nil && a.pid == meta.ProducerID && a.epoch == meta.ProducerEpoch {
+		if guard, ok := a.guards[r.tp]; ok {
+			opts.Guarded, opts.TxnGuard = true, guard
+			return nil
+		}
+	}
 	add := txn.AddPartition && (*v).Adds()
 	if !add && !(*v).Enabled() {
 		return nil
@@ -146,17 +220,7 @@ func (s *Service) verifyTxn(r *replica, txn TxnProduce, meta raftsm.BatchMeta, o
 		ctx, cancel := context.WithTimeout(context.Background(), txnVerifyTimeout)
 		defer cancel()
 		err := (*v).Verify(ctx, txn.ID, meta.ProducerID, meta.ProducerEpoch, r.tp, add)
-		outcome := "verified"
-		if add {
-			outcome = "added"
-		}
-		switch {
-		case errors.Is(err, ErrTxnVerification):
-			outcome = "unavailable"
-		case err != nil:
-			outcome = "refused"
-		}
-		s.metrics.TxnVerifications.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome)))
+		s.metrics.TxnVerifications.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", verifyOutcome(err, add))))
 		if err != nil {
 			return err
 		}
