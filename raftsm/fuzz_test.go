@@ -271,6 +271,7 @@ func fuzzSeeds() [][][]byte {
 			EncodeEndTxnOffsets("g", 8, 2, true),
 			EncodeExpireOffsets(1000, 10),
 			EncodePutTxn(txnRec("idle", 9, 0, TxnCompleteCommit), 0),
+			EncodePutTxn(&TxnRecord{TransactionalID: "v2", ProducerID: 11, ProducerEpoch: 0, LastProducerID: 10, LastProducerEpoch: 32766, State: TxnPrepareCommit, Partitions: []TopicPartition{{"t", 0}}, EndedV2: true}, 0),
 			EncodeExpireTxns([]TxnVersion{{"idle", 1}, {"tx", 2}}),
 		},
 	}

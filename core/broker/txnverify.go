@@ -80,7 +80,18 @@ func partitionErr(err error) error {
 // AddOffsetsToTxn), asking the transaction's coordinator here or over its
 // admin API. Errors are core/txn's.
 func (v txnVerifier) AddGroup(ctx context.Context, txnID string, pid int64, epoch int16, group string) error {
-	return v.ask(ctx, txnVerifyRequest{TransactionalID: txnID, ProducerID: pid, ProducerEpoch: epoch, Group: group, Add: true})
+	err := v.ask(ctx, txnVerifyRequest{TransactionalID: txnID, ProducerID: pid, ProducerEpoch: epoch, Group: group, Add: true})
+	for _, refusal := range txnVerifyRefusals {
+		if errors.Is(err, refusal) {
+			return err
+		}
+	}
+	if err != nil && !errors.Is(err, txn.ErrCoordinatorNotAvailable) && !errors.Is(err, txn.ErrNotCoordinator) && !errors.Is(err, txn.ErrLoadInProgress) {
+		// The coordinator could not be asked (or answered otherwise):
+		// retriable, as for a produce.
+		err = fmt.Errorf("%w: %w", txn.ErrCoordinatorNotAvailable, err)
+	}
+	return err
 }
 
 // ask puts q to the transactional ID's coordinator: this broker's, or
