@@ -515,6 +515,17 @@ func (p *Partition) compact(ctx context.Context, c compactionState) (out compact
 			// Its marker stays, and so does its aborted-index entry.
 			out.records += int64(h.NumRecords)
 			return nil
+		case h.BaseOffset < out.tail && h.IsControl() && h.MaxTimestamp < c.tombCutoff && isCommitMarker(b):
+			// A commit marker goes once delete.retention.ms has passed,
+			// as Kafka's cleaner removes markers: consumers skip it,
+			// read_committed ones need only the abort markers (with the
+			// aborted index), and the producer's state is the state
+			// machine's, not rebuilt from the log. Without this a
+			// compacted topic written by exactly-once producers (Kafka
+			// Streams' changelogs commit every 100 ms) would keep every
+			// transaction's marker for good.
+			out.records += int64(h.NumRecords)
+			return nil
 		case h.IsControl() || h.BaseOffset >= out.tail:
 			buf = append(buf[:0], b...)
 			out.records += int64(h.NumRecords)
@@ -551,6 +562,12 @@ func (p *Partition) compact(ctx context.Context, c compactionState) (out compact
 		out.err = fmt.Errorf("raftsm: partition %d: compaction: %w", p.shardID, err)
 	}
 	return out
+}
+
+// isCommitMarker reports whether a control batch is a commit marker.
+func isCommitMarker(b []byte) bool {
+	commit, ok := batch.ControlType(b)
+	return ok && commit
 }
 
 // eachInputBatch calls fn with each batch holding offsets in [from, end),

@@ -193,6 +193,20 @@ func TestCompactionWithTransactions(t *testing.T) {
 	if got, err := h.p.AbortedTxns(0, 8); err != nil || !slices.Equal(got, []AbortedTxn{{6, 5}}) {
 		t.Fatalf("aborted index after the pass: %v %v", got, err)
 	}
+	// Once delete.retention.ms has passed since it (tombstone cutoff past
+	// its timestamp), the commit marker goes; the abort marker stays with
+	// its aborted-index entry.
+	runPass(t, h, 100, 1000)
+	offsets = offsets[:0]
+	for _, r := range readRecords(t, h.p) {
+		offsets = append(offsets, strings.SplitN(r, ":", 2)[0])
+	}
+	if !slices.Equal(offsets, []string{"1", "3", "6", "7"}) {
+		t.Fatalf("after a pass past the markers' delete horizon: %q; want the commit marker at 4 gone, the abort marker at 6 kept", readRecords(t, h.p))
+	}
+	if got, err := h.p.AbortedTxns(0, 8); err != nil || !slices.Equal(got, []AbortedTxn{{6, 5}}) {
+		t.Fatalf("aborted index after the third pass: %v %v", got, err)
+	}
 }
 
 // guarded is an append verified by the transaction coordinator after the
