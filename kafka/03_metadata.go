@@ -169,18 +169,21 @@ func (s *Server) metadataTopic(r *request, t cluster.Topic, ops bool) kmsg.Metad
 		mp.Replicas = p.Nodes
 		mp.ISR = p.Nodes
 		mp.OfflineReplicas = []int32{}
-		st, err := s.backend.PartitionState(partition.TP{Topic: t.Name, Partition: p.Index})
-		switch {
-		case err != nil || st.Leader < 0:
-			// Whatever the reason the leader is unknown, the client
-			// should retry: LEADER_NOT_AVAILABLE is retriable everywhere.
-			mp.Leader = -1
-			mp.ErrorCode = kerr.LeaderNotAvailable.Code
-		default:
-			mp.Leader = st.Leader
-			mp.LeaderEpoch = st.LeaderEpoch
-		}
+		mp.Leader, mp.LeaderEpoch, mp.ErrorCode = s.partitionLeader(t.Name, p.Index)
 		mt.Partitions[i] = mp
 	}
 	return mt
+}
+
+// partitionLeader is a partition's leader and leader epoch as Metadata and
+// DescribeTopicPartitions report them: leader -1 and LEADER_NOT_AVAILABLE
+// when it is unknown.
+func (s *Server) partitionLeader(topic string, p int32) (leader, epoch int32, code int16) {
+	st, err := s.backend.PartitionState(partition.TP{Topic: topic, Partition: p})
+	if err != nil || st.Leader < 0 {
+		// Whatever the reason the leader is unknown, the client should
+		// retry: LEADER_NOT_AVAILABLE is retriable everywhere.
+		return -1, -1, kerr.LeaderNotAvailable.Code
+	}
+	return st.Leader, st.LeaderEpoch, 0
 }

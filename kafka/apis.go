@@ -26,6 +26,7 @@ const (
 	keyCreatePartitions        int16 = 37
 	keyIncrementalAlterConfigs int16 = 44
 	keyDescribeCluster         int16 = 60
+	keyDescribeTopicPartitions int16 = 75
 	// Consumer groups (08_offset_commit.go …, groups.go).
 	keyOffsetCommit    int16 = 8
 	keyOffsetFetch     int16 = 9
@@ -107,6 +108,7 @@ var apis = []api{
 	{key: keyCreatePartitions, min: 0, max: 3, handle: handleCreatePartitions},
 	{key: keyIncrementalAlterConfigs, min: 0, max: 1, handle: handleIncrementalAlterConfigs},
 	{key: keyDescribeCluster, min: 0, max: 1, handle: handleDescribeCluster},
+	{key: keyDescribeTopicPartitions, min: 0, max: 0, handle: handleDescribeTopicPartitions},
 	{key: keyOffsetCommit, min: 2, max: 9, handle: handleOffsetCommit, inOrder: true},
 	{key: keyOffsetFetch, min: 1, max: 9, handle: handleOffsetFetch, inOrder: true},
 	{key: keyFindCoordinator, min: 0, max: 6, handle: handleFindCoordinator},

@@ -127,6 +127,17 @@ func firstErrorCode(resp kmsg.Response) int16 {
 		}
 	case *kmsg.ApiVersionsResponse:
 		return resp.ErrorCode
+	case *kmsg.DescribeTopicPartitionsResponse:
+		for i := range resp.Topics {
+			if c := resp.Topics[i].ErrorCode; c != 0 {
+				return c
+			}
+			for j := range resp.Topics[i].Partitions {
+				if c := resp.Topics[i].Partitions[j].ErrorCode; c != 0 {
+					return c
+				}
+			}
+		}
 	case *kmsg.CreateTopicsResponse:
 		for i := range resp.Topics {
 			if c := resp.Topics[i].ErrorCode; c != 0 {
