@@ -20,9 +20,11 @@ package kafka
 //     TOPIC_AUTHORIZATION_FAILED).
 //   - controller_mutation_rate (quotas.go, mutationQuota): each topic
 //     created takes its partitions from the principal's token bucket. From
-//     v6, a topic named once and authorized is refused with
-//     THROTTLING_QUOTA_EXCEEDED, before its other checks, while the bucket
-//     is exhausted; v2–v5 are never refused. ThrottleMillis is the time until the bucket is back
+//     v6, a topic named once, authorized and whose own fields are valid
+//     (partitions, replication factor, configs not null: createSpec) is
+//     refused with THROTTLING_QUOTA_EXCEEDED while the bucket is exhausted,
+//     before the cluster checks it (name, existence, config values); v2–v5
+//     are never refused. ThrottleMillis is the time until the bucket is back
 //     to zero, and the connection is not read for that long.
 //     ValidateOnly takes nothing and is never refused.
 
@@ -66,11 +68,15 @@ func handleCreateTopics(ctx context.Context, s *Server, r *request) kmsg.Respons
 			st.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			continue
 		}
+		spec, ok := s.createSpec(rt, st)
+		if !ok {
+			continue // refused for its own fields before the quota, as Kafka
+		}
 		if msg := mq.refusal(); msg != "" {
 			st.ErrorCode, st.ErrorMessage = kerr.ThrottlingQuotaExceeded.Code, &msg
 			continue
 		}
-		s.createTopic(ctx, rt, req.ValidateOnly, st)
+		s.createTopic(ctx, spec, req.ValidateOnly, st)
 		if st.ErrorCode == 0 {
 			mq.record(st.NumPartitions)
 		}
@@ -82,24 +88,23 @@ func handleCreateTopics(ctx context.Context, s *Server, r *request) kmsg.Respons
 	return resp
 }
 
-func (s *Server) createTopic(ctx context.Context, rt *kmsg.CreateTopicsRequestTopic, validateOnly bool, out *kmsg.CreateTopicsResponseTopic) {
-	fail := func(code int16, format string, args ...any) {
+// createSpec checks rt's own fields and returns the topic to create; when
+// they do not hold it answers out and returns false.
+func (s *Server) createSpec(rt *kmsg.CreateTopicsRequestTopic, out *kmsg.CreateTopicsResponseTopic) (cluster.TopicSpec, bool) {
+	fail := func(code int16, format string, args ...any) (cluster.TopicSpec, bool) {
 		out.ErrorCode = code
 		out.ErrorMessage = kmsg.StringPtr(fmt.Sprintf(format, args...))
+		return cluster.TopicSpec{}, false
 	}
 	switch {
 	case len(rt.ReplicaAssignment) > 0:
-		fail(kerr.InvalidRequest.Code, "manual replica assignment is not supported yet; set NumPartitions and ReplicationFactor instead")
-		return
+		return fail(kerr.InvalidRequest.Code, "manual replica assignment is not supported yet; set NumPartitions and ReplicationFactor instead")
 	case rt.NumPartitions == 0 || rt.NumPartitions < -1:
-		fail(kerr.InvalidPartitions.Code, "number of partitions must be at least 1 (or -1 for the default), got %d", rt.NumPartitions)
-		return
+		return fail(kerr.InvalidPartitions.Code, "number of partitions must be at least 1 (or -1 for the default), got %d", rt.NumPartitions)
 	case rt.NumPartitions > s.cfg.MaxPartitionsPerTopic:
-		fail(kerr.InvalidPartitions.Code, "number of partitions %d exceeds the limit of %d per topic", rt.NumPartitions, s.cfg.MaxPartitionsPerTopic)
-		return
+		return fail(kerr.InvalidPartitions.Code, "number of partitions %d exceeds the limit of %d per topic", rt.NumPartitions, s.cfg.MaxPartitionsPerTopic)
 	case rt.ReplicationFactor == 0 || rt.ReplicationFactor < -1:
-		fail(kerr.InvalidReplicationFactor.Code, "replication factor must be at least 1 (or -1 for the default), got %d", rt.ReplicationFactor)
-		return
+		return fail(kerr.InvalidReplicationFactor.Code, "replication factor must be at least 1 (or -1 for the default), got %d", rt.ReplicationFactor)
 	}
 	spec := cluster.TopicSpec{
 		Name:              rt.Topic,
@@ -110,13 +115,17 @@ func (s *Server) createTopic(ctx context.Context, rt *kmsg.CreateTopicsRequestTo
 		spec.Configs = make(map[string]string, len(rt.Configs))
 		for _, c := range rt.Configs {
 			if c.Value == nil {
-				fail(kerr.InvalidConfig.Code, "config %q has a null value", c.Name)
-				return
+				return fail(kerr.InvalidConfig.Code, "config %q has a null value", c.Name)
 			}
 			spec.Configs[c.Name] = *c.Value
 		}
 	}
+	return spec, true
+}
 
+// createTopic creates the topic of spec (or only validates it) and answers
+// out.
+func (s *Server) createTopic(ctx context.Context, spec cluster.TopicSpec, validateOnly bool, out *kmsg.CreateTopicsResponseTopic) {
 	t, err := s.backend.CreateTopic(ctx, spec, validateOnly)
 	if err != nil {
 		out.ErrorCode = s.errCode("CreateTopics", err)

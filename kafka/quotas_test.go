@@ -255,6 +255,16 @@ func TestMutationQuotaCreateTopics(t *testing.T) {
 		t.Error("a refused topic was created")
 	}
 	wantMutationThrottle(t, "v7", resp.ThrottleMillis)
+	// With the bucket exhausted, a topic whose own fields are invalid is
+	// told so, not throttled (Kafka validates first).
+	bad := kmsg.NewPtrCreateTopicsRequest()
+	bad.Version, bad.TimeoutMillis = 7, 5000
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "bad", 0, 1
+	bad.Topics = append(bad.Topics, rt)
+	if got := codes(dialAs(t, ts, "strict").do(bad).(*kmsg.CreateTopicsResponse)); got != topicCodes(kerr.InvalidPartitions.Code) {
+		t.Fatalf("invalid topic with the bucket exhausted: %s, want INVALID_PARTITIONS", got)
+	}
 
 	resp = create("old", 5, false, "o1", "o2", "o3")
 	if got := codes(resp); got != "none none none" {

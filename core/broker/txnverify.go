@@ -188,7 +188,8 @@ func (v txnVerifier) post(ctx context.Context, node int32, q txnVerifyRequest) e
 // answer (not the coordinator, loading), and the producer retries.
 func (b *Broker) handleTxnVerify(w http.ResponseWriter, r *http.Request) {
 	var q txnVerifyRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&q); err != nil {
+	// As for the markers: one produce may add thousands of partitions.
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<20)).Decode(&q); err != nil {
 		writeError(w, http.StatusBadRequest, "decode verification: "+err.Error())
 		return
 	}

@@ -33,7 +33,7 @@ type Metrics struct {
 	Throttle metric.Float64Counter
 	// TxnVerifications counts the transactional appends a partition leader
 	// checked with the transaction's coordinator (KIP-890), by outcome
-	// (verified, refused, unavailable).
+	// (verified, added, refused, unavailable).
 	TxnVerifications metric.Int64Counter
 }
 
@@ -73,7 +73,7 @@ func NewMetrics(m metric.Meter) (*Metrics, error) {
 		return nil, err
 	}
 	if x.TxnVerifications, err = m.Int64Counter("transaction_verifications", metric.WithDescription(
-		"Transactional produces a partition leader checked with the transaction coordinator before opening the transaction in the partition (KIP-890), by outcome: verified, refused (the transaction does not include the partition, or the producer is fenced), unavailable (the coordinator could not be asked; the producer retries)")); err != nil {
+		"Transactional produces a partition leader checked with the transaction coordinator before opening the transaction in the partition (KIP-890), by outcome: verified, added (Produce v12+, KIP-890 part 2: the coordinator added the partition to the transaction; one per partition), refused (the transaction does not include the partition, or the producer is fenced), unavailable (the coordinator could not be asked; the producer retries)")); err != nil {
 		return nil, err
 	}
 	return &x, nil
