@@ -5,11 +5,12 @@ package kafka
 //   - The response lists exactly the api table (apis.go), ThrottleMillis 0.
 //   - v3+ features (KIP-584): supported transaction.version 0–2; finalized
 //     transaction.version 2 (Txns.TransactionVersion) once every broker
-//     runs KIP-890 part 2 and kafka.transaction-version allows it, which is
-//     what makes clients use Produce v12, EndTxn v5 and TxnOffsetCommit v5
-//     (epoch bump per transaction); else nothing is finalized
-//     (FinalizedFeaturesEpoch -1). The epoch is the level, so it rises when
-//     the feature is turned on.
+//     runs KIP-890 part 2 and kafka.transaction-version allows it, or as
+//     UpdateFeatures set it for the cluster, which is what makes clients
+//     use Produce v12, EndTxn v5 and TxnOffsetCommit v5 (epoch bump per
+//     transaction). At level 0 nothing is finalized. The epoch rises with
+//     every change (FinalizedFeaturesEpoch -1 while only the config ever
+//     said 0).
 //   - Its response header is always v0, even for the flexible v3+, as Kafka
 //     does (a client that cannot parse our version must still read it).
 //   - v5 (KIP-1242): a client that names both the cluster and the node it
@@ -50,9 +51,9 @@ func handleAPIVersions(_ context.Context, s *Server, r *request) kmsg.Response {
 		}
 	}
 	resp.SupportedFeatures = []kmsg.ApiVersionsResponseSupportedFeature{{Name: transactionVersionFeature, MinVersion: 0, MaxVersion: 2}}
-	resp.FinalizedFeaturesEpoch = -1
-	if level := s.cfg.Txns.TransactionVersion(); level > 0 {
-		resp.FinalizedFeaturesEpoch = int64(level)
+	level, epoch := s.cfg.Txns.TransactionVersion()
+	resp.FinalizedFeaturesEpoch = epoch
+	if level > 0 {
 		resp.FinalizedFeatures = []kmsg.ApiVersionsResponseFinalizedFeature{{Name: transactionVersionFeature, MinVersionLevel: level, MaxVersionLevel: level}}
 	}
 	return resp

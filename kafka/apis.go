@@ -27,6 +27,7 @@ const (
 	keyIncrementalAlterConfigs int16 = 44
 	keyDescribeCluster         int16 = 60
 	keyDescribeTopicPartitions int16 = 75
+	keyUpdateFeatures          int16 = 57
 	// Consumer groups (08_offset_commit.go …, groups.go).
 	keyOffsetCommit    int16 = 8
 	keyOffsetFetch     int16 = 9
@@ -109,6 +110,7 @@ var apis = []api{
 	{key: keyIncrementalAlterConfigs, min: 0, max: 1, handle: handleIncrementalAlterConfigs},
 	{key: keyDescribeCluster, min: 0, max: 1, handle: handleDescribeCluster},
 	{key: keyDescribeTopicPartitions, min: 0, max: 0, handle: handleDescribeTopicPartitions},
+	{key: keyUpdateFeatures, min: 0, max: 2, handle: handleUpdateFeatures, inOrder: true},
 	{key: keyOffsetCommit, min: 2, max: 9, handle: handleOffsetCommit, inOrder: true},
 	{key: keyOffsetFetch, min: 1, max: 9, handle: handleOffsetFetch, inOrder: true},
 	{key: keyFindCoordinator, min: 0, max: 6, handle: handleFindCoordinator},

@@ -127,6 +127,8 @@ func firstErrorCode(resp kmsg.Response) int16 {
 		}
 	case *kmsg.ApiVersionsResponse:
 		return resp.ErrorCode
+	case *kmsg.UpdateFeaturesResponse:
+		return resp.ErrorCode
 	case *kmsg.DescribeTopicPartitionsResponse:
 		for i := range resp.Topics {
 			if c := resp.Topics[i].ErrorCode; c != 0 {

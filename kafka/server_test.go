@@ -140,7 +140,7 @@ func TestApiVersionsResponseHeaderV0(t *testing.T) {
 
 func TestUnknownKeyClosesConnection(t *testing.T) {
 	ts := startServer(t, Config{}, nil)
-	for _, key := range []int16{24, 57, 999, -1} { // AddPartitionsToTxn, UpdateFeatures: not served
+	for _, key := range []int16{24, 68, 999, -1} { // AddPartitionsToTxn (a malformed body), ConsumerGroupHeartbeat (not served)
 		c := ts.dial(t)
 		frame := kbin.AppendInt16(nil, key)
 		frame = kbin.AppendInt16(frame, 0)

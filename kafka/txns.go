@@ -33,9 +33,13 @@ type Txns interface {
 	// producer ID and epoch to go on with; -1, -1 when it did not bump.
 	EndTxn(ctx context.Context, txnID string, pid int64, epoch int16, commit, bump bool) (int64, int16, error)
 	// TransactionVersion is the transaction.version feature level
-	// ApiVersions finalizes: 2 once every broker runs KIP-890 part 2 and
-	// the operator allows it, else 0.
-	TransactionVersion() int16
+	// ApiVersions finalizes (2 once every broker runs KIP-890 part 2 and
+	// the operator allows it, else 0 or 1) and the features' epoch (-1
+	// when nothing was ever finalized).
+	TransactionVersion() (level int16, epoch int64)
+	// SetTransactionVersion finalizes transaction.version at level for
+	// the whole cluster (UpdateFeatures); the caller validated it.
+	SetTransactionVersion(ctx context.Context, level int16) error
 	// DescribeTransaction fails with txn.ErrTransactionalIDNotFound for an
 	// unknown ID.
 	DescribeTransaction(ctx context.Context, txnID string) (txn.Description, error)
@@ -63,7 +67,8 @@ func (noTxns) AddGroup(context.Context, string, int64, int16, string) error   { 
 func (noTxns) EndTxn(context.Context, string, int64, int16, bool, bool) (int64, int16, error) {
 	return -1, -1, errNoTxns
 }
-func (noTxns) TransactionVersion() int16 { return 0 }
+func (noTxns) TransactionVersion() (int16, int64)                 { return 0, -1 }
+func (noTxns) SetTransactionVersion(context.Context, int16) error { return errNoTxns }
 func (noTxns) DescribeTransaction(context.Context, string) (txn.Description, error) {
 	return txn.Description{}, errNoTxns
 }

@@ -31,9 +31,11 @@ type txnCall struct {
 // fakeTxns records calls and answers err (nil: success, producer 77
 // epoch 3).
 type fakeTxns struct {
-	mu    sync.Mutex
-	calls []txnCall
-	err   error
+	mu      sync.Mutex
+	calls   []txnCall
+	err     error
+	tv      int16
+	tvEpoch int64
 }
 
 func (f *fakeTxns) record(c txnCall) error {
@@ -88,7 +90,26 @@ func (f *fakeTxns) EndTxn(_ context.Context, id string, pid int64, epoch int16, 
 	return pid, epoch + 1, nil
 }
 
-func (f *fakeTxns) TransactionVersion() int16 { return 2 }
+// TransactionVersion is 2 (epoch 2), as a broker's config gives it, until
+// SetTransactionVersion.
+func (f *fakeTxns) TransactionVersion() (int16, int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.tvEpoch == 0 {
+		return 2, 2
+	}
+	return f.tv, f.tvEpoch
+}
+
+func (f *fakeTxns) SetTransactionVersion(_ context.Context, level int16) error {
+	if err := f.record(txnCall{Op: "feature", Epoch: level}); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tv, f.tvEpoch = level, max(f.tvEpoch, 2)+1
+	return nil
+}
 
 func (f *fakeTxns) DescribeTransaction(_ context.Context, id string) (txn.Description, error) {
 	if id == "unknown" {

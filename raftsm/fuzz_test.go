@@ -252,6 +252,8 @@ func fuzzSeeds() [][][]byte {
 				setQuota(quota.Entity{User: quota.DefaultPart, ClientID: quota.Name("c")}, quota.ConsumerByteRate, 2048),
 			}),
 			EncodeAlterQuotas([]quota.Alteration{removeQuota(quota.Entity{User: quota.Name("a")}, quota.ProducerByteRate)}),
+			EncodeSetFeature("transaction.version", 2),
+			EncodeSetFeature("transaction.version", 0),
 		},
 		{
 			commit("g", 5, off("t", 0, 1), off("t", 1, 9)),

@@ -92,7 +92,8 @@ const (
 	LevelTxnVerification uint16 = 3
 	// LevelTxnV2: KIP-890 part 2 (transaction.version 2): transaction
 	// records that ended with an epoch bump (TxnRecord.EndedV2, a
-	// trailing flags byte older releases refuse as malformed).
+	// trailing flags byte older releases refuse as malformed); and
+	// finalized feature levels (meta command 44, features.go).
 	LevelTxnV2 uint16 = 4
 )
 

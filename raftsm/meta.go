@@ -65,6 +65,9 @@ type MetaView struct {
 	// Quotas holds the client quotas (quotas.go); never nil. Like ACLs, it
 	// is the same *quota.Set until they change.
 	Quotas *quota.Set
+	// Features holds the finalized feature levels set on the cluster
+	// (features.go).
+	Features FeatureLevels
 }
 
 // CreateTopicCommand creates a topic with the given placement; the state
@@ -96,6 +99,7 @@ type Meta struct {
 	scram          map[scramID]ScramCredential
 	acls           *acl.Set   // replaced, never modified, when the bindings change
 	quotas         *quota.Set // replaced, never modified, when the quotas change
+	features       FeatureLevels
 
 	view atomic.Pointer[MetaView]
 	pids atomic.Int64 // nextProducerID, published after each Update
@@ -185,6 +189,9 @@ func (m *Meta) load() error {
 	if err := m.loadQuotas(); err != nil {
 		return err
 	}
+	if err := m.loadFeatures(); err != nil {
+		return err
+	}
 	m.pids.Store(m.nextProducerID)
 	m.publish()
 	return nil
@@ -205,7 +212,7 @@ func (m *Meta) publish() {
 	}
 	v := &MetaView{
 		Applied: m.applied, Topics: topics, Leaders: leaders, Brokers: brokers,
-		Scram: m.scramView(), ACLs: m.acls, Quotas: m.quotas,
+		Scram: m.scramView(), ACLs: m.acls, Quotas: m.quotas, Features: m.features,
 	}
 	m.view.Store(v)
 	m.onChange(v)
@@ -327,6 +334,8 @@ func (m *Meta) apply(b *pebble.Batch, cmd []byte) (sm.Result, bool) {
 		return m.applyDeleteACLs(b, &d)
 	case cmdAlterQuotas:
 		return m.applyAlterQuotas(b, &d)
+	case cmdSetFeature:
+		return m.applySetFeature(b, &d)
 	default:
 		return sm.Result{Data: statusData[StatusUnsupportedCmd]}, false
 	}

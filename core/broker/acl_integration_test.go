@@ -438,6 +438,20 @@ func TestMetaChangesWaitForUpgradedBrokers(t *testing.T) {
 	if code, e := endV5(); code != kerr.InvalidTxnState.Code || e != -1 {
 		t.Fatalf("EndTxn v5 abort with nothing open, broker 9 without KIP-890 part 2: %v, epoch %d", kerr.ErrorForCode(code), e)
 	}
+	setTV := func(level int16, upgradeType int8) (int16, string) {
+		t.Helper()
+		req := kmsg.NewPtrUpdateFeaturesRequest()
+		req.Version, req.TimeoutMillis = 1, 5000
+		req.FeatureUpdates = []kmsg.UpdateFeaturesRequestFeatureUpdate{{Feature: "transaction.version", MaxVersionLevel: level, UpgradeType: upgradeType}}
+		resp, err := req.RequestWith(ctx, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.ErrorCode, derefMsg(resp.ErrorMessage)
+	}
+	if code, msg := setTV(2, 1); code != kerr.InvalidUpdateVersion.Code || !strings.Contains(msg, "broker(s) 9") {
+		t.Fatalf("UpdateFeatures transaction.version=2 with broker 9 on an older release: %v %q", kerr.ErrorForCode(code), msg)
+	}
 	lv := partition.TP{Topic: "lv"}
 	if code := txnProduce(ctx, t, pseed, "tx", lv, pid, epoch, 0); code != 0 {
 		t.Fatalf("transactional produce, not verified while broker 9 lacks the guard: %v", kerr.ErrorForCode(code))
@@ -464,4 +478,18 @@ func TestMetaChangesWaitForUpgradedBrokers(t *testing.T) {
 	if code, e := endV5(); code != 0 || e != epoch+1 {
 		t.Fatalf("EndTxn v5 abort with nothing open, every broker upgraded: %v, epoch %d, want %d", kerr.ErrorForCode(code), e, epoch+1)
 	}
+	// kafka-features.sh downgrade, then upgrade, for the whole cluster.
+	if code, msg := setTV(0, 2); code != 0 || finalizedTV() != 0 {
+		t.Fatalf("UpdateFeatures safe downgrade to 0: %v %q; finalized %d", kerr.ErrorForCode(code), msg, finalizedTV())
+	}
+	if code, msg := setTV(2, 1); code != 0 || finalizedTV() != 2 {
+		t.Fatalf("UpdateFeatures upgrade to 2: %v %q; finalized %d", kerr.ErrorForCode(code), msg, finalizedTV())
+	}
+}
+
+func derefMsg(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -113,11 +113,37 @@ func (t leveledTxns) AddGroup(ctx context.Context, txnID string, pid int64, epoc
 	return txnVerifier{t.b}.AddGroup(ctx, txnID, pid, epoch, group)
 }
 
-// TransactionVersion is 2 once every broker serves KIP-890 part 2 and
-// kafka.transaction-version allows it.
-func (t leveledTxns) TransactionVersion() int16 {
-	if t.b.cfg.Kafka.TransactionVersion >= 2 && t.b.txnV2() {
-		return 2
+// TransactionVersion is the level UpdateFeatures set for the cluster, else
+// kafka.transaction-version's; 2 only once every broker serves KIP-890
+// part 2. The epoch of a level set for the cluster is above 2, the one a
+// config's 2 gets, so that clients take it.
+func (t leveledTxns) TransactionVersion() (int16, int64) {
+	if t.b.cluster == nil {
+		return 0, -1
 	}
-	return 0
+	level, epoch := int16(0), int64(-1)
+	if t.b.cfg.Kafka.TransactionVersion >= 2 {
+		level = 2
+	}
+	if l, ok := t.b.cluster.Features().Levels[transactionVersionFeature]; ok {
+		level, epoch = l, t.b.cluster.Features().Epoch+2
+	}
+	if level >= 2 && !t.b.txnV2() {
+		level = 0
+	}
+	if epoch < 0 && level > 0 {
+		epoch = int64(level)
+	}
+	return level, epoch
+}
+
+// transactionVersionFeature is Kafka's name of the feature.
+const transactionVersionFeature = "transaction.version"
+
+// SetTransactionVersion finalizes transaction.version for the cluster.
+func (t leveledTxns) SetTransactionVersion(ctx context.Context, level int16) error {
+	if t.b.cluster == nil {
+		return txn.ErrCoordinatorNotAvailable
+	}
+	return t.b.cluster.SetFeature(ctx, transactionVersionFeature, level)
 }
