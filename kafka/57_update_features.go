@@ -8,8 +8,8 @@ package kafka
 //     meta shard, and overrides every broker's kafka.transaction-version.
 //     Other features get INVALID_UPDATE_VERSION.
 //   - A level below the one in effect is a downgrade: it needs
-//     AllowDowngrade (v0) or UpgradeType 2 or 3 (safe or unsafe downgrade,
-//     v1+), else INVALID_UPDATE_VERSION; a level below 1 turns the feature
+//     AllowDowngrade (v0, or v1+ with UpgradeType 0) or UpgradeType 2 or 3
+//     (safe or unsafe downgrade, v1+), else INVALID_UPDATE_VERSION; a level below 1 turns the feature
 //     off (0). Level 2 needs every broker on a release that serves it
 //     (INVALID_UPDATE_VERSION naming the others). A feature named twice is
 //     INVALID_REQUEST.
@@ -66,6 +66,7 @@ func handleUpdateFeatures(ctx context.Context, s *Server, r *request) kmsg.Respo
 		downgrade := u.AllowDowngrade
 		if req.Version >= 1 {
 			switch u.UpgradeType {
+			case 0: // unset (kadm leaves it): AllowDowngrade decides
 			case 1:
 				downgrade = false
 			case 2, 3:

@@ -764,6 +764,34 @@ func TestTransactionVersion2(t *testing.T) {
 	if o, ok := offs.Lookup("v2", 0); !ok || o.At != 7 {
 		t.Fatalf("the group's offset committed by the transaction: %+v", o)
 	}
+
+	// Downgraded for the cluster with kadm (what kafka-features.sh does),
+	// a new client no longer uses version 2: its transactions keep the
+	// epoch; upgraded again, they bump it.
+	for _, step := range []struct {
+		level       int16
+		upgradeType int8
+		bumps       bool
+	}{{0, 2, false}, {2, 1, true}} {
+		res, err := kadm.NewClient(cl).UpdateFeatures(ctx, false, kadm.FeatureUpdate{Feature: "transaction.version", MaxVersionLevel: step.level, UpgradeType: step.upgradeType})
+		if err != nil || res.Error() != nil {
+			t.Fatalf("kadm UpdateFeatures transaction.version=%d: %v %v", step.level, err, res.Error())
+		}
+		id := fmt.Sprintf("tv-%d", step.level)
+		p := txnProducer(t, seeds, id, kgo.DefaultProduceTopic("v2"))
+		if _, _, err := p.ProducerID(ctx); err != nil {
+			t.Fatal(err)
+		}
+		runTxn(ctx, t, p, true, "x")
+		runTxn(ctx, t, p, true, "y")
+		dt, err := kadm.NewClient(cl).DescribeTransactions(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bumped := dt[id].ProducerEpoch > 0; bumped != step.bumps {
+			t.Fatalf("transaction.version=%d: epoch %d after two transactions", step.level, dt[id].ProducerEpoch)
+		}
+	}
 }
 
 // TestCompactionWithTransactionsAlwaysOpen is Kafka Streams' changelog
