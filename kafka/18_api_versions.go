@@ -50,7 +50,7 @@ func handleAPIVersions(_ context.Context, s *Server, r *request) kmsg.Response {
 			return resp
 		}
 	}
-	resp.SupportedFeatures = []kmsg.ApiVersionsResponseSupportedFeature{{Name: transactionVersionFeature, MinVersion: 0, MaxVersion: 2}}
+	resp.SupportedFeatures = []kmsg.ApiVersionsResponseSupportedFeature{{Name: transactionVersionFeature, MinVersion: 0, MaxVersion: maxTransactionVersion}}
 	level, epoch := s.cfg.Txns.TransactionVersion()
 	resp.FinalizedFeaturesEpoch = epoch
 	if level > 0 {
