@@ -50,15 +50,15 @@ func handleAPIVersions(_ context.Context, s *Server, r *request) kmsg.Response {
 			return resp
 		}
 	}
-	resp.SupportedFeatures = []kmsg.ApiVersionsResponseSupportedFeature{{Name: transactionVersionFeature, MinVersion: 0, MaxVersion: maxTransactionVersion}}
+	resp.SupportedFeatures = []kmsg.ApiVersionsResponseSupportedFeature{{Name: TransactionVersionFeature, MinVersion: 0, MaxVersion: maxTransactionVersion}}
 	level, epoch := s.cfg.Txns.TransactionVersion()
 	resp.FinalizedFeaturesEpoch = epoch
 	if level > 0 {
-		resp.FinalizedFeatures = []kmsg.ApiVersionsResponseFinalizedFeature{{Name: transactionVersionFeature, MinVersionLevel: level, MaxVersionLevel: level}}
+		resp.FinalizedFeatures = []kmsg.ApiVersionsResponseFinalizedFeature{{Name: TransactionVersionFeature, MinVersionLevel: level, MaxVersionLevel: level}}
 	}
 	return resp
 }
 
-// transactionVersionFeature is Kafka's feature flag of the transaction
+// TransactionVersionFeature is Kafka's feature flag of the transaction
 // protocol (KIP-890): level 2 turns on its second part.
-const transactionVersionFeature = "transaction.version"
+const TransactionVersionFeature = "transaction.version"

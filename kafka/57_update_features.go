@@ -56,8 +56,8 @@ func handleUpdateFeatures(ctx context.Context, s *Server, r *request) kmsg.Respo
 				return fail(kerr.InvalidRequest.Code, fmt.Sprintf("feature %q is updated more than once", u.Feature))
 			}
 		}
-		if u.Feature != transactionVersionFeature {
-			return fail(kerr.InvalidUpdateVersion.Code, fmt.Sprintf("unknown feature %q: this cluster has %s (0–%d)", u.Feature, transactionVersionFeature, maxTransactionVersion))
+		if u.Feature != TransactionVersionFeature {
+			return fail(kerr.InvalidUpdateVersion.Code, fmt.Sprintf("unknown feature %q: this cluster has %s (0–%d)", u.Feature, TransactionVersionFeature, maxTransactionVersion))
 		}
 		want := max(u.MaxVersionLevel, 0)
 		if want > maxTransactionVersion {

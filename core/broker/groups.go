@@ -11,6 +11,7 @@ import (
 	"github.com/chronik-go/chronik/core/config"
 	"github.com/chronik-go/chronik/core/group"
 	"github.com/chronik-go/chronik/core/txn"
+	"github.com/chronik-go/chronik/kafka"
 	"github.com/chronik-go/chronik/raftsm"
 )
 
@@ -125,7 +126,7 @@ func (t leveledTxns) TransactionVersion() (int16, int64) {
 	if t.b.cfg.Kafka.TransactionVersion >= 2 {
 		level = 2
 	}
-	if l, ok := t.b.cluster.Features().Levels[transactionVersionFeature]; ok {
+	if l, ok := t.b.cluster.Features().Levels[kafka.TransactionVersionFeature]; ok {
 		level, epoch = l, t.b.cluster.Features().Epoch+2
 	}
 	if level >= 2 && !t.b.txnV2() {
@@ -137,13 +138,10 @@ func (t leveledTxns) TransactionVersion() (int16, int64) {
 	return level, epoch
 }
 
-// transactionVersionFeature is Kafka's name of the feature.
-const transactionVersionFeature = "transaction.version"
-
 // SetTransactionVersion finalizes transaction.version for the cluster.
 func (t leveledTxns) SetTransactionVersion(ctx context.Context, level int16) error {
 	if t.b.cluster == nil {
 		return txn.ErrCoordinatorNotAvailable
 	}
-	return t.b.cluster.SetFeature(ctx, transactionVersionFeature, level)
+	return t.b.cluster.SetFeature(ctx, kafka.TransactionVersionFeature, level)
 }
