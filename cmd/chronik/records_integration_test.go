@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,10 +43,10 @@ func TestDeleteRecordsAndDescribeClusterCommands(t *testing.T) {
 	c.fails("no partition 7", "topic", "delete-records", "dr", "--before", "1", "--partitions", "7")
 
 	desc := opsJSON[opsctl.ClusterDescription](c, "cluster", "describe")
-	if len(desc.Brokers) != 1 || desc.Controller != 1 || desc.Brokers[0].Partitions < 2 || desc.Brokers[0].LogDir == "" {
+	if len(desc.Brokers) != 1 || desc.Controller != 1 || desc.Brokers[0].Partitions < 2 || desc.Brokers[0].LogDir == "" || desc.Features["transaction.version"] != 2 {
 		t.Fatalf("cluster describe = %+v", desc)
 	}
-	if out := c.ok("cluster", "describe"); len(out) == 0 {
-		t.Fatal("cluster describe printed nothing")
+	if out := c.ok("cluster", "describe"); !strings.Contains(out, "transaction.version=2") {
+		t.Fatalf("cluster describe does not show the finalized transaction.version:\n%s", out)
 	}
 }

@@ -53,6 +53,8 @@ type Client struct {
 	// served maps each API key the answering broker serves to its max
 	// version, from one ApiVersions request at Dial.
 	served map[int16]int16
+	// features are the feature levels that request finalized (KIP-584).
+	features map[string]int16
 }
 
 // Dial connects to the cluster and checks that a broker answers, so that a
@@ -106,6 +108,10 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	c.served = make(map[int16]int16, len(resp.ApiKeys))
 	for _, k := range resp.ApiKeys {
 		c.served[k.ApiKey] = k.MaxVersion
+	}
+	c.features = map[string]int16{}
+	for _, f := range resp.FinalizedFeatures {
+		c.features[f.Name] = f.MaxVersionLevel
 	}
 	return c, nil
 }

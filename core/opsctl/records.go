@@ -2,8 +2,12 @@ package opsctl
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 )
@@ -84,9 +88,13 @@ func (r *DeletedRecords) WriteTable(w io.Writer) error {
 // ClusterDescription is the result of `cluster describe`: the brokers as
 // the Kafka API reports them and the bytes each holds per topic.
 type ClusterDescription struct {
-	ClusterID  string        `json:"cluster_id"`
-	Controller int32         `json:"controller"`
-	Brokers    []BrokerUsage `json:"brokers"`
+	ClusterID  string `json:"cluster_id"`
+	Controller int32  `json:"controller"`
+	// Features are the finalized feature levels (KIP-584; what
+	// kafka-features.sh describe shows): transaction.version 2 once
+	// KIP-890 part 2 is on; absent at level 0.
+	Features map[string]int16 `json:"features"`
+	Brokers  []BrokerUsage    `json:"brokers"`
 }
 
 // BrokerUsage is one broker and its log directory usage.
@@ -117,7 +125,7 @@ func (c *Client) DescribeCluster(ctx context.Context) (*ClusterDescription, erro
 	if err != nil {
 		return nil, c.explain(err)
 	}
-	out := &ClusterDescription{ClusterID: md.Cluster, Controller: md.Controller}
+	out := &ClusterDescription{ClusterID: md.Cluster, Controller: md.Controller, Features: c.features}
 	for _, b := range md.Brokers {
 		u := BrokerUsage{ID: b.NodeID, Host: b.Host, Port: b.Port}
 		if b.Rack != nil {
@@ -145,8 +153,12 @@ func (c *Client) DescribeCluster(ctx context.Context) (*ClusterDescription, erro
 func (r *ClusterDescription) WriteTable(w io.Writer) error {
 	return sections(w,
 		func(w io.Writer) error {
-			t := newTable(w, "CLUSTER", "CONTROLLER")
-			t.row(r.ClusterID, itoa(r.Controller))
+			t := newTable(w, "CLUSTER", "CONTROLLER", "FEATURES")
+			var features []string
+			for _, name := range slices.Sorted(maps.Keys(r.Features)) {
+				features = append(features, fmt.Sprintf("%s=%d", name, r.Features[name]))
+			}
+			t.row(r.ClusterID, itoa(r.Controller), strings.Join(features, ","))
 			return t.flush()
 		},
 		func(w io.Writer) error {
