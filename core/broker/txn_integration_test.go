@@ -754,6 +754,18 @@ func TestTransactionVersion2(t *testing.T) {
 			t.Fatalf("/metrics lacks %q:\n%s", want, grepLines(m, "verification"))
 		}
 	}
+	// The same request again, late (its transaction ended): the one call
+	// is refused, and each partition, asking on its own, is fenced.
+	for i := range rt.Partitions {
+		rt.Partitions[i].Records = brokertest.ProducerBatch(pid, epoch+2, 1, "late", true)
+	}
+	produce.Topics = []kmsg.ProduceRequestTopic{rt}
+	if pr, err = produce.RequestWith(ctx, cl); err != nil || !fenced(pr.Topics[0].Partitions[0].ErrorCode) || !fenced(pr.Topics[0].Partitions[1].ErrorCode) {
+		t.Fatalf("late Produce v12 to two partitions: %v %+v", err, pr)
+	}
+	if _, n := broker.StuckTransactions(b, time.Now()); n != 0 {
+		t.Fatalf("%d partitions hold an open transaction after the late two-partition produce", n)
+	}
 	if got := readAll(ctx, t, seeds, "v2", true, 3); len(got) != 3 {
 		t.Fatalf("read_committed read %d records, want the 3 committed", len(got))
 	}
