@@ -126,8 +126,9 @@ func (t leveledTxns) TransactionVersion() (int16, int64) {
 	if t.b.cfg.Kafka.TransactionVersion >= 2 {
 		level = 2
 	}
-	if l, ok := t.b.cluster.Features().Levels[kafka.TransactionVersionFeature]; ok {
-		level, epoch = l, t.b.cluster.Features().Epoch+2
+	f := t.b.cluster.Features() // one view: the level and its epoch together
+	if l, ok := f.Levels[kafka.TransactionVersionFeature]; ok {
+		level, epoch = l, f.Epoch+2
 	}
 	if level >= 2 && !t.b.txnV2() {
 		level = 0
