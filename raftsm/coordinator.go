@@ -119,6 +119,9 @@ type GroupRecord struct {
 	// base of offset expiry.
 	Timestamp int64
 	Members   []GroupMemberRecord
+	// Consumer is set for a KIP-848 consumer group, nil for a classic
+	// group.
+	Consumer *ConsumerGroup
 }
 
 // GroupMemberRecord is one member of a stored generation.
@@ -131,6 +134,9 @@ type GroupMemberRecord struct {
 	RebalanceTimeoutMs int32
 	Metadata           []byte // protocol metadata of the selected protocol
 	Assignment         []byte
+	// Consumer is the member's state in a consumer group (set exactly
+	// when the record's Consumer is).
+	Consumer *ConsumerMember
 }
 
 // coordGroup is the in-memory mirror of one group's durable state.
@@ -596,6 +602,9 @@ func encodeGroupRecord(r *GroupRecord) []byte {
 		e.bytes(m.Metadata)
 		e.bytes(m.Assignment)
 	}
+	if r.Consumer != nil {
+		encodeConsumerGroup(&e, r)
+	}
 	return e.b
 }
 
@@ -619,6 +628,9 @@ func decodeGroupRecord(v []byte) (*GroupRecord, error) {
 		m.Metadata = bytes.Clone(d.bytes())
 		m.Assignment = bytes.Clone(d.bytes())
 		r.Members = append(r.Members, m)
+	}
+	if d.err == nil && len(d.b) != 0 {
+		decodeConsumerGroup(&d, r)
 	}
 	if d.err == nil && len(d.b) != 0 {
 		return nil, errShortCommand

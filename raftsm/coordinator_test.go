@@ -310,3 +310,69 @@ func TestCoordinatorStatusNames(t *testing.T) {
 		}
 	}
 }
+
+// consumerGroupRec is a KIP-848 consumer group's record with two members.
+func consumerGroupRec(g string, epoch int32) *GroupRecord {
+	t1, t2 := [16]byte{1}, [16]byte{2}
+	return &GroupRecord{
+		Group: g, ProtocolType: "consumer", Protocol: "uniform", Generation: epoch, Timestamp: 77,
+		Consumer: &ConsumerGroup{AssignmentEpoch: epoch, TopicsHash: 0xfeedface},
+		Members: []GroupMemberRecord{
+			{
+				MemberID: "a", InstanceID: "i", ClientID: "c", ClientHost: "/h", SessionTimeoutMs: 45000, RebalanceTimeoutMs: 60000,
+				Metadata: []byte{}, Assignment: []byte{},
+				Consumer: &ConsumerMember{
+					Epoch: epoch, PreviousEpoch: epoch - 1, State: 1, RackID: "r1", ServerAssignor: "range",
+					SubscribedTopicNames: []string{"x", "y"},
+					Assigned:             []TopicIDPartitions{{TopicID: t1, Partitions: []int32{0, 2}}},
+					Revoking:             []TopicIDPartitions{{TopicID: t2, Partitions: []int32{1}}},
+					Target:               []TopicIDPartitions{{TopicID: t1, Partitions: []int32{0, 2}}},
+				},
+			},
+			{MemberID: "b", Metadata: []byte{}, Assignment: []byte{}, Consumer: &ConsumerMember{Epoch: -2, PreviousEpoch: 3, SubscribedTopicRegex: "x.*"}},
+		},
+	}
+}
+
+// TestCoordinatorConsumerGroupRecords: a consumer group's record (a
+// trailing section after the classic fields) survives the log, a reopen
+// and a snapshot; truncated or padded records are refused.
+func TestCoordinatorConsumerGroupRecords(t *testing.T) {
+	h := newCoordHarness(t)
+	rec := consumerGroupRec("cg", 5)
+	if st := h.status(EncodeStoreGroup(rec)); st != StatusOK {
+		t.Fatalf("store: %s", st)
+	}
+	if got, ok := h.c.Group("cg"); !ok || !reflect.DeepEqual(got, rec) {
+		t.Fatalf("group = %+v, want %+v", got, rec)
+	}
+	re := NewCoordinator(h.store, 3)
+	if _, err := re.Open(nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := re.Group("cg"); !reflect.DeepEqual(got, rec) {
+		t.Fatalf("reopened %+v", got)
+	}
+	other := newCoordHarness(t)
+	if err := other.c.RecoverFromSnapshot(snapshotOf(t, h.c), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := other.c.Group("cg"); !reflect.DeepEqual(got, rec) {
+		t.Fatalf("recovered %+v", got)
+	}
+	raw := encodeGroupRecord(rec)
+	classic := len(encodeGroupRecord(&GroupRecord{Group: "cg", ProtocolType: "consumer", Protocol: "uniform", Generation: 5, Timestamp: 77, Members: rec.Members}))
+	for i := classic + 1; i < len(raw); i++ {
+		if _, err := decodeGroupRecord(raw[:i]); err == nil {
+			t.Fatalf("truncated at %d of %d: decoded", i, len(raw))
+		}
+	}
+	if _, err := decodeGroupRecord(append(raw, 0)); err == nil {
+		t.Fatal("a trailing byte decoded")
+	}
+	bad := append([]byte{}, raw...)
+	bad[classic] = 9
+	if _, err := decodeGroupRecord(bad); err == nil {
+		t.Fatal("an unknown section decoded")
+	}
+}

@@ -258,6 +258,7 @@ func fuzzSeeds() [][][]byte {
 		{
 			commit("g", 5, off("t", 0, 1), off("t", 1, 9)),
 			EncodeStoreGroup(groupRec("g", 1, 6, "m1", "m2")),
+			EncodeStoreGroup(consumerGroupRec("cg", 3)),
 			EncodeDeleteOffsets("g", []TopicPartition{{"t", 1}}),
 			EncodeExpireOffsets(100, 10),
 			EncodeDeleteGroup("g"),

@@ -73,7 +73,7 @@ type BrokerRecord struct {
 // because a replica of an older release answers a command it does not know
 // with StatusUnsupportedCmd and changes nothing: its copy of the state would
 // lack what the others have, for good.
-const CommandLevel = LevelTxnV2
+const CommandLevel = LevelConsumerGroups
 
 // Command levels.
 const (
@@ -95,6 +95,10 @@ const (
 	// trailing flags byte older releases refuse as malformed); and
 	// finalized feature levels (meta command 44, features.go).
 	LevelTxnV2 uint16 = 4
+	// LevelConsumerGroups: KIP-848 consumer groups, stored as group
+	// records with a trailing consumer section (GroupRecord.Consumer,
+	// consumergroup.go) that older releases refuse as malformed.
+	LevelConsumerGroups uint16 = 5
 )
 
 // SystemReplicaID is a broker's replica ID in the meta and coordinator

@@ -54,6 +54,11 @@ type group struct {
 		// finished; stores wait for their predecessor, so a group's
 		// records are applied in the order they were made.
 		lastStore chan struct{}
+		// consumer is set while the group is a KIP-848 consumer group
+		// (consumer.go); members and the join and sync fields are then
+		// unused, generation is the group epoch and protocol the
+		// assignor.
+		consumer *consumerGroup
 	}
 }
 
@@ -124,6 +129,10 @@ func newGroup(s *Service, sh *shard, id string, rec *raftsm.GroupRecord) *group 
 		return g
 	}
 	g.mu.generation, g.mu.protocolType = rec.Generation, rec.ProtocolType
+	if rec.Consumer != nil {
+		g.loadConsumerLocked(rec)
+		return g
+	}
 	if len(rec.Members) == 0 {
 		return g
 	}
@@ -190,6 +199,7 @@ func (g *group) stopAllLocked() {
 			m.timer.Stop()
 		}
 	}
+	g.stopConsumerTimersLocked()
 }
 
 func (g *group) failWaitersLocked(m *member, err error) {
@@ -556,7 +566,16 @@ func (g *group) joinLocked(req JoinRequest) (chan joinOutcome, JoinResult, error
 		// Deleted while we looked it up: the client retries and meets a
 		// fresh group.
 		return nil, JoinResult{}, ErrCoordinatorNotAvailable
-	case !g.supportsLocked(req.ProtocolType, req.Protocols):
+	case g.mu.consumer != nil && len(g.mu.consumer.members) > 0:
+		// Kafka lets classic members into a consumer group (KIP-848's
+		// mixed groups); Chronik does not.
+		return nil, JoinResult{}, fmt.Errorf("%w: group %s is a consumer group (KIP-848) with members", ErrInconsistentProtocol, g.id)
+	case g.mu.consumer != nil:
+		// An empty consumer group becomes a classic one.
+		g.stopConsumerTimersLocked()
+		g.mu.consumer, g.mu.protocolType, g.mu.protocol = nil, "", ""
+	}
+	if !g.supportsLocked(req.ProtocolType, req.Protocols) {
 		return nil, JoinResult{}, ErrInconsistentProtocol
 	}
 	if req.MemberID == "" {
@@ -753,6 +772,22 @@ func (g *group) storeLocked(assignments map[string][]byte, done func(err error))
 			Metadata:           metadataFor(m, g.mu.protocol), Assignment: a,
 		})
 	}
+	g.proposeRecordLocked(rec, func(err error) {
+		if done == nil {
+			return
+		}
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if !g.mu.unloaded {
+			done(err)
+		}
+	})
+}
+
+// proposeRecordLocked commits a group record through Raft in the
+// background, after the group's previous record; after runs with the
+// outcome (not holding the group's lock).
+func (g *group) proposeRecordLocked(rec *raftsm.GroupRecord, after func(err error)) {
 	cmd := raftsm.EncodeStoreGroup(rec)
 	s := g.s
 	prev, stored := g.mu.lastStore, make(chan struct{})
@@ -772,14 +807,7 @@ func (g *group) storeLocked(assignments map[string][]byte, done func(err error))
 		if err != nil {
 			s.log.Warn("cannot store group metadata", "group", g.id, "generation", rec.Generation, "err", err)
 		}
-		if done == nil {
-			return
-		}
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		if !g.mu.unloaded {
-			done(err)
-		}
+		after(err)
 	})
 }
 
@@ -1009,6 +1037,8 @@ func (g *group) validateCommitLocked(req CommitRequest) error {
 		return ErrCoordinatorNotAvailable
 	case req.Generation < 0 && req.MemberID == "" && g.mu.state == Empty:
 		return nil // a simple consumer storing offsets
+	case g.mu.consumer != nil:
+		return g.validateConsumerCommitLocked(req.MemberID, req.Generation, req.Version < 9, ErrStaleMemberEpoch)
 	}
 	if err := g.checkInstanceLocked(req.MemberID, req.InstanceID); err != nil {
 		return err

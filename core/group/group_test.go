@@ -471,7 +471,7 @@ func TestOffsets(t *testing.T) {
 		t.Fatalf("offset delete of unknown group: %v", err)
 	}
 	list, err := s.ListGroups(ctx, ListFilter{})
-	if err != nil || len(list) != 2 || list[0].Group != "g" || list[0].State != Stable || list[1].Group != "simple" || list[1].State != Empty {
+	if err != nil || len(list) != 2 || list[0].Group != "g" || list[0].State != Stable.String() || list[1].Group != "simple" || list[1].State != Empty.String() {
 		t.Fatalf("list: %+v %v", list, err)
 	}
 	if list, _ := s.ListGroups(ctx, ListFilter{States: []string{"empty"}}); len(list) != 1 || list[0].Group != "simple" {

@@ -391,10 +391,11 @@ func (s *Service) ListGroups(_ context.Context, f ListFilter) ([]Listing, error)
 		seen := map[string]bool{}
 		for _, g := range loaded {
 			g.mu.Lock()
-			l := Listing{Group: g.id, ProtocolType: g.mu.protocolType, State: g.mu.state}
+			l := Listing{Group: g.id, ProtocolType: g.mu.protocolType, State: g.stateNameLocked(), Type: g.typeLocked()}
+			dead := g.mu.state == Dead
 			g.mu.Unlock()
 			seen[g.id] = true
-			if l.State != Dead {
+			if !dead {
 				out = append(out, l)
 			}
 		}
@@ -402,16 +403,19 @@ func (s *Service) ListGroups(_ context.Context, f ListFilter) ([]Listing, error)
 			if seen[id] {
 				continue
 			}
-			l := Listing{Group: id, State: Empty}
+			l := Listing{Group: id, State: Empty.String(), Type: classicGroupType}
 			if rec, ok := sh.sm.Group(id); ok {
 				l.ProtocolType = rec.ProtocolType
+				if rec.Consumer != nil {
+					l.Type = consumerGroupType
+				}
 			}
 			out = append(out, l)
 		}
 	}
 	filtered := out[:0]
 	for _, l := range out {
-		if matchAny(f.States, l.State.String()) && matchAny(f.Types, "classic") {
+		if matchAny(f.States, l.State) && matchAny(f.Types, l.Type) {
 			filtered = append(filtered, l)
 		}
 	}
@@ -452,8 +456,11 @@ func (s *Service) DescribeGroup(_ context.Context, groupID string) (Description,
 	if g.mu.unloaded {
 		return Description{}, ErrNotCoordinator
 	}
-	if g.mu.state == Dead {
+	switch {
+	case g.mu.state == Dead:
 		return Description{Group: groupID, State: Dead}, ErrGroupNotFound
+	case g.mu.consumer != nil:
+		return Description{Group: groupID, State: Dead}, fmt.Errorf("%w: group %s is not a classic group", ErrGroupNotFound, groupID)
 	}
 	return g.describeLocked(), nil
 }

@@ -64,6 +64,8 @@ func (g *group) validateTxnCommitLocked(req TxnCommitRequest) error {
 		return ErrCoordinatorNotAvailable
 	case req.Generation < 0 && req.MemberID == "" && req.InstanceID == "":
 		return nil
+	case g.mu.consumer != nil:
+		return g.validateConsumerCommitLocked(req.MemberID, req.Generation, false, ErrIllegalGeneration)
 	}
 	if err := g.checkInstanceLocked(req.MemberID, req.InstanceID); err != nil {
 		return err

@@ -26,6 +26,15 @@ var (
 	// ErrInvalidProducerEpoch: a TxnOffsetCommit from a producer epoch
 	// older than one the group has seen (a fenced zombie producer).
 	ErrInvalidProducerEpoch = errors.New("group: the producer epoch is older than one the group has seen for this producer")
+
+	// Consumer groups (KIP-848, consumer.go).
+	ErrInvalidRequest       = errors.New("group: invalid request")
+	ErrInvalidRegex         = errors.New("group: invalid topic regular expression")
+	ErrUnsupportedAssignor  = errors.New("group: unknown server assignor")
+	ErrFencedMemberEpoch    = errors.New("group: the member epoch is fenced")
+	ErrStaleMemberEpoch     = errors.New("group: the member epoch is stale")
+	ErrUnreleasedInstanceID = errors.New("group: the instance ID is still held by another member")
+	ErrUnsupportedVersion   = errors.New("group: unsupported version")
 )
 
 // Defaults of Config, mostly Kafka's broker defaults.
@@ -39,6 +48,9 @@ const (
 	DefaultMaxMetadataBytes       = 4096                  // offset.metadata.max.bytes
 	DefaultProposalTimeout        = 10 * time.Second      // bound on one Raft proposal
 	DefaultLeaderCheckInterval    = 50 * time.Millisecond // how often shard leadership is polled
+	// KIP-848 consumer groups.
+	DefaultConsumerSessionTimeout    = 45 * time.Second // group.consumer.session.timeout.ms
+	DefaultConsumerHeartbeatInterval = 5 * time.Second  // group.consumer.heartbeat.interval.ms
 )
 
 // Config is the coordinator's behaviour; zero fields get the defaults.
@@ -66,6 +78,13 @@ type Config struct {
 	// LeaderCheckInterval is how often shard leadership is polled to load
 	// and unload groups.
 	LeaderCheckInterval time.Duration
+	// ConsumerSessionTimeout is how long a consumer-group (KIP-848)
+	// member stays without a heartbeat; ConsumerHeartbeatInterval is the
+	// interval members are told to heartbeat at.
+	ConsumerSessionTimeout, ConsumerHeartbeatInterval time.Duration
+	// Topics lists the cluster's topics, which consumer groups subscribe
+	// to by name or regular expression; nil lists none.
+	Topics func() []TopicMeta
 }
 
 func (c *Config) setDefaults() {
@@ -95,6 +114,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.LeaderCheckInterval <= 0 {
 		c.LeaderCheckInterval = DefaultLeaderCheckInterval
+	}
+	if c.ConsumerSessionTimeout <= 0 {
+		c.ConsumerSessionTimeout = DefaultConsumerSessionTimeout
+	}
+	if c.ConsumerHeartbeatInterval <= 0 {
+		c.ConsumerHeartbeatInterval = DefaultConsumerHeartbeatInterval
 	}
 }
 
@@ -225,6 +250,10 @@ type CommitRequest struct {
 	// for these offsets when positive.
 	Retention time.Duration
 	Offsets   []CommitOffset
+	// Version is the OffsetCommit version: members of consumer groups
+	// (KIP-848) must commit with version 9 or later, where Generation is
+	// their member epoch.
+	Version int16
 }
 
 // TxnCommitRequest is a TxnOffsetCommit: offsets held pending for a
@@ -267,14 +296,19 @@ type FetchedOffset struct {
 // case-insensitive.
 type ListFilter struct {
 	States []string
-	Types  []string // group types: only "classic" exists here
+	Types  []string // group types: "classic", "consumer"
 }
 
 // Listing is one group in ListGroups.
 type Listing struct {
 	Group        string
 	ProtocolType string
-	State        State
+	// State is named as Kafka names it for the group's type: Empty,
+	// PreparingRebalance, CompletingRebalance, Stable, Dead for classic
+	// groups; Empty, Assigning, Reconciling, Stable, Dead for consumer
+	// groups.
+	State string
+	Type  string // "classic" or "consumer"
 }
 
 // Description answers DescribeGroups for one group.

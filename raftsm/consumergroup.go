@@ -1,0 +1,151 @@
+package raftsm
+
+import (
+	"slices"
+)
+
+// ConsumerGroup is what a KIP-848 consumer group (ConsumerGroupHeartbeat)
+// stores beyond the GroupRecord fields it shares with classic groups; a
+// group record is a consumer group's exactly when its Consumer is set
+// (ProtocolType is "consumer", as for classic consumers). Generation is the
+// group epoch, Protocol the assignor that computed the target assignment,
+// Leader is empty, and each member's Metadata and Assignment are empty
+// (its Consumer holds them). Stored as a trailing section of the group
+// record (LevelConsumerGroups): releases before it refuse the record.
+type ConsumerGroup struct {
+	// AssignmentEpoch is the group epoch the members' targets were
+	// computed at.
+	AssignmentEpoch int32
+	// TopicsHash identifies the subscribed topics (names, IDs, partition
+	// counts) the targets were computed from; a change bumps the epoch.
+	TopicsHash uint64
+}
+
+// ConsumerMember is one member of a consumer group beyond the
+// GroupMemberRecord fields (ID, instance ID, client, session and rebalance
+// timeouts).
+type ConsumerMember struct {
+	Epoch, PreviousEpoch int32
+	State                uint8 // assign.State
+	RackID               string
+	ServerAssignor       string
+	SubscribedTopicNames []string
+	SubscribedTopicRegex string
+	// Assigned, Revoking and Target are by topic ID, partitions sorted.
+	Assigned, Revoking, Target []TopicIDPartitions
+}
+
+// TopicIDPartitions are partitions of one topic named by its ID.
+type TopicIDPartitions struct {
+	TopicID    [16]byte
+	Partitions []int32
+}
+
+// consumerSection marks the trailing consumer-group section of a group
+// record.
+const consumerSection byte = 1
+
+func encodeConsumerGroup(e *enc, r *GroupRecord) {
+	c := r.Consumer
+	e.u8(consumerSection)
+	e.i32(c.AssignmentEpoch)
+	e.u64(c.TopicsHash)
+	for i := range r.Members {
+		m := r.Members[i].Consumer
+		if m == nil {
+			m = &ConsumerMember{}
+		}
+		e.i32(m.Epoch)
+		e.i32(m.PreviousEpoch)
+		e.u8(m.State)
+		e.str(m.RackID)
+		e.str(m.ServerAssignor)
+		e.uvarint(uint64(len(m.SubscribedTopicNames)))
+		for _, t := range m.SubscribedTopicNames {
+			e.str(t)
+		}
+		e.str(m.SubscribedTopicRegex)
+		for _, set := range [][]TopicIDPartitions{m.Assigned, m.Revoking, m.Target} {
+			encodeTopicIDPartitions(e, set)
+		}
+	}
+}
+
+func encodeTopicIDPartitions(e *enc, set []TopicIDPartitions) {
+	e.uvarint(uint64(len(set)))
+	for _, t := range set {
+		e.b = append(e.b, t.TopicID[:]...)
+		e.uvarint(uint64(len(t.Partitions)))
+		for _, p := range t.Partitions {
+			e.i32(p)
+		}
+	}
+}
+
+// decodeConsumerGroup reads the section encodeConsumerGroup wrote into r,
+// whose members are already decoded.
+func decodeConsumerGroup(d *dec, r *GroupRecord) {
+	if d.u8() != consumerSection {
+		if d.err == nil {
+			d.err = errShortCommand
+		}
+		return
+	}
+	r.Consumer = &ConsumerGroup{AssignmentEpoch: d.i32(), TopicsHash: d.u64()}
+	for i := range r.Members {
+		m := &ConsumerMember{Epoch: d.i32(), PreviousEpoch: d.i32(), State: d.u8(), RackID: d.str(), ServerAssignor: d.str()}
+		n := d.uvarint()
+		if d.err == nil && n > uint64(len(d.b)) {
+			d.err = errShortCommand
+		}
+		for j := uint64(0); j < n && d.err == nil; j++ {
+			m.SubscribedTopicNames = append(m.SubscribedTopicNames, d.str())
+		}
+		m.SubscribedTopicRegex = d.str()
+		m.Assigned = decodeTopicIDPartitions(d)
+		m.Revoking = decodeTopicIDPartitions(d)
+		m.Target = decodeTopicIDPartitions(d)
+		r.Members[i].Consumer = m
+	}
+}
+
+func decodeTopicIDPartitions(d *dec) []TopicIDPartitions {
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.b))/17 {
+		d.err = errShortCommand
+	}
+	var out []TopicIDPartitions
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		var t TopicIDPartitions
+		if !d.need(16) {
+			break
+		}
+		copy(t.TopicID[:], d.b[:16])
+		d.b = d.b[16:]
+		k := d.uvarint()
+		if d.err == nil && k > uint64(len(d.b))/4 {
+			d.err = errShortCommand
+		}
+		for j := uint64(0); j < k && d.err == nil; j++ {
+			t.Partitions = append(t.Partitions, d.i32())
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// Clone returns a deep copy of m.
+func (m *ConsumerMember) Clone() *ConsumerMember {
+	c := *m
+	c.SubscribedTopicNames = slices.Clone(m.SubscribedTopicNames)
+	c.Assigned, c.Revoking, c.Target = cloneTopicIDPartitions(m.Assigned), cloneTopicIDPartitions(m.Revoking), cloneTopicIDPartitions(m.Target)
+	return &c
+}
+
+func cloneTopicIDPartitions(set []TopicIDPartitions) []TopicIDPartitions {
+	out := slices.Clone(set)
+	for i := range out {
+		out[i].Partitions = slices.Clone(out[i].Partitions)
+	}
+	return out
+}
