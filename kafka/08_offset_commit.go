@@ -44,6 +44,7 @@ func handleOffsetCommit(ctx context.Context, s *Server, r *request) kmsg.Respons
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
 	cr := group.CommitRequest{
 		Group: req.Group, Generation: req.Generation, MemberID: req.MemberID, InstanceID: derefString(req.InstanceID),
+		Version: req.Version,
 	}
 	if req.Version <= 4 && req.RetentionTimeMillis > 0 {
 		cr.Retention = time.Duration(req.RetentionTimeMillis) * time.Millisecond

@@ -55,7 +55,15 @@ func handleOffsetFetch(ctx context.Context, s *Server, r *request) kmsg.Response
 				g.ErrorCode = kerr.GroupAuthorizationFailed.Code
 				continue
 			}
-			offs, err := s.cfg.Groups.FetchOffsets(ctx, rg.Group, tps)
+			var err error
+			if rg.MemberID != nil || rg.MemberEpoch >= 0 {
+				// v9+ (KIP-848): the member must be in the group at its epoch.
+				err = s.cfg.Groups.CheckFetchMember(ctx, rg.Group, derefString(rg.MemberID), rg.MemberEpoch)
+			}
+			var offs []group.FetchedOffset
+			if err == nil {
+				offs, err = s.cfg.Groups.FetchOffsets(ctx, rg.Group, tps)
+			}
 			if err != nil {
 				g.ErrorCode = s.groupErrCode("OffsetFetch", err)
 				continue

@@ -2,8 +2,13 @@ package kafka
 
 // ApiVersions, key 18: versions 0–5.
 //
-//   - The response lists exactly the api table (apis.go), ThrottleMillis 0.
-//   - v3+ features (KIP-584): supported transaction.version 0–2; finalized
+//   - The response lists exactly the api table (apis.go), ThrottleMillis 0,
+//     less ConsumerGroupHeartbeat and ConsumerGroupDescribe while KIP-848
+//     consumer groups are not served (Groups.ConsumerProtocol: an older
+//     broker in the cluster, or kafka.group-rebalance-protocols), so that
+//     clients stay on the classic protocol.
+//   - v3+ features (KIP-584): supported group.version 0–1, finalized at 1
+//     while consumer groups are served; supported transaction.version 0–2; finalized
 //     transaction.version 2 (Txns.TransactionVersion) once every broker
 //     runs KIP-890 part 2 and kafka.transaction-version allows it, or as
 //     UpdateFeatures set it for the cluster, which is what makes clients
@@ -35,8 +40,8 @@ import (
 
 func handleAPIVersions(_ context.Context, s *Server, r *request) kmsg.Response {
 	resp := r.msg.ResponseKind().(*kmsg.ApiVersionsResponse)
-	// advertised is never modified after init, so sharing it is safe.
-	resp.ApiKeys = advertised
+	resp.ApiKeys = s.apiTable()
+	consumerGroups := s.cfg.Groups.ConsumerProtocol()
 	if r.msg.GetVersion() < 3 {
 		return resp
 	}
@@ -50,14 +55,36 @@ func handleAPIVersions(_ context.Context, s *Server, r *request) kmsg.Response {
 			return resp
 		}
 	}
-	resp.SupportedFeatures = []kmsg.ApiVersionsResponseSupportedFeature{{Name: TransactionVersionFeature, MinVersion: 0, MaxVersion: maxTransactionVersion}}
+	resp.SupportedFeatures = []kmsg.ApiVersionsResponseSupportedFeature{
+		{Name: GroupVersionFeature, MinVersion: 0, MaxVersion: 1},
+		{Name: TransactionVersionFeature, MinVersion: 0, MaxVersion: maxTransactionVersion},
+	}
 	level, epoch := s.cfg.Txns.TransactionVersion()
 	resp.FinalizedFeaturesEpoch = epoch
+	if consumerGroups {
+		resp.FinalizedFeatures = append(resp.FinalizedFeatures, kmsg.ApiVersionsResponseFinalizedFeature{Name: GroupVersionFeature, MinVersionLevel: 1, MaxVersionLevel: 1})
+		resp.FinalizedFeaturesEpoch = max(resp.FinalizedFeaturesEpoch, 1)
+	}
 	if level > 0 {
-		resp.FinalizedFeatures = []kmsg.ApiVersionsResponseFinalizedFeature{{Name: TransactionVersionFeature, MinVersionLevel: level, MaxVersionLevel: level}}
+		resp.FinalizedFeatures = append(resp.FinalizedFeatures, kmsg.ApiVersionsResponseFinalizedFeature{Name: TransactionVersionFeature, MinVersionLevel: level, MaxVersionLevel: level})
 	}
 	return resp
 }
+
+// apiTable is the table ApiVersions lists: every served API, less the
+// consumer-group ones while they are not served. The tables are never
+// modified after init, so sharing them is safe.
+func (s *Server) apiTable() []kmsg.ApiVersionsResponseApiKey {
+	if s.cfg.Groups.ConsumerProtocol() {
+		return advertised
+	}
+	return advertisedClassic
+}
+
+// GroupVersionFeature is Kafka's feature flag of KIP-848 consumer groups:
+// finalized at 1 while they are served (Groups.ConsumerProtocol), not
+// settable with UpdateFeatures (kafka.group-rebalance-protocols sets it).
+const GroupVersionFeature = "group.version"
 
 // TransactionVersionFeature is Kafka's feature flag of the transaction
 // protocol (KIP-890): level 2 turns on its second part.

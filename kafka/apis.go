@@ -40,6 +40,10 @@ const (
 	keyListGroups      int16 = 16
 	keyDeleteGroups    int16 = 42
 	keyOffsetDelete    int16 = 47
+	// KIP-848 consumer groups (68_consumer_group_heartbeat.go, 69_…),
+	// listed only while served (Groups.ConsumerProtocol).
+	keyConsumerGroupHeartbeat int16 = 68
+	keyConsumerGroupDescribe  int16 = 69
 	// Cluster membership (45_alter_partition_reassignments.go, 46_…).
 	keyElectLeaders                int16 = 43
 	keyAlterPartitionReassignments int16 = 45
@@ -122,6 +126,8 @@ var apis = []api{
 	{key: keyListGroups, min: 0, max: 5, handle: handleListGroups},
 	{key: keyDeleteGroups, min: 0, max: 2, handle: handleDeleteGroups, inOrder: true},
 	{key: keyOffsetDelete, min: 0, max: 0, handle: handleOffsetDelete, inOrder: true},
+	{key: keyConsumerGroupHeartbeat, min: 0, max: 1, handle: handleConsumerGroupHeartbeat},
+	{key: keyConsumerGroupDescribe, min: 0, max: 1, handle: handleConsumerGroupDescribe},
 	{key: keyElectLeaders, min: 0, max: 2, handle: handleElectLeaders},
 	{key: keyAlterPartitionReassignments, min: 0, max: 0, handle: handleAlterPartitionReassignments},
 	{key: keyListPartitionReassignments, min: 0, max: 0, handle: handleListPartitionReassignments},
@@ -151,6 +157,9 @@ var (
 	// (ApiVersions' handler reads it, so it cannot be initialised from apis
 	// directly without an initialisation cycle).
 	advertised []kmsg.ApiVersionsResponseApiKey
+	// advertisedClassic is advertised without the consumer-group (KIP-848)
+	// APIs, for brokers that do not serve them yet.
+	advertisedClassic []kmsg.ApiVersionsResponseApiKey
 )
 
 func init() {
@@ -179,6 +188,11 @@ func init() {
 		advertised = append(advertised, k)
 	}
 	sort.Slice(advertised, func(i, j int) bool { return advertised[i].ApiKey < advertised[j].ApiKey })
+	for _, k := range advertised {
+		if k.ApiKey != keyConsumerGroupHeartbeat && k.ApiKey != keyConsumerGroupDescribe {
+			advertisedClassic = append(advertisedClassic, k)
+		}
+	}
 	initMetricAttrs()
 }
 

@@ -381,7 +381,7 @@ func (c *conn) answerUnsupportedAPIVersions(r *request) bool {
 	resp := kmsg.NewPtrApiVersionsResponse()
 	resp.Version = 0
 	resp.ErrorCode = kerr.UnsupportedVersion.Code
-	resp.ApiKeys = advertised
+	resp.ApiKeys = c.s.apiTable()
 	// The response header is v0 whatever the request version (r.msg is
 	// nil, so flexibleResponseHeader is false).
 	sl := c.slot()

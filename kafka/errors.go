@@ -76,6 +76,13 @@ var errorMap = []struct {
 	{group.ErrGroupSubscribedToTopic, kerr.GroupSubscribedToTopic},
 	{group.ErrOffsetMetadataTooLarge, kerr.OffsetMetadataTooLarge},
 	{group.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
+	{group.ErrInvalidRequest, kerr.InvalidRequest},
+	{group.ErrInvalidRegex, kerr.InvalidRegularExpression},
+	{group.ErrUnsupportedAssignor, kerr.UnsupportedAssignor},
+	{group.ErrFencedMemberEpoch, kerr.FencedMemberEpoch},
+	{group.ErrStaleMemberEpoch, kerr.StaleMemberEpoch},
+	{group.ErrUnreleasedInstanceID, kerr.UnreleasedInstanceID},
+	{group.ErrUnsupportedVersion, kerr.UnsupportedVersion},
 
 	{txn.ErrNotCoordinator, kerr.NotCoordinator},
 	{txn.ErrCoordinatorNotAvailable, kerr.CoordinatorNotAvailable},

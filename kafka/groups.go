@@ -42,6 +42,19 @@ type Groups interface {
 	DeleteGroup(ctx context.Context, groupID string) error
 	// DeleteOffsets returns one error per partition, or a group-level error.
 	DeleteOffsets(ctx context.Context, groupID string, tps []group.TopicPartition) ([]error, error)
+
+	// ConsumerProtocol reports whether KIP-848 consumer groups are served
+	// (ConsumerGroupHeartbeat, ConsumerGroupDescribe): the config allows
+	// them and every broker can store them.
+	ConsumerProtocol() bool
+	// ConsumerHeartbeat is a ConsumerGroupHeartbeat; it returns once any
+	// change it made to the group is stored.
+	ConsumerHeartbeat(ctx context.Context, req group.ConsumerHeartbeat) (group.ConsumerHeartbeatResult, error)
+	// DescribeConsumerGroup fails with group.ErrGroupNotFound for unknown
+	// and classic groups.
+	DescribeConsumerGroup(ctx context.Context, groupID string) (group.ConsumerGroupDescription, error)
+	// CheckFetchMember validates the member an OffsetFetch v9+ names.
+	CheckFetchMember(ctx context.Context, groupID, memberID string, epoch int32) error
 }
 
 // noGroups stands in for a nil Config.Groups.
@@ -217,6 +230,14 @@ func groupsErrorCode(resp kmsg.Response) int16 {
 		}
 	case *kmsg.ListGroupsResponse:
 		return resp.ErrorCode
+	case *kmsg.ConsumerGroupHeartbeatResponse:
+		return resp.ErrorCode
+	case *kmsg.ConsumerGroupDescribeResponse:
+		for _, g := range resp.Groups {
+			if g.ErrorCode != 0 {
+				return g.ErrorCode
+			}
+		}
 	case *kmsg.DeleteGroupsResponse:
 		for _, g := range resp.Groups {
 			if g.ErrorCode != 0 {
@@ -237,5 +258,16 @@ func groupsErrorCode(resp kmsg.Response) int16 {
 	}
 	return 0
 }
+
+func (noGroups) ConsumerProtocol() bool { return false }
+func (noGroups) ConsumerHeartbeat(context.Context, group.ConsumerHeartbeat) (group.ConsumerHeartbeatResult, error) {
+	return group.ConsumerHeartbeatResult{}, errNoGroups
+}
+
+func (noGroups) DescribeConsumerGroup(context.Context, string) (group.ConsumerGroupDescription, error) {
+	return group.ConsumerGroupDescription{}, errNoGroups
+}
+
+func (noGroups) CheckFetchMember(context.Context, string, string, int32) error { return errNoGroups }
 
 var _ Groups = noGroups{}

@@ -39,10 +39,17 @@ func TestApiVersions(t *testing.T) {
 	}
 }
 
+// checkAdvertised checks an ApiVersions table of a server without a group
+// coordinator: every API but the consumer-group (KIP-848) ones.
 func checkAdvertised(t *testing.T, keys []kmsg.ApiVersionsResponseApiKey) {
 	t.Helper()
-	if len(keys) != len(apis) {
-		t.Fatalf("%d keys advertised, want %d", len(keys), len(apis))
+	if len(keys) != len(apis)-2 {
+		t.Fatalf("%d keys advertised, want %d", len(keys), len(apis)-2)
+	}
+	for _, k := range keys {
+		if k.ApiKey == keyConsumerGroupHeartbeat || k.ApiKey == keyConsumerGroupDescribe {
+			t.Fatalf("%s advertised without consumer groups", kmsg.NameForKey(k.ApiKey))
+		}
 	}
 	for _, k := range keys {
 		a := lookupAPI(k.ApiKey)
@@ -115,7 +122,7 @@ func TestApiVersionsNamesBroker(t *testing.T) {
 		req := kmsg.NewPtrApiVersionsRequest()
 		req.Version, req.ClusterID, req.NodeID = 5, tc.cluster, tc.node
 		req.ClientSoftwareName, req.ClientSoftwareVersion = "kafka-test", "1.0"
-		if resp := c.do(req).(*kmsg.ApiVersionsResponse); resp.ErrorCode != tc.want || len(resp.ApiKeys) != len(apis) {
+		if resp := c.do(req).(*kmsg.ApiVersionsResponse); resp.ErrorCode != tc.want || len(resp.ApiKeys) != len(advertisedClassic) {
 			t.Errorf("%s: error %d, want %d (%d keys)", tc.name, resp.ErrorCode, tc.want, len(resp.ApiKeys))
 		}
 	}
@@ -133,14 +140,14 @@ func TestApiVersionsResponseHeaderV0(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(buf) < 7 || binary.BigEndian.Uint16(buf[4:]) != 0 || int(buf[6])-1 != len(apis) {
-		t.Fatalf("response does not start with corr, error 0, compact array of %d: % x", len(apis), buf[:min(len(buf), 16)])
+	if len(buf) < 7 || binary.BigEndian.Uint16(buf[4:]) != 0 || int(buf[6])-1 != len(advertisedClassic) {
+		t.Fatalf("response does not start with corr, error 0, compact array of %d: % x", len(advertisedClassic), buf[:min(len(buf), 16)])
 	}
 }
 
 func TestUnknownKeyClosesConnection(t *testing.T) {
 	ts := startServer(t, Config{}, nil)
-	for _, key := range []int16{24, 68, 999, -1} { // AddPartitionsToTxn (a malformed body), ConsumerGroupHeartbeat (not served)
+	for _, key := range []int16{24, 68, 72, 999, -1} { // AddPartitionsToTxn and ConsumerGroupHeartbeat (malformed bodies), PushTelemetry (not served)
 		c := ts.dial(t)
 		frame := kbin.AppendInt16(nil, key)
 		frame = kbin.AppendInt16(frame, 0)

@@ -565,7 +565,8 @@ func TestTransactionVersionFeature(t *testing.T) {
 				}
 				continue
 			}
-			if len(r.SupportedFeatures) != 1 || r.SupportedFeatures[0].Name != "transaction.version" || r.SupportedFeatures[0].MaxVersion != 2 {
+			if len(r.SupportedFeatures) != 2 || r.SupportedFeatures[1].Name != "transaction.version" || r.SupportedFeatures[1].MaxVersion != 2 ||
+				r.SupportedFeatures[0].Name != "group.version" || r.SupportedFeatures[0].MaxVersion != 1 {
 				t.Fatalf("%s: supported %+v", tc.name, r.SupportedFeatures)
 			}
 			switch {

@@ -1,9 +1,5 @@
 package raftsm
 
-import (
-	"slices"
-)
-
 // ConsumerGroup is what a KIP-848 consumer group (ConsumerGroupHeartbeat)
 // stores beyond the GroupRecord fields it shares with classic groups; a
 // group record is a consumer group's exactly when its Consumer is set
@@ -39,6 +35,9 @@ type ConsumerMember struct {
 type TopicIDPartitions struct {
 	TopicID    [16]byte
 	Partitions []int32
+	// Epochs (Assigned and Revoking only) holds for each partition the
+	// member epoch it was assigned at (KIP-1251).
+	Epochs []int32
 }
 
 // consumerSection marks the trailing consumer-group section of a group
@@ -65,19 +64,28 @@ func encodeConsumerGroup(e *enc, r *GroupRecord) {
 			e.str(t)
 		}
 		e.str(m.SubscribedTopicRegex)
-		for _, set := range [][]TopicIDPartitions{m.Assigned, m.Revoking, m.Target} {
-			encodeTopicIDPartitions(e, set)
-		}
+		encodeTopicIDPartitions(e, m.Assigned, true)
+		encodeTopicIDPartitions(e, m.Revoking, true)
+		encodeTopicIDPartitions(e, m.Target, false)
 	}
 }
 
-func encodeTopicIDPartitions(e *enc, set []TopicIDPartitions) {
+// encodeTopicIDPartitions writes a set of partitions, with each one's
+// epoch when withEpochs (a missing epoch is written as -1).
+func encodeTopicIDPartitions(e *enc, set []TopicIDPartitions, withEpochs bool) {
 	e.uvarint(uint64(len(set)))
 	for _, t := range set {
 		e.b = append(e.b, t.TopicID[:]...)
 		e.uvarint(uint64(len(t.Partitions)))
-		for _, p := range t.Partitions {
+		for i, p := range t.Partitions {
 			e.i32(p)
+			if withEpochs {
+				epoch := int32(-1)
+				if i < len(t.Epochs) {
+					epoch = t.Epochs[i]
+				}
+				e.i32(epoch)
+			}
 		}
 	}
 }
@@ -102,14 +110,14 @@ func decodeConsumerGroup(d *dec, r *GroupRecord) {
 			m.SubscribedTopicNames = append(m.SubscribedTopicNames, d.str())
 		}
 		m.SubscribedTopicRegex = d.str()
-		m.Assigned = decodeTopicIDPartitions(d)
-		m.Revoking = decodeTopicIDPartitions(d)
-		m.Target = decodeTopicIDPartitions(d)
+		m.Assigned = decodeTopicIDPartitions(d, true)
+		m.Revoking = decodeTopicIDPartitions(d, true)
+		m.Target = decodeTopicIDPartitions(d, false)
 		r.Members[i].Consumer = m
 	}
 }
 
-func decodeTopicIDPartitions(d *dec) []TopicIDPartitions {
+func decodeTopicIDPartitions(d *dec, withEpochs bool) []TopicIDPartitions {
 	n := d.uvarint()
 	if d.err == nil && n > uint64(len(d.b))/17 {
 		d.err = errShortCommand
@@ -128,24 +136,11 @@ func decodeTopicIDPartitions(d *dec) []TopicIDPartitions {
 		}
 		for j := uint64(0); j < k && d.err == nil; j++ {
 			t.Partitions = append(t.Partitions, d.i32())
+			if withEpochs {
+				t.Epochs = append(t.Epochs, d.i32())
+			}
 		}
 		out = append(out, t)
-	}
-	return out
-}
-
-// Clone returns a deep copy of m.
-func (m *ConsumerMember) Clone() *ConsumerMember {
-	c := *m
-	c.SubscribedTopicNames = slices.Clone(m.SubscribedTopicNames)
-	c.Assigned, c.Revoking, c.Target = cloneTopicIDPartitions(m.Assigned), cloneTopicIDPartitions(m.Revoking), cloneTopicIDPartitions(m.Target)
-	return &c
-}
-
-func cloneTopicIDPartitions(set []TopicIDPartitions) []TopicIDPartitions {
-	out := slices.Clone(set)
-	for i := range out {
-		out[i].Partitions = slices.Clone(out[i].Partitions)
 	}
 	return out
 }

@@ -324,8 +324,8 @@ func consumerGroupRec(g string, epoch int32) *GroupRecord {
 				Consumer: &ConsumerMember{
 					Epoch: epoch, PreviousEpoch: epoch - 1, State: 1, RackID: "r1", ServerAssignor: "range",
 					SubscribedTopicNames: []string{"x", "y"},
-					Assigned:             []TopicIDPartitions{{TopicID: t1, Partitions: []int32{0, 2}}},
-					Revoking:             []TopicIDPartitions{{TopicID: t2, Partitions: []int32{1}}},
+					Assigned:             []TopicIDPartitions{{TopicID: t1, Partitions: []int32{0, 2}, Epochs: []int32{3, 4}}},
+					Revoking:             []TopicIDPartitions{{TopicID: t2, Partitions: []int32{1}, Epochs: []int32{2}}},
 					Target:               []TopicIDPartitions{{TopicID: t1, Partitions: []int32{0, 2}}},
 				},
 			},

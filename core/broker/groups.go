@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	sm "github.com/lni/dragonboat/v4/statemachine"
@@ -44,9 +45,13 @@ func (b *Broker) startGroups(ctx context.Context, meter metric.Meter) error {
 	}
 	b.dr.coords = sms
 	b.groups = group.NewService(b.nh, sms, group.Config{
-		NodeID:                b.cfg.NodeID,
-		InitialRebalanceDelay: time.Duration(b.cfg.Kafka.GroupInitialRebalanceDelayMs) * time.Millisecond,
-		OffsetsRetention:      time.Duration(b.cfg.Kafka.OffsetsRetentionMinutes) * time.Minute,
+		NodeID:                    b.cfg.NodeID,
+		InitialRebalanceDelay:     time.Duration(b.cfg.Kafka.GroupInitialRebalanceDelayMs) * time.Millisecond,
+		OffsetsRetention:          time.Duration(b.cfg.Kafka.OffsetsRetentionMinutes) * time.Minute,
+		ConsumerSessionTimeout:    b.cfg.Kafka.GroupConsumerSessionTimeout,
+		ConsumerHeartbeatInterval: b.cfg.Kafka.GroupConsumerHeartbeatInterval,
+		Topics:                    b.groupTopics,
+		ConsumerGroups:            b.consumerGroups,
 	}, b.log)
 	b.groups.Start()
 	// The transaction coordinator shares the shards (core/txn).
@@ -70,6 +75,28 @@ func (b *Broker) startGroups(ctx context.Context, meter metric.Meter) error {
 		return fmt.Errorf("coordinator shards did not load their transactions within %s: %w", startTimeout, err)
 	}
 	return nil
+}
+
+// groupTopics lists the topics consumer groups subscribe to.
+func (b *Broker) groupTopics() []group.TopicMeta {
+	if b.cluster == nil {
+		return nil
+	}
+	ts := b.cluster.Topics()
+	out := make([]group.TopicMeta, len(ts))
+	for i, t := range ts {
+		out[i] = group.TopicMeta{Name: t.Name, ID: t.ID, Partitions: int32(len(t.Partitions))}
+	}
+	return out
+}
+
+// consumerGroups reports whether KIP-848 consumer groups are served:
+// kafka.group-rebalance-protocols lists "consumer" and every broker runs a
+// release that stores them (raftsm.LevelConsumerGroups), so no replica of
+// a coordinator shard refuses their records.
+func (b *Broker) consumerGroups() bool {
+	return slices.Contains(b.cfg.Kafka.GroupRebalanceProtocols, "consumer") &&
+		b.cluster != nil && b.cluster.RequireLevel(raftsm.LevelConsumerGroups, "consumer groups") == nil
 }
 
 // producerIDs allocates producer IDs through the cluster service, which

@@ -14,8 +14,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-go/chronik/core/broker/brokertest"
+	"github.com/chronik-go/chronik/core/config"
 )
 
 // ledger records which member consumed which record.
@@ -141,7 +143,13 @@ type memberStarter func(t *testing.T, addr, group, topic, name string, l *ledger
 // leaves (rebalance), b consumes to the end. With commits after
 // processing, no record may be lost or consumed twice.
 func runRebalance(t *testing.T, start memberStarter) {
-	b := brokertest.Start(t, brokertest.Config(t))
+	runRebalanceOn(t, brokertest.Config(t), start, nil)
+}
+
+// runRebalanceOn is runRebalance on a broker with the given config;
+// whileBoth, if set, runs while both members consume.
+func runRebalanceOn(t *testing.T, cfg config.Config, start memberStarter, whileBoth func(addr, group string)) {
+	b := brokertest.Start(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	const topic, grp, partitions = "rebalance", "rebalance-group", 4
@@ -163,6 +171,9 @@ func runRebalance(t *testing.T, start memberStarter) {
 	})
 	if n := len(l.byPartition("b")); n == 0 || n == partitions {
 		t.Fatalf("after the join rebalance b consumed from %d partitions, want some but not all", n)
+	}
+	if whileBoth != nil {
+		whileBoth(b.KafkaAddr(), grp)
 	}
 
 	stopA()
@@ -205,12 +216,25 @@ func runRebalance(t *testing.T, start memberStarter) {
 // poll is committed synchronously before rebalances are allowed again, so
 // a partition is never revoked with processed but uncommitted records.
 func startKgoMember(t *testing.T, addr, group, topic, name string, l *ledger) func() {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(name),
+	return kgoMember()(t, addr, group, topic, name, l)
+}
+
+// kgoMember is startKgoMember with more client options.
+func kgoMember(opts ...kgo.Opt) memberStarter {
+	return func(t *testing.T, addr, group, topic, name string, l *ledger) func() {
+		return startKgoMemberWith(t, addr, group, topic, name, l, opts...)
+	}
+}
+
+func startKgoMemberWith(t *testing.T, addr, group, topic, name string, l *ledger, opts ...kgo.Opt) func() {
+	cl, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(addr), kgo.ClientID(name),
 		kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(), kgo.BlockRebalanceOnPoll(),
-		kgo.HeartbeatInterval(100*time.Millisecond))
+		kgo.HeartbeatInterval(100 * time.Millisecond),
+	}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,6 +284,56 @@ func commitKgo(t *testing.T, cl *kgo.Client, recs []*kgo.Record) {
 
 func TestRebalanceKgoCooperativeSticky(t *testing.T) {
 	runRebalance(t, startKgoMember)
+}
+
+// TestRebalanceKgoConsumerProtocol runs the same scenario on a KIP-848
+// consumer group: franz-go's ServerSideBalancer, the broker assigning with
+// its uniform assignor and members heartbeating every 200 ms.
+func TestRebalanceKgoConsumerProtocol(t *testing.T) {
+	cfg := brokertest.Config(t)
+	cfg.Kafka.GroupConsumerHeartbeatInterval = 200 * time.Millisecond
+	runRebalanceOn(t, cfg, kgoMember(kgo.ServerSideBalancer()), func(addr, group string) {
+		// The group is a consumer group, its two members on the consumer
+		// protocol, sharing the four partitions.
+		cl := newClient(t, addr)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		req := kmsg.NewPtrConsumerGroupDescribeRequest()
+		req.Groups = []string{group}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := resp.Groups[0]
+		if g.ErrorCode != 0 || len(g.Members) != 2 || g.AssignorName != "uniform" || g.Epoch < 2 {
+			t.Fatalf("ConsumerGroupDescribe: %+v", g)
+		}
+		n := 0
+		for _, m := range g.Members {
+			if m.MemberType != 1 || len(m.SubscribedTopics) != 1 {
+				t.Fatalf("member %+v", m)
+			}
+			for _, tp := range m.TargetAssignment.TopicPartitions {
+				n += len(tp.Partitions)
+			}
+		}
+		if n != 4 {
+			t.Fatalf("targets cover %d partitions, want 4: %+v", n, g.Members)
+		}
+		listed, err := kadm.NewClient(cl).ListGroups(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lg, ok := listed[group]; !ok || lg.ProtocolType != "consumer" {
+			t.Fatalf("listed %+v", listed)
+		}
+		lreq := kmsg.NewPtrListGroupsRequest()
+		lreq.TypesFilter = []string{"consumer"}
+		lresp, err := lreq.RequestWith(ctx, cl)
+		if err != nil || len(lresp.Groups) != 1 || lresp.Groups[0].GroupType != "consumer" {
+			t.Fatalf("ListGroups of type consumer: %+v %v", lresp, err)
+		}
+	})
 }
 
 // saramaHandler records and marks each message and commits synchronously

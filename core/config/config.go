@@ -145,6 +145,17 @@ type KafkaConfig struct {
 	// GroupInitialRebalanceDelayMs is how long the first rebalance of an
 	// empty group waits for more members: group.initial.rebalance.delay.ms.
 	GroupInitialRebalanceDelayMs int32 `toml:"group-initial-rebalance-delay-ms"`
+	// GroupRebalanceProtocols are the group protocols served: "classic"
+	// (JoinGroup/SyncGroup) always, "consumer" (KIP-848,
+	// ConsumerGroupHeartbeat) when listed: Kafka's
+	// group.coordinator.rebalance.protocols.
+	GroupRebalanceProtocols []string `toml:"group-rebalance-protocols"`
+	// GroupConsumerSessionTimeout is how long a KIP-848 consumer group's
+	// member stays without a heartbeat: group.consumer.session.timeout.ms.
+	GroupConsumerSessionTimeout time.Duration `toml:"group-consumer-session-timeout"`
+	// GroupConsumerHeartbeatInterval is how often KIP-848 members are told
+	// to heartbeat: group.consumer.heartbeat.interval.ms.
+	GroupConsumerHeartbeatInterval time.Duration `toml:"group-consumer-heartbeat-interval"`
 	// LogRetentionCheckInterval is how often each partition leader applies
 	// retention.ms and retention.bytes to a topic without remote storage:
 	// Kafka's log.retention.check.interval.ms. (Topics with
@@ -417,6 +428,9 @@ func Default() Config {
 
 			OffsetsRetentionMinutes:          7 * 24 * 60,
 			GroupInitialRebalanceDelayMs:     3000,
+			GroupRebalanceProtocols:          []string{"classic", "consumer"},
+			GroupConsumerSessionTimeout:      45 * time.Second,
+			GroupConsumerHeartbeatInterval:   5 * time.Second,
 			LogRetentionCheckInterval:        5 * time.Minute,
 			LogCleanerEnable:                 true,
 			LogCleanerBackoff:                15 * time.Second,

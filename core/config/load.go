@@ -239,6 +239,8 @@ type fileKafka struct {
 	TransactionalIDExpiration duration `toml:"transactional-id-expiration"`
 	ConnectionsMaxReauth      duration `toml:"connections-max-reauth"`
 	ConnectionsMaxIdle        duration `toml:"connections-max-idle"`
+	GroupConsumerSession      duration `toml:"group-consumer-session-timeout"`
+	GroupConsumerHeartbeat    duration `toml:"group-consumer-heartbeat-interval"`
 }
 
 type fileRaft struct {
@@ -258,6 +260,8 @@ type fileTier struct {
 var durationKeys = []string{
 	"shutdown-timeout",
 	"kafka.log-retention-check-interval", "kafka.log-cleaner-backoff", "kafka.connections-max-reauth", "kafka.connections-max-idle",
+	"kafka.transaction-max-timeout", "kafka.transactional-id-expiration",
+	"kafka.group-consumer-session-timeout", "kafka.group-consumer-heartbeat-interval",
 	"raft.rtt",
 	"tier.check-interval", "tier.sweep-interval", "tier.orphan-grace", "tier.upload-timeout",
 	"backup.interval",
@@ -295,6 +299,8 @@ func decodeTOML(name string, data []byte, cfg *Config) error {
 			TransactionalIDExpiration: duration{cfg.Kafka.TransactionalIDExpiration},
 			ConnectionsMaxReauth:      duration{cfg.Kafka.ConnectionsMaxReauth},
 			ConnectionsMaxIdle:        duration{cfg.Kafka.ConnectionsMaxIdle},
+			GroupConsumerSession:      duration{cfg.Kafka.GroupConsumerSessionTimeout},
+			GroupConsumerHeartbeat:    duration{cfg.Kafka.GroupConsumerHeartbeatInterval},
 		},
 		Raft: fileRaft{RaftConfig: cfg.Raft, RTT: duration{cfg.Raft.RTT}},
 		Tier: fileTier{
@@ -319,6 +325,8 @@ func decodeTOML(name string, data []byte, cfg *Config) error {
 	cfg.Kafka.TransactionalIDExpiration = fc.Kafka.TransactionalIDExpiration.Duration
 	cfg.Kafka.ConnectionsMaxReauth = fc.Kafka.ConnectionsMaxReauth.Duration
 	cfg.Kafka.ConnectionsMaxIdle = fc.Kafka.ConnectionsMaxIdle.Duration
+	cfg.Kafka.GroupConsumerSessionTimeout = fc.Kafka.GroupConsumerSession.Duration
+	cfg.Kafka.GroupConsumerHeartbeatInterval = fc.Kafka.GroupConsumerHeartbeat.Duration
 	cfg.Raft = fc.Raft.RaftConfig
 	cfg.Raft.RTT = fc.Raft.RTT.Duration
 	cfg.Tier = fc.Tier.TierConfig

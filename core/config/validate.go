@@ -206,6 +206,26 @@ func (c Config) Validate() error {
 	if k.GroupInitialRebalanceDelayMs < 0 {
 		bad("kafka.group-initial-rebalance-delay-ms is %d; it must be >= 0 (0 rebalances as soon as the first member joins)", k.GroupInitialRebalanceDelayMs)
 	}
+	classic := false
+	for _, p := range k.GroupRebalanceProtocols {
+		switch p {
+		case "classic":
+			classic = true
+		case "consumer":
+		default:
+			bad("kafka.group-rebalance-protocols lists %q; it may list \"classic\" and \"consumer\" (KIP-848)", p)
+		}
+	}
+	if !classic {
+		bad("kafka.group-rebalance-protocols is %q; it must list \"classic\" (and \"consumer\" to serve KIP-848 consumer groups)", k.GroupRebalanceProtocols)
+	}
+	if k.GroupConsumerSessionTimeout < time.Second || k.GroupConsumerSessionTimeout > time.Hour {
+		bad("kafka.group-consumer-session-timeout is %v; it must be between 1s and 1h, such as \"45s\" (Kafka's group.consumer.session.timeout.ms)", k.GroupConsumerSessionTimeout)
+	}
+	if k.GroupConsumerHeartbeatInterval < 100*time.Millisecond || k.GroupConsumerHeartbeatInterval >= k.GroupConsumerSessionTimeout {
+		bad("kafka.group-consumer-heartbeat-interval is %v; it must be at least 100ms and below kafka.group-consumer-session-timeout (%v), such as \"5s\" (Kafka's group.consumer.heartbeat.interval.ms)",
+			k.GroupConsumerHeartbeatInterval, k.GroupConsumerSessionTimeout)
+	}
 	if c.Storage.MinFreeBytes < 0 {
 		bad("storage.min-free-bytes is %d; it must be >= 0 (0 turns the free-space guard off), e.g. 1073741824 for 1 GiB", c.Storage.MinFreeBytes)
 	}

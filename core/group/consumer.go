@@ -106,6 +106,12 @@ type consumerMember struct {
 	revokeEpoch int32       // the epoch revokeTimer was started at
 }
 
+// ConsumerProtocol reports whether consumer groups are served
+// (Config.ConsumerGroups).
+func (s *Service) ConsumerProtocol() bool {
+	return s.cfg.ConsumerGroups == nil || s.cfg.ConsumerGroups()
+}
+
 // ConsumerHeartbeat handles a ConsumerGroupHeartbeat.
 func (s *Service) ConsumerHeartbeat(ctx context.Context, req ConsumerHeartbeat) (ConsumerHeartbeatResult, error) {
 	if err := validateConsumerHeartbeat(&req); err != nil {
@@ -307,7 +313,7 @@ func (g *group) joinConsumerLocked(req ConsumerHeartbeat) (*consumerMember, erro
 		if old := cg.byInstance(m.instanceID); old != nil {
 			m.names, m.regex, m.serverAssignor, m.rackID = old.names, old.regex, old.serverAssignor, old.rackID
 			m.target = old.target
-			m.cur = assign.Current{Assigned: old.cur.Assigned, Revoking: assign.Partitions{}}
+			m.cur = assign.Current{Assigned: old.cur.Assigned, Revoking: assign.Partitions{}, Since: old.cur.Since}
 			g.removeConsumerMemberLocked(old)
 			g.holdLocked(m)
 		}
@@ -623,7 +629,7 @@ func (g *group) consumerLeaveLocked(req ConsumerHeartbeat) (ConsumerHeartbeatRes
 		m.leaving = true
 		m.stopRevokeTimer()
 		prev := m.cur
-		m.cur = assign.Current{Epoch: -2, PreviousEpoch: prev.Epoch, State: assign.Stable, Assigned: prev.Assigned, Revoking: assign.Partitions{}}
+		m.cur = assign.Current{Epoch: -2, PreviousEpoch: prev.Epoch, State: assign.Stable, Assigned: prev.Assigned, Revoking: assign.Partitions{}, Since: prev.Since}
 		g.releaseLocked(m, prev)
 		return res, g.storeConsumerLocked(), nil
 	}
@@ -650,8 +656,8 @@ func (g *group) storeConsumerLocked() <-chan error {
 				Epoch: m.cur.Epoch, PreviousEpoch: m.cur.PreviousEpoch, State: uint8(m.cur.State),
 				RackID: m.rackID, ServerAssignor: m.serverAssignor,
 				SubscribedTopicNames: m.names, SubscribedTopicRegex: m.regex,
-				Assigned: toRecordPartitions(m.cur.Assigned), Revoking: toRecordPartitions(m.cur.Revoking),
-				Target: toRecordPartitions(m.target),
+				Assigned: toRecordPartitions(m.cur.Assigned, m.cur.Since), Revoking: toRecordPartitions(m.cur.Revoking, m.cur.Since),
+				Target: toRecordPartitions(m.target, nil),
 			},
 		})
 	}
@@ -669,19 +675,39 @@ func (g *group) sortedConsumerMembersLocked() []*consumerMember {
 	return ms
 }
 
-func toRecordPartitions(p assign.Partitions) []raftsm.TopicIDPartitions {
+// toRecordPartitions converts a set for the group record, with each
+// partition's assignment epoch when since is given.
+func toRecordPartitions(p assign.Partitions, since map[assign.TopicPartition]int32) []raftsm.TopicIDPartitions {
 	out := make([]raftsm.TopicIDPartitions, 0, len(p))
 	for _, t := range p.Topics() {
-		out = append(out, raftsm.TopicIDPartitions{TopicID: t, Partitions: slices.Clone(p[t])})
+		r := raftsm.TopicIDPartitions{TopicID: t, Partitions: slices.Clone(p[t])}
+		if since != nil {
+			for _, part := range r.Partitions {
+				e, ok := since[assign.TopicPartition{Topic: t, Partition: part}]
+				if !ok {
+					e = -1
+				}
+				r.Epochs = append(r.Epochs, e)
+			}
+		}
+		out = append(out, r)
 	}
 	return out
 }
 
-func fromRecordPartitions(set []raftsm.TopicIDPartitions) assign.Partitions {
+// fromRecordPartitions converts a set from the group record, adding each
+// partition's assignment epoch (when known) to since.
+func fromRecordPartitions(set []raftsm.TopicIDPartitions, since map[assign.TopicPartition]int32) assign.Partitions {
 	p := assign.Partitions{}
 	for _, t := range set {
-		if len(t.Partitions) > 0 {
-			p[t.TopicID] = slices.Clone(t.Partitions)
+		for i, part := range t.Partitions {
+			if part < 0 {
+				continue
+			}
+			p[t.TopicID] = append(p[t.TopicID], part)
+			if since != nil && i < len(t.Epochs) && t.Epochs[i] >= 0 {
+				since[assign.TopicPartition{Topic: t.TopicID, Partition: part}] = t.Epochs[i]
+			}
 		}
 	}
 	return assign.Normalize(p)
@@ -699,15 +725,17 @@ func (g *group) loadConsumerLocked(rec *raftsm.GroupRecord) {
 		if c == nil {
 			continue
 		}
+		since := map[assign.TopicPartition]int32{}
 		m := &consumerMember{
 			id: mr.MemberID, instanceID: mr.InstanceID, rackID: c.RackID, clientID: mr.ClientID, clientHost: mr.ClientHost,
 			rebalanceTimeout: time.Duration(mr.RebalanceTimeoutMs) * time.Millisecond,
 			names:            slices.Clone(c.SubscribedTopicNames), regex: c.SubscribedTopicRegex, serverAssignor: c.ServerAssignor,
 			cur: assign.Current{
 				Epoch: c.Epoch, PreviousEpoch: c.PreviousEpoch, State: assign.State(c.State),
-				Assigned: fromRecordPartitions(c.Assigned), Revoking: fromRecordPartitions(c.Revoking),
+				Assigned: fromRecordPartitions(c.Assigned, since), Revoking: fromRecordPartitions(c.Revoking, since),
+				Since: since,
 			},
-			target:  fromRecordPartitions(c.Target),
+			target:  fromRecordPartitions(c.Target, nil),
 			leaving: c.Epoch == -2,
 		}
 		cg.members[m.id] = m
@@ -726,20 +754,50 @@ func (g *group) loadConsumerLocked(rec *raftsm.GroupRecord) {
 
 // validateConsumerCommitLocked checks a commit (or an offset fetch) from a
 // consumer group's member at an epoch: the member must exist and be at that
-// epoch (mismatch is the given error: STALE_MEMBER_EPOCH for OffsetCommit,
-// ILLEGAL_GENERATION for TxnOffsetCommit); oldVersion refuses commits
-// below OffsetCommit v9, whose generation is not a member epoch.
-func (g *group) validateConsumerCommitLocked(memberID string, epoch int32, oldVersion bool, mismatch error) error {
+// epoch, or (KIP-1251, commits only: tps set) at an older one at which it
+// already held every partition committed, so that a commit racing the
+// heartbeat that moved the member on still counts. A mismatch is the given
+// error: STALE_MEMBER_EPOCH for OffsetCommit, ILLEGAL_GENERATION for
+// TxnOffsetCommit. oldVersion refuses commits below OffsetCommit v9,
+// whose generation is not a member epoch.
+func (g *group) validateConsumerCommitLocked(memberID string, epoch int32, oldVersion bool, mismatch error, tps []TopicPartition) error {
 	m := g.mu.consumer.members[memberID]
 	switch {
 	case m == nil:
 		return fmt.Errorf("%w: member %s is not a member of group %s", ErrUnknownMember, memberID, g.id)
 	case oldVersion:
 		return fmt.Errorf("%w: OffsetCommit version 9 or above must be used by members using the consumer group protocol", ErrUnsupportedVersion)
-	case epoch != m.cur.Epoch:
-		return fmt.Errorf("%w: member %s is at epoch %d, not %d", mismatch, memberID, m.cur.Epoch, epoch)
+	case epoch == m.cur.Epoch:
+		return nil
+	case epoch < m.cur.Epoch && len(tps) > 0 && g.heldSinceLocked(m, epoch, tps):
+		return nil
 	}
-	return nil
+	return fmt.Errorf("%w: member %s is at epoch %d, not %d", mismatch, memberID, m.cur.Epoch, epoch)
+}
+
+// commitPartitions lists the partitions of a commit.
+func commitPartitions(offs []CommitOffset) []TopicPartition {
+	tps := make([]TopicPartition, len(offs))
+	for i, o := range offs {
+		tps[i] = o.TopicPartition
+	}
+	return tps
+}
+
+// heldSinceLocked reports whether a member has held every one of tps since
+// epoch or earlier.
+func (g *group) heldSinceLocked(m *consumerMember, epoch int32, tps []TopicPartition) bool {
+	ids := map[string]assign.TopicID{}
+	for _, t := range g.s.topics() {
+		ids[t.Name] = t.ID
+	}
+	for _, tp := range tps {
+		id, ok := ids[tp.Topic]
+		if !ok || !m.cur.Held(id, tp.Partition, epoch) {
+			return false
+		}
+	}
+	return true
 }
 
 // CheckFetchMember validates the member OffsetFetch v9+ names (a member
@@ -760,7 +818,7 @@ func (s *Service) CheckFetchMember(_ context.Context, groupID, memberID string, 
 	case g.mu.unloaded:
 		return ErrNotCoordinator
 	case g.mu.consumer != nil:
-		return g.validateConsumerCommitLocked(memberID, epoch, false, ErrStaleMemberEpoch)
+		return g.validateConsumerCommitLocked(memberID, epoch, false, ErrStaleMemberEpoch, nil)
 	case g.mu.members[memberID] == nil:
 		return fmt.Errorf("%w: member %s is not a member of group %s", ErrUnknownMember, memberID, g.id)
 	case epoch != g.mu.generation:

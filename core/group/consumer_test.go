@@ -103,6 +103,25 @@ func TestConsumerGroupHandOff(t *testing.T) {
 	if b.MemberEpoch != 2 || b.Assignment.Len() != 2 || b.Assignment.Intersects(kept) {
 		t.Fatalf("B after A revoked: %+v (A kept %v)", b, kept)
 	}
+	// KIP-1251: A's commit at epoch 1, racing the heartbeat that moved it
+	// to 2, is A's for the partitions it has held since epoch 1, not for
+	// B's.
+	commitAt := func(member string, epoch int32, p int32) error {
+		return s.CommitOffsets(tctx(t), CommitRequest{
+			Group: "g", MemberID: member, Generation: epoch, Version: 9,
+			Offsets: []CommitOffset{{TopicPartition: TopicPartition{"a", p}, Offset: 1, LeaderEpoch: -1}},
+		})[0]
+	}
+	keptP, bP := kept[topicA.ID][0], b.Assignment[topicA.ID][0]
+	if err := commitAt("A", 1, keptP); err != nil {
+		t.Fatalf("A's commit at its previous epoch for a partition it kept: %v", err)
+	}
+	if err := commitAt("A", 1, bP); !errors.Is(err, ErrStaleMemberEpoch) {
+		t.Fatalf("A's commit at its previous epoch for B's partition: %v", err)
+	}
+	if err := commitAt("B", 1, bP); !errors.Is(err, ErrStaleMemberEpoch) {
+		t.Fatalf("B's commit at an epoch before it got the partition: %v", err)
+	}
 	// A keepalive (nothing sent) that changes nothing carries no assignment.
 	if r := mustBeat(t, s, beat("g", "B", 2, nil)); r.Assignment != nil {
 		t.Fatalf("keepalive answered with an assignment: %+v", r)
@@ -213,8 +232,10 @@ func TestConsumerGroupOffsets(t *testing.T) {
 // consumer group becomes classic again.
 func TestConsumerGroupClassicInterplay(t *testing.T) {
 	s, _ := consumerService(t, nil)
-	errs := s.CommitOffsets(tctx(t), CommitRequest{Group: "simple", Generation: -1, Version: 9,
-		Offsets: []CommitOffset{{TopicPartition: TopicPartition{"a", 0}, Offset: 3, LeaderEpoch: -1}}})
+	errs := s.CommitOffsets(tctx(t), CommitRequest{
+		Group: "simple", Generation: -1, Version: 9,
+		Offsets: []CommitOffset{{TopicPartition: TopicPartition{"a", 0}, Offset: 3, LeaderEpoch: -1}},
+	})
 	if errs[0] != nil {
 		t.Fatal(errs[0])
 	}
@@ -392,6 +413,13 @@ func TestConsumerGroupReload(t *testing.T) {
 	})
 	if r.MemberEpoch != 2 || !r.Assignment.Equal(ra.Assignment) {
 		t.Fatalf("A after reload: %+v (before %+v)", r, ra)
+	}
+	// The assignment epochs came back too (KIP-1251).
+	if err := s.CommitOffsets(tctx(t), CommitRequest{
+		Group: "g", MemberID: "A", Generation: 1, Version: 9,
+		Offsets: []CommitOffset{{TopicPartition: TopicPartition{"a", r.Assignment[topicA.ID][0]}, Offset: 1, LeaderEpoch: -1}},
+	})[0]; err != nil {
+		t.Fatalf("commit at the previous epoch after reload: %v", err)
 	}
 	rb := mustBeat(t, s, beat("g", "B", 2, assign.Partitions{}))
 	if rb.Assignment.Len() != 2 || rb.Assignment.Intersects(r.Assignment) {

@@ -1038,7 +1038,7 @@ func (g *group) validateCommitLocked(req CommitRequest) error {
 	case req.Generation < 0 && req.MemberID == "" && g.mu.state == Empty:
 		return nil // a simple consumer storing offsets
 	case g.mu.consumer != nil:
-		return g.validateConsumerCommitLocked(req.MemberID, req.Generation, req.Version < 9, ErrStaleMemberEpoch)
+		return g.validateConsumerCommitLocked(req.MemberID, req.Generation, req.Version < 9, ErrStaleMemberEpoch, commitPartitions(req.Offsets))
 	}
 	if err := g.checkInstanceLocked(req.MemberID, req.InstanceID); err != nil {
 		return err

@@ -65,7 +65,7 @@ func (g *group) validateTxnCommitLocked(req TxnCommitRequest) error {
 	case req.Generation < 0 && req.MemberID == "" && req.InstanceID == "":
 		return nil
 	case g.mu.consumer != nil:
-		return g.validateConsumerCommitLocked(req.MemberID, req.Generation, false, ErrIllegalGeneration)
+		return g.validateConsumerCommitLocked(req.MemberID, req.Generation, false, ErrIllegalGeneration, commitPartitions(req.Offsets))
 	}
 	if err := g.checkInstanceLocked(req.MemberID, req.InstanceID); err != nil {
 		return err

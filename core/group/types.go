@@ -85,6 +85,9 @@ type Config struct {
 	// Topics lists the cluster's topics, which consumer groups subscribe
 	// to by name or regular expression; nil lists none.
 	Topics func() []TopicMeta
+	// ConsumerGroups reports whether consumer groups are served (the
+	// Kafka APIs check it); nil serves them.
+	ConsumerGroups func() bool
 }
 
 func (c *Config) setDefaults() {

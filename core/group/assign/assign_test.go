@@ -231,6 +231,11 @@ func TestReconcileHandOff(t *testing.T) {
 	if b.State != Stable || !b.Assigned.Equal(targetB) {
 		t.Fatalf("b after release: %+v", b)
 	}
+	// Assignment epochs (KIP-1251): a's partition 0 since before epoch 2,
+	// b's partition 1 since epoch 2.
+	if !a.Held(t1, 0, 1) || a.Held(t1, 1, 2) || !b.Held(t1, 1, 2) || b.Held(t1, 1, 1) {
+		t.Fatalf("assignment epochs: a %+v, b %+v", a.Since, b.Since)
+	}
 	// Stable at the target's epoch: nothing to do.
 	if b2 := Reconcile(b, 2, targetB, nil, heldBy(a)); b2.State != Stable || b2.Epoch != 2 {
 		t.Fatalf("stable b: %+v", b2)

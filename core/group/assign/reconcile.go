@@ -40,6 +40,33 @@ type Current struct {
 	// Revoking are the partitions it must give up; no other member gets
 	// them until it has.
 	Revoking Partitions
+	// Since holds, for every partition of Assigned and Revoking, the member
+	// epoch it was assigned at (KIP-1251): a commit at an older epoch than
+	// the member's is still the member's for partitions it has held since
+	// then.
+	Since map[TopicPartition]int32
+}
+
+// TopicPartition names one partition of a topic.
+type TopicPartition struct {
+	Topic     TopicID
+	Partition int32
+}
+
+// Held reports whether the member holds a partition (assigned or being
+// revoked) since epoch or earlier: a commit it made at epoch is its own.
+func (c Current) Held(t TopicID, p int32, epoch int32) bool {
+	since, ok := c.Since[TopicPartition{t, p}]
+	return ok && since <= epoch && (c.Assigned.Has(t, p) || c.Revoking.Has(t, p))
+}
+
+// since is when the member got a partition it holds; the epoch it is at
+// when nothing says (a record written before Since was kept).
+func (c Current) since(t TopicID, p int32) int32 {
+	if e, ok := c.Since[TopicPartition{t, p}]; ok {
+		return e
+	}
+	return c.Epoch
 }
 
 // Reconcile moves m towards target, the group's target for it at
@@ -57,11 +84,13 @@ func Reconcile(m Current, targetEpoch int32, target, owned Partitions, taken fun
 		return m
 	}
 	keep, revoke, add := Partitions{}, Partitions{}, Partitions{}
+	since := map[TopicPartition]int32{}
 	unreleased := false
 	held := func(t TopicID, p int32) bool { return m.Assigned.Has(t, p) || m.Revoking.Has(t, p) }
 	for _, set := range []Partitions{m.Assigned, m.Revoking} {
 		for t, ps := range set {
 			for _, p := range ps {
+				since[TopicPartition{t, p}] = m.since(t, p)
 				if target.Has(t, p) {
 					keep.add(t, p)
 				} else {
@@ -82,14 +111,20 @@ func Reconcile(m Current, targetEpoch int32, target, owned Partitions, taken fun
 		}
 	}
 	if len(revoke) > 0 && (owned == nil || owned.Intersects(revoke)) {
-		return Current{Epoch: m.Epoch, PreviousEpoch: m.PreviousEpoch, State: UnrevokedPartitions, Assigned: keep, Revoking: revoke}
+		return Current{Epoch: m.Epoch, PreviousEpoch: m.PreviousEpoch, State: UnrevokedPartitions, Assigned: keep, Revoking: revoke, Since: since}
+	}
+	for t, ps := range revoke {
+		for _, p := range ps {
+			delete(since, TopicPartition{t, p})
+		}
 	}
 	for t, ps := range add {
 		for _, p := range ps {
 			keep.add(t, p)
+			since[TopicPartition{t, p}] = targetEpoch
 		}
 	}
-	next := Current{Epoch: targetEpoch, PreviousEpoch: m.PreviousEpoch, State: Stable, Assigned: keep, Revoking: Partitions{}}
+	next := Current{Epoch: targetEpoch, PreviousEpoch: m.PreviousEpoch, State: Stable, Assigned: keep, Revoking: Partitions{}, Since: since}
 	if targetEpoch != m.Epoch {
 		next.PreviousEpoch = m.Epoch
 	}
