@@ -456,6 +456,35 @@ func TestMetaChangesWaitForUpgradedBrokers(t *testing.T) {
 	if code := txnProduce(ctx, t, pseed, "tx", lv, pid, epoch, 0); code != 0 {
 		t.Fatalf("transactional produce, not verified while broker 9 lacks the guard: %v", kerr.ErrorForCode(code))
 	}
+	// Nor KIP-848 consumer groups, even on a release with KIP-890 part 2:
+	// ApiVersions leaves their APIs out and a heartbeat is refused.
+	if err := c.RegisterBroker(ctx, cluster.BrokerRecord{ID: 9, Kafka: "127.0.0.9:9092", Raft: "127.0.0.9:9095", Level: raftsm.LevelTxnV2}); err != nil {
+		t.Fatal(err)
+	}
+	// A new connection each time: a client keeps the ApiVersions its
+	// connection got, and kgo does not send an API the broker left out.
+	consumerGroups := func() (listed bool, err error) {
+		t.Helper()
+		fresh := newClient(t, b.KafkaAddr(), kgo.RequestRetries(0)).SeedBrokers()[0]
+		resp, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, fresh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range resp.ApiKeys {
+			listed = listed || k.ApiKey == int16(kmsg.ConsumerGroupHeartbeat)
+		}
+		hb := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		hb.Group, hb.MemberID, hb.RebalanceTimeoutMillis, hb.SubscribedTopicNames = "cg", "m", 30000, []string{"lv"}
+		hb.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		r, err := hb.RequestWith(ctx, fresh)
+		if err == nil {
+			err = kerr.ErrorForCode(r.ErrorCode)
+		}
+		return listed, err
+	}
+	if listed, err := consumerGroups(); listed || err == nil {
+		t.Fatalf("consumer groups with broker 9 on a release without them: listed %v, heartbeat %v", listed, err)
+	}
 	// Broker 9 restarts with this release and registers its level.
 	if err := c.RegisterBroker(ctx, cluster.BrokerRecord{ID: 9, Kafka: "127.0.0.9:9092", Raft: "127.0.0.9:9095", Level: raftsm.CommandLevel}); err != nil {
 		t.Fatal(err)
@@ -477,6 +506,9 @@ func TestMetaChangesWaitForUpgradedBrokers(t *testing.T) {
 	}
 	if code, e := endV5(); code != 0 || e != epoch+1 {
 		t.Fatalf("EndTxn v5 abort with nothing open, every broker upgraded: %v, epoch %d, want %d", kerr.ErrorForCode(code), e, epoch+1)
+	}
+	if listed, err := consumerGroups(); !listed || err != nil {
+		t.Fatalf("consumer groups once every broker is upgraded: listed %v, heartbeat %v", listed, err)
 	}
 	// kafka-features.sh downgrade, then upgrade, for the whole cluster.
 	if code, msg := setTV(0, 2); code != 0 || finalizedTV() != 0 {
