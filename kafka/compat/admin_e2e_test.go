@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -189,6 +190,24 @@ func (a *admin) requireGroupAPIs(t *testing.T) {
 }
 
 // checkCommitted checks that group's committed offsets for topic are want.
+// checkConsumerGroup checks with ConsumerGroupDescribe that group is a
+// KIP-848 consumer group, empty now that its member left, whose epoch
+// rose at least with the join and the leave.
+func (a *admin) checkConsumerGroup(t *testing.T, group string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	defer cancel()
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = []string{group}
+	resp, err := req.RequestWith(ctx, a.cl)
+	if err != nil {
+		t.Fatalf("ConsumerGroupDescribe %s: %v", group, err)
+	}
+	if g := resp.Groups[0]; g.ErrorCode != 0 || g.State != "Empty" || g.Epoch < 2 || len(g.Members) != 0 {
+		t.Fatalf("ConsumerGroupDescribe %s: %+v (%v)", group, g, kerr.ErrorForCode(g.ErrorCode))
+	}
+}
+
 func (a *admin) checkCommitted(t *testing.T, group, topic string, want map[int32]int64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)

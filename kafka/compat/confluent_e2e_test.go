@@ -204,11 +204,25 @@ func (d confluentDriver) read(ctx context.Context, topic string, end map[int32]i
 const consumeCommitEveryRdk = 1000
 
 func (d confluentDriver) consume(ctx context.Context, topic, group string, n int) ([]rec, error) {
-	c, err := kafka.NewConsumer(d.configMap(kafka.ConfigMap{
+	return d.consumeWith(ctx, topic, group, n, nil)
+}
+
+// consumeKIP848 is consume in a KIP-848 consumer group
+// (group.protocol=consumer).
+func (d confluentDriver) consumeKIP848(ctx context.Context, topic, group string, n int) ([]rec, error) {
+	return d.consumeWith(ctx, topic, group, n, kafka.ConfigMap{"group.protocol": "consumer"})
+}
+
+func (d confluentDriver) consumeWith(ctx context.Context, topic, group string, n int, extra kafka.ConfigMap) ([]rec, error) {
+	cm := kafka.ConfigMap{
 		"group.id":           group,
 		"auto.offset.reset":  "earliest",
 		"enable.auto.commit": false,
-	}))
+	}
+	for k, v := range extra {
+		cm[k] = v
+	}
+	c, err := kafka.NewConsumer(d.configMap(cm))
 	if err != nil {
 		return nil, err
 	}

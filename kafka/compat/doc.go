@@ -4,7 +4,9 @@
 // versions, segmentio/kafka-go, confluent-kafka-go, kcat, KafkaJS,
 // @platformatic/kafka and @confluentinc/kafka-javascript — through topic
 // creation, idempotent and compressed produce, and a consumer group that
-// commits and resumes. The broker runs with ACLs on and everything no ACL
+// commits and resumes; the clients that speak KIP-848's consumer group
+// protocol (franz-go, both librdkafka clients, @platformatic/kafka) also
+// read everything in such a group and commit. The broker runs with ACLs on and everything no ACL
 // names allowed, and each client must also see a produce to a topic an ACL
 // denies fail with an authorization error (denied_e2e_test.go). Each client
 // also writes keys and tombstones to a compacted topic and, once the

@@ -120,12 +120,21 @@ func (d kgoDriver) read(ctx context.Context, topic string, end map[int32]int64, 
 // consume commits after every poll with CommitRecords (autocommit off) and
 // leaves the group on Close.
 func (d kgoDriver) consume(ctx context.Context, topic, group string, n int) ([]rec, error) {
-	cl, err := d.client(
+	return d.consumeWith(ctx, topic, group, n)
+}
+
+// consumeKIP848 is consume in a KIP-848 consumer group (ServerSideBalancer).
+func (d kgoDriver) consumeKIP848(ctx context.Context, topic, group string, n int) ([]rec, error) {
+	return d.consumeWith(ctx, topic, group, n, kgo.ServerSideBalancer())
+}
+
+func (d kgoDriver) consumeWith(ctx context.Context, topic, group string, n int, opts ...kgo.Opt) ([]rec, error) {
+	cl, err := d.client(append([]kgo.Opt{
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
-	)
+	}, opts...)...)
 	if err != nil {
 		return nil, err
 	}

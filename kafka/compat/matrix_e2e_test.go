@@ -63,6 +63,13 @@ type driver interface {
 	readCommitted(ctx context.Context, topic string, end map[int32]int64, n int) ([]rec, error)
 }
 
+// kip848Driver is a driver whose client also joins KIP-848 consumer groups
+// (the consumer group protocol, ConsumerGroupHeartbeat).
+type kip848Driver interface {
+	// consumeKIP848 is consume in such a group.
+	consumeKIP848(ctx context.Context, topic, group string, n int) ([]rec, error)
+}
+
 // clientConf is what a driver is built from.
 type clientConf struct {
 	addr       string // bootstrap broker
@@ -138,7 +145,7 @@ type result struct {
 	version string
 	apis    map[int16]string // API key → versions sent
 
-	create, produce, idempotent, codecs, fetch, group, resume, denied, compacted, keyless, txn string
+	create, produce, idempotent, codecs, fetch, group, resume, kip848, denied, compacted, keyless, txn string
 
 	deniedErr  string // the client's error in the denied step
 	keylessErr string // the client's error in the keyless step
@@ -146,7 +153,7 @@ type result struct {
 
 func newResult(r row) *result {
 	res := &result{row: r, version: "?", apis: make(map[int16]string)}
-	for _, c := range []*string{&res.create, &res.produce, &res.idempotent, &res.codecs, &res.fetch, &res.group, &res.resume, &res.denied, &res.compacted, &res.keyless, &res.txn} {
+	for _, c := range []*string{&res.create, &res.produce, &res.idempotent, &res.codecs, &res.fetch, &res.group, &res.resume, &res.kip848, &res.denied, &res.compacted, &res.keyless, &res.txn} {
 		*c = "not run"
 	}
 	return res
@@ -358,6 +365,38 @@ func runRow(t *testing.T, b *broker, adm *admin, r row, res *result) {
 		adm.checkCommitted(t, group, topic, end2)
 		return "yes"
 	})
+
+	// A KIP-848 consumer group of its own reads both phases and commits
+	// their end.
+	step(t, "group-kip848", &res.kip848, func(t *testing.T) string {
+		kd, ok := d.(kip848Driver)
+		if !ok {
+			return "–"
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+		defer cancel()
+		group848 := group + "-kip848"
+		got, err := kd.consumeKIP848(ctx, topic, group848, 2*perPhase)
+		if errors.Is(err, errUnsupported) {
+			return "–"
+		}
+		if err != nil {
+			t.Fatalf("consume in KIP-848 group %s: %v", group848, err)
+		}
+		var first, second []rec
+		for _, g := range got {
+			if i, ok := recIndex(g.Value); ok && i < perPhase {
+				first = append(first, g)
+			} else {
+				second = append(second, g)
+			}
+		}
+		checkRecs(t, "KIP-848 group, phase 1", first, r, 0, zeroOffsets(), end1)
+		checkRecs(t, "KIP-848 group, phase 2", second, r, perPhase, end1, end2)
+		adm.checkCommitted(t, group848, topic, end2)
+		adm.checkConsumerGroup(t, group848)
+		return "yes"
+	})
 }
 
 func zeroOffsets() map[int32]int64 {
@@ -513,7 +552,7 @@ var docKeys = []int16{
 	int16(kmsg.Produce), int16(kmsg.ListOffsets), int16(kmsg.Fetch), int16(kmsg.FindCoordinator),
 	int16(kmsg.JoinGroup), int16(kmsg.SyncGroup), int16(kmsg.OffsetFetch), int16(kmsg.OffsetCommit),
 	int16(kmsg.LeaveGroup), int16(kmsg.AddPartitionsToTxn), int16(kmsg.AddOffsetsToTxn), int16(kmsg.EndTxn),
-	int16(kmsg.TxnOffsetCommit),
+	int16(kmsg.TxnOffsetCommit), int16(kmsg.ConsumerGroupHeartbeat),
 }
 
 func renderDoc(results []*result) string {
@@ -530,7 +569,11 @@ them in a consumer group that committed and left, then — with 10,000 more reco
 codec — a second run of the same group resumed from the committed offsets. Every step checks each record
 exactly once, in offset order per partition, with its key and headers; the log is read back with franz-go
 to check the batches' codec and producer IDs; the group's committed offsets are checked with kadm after
-each run.
+each run. For the column "KIP-848 consumer group", clients that speak Kafka 4.0's consumer group protocol
+(franz-go with ` + "`ServerSideBalancer`" + `, librdkafka with ` + "`group.protocol=consumer`" + `; "–" for the others) then read
+both phases in a group of their own on that protocol — the broker assigns the partitions — committed
+and left; the test checked every record as above, the committed offsets, and with ConsumerGroupDescribe
+that the group is a consumer group, now empty, whose epoch rose with the join and the leave.
 
 The broker runs with ACLs on (` + "`kafka.authorizer = \"acl\"`" + ` and ` + "`kafka.allow-everyone-if-no-acl-found = true`" + `)
 and no authentication, so every client is ` + "`User:ANONYMOUS`" + `: the steps above use topics and groups no
@@ -545,12 +588,12 @@ the deadline — with nothing written. The errors are listed below the API versi
 
 ` + txnProse() + `
 
-| client | version | create topic | produce | idempotent | codecs | fetch (no group) | consumer group | commit & resume | produce denied by an ACL | compacted read | keyless produce refused | transactions | notes |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+| client | version | create topic | produce | idempotent | codecs | fetch (no group) | consumer group | commit & resume | KIP-848 consumer group | produce denied by an ACL | compacted read | keyless produce refused | transactions | notes |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 `)
 	for _, r := range results {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			r.row.name, r.version, r.create, r.produce, r.idempotent, r.codecs, r.fetch, r.group, r.resume, r.denied, r.compacted, r.keyless, r.txn, r.row.notes)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.row.name, r.version, r.create, r.produce, r.idempotent, r.codecs, r.fetch, r.group, r.resume, r.kip848, r.denied, r.compacted, r.keyless, r.txn, r.row.notes)
 	}
 	b.WriteString(`
 ## API versions negotiated

@@ -159,6 +159,18 @@ func (d nodeDriver) consume(ctx context.Context, topic, group string, n int) ([]
 	return out.Records, err
 }
 
+// consumeKIP848 is consume in a KIP-848 consumer group, for the clients
+// that have one (@confluentinc/kafka-javascript, @platformatic/kafka).
+func (d nodeDriver) consumeKIP848(ctx context.Context, topic, group string, n int) ([]rec, error) {
+	if d.script == "kafkajs" {
+		return nil, errUnsupported // KafkaJS has only the classic protocol
+	}
+	out, err := d.run(ctx, "consume-kip848", map[string]string{
+		"COMPAT_TOPIC": topic, "COMPAT_GROUP": group, "COMPAT_COUNT": fmt.Sprint(n),
+	})
+	return out.Records, err
+}
+
 func (d nodeDriver) transact(ctx context.Context, topic, txnID, group string, rounds []txnRound) (bool, error) {
 	js, err := json.Marshal(rounds)
 	if err != nil {

@@ -74,12 +74,16 @@ await main({
   // default, read_committed, set all the same), committing nothing.
   'read-committed': async () => consume({ readUncommitted: false, autoCommit: false }),
 
-  consume: async () => consume({ autoCommit: true })
+  consume: async () => consume({ autoCommit: true }),
+
+  // consume-kip848: consume in a KIP-848 consumer group (librdkafka's
+  // group.protocol=consumer: the broker assigns).
+  'consume-kip848': async () => consume({ autoCommit: true }, { 'group.protocol': 'consumer' })
 })
 
 // consume reads COMPAT_COUNT records in group COMPAT_GROUP from the beginning.
-async function consume (opts) {
-  const consumer = kafka.consumer({ kafkaJS: { groupId: env.group, fromBeginning: true, ...opts } })
+async function consume (opts, rdkafka = {}) {
+  const consumer = kafka.consumer({ kafkaJS: { groupId: env.group, fromBeginning: true, ...opts }, ...rdkafka })
   await consumer.connect()
   try {
     await consumer.subscribe({ topics: [env.topic] })

@@ -71,14 +71,19 @@ await main({
   // set all the same), committing nothing.
   'read-committed': async () => consume(FetchIsolationLevels.READ_COMMITTED, false),
 
-  consume: async () => consume(undefined, true)
+  consume: async () => consume(undefined, true),
+
+  // consume-kip848: consume in a KIP-848 consumer group (groupProtocol
+  // 'consumer': the broker assigns).
+  'consume-kip848': async () => consume(undefined, true, { groupProtocol: 'consumer' })
 })
 
 // consume reads COMPAT_COUNT records in group COMPAT_GROUP from its
 // committed offsets (earliest without), committing them or not.
-async function consume (isolationLevel, commitRead) {
+async function consume (isolationLevel, commitRead, groupOptions = {}) {
   const consumer = new Consumer({
     ...base,
+    ...groupOptions,
     groupId: env.group,
     deserializers: stringDeserializers,
     ...(isolationLevel === undefined ? {} : { isolationLevel })
