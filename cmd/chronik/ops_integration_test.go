@@ -275,6 +275,74 @@ func TestTopicAlterCommand(t *testing.T) {
 // TestGroupCommands: a real kgo consumer group commits, then list,
 // describe (lag), reset-offsets (refused while active, dry run, execute,
 // every target) and delete.
+// TestConsumerGroupCommands: `chronik group list|describe|reset-offsets|delete`
+// on a KIP-848 consumer group (franz-go's ServerSideBalancer).
+func TestConsumerGroupCommands(t *testing.T) {
+	cli := newOpsCLI(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cli.ok("topic", "create", "payments", "--partitions", "2")
+	cli.produce(ctx, "payments", 0, 4)
+	cli.produce(ctx, "payments", 1, 4)
+	consumer := cli.client(
+		kgo.ConsumerGroup("ledger"), kgo.ConsumeTopics("payments"), kgo.ClientID("ledger-app"), kgo.ServerSideBalancer(),
+		kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond),
+	)
+	var got []*kgo.Record
+	pollCtx, pollCancel := context.WithTimeout(ctx, time.Minute)
+	for len(got) < 8 {
+		fs := consumer.PollFetches(pollCtx)
+		if err := pollCtx.Err(); err != nil {
+			pollCancel()
+			t.Fatalf("consumer got %d of 8 records before the deadline; fetch errors: %v", len(got), fs.Errors())
+		}
+		got = append(got, fs.Records()...)
+	}
+	pollCancel()
+	if err := consumer.CommitRecords(ctx, got...); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	cli.produce(ctx, "payments", 1, 2) // lag 2 on partition 1
+
+	list := opsJSON[opsctl.GroupList](cli, "group", "list")
+	if len(list.Groups) != 1 || list.Groups[0].Type != "consumer" || list.Groups[0].State != "Stable" ||
+		list.Groups[0].MemberCount != 1 || list.Groups[0].Protocol != "uniform" {
+		t.Fatalf("group list: %+v", list.Groups)
+	}
+	d := opsJSON[opsctl.GroupDescription](cli, "group", "describe", "ledger")
+	if d.Type != "consumer" || d.State != "Stable" || d.Epoch < 1 || d.AssignmentEpoch != d.Epoch || len(d.Members) != 1 {
+		t.Fatalf("describe: %+v", d)
+	}
+	m := d.Members[0]
+	if m.ClientID != "ledger-app" || m.MemberEpoch == nil || *m.MemberEpoch != d.Epoch ||
+		len(m.Assigned) != 1 || len(m.Assigned[0].Partitions) != 2 || fmt.Sprint(m.Target) != fmt.Sprint(m.Assigned) {
+		t.Fatalf("member: %+v", m)
+	}
+	if len(d.Offsets) != 2 || d.TotalLag != 2 || *d.Offsets[1].CommittedOffset != 4 || *d.Offsets[1].EndOffset != 6 || d.Offsets[1].MemberID != m.MemberID {
+		t.Fatalf("offsets: %+v (total lag %d)", d.Offsets, d.TotalLag)
+	}
+	if out := cli.ok("group", "describe", "ledger"); !strings.Contains(out, "TYPE              consumer") || !strings.Contains(out, "payments:0,1") {
+		t.Fatalf("describe table:\n%s", out)
+	}
+	cli.fails(`group "ledger" has 1 active member (state Stable)`, "group", "reset-offsets", "ledger", "--topic", "payments", "--to-earliest", "--execute")
+	cli.fails(`group "ledger" still has active members`, "group", "delete", "ledger")
+
+	consumer.Close() // leaves the group
+	opsWaitUntil(t, 30*time.Second, "the group to become Empty", func() bool {
+		out, _, code := cli.exec("", "group", "describe", "ledger", "--format", "json")
+		var g opsctl.GroupDescription
+		return code == 0 && json.Unmarshal([]byte(out), &g) == nil && g.State == "Empty"
+	})
+	if plan := opsJSON[opsctl.ResetPlan](cli, "group", "reset-offsets", "ledger", "--topic", "payments", "--to-earliest", "--execute"); !plan.Executed {
+		t.Fatalf("reset of the empty consumer group: %+v", plan)
+	}
+	if d := opsJSON[opsctl.GroupDescription](cli, "group", "describe", "ledger"); *d.Offsets[0].CommittedOffset != 0 || *d.Offsets[1].CommittedOffset != 0 {
+		t.Fatalf("after reset: %+v", d.Offsets)
+	}
+	cli.ok("group", "delete", "ledger")
+	cli.fails(`group "ledger" does not exist`, "group", "describe", "ledger")
+}
+
 func TestGroupCommands(t *testing.T) {
 	cli := newOpsCLI(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -313,7 +381,7 @@ func TestGroupCommands(t *testing.T) {
 		list.Groups[0].MemberCount != 1 || list.Groups[0].ProtocolType != "consumer" || list.Groups[0].Protocol == "" {
 		t.Fatalf("group list: %+v", list.Groups)
 	}
-	if out := cli.ok("group", "list"); !strings.Contains(out, "billing  Stable  consumer/") {
+	if out := cli.ok("group", "list"); !strings.Contains(out, "billing  classic  Stable  consumer/") {
 		t.Fatalf("group list table:\n%s", out)
 	}
 

@@ -130,7 +130,7 @@ func (c *Client) withTimeout(ctx context.Context) (context.Context, context.Canc
 func (c *Client) require(op string, keys ...int16) error {
 	var missing []string
 	for _, k := range keys {
-		if _, ok := c.served[k]; !ok {
+		if !c.serves(k) {
 			missing = append(missing, fmt.Sprintf("%s (Kafka API key %d)", kmsg.NameForKey(k), k))
 		}
 	}
@@ -140,6 +140,12 @@ func (c *Client) require(op string, keys ...int16) error {
 	return failf(ErrUnsupported, nil,
 		"cannot %s: the broker at %s does not serve %s yet — upgrade the cluster to a Chronik release that has it",
 		op, strings.Join(c.brokers, ","), strings.Join(missing, ", "))
+}
+
+// serves reports whether the broker serves an API key.
+func (c *Client) serves(key int16) bool {
+	_, ok := c.served[key]
+	return ok
 }
 
 // explain turns a request failure that is not about a topic or group (the
@@ -187,4 +193,5 @@ const (
 	keyCreatePartitions        = 37
 	keyDeleteGroups            = 42
 	keyIncrementalAlterConfigs = 44
+	keyConsumerGroupDescribe   = 69
 )

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
@@ -14,7 +15,10 @@ import (
 
 // GroupSummary is one row of `group list`.
 type GroupSummary struct {
-	Name         string `json:"name"`
+	Name string `json:"name"`
+	// Type is "classic" (JoinGroup/SyncGroup) or "consumer" (KIP-848: the
+	// broker assigns).
+	Type         string `json:"type"`
 	State        string `json:"state"`
 	ProtocolType string `json:"protocol_type"`
 	Protocol     string `json:"protocol"` // the assignor, e.g. cooperative-sticky; empty while rebalancing or empty
@@ -43,12 +47,39 @@ func (c *Client) ListGroups(ctx context.Context) (*GroupList, error) {
 	if len(listed) == 0 {
 		return out, nil
 	}
-	described, err := c.adm.DescribeGroups(ctx, listed.Groups()...)
+	var classic, consumer []string
+	for _, l := range listed {
+		if l.GroupType == consumerGroupType {
+			consumer = append(consumer, l.Group)
+		} else {
+			classic = append(classic, l.Group)
+		}
+	}
+	described, err := c.adm.DescribeGroups(ctx, classic...)
 	if err != nil && !isShardErr(err) {
 		return nil, c.explain(err)
 	}
+	var next kadm.DescribedConsumerGroups
+	if len(consumer) > 0 {
+		if next, err = c.adm.DescribeConsumerGroups(ctx, consumer...); err != nil && !isShardErr(err) {
+			return nil, c.explain(err)
+		}
+	}
 	for _, l := range listed.Sorted() {
-		s := GroupSummary{Name: l.Group, State: l.State, ProtocolType: l.ProtocolType, Coordinator: l.Coordinator}
+		s := GroupSummary{Name: l.Group, Type: cmp.Or(l.GroupType, classicGroupType), State: l.State, ProtocolType: l.ProtocolType, Coordinator: l.Coordinator}
+		if s.Type == consumerGroupType {
+			d, ok := next[l.Group]
+			switch {
+			case !ok:
+				s.Error = "not described"
+			case d.Err != nil:
+				s.Error = d.Err.Error()
+			default:
+				s.State, s.Protocol, s.MemberCount = d.State, d.AssignorName, len(d.Members)
+			}
+			out.Groups = append(out.Groups, s)
+			continue
+		}
 		d, ok := described[l.Group]
 		switch {
 		case !ok:
@@ -63,15 +94,21 @@ func (c *Client) ListGroups(ctx context.Context) (*GroupList, error) {
 	return out, nil
 }
 
+// Group types as ListGroups v5 names them.
+const (
+	classicGroupType  = "classic"
+	consumerGroupType = "consumer"
+)
+
 // WriteTable implements Report.
 func (r *GroupList) WriteTable(w io.Writer) error {
-	t := newTable(w, "GROUP", "STATE", "PROTOCOL", "MEMBERS")
+	t := newTable(w, "GROUP", "TYPE", "STATE", "PROTOCOL", "MEMBERS")
 	for _, g := range r.Groups {
 		name := g.Name
 		if g.Error != "" {
 			name += " (error: " + g.Error + ")"
 		}
-		t.row(name, g.State, protocol(g.ProtocolType, g.Protocol), itoa(g.MemberCount))
+		t.row(name, g.Type, g.State, protocol(g.ProtocolType, g.Protocol), itoa(g.MemberCount))
 	}
 	return t.flush()
 }
@@ -100,6 +137,10 @@ type GroupMember struct {
 	ClientID   string            `json:"client_id"`
 	ClientHost string            `json:"client_host"`
 	Assigned   []TopicPartitions `json:"assigned"` // by topic
+	// MemberEpoch and Target are set in consumer (KIP-848) groups: the
+	// member's epoch and the partitions it is moving to.
+	MemberEpoch *int32            `json:"member_epoch,omitempty"`
+	Target      []TopicPartitions `json:"target,omitempty"`
 }
 
 // GroupOffset is one partition in `group describe`: the committed offset
@@ -120,11 +161,16 @@ type GroupOffset struct {
 // GroupDescription is the result of `group describe`.
 type GroupDescription struct {
 	Name         string        `json:"name"`
+	Type         string        `json:"type"` // "classic" or "consumer" (KIP-848)
 	State        string        `json:"state"`
 	ProtocolType string        `json:"protocol_type"`
 	Protocol     string        `json:"protocol"`
 	Coordinator  int32         `json:"coordinator"`
-	Members      []GroupMember `json:"members"` // by member ID (static members first)
+	// Epoch and AssignmentEpoch are a consumer group's group epoch and the
+	// epoch of its target assignment; 0 for classic groups.
+	Epoch           int32         `json:"epoch,omitempty"`
+	AssignmentEpoch int32         `json:"assignment_epoch,omitempty"`
+	Members         []GroupMember `json:"members"` // by member ID (static members first)
 	Offsets      []GroupOffset `json:"offsets"` // by topic, then partition
 	TotalLag     int64         `json:"total_lag"`
 }
@@ -148,6 +194,10 @@ func (c *Client) DescribeGroup(ctx context.Context, name string) (*GroupDescript
 	if !ok {
 		return nil, c.fail(kerr.GroupIDNotFound, "", subject{"group", name})
 	}
+	if errors.Is(l.DescribeErr, kerr.GroupIDNotFound) && c.serves(keyConsumerGroupDescribe) {
+		// DescribeGroups says so for a consumer (KIP-848) group too.
+		return c.describeConsumerGroup(ctx, name)
+	}
 	if err := l.Error(); err != nil {
 		return nil, c.fail(err, "", subject{"group", name})
 	}
@@ -156,6 +206,7 @@ func (c *Client) DescribeGroup(ctx context.Context, name string) (*GroupDescript
 	}
 	out := &GroupDescription{
 		Name:         l.Group,
+		Type:         classicGroupType,
 		State:        l.State,
 		ProtocolType: l.ProtocolType,
 		Protocol:     l.Protocol,
@@ -210,8 +261,13 @@ func (r *GroupDescription) WriteTable(w io.Writer) error {
 		func(w io.Writer) error {
 			t := newTable(w)
 			t.row("GROUP", r.Name)
+			t.row("TYPE", r.Type)
 			t.row("STATE", r.State)
 			t.row("PROTOCOL", protocol(r.ProtocolType, r.Protocol))
+			if r.Type == consumerGroupType {
+				t.row("EPOCH", itoa(r.Epoch))
+				t.row("ASSIGNMENT-EPOCH", itoa(r.AssignmentEpoch))
+			}
 			t.row("COORDINATOR", itoa(r.Coordinator))
 			t.row("MEMBERS", itoa(len(r.Members)))
 			t.row("TOTAL-LAG", itoa(r.TotalLag))
@@ -221,17 +277,21 @@ func (r *GroupDescription) WriteTable(w io.Writer) error {
 			if len(r.Members) == 0 {
 				return nil // the MEMBERS 0 line says it
 			}
-			t := newTable(w, "MEMBER-ID", "INSTANCE-ID", "CLIENT-ID", "HOST", "ASSIGNED")
+			header := []string{"MEMBER-ID", "INSTANCE-ID", "CLIENT-ID", "HOST", "ASSIGNED"}
+			if r.Type == consumerGroupType {
+				header = append(header, "EPOCH", "TARGET")
+			}
+			t := newTable(w, header...)
 			for _, m := range r.Members {
-				var assigned []string
-				for _, tp := range m.Assigned {
-					assigned = append(assigned, tp.Topic+":"+joinInts(tp.Partitions))
-				}
 				instance := ""
 				if m.InstanceID != nil {
 					instance = *m.InstanceID
 				}
-				t.row(m.MemberID, instance, m.ClientID, m.ClientHost, strings.Join(assigned, " "))
+				row := []string{m.MemberID, instance, m.ClientID, m.ClientHost, topicPartitions(m.Assigned)}
+				if r.Type == consumerGroupType {
+					row = append(row, optInt(m.MemberEpoch), topicPartitions(m.Target))
+				}
+				t.row(row...)
 			}
 			return t.flush()
 		},
@@ -252,6 +312,15 @@ func (r *GroupDescription) WriteTable(w io.Writer) error {
 			return t.flush()
 		},
 	)
+}
+
+// topicPartitions shows partitions as "topic:0,1 other:2".
+func topicPartitions(tps []TopicPartitions) string {
+	var out []string
+	for _, tp := range tps {
+		out = append(out, tp.Topic+":"+joinInts(tp.Partitions))
+	}
+	return strings.Join(out, " ")
 }
 
 // DeletedGroup is the result of `group delete`.
@@ -291,6 +360,125 @@ func (r *DeletedGroup) WriteTable(w io.Writer) error {
 	return t.flush()
 }
 
+// describeConsumerGroup is DescribeGroup for a consumer (KIP-848) group:
+// ConsumerGroupDescribe for its members, then its committed offsets and
+// the lag of every partition it committed or a member is assigned.
+func (c *Client) describeConsumerGroup(ctx context.Context, name string) (*GroupDescription, error) {
+	g := subject{"group", name}
+	ds, err := c.adm.DescribeConsumerGroups(ctx, name)
+	if err != nil && !isShardErr(err) {
+		return nil, c.explain(err)
+	}
+	d, ok := ds[name]
+	switch {
+	case !ok:
+		return nil, c.fail(kerr.GroupIDNotFound, "", g)
+	case d.Err != nil:
+		return nil, c.fail(d.Err, "", g)
+	}
+	out := &GroupDescription{
+		Name: name, Type: consumerGroupType, State: d.State, ProtocolType: consumerGroupType, Protocol: d.AssignorName,
+		Coordinator: d.Coordinator.NodeID, Epoch: d.Epoch, AssignmentEpoch: d.AssignmentEpoch,
+		Members: []GroupMember{}, Offsets: []GroupOffset{},
+	}
+	owner := map[string]map[int32]*kadm.ConsumerGroupMember{}
+	for i := range d.Members {
+		m := &d.Members[i]
+		epoch := m.MemberEpoch
+		gm := GroupMember{
+			MemberID: m.MemberID, InstanceID: m.InstanceID, ClientID: m.ClientID, ClientHost: m.ClientHost,
+			Assigned: topicsSet(m.Assignment), Target: topicsSet(m.TargetAssignment), MemberEpoch: &epoch,
+		}
+		for _, tp := range gm.Assigned {
+			if owner[tp.Topic] == nil {
+				owner[tp.Topic] = map[int32]*kadm.ConsumerGroupMember{}
+			}
+			for _, p := range tp.Partitions {
+				owner[tp.Topic][p] = m
+			}
+		}
+		out.Members = append(out.Members, gm)
+	}
+	committed, err := c.adm.FetchOffsets(ctx, name)
+	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
+		return nil, c.fail(err, "", g)
+	}
+	topics := map[string]bool{}
+	committed.Each(func(o kadm.OffsetResponse) { topics[o.Topic] = true })
+	for t := range owner {
+		topics[t] = true
+	}
+	if len(topics) == 0 {
+		return out, nil
+	}
+	names := slices.Sorted(maps.Keys(topics))
+	ends, err := c.adm.ListEndOffsets(ctx, names...)
+	if err != nil && !isShardErr(err) {
+		return nil, c.explain(err)
+	}
+	starts, err := c.adm.ListStartOffsets(ctx, names...)
+	if err != nil && !isShardErr(err) {
+		return nil, c.explain(err)
+	}
+	seen := map[string]map[int32]bool{}
+	add := func(topic string, p int32) {
+		if seen[topic] == nil {
+			seen[topic] = map[int32]bool{}
+		}
+		if seen[topic][p] {
+			return
+		}
+		seen[topic][p] = true
+		o := GroupOffset{Topic: topic, Partition: p}
+		commit, hasCommit := committed.Lookup(topic, p)
+		if hasCommit && commit.Err == nil && commit.At >= 0 {
+			o.CommittedOffset = ptr(commit.At)
+		}
+		end, okEnd := ends.Lookup(topic, p)
+		switch {
+		case !okEnd:
+			o.Error = "end offset not listed"
+		case end.Err != nil:
+			o.Error = end.Err.Error()
+		default:
+			o.EndOffset = ptr(end.Offset)
+			from := int64(-1)
+			if o.CommittedOffset != nil {
+				from = *o.CommittedOffset
+			} else if st, ok := starts.Lookup(topic, p); ok && st.Err == nil {
+				from = st.Offset
+			}
+			if from >= 0 {
+				o.Lag = ptr(max(end.Offset-from, 0))
+				out.TotalLag += *o.Lag
+			}
+		}
+		if m := owner[topic][p]; m != nil {
+			o.MemberID, o.ClientID = m.MemberID, m.ClientID
+		}
+		out.Offsets = append(out.Offsets, o)
+	}
+	committed.Each(func(o kadm.OffsetResponse) { add(o.Topic, o.Partition) })
+	for t, ps := range owner {
+		for p := range ps {
+			add(t, p)
+		}
+	}
+	slices.SortFunc(out.Offsets, func(a, b GroupOffset) int {
+		return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
+	return out, nil
+}
+
+// topicsSet is a kadm.TopicsSet as sorted TopicPartitions.
+func topicsSet(ts kadm.TopicsSet) []TopicPartitions {
+	out := []TopicPartitions{}
+	for _, t := range ts.Sorted() {
+		out = append(out, TopicPartitions{Topic: t.Topic, Partitions: nonNil(slices.Sorted(slices.Values(t.Partitions)))})
+	}
+	return out
+}
+
 // describeOne describes one group. A group that does not exist is not an
 // error here: it comes back in state Dead (or empty) without members.
 func (c *Client) describeOne(ctx context.Context, name string) (kadm.DescribedGroup, error) {
@@ -300,6 +488,20 @@ func (c *Client) describeOne(ctx context.Context, name string) (kadm.DescribedGr
 	}
 	d, ok := ds[name]
 	if !ok || errors.Is(d.Err, kerr.GroupIDNotFound) {
+		// Not a classic group: it may be a consumer (KIP-848) one.
+		if c.serves(keyConsumerGroupDescribe) {
+			cs, err := c.adm.DescribeConsumerGroups(ctx, name)
+			if err != nil && !isShardErr(err) {
+				return kadm.DescribedGroup{}, c.explain(err)
+			}
+			if cd, ok := cs[name]; ok && cd.Err == nil {
+				out := kadm.DescribedGroup{Group: name, State: cd.State, ProtocolType: consumerGroupType}
+				for _, m := range cd.Members {
+					out.Members = append(out.Members, kadm.DescribedGroupMember{MemberID: m.MemberID, InstanceID: m.InstanceID, ClientID: m.ClientID, ClientHost: m.ClientHost})
+				}
+				return out, nil
+			}
+		}
 		return kadm.DescribedGroup{Group: name, State: "Dead"}, nil
 	}
 	if d.Err != nil {

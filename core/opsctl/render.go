@@ -112,7 +112,7 @@ func sections(w io.Writer, parts ...func(io.Writer) error) error {
 func itoa[T ~int | ~int16 | ~int32 | ~int64](v T) string { return strconv.FormatInt(int64(v), 10) }
 
 // optInt shows an optional number, "-" when absent.
-func optInt(v *int64) string {
+func optInt[T ~int32 | ~int64](v *T) string {
 	if v == nil {
 		return "-"
 	}

@@ -99,11 +99,33 @@ var reports = []namedReport{
 		},
 	}},
 	{"group_list", &opsctl.GroupList{Groups: []opsctl.GroupSummary{
-		{Name: "billing", State: "Stable", ProtocolType: "consumer", Protocol: "cooperative-sticky", MemberCount: 2, Coordinator: 1},
-		{Name: "reports", State: "Empty", ProtocolType: "consumer", Coordinator: 2},
+		{Name: "billing", Type: "classic", State: "Stable", ProtocolType: "consumer", Protocol: "cooperative-sticky", MemberCount: 2, Coordinator: 1},
+		{Name: "payments", Type: "consumer", State: "Reconciling", ProtocolType: "consumer", Protocol: "uniform", MemberCount: 3, Coordinator: 3},
+		{Name: "reports", Type: "classic", State: "Empty", ProtocolType: "consumer", Coordinator: 2},
 	}}},
+	{"group_describe_consumer", &opsctl.GroupDescription{
+		Name: "payments", Type: "consumer", State: "Reconciling", ProtocolType: "consumer", Protocol: "uniform", Coordinator: 3,
+		Epoch: 7, AssignmentEpoch: 7,
+		Members: []opsctl.GroupMember{
+			{
+				MemberID: "hS1d7Rz0Qv2", ClientID: "payments", ClientHost: "/10.0.0.9", MemberEpoch: ptr[int32](6),
+				Assigned: []opsctl.TopicPartitions{{Topic: "orders", Partitions: []int32{0, 1}}},
+				Target:   []opsctl.TopicPartitions{{Topic: "orders", Partitions: []int32{0}}},
+			},
+			{
+				MemberID: "pQ9kX2b7LmA", ClientID: "payments", ClientHost: "/10.0.0.10", MemberEpoch: ptr[int32](7),
+				Assigned: []opsctl.TopicPartitions{},
+				Target:   []opsctl.TopicPartitions{{Topic: "orders", Partitions: []int32{1}}},
+			},
+		},
+		Offsets: []opsctl.GroupOffset{
+			{Topic: "orders", Partition: 0, CommittedOffset: ptr[int64](10), EndOffset: ptr[int64](12), Lag: ptr[int64](2), MemberID: "hS1d7Rz0Qv2", ClientID: "payments"},
+			{Topic: "orders", Partition: 1, CommittedOffset: ptr[int64](4), EndOffset: ptr[int64](4), Lag: ptr[int64](0), MemberID: "hS1d7Rz0Qv2", ClientID: "payments"},
+		},
+		TotalLag: 2,
+	}},
 	{"group_describe", &opsctl.GroupDescription{
-		Name: "billing", State: "Stable", ProtocolType: "consumer", Protocol: "range", Coordinator: 1,
+		Name: "billing", Type: "classic", State: "Stable", ProtocolType: "consumer", Protocol: "range", Coordinator: 1,
 		Members: []opsctl.GroupMember{
 			{
 				MemberID: "billing-1-5f7c", InstanceID: ptr("billing-a"), ClientID: "billing", ClientHost: "/10.0.0.7",
@@ -123,7 +145,7 @@ var reports = []namedReport{
 		TotalLag: 242,
 	}},
 	{"group_describe_empty", &opsctl.GroupDescription{
-		Name: "reports", State: "Empty", ProtocolType: "consumer", Coordinator: 1,
+		Name: "reports", Type: "classic", State: "Empty", ProtocolType: "consumer", Coordinator: 1,
 		Members: []opsctl.GroupMember{},
 		Offsets: []opsctl.GroupOffset{
 			{Topic: "gone", Partition: 0, CommittedOffset: ptr[int64](5), Error: "UNKNOWN_TOPIC_OR_PARTITION: This server does not host this topic-partition."},
