@@ -77,17 +77,13 @@ func (b *Broker) startGroups(ctx context.Context, meter metric.Meter) error {
 	return nil
 }
 
-// groupTopics lists the topics consumer groups subscribe to.
+// groupTopics lists the topics consumer groups subscribe to, sorted by
+// name (shared: not to be modified).
 func (b *Broker) groupTopics() []group.TopicMeta {
 	if b.cluster == nil {
 		return nil
 	}
-	ts := b.cluster.Topics()
-	out := make([]group.TopicMeta, len(ts))
-	for i, t := range ts {
-		out[i] = group.TopicMeta{Name: t.Name, ID: t.ID, Partitions: int32(len(t.Partitions))}
-	}
-	return out
+	return b.cluster.TopicSizes()
 }
 
 // consumerGroups reports whether KIP-848 consumer groups are served:

@@ -56,6 +56,12 @@ type Service struct {
 		sync.Mutex
 		next, end int64
 	}
+	// sizes caches TopicSizes for the meta view it was built from.
+	sizes struct {
+		sync.Mutex
+		applied uint64
+		list    []TopicSize
+	}
 }
 
 // NewService returns the cluster service over a started meta shard.
@@ -115,6 +121,33 @@ func (s *Service) Topics() []Topic {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// TopicSize is a topic's name, ID and partition count.
+type TopicSize struct {
+	Name       string
+	ID         [16]byte
+	Partitions int32
+}
+
+// TopicSizes lists every topic's name, ID and partition count, sorted by
+// name: what consumer groups match their subscriptions against on every
+// heartbeat. The list is rebuilt only when the meta shard has applied
+// something since; it is shared, so callers must not modify it.
+func (s *Service) TopicSizes() []TopicSize {
+	v := s.meta.View()
+	s.sizes.Lock()
+	defer s.sizes.Unlock()
+	if s.sizes.list != nil && s.sizes.applied == v.Applied {
+		return s.sizes.list
+	}
+	list := make([]TopicSize, 0, len(v.Topics))
+	for _, r := range v.Topics {
+		list = append(list, TopicSize{Name: r.Name, ID: r.ID, Partitions: int32(len(r.Partitions))})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	s.sizes.applied, s.sizes.list = v.Applied, list
+	return list
 }
 
 // Topic looks a topic up by name.

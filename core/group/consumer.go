@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chronik-go/chronik/core/cluster"
 	"github.com/chronik-go/chronik/core/group/assign"
 	"github.com/chronik-go/chronik/raftsm"
 )
@@ -63,12 +64,9 @@ type ConsumerHeartbeatResult struct {
 	Assignment assign.Partitions
 }
 
-// TopicMeta is one topic as consumer groups see it.
-type TopicMeta struct {
-	Name       string
-	ID         [16]byte
-	Partitions int32
-}
+// TopicMeta is one topic as consumer groups see it: its name, ID and
+// partition count.
+type TopicMeta = cluster.TopicSize
 
 // consumerGroup is the consumer-protocol state of a group (g.mu.consumer);
 // the group epoch is g.mu.generation and the assignor of the current
@@ -92,8 +90,9 @@ type consumerMember struct {
 	id, instanceID, rackID string
 	clientID, clientHost   string
 	rebalanceTimeout       time.Duration
-	names                  []string // subscribed topic names, sorted
-	regex                  string   // subscribed topic regex, "" for none
+	names                  []string       // subscribed topic names, sorted
+	regex                  string         // subscribed topic regex, "" for none
+	re                     *regexp.Regexp // regex compiled (setRegex), nil for none
 	serverAssignor         string
 	cur                    assign.Current
 	target                 assign.Partitions
@@ -311,7 +310,7 @@ func (g *group) joinConsumerLocked(req ConsumerHeartbeat) (*consumerMember, erro
 	if req.InstanceID != nil {
 		m.instanceID = *req.InstanceID
 		if old := cg.byInstance(m.instanceID); old != nil {
-			m.names, m.regex, m.serverAssignor, m.rackID = old.names, old.regex, old.serverAssignor, old.rackID
+			m.names, m.regex, m.re, m.serverAssignor, m.rackID = old.names, old.regex, old.re, old.serverAssignor, old.rackID
 			m.target = old.target
 			m.cur = assign.Current{Assigned: old.cur.Assigned, Revoking: assign.Partitions{}, Since: old.cur.Since}
 			g.removeConsumerMemberLocked(old)
@@ -388,30 +387,29 @@ func (m *consumerMember) updateSubscription(req ConsumerHeartbeat) bool {
 		}
 	}
 	if req.SubscribedTopicRegex != nil && *req.SubscribedTopicRegex != m.regex {
-		m.regex, changed = *req.SubscribedTopicRegex, true
+		m.setRegex(*req.SubscribedTopicRegex)
+		changed = true
 	}
 	return changed
 }
 
+// setRegex sets the member's regex and compiles it, anchored as Kafka
+// matches it (the whole topic name).
+func (m *consumerMember) setRegex(regex string) {
+	m.regex, m.re = regex, nil
+	if regex != "" {
+		// Validated on the way in (or when stored); a regex that does not
+		// compile matches nothing.
+		m.re, _ = regexp.Compile("^(?:" + regex + ")$")
+	}
+}
+
 // subscribes reports whether the member subscribes to a topic.
-func (m *consumerMember) subscribes(topic string, re *regexp.Regexp) bool {
+func (m *consumerMember) subscribes(topic string) bool {
 	if _, ok := slices.BinarySearch(m.names, topic); ok {
 		return true
 	}
-	return re != nil && re.MatchString(topic)
-}
-
-// regexp compiles the member's regex, anchored as Kafka matches it (the
-// whole topic name); nil for none.
-func (m *consumerMember) regexp() *regexp.Regexp {
-	if m.regex == "" {
-		return nil
-	}
-	re, err := regexp.Compile("^(?:" + m.regex + ")$")
-	if err != nil {
-		return nil // validated on the way in
-	}
-	return re
+	return m.re != nil && m.re.MatchString(topic)
 }
 
 // refreshTargetsLocked raises the group epoch when bump is set or the
@@ -427,8 +425,8 @@ func (g *group) refreshTargetsLocked(bump bool) bool {
 		for _, n := range m.names {
 			names[n] = true
 		}
-		if re := m.regexp(); re != nil && !slices.ContainsFunc(res, func(r *regexp.Regexp) bool { return r.String() == re.String() }) {
-			res = append(res, re)
+		if m.re != nil && !slices.ContainsFunc(res, func(r *regexp.Regexp) bool { return r.String() == m.re.String() }) {
+			res = append(res, m.re)
 		}
 	}
 	var subscribed []TopicMeta
@@ -458,9 +456,8 @@ func (g *group) refreshTargetsLocked(bump bool) bool {
 	members := make([]assign.Member, 0, len(cg.members))
 	for id, m := range cg.members {
 		am := assign.Member{ID: id, Current: m.target}
-		re := m.regexp()
 		for _, t := range subscribed {
-			if m.subscribes(t.Name, re) {
+			if m.subscribes(t.Name) {
 				am.Topics = append(am.Topics, t.ID)
 			}
 		}
@@ -729,7 +726,7 @@ func (g *group) loadConsumerLocked(rec *raftsm.GroupRecord) {
 		m := &consumerMember{
 			id: mr.MemberID, instanceID: mr.InstanceID, rackID: c.RackID, clientID: mr.ClientID, clientHost: mr.ClientHost,
 			rebalanceTimeout: time.Duration(mr.RebalanceTimeoutMs) * time.Millisecond,
-			names:            slices.Clone(c.SubscribedTopicNames), regex: c.SubscribedTopicRegex, serverAssignor: c.ServerAssignor,
+			names:            slices.Clone(c.SubscribedTopicNames), serverAssignor: c.ServerAssignor,
 			cur: assign.Current{
 				Epoch: c.Epoch, PreviousEpoch: c.PreviousEpoch, State: assign.State(c.State),
 				Assigned: fromRecordPartitions(c.Assigned, since), Revoking: fromRecordPartitions(c.Revoking, since),
@@ -738,6 +735,7 @@ func (g *group) loadConsumerLocked(rec *raftsm.GroupRecord) {
 			target:  fromRecordPartitions(c.Target, nil),
 			leaving: c.Epoch == -2,
 		}
+		m.setRegex(c.SubscribedTopicRegex)
 		cg.members[m.id] = m
 		g.holdLocked(m)
 		g.scheduleConsumerSessionLocked(m)
@@ -885,14 +883,13 @@ func (s *Service) DescribeConsumerGroup(_ context.Context, groupID string) (Cons
 	return d, nil
 }
 
-// topics lists the cluster's topics by name (Config.Topics).
+// topics lists the cluster's topics by name (Config.Topics); the list is
+// shared, not to be modified.
 func (s *Service) topics() []TopicMeta {
 	if s.cfg.Topics == nil {
 		return nil
 	}
-	ts := s.cfg.Topics()
-	slices.SortFunc(ts, func(a, b TopicMeta) int { return strings.Compare(a.Name, b.Name) })
-	return ts
+	return s.cfg.Topics()
 }
 
 // Group types, as ListGroups v5 names them.

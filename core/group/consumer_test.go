@@ -425,4 +425,28 @@ func TestConsumerGroupReload(t *testing.T) {
 	if rb.Assignment.Len() != 2 || rb.Assignment.Intersects(r.Assignment) {
 		t.Fatalf("B after reload: %+v", rb)
 	}
+	// A regex subscription comes back too: C (in another group) reads
+	// the topic b it matches, and its new partition after a reload.
+	c := join("h", "C")
+	c.SubscribedTopicNames, c.SubscribedTopicRegex = nil, new(string)
+	*c.SubscribedTopicRegex = "b"
+	tt.set(topicA, topicB)
+	rc := mustBeat(t, s, c)
+	f.SetLeader(2, 4)
+	eventually(t, "unload", func() bool {
+		_, err := s.ConsumerHeartbeat(tctx(t), beat("h", "C", rc.MemberEpoch, rc.Assignment))
+		return errors.Is(err, ErrNotCoordinator)
+	})
+	tt.set(topicA, TopicMeta{Name: "b", ID: topicB.ID, Partitions: 3})
+	f.SetLeader(1, 5)
+	eventually(t, "reload", func() bool {
+		r, err := s.ConsumerHeartbeat(tctx(t), beat("h", "C", rc.MemberEpoch, rc.Assignment))
+		if err == nil {
+			rc = r
+		}
+		return err == nil
+	})
+	if !rc.Assignment.Equal(assign.Partitions{topicB.ID: {0, 1, 2}}) {
+		t.Fatalf("C after reload and a new partition: %+v", rc)
+	}
 }

@@ -82,7 +82,8 @@ type Config struct {
 	// member stays without a heartbeat; ConsumerHeartbeatInterval is the
 	// interval members are told to heartbeat at.
 	ConsumerSessionTimeout, ConsumerHeartbeatInterval time.Duration
-	// Topics lists the cluster's topics, which consumer groups subscribe
+	// Topics lists the cluster's topics sorted by name (a shared list the
+	// group coordinator does not modify), which consumer groups subscribe
 	// to by name or regular expression; nil lists none.
 	Topics func() []TopicMeta
 	// ConsumerGroups reports whether consumer groups are served (the
