@@ -16,7 +16,7 @@ import (
 
 // testService runs a coordinator with shards coordinator shards on a fake
 // Raft where this node (1) leads, with timings scaled for tests.
-func testService(t *testing.T, shards int, tweak func(*Config)) (*Service, *coordraft.Fake) {
+func testService(t testing.TB, shards int, tweak func(*Config)) (*Service, *coordraft.Fake) {
 	t.Helper()
 	st, err := raftsm.OpenMemStore()
 	if err != nil {

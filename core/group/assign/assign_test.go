@@ -267,3 +267,27 @@ func TestNormalize(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
+
+// BenchmarkUniformAssign: 100 members over 1,000 partitions of 10 topics,
+// recomputed after one member left (the common rebalance).
+func BenchmarkUniformAssign(b *testing.B) {
+	counts := map[TopicID]int32{}
+	var all []TopicID
+	for i := range 10 {
+		counts[tid(byte(i))] = 100
+		all = append(all, tid(byte(i)))
+	}
+	members := make([]Member, 100)
+	for i := range members {
+		members[i] = Member{ID: fmt.Sprintf("m%03d", i), Topics: all}
+	}
+	prev := Uniform{}.Assign(members, counts)
+	members = members[1:]
+	for i := range members {
+		members[i].Current = prev[members[i].ID]
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		Uniform{}.Assign(members, counts)
+	}
+}
