@@ -67,27 +67,26 @@ func (c *Client) ListGroups(ctx context.Context) (*GroupList, error) {
 	}
 	for _, l := range listed.Sorted() {
 		s := GroupSummary{Name: l.Group, Type: cmp.Or(l.GroupType, classicGroupType), State: l.State, ProtocolType: l.ProtocolType, Coordinator: l.Coordinator}
+		var (
+			found          bool
+			err            error
+			state, protocol string
+			members        int
+		)
 		if s.Type == consumerGroupType {
 			d, ok := next[l.Group]
-			switch {
-			case !ok:
-				s.Error = "not described"
-			case d.Err != nil:
-				s.Error = d.Err.Error()
-			default:
-				s.State, s.Protocol, s.MemberCount = d.State, d.AssignorName, len(d.Members)
-			}
-			out.Groups = append(out.Groups, s)
-			continue
+			found, err, state, protocol, members = ok, d.Err, d.State, d.AssignorName, len(d.Members)
+		} else {
+			d, ok := described[l.Group]
+			found, err, state, protocol, members = ok, d.Err, d.State, d.Protocol, len(d.Members)
 		}
-		d, ok := described[l.Group]
 		switch {
-		case !ok:
+		case !found:
 			s.Error = "not described"
-		case d.Err != nil:
-			s.Error = d.Err.Error()
+		case err != nil:
+			s.Error = err.Error()
 		default:
-			s.State, s.Protocol, s.MemberCount = d.State, d.Protocol, len(d.Members)
+			s.State, s.Protocol, s.MemberCount = state, protocol, members
 		}
 		out.Groups = append(out.Groups, s)
 	}
