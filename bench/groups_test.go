@@ -35,8 +35,10 @@ func BenchmarkGroupJoin(b *testing.B) {
 				c.Kafka.GroupInitialRebalanceDelayMs = 0
 				c.Kafka.GroupConsumerHeartbeatInterval = 250 * time.Millisecond
 			})
-			opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.ConsumerGroup("join-" + proto), kgo.ConsumeTopics("join"),
-				kgo.HeartbeatInterval(250 * time.Millisecond)}
+			opts := []kgo.Opt{
+				kgo.SeedBrokers(addr), kgo.ConsumerGroup("join-" + proto), kgo.ConsumeTopics("join"),
+				kgo.HeartbeatInterval(250 * time.Millisecond),
+			}
 			if proto == "consumer" {
 				opts = append(opts, kgo.ServerSideBalancer())
 			}

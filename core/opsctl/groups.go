@@ -68,10 +68,10 @@ func (c *Client) ListGroups(ctx context.Context) (*GroupList, error) {
 	for _, l := range listed.Sorted() {
 		s := GroupSummary{Name: l.Group, Type: cmp.Or(l.GroupType, classicGroupType), State: l.State, ProtocolType: l.ProtocolType, Coordinator: l.Coordinator}
 		var (
-			found          bool
-			err            error
+			found           bool
+			err             error
 			state, protocol string
-			members        int
+			members         int
 		)
 		if s.Type == consumerGroupType {
 			d, ok := next[l.Group]
@@ -159,19 +159,19 @@ type GroupOffset struct {
 
 // GroupDescription is the result of `group describe`.
 type GroupDescription struct {
-	Name         string        `json:"name"`
-	Type         string        `json:"type"` // "classic" or "consumer" (KIP-848)
-	State        string        `json:"state"`
-	ProtocolType string        `json:"protocol_type"`
-	Protocol     string        `json:"protocol"`
-	Coordinator  int32         `json:"coordinator"`
+	Name         string `json:"name"`
+	Type         string `json:"type"` // "classic" or "consumer" (KIP-848)
+	State        string `json:"state"`
+	ProtocolType string `json:"protocol_type"`
+	Protocol     string `json:"protocol"`
+	Coordinator  int32  `json:"coordinator"`
 	// Epoch and AssignmentEpoch are a consumer group's group epoch and the
 	// epoch of its target assignment; 0 for classic groups.
 	Epoch           int32         `json:"epoch,omitempty"`
 	AssignmentEpoch int32         `json:"assignment_epoch,omitempty"`
 	Members         []GroupMember `json:"members"` // by member ID (static members first)
-	Offsets      []GroupOffset `json:"offsets"` // by topic, then partition
-	TotalLag     int64         `json:"total_lag"`
+	Offsets         []GroupOffset `json:"offsets"` // by topic, then partition
+	TotalLag        int64         `json:"total_lag"`
 }
 
 // DescribeGroup returns a group's members, its committed offsets and the
