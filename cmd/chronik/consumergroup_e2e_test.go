@@ -134,9 +134,22 @@ func TestE2EConsumerGroupCoordinatorKill(t *testing.T) {
 		}
 		return all
 	}
-	waitUntil(t, e2eTimeout, "both members to read", func() (bool, string) {
-		na, nb := len(a.read()), len(b.read())
-		return na > 0 && nb > 0 && len(readBy(a, b)) == produced, fmt.Sprintf("a read %d, b read %d of %d", na, nb, produced)
+	// Both members hold partitions (a may have read everything before b
+	// joined) and everything so far is read.
+	waitUntil(t, e2eTimeout, "both members to hold partitions", func() (bool, string) {
+		ds, err := adm.DescribeConsumerGroups(ctx, group)
+		if err != nil {
+			return false, err.Error()
+		}
+		d := ds[group]
+		held := 0
+		for _, m := range d.Members {
+			if len(m.Assignment) > 0 {
+				held++
+			}
+		}
+		n := len(readBy(a, b))
+		return d.State == "Stable" && held == 2 && n == produced, fmt.Sprintf("state %s, %d members holding partitions, %d of %d records read", d.State, held, n, produced)
 	})
 	idA, epochA := a.cl.GroupMetadata()
 	idB, _ := b.cl.GroupMetadata()
@@ -180,6 +193,9 @@ func TestE2EConsumerGroupCoordinatorKill(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%s read %d times", v, n)
 		}
+	}
+	if len(a.read()) == 0 || len(b.read()) == 0 {
+		t.Errorf("a member read nothing: a %d, b %d", len(a.read()), len(b.read()))
 	}
 	a.close()
 	b.close()
