@@ -279,9 +279,34 @@ func (g *group) consumerHeartbeatLocked(req ConsumerHeartbeat) (ConsumerHeartbea
 		res.Assignment = m.cur.Assigned.Clone()
 	}
 	if !dirty {
-		return res, nil, nil
+		// Nothing to store, but what the answer says may still be on its
+		// way (the member's retry of a heartbeat whose answer it did not
+		// get): answer once it is stored.
+		return res, g.storedLocked(), nil
 	}
 	return res, g.storeConsumerLocked(), nil
+}
+
+// storedLocked returns a channel that delivers nil once the group's latest
+// record proposal has finished, or nil when none is in flight. (A record
+// that failed to store is superseded by the next change's: each record
+// holds the whole group.)
+func (g *group) storedLocked() <-chan error {
+	last := g.mu.lastStore
+	if last == nil {
+		return nil
+	}
+	select {
+	case <-last:
+		return nil
+	default:
+	}
+	done := make(chan error, 1)
+	go func() {
+		<-last
+		done <- nil
+	}()
+	return done
 }
 
 // becomeConsumerLocked turns an empty group (new, or classic with offsets
