@@ -520,3 +520,51 @@ func restart(t *testing.T, cfg config.Config) *broker.Broker {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestConsumerGroupsTurnedOff: with kafka.group-rebalance-protocols
+// = ["classic"] ApiVersions leaves the KIP-848 APIs out, finalizes no
+// group.version, and franz-go's ServerSideBalancer falls back to the
+// classic protocol.
+func TestConsumerGroupsTurnedOff(t *testing.T) {
+	cfg := brokertest.Config(t)
+	cfg.Kafka.GroupRebalanceProtocols = []string{"classic"}
+	b := brokertest.Start(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl := newClient(t, b.KafkaAddr())
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.ClientSoftwareName, req.ClientSoftwareVersion = "test", "1"
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range resp.ApiKeys {
+		if k.ApiKey == int16(kmsg.ConsumerGroupHeartbeat) || k.ApiKey == int16(kmsg.ConsumerGroupDescribe) {
+			t.Fatalf("%s listed with consumer groups turned off", kmsg.NameForKey(k.ApiKey))
+		}
+	}
+	for _, f := range resp.FinalizedFeatures {
+		if f.Name == "group.version" {
+			t.Fatalf("group.version finalized with consumer groups turned off: %+v", f)
+		}
+	}
+	createTopic(t, cl, "off", 2)
+	produceN(t, b.KafkaAddr(), "off", 10)
+	c := newClient(t, b.KafkaAddr(), kgo.ConsumerGroup("off-group"), kgo.ConsumeTopics("off"), kgo.ServerSideBalancer(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	n := 0
+	for n < 10 {
+		fs := c.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("read %d of 10: %v", n, err)
+		}
+		n += len(fs.Records())
+	}
+	listed, err := kadm.NewClient(cl).ListGroups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, ok := listed["off-group"]; !ok || g.GroupType != "classic" {
+		t.Fatalf("off-group listed as %+v", listed)
+	}
+}
