@@ -66,8 +66,10 @@ func FuzzConsumerGroup(f *testing.F) {
 			if owned == nil {
 				owned = assign.Partitions{}
 			}
-			return ConsumerHeartbeat{Group: "g", MemberID: m.id, MemberEpoch: m.epoch, RebalanceTimeout: time.Minute,
-				SubscribedTopicNames: m.topics, Owned: owned.Clone()}
+			return ConsumerHeartbeat{
+				Group: "g", MemberID: m.id, MemberEpoch: m.epoch, RebalanceTimeout: time.Minute,
+				SubscribedTopicNames: m.topics, Owned: owned.Clone(),
+			}
 		}
 		step := func(op byte) {
 			m := members[op&3]
