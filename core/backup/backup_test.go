@@ -495,3 +495,29 @@ func TestServiceRunLogGrowth(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestFeaturesRoundTrip: the cluster's feature levels travel in the
+// manifest and come back; a negative level or an empty name is refused.
+func TestFeaturesRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	d := sample()
+	putSegments(t, s, d)
+	d.Features = []backup.Feature{{Name: "transaction.version", Level: 1}}
+	id := backup.NewID(time.Now())
+	m, err := backup.Write(ctx, s, id, backup.Info{ClusterID: "c1", Node: 1}, backup.None, d, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Objects) != 3 || !reflect.DeepEqual(m.Features, d.Features) {
+		t.Fatalf("manifest %+v", m)
+	}
+	if _, loaded, err := backup.Load(ctx, s, id); err != nil || !reflect.DeepEqual(loaded.Features, d.Features) {
+		t.Fatalf("loaded features %+v, %v", loaded, err)
+	}
+	for _, bad := range [][]backup.Feature{{{Name: "transaction.version", Level: -1}}, {{Level: 1}}, {{Name: "a", Level: 1}, {Name: "a", Level: 2}}} {
+		if err := (&backup.Data{Features: bad}).Validate(); !errors.Is(err, backup.ErrCorrupt) {
+			t.Errorf("Validate(%v) = %v, want %v", bad, err, backup.ErrCorrupt)
+		}
+	}
+}

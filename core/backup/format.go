@@ -83,6 +83,17 @@ type Data struct {
 	// ID below it, so no new producer gets the ID of one whose records
 	// were restored. 0 in backups from before it was kept.
 	NextProducerID int64 `json:"next_producer_id,omitempty"`
+	// Features are the finalized feature levels set for the cluster with
+	// UpdateFeatures (kafka-features.sh), sorted by name; the manifest
+	// keeps them (no object), and a restore sets each one the cluster has
+	// not set. Empty when none was set (the brokers' config decides then).
+	Features []Feature `json:"features,omitempty"`
+}
+
+// Feature is one finalized feature level.
+type Feature struct {
+	Name  string `json:"name"`
+	Level int16  `json:"level"`
 }
 
 // ACL is one access control binding, its enumerations by the names
@@ -379,6 +390,8 @@ type Manifest struct {
 	Quotas int `json:"quotas,omitempty"`
 	// NextProducerID is Data.NextProducerID.
 	NextProducerID int64 `json:"next_producer_id,omitempty"`
+	// Features is Data.Features.
+	Features []Feature `json:"features,omitempty"`
 	// RecoveryPoint is, per partition, what a restore brings back:
 	// [LogStart, TieredEnd). HighWatermark is where the log ended when the
 	// backup was taken.
@@ -525,6 +538,13 @@ func decodeObject(o Object, stored []byte, v any) error {
 func (d *Data) Validate() error {
 	if d.NextProducerID < 0 {
 		return fmt.Errorf("%w: next producer ID %d", ErrCorrupt, d.NextProducerID)
+	}
+	seenFeature := map[string]bool{}
+	for _, f := range d.Features {
+		if f.Name == "" || f.Level < 0 || seenFeature[f.Name] {
+			return fmt.Errorf("%w: feature %q at level %d (listed twice, or invalid)", ErrCorrupt, f.Name, f.Level)
+		}
+		seenFeature[f.Name] = true
 	}
 	topics := map[string]Topic{}
 	ids := map[string]string{}

@@ -77,7 +77,7 @@ func Write(ctx context.Context, store *tiering.Store, id string, info Info, comp
 		Format: FormatVersion, ID: id, ClusterID: info.ClusterID, Node: info.Node, ChronikVersion: chronikVersion(),
 		CreatedAt: started.UTC(), Compression: compression,
 		Topics: len(d.Topics), Partitions: len(d.Partitions), Groups: len(d.Groups),
-		Users: len(d.Users), ACLs: len(d.ACLs), Quotas: len(d.Quotas), NextProducerID: d.NextProducerID,
+		Users: len(d.Users), ACLs: len(d.ACLs), Quotas: len(d.Quotas), NextProducerID: d.NextProducerID, Features: d.Features,
 		RecoveryPoint: make([]RecoveryPoint, 0, len(d.Partitions)),
 	}
 	for _, g := range d.Groups {
@@ -248,7 +248,7 @@ func Load(ctx context.Context, store *tiering.Store, id string) (*Manifest, *Dat
 	if err != nil {
 		return nil, nil, err
 	}
-	d := &Data{NextProducerID: m.NextProducerID}
+	d := &Data{NextProducerID: m.NextProducerID, Features: m.Features}
 	seen := map[string]bool{}
 	for _, o := range m.Objects {
 		var target any

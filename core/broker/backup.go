@@ -138,6 +138,10 @@ func (b *Broker) collectBackup(ctx context.Context) (*backup.Data, error) {
 		return nil, fmt.Errorf("meta shard: %w", err)
 	}
 	d.NextProducerID = b.cluster.NextProducerID()
+	levels := b.cluster.Features().Levels
+	for _, name := range slices.Sorted(maps.Keys(levels)) {
+		d.Features = append(d.Features, backup.Feature{Name: name, Level: levels[name]})
+	}
 	for _, c := range b.cluster.ScramCredentials() {
 		d.Users = append(d.Users, backup.User{
 			Name: c.User, Mechanism: scramMechanismName(c.Mechanism), Iterations: c.Iterations,
@@ -390,6 +394,13 @@ func (b *Broker) restoreFromPlan(ctx context.Context) error {
 	if len(d.Quotas) > 0 {
 		log.Info("restore: client quotas restored", "entities", quotas, "of", len(d.Quotas))
 	}
+	features, err := b.restoreFeatures(ctx, d.Features)
+	if err != nil {
+		return fmt.Errorf("restore: %w (the restore plan stays in %s)", err, backup.PlanPath(b.cfg.DataDir))
+	}
+	if len(d.Features) > 0 {
+		log.Info("restore: feature levels restored", "features", features, "of", len(d.Features))
+	}
 
 	ends := map[partition.TP]int64{}
 	for _, p := range d.Partitions {
@@ -478,6 +489,31 @@ func (b *Broker) restoreACLs(ctx context.Context, acls []backup.ACL) (int, error
 		return 0, fmt.Errorf("ACLs: %w", err)
 	}
 	return len(missing), nil
+}
+
+// restoreFeatures sets the feature levels of the backup that the cluster
+// has not set (a restore cut short, or set since, keeps what it has). It
+// returns how many it set.
+func (b *Broker) restoreFeatures(ctx context.Context, features []backup.Feature) (int, error) {
+	set := 0
+	for _, f := range features {
+		name := f.Name
+		if _, have := b.cluster.Features().Levels[name]; have {
+			continue
+		}
+		err := retryTemp(ctx, func(ctx context.Context) error {
+			err := b.cluster.SetFeature(ctx, name, f.Level)
+			if errors.Is(err, cluster.ErrNotController) {
+				return dragonboat.ErrTimeout // retried: no meta leader yet
+			}
+			return err
+		})
+		if err != nil {
+			return set, fmt.Errorf("feature %s: %w", name, err)
+		}
+		set++
+	}
+	return set, nil
 }
 
 // restoreQuotas sets, in one proposal, the quotas of every entity of the

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +118,14 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 		t.Fatalf("set a client quota: %v", err)
 	}
 
+	// A feature level set for the cluster (kafka-features.sh downgrade).
+	uf := kmsg.NewPtrUpdateFeaturesRequest()
+	uf.Version, uf.TimeoutMillis = 1, 5000
+	uf.FeatureUpdates = []kmsg.UpdateFeaturesRequestFeatureUpdate{{Feature: "transaction.version", MaxVersionLevel: 1, UpgradeType: 2}}
+	if r, err := uf.RequestWith(ctx, cl); err != nil || r.ErrorCode != 0 {
+		t.Fatalf("set transaction.version 1: %v %+v", err, r)
+	}
+
 	// A group reads part of dr-orders and commits.
 	const group = "dr-group"
 	committed := brokertest.ConsumeAndCommit(ctx, t, []string{b.KafkaAddr()}, group, "dr-orders", 3000)
@@ -128,7 +137,8 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Topics != 2 || m.Partitions != 3 || m.Groups != 1 || m.Offsets != 2 || m.Users != 1 || m.ACLs != 1 || m.Quotas != 1 {
+	if m.Topics != 2 || m.Partitions != 3 || m.Groups != 1 || m.Offsets != 2 || m.Users != 1 || m.ACLs != 1 || m.Quotas != 1 ||
+		!reflect.DeepEqual(m.Features, []backup.Feature{{Name: "transaction.version", Level: 1}}) {
 		t.Fatalf("manifest: %+v", m.Manifest)
 	}
 	t.Logf("backup %s: %d objects, %d bytes (%s), %d segments (%d bytes) referenced, took %.0f ms",
@@ -254,6 +264,13 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	}
 	if got := broker.QuotaStoreOf(b2).Quotas(); got.Len() != 1 || !maps.Equal(got.Quotas(bobQuota), bobRates) {
 		t.Errorf("client quotas after restore: %v %v, want %s %v", got.Entities(), got.Quotas(bobQuota), bobQuota, bobRates)
+	}
+	av := kmsg.NewPtrApiVersionsRequest()
+	av.ClientSoftwareName, av.ClientSoftwareVersion = "test", "1"
+	if r, err := av.RequestWith(ctx, cl2); err != nil || !slices.ContainsFunc(r.FinalizedFeatures, func(f kmsg.ApiVersionsResponseFinalizedFeature) bool {
+		return f.Name == "transaction.version" && f.MaxVersionLevel == 1
+	}) {
+		t.Errorf("feature levels after restore: %v %+v, want transaction.version 1", err, r)
 	}
 	// Changed since: a second apply of the plan leaves it alone.
 	bobRates = map[string]float64{quota.ProducerByteRate: 32 << 20}

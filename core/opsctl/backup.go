@@ -146,6 +146,13 @@ func (r *BackupReport) WriteTable(w io.Writer) error {
 			if m.NextProducerID > 0 {
 				t.row("PRODUCER-IDS", fmt.Sprintf("below %d handed out (a restore reserves them)", m.NextProducerID))
 			}
+			if len(m.Features) > 0 {
+				var fs []string
+				for _, f := range m.Features {
+					fs = append(fs, fmt.Sprintf("%s=%d", f.Name, f.Level))
+				}
+				t.row("FEATURES", strings.Join(fs, " "))
+			}
 			return t.flush()
 		},
 		func(w io.Writer) error {

@@ -26,6 +26,7 @@ func sampleManifest() *backup.Manifest {
 	return &backup.Manifest{
 		Format: 1, ID: "20261125T235900Z-3fa2", ClusterID: "prod", Node: 2, ChronikVersion: "v0.9.0",
 		CreatedAt: backupAt, DurationSeconds: 0.4213, Compression: "zstd", NextProducerID: 3000,
+		Features: []backup.Feature{{Name: "transaction.version", Level: 1}},
 		Objects: []backup.Object{
 			{Name: "topics.json.zst", Kind: "topics", Compression: "zstd", Size: 412, SHA256: strings.Repeat("ab", 32), RawSize: 1210, Items: 2},
 			{Name: "groups.json.zst", Kind: "groups", Compression: "zstd", Size: 301, SHA256: strings.Repeat("cd", 32), RawSize: 905, Items: 1},
