@@ -101,7 +101,7 @@ transfer away from the preferred replica is temporary.`,
 		},
 	}
 	transfer.Flags().Int32Var(&to, "to", 0, "broker `ID` that should lead the partition")
-	cmd.AddCommand(status, transfer, newClusterDescribeCmd(&f))
+	cmd.AddCommand(status, transfer, newClusterDescribeCmd(&f), newClusterSetFeatureCmd(&f))
 	cmd.AddCommand(newMembershipCmds(&f, resolve)...) // cluster_membership.go
 	return cmd
 }

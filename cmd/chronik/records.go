@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -52,4 +55,47 @@ func newClusterDescribeCmd(f *clusterFlags) *cobra.Command {
 			})
 		},
 	}
+}
+
+func newClusterSetFeatureCmd(f *clusterFlags) *cobra.Command {
+	var allowDowngrade, dryRun bool
+	cmd := &cobra.Command{
+		Use:   "set-feature NAME=LEVEL [--allow-downgrade] [--dry-run]",
+		Short: "Finalize a feature level for the whole cluster (kafka-features.sh upgrade|downgrade)",
+		Long: `Set the level ApiVersions finalizes for a feature on every broker, kept in the
+cluster's metadata (and in backups): transaction.version 0-2 (2: KIP-890
+part 2, an epoch bump with every transaction). It overrides the brokers'
+kafka.transaction-version. Lowering a level needs --allow-downgrade; --dry-run
+has the brokers validate the change without making it. The brokers refuse a
+change while some broker runs a release that cannot apply it, naming it.
+` + "`chronik cluster describe`" + ` shows the finalized levels.`,
+		Example: `  chronik cluster set-feature transaction.version=1 --allow-downgrade --config cluster.toml
+  chronik cluster set-feature transaction.version=2 --dry-run`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("give one NAME=LEVEL: %s\nrun '%s --help' for usage", cmd.UseLine(), cmd.CommandPath())
+			}
+			_, _, err := parseFeature(args[0])
+			return err
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, level, _ := parseFeature(args[0])
+			return f.report(cmd, func(ctx context.Context, cl *opsctl.Client) (opsctl.Report, error) {
+				return cl.SetFeature(ctx, name, level, allowDowngrade, dryRun)
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&allowDowngrade, "allow-downgrade", false, "allow a level below the finalized one")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only validate the change")
+	return cmd
+}
+
+// parseFeature parses NAME=LEVEL.
+func parseFeature(arg string) (string, int16, error) {
+	name, v, ok := strings.Cut(arg, "=")
+	level, err := strconv.ParseInt(v, 10, 16)
+	if !ok || name == "" || err != nil || level < 0 {
+		return "", 0, fmt.Errorf("%q is not NAME=LEVEL with a level of 0 or more, e.g. transaction.version=2", arg)
+	}
+	return name, int16(level), nil
 }

@@ -46,7 +46,28 @@ func TestDeleteRecordsAndDescribeClusterCommands(t *testing.T) {
 	if len(desc.Brokers) != 1 || desc.Controller != 1 || desc.Brokers[0].Partitions < 2 || desc.Brokers[0].LogDir == "" || desc.Features["transaction.version"] != 2 {
 		t.Fatalf("cluster describe = %+v", desc)
 	}
-	if out := c.ok("cluster", "describe"); !strings.Contains(out, "transaction.version=2") {
-		t.Fatalf("cluster describe does not show the finalized transaction.version:\n%s", out)
+	if out := c.ok("cluster", "describe"); !strings.Contains(out, "transaction.version=2") || !strings.Contains(out, "group.version=1") {
+		t.Fatalf("cluster describe does not show the finalized transaction.version and group.version:\n%s", out)
 	}
+
+	// set-feature: a downgrade needs --allow-downgrade; a dry run changes
+	// nothing; unknown features and levels are refused by the brokers.
+	c.fails("add --allow-downgrade", "cluster", "set-feature", "transaction.version=1")
+	dry := opsJSON[opsctl.FeatureChange](c, "cluster", "set-feature", "transaction.version=1", "--allow-downgrade", "--dry-run")
+	if !dry.DryRun || dry.Previous != 2 || dry.Level != 1 {
+		t.Fatalf("dry run: %+v", dry)
+	}
+	if d := opsJSON[opsctl.ClusterDescription](c, "cluster", "describe"); d.Features["transaction.version"] != 2 {
+		t.Fatalf("a dry run changed the level: %+v", d.Features)
+	}
+	if out := c.ok("cluster", "set-feature", "transaction.version=1", "--allow-downgrade"); !strings.Contains(out, "transaction.version  1      2         set") {
+		t.Fatalf("set-feature table:\n%s", out)
+	}
+	if d := opsJSON[opsctl.ClusterDescription](c, "cluster", "describe"); d.Features["transaction.version"] != 1 {
+		t.Fatalf("after the downgrade: %+v", d.Features)
+	}
+	c.ok("cluster", "set-feature", "transaction.version=2")
+	c.fails("INVALID_UPDATE_VERSION", "cluster", "set-feature", "transaction.version=7")
+	c.fails("INVALID_UPDATE_VERSION", "cluster", "set-feature", "no.such.feature=1")
+	c.fails(`"transaction.version" is not NAME=LEVEL`, "cluster", "set-feature", "transaction.version")
 }

@@ -98,6 +98,8 @@ var reports = []namedReport{
 			{Partition: 1, Producers: []opsctl.ProducerState{}},
 		},
 	}},
+	{"cluster_set_feature", &opsctl.FeatureChange{Feature: "transaction.version", Level: 1, Previous: 2}},
+	{"cluster_set_feature_dry_run", &opsctl.FeatureChange{Feature: "transaction.version", Level: 2, Previous: 1, DryRun: true}},
 	{"group_list", &opsctl.GroupList{Groups: []opsctl.GroupSummary{
 		{Name: "billing", Type: "classic", State: "Stable", ProtocolType: "consumer", Protocol: "cooperative-sticky", MemberCount: 2, Coordinator: 1},
 		{Name: "payments", Type: "consumer", State: "Reconciling", ProtocolType: "consumer", Protocol: "uniform", MemberCount: 3, Coordinator: 3},
