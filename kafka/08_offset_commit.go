@@ -12,6 +12,12 @@ package kafka
 //     REBALANCE_IN_PROGRESS between JoinGroup and SyncGroup,
 //     FENCED_INSTANCE_ID (v7+). Commits during the join phase are accepted,
 //     as in Kafka, so eager consumers can commit before they rejoin.
+//   - In a KIP-848 consumer group (68_consumer_group_heartbeat.go) the
+//     generation is the member epoch: STALE_MEMBER_EPOCH when it is not
+//     the member's, except an older epoch for partitions the member has
+//     held since then (KIP-1251); UNSUPPORTED_VERSION below v9 for its
+//     members; an admin commit (generation -1, no member) only while the
+//     group is empty.
 //   - Unknown topics or partitions get UNKNOWN_TOPIC_OR_PARTITION and are
 //     not stored; metadata over 4096 bytes gets OFFSET_METADATA_TOO_LARGE.
 //   - RetentionTimeMillis (v2–v4) > 0 gives the offsets their own expiry;

@@ -14,9 +14,10 @@ package kafka
 //   - Offsets a transaction committed (TxnOffsetCommit) are not visible
 //     until it commits. With RequireStable (v7+), a partition with such
 //     pending offsets answers UNSTABLE_OFFSET_COMMIT (offset -1), which
-//     consumers retry; without it, the last committed offset. v9's
-//     MemberID/MemberEpoch belong to KIP-848 consumer groups and are
-//     ignored (classic groups only).
+//     consumers retry; without it, the last committed offset.
+//   - v9's MemberID/MemberEpoch (KIP-848): in a consumer group the member
+//     must be in the group at that epoch (UNKNOWN_MEMBER_ID,
+//     STALE_MEMBER_EPOCH); classic groups check nothing, as in Kafka.
 //   - With ACLs (authz.go), the group needs DESCRIBE
 //     (GROUP_AUTHORIZATION_FAILED, where group errors go) and each topic
 //     DESCRIBE: a requested one gets TOPIC_AUTHORIZATION_FAILED per

@@ -19,6 +19,9 @@ package kafka
 //     assignors (range, roundrobin, sticky, cooperative-sticky) work.
 //     INCONSISTENT_GROUP_PROTOCOL when none is common or the protocol type
 //     differs.
+//   - A KIP-848 consumer group with members answers
+//     INCONSISTENT_GROUP_PROTOCOL (Kafka's mixed groups are not
+//     implemented); an empty one becomes a classic group.
 //   - Session timeouts outside [6s, 30min] get INVALID_SESSION_TIMEOUT.
 //     v0 has no rebalance timeout: the session timeout is used.
 //   - v7+ returns the protocol type; v8's Reason is ignored; v9's

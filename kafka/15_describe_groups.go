@@ -8,6 +8,8 @@ package kafka
 //     only reported while the group is Stable, as in Kafka.
 //   - An unknown group is reported as Kafka reports it: state "Dead" with no
 //     error before v6, GROUP_ID_NOT_FOUND with a message from v6 (KIP-1043).
+//     So is a KIP-848 consumer group ("not a classic group"):
+//     ConsumerGroupDescribe describes those.
 //   - NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS per group when this
 //     broker does not (yet) coordinate it.
 //   - Authorized operations (v3+) are not computed (left at "not provided").

@@ -6,8 +6,9 @@ package kafka
 //     leads), as Kafka lists a broker's own groups: clients ask every broker
 //     and merge. Groups that only hold offsets (simple consumers) are
 //     listed Empty with an empty protocol type.
-//   - v4+ StatesFilter and v5+ TypesFilter match case-insensitively; every
-//     group here is of type "classic" (no KIP-848 consumer groups).
+//   - v4+ StatesFilter and v5+ TypesFilter match case-insensitively; v5
+//     GroupType is "classic" or "consumer" (KIP-848, whose states are
+//     Empty, Assigning, Reconciling and Stable).
 //   - COORDINATOR_LOAD_IN_PROGRESS, with the groups of the loaded shards,
 //     while a shard this broker leads is still loading.
 //   - With ACLs (authz.go), DESCRIBE on the cluster lists every group;
