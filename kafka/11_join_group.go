@@ -19,9 +19,15 @@ package kafka
 //     assignors (range, roundrobin, sticky, cooperative-sticky) work.
 //     INCONSISTENT_GROUP_PROTOCOL when none is common or the protocol type
 //     differs.
-//   - A KIP-848 consumer group with members answers
-//     INCONSISTENT_GROUP_PROTOCOL (Kafka's mixed groups are not
-//     implemented); an empty one becomes a classic group.
+//   - A KIP-848 consumer group with members hosts the classic member
+//     (KIP-848's mixed groups, core/group/mixed.go): the coordinator
+//     assigns it, and the join is answered once the member is reconciled
+//     and stored, as a follower (no leader, no member list), with its
+//     member epoch as the generation and its first protocol; the
+//     protocol type must be "consumer" with a protocol every classic member
+//     of the group supports (INCONSISTENT_GROUP_PROTOCOL otherwise, and
+//     while some broker cannot store mixed groups yet). An empty consumer
+//     group becomes a classic group.
 //   - Session timeouts outside [6s, 30min] get INVALID_SESSION_TIMEOUT.
 //     v0 has no rebalance timeout: the session timeout is used.
 //   - v7+ returns the protocol type; v8's Reason is ignored; v9's

@@ -7,6 +7,10 @@ package kafka
 //     must rejoin), ILLEGAL_GENERATION for a stale generation,
 //     UNKNOWN_MEMBER_ID for a member the group does not know (or an empty
 //     group), FENCED_INSTANCE_ID (v3+) for a replaced static member.
+//   - A classic member of a KIP-848 consumer group gets
+//     REBALANCE_IN_PROGRESS when it must rejoin: the group epoch moved past
+//     its epoch, it has partitions to revoke, or the partitions it waits
+//     for were released.
 //   - With ACLs (authz.go), the group needs READ:
 //     GROUP_AUTHORIZATION_FAILED otherwise.
 

@@ -13,6 +13,10 @@ package kafka
 //     FENCED_INSTANCE_ID (v3+), and on v5+ INCONSISTENT_GROUP_PROTOCOL when
 //     ProtocolType or ProtocolName does not match the group's.
 //   - Members missing from the leader's assignment get an empty one.
+//   - A classic member of a KIP-848 consumer group gets the partitions the
+//     coordinator assigned it (encoded at its subscription's consumer
+//     protocol version), REBALANCE_IN_PROGRESS when the group epoch moved
+//     on since its join; its generation is its member epoch.
 //   - With ACLs (authz.go), the group needs READ:
 //     GROUP_AUTHORIZATION_FAILED otherwise.
 

@@ -6,8 +6,8 @@ package kafka
 //     assignment epochs, assignor, and members with their epochs,
 //     subscriptions, assignments and target assignments (topics by ID and
 //     name; topics no longer known are left out, as in Kafka). v1 adds
-//     MemberType: 1, consumer protocol (classic members never join a
-//     consumer group here).
+//     MemberType: 1 for the consumer protocol, 0 for a classic member the
+//     group hosts (KIP-848's mixed groups, core/group/mixed.go).
 //   - GROUP_ID_NOT_FOUND for an unknown group and for a classic group
 //     ("not a consumer group"), INVALID_GROUP_ID for an empty ID,
 //     NOT_COORDINATOR and the like per group.
@@ -73,6 +73,9 @@ func handleConsumerGroupDescribe(ctx context.Context, s *Server, r *request) kms
 			}
 			rm.Assignment, rm.TargetAssignment = s.describedAssignment(m.Assignment), s.describedAssignment(m.Target)
 			rm.MemberType = 1
+			if m.Classic {
+				rm.MemberType = 0
+			}
 			g.Members = append(g.Members, rm)
 		}
 	}

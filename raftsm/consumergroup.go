@@ -1,5 +1,10 @@
 package raftsm
 
+import (
+	"bytes"
+	"slices"
+)
+
 // ConsumerGroup is what a KIP-848 consumer group (ConsumerGroupHeartbeat)
 // stores beyond the GroupRecord fields it shares with classic groups; a
 // group record is a consumer group's exactly when its Consumer is set
@@ -29,6 +34,19 @@ type ConsumerMember struct {
 	SubscribedTopicRegex string
 	// Assigned, Revoking and Target are by topic ID, partitions sorted.
 	Assigned, Revoking, Target []TopicIDPartitions
+	// Classic is set for a member on the classic protocol (JoinGroup,
+	// SyncGroup, Heartbeat) that the consumer group hosts (KIP-848's
+	// mixed groups): the protocols it joined with, in its order. Stored as
+	// a second trailing section (LevelMixedGroups), written only when some
+	// member has it, so records without such members stay readable by
+	// releases of LevelConsumerGroups.
+	Classic []ClassicProtocol
+}
+
+// ClassicProtocol is one protocol a classic member joined with.
+type ClassicProtocol struct {
+	Name     string
+	Metadata []byte
 }
 
 // TopicIDPartitions are partitions of one topic named by its ID.
@@ -41,8 +59,11 @@ type TopicIDPartitions struct {
 }
 
 // consumerSection marks the trailing consumer-group section of a group
-// record.
-const consumerSection byte = 1
+// record, classicSection the section of its classic members after it.
+const (
+	consumerSection byte = 1
+	classicSection  byte = 2
+)
 
 func encodeConsumerGroup(e *enc, r *GroupRecord) {
 	c := r.Consumer
@@ -67,6 +88,23 @@ func encodeConsumerGroup(e *enc, r *GroupRecord) {
 		encodeTopicIDPartitions(e, m.Assigned, true)
 		encodeTopicIDPartitions(e, m.Revoking, true)
 		encodeTopicIDPartitions(e, m.Target, false)
+	}
+	if !slices.ContainsFunc(r.Members, func(m GroupMemberRecord) bool { return m.Consumer != nil && m.Consumer.Classic != nil }) {
+		return
+	}
+	e.u8(classicSection)
+	for i := range r.Members {
+		var protocols []ClassicProtocol
+		if m := r.Members[i].Consumer; m != nil {
+			protocols = m.Classic
+		}
+		// A classic member has at least one protocol: 0 is a member on
+		// the consumer protocol.
+		e.uvarint(uint64(len(protocols)))
+		for _, p := range protocols {
+			e.str(p.Name)
+			e.bytes(p.Metadata)
+		}
 	}
 }
 
@@ -114,6 +152,24 @@ func decodeConsumerGroup(d *dec, r *GroupRecord) {
 		m.Revoking = decodeTopicIDPartitions(d, true)
 		m.Target = decodeTopicIDPartitions(d, false)
 		r.Members[i].Consumer = m
+	}
+	if d.err != nil || len(d.b) == 0 || d.b[0] != classicSection {
+		return
+	}
+	d.u8()
+	for i := range r.Members {
+		n := d.uvarint()
+		if d.err == nil && n > uint64(len(d.b)) {
+			d.err = errShortCommand
+		}
+		if n == 0 || d.err != nil {
+			continue
+		}
+		protocols := make([]ClassicProtocol, 0, n)
+		for j := uint64(0); j < n && d.err == nil; j++ {
+			protocols = append(protocols, ClassicProtocol{Name: d.str(), Metadata: bytes.Clone(d.bytes())})
+		}
+		r.Members[i].Consumer.Classic = protocols
 	}
 }
 

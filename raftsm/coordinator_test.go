@@ -376,3 +376,41 @@ func TestCoordinatorConsumerGroupRecords(t *testing.T) {
 		t.Fatal("an unknown section decoded")
 	}
 }
+
+// TestCoordinatorMixedGroupRecords: a consumer group hosting a classic
+// member stores its protocols in a second trailing section, written only
+// when some member is classic; the record survives the log and a
+// snapshot, and a cut inside the section is refused.
+func TestCoordinatorMixedGroupRecords(t *testing.T) {
+	plain := consumerGroupRec("cg", 5)
+	withoutSection := encodeGroupRecord(plain)
+	rec := consumerGroupRec("cg", 5)
+	rec.Members[1].SessionTimeoutMs = 10000
+	rec.Members[1].Consumer.Classic = []ClassicProtocol{{Name: "cooperative-sticky", Metadata: []byte{0, 1, 2}}, {Name: "range", Metadata: []byte{}}}
+	raw := encodeGroupRecord(rec)
+	if len(raw) <= len(withoutSection) || raw[len(withoutSection)] != classicSection {
+		t.Fatalf("no classic section after the consumer section: %d vs %d bytes", len(raw), len(withoutSection))
+	}
+	h := newCoordHarness(t)
+	if st := h.status(EncodeStoreGroup(rec)); st != StatusOK {
+		t.Fatalf("store: %s", st)
+	}
+	if got, ok := h.c.Group("cg"); !ok || !reflect.DeepEqual(got, rec) {
+		t.Fatalf("group = %+v, want %+v", got, rec)
+	}
+	other := newCoordHarness(t)
+	if err := other.c.RecoverFromSnapshot(snapshotOf(t, h.c), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := other.c.Group("cg"); !reflect.DeepEqual(got, rec) {
+		t.Fatalf("recovered %+v", got)
+	}
+	for i := len(withoutSection) + 1; i < len(raw); i++ {
+		if _, err := decodeGroupRecord(raw[:i]); err == nil {
+			t.Fatalf("truncated at %d of %d: decoded", i, len(raw))
+		}
+	}
+	if _, err := decodeGroupRecord(append(raw, 0)); err == nil {
+		t.Fatal("a trailing byte decoded")
+	}
+}

@@ -73,7 +73,7 @@ type BrokerRecord struct {
 // because a replica of an older release answers a command it does not know
 // with StatusUnsupportedCmd and changes nothing: its copy of the state would
 // lack what the others have, for good.
-const CommandLevel = LevelConsumerGroups
+const CommandLevel = LevelMixedGroups
 
 // Command levels.
 const (
@@ -99,6 +99,11 @@ const (
 	// records with a trailing consumer section (GroupRecord.Consumer,
 	// consumergroup.go) that older releases refuse as malformed.
 	LevelConsumerGroups uint16 = 5
+	// LevelMixedGroups: classic members in consumer groups (KIP-848's
+	// online upgrade and downgrade), stored as a second trailing section
+	// of consumer-group records (ConsumerMember.Classic) that older
+	// releases refuse as malformed.
+	LevelMixedGroups uint16 = 6
 )
 
 // SystemReplicaID is a broker's replica ID in the meta and coordinator

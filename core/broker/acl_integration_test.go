@@ -485,9 +485,37 @@ func TestMetaChangesWaitForUpgradedBrokers(t *testing.T) {
 	if listed, err := consumerGroups(); listed || err == nil {
 		t.Fatalf("consumer groups with broker 9 on a release without them: listed %v, heartbeat %v", listed, err)
 	}
+	// classicJoin is a classic member joining the consumer group "cg"
+	// that consumerGroups' heartbeat made.
+	classicJoin := func() error {
+		md := kmsg.NewConsumerMemberMetadata()
+		md.Topics = []string{"lv"}
+		req := kmsg.NewPtrJoinGroupRequest()
+		req.Group, req.ProtocolType, req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = "cg", "consumer", 30000, 30000
+		req.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range", Metadata: md.AppendTo(nil)}}
+		r, err := req.RequestWith(ctx, seed)
+		if err != nil {
+			return err
+		}
+		return kerr.ErrorForCode(r.ErrorCode)
+	}
+	// Broker 9 restarts with the release that brought consumer groups:
+	// they are served, but classic members cannot join them yet.
+	if err := c.RegisterBroker(ctx, cluster.BrokerRecord{ID: 9, Kafka: "127.0.0.9:9092", Raft: "127.0.0.9:9095", Level: raftsm.LevelConsumerGroups}); err != nil {
+		t.Fatal(err)
+	}
+	if listed, err := consumerGroups(); !listed || err != nil {
+		t.Fatalf("consumer groups with broker 9 at their level: listed %v, heartbeat %v", listed, err)
+	}
+	if err := classicJoin(); !errors.Is(err, kerr.InconsistentGroupProtocol) {
+		t.Fatalf("classic member joining a consumer group with broker 9 before mixed groups: %v", err)
+	}
 	// Broker 9 restarts with this release and registers its level.
 	if err := c.RegisterBroker(ctx, cluster.BrokerRecord{ID: 9, Kafka: "127.0.0.9:9092", Raft: "127.0.0.9:9095", Level: raftsm.CommandLevel}); err != nil {
 		t.Fatal(err)
+	}
+	if err := classicJoin(); !errors.Is(err, kerr.MemberIDRequired) {
+		t.Fatalf("classic member joining a consumer group once every broker is upgraded: %v, want MEMBER_ID_REQUIRED (it may join)", err)
 	}
 	if code := initTxn(); code != 0 {
 		t.Fatalf("transactional InitProducerId once broker 9 is upgraded: %v", kerr.ErrorForCode(code))

@@ -44,6 +44,10 @@ func (b *Broker) startGroups(ctx context.Context, meter metric.Meter) error {
 		}
 	}
 	b.dr.coords = sms
+	migration, err := group.ParseMigrationPolicy(b.cfg.Kafka.GroupConsumerMigrationPolicy)
+	if err != nil {
+		return err
+	}
 	b.groups = group.NewService(b.nh, sms, group.Config{
 		NodeID:                    b.cfg.NodeID,
 		InitialRebalanceDelay:     time.Duration(b.cfg.Kafka.GroupInitialRebalanceDelayMs) * time.Millisecond,
@@ -52,6 +56,8 @@ func (b *Broker) startGroups(ctx context.Context, meter metric.Meter) error {
 		ConsumerHeartbeatInterval: b.cfg.Kafka.GroupConsumerHeartbeatInterval,
 		Topics:                    b.groupTopics,
 		ConsumerGroups:            b.consumerGroups,
+		MixedGroups:               b.mixedGroups,
+		Migration:                 migration,
 	}, b.log)
 	b.groups.Start()
 	// The transaction coordinator shares the shards (core/txn).
@@ -93,6 +99,13 @@ func (b *Broker) groupTopics() []group.TopicMeta {
 func (b *Broker) consumerGroups() bool {
 	return slices.Contains(b.cfg.Kafka.GroupRebalanceProtocols, "consumer") &&
 		b.cluster != nil && b.cluster.RequireLevel(raftsm.LevelConsumerGroups, "consumer groups") == nil
+}
+
+// mixedGroups reports whether consumer groups may host classic members
+// (KIP-848's online upgrade and downgrade): consumer groups are served and
+// every broker stores such members (raftsm.LevelMixedGroups).
+func (b *Broker) mixedGroups() bool {
+	return b.consumerGroups() && b.cluster.RequireLevel(raftsm.LevelMixedGroups, "classic members in consumer groups") == nil
 }
 
 // producerIDs allocates producer IDs through the cluster service, which

@@ -143,12 +143,13 @@ type memberStarter func(t *testing.T, addr, group, topic, name string, l *ledger
 // leaves (rebalance), b consumes to the end. With commits after
 // processing, no record may be lost or consumed twice.
 func runRebalance(t *testing.T, start memberStarter) {
-	runRebalanceOn(t, brokertest.Config(t), start, nil)
+	runRebalanceOn(t, brokertest.Config(t), start, start, nil)
 }
 
-// runRebalanceOn is runRebalance on a broker with the given config;
-// whileBoth, if set, runs while both members consume.
-func runRebalanceOn(t *testing.T, cfg config.Config, start memberStarter, whileBoth func(addr, group string)) {
+// runRebalanceOn is runRebalance on a broker with the given config, a and
+// b started by their own starters; whileBoth, if set, runs while both
+// members consume.
+func runRebalanceOn(t *testing.T, cfg config.Config, startA, startB memberStarter, whileBoth func(addr, group string)) {
 	b := brokertest.Start(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -161,10 +162,10 @@ func runRebalanceOn(t *testing.T, cfg config.Config, start memberStarter, whileB
 	stopProducer := startProducer(t, b.KafkaAddr(), topic)
 	defer stopProducer()
 
-	stopA := start(t, b.KafkaAddr(), grp, topic, "a", l)
+	stopA := startA(t, b.KafkaAddr(), grp, topic, "a", l)
 	waitUntil(t, time.Minute, "a to consume", func() bool { return l.total("a") >= 200 })
 
-	stopB := start(t, b.KafkaAddr(), grp, topic, "b", l)
+	stopB := startB(t, b.KafkaAddr(), grp, topic, "b", l)
 	aBefore := l.total("a")
 	waitUntil(t, time.Minute, "both members to consume after b joined", func() bool {
 		return l.total("b") >= 200 && l.total("a") >= aBefore+200
@@ -292,7 +293,8 @@ func TestRebalanceKgoCooperativeSticky(t *testing.T) {
 func TestRebalanceKgoConsumerProtocol(t *testing.T) {
 	cfg := brokertest.Config(t)
 	cfg.Kafka.GroupConsumerHeartbeatInterval = 200 * time.Millisecond
-	runRebalanceOn(t, cfg, kgoMember(kgo.ServerSideBalancer()), func(addr, group string) {
+	kip848 := kgoMember(kgo.ServerSideBalancer())
+	runRebalanceOn(t, cfg, kip848, kip848, func(addr, group string) {
 		// The group is a consumer group, its two members on the consumer
 		// protocol, sharing the four partitions.
 		cl := newClient(t, addr)
@@ -334,6 +336,81 @@ func TestRebalanceKgoConsumerProtocol(t *testing.T) {
 			t.Fatalf("ListGroups of type consumer: %+v %v", lresp, err)
 		}
 	})
+}
+
+// TestRebalanceMixedProtocolUpgrade: the scenario as a rolling switch to
+// KIP-848 (kafka.group-consumer-migration-policy "bidirectional"): a
+// consumes on the classic protocol (cooperative-sticky), b joins on the
+// consumer protocol and the running classic group becomes a consumer
+// group that keeps a as a classic member, assigned by the broker; a
+// leaves and b takes every partition. No record lost or read twice.
+func TestRebalanceMixedProtocolUpgrade(t *testing.T) {
+	cfg := brokertest.Config(t)
+	cfg.Kafka.GroupConsumerHeartbeatInterval = 200 * time.Millisecond
+	runRebalanceOn(t, cfg, startKgoMember, kgoMember(kgo.ServerSideBalancer()), func(addr, group string) {
+		checkMixedGroup(t, addr, group, map[string]int8{"a": 0, "b": 1})
+	})
+}
+
+// TestRebalanceMixedProtocolDowngrade: the other way round: a consumes on
+// the consumer protocol, b joins the consumer group as a classic member;
+// when a (the last member on the consumer protocol) leaves, the group
+// becomes classic again and b's classic rebalance takes every partition.
+func TestRebalanceMixedProtocolDowngrade(t *testing.T) {
+	cfg := brokertest.Config(t)
+	cfg.Kafka.GroupConsumerHeartbeatInterval = 200 * time.Millisecond
+	var addr string
+	runRebalanceOn(t, cfg, kgoMember(kgo.ServerSideBalancer()), startKgoMember, func(a, group string) {
+		addr = a
+		checkMixedGroup(t, addr, group, map[string]int8{"a": 1, "b": 0})
+	})
+	// b left last, as a classic member: the group is classic (and empty).
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrListGroupsRequest()
+	resp, err := req.RequestWith(ctx, newClient(t, addr))
+	if err != nil || len(resp.Groups) != 1 || resp.Groups[0].GroupType != "classic" {
+		t.Fatalf("ListGroups after the downgrade: %+v %v", resp, err)
+	}
+}
+
+// checkMixedGroup checks with ConsumerGroupDescribe that a group is a
+// consumer group whose members (by client ID) are of the given types (0
+// classic, 1 consumer protocol), each assigned some of the four
+// partitions, none twice.
+func checkMixedGroup(t *testing.T, addr, group string, types map[string]int8) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = []string{group}
+	resp, err := req.RequestWith(ctx, newClient(t, addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := resp.Groups[0]
+	if g.ErrorCode != 0 || len(g.Members) != len(types) {
+		t.Fatalf("ConsumerGroupDescribe: %+v", g)
+	}
+	seen := map[int32]bool{}
+	for _, m := range g.Members {
+		if want, ok := types[m.ClientID]; !ok || m.MemberType != want {
+			t.Fatalf("member %s of type %d, want %v", m.ClientID, m.MemberType, types)
+		}
+		n := 0
+		for _, tp := range m.Assignment.TopicPartitions {
+			for _, p := range tp.Partitions {
+				if seen[p] {
+					t.Fatalf("partition %d assigned twice: %+v", p, g.Members)
+				}
+				seen[p] = true
+				n++
+			}
+		}
+		if n == 0 {
+			t.Fatalf("member %s has no partition: %+v", m.ClientID, g.Members)
+		}
+	}
 }
 
 // saramaHandler records and marks each message and commits synchronously

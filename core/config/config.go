@@ -156,6 +156,13 @@ type KafkaConfig struct {
 	// GroupConsumerHeartbeatInterval is how often KIP-848 members are told
 	// to heartbeat: group.consumer.heartbeat.interval.ms.
 	GroupConsumerHeartbeatInterval time.Duration `toml:"group-consumer-heartbeat-interval"`
+	// GroupConsumerMigrationPolicy is Kafka's group.consumer.migration.policy:
+	// whether a running classic group becomes a KIP-848 consumer group when
+	// a member on the consumer protocol joins ("upgrade"), a consumer group
+	// whose last member on the consumer protocol leaves becomes a classic
+	// group again ("downgrade"), both ("bidirectional") or neither
+	// ("disabled").
+	GroupConsumerMigrationPolicy string `toml:"group-consumer-migration-policy"`
 	// LogRetentionCheckInterval is how often each partition leader applies
 	// retention.ms and retention.bytes to a topic without remote storage:
 	// Kafka's log.retention.check.interval.ms. (Topics with
@@ -429,6 +436,7 @@ func Default() Config {
 			OffsetsRetentionMinutes:          7 * 24 * 60,
 			GroupInitialRebalanceDelayMs:     3000,
 			GroupRebalanceProtocols:          []string{"classic", "consumer"},
+			GroupConsumerMigrationPolicy:     "bidirectional",
 			GroupConsumerSessionTimeout:      45 * time.Second,
 			GroupConsumerHeartbeatInterval:   5 * time.Second,
 			LogRetentionCheckInterval:        5 * time.Minute,

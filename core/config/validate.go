@@ -219,6 +219,11 @@ func (c Config) Validate() error {
 	if !classic {
 		bad("kafka.group-rebalance-protocols is %q; it must list \"classic\" (and \"consumer\" to serve KIP-848 consumer groups)", k.GroupRebalanceProtocols)
 	}
+	switch k.GroupConsumerMigrationPolicy {
+	case "bidirectional", "upgrade", "downgrade", "disabled":
+	default:
+		bad("kafka.group-consumer-migration-policy is %q; it must be \"bidirectional\", \"upgrade\", \"downgrade\" or \"disabled\" (Kafka's group.consumer.migration.policy)", k.GroupConsumerMigrationPolicy)
+	}
 	if k.GroupConsumerSessionTimeout < time.Second || k.GroupConsumerSessionTimeout > time.Hour {
 		bad("kafka.group-consumer-session-timeout is %v; it must be between 1s and 1h, such as \"45s\" (Kafka's group.consumer.session.timeout.ms)", k.GroupConsumerSessionTimeout)
 	}

@@ -99,6 +99,8 @@ type consumerMember struct {
 	// leaving marks a static member that left with epoch -2: it keeps its
 	// partitions until its session expires or its instance rejoins.
 	leaving bool
+	// classic is set for a member on the classic protocol (mixed.go).
+	classic *classicMember
 
 	session     *time.Timer
 	revokeTimer *time.Timer // runs while cur.State is UnrevokedPartitions
@@ -207,12 +209,17 @@ func (g *group) consumerHeartbeatLocked(req ConsumerHeartbeat) (ConsumerHeartbea
 	}
 	cg := g.mu.consumer
 	if cg == nil {
-		if len(g.mu.members) > 0 || len(g.mu.pending) > 0 || g.mu.state != Empty || req.MemberEpoch != 0 {
-			// Classic groups with members are not converted (Kafka's
-			// online upgrade is not implemented).
+		switch {
+		case req.MemberEpoch != 0:
+			return none, nil, fmt.Errorf("%w: group %s is not a consumer group", ErrGroupNotFound, g.id)
+		case len(g.mu.members) == 0 && len(g.mu.pending) == 0 && g.mu.state == Empty:
+			g.becomeConsumerLocked()
+		case len(g.mu.members) > 0 && g.canUpgradeLocked():
+			g.upgradeLocked()
+		default:
 			return none, nil, fmt.Errorf("%w: group %s is not a consumer group", ErrGroupNotFound, g.id)
 		}
-		cg = g.becomeConsumerLocked()
+		cg = g.mu.consumer
 	}
 	if req.MemberEpoch < 0 {
 		return g.consumerLeaveLocked(req)
@@ -231,6 +238,8 @@ func (g *group) consumerHeartbeatLocked(req ConsumerHeartbeat) (ConsumerHeartbea
 		}
 	case m == nil:
 		return none, nil, fmt.Errorf("%w: member %s is not a member of group %s", ErrUnknownMember, req.MemberID, g.id)
+	case m.classic != nil:
+		return none, nil, fmt.Errorf("%w: member %s uses the classic protocol", ErrUnknownMember, req.MemberID)
 	case req.MemberEpoch == 0:
 		// A known member starting over (as Kafka since KAFKA-19233): it
 		// owns nothing now and gets its assignment again.
@@ -326,21 +335,19 @@ func (g *group) becomeConsumerLocked() *consumerGroup {
 const consumerProtocolType = "consumer"
 
 // joinConsumerLocked adds a member joining with epoch 0. A static member
-// whose instance left with epoch -2 takes over its subscription, target
-// and partitions (at epoch 0, reconciled up to the target's at once);
+// whose instance left with epoch -2 (or was a classic member) takes over
+// its subscription, target and partitions (replaceStaticLocked);
 // checkConsumerInstanceLocked refused one whose instance is still held.
 func (g *group) joinConsumerLocked(req ConsumerHeartbeat) (*consumerMember, error) {
 	cg := g.mu.consumer
+	if req.InstanceID != nil {
+		if old := cg.byInstance(*req.InstanceID); old != nil {
+			return g.replaceStaticLocked(old, req.MemberID), nil
+		}
+	}
 	m := &consumerMember{id: req.MemberID, cur: assign.Current{Assigned: assign.Partitions{}, Revoking: assign.Partitions{}}, target: assign.Partitions{}}
 	if req.InstanceID != nil {
 		m.instanceID = *req.InstanceID
-		if old := cg.byInstance(m.instanceID); old != nil {
-			m.names, m.regex, m.re, m.serverAssignor, m.rackID = old.names, old.regex, old.re, old.serverAssignor, old.rackID
-			m.target = old.target
-			m.cur = assign.Current{Assigned: old.cur.Assigned, Revoking: assign.Partitions{}, Since: old.cur.Since}
-			g.removeConsumerMemberLocked(old)
-			g.holdLocked(m)
-		}
 	}
 	cg.members[m.id] = m
 	g.mu.state = Stable
@@ -358,7 +365,9 @@ func (g *group) checkConsumerInstanceLocked(req ConsumerHeartbeat) error {
 		return fmt.Errorf("%w: instance id %s is unknown", ErrUnknownMember, *req.InstanceID)
 	case req.MemberEpoch != 0:
 		return fmt.Errorf("%w: static member %s with instance id %s was fenced by member %s", ErrFencedInstanceID, req.MemberID, *req.InstanceID, old.id)
-	case old != nil && !old.leaving:
+	case old != nil && !old.leaving && old.classic == nil:
+		// A classic member's instance is taken over at once (it has no
+		// epoch -2 to release it with), as in Kafka.
 		return fmt.Errorf("%w: static member %s with instance id %s cannot join the group because the instance id is owned by member %s",
 			ErrUnreleasedInstanceID, req.MemberID, *req.InstanceID, old.id)
 	}
@@ -563,6 +572,18 @@ func sameCurrent(a, b assign.Current) bool {
 		a.Assigned.Equal(b.Assigned) && a.Revoking.Equal(b.Revoking)
 }
 
+// stopTimers stops every timer of the member (it is gone from this
+// coordinator).
+func (m *consumerMember) stopTimers() {
+	m.stopRevokeTimer()
+	if m.session != nil {
+		m.session.Stop()
+	}
+	if m.classic != nil {
+		m.classic.stopTimers()
+	}
+}
+
 func (m *consumerMember) stopRevokeTimer() {
 	if m.revokeTimer != nil {
 		m.revokeTimer.Stop()
@@ -588,7 +609,16 @@ func (g *group) scheduleConsumerSessionLocked(m *consumerMember) {
 	if m.session != nil {
 		m.session.Stop()
 	}
-	m.session = time.AfterFunc(g.s.cfg.ConsumerSessionTimeout, func() { g.consumerSessionExpired(m) })
+	m.session = time.AfterFunc(g.sessionTimeoutOf(m), func() { g.consumerSessionExpired(m) })
+}
+
+// sessionTimeoutOf is a member's session timeout: the group's, or a
+// classic member's own.
+func (g *group) sessionTimeoutOf(m *consumerMember) time.Duration {
+	if m.classic != nil {
+		return m.classic.sessionTimeout
+	}
+	return g.s.cfg.ConsumerSessionTimeout
 }
 
 func (g *group) consumerSessionExpired(m *consumerMember) {
@@ -598,16 +628,14 @@ func (g *group) consumerSessionExpired(m *consumerMember) {
 	if g.mu.unloaded || cg == nil || cg.members[m.id] != m {
 		return
 	}
-	g.s.log.Info("consumer group member session expired", "group", g.id, "member", m.id, "session_timeout", g.s.cfg.ConsumerSessionTimeout)
+	g.s.log.Info("consumer group member session expired", "group", g.id, "member", m.id, "session_timeout", g.sessionTimeoutOf(m))
 	g.fenceConsumerMemberLocked(m)
 }
 
 // fenceConsumerMemberLocked removes a member the coordinator gave up on and
 // stores the group; no caller waits for the store.
 func (g *group) fenceConsumerMemberLocked(m *consumerMember) {
-	g.removeConsumerMemberLocked(m)
-	g.refreshTargetsLocked(true)
-	g.storeConsumerLocked()
+	g.removeConsumerAndRebalanceLocked(m)
 }
 
 // removeConsumerMemberLocked drops a member and releases its partitions.
@@ -616,10 +644,7 @@ func (g *group) removeConsumerMemberLocked(m *consumerMember) {
 	prev := m.cur
 	m.cur = assign.Current{}
 	g.releaseLocked(m, prev)
-	m.stopRevokeTimer()
-	if m.session != nil {
-		m.session.Stop()
-	}
+	m.stopTimers()
 	delete(cg.members, m.id)
 	if len(cg.members) == 0 {
 		g.mu.state = Empty
@@ -643,6 +668,9 @@ func (g *group) consumerLeaveLocked(req ConsumerHeartbeat) (ConsumerHeartbeatRes
 	} else if m = cg.members[req.MemberID]; m == nil {
 		return ConsumerHeartbeatResult{}, nil, fmt.Errorf("%w: member %s is not a member of group %s", ErrUnknownMember, req.MemberID, g.id)
 	}
+	if m.classic != nil {
+		return ConsumerHeartbeatResult{}, nil, fmt.Errorf("%w: member %s uses the classic protocol", ErrUnknownMember, m.id)
+	}
 	res := ConsumerHeartbeatResult{MemberID: m.id, MemberEpoch: req.MemberEpoch}
 	if req.MemberEpoch == -2 {
 		if m.leaving {
@@ -655,9 +683,7 @@ func (g *group) consumerLeaveLocked(req ConsumerHeartbeat) (ConsumerHeartbeatRes
 		g.releaseLocked(m, prev)
 		return res, g.storeConsumerLocked(), nil
 	}
-	g.removeConsumerMemberLocked(m)
-	g.refreshTargetsLocked(true)
-	return res, g.storeConsumerLocked(), nil
+	return res, g.removeConsumerAndRebalanceLocked(m), nil
 }
 
 // storeConsumerLocked commits the group's record; the channel delivers the
@@ -672,14 +698,15 @@ func (g *group) storeConsumerLocked() <-chan error {
 	for _, m := range g.sortedConsumerMembersLocked() {
 		rec.Members = append(rec.Members, raftsm.GroupMemberRecord{
 			MemberID: m.id, InstanceID: m.instanceID, ClientID: m.clientID, ClientHost: m.clientHost,
-			SessionTimeoutMs:   int32(g.s.cfg.ConsumerSessionTimeout / time.Millisecond),
+			SessionTimeoutMs:   int32(g.sessionTimeoutOf(m) / time.Millisecond),
 			RebalanceTimeoutMs: int32(m.rebalanceTimeout / time.Millisecond),
 			Consumer: &raftsm.ConsumerMember{
 				Epoch: m.cur.Epoch, PreviousEpoch: m.cur.PreviousEpoch, State: uint8(m.cur.State),
 				RackID: m.rackID, ServerAssignor: m.serverAssignor,
 				SubscribedTopicNames: m.names, SubscribedTopicRegex: m.regex,
 				Assigned: toRecordPartitions(m.cur.Assigned, m.cur.Since), Revoking: toRecordPartitions(m.cur.Revoking, m.cur.Since),
-				Target: toRecordPartitions(m.target, nil),
+				Target:  toRecordPartitions(m.target, nil),
+				Classic: classicRecord(m.classic),
 			},
 		})
 	}
@@ -759,6 +786,7 @@ func (g *group) loadConsumerLocked(rec *raftsm.GroupRecord) {
 			},
 			target:  fromRecordPartitions(c.Target, nil),
 			leaving: c.Epoch == -2,
+			classic: classicFromRecord(mr),
 		}
 		m.setRegex(c.SubscribedTopicRegex)
 		cg.members[m.id] = m
@@ -788,6 +816,11 @@ func (g *group) validateConsumerCommitLocked(memberID string, epoch int32, oldVe
 	switch {
 	case m == nil:
 		return fmt.Errorf("%w: member %s is not a member of group %s", ErrUnknownMember, memberID, g.id)
+	case m.classic != nil && epoch != m.cur.Epoch:
+		// A classic member commits at its generation, any version.
+		return fmt.Errorf("%w: member %s is at generation %d, not %d", ErrIllegalGeneration, memberID, m.cur.Epoch, epoch)
+	case m.classic != nil:
+		return nil
 	case oldVersion:
 		return fmt.Errorf("%w: OffsetCommit version 9 or above must be used by members using the consumer group protocol", ErrUnsupportedVersion)
 	case epoch == m.cur.Epoch:
@@ -859,8 +892,11 @@ type ConsumerGroupDescription struct {
 type ConsumerMemberDescription struct {
 	MemberID, InstanceID, RackID, ClientID, ClientHost string
 	MemberEpoch                                        int32
-	SubscribedTopicNames                               []string
-	SubscribedTopicRegex                               string
+	// Classic marks a member on the classic protocol (KIP-848's mixed
+	// groups).
+	Classic              bool
+	SubscribedTopicNames []string
+	SubscribedTopicRegex string
 	// Assignment is what the member may consume now; Target what it is
 	// moving to.
 	Assignment, Target assign.Partitions
@@ -901,7 +937,7 @@ func (s *Service) DescribeConsumerGroup(_ context.Context, groupID string) (Cons
 	for _, m := range g.sortedConsumerMembersLocked() {
 		d.Members = append(d.Members, ConsumerMemberDescription{
 			MemberID: m.id, InstanceID: m.instanceID, RackID: m.rackID, ClientID: m.clientID, ClientHost: m.clientHost,
-			MemberEpoch: m.cur.Epoch, SubscribedTopicNames: slices.Clone(m.names), SubscribedTopicRegex: m.regex,
+			MemberEpoch: m.cur.Epoch, Classic: m.classic != nil, SubscribedTopicNames: slices.Clone(m.names), SubscribedTopicRegex: m.regex,
 			Assignment: m.cur.Assigned.Clone(), Target: m.target.Clone(),
 		})
 	}
@@ -959,9 +995,6 @@ func (g *group) stopConsumerTimersLocked() {
 		return
 	}
 	for _, m := range g.mu.consumer.members {
-		m.stopRevokeTimer()
-		if m.session != nil {
-			m.session.Stop()
-		}
+		m.stopTimers()
 	}
 }

@@ -566,10 +566,11 @@ func (g *group) joinLocked(req JoinRequest) (chan joinOutcome, JoinResult, error
 		// Deleted while we looked it up: the client retries and meets a
 		// fresh group.
 		return nil, JoinResult{}, ErrCoordinatorNotAvailable
+	case g.mu.consumer != nil && len(g.mu.consumer.members) > 0 && g.s.mixedGroups():
+		// KIP-848's mixed groups (mixed.go).
+		return g.joinClassicToConsumerLocked(req)
 	case g.mu.consumer != nil && len(g.mu.consumer.members) > 0:
-		// Kafka lets classic members into a consumer group (KIP-848's
-		// mixed groups); Chronik does not.
-		return nil, JoinResult{}, fmt.Errorf("%w: group %s is a consumer group (KIP-848) with members", ErrInconsistentProtocol, g.id)
+		return nil, JoinResult{}, fmt.Errorf("%w: group %s is a consumer group (KIP-848) with members, and not every broker can store classic members in it yet", ErrInconsistentProtocol, g.id)
 	case g.mu.consumer != nil:
 		// An empty consumer group becomes a classic one.
 		g.stopConsumerTimersLocked()
@@ -837,6 +838,8 @@ func (g *group) syncLocked(req SyncRequest) (chan syncOutcome, SyncResult, error
 		return nil, SyncResult{}, ErrNotCoordinator
 	case g.mu.state == Dead:
 		return nil, SyncResult{}, ErrCoordinatorNotAvailable
+	case g.mu.consumer != nil:
+		return g.syncClassicToConsumerLocked(req)
 	}
 	if err := g.checkInstanceLocked(req.MemberID, req.InstanceID); err != nil {
 		return nil, SyncResult{}, err
@@ -946,6 +949,8 @@ func (s *Service) Heartbeat(_ context.Context, req HeartbeatRequest) error {
 		return ErrNotCoordinator
 	case g.mu.state == Dead:
 		return ErrCoordinatorNotAvailable
+	case g.mu.consumer != nil:
+		return g.heartbeatClassicToConsumerLocked(req)
 	case g.mu.state == Empty:
 		return ErrUnknownMember
 	}
@@ -994,6 +999,18 @@ func (s *Service) LeaveGroup(_ context.Context, groupID string, members []LeaveM
 		return nil, ErrNotCoordinator
 	case g.mu.state == Dead:
 		return nil, ErrCoordinatorNotAvailable
+	}
+	if g.mu.consumer != nil {
+		left := 0
+		for i, lm := range members {
+			if errs[i] = g.leaveClassicToConsumerLocked(lm); errs[i] == nil {
+				left++
+			}
+		}
+		if left > 0 {
+			g.rebalanceConsumerLocked()
+		}
+		return errs, nil
 	}
 	for i, lm := range members {
 		errs[i] = g.leaveLocked(lm)

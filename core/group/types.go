@@ -2,6 +2,7 @@ package group
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -89,7 +90,52 @@ type Config struct {
 	// ConsumerGroups reports whether consumer groups are served (the
 	// Kafka APIs check it); nil serves them.
 	ConsumerGroups func() bool
+	// MixedGroups reports whether consumer groups may host members on
+	// the classic protocol (every broker stores them); nil allows them.
+	// Without it a classic member cannot join a consumer group that has
+	// members and no group is converted between the protocols.
+	MixedGroups func() bool
+	// Migration is Kafka's group.consumer.migration.policy.
+	Migration MigrationPolicy
 }
+
+// MigrationPolicy says which groups change protocol as their members
+// switch (Kafka's group.consumer.migration.policy); the zero value is
+// Kafka's default, bidirectional.
+type MigrationPolicy uint8
+
+// Migration policies.
+const (
+	// MigrateBidirectional upgrades and downgrades.
+	MigrateBidirectional MigrationPolicy = iota
+	// MigrateUpgrade turns a classic group with members into a consumer
+	// group when a member on the consumer protocol joins it.
+	MigrateUpgrade
+	// MigrateDowngrade turns a consumer group into a classic one when its
+	// last member on the consumer protocol leaves and classic ones remain.
+	MigrateDowngrade
+	// MigrateDisabled does neither.
+	MigrateDisabled
+)
+
+// ParseMigrationPolicy reads a policy as Kafka names it.
+func ParseMigrationPolicy(s string) (MigrationPolicy, error) {
+	switch s {
+	case "bidirectional":
+		return MigrateBidirectional, nil
+	case "upgrade":
+		return MigrateUpgrade, nil
+	case "downgrade":
+		return MigrateDowngrade, nil
+	case "disabled":
+		return MigrateDisabled, nil
+	}
+	return 0, fmt.Errorf("unknown group migration policy %q", s)
+}
+
+func (p MigrationPolicy) upgrades() bool { return p == MigrateBidirectional || p == MigrateUpgrade }
+
+func (p MigrationPolicy) downgrades() bool { return p == MigrateBidirectional || p == MigrateDowngrade }
 
 func (c *Config) setDefaults() {
 	if c.Shards <= 0 {
