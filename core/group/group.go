@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -25,6 +26,9 @@ type group struct {
 	s  *Service
 	sh *shard
 	id string
+	// unloaded mirrors mu.unloaded for the store goroutines, which must
+	// not wait for mu (DeleteGroup holds it while it waits for them).
+	unloaded atomic.Bool
 
 	mu struct {
 		sync.Mutex
@@ -167,6 +171,7 @@ func (g *group) unload() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.mu.unloaded = true
+	g.unloaded.Store(true)
 	g.stopAllLocked()
 	for _, m := range g.mu.members {
 		g.failWaitersLocked(m, ErrNotCoordinator)
@@ -797,11 +802,25 @@ func (g *group) proposeRecordLocked(rec *raftsm.GroupRecord, after func(err erro
 		if prev != nil {
 			<-prev
 		}
+		if g.unloaded.Load() {
+			// A new coordinator term loaded the group from what was
+			// stored before: a record of this term's object applied now
+			// would put the stored group ahead of the loaded one.
+			close(stored)
+			after(fmt.Errorf("%w: group %q was unloaded before its change was stored", ErrNotCoordinator, g.id))
+			return
+		}
 		st, _, err := s.propose(s.loop.Context(), g.sh, cmd)
 		close(stored)
 		switch {
 		case err == nil && st == raftsm.StatusStaleGeneration:
+			// The stored group moved past this object's (a record of an
+			// earlier term's object applied after this one loaded): drop
+			// this object, so the group is loaded again from what is
+			// stored; its callers retry there.
 			err = fmt.Errorf("%w: a newer generation of group %q is stored", ErrNotCoordinator, g.id)
+			s.forget(g.sh, g)
+			g.unload()
 		case err == nil && st != raftsm.StatusOK:
 			err = fmt.Errorf("%w: storing group %q: %s", ErrCoordinatorNotAvailable, g.id, st)
 		}
@@ -973,7 +992,7 @@ func (s *Service) Heartbeat(_ context.Context, req HeartbeatRequest) error {
 
 // LeaveGroup removes members (by member ID, or by instance ID for static
 // members) and rebalances the group. It returns one error per member.
-func (s *Service) LeaveGroup(_ context.Context, groupID string, members []LeaveMember) ([]error, error) {
+func (s *Service) LeaveGroup(ctx context.Context, groupID string, members []LeaveMember) ([]error, error) {
 	if groupID == "" {
 		return nil, ErrInvalidGroupID
 	}
@@ -993,25 +1012,40 @@ func (s *Service) LeaveGroup(_ context.Context, groupID string, members []LeaveM
 		return errs, nil
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	switch {
 	case g.mu.unloaded:
+		g.mu.Unlock()
 		return nil, ErrNotCoordinator
 	case g.mu.state == Dead:
+		g.mu.Unlock()
 		return nil, ErrCoordinatorNotAvailable
-	}
-	if g.mu.consumer != nil {
+	case g.mu.consumer != nil:
+		// Classic members of a consumer group (mixed.go): answered once
+		// the group without them is stored.
 		left := 0
 		for i, lm := range members {
 			if errs[i] = g.leaveClassicToConsumerLocked(lm); errs[i] == nil {
 				left++
 			}
 		}
+		var stored <-chan error
 		if left > 0 {
-			g.rebalanceConsumerLocked()
+			stored = g.rebalanceConsumerLocked()
+		}
+		g.mu.Unlock()
+		if stored != nil {
+			select {
+			case err := <-stored:
+				if err != nil {
+					return nil, err
+				}
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
 		return errs, nil
 	}
+	defer g.mu.Unlock()
 	for i, lm := range members {
 		errs[i] = g.leaveLocked(lm)
 	}

@@ -369,6 +369,12 @@ func (g *group) heartbeatClassicToConsumerLocked(req HeartbeatRequest) error {
 		return fmt.Errorf("%w: the generation %d is not the member epoch %d of member %s", ErrIllegalGeneration, req.Generation, m.cur.Epoch, m.id)
 	}
 	g.scheduleConsumerSessionLocked(m)
+	// Subscribed topics created, deleted or grown move the epoch on here
+	// too (a group may have only classic members), as consumer heartbeats
+	// do; the members then rejoin to take their new targets.
+	if g.refreshTargetsLocked(false) {
+		g.storeConsumerLocked()
+	}
 	if g.mu.generation > m.cur.Epoch || m.cur.State == assign.UnrevokedPartitions ||
 		(m.cur.State == assign.UnreleasedPartitions && !g.waitsOnHeldLocked(m)) {
 		g.scheduleRejoinLocked(m)

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/chronik-go/chronik/core/group/assign"
+	"github.com/chronik-go/chronik/raftsm"
 )
 
 // coopMeta is a cooperative classic member's subscription to topic "a"
@@ -377,4 +378,44 @@ func TestMixedGroupTimeoutsAndReload(t *testing.T) {
 	eventually(t, "the member that did not sync to be removed", func() bool {
 		return errors.Is(heartbeat(s, "g", r.MemberID, r.Generation), ErrUnknownMember)
 	})
+}
+
+// TestGroupReloadedWhenStoredAhead: when the stored group moved past the
+// loaded one (a record an earlier term's object proposed, applied after
+// this term loaded the group), the change is refused with NOT_COORDINATOR
+// and the group is loaded again from what is stored, instead of refusing
+// every later change.
+func TestGroupReloadedWhenStoredAhead(t *testing.T) {
+	s, _ := consumerService(t, nil)
+	ctx := tctx(t)
+	mustBeat(t, s, join("g", "A", "a"))
+	all := []raftsm.TopicIDPartitions{{TopicID: topicA.ID, Partitions: []int32{0, 1, 2, 3}, Epochs: []int32{5, 5, 5, 5}}}
+	ahead := &raftsm.GroupRecord{
+		Group: "g", ProtocolType: "consumer", Protocol: "uniform", Generation: 5,
+		Consumer: &raftsm.ConsumerGroup{AssignmentEpoch: 5},
+		Members: []raftsm.GroupMemberRecord{{
+			MemberID: "A", SessionTimeoutMs: 45000, RebalanceTimeoutMs: 60000, Metadata: []byte{}, Assignment: []byte{},
+			Consumer: &raftsm.ConsumerMember{Epoch: 5, PreviousEpoch: 4, SubscribedTopicNames: []string{"a"}, Assigned: all, Target: all},
+		}},
+	}
+	sh, err := s.route("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _, err := s.propose(ctx, sh, raftsm.EncodeStoreGroup(ahead)); err != nil || st != raftsm.StatusOK {
+		t.Fatalf("store ahead: %v %v", st, err)
+	}
+	// A change of the loaded group (at epoch 1) is refused...
+	if _, err := s.ConsumerHeartbeat(ctx, join("g", "B", "a")); !errors.Is(err, ErrNotCoordinator) {
+		t.Fatalf("change of a group stored ahead: %v", err)
+	}
+	// ...and the group comes back as stored (the record's topics hash is
+	// not this cluster's, so the epoch moves on once more).
+	r := mustBeat(t, s, beat("g", "A", 5, assign.Partitions{topicA.ID: {0, 1, 2, 3}}))
+	if r.MemberEpoch != 6 {
+		t.Fatalf("A after the reload: %+v", r)
+	}
+	if rb := mustBeat(t, s, join("g", "B", "a")); rb.MemberEpoch != 7 {
+		t.Fatalf("B joining after the reload: %+v", rb)
+	}
 }
