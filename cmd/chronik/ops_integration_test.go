@@ -314,7 +314,7 @@ func TestConsumerGroupCommands(t *testing.T) {
 		t.Fatalf("describe: %+v", d)
 	}
 	m := d.Members[0]
-	if m.ClientID != "ledger-app" || m.MemberEpoch == nil || *m.MemberEpoch != d.Epoch ||
+	if m.ClientID != "ledger-app" || m.MemberEpoch == nil || *m.MemberEpoch != d.Epoch || m.Protocol != "consumer" ||
 		len(m.Assigned) != 1 || len(m.Assigned[0].Partitions) != 2 || fmt.Sprint(m.Target) != fmt.Sprint(m.Assigned) {
 		t.Fatalf("member: %+v", m)
 	}

@@ -140,6 +140,9 @@ type GroupMember struct {
 	// member's epoch and the partitions it is moving to.
 	MemberEpoch *int32            `json:"member_epoch,omitempty"`
 	Target      []TopicPartitions `json:"target,omitempty"`
+	// Protocol is set in consumer groups: "consumer", or "classic" for a
+	// classic member the group hosts (KIP-848's mixed groups).
+	Protocol string `json:"protocol,omitempty"`
 }
 
 // GroupOffset is one partition in `group describe`: the committed offset
@@ -278,7 +281,7 @@ func (r *GroupDescription) WriteTable(w io.Writer) error {
 			}
 			header := []string{"MEMBER-ID", "INSTANCE-ID", "CLIENT-ID", "HOST", "ASSIGNED"}
 			if r.Type == consumerGroupType {
-				header = append(header, "EPOCH", "TARGET")
+				header = append(header, "EPOCH", "TARGET", "PROTOCOL")
 			}
 			t := newTable(w, header...)
 			for _, m := range r.Members {
@@ -288,7 +291,7 @@ func (r *GroupDescription) WriteTable(w io.Writer) error {
 				}
 				row := []string{m.MemberID, instance, m.ClientID, m.ClientHost, topicPartitions(m.Assigned)}
 				if r.Type == consumerGroupType {
-					row = append(row, optInt(m.MemberEpoch), topicPartitions(m.Target))
+					row = append(row, optInt(m.MemberEpoch), topicPartitions(m.Target), m.Protocol)
 				}
 				t.row(row...)
 			}
@@ -387,6 +390,10 @@ func (c *Client) describeConsumerGroup(ctx context.Context, name string) (*Group
 		gm := GroupMember{
 			MemberID: m.MemberID, InstanceID: m.InstanceID, ClientID: m.ClientID, ClientHost: m.ClientHost,
 			Assigned: topicsSet(m.Assignment), Target: topicsSet(m.TargetAssignment), MemberEpoch: &epoch,
+			Protocol: consumerGroupType,
+		}
+		if m.MemberType == 0 {
+			gm.Protocol = classicGroupType
 		}
 		for _, tp := range gm.Assigned {
 			if owner[tp.Topic] == nil {

@@ -110,12 +110,12 @@ var reports = []namedReport{
 		Epoch: 7, AssignmentEpoch: 7,
 		Members: []opsctl.GroupMember{
 			{
-				MemberID: "hS1d7Rz0Qv2", ClientID: "payments", ClientHost: "/10.0.0.9", MemberEpoch: ptr[int32](6),
+				MemberID: "hS1d7Rz0Qv2", ClientID: "payments", ClientHost: "/10.0.0.9", MemberEpoch: ptr[int32](6), Protocol: "classic",
 				Assigned: []opsctl.TopicPartitions{{Topic: "orders", Partitions: []int32{0, 1}}},
 				Target:   []opsctl.TopicPartitions{{Topic: "orders", Partitions: []int32{0}}},
 			},
 			{
-				MemberID: "pQ9kX2b7LmA", ClientID: "payments", ClientHost: "/10.0.0.10", MemberEpoch: ptr[int32](7),
+				MemberID: "pQ9kX2b7LmA", ClientID: "payments", ClientHost: "/10.0.0.10", MemberEpoch: ptr[int32](7), Protocol: "consumer",
 				Assigned: []opsctl.TopicPartitions{},
 				Target:   []opsctl.TopicPartitions{{Topic: "orders", Partitions: []int32{1}}},
 			},
