@@ -203,9 +203,20 @@ func TestE2EConsumerGroupCoordinatorKill(t *testing.T) {
 		coord+1, produced, len(a.read()), len(b.read()), a.errors, b.errors)
 
 	check := kadm.NewClient(newClient(t, c.addrs[(coord+1)%3].kafka, kgo.SeedBrokers(c.seeds()...)))
-	ends, err := check.ListEndOffsets(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
+	// The restarted node's partitions may still be electing leaders.
+	var ends kadm.ListedOffsets
+	for {
+		var err error
+		if ends, err = check.ListEndOffsets(ctx, topic); err == nil {
+			err = ends.Error()
+		}
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	committed, err := check.FetchOffsets(ctx, group)
 	if err != nil {
