@@ -198,18 +198,20 @@ func (g *group) joinClassicToConsumerLocked(req JoinRequest) (chan joinOutcome, 
 		}
 	}
 	m := cg.members[id]
+	replaced := false
 	if req.InstanceID != "" {
 		old := cg.byInstance(req.InstanceID)
 		switch {
 		case old != nil && unknown:
 			// A static member coming back under a new member ID takes
 			// over its instance's subscription and partitions.
-			m = g.replaceStaticLocked(old, id)
+			m, replaced = g.replaceStaticLocked(old, id), true
 		case old != nil && old.id != id:
 			return nil, JoinResult{}, fmt.Errorf("%w: static member %s with instance id %s was fenced by member %s", ErrFencedInstanceID, id, req.InstanceID, old.id)
 		}
 	}
 	switch {
+	case replaced:
 	case m == nil:
 		m = &consumerMember{id: id, instanceID: req.InstanceID, cur: assign.Current{Assigned: assign.Partitions{}, Revoking: assign.Partitions{}}, target: assign.Partitions{}}
 		cg.members[id] = m

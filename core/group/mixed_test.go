@@ -419,3 +419,68 @@ func TestGroupReloadedWhenStoredAhead(t *testing.T) {
 		t.Fatalf("B joining after the reload: %+v", rb)
 	}
 }
+
+// TestMixedGroupStaticMembers: a classic static member of a consumer group
+// restarting under a new member ID takes over its instance's partitions
+// (the old ID is fenced), and a member on the consumer protocol restarting
+// with the instance of a classic one (a rolling switch of static members)
+// takes it over at once: a classic member has no epoch -2 to release it.
+func TestMixedGroupStaticMembers(t *testing.T) {
+	s, _ := consumerService(t, nil)
+	ctx := tctx(t)
+	mustBeat(t, s, join("g", "C", "a"))
+	req := coopJoin("g", "")
+	req.InstanceID = "i1"
+	r1 := await(t, joinAsync(ctx, s, req))
+	if _, err := s.SyncGroup(ctx, SyncRequest{Group: "g", MemberID: r1.MemberID, InstanceID: "i1", Generation: r1.Generation}); err != nil {
+		t.Fatal(err)
+	}
+	// C gives up what the classic member is to get; the classic member
+	// rejoins to take it.
+	mustBeat(t, s, beat("g", "C", 1, assign.Partitions{topicA.ID: {0, 1, 2, 3}}))
+	rc := mustBeat(t, s, beat("g", "C", 1, assign.Partitions{topicA.ID: {0, 1}}))
+	if err := heartbeat(s, "g", r1.MemberID, r1.Generation); !errors.Is(err, ErrRebalanceInProgress) {
+		t.Fatalf("heartbeat of the classic member once its partitions are free: %v (C %+v)", err, rc)
+	}
+	r1 = await(t, joinAsync(ctx, s, bReq2(req, r1.MemberID)))
+	sr, err := s.SyncGroup(ctx, SyncRequest{Group: "g", MemberID: r1.MemberID, InstanceID: "i1", Generation: r1.Generation})
+	if err != nil || len(partitionsOf(t, sr.Assignment)) != 2 {
+		t.Fatalf("classic static member's assignment: %v %v", sr, err)
+	}
+	held := partitionsOf(t, sr.Assignment)
+
+	// It restarts: a join without member ID but with its instance.
+	restart := coopJoin("g", "")
+	restart.InstanceID = "i1"
+	r2 := await(t, joinAsync(ctx, s, restart))
+	if r2.MemberID == r1.MemberID {
+		t.Fatalf("restarted member kept its ID: %+v", r2)
+	}
+	sr, err = s.SyncGroup(ctx, SyncRequest{Group: "g", MemberID: r2.MemberID, InstanceID: "i1", Generation: r2.Generation})
+	if err != nil || !slices.Equal(partitionsOf(t, sr.Assignment), held) {
+		t.Fatalf("restarted static member's assignment: %v %v, want %v", sr, err, held)
+	}
+	if err := s.Heartbeat(ctx, HeartbeatRequest{Group: "g", MemberID: r1.MemberID, InstanceID: "i1", Generation: r1.Generation}); !errors.Is(err, ErrFencedInstanceID) {
+		t.Fatalf("heartbeat of the replaced member ID: %v", err)
+	}
+	checkNoSharedPartition(t, s, "g")
+
+	// It restarts on the consumer protocol, same instance: it takes over
+	// the instance and its partitions.
+	str := "i1"
+	j := join("g", "D", "a")
+	j.InstanceID = &str
+	rd := mustBeat(t, s, j)
+	if got := rd.Assignment[topicA.ID]; !slices.Equal(got, held) {
+		t.Fatalf("consumer-protocol member taking over a classic instance: %+v, want %v", rd, held)
+	}
+	d, _ := s.DescribeConsumerGroup(ctx, "g")
+	if len(d.Members) != 2 || slices.ContainsFunc(d.Members, func(m ConsumerMemberDescription) bool { return m.Classic }) {
+		t.Fatalf("after the switch: %+v", d.Members)
+	}
+	if err := heartbeat(s, "g", r2.MemberID, r2.Generation); !errors.Is(err, ErrUnknownMember) {
+		t.Fatalf("heartbeat of the classic member replaced by a consumer-protocol one: %v", err)
+	}
+	checkNoSharedPartition(t, s, "g")
+}
+
