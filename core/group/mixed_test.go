@@ -483,4 +483,3 @@ func TestMixedGroupStaticMembers(t *testing.T) {
 	}
 	checkNoSharedPartition(t, s, "g")
 }
-
