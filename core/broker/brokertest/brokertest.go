@@ -27,11 +27,20 @@ import (
 // up on Linux), not by listening on port 0: the kernel hands ephemeral
 // ports to outgoing connections and other port-0 listeners, which took one
 // between this call and the broker's bind (CI: "address already in use").
-// Only another FreeAddr can take it now, about once in ten thousand.
+// Each port handed out is claimed for portClaim by a file created with
+// O_EXCL in a directory every test process shares, so FreeAddr in another
+// test binary (go test runs packages side by side) does not hand it out
+// again before the broker has bound it (CI: "address already in use" once,
+// two packages having picked the same port).
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	for range 100 {
+	dir := filepath.Join(os.TempDir(), "chronik-test-ports")
+	_ = os.MkdirAll(dir, 0o777)
+	for range 200 {
 		port := freePortLow + rand.IntN(freePortCount)
+		if !claimPort(dir, port) {
+			continue
+		}
 		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
 			continue // in use
@@ -40,14 +49,43 @@ func FreeAddr(t testing.TB) string {
 		ln.Close()
 		return addr
 	}
-	t.Fatalf("no free port in %d-%d after 100 tries", freePortLow, freePortLow+freePortCount-1)
+	t.Fatalf("no free port in %d-%d after 200 tries", freePortLow, freePortLow+freePortCount-1)
 	return ""
 }
 
-// FreeAddr's ports: [freePortLow, freePortLow+freePortCount).
+// claimPort claims a port for this process for portClaim: false when
+// another FreeAddr claimed it less than portClaim ago. A claim file that
+// cannot be created (an unwritable temp dir) claims nothing but does not
+// stop the port being used.
+func claimPort(dir string, port int) bool {
+	path := filepath.Join(dir, strconv.Itoa(port))
+	for range 2 {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o666)
+		if err == nil {
+			f.Close()
+			return true
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return true
+		}
+		st, err := os.Stat(path)
+		if err != nil || time.Since(st.ModTime()) < portClaim {
+			return false
+		}
+		// An old claim: take the port over.
+		if os.Remove(path) != nil {
+			return false
+		}
+	}
+	return false
+}
+
+// FreeAddr's ports: [freePortLow, freePortLow+freePortCount), each claimed
+// for portClaim once handed out.
 const (
 	freePortLow   = 20000
 	freePortCount = 12000
+	portClaim     = 10 * time.Minute
 )
 
 // Config returns a single-node config on a temp data dir and free loopback
