@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -23,9 +24,12 @@ const groupPartitions = 12
 // side, KIP-848's as the broker tells its members), so what is measured is
 // the protocol's round trips, not the default intervals (3 s classic, 5 s
 // KIP-848). Sub-benchmarks: classic (franz-go's cooperative-sticky, two
-// rebalances per change) and consumer (KIP-848, the broker assigns).
+// rebalances per change), consumer (KIP-848, the broker assigns) and mixed
+// (the first member classic, the second on KIP-848: each join upgrades the
+// classic group to a consumer group hosting the classic member, each leave
+// downgrades it to a classic group that rebalances).
 func BenchmarkGroupJoin(b *testing.B) {
-	for _, proto := range []string{"classic", "consumer"} {
+	for _, proto := range []string{"classic", "consumer", "mixed"} {
 		b.Run(proto, func(b *testing.B) {
 			if probeRound(b) {
 				return
@@ -39,8 +43,13 @@ func BenchmarkGroupJoin(b *testing.B) {
 				kgo.SeedBrokers(addr), kgo.ConsumerGroup("join-" + proto), kgo.ConsumeTopics("join"),
 				kgo.HeartbeatInterval(250 * time.Millisecond),
 			}
-			if proto == "consumer" {
-				opts = append(opts, kgo.ServerSideBalancer())
+			kip848 := slices.Concat(opts, []kgo.Opt{kgo.ServerSideBalancer()})
+			firstOpts, secondOpts := opts, opts
+			switch proto {
+			case "consumer":
+				firstOpts, secondOpts = kip848, kip848
+			case "mixed":
+				secondOpts = kip848
 			}
 			admin, err := kgo.NewClient(kgo.SeedBrokers(addr))
 			must(b, err)
@@ -48,13 +57,13 @@ func BenchmarkGroupJoin(b *testing.B) {
 			if _, err := kadm.NewClient(admin).CreateTopic(ctx, groupPartitions, 1, nil, "join"); err != nil {
 				b.Fatal(err)
 			}
-			first := newOwner(b, opts)
+			first := newOwner(b, firstOpts)
 			defer first.cl.Close()
 			first.wait(ctx, b, groupPartitions)
 			var join, leave time.Duration
 			for range b.N {
 				start := time.Now()
-				second := newOwner(b, opts)
+				second := newOwner(b, secondOpts)
 				second.wait(ctx, b, groupPartitions/2)
 				first.wait(ctx, b, groupPartitions/2)
 				join += time.Since(start)
