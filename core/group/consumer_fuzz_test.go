@@ -44,33 +44,8 @@ func FuzzConsumerGroup(f *testing.F) {
 		}
 		term := uint64(1)
 		growA := int32(3)
-		beat := func(m *simMember, req ConsumerHeartbeat) {
-			res, err := s.ConsumerHeartbeat(ctx, req)
-			switch {
-			case err == nil && req.MemberEpoch < 0:
-				m.joined, m.owned = false, nil
-			case err == nil:
-				m.joined, m.epoch = true, res.MemberEpoch
-				if res.Assignment != nil {
-					m.owned = res.Assignment // revoke what is gone, take what is new
-				}
-			case errors.Is(err, ErrFencedMemberEpoch), errors.Is(err, ErrUnknownMember), errors.Is(err, ErrGroupNotFound):
-				m.joined, m.owned = false, nil // start over
-			case errors.Is(err, ErrNotCoordinator), errors.Is(err, ErrLoadInProgress):
-			default:
-				t.Fatalf("%s: %+v: %v", m.id, req, err)
-			}
-		}
-		full := func(m *simMember) ConsumerHeartbeat {
-			owned := m.owned
-			if owned == nil {
-				owned = assign.Partitions{}
-			}
-			return ConsumerHeartbeat{
-				Group: "g", MemberID: m.id, MemberEpoch: m.epoch, RebalanceTimeout: time.Minute,
-				SubscribedTopicNames: m.topics, Owned: owned.Clone(),
-			}
-		}
+		beat := func(m *simMember, req ConsumerHeartbeat) { m.beat(t, s, req) }
+		full := (*simMember).full
 		step := func(op byte) {
 			m := members[op&3]
 			switch op >> 4 & 7 {
@@ -156,6 +131,39 @@ func FuzzConsumerGroup(f *testing.F) {
 			t.Fatalf("settled with %d partitions owned, want %d: %+v", owned, total, members)
 		}
 	})
+}
+
+// beat sends a heartbeat and takes its answer as the client would.
+func (m *simMember) beat(t *testing.T, s *Service, req ConsumerHeartbeat) {
+	t.Helper()
+	res, err := s.ConsumerHeartbeat(context.Background(), req)
+	switch {
+	case err == nil && req.MemberEpoch < 0:
+		m.joined, m.owned = false, nil
+	case err == nil:
+		m.joined, m.epoch = true, res.MemberEpoch
+		if res.Assignment != nil {
+			m.owned = res.Assignment // revoke what is gone, take what is new
+		}
+	case errors.Is(err, ErrFencedMemberEpoch), errors.Is(err, ErrUnknownMember), errors.Is(err, ErrGroupNotFound):
+		m.joined, m.owned = false, nil // start over
+	case errors.Is(err, ErrNotCoordinator), errors.Is(err, ErrLoadInProgress):
+	default:
+		t.Fatalf("%s: %+v: %v", m.id, req, err)
+	}
+}
+
+// full is the member's full heartbeat (subscription, owned partitions) at
+// its epoch, in group "g".
+func (m *simMember) full() ConsumerHeartbeat {
+	owned := m.owned
+	if owned == nil {
+		owned = assign.Partitions{}
+	}
+	return ConsumerHeartbeat{
+		Group: "g", MemberID: m.id, MemberEpoch: m.epoch, RebalanceTimeout: time.Minute,
+		SubscribedTopicNames: m.topics, Owned: owned.Clone(),
+	}
 }
 
 // checkDisjoint fails when two members own a partition.

@@ -64,33 +64,12 @@ func FuzzMixedGroup(f *testing.F) {
 		term, growA := uint64(1), int32(3)
 		ids, counts := map[string]assign.TopicID{"a": topicA.ID}, map[assign.TopicID]int32{}
 
-		beat := func(m *simMember, req ConsumerHeartbeat) {
-			res, err := s.ConsumerHeartbeat(ctx, req)
-			switch {
-			case err == nil && req.MemberEpoch < 0:
-				m.joined, m.owned = false, nil
-			case err == nil:
-				m.joined, m.epoch = true, res.MemberEpoch
-				if res.Assignment != nil {
-					m.owned = res.Assignment
-				}
-			case errors.Is(err, ErrFencedMemberEpoch), errors.Is(err, ErrUnknownMember), errors.Is(err, ErrGroupNotFound):
-				m.joined, m.owned = false, nil
-			case errors.Is(err, ErrNotCoordinator), errors.Is(err, ErrLoadInProgress):
-			default:
-				t.Fatalf("%s: %+v: %v", m.id, req, err)
-			}
-		}
+		beat := func(m *simMember, req ConsumerHeartbeat) { m.beat(t, s, req) }
 		full := func(m *simMember) ConsumerHeartbeat {
-			owned := m.owned
-			if owned == nil || !m.joined {
-				owned = assign.Partitions{}
-			}
-			epoch := m.epoch
 			if !m.joined {
-				epoch = 0
+				m.epoch, m.owned = 0, nil
 			}
-			return ConsumerHeartbeat{Group: "g", MemberID: m.id, MemberEpoch: epoch, RebalanceTimeout: time.Minute, SubscribedTopicNames: m.topics, Owned: owned.Clone()}
+			return m.full()
 		}
 		// classicError handles an error of a classic member's call: it
 		// rejoins when told, starts over (losing its partitions) when the

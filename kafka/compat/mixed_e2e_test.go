@@ -189,12 +189,19 @@ func rdkMember(t *testing.T, addr, group, topic, name string, classic bool, l *m
 			}
 		}
 	}()
+	return stopper(t, name, cancel, done, c.Close)
+}
+
+// stopper returns a member's stop: end its read loop (cancel, then wait
+// for done), then close its client; once, and at the end of t at the
+// latest.
+func stopper(t *testing.T, name string, cancel func(), done <-chan struct{}, closeClient func() error) func() {
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
 			cancel()
 			<-done
-			if err := c.Close(); err != nil {
+			if err := closeClient(); err != nil {
 				t.Errorf("%s close: %v", name, err)
 			}
 		})
@@ -223,16 +230,7 @@ func kgoMixedMember(t *testing.T, addr, group, topic, name string, classic bool,
 			cl.PollRecords(ctx, 500).EachRecord(func(r *kgo.Record) { l.add(name, r.Partition, r.Offset) })
 		}
 	}()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			<-done
-			cl.Close()
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return stopper(t, name, cancel, done, func() error { cl.Close(); return nil })
 }
 
 // TestE2EMixedGroupProtocols: a rolling switch of group.protocol in both
