@@ -28,6 +28,8 @@ package kafka
 //     of the group supports (INCONSISTENT_GROUP_PROTOCOL otherwise, and
 //     while some broker cannot store mixed groups yet). An empty consumer
 //     group becomes a classic group.
+//   - A new member of a group at kafka.group-max-size (a consumer group:
+//     kafka.group-consumer-max-size) gets GROUP_MAX_SIZE_REACHED.
 //   - Session timeouts outside [6s, 30min] get INVALID_SESSION_TIMEOUT.
 //     v0 has no rebalance timeout: the session timeout is used.
 //   - v7+ returns the protocol type; v8's Reason is ignored; v9's

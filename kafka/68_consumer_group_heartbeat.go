@@ -15,9 +15,11 @@ package kafka
 //   - Errors as Kafka's: INVALID_REQUEST for malformed heartbeats (with
 //     Kafka's messages), UNSUPPORTED_ASSIGNOR, INVALID_REGULAR_EXPRESSION,
 //     UNKNOWN_MEMBER_ID, FENCED_MEMBER_EPOCH, UNRELEASED_INSTANCE_ID,
-//     FENCED_INSTANCE_ID, GROUP_ID_NOT_FOUND (no such group, or a classic
-//     group with members: Kafka's online upgrade of classic groups is not
-//     implemented), NOT_COORDINATOR and the like.
+//     FENCED_INSTANCE_ID, GROUP_MAX_SIZE_REACHED (kafka.group-consumer-max-size),
+//     GROUP_ID_NOT_FOUND (no such group, or a classic group with members
+//     that may not be upgraded: kafka.group-consumer-migration-policy, the
+//     brokers' level, its size; otherwise the group is upgraded, as in
+//     Kafka, core/group/mixed.go), NOT_COORDINATOR and the like.
 //   - UNSUPPORTED_VERSION until every broker runs a release that stores
 //     consumer groups (raftsm.LevelConsumerGroups) or when
 //     kafka.group-rebalance-protocols leaves "consumer" out; ApiVersions

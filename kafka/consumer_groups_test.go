@@ -142,6 +142,7 @@ func TestConsumerGroupHeartbeatAPI(t *testing.T) {
 		group.ErrUnreleasedInstanceID: kerr.UnreleasedInstanceID.Code,
 		group.ErrGroupNotFound:        kerr.GroupIDNotFound.Code,
 		group.ErrUnknownMember:        kerr.UnknownMemberID.Code,
+		group.ErrGroupMaxSizeReached:  kerr.GroupMaxSizeReached.Code,
 	} {
 		groups.set(func(g *consumerGroups) { g.err = err })
 		if r := c.do(ka).(*kmsg.ConsumerGroupHeartbeatResponse); r.ErrorCode != code {

@@ -83,6 +83,7 @@ var errorMap = []struct {
 	{group.ErrStaleMemberEpoch, kerr.StaleMemberEpoch},
 	{group.ErrUnreleasedInstanceID, kerr.UnreleasedInstanceID},
 	{group.ErrUnsupportedVersion, kerr.UnsupportedVersion},
+	{group.ErrGroupMaxSizeReached, kerr.GroupMaxSizeReached},
 
 	{txn.ErrNotCoordinator, kerr.NotCoordinator},
 	{txn.ErrCoordinatorNotAvailable, kerr.CoordinatorNotAvailable},

@@ -58,6 +58,8 @@ func (b *Broker) startGroups(ctx context.Context, meter metric.Meter) error {
 		ConsumerGroups:            b.consumerGroups,
 		MixedGroups:               b.mixedGroups,
 		Migration:                 migration,
+		MaxSize:                   int(b.cfg.Kafka.GroupMaxSize),
+		ConsumerMaxSize:           int(b.cfg.Kafka.GroupConsumerMaxSize),
 	}, b.log)
 	b.groups.Start()
 	// The transaction coordinator shares the shards (core/txn).

@@ -5,6 +5,7 @@
 package config
 
 import (
+	"math"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -163,6 +164,11 @@ type KafkaConfig struct {
 	// group again ("downgrade"), both ("bidirectional") or neither
 	// ("disabled").
 	GroupConsumerMigrationPolicy string `toml:"group-consumer-migration-policy"`
+	// GroupMaxSize and GroupConsumerMaxSize bound the members of a classic
+	// and of a KIP-848 consumer group: Kafka's group.max.size and
+	// group.consumer.max.size.
+	GroupMaxSize         int32 `toml:"group-max-size"`
+	GroupConsumerMaxSize int32 `toml:"group-consumer-max-size"`
 	// LogRetentionCheckInterval is how often each partition leader applies
 	// retention.ms and retention.bytes to a topic without remote storage:
 	// Kafka's log.retention.check.interval.ms. (Topics with
@@ -437,6 +443,8 @@ func Default() Config {
 			GroupInitialRebalanceDelayMs:     3000,
 			GroupRebalanceProtocols:          []string{"classic", "consumer"},
 			GroupConsumerMigrationPolicy:     "bidirectional",
+			GroupMaxSize:                     math.MaxInt32,
+			GroupConsumerMaxSize:             math.MaxInt32,
 			GroupConsumerSessionTimeout:      45 * time.Second,
 			GroupConsumerHeartbeatInterval:   5 * time.Second,
 			LogRetentionCheckInterval:        5 * time.Minute,

@@ -540,6 +540,8 @@ func TestValidate(t *testing.T) {
 		{"transaction version", func(c *Config) { c.Kafka.TransactionVersion = 3 }, "kafka.transaction-version is 3; it must be 0, 1 or 2"},
 		{"group protocols without classic", func(c *Config) { c.Kafka.GroupRebalanceProtocols = []string{"consumer"} }, `kafka.group-rebalance-protocols is ["consumer"]; it must list "classic"`},
 		{"unknown group protocol", func(c *Config) { c.Kafka.GroupRebalanceProtocols = []string{"classic", "share"} }, `kafka.group-rebalance-protocols lists "share"`},
+		{"group max size 0", func(c *Config) { c.Kafka.GroupMaxSize = 0 }, "kafka.group-max-size is 0; it must be >= 1"},
+		{"consumer group max size -1", func(c *Config) { c.Kafka.GroupConsumerMaxSize = -1 }, "kafka.group-consumer-max-size is -1; it must be >= 1"},
 		{"unknown migration policy", func(c *Config) { c.Kafka.GroupConsumerMigrationPolicy = "both" }, `kafka.group-consumer-migration-policy is "both"; it must be "bidirectional", "upgrade", "downgrade" or "disabled"`},
 		{"consumer session timeout", func(c *Config) { c.Kafka.GroupConsumerSessionTimeout = 10 * time.Millisecond }, "kafka.group-consumer-session-timeout is 10ms"},
 		{"consumer heartbeat interval", func(c *Config) { c.Kafka.GroupConsumerHeartbeatInterval = time.Minute }, "kafka.group-consumer-heartbeat-interval is 1m0s; it must be at least 100ms and below kafka.group-consumer-session-timeout (45s)"},

@@ -219,6 +219,12 @@ func (c Config) Validate() error {
 	if !classic {
 		bad("kafka.group-rebalance-protocols is %q; it must list \"classic\" (and \"consumer\" to serve KIP-848 consumer groups)", k.GroupRebalanceProtocols)
 	}
+	if k.GroupMaxSize < 1 {
+		bad("kafka.group-max-size is %d; it must be >= 1 (Kafka's group.max.size; 2147483647, the default, is no bound)", k.GroupMaxSize)
+	}
+	if k.GroupConsumerMaxSize < 1 {
+		bad("kafka.group-consumer-max-size is %d; it must be >= 1 (Kafka's group.consumer.max.size; 2147483647, the default, is no bound)", k.GroupConsumerMaxSize)
+	}
 	switch k.GroupConsumerMigrationPolicy {
 	case "bidirectional", "upgrade", "downgrade", "disabled":
 	default:

@@ -345,6 +345,9 @@ func (g *group) joinConsumerLocked(req ConsumerHeartbeat) (*consumerMember, erro
 			return g.replaceStaticLocked(old, req.MemberID), nil
 		}
 	}
+	if full(len(cg.members), g.s.cfg.ConsumerMaxSize) {
+		return nil, consumerGroupFull(g.id, g.s.cfg.ConsumerMaxSize)
+	}
 	m := &consumerMember{id: req.MemberID, cur: assign.Current{Assigned: assign.Partitions{}, Revoking: assign.Partitions{}}, target: assign.Partitions{}}
 	if req.InstanceID != nil {
 		m.instanceID = *req.InstanceID

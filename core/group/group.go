@@ -586,6 +586,9 @@ func (g *group) joinLocked(req JoinRequest) (chan joinOutcome, JoinResult, error
 	}
 	if req.MemberID == "" {
 		id := newMemberID(req.ClientID)
+		if _, known := g.mu.static[req.InstanceID]; (req.InstanceID == "" || !known) && full(len(g.mu.members)+len(g.mu.pending), g.s.cfg.MaxSize) {
+			return nil, JoinResult{}, fmt.Errorf("%w: group %s has %d members, the most it may have (kafka.group-max-size)", ErrGroupMaxSizeReached, g.id, g.s.cfg.MaxSize)
+		}
 		if req.InstanceID != "" {
 			return g.staticJoinLocked(id, req)
 		}

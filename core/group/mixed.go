@@ -212,6 +212,8 @@ func (g *group) joinClassicToConsumerLocked(req JoinRequest) (chan joinOutcome, 
 	}
 	switch {
 	case replaced:
+	case m == nil && full(len(cg.members), g.s.cfg.ConsumerMaxSize):
+		return nil, JoinResult{}, consumerGroupFull(g.id, g.s.cfg.ConsumerMaxSize)
 	case m == nil:
 		m = &consumerMember{id: id, instanceID: req.InstanceID, cur: assign.Current{Assigned: assign.Partitions{}, Revoking: assign.Partitions{}}, target: assign.Partitions{}}
 		cg.members[id] = m
@@ -431,7 +433,8 @@ func (g *group) leaveClassicToConsumerLocked(lm LeaveMember) error {
 // groups, and the group uses the consumer protocol with subscriptions that
 // parse.
 func (g *group) canUpgradeLocked() bool {
-	if !g.s.cfg.Migration.upgrades() || !g.s.mixedGroups() || g.mu.protocolType != consumerProtocolType {
+	if !g.s.cfg.Migration.upgrades() || !g.s.mixedGroups() || g.mu.protocolType != consumerProtocolType ||
+		full(len(g.mu.members), g.s.cfg.ConsumerMaxSize) {
 		return false
 	}
 	for _, m := range g.mu.members {
@@ -519,7 +522,7 @@ func (g *group) removeConsumerAndRebalanceLocked(m *consumerMember) <-chan error
 // policy allows it, else with the epoch bumped and new targets.
 func (g *group) rebalanceConsumerLocked() <-chan error {
 	cg := g.mu.consumer
-	if len(cg.members) > 0 && g.s.cfg.Migration.downgrades() && !slices.ContainsFunc(g.sortedConsumerMembersLocked(), func(o *consumerMember) bool { return o.classic == nil }) {
+	if len(cg.members) > 0 && g.s.cfg.Migration.downgrades() && !full(len(cg.members)-1, g.s.cfg.MaxSize) && !slices.ContainsFunc(g.sortedConsumerMembersLocked(), func(o *consumerMember) bool { return o.classic == nil }) {
 		return g.downgradeLocked()
 	}
 	g.refreshTargetsLocked(true)
@@ -558,6 +561,12 @@ func (g *group) downgradeLocked() <-chan error {
 	g.storeLocked(nil, func(err error) { done <- err })
 	g.prepareRebalanceLocked("downgraded from a consumer group")
 	return done
+}
+
+// consumerGroupFull is the error for a new member of a full consumer
+// group.
+func consumerGroupFull(group string, maxSize int) error {
+	return fmt.Errorf("%w: consumer group %s has %d members, the most it may have (kafka.group-consumer-max-size)", ErrGroupMaxSizeReached, group, maxSize)
 }
 
 // classicRecord is the stored form of a classic member's protocols.

@@ -483,3 +483,59 @@ func TestMixedGroupStaticMembers(t *testing.T) {
 	}
 	checkNoSharedPartition(t, s, "g")
 }
+
+// TestGroupMaxSize: kafka.group-max-size and kafka.group-consumer-max-size
+// refuse new members beyond them and the conversions that would exceed
+// them.
+func TestGroupMaxSize(t *testing.T) {
+	ctx := tctx(t)
+	t.Run("classic", func(t *testing.T) {
+		s, _ := consumerService(t, func(c *Config) { c.MaxSize = 2 })
+		a, b := classicPair(t, s, "g")
+		if _, err := s.JoinGroup(ctx, coopJoin("g", "")); !errors.Is(err, ErrGroupMaxSizeReached) {
+			t.Fatalf("third member of a group of at most 2: %v", err)
+		}
+		// Its members still rejoin.
+		ja := joinAsync(ctx, s, coopJoin("g", a, 0, 1))
+		jb := joinAsync(ctx, s, coopJoin("g", b, 2, 3))
+		if ra, rb := await(t, ja), await(t, jb); ra.Generation != 3 || rb.Generation != 3 {
+			t.Fatalf("rejoins: %+v %+v", ra, rb)
+		}
+	})
+	t.Run("consumer", func(t *testing.T) {
+		s, _ := consumerService(t, func(c *Config) { c.ConsumerMaxSize = 2 })
+		mustBeat(t, s, join("g", "A", "a"))
+		mustBeat(t, s, join("g", "B", "a"))
+		if _, err := s.ConsumerHeartbeat(ctx, join("g", "C", "a")); !errors.Is(err, ErrGroupMaxSizeReached) {
+			t.Fatalf("third member: %v", err)
+		}
+		if _, err := s.JoinGroup(ctx, coopJoin("g", "")); !errors.Is(err, ErrGroupMaxSizeReached) {
+			t.Fatalf("third member, classic: %v", err)
+		}
+		mustBeat(t, s, beat("g", "B", 2, nil).leave())
+		if r := mustBeat(t, s, join("g", "C", "a")); r.MemberEpoch == 0 {
+			t.Fatalf("C once B left: %+v", r)
+		}
+	})
+	t.Run("conversions", func(t *testing.T) {
+		s, _ := consumerService(t, func(c *Config) { c.ConsumerMaxSize = 2 })
+		classicPair(t, s, "up")
+		if _, err := s.ConsumerHeartbeat(ctx, join("up", "C", "a")); !errors.Is(err, ErrGroupNotFound) {
+			t.Fatalf("upgrade of a group as big as the consumer bound: %v", err)
+		}
+		// A consumer group of C and two classic members: when C leaves,
+		// two classic members exceed MaxSize 1, so it stays a consumer
+		// group.
+		s, _ = consumerService(t, func(c *Config) { c.MaxSize, c.ConsumerMaxSize = 1, 3 })
+		mustBeat(t, s, join("down", "C", "a"))
+		for range 2 {
+			if _, err := s.JoinGroup(ctx, coopJoin("down", "")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustBeat(t, s, beat("down", "C", 1, nil).leave())
+		if d, err := s.DescribeConsumerGroup(ctx, "down"); err != nil || len(d.Members) != 2 {
+			t.Fatalf("after C left: %+v %v", d, err)
+		}
+	})
+}

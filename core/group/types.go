@@ -36,6 +36,9 @@ var (
 	ErrStaleMemberEpoch     = errors.New("group: the member epoch is stale")
 	ErrUnreleasedInstanceID = errors.New("group: the instance ID is still held by another member")
 	ErrUnsupportedVersion   = errors.New("group: unsupported version")
+	// ErrGroupMaxSizeReached: a new member would take the group past
+	// Config.MaxSize (classic) or Config.ConsumerMaxSize.
+	ErrGroupMaxSizeReached = errors.New("group: the group has reached its maximum size")
 )
 
 // Defaults of Config, mostly Kafka's broker defaults.
@@ -97,7 +100,16 @@ type Config struct {
 	MixedGroups func() bool
 	// Migration is Kafka's group.consumer.migration.policy.
 	Migration MigrationPolicy
+	// MaxSize and ConsumerMaxSize bound the members of a classic and of a
+	// consumer group (Kafka's group.max.size, group.consumer.max.size):
+	// a new member beyond them gets ErrGroupMaxSizeReached, and a group
+	// that would exceed the other type's bound is not converted. Zero or
+	// less is no bound.
+	MaxSize, ConsumerMaxSize int
 }
+
+// full reports whether a group of n members may take no new one.
+func full(n, maxSize int) bool { return maxSize > 0 && n >= maxSize }
 
 // MigrationPolicy says which groups change protocol as their members
 // switch (Kafka's group.consumer.migration.policy); the zero value is
