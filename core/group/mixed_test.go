@@ -338,7 +338,7 @@ func TestMixedGroupTimeoutsAndReload(t *testing.T) {
 		}
 	}
 	req := coopJoin("g", "")
-	req.SessionTimeout = 200 * time.Millisecond
+	req.SessionTimeout = time.Second
 	r := await(t, joinAsync(ctx, s, req))
 	sr, err := s.SyncGroup(ctx, SyncRequest{Group: "g", MemberID: r.MemberID, Generation: r.Generation})
 	if err != nil {
@@ -358,7 +358,7 @@ func TestMixedGroupTimeoutsAndReload(t *testing.T) {
 	if classic == nil || classic.MemberID != r.MemberID || !slices.Equal(classic.Assignment[topicA.ID], partitionsOf(t, sr.Assignment)) {
 		t.Fatalf("classic member after reload: %+v", d.Members)
 	}
-	// Its session (200 ms, restored from the record: the group's is 45 s)
+	// Its session (1 s, restored from the record: the group's is 45 s)
 	// runs out; C keeps heartbeating and ends up with every partition.
 	eventually(t, "the classic member's session to expire", func() bool {
 		keepC()
