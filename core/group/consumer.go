@@ -416,10 +416,7 @@ func checkMemberEpoch(m *consumerMember, epoch int32, owned assign.Partitions) e
 func (m *consumerMember) updateSubscription(req ConsumerHeartbeat) bool {
 	changed := false
 	if req.SubscribedTopicNames != nil {
-		names := slices.Clone(req.SubscribedTopicNames)
-		slices.Sort(names)
-		names = slices.Compact(names)
-		if !slices.Equal(names, m.names) {
+		if names := sortedTopics(req.SubscribedTopicNames); !slices.Equal(names, m.names) {
 			m.names, changed = names, true
 		}
 	}
@@ -428,6 +425,14 @@ func (m *consumerMember) updateSubscription(req ConsumerHeartbeat) bool {
 		changed = true
 	}
 	return changed
+}
+
+// sortedTopics is a subscription's topic names sorted, without repeats (a
+// copy).
+func sortedTopics(names []string) []string {
+	names = slices.Clone(names)
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // setRegex sets the member's regex and compiles it, anchored as Kafka

@@ -231,9 +231,7 @@ func (g *group) joinClassicToConsumerLocked(req JoinRequest) (chan joinOutcome, 
 	if md.Rack != nil {
 		m.rackID = *md.Rack
 	}
-	names := slices.Clone(md.Topics)
-	slices.Sort(names)
-	names = slices.Compact(names)
+	names := sortedTopics(md.Topics)
 	bump := !slices.Equal(names, m.names) || m.regex != ""
 	m.names = names
 	m.setRegex("")
@@ -483,9 +481,7 @@ func (g *group) upgradeLocked() {
 		if md.Rack != nil {
 			m.rackID = *md.Rack
 		}
-		m.names = slices.Clone(md.Topics)
-		slices.Sort(m.names)
-		m.names = slices.Compact(m.names)
+		m.names = sortedTopics(md.Topics)
 		assigned := assignedOf(c.assignment, ids, counts)
 		// A partition two members were assigned (never, in a well-run
 		// group) stays with the first.
