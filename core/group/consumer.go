@@ -851,10 +851,7 @@ func commitPartitions(offs []CommitOffset) []TopicPartition {
 // heldSinceLocked reports whether a member has held every one of tps since
 // epoch or earlier.
 func (g *group) heldSinceLocked(m *consumerMember, epoch int32, tps []TopicPartition) bool {
-	ids := map[string]assign.TopicID{}
-	for _, t := range g.s.topics() {
-		ids[t.Name] = t.ID
-	}
+	ids, _, _ := g.s.topicIndexes()
 	for _, tp := range tps {
 		id, ok := ids[tp.Topic]
 		if !ok || !m.cur.Held(id, tp.Partition, epoch) {

@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kmsg"
-
 	"github.com/chronik-go/chronik/raftsm"
 )
 
@@ -1136,9 +1134,8 @@ func (g *group) subscribedTopicsLocked() (topics map[string]bool, known bool) {
 	topics = map[string]bool{}
 	for _, m := range g.mu.members {
 		for _, p := range m.protocols {
-			var md kmsg.ConsumerMemberMetadata
-			md.Default()
-			if err := md.ReadFrom(p.Metadata); err != nil {
+			md, err := subscription(p.Metadata)
+			if err != nil {
 				return nil, false
 			}
 			for _, t := range md.Topics {
