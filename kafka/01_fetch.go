@@ -215,7 +215,7 @@ func (s *Server) readFetch(ctx context.Context, parts []fetchPartition, maxBytes
 		out.AbortedTransactions = nil
 
 		if p.currentEpoch >= 0 && !p.follower {
-			st, err := s.backend.PartitionState(p.tp)
+			st, err := s.backend.ReadState(ctx, p.tp)
 			if err == nil {
 				out.ErrorCode = leaderCheck(st, self, p.currentEpoch)
 			} else {
@@ -230,7 +230,7 @@ func (s *Server) readFetch(ctx context.Context, parts []fetchPartition, maxBytes
 		limit := min(int(p.maxBytes), budget-total)
 		if total > 0 && limit <= 0 {
 			// The response is full: report the offsets only.
-			st, err := s.backend.PartitionState(p.tp)
+			st, err := s.backend.ReadState(ctx, p.tp)
 			if err != nil {
 				out.ErrorCode = s.errCode("Fetch", err)
 				failed = true

@@ -86,7 +86,7 @@ func handleListOffsets(ctx context.Context, s *Server, r *request) kmsg.Response
 }
 
 func (s *Server) listOffset(ctx context.Context, self int32, tp partition.TP, rp *kmsg.ListOffsetsRequestTopicPartition, version int16, committed bool, out *kmsg.ListOffsetsResponseTopicPartition) {
-	st, err := s.backend.PartitionState(tp)
+	st, err := s.backend.ReadState(ctx, tp)
 	if err != nil {
 		out.ErrorCode = s.errCode("ListOffsets", err)
 		return

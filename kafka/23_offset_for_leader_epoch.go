@@ -22,7 +22,7 @@ import (
 	"github.com/chronik-go/chronik/core/partition"
 )
 
-func handleOffsetForLeaderEpoch(_ context.Context, s *Server, r *request) kmsg.Response {
+func handleOffsetForLeaderEpoch(ctx context.Context, s *Server, r *request) kmsg.Response {
 	req := r.msg.(*kmsg.OffsetForLeaderEpochRequest)
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
 	self := s.backend.NodeID()
@@ -53,7 +53,7 @@ func handleOffsetForLeaderEpoch(_ context.Context, s *Server, r *request) kmsg.R
 				continue
 			}
 			tp := partition.TP{Topic: rt.Topic, Partition: rp.Partition}
-			state, err := s.backend.PartitionState(tp)
+			state, err := s.backend.ReadState(ctx, tp)
 			if err != nil {
 				sp.ErrorCode = s.errCode("OffsetForLeaderEpoch", err)
 				continue

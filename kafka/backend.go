@@ -60,6 +60,11 @@ type Backend interface {
 
 	// PartitionState reports leader, epoch and offsets of a partition.
 	PartitionState(tp partition.TP) (partition.State, error)
+	// ReadState is PartitionState for an answer about the partition's
+	// data (ListOffsets, OffsetForLeaderEpoch, Fetch): a leader elected
+	// moments ago first waits until it has applied everything committed
+	// before its term, or reports partition.ErrLeaderNotAvailable.
+	ReadState(ctx context.Context, tp partition.TP) (partition.State, error)
 	// Append validates records (one or more RecordBatch v2) and proposes them
 	// as one command without blocking; Wait on the result for the outcome.
 	// Calls from one goroutine are committed in call order. Append must not

@@ -210,6 +210,11 @@ func (b *memBackend) logLocked(tp partition.TP) (*memLog, error) {
 	return t.logs[tp.Partition], nil
 }
 
+// ReadState is PartitionState: a memBackend's leadership never changes.
+func (b *memBackend) ReadState(_ context.Context, tp partition.TP) (partition.State, error) {
+	return b.PartitionState(tp)
+}
+
 func (b *memBackend) PartitionState(tp partition.TP) (partition.State, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

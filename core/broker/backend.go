@@ -57,6 +57,13 @@ func (b *backend) PartitionState(tp partition.TP) (partition.State, error) {
 	return b.partitionService.PartitionState(tp)
 }
 
+func (b *backend) ReadState(ctx context.Context, tp partition.TP) (partition.State, error) {
+	if _, ok := b.remote(tp); ok {
+		return b.PartitionState(tp)
+	}
+	return b.partitionService.ReadState(ctx, tp)
+}
+
 func (b *backend) Append(tp partition.TP, records []byte) *partition.Pending {
 	if _, ok := b.remote(tp); ok {
 		return partition.Failed(partition.ErrNotLeader)

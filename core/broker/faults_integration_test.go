@@ -448,6 +448,57 @@ func sub(a, b []int64) []int64 {
 // watermark and checks it against the acknowledgements.
 func faultCheckLog(ctx context.Context, t *testing.T, fc *faultCluster, adm *kadm.Client, topic string, partitions int32, acks []faultAck, allAcked bool) {
 	t.Helper()
+	logs := faultReadLogs(ctx, t, fc, adm, topic, partitions)
+	// No value twice anywhere; every value one this test produced.
+	where := map[string]string{}
+	var problems []string
+	for p, vs := range logs {
+		for off, v := range vs {
+			if !strings.HasPrefix(v, fmt.Sprintf("p%d-", p)) {
+				problems = append(problems, fmt.Sprintf("partition %d offset %d holds %q, produced to another partition or not by this test", p, off, v))
+			}
+			at := fmt.Sprintf("%d/%d", p, off)
+			if prev, dup := where[v]; dup {
+				problems = append(problems, fmt.Sprintf("value %q at %s and again at %s", v, prev, at))
+			}
+			where[v] = at
+		}
+	}
+	// Every acknowledged record exactly at its acknowledged offset.
+	missing := 0
+	for _, a := range acks {
+		at := fmt.Sprintf("%d/%d", a.partition, a.offset)
+		if got, ok := where[a.value]; !ok {
+			missing++
+			if missing <= 20 {
+				problems = append(problems, fmt.Sprintf("acknowledged %q at %s is not in the log", a.value, at))
+			}
+		} else if got != at {
+			problems = append(problems, fmt.Sprintf("acknowledged %q at %s is at %s", a.value, at, got))
+		}
+	}
+	if missing > 0 {
+		problems = append(problems, fmt.Sprintf("%d acknowledged records missing in all", missing))
+	}
+	if allAcked && len(where) != len(acks) {
+		problems = append(problems, fmt.Sprintf("log holds %d records but %d were acknowledged and none failed", len(where), len(acks)))
+	}
+	for i, pr := range problems {
+		if i == 50 {
+			t.Errorf("… %d more", len(problems)-i)
+			break
+		}
+		t.Error(pr)
+	}
+	if len(problems) == 0 {
+		t.Logf("log verified: %d records, every acknowledgement at its offset, no duplicates, no gaps", len(where))
+	}
+}
+
+// faultReadLogs reads every partition from offset 0 to its high watermark:
+// the value at each offset.
+func faultReadLogs(ctx context.Context, t *testing.T, fc *faultCluster, adm *kadm.Client, topic string, partitions int32) [][]string {
+	t.Helper()
 	hwm := make([]int64, partitions)
 	offsets := map[int32]kgo.Offset{}
 	// A spurious election (5 ms ticks on a busy machine) can answer
@@ -501,51 +552,10 @@ func faultCheckLog(ctx context.Context, t *testing.T, fc *faultCluster, adm *kad
 			done = done && int64(len(logs[p])) >= hwm[p]
 		}
 	}
-
-	// No value twice anywhere; every value one this test produced.
-	where := map[string]string{}
-	var problems []string
-	for p, vs := range logs {
-		for off, v := range vs[:hwm[p]] {
-			if !strings.HasPrefix(v, fmt.Sprintf("p%d-", p)) {
-				problems = append(problems, fmt.Sprintf("partition %d offset %d holds %q, produced to another partition or not by this test", p, off, v))
-			}
-			at := fmt.Sprintf("%d/%d", p, off)
-			if prev, dup := where[v]; dup {
-				problems = append(problems, fmt.Sprintf("value %q at %s and again at %s", v, prev, at))
-			}
-			where[v] = at
-		}
+	for p := range logs {
+		logs[p] = logs[p][:hwm[p]]
 	}
-	// Every acknowledged record exactly at its acknowledged offset.
-	missing := 0
-	for _, a := range acks {
-		at := fmt.Sprintf("%d/%d", a.partition, a.offset)
-		if got, ok := where[a.value]; !ok {
-			missing++
-			if missing <= 20 {
-				problems = append(problems, fmt.Sprintf("acknowledged %q at %s is not in the log", a.value, at))
-			}
-		} else if got != at {
-			problems = append(problems, fmt.Sprintf("acknowledged %q at %s is at %s", a.value, at, got))
-		}
-	}
-	if missing > 0 {
-		problems = append(problems, fmt.Sprintf("%d acknowledged records missing in all", missing))
-	}
-	if allAcked && len(where) != len(acks) {
-		problems = append(problems, fmt.Sprintf("log holds %d records but %d were acknowledged and none failed", len(where), len(acks)))
-	}
-	for i, pr := range problems {
-		if i == 50 {
-			t.Errorf("… %d more", len(problems)-i)
-			break
-		}
-		t.Error(pr)
-	}
-	if len(problems) == 0 {
-		t.Logf("log verified: %d records, every acknowledgement at its offset, no duplicates, no gaps", len(where))
-	}
+	return logs
 }
 
 func lens(ss [][]string) []int {

@@ -60,7 +60,13 @@ func (r *replica) awaitLeader(done <-chan struct{}) (epoch int32, isUs, known bo
 }
 
 // LeaderUpdated implements raftio.IRaftEventListener: it wakes the produces
-// waiting on the shard so they can check whether this replica still leads.
-func (s *Service) LeaderUpdated(info raftio.LeaderInfo) { s.leadership.changed(info.ShardID) }
+// waiting on the shard so they can check whether this replica still leads,
+// and has a replica that became leader confirm its term (readiness.go).
+func (s *Service) LeaderUpdated(info raftio.LeaderInfo) {
+	s.leadership.changed(info.ShardID)
+	if r := s.lookupShard(info.ShardID); r != nil && info.LeaderID == r.id {
+		s.confirmLeadership(r, info.Term)
+	}
+}
 
 var _ raftio.IRaftEventListener = (*Service)(nil)

@@ -68,6 +68,8 @@ type replica struct {
 	// closed when appends may go on (transfer.go).
 	paused       atomic.Pointer[chan struct{}]
 	transferring atomic.Bool // one transfer at a time
+
+	ready readiness // readiness.go
 }
 
 // NewService returns a partition service on nh. maxBatchBytes bounds one
@@ -302,6 +304,9 @@ func (s *Service) Read(tp TP, offset int64, maxBytes int32) (ReadResult, error) 
 	if r == nil {
 		return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, ErrUnknownPartition
 	}
+	if !r.awaitConfirmed(context.Background()) {
+		return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, ErrLeaderNotAvailable
+	}
 	res := ReadResult{HighWatermark: r.sm.HighWatermark(), LastStableOffset: r.sm.LastStableOffset(), LogStartOffset: r.sm.LogStartOffset()}
 	if _, _, isUs, err := r.leader(); err != nil || !isUs {
 		if err == nil {
@@ -325,6 +330,10 @@ func readLocal(r *replica, res ReadResult, offset int64, maxBytes int32) (ReadRe
 		return res, ErrOffsetTiered
 	}
 	res.Records = recs
+	// The state machine reads up to its high watermark at the time of the
+	// read, which may have moved on since res took it: answer with one at
+	// least as new, so no record returned is at or past it.
+	res.HighWatermark = r.sm.HighWatermark()
 	return res, err
 }
 
@@ -489,6 +498,9 @@ func (s *Service) ReadFollower(ctx context.Context, tp TP, offset int64, maxByte
 	r := s.lookup(tp)
 	if r == nil {
 		return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, ErrUnknownPartition
+	}
+	if !r.awaitConfirmed(ctx) {
+		return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, ErrLeaderNotAvailable
 	}
 	if _, _, isUs, err := r.leader(); err == nil && !isUs {
 		rs, err := s.nh.ReadIndex(r.shardID, proposalTimeout)

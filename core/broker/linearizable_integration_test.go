@@ -1,0 +1,630 @@
+//go:build integration
+
+package broker_test
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/chronik-go/chronik/core/broker/brokertest"
+	"github.com/chronik-go/chronik/core/broker/brokertest/faultnet"
+	"github.com/chronik-go/chronik/core/partition"
+)
+
+// linOp is one operation on a partition's log, as porcupine sees it: an
+// append that took effect at offset, or a read of the high watermark.
+type linOp struct {
+	partition int32
+	read      bool
+	value     string // an append's
+}
+
+// linOut is an operation's outcome: the offset an append took, or the high
+// watermark a read saw.
+type linOut struct{ offset int64 }
+
+// linLogModel is a partition's log reduced to what the history can check:
+// its length. An append at offset o is possible only when the log holds o
+// records; a read sees the high watermark, which is the length at the
+// moment it happens. What sits at each offset is checked against the
+// final log outside the model.
+var linLogModel = porcupine.Model{
+	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
+		byPartition := map[int32][]porcupine.Operation{}
+		for _, op := range history {
+			p := op.Input.(linOp).partition
+			byPartition[p] = append(byPartition[p], op)
+		}
+		var out [][]porcupine.Operation
+		for _, ops := range byPartition {
+			out = append(out, ops)
+		}
+		return out
+	},
+	Init: func() any { return int64(0) },
+	Step: func(state, input, output any) (bool, any) {
+		n, in, out := state.(int64), input.(linOp), output.(linOut)
+		if in.read {
+			return out.offset == n, n
+		}
+		return out.offset == n, n + 1
+	},
+	DescribeOperation: func(input, output any) string {
+		in, out := input.(linOp), output.(linOut)
+		if in.read {
+			return fmt.Sprintf("p%d read → hw %d", in.partition, out.offset)
+		}
+		return fmt.Sprintf("p%d append %s → %d", in.partition, in.value, out.offset)
+	},
+	DescribeState: func(state any) string { return fmt.Sprintf("%d records", state.(int64)) },
+}
+
+// linAppend is an append as the client saw it.
+type linAppend struct {
+	client       int
+	partition    int32
+	value        string
+	call, ret    int64
+	offset       int64 // -1 without an answer (error, timeout)
+	errorMessage string
+}
+
+// linRead is a read as the client saw it: the high watermark and the
+// records at offset.. in the answer.
+type linRead struct {
+	client    int
+	partition int32
+	call, ret int64
+	hw        int64
+	offset    int64
+	values    []string
+	api       string
+}
+
+// linHistory collects what every client saw.
+type linHistory struct {
+	begin time.Time
+	mu    sync.Mutex
+	adds  []linAppend
+	reads []linRead
+	errs  map[string]int
+	// outOfRange lists fetches answered OFFSET_OUT_OF_RANGE at an offset
+	// below a high watermark the client had seen: a stale read, which
+	// makes a consumer reset its position.
+	outOfRange []string
+}
+
+func (h *linHistory) now() int64 { return int64(time.Since(h.begin)) }
+
+func (h *linHistory) failed(what string, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.errs[what+": "+err.Error()]++
+}
+
+// linClient is one client of the test: it finds the partition's leader
+// with Metadata requests, as a Kafka client does, and sends it one request
+// at a time, never retrying one.
+type linClient struct {
+	id      int // in the visualization
+	cl      *kgo.Client
+	topic   string
+	topicID [16]byte
+	p       int32
+	leader  int32
+}
+
+func (c *linClient) refresh(ctx context.Context) error {
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(c.topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, c.cl)
+	if err != nil {
+		return err
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if p.Partition == c.p && p.ErrorCode == 0 && p.Leader >= 0 {
+				c.leader, c.topicID = p.Leader, t.TopicID
+				return nil
+			}
+		}
+	}
+	return errors.New("no leader in metadata")
+}
+
+// produce appends value in a request of its own (no producer ID, so no
+// retry could write it twice) and returns the offset it took.
+func (c *linClient) produce(ctx context.Context, value string) (int64, error) {
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks, req.TimeoutMillis = -1, 2000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = c.topic
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition, rp.Records = c.p, brokertest.ProducerBatch(-1, -1, -1, value, false)
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, c.cl.Broker(int(c.leader)))
+	if err != nil {
+		return -1, err
+	}
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return -1, errors.New("malformed produce answer")
+	}
+	rp2 := resp.Topics[0].Partitions[0]
+	if err := kerr.ErrorForCode(rp2.ErrorCode); err != nil {
+		return -1, err
+	}
+	return rp2.BaseOffset, nil
+}
+
+// fetch reads from offset at the leader without waiting: the high
+// watermark and the values from offset on.
+func (c *linClient) fetch(ctx context.Context, offset int64) (int64, []string, error) {
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.SessionEpoch = -1, 0, 0, 1<<20, -1
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic, rt.TopicID = c.topic, c.topicID
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LogStartOffset = c.p, offset, 1<<20, -1, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, c.cl.Broker(int(c.leader)))
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+	}
+	if err != nil {
+		return -1, nil, err
+	}
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return -1, nil, errors.New("malformed fetch answer")
+	}
+	fp := resp.Topics[0].Partitions[0]
+	if err := kerr.ErrorForCode(fp.ErrorCode); err != nil {
+		return -1, nil, err
+	}
+	var values []string
+	for raw := fp.RecordBatches; len(raw) > 0; {
+		var rb kmsg.RecordBatch
+		if err := rb.ReadFrom(raw); err != nil {
+			return -1, nil, fmt.Errorf("decode batch: %w", err)
+		}
+		if rb.NumRecords != 1 {
+			return -1, nil, fmt.Errorf("batch at %d holds %d records, not the one produced", rb.FirstOffset, rb.NumRecords)
+		}
+		if rb.FirstOffset != offset+int64(len(values)) {
+			return -1, nil, fmt.Errorf("batch at %d where %d was due", rb.FirstOffset, offset+int64(len(values)))
+		}
+		var rec kmsg.Record
+		if err := rec.ReadFrom(rb.Records); err != nil {
+			return -1, nil, fmt.Errorf("decode record: %w", err)
+		}
+		values = append(values, string(rec.Value))
+		raw = raw[12+int(rb.Length):]
+	}
+	return fp.HighWatermark, values, nil
+}
+
+// listEnd asks the leader for the partition's end offset, the high
+// watermark.
+func (c *linClient) listEnd(ctx context.Context) (int64, error) {
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.ReplicaID = -1
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = c.topic
+	rp := kmsg.NewListOffsetsRequestTopicPartition()
+	rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = c.p, -1, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, c.cl.Broker(int(c.leader)))
+	if err != nil {
+		return -1, err
+	}
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return -1, errors.New("malformed list offsets answer")
+	}
+	lp := resp.Topics[0].Partitions[0]
+	if err := kerr.ErrorForCode(lp.ErrorCode); err != nil {
+		return -1, err
+	}
+	return lp.Offset, nil
+}
+
+// TestLinearizableUnderFaults checks every partition's log for
+// linearizability with porcupine while the Raft traffic of three brokers
+// suffers loss, delay, one-way cuts and a leader cut off both ways.
+// Writers append one record per request (acks=all, no producer ID, never
+// retried); readers ask the leader for the high watermark, by Fetch and by
+// ListOffsets. The history is checked against a log: each acknowledged
+// append took its offset in real-time order with the others, and each
+// read saw every append acknowledged before it began and none that was
+// not yet committed. An append without an answer took effect if its value
+// is in the final log (at that offset), and did not otherwise; every
+// value a read returned must be the final log's at that offset.
+func TestLinearizableUnderFaults(t *testing.T) {
+	seed := faultSeed(t)
+	t.Logf("seed %d (rerun with CHRONIK_FAULT_SEED=%d)", seed, seed)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("failed with seed %d: rerun with CHRONIK_FAULT_SEED=%d", seed, seed)
+		}
+	})
+	sched := rand.New(rand.NewPCG(seed, 2))
+	network := faultnet.New(seed)
+	fc := startFaultCluster(t, network)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+
+	const topic = "linearizable"
+	const partitions = 2
+	admin, err := kgo.NewClient(kgo.SeedBrokers(fc.kafkaAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(admin.Close)
+	adm := kadm.NewClient(admin)
+	if _, err := adm.CreateTopic(ctx, partitions, 3, nil, topic); err != nil {
+		t.Fatalf("create topic: %v", err)
+	}
+
+	h := &linHistory{begin: time.Now(), errs: map[string]int{}}
+	wctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	const writers, readers = 3, 2
+	for p := range int32(partitions) {
+		for w := range writers + readers {
+			c := &linClient{id: int(p)*(writers+readers) + w, cl: brokertest.RawClient(t, fc.kafkaAddrs()), topic: topic, p: p, leader: -1}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				linWorker(wctx, h, c, w < writers, fmt.Sprintf("p%d-w%d", p, w))
+			}()
+		}
+	}
+
+	phase := func(name string) {
+		d := 2*time.Second + time.Duration(sched.Int64N(int64(2*time.Second)))
+		t.Logf("%6.1fs %s for %s", time.Since(h.begin).Seconds(), name, d.Round(time.Millisecond))
+		select {
+		case <-time.After(d): // the fault schedule, not synchronisation
+		case <-ctx.Done():
+			t.Fatalf("test deadline during %s", name)
+		}
+	}
+	leaderOf := func(p int32) int32 {
+		lctx, lcancel := context.WithTimeout(ctx, time.Minute)
+		defer lcancel()
+		for {
+			if lead, ok := fc.leader(topic, p); ok {
+				return lead
+			}
+			select {
+			case <-lctx.Done():
+				t.Fatalf("partition %d has no single leader", p)
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	phase("healthy")
+	for round := 1; round <= 4; round++ {
+		r := faultnet.Rule{Drop: 0.05 + 0.2*sched.Float64(), MaxDelay: time.Duration(2+sched.IntN(10)) * time.Millisecond}
+		network.SetAll(r)
+		phase(fmt.Sprintf("round %d: drop %.0f%%, delay 0-%s on every link", round, 100*r.Drop, r.MaxDelay))
+		network.Heal()
+
+		// Cut a partition's leader off: both ways (it goes on believing
+		// it leads until its quorum check), or its outgoing links only.
+		// The other links are slow, so its successor learns late what
+		// it had committed.
+		slow := faultnet.Rule{MaxDelay: time.Duration(5+sched.IntN(20)) * time.Millisecond}
+		network.SetAll(slow)
+		p := int32(sched.IntN(partitions))
+		lead := leaderOf(p)
+		both := sched.IntN(2) == 0
+		for _, n := range fc.nodes {
+			if n.ID != lead {
+				network.Cut(fc.raftAddr(lead), fc.raftAddr(n.ID))
+				if both {
+					network.Cut(fc.raftAddr(n.ID), fc.raftAddr(lead))
+				}
+			}
+		}
+		phase(fmt.Sprintf("round %d: partition %d's leader %d cut off (both ways: %v), delay 0-%s elsewhere", round, p, lead, both, slow.MaxDelay))
+		network.Heal()
+		phase(fmt.Sprintf("round %d: healed", round))
+
+		// Hand every partition's leadership on, over slow links.
+		network.SetAll(slow)
+		for p := range int32(partitions) {
+			lead := leaderOf(p)
+			to := lead%3 + 1
+			if err := fc.brokers[lead-1].TransferLeader(partition.TP{Topic: topic, Partition: p}, to); err != nil {
+				t.Logf("transfer partition %d to %d: %v", p, to, err)
+			}
+		}
+		phase(fmt.Sprintf("round %d: leaders handed on, delay 0-%s on every link", round, slow.MaxDelay))
+		network.Heal()
+	}
+	stop()
+	wg.Wait()
+	network.Heal()
+
+	logs := faultReadLogs(ctx, t, fc, adm, topic, partitions)
+	end := h.now()
+	linCheck(t, h, logs, end)
+}
+
+// linWorker appends (writer) or reads until ctx ends.
+func linWorker(ctx context.Context, h *linHistory, c *linClient, writer bool, name string) {
+	rng := rand.New(rand.NewPCG(uint64(c.p), uint64(len(name))))
+	var lastHW int64
+	for seq := 0; ctx.Err() == nil; seq++ {
+		if c.leader < 0 {
+			if err := c.refresh(ctx); err != nil {
+				h.failed("metadata", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(20 * time.Millisecond): // a client's metadata backoff
+				}
+				continue
+			}
+		}
+		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		call := h.now()
+		var err error
+		if writer {
+			value := fmt.Sprintf("%s-%d", name, seq)
+			var offset int64
+			offset, err = c.produce(rctx, value)
+			a := linAppend{client: c.id, partition: c.p, value: value, call: call, ret: h.now(), offset: offset}
+			if err != nil {
+				a.offset, a.errorMessage = -1, err.Error()
+			}
+			h.mu.Lock()
+			h.adds = append(h.adds, a)
+			h.mu.Unlock()
+		} else {
+			rd := linRead{client: c.id, partition: c.p, call: call}
+			if seq%2 == 0 {
+				rd.api, rd.offset = "fetch", max(0, lastHW-int64(rng.IntN(3)))
+				rd.hw, rd.values, err = c.fetch(rctx, rd.offset)
+			} else {
+				rd.api = "list offsets"
+				rd.hw, err = c.listEnd(rctx)
+			}
+			rd.ret = h.now()
+			if errors.Is(err, kerr.OffsetOutOfRange) && rd.api == "fetch" && rd.offset <= lastHW {
+				h.mu.Lock()
+				h.outOfRange = append(h.outOfRange, fmt.Sprintf("partition %d: fetch at offset %d (%.3fs–%.3fs) answered OFFSET_OUT_OF_RANGE, after the same client saw high watermark %d",
+					c.p, rd.offset, sec(rd.call), sec(rd.ret), lastHW))
+				h.mu.Unlock()
+			}
+			// Reads are cheap: pace them, or they outnumber the appends
+			// ten to one.
+			select {
+			case <-ctx.Done():
+			case <-time.After(2 * time.Millisecond):
+			}
+			if err == nil {
+				lastHW = max(lastHW, rd.hw)
+				h.mu.Lock()
+				h.reads = append(h.reads, rd)
+				h.mu.Unlock()
+			}
+		}
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				h.failed(map[bool]string{true: "produce", false: "read"}[writer], err)
+			}
+			c.leader = -1
+		}
+	}
+}
+
+// linCheck checks the history against the final logs, then for
+// linearizability.
+func linCheck(t *testing.T, h *linHistory, logs [][]string, end int64) {
+	t.Helper()
+	problems := slices.Clone(h.outOfRange)
+	where := map[string]int64{}
+	for p, vs := range logs {
+		for off, v := range vs {
+			if !strings.HasPrefix(v, fmt.Sprintf("p%d-", p)) {
+				problems = append(problems, fmt.Sprintf("partition %d offset %d holds %q, not produced to it", p, off, v))
+			}
+			if _, dup := where[v]; dup {
+				problems = append(problems, fmt.Sprintf("partition %d: %q twice", p, v))
+			}
+			where[v] = int64(off)
+		}
+	}
+	// seenBy returns when an operation first showed that offset off of
+	// partition p exists: an append at a later offset acknowledged, or a
+	// read of a high watermark past it.
+	seenBy := func(p int32, off, end int64) int64 {
+		for _, a := range h.adds {
+			if a.partition == p && a.offset > off {
+				end = min(end, a.ret)
+			}
+		}
+		for _, r := range h.reads {
+			if r.partition == p && r.hw > off {
+				end = min(end, r.ret)
+			}
+		}
+		return end
+	}
+	var history []porcupine.Operation
+	acked, unknownIn, unknownOut := 0, 0, 0
+	for _, a := range h.adds {
+		off, in := where[a.value]
+		switch {
+		case a.offset >= 0 && (!in || off != a.offset):
+			problems = append(problems, fmt.Sprintf("partition %d: %q acknowledged at offset %d, final log has it at %d (-1: missing)", a.partition, a.value, a.offset, map[bool]int64{true: off, false: -1}[in]))
+			continue
+		case a.offset >= 0:
+			acked++
+		case in:
+			// No answer, but it took effect: after its call, and before
+			// anything that shows it (a later offset acknowledged, a
+			// high watermark past it) or at the latest the final read.
+			unknownIn++
+			a.offset, a.ret = off, seenBy(a.partition, off, end)
+		default:
+			unknownOut++
+			continue // it never took effect
+		}
+		history = append(history, porcupine.Operation{
+			ClientId: a.client, Input: linOp{partition: a.partition, value: a.value}, Call: a.call,
+			Output: linOut{offset: a.offset}, Return: a.ret,
+		})
+	}
+	for _, r := range h.reads {
+		final := logs[r.partition]
+		if r.hw > int64(len(final)) {
+			problems = append(problems, fmt.Sprintf("partition %d: a %s answered high watermark %d, past the final log's end %d", r.partition, r.api, r.hw, len(final)))
+		}
+		for i, v := range r.values {
+			off := r.offset + int64(i)
+			switch {
+			case off >= r.hw:
+				problems = append(problems, fmt.Sprintf("partition %d: fetch returned offset %d (%q) at or past its high watermark %d", r.partition, off, v, r.hw))
+			case off >= int64(len(final)) || final[off] != v:
+				problems = append(problems, fmt.Sprintf("partition %d: fetch returned %q at offset %d, the final log has another value or none", r.partition, v, off))
+			}
+		}
+		history = append(history, porcupine.Operation{
+			ClientId: r.client, Input: linOp{partition: r.partition, read: true}, Call: r.call, Output: linOut{offset: r.hw}, Return: r.ret,
+		})
+	}
+	t.Logf("appends: %d acknowledged, %d unanswered but in the log, %d unanswered and not; reads: %d", acked, unknownIn, unknownOut, len(h.reads))
+	for msg, n := range h.errs {
+		t.Logf("  %5d × %s", n, msg)
+	}
+	for i, pr := range problems {
+		if i == 30 {
+			t.Errorf("… %d more", len(problems)-i)
+			break
+		}
+		t.Error(pr)
+	}
+	if acked < 100 || len(h.reads) < 100 {
+		t.Errorf("too little happened to check: %d acknowledged appends, %d reads", acked, len(h.reads))
+	}
+	problems = linStaleReads(h, where)
+	for i, pr := range problems {
+		if i == 20 {
+			t.Logf("… %d more", len(problems)-i)
+			break
+		}
+		t.Log(pr)
+	}
+	// The verbose check, which keeps what the visualization shows, costs
+	// many times more: only a failed history gets it.
+	start := time.Now()
+	res := porcupine.CheckOperationsTimeout(linLogModel, history, 2*time.Minute)
+	switch res {
+	case porcupine.Ok:
+		t.Logf("linearizable: %d operations, checked in %s", len(history), time.Since(start).Round(time.Millisecond))
+		return
+	case porcupine.Unknown:
+		t.Errorf("linearizability check timed out on %d operations", len(history))
+	default:
+		t.Errorf("not linearizable (%d operations)", len(history))
+	}
+	_, info := porcupine.CheckOperationsVerbose(linLogModel, history, 2*time.Minute)
+	path := filepath.Join(t.ArtifactDir(), "linearizability.html")
+	if err := porcupine.VisualizePath(linLogModel, info, path); err != nil {
+		t.Logf("visualization: %v", err)
+	} else if _, err := os.Stat(path); err == nil {
+		t.Logf("visualization in %s (kept with go test -artifacts)", path)
+	}
+}
+
+// linStaleReads explains what makes a history not linearizable, in the
+// two ways a read can break it: a high watermark below an append
+// acknowledged before the read began (a stale read), or above one that
+// was sent only after the read ended (a read from the future).
+func linStaleReads(h *linHistory, where map[string]int64) []string {
+	type ackedAt struct {
+		ret    int64
+		offset int64
+		value  string
+	}
+	acked := map[int32][]ackedAt{} // by acknowledgement time
+	sent := map[int32][]int64{}    // by offset: when its append was sent
+	values := map[int32][]string{}
+	for _, a := range h.adds {
+		if a.offset >= 0 {
+			acked[a.partition] = append(acked[a.partition], ackedAt{a.ret, a.offset, a.value})
+		}
+		if off, in := where[a.value]; in {
+			for int64(len(sent[a.partition])) <= off {
+				sent[a.partition] = append(sent[a.partition], 0)
+				values[a.partition] = append(values[a.partition], "")
+			}
+			sent[a.partition][off], values[a.partition][off] = a.call, a.value
+		}
+	}
+	// The highest offset acknowledged by each acknowledgement time.
+	for p, as := range acked {
+		slices.SortFunc(as, func(x, y ackedAt) int { return cmp.Compare(x.ret, y.ret) })
+		for i := 1; i < len(as); i++ {
+			if as[i].offset < as[i-1].offset {
+				as[i].offset, as[i].value = as[i-1].offset, as[i-1].value
+			}
+		}
+		acked[p] = as
+	}
+	latestSent := map[int32][]int64{} // by offset: the latest call at or below it
+	for p, calls := range sent {
+		latest := slices.Clone(calls)
+		for i := 1; i < len(latest); i++ {
+			latest[i] = max(latest[i], latest[i-1])
+		}
+		latestSent[p] = latest
+	}
+	var out []string
+	for _, r := range h.reads {
+		as := acked[r.partition]
+		// The last acknowledgement before the read began.
+		i, _ := slices.BinarySearchFunc(as, r.call, func(a ackedAt, t int64) int { return cmp.Compare(a.ret, t) })
+		if i > 0 && r.hw <= as[i-1].offset {
+			out = append(out, fmt.Sprintf("stale read: partition %d, %s at %.3fs–%.3fs saw high watermark %d, but offset %d (%q) was acknowledged at %.3fs",
+				r.partition, r.api, sec(r.call), sec(r.ret), r.hw, as[i-1].offset, as[i-1].value, sec(as[i-1].ret)))
+			continue
+		}
+		calls, latest := sent[r.partition], latestSent[r.partition]
+		if n := min(r.hw, int64(len(latest))); n == 0 || latest[n-1] <= r.ret {
+			continue
+		}
+		for off := int64(0); off < min(r.hw, int64(len(calls))); off++ {
+			if calls[off] > r.ret {
+				out = append(out, fmt.Sprintf("read from the future: partition %d, %s at %.3fs–%.3fs saw high watermark %d, but offset %d (%q) was only sent at %.3fs",
+					r.partition, r.api, sec(r.call), sec(r.ret), r.hw, off, values[r.partition][off], sec(calls[off])))
+				break
+			}
+		}
+	}
+	return out
+}
+
+func sec(ns int64) float64 { return float64(ns) / 1e9 }
