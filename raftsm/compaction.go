@@ -165,6 +165,7 @@ func (p *Partition) loadCompaction() error {
 	if errors.Is(err, pebble.ErrNotFound) {
 		p.cleanedPos.Store(0)
 		p.cleanedEnd.Store(0)
+		p.cleanedTail.Store(0)
 		p.compPending.Store(false)
 		return nil
 	}
@@ -179,6 +180,20 @@ func (p *Partition) loadCompaction() error {
 	p.cleanedPos.Store(p.comp.cleanedPos)
 	p.cleanedEnd.Store(p.comp.cleanedEnd)
 	p.compPending.Store(p.comp.pending)
+	tail := int64(0)
+	if p.comp.cleanedPos > 0 {
+		if v, closer, err := p.store.db.Get(p.batchKey(p.comp.cleanedEnd)); err == nil {
+			_, _, size, err := p.batchInfo(p.batchKey(p.comp.cleanedEnd), v)
+			closer.Close()
+			if err != nil {
+				return fmt.Errorf("raftsm: partition %d: compaction tail: %w", p.shardID, err)
+			}
+			tail = int64(size)
+		} else if !errors.Is(err, pebble.ErrNotFound) {
+			return fmt.Errorf("raftsm: partition %d: read compaction tail: %w", p.shardID, err)
+		}
+	}
+	p.cleanedTail.Store(tail)
 	return nil
 }
 
@@ -293,6 +308,10 @@ func (p *Partition) applyCompactEnd(b *pebble.Batch, d *dec) sm.Result {
 	c.holes = nil // all below the output, which starts past this pass's gap start
 	p.cleanedPos.Store(c.cleanedPos)
 	p.cleanedEnd.Store(c.cleanedEnd)
+	p.cleanedTail.Store(0)
+	if n := len(out); n > 0 && out[n-1].base == res.tail {
+		p.cleanedTail.Store(int64(out[n-1].size))
+	}
 	_ = b.Set(p.compactionKey(), c.encode(), nil)
 	p.lastCompaction.Store(&CompactionResult{Pass: pass, Records: res.records, Kept: res.kept, InBytes: res.inBytes, OutBytes: res.size})
 	return sm.Result{Value: uint64(res.size)}
@@ -340,7 +359,10 @@ func (p *Partition) Compaction() CompactionStatus {
 		st.DirtyBytes = size
 		return st
 	}
-	st.DirtyBytes = max(p.total.Load()-clean-p.unusedDirty.Load(), 0)
+	// The pass copied its input's last batch whole, unjudged: it is dirty
+	// too. Left out, a large one followed by a few small batches would
+	// keep the dirty ratio under min.cleanable.dirty.ratio for good.
+	st.DirtyBytes = min(max(p.total.Load()-clean-p.unusedDirty.Load(), 0)+p.cleanedTail.Load(), size)
 	st.CleanBytes = max(size-st.DirtyBytes, 0)
 	return st
 }
@@ -591,6 +613,7 @@ type compactionGauges struct {
 	unusedDirty    atomic.Int64 // unused byte positions above the last pass's output
 	cleanedPos     atomic.Int64
 	cleanedEnd     atomic.Int64
+	cleanedTail    atomic.Int64 // bytes of the batch at cleanedEnd, the last pass's unjudged tail
 	jobView        atomic.Pointer[compactJob]
 	lastCompaction atomic.Pointer[CompactionResult]
 }

@@ -213,6 +213,42 @@ func TestCompactionKeepsTheLatestRecordPerKey(t *testing.T) {
 	}
 }
 
+// TestCompactionTailIsDirty: a pass copies its input's last batch whole
+// and leaves it to the next pass, so the status counts it as dirty, live
+// and after a restart or snapshot. Counted as clean, a large last batch
+// followed by a few small ones (a pass that began while a producer was
+// still writing) kept the dirty ratio under min.cleanable.dirty.ratio, and
+// the partition was never compacted again.
+func TestCompactionTailIsDirty(t *testing.T) {
+	h := newHarness(t, vfs.NewMem())
+	pad := strings.Repeat("x", 200)
+	var recs []kv
+	for k := range 50 {
+		recs = append(recs, rec(fmt.Sprintf("k%02d", k), "v1"+pad, 20))
+	}
+	h.update(keyedAppend(rec("a", "a1", 10)), keyedAppend(recs...)) // 0, 1-50
+	tail := int64(len(keyedBatch(recs...)))
+	runPass(t, h, 0, 1000)
+	h.update(mark(30)) // 51
+	st := h.p.Compaction()
+	if st.DirtyFrom != 1 || st.DirtyBytes < tail || st.DirtyBytes > h.p.SizeBytes() {
+		t.Fatalf("after a pass that kept a %d-byte last batch and an append: %+v (size %d)", tail, st, h.p.SizeBytes())
+	}
+	if ratio := float64(st.DirtyBytes) / float64(st.DirtyBytes+st.CleanBytes); ratio < 0.9 {
+		t.Fatalf("dirty ratio %.2f, want nearly all of the log (%+v)", ratio, st)
+	}
+	h.checkDurable(func(name string, p *Partition) {
+		if got := p.Compaction(); got.DirtyBytes != st.DirtyBytes || got.CleanBytes != st.CleanBytes {
+			t.Fatalf("%s: %+v, live %+v", name, got, st)
+		}
+	})
+	// The next pass judges the tail: one record per key stays.
+	runPass(t, h, 0, 1000)
+	if got := readRecords(t, h.p); len(got) != 52 {
+		t.Fatalf("after the second pass: %d records, want 52 (keys were unique): %q", len(got), got)
+	}
+}
+
 func TestCompactionMinLagAndAppendsDuringThePass(t *testing.T) {
 	h := newHarness(t, vfs.NewMem())
 	h.update(
