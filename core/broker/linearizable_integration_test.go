@@ -249,7 +249,8 @@ func (c *linClient) listEnd(ctx context.Context) (int64, error) {
 
 // TestLinearizableUnderFaults checks every partition's log for
 // linearizability with porcupine while the Raft traffic of three brokers
-// suffers loss, delay, one-way cuts and a leader cut off both ways.
+// suffers loss, delay, one-way cuts, a leader or group coordinator cut
+// off both ways, and leadership handed on over slow links.
 // Writers append one record per request (acks=all, no producer ID, never
 // retried); readers ask the leader for the high watermark, by Fetch and by
 // ListOffsets. The history is checked against a log: each acknowledged
@@ -257,7 +258,10 @@ func (c *linClient) listEnd(ctx context.Context) (int64, error) {
 // read saw every append acknowledged before it began and none that was
 // not yet committed. An append without an answer took effect if its value
 // is in the final log (at that offset), and did not otherwise; every
-// value a read returned must be the final log's at that offset.
+// value a read returned must be the final log's at that offset. Beside
+// them, clients commit two groups' offsets (OffsetCommit outside any
+// generation) and fetch them (OffsetFetch): each group's committed offset
+// must behave as a linearizable register.
 func TestLinearizableUnderFaults(t *testing.T) {
 	seed := faultSeed(t)
 	t.Logf("seed %d (rerun with CHRONIK_FAULT_SEED=%d)", seed, seed)
@@ -299,6 +303,21 @@ func TestLinearizableUnderFaults(t *testing.T) {
 		}
 	}
 
+	// Two groups' committed offsets for partition 0, each a register with
+	// two clients committing and one fetching.
+	oh := &offsetHistory{}
+	groups := []string{"lin-g0", "lin-g1"}
+	for i, group := range groups {
+		for w := range 3 {
+			c := &linClient{id: 100 + 3*i + w, cl: brokertest.RawClient(t, fc.kafkaAddrs()), topic: topic, leader: -1}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				offsetWorker(wctx, h, oh, c, group, w < 2, w)
+			}()
+		}
+	}
+
 	phase := func(name string) {
 		d := 2*time.Second + time.Duration(sched.Int64N(int64(2*time.Second)))
 		t.Logf("%6.1fs %s for %s", time.Since(h.begin).Seconds(), name, d.Round(time.Millisecond))
@@ -322,6 +341,22 @@ func TestLinearizableUnderFaults(t *testing.T) {
 			}
 		}
 	}
+	coordinatorOf := func(group string) int32 {
+		c := &linClient{cl: admin}
+		lctx, lcancel := context.WithTimeout(ctx, time.Minute)
+		defer lcancel()
+		for {
+			err := c.coordinator(lctx, group)
+			if err == nil {
+				return c.leader
+			}
+			select {
+			case <-lctx.Done():
+				t.Fatalf("%s has no coordinator: %v", group, err)
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
 	phase("healthy")
 	for round := 1; round <= 4; round++ {
 		r := faultnet.Rule{Drop: 0.05 + 0.2*sched.Float64(), MaxDelay: time.Duration(2+sched.IntN(10)) * time.Millisecond}
@@ -329,14 +364,18 @@ func TestLinearizableUnderFaults(t *testing.T) {
 		phase(fmt.Sprintf("round %d: drop %.0f%%, delay 0-%s on every link", round, 100*r.Drop, r.MaxDelay))
 		network.Heal()
 
-		// Cut a partition's leader off: both ways (it goes on believing
-		// it leads until its quorum check), or its outgoing links only.
-		// The other links are slow, so its successor learns late what
-		// it had committed.
+		// Cut a partition's leader or a group's coordinator off: both
+		// ways (it goes on believing it leads until its quorum check), or
+		// its outgoing links only. The other links are slow, so its
+		// successor learns late what it had committed.
 		slow := faultnet.Rule{MaxDelay: time.Duration(5+sched.IntN(20)) * time.Millisecond}
 		network.SetAll(slow)
 		p := int32(sched.IntN(partitions))
-		lead := leaderOf(p)
+		lead, victim := leaderOf(p), fmt.Sprintf("partition %d's leader", p)
+		if round%2 == 0 {
+			group := groups[sched.IntN(len(groups))]
+			lead, victim = coordinatorOf(group), group+"'s coordinator"
+		}
 		both := sched.IntN(2) == 0
 		for _, n := range fc.nodes {
 			if n.ID != lead {
@@ -346,7 +385,7 @@ func TestLinearizableUnderFaults(t *testing.T) {
 				}
 			}
 		}
-		phase(fmt.Sprintf("round %d: partition %d's leader %d cut off (both ways: %v), delay 0-%s elsewhere", round, p, lead, both, slow.MaxDelay))
+		phase(fmt.Sprintf("round %d: %s %d cut off (both ways: %v), delay 0-%s elsewhere", round, victim, lead, both, slow.MaxDelay))
 		network.Heal()
 		phase(fmt.Sprintf("round %d: healed", round))
 
@@ -369,6 +408,7 @@ func TestLinearizableUnderFaults(t *testing.T) {
 	logs := faultReadLogs(ctx, t, fc, adm, topic, partitions)
 	end := h.now()
 	linCheck(t, h, logs, end)
+	offsetCheck(t, oh)
 }
 
 // linWorker appends (writer) or reads until ctx ends.
@@ -628,3 +668,239 @@ func linStaleReads(h *linHistory, where map[string]int64) []string {
 }
 
 func sec(ns int64) float64 { return float64(ns) / 1e9 }
+
+// offsetOp is a committed-offset operation on one group's partition 0, as
+// porcupine sees it: a commit of offset, or a fetch of the committed one.
+type offsetOp struct {
+	group  string
+	fetch  bool
+	offset int64 // a commit's
+}
+
+// offsetRegister is a group's committed offset for one partition: a
+// register, -1 until the first commit. A commit always succeeds; a fetch
+// must see the last commit.
+var offsetRegister = porcupine.Model{
+	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
+		byGroup := map[string][]porcupine.Operation{}
+		for _, op := range history {
+			g := op.Input.(offsetOp).group
+			byGroup[g] = append(byGroup[g], op)
+		}
+		var out [][]porcupine.Operation
+		for _, ops := range byGroup {
+			out = append(out, ops)
+		}
+		return out
+	},
+	Init: func() any { return int64(-1) },
+	Step: func(state, input, output any) (bool, any) {
+		in := input.(offsetOp)
+		if in.fetch {
+			return output.(int64) == state.(int64), state
+		}
+		return true, in.offset
+	},
+	DescribeOperation: func(input, output any) string {
+		in := input.(offsetOp)
+		if in.fetch {
+			return fmt.Sprintf("%s fetch → %d", in.group, output.(int64))
+		}
+		return fmt.Sprintf("%s commit %d", in.group, in.offset)
+	},
+	DescribeState: func(state any) string { return fmt.Sprintf("committed %d", state.(int64)) },
+}
+
+// offsetEvent is a commit or fetch as the client saw it.
+type offsetEvent struct {
+	op        offsetOp
+	client    int
+	call, ret int64
+	fetched   int64
+	answered  bool // a commit's: acknowledged
+}
+
+// offsetHistory collects what the group clients saw.
+type offsetHistory struct {
+	mu     sync.Mutex
+	events []offsetEvent
+}
+
+// coordinator finds the group's coordinator, as a client does.
+func (c *linClient) coordinator(ctx context.Context, group string) error {
+	req := kmsg.NewPtrFindCoordinatorRequest()
+	req.CoordinatorKey = group
+	resp, err := req.RequestWith(ctx, c.cl)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+	}
+	if err != nil {
+		return err
+	}
+	c.leader = resp.NodeID
+	return nil
+}
+
+// commit commits offset for partition 0 outside any generation, as a
+// simple consumer (or an offset reset) does.
+func (c *linClient) commit(ctx context.Context, group string, offset int64) error {
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group, req.Generation = group, -1
+	rt := kmsg.NewOffsetCommitRequestTopic()
+	rt.Topic = c.topic
+	rp := kmsg.NewOffsetCommitRequestTopicPartition()
+	rp.Partition, rp.Offset, rp.LeaderEpoch = 0, offset, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, c.cl.Broker(int(c.leader)))
+	if err != nil {
+		return err
+	}
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return errors.New("malformed offset commit answer")
+	}
+	return kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode)
+}
+
+// fetchCommitted returns the group's committed offset for partition 0.
+func (c *linClient) fetchCommitted(ctx context.Context, group string) (int64, error) {
+	// v8 and later ask for groups; the client picks the version.
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Group = group
+	rt := kmsg.NewOffsetFetchRequestTopic()
+	rt.Topic, rt.Partitions = c.topic, []int32{0}
+	req.Topics = append(req.Topics, rt)
+	rg := kmsg.NewOffsetFetchRequestGroup()
+	rg.Group = group
+	gt := kmsg.NewOffsetFetchRequestGroupTopic()
+	gt.Topic, gt.Partitions = c.topic, []int32{0}
+	rg.Topics = append(rg.Topics, gt)
+	req.Groups = append(req.Groups, rg)
+	resp, err := req.RequestWith(ctx, c.cl.Broker(int(c.leader)))
+	if err != nil {
+		return -1, err
+	}
+	if len(resp.Groups) == 0 {
+		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+			return -1, err
+		}
+		if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+			return -1, errors.New("malformed offset fetch answer")
+		}
+		p := resp.Topics[0].Partitions[0]
+		return p.Offset, kerr.ErrorForCode(p.ErrorCode)
+	}
+	g := resp.Groups[0]
+	if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
+		return -1, err
+	}
+	if len(resp.Groups) != 1 || len(g.Topics) != 1 || len(g.Topics[0].Partitions) != 1 {
+		return -1, errors.New("malformed offset fetch answer")
+	}
+	p := g.Topics[0].Partitions[0]
+	return p.Offset, kerr.ErrorForCode(p.ErrorCode)
+}
+
+// offsetWorker commits (writer: its own increasing offsets, distinct from
+// every other writer's) or fetches the committed offset until ctx ends.
+func offsetWorker(ctx context.Context, h *linHistory, oh *offsetHistory, c *linClient, group string, writer bool, w int) {
+	for seq := int64(1); ctx.Err() == nil; seq++ {
+		if c.leader < 0 {
+			if err := c.coordinator(ctx, group); err != nil {
+				h.failed("find coordinator", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(20 * time.Millisecond): // a client's backoff
+				}
+				continue
+			}
+		}
+		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		ev := offsetEvent{client: c.id, op: offsetOp{group: group, fetch: !writer}, call: h.now()}
+		var err error
+		if writer {
+			ev.op.offset = seq*10 + int64(w)
+			err = c.commit(rctx, group, ev.op.offset)
+			ev.answered = err == nil
+		} else {
+			ev.fetched, err = c.fetchCommitted(rctx, group)
+		}
+		ev.ret = h.now()
+		cancel()
+		if writer || err == nil {
+			oh.mu.Lock()
+			oh.events = append(oh.events, ev)
+			oh.mu.Unlock()
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				h.failed(map[bool]string{true: "offset commit", false: "offset fetch"}[writer], err)
+			}
+			c.leader = -1
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Millisecond): // pace them, like the reads
+		}
+	}
+}
+
+// offsetCheck checks the commits and fetches for linearizability. A commit
+// without an answer may have taken effect at any moment after its call;
+// one that no fetch ever saw changes nothing a check could see and is
+// left out, one that a fetch saw happened before that fetch ended.
+func offsetCheck(t *testing.T, oh *offsetHistory) {
+	t.Helper()
+	firstSeen := map[offsetOp]int64{} // commit → end of the first fetch that saw it
+	for _, ev := range oh.events {
+		if ev.op.fetch && ev.fetched >= 0 {
+			k := offsetOp{group: ev.op.group, offset: ev.fetched}
+			if at, ok := firstSeen[k]; !ok || ev.ret < at {
+				firstSeen[k] = ev.ret
+			}
+		}
+	}
+	var history []porcupine.Operation
+	commits, unanswered, fetches := 0, 0, 0
+	for _, ev := range oh.events {
+		op := porcupine.Operation{ClientId: ev.client, Input: ev.op, Call: ev.call, Output: ev.fetched, Return: ev.ret}
+		switch {
+		case ev.op.fetch:
+			fetches++
+			if _, ok := firstSeen[offsetOp{group: ev.op.group, offset: ev.fetched}]; !ok && ev.fetched >= 0 {
+				t.Errorf("%s: a fetch returned offset %d, which no one committed", ev.op.group, ev.fetched)
+			}
+		case ev.answered:
+			commits++
+		default:
+			at, seen := firstSeen[ev.op]
+			if !seen {
+				continue
+			}
+			unanswered++
+			op.Return = at
+		}
+		history = append(history, op)
+	}
+	t.Logf("offsets: %d commits acknowledged, %d unanswered but seen; fetches: %d", commits, unanswered, fetches)
+	if commits < 50 || fetches < 50 {
+		t.Errorf("too few offset operations to check: %d commits, %d fetches", commits, fetches)
+	}
+	start := time.Now()
+	switch porcupine.CheckOperationsTimeout(offsetRegister, history, 2*time.Minute) {
+	case porcupine.Ok:
+		t.Logf("committed offsets linearizable: %d operations, checked in %s", len(history), time.Since(start).Round(time.Millisecond))
+		return
+	case porcupine.Unknown:
+		t.Errorf("committed offsets: linearizability check timed out on %d operations", len(history))
+	default:
+		t.Errorf("committed offsets not linearizable (%d operations)", len(history))
+	}
+	_, info := porcupine.CheckOperationsVerbose(offsetRegister, history, 2*time.Minute)
+	path := filepath.Join(t.ArtifactDir(), "offsets.html")
+	if err := porcupine.VisualizePath(offsetRegister, info, path); err != nil {
+		t.Logf("visualization: %v", err)
+	} else {
+		t.Logf("visualization in %s (kept with go test -artifacts)", path)
+	}
+}
