@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -247,16 +248,39 @@ func (c *linClient) listEnd(ctx context.Context) (int64, error) {
 	return lp.Offset, nil
 }
 
+// epochEnd asks the leader where its latest leader epoch ends, as a
+// consumer validating its position after a leader change does (KIP-320):
+// the high watermark.
+func (c *linClient) epochEnd(ctx context.Context) (int64, error) {
+	req := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	req.ReplicaID = -1
+	rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
+	rt.Topic = c.topic
+	rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+	rp.Partition, rp.CurrentLeaderEpoch, rp.LeaderEpoch = c.p, -1, math.MaxInt32
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, c.cl.Broker(int(c.leader)))
+	if err != nil {
+		return -1, err
+	}
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return -1, errors.New("malformed offset for leader epoch answer")
+	}
+	p := resp.Topics[0].Partitions[0]
+	return p.EndOffset, kerr.ErrorForCode(p.ErrorCode)
+}
+
 // TestLinearizableUnderFaults checks every partition's log for
 // linearizability with porcupine while the Raft traffic of three brokers
 // suffers loss, delay, one-way cuts, a leader or group coordinator cut
 // off both ways, and leadership handed on over slow links.
 // Writers append one record per request (acks=all, no producer ID, never
-// retried); readers ask the leader for the high watermark, by Fetch and by
-// ListOffsets. The history is checked against a log: each acknowledged
-// append took its offset in real-time order with the others, and each
-// read saw every append acknowledged before it began and none that was
-// not yet committed. An append without an answer took effect if its value
+// retried); readers ask the leader for the high watermark, by Fetch,
+// ListOffsets and OffsetForLeaderEpoch. The history is checked against a
+// log: each acknowledged append took its offset in real-time order with
+// the others, and each read saw every append acknowledged before it began
+// and none that was not yet committed. An append without an answer took effect if its value
 // is in the final log (at that offset), and did not otherwise; every
 // value a read returned must be the final log's at that offset. Beside
 // them, clients commit two groups' offsets (OffsetCommit outside any
@@ -442,12 +466,16 @@ func linWorker(ctx context.Context, h *linHistory, c *linClient, writer bool, na
 			h.mu.Unlock()
 		} else {
 			rd := linRead{client: c.id, partition: c.p, call: call}
-			if seq%2 == 0 {
+			switch seq % 4 {
+			case 0, 2:
 				rd.api, rd.offset = "fetch", max(0, lastHW-int64(rng.IntN(3)))
 				rd.hw, rd.values, err = c.fetch(rctx, rd.offset)
-			} else {
+			case 1:
 				rd.api = "list offsets"
 				rd.hw, err = c.listEnd(rctx)
+			default:
+				rd.api = "offset for leader epoch"
+				rd.hw, err = c.epochEnd(rctx)
 			}
 			rd.ret = h.now()
 			if errors.Is(err, kerr.OffsetOutOfRange) && rd.api == "fetch" && rd.offset <= lastHW {
