@@ -112,6 +112,22 @@ func startFaultCluster(t *testing.T, network *faultnet.Network, options ...func(
 	return fc
 }
 
+// createTopic creates a topic of partitions with three replicas and
+// returns an admin client of the cluster, closed when the test ends.
+func (fc *faultCluster) createTopic(ctx context.Context, t *testing.T, topic string, partitions int32) (*kgo.Client, *kadm.Client) {
+	t.Helper()
+	admin, err := kgo.NewClient(kgo.SeedBrokers(fc.kafkaAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(admin.Close)
+	adm := kadm.NewClient(admin)
+	if _, err := adm.CreateTopic(ctx, partitions, 3, nil, topic); err != nil {
+		t.Fatalf("create topic: %v", err)
+	}
+	return admin, adm
+}
+
 func (fc *faultCluster) kafkaAddrs() []string {
 	var out []string
 	for _, n := range fc.nodes {
@@ -304,19 +320,11 @@ func TestFaultInjectedNetworkLosesNothing(t *testing.T) {
 
 	const topic = "faults"
 	const partitions = 3
-	admin, err := kgo.NewClient(kgo.SeedBrokers(fc.kafkaAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(admin.Close)
-	adm := kadm.NewClient(admin)
-	if _, err := adm.CreateTopic(ctx, partitions, 3, nil, topic); err != nil {
-		t.Fatalf("create topic: %v", err)
-	}
+	_, adm := fc.createTopic(ctx, t, topic, partitions)
 
 	fp := startFaultProducer(ctx, t, fc.kafkaAddrs(), topic, partitions)
 	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
-	err = fp.waitAcks(wctx, make([]int64, partitions), 50)
+	err := fp.waitAcks(wctx, make([]int64, partitions), 50)
 	wcancel()
 	if err != nil {
 		t.Fatalf("producer made no progress on the healthy cluster: %v", err)

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -302,15 +301,7 @@ func TestLinearizableUnderFaults(t *testing.T) {
 
 	const topic = "linearizable"
 	const partitions = 2
-	admin, err := kgo.NewClient(kgo.SeedBrokers(fc.kafkaAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(admin.Close)
-	adm := kadm.NewClient(admin)
-	if _, err := adm.CreateTopic(ctx, partitions, 3, nil, topic); err != nil {
-		t.Fatalf("create topic: %v", err)
-	}
+	admin, adm := fc.createTopic(ctx, t, topic, partitions)
 
 	h := &linHistory{begin: time.Now(), errs: map[string]int{}}
 	wctx, stop := context.WithCancel(ctx)
