@@ -11,7 +11,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -424,6 +426,29 @@ func TestLinearizableUnderFaults(t *testing.T) {
 	end := h.now()
 	linCheck(t, h, logs, end)
 	offsetCheck(t, oh)
+
+	// Every leader that served reads confirmed its term first; the
+	// brokers time it.
+	confirms := regexp.MustCompile(`\nchronik_partition_leader_confirm_seconds_count(?:\{[^}]*\})? (\d+)`)
+	took := regexp.MustCompile(`\nchronik_partition_leader_confirm_seconds_sum(?:\{[^}]*\})? ([0-9.e+-]+)`)
+	total, seconds := 0, 0.0
+	for _, n := range fc.nodes {
+		text := metricsText(t, n.HTTP)
+		if m := confirms.FindStringSubmatch(text); m != nil {
+			c, _ := strconv.Atoi(m[1])
+			total += c
+		}
+		if m := took.FindStringSubmatch(text); m != nil {
+			s, _ := strconv.ParseFloat(m[1], 64)
+			seconds += s
+		}
+	}
+	if total < partitions {
+		t.Errorf("chronik_partition_leader_confirm_seconds counts %d confirmed leaderships over the brokers, want at least one per partition", total)
+	}
+	if total > 0 {
+		t.Logf("leaderships confirmed: %d, in %.1f ms on average", total, 1000*seconds/float64(total))
+	}
 }
 
 // linWorker appends (writer) or reads until ctx ends.

@@ -75,7 +75,7 @@ func (s *Service) confirmLeadership(r *replica, term uint64) {
 // still leads in term.
 func (s *Service) confirm(r *replica, term uint64) {
 	defer r.ready.confirming.CompareAndSwap(term, 0) // unless confirmed, a later call may try again
-	backoff := time.Millisecond
+	start, backoff := time.Now(), time.Millisecond
 	for {
 		id, t, valid, err := s.nh.GetLeaderID(r.shardID)
 		if err != nil || !valid || id != r.id || t != term || s.lookupShard(r.shardID) != r {
@@ -87,6 +87,7 @@ func (s *Service) confirm(r *replica, term uint64) {
 			rs.Release()
 			if res.Completed() {
 				r.ready.confirmed(term)
+				s.metrics.LeaderConfirm.Record(context.Background(), time.Since(start).Seconds())
 				return
 			}
 		} else if errors.Is(err, dragonboat.ErrClosed) || errors.Is(err, dragonboat.ErrShardNotFound) {

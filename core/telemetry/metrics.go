@@ -35,6 +35,10 @@ type Metrics struct {
 	// checked with the transaction's coordinator (KIP-890), by outcome
 	// (verified, added, refused, unavailable).
 	TxnVerifications metric.Int64Counter
+	// LeaderConfirm is how long a partition replica that became leader
+	// took to apply everything committed before its term, in seconds:
+	// reads wait for it (core/partition/readiness.go).
+	LeaderConfirm metric.Float64Histogram
 }
 
 // NewMetrics creates the instruments on m.
@@ -74,6 +78,11 @@ func NewMetrics(m metric.Meter) (*Metrics, error) {
 	}
 	if x.TxnVerifications, err = m.Int64Counter("transaction_verifications", metric.WithDescription(
 		"Transactional produces a partition leader checked with the transaction coordinator before opening the transaction in the partition (KIP-890), by outcome: verified, added (Produce v12+, KIP-890 part 2: the coordinator added the partition to the transaction; one per partition), refused (the transaction does not include the partition, or the producer is fenced), unavailable (the coordinator could not be asked; the producer retries)")); err != nil {
+		return nil, err
+	}
+	if x.LeaderConfirm, err = m.Float64Histogram("partition_leader_confirm", metric.WithUnit("s"), metric.WithDescription(
+		"Time from a partition replica becoming leader to its having applied everything its predecessors committed (one ReadIndex in its term); Fetch, ListOffsets and OffsetForLeaderEpoch at a new leader wait for it, at most an election timeout"),
+		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)); err != nil {
 		return nil, err
 	}
 	return &x, nil
