@@ -21,6 +21,11 @@ package kafka
 //     It never busy-waits. A partition error answers at once.
 //   - CurrentLeaderEpoch (v9+) is checked against the partition's Raft term
 //     (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
+//   - A leader elected moments ago answers once it has applied what its
+//     predecessors committed (Backend.ReadState; at most an election
+//     timeout, then LEADER_NOT_AVAILABLE), so its high watermark is never
+//     below an acknowledged offset. The high watermark is taken after the
+//     records, so none returned is at or past it.
 //   - Partitions without data (errors included) carry an empty record set,
 //     never null: librdkafka cannot parse null.
 //   - Follower fetching (KIP-392, v11+): with a Rack in the request, the
