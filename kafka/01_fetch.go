@@ -21,11 +21,15 @@ package kafka
 //     It never busy-waits. A partition error answers at once.
 //   - CurrentLeaderEpoch (v9+) is checked against the partition's Raft term
 //     (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
-//   - A leader elected moments ago answers once it has applied what its
-//     predecessors committed (Backend.ReadState; at most an election
-//     timeout, then LEADER_NOT_AVAILABLE), so its high watermark is never
-//     below an acknowledged offset. The high watermark is taken after the
-//     records, so none returned is at or past it.
+//   - The leader answers under a read lease (Backend.ReadState and Read;
+//     at most an election timeout, then LEADER_NOT_AVAILABLE): one elected
+//     moments ago once it has applied what its predecessors committed, one
+//     cut off from its peers never after a successor may have acknowledged
+//     records, so its high watermark is never below an acknowledged
+//     offset. Each round of reads first starts the lease confirmations of
+//     all its partitions at once (Backend.PrepareReads). The high
+//     watermark is taken after the records, so none returned is at or
+//     past it.
 //   - Partitions without data (errors included) carry an empty record set,
 //     never null: librdkafka cannot parse null.
 //   - Follower fetching (KIP-392, v11+): with a Rack in the request, the
@@ -168,7 +172,11 @@ func handleFetch(ctx context.Context, s *Server, r *request) kmsg.Response {
 	}
 	defer s.throttleFetch(r, resp)
 	committed := req.IsolationLevel == 1
-	total, failed := s.readFetch(ctx, parts, req.MaxBytes, committed)
+	tps := make([]partition.TP, len(parts))
+	for i := range parts {
+		tps[i] = parts[i].tp
+	}
+	total, failed := s.readFetch(ctx, parts, tps, req.MaxBytes, committed)
 	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
 	if wait <= 0 || len(parts) == 0 || topicError || failed || total >= int(req.MinBytes) {
 		return resp
@@ -176,13 +184,9 @@ func handleFetch(ctx context.Context, s *Server, r *request) kmsg.Response {
 	// Long poll. Subscribe, then read again, so that no append between the
 	// first read and the subscription goes unnoticed. A fetch that finds
 	// data at once (a consumer catching up) never subscribes.
-	tps := make([]partition.TP, len(parts))
-	for i := range parts {
-		tps[i] = parts[i].tp
-	}
 	wake, stop := s.backend.Watch(tps)
 	defer stop()
-	total, failed = s.readFetch(ctx, parts, req.MaxBytes, committed)
+	total, failed = s.readFetch(ctx, parts, tps, req.MaxBytes, committed)
 	if failed || total >= int(req.MinBytes) {
 		return resp
 	}
@@ -199,7 +203,7 @@ func handleFetch(ctx context.Context, s *Server, r *request) kmsg.Response {
 		case <-s.stopping:
 			return resp
 		}
-		total, failed = s.readFetch(ctx, parts, req.MaxBytes, committed)
+		total, failed = s.readFetch(ctx, parts, tps, req.MaxBytes, committed)
 		if failed || total >= int(req.MinBytes) {
 			return resp
 		}
@@ -208,8 +212,10 @@ func handleFetch(ctx context.Context, s *Server, r *request) kmsg.Response {
 
 // readFetch reads every partition into its response entry (overwriting what
 // a previous round put there) and returns the bytes read and whether any
-// partition failed. committed reads stop at the last stable offset.
-func (s *Server) readFetch(ctx context.Context, parts []fetchPartition, maxBytes int32, committed bool) (total int, failed bool) {
+// partition failed. committed reads stop at the last stable offset. tps
+// are the parts' partitions.
+func (s *Server) readFetch(ctx context.Context, parts []fetchPartition, tps []partition.TP, maxBytes int32, committed bool) (total int, failed bool) {
+	s.backend.PrepareReads(tps)
 	budget := int(maxBytes)
 	self := s.backend.NodeID()
 	for i := range parts {

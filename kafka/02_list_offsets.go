@@ -13,9 +13,10 @@ package kafka
 //     the largest timestamp (the first, if several share it), -1/-1 for an
 //     empty partition (Backend.MaxTimestampOffset).
 //   - Only the leader answers (NOT_LEADER_OR_FOLLOWER / LEADER_NOT_AVAILABLE),
-//     a newly elected one once it has applied what its predecessors
-//     committed (Backend.ReadState); CurrentLeaderEpoch (v4+) is checked
-//     against the Raft term.
+//     under a read lease (Backend.ReadState): a newly elected one once it
+//     has applied what its predecessors committed, one cut off from its
+//     peers not after a successor may have acknowledged records;
+//     CurrentLeaderEpoch (v4+) is checked against the Raft term.
 //   - LeaderEpoch (v4+) is the current epoch for latest, -1 (unknown) for
 //     timestamp and earliest lookups: we do not know the epoch of an older
 //     batch, and -1 makes clients skip truncation checks rather than run them

@@ -6,8 +6,9 @@ package kafka
 //     ≤ the requested one and its end offset (-1/-1 when the epoch is older
 //     than the log). Clients use it to detect log truncation after a leader
 //     change, which is why leader epochs are the real Raft terms.
-//   - Only the leader answers; CurrentLeaderEpoch (v2+) is checked against the
-//     Raft term (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
+//   - Only the leader answers, under a read lease (Backend.ReadState, as
+//     ListOffsets); CurrentLeaderEpoch (v2+) is checked against the Raft
+//     term (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH).
 //   - ReplicaID (v3+) is ignored: Chronik replicas are Raft peers, never Kafka
 //     followers.
 //   - With ACLs (authz.go), a topic needs DESCRIBE:

@@ -61,10 +61,15 @@ type Backend interface {
 	// PartitionState reports leader, epoch and offsets of a partition.
 	PartitionState(tp partition.TP) (partition.State, error)
 	// ReadState is PartitionState for an answer about the partition's
-	// data (ListOffsets, OffsetForLeaderEpoch, Fetch): a leader elected
-	// moments ago first waits until it has applied everything committed
-	// before its term, or reports partition.ErrLeaderNotAvailable.
+	// data (ListOffsets, OffsetForLeaderEpoch, Fetch): a leader first
+	// waits until it holds a read lease — it has applied everything
+	// committed before its term, and no successor can have acknowledged
+	// anything it lacks — or reports partition.ErrLeaderNotAvailable.
 	ReadState(ctx context.Context, tp partition.TP) (partition.State, error)
+	// PrepareReads starts, side by side, what the reads of tps (one
+	// Fetch's partitions) would each wait for in ReadState and Read: the
+	// confirmation of a leader's read lease (core/partition readiness.go).
+	PrepareReads(tps []partition.TP)
 	// Append validates records (one or more RecordBatch v2) and proposes them
 	// as one command without blocking; Wait on the result for the outcome.
 	// Calls from one goroutine are committed in call order. Append must not

@@ -215,6 +215,9 @@ func (b *memBackend) ReadState(_ context.Context, tp partition.TP) (partition.St
 	return b.PartitionState(tp)
 }
 
+// PrepareReads: a memBackend's reads wait for nothing.
+func (b *memBackend) PrepareReads([]partition.TP) {}
+
 func (b *memBackend) PartitionState(tp partition.TP) (partition.State, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -100,7 +100,8 @@ func (s *Service) DeleteRecords(ctx context.Context, tp TP, offset int64) (int64
 	if r == nil {
 		return -1, ErrUnknownPartition
 	}
-	if _, _, isUs, err := r.leader(); err != nil || !isUs {
+	_, epoch, isUs, err := r.leader()
+	if err != nil || !isUs {
 		if err == nil {
 			err = ErrNotLeader
 		}
@@ -114,6 +115,8 @@ func (s *Service) DeleteRecords(ctx context.Context, tp TP, offset int64) (int64
 		ctx, cancel = context.WithTimeout(ctx, proposalTimeout)
 		defer cancel()
 	}
+	proposedAt := s.now()
+	r.ready.leading(uint64(epoch), proposedAt)
 	res, err := s.nh.SyncPropose(ctx, r.session, raftsm.EncodeDeleteRecords(offset))
 	if err != nil {
 		s.metrics.Proposals.Add(context.Background(), 1, s.failAttrs)
@@ -129,6 +132,9 @@ func (s *Service) DeleteRecords(ctx context.Context, tp TP, offset int64) (int64
 	s.metrics.Proposals.Add(context.Background(), 1, s.okAttrs)
 	switch st := raftsm.ResultStatus(res.Data); st {
 	case raftsm.StatusOK:
+		if err := r.acknowledge(ctx.Done(), uint64(epoch), proposedAt); err != nil {
+			return -1, err
+		}
 		return int64(res.Value), nil
 	case raftsm.StatusOffsetOutOfRange:
 		return -1, fmt.Errorf("%w: %d is beyond the high watermark", ErrOffsetOutOfRange, offset)

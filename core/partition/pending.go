@@ -24,6 +24,8 @@ type Pending struct {
 	// shard's leadership changes (leadership.go).
 	epoch int32
 	lost  <-chan struct{}
+	// proposedAt is when the leader proposed it (Service.now).
+	proposedAt int64
 }
 
 func failed(err error) *Pending { return &Pending{err: err} }
@@ -49,6 +51,11 @@ func (p *Pending) Wait(ctx context.Context) (AppendResult, error) {
 			out, err := p.result(res)
 			if errors.Is(err, errDropped) {
 				return AppendResult{}, p.holdDropped(ctx)
+			}
+			if err == nil {
+				if err := p.r.acknowledge(ctx.Done(), uint64(p.epoch), p.proposedAt); err != nil {
+					return AppendResult{}, err
+				}
 			}
 			return out, err
 		case <-ctx.Done():

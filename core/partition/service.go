@@ -43,6 +43,7 @@ type Service struct {
 	storageErr      atomic.Pointer[error]        // tier.go: SetStorageError
 	transferHook    atomic.Pointer[TransferHook] // tier.go
 	electionTimeout atomic.Int64                 // nanoseconds (transfer.go)
+	clock           time.Time                    // the start of Service.now (readiness.go)
 
 	mu struct {
 		sync.RWMutex
@@ -76,7 +77,7 @@ type replica struct {
 // record batch (0 = no limit).
 func NewService(nh *dragonboat.NodeHost, maxBatchBytes int, m *telemetry.Metrics, log *slog.Logger) *Service {
 	s := &Service{
-		nh: nh, maxBatchBytes: maxBatchBytes, log: log, metrics: m,
+		nh: nh, maxBatchBytes: maxBatchBytes, log: log, metrics: m, clock: time.Now(),
 		okAttrs:   metric.WithAttributeSet(attribute.NewSet(attribute.String("shard", "partition"), attribute.String("outcome", "ok"))),
 		failAttrs: metric.WithAttributeSet(attribute.NewSet(attribute.String("shard", "partition"), attribute.String("outcome", "failed"))),
 	}
@@ -205,6 +206,8 @@ func (s *Service) append(tp TP, txn TxnProduce, records []byte) *Pending {
 	if !isUs {
 		return failed(ErrNotLeader)
 	}
+	proposedAt := s.now()
+	r.ready.leading(uint64(epoch), proposedAt) // acknowledge waits from then
 	if e := s.storageErr.Load(); e != nil {
 		return failed(*e)
 	}
@@ -268,7 +271,7 @@ func (s *Service) append(tp TP, txn TxnProduce, records []byte) *Pending {
 		s.metrics.Proposals.Add(context.Background(), 1, s.failAttrs)
 		return failed(proposeError(err))
 	}
-	p := &Pending{rs: rs, r: r, appendTime: -1, epoch: epoch, lost: lost}
+	p := &Pending{rs: rs, r: r, appendTime: -1, epoch: epoch, lost: lost, proposedAt: proposedAt}
 	if opts.LogAppendTime {
 		p.appendTime = c.Timestamp // what the state machine stamps
 	}
@@ -304,7 +307,7 @@ func (s *Service) Read(tp TP, offset int64, maxBytes int32) (ReadResult, error) 
 	if r == nil {
 		return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, ErrUnknownPartition
 	}
-	if !r.awaitConfirmed(context.Background()) {
+	if !r.awaitReadable(context.Background()) {
 		return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, ErrLeaderNotAvailable
 	}
 	res := ReadResult{HighWatermark: r.sm.HighWatermark(), LastStableOffset: r.sm.LastStableOffset(), LogStartOffset: r.sm.LogStartOffset()}
@@ -499,7 +502,7 @@ func (s *Service) ReadFollower(ctx context.Context, tp TP, offset int64, maxByte
 	if r == nil {
 		return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, ErrUnknownPartition
 	}
-	if !r.awaitConfirmed(ctx) {
+	if !r.awaitReadable(ctx) {
 		return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, ErrLeaderNotAvailable
 	}
 	if _, _, isUs, err := r.leader(); err == nil && !isUs {

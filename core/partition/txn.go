@@ -46,6 +46,8 @@ func (s *Service) WriteTxnMarker(ctx context.Context, tp TP, m TxnMarker) error 
 		ProducerID: m.ProducerID, ProducerEpoch: m.ProducerEpoch, Commit: m.Commit,
 		CoordinatorEpoch: 0, LeaderEpoch: epoch, Timestamp: time.Now().UnixMilli(),
 	})
+	proposedAt := s.now()
+	r.ready.leading(uint64(epoch), proposedAt)
 	res, err := s.nh.SyncPropose(ctx, r.session, cmd)
 	if err != nil {
 		s.metrics.Proposals.Add(context.Background(), 1, s.failAttrs)
@@ -62,7 +64,7 @@ func (s *Service) WriteTxnMarker(ctx context.Context, tp TP, m TxnMarker) error 
 	if st := raftsm.ResultStatus(res.Data); st != raftsm.StatusOK {
 		return fmt.Errorf("partition: transaction marker for %s/%d: %s", tp.Topic, tp.Partition, st)
 	}
-	return nil
+	return r.acknowledge(ctx.Done(), uint64(epoch), proposedAt)
 }
 
 // AbortedTxns returns the aborted transactions of the local replica that
