@@ -50,6 +50,7 @@ func (b *Broker) startGroups(ctx context.Context, meter metric.Meter) error {
 	}
 	b.groups = group.NewService(b.nh, sms, group.Config{
 		NodeID:                    b.cfg.NodeID,
+		ElectionTimeout:           b.cfg.Raft.RTT * time.Duration(b.cfg.Raft.ElectionRTT),
 		InitialRebalanceDelay:     time.Duration(b.cfg.Kafka.GroupInitialRebalanceDelayMs) * time.Millisecond,
 		OffsetsRetention:          time.Duration(b.cfg.Kafka.OffsetsRetentionMinutes) * time.Minute,
 		ConsumerSessionTimeout:    b.cfg.Kafka.GroupConsumerSessionTimeout,

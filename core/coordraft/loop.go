@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/chronik-go/chronik/core/readlease"
 )
 
 // Owner is a coordinator's side of a Loop: its per-shard state, loaded and
@@ -42,13 +45,21 @@ type Loop struct {
 	name     string
 	log      *slog.Logger
 
-	wakeC   chan struct{}
-	stopC   chan struct{}
-	bg      sync.WaitGroup
-	ctx     context.Context
-	cancel  context.CancelFunc
-	started sync.Once
-	closed  sync.Once
+	// election is the shards' Raft election timeout, which sizes the
+	// read leases (ServeRead, Acknowledge); 0 leaves them out.
+	election time.Duration
+	clock    readlease.Clock
+	leases   []shardLease
+
+	wakeC    chan struct{}
+	stopC    chan struct{}
+	goMu     sync.Mutex
+	goClosed bool // Close has begun waiting for bg
+	bg       sync.WaitGroup
+	ctx      context.Context
+	cancel   context.CancelFunc
+	started  sync.Once
+	closed   sync.Once
 }
 
 // NewLoop returns the loop of a coordinator named name (for errors and
@@ -58,6 +69,7 @@ func NewLoop(raft Node, self uint64, shards []uint64, owner Owner, interval, bar
 	l := &Loop{
 		raft: raft, self: self, shards: shards, owner: owner, interval: interval, barrier: barrier, name: name, log: log,
 		wakeC: make(chan struct{}, 1), stopC: make(chan struct{}),
+		clock: readlease.NewClock(), leases: make([]shardLease, len(shards)),
 	}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	return l
@@ -77,6 +89,9 @@ func (l *Loop) Close() {
 	l.closed.Do(func() {
 		close(l.stopC)
 		l.cancel()
+		l.goMu.Lock()
+		l.goClosed = true // no Add may race with the Wait
+		l.goMu.Unlock()
 		l.bg.Wait()
 	})
 }
@@ -87,8 +102,14 @@ func (l *Loop) Context() context.Context { return l.ctx }
 // Done is closed by Close.
 func (l *Loop) Done() <-chan struct{} { return l.stopC }
 
-// Go runs fn in the background; Close waits for it.
+// Go runs fn in the background; Close waits for it. After Close it does
+// nothing.
 func (l *Loop) Go(fn func()) {
+	l.goMu.Lock()
+	defer l.goMu.Unlock()
+	if l.goClosed {
+		return
+	}
 	l.bg.Add(1)
 	go func() {
 		defer l.bg.Done()
@@ -217,6 +238,8 @@ func (l *Loop) load(i int, term uint64) {
 	id := l.shards[i]
 	ctx, cancel := context.WithTimeout(l.ctx, l.barrier)
 	defer cancel()
+	start := l.clock.Now()
+	l.leases[i].Leading(term, start)
 	if err := l.raft.Barrier(ctx, id); err != nil {
 		l.log.Debug(l.name+" coordinator shard not loaded yet", "shard", id, "err", err)
 		return
@@ -224,5 +247,130 @@ func (l *Loop) load(i int, term uint64) {
 	if broker, t, ok := l.raft.Leader(id); !ok || broker != l.self || t != term {
 		return
 	}
+	l.leases[i].Extend(term, start+int64(readlease.Serve(l.election)), l.clock.Now())
 	l.owner.Load(i, term)
+}
+
+// Read leases. A coordinator cut off from its peers believes it leads its
+// shard until its quorum check fails, while a successor may take offset
+// commits; answered from its state, an OffsetFetch would miss them. With
+// SetElectionTimeout, reads of a loaded shard are served under a read
+// lease (core/readlease has the argument): the load's read barrier starts
+// one, later barriers and commits renew it, and a new coordinator answers
+// reads and acknowledges commits only readlease.Wait after it learned it
+// leads.
+
+// shardLease is a shard's lease and whether a confirmation runs.
+type shardLease struct {
+	readlease.Lease
+	confirming atomic.Uint64 // the term a confirmation runs for
+}
+
+// SetElectionTimeout turns the read leases on (before Start): d is the
+// shards' Raft election timeout.
+func (l *Loop) SetElectionTimeout(d time.Duration) { l.election = d }
+
+// Now is the loop's clock (for Acknowledge's proposedAt).
+func (l *Loop) Now() int64 { return l.clock.Now() }
+
+// ServeRead is Route for a read answered from shard i's state: when this
+// broker leads and has loaded the shard, it also waits, at most an
+// election timeout, until it holds a read lease, and returns NoLeader
+// when it cannot confirm its leadership in that time (cut off: the
+// clients look for the coordinator again).
+func (l *Loop) ServeRead(ctx context.Context, i int) Routing {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		rt := l.Route(i)
+		if rt != Here || l.election <= 0 {
+			return rt
+		}
+		term := l.owner.LoadedTerm(i)
+		ls := &l.leases[i]
+		changed := ls.Changed()
+		ok, renew, startIn := ls.Readable(term, l.clock.Now(), l.election)
+		if ok {
+			if renew {
+				l.confirm(i, term)
+			}
+			return Here
+		}
+		var started <-chan time.Time
+		if startIn > 0 {
+			started = time.After(startIn)
+		} else {
+			l.confirm(i, term)
+		}
+		if timer == nil {
+			timer = time.NewTimer(l.election)
+		}
+		select {
+		case <-changed:
+		case <-started:
+		case <-timer.C:
+			return NoLeader
+		case <-ctx.Done():
+			return NoLeader
+		case <-l.stopC:
+			return Closed
+		}
+	}
+}
+
+// confirm starts a read barrier on shard i in term, unless one runs: its
+// completion while this broker still leads in term extends the lease
+// from when it was issued.
+func (l *Loop) confirm(i int, term uint64) {
+	ls := &l.leases[i]
+	for {
+		c := ls.confirming.Load()
+		if c >= term {
+			return
+		}
+		if ls.confirming.CompareAndSwap(c, term) {
+			break
+		}
+	}
+	l.Go(func() {
+		defer ls.confirming.CompareAndSwap(term, 0)
+		ctx, cancel := context.WithTimeout(l.ctx, l.election)
+		defer cancel()
+		start := l.clock.Now()
+		if l.raft.Barrier(ctx, l.shards[i]) == nil && l.leadsIn(i, term) {
+			ls.Extend(term, start+int64(readlease.Serve(l.election)), l.clock.Now())
+		}
+	})
+}
+
+func (l *Loop) leadsIn(i int, term uint64) bool {
+	broker, t, ok := l.raft.Leader(l.shards[i])
+	return ok && broker == l.self && t == term
+}
+
+// Acknowledge is called when a proposal to shard i, made at proposedAt
+// (Now) while the shard was loaded in term, has been applied: the commit
+// extends the lease, and the caller's answer waits, unless ctx ends first
+// (ctx's error), until readlease.Wait after this broker learned it led in
+// term.
+func (l *Loop) Acknowledge(ctx context.Context, i int, term uint64, proposedAt int64) error {
+	if l.election <= 0 {
+		return nil
+	}
+	d := l.leases[i].Acknowledged(term, proposedAt, l.clock.Now(), l.election, func() bool { return l.leadsIn(i, term) })
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chronik-go/chronik/core/readlease"
 	"github.com/chronik-go/chronik/raftsm"
 )
 
@@ -111,5 +112,68 @@ func TestLoop(t *testing.T) {
 	}
 	if r := l.Route(0); r != Closed {
 		t.Fatalf("route after Close: %d", r)
+	}
+}
+
+// TestServeReadWaitsForTheLease: with read leases on, a shard loaded in a
+// new term answers reads and acknowledges proposals only readlease.Wait
+// after the loop saw it lead; later reads renew the lease by barriers.
+func TestServeReadWaitsForTheLease(t *testing.T) {
+	st, err := raftsm.OpenMemStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	f := NewFake(raftsm.NewCoordinator(st, raftsm.FirstCoordinatorShardID))
+	o := &recordingOwner{terms: map[int]uint64{}}
+	l := NewLoop(f, 1, []uint64{raftsm.FirstCoordinatorShardID}, o, time.Millisecond, time.Second, "test", slog.New(slog.DiscardHandler))
+	const election = 100 * time.Millisecond
+	wait := readlease.Wait(election)
+	l.SetElectionTimeout(election)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// serve retries while the shard loads, as a client does on
+	// COORDINATOR_LOAD_IN_PROGRESS.
+	serve := func() Routing {
+		for {
+			if r := l.ServeRead(ctx, 0); r != Loading || ctx.Err() != nil {
+				return r
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	for term := uint64(1); term <= 2; term++ {
+		changed := time.Now()
+		if term == 1 {
+			l.Start()
+			defer l.Close()
+		} else {
+			f.SetLeader(1, term)
+		}
+		proposedAt := l.Now()
+		if r := serve(); r != Here {
+			t.Fatalf("term %d: ServeRead %d, want Here", term, r)
+		}
+		if took := time.Since(changed); took < wait {
+			t.Fatalf("term %d: a read was served %v after leadership began, before the new leader's wait of %v", term, took, wait)
+		}
+		if o.LoadedTerm(0) != term {
+			t.Fatalf("served in term %d, loaded %d", term, o.LoadedTerm(0))
+		}
+		if err := l.Acknowledge(ctx, 0, term, proposedAt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Past the lease a read confirms again (the fake's barrier is at once).
+	time.Sleep(readlease.Serve(election)) // let the lease run out, not synchronisation
+	if r := serve(); r != Here {
+		t.Fatalf("ServeRead after the lease ran out: %d", r)
+	}
+	// A new term, and a caller that does not wait: not served.
+	f.SetLeader(1, 3)
+	done, stop := context.WithCancel(ctx)
+	stop()
+	if r := l.ServeRead(done, 0); r == Here {
+		t.Fatal("a read was served at once in a new term")
 	}
 }

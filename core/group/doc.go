@@ -20,6 +20,12 @@
 // the group rebalances. Losing leadership fails every waiting call with
 // ErrNotCoordinator, so clients look the coordinator up again.
 //
+// Committed offsets are fetched under a read lease (core/readlease, kept
+// by coordraft.Loop): a coordinator cut off from its peers stops answering
+// OffsetFetch (ErrCoordinatorNotAvailable) before a successor can have
+// acknowledged a commit, and a new coordinator acknowledges commits only
+// readlease.Wait after it learned it leads (Config.ElectionTimeout).
+//
 // Offsets expire per offsets.retention.minutes through a command the
 // leader proposes with its own clock (raftsm.EncodeExpireOffsets); the
 // state machine never reads a clock.

@@ -68,6 +68,7 @@ func newService(r coordraft.Node, sms []*raftsm.Coordinator, cfg Config, log *sl
 		ids[i] = c.ShardID()
 	}
 	s.loop = coordraft.NewLoop(r, s.self, ids, loopOwner{s}, cfg.LeaderCheckInterval, cfg.ProposalTimeout, "group", log)
+	s.loop.SetElectionTimeout(cfg.ElectionTimeout)
 	return s
 }
 
@@ -196,6 +197,23 @@ func (s *Service) route(groupID string) (*shard, error) {
 	return s.shards[i], nil
 }
 
+// routeRead is route for an answer from the group's stored state (its
+// committed offsets): it waits until the coordinator holds a read lease
+// (coordraft.Loop.ServeRead), so a coordinator cut off from its peers
+// never answers with offsets older than a successor has committed.
+func (s *Service) routeRead(ctx context.Context, groupID string) (*shard, error) {
+	i := s.shardIndex(groupID)
+	switch s.loop.ServeRead(ctx, i) {
+	case coordraft.Closed, coordraft.Elsewhere:
+		return nil, ErrNotCoordinator
+	case coordraft.NoLeader:
+		return nil, ErrCoordinatorNotAvailable
+	case coordraft.Loading:
+		return nil, ErrLoadInProgress
+	}
+	return s.shards[i], nil
+}
+
 // Coordinator returns the broker that coordinates the group: the leader of
 // its shard (replica IDs are broker IDs).
 func (s *Service) Coordinator(groupID string) (int32, error) {
@@ -277,12 +295,18 @@ func (s *Service) CommitOffsets(ctx context.Context, req CommitRequest) []error 
 	if err != nil {
 		return fill(err)
 	}
+	term, proposedAt := loopOwner{s}.LoadedTerm(s.shardIndex(req.Group)), s.loop.Now()
 	st, _, err := s.propose(ctx, sh, raftsm.EncodeCommitOffsets(req.Group, offs))
 	switch {
 	case err != nil:
 		return fill(err)
 	case st != raftsm.StatusOK:
 		return fill(fmt.Errorf("%w: commit rejected: %s", ErrCoordinatorNotAvailable, st))
+	}
+	// A new coordinator acknowledges a commit only once no earlier one
+	// can still answer reads (coordraft's read leases).
+	if err := s.loop.Acknowledge(ctx, s.shardIndex(req.Group), term, proposedAt); err != nil {
+		return fill(fmt.Errorf("%w: %w", ErrCoordinatorNotAvailable, err))
 	}
 	return errs
 }
@@ -327,11 +351,11 @@ func fillErrors(errs []error, err error) []error {
 // FetchOffsets returns the group's committed offsets of tps (Offset -1
 // where none), or all of them, sorted, when tps is nil. An unknown group is
 // not an error: every offset is -1.
-func (s *Service) FetchOffsets(_ context.Context, groupID string, tps []TopicPartition) ([]FetchedOffset, error) {
+func (s *Service) FetchOffsets(ctx context.Context, groupID string, tps []TopicPartition) ([]FetchedOffset, error) {
 	if groupID == "" {
 		return nil, ErrInvalidGroupID
 	}
-	sh, err := s.route(groupID)
+	sh, err := s.routeRead(ctx, groupID)
 	if err != nil {
 		return nil, err
 	}

@@ -82,6 +82,11 @@ type Config struct {
 	// LeaderCheckInterval is how often shard leadership is polled to load
 	// and unload groups.
 	LeaderCheckInterval time.Duration
+	// ElectionTimeout is the coordinator shards' Raft election timeout,
+	// which sizes the read leases OffsetFetch is answered under and the
+	// wait of a new coordinator before it acknowledges commits
+	// (core/readlease); 0 leaves the leases out (tests on coordraft.Fake).
+	ElectionTimeout time.Duration
 	// ConsumerSessionTimeout is how long a consumer-group (KIP-848)
 	// member stays without a heartbeat; ConsumerHeartbeatInterval is the
 	// interval members are told to heartbeat at.

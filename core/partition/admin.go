@@ -116,7 +116,7 @@ func (s *Service) DeleteRecords(ctx context.Context, tp TP, offset int64) (int64
 		defer cancel()
 	}
 	proposedAt := s.now()
-	r.ready.leading(uint64(epoch), proposedAt)
+	r.ready.Leading(uint64(epoch), proposedAt)
 	res, err := s.nh.SyncPropose(ctx, r.session, raftsm.EncodeDeleteRecords(offset))
 	if err != nil {
 		s.metrics.Proposals.Add(context.Background(), 1, s.failAttrs)

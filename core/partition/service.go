@@ -16,6 +16,7 @@ import (
 
 	"github.com/chronik-go/chronik/core/batch"
 	"github.com/chronik-go/chronik/core/bufpool"
+	"github.com/chronik-go/chronik/core/readlease"
 	"github.com/chronik-go/chronik/core/telemetry"
 	"github.com/chronik-go/chronik/raftsm"
 )
@@ -43,7 +44,7 @@ type Service struct {
 	storageErr      atomic.Pointer[error]        // tier.go: SetStorageError
 	transferHook    atomic.Pointer[TransferHook] // tier.go
 	electionTimeout atomic.Int64                 // nanoseconds (transfer.go)
-	clock           time.Time                    // the start of Service.now (readiness.go)
+	clock           readlease.Clock              // Service.now (readiness.go)
 
 	mu struct {
 		sync.RWMutex
@@ -70,14 +71,15 @@ type replica struct {
 	paused       atomic.Pointer[chan struct{}]
 	transferring atomic.Bool // one transfer at a time
 
-	ready readiness // readiness.go
+	ready      readlease.Lease // readiness.go
+	confirming atomic.Uint64   // a confirmation is running for this term
 }
 
 // NewService returns a partition service on nh. maxBatchBytes bounds one
 // record batch (0 = no limit).
 func NewService(nh *dragonboat.NodeHost, maxBatchBytes int, m *telemetry.Metrics, log *slog.Logger) *Service {
 	s := &Service{
-		nh: nh, maxBatchBytes: maxBatchBytes, log: log, metrics: m, clock: time.Now(),
+		nh: nh, maxBatchBytes: maxBatchBytes, log: log, metrics: m, clock: readlease.NewClock(),
 		okAttrs:   metric.WithAttributeSet(attribute.NewSet(attribute.String("shard", "partition"), attribute.String("outcome", "ok"))),
 		failAttrs: metric.WithAttributeSet(attribute.NewSet(attribute.String("shard", "partition"), attribute.String("outcome", "failed"))),
 	}
@@ -207,7 +209,7 @@ func (s *Service) append(tp TP, txn TxnProduce, records []byte) *Pending {
 		return failed(ErrNotLeader)
 	}
 	proposedAt := s.now()
-	r.ready.leading(uint64(epoch), proposedAt) // acknowledge waits from then
+	r.ready.Leading(uint64(epoch), proposedAt) // acknowledge waits from then
 	if e := s.storageErr.Load(); e != nil {
 		return failed(*e)
 	}

@@ -47,7 +47,7 @@ func (s *Service) WriteTxnMarker(ctx context.Context, tp TP, m TxnMarker) error 
 		CoordinatorEpoch: 0, LeaderEpoch: epoch, Timestamp: time.Now().UnixMilli(),
 	})
 	proposedAt := s.now()
-	r.ready.leading(uint64(epoch), proposedAt)
+	r.ready.Leading(uint64(epoch), proposedAt)
 	res, err := s.nh.SyncPropose(ctx, r.session, cmd)
 	if err != nil {
 		s.metrics.Proposals.Add(context.Background(), 1, s.failAttrs)

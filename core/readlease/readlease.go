@@ -1,0 +1,179 @@
+// Package readlease is the read lease of a Raft leader: what lets it answer
+// reads from its local state without asking its peers each time, and still
+// never answer one that misses what a successor acknowledged.
+//
+// A leader cut off from its peers believes it leads until its quorum check
+// fails, while its peers may have elected a successor that acknowledges
+// writes; served from local state, its reads would miss them. A lease
+// starts with a confirmation in the leader's term — a ReadIndex that
+// completed, or a write it committed — which means a quorum heard from it
+// in its term after the confirmation began; the quorum of any successor's
+// election shares a member with that quorum, which acknowledged this
+// leader before it voted, so every successor is elected after the start of
+// every confirmation. A lease lasts Serve(election) from that start, and a
+// replica that becomes leader neither serves reads nor acknowledges writes
+// until Wait(election), which is longer, after it learned it leads.
+// Whatever a successor acknowledges therefore comes after every lease of
+// its predecessors has ended, whatever caused the election (a timeout, a
+// leadership transfer, a voter restarted without memory of the leader),
+// and the brokers' clocks need only run at about the same rate.
+//
+// Both completions of a confirmation also mean the local state machine has
+// applied everything committed before, so a new leader's first lease also
+// means it is not behind what its predecessors acknowledged.
+//
+// Core/partition holds one Lease per partition replica, core/coordraft one
+// per coordinator shard; each confirms and waits in its own way. Times are
+// a Clock's nanoseconds.
+package readlease
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Wait is how long a new leader waits before it serves reads or
+// acknowledges writes: half the election timeout (100 ms by default).
+func Wait(election time.Duration) time.Duration { return election / 2 }
+
+// Serve is how long after a confirmation began a leader serves reads on
+// it: 9/10 of Wait, leaving room for clocks that run at slightly different
+// rates.
+func Serve(election time.Duration) time.Duration { return Wait(election) * 9 / 10 }
+
+// Clock is a monotonic clock in nanoseconds since its start.
+type Clock struct{ start time.Time }
+
+// NewClock returns a clock starting now.
+func NewClock() Clock { return Clock{start: time.Now()} }
+
+// Now returns the nanoseconds since the clock's start.
+func (c Clock) Now() int64 { return int64(time.Since(c.start)) }
+
+// Lease is one leader's lease and what it knows of its leadership. The
+// zero value holds no lease.
+type Lease struct {
+	lease     atomic.Pointer[lease]
+	start     atomic.Pointer[leadStart]
+	confirmed atomic.Uint64 // the latest term confirmed (FirstConfirmation)
+
+	mu      sync.Mutex
+	changed chan struct{} // closed when a lease starts, then replaced
+}
+
+// lease lets the leader of term serve reads until until.
+type lease struct {
+	term  uint64
+	until int64
+}
+
+// leadStart is when the replica first knew it led in term.
+type leadStart struct {
+	term uint64
+	at   int64
+}
+
+// Changed returns a channel closed when a lease next starts (one is
+// extended from none or from an expired one).
+func (l *Lease) Changed() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.changed == nil {
+		l.changed = make(chan struct{})
+	}
+	return l.changed
+}
+
+// Extend extends the lease of term until until; now is the time of the
+// call. It reports whether a lease started (none of term was valid at
+// now), and then closes the Changed channel.
+func (l *Lease) Extend(term uint64, until, now int64) bool {
+	for {
+		cur := l.lease.Load()
+		if cur != nil && (cur.term > term || cur.term == term && cur.until >= until) {
+			return false
+		}
+		if l.lease.CompareAndSwap(cur, &lease{term: term, until: until}) {
+			if cur != nil && cur.term == term && cur.until > now {
+				return false // renewed
+			}
+			l.mu.Lock()
+			if l.changed != nil {
+				close(l.changed)
+				l.changed = nil
+			}
+			l.mu.Unlock()
+			return true
+		}
+	}
+}
+
+// Until returns when the lease of term ends, 0 when there is none of term.
+func (l *Lease) Until(term uint64) int64 {
+	if cur := l.lease.Load(); cur != nil && cur.term == term {
+		return cur.until
+	}
+	return 0
+}
+
+// Leading returns when the replica first knew it led in term, recording
+// now if this is the first time. For an older term than the latest known
+// it returns the latest one's start, which is later: waiting from it is
+// safe.
+func (l *Lease) Leading(term uint64, now int64) int64 {
+	for {
+		cur := l.start.Load()
+		if cur != nil && cur.term >= term {
+			return cur.at
+		}
+		if l.start.CompareAndSwap(cur, &leadStart{term: term, at: now}) {
+			return now
+		}
+	}
+}
+
+// FirstConfirmation reports whether term had no confirmation before (for
+// timing how long new leaders take to confirm).
+func (l *Lease) FirstConfirmation(term uint64) bool {
+	for {
+		c := l.confirmed.Load()
+		if c >= term {
+			return false
+		}
+		if l.confirmed.CompareAndSwap(c, term) {
+			return true
+		}
+	}
+}
+
+// Readable tells a leader of term at now whether it may serve a read:
+// ok under a valid lease, else startIn > 0 while it must still wait after
+// learning it leads, else 0 (it needs a confirmation). renew is set when
+// the lease is in its second half and a confirmation should start in the
+// background.
+func (l *Lease) Readable(term uint64, now int64, election time.Duration) (ok, renew bool, startIn time.Duration) {
+	if d := time.Duration(l.Leading(term, now) + int64(Wait(election)) - now); d > 0 {
+		return false, false, d
+	}
+	until := l.Until(term)
+	if now >= until {
+		return false, false, 0
+	}
+	return true, time.Duration(until-now) < Serve(election)/2, 0
+}
+
+// Acknowledged is called when a write that the leader of term proposed at
+// proposedAt has been applied; still is whether the replica leads in term
+// now (called only when the lease would grow by more than an eighth, so a
+// busy leader asks Raft and allocates every few milliseconds, not for
+// every write). The commit extends the lease; the returned duration is how
+// long the write's acknowledgement must still wait (Wait after the
+// replica learned it led in term).
+func (l *Lease) Acknowledged(term uint64, proposedAt, now int64, election time.Duration, still func() bool) time.Duration {
+	until := proposedAt + int64(Serve(election))
+	if l.Until(term) < until-int64(Serve(election)/8) && still() {
+		l.Extend(term, until, now)
+	}
+	return time.Duration(l.Leading(term, now) + int64(Wait(election)) - now)
+}
