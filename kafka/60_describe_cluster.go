@@ -1,10 +1,14 @@
 package kafka
 
-// DescribeCluster, key 60: versions 0–1.
+// DescribeCluster, key 60: versions 0–2.
 //
 //   - Brokers, ClusterID and ControllerID as Metadata reports them; the
 //     controller is the broker leading the meta shard (-1 while it has no
 //     leader).
+//   - v2 (KIP-1073): IsFenced is false for every broker, whatever
+//     IncludeFencedBrokers asks: Chronik has no fenced brokers (a member
+//     that is down stays in the list, as in Metadata, and its partitions'
+//     Raft groups elect other leaders).
 //   - EndpointType (v1) must be 1 (brokers): every Chronik node is a broker
 //     and there are no separate controller endpoints, so 2 is
 //     MISMATCHED_ENDPOINT_TYPE and anything else UNSUPPORTED_ENDPOINT_TYPE.

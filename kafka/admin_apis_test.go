@@ -218,12 +218,12 @@ func TestCreatePartitions(t *testing.T) {
 func TestDescribeCluster(t *testing.T) {
 	ts := startServer(t, Config{}, nil)
 	c := ts.dial(t)
-	for v := int16(0); v <= 1; v++ {
+	for v := int16(0); v <= 2; v++ {
 		req := kmsg.NewPtrDescribeClusterRequest()
-		req.Version, req.EndpointType = v, 1
+		req.Version, req.EndpointType, req.IncludeFencedBrokers = v, 1, v == 2
 		resp := c.do(req).(*kmsg.DescribeClusterResponse)
 		if resp.ErrorCode != 0 || resp.ClusterID != "chronik-test" || resp.ControllerID != 1 || len(resp.Brokers) != 1 ||
-			resp.Brokers[0].NodeID != 1 || resp.Brokers[0].Port == 0 || resp.ClusterAuthorizedOperations != -2147483648 {
+			resp.Brokers[0].NodeID != 1 || resp.Brokers[0].Port == 0 || resp.Brokers[0].IsFenced || resp.ClusterAuthorizedOperations != -2147483648 {
 			t.Fatalf("v%d: %+v", v, resp)
 		}
 	}

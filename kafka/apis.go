@@ -112,7 +112,7 @@ var apis = []api{
 	{key: keyDescribeLogDirs, min: 0, max: 4, handle: handleDescribeLogDirs},
 	{key: keyCreatePartitions, min: 0, max: 3, handle: handleCreatePartitions},
 	{key: keyIncrementalAlterConfigs, min: 0, max: 1, handle: handleIncrementalAlterConfigs},
-	{key: keyDescribeCluster, min: 0, max: 1, handle: handleDescribeCluster},
+	{key: keyDescribeCluster, min: 0, max: 2, handle: handleDescribeCluster},
 	{key: keyDescribeTopicPartitions, min: 0, max: 0, handle: handleDescribeTopicPartitions},
 	{key: keyUpdateFeatures, min: 0, max: 2, handle: handleUpdateFeatures, inOrder: true},
 	{key: keyOffsetCommit, min: 2, max: 9, handle: handleOffsetCommit, inOrder: true},
@@ -146,7 +146,7 @@ var apis = []api{
 	{key: keyTxnOffsetCommit, min: 0, max: 5, handle: handleTxnOffsetCommit, inOrder: true},
 	{key: keyWriteTxnMarkers, min: 0, max: 1, handle: handleWriteTxnMarkers},
 	{key: keyDescribeTransactions, min: 0, max: 0, handle: handleDescribeTransactions},
-	{key: keyListTransactions, min: 0, max: 0, handle: handleListTransactions},
+	{key: keyListTransactions, min: 0, max: 2, handle: handleListTransactions},
 	{key: keyAlterClientQuotas, min: 0, max: 1, handle: handleAlterClientQuotas},
 }
 

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -26,6 +27,8 @@ type txnCall struct {
 	Group     string
 	Commit    bool
 	Bump      bool
+	Running   time.Duration // ListTransactions' RunningLongerThan
+	Pattern   string        // and its IDPattern
 }
 
 // fakeTxns records calls and answers err (nil: success, producer 77
@@ -122,7 +125,11 @@ func (f *fakeTxns) DescribeTransaction(_ context.Context, id string) (txn.Descri
 }
 
 func (f *fakeTxns) ListTransactions(_ context.Context, lf txn.ListFilter) ([]txn.Listing, error) {
-	if err := f.record(txnCall{Op: "list", Group: joinStates(lf.States)}); err != nil {
+	c := txnCall{Op: "list", Group: joinStates(lf.States), Running: lf.RunningLongerThan}
+	if lf.IDPattern != nil {
+		c.Pattern = lf.IDPattern.String()
+	}
+	if err := f.record(c); err != nil {
 		return nil, err
 	}
 	return []txn.Listing{{TransactionalID: "a", ProducerID: 1, State: "Ongoing"}, {TransactionalID: "b", ProducerID: 2, State: "Empty"}}, nil
@@ -394,8 +401,22 @@ func TestTxnAPIs(t *testing.T) {
 	if lr.ErrorCode != 0 || len(lr.TransactionStates) != 2 || !reflect.DeepEqual(lr.UnknownStateFilters, []string{"Bogus"}) {
 		t.Fatalf("ListTransactions: %+v", lr)
 	}
-	if calls := txns.take(); len(calls) != 1 || calls[0].Group != "ongoing," {
+	if calls := txns.take(); len(calls) != 1 || calls[0].Group != "ongoing," || calls[0].Running != 0 || calls[0].Pattern != "" {
 		t.Fatalf("list calls %+v", calls)
+	}
+	// v1's duration and v2's pattern reach the coordinator; a pattern
+	// that does not compile is refused before.
+	lt = kmsg.NewPtrListTransactionsRequest()
+	lt.Version, lt.DurationFilterMillis, lt.TransactionalIDPattern = 2, 60000, kmsg.StringPtr("app-.*")
+	if lr := c.do(lt).(*kmsg.ListTransactionsResponse); lr.ErrorCode != 0 {
+		t.Fatalf("ListTransactions v2: %+v", lr)
+	}
+	if calls := txns.take(); len(calls) != 1 || calls[0].Running != time.Minute || calls[0].Pattern != "^(?:app-.*)$" {
+		t.Fatalf("list calls %+v", calls)
+	}
+	lt.TransactionalIDPattern = kmsg.StringPtr("app-(")
+	if lr := c.do(lt).(*kmsg.ListTransactionsResponse); lr.ErrorCode != kerr.InvalidRegularExpression.Code || len(txns.take()) != 0 {
+		t.Fatalf("ListTransactions with a bad pattern: %+v", lr)
 	}
 }
 

@@ -55,9 +55,12 @@ else 127.0.0.1:9092. Every command prints a table, or one JSON document with
 }
 
 func newTransactionListCmd(f *clusterFlags) *cobra.Command {
-	var states, producerIDs []string
+	var (
+		states, producerIDs []string
+		pattern             string
+	)
 	cmd := &cobra.Command{
-		Use:     "list [--state STATE,...] [--producer-id ID,...]",
+		Use:     "list [--state STATE,...] [--producer-id ID,...] [--pattern REGEX]",
 		Aliases: []string{"ls"},
 		Short:   "List transactional IDs with their state and producer ID",
 		Long: `List every transactional ID the cluster's transaction coordinators know
@@ -70,10 +73,11 @@ are listed.`,
 		Example: `  chronik transaction list
   chronik transaction list --state Ongoing,PrepareCommit,PrepareAbort
   chronik transaction list --producer-id 1000
+  chronik transaction list --pattern 'payments-.*'
   chronik transaction list --format json | jq -r '.transactions[] | select(.state == "Ongoing") | .transactional_id'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			filter, err := opsctl.ParseTxnFilter(states, producerIDs)
+			filter, err := opsctl.ParseTxnFilter(states, producerIDs, pattern)
 			if err != nil {
 				return err
 			}
@@ -85,6 +89,7 @@ are listed.`,
 	fs := cmd.Flags()
 	fs.StringSliceVar(&states, "state", nil, "only IDs in these `states`, comma-separated: Empty, Ongoing, PrepareCommit, PrepareAbort, CompleteCommit, CompleteAbort (any case)")
 	fs.StringSliceVar(&producerIDs, "producer-id", nil, "only IDs of these producer `IDs`, comma-separated")
+	fs.StringVar(&pattern, "pattern", "", "only transactional IDs this `regex` (RE2 syntax) matches whole, as kafka-transactions.sh list --transactional-id-pattern")
 	return cmd
 }
 

@@ -110,6 +110,13 @@ func TestTransactionCommands(t *testing.T) {
 	if out := cli.ok("transaction", "list", "--state", "PrepareAbort,Empty"); out != "no transactions: no transactional ID with state PrepareAbort,Empty\n" {
 		t.Fatalf("transaction list with no match:\n%s", out)
 	}
+	byPattern := opsJSON[opsctl.TransactionList](cli, "transaction", "list", "--pattern", "open-.*")
+	if len(byPattern.Transactions) != 1 || byPattern.Transactions[0].TransactionalID != "open-tx" {
+		t.Fatalf("transaction list --pattern 'open-.*': %+v", byPattern)
+	}
+	if out := cli.ok("transaction", "list", "--pattern", "tx"); out != "no transactions: no transactional ID matching \"tx\"\n" {
+		t.Fatalf("transaction list --pattern tx (matches no ID whole):\n%s", out)
+	}
 
 	d := opsJSON[opsctl.TransactionDescriptions](cli, "transaction", "describe", "open-tx", "done-tx")
 	if len(d.Transactions) != 2 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,13 +37,24 @@ func openTxnState(state string) bool {
 type TxnFilter struct {
 	States      []string // Kafka's names (txnStates)
 	ProducerIDs []int64
+	// IDPattern is a regular expression (RE2) a transactional ID must
+	// match whole; "" matches all.
+	IDPattern string
+	idRegexp  *regexp.Regexp
 }
 
-// ParseTxnFilter checks --state and --producer-id values (each may be a
-// comma-separated list) before any request. States are matched without
-// regard to case and returned with Kafka's spelling.
-func ParseTxnFilter(states, producerIDs []string) (TxnFilter, error) {
-	var f TxnFilter
+// ParseTxnFilter checks --state, --producer-id (each may be a
+// comma-separated list) and --pattern values before any request. States
+// are matched without regard to case and returned with Kafka's spelling.
+func ParseTxnFilter(states, producerIDs []string, pattern string) (TxnFilter, error) {
+	f := TxnFilter{IDPattern: pattern}
+	if pattern != "" {
+		re, err := regexp.Compile("^(?:" + pattern + ")$")
+		if err != nil {
+			return TxnFilter{}, invalidf("--pattern %q is not a regular expression (RE2 syntax): %v", pattern, err)
+		}
+		f.idRegexp = re
+	}
 	for _, s := range splitList(states) {
 		i := slices.IndexFunc(txnStates, func(v string) bool { return strings.EqualFold(v, s) })
 		if i < 0 {
@@ -107,7 +119,9 @@ func (c *Client) ListTransactions(ctx context.Context, f TxnFilter) (*Transactio
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	listed, err := c.adm.ListTransactions(ctx, f.ProducerIDs, f.States)
+	// Brokers serving ListTransactions v2 filter by the pattern (KIP-1152);
+	// the listing is filtered again below for those that do not.
+	listed, err := c.adm.ListTransactionsByTxPattern(ctx, f.ProducerIDs, f.States, f.IDPattern)
 	out := &TransactionList{Transactions: []TransactionSummary{}, Filter: f}
 	var se *kadm.ShardErrors
 	switch {
@@ -122,6 +136,9 @@ func (c *Client) ListTransactions(ctx context.Context, f TxnFilter) (*Transactio
 		return nil, c.explain(listTxnErr(err))
 	}
 	for _, l := range listed.Sorted() {
+		if f.idRegexp != nil && !f.idRegexp.MatchString(l.TxnID) {
+			continue
+		}
 		out.Transactions = append(out.Transactions, TransactionSummary{
 			TransactionalID: l.TxnID, State: l.State, ProducerID: l.ProducerID, Coordinator: l.Coordinator,
 		})
@@ -178,10 +195,17 @@ func (r *TransactionList) noneLine() string {
 		}
 		by = append(by, "producer ID "+strings.Join(ids, ","))
 	}
-	if len(by) == 0 {
+	if len(by) == 0 && r.Filter.IDPattern == "" {
 		return "no transactions: the cluster's transaction coordinators know no transactional ID"
 	}
-	return "no transactions: no transactional ID with " + strings.Join(by, " and ")
+	line := "no transactions: no transactional ID"
+	if len(by) > 0 {
+		line += " with " + strings.Join(by, " and ")
+	}
+	if r.Filter.IDPattern != "" {
+		line += " matching " + strconv.Quote(r.Filter.IDPattern)
+	}
+	return line
 }
 
 // TransactionDescription is one transactional ID in `transaction describe`.

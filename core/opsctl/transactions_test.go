@@ -15,6 +15,7 @@ func TestParseTxnFilter(t *testing.T) {
 	tests := []struct {
 		name        string
 		states, ids []string
+		pattern     string
 		want        TxnFilter
 		err         string
 	}{
@@ -27,13 +28,24 @@ func TestParseTxnFilter(t *testing.T) {
 		{name: "producer IDs", ids: []string{"7,1000", "7"}, want: TxnFilter{ProducerIDs: []int64{7, 1000}}},
 		{name: "negative producer ID", ids: []string{"-1"}, err: `--producer-id "-1": want a producer ID`},
 		{name: "not a number", ids: []string{"abc"}, err: `--producer-id "abc"`},
+		{name: "pattern", pattern: "pay-[0-9]+", want: TxnFilter{IDPattern: "pay-[0-9]+"}},
+		{name: "bad pattern", pattern: "pay-(", err: `--pattern "pay-(" is not a regular expression`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseTxnFilter(tt.states, tt.ids)
+			got, err := ParseTxnFilter(tt.states, tt.ids, tt.pattern)
 			wantErr(t, err, tt.err, ErrInvalidInput)
-			if tt.err == "" && !reflect.DeepEqual(got, tt.want) {
+			if tt.err != "" {
+				return
+			}
+			re := got.idRegexp
+			got.idRegexp = nil
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+			// The pattern must match whole IDs, as the broker's does.
+			if tt.pattern != "" && (re == nil || !re.MatchString("pay-12") || re.MatchString("xpay-12") || re.MatchString("pay-12x")) {
+				t.Fatalf("pattern %q matches only part of an ID", tt.pattern)
 			}
 		})
 	}

@@ -428,6 +428,7 @@ func (s *Service) ListTransactions(_ context.Context, f ListFilter) ([]Listing, 
 		out     []Listing
 		loadErr error
 	)
+	now := time.Now().UnixMilli()
 	for i, sh := range s.shards {
 		switch s.loop.Route(i) {
 		case coordraft.Here:
@@ -443,6 +444,12 @@ func (s *Service) ListTransactions(_ context.Context, f ListFilter) ([]Listing, 
 				continue
 			}
 			if len(f.ProducerIDs) > 0 && !slices.Contains(f.ProducerIDs, r.ProducerID) {
+				continue
+			}
+			if f.RunningLongerThan > 0 && now-r.StartMs <= f.RunningLongerThan.Milliseconds() {
+				continue
+			}
+			if f.IDPattern != nil && !f.IDPattern.MatchString(r.TransactionalID) {
 				continue
 			}
 			out = append(out, Listing{TransactionalID: r.TransactionalID, ProducerID: r.ProducerID, State: state})

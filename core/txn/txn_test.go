@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"regexp"
 	"sync"
 	"testing"
 	"time"
@@ -515,6 +516,14 @@ func TestDescribeAndList(t *testing.T) {
 	}
 	if got, _ := s.ListTransactions(ctx, ListFilter{ProducerIDs: []int64{pb}}); len(got) != 1 || got[0].TransactionalID != "b" {
 		t.Fatalf("list by producer: %+v", got)
+	}
+	// "a" began its transaction just now; "b" has none open, which counts
+	// as begun long ago (Kafka's rule).
+	if got, _ := s.ListTransactions(ctx, ListFilter{RunningLongerThan: time.Hour}); len(got) != 1 || got[0].TransactionalID != "b" {
+		t.Fatalf("list running longer than an hour: %+v", got)
+	}
+	if got, _ := s.ListTransactions(ctx, ListFilter{IDPattern: regexp.MustCompile("^(?:a)$")}); len(got) != 1 || got[0].TransactionalID != "a" {
+		t.Fatalf("list by pattern: %+v", got)
 	}
 }
 

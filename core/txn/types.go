@@ -3,6 +3,7 @@ package txn
 import (
 	"context"
 	"errors"
+	"regexp"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -122,4 +123,11 @@ type Listing struct {
 type ListFilter struct {
 	States      []string // Kafka's state names, case-insensitive
 	ProducerIDs []int64
+	// RunningLongerThan, when positive, lists only the transactional IDs
+	// whose transaction began more than that long ago, as Kafka does (one
+	// without an open transaction counts as begun long ago).
+	RunningLongerThan time.Duration
+	// IDPattern, when not nil, lists only the transactional IDs it matches
+	// whole.
+	IDPattern *regexp.Regexp
 }
