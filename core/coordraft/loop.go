@@ -46,7 +46,7 @@ type Loop struct {
 	log      *slog.Logger
 
 	// election is the shards' Raft election timeout, which sizes the
-	// read leases (ServeRead, Acknowledge); 0 leaves them out.
+	// read leases (ReadLeased, Acknowledge); 0 leaves them out.
 	election time.Duration
 	clock    readlease.Clock
 	leases   []shardLease
@@ -273,12 +273,31 @@ func (l *Loop) SetElectionTimeout(d time.Duration) { l.election = d }
 // Now is the loop's clock (for Acknowledge's proposedAt).
 func (l *Loop) Now() int64 { return l.clock.Now() }
 
-// ServeRead is Route for a read answered from shard i's state: when this
+// ReadLeased is Route for a read answered from shard i's state: when this
 // broker leads and has loaded the shard, it also waits, at most an
-// election timeout, until it holds a read lease, and returns NoLeader
-// when it cannot confirm its leadership in that time (cut off: the
-// clients look for the coordinator again).
-func (l *Loop) ServeRead(ctx context.Context, i int) Routing {
+// election timeout, until it holds a read lease (NoLeader when it cannot
+// confirm its leadership in that time: cut off, the clients look for the
+// coordinator again), then runs read, and runs it again if the lease ran
+// out before read returned: a process paused or starved between the check
+// and the read may have taken its values after the lease's end (NoLeader
+// after three such tries).
+func (l *Loop) ReadLeased(ctx context.Context, i int, read func()) Routing {
+	for range 3 {
+		rt, term := l.serveRead(ctx, i)
+		if rt != Here {
+			return rt
+		}
+		read()
+		if l.election <= 0 || l.clock.Now() < l.leases[i].Until(term) {
+			return Here
+		}
+	}
+	return NoLeader
+}
+
+// serveRead is ReadLeased's wait: the routing, and the term leased when
+// Here.
+func (l *Loop) serveRead(ctx context.Context, i int) (Routing, uint64) {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -288,7 +307,7 @@ func (l *Loop) ServeRead(ctx context.Context, i int) Routing {
 	for {
 		rt := l.Route(i)
 		if rt != Here || l.election <= 0 {
-			return rt
+			return rt, 0
 		}
 		term := l.owner.LoadedTerm(i)
 		ls := &l.leases[i]
@@ -298,7 +317,7 @@ func (l *Loop) ServeRead(ctx context.Context, i int) Routing {
 			if renew {
 				l.confirm(i, term)
 			}
-			return Here
+			return Here, term
 		}
 		var started <-chan time.Time
 		if startIn > 0 {
@@ -313,11 +332,11 @@ func (l *Loop) ServeRead(ctx context.Context, i int) Routing {
 		case <-changed:
 		case <-started:
 		case <-timer.C:
-			return NoLeader
+			return NoLeader, 0
 		case <-ctx.Done():
-			return NoLeader
+			return NoLeader, 0
 		case <-l.stopC:
-			return Closed
+			return Closed, 0
 		}
 	}
 }

@@ -115,10 +115,11 @@ func TestLoop(t *testing.T) {
 	}
 }
 
-// TestServeReadWaitsForTheLease: with read leases on, a shard loaded in a
+// TestReadLeasedWaitsForTheLease: with read leases on, a shard loaded in a
 // new term answers reads and acknowledges proposals only readlease.Wait
-// after the loop saw it lead; later reads renew the lease by barriers.
-func TestServeReadWaitsForTheLease(t *testing.T) {
+// after the loop saw it lead; later reads renew the lease by barriers; a
+// read that outlasts its lease runs again.
+func TestReadLeasedWaitsForTheLease(t *testing.T) {
 	st, err := raftsm.OpenMemStore()
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +137,7 @@ func TestServeReadWaitsForTheLease(t *testing.T) {
 	// COORDINATOR_LOAD_IN_PROGRESS.
 	serve := func() Routing {
 		for {
-			if r := l.ServeRead(ctx, 0); r != Loading || ctx.Err() != nil {
+			if r := l.ReadLeased(ctx, 0, func() {}); r != Loading || ctx.Err() != nil {
 				return r
 			}
 			time.Sleep(time.Millisecond)
@@ -152,7 +153,7 @@ func TestServeReadWaitsForTheLease(t *testing.T) {
 		}
 		proposedAt := l.Now()
 		if r := serve(); r != Here {
-			t.Fatalf("term %d: ServeRead %d, want Here", term, r)
+			t.Fatalf("term %d: ReadLeased %d, want Here", term, r)
 		}
 		if took := time.Since(changed); took < wait {
 			t.Fatalf("term %d: a read was served %v after leadership began, before the new leader's wait of %v", term, took, wait)
@@ -167,13 +168,23 @@ func TestServeReadWaitsForTheLease(t *testing.T) {
 	// Past the lease a read confirms again (the fake's barrier is at once).
 	time.Sleep(readlease.Serve(election)) // let the lease run out, not synchronisation
 	if r := serve(); r != Here {
-		t.Fatalf("ServeRead after the lease ran out: %d", r)
+		t.Fatalf("ReadLeased after the lease ran out: %d", r)
+	}
+	// A read that outlasts the lease (a paused process) runs again.
+	calls := 0
+	if r := l.ReadLeased(ctx, 0, func() {
+		calls++
+		if calls == 1 {
+			time.Sleep(readlease.Serve(election)) // outlast the lease, not synchronisation
+		}
+	}); r != Here || calls != 2 {
+		t.Fatalf("a read outlasting the lease: routing %d after %d runs; want Here after 2", r, calls)
 	}
 	// A new term, and a caller that does not wait: not served.
 	f.SetLeader(1, 3)
 	done, stop := context.WithCancel(ctx)
 	stop()
-	if r := l.ServeRead(done, 0); r == Here {
+	if r := l.ReadLeased(done, 0, func() { t.Error("read in a new term at once") }); r == Here {
 		t.Fatal("a read was served at once in a new term")
 	}
 }

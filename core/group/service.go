@@ -197,21 +197,21 @@ func (s *Service) route(groupID string) (*shard, error) {
 	return s.shards[i], nil
 }
 
-// routeRead is route for an answer from the group's stored state (its
-// committed offsets): it waits until the coordinator holds a read lease
-// (coordraft.Loop.ServeRead), so a coordinator cut off from its peers
+// readLeased is route for an answer from the group's stored state (its
+// committed offsets): read runs on the group's shard under a read lease
+// (coordraft.Loop.ReadLeased), so a coordinator cut off from its peers
 // never answers with offsets older than a successor has committed.
-func (s *Service) routeRead(ctx context.Context, groupID string) (*shard, error) {
+func (s *Service) readLeased(ctx context.Context, groupID string, read func(sh *shard)) error {
 	i := s.shardIndex(groupID)
-	switch s.loop.ServeRead(ctx, i) {
+	switch s.loop.ReadLeased(ctx, i, func() { read(s.shards[i]) }) {
 	case coordraft.Closed, coordraft.Elsewhere:
-		return nil, ErrNotCoordinator
+		return ErrNotCoordinator
 	case coordraft.NoLeader:
-		return nil, ErrCoordinatorNotAvailable
+		return ErrCoordinatorNotAvailable
 	case coordraft.Loading:
-		return nil, ErrLoadInProgress
+		return ErrLoadInProgress
 	}
-	return s.shards[i], nil
+	return nil
 }
 
 // Coordinator returns the broker that coordinates the group: the leader of
@@ -355,10 +355,15 @@ func (s *Service) FetchOffsets(ctx context.Context, groupID string, tps []TopicP
 	if groupID == "" {
 		return nil, ErrInvalidGroupID
 	}
-	sh, err := s.routeRead(ctx, groupID)
-	if err != nil {
+	var out []FetchedOffset
+	if err := s.readLeased(ctx, groupID, func(sh *shard) { out = fetchOffsets(sh, groupID, tps) }); err != nil {
 		return nil, err
 	}
+	return out, nil
+}
+
+// fetchOffsets is FetchOffsets on the group's shard.
+func fetchOffsets(sh *shard, groupID string, tps []TopicPartition) []FetchedOffset {
 	if tps == nil {
 		all := sh.sm.Offsets(groupID)
 		out := make([]FetchedOffset, 0, len(all))
@@ -374,7 +379,7 @@ func (s *Service) FetchOffsets(ctx context.Context, groupID string, tps []TopicP
 			}
 			return out[i].Partition < out[j].Partition
 		})
-		return out, nil
+		return out
 	}
 	out := make([]FetchedOffset, len(tps))
 	for i, tp := range tps {
@@ -384,7 +389,7 @@ func (s *Service) FetchOffsets(ctx context.Context, groupID string, tps []TopicP
 		}
 		out[i].Unstable = sh.sm.HasPendingOffset(groupID, raftsm.TopicPartition(tp))
 	}
-	return out, nil
+	return out
 }
 
 // ListGroups lists the groups of every shard this broker coordinates

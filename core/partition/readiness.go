@@ -102,10 +102,11 @@ func (r *replica) readable(now int64) (ok bool, term uint64, startIn time.Durati
 }
 
 // awaitReadable waits until the replica may serve a read (readable), at
-// most an election timeout or until ctx ends. It returns false when the
-// replica leads but may not serve reads: it could not confirm its
+// most an election timeout or until ctx ends, and returns the term whose
+// lease it serves under (0 when it does not lead). It returns false when
+// the replica leads but may not serve reads: it could not confirm its
 // leadership in time.
-func (r *replica) awaitReadable(ctx context.Context) bool {
+func (r *replica) awaitReadable(ctx context.Context) (uint64, bool) {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -113,15 +114,14 @@ func (r *replica) awaitReadable(ctx context.Context) bool {
 		}
 	}()
 	for {
-		ok, _, _ := r.readable(r.svc.now())
-		if ok {
-			return true
+		if ok, term, _ := r.readable(r.svc.now()); ok {
+			return term, true
 		}
 		// Look again after taking the channels, so no change slips between.
 		lost, changed := r.svc.leadership.watch(r.shardID), r.ready.Changed()
 		ok, term, startIn := r.readable(r.svc.now())
 		if ok {
-			return true
+			return term, true
 		}
 		var started <-chan time.Time
 		if startIn > 0 {
@@ -137,11 +137,30 @@ func (r *replica) awaitReadable(ctx context.Context) bool {
 		case <-lost:
 		case <-started:
 		case <-timer.C:
-			return false
+			return 0, false
 		case <-ctx.Done():
-			return false
+			return 0, false
 		}
 	}
+}
+
+// readLeased runs read once the replica may serve reads (awaitReadable),
+// and runs it again if the lease ran out before read returned: a process
+// paused or starved between the check and the read (a long GC pause, a
+// busy machine) may have taken its values after the lease's end. It
+// returns false when the replica leads but could not serve the read.
+func (r *replica) readLeased(ctx context.Context, read func()) bool {
+	for range 3 {
+		term, ok := r.awaitReadable(ctx)
+		if !ok {
+			return false
+		}
+		read()
+		if term == 0 || r.svc.now() < r.ready.Until(term) {
+			return true
+		}
+	}
+	return false
 }
 
 // acknowledge is called when an append proposed at proposedAt while the
@@ -177,10 +196,14 @@ func (s *Service) ReadState(ctx context.Context, tp TP) (State, error) {
 	if r == nil {
 		return State{Leader: -1}, ErrUnknownPartition
 	}
-	if !r.awaitReadable(ctx) {
+	var (
+		st  State
+		err error
+	)
+	if !r.readLeased(ctx, func() { st, err = s.PartitionState(tp) }) {
 		return State{Leader: -1}, ErrLeaderNotAvailable
 	}
-	return s.PartitionState(tp)
+	return st, err
 }
 
 // PrepareReads starts at once, side by side, the confirmations that reads

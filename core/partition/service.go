@@ -309,19 +309,26 @@ func (s *Service) Read(tp TP, offset int64, maxBytes int32) (ReadResult, error) 
 	if r == nil {
 		return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, ErrUnknownPartition
 	}
-	if !r.awaitReadable(context.Background()) {
+	var (
+		res ReadResult
+		err error
+	)
+	if !r.readLeased(context.Background(), func() {
+		res = ReadResult{HighWatermark: r.sm.HighWatermark(), LastStableOffset: r.sm.LastStableOffset(), LogStartOffset: r.sm.LogStartOffset()}
+		if _, _, isUs, lerr := r.leader(); lerr != nil || !isUs {
+			err = lerr
+			if err == nil {
+				err = ErrNotLeader
+			}
+			return
+		}
+		// Never nil: non-flexible Fetch versions would encode nil as a
+		// null record set, which librdkafka rejects.
+		res, err = readLocal(r, res, offset, maxBytes)
+	}) {
 		return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, ErrLeaderNotAvailable
 	}
-	res := ReadResult{HighWatermark: r.sm.HighWatermark(), LastStableOffset: r.sm.LastStableOffset(), LogStartOffset: r.sm.LogStartOffset()}
-	if _, _, isUs, err := r.leader(); err != nil || !isUs {
-		if err == nil {
-			err = ErrNotLeader
-		}
-		return res, err
-	}
-	// Never nil: non-flexible Fetch versions would encode nil as a null
-	// record set, which librdkafka rejects.
-	return readLocal(r, res, offset, maxBytes)
+	return res, err
 }
 
 // readLocal reads from the local replica's store, mapping the state
@@ -504,23 +511,31 @@ func (s *Service) ReadFollower(ctx context.Context, tp TP, offset int64, maxByte
 	if r == nil {
 		return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, ErrUnknownPartition
 	}
-	if !r.awaitReadable(ctx) {
-		return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, ErrLeaderNotAvailable
+	if _, _, isUs, err := r.leader(); err != nil || isUs {
+		// Leading (or about to learn who does): the leader's read.
+		var (
+			res  ReadResult
+			rerr error
+		)
+		if !r.readLeased(ctx, func() {
+			res, rerr = readLocal(r, ReadResult{HighWatermark: r.sm.HighWatermark(), LastStableOffset: r.sm.LastStableOffset(), LogStartOffset: r.sm.LogStartOffset()}, offset, maxBytes)
+		}) {
+			return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, ErrLeaderNotAvailable
+		}
+		return res, rerr
 	}
-	if _, _, isUs, err := r.leader(); err == nil && !isUs {
-		rs, err := s.nh.ReadIndex(r.shardID, proposalTimeout)
-		if err != nil {
-			return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, proposeError(err)
+	rs, err := s.nh.ReadIndex(r.shardID, proposalTimeout)
+	if err != nil {
+		return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, proposeError(err)
+	}
+	select {
+	case res := <-rs.ResultC():
+		rs.Release()
+		if !res.Completed() {
+			return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, ErrLeaderNotAvailable
 		}
-		select {
-		case res := <-rs.ResultC():
-			rs.Release()
-			if !res.Completed() {
-				return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, ErrLeaderNotAvailable
-			}
-		case <-ctx.Done():
-			return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, ErrTimeout
-		}
+	case <-ctx.Done():
+		return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, ErrTimeout
 	}
 	res := ReadResult{HighWatermark: r.sm.HighWatermark(), LastStableOffset: r.sm.LastStableOffset(), LogStartOffset: r.sm.LogStartOffset()}
 	return readLocal(r, res, offset, maxBytes)
