@@ -65,10 +65,11 @@ func (b *Broker) startGroups(ctx context.Context, meter metric.Meter) error {
 	b.groups.Start()
 	// The transaction coordinator shares the shards (core/txn).
 	b.txns = txn.NewService(b.nh, sms, txn.Config{
-		NodeID:     b.cfg.NodeID,
-		MaxTimeout: b.cfg.Kafka.TransactionMaxTimeout,
-		Expiration: b.cfg.Kafka.TransactionalIDExpiration,
-		Meter:      meter,
+		NodeID:          b.cfg.NodeID,
+		ElectionTimeout: b.cfg.Raft.RTT * time.Duration(b.cfg.Raft.ElectionRTT),
+		MaxTimeout:      b.cfg.Kafka.TransactionMaxTimeout,
+		Expiration:      b.cfg.Kafka.TransactionalIDExpiration,
+		Meter:           meter,
 	}, producerIDs{b}, txnMarkers{b}, b.log)
 	b.txns.Start()
 	b.parts.SetTxnVerifier(txnVerifier{b})

@@ -380,7 +380,23 @@ func (l *Loop) Acknowledge(ctx context.Context, i int, term uint64, proposedAt i
 	if l.election <= 0 {
 		return nil
 	}
-	d := l.leases[i].Acknowledged(term, proposedAt, l.clock.Now(), l.election, func() bool { return l.leadsIn(i, term) })
+	return sleepCtx(ctx, l.leases[i].Acknowledged(term, proposedAt, l.clock.Now(), l.election, func() bool { return l.leadsIn(i, term) }))
+}
+
+// AwaitLed waits, unless ctx ends first (ctx's error), until
+// readlease.Wait after this broker learned it led shard i in term: what a
+// new coordinator does outside its shard (transaction markers) then comes
+// after every lease of its predecessors has ended.
+func (l *Loop) AwaitLed(ctx context.Context, i int, term uint64) error {
+	if l.election <= 0 {
+		return nil
+	}
+	now := l.clock.Now()
+	return sleepCtx(ctx, time.Duration(l.leases[i].Leading(term, now)+int64(readlease.Wait(l.election))-now))
+}
+
+// sleepCtx sleeps d (nothing when d ≤ 0) unless ctx ends first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}

@@ -16,6 +16,13 @@
 // leader of each shard aborts transactions past their timeout (bumping the
 // epoch, which fences the producer) and finishes prepared ones a previous
 // leader left behind.
+//
+// Produce verification (VerifyPartition) and DescribeTransactions read
+// under a read lease (core/readlease, kept by coordraft.Loop), and a new
+// leader of a shard writes markers only readlease.Wait after it learned it
+// leads (Config.ElectionTimeout): a coordinator cut off from its peers can
+// then no longer tell a partition leader that a transaction its successor
+// aborted is still open.
 package txn
 
 import "context"

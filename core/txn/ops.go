@@ -159,10 +159,16 @@ func (s *Service) VerifyPartition(ctx context.Context, txnID string, pid int64, 
 	if add {
 		return s.AddPartitions(ctx, txnID, pid, epoch, []TopicPartition{tp})
 	}
-	sh, err := s.route(txnID)
-	if err != nil {
+	var verr error
+	if err := s.readLeased(ctx, txnID, func(sh *shard) { verr = s.verify(sh, txnID, pid, epoch, tp) }); err != nil {
 		return err
 	}
+	return verr
+}
+
+// verify is VerifyPartition's check of the transaction's state on its
+// shard.
+func (s *Service) verify(sh *shard, txnID string, pid int64, epoch int16, tp TopicPartition) error {
 	cur, err := current(sh, txnID, pid, epoch)
 	if err != nil {
 		return err
@@ -400,12 +406,14 @@ func (s *Service) endRetried(sh *shard, cur *raftsm.TxnRecord, commit bool) (int
 
 // DescribeTransaction describes one transactional ID this broker
 // coordinates; ErrTransactionalIDNotFound when it has no record.
-func (s *Service) DescribeTransaction(_ context.Context, txnID string) (Description, error) {
-	sh, err := s.route(txnID)
-	if err != nil {
+func (s *Service) DescribeTransaction(ctx context.Context, txnID string) (Description, error) {
+	var (
+		r  *raftsm.TxnRecord
+		ok bool
+	)
+	if err := s.readLeased(ctx, txnID, func(sh *shard) { r, ok = sh.sm.Txn(txnID) }); err != nil {
 		return Description{}, err
 	}
-	r, ok := sh.sm.Txn(txnID)
 	if !ok {
 		return Description{}, ErrTransactionalIDNotFound
 	}

@@ -95,6 +95,7 @@ func newService(r coordraft.Node, sms []*raftsm.Coordinator, cfg Config, pids PI
 		ids[i] = c.ShardID()
 	}
 	s.loop = coordraft.NewLoop(r, s.self, ids, loopOwner{s}, cfg.LeaderCheckInterval, cfg.ProposalTimeout, "txn", log)
+	s.loop.SetElectionTimeout(cfg.ElectionTimeout)
 	m, err := newMetrics(s, cfg.Meter)
 	if err != nil {
 		log.Warn("transaction coordinator metrics not registered", "err", err)
@@ -251,6 +252,15 @@ func (s *Service) finish(ctx context.Context, sh *shard, rec *raftsm.TxnRecord) 
 // writeMarkers writes the markers of a prepared record and notes that they
 // are (markersWritten).
 func (s *Service) writeMarkers(ctx context.Context, sh *shard, rec *raftsm.TxnRecord) error {
+	// A coordinator cut off from its peers may still answer produce
+	// verification from its lease: a new one's markers come after it
+	// ended, so a produce verified there cannot follow them into the
+	// partition unnoticed (the partition rejects a verified append when a
+	// marker of the producer applied after it looked).
+	i := s.shardIndex(rec.TransactionalID)
+	if err := s.loop.AwaitLed(ctx, i, loopOwner{s}.LoadedTerm(i)); err != nil {
+		return err
+	}
 	commit := rec.State == raftsm.TxnPrepareCommit
 	pid, epoch := rec.MarkerProducer()
 	m := Markers{
@@ -366,6 +376,29 @@ func (s *Service) route(txnID string) (*shard, error) {
 		return nil, ErrLoadInProgress
 	}
 	return s.shards[i], nil
+}
+
+// readLeased is route for an answer from the transactional ID's stored
+// state: read runs on its shard under a read lease
+// (coordraft.Loop.ReadLeased), so a coordinator cut off from its peers
+// never answers from a state its successor has moved past.
+func (s *Service) readLeased(ctx context.Context, txnID string, read func(sh *shard)) error {
+	if txnID == "" {
+		return ErrInvalidTransactionalID
+	}
+	if len(s.shards) == 0 {
+		return ErrCoordinatorNotAvailable
+	}
+	i := s.shardIndex(txnID)
+	switch s.loop.ReadLeased(ctx, i, func() { read(s.shards[i]) }) {
+	case coordraft.Closed, coordraft.Elsewhere:
+		return ErrNotCoordinator
+	case coordraft.NoLeader:
+		return ErrCoordinatorNotAvailable
+	case coordraft.Loading:
+		return ErrLoadInProgress
+	}
+	return nil
 }
 
 // Coordinator returns the broker that coordinates the transactional ID:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chronik-go/chronik/core/coordraft"
+	"github.com/chronik-go/chronik/core/readlease"
 	"github.com/chronik-go/chronik/raftsm"
 )
 
@@ -656,5 +657,51 @@ func TestEndTxnBumpsEpoch(t *testing.T) {
 	}
 	if err := s.VerifyPartition(ctx, "tx", pid, exhaustedEpoch-1, tp1, true); !errors.Is(err, ErrInvalidProducerIDMapping) {
 		t.Fatalf("the old producer ID after rotation: %v", err)
+	}
+}
+
+// TestNewCoordinatorWaitsOutOldLeases: with read leases on, a coordinator
+// that came to lead its shard answers verification and DescribeTransactions
+// and writes markers only readlease.Wait after it saw itself lead, so a
+// predecessor cut off from its peers can no longer answer from its lease.
+func TestNewCoordinatorWaitsOutOldLeases(t *testing.T) {
+	const election = 200 * time.Millisecond
+	h := newHarness(t, 1, func(c *Config) { c.ElectionTimeout = election })
+	s, ctx := h.s, tctx(t)
+	pid, epoch := mustInit(t, s, "tx", -1, -1)
+	if err := s.AddPartitions(ctx, "tx", pid, epoch, []TopicPartition{tp0}); err != nil {
+		t.Fatal(err)
+	}
+	// A new term: this broker leads again, as after an election.
+	began := time.Now()
+	h.raft.SetLeader(1, 2)
+	retry := func(what string, call func() error) {
+		t.Helper()
+		for {
+			err := call()
+			if !errors.Is(err, ErrLoadInProgress) {
+				if err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+				return
+			}
+			time.Sleep(time.Millisecond) // a client's retry backoff
+		}
+	}
+	retry("verify", func() error { return s.VerifyPartition(ctx, "tx", pid, epoch, tp0, false) })
+	if took := time.Since(began); took < readlease.Wait(election) {
+		t.Fatalf("verified %v into the new term, before the new coordinator's wait of %v", took, readlease.Wait(election))
+	}
+	retry("describe", func() error { _, err := s.DescribeTransaction(ctx, "tx"); return err })
+
+	// Markers of a new term wait too.
+	began = time.Now()
+	h.raft.SetLeader(1, 3)
+	retry("end", func() error { _, _, err := s.EndTxn(ctx, "tx", pid, epoch, true, false); return err })
+	if took := time.Since(began); took < readlease.Wait(election) {
+		t.Fatalf("markers written %v into the new term, before the new coordinator's wait of %v", took, readlease.Wait(election))
+	}
+	if n := len(h.markers.written); n != 1 {
+		t.Fatalf("%d marker writes, want 1", n)
 	}
 }

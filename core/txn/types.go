@@ -64,6 +64,12 @@ type Config struct {
 	MarkerTimeout time.Duration
 	// LeaderCheckInterval is how often shard leadership is polled.
 	LeaderCheckInterval time.Duration
+	// ElectionTimeout is the coordinator shards' Raft election timeout,
+	// which sizes the read leases produce verification and
+	// DescribeTransactions are answered under, and the wait of a new
+	// coordinator before it writes markers (core/readlease); 0 leaves the
+	// leases out (tests on coordraft.Fake).
+	ElectionTimeout time.Duration
 	// Meter records the coordinator's metrics (metrics.go); nil records
 	// none.
 	Meter metric.Meter
