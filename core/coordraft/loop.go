@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/chronik-go/chronik/core/readlease"
@@ -49,7 +48,7 @@ type Loop struct {
 	// read leases (ReadLeased, Acknowledge); 0 leaves them out.
 	election time.Duration
 	clock    readlease.Clock
-	leases   []shardLease
+	leases   []readlease.Lease
 
 	wakeC    chan struct{}
 	stopC    chan struct{}
@@ -69,7 +68,7 @@ func NewLoop(raft Node, self uint64, shards []uint64, owner Owner, interval, bar
 	l := &Loop{
 		raft: raft, self: self, shards: shards, owner: owner, interval: interval, barrier: barrier, name: name, log: log,
 		wakeC: make(chan struct{}, 1), stopC: make(chan struct{}),
-		clock: readlease.NewClock(), leases: make([]shardLease, len(shards)),
+		clock: readlease.NewClock(), leases: make([]readlease.Lease, len(shards)),
 	}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	return l
@@ -167,6 +166,27 @@ const (
 	Loading                  // this broker leads the shard but has not loaded it yet
 )
 
+// Errors are a coordinator's own errors for the routings other than Here
+// (its clients map them to NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE and
+// COORDINATOR_LOAD_IN_PROGRESS).
+type Errors struct {
+	NotCoordinator, NotAvailable, Loading error
+}
+
+// Of returns the error for r: nil for Here.
+func (e Errors) Of(r Routing) error {
+	switch r {
+	case Here:
+		return nil
+	case NoLeader:
+		return e.NotAvailable
+	case Loading:
+		return e.Loading
+	default: // Closed, Elsewhere
+		return e.NotCoordinator
+	}
+}
+
 // Route tells whether this broker serves shard i now; Loading also pokes
 // the loop, so the load happens at once.
 func (l *Loop) Route(i int) Routing {
@@ -260,12 +280,6 @@ func (l *Loop) load(i int, term uint64) {
 // reads and acknowledges commits only readlease.Wait after it learned it
 // leads.
 
-// shardLease is a shard's lease and whether a confirmation runs.
-type shardLease struct {
-	readlease.Lease
-	confirming atomic.Uint64 // the term a confirmation runs for
-}
-
 // SetElectionTimeout turns the read leases on (before Start): d is the
 // shards' Raft election timeout.
 func (l *Loop) SetElectionTimeout(d time.Duration) { l.election = d }
@@ -346,17 +360,11 @@ func (l *Loop) serveRead(ctx context.Context, i int) (Routing, uint64) {
 // from when it was issued.
 func (l *Loop) confirm(i int, term uint64) {
 	ls := &l.leases[i]
-	for {
-		c := ls.confirming.Load()
-		if c >= term {
-			return
-		}
-		if ls.confirming.CompareAndSwap(c, term) {
-			break
-		}
+	if !ls.StartConfirming(term) {
+		return
 	}
 	l.Go(func() {
-		defer ls.confirming.CompareAndSwap(term, 0)
+		defer ls.DoneConfirming(term)
 		ctx, cancel := context.WithTimeout(l.ctx, l.election)
 		defer cancel()
 		start := l.clock.Now()
@@ -380,7 +388,10 @@ func (l *Loop) Acknowledge(ctx context.Context, i int, term uint64, proposedAt i
 	if l.election <= 0 {
 		return nil
 	}
-	return sleepCtx(ctx, l.leases[i].Acknowledged(term, proposedAt, l.clock.Now(), l.election, func() bool { return l.leadsIn(i, term) }))
+	if !readlease.Sleep(ctx.Done(), l.leases[i].Acknowledged(term, proposedAt, l.clock.Now(), l.election, func() bool { return l.leadsIn(i, term) })) {
+		return ctx.Err()
+	}
+	return nil
 }
 
 // AwaitLed waits, unless ctx ends first (ctx's error), until
@@ -392,20 +403,8 @@ func (l *Loop) AwaitLed(ctx context.Context, i int, term uint64) error {
 		return nil
 	}
 	now := l.clock.Now()
-	return sleepCtx(ctx, time.Duration(l.leases[i].Leading(term, now)+int64(readlease.Wait(l.election))-now))
-}
-
-// sleepCtx sleeps d (nothing when d ≤ 0) unless ctx ends first.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
+	if !readlease.Sleep(ctx.Done(), time.Duration(l.leases[i].Leading(term, now)+int64(readlease.Wait(l.election))-now)) {
 		return ctx.Err()
 	}
+	return nil
 }

@@ -51,18 +51,25 @@ func (o *recordingOwner) seen() ([]string, int) {
 	return append([]string(nil), o.events...), o.ticks
 }
 
-// TestLoop: a shard is loaded when this broker leads it, reloaded in a new
-// term, unloaded when another broker leads it; Leads follows; Close stops
-// the loop and the work started with Go.
-func TestLoop(t *testing.T) {
+// newTestLoop returns a loop, not started, as broker 1 over one shard of
+// a fake that broker 1 leads in term 1, and its recording owner.
+func newTestLoop(t *testing.T) (*Loop, *Fake, *recordingOwner) {
+	t.Helper()
 	st, err := raftsm.OpenMemStore()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	f := NewFake(raftsm.NewCoordinator(st, raftsm.FirstCoordinatorShardID))
 	o := &recordingOwner{terms: map[int]uint64{}}
-	l := NewLoop(f, 1, []uint64{raftsm.FirstCoordinatorShardID}, o, time.Millisecond, time.Second, "test", slog.New(slog.DiscardHandler))
+	return NewLoop(f, 1, []uint64{raftsm.FirstCoordinatorShardID}, o, time.Millisecond, time.Second, "test", slog.New(slog.DiscardHandler)), f, o
+}
+
+// TestLoop: a shard is loaded when this broker leads it, reloaded in a new
+// term, unloaded when another broker leads it; Leads follows; Close stops
+// the loop and the work started with Go.
+func TestLoop(t *testing.T) {
+	l, f, o := newTestLoop(t)
 	l.Start()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -120,14 +127,7 @@ func TestLoop(t *testing.T) {
 // after the loop saw it lead; later reads renew the lease by barriers; a
 // read that outlasts its lease runs again.
 func TestReadLeasedWaitsForTheLease(t *testing.T) {
-	st, err := raftsm.OpenMemStore()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	f := NewFake(raftsm.NewCoordinator(st, raftsm.FirstCoordinatorShardID))
-	o := &recordingOwner{terms: map[int]uint64{}}
-	l := NewLoop(f, 1, []uint64{raftsm.FirstCoordinatorShardID}, o, time.Millisecond, time.Second, "test", slog.New(slog.DiscardHandler))
+	l, f, o := newTestLoop(t)
 	const election = 100 * time.Millisecond
 	wait := readlease.Wait(election)
 	l.SetElectionTimeout(election)

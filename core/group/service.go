@@ -186,16 +186,15 @@ func (s *Service) shardIndex(groupID string) int {
 // route returns the group's shard when this broker coordinates it.
 func (s *Service) route(groupID string) (*shard, error) {
 	i := s.shardIndex(groupID)
-	switch s.loop.Route(i) {
-	case coordraft.Closed, coordraft.Elsewhere:
-		return nil, ErrNotCoordinator
-	case coordraft.NoLeader:
-		return nil, ErrCoordinatorNotAvailable
-	case coordraft.Loading:
-		return nil, ErrLoadInProgress
+	if err := routeErrors.Of(s.loop.Route(i)); err != nil {
+		return nil, err
 	}
 	return s.shards[i], nil
 }
+
+// routeErrors are the errors route and readLeased answer when this broker
+// does not serve the shard.
+var routeErrors = coordraft.Errors{NotCoordinator: ErrNotCoordinator, NotAvailable: ErrCoordinatorNotAvailable, Loading: ErrLoadInProgress}
 
 // readLeased is route for an answer from the group's stored state (its
 // committed offsets): read runs on the group's shard under a read lease
@@ -203,15 +202,7 @@ func (s *Service) route(groupID string) (*shard, error) {
 // never answers with offsets older than a successor has committed.
 func (s *Service) readLeased(ctx context.Context, groupID string, read func(sh *shard)) error {
 	i := s.shardIndex(groupID)
-	switch s.loop.ReadLeased(ctx, i, func() { read(s.shards[i]) }) {
-	case coordraft.Closed, coordraft.Elsewhere:
-		return ErrNotCoordinator
-	case coordraft.NoLeader:
-		return ErrCoordinatorNotAvailable
-	case coordraft.Loading:
-		return ErrLoadInProgress
-	}
-	return nil
+	return routeErrors.Of(s.loop.ReadLeased(ctx, i, func() { read(s.shards[i]) }))
 }
 
 // Coordinator returns the broker that coordinates the group: the leader of

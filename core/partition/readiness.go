@@ -38,22 +38,15 @@ func (s *Service) now() int64 { return s.clock.Now() }
 // confirmLeadership starts a confirmation of the replica's leadership in
 // term, unless one is under way.
 func (s *Service) confirmLeadership(r *replica, term uint64) {
-	for {
-		c := r.confirming.Load()
-		if c >= term {
-			return
-		}
-		if r.confirming.CompareAndSwap(c, term) {
-			break
-		}
+	if r.ready.StartConfirming(term) {
+		go s.confirm(r, term)
 	}
-	go s.confirm(r, term)
 }
 
 // confirm issues ReadIndex requests until one completes while the replica
 // still leads in term, and extends the lease from when it was issued.
 func (s *Service) confirm(r *replica, term uint64) {
-	defer r.confirming.CompareAndSwap(term, 0) // a later call may start another
+	defer r.ready.DoneConfirming(term) // a later call may start another
 	begin, backoff := time.Now(), time.Millisecond
 	for {
 		id, t, valid, err := s.nh.GetLeaderID(r.shardID)
@@ -173,17 +166,10 @@ func (r *replica) acknowledge(done <-chan struct{}, term uint64, proposedAt int6
 		id, t, valid, err := s.nh.GetLeaderID(r.shardID)
 		return err == nil && valid && id == r.id && t == term
 	})
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-done:
+	if !readlease.Sleep(done, d) {
 		return ErrTimeout
 	}
+	return nil
 }
 
 // ReadState is PartitionState for answering reads as the leader: when this

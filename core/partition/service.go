@@ -71,8 +71,7 @@ type replica struct {
 	paused       atomic.Pointer[chan struct{}]
 	transferring atomic.Bool // one transfer at a time
 
-	ready      readlease.Lease // readiness.go
-	confirming atomic.Uint64   // a confirmation is running for this term
+	ready readlease.Lease // readiness.go
 }
 
 // NewService returns a partition service on nh. maxBatchBytes bounds one

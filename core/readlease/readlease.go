@@ -54,9 +54,10 @@ func (c Clock) Now() int64 { return int64(time.Since(c.start)) }
 // Lease is one leader's lease and what it knows of its leadership. The
 // zero value holds no lease.
 type Lease struct {
-	lease     atomic.Pointer[lease]
-	start     atomic.Pointer[leadStart]
-	confirmed atomic.Uint64 // the latest term confirmed (FirstConfirmation)
+	lease      atomic.Pointer[lease]
+	start      atomic.Pointer[leadStart]
+	confirmed  atomic.Uint64 // the latest term confirmed (FirstConfirmation)
+	confirming atomic.Uint64 // the term a confirmation runs for (StartConfirming)
 
 	mu      sync.Mutex
 	changed chan struct{} // closed when a lease starts, then replaced
@@ -133,15 +134,26 @@ func (l *Lease) Leading(term uint64, now int64) int64 {
 	}
 }
 
+// StartConfirming reports whether the caller should start a confirmation
+// of term: none runs for it (or a later term). The caller calls
+// DoneConfirming when it ends, whatever its outcome.
+func (l *Lease) StartConfirming(term uint64) bool { return raise(&l.confirming, term) }
+
+// DoneConfirming ends the confirmation of term StartConfirming started.
+func (l *Lease) DoneConfirming(term uint64) { l.confirming.CompareAndSwap(term, 0) }
+
 // FirstConfirmation reports whether term had no confirmation before (for
 // timing how long new leaders take to confirm).
-func (l *Lease) FirstConfirmation(term uint64) bool {
+func (l *Lease) FirstConfirmation(term uint64) bool { return raise(&l.confirmed, term) }
+
+// raise sets a to term if it is below and reports whether it did.
+func raise(a *atomic.Uint64, term uint64) bool {
 	for {
-		c := l.confirmed.Load()
+		c := a.Load()
 		if c >= term {
 			return false
 		}
-		if l.confirmed.CompareAndSwap(c, term) {
+		if a.CompareAndSwap(c, term) {
 			return true
 		}
 	}
@@ -176,4 +188,20 @@ func (l *Lease) Acknowledged(term uint64, proposedAt, now int64, election time.D
 		l.Extend(term, until, now)
 	}
 	return time.Duration(l.Leading(term, now) + int64(Wait(election)) - now)
+}
+
+// Sleep waits d, nothing when d ≤ 0, unless done closes first: then it
+// returns false.
+func Sleep(done <-chan struct{}, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-done:
+		return false
+	}
 }

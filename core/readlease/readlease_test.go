@@ -117,3 +117,23 @@ func TestLeaseShorterThanANewLeadersWait(t *testing.T) {
 		}
 	}
 }
+
+// TestOneConfirmationAtATime: a confirmation of a term starts once until
+// it is done; a later term's may start meanwhile, an earlier one's not.
+func TestOneConfirmationAtATime(t *testing.T) {
+	var l Lease
+	if !l.StartConfirming(2) || l.StartConfirming(2) || l.StartConfirming(1) {
+		t.Fatal("a second confirmation of term 2 (or one of term 1) started while term 2's runs")
+	}
+	if !l.StartConfirming(3) {
+		t.Fatal("term 3's confirmation did not start while term 2's runs")
+	}
+	l.DoneConfirming(2) // term 3's still runs
+	if l.StartConfirming(3) {
+		t.Fatal("the end of term 2's confirmation let a second one of term 3 start")
+	}
+	l.DoneConfirming(3)
+	if !l.StartConfirming(3) {
+		t.Fatal("term 3's confirmation did not start again after the last ended")
+	}
+}

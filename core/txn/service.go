@@ -367,16 +367,15 @@ func (s *Service) route(txnID string) (*shard, error) {
 		return nil, ErrCoordinatorNotAvailable
 	}
 	i := s.shardIndex(txnID)
-	switch s.loop.Route(i) {
-	case coordraft.Closed, coordraft.Elsewhere:
-		return nil, ErrNotCoordinator
-	case coordraft.NoLeader:
-		return nil, ErrCoordinatorNotAvailable
-	case coordraft.Loading:
-		return nil, ErrLoadInProgress
+	if err := routeErrors.Of(s.loop.Route(i)); err != nil {
+		return nil, err
 	}
 	return s.shards[i], nil
 }
+
+// routeErrors are the errors route and readLeased answer when this broker
+// does not serve the shard.
+var routeErrors = coordraft.Errors{NotCoordinator: ErrNotCoordinator, NotAvailable: ErrCoordinatorNotAvailable, Loading: ErrLoadInProgress}
 
 // readLeased is route for an answer from the transactional ID's stored
 // state: read runs on its shard under a read lease
@@ -390,15 +389,7 @@ func (s *Service) readLeased(ctx context.Context, txnID string, read func(sh *sh
 		return ErrCoordinatorNotAvailable
 	}
 	i := s.shardIndex(txnID)
-	switch s.loop.ReadLeased(ctx, i, func() { read(s.shards[i]) }) {
-	case coordraft.Closed, coordraft.Elsewhere:
-		return ErrNotCoordinator
-	case coordraft.NoLeader:
-		return ErrCoordinatorNotAvailable
-	case coordraft.Loading:
-		return ErrLoadInProgress
-	}
-	return nil
+	return routeErrors.Of(s.loop.ReadLeased(ctx, i, func() { read(s.shards[i]) }))
 }
 
 // Coordinator returns the broker that coordinates the transactional ID:
