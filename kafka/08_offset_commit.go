@@ -1,6 +1,6 @@
 package kafka
 
-// OffsetCommit, key 8: versions 2–9.
+// OffsetCommit, key 8: versions 2–10.
 //
 //   - Offsets are committed through the group's coordinator shard and the
 //     response is sent only after the commit is applied (durable in the
@@ -29,7 +29,8 @@ package kafka
 //   - With ACLs (authz.go), the group needs READ (every partition gets
 //     GROUP_AUTHORIZATION_FAILED otherwise) and each topic READ
 //     (TOPIC_AUTHORIZATION_FAILED).
-//   - v10 (topic IDs) is not served.
+//   - v10 (KIP-848, Kafka 4.2) names topics by ID, echoed in the answer; an
+//     ID the cluster does not know gets UNKNOWN_TOPIC_ID.
 
 import (
 	"context"
@@ -38,6 +39,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/chronik-go/chronik/core/cluster"
 	"github.com/chronik-go/chronik/core/group"
 )
 
@@ -62,14 +64,24 @@ func handleOffsetCommit(ctx context.Context, s *Server, r *request) kmsg.Respons
 	for ti, rt := range req.Topics {
 		st := &resp.Topics[ti]
 		*st = kmsg.NewOffsetCommitResponseTopic()
-		st.Topic = rt.Topic
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		st.Partitions = make([]kmsg.OffsetCommitResponseTopicPartition, len(rt.Partitions))
-		topic, ok := s.backend.Topic(rt.Topic)
-		var denied int16
+		var (
+			topic  cluster.Topic
+			ok     bool
+			denied int16
+		)
+		if req.Version >= 10 {
+			topic, ok = s.backend.TopicByID(rt.TopicID)
+		} else {
+			topic, ok = s.backend.Topic(rt.Topic)
+		}
 		switch {
 		case !groupAllowed:
 			denied = kerr.GroupAuthorizationFailed.Code
-		case !s.authorized(r, kmsg.ACLOperationRead, kmsg.ACLResourceTypeTopic, rt.Topic):
+		case req.Version >= 10 && !ok:
+			denied = kerr.UnknownTopicID.Code // no name to authorize or tell
+		case !s.authorized(r, kmsg.ACLOperationRead, kmsg.ACLResourceTypeTopic, topicName(req.Version, rt.Topic, topic)):
 			denied = kerr.TopicAuthorizationFailed.Code
 		}
 		for pi, rp := range rt.Partitions {
@@ -85,7 +97,7 @@ func handleOffsetCommit(ctx context.Context, s *Server, r *request) kmsg.Respons
 				continue
 			}
 			cr.Offsets = append(cr.Offsets, group.CommitOffset{
-				TopicPartition: group.TopicPartition{Topic: rt.Topic, Partition: rp.Partition},
+				TopicPartition: group.TopicPartition{Topic: topic.Name, Partition: rp.Partition},
 				Offset:         rp.Offset, LeaderEpoch: rp.LeaderEpoch, Metadata: derefString(rp.Metadata),
 			})
 			refs = append(refs, ref{ti, pi})
@@ -100,4 +112,14 @@ func handleOffsetCommit(ctx context.Context, s *Server, r *request) kmsg.Respons
 		resp.Topics[refs[i].t].Partitions[refs[i].p].ErrorCode = s.groupErrCode("OffsetCommit", err)
 	}
 	return resp
+}
+
+// topicName is the topic a request names: by name before version 10 (the
+// name as sent, whether or not the topic exists), by ID from it (t, the
+// topic found).
+func topicName(version int16, name string, t cluster.Topic) string {
+	if version >= 10 {
+		return t.Name
+	}
+	return name
 }

@@ -1,6 +1,6 @@
 package kafka
 
-// OffsetFetch, key 9: versions 1–9.
+// OffsetFetch, key 9: versions 1–10.
 //
 //   - v1–v7 fetch one group's offsets; v8+ many groups at once (Groups),
 //     each with its own ErrorCode. A null topic list (v2+) returns every
@@ -22,7 +22,10 @@ package kafka
 //     (GROUP_AUTHORIZATION_FAILED, where group errors go) and each topic
 //     DESCRIBE: a requested one gets TOPIC_AUTHORIZATION_FAILED per
 //     partition, one the group merely has is left out of "every partition".
-//   - v10 (topic IDs) is not served.
+//   - v10 (KIP-848, Kafka 4.2) names topics by ID in the request and the
+//     answer; the partitions of an ID the cluster does not know answer
+//     UNKNOWN_TOPIC_ID, and "every partition" leaves out the offsets of
+//     deleted topics (they have no ID left to name them by).
 
 import (
 	"context"
@@ -43,12 +46,24 @@ func handleOffsetFetch(ctx context.Context, s *Server, r *request) kmsg.Response
 			g := &resp.Groups[i]
 			*g = kmsg.NewOffsetFetchResponseGroup()
 			g.Group = rg.Group
-			var tps []group.TopicPartition
+			var (
+				tps     []group.TopicPartition
+				unknown []kmsg.OffsetFetchRequestGroupTopic // v10: IDs the cluster does not know
+			)
 			if rg.Topics != nil {
 				tps = []group.TopicPartition{}
 				for _, t := range rg.Topics {
+					name := t.Topic
+					if req.Version >= 10 {
+						topic, ok := s.backend.TopicByID(t.TopicID)
+						if !ok {
+							unknown = append(unknown, t)
+							continue
+						}
+						name = topic.Name
+					}
 					for _, p := range t.Partitions {
-						tps = append(tps, group.TopicPartition{Topic: t.Topic, Partition: p})
+						tps = append(tps, group.TopicPartition{Topic: name, Partition: p})
 					}
 				}
 			}
@@ -73,6 +88,13 @@ func handleOffsetFetch(ctx context.Context, s *Server, r *request) kmsg.Response
 			for _, t := range groupByTopic(offs) {
 				rt := kmsg.NewOffsetFetchResponseGroupTopic()
 				rt.Topic = t[0].Topic
+				if req.Version >= 10 {
+					topic, ok := s.backend.Topic(rt.Topic)
+					if !ok {
+						continue // deleted: no ID to name it by
+					}
+					rt.TopicID = topic.ID
+				}
 				for _, o := range t {
 					rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 					rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = o.Partition, o.Offset, o.LeaderEpoch, kmsg.StringPtr(o.Metadata)
@@ -82,6 +104,16 @@ func handleOffsetFetch(ctx context.Context, s *Server, r *request) kmsg.Response
 					case req.RequireStable && o.Unstable:
 						rp.ErrorCode, rp.Offset, rp.LeaderEpoch = kerr.UnstableOffsetCommit.Code, -1, -1
 					}
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				g.Topics = append(g.Topics, rt)
+			}
+			for _, t := range unknown {
+				rt := kmsg.NewOffsetFetchResponseGroupTopic()
+				rt.TopicID = t.TopicID
+				for _, p := range t.Partitions {
+					rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+					rp.Partition, rp.Offset, rp.LeaderEpoch, rp.ErrorCode = p, -1, -1, kerr.UnknownTopicID.Code
 					rt.Partitions = append(rt.Partitions, rp)
 				}
 				g.Topics = append(g.Topics, rt)

@@ -41,6 +41,16 @@ func pinned(t *testing.T, addr string, key, v int16) *kgo.Client {
 	return newClient(t, addr, kgo.MaxVersions(vs))
 }
 
+// byName returns a client whose OffsetCommit and OffsetFetch stay below
+// v10, which names topics by ID: the tests' raw requests name them.
+func byName(t *testing.T, addr string) *kgo.Client {
+	t.Helper()
+	vs := kversion.Stable()
+	vs.SetMaxKeyVersion(int16(kmsg.OffsetCommit), 9)
+	vs.SetMaxKeyVersion(int16(kmsg.OffsetFetch), 9)
+	return newClient(t, addr, kgo.MaxVersions(vs))
+}
+
 func createTopic(t *testing.T, cl *kgo.Client, name string, partitions int32) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -266,7 +276,7 @@ func fetchReq(group string, version int16, topic string, partitions ...int32) *k
 // consumers commit with generation -1.
 func TestGroupBadInput(t *testing.T) {
 	b := brokertest.Start(t, brokertest.Config(t))
-	cl := newClient(t, b.KafkaAddr())
+	cl := byName(t, b.KafkaAddr())
 	const topic = "bad-input"
 	createTopic(t, cl, topic, 2)
 
@@ -448,7 +458,7 @@ func TestCommittedOffsetsSurviveRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const topic = "bad-input" // rawMember subscribes to it
-	cl := newClient(t, b.KafkaAddr())
+	cl := byName(t, b.KafkaAddr())
 	createTopic(t, cl, topic, 3)
 
 	m := &rawMember{t: t, cl: cl, group: "durable"}
@@ -469,7 +479,7 @@ func TestCommittedOffsetsSurviveRestart(t *testing.T) {
 	scancel()
 	b2 := restart(t, cfg)
 
-	cl2 := newClient(t, b2.KafkaAddr())
+	cl2 := byName(t, b2.KafkaAddr())
 	f := req[*kmsg.OffsetFetchResponse](t, cl2, fetchReq("durable", 8, topic, 0, 1, 2))
 	for i, p := range f.Groups[0].Topics[0].Partitions {
 		if p.Offset != 100+int64(i) || p.LeaderEpoch != 0 || *p.Metadata != "md" {
@@ -566,5 +576,74 @@ func TestConsumerGroupsTurnedOff(t *testing.T) {
 	}
 	if g, ok := listed["off-group"]; !ok || g.GroupType != "classic" {
 		t.Fatalf("off-group listed as %+v", listed)
+	}
+}
+
+// TestOffsetsByTopicID: OffsetCommit and OffsetFetch v10 (KIP-848) name
+// topics by ID: commits by ID are fetched by ID and by name, an unknown ID
+// is UNKNOWN_TOPIC_ID, and "every partition" names topics by ID.
+func TestOffsetsByTopicID(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Config(t))
+	const topic, g = "by-id", "by-id-group"
+	createTopic(t, newClient(t, b.KafkaAddr()), topic, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	details, err := kadm.NewClient(newClient(t, b.KafkaAddr())).ListTopics(ctx, topic)
+	if err != nil || details[topic].Err != nil {
+		t.Fatalf("list topics: %v %v", err, details[topic].Err)
+	}
+	id, unknown := [16]byte(details[topic].ID), [16]byte{9, 9, 9}
+
+	commit := kmsg.NewPtrOffsetCommitRequest()
+	commit.Version, commit.Group, commit.Generation = 10, g, -1
+	for _, tid := range [][16]byte{id, unknown} {
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.TopicID = tid
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset = 0, 42
+		rt.Partitions = append(rt.Partitions, rp)
+		commit.Topics = append(commit.Topics, rt)
+	}
+	cr := req[*kmsg.OffsetCommitResponse](t, pinned(t, b.KafkaAddr(), commit.Key(), 10), commit)
+	if len(cr.Topics) != 2 || cr.Topics[0].TopicID != id || cr.Topics[1].TopicID != unknown {
+		t.Fatalf("OffsetCommit v10 topics: %+v", cr.Topics)
+	}
+	wantCode(t, "commit by ID", cr.Topics[0].Partitions[0].ErrorCode, nil)
+	wantCode(t, "commit to an unknown ID", cr.Topics[1].Partitions[0].ErrorCode, kerr.UnknownTopicID)
+
+	fetch := func(topics []kmsg.OffsetFetchRequestGroupTopic) kmsg.OffsetFetchResponseGroup {
+		t.Helper()
+		f := kmsg.NewPtrOffsetFetchRequest()
+		f.Version = 10
+		rg := kmsg.NewOffsetFetchRequestGroup()
+		rg.Group, rg.Topics = g, topics
+		f.Groups = append(f.Groups, rg)
+		resp := req[*kmsg.OffsetFetchResponse](t, pinned(t, b.KafkaAddr(), f.Key(), 10), f)
+		if len(resp.Groups) != 1 || resp.Groups[0].ErrorCode != 0 {
+			t.Fatalf("OffsetFetch v10: %+v", resp)
+		}
+		return resp.Groups[0]
+	}
+	got := fetch([]kmsg.OffsetFetchRequestGroupTopic{{TopicID: id, Partitions: []int32{0, 1}}, {TopicID: unknown, Partitions: []int32{0}}})
+	if len(got.Topics) != 2 || got.Topics[0].TopicID != id || len(got.Topics[0].Partitions) != 2 ||
+		got.Topics[0].Partitions[0].Offset != 42 || got.Topics[0].Partitions[1].Offset != -1 {
+		t.Fatalf("OffsetFetch v10 by ID: %+v", got.Topics)
+	}
+	if u := got.Topics[1]; u.TopicID != unknown || len(u.Partitions) != 1 || u.Partitions[0].ErrorCode != kerr.UnknownTopicID.Code || u.Partitions[0].Offset != -1 {
+		t.Fatalf("OffsetFetch v10 of an unknown ID: %+v", u)
+	}
+	all := fetch(nil)
+	if len(all.Topics) != 1 || all.Topics[0].TopicID != id || len(all.Topics[0].Partitions) != 1 || all.Topics[0].Partitions[0].Offset != 42 {
+		t.Fatalf("OffsetFetch v10 of every partition: %+v", all.Topics)
+	}
+	// The same offset by name (v9).
+	byName := kmsg.NewPtrOffsetFetchRequest()
+	byName.Version = 9
+	rg := kmsg.NewOffsetFetchRequestGroup()
+	rg.Group, rg.Topics = g, []kmsg.OffsetFetchRequestGroupTopic{{Topic: topic, Partitions: []int32{0}}}
+	byName.Groups = append(byName.Groups, rg)
+	nr := req[*kmsg.OffsetFetchResponse](t, pinned(t, b.KafkaAddr(), byName.Key(), 9), byName)
+	if len(nr.Groups) != 1 || len(nr.Groups[0].Topics) != 1 || nr.Groups[0].Topics[0].Partitions[0].Offset != 42 {
+		t.Fatalf("OffsetFetch v9 by name: %+v", nr)
 	}
 }
