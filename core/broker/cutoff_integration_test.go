@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -64,6 +66,20 @@ func TestCutOffLeaderServesNoStaleReads(t *testing.T) {
 			return errors.Is(err, kerr.NotLeaderForPartition) || errors.Is(err, kerr.LeaderNotAvailable)
 		},
 	})
+	// The leases' ReadIndex requests are counted: confirmed ones, and the
+	// cut-off leaders' failed ones.
+	counts := map[string]int{}
+	line := regexp.MustCompile(`\nchronik_partition_read_lease_confirmations_total\{[^}]*outcome="(\w+)"[^}]*\} (\d+)`)
+	for _, n := range fc.nodes {
+		for _, m := range line.FindAllStringSubmatch(metricsText(t, n.HTTP), -1) {
+			c, _ := strconv.Atoi(m[2])
+			counts[m[1]] += c
+		}
+	}
+	t.Logf("read lease confirmations over the brokers: %v", counts)
+	if counts["confirmed"] == 0 || counts["failed"] == 0 {
+		t.Errorf("chronik_partition_read_lease_confirmations_total over the brokers: %v; want confirmed and failed ones", counts)
+	}
 }
 
 // TestCutOffCoordinatorServesNoStaleOffsets is the same for a group's

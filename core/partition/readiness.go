@@ -60,6 +60,7 @@ func (s *Service) confirm(r *replica, term uint64) {
 			res := <-rs.ResultC()
 			rs.Release()
 			if res.Completed() {
+				s.metrics.LeaseConfirmations.Add(context.Background(), 1, s.confirmedAttrs)
 				r.ready.Extend(term, start+int64(readlease.Serve(s.election())), s.now())
 				if r.ready.FirstConfirmation(term) {
 					s.metrics.LeaderConfirm.Record(context.Background(), time.Since(begin).Seconds())
@@ -69,6 +70,7 @@ func (s *Service) confirm(r *replica, term uint64) {
 		} else if errors.Is(err, dragonboat.ErrClosed) || errors.Is(err, dragonboat.ErrShardNotFound) {
 			return
 		}
+		s.metrics.LeaseConfirmations.Add(context.Background(), 1, s.unconfirmedAttrs)
 		// Not ready yet (no entry of the term committed), or dropped:
 		// cut off, or a new leader elected.
 		time.Sleep(backoff)

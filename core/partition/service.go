@@ -31,20 +31,22 @@ var cmdPool bufpool.Pool
 // Service routes partition operations to the local replicas. The reconciler
 // (core/cluster) registers and unregisters replicas as placement changes.
 type Service struct {
-	leadership      leadershipSignals // wakes produces when leadership changes
-	nh              *dragonboat.NodeHost
-	maxBatchBytes   int
-	log             *slog.Logger
-	metrics         *telemetry.Metrics
-	okAttrs         metric.MeasurementOption
-	failAttrs       metric.MeasurementOption
-	settings        atomic.Pointer[SettingsFunc] // topic settings lookup (admin.go)
-	gate            atomic.Pointer[AppendGate]   // tier.go
-	verifier        atomic.Pointer[TxnVerifier]  // txn.go
-	storageErr      atomic.Pointer[error]        // tier.go: SetStorageError
-	transferHook    atomic.Pointer[TransferHook] // tier.go
-	electionTimeout atomic.Int64                 // nanoseconds (transfer.go)
-	clock           readlease.Clock              // Service.now (readiness.go)
+	leadership       leadershipSignals // wakes produces when leadership changes
+	nh               *dragonboat.NodeHost
+	maxBatchBytes    int
+	log              *slog.Logger
+	metrics          *telemetry.Metrics
+	okAttrs          metric.MeasurementOption
+	failAttrs        metric.MeasurementOption
+	confirmedAttrs   metric.MeasurementOption // LeaseConfirmations
+	unconfirmedAttrs metric.MeasurementOption
+	settings         atomic.Pointer[SettingsFunc] // topic settings lookup (admin.go)
+	gate             atomic.Pointer[AppendGate]   // tier.go
+	verifier         atomic.Pointer[TxnVerifier]  // txn.go
+	storageErr       atomic.Pointer[error]        // tier.go: SetStorageError
+	transferHook     atomic.Pointer[TransferHook] // tier.go
+	electionTimeout  atomic.Int64                 // nanoseconds (transfer.go)
+	clock            readlease.Clock              // Service.now (readiness.go)
 
 	mu struct {
 		sync.RWMutex
@@ -79,8 +81,10 @@ type replica struct {
 func NewService(nh *dragonboat.NodeHost, maxBatchBytes int, m *telemetry.Metrics, log *slog.Logger) *Service {
 	s := &Service{
 		nh: nh, maxBatchBytes: maxBatchBytes, log: log, metrics: m, clock: readlease.NewClock(),
-		okAttrs:   metric.WithAttributeSet(attribute.NewSet(attribute.String("shard", "partition"), attribute.String("outcome", "ok"))),
-		failAttrs: metric.WithAttributeSet(attribute.NewSet(attribute.String("shard", "partition"), attribute.String("outcome", "failed"))),
+		okAttrs:          metric.WithAttributeSet(attribute.NewSet(attribute.String("shard", "partition"), attribute.String("outcome", "ok"))),
+		failAttrs:        metric.WithAttributeSet(attribute.NewSet(attribute.String("shard", "partition"), attribute.String("outcome", "failed"))),
+		confirmedAttrs:   metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "confirmed"))),
+		unconfirmedAttrs: metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "failed"))),
 	}
 	s.mu.byTP = map[TP]*replica{}
 	s.mu.byShard = map[uint64]*replica{}

@@ -39,6 +39,10 @@ type Metrics struct {
 	// took to apply everything committed before its term, in seconds:
 	// reads wait for it (core/partition/readiness.go).
 	LeaderConfirm metric.Float64Histogram
+	// LeaseConfirmations counts the ReadIndex requests partition leaders
+	// issued to start or renew their read leases, by outcome (confirmed,
+	// failed: dropped or timed out, retried while the replica leads).
+	LeaseConfirmations metric.Int64Counter
 }
 
 // NewMetrics creates the instruments on m.
@@ -83,6 +87,10 @@ func NewMetrics(m metric.Meter) (*Metrics, error) {
 	if x.LeaderConfirm, err = m.Float64Histogram("partition_leader_confirm", metric.WithUnit("s"), metric.WithDescription(
 		"Time from a partition replica becoming leader to its having applied everything its predecessors committed (one ReadIndex in its term); Fetch, ListOffsets and OffsetForLeaderEpoch at a new leader wait for it, at most an election timeout"),
 		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)); err != nil {
+		return nil, err
+	}
+	if x.LeaseConfirmations, err = m.Int64Counter("partition_read_lease_confirmations", metric.WithDescription(
+		"ReadIndex requests partition leaders issued to start or renew the read lease they answer Fetch, ListOffsets and OffsetForLeaderEpoch under (commits renew it for free, so mostly for partitions read but not written), by outcome: confirmed, failed (dropped or timed out: retried while the replica leads; a cut-off leader's fail until it steps down)")); err != nil {
 		return nil, err
 	}
 	return &x, nil
