@@ -333,6 +333,30 @@ func varint(b []byte) (int64, int) {
 
 // KIP-74: the response and partition limits hold, except that the first
 // partition with data returns at least one batch.
+// TestFetchPreparesReads: each round of a Fetch's reads first starts the
+// lease confirmations of all its partitions at once (Backend.PrepareReads),
+// so that reads after a pause wait for one round trip, not one each.
+func TestFetchPreparesReads(t *testing.T) {
+	ts := startServer(t, Config{}, nil)
+	ts.createTopic(t, "f", 3)
+	ts.produce(t, "f", 2, "a")
+	c := ts.dial(t)
+	req := fetchRequest(12, "f", 0, 0)
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.Partition, rp.PartitionMaxBytes = 2, 1<<20
+	req.Topics[0].Partitions = append(req.Topics[0].Partitions, rp)
+	resp := c.do(req).(*kmsg.FetchResponse)
+	if got := recordValues(t, resp.Topics[0].Partitions[1].RecordBatches); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("records of f/2: %v", got)
+	}
+	ts.b.mu.Lock()
+	defer ts.b.mu.Unlock()
+	want := []partition.TP{{Topic: "f", Partition: 0}, {Topic: "f", Partition: 2}}
+	if len(ts.b.mu.prepared) != 1 || !slices.Equal(ts.b.mu.prepared[0], want) {
+		t.Fatalf("PrepareReads calls %v, want one with %v", ts.b.mu.prepared, want)
+	}
+}
+
 func TestFetchLimits(t *testing.T) {
 	ts := startServer(t, Config{}, nil)
 	ts.createTopic(t, "l", 3)

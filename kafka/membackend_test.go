@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 
@@ -32,6 +33,7 @@ type memBackend struct {
 		// producers is what Producers reports, set by tests.
 		producers map[partition.TP][]partition.Producer
 		markers   []partition.TxnMarker // WriteTxnMarkers, in order
+		prepared  [][]partition.TP      // PrepareReads calls, in order
 	}
 }
 
@@ -215,8 +217,12 @@ func (b *memBackend) ReadState(_ context.Context, tp partition.TP) (partition.St
 	return b.PartitionState(tp)
 }
 
-// PrepareReads: a memBackend's reads wait for nothing.
-func (b *memBackend) PrepareReads([]partition.TP) {}
+// PrepareReads records the call: a memBackend's reads wait for nothing.
+func (b *memBackend) PrepareReads(tps []partition.TP) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.mu.prepared = append(b.mu.prepared, slices.Clone(tps))
+}
 
 func (b *memBackend) PartitionState(tp partition.TP) (partition.State, error) {
 	b.mu.Lock()
