@@ -47,19 +47,8 @@ type linOut struct{ offset int64 }
 // moment it happens. What sits at each offset is checked against the
 // final log outside the model.
 var linLogModel = porcupine.Model{
-	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
-		byPartition := map[int32][]porcupine.Operation{}
-		for _, op := range history {
-			p := op.Input.(linOp).partition
-			byPartition[p] = append(byPartition[p], op)
-		}
-		var out [][]porcupine.Operation
-		for _, ops := range byPartition {
-			out = append(out, ops)
-		}
-		return out
-	},
-	Init: func() any { return int64(0) },
+	Partition: partitionBy(func(in any) int32 { return in.(linOp).partition }),
+	Init:      func() any { return int64(0) },
 	Step: func(state, input, output any) (bool, any) {
 		n, in, out := state.(int64), input.(linOp), output.(linOut)
 		if in.read {
@@ -75,6 +64,23 @@ var linLogModel = porcupine.Model{
 		return fmt.Sprintf("p%d append %s → %d", in.partition, in.value, out.offset)
 	},
 	DescribeState: func(state any) string { return fmt.Sprintf("%d records", state.(int64)) },
+}
+
+// partitionBy splits a history into the independent histories of each
+// key of its operations' inputs (porcupine checks each on its own).
+func partitionBy[K comparable](key func(input any) K) func([]porcupine.Operation) [][]porcupine.Operation {
+	return func(history []porcupine.Operation) [][]porcupine.Operation {
+		byKey := map[K][]porcupine.Operation{}
+		for _, op := range history {
+			k := key(op.Input)
+			byKey[k] = append(byKey[k], op)
+		}
+		out := make([][]porcupine.Operation, 0, len(byKey))
+		for _, ops := range byKey {
+			out = append(out, ops)
+		}
+		return out
+	}
 }
 
 // linAppend is an append as the client saw it.
@@ -725,19 +731,8 @@ type offsetOp struct {
 // register, -1 until the first commit. A commit always succeeds; a fetch
 // must see the last commit.
 var offsetRegister = porcupine.Model{
-	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
-		byGroup := map[string][]porcupine.Operation{}
-		for _, op := range history {
-			g := op.Input.(offsetOp).group
-			byGroup[g] = append(byGroup[g], op)
-		}
-		var out [][]porcupine.Operation
-		for _, ops := range byGroup {
-			out = append(out, ops)
-		}
-		return out
-	},
-	Init: func() any { return int64(-1) },
+	Partition: partitionBy(func(in any) string { return in.(offsetOp).group }),
+	Init:      func() any { return int64(-1) },
 	Step: func(state, input, output any) (bool, any) {
 		in := input.(offsetOp)
 		if in.fetch {

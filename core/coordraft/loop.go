@@ -402,8 +402,7 @@ func (l *Loop) AwaitLed(ctx context.Context, i int, term uint64) error {
 	if l.election <= 0 {
 		return nil
 	}
-	now := l.clock.Now()
-	if !readlease.Sleep(ctx.Done(), time.Duration(l.leases[i].Leading(term, now)+int64(readlease.Wait(l.election))-now)) {
+	if !readlease.Sleep(ctx.Done(), l.leases[i].StartIn(term, l.clock.Now(), l.election)) {
 		return ctx.Err()
 	}
 	return nil

@@ -159,13 +159,20 @@ func raise(a *atomic.Uint64, term uint64) bool {
 	}
 }
 
+// StartIn is how long from now the leader of term must still wait before
+// it serves reads or acknowledges writes: Wait after it learned it leads
+// (recording now as that moment if it had not), ≤ 0 once it may.
+func (l *Lease) StartIn(term uint64, now int64, election time.Duration) time.Duration {
+	return time.Duration(l.Leading(term, now) + int64(Wait(election)) - now)
+}
+
 // Readable tells a leader of term at now whether it may serve a read:
 // ok under a valid lease, else startIn > 0 while it must still wait after
 // learning it leads, else 0 (it needs a confirmation). renew is set when
 // the lease is in its second half and a confirmation should start in the
 // background.
 func (l *Lease) Readable(term uint64, now int64, election time.Duration) (ok, renew bool, startIn time.Duration) {
-	if d := time.Duration(l.Leading(term, now) + int64(Wait(election)) - now); d > 0 {
+	if d := l.StartIn(term, now, election); d > 0 {
 		return false, false, d
 	}
 	until := l.Until(term)
@@ -187,7 +194,7 @@ func (l *Lease) Acknowledged(term uint64, proposedAt, now int64, election time.D
 	if l.Until(term) < until-int64(Serve(election)/8) && still() {
 		l.Extend(term, until, now)
 	}
-	return time.Duration(l.Leading(term, now) + int64(Wait(election)) - now)
+	return l.StartIn(term, now, election)
 }
 
 // Sleep waits d, nothing when d ≤ 0, unless done closes first: then it
