@@ -114,11 +114,12 @@ func (s *Service) load(sh *shard, term uint64) {
 			groups[id] = newGroup(s, sh, id, rec)
 		}
 	}
+	active := len(groups) // the map is the shard's once published
 	sh.mu.Lock()
 	sh.mu.term, sh.mu.groups = term, groups
 	sh.mu.Unlock()
 	sh.lastExpiry = time.Now()
-	s.log.Info("coordinator shard loaded", "shard", sh.id, "term", term, "active_groups", len(groups))
+	s.log.Info("coordinator shard loaded", "shard", sh.id, "term", term, "active_groups", active)
 }
 
 func (s *Service) unload(sh *shard) {
