@@ -215,7 +215,7 @@ func handleFetch(ctx context.Context, s *Server, r *request) kmsg.Response {
 // partition failed. committed reads stop at the last stable offset. tps
 // are the parts' partitions.
 func (s *Server) readFetch(ctx context.Context, parts []fetchPartition, tps []partition.TP, maxBytes int32, committed bool) (total int, failed bool) {
-	s.backend.PrepareReads(tps)
+	ctx = s.backend.PrepareReads(ctx, tps)
 	budget := int(maxBytes)
 	self := s.backend.NodeID()
 	for i := range parts {
@@ -257,7 +257,7 @@ func (s *Server) readFetch(ctx context.Context, parts []fetchPartition, tps []pa
 		if p.follower {
 			res, err = s.backend.ReadFollower(ctx, p.tp, p.offset, int32(max(limit, 0)))
 		} else {
-			res, err = s.backend.Read(p.tp, p.offset, int32(max(limit, 0)))
+			res, err = s.backend.Read(ctx, p.tp, p.offset, int32(max(limit, 0)))
 		}
 		if err != nil {
 			out.ErrorCode = s.errCode("Fetch", err)

@@ -743,7 +743,7 @@ func TestProducePipelinedOrder(t *testing.T) {
 			t.Fatalf("response %d: corr %d %+v", i, corr, p)
 		}
 	}
-	res, err := ts.b.Read(tp("ord", 0), 0, 1<<20)
+	res, err := ts.b.Read(context.Background(), tp("ord", 0), 0, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,9 @@ type Backend interface {
 	// PrepareReads starts, side by side, what the reads of tps (one
 	// Fetch's partitions) would each wait for in ReadState and Read: the
 	// confirmation of a leader's read lease (core/partition readiness.go).
-	PrepareReads(tps []partition.TP)
+	// The reads pass the context it returns, which may let a confirmation
+	// started here serve them after the lease it renewed has ended.
+	PrepareReads(ctx context.Context, tps []partition.TP) context.Context
 	// Append validates records (one or more RecordBatch v2) and proposes them
 	// as one command without blocking; Wait on the result for the outcome.
 	// Calls from one goroutine are committed in call order. Append must not
@@ -91,7 +93,8 @@ type Backend interface {
 	AddTxnPartitions(txn partition.TxnProduce, pid int64, epoch int16, tps []partition.TP) partition.TxnProduce
 	// Read returns stored batches from offset, at most maxBytes unless the
 	// first batch alone is larger (then that batch only, as Kafka does).
-	Read(tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error)
+	// A leader waits as ReadState does, at most until ctx ends.
+	Read(ctx context.Context, tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error)
 	// PreferredReadReplica names the broker a client in rack should fetch
 	// tp from (KIP-392): the leader when it is in that rack, else a replica
 	// in that rack, else -1 (no preference: fetch from the leader).

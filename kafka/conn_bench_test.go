@@ -123,7 +123,7 @@ type fixedReadBackend struct {
 	records []byte
 }
 
-func (f fixedReadBackend) Read(partition.TP, int64, int32) (partition.ReadResult, error) {
+func (f fixedReadBackend) Read(context.Context, partition.TP, int64, int32) (partition.ReadResult, error) {
 	return partition.ReadResult{Records: f.records, HighWatermark: 1 << 40}, nil
 }
 

@@ -52,7 +52,7 @@ func TestKcatProduceConsume(t *testing.T) {
 	// it smaller: the lines are repetitive so that it does.
 	run(input.String(), "-P", "-z", "gzip", "-X", "linger.ms=100")
 
-	res, err := ts.b.Read(tp("kcat", 0), 0, 1<<20)
+	res, err := ts.b.Read(context.Background(), tp("kcat", 0), 0, 1<<20)
 	if err != nil || len(res.Records) == 0 {
 		t.Fatalf("nothing stored: %v", err)
 	}

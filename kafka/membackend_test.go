@@ -218,10 +218,11 @@ func (b *memBackend) ReadState(_ context.Context, tp partition.TP) (partition.St
 }
 
 // PrepareReads records the call: a memBackend's reads wait for nothing.
-func (b *memBackend) PrepareReads(tps []partition.TP) {
+func (b *memBackend) PrepareReads(ctx context.Context, tps []partition.TP) context.Context {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.mu.prepared = append(b.mu.prepared, slices.Clone(tps))
+	return ctx
 }
 
 func (b *memBackend) PartitionState(tp partition.TP) (partition.State, error) {
@@ -311,7 +312,7 @@ func (b *memBackend) appendRecords(tp partition.TP, _ partition.TxnProduce, reco
 	return memPending{res: partition.AppendResult{BaseOffset: base, LogAppendTime: -1, LogStartOffset: l.start}}
 }
 
-func (b *memBackend) Read(tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error) {
+func (b *memBackend) Read(_ context.Context, tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	l, err := b.logLocked(tp)
@@ -414,8 +415,8 @@ var _ Backend = (*memBackend)(nil)
 
 func (b *memBackend) PreferredReadReplica(partition.TP, string) int32 { return -1 }
 
-func (b *memBackend) ReadFollower(_ context.Context, tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error) {
-	return b.Read(tp, offset, maxBytes)
+func (b *memBackend) ReadFollower(ctx context.Context, tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error) {
+	return b.Read(ctx, tp, offset, maxBytes)
 }
 
 // AlterReassignment accepts only the single broker as a target: the memory

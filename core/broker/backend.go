@@ -82,10 +82,10 @@ func (b *backend) AddTxnPartitions(txn partition.TxnProduce, pid int64, epoch in
 	return b.partitionService.AddTxnPartitions(txn, pid, epoch, tps)
 }
 
-func (b *backend) Read(tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error) {
-	r, err := b.partitionService.Read(tp, offset, maxBytes)
+func (b *backend) Read(ctx context.Context, tp partition.TP, offset int64, maxBytes int32) (partition.ReadResult, error) {
+	r, err := b.partitionService.Read(ctx, tp, offset, maxBytes)
 	if errors.Is(err, partition.ErrOffsetTiered) {
-		return b.readTiered(context.Background(), tp, r, offset, maxBytes)
+		return b.readTiered(ctx, tp, r, offset, maxBytes)
 	}
 	return r, b.notLocal(tp, err)
 }

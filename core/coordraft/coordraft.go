@@ -91,6 +91,7 @@ type Fake struct {
 	lead  uint64
 	term  uint64
 	fail  error
+	slow  time.Duration // Barrier's delay
 }
 
 // NewFake returns a Fake over sms, led by broker 1 in term 1.
@@ -124,8 +125,31 @@ func (f *Fake) Propose(_ context.Context, shardID uint64, cmd []byte) (sm.Result
 	return out[0].Result, nil
 }
 
-// Barrier has nothing to wait for: proposals apply at once.
-func (f *Fake) Barrier(context.Context, uint64) error { return nil }
+// Barrier has nothing to wait for (proposals apply at once) but the delay
+// SetBarrierDelay set, or ctx's end.
+func (f *Fake) Barrier(ctx context.Context, _ uint64) error {
+	f.mu.Lock()
+	d := f.slow
+	f.mu.Unlock()
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// SetBarrierDelay makes Barrier take d, as a ReadIndex on a busy machine.
+func (f *Fake) SetBarrierDelay(d time.Duration) {
+	f.mu.Lock()
+	f.slow = d
+	f.mu.Unlock()
+}
 
 // SetLeader makes broker lead every shard in term (0: no leader).
 func (f *Fake) SetLeader(broker, term uint64) {

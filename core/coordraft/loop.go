@@ -267,7 +267,7 @@ func (l *Loop) load(i int, term uint64) {
 	if broker, t, ok := l.raft.Leader(id); !ok || broker != l.self || t != term {
 		return
 	}
-	l.leases[i].Extend(term, start+int64(readlease.Serve(l.election)), l.clock.Now())
+	l.leases[i].Confirmed(term, start, l.clock.Now(), l.election)
 	l.owner.Load(i, term)
 }
 
@@ -294,24 +294,26 @@ func (l *Loop) Now() int64 { return l.clock.Now() }
 // coordinator again), then runs read, and runs it again if the lease ran
 // out before read returned: a process paused or starved between the check
 // and the read may have taken its values after the lease's end (NoLeader
-// after three such tries).
+// after three such tries). A read barrier begun after the read arrived
+// that completed serves it too, lease or not (readlease.Lease.Confirmed).
 func (l *Loop) ReadLeased(ctx context.Context, i int, read func()) Routing {
+	arrival := l.clock.Now()
 	for range 3 {
-		rt, term := l.serveRead(ctx, i)
+		rt, term := l.serveRead(ctx, i, arrival)
 		if rt != Here {
 			return rt
 		}
 		read()
-		if l.election <= 0 || l.clock.Now() < l.leases[i].Until(term) {
+		if l.election <= 0 || l.leases[i].Served(term, arrival, l.clock.Now()) {
 			return Here
 		}
 	}
 	return NoLeader
 }
 
-// serveRead is ReadLeased's wait: the routing, and the term leased when
-// Here.
-func (l *Loop) serveRead(ctx context.Context, i int) (Routing, uint64) {
+// serveRead is ReadLeased's wait for a read that arrived at arrival: the
+// routing, and the term served in when Here.
+func (l *Loop) serveRead(ctx context.Context, i int, arrival int64) (Routing, uint64) {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -326,7 +328,7 @@ func (l *Loop) serveRead(ctx context.Context, i int) (Routing, uint64) {
 		term := l.owner.LoadedTerm(i)
 		ls := &l.leases[i]
 		changed := ls.Changed()
-		ok, renew, startIn := ls.Readable(term, l.clock.Now(), l.election)
+		ok, renew, startIn := ls.Readable(term, arrival, l.clock.Now(), l.election)
 		if ok {
 			if renew {
 				l.confirm(i, term)
@@ -357,7 +359,7 @@ func (l *Loop) serveRead(ctx context.Context, i int) (Routing, uint64) {
 
 // confirm starts a read barrier on shard i in term, unless one runs: its
 // completion while this broker still leads in term extends the lease
-// from when it was issued.
+// from when it was issued (readlease.Lease.Confirmed).
 func (l *Loop) confirm(i int, term uint64) {
 	ls := &l.leases[i]
 	if !ls.StartConfirming(term) {
@@ -369,7 +371,7 @@ func (l *Loop) confirm(i int, term uint64) {
 		defer cancel()
 		start := l.clock.Now()
 		if l.raft.Barrier(ctx, l.shards[i]) == nil && l.leadsIn(i, term) {
-			ls.Extend(term, start+int64(readlease.Serve(l.election)), l.clock.Now())
+			ls.Confirmed(term, start, l.clock.Now(), l.election)
 		}
 	})
 }

@@ -188,3 +188,35 @@ func TestReadLeasedWaitsForTheLease(t *testing.T) {
 		t.Fatal("a read was served at once in a new term")
 	}
 }
+
+// TestReadLeasedServesAfterASlowBarrier: a read barrier that takes longer
+// than the lease it starts (a busy machine) still serves the reads that
+// arrived before it began: each is answered after one barrier, never
+// refused.
+func TestReadLeasedServesAfterASlowBarrier(t *testing.T) {
+	l, f, _ := newTestLoop(t)
+	const election = 100 * time.Millisecond
+	slow := readlease.Serve(election) + 10*time.Millisecond
+	l.SetElectionTimeout(election)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	f.SetBarrierDelay(slow)
+	l.Start()
+	defer l.Close()
+	for r := l.ReadLeased(ctx, 0, func() {}); r != Here; r = l.ReadLeased(ctx, 0, func() {}) {
+		if r != Loading || ctx.Err() != nil {
+			t.Fatalf("first read: routing %d", r)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i := range 3 {
+		time.Sleep(readlease.Serve(election)) // let the lease run out, not synchronisation
+		began := time.Now()
+		if r := l.ReadLeased(ctx, 0, func() {}); r != Here {
+			t.Fatalf("read %d after the lease ran out, with barriers of %v: routing %d, want Here", i, slow, r)
+		}
+		if took := time.Since(began); took < slow {
+			t.Fatalf("read %d served in %v without a lease, before a barrier of %v", i, took, slow)
+		}
+	}
+}

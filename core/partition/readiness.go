@@ -61,7 +61,7 @@ func (s *Service) confirm(r *replica, term uint64) {
 			rs.Release()
 			if res.Completed() {
 				s.metrics.LeaseConfirmations.Add(context.Background(), 1, s.confirmedAttrs)
-				r.ready.Extend(term, start+int64(readlease.Serve(s.election())), s.now())
+				r.ready.Confirmed(term, start, s.now(), s.election())
 				if r.ready.FirstConfirmation(term) {
 					s.metrics.LeaderConfirm.Record(context.Background(), time.Since(begin).Seconds())
 				}
@@ -78,30 +78,31 @@ func (s *Service) confirm(r *replica, term uint64) {
 	}
 }
 
-// readable reports whether the replica may serve a read at now: it does
-// not lead (the caller's own leadership check decides), or it leads under
-// a lease (renewed in the background in its second half). Otherwise it
+// readable reports whether the replica may serve at now a read that
+// arrived at arrival: it does not lead (the caller's own leadership check
+// decides), or it leads under a lease (renewed in the background in its
+// second half) or has confirmed its leadership since arrival. Otherwise it
 // returns the term it leads in and how long until it may serve reads at
 // all, 0 once it may (it needs a confirmation).
-func (r *replica) readable(now int64) (ok bool, term uint64, startIn time.Duration) {
+func (r *replica) readable(arrival, now int64) (ok bool, term uint64, startIn time.Duration) {
 	_, epoch, isUs, err := r.leader()
 	if err != nil || !isUs {
 		return true, 0, 0
 	}
 	term = uint64(epoch)
-	ok, renew, startIn := r.ready.Readable(term, now, r.svc.election())
+	ok, renew, startIn := r.ready.Readable(term, arrival, now, r.svc.election())
 	if renew {
 		r.svc.confirmLeadership(r, term)
 	}
 	return ok, term, startIn
 }
 
-// awaitReadable waits until the replica may serve a read (readable), at
-// most an election timeout or until ctx ends, and returns the term whose
-// lease it serves under (0 when it does not lead). It returns false when
-// the replica leads but may not serve reads: it could not confirm its
-// leadership in time.
-func (r *replica) awaitReadable(ctx context.Context) (uint64, bool) {
+// awaitReadable waits until the replica may serve a read that arrived at
+// arrival (readable), at most an election timeout or until ctx ends, and
+// returns the term it serves in (0 when it does not lead). It returns
+// false when the replica leads but may not serve reads: it could not
+// confirm its leadership in time.
+func (r *replica) awaitReadable(ctx context.Context, arrival int64) (uint64, bool) {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -109,12 +110,12 @@ func (r *replica) awaitReadable(ctx context.Context) (uint64, bool) {
 		}
 	}()
 	for {
-		if ok, term, _ := r.readable(r.svc.now()); ok {
+		if ok, term, _ := r.readable(arrival, r.svc.now()); ok {
 			return term, true
 		}
 		// Look again after taking the channels, so no change slips between.
 		lost, changed := r.svc.leadership.watch(r.shardID), r.ready.Changed()
-		ok, term, startIn := r.readable(r.svc.now())
+		ok, term, startIn := r.readable(arrival, r.svc.now())
 		if ok {
 			return term, true
 		}
@@ -142,16 +143,18 @@ func (r *replica) awaitReadable(ctx context.Context) (uint64, bool) {
 // readLeased runs read once the replica may serve reads (awaitReadable),
 // and runs it again if the lease ran out before read returned: a process
 // paused or starved between the check and the read (a long GC pause, a
-// busy machine) may have taken its values after the lease's end. It
-// returns false when the replica leads but could not serve the read.
+// busy machine) may have taken its values after the lease's end — unless
+// a ReadIndex begun since the read arrived has completed (Lease.Served).
+// It returns false when the replica leads but could not serve the read.
 func (r *replica) readLeased(ctx context.Context, read func()) bool {
+	arrival := r.svc.arrival(ctx)
 	for range 3 {
-		term, ok := r.awaitReadable(ctx)
+		term, ok := r.awaitReadable(ctx, arrival)
 		if !ok {
 			return false
 		}
 		read()
-		if term == 0 || r.svc.now() < r.ready.Until(term) {
+		if term == 0 || r.ready.Served(term, arrival, r.svc.now()) {
 			return true
 		}
 	}
@@ -197,16 +200,38 @@ func (s *Service) ReadState(ctx context.Context, tp TP) (State, error) {
 // PrepareReads starts at once, side by side, the confirmations that reads
 // of tps will wait for: those of the local leaders holding no valid lease.
 // A Fetch of many partitions read again after a pause then waits for one
-// ReadIndex round trip, not one per partition.
-func (s *Service) PrepareReads(tps []TP) {
-	now := s.now()
+// ReadIndex round trip, not one per partition. The reads pass the context
+// it returns: when it started a confirmation, that carries the time before
+// it started, so the reads are served when it completes even if the lease
+// it extends has already ended (a ReadIndex slower than the lease, on a
+// busy machine).
+func (s *Service) PrepareReads(ctx context.Context, tps []TP) context.Context {
+	now, started := s.now(), false
 	for _, tp := range tps {
 		if r := s.lookup(tp); r != nil {
-			if ok, term, startIn := r.readable(now); !ok && startIn == 0 {
+			if ok, term, startIn := r.readable(now, now); !ok && startIn == 0 {
 				s.confirmLeadership(r, term)
+				started = true
 			}
 		}
 	}
+	if !started {
+		return ctx // every read is leased, or waits for its leadership
+	}
+	return context.WithValue(ctx, arrivalKey{}, now)
+}
+
+// arrivalKey is the context key of PrepareReads' time.
+type arrivalKey struct{}
+
+// arrival is when a read served under ctx arrived, for Lease.Readable:
+// PrepareReads' time, if it set one, or now. Neither is before the
+// request came.
+func (s *Service) arrival(ctx context.Context) int64 {
+	if at, ok := ctx.Value(arrivalKey{}).(int64); ok {
+		return at
+	}
+	return s.now()
 }
 
 func (s *Service) lookupShard(shardID uint64) *replica {

@@ -307,7 +307,7 @@ func proposeError(err error) error {
 
 // Read returns stored batches from offset, at most maxBytes unless the
 // first batch alone is larger. Only the leader serves reads.
-func (s *Service) Read(tp TP, offset int64, maxBytes int32) (ReadResult, error) {
+func (s *Service) Read(ctx context.Context, tp TP, offset int64, maxBytes int32) (ReadResult, error) {
 	r := s.lookup(tp)
 	if r == nil {
 		return ReadResult{HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1}, ErrUnknownPartition
@@ -316,7 +316,7 @@ func (s *Service) Read(tp TP, offset int64, maxBytes int32) (ReadResult, error) 
 		res ReadResult
 		err error
 	)
-	if !r.readLeased(context.Background(), func() {
+	if !r.readLeased(ctx, func() {
 		res = ReadResult{HighWatermark: r.sm.HighWatermark(), LastStableOffset: r.sm.LastStableOffset(), LogStartOffset: r.sm.LogStartOffset()}
 		if _, _, isUs, lerr := r.leader(); lerr != nil || !isUs {
 			err = lerr

@@ -22,6 +22,12 @@
 // applied everything committed before, so a new leader's first lease also
 // means it is not behind what its predecessors acknowledged.
 //
+// A read that arrived before a ReadIndex began may also be served once the
+// ReadIndex completed, lease or not (Raft's ReadIndex read: no successor
+// had acknowledged anything when it began, and the state has applied all
+// that was committed then). On a busy machine a ReadIndex can take longer
+// than the lease lasts; the reads waiting for it are still served.
+//
 // Core/partition holds one Lease per partition replica, core/coordraft one
 // per coordinator shard; each confirms and waits in its own way. Times are
 // a Clock's nanoseconds.
@@ -55,9 +61,10 @@ func (c Clock) Now() int64 { return int64(time.Since(c.start)) }
 // zero value holds no lease.
 type Lease struct {
 	lease      atomic.Pointer[lease]
-	start      atomic.Pointer[leadStart]
-	confirmed  atomic.Uint64 // the latest term confirmed (FirstConfirmation)
-	confirming atomic.Uint64 // the term a confirmation runs for (StartConfirming)
+	start      atomic.Pointer[termAt]
+	readIndex  atomic.Pointer[termAt] // when the latest completed ReadIndex began (Confirmed)
+	confirmed  atomic.Uint64          // the latest term confirmed (FirstConfirmation)
+	confirming atomic.Uint64          // the term a confirmation runs for (StartConfirming)
 
 	mu      sync.Mutex
 	changed chan struct{} // closed when a lease starts, then replaced
@@ -69,14 +76,17 @@ type lease struct {
 	until int64
 }
 
-// leadStart is when the replica first knew it led in term.
-type leadStart struct {
+// termAt is a moment in a term: when the replica first knew it led in it
+// (Lease.start), or when its latest completed ReadIndex began
+// (Lease.readIndex).
+type termAt struct {
 	term uint64
 	at   int64
 }
 
 // Changed returns a channel closed when a lease next starts (one is
-// extended from none or from an expired one).
+// extended from none or from an expired one) or a ReadIndex completes
+// (Confirmed).
 func (l *Lease) Changed() <-chan struct{} {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -99,15 +109,47 @@ func (l *Lease) Extend(term uint64, until, now int64) bool {
 			if cur != nil && cur.term == term && cur.until > now {
 				return false // renewed
 			}
-			l.mu.Lock()
-			if l.changed != nil {
-				close(l.changed)
-				l.changed = nil
-			}
-			l.mu.Unlock()
+			l.wake()
 			return true
 		}
 	}
+}
+
+// wake closes the Changed channel.
+func (l *Lease) wake() {
+	l.mu.Lock()
+	if l.changed != nil {
+		close(l.changed)
+		l.changed = nil
+	}
+	l.mu.Unlock()
+}
+
+// Confirmed records a ReadIndex of term that began at start and completed
+// at now, while the replica still led in term: it extends the lease to
+// start+Serve(election), and reads that arrived by start may be served
+// (Readable), whether or not the lease is still valid. It wakes the
+// waiters.
+func (l *Lease) Confirmed(term uint64, start, now int64, election time.Duration) {
+	for {
+		cur := l.readIndex.Load()
+		if cur != nil && (cur.term > term || cur.term == term && cur.at >= start) {
+			break
+		}
+		if l.readIndex.CompareAndSwap(cur, &termAt{term: term, at: start}) {
+			break
+		}
+	}
+	if !l.Extend(term, start+int64(Serve(election)), now) {
+		l.wake()
+	}
+}
+
+// readIndexSince reports whether a ReadIndex of term that began at or
+// after arrival has completed.
+func (l *Lease) readIndexSince(term uint64, arrival int64) bool {
+	cur := l.readIndex.Load()
+	return cur != nil && cur.term == term && cur.at >= arrival
 }
 
 // Until returns when the lease of term ends, 0 when there is none of term.
@@ -128,7 +170,7 @@ func (l *Lease) Leading(term uint64, now int64) int64 {
 		if cur != nil && cur.term >= term {
 			return cur.at
 		}
-		if l.start.CompareAndSwap(cur, &leadStart{term: term, at: now}) {
+		if l.start.CompareAndSwap(cur, &termAt{term: term, at: now}) {
 			return now
 		}
 	}
@@ -166,20 +208,30 @@ func (l *Lease) StartIn(term uint64, now int64, election time.Duration) time.Dur
 	return time.Duration(l.Leading(term, now) + int64(Wait(election)) - now)
 }
 
-// Readable tells a leader of term at now whether it may serve a read:
-// ok under a valid lease, else startIn > 0 while it must still wait after
-// learning it leads, else 0 (it needs a confirmation). renew is set when
-// the lease is in its second half and a confirmation should start in the
-// background.
-func (l *Lease) Readable(term uint64, now int64, election time.Duration) (ok, renew bool, startIn time.Duration) {
+// Readable tells a leader of term at now whether it may serve a read that
+// arrived at arrival: ok under a valid lease or after a ReadIndex that
+// began at or after arrival (Confirmed), else startIn > 0 while it must
+// still wait after learning it leads (no read at all before: a
+// predecessor may still serve reads under its lease), else 0 (it needs a
+// confirmation). renew is set when the lease is in its second half and a
+// confirmation should start in the background.
+func (l *Lease) Readable(term uint64, arrival, now int64, election time.Duration) (ok, renew bool, startIn time.Duration) {
 	if d := l.StartIn(term, now, election); d > 0 {
 		return false, false, d
 	}
 	until := l.Until(term)
 	if now >= until {
-		return false, false, 0
+		return l.readIndexSince(term, arrival), false, 0
 	}
 	return true, time.Duration(until-now) < Serve(election)/2, 0
+}
+
+// Served reports whether a read that arrived at arrival and was served
+// by the leader of term has values it could serve: the lease was still
+// valid at now, after the values were taken, or a ReadIndex that began at
+// or after arrival had completed (then any later state will do).
+func (l *Lease) Served(term uint64, arrival, now int64) bool {
+	return now < l.Until(term) || l.readIndexSince(term, arrival)
 }
 
 // Acknowledged is called when a write that the leader of term proposed at

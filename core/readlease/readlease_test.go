@@ -63,25 +63,69 @@ func TestReadable(t *testing.T) {
 	const election = 200 * time.Millisecond
 	ms := int64(time.Millisecond)
 	var l Lease
-	if ok, _, startIn := l.Readable(2, 0, election); ok || startIn != Wait(election) {
+	if ok, _, startIn := l.Readable(2, 0, 0, election); ok || startIn != Wait(election) {
 		t.Fatalf("just elected: ok %v, start in %v; want false, %v", ok, startIn, Wait(election))
 	}
 	l.Extend(2, 5*ms+int64(Serve(election)), 6*ms) // confirmed 5 ms in: until 95 ms
-	if ok, _, startIn := l.Readable(2, 60*ms, election); ok || startIn != 40*time.Millisecond {
+	if ok, _, startIn := l.Readable(2, 60*ms, 60*ms, election); ok || startIn != 40*time.Millisecond {
 		t.Fatalf("60 ms in, leased: ok %v, start in %v; want false, 40ms (the wait is not over)", ok, startIn)
 	}
-	if ok, renew, _ := l.Readable(2, 100*ms, election); ok || renew {
+	if ok, renew, _ := l.Readable(2, 100*ms, 100*ms, election); ok || renew {
 		t.Fatalf("100 ms in, the lease ended at 95: ok %v, renew %v", ok, renew)
 	}
 	l.Extend(2, 100*ms+int64(Serve(election)), 101*ms) // until 190 ms
-	if ok, renew, _ := l.Readable(2, 120*ms, election); !ok || renew {
+	if ok, renew, _ := l.Readable(2, 120*ms, 120*ms, election); !ok || renew {
 		t.Fatalf("120 ms in: ok %v, renew %v; want true, false", ok, renew)
 	}
-	if ok, renew, _ := l.Readable(2, 150*ms, election); !ok || !renew {
+	if ok, renew, _ := l.Readable(2, 150*ms, 150*ms, election); !ok || !renew {
 		t.Fatalf("150 ms in, second half: ok %v, renew %v; want true, true", ok, renew)
 	}
-	if ok, _, _ := l.Readable(3, 150*ms, election); ok {
+	if ok, _, _ := l.Readable(3, 150*ms, 150*ms, election); ok {
 		t.Fatal("term 2's lease let term 3 read")
+	}
+}
+
+// TestReadIndexServesWhatArrivedBefore: a ReadIndex that completes after
+// the lease it extends has ended (slower than the lease, on a busy
+// machine) still serves the reads that arrived before it began, and wakes
+// them; not later reads, nor another term's, nor any before the new
+// leader's wait is over.
+func TestReadIndexServesWhatArrivedBefore(t *testing.T) {
+	const election = 200 * time.Millisecond
+	ms := int64(time.Millisecond)
+	var l Lease
+	l.Leading(2, 0)
+	ch := l.Changed()
+	l.Confirmed(2, 10*ms, 60*ms, election) // a lease until 100 ms
+	if !woken(ch) {
+		t.Fatal("a completed ReadIndex did not wake the waiting reads")
+	}
+	if ok, _, startIn := l.Readable(2, 5*ms, 60*ms, election); ok || startIn != 40*time.Millisecond {
+		t.Fatalf("before the new leader's wait is over: ok %v, start in %v", ok, startIn)
+	}
+	ch = l.Changed()
+	l.Confirmed(2, 150*ms, 400*ms, election) // took 250 ms: its lease ended at 240
+	if !woken(ch) {
+		t.Fatal("a ReadIndex slower than its lease did not wake the waiting reads")
+	}
+	if l.Until(2) != 150*ms+int64(Serve(election)) {
+		t.Fatalf("lease until %d", l.Until(2))
+	}
+	if ok, renew, _ := l.Readable(2, 140*ms, 400*ms, election); !ok || renew {
+		t.Fatalf("a read that arrived before the ReadIndex began: ok %v, renew %v; want true, false", ok, renew)
+	}
+	if ok, _, _ := l.Readable(2, 160*ms, 400*ms, election); ok {
+		t.Fatal("a read that arrived after the ReadIndex began was served without a lease")
+	}
+	if !l.Served(2, 150*ms, 900*ms) || l.Served(2, 151*ms, 900*ms) {
+		t.Fatal("Served: the ReadIndex covers reads that arrived by its start, whenever they are read, and no others")
+	}
+	l.Confirmed(1, 300*ms, 410*ms, election) // an older term's changes nothing
+	if l.Served(3, 100*ms, 400*ms) {
+		t.Fatal("term 2's ReadIndex let term 3 read")
+	}
+	if !l.Served(2, 150*ms, 900*ms) {
+		t.Fatal("an older term's ReadIndex replaced term 2's")
 	}
 }
 
