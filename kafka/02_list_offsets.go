@@ -1,12 +1,17 @@
 package kafka
 
-// ListOffsets, key 2: versions 1–10 (v0's offsets-array form is not served).
+// ListOffsets, key 2: versions 1–11 (v0's offsets-array form is not served).
 //
 //   - Timestamp -2 (earliest) → log start offset; -1 (latest) → high watermark
-//     with the current leader epoch; -4 (earliest local, v8+) → log start
-//     offset (there is no separate local log start until tiering lands);
-//     -5 (latest tiered, v9+) → -1/-1, Kafka's answer when nothing is
-//     tiered. Any other value is a timestamp lookup through
+//     with the current leader epoch; -4 (earliest local, v8+) → the first
+//     offset stored locally (the log start unless tiered storage holds the
+//     batches below); -5 (latest tiered, v9+) → the last offset in tiered
+//     storage, -1 when nothing is tiered; -6 (earliest pending upload,
+//     KIP-1023, v11+) → the first offset not yet in tiered storage (the log
+//     start when nothing is tiered yet), -1 for a topic without
+//     remote.storage.enable, as Kafka answers. A special timestamp the
+//     request's version does not know is UNSUPPORTED_VERSION, as Kafka
+//     answers. Any other value is a timestamp lookup through
 //     Backend.OffsetForTimestamp: the first offset whose timestamp is ≥ it, or
 //     -1/-1 when there is none.
 //   - -3 (max timestamp, v7+) → the offset and timestamp of the record with
@@ -29,6 +34,7 @@ package kafka
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -44,7 +50,12 @@ const (
 	listMaxTimestamp = -3
 	listEarliestLoc  = -4
 	listLatestTiered = -5
+	listPendingUp    = -6
 )
+
+// listSpecialSince is the first version that knows each special timestamp
+// (Kafka's ListOffsetsRequest.timestampMinSupportedVersion, from v1).
+var listSpecialSince = map[int64]int16{listMaxTimestamp: 7, listEarliestLoc: 8, listLatestTiered: 9, listPendingUp: 11}
 
 func handleListOffsets(ctx context.Context, s *Server, r *request) kmsg.Response {
 	req := r.msg.(*kmsg.ListOffsetsRequest)
@@ -63,7 +74,8 @@ func handleListOffsets(ctx context.Context, s *Server, r *request) kmsg.Response
 		st := &resp.Topics[i]
 		*st = kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
-		_, known := s.backend.Topic(rt.Topic)
+		topic, known := s.backend.Topic(rt.Topic)
+		tiered := strings.EqualFold(topic.Configs["remote.storage.enable"], "true")
 		code := int16(0)
 		switch {
 		case !s.authorized(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, rt.Topic):
@@ -82,13 +94,17 @@ func handleListOffsets(ctx context.Context, s *Server, r *request) kmsg.Response
 				sp.ErrorCode = code
 				continue
 			}
-			s.listOffset(ctx, self, partition.TP{Topic: rt.Topic, Partition: rp.Partition}, rp, req.Version, req.IsolationLevel == 1, sp)
+			s.listOffset(ctx, self, partition.TP{Topic: rt.Topic, Partition: rp.Partition}, rp, req.Version, req.IsolationLevel == 1, tiered, sp)
 		}
 	}
 	return resp
 }
 
-func (s *Server) listOffset(ctx context.Context, self int32, tp partition.TP, rp *kmsg.ListOffsetsRequestTopicPartition, version int16, committed bool, out *kmsg.ListOffsetsResponseTopicPartition) {
+func (s *Server) listOffset(ctx context.Context, self int32, tp partition.TP, rp *kmsg.ListOffsetsRequestTopicPartition, version int16, committed, tiered bool, out *kmsg.ListOffsetsResponseTopicPartition) {
+	if since, ok := listSpecialSince[rp.Timestamp]; ok && version < since {
+		out.ErrorCode = kerr.UnsupportedVersion.Code
+		return
+	}
 	st, err := s.backend.ReadState(ctx, tp)
 	if err != nil {
 		out.ErrorCode = s.errCode("ListOffsets", err)
@@ -118,6 +134,14 @@ func (s *Server) listOffset(ctx context.Context, self int32, tp partition.TP, rp
 		// storage) when nothing is tiered.
 		if st.TieredEnd > 0 {
 			out.Offset = st.TieredEnd - 1
+		}
+	case listPendingUp:
+		switch {
+		case !tiered:
+		case st.TieredEnd > 0:
+			out.Offset = max(st.TieredEnd, st.LogStartOffset)
+		case st.LocalStartOffset <= st.LogStartOffset:
+			out.Offset = st.LogStartOffset // nothing tiered yet
 		}
 	case listMaxTimestamp:
 		offset, ts, err := s.backend.MaxTimestampOffset(ctx, tp)

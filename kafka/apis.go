@@ -99,7 +99,7 @@ type api struct {
 var apis = []api{
 	{key: keyProduce, min: 0, max: 13, begin: beginProduce, reuseFrame: true},
 	{key: keyFetch, min: 4, max: 18, handle: handleFetch, reuseFrame: true},
-	{key: keyListOffsets, min: 1, max: 10, handle: handleListOffsets},
+	{key: keyListOffsets, min: 1, max: 11, handle: handleListOffsets},
 	{key: keyMetadata, min: 0, max: 13, handle: handleMetadata},
 	{key: keyAPIVersions, min: 0, max: 5, handle: handleAPIVersions},
 	{key: keyCreateTopics, min: 2, max: 7, handle: handleCreateTopics},
@@ -129,7 +129,7 @@ var apis = []api{
 	{key: keyConsumerGroupHeartbeat, min: 0, max: 1, handle: handleConsumerGroupHeartbeat},
 	{key: keyConsumerGroupDescribe, min: 0, max: 1, handle: handleConsumerGroupDescribe},
 	{key: keyElectLeaders, min: 0, max: 2, handle: handleElectLeaders},
-	{key: keyAlterPartitionReassignments, min: 0, max: 0, handle: handleAlterPartitionReassignments},
+	{key: keyAlterPartitionReassignments, min: 0, max: 1, handle: handleAlterPartitionReassignments},
 	{key: keyListPartitionReassignments, min: 0, max: 0, handle: handleListPartitionReassignments},
 	{key: keySASLHandshake, min: 0, max: 1, begin: beginSASLHandshake},
 	{key: keySASLAuthenticate, min: 0, max: 2, begin: beginSASLAuthenticate},

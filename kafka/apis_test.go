@@ -471,7 +471,7 @@ func TestListOffsets(t *testing.T) {
 		req.Topics = append(req.Topics, rt)
 		return c.do(req).(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]
 	}
-	for v := int16(1); v <= 10; v++ {
+	for v := int16(1); v <= 11; v++ {
 		if p := list(v, "o", -2, -1); p.ErrorCode != 0 || p.Offset != 0 {
 			t.Fatalf("v%d earliest: %+v", v, p)
 		}
@@ -494,6 +494,13 @@ func TestListOffsets(t *testing.T) {
 	}
 	if p := list(9, "o", -5, -1); p.ErrorCode != 0 || p.Offset != -1 {
 		t.Fatalf("latest tiered: %+v", p)
+	}
+	if p := list(11, "o", -6, -1); p.ErrorCode != 0 || p.Offset != -1 || p.Timestamp != -1 {
+		t.Fatalf("earliest pending upload of a topic that is not tiered: %+v", p)
+	}
+	// A special timestamp older than the version that brought it.
+	for ts, since := range map[int64]int16{-3: 7, -4: 8, -5: 9, -6: 11} {
+		wantCode(t, fmt.Sprintf("timestamp %d at v%d", ts, since-1), list(since-1, "o", ts, -1).ErrorCode, kerr.UnsupportedVersion)
 	}
 	wantCode(t, "fenced", list(4, "o", -1, 2).ErrorCode, kerr.FencedLeaderEpoch)
 	wantCode(t, "unknown epoch", list(4, "o", -1, 9).ErrorCode, kerr.UnknownLeaderEpoch)

@@ -102,7 +102,8 @@ func startTierBroker(t *testing.T) (config.Config, *broker.Broker, *kgo.Client) 
 // checks the properties in process: local disk bounded by
 // local.retention.bytes plus two segments, every record read back
 // byte-identical from offset 0 through the remote tier, ListOffsets
-// earliest / earliest-local / latest-tiered and by timestamp, a flipped
+// earliest / earliest-local / latest-tiered / earliest-pending-upload and
+// by timestamp, a flipped
 // byte never served, and orphans swept.
 func TestTieredStorage(t *testing.T) {
 	cfg, b, cl := startTierBroker(t)
@@ -124,11 +125,11 @@ func TestTieredStorage(t *testing.T) {
 	t.Logf("tiered: %d segments, %d remote bytes, local [%d, %d) %d bytes", ps.Segments, ps.RemoteBytes, ps.LocalStart, ps.HighWatermark, ps.LocalBytes)
 
 	// ListOffsets: earliest is the remote start, -4 the local start, -5 the
-	// last tiered offset.
+	// last tiered offset, -6 the first not yet tiered.
 	for _, c := range []struct {
 		ts   int64
 		want int64
-	}{{-2, 0}, {-4, ps.LocalStart}, {-5, ps.TieredEnd - 1}, {-1, hw}, {base.Add(100 * time.Millisecond).UnixMilli(), 100}} {
+	}{{-2, 0}, {-4, ps.LocalStart}, {-5, ps.TieredEnd - 1}, {-6, ps.TieredEnd}, {-1, hw}, {base.Add(100 * time.Millisecond).UnixMilli(), 100}} {
 		req := kmsg.NewPtrListOffsetsRequest()
 		rt := kmsg.NewListOffsetsRequestTopic()
 		rt.Topic = topic
