@@ -357,9 +357,10 @@ func (l *Loop) serveRead(ctx context.Context, i int, arrival int64) (Routing, ui
 	}
 }
 
-// confirm starts a read barrier on shard i in term, unless one runs: its
-// completion while this broker still leads in term extends the lease
-// from when it was issued (readlease.Lease.Confirmed).
+// confirm starts read barriers on shard i in term, unless they run
+// already, until one completes while this broker still leads in term,
+// which extends the lease from when it was issued
+// (readlease.Lease.Confirmed), or this broker no longer leads in term.
 func (l *Loop) confirm(i int, term uint64) {
 	ls := &l.leases[i]
 	if !ls.StartConfirming(term) {
@@ -367,11 +368,22 @@ func (l *Loop) confirm(i int, term uint64) {
 	}
 	l.Go(func() {
 		defer ls.DoneConfirming(term)
-		ctx, cancel := context.WithTimeout(l.ctx, l.election)
-		defer cancel()
-		start := l.clock.Now()
-		if l.raft.Barrier(ctx, l.shards[i]) == nil && l.leadsIn(i, term) {
-			ls.Confirmed(term, start, l.clock.Now(), l.election)
+		for backoff := time.Millisecond; l.leadsIn(i, term); backoff = min(2*backoff, 20*time.Millisecond) {
+			start := l.clock.Now()
+			ctx, cancel := context.WithTimeout(l.ctx, l.election)
+			err := l.raft.Barrier(ctx, l.shards[i])
+			cancel()
+			if err == nil && l.leadsIn(i, term) {
+				ls.Confirmed(term, start, l.clock.Now(), l.election)
+				return
+			}
+			// Cut off, or not ready yet: the readers waiting may still be
+			// served by the next barrier.
+			select {
+			case <-time.After(backoff):
+			case <-l.stopC:
+				return
+			}
 		}
 	})
 }

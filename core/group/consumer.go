@@ -907,16 +907,20 @@ type ConsumerMemberDescription struct {
 	Assignment, Target assign.Partitions
 }
 
-// DescribeConsumerGroup describes a consumer group: ErrGroupNotFound when
-// there is none (or the group is a classic group).
-func (s *Service) DescribeConsumerGroup(_ context.Context, groupID string) (ConsumerGroupDescription, error) {
+// DescribeConsumerGroup describes a consumer group, under the read lease
+// of its shard (readLeased): ErrGroupNotFound when there is none (or the
+// group is a classic group).
+func (s *Service) DescribeConsumerGroup(ctx context.Context, groupID string) (d ConsumerGroupDescription, err error) {
 	if groupID == "" {
 		return ConsumerGroupDescription{}, ErrInvalidGroupID
 	}
-	sh, err := s.route(groupID)
-	if err != nil {
-		return ConsumerGroupDescription{}, err
+	if rerr := s.readLeased(ctx, groupID, func(sh *shard) { d, err = s.describeConsumerGroup(sh, groupID) }); rerr != nil {
+		return ConsumerGroupDescription{}, rerr
 	}
+	return d, err
+}
+
+func (s *Service) describeConsumerGroup(sh *shard, groupID string) (ConsumerGroupDescription, error) {
 	g, err := s.lookup(sh, groupID, false)
 	switch {
 	case err != nil:

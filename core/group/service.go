@@ -1,6 +1,7 @@
 package group
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -197,10 +198,11 @@ func (s *Service) route(groupID string) (*shard, error) {
 // does not serve the shard.
 var routeErrors = coordraft.Errors{NotCoordinator: ErrNotCoordinator, NotAvailable: ErrCoordinatorNotAvailable, Loading: ErrLoadInProgress}
 
-// readLeased is route for an answer from the group's stored state (its
-// committed offsets): read runs on the group's shard under a read lease
-// (coordraft.Loop.ReadLeased), so a coordinator cut off from its peers
-// never answers with offsets older than a successor has committed.
+// readLeased is route for an answer from the group's state (its
+// committed offsets, its description): read runs on the group's shard
+// under a read lease (coordraft.Loop.ReadLeased), so a coordinator cut off
+// from its peers never answers with offsets older than a successor has
+// committed, nor describes a group its successor has moved on.
 func (s *Service) readLeased(ctx context.Context, groupID string, read func(sh *shard)) error {
 	i := s.shardIndex(groupID)
 	return routeErrors.Of(s.loop.ReadLeased(ctx, i, func() { read(s.shards[i]) }))
@@ -385,53 +387,34 @@ func fetchOffsets(sh *shard, groupID string, tps []TopicPartition) []FetchedOffs
 }
 
 // ListGroups lists the groups of every shard this broker coordinates
-// (clients ask every broker and merge). It returns what it could list and
-// ErrLoadInProgress when a shard it leads is still loading.
-func (s *Service) ListGroups(_ context.Context, f ListFilter) ([]Listing, error) {
+// (clients ask every broker and merge), each under its read lease
+// (coordraft.Loop.ReadLeased). It returns what it could list and
+// ErrLoadInProgress when a shard it leads is still loading, or
+// ErrCoordinatorNotAvailable when it could not confirm that it still
+// leads one.
+func (s *Service) ListGroups(ctx context.Context, f ListFilter) ([]Listing, error) {
 	var (
-		out     []Listing
-		loadErr error
+		out      []Listing
+		shardErr error
 	)
-	for _, sh := range s.shards {
-		replica, term, ok := s.raft.Leader(sh.id)
-		if !ok || replica != s.self {
-			continue
-		}
-		sh.mu.Lock()
-		if sh.mu.groups == nil || sh.mu.term != term {
-			sh.mu.Unlock()
-			loadErr = ErrLoadInProgress
-			s.loop.Poke()
-			continue
-		}
-		loaded := make([]*group, 0, len(sh.mu.groups))
-		for _, g := range sh.mu.groups {
-			loaded = append(loaded, g)
-		}
-		sh.mu.Unlock()
-		seen := map[string]bool{}
-		for _, g := range loaded {
-			g.mu.Lock()
-			l := Listing{Group: g.id, ProtocolType: g.mu.protocolType, State: g.stateNameLocked(), Type: g.typeLocked()}
-			dead := g.mu.state == Dead
-			g.mu.Unlock()
-			seen[g.id] = true
-			if !dead {
-				out = append(out, l)
+	for i, sh := range s.shards {
+		var (
+			part   []Listing
+			loaded bool
+		)
+		switch s.loop.ReadLeased(ctx, i, func() { part, loaded = listShard(sh) }) {
+		case coordraft.Here:
+			if loaded {
+				out = append(out, part...)
+			} else {
+				shardErr = ErrLoadInProgress // unloaded since
 			}
-		}
-		for _, id := range sh.sm.GroupIDs() {
-			if seen[id] {
-				continue
+		case coordraft.Loading:
+			shardErr = cmp.Or(shardErr, ErrLoadInProgress)
+		case coordraft.NoLeader:
+			if replica, _, ok := s.raft.Leader(sh.id); ok && replica == s.self {
+				shardErr = ErrCoordinatorNotAvailable // leads, but could not confirm it
 			}
-			l := Listing{Group: id, State: Empty.String(), Type: classicGroupType}
-			if rec, ok := sh.sm.Group(id); ok {
-				l.ProtocolType = rec.ProtocolType
-				if rec.Consumer != nil {
-					l.Type = consumerGroupType
-				}
-			}
-			out = append(out, l)
 		}
 	}
 	filtered := out[:0]
@@ -441,7 +424,48 @@ func (s *Service) ListGroups(_ context.Context, f ListFilter) ([]Listing, error)
 		}
 	}
 	sort.Slice(filtered, func(i, j int) bool { return filtered[i].Group < filtered[j].Group })
-	return filtered, loadErr
+	return filtered, shardErr
+}
+
+// listShard lists a loaded shard's groups: those in memory (their live
+// state) and the stored ones not loaded (Empty). loaded is false when the
+// shard is not loaded.
+func listShard(sh *shard) (out []Listing, loaded bool) {
+	sh.mu.Lock()
+	if sh.mu.groups == nil {
+		sh.mu.Unlock()
+		return nil, false
+	}
+	groups := make([]*group, 0, len(sh.mu.groups))
+	for _, g := range sh.mu.groups {
+		groups = append(groups, g)
+	}
+	sh.mu.Unlock()
+	seen := map[string]bool{}
+	for _, g := range groups {
+		g.mu.Lock()
+		l := Listing{Group: g.id, ProtocolType: g.mu.protocolType, State: g.stateNameLocked(), Type: g.typeLocked()}
+		dead := g.mu.state == Dead
+		g.mu.Unlock()
+		seen[g.id] = true
+		if !dead {
+			out = append(out, l)
+		}
+	}
+	for _, id := range sh.sm.GroupIDs() {
+		if seen[id] {
+			continue
+		}
+		l := Listing{Group: id, State: Empty.String(), Type: classicGroupType}
+		if rec, ok := sh.sm.Group(id); ok {
+			l.ProtocolType = rec.ProtocolType
+			if rec.Consumer != nil {
+				l.Type = consumerGroupType
+			}
+		}
+		out = append(out, l)
+	}
+	return out, true
 }
 
 func matchAny(filter []string, v string) bool {
@@ -456,15 +480,19 @@ func matchAny(filter []string, v string) bool {
 	return false
 }
 
-// DescribeGroup describes one group; ErrGroupNotFound when it does not exist.
-func (s *Service) DescribeGroup(_ context.Context, groupID string) (Description, error) {
+// DescribeGroup describes one group, under the read lease of its shard
+// (readLeased); ErrGroupNotFound when it does not exist.
+func (s *Service) DescribeGroup(ctx context.Context, groupID string) (d Description, err error) {
 	if groupID == "" {
 		return Description{}, ErrInvalidGroupID
 	}
-	sh, err := s.route(groupID)
-	if err != nil {
-		return Description{}, err
+	if rerr := s.readLeased(ctx, groupID, func(sh *shard) { d, err = s.describeGroup(sh, groupID) }); rerr != nil {
+		return Description{}, rerr
 	}
+	return d, err
+}
+
+func (s *Service) describeGroup(sh *shard, groupID string) (Description, error) {
 	g, err := s.lookup(sh, groupID, false)
 	switch {
 	case err != nil:

@@ -1,6 +1,7 @@
 package txn
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -428,41 +429,51 @@ func (s *Service) DescribeTransaction(ctx context.Context, txnID string) (Descri
 }
 
 // ListTransactions lists the transactional IDs of every shard this broker
-// coordinates (clients ask every broker and merge), sorted. It returns
-// what it could list and ErrLoadInProgress when a shard it leads is still
-// loading.
-func (s *Service) ListTransactions(_ context.Context, f ListFilter) ([]Listing, error) {
+// coordinates (clients ask every broker and merge), sorted, each shard
+// under its read lease (coordraft.Loop.ReadLeased). It returns what it
+// could list and ErrLoadInProgress when a shard it leads is still loading,
+// or ErrCoordinatorNotAvailable when it could not confirm that it still
+// leads one.
+func (s *Service) ListTransactions(ctx context.Context, f ListFilter) ([]Listing, error) {
 	var (
-		out     []Listing
-		loadErr error
+		out      []Listing
+		shardErr error
 	)
-	now := time.Now().UnixMilli()
 	for i, sh := range s.shards {
-		switch s.loop.Route(i) {
+		var part []Listing
+		switch s.loop.ReadLeased(ctx, i, func() { part = listShard(sh, f) }) {
 		case coordraft.Here:
+			out = append(out, part...)
 		case coordraft.Loading:
-			loadErr = ErrLoadInProgress
-			continue
-		default: // not ours
-			continue
-		}
-		for _, r := range sh.sm.Txns() {
-			state := r.State.String()
-			if len(f.States) > 0 && !slices.ContainsFunc(f.States, func(v string) bool { return strings.EqualFold(v, state) }) {
-				continue
+			shardErr = cmp.Or(shardErr, ErrLoadInProgress)
+		case coordraft.NoLeader:
+			if replica, _, ok := s.raft.Leader(sh.id); ok && replica == s.self {
+				shardErr = ErrCoordinatorNotAvailable // leads, but could not confirm it
 			}
-			if len(f.ProducerIDs) > 0 && !slices.Contains(f.ProducerIDs, r.ProducerID) {
-				continue
-			}
-			if f.RunningLongerThan > 0 && now-r.StartMs <= f.RunningLongerThan.Milliseconds() {
-				continue
-			}
-			if f.IDPattern != nil && !f.IDPattern.MatchString(r.TransactionalID) {
-				continue
-			}
-			out = append(out, Listing{TransactionalID: r.TransactionalID, ProducerID: r.ProducerID, State: state})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].TransactionalID < out[j].TransactionalID })
-	return out, loadErr
+	return out, shardErr
+}
+
+// listShard lists the transactions of a shard that f selects.
+func listShard(sh *shard, f ListFilter) (out []Listing) {
+	now := time.Now().UnixMilli()
+	for _, r := range sh.sm.Txns() {
+		state := r.State.String()
+		if len(f.States) > 0 && !slices.ContainsFunc(f.States, func(v string) bool { return strings.EqualFold(v, state) }) {
+			continue
+		}
+		if len(f.ProducerIDs) > 0 && !slices.Contains(f.ProducerIDs, r.ProducerID) {
+			continue
+		}
+		if f.RunningLongerThan > 0 && now-r.StartMs <= f.RunningLongerThan.Milliseconds() {
+			continue
+		}
+		if f.IDPattern != nil && !f.IDPattern.MatchString(r.TransactionalID) {
+			continue
+		}
+		out = append(out, Listing{TransactionalID: r.TransactionalID, ProducerID: r.ProducerID, State: state})
+	}
+	return out
 }

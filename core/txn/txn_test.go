@@ -704,4 +704,19 @@ func TestNewCoordinatorWaitsOutOldLeases(t *testing.T) {
 	if n := len(h.markers.written); n != 1 {
 		t.Fatalf("%d marker writes, want 1", n)
 	}
+
+	// ListTransactions of a new term waits too, and a coordinator that
+	// cannot confirm it still leads (its barriers never come back in
+	// time, as when cut off) does not list from its state.
+	began = time.Now()
+	h.raft.SetLeader(1, 4)
+	retry("list", func() error { _, err := s.ListTransactions(ctx, ListFilter{}); return err })
+	if took := time.Since(began); took < readlease.Wait(election) {
+		t.Fatalf("listed %v into the new term, before the new coordinator's wait of %v", took, readlease.Wait(election))
+	}
+	h.raft.SetBarrierDelay(3 * election)
+	time.Sleep(readlease.Serve(election)) // let the lease run out, not synchronisation
+	if l, err := s.ListTransactions(ctx, ListFilter{}); !errors.Is(err, ErrCoordinatorNotAvailable) || len(l) != 0 {
+		t.Fatalf("listing without a lease: %v, %v; want nothing and ErrCoordinatorNotAvailable", l, err)
+	}
 }
