@@ -16,6 +16,7 @@ import (
 	"github.com/lni/dragonboat/v4"
 	sm "github.com/lni/dragonboat/v4/statemachine"
 
+	"github.com/chronik-go/chronik/core/readlease"
 	"github.com/chronik-go/chronik/raftsm"
 )
 
@@ -131,17 +132,10 @@ func (f *Fake) Barrier(ctx context.Context, _ uint64) error {
 	f.mu.Lock()
 	d := f.slow
 	f.mu.Unlock()
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
+	if !readlease.Sleep(ctx.Done(), d) {
 		return ctx.Err()
 	}
+	return nil
 }
 
 // SetBarrierDelay makes Barrier take d, as a ReadIndex on a busy machine.
