@@ -57,7 +57,7 @@ func checkAdvertised(t *testing.T, keys []kmsg.ApiVersionsResponseApiKey) {
 			t.Errorf("advertised %s %d–%d, table says %+v", kmsg.NameForKey(k.ApiKey), k.MinVersion, k.MaxVersion, a)
 		}
 	}
-	want := map[int16][2]int16{0: {0, 13}, 1: {4, 18}, 2: {1, 10}, 3: {0, 13}, 18: {0, 5}}
+	want := map[int16][2]int16{0: {0, 13}, 1: {4, 18}, 2: {1, 11}, 3: {0, 13}, 18: {0, 5}}
 	for _, k := range keys {
 		if w, ok := want[k.ApiKey]; ok && (w[0] != k.MinVersion || w[1] != k.MaxVersion) {
 			t.Errorf("%s advertised %d–%d, want %d–%d", kmsg.NameForKey(k.ApiKey), k.MinVersion, k.MaxVersion, w[0], w[1])
