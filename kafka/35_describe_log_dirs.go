@@ -1,10 +1,11 @@
 package kafka
 
-// DescribeLogDirs, key 35: versions 0–4.
+// DescribeLogDirs, key 35: versions 0–5.
 //
 //   - A broker has one log dir: its data dir, reported by path (as the
 //     log.dirs broker config), with TotalBytes and UsableBytes (v4) of its
-//     file system, -1 when unknown.
+//     file system, -1 when unknown. It is never cordoned (IsCordoned, v5,
+//     KIP-1066: Chronik has no cordoning; its placement knows one dir).
 //   - Topics null lists every partition this broker holds a replica of;
 //     otherwise the requested ones, leaving out unknown topics and
 //     partitions held elsewhere (as Kafka does).

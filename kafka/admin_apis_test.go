@@ -237,7 +237,7 @@ func TestDescribeLogDirs(t *testing.T) {
 	ts.createTopic(t, "a", 2)
 	ts.createTopic(t, "b", 1)
 	c := ts.dial(t)
-	for v := int16(0); v <= 4; v++ {
+	for v := int16(0); v <= 5; v++ {
 		req := kmsg.NewPtrDescribeLogDirsRequest()
 		req.Version = v
 		if v%2 == 1 {

@@ -109,7 +109,7 @@ var apis = []api{
 	{key: keyDescribeConfigs, min: 0, max: 4, handle: handleDescribeConfigs},
 	{key: keyDeleteRecords, min: 0, max: 2, handle: handleDeleteRecords},
 	{key: keyAlterConfigs, min: 0, max: 2, handle: handleAlterConfigs},
-	{key: keyDescribeLogDirs, min: 0, max: 4, handle: handleDescribeLogDirs},
+	{key: keyDescribeLogDirs, min: 0, max: 5, handle: handleDescribeLogDirs},
 	{key: keyCreatePartitions, min: 0, max: 3, handle: handleCreatePartitions},
 	{key: keyIncrementalAlterConfigs, min: 0, max: 1, handle: handleIncrementalAlterConfigs},
 	{key: keyDescribeCluster, min: 0, max: 2, handle: handleDescribeCluster},
