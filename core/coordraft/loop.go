@@ -311,6 +311,20 @@ func (l *Loop) ReadLeased(ctx context.Context, i int, read func()) Routing {
 	return NoLeader
 }
 
+// ReadLeasedEach is ReadLeased on every shard at once (a listing of all
+// the shards this broker leads): read(i) runs for each shard i it serves,
+// each in its own goroutine, so a listing waits for about one confirmation,
+// not one per shard. It returns each shard's routing.
+func (l *Loop) ReadLeasedEach(ctx context.Context, read func(i int)) []Routing {
+	out := make([]Routing, len(l.shards))
+	var wg sync.WaitGroup
+	for i := range l.shards {
+		wg.Go(func() { out[i] = l.ReadLeased(ctx, i, func() { read(i) }) })
+	}
+	wg.Wait()
+	return out
+}
+
 // serveRead is ReadLeased's wait for a read that arrived at arrival: the
 // routing, and the term served in when Here.
 func (l *Loop) serveRead(ctx context.Context, i int, arrival int64) (Routing, uint64) {

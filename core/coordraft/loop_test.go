@@ -55,14 +55,28 @@ func (o *recordingOwner) seen() ([]string, int) {
 // a fake that broker 1 leads in term 1, and its recording owner.
 func newTestLoop(t *testing.T) (*Loop, *Fake, *recordingOwner) {
 	t.Helper()
+	return newTestLoopOf(t, 1)
+}
+
+// newTestLoopOf is newTestLoop over n shards.
+func newTestLoopOf(t *testing.T, n int) (*Loop, *Fake, *recordingOwner) {
+	t.Helper()
 	st, err := raftsm.OpenMemStore()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	f := NewFake(raftsm.NewCoordinator(st, raftsm.FirstCoordinatorShardID))
+	var (
+		sms []*raftsm.Coordinator
+		ids []uint64
+	)
+	for i := range n {
+		id := raftsm.FirstCoordinatorShardID + uint64(i)
+		sms, ids = append(sms, raftsm.NewCoordinator(st, id)), append(ids, id)
+	}
+	f := NewFake(sms...)
 	o := &recordingOwner{terms: map[int]uint64{}}
-	return NewLoop(f, 1, []uint64{raftsm.FirstCoordinatorShardID}, o, time.Millisecond, time.Second, "test", slog.New(slog.DiscardHandler)), f, o
+	return NewLoop(f, 1, ids, o, time.Millisecond, time.Second, "test", slog.New(slog.DiscardHandler)), f, o
 }
 
 // TestLoop: a shard is loaded when this broker leads it, reloaded in a new
@@ -217,6 +231,44 @@ func TestReadLeasedServesAfterASlowBarrier(t *testing.T) {
 		}
 		if took := time.Since(began); took < slow {
 			t.Fatalf("read %d served in %v without a lease, before a barrier of %v", i, took, slow)
+		}
+	}
+}
+
+// TestReadLeasedEachReadsAllShardsAtOnce: a listing's reads of its shards
+// run side by side (each shard's read waits here until all have started),
+// so it waits for about one confirmation, not one per shard.
+func TestReadLeasedEachReadsAllShardsAtOnce(t *testing.T) {
+	const n = 4
+	l, _, _ := newTestLoopOf(t, n)
+	l.SetElectionTimeout(100 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	l.Start()
+	defer l.Close()
+	if err := l.WaitLoaded(ctx); err != nil {
+		t.Fatal(err)
+	}
+	started, release := make(chan int, n), make(chan struct{})
+	go func() {
+		defer close(release)
+		for range n {
+			select {
+			case <-started:
+			case <-time.After(3 * time.Second):
+				t.Error("the shards' reads ran one after the other")
+				return
+			}
+		}
+	}()
+	var read [n]bool
+	for i, rt := range l.ReadLeasedEach(ctx, func(i int) {
+		started <- i
+		<-release
+		read[i] = true
+	}) {
+		if rt != Here || !read[i] {
+			t.Fatalf("shard %d: routing %d, read %v", i, rt, read[i])
 		}
 	}
 }

@@ -387,8 +387,8 @@ func fetchOffsets(sh *shard, groupID string, tps []TopicPartition) []FetchedOffs
 }
 
 // ListGroups lists the groups of every shard this broker coordinates
-// (clients ask every broker and merge), each under its read lease
-// (coordraft.Loop.ReadLeased). It returns what it could list and
+// (clients ask every broker and merge), each under its read lease, all at
+// once (coordraft.Loop.ReadLeasedEach). It returns what it could list and
 // ErrLoadInProgress when a shard it leads is still loading, or
 // ErrCoordinatorNotAvailable when it could not confirm that it still
 // leads one.
@@ -397,23 +397,21 @@ func (s *Service) ListGroups(ctx context.Context, f ListFilter) ([]Listing, erro
 		out      []Listing
 		shardErr error
 	)
-	for i, sh := range s.shards {
-		var (
-			part   []Listing
-			loaded bool
-		)
-		switch s.loop.ReadLeased(ctx, i, func() { part, loaded = listShard(sh) }) {
+	parts := make([][]Listing, len(s.shards))
+	loaded := make([]bool, len(s.shards))
+	for i, rt := range s.loop.ReadLeasedEach(ctx, func(i int) { parts[i], loaded[i] = listShard(s.shards[i]) }) {
+		switch rt {
 		case coordraft.Here:
-			if loaded {
-				out = append(out, part...)
+			if loaded[i] {
+				out = append(out, parts[i]...)
 			} else {
-				shardErr = ErrLoadInProgress // unloaded since
+				shardErr = cmp.Or(shardErr, ErrLoadInProgress) // unloaded since
 			}
 		case coordraft.Loading:
 			shardErr = cmp.Or(shardErr, ErrLoadInProgress)
 		case coordraft.NoLeader:
-			if replica, _, ok := s.raft.Leader(sh.id); ok && replica == s.self {
-				shardErr = ErrCoordinatorNotAvailable // leads, but could not confirm it
+			if replica, _, ok := s.raft.Leader(s.shards[i].id); ok && replica == s.self {
+				shardErr = cmp.Or(shardErr, ErrCoordinatorNotAvailable) // leads, but could not confirm it
 			}
 		}
 	}

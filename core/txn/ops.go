@@ -430,25 +430,25 @@ func (s *Service) DescribeTransaction(ctx context.Context, txnID string) (Descri
 
 // ListTransactions lists the transactional IDs of every shard this broker
 // coordinates (clients ask every broker and merge), sorted, each shard
-// under its read lease (coordraft.Loop.ReadLeased). It returns what it
-// could list and ErrLoadInProgress when a shard it leads is still loading,
-// or ErrCoordinatorNotAvailable when it could not confirm that it still
-// leads one.
+// under its read lease, all at once (coordraft.Loop.ReadLeasedEach). It
+// returns what it could list and ErrLoadInProgress when a shard it leads
+// is still loading, or ErrCoordinatorNotAvailable when it could not
+// confirm that it still leads one.
 func (s *Service) ListTransactions(ctx context.Context, f ListFilter) ([]Listing, error) {
 	var (
 		out      []Listing
 		shardErr error
 	)
-	for i, sh := range s.shards {
-		var part []Listing
-		switch s.loop.ReadLeased(ctx, i, func() { part = listShard(sh, f) }) {
+	parts := make([][]Listing, len(s.shards))
+	for i, rt := range s.loop.ReadLeasedEach(ctx, func(i int) { parts[i] = listShard(s.shards[i], f) }) {
+		switch rt {
 		case coordraft.Here:
-			out = append(out, part...)
+			out = append(out, parts[i]...)
 		case coordraft.Loading:
 			shardErr = cmp.Or(shardErr, ErrLoadInProgress)
 		case coordraft.NoLeader:
-			if replica, _, ok := s.raft.Leader(sh.id); ok && replica == s.self {
-				shardErr = ErrCoordinatorNotAvailable // leads, but could not confirm it
+			if replica, _, ok := s.raft.Leader(s.shards[i].id); ok && replica == s.self {
+				shardErr = cmp.Or(shardErr, ErrCoordinatorNotAvailable) // leads, but could not confirm it
 			}
 		}
 	}
