@@ -45,14 +45,14 @@ func beginSASLHandshake(s *Server, r *request) func(context.Context) kmsg.Respon
 				"remote", r.conn.nc.RemoteAddr().String(), "was", st.mechanism, "now", req.Mechanism)
 			break
 		}
-		st.reauth, st.conv = true, nil
+		st.reauth, st.exchange = true, nil
 	case a == nil || st.authenticated:
 		resp.ErrorCode = kerr.IllegalSaslState.Code
 	case !a.enabled(req.Mechanism):
 		resp.ErrorCode = kerr.UnsupportedSaslMechanism.Code
 		resp.SupportedMechanisms = a.Mechanisms
 	default:
-		st.mechanism, st.conv = req.Mechanism, nil
+		st.mechanism, st.exchange = req.Mechanism, nil
 		resp.SupportedMechanisms = a.Mechanisms
 	}
 	return func(context.Context) kmsg.Response { return resp }

@@ -3,7 +3,10 @@ package kafka
 // SaslAuthenticate, key 36: versions 0–2 (sasl.go).
 //
 //   - Carries one token of the mechanism chosen by SaslHandshake: PLAIN's
-//     single token, or SCRAM's client-first and client-final messages.
+//     or OAUTHBEARER's single token, SCRAM's client-first and client-final
+//     messages, or GSSAPI's Kerberos tokens (AP-REQ, an empty token after
+//     the AP-REP when the client wants mutual authentication, its choice of
+//     security layer; core/kerberos).
 //   - SASL_AUTHENTICATION_FAILED, with the same message whether the user
 //     or the password was wrong; the connection is then closed after the
 //     response, as in Kafka. ILLEGAL_SASL_STATE without a handshake.
@@ -51,7 +54,7 @@ func beginSASLAuthenticate(s *Server, r *request) func(context.Context) kmsg.Res
 		s.warn("kafka: SASL authentication failed, closing connection", "remote", c.nc.RemoteAddr().String(), "mechanism", st.mechanism, "err", err)
 		st.closeAfter = true
 	case user != "":
-		st.authenticated, st.reauth, st.conv, st.expires = true, false, nil, 0
+		st.authenticated, st.reauth, st.exchange, st.expires = true, false, nil, 0
 		c.principal = "User:" + user // reader-only, like c.sasl (c.log is shared with the writer)
 		if life := s.cfg.SASL.sessionLifetime(expires); life > 0 {
 			st.expires = time.Now().Add(life).UnixNano()

@@ -21,7 +21,8 @@ import (
 // ServerKey, scram.go), so SCRAM clients never send the password, while PLAIN clients
 // do (use it with TLS). Credentials the cluster keeps (SASL.Stored, set with
 // AlterUserScramCredentials, credentials.go) come first. OAUTHBEARER takes a
-// bearer token, which SASL.OAuthBearer validates. Re-authentication
+// bearer token, which SASL.OAuthBearer validates. GSSAPI (Kerberos) runs
+// SASL.GSSAPI's exchange (core/kerberos) to its end. Re-authentication
 // (KIP-368) is not offered: the session lifetime is 0.
 
 // SASL mechanisms served.
@@ -30,10 +31,11 @@ const (
 	MechanismScramSHA256 = "SCRAM-SHA-256"
 	MechanismScramSHA512 = "SCRAM-SHA-512"
 	MechanismOAuthBearer = "OAUTHBEARER"
+	MechanismGSSAPI      = "GSSAPI"
 )
 
 // SASLMechanisms lists the mechanisms this package implements.
-var SASLMechanisms = []string{MechanismScramSHA512, MechanismScramSHA256, MechanismPlain, MechanismOAuthBearer}
+var SASLMechanisms = []string{MechanismScramSHA512, MechanismScramSHA256, MechanismPlain, MechanismOAuthBearer, MechanismGSSAPI}
 
 // scramIterations is the PBKDF2 iteration count of derived SCRAM
 // credentials (Kafka's default for kafka-configs --add-config is 4096).
@@ -59,6 +61,9 @@ type SASL struct {
 	// its error says why a token is refused (logged, never sent to the
 	// client).
 	OAuthBearer func(token string) (user string, expires time.Time, err error)
+	// GSSAPI, needed for MechanismGSSAPI, starts a connection's Kerberos
+	// login (RFC 4752); the client is in as the user its exchange returns.
+	GSSAPI func() SASLExchange
 	// MaxReauth, when > 0, bounds every authentication (Kafka's
 	// connections.max.reauth.ms, KIP-368): SaslAuthenticate tells the
 	// client its session lifetime, this or, for OAUTHBEARER, until its
@@ -71,6 +76,14 @@ type SASL struct {
 
 	mu    sync.Mutex
 	scram map[scramKey]scramEntry // derived credentials, by user and mechanism
+}
+
+// SASLExchange is one connection's login of a mechanism with several
+// steps: Next takes the client's token and returns the answer, and the
+// user once the client is in; an error ends the login (logged, never sent
+// to the client).
+type SASLExchange interface {
+	Next(token []byte) (out []byte, user string, err error)
 }
 
 type scramKey struct{ user, mechanism string }
@@ -123,8 +136,8 @@ func (a *SASL) credentials(mechanism, user string) (ScramCredential, error) {
 // saslState is a connection's authentication; only its reader goroutine
 // touches it (the SASL APIs run in begin).
 type saslState struct {
-	mechanism     string     // chosen by SaslHandshake; "" before
-	conv          *scramConv // a SCRAM exchange in progress
+	mechanism     string       // chosen by SaslHandshake; "" before
+	exchange      SASLExchange // a SCRAM or GSSAPI exchange in progress
 	authenticated bool
 	reauth        bool  // authenticated, and authenticating again (KIP-368)
 	expires       int64 // unix ns the session ends (SASL.MaxReauth); 0: never
@@ -165,21 +178,35 @@ func (st *saslState) authenticate(a *SASL, token []byte) (out []byte, user strin
 	case MechanismOAuthBearer:
 		user, expires, err := checkOAuthBearer(a, token)
 		return nil, user, expires, err
-	case MechanismScramSHA256, MechanismScramSHA512:
-		if st.conv == nil {
-			mech := st.mechanism
-			st.conv = &scramConv{h: scramHash(mech), lookup: func(user string) (ScramCredential, error) {
-				return a.credentials(mech, user)
-			}}
+	case MechanismScramSHA256, MechanismScramSHA512, MechanismGSSAPI:
+		if st.exchange == nil {
+			st.exchange = a.start(st.mechanism)
+			if st.exchange == nil {
+				return nil, "", time.Time{}, errAuthFailed
+			}
 		}
-		resp, user, err := st.conv.next(string(token))
+		out, user, err := st.exchange.Next(token)
 		if err != nil {
-			return nil, "", time.Time{}, errAuthFailed
+			return nil, "", time.Time{}, fmt.Errorf("%w: %w", errAuthFailed, err)
 		}
-		return []byte(resp), user, time.Time{}, nil
+		return out, user, time.Time{}, nil
 	default:
 		return nil, "", time.Time{}, fmt.Errorf("no mechanism chosen: send SaslHandshake first")
 	}
+}
+
+// start begins a login of a mechanism with several steps; nil when the
+// mechanism has nothing to check against.
+func (a *SASL) start(mechanism string) SASLExchange {
+	if mechanism == MechanismGSSAPI {
+		if a.GSSAPI == nil {
+			return nil
+		}
+		return a.GSSAPI()
+	}
+	return &scramConv{h: scramHash(mechanism), lookup: func(user string) (ScramCredential, error) {
+		return a.credentials(mechanism, user)
+	}}
 }
 
 // checkPlain verifies a PLAIN token, authzid NUL user NUL password (RFC

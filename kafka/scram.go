@@ -100,6 +100,12 @@ var errScramMessage = errors.New("malformed SCRAM message")
 
 // next takes a client message and returns the server's answer, and the
 // authenticated user once the exchange has succeeded.
+// Next is next for SASLExchange.
+func (c *scramConv) Next(token []byte) ([]byte, string, error) {
+	out, user, err := c.next(string(token))
+	return []byte(out), user, err
+}
+
 func (c *scramConv) next(msg string) (out, user string, err error) {
 	c.step++
 	switch c.step {

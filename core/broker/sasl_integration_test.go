@@ -5,21 +5,26 @@ package broker_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	krbclient "github.com/jcmturner/gokrb5/v8/client"
+	krbconfig "github.com/jcmturner/gokrb5/v8/config"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/kerberos"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/chronik-go/chronik/core/broker"
 	"github.com/chronik-go/chronik/core/broker/brokertest"
+	"github.com/chronik-go/chronik/core/kerberos/kdctest"
 	"github.com/chronik-go/chronik/core/opsctl"
 	"github.com/chronik-go/chronik/core/testtls"
 )
@@ -190,5 +195,88 @@ func TestReauthenticationEndsRemovedUsers(t *testing.T) {
 	}
 	if _, err := alice.ListTopics(ctx); err != nil {
 		t.Fatalf("alice after bob's removal: %v", err)
+	}
+}
+
+// TestKafkaGSSAPI: a broker with GSSAPI (against a real MIT KDC) lets in
+// a client with a ticket for kafka/127.0.0.1; when the broker's key changes
+// at the KDC, the new keytab written over kafka.sasl-kerberos-keytab is
+// picked up without a restart. A keytab without the service's key fails
+// start-up naming the setting.
+func TestKafkaGSSAPI(t *testing.T) {
+	kdc := kdctest.Start(t)
+	kdc.AddPrincipal(t, "kafka/127.0.0.1", "")
+	kdc.AddPrincipal(t, "alice", "alice-secret")
+	kdc.AddPrincipal(t, "HTTP/127.0.0.1", "")
+	keytab := filepath.Join(t.TempDir(), "kafka.keytab")
+	exportKeytab := func() {
+		t.Helper()
+		data, err := os.ReadFile(kdc.Keytab(t, fmt.Sprintf("kafka-%d.keytab", time.Now().UnixNano()), "kafka/127.0.0.1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmp := keytab + ".tmp"
+		if err := os.WriteFile(tmp, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		later := time.Now().Add(time.Minute) // a new modification time within the timestamps' granularity
+		if err := os.Chtimes(tmp, later, later); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, keytab); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exportKeytab()
+
+	cfg := brokertest.Config(t)
+	cfg.Kafka.SASLMechanisms = []string{"GSSAPI"}
+	cfg.Kafka.SASLKerberosKeytab = keytab
+	b := brokertest.Start(t, cfg)
+	conf, err := krbconfig.Load(kdc.Conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ping := func() error {
+		kc := krbclient.NewWithPassword("alice", kdctest.Realm, "alice-secret", conf, krbclient.DisablePAFXFAST(true))
+		cl, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()), kgo.RequestRetries(0),
+			kgo.SASL(kerberos.Auth{Client: kc, Service: "kafka"}.AsMechanism()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err = kadm.NewClient(cl).ListTopics(ctx)
+		return err
+	}
+	if err := ping(); err != nil {
+		t.Fatalf("alice's ticket: %v", err)
+	}
+	kdc.NewKey(t, "kafka/127.0.0.1")
+	if err := ping(); !errors.Is(err, kerr.SaslAuthenticationFailed) {
+		t.Fatalf("a ticket in the broker's new key before the broker has it: %v", err)
+	}
+	exportKeytab()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		err := ping()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the new keytab was not picked up: %v", err)
+		}
+	}
+
+	bad := brokertest.Config(t)
+	bad.Kafka.SASLMechanisms = []string{"GSSAPI"}
+	bad.Kafka.SASLKerberosKeytab = kdc.Keytab(t, "http.keytab", "HTTP/127.0.0.1")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if nb, err := broker.Start(ctx, bad, brokertest.Logger()); err == nil {
+		_ = nb.Stop(ctx)
+		t.Fatal("a broker started with a keytab without kafka/… keys")
+	} else if !strings.Contains(err.Error(), "kafka.sasl-kerberos-keytab") || !strings.Contains(err.Error(), `no key for the service "kafka"`) {
+		t.Fatalf("the error does not say what is wrong: %v", err)
 	}
 }

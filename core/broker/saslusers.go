@@ -9,6 +9,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/chronik-go/chronik/core/config"
+	"github.com/chronik-go/chronik/core/kerberos"
 	"github.com/chronik-go/chronik/kafka"
 )
 
@@ -46,6 +47,15 @@ func kafkaSASL(k config.KafkaConfig, log *slog.Logger) (*kafka.SASL, error) {
 			return nil, err
 		}
 		a.OAuthBearer = o.validate
+	}
+	if path := k.SASLKerberosKeytab; path != "" {
+		service := k.SASLKerberosServiceName
+		acceptor, err := newReloaded("kafka.sasl-kerberos-keytab", log, func() (*kerberos.Acceptor, error) { return kerberos.Load(path, service) }, path)
+		if err != nil {
+			return nil, fmt.Errorf("kafka.sasl-kerberos-keytab: %w", err)
+		}
+		log.Info("kafka: GSSAPI logins accepted for", "principals", acceptor.get().Principals())
+		a.GSSAPI = func() kafka.SASLExchange { return acceptor.get().Start() }
 	}
 	return a, nil
 }

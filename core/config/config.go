@@ -212,9 +212,11 @@ type KafkaConfig struct {
 	TLSKeyFile      string `toml:"tls-key-file"`
 	TLSClientCAFile string `toml:"tls-client-ca-file"`
 	// SASLMechanisms, when not empty, requires every Kafka connection to
-	// authenticate with one of these (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)
-	// before anything else, against the users of SASLUsersFile and those
-	// with SCRAM credentials set through AlterUserScramCredentials.
+	// authenticate with one of these before anything else: PLAIN,
+	// SCRAM-SHA-256 or SCRAM-SHA-512 against the users of SASLUsersFile and
+	// those with SCRAM credentials set through AlterUserScramCredentials,
+	// OAUTHBEARER with a token (OAuthBearer*), GSSAPI with a Kerberos
+	// ticket (SASLKerberos*).
 	SASLMechanisms []string `toml:"sasl-mechanisms"`
 	SASLUsersFile  string   `toml:"sasl-users-file"`
 	// SuperUsers are the principals ("User:alice") allowed to describe and
@@ -239,6 +241,14 @@ type KafkaConfig struct {
 	OAuthBearerIssuer   string `toml:"oauthbearer-issuer"`
 	OAuthBearerAudience string `toml:"oauthbearer-audience"`
 	OAuthBearerSubClaim string `toml:"oauthbearer-sub-claim"`
+	// SASLKerberosKeytab is the keytab with the broker's Kerberos key, of
+	// the principal SASLKerberosServiceName/<host>@<REALM> (Kafka's
+	// sasl.kerberos.service.name, "kafka" by default) that GSSAPI clients
+	// get tickets for; read again when it changes (a new key version needs
+	// no restart). A client is in as its principal's first component
+	// (alice/admin@REALM is User:alice) when it is of the broker's realm.
+	SASLKerberosKeytab      string `toml:"sasl-kerberos-keytab"`
+	SASLKerberosServiceName string `toml:"sasl-kerberos-service-name"`
 	// ConnectionsMaxReauth, when > 0, bounds every SASL authentication
 	// (Kafka's connections.max.reauth.ms, KIP-368): the client must
 	// authenticate again on its connection within it, or within its
@@ -406,7 +416,7 @@ const MaxCoordinatorShards = 1022
 
 // SASLMechanisms are the values kafka.sasl-mechanisms accepts (the kafka
 // package implements them; a test there keeps the lists equal).
-var SASLMechanisms = []string{"SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN", "OAUTHBEARER"}
+var SASLMechanisms = []string{"SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN", "OAUTHBEARER", "GSSAPI"}
 
 // AuthorizerACL is the kafka.authorizer that checks requests against ACLs.
 const AuthorizerACL = "acl"
@@ -455,6 +465,7 @@ func Default() Config {
 			TransactionPartitionVerification: true,
 			TransactionVersion:               2,
 			OAuthBearerSubClaim:              "sub",
+			SASLKerberosServiceName:          "kafka",
 			ConnectionsMaxIdle:               10 * time.Minute,
 		},
 		Raft: RaftConfig{

@@ -592,6 +592,12 @@ func TestValidate(t *testing.T) {
 		{"oauthbearer and plain without users", func(c *Config) {
 			c.Kafka.SASLMechanisms, c.Kafka.OAuthBearerJWKSURL = []string{"OAUTHBEARER", "PLAIN"}, "https://idp/jwks"
 		}, "kafka.sasl-users-file goes with the password mechanisms"},
+		{"gssapi without a keytab", func(c *Config) { c.Kafka.SASLMechanisms = []string{"GSSAPI"} }, "kafka.sasl-kerberos-keytab goes with GSSAPI"},
+		{"keytab without gssapi", func(c *Config) { c.Kafka.SASLKerberosKeytab = "kafka.keytab" }, "kafka.sasl-kerberos-keytab goes with GSSAPI"},
+		{"gssapi alone needs no users", func(c *Config) {
+			c.Kafka.SASLMechanisms, c.Kafka.SASLKerberosKeytab = []string{"GSSAPI"}, "kafka.keytab"
+		}, ""},
+		{"kerberos service name a principal", func(c *Config) { c.Kafka.SASLKerberosServiceName = "kafka/b1" }, "kafka.sasl-kerberos-service-name \"kafka/b1\""},
 		{"authorizer unknown", func(c *Config) { c.Kafka.Authorizer = "StandardAuthorizer" }, "kafka.authorizer \"StandardAuthorizer\": use \"acl\""},
 		{"authorizer acl", func(c *Config) { c.Kafka.Authorizer, c.Kafka.AllowEveryoneIfNoACLFound = "acl", true }, ""},
 		{"super user not a principal", func(c *Config) { c.Kafka.SuperUsers = []string{"admin"} }, "kafka.super-users: \"admin\" is not a principal"},

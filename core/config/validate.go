@@ -169,12 +169,18 @@ func (c Config) Validate() error {
 	if k.Authorizer != "" && k.Authorizer != AuthorizerACL {
 		bad("kafka.authorizer %q: use %q to authorize requests with ACLs, or leave it unset (\"\") to let every authenticated principal do everything", k.Authorizer, AuthorizerACL)
 	}
-	passwords := slices.ContainsFunc(k.SASLMechanisms, func(m string) bool { return m != "OAUTHBEARER" })
+	passwords := slices.ContainsFunc(k.SASLMechanisms, func(m string) bool { return m != "OAUTHBEARER" && m != "GSSAPI" })
 	if passwords != (k.SASLUsersFile != "") {
 		bad("kafka.sasl-users-file goes with the password mechanisms of kafka.sasl-mechanisms (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512): the users they authenticate as; set both or neither")
 	}
 	if slices.Contains(k.SASLMechanisms, "OAUTHBEARER") != (k.OAuthBearerJWKSURL != "") {
 		bad("kafka.oauthbearer-jwks-url goes with OAUTHBEARER in kafka.sasl-mechanisms: the keys its tokens are signed with; set both or neither")
+	}
+	if slices.Contains(k.SASLMechanisms, "GSSAPI") != (k.SASLKerberosKeytab != "") {
+		bad("kafka.sasl-kerberos-keytab goes with GSSAPI in kafka.sasl-mechanisms: the broker's Kerberos key; set both or neither")
+	}
+	if k.SASLKerberosServiceName == "" || strings.ContainsAny(k.SASLKerberosServiceName, "/@") {
+		bad("kafka.sasl-kerberos-service-name %q: the first component of the broker's Kerberos principal, such as \"kafka\" (the default)", k.SASLKerberosServiceName)
 	}
 	if u := k.OAuthBearerJWKSURL; u != "" {
 		if p, err := url.Parse(u); err != nil || (p.Scheme != "https" && p.Scheme != "http" && p.Scheme != "file") || (p.Scheme != "file" && p.Host == "") || (p.Scheme == "file" && p.Path == "") {

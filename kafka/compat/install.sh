@@ -25,7 +25,9 @@ fail() {
 
 # kcat, the -dev packages librdkafka (in @confluentinc/kafka-javascript)
 # links against, and compilers for it and for cgo (confluent-kafka-go).
-pkgs="kcat libssl-dev libzstd-dev libcurl4-openssl-dev zlib1g-dev libsasl2-dev liblz4-dev build-essential python3"
+# Also a real MIT KDC with its tools, and Cyrus SASL's GSSAPI plugin for
+# kcat, for the SASL GSSAPI tests (core/kerberos/kdctest, -tags integration).
+pkgs="kcat libssl-dev libzstd-dev libcurl4-openssl-dev zlib1g-dev libsasl2-dev liblz4-dev build-essential python3 krb5-kdc krb5-admin-server krb5-user libsasl2-modules-gssapi-mit"
 
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then

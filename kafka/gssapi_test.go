@@ -1,0 +1,142 @@
+//go:build integration
+
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	krbclient "github.com/jcmturner/gokrb5/v8/client"
+	krbconfig "github.com/jcmturner/gokrb5/v8/config"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/kerberos"
+
+	krb "github.com/chronik-go/chronik/core/kerberos"
+	"github.com/chronik-go/chronik/core/kerberos/kdctest"
+)
+
+// SASL GSSAPI against a real MIT KDC: franz-go (gokrb5: no mutual
+// authentication, the session key) logs in with a password, kcat
+// (librdkafka, Cyrus SASL and MIT's GSS-API: mutual authentication, a
+// subkey) with a keytab; each is its principal's short name. After the
+// broker's key changes at the KDC, tickets for the new key are refused until
+// the broker has the new keytab.
+func TestGSSAPI(t *testing.T) {
+	kdc := kdctest.Start(t)
+	kdc.AddPrincipal(t, "kafka/127.0.0.1", "")
+	kdc.AddPrincipal(t, "alice", "alice-secret")
+	kdc.AddPrincipal(t, "bob/admin", "")
+	var acceptor atomic.Pointer[krb.Acceptor]
+	load := func(keytab string) {
+		a, err := krb.Load(keytab, "kafka")
+		if err != nil {
+			t.Fatal(err)
+		}
+		acceptor.Store(a)
+	}
+	load(kdc.Keytab(t, "kafka.keytab", "kafka/127.0.0.1"))
+
+	var (
+		mu         sync.Mutex
+		principals = map[string]bool{}
+	)
+	ts := startServer(t, Config{
+		SASL: &SASL{Mechanisms: []string{MechanismGSSAPI}, GSSAPI: func() SASLExchange { return acceptor.Load().Start() }},
+		Authorizer: AuthorizerFunc(func(_ context.Context, principal string, key int16, _ kmsg.Request) error {
+			if !saslExempt(key) {
+				mu.Lock()
+				principals[principal] = true
+				mu.Unlock()
+			}
+			return nil
+		}),
+	}, nil)
+	ts.createTopic(t, "kerberized", 1)
+	seen := func(principal string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return principals[principal]
+	}
+
+	conf, err := krbconfig.Load(kdc.Conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ping := func(user, password string) error {
+		kc := krbclient.NewWithPassword(user, kdctest.Realm, password, conf, krbclient.DisablePAFXFAST(true))
+		cl := newKgoClient(t, ts, kgo.DialTimeout(2*time.Second), kgo.RequestRetries(0),
+			kgo.SASL(kerberos.Auth{Client: kc, Service: "kafka"}.AsMechanism()))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl) // not SASL-exempt
+		return err
+	}
+	if err := ping("alice", "alice-secret"); err != nil {
+		t.Fatalf("franz-go with alice's password: %v", err)
+	}
+	if !seen("User:alice") {
+		t.Fatalf("principals %v, want User:alice", principals)
+	}
+
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Fatalf("kcat: %v (go tool task deps installs it)", err)
+	}
+	bobKeytab := kdc.Keytab(t, "bob.keytab", "bob/admin")
+	run := func(stdin string, args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, kcat, append([]string{
+			"-b", ts.addr, "-t", "kerberized",
+			"-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=GSSAPI",
+			"-X", "sasl.kerberos.service.name=kafka", "-X", "sasl.kerberos.keytab=" + bobKeytab,
+			"-X", "sasl.kerberos.principal=bob/admin@" + kdctest.Realm,
+		}, args...)...)
+		cmd.Env = kdc.Env()
+		cmd.Stdin = strings.NewReader(stdin)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err == nil && strings.Contains(stderr.String(), "ERROR") {
+			err = errors.New("kcat reported an error")
+		}
+		if err != nil {
+			err = fmt.Errorf("%w: %s", err, stderr.String())
+		}
+		return string(out), err
+	}
+	if _, err := run("one\ntwo\n", "-P"); err != nil {
+		if strings.Contains(err.Error(), "No worthy mechs") {
+			t.Fatalf("Cyrus SASL has no GSSAPI plugin (apt-get install libsasl2-modules-gssapi-mit): %v", err)
+		}
+		t.Fatalf("kcat produce with bob/admin's keytab: %v", err)
+	}
+	out, err := run("", "-C", "-o", "beginning", "-e", "-q")
+	if err != nil || !slices.Equal(strings.Fields(out), []string{"one", "two"}) {
+		t.Fatalf("kcat consume: %q, %v", out, err)
+	}
+	if !seen("User:bob") {
+		t.Fatalf("principals %v, want User:bob (bob/admin's short name)", principals)
+	}
+
+	// The broker's key changes at the KDC: new tickets are in a key the
+	// broker does not have yet.
+	kdc.NewKey(t, "kafka/127.0.0.1")
+	if err := ping("alice", "alice-secret"); !errors.Is(err, kerr.SaslAuthenticationFailed) {
+		t.Fatalf("a ticket in a key the broker lacks: %v, want SASL_AUTHENTICATION_FAILED", err)
+	}
+	load(kdc.Keytab(t, "kafka-new.keytab", "kafka/127.0.0.1"))
+	if err := ping("alice", "alice-secret"); err != nil {
+		t.Fatalf("after the broker has the new key: %v", err)
+	}
+}
