@@ -35,8 +35,10 @@ type securityFlags struct {
 }
 
 func (t *securityFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&t.login.Mechanism, "sasl-mechanism", "", "SASL `mechanism` for brokers with kafka.sasl-mechanisms: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (the password comes from "+opsctl.EnvSASLPassword+"), or OAUTHBEARER (the token from "+opsctl.EnvSASLToken+")")
-	fs.StringVar(&t.login.User, "sasl-user", "", "SASL user `name` (with --sasl-mechanism)")
+	fs.StringVar(&t.login.Mechanism, "sasl-mechanism", "", "SASL `mechanism` for brokers with kafka.sasl-mechanisms: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (the password comes from "+opsctl.EnvSASLPassword+"), OAUTHBEARER (the token from "+opsctl.EnvSASLToken+"), or GSSAPI (Kerberos: the tickets kinit left in KRB5CCNAME, or --sasl-kerberos-keytab; krb5.conf from KRB5_CONFIG or /etc/krb5.conf)")
+	fs.StringVar(&t.login.User, "sasl-user", "", "SASL user `name` (with --sasl-mechanism; for GSSAPI the principal of --sasl-kerberos-keytab, name or name@REALM)")
+	fs.StringVar(&t.login.Keytab, "sasl-kerberos-keytab", "", "keytab `file` to log in with as --sasl-user (with --sasl-mechanism GSSAPI; without it the credentials cache's tickets are used)")
+	fs.StringVar(&t.login.Service, "sasl-kerberos-service-name", "kafka", "the brokers' Kerberos service `name` (their kafka.sasl-kerberos-service-name)")
 	fs.BoolVar(&t.files.Enabled, "tls", false, "connect with TLS, trusting the system's CAs (for brokers with kafka.tls-cert-file; implied by the --tls-* files)")
 	fs.StringVar(&t.files.CAFile, "tls-ca-file", "", "PEM `file` of the CAs that signed the brokers' certificates (implies --tls)")
 	fs.StringVar(&t.files.CertFile, "tls-cert-file", "", "PEM `file` of this client's certificate, for brokers with kafka.tls-client-ca-file (implies --tls)")

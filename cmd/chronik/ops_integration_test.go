@@ -9,6 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +21,7 @@ import (
 
 	"github.com/chronik-go/chronik/core/broker/brokertest"
 	"github.com/chronik-go/chronik/core/config"
+	"github.com/chronik-go/chronik/core/kerberos/kdctest"
 	"github.com/chronik-go/chronik/core/opsctl"
 	"github.com/chronik-go/chronik/core/testtls"
 )
@@ -568,6 +572,39 @@ func TestOpsCLISecurity(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Records != 1000 {
 		t.Fatalf("bench produce over TLS: %v\n%s", err, out)
 	}
+}
+
+// TestOpsCLIKerberos: against a broker that takes only GSSAPI (a real MIT
+// KDC), the CLI logs in with a keytab, or with the tickets kinit left in the
+// credentials cache; without tickets it says to run kinit.
+func TestOpsCLIKerberos(t *testing.T) {
+	kdc := kdctest.Start(t)
+	kdc.AddPrincipal(t, "kafka/127.0.0.1", "")
+	kdc.AddPrincipal(t, "ops", "")
+	cfg := brokertest.Config(t)
+	cfg.Kafka.SASLMechanisms = []string{"GSSAPI"}
+	cfg.Kafka.SASLKerberosKeytab = kdc.Keytab(t, "kafka.keytab", "kafka/127.0.0.1")
+	b := brokertest.Start(t, cfg)
+	t.Setenv("CHRONIK_CONFIG", "")
+	t.Setenv("CHRONIK_BROKERS", "")
+	t.Setenv("KRB5_CONFIG", kdc.Conf)
+	cache := filepath.Join(t.TempDir(), "ccache")
+	t.Setenv("KRB5CCNAME", "FILE:"+cache)
+	c := &opsCLI{t: t, brokers: b.KafkaAddr()}
+	keytab := kdc.Keytab(t, "ops.keytab", "ops")
+
+	c.ok("topic", "create", "kerberized", "--partitions", "2", "--timeout", "5s",
+		"--sasl-mechanism", "GSSAPI", "--sasl-kerberos-keytab", keytab, "--sasl-user", "ops")
+	c.fails("run kinit", "topic", "list", "--timeout", "3s", "--sasl-mechanism", "GSSAPI")
+	kinit := exec.Command("kinit", "-kt", keytab, "ops")
+	kinit.Env = append(os.Environ(), "KRB5_CONFIG="+kdc.Conf, "KRB5CCNAME=FILE:"+cache)
+	if out, err := kinit.CombinedOutput(); err != nil {
+		t.Fatalf("kinit: %v\n%s", err, out)
+	}
+	if out := c.ok("topic", "list", "--timeout", "5s", "--sasl-mechanism", "GSSAPI"); !strings.Contains(out, "kerberized") {
+		t.Fatalf("topic list with kinit's tickets does not show the topic:\n%s", out)
+	}
+	c.fails("SASL", "topic", "list", "--timeout", "3s", "--sasl-mechanism", "SCRAM-SHA-512", "--sasl-user", "ops")
 }
 
 // TestUserCommands: `chronik user set | list | delete` as a super user, the

@@ -434,11 +434,22 @@ func TestSASLLogin(t *testing.T) {
 			t.Errorf("%+v: %v %v", l, m, err)
 		}
 	}
+	conf := filepath.Join(t.TempDir(), "krb5.conf")
+	if err := os.WriteFile(conf, []byte("[libdefaults]\n  default_realm = CHRONIK.TEST\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KRB5_CONFIG", conf)
+	t.Setenv("KRB5CCNAME", "FILE:"+filepath.Join(t.TempDir(), "none"))
 	for want, l := range map[string]SASLLogin{
-		EnvSASLToken:             {Mechanism: "OAUTHBEARER"},
-		"--sasl-user":            {Mechanism: "PLAIN"},
-		"use PLAIN":              {Mechanism: "GSSAPI", User: "u"},
-		"needs --sasl-mechanism": {User: "u"},
+		EnvSASLToken:                             {Mechanism: "OAUTHBEARER"},
+		"--sasl-user":                            {Mechanism: "PLAIN"},
+		"use PLAIN":                              {Mechanism: "KERBEROS", User: "u"},
+		"needs --sasl-mechanism":                 {User: "u"},
+		"run kinit":                              {Mechanism: "GSSAPI"},
+		"the credentials cache says who you are": {Mechanism: "GSSAPI", User: "u"},
+		"--sasl-kerberos-keytab needs --sasl-user":                 {Mechanism: "GSSAPI", Keytab: "u.keytab"},
+		"--sasl-kerberos-keytab u.keytab":                          {Mechanism: "GSSAPI", Keytab: "u.keytab", User: "u"},
+		"--sasl-kerberos-keytab goes with --sasl-mechanism GSSAPI": {Mechanism: "PLAIN", Keytab: "u.keytab", User: "u"},
 	} {
 		if _, err := l.Client(); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%+v: %v, want an error naming %q", l, err, want)
