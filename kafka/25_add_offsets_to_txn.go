@@ -1,6 +1,6 @@
 package kafka
 
-// AddOffsetsToTxn, key 25: versions 0–3.
+// AddOffsetsToTxn, key 25: versions 0–4.
 //
 //   - Adds the consumer group to the producer's transaction on the
 //     transactional ID's coordinator (Txns.AddOffsets), starting the
@@ -11,7 +11,8 @@ package kafka
 //   - With ACLs (authz.go): WRITE on the transactional ID
 //     (TRANSACTIONAL_ID_AUTHORIZATION_FAILED) and READ on the group
 //     (GROUP_AUTHORIZATION_FAILED).
-//   - v4+ (KIP-890) is not served.
+//   - v4 (KIP-890: the client knows TRANSACTION_ABORTABLE) is v3;
+//     TRANSACTION_ABORTABLE is never answered.
 
 import (
 	"context"

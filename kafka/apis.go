@@ -141,7 +141,7 @@ var apis = []api{
 	{key: keyDeleteACLs, min: 0, max: 3, handle: handleDeleteACLs},
 	{key: keyDescribeClientQuotas, min: 0, max: 1, handle: handleDescribeClientQuotas},
 	{key: keyAddPartitionsToTxn, min: 0, max: 3, handle: handleAddPartitionsToTxn, inOrder: true},
-	{key: keyAddOffsetsToTxn, min: 0, max: 3, handle: handleAddOffsetsToTxn, inOrder: true},
+	{key: keyAddOffsetsToTxn, min: 0, max: 4, handle: handleAddOffsetsToTxn, inOrder: true},
 	{key: keyEndTxn, min: 0, max: 5, handle: handleEndTxn, inOrder: true},
 	{key: keyTxnOffsetCommit, min: 0, max: 5, handle: handleTxnOffsetCommit, inOrder: true},
 	{key: keyWriteTxnMarkers, min: 0, max: 1, handle: handleWriteTxnMarkers},

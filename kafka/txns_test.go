@@ -278,7 +278,7 @@ func TestTxnAPIs(t *testing.T) {
 
 	// AddOffsetsToTxn and EndTxn pass through; coordinator errors map.
 	ao := kmsg.NewPtrAddOffsetsToTxnRequest()
-	ao.Version, ao.TransactionalID, ao.ProducerID, ao.ProducerEpoch, ao.Group = 3, "tx", 77, 3, "g"
+	ao.Version, ao.TransactionalID, ao.ProducerID, ao.ProducerEpoch, ao.Group = 4, "tx", 77, 3, "g" // the newest: v4 is v3
 	if r := c.do(ao).(*kmsg.AddOffsetsToTxnResponse); r.ErrorCode != 0 {
 		t.Fatalf("AddOffsetsToTxn: %+v", r)
 	}
