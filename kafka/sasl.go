@@ -64,6 +64,9 @@ type SASL struct {
 	// GSSAPI, needed for MechanismGSSAPI, starts a connection's Kerberos
 	// login (RFC 4752); the client is in as the user its exchange returns.
 	GSSAPI func() SASLExchange
+	// Tokens, when set, enables delegation tokens (tokens.go): the
+	// token APIs, and SCRAM logins with a token.
+	Tokens *Tokens
 	// MaxReauth, when > 0, bounds every authentication (Kafka's
 	// connections.max.reauth.ms, KIP-368): SaslAuthenticate tells the
 	// client its session lifetime, this or, for OAUTHBEARER, until its
@@ -138,6 +141,7 @@ func (a *SASL) credentials(mechanism, user string) (ScramCredential, error) {
 type saslState struct {
 	mechanism     string       // chosen by SaslHandshake; "" before
 	exchange      SASLExchange // a SCRAM or GSSAPI exchange in progress
+	viaToken      bool         // authenticated with a delegation token
 	authenticated bool
 	reauth        bool  // authenticated, and authenticating again (KIP-368)
 	expires       int64 // unix ns the session ends (SASL.MaxReauth); 0: never
@@ -187,7 +191,13 @@ func (st *saslState) authenticate(a *SASL, token []byte) (out []byte, user strin
 		}
 		out, user, err := st.exchange.Next(token)
 		if err != nil {
-			return nil, "", time.Time{}, fmt.Errorf("%w: %w", errAuthFailed, err)
+			if !errors.Is(err, errAuthFailed) {
+				err = fmt.Errorf("%w: %w", errAuthFailed, err)
+			}
+			return nil, "", time.Time{}, err
+		}
+		if conv, ok := st.exchange.(*scramConv); ok && user != "" {
+			st.viaToken = conv.viaToken
 		}
 		return out, user, time.Time{}, nil
 	default:
@@ -204,9 +214,13 @@ func (a *SASL) start(mechanism string) SASLExchange {
 		}
 		return a.GSSAPI()
 	}
-	return &scramConv{h: scramHash(mechanism), lookup: func(user string) (ScramCredential, error) {
+	conv := &scramConv{h: scramHash(mechanism), lookup: func(user string) (ScramCredential, error) {
 		return a.credentials(mechanism, user)
 	}}
+	if a.Tokens != nil {
+		conv.token = func(id string) (ScramCredential, string, error) { return a.Tokens.scramCredential(mechanism, id) }
+	}
+	return conv
 }
 
 // checkPlain verifies a PLAIN token, authzid NUL user NUL password (RFC

@@ -8,6 +8,7 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"hash"
 	"strconv"
 	"strings"
@@ -86,6 +87,12 @@ func hmacSum(h func() hash.Hash, key, data []byte) []byte {
 type scramConv struct {
 	h      func() hash.Hash
 	lookup func(user string) (ScramCredential, error)
+	// token, when delegation tokens are on, looks up a token's credential
+	// and owner for a client-first with the tokenauth extension.
+	token func(id string) (ScramCredential, string, error)
+	// viaToken: the client authenticated with a delegation token, as
+	// user (its owner).
+	viaToken bool
 
 	step            int // messages taken so far
 	user            string
@@ -98,14 +105,14 @@ type scramConv struct {
 
 var errScramMessage = errors.New("malformed SCRAM message")
 
-// next takes a client message and returns the server's answer, and the
-// authenticated user once the exchange has succeeded.
 // Next is next for SASLExchange.
 func (c *scramConv) Next(token []byte) ([]byte, string, error) {
 	out, user, err := c.next(string(token))
 	return []byte(out), user, err
 }
 
+// next takes a client message and returns the server's answer, and the
+// authenticated user once the exchange has succeeded.
 func (c *scramConv) next(msg string) (out, user string, err error) {
 	c.step++
 	switch c.step {
@@ -128,7 +135,7 @@ func (c *scramConv) clientFirst(msg string) (string, string, error) {
 		return "", "", errScramMessage
 	}
 	c.gs2Header, c.clientFirstBare = flag+","+authz+",", bare
-	attrs, ok := scramAttrs(bare)
+	attrs, ok := scramAttrs(bare, true)
 	if !ok || attrs["m"] != "" {
 		return "", "", errScramMessage // a mandatory extension we do not know
 	}
@@ -141,7 +148,18 @@ func (c *scramConv) clientFirst(msg string) (string, string, error) {
 			return "", "", errAuthFailed // acting as another user is not supported
 		}
 	}
-	creds, err := c.lookup(user)
+	var creds ScramCredential
+	var err error
+	switch {
+	case attrs["tokenauth"] == "true" && c.token != nil: // KIP-48: user is a token ID
+		var owner string
+		creds, owner, err = c.token(user)
+		user, c.viaToken = owner, true
+	case attrs["tokenauth"] == "true":
+		err = fmt.Errorf("%w: delegation tokens are not enabled (kafka.delegation-token-secret-key)", errAuthFailed)
+	default:
+		creds, err = c.lookup(user)
+	}
 	if err != nil {
 		return "", "", err
 	}
@@ -160,7 +178,7 @@ func (c *scramConv) clientFinal(msg string) (string, string, error) {
 	if !ok || strings.Contains(proofB64, ",") {
 		return "", "", errScramMessage
 	}
-	attrs, ok := scramAttrs(withoutProof)
+	attrs, ok := scramAttrs(withoutProof, false)
 	if !ok {
 		return "", "", errScramMessage
 	}
@@ -189,12 +207,13 @@ func (c *scramConv) clientFinal(msg string) (string, string, error) {
 }
 
 // scramAttrs parses a,=value pairs separated by commas; a key may appear
-// once.
-func scramAttrs(s string) (map[string]string, bool) {
+// once. With extensions, keys may be words (Kafka's SCRAM extensions,
+// KIP-84: tokenauth=true).
+func scramAttrs(s string, extensions bool) (map[string]string, bool) {
 	attrs := map[string]string{}
 	for part := range strings.SplitSeq(s, ",") {
 		k, v, ok := strings.Cut(part, "=")
-		if !ok || len(k) != 1 {
+		if !ok || len(k) == 0 || len(k) != 1 && !extensions {
 			return nil, false
 		}
 		if _, dup := attrs[k]; dup {

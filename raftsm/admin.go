@@ -48,6 +48,10 @@ func adminStatusName(s Status) string {
 		return "target not empty"
 	case StatusUnknownScram:
 		return "no such SCRAM credential"
+	case StatusUnknownToken:
+		return "no such delegation token"
+	case StatusDuplicateToken:
+		return "delegation token ID in use"
 	case StatusGroupNotFound:
 		return "group not found"
 	case StatusNonEmptyGroup:

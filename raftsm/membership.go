@@ -73,7 +73,7 @@ type BrokerRecord struct {
 // because a replica of an older release answers a command it does not know
 // with StatusUnsupportedCmd and changes nothing: its copy of the state would
 // lack what the others have, for good.
-const CommandLevel = LevelMixedGroups
+const CommandLevel = LevelDelegationTokens
 
 // Command levels.
 const (
@@ -104,6 +104,9 @@ const (
 	// of consumer-group records (ConsumerMember.Classic) that older
 	// releases refuse as malformed.
 	LevelMixedGroups uint16 = 6
+	// LevelDelegationTokens: delegation tokens (meta commands 45–47,
+	// delegationtokens.go).
+	LevelDelegationTokens uint16 = 7
 )
 
 // SystemReplicaID is a broker's replica ID in the meta and coordinator

@@ -58,6 +58,8 @@ type MetaView struct {
 	// Scram holds the SCRAM credentials (scramcreds.go): user →
 	// mechanism → credential.
 	Scram map[string]map[ScramMechanism]ScramCredential
+	// Tokens holds the delegation tokens (delegationtokens.go), by ID.
+	Tokens map[string]DelegationToken
 	// ACLs holds the access control lists (acls.go); never nil. It is the
 	// same *acl.Set from one view to the next until they change, so that
 	// readers may cache decisions against the pointer.
@@ -97,6 +99,7 @@ type Meta struct {
 	txnIDs         map[string]txnProducer
 	brokers        map[int32]BrokerRecord
 	scram          map[scramID]ScramCredential
+	tokens         map[string]DelegationToken
 	acls           *acl.Set   // replaced, never modified, when the bindings change
 	quotas         *quota.Set // replaced, never modified, when the quotas change
 	features       FeatureLevels
@@ -183,6 +186,9 @@ func (m *Meta) load() error {
 	if err := m.loadScram(); err != nil {
 		return err
 	}
+	if err := m.loadTokens(); err != nil {
+		return err
+	}
 	if err := m.loadACLs(); err != nil {
 		return err
 	}
@@ -212,7 +218,7 @@ func (m *Meta) publish() {
 	}
 	v := &MetaView{
 		Applied: m.applied, Topics: topics, Leaders: leaders, Brokers: brokers,
-		Scram: m.scramView(), ACLs: m.acls, Quotas: m.quotas, Features: m.features,
+		Scram: m.scramView(), Tokens: m.tokensView(), ACLs: m.acls, Quotas: m.quotas, Features: m.features,
 	}
 	m.view.Store(v)
 	m.onChange(v)
@@ -336,6 +342,12 @@ func (m *Meta) apply(b *pebble.Batch, cmd []byte) (sm.Result, bool) {
 		return m.applyAlterQuotas(b, &d)
 	case cmdSetFeature:
 		return m.applySetFeature(b, &d)
+	case cmdCreateToken:
+		return m.applyCreateToken(b, &d)
+	case cmdRenewToken:
+		return m.applyRenewToken(b, &d)
+	case cmdDeleteToken:
+		return m.applyDeleteToken(b, &d)
 	default:
 		return sm.Result{Data: statusData[StatusUnsupportedCmd]}, false
 	}

@@ -239,6 +239,9 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 		b.reporter.Run(rctx)
 	}()
 	go b.rec.Run(rctx)
+	if cfg.Kafka.DelegationTokenSecretKey != "" {
+		go b.removeExpiredTokens(rctx)
+	}
 	if len(cfg.Nodes) > 0 {
 		go b.ctrl.Run(rctx, controllerInterval)
 		go b.registerSelf(rctx)
@@ -306,6 +309,12 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	credentials := scramStore{b.cluster}
 	if clientSASL != nil {
 		clientSASL.Stored = credentials.ScramCredential
+		if k := cfg.Kafka; k.DelegationTokenSecretKey != "" {
+			clientSASL.Tokens = &kafka.Tokens{
+				Store: tokenStore{b.cluster}, Secret: []byte(k.DelegationTokenSecretKey),
+				MaxLifetime: k.DelegationTokenMaxLifetime, Expiry: k.DelegationTokenExpiryTime,
+			}
+		}
 	}
 	var acls kafka.ACLStore // nil: no authorization
 	if cfg.Kafka.Authorizer == config.AuthorizerACL {

@@ -4,6 +4,7 @@ package broker_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/kerberos"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
@@ -278,5 +280,71 @@ func TestKafkaGSSAPI(t *testing.T) {
 		t.Fatal("a broker started with a keytab without kafka/… keys")
 	} else if !strings.Contains(err.Error(), "kafka.sasl-kerberos-keytab") || !strings.Contains(err.Error(), `no key for the service "kafka"`) {
 		t.Fatalf("the error does not say what is wrong: %v", err)
+	}
+}
+
+// TestKafkaDelegationTokens: on a broker that takes Kerberos and SCRAM
+// (no users file), alice logs in with Kerberos and creates a delegation
+// token (kept in the meta shard); a worker logs in with it through SCRAM
+// and is alice; a token that expires is removed by the broker.
+func TestKafkaDelegationTokens(t *testing.T) {
+	kdc := kdctest.Start(t)
+	kdc.AddPrincipal(t, "kafka/127.0.0.1", "")
+	kdc.AddPrincipal(t, "alice", "alice-secret")
+	cfg := brokertest.Config(t)
+	cfg.Kafka.SASLMechanisms = []string{"GSSAPI", "SCRAM-SHA-512"}
+	cfg.Kafka.SASLKerberosKeytab = kdc.Keytab(t, "kafka.keytab", "kafka/127.0.0.1")
+	cfg.Kafka.DelegationTokenSecretKey = "a secret shared by every broker"
+	b := brokertest.Start(t, cfg)
+	conf, err := krbconfig.Load(kdc.Conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := func(mech sasl.Mechanism) *kgo.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()), kgo.RequestRetries(0), kgo.SASL(mech))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return cl
+	}
+	kc := krbclient.NewWithPassword("alice", kdctest.Realm, "alice-secret", conf, krbclient.DisablePAFXFAST(true))
+	alice := client(kerberos.Auth{Client: kc, Service: "kafka", PersistAfterAuth: true}.AsMechanism())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	created, err := kmsg.NewPtrCreateDelegationTokenRequest().RequestWith(ctx, alice)
+	if err != nil || created.ErrorCode != 0 || created.PrincipalName != "alice" {
+		t.Fatalf("create: %+v, %v", created, err)
+	}
+	worker := client(scram.Auth{User: created.TokenID, Pass: base64.StdEncoding.EncodeToString(created.HMAC), IsToken: true}.AsSha512Mechanism())
+	if _, err := kadm.NewClient(worker).ListTopics(ctx); err != nil {
+		t.Fatalf("the worker with alice's token: %v", err)
+	}
+
+	short := kmsg.NewPtrCreateDelegationTokenRequest()
+	short.MaxLifetimeMillis = 300
+	expiring, err := short.RequestWith(ctx, alice)
+	if err != nil || expiring.ErrorCode != 0 {
+		t.Fatalf("create a short token: %+v, %v", expiring, err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		described, err := kmsg.NewPtrDescribeDelegationTokenRequest().RequestWith(ctx, alice)
+		if err != nil || described.ErrorCode != 0 {
+			t.Fatalf("describe: %+v, %v", described, err)
+		}
+		ids := map[string]bool{}
+		for _, d := range described.TokenDetails {
+			ids[d.TokenID] = true
+		}
+		if !ids[created.TokenID] {
+			t.Fatalf("the live token is gone: %+v", described.TokenDetails)
+		}
+		if !ids[expiring.TokenID] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the expired token was not removed")
+		}
 	}
 }

@@ -249,6 +249,16 @@ type KafkaConfig struct {
 	// (alice/admin@REALM is User:alice) when it is of the broker's realm.
 	SASLKerberosKeytab      string `toml:"sasl-kerberos-keytab"`
 	SASLKerberosServiceName string `toml:"sasl-kerberos-service-name"`
+	// DelegationTokenSecretKey, when set, enables delegation tokens
+	// (KIP-48; Kafka's delegation.token.secret.key): the secret their
+	// HMACs derive from, the same on every broker. Clients authenticate
+	// with a token through SCRAM, so SASLMechanisms must hold a SCRAM
+	// mechanism. A token lasts DelegationTokenExpiryTime from its creation
+	// or renewal, and never more than DelegationTokenMaxLifetime (Kafka's
+	// delegation.token.expiry.time.ms, delegation.token.max.lifetime.ms).
+	DelegationTokenSecretKey   string        `toml:"delegation-token-secret-key"`
+	DelegationTokenMaxLifetime time.Duration `toml:"delegation-token-max-lifetime"`
+	DelegationTokenExpiryTime  time.Duration `toml:"delegation-token-expiry-time"`
 	// ConnectionsMaxReauth, when > 0, bounds every SASL authentication
 	// (Kafka's connections.max.reauth.ms, KIP-368): the client must
 	// authenticate again on its connection within it, or within its
@@ -466,6 +476,8 @@ func Default() Config {
 			TransactionVersion:               2,
 			OAuthBearerSubClaim:              "sub",
 			SASLKerberosServiceName:          "kafka",
+			DelegationTokenMaxLifetime:       7 * 24 * time.Hour,
+			DelegationTokenExpiryTime:        24 * time.Hour,
 			ConnectionsMaxIdle:               10 * time.Minute,
 		},
 		Raft: RaftConfig{

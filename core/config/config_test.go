@@ -589,9 +589,25 @@ func TestValidate(t *testing.T) {
 		{"key set url", func(c *Config) {
 			c.Kafka.SASLMechanisms, c.Kafka.OAuthBearerJWKSURL = []string{"OAUTHBEARER"}, "idp/jwks"
 		}, "kafka.oauthbearer-jwks-url \"idp/jwks\""},
-		{"oauthbearer and plain without users", func(c *Config) {
-			c.Kafka.SASLMechanisms, c.Kafka.OAuthBearerJWKSURL = []string{"OAUTHBEARER", "PLAIN"}, "https://idp/jwks"
+		{"plain without users", func(c *Config) { c.Kafka.SASLMechanisms = []string{"PLAIN"} }, "kafka.sasl-users-file goes with the password mechanisms"},
+		{"users without a password mechanism", func(c *Config) {
+			c.Kafka.SASLMechanisms, c.Kafka.SASLUsersFile, c.Kafka.OAuthBearerJWKSURL = []string{"OAUTHBEARER"}, "users.toml", "https://idp/jwks"
 		}, "kafka.sasl-users-file goes with the password mechanisms"},
+		{"oauthbearer and scram without users", func(c *Config) {
+			c.Kafka.SASLMechanisms, c.Kafka.OAuthBearerJWKSURL = []string{"OAUTHBEARER", "SCRAM-SHA-512"}, "https://idp/jwks"
+		}, ""},
+		{"tokens with gssapi and scram", func(c *Config) {
+			c.Kafka.SASLMechanisms, c.Kafka.SASLKerberosKeytab = []string{"GSSAPI", "SCRAM-SHA-512"}, "kafka.keytab"
+			c.Kafka.DelegationTokenSecretKey = "0123456789abcdef0123456789abcdef"
+		}, ""},
+		{"tokens without scram", func(c *Config) {
+			c.Kafka.SASLMechanisms, c.Kafka.SASLKerberosKeytab = []string{"GSSAPI"}, "kafka.keytab"
+			c.Kafka.DelegationTokenSecretKey = "0123456789abcdef0123456789abcdef"
+		}, "add SCRAM-SHA-512 or SCRAM-SHA-256"},
+		{"short token secret", func(c *Config) {
+			c.Kafka.SASLMechanisms, c.Kafka.SASLUsersFile, c.Kafka.DelegationTokenSecretKey = []string{"SCRAM-SHA-512"}, "users.toml", "short"
+		}, "kafka.delegation-token-secret-key is 5 characters"},
+		{"token lifetime zero", func(c *Config) { c.Kafka.DelegationTokenMaxLifetime = 0 }, "kafka.delegation-token-max-lifetime (0s)"},
 		{"gssapi without a keytab", func(c *Config) { c.Kafka.SASLMechanisms = []string{"GSSAPI"} }, "kafka.sasl-kerberos-keytab goes with GSSAPI"},
 		{"keytab without gssapi", func(c *Config) { c.Kafka.SASLKerberosKeytab = "kafka.keytab" }, "kafka.sasl-kerberos-keytab goes with GSSAPI"},
 		{"gssapi alone needs no users", func(c *Config) {

@@ -241,6 +241,8 @@ type fileKafka struct {
 	ConnectionsMaxIdle        duration `toml:"connections-max-idle"`
 	GroupConsumerSession      duration `toml:"group-consumer-session-timeout"`
 	GroupConsumerHeartbeat    duration `toml:"group-consumer-heartbeat-interval"`
+	TokenMaxLifetime          duration `toml:"delegation-token-max-lifetime"`
+	TokenExpiryTime           duration `toml:"delegation-token-expiry-time"`
 }
 
 type fileRaft struct {
@@ -262,6 +264,7 @@ var durationKeys = []string{
 	"kafka.log-retention-check-interval", "kafka.log-cleaner-backoff", "kafka.connections-max-reauth", "kafka.connections-max-idle",
 	"kafka.transaction-max-timeout", "kafka.transactional-id-expiration",
 	"kafka.group-consumer-session-timeout", "kafka.group-consumer-heartbeat-interval",
+	"kafka.delegation-token-max-lifetime", "kafka.delegation-token-expiry-time",
 	"raft.rtt",
 	"tier.check-interval", "tier.sweep-interval", "tier.orphan-grace", "tier.upload-timeout",
 	"backup.interval",
@@ -301,6 +304,8 @@ func decodeTOML(name string, data []byte, cfg *Config) error {
 			ConnectionsMaxIdle:        duration{cfg.Kafka.ConnectionsMaxIdle},
 			GroupConsumerSession:      duration{cfg.Kafka.GroupConsumerSessionTimeout},
 			GroupConsumerHeartbeat:    duration{cfg.Kafka.GroupConsumerHeartbeatInterval},
+			TokenMaxLifetime:          duration{cfg.Kafka.DelegationTokenMaxLifetime},
+			TokenExpiryTime:           duration{cfg.Kafka.DelegationTokenExpiryTime},
 		},
 		Raft: fileRaft{RaftConfig: cfg.Raft, RTT: duration{cfg.Raft.RTT}},
 		Tier: fileTier{
@@ -327,6 +332,8 @@ func decodeTOML(name string, data []byte, cfg *Config) error {
 	cfg.Kafka.ConnectionsMaxIdle = fc.Kafka.ConnectionsMaxIdle.Duration
 	cfg.Kafka.GroupConsumerSessionTimeout = fc.Kafka.GroupConsumerSession.Duration
 	cfg.Kafka.GroupConsumerHeartbeatInterval = fc.Kafka.GroupConsumerHeartbeat.Duration
+	cfg.Kafka.DelegationTokenMaxLifetime = fc.Kafka.TokenMaxLifetime.Duration
+	cfg.Kafka.DelegationTokenExpiryTime = fc.Kafka.TokenExpiryTime.Duration
 	cfg.Raft = fc.Raft.RaftConfig
 	cfg.Raft.RTT = fc.Raft.RTT.Duration
 	cfg.Tier = fc.Tier.TierConfig

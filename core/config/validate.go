@@ -170,8 +170,22 @@ func (c Config) Validate() error {
 		bad("kafka.authorizer %q: use %q to authorize requests with ACLs, or leave it unset (\"\") to let every authenticated principal do everything", k.Authorizer, AuthorizerACL)
 	}
 	passwords := slices.ContainsFunc(k.SASLMechanisms, func(m string) bool { return m != "OAUTHBEARER" && m != "GSSAPI" })
-	if passwords != (k.SASLUsersFile != "") {
-		bad("kafka.sasl-users-file goes with the password mechanisms of kafka.sasl-mechanisms (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512): the users they authenticate as; set both or neither")
+	// Without a users file, the password mechanisms know only the SCRAM
+	// credentials and delegation tokens that users of another mechanism
+	// set: there must be one.
+	others := slices.ContainsFunc(k.SASLMechanisms, func(m string) bool { return m == "OAUTHBEARER" || m == "GSSAPI" })
+	if k.SASLUsersFile != "" && !passwords || passwords && k.SASLUsersFile == "" && !others {
+		bad("kafka.sasl-users-file goes with the password mechanisms of kafka.sasl-mechanisms (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512): the users they authenticate as; set both or neither (without it, OAUTHBEARER or GSSAPI beside them must let in the users who set SCRAM credentials and delegation tokens)")
+	}
+	scram := slices.ContainsFunc(k.SASLMechanisms, func(m string) bool { return strings.HasPrefix(m, "SCRAM-") })
+	if k.DelegationTokenSecretKey != "" && !scram {
+		bad("kafka.delegation-token-secret-key enables delegation tokens, which clients present through SCRAM: add SCRAM-SHA-512 or SCRAM-SHA-256 to kafka.sasl-mechanisms")
+	}
+	if s := k.DelegationTokenSecretKey; s != "" && len(s) < 16 {
+		bad("kafka.delegation-token-secret-key is %d characters: use a random secret of at least 16 (32 or more is better), the same on every broker", len(s))
+	}
+	if k.DelegationTokenMaxLifetime <= 0 || k.DelegationTokenExpiryTime <= 0 {
+		bad("kafka.delegation-token-max-lifetime (%s) and kafka.delegation-token-expiry-time (%s) must be positive durations, such as \"168h\" and \"24h\"", k.DelegationTokenMaxLifetime, k.DelegationTokenExpiryTime)
 	}
 	if slices.Contains(k.SASLMechanisms, "OAUTHBEARER") != (k.OAuthBearerJWKSURL != "") {
 		bad("kafka.oauthbearer-jwks-url goes with OAUTHBEARER in kafka.sasl-mechanisms: the keys its tokens are signed with; set both or neither")

@@ -1,0 +1,72 @@
+package raftsm
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+func TestDelegationTokens(t *testing.T) {
+	st, err := openStore("state", vfs.NewMem())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMeta(st, nil)
+	if _, err := m.Open(nil); err != nil {
+		t.Fatal(err)
+	}
+	update := applier(t, &m)
+	tok := DelegationToken{
+		ID: "tok1", Owner: "User:alice", Requester: "User:alice", Renewers: []string{"User:etl", "User:spark"},
+		Issued: 1000, Expires: 5000, MaxLifetime: 9000,
+	}
+	bad := tok
+	bad.ID, bad.Expires = "tok2", bad.MaxLifetime+1
+	res := update(EncodeCreateToken(tok), EncodeCreateToken(tok), EncodeCreateToken(bad),
+		EncodeRenewToken("nope", 1), EncodeDeleteToken("nope"), []byte{commandVersion, cmdCreateToken, 9})
+	for i, want := range []Status{StatusOK, StatusDuplicateToken, StatusMalformed, StatusUnknownToken, StatusUnknownToken, StatusMalformed} {
+		if got := ResultStatus(res[i].Data); got != want {
+			t.Errorf("command %d: %v, want %v", i, got, want)
+		}
+	}
+	got, ok := m.View().Tokens["tok1"]
+	if !ok || got.Owner != "User:alice" || !slices.Equal(got.Renewers, tok.Renewers) || got.Expires != 5000 {
+		t.Fatalf("view after create: %+v", m.View().Tokens)
+	}
+	// A renewal never moves the expiry past the maximum lifetime.
+	update(EncodeRenewToken("tok1", 20000))
+	if got := m.View().Tokens["tok1"]; got.Expires != 9000 {
+		t.Fatalf("renewed past the maximum: expires %d, want 9000", got.Expires)
+	}
+	update(EncodeRenewToken("tok1", 7000))
+	reopened := NewMeta(st, nil)
+	if _, err := reopened.Open(nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := reopened.View().Tokens["tok1"]; got.Expires != 7000 || got.Issued != 1000 || len(got.Renewers) != 2 {
+		t.Fatalf("reopened: %+v", got)
+	}
+	// Tokens travel in the meta shard's snapshots.
+	buf := snapshotOf(t, m)
+	other, err := openStore("other", vfs.NewMem())
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := NewMeta(other, nil)
+	if _, err := restored.Open(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := restored.RecoverFromSnapshot(buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := restored.View().Tokens["tok1"]; got.Expires != 7000 || got.Owner != "User:alice" {
+		t.Fatalf("recovered from a snapshot: %+v", restored.View().Tokens)
+	}
+	if s := ResultStatus(update(EncodeDeleteToken("tok1"))[0].Data); s != StatusOK {
+		t.Fatalf("delete: %v", s)
+	}
+	if len(m.View().Tokens) != 0 {
+		t.Fatalf("after delete: %+v", m.View().Tokens)
+	}
+}
