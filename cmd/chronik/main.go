@@ -50,6 +50,6 @@ Start a single-node broker with "chronik serve".`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nrun '%s --help' for usage", err, c.CommandPath())
 	})
-	root.AddCommand(newServeCmd(), newVersionCmd(), newTopicCmd(), newGroupCmd(), newTransactionCmd(), newUserCmd(), newACLCmd(), newQuotaCmd(), newClusterCmd(), newTierCmd(), newBackupCmd(), newRestoreCmd(), newBenchCmd(), newPluginsCmd())
+	root.AddCommand(newServeCmd(), newVersionCmd(), newTopicCmd(), newGroupCmd(), newTransactionCmd(), newUserCmd(), newTokenCmd(), newACLCmd(), newQuotaCmd(), newClusterCmd(), newTierCmd(), newBackupCmd(), newRestoreCmd(), newBenchCmd(), newPluginsCmd())
 	return root
 }

@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/chronik-go/chronik/core/broker/brokertest"
 	"github.com/chronik-go/chronik/core/config"
@@ -605,6 +607,51 @@ func TestOpsCLIKerberos(t *testing.T) {
 		t.Fatalf("topic list with kinit's tickets does not show the topic:\n%s", out)
 	}
 	c.fails("SASL", "topic", "list", "--timeout", "3s", "--sasl-mechanism", "SCRAM-SHA-512", "--sasl-user", "ops")
+}
+
+// TestTokenCommands: `chronik token create | list | renew | expire` against a
+// broker with delegation tokens; a client logs in with the token the CLI
+// printed; a renewer renews it, another user may not; a token the CLI
+// expired no longer logs in.
+func TestTokenCommands(t *testing.T) {
+	cfg := brokertest.Config(t)
+	brokertest.SASLUsers(t, &cfg, []string{"SCRAM-SHA-512"}, "alice", "etl", "carol")
+	cfg.Kafka.DelegationTokenSecretKey = "a secret shared by every broker"
+	b := brokertest.Start(t, cfg)
+	t.Setenv("CHRONIK_CONFIG", "")
+	t.Setenv("CHRONIK_BROKERS", "")
+	c := &opsCLI{t: t, brokers: b.KafkaAddr()}
+	as := func(user string) []string {
+		t.Setenv(opsctl.EnvSASLPassword, user+"-secret")
+		return []string{"--sasl-mechanism", "SCRAM-SHA-512", "--sasl-user", user, "--timeout", "5s"}
+	}
+	created := opsJSON[opsctl.TokenList](c, append([]string{"token", "create", "--renewer", "etl", "--max-lifetime", "72h"}, as("alice")...)...)
+	if len(created.Tokens) != 1 || created.Tokens[0].Owner != "User:alice" || created.Tokens[0].HMAC == "" ||
+		len(created.Tokens[0].Renewers) != 1 || created.Tokens[0].Renewers[0] != "User:etl" {
+		t.Fatalf("token create: %+v", created)
+	}
+	tok := created.Tokens[0]
+	login := func() error {
+		cl := c.client(kgo.RequestRetries(0), kgo.SASL(scram.Auth{User: tok.ID, Pass: tok.HMAC, IsToken: true}.AsSha512Mechanism()))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := kadm.NewClient(cl).ListTopics(ctx)
+		return err
+	}
+	if err := login(); err != nil {
+		t.Fatalf("a login with the printed token: %v", err)
+	}
+	if out := c.ok(append([]string{"token", "list"}, as("alice")...)...); !strings.Contains(out, tok.ID) || !strings.Contains(out, "User:etl") {
+		t.Fatalf("token list:\n%s", out)
+	}
+	c.fails("only the token's owner and its renewers", append([]string{"token", "renew", "--hmac", tok.HMAC}, as("carol")...)...)
+	c.ok(append([]string{"token", "renew", "--hmac", tok.HMAC, "--period", "1h"}, as("etl")...)...)
+	c.ok(append([]string{"token", "expire", "--hmac", tok.HMAC}, as("alice")...)...)
+	if err := login(); !errors.Is(err, kerr.SaslAuthenticationFailed) {
+		t.Fatalf("a login with the expired token: %v", err)
+	}
+	c.fails("no such token", append([]string{"token", "renew", "--hmac", tok.HMAC}, as("alice")...)...)
+	c.fails("--hmac", append([]string{"token", "renew", "--hmac", "not base64!"}, as("alice")...)...)
 }
 
 // TestUserCommands: `chronik user set | list | delete` as a super user, the
