@@ -78,6 +78,9 @@ type Data struct {
 	// Quotas are the client quotas, one per entity; a backup without any
 	// has no quotas object.
 	Quotas []Quota `json:"quotas,omitempty"`
+	// Tokens are the delegation tokens not yet expired; a backup without
+	// any has no tokens object.
+	Tokens []Token `json:"tokens,omitempty"`
 	// NextProducerID is the first producer ID the cluster had not handed
 	// out; the manifest keeps it (no object), and a restore reserves every
 	// ID below it, so no new producer gets the ID of one whose records
@@ -209,6 +212,20 @@ func (q Quota) Entity() (quota.Entity, error) {
 		return quota.Entity{}, fmt.Errorf("quotas of %q: %w", e, err)
 	}
 	return e, nil
+}
+
+// Token is one delegation token as the meta shard holds it: never its HMAC,
+// which the brokers derive from kafka.delegation-token-secret-key (so a
+// restored token works on brokers with the same secret). Times are Unix
+// milliseconds.
+type Token struct {
+	ID          string   `json:"id"`
+	Owner       string   `json:"owner"`
+	Requester   string   `json:"requester"`
+	Renewers    []string `json:"renewers,omitempty"`
+	Issued      int64    `json:"issued"`
+	Expires     int64    `json:"expires"`
+	MaxLifetime int64    `json:"max_lifetime"`
 }
 
 // User is one user's SCRAM credential for one mechanism, as the meta shard
@@ -388,6 +405,8 @@ type Manifest struct {
 	ACLs int `json:"acls,omitempty"`
 	// Quotas counts the entities with client quotas.
 	Quotas int `json:"quotas,omitempty"`
+	// Tokens counts the delegation tokens.
+	Tokens int `json:"tokens,omitempty"`
 	// NextProducerID is Data.NextProducerID.
 	NextProducerID int64 `json:"next_producer_id,omitempty"`
 	// Features is Data.Features.
@@ -426,6 +445,7 @@ const (
 	kindUsers      = "users"  // only when there are any
 	kindACLs       = "acls"   // only when there are any
 	kindQuotas     = "quotas" // only when there are any
+	kindTokens     = "tokens" // only when there are any
 )
 
 func extension(compression string) string {
@@ -624,6 +644,18 @@ func (d *Data) Validate() error {
 			return fmt.Errorf("%w: the quotas of %s are listed twice", ErrCorrupt, e)
 		}
 		quotas[e] = true
+	}
+	tokens := map[string]bool{}
+	for _, t := range d.Tokens {
+		switch {
+		case t.ID == "" || t.Owner == "" || t.Requester == "":
+			return fmt.Errorf("%w: a delegation token has ID %q, owner %q, requester %q", ErrCorrupt, t.ID, t.Owner, t.Requester)
+		case t.Issued <= 0 || t.Expires < t.Issued || t.MaxLifetime < t.Expires:
+			return fmt.Errorf("%w: delegation token %q has times %d, %d, %d (issued, expires, max)", ErrCorrupt, t.ID, t.Issued, t.Expires, t.MaxLifetime)
+		case tokens[t.ID]:
+			return fmt.Errorf("%w: delegation token %q is listed twice", ErrCorrupt, t.ID)
+		}
+		tokens[t.ID] = true
 	}
 	return nil
 }

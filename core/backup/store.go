@@ -25,6 +25,7 @@ import (
 //	backups/<id>/users.json.zst       only with SCRAM credentials to keep
 //	backups/<id>/acls.json.zst        only with ACLs to keep
 //	backups/<id>/quotas.json.zst      only with client quotas to keep
+//	backups/<id>/tokens.json.zst      only with delegation tokens to keep
 //	backups/<id>/manifest.json        written last
 //	segments/…                        tiered segments (core/tier), referenced
 const (
@@ -77,7 +78,7 @@ func Write(ctx context.Context, store *tiering.Store, id string, info Info, comp
 		Format: FormatVersion, ID: id, ClusterID: info.ClusterID, Node: info.Node, ChronikVersion: chronikVersion(),
 		CreatedAt: started.UTC(), Compression: compression,
 		Topics: len(d.Topics), Partitions: len(d.Partitions), Groups: len(d.Groups),
-		Users: len(d.Users), ACLs: len(d.ACLs), Quotas: len(d.Quotas), NextProducerID: d.NextProducerID, Features: d.Features,
+		Users: len(d.Users), ACLs: len(d.ACLs), Quotas: len(d.Quotas), Tokens: len(d.Tokens), NextProducerID: d.NextProducerID, Features: d.Features,
 		RecoveryPoint: make([]RecoveryPoint, 0, len(d.Partitions)),
 	}
 	for _, g := range d.Groups {
@@ -110,6 +111,9 @@ func Write(ctx context.Context, store *tiering.Store, id string, info Info, comp
 	}
 	if len(d.Quotas) > 0 {
 		parts = append(parts, part{kindQuotas, d.Quotas, len(d.Quotas)})
+	}
+	if len(d.Tokens) > 0 {
+		parts = append(parts, part{kindTokens, d.Tokens, len(d.Tokens)})
 	}
 	dir := backupsPrefix + id + "/"
 	for _, p := range parts {
@@ -265,6 +269,8 @@ func Load(ctx context.Context, store *tiering.Store, id string) (*Manifest, *Dat
 			target = &d.ACLs
 		case kindQuotas:
 			target = &d.Quotas
+		case kindTokens:
+			target = &d.Tokens
 		default:
 			return nil, nil, fmt.Errorf("%w: manifest lists object %s of unknown kind %q", ErrCorrupt, o.Name, o.Kind)
 		}
@@ -290,10 +296,10 @@ func Load(ctx context.Context, store *tiering.Store, id string) (*Manifest, *Dat
 		}
 	}
 	if len(d.Topics) != m.Topics || len(d.Partitions) != m.Partitions || len(d.Groups) != m.Groups || len(d.Users) != m.Users ||
-		len(d.ACLs) != m.ACLs || len(d.Quotas) != m.Quotas {
-		return nil, nil, fmt.Errorf("%w: backup %s: objects hold %d topics, %d partitions, %d groups, %d user credentials, %d ACLs, %d quota entities; "+
-			"the manifest says %d, %d, %d, %d, %d, %d", ErrCorrupt, id, len(d.Topics), len(d.Partitions), len(d.Groups), len(d.Users), len(d.ACLs), len(d.Quotas),
-			m.Topics, m.Partitions, m.Groups, m.Users, m.ACLs, m.Quotas)
+		len(d.ACLs) != m.ACLs || len(d.Quotas) != m.Quotas || len(d.Tokens) != m.Tokens {
+		return nil, nil, fmt.Errorf("%w: backup %s: objects hold %d topics, %d partitions, %d groups, %d user credentials, %d ACLs, %d quota entities, %d delegation tokens; "+
+			"the manifest says %d, %d, %d, %d, %d, %d, %d", ErrCorrupt, id, len(d.Topics), len(d.Partitions), len(d.Groups), len(d.Users), len(d.ACLs), len(d.Quotas), len(d.Tokens),
+			m.Topics, m.Partitions, m.Groups, m.Users, m.ACLs, m.Quotas, m.Tokens)
 	}
 	if err := d.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("backup %s: %w", id, err)

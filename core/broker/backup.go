@@ -155,6 +155,15 @@ func (b *Broker) collectBackup(ctx context.Context) (*backup.Data, error) {
 	for _, e := range quotas.Entities() {
 		d.Quotas = append(d.Quotas, backup.QuotaOf(e, quotas.Quotas(e)))
 	}
+	now := time.Now().UnixMilli()
+	for _, t := range b.cluster.Tokens() {
+		if t.Expires >= now {
+			d.Tokens = append(d.Tokens, backup.Token{
+				ID: t.ID, Owner: t.Owner, Requester: t.Requester, Renewers: t.Renewers,
+				Issued: t.Issued, Expires: t.Expires, MaxLifetime: t.MaxLifetime,
+			})
+		}
+	}
 	topics := b.cluster.Topics()
 	for _, t := range topics {
 		rf := 1
@@ -394,6 +403,13 @@ func (b *Broker) restoreFromPlan(ctx context.Context) error {
 	if len(d.Quotas) > 0 {
 		log.Info("restore: client quotas restored", "entities", quotas, "of", len(d.Quotas))
 	}
+	tokens, err := b.restoreTokens(ctx, d.Tokens)
+	if err != nil {
+		return fmt.Errorf("restore: %w (the restore plan stays in %s)", err, backup.PlanPath(b.cfg.DataDir))
+	}
+	if len(d.Tokens) > 0 {
+		log.Info("restore: delegation tokens restored", "tokens", tokens, "of", len(d.Tokens), "expired_since", len(d.Tokens)-tokens)
+	}
 	features, err := b.restoreFeatures(ctx, d.Features)
 	if err != nil {
 		return fmt.Errorf("restore: %w (the restore plan stays in %s)", err, backup.PlanPath(b.cfg.DataDir))
@@ -454,6 +470,34 @@ func (b *Broker) restoreUsers(ctx context.Context, users []backup.User) (int, er
 		})
 		if err != nil {
 			return n, fmt.Errorf("user %q's %s credential: %w", u.Name, u.Mechanism, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// restoreTokens creates every delegation token of the backup that has not
+// expired since and that the cluster does not hold. It returns how many
+// it created.
+func (b *Broker) restoreTokens(ctx context.Context, tokens []backup.Token) (int, error) {
+	n := 0
+	for _, t := range tokens {
+		if _, ok := b.cluster.Token(t.ID); ok || t.Expires < time.Now().UnixMilli() {
+			continue
+		}
+		tok := raftsm.DelegationToken{
+			ID: t.ID, Owner: t.Owner, Requester: t.Requester, Renewers: t.Renewers,
+			Issued: t.Issued, Expires: t.Expires, MaxLifetime: t.MaxLifetime,
+		}
+		err := retryTemp(ctx, func(ctx context.Context) error {
+			err := b.cluster.CreateToken(ctx, tok)
+			if errors.Is(err, cluster.ErrNotController) {
+				return dragonboat.ErrTimeout // retried: no meta leader yet
+			}
+			return err
+		})
+		if err != nil {
+			return n, fmt.Errorf("delegation token %q: %w", t.ID, err)
 		}
 		n++
 	}

@@ -5,6 +5,7 @@ package broker_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/chronik-go/chronik/core/acl"
 	"github.com/chronik-go/chronik/core/adminhttp"
@@ -393,5 +395,78 @@ func resumeGroup(ctx context.Context, t *testing.T, addr, group, topic string, c
 		if first[p] != off {
 			t.Errorf("group resumed dr-orders/%d at %d, want the committed %d", p, first[p], off)
 		}
+	}
+}
+
+// TestBackupRestoreTokens: a delegation token survives the loss of the
+// broker's disk: it is in the backup (its metadata; the HMAC comes from
+// the secret), and after a restore onto brokers with the same secret a
+// worker logs in with it again. A token expired by then is not restored.
+func TestBackupRestoreTokens(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bucket := t.TempDir()
+	from := (&url.URL{Scheme: "file", Path: filepath.ToSlash(bucket)}).String()
+	withTokens := func(cfg *config.Config) {
+		brokertest.SASLUsers(t, cfg, []string{"SCRAM-SHA-512"}, "alice")
+		cfg.Kafka.DelegationTokenSecretKey = "a secret shared by every broker"
+	}
+	cfg := drConfig(t, from)
+	withTokens(&cfg)
+	b, err := broker.Start(ctx, cfg, brokertest.Logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := kgo.NewClient(kgo.SeedBrokers(b.KafkaAddr()), kgo.SASL(scram.Auth{User: "alice", Pass: "alice-secret"}.AsSha512Mechanism()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alice.Close()
+	create := kmsg.NewPtrCreateDelegationTokenRequest()
+	token, err := create.RequestWith(ctx, alice)
+	if err != nil || token.ErrorCode != 0 {
+		t.Fatalf("create: %+v, %v", token, err)
+	}
+	create.MaxLifetimeMillis = 2000
+	short, err := create.RequestWith(ctx, alice)
+	if err != nil || short.ErrorCode != 0 {
+		t.Fatalf("create a short token: %+v, %v", short, err)
+	}
+	alice.Close()
+	m, err := opsctl.BackupNow(ctx, opsctl.Admin{Addrs: []string{b.HTTPAddr()}, HTTP: adminhttp.Plain(0)})
+	if err != nil || m.Tokens != 2 {
+		t.Fatalf("backup: %+v, %v", m, err)
+	}
+	if err := b.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(cfg.DataDir); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(time.UnixMilli(short.MaxTimestamp).Add(10 * time.Millisecond)))
+
+	fresh := drConfig(t, from)
+	withTokens(&fresh)
+	if _, err := opsctl.PrepareRestore(ctx, opsctl.RestoreOptions{From: from, DataDir: fresh.DataDir}); err != nil {
+		t.Fatal(err)
+	}
+	b2 := brokertest.Start(t, fresh)
+	worker, err := kgo.NewClient(kgo.SeedBrokers(b2.KafkaAddr()), kgo.RequestRetries(0),
+		kgo.SASL(scram.Auth{User: token.TokenID, Pass: base64.StdEncoding.EncodeToString(token.HMAC), IsToken: true}.AsSha512Mechanism()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer worker.Close()
+	if _, err := kadm.NewClient(worker).ListTopics(ctx); err != nil {
+		t.Fatalf("a worker with the restored token: %v", err)
+	}
+	admin, err := kgo.NewClient(kgo.SeedBrokers(b2.KafkaAddr()), kgo.SASL(scram.Auth{User: "alice", Pass: "alice-secret"}.AsSha512Mechanism()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	described, err := kmsg.NewPtrDescribeDelegationTokenRequest().RequestWith(ctx, admin)
+	if err != nil || described.ErrorCode != 0 || len(described.TokenDetails) != 1 || described.TokenDetails[0].TokenID != token.TokenID {
+		t.Fatalf("tokens after the restore (want only the live one): %+v, %v", described, err)
 	}
 }

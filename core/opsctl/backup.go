@@ -140,8 +140,8 @@ func (r *BackupReport) WriteTable(w io.Writer) error {
 			t.row("VERSION", m.ChronikVersion)
 			t.row("DURATION", time.Duration(m.DurationSeconds*float64(time.Second)).Round(time.Millisecond).String())
 			t.row("SIZE", fmt.Sprintf("%s (%s compressed objects)", humanBytes(m.SizeBytes), m.Compression))
-			t.row("CONTENTS", fmt.Sprintf("%d topics, %d partitions, %d groups with %d offsets, %d SCRAM credentials, %d ACLs, client quotas for %d entities",
-				m.Topics, m.Partitions, m.Groups, m.Offsets, m.Users, m.ACLs, m.Quotas))
+			t.row("CONTENTS", fmt.Sprintf("%d topics, %d partitions, %d groups with %d offsets, %d SCRAM credentials, %d ACLs, client quotas for %d entities, %d delegation tokens",
+				m.Topics, m.Partitions, m.Groups, m.Offsets, m.Users, m.ACLs, m.Quotas, m.Tokens))
 			t.row("SEGMENTS", fmt.Sprintf("%d in the store, %s (not copied: tiered storage holds them)", m.Segments, humanBytes(m.SegmentBytes)))
 			if m.NextProducerID > 0 {
 				t.row("PRODUCER-IDS", fmt.Sprintf("below %d handed out (a restore reserves them)", m.NextProducerID))
