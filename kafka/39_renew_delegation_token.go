@@ -22,12 +22,7 @@ const keyRenewDelegationToken int16 = 39
 func handleRenewDelegationToken(ctx context.Context, s *Server, r *request) kmsg.Response {
 	req := r.msg.(*kmsg.RenewDelegationTokenRequest)
 	resp := req.ResponseKind().(*kmsg.RenewDelegationTokenResponse)
-	toks, code := s.tokensFor(r)
-	if code != 0 {
-		resp.ErrorCode = code
-		return resp
-	}
-	tok, code := s.tokenByHMAC(r, toks, req.HMAC)
+	toks, tok, code := s.tokenToChange(r, req.HMAC)
 	if code != 0 {
 		resp.ErrorCode = code
 		return resp

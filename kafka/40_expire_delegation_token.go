@@ -18,12 +18,7 @@ const keyExpireDelegationToken int16 = 40
 func handleExpireDelegationToken(ctx context.Context, s *Server, r *request) kmsg.Response {
 	req := r.msg.(*kmsg.ExpireDelegationTokenRequest)
 	resp := req.ResponseKind().(*kmsg.ExpireDelegationTokenResponse)
-	toks, code := s.tokensFor(r)
-	if code != 0 {
-		resp.ErrorCode = code
-		return resp
-	}
-	tok, code := s.tokenByHMAC(r, toks, req.HMAC)
+	toks, tok, code := s.tokenToChange(r, req.HMAC)
 	if code != 0 {
 		resp.ErrorCode = code
 		return resp

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -46,27 +45,12 @@ func TestGSSAPI(t *testing.T) {
 	}
 	load(kdc.Keytab(t, "kafka.keytab", "kafka/127.0.0.1"))
 
-	var (
-		mu         sync.Mutex
-		principals = map[string]bool{}
-	)
+	var principals principalLog
 	ts := startServer(t, Config{
-		SASL: &SASL{Mechanisms: []string{MechanismGSSAPI}, GSSAPI: func() SASLExchange { return acceptor.Load().Start() }},
-		Authorizer: AuthorizerFunc(func(_ context.Context, principal string, key int16, _ kmsg.Request) error {
-			if !saslExempt(key) {
-				mu.Lock()
-				principals[principal] = true
-				mu.Unlock()
-			}
-			return nil
-		}),
+		SASL:       &SASL{Mechanisms: []string{MechanismGSSAPI}, GSSAPI: func() SASLExchange { return acceptor.Load().Start() }},
+		Authorizer: principals.authorizer(),
 	}, nil)
 	ts.createTopic(t, "kerberized", 1)
-	seen := func(principal string) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return principals[principal]
-	}
 
 	conf, err := krbconfig.Load(kdc.Conf)
 	if err != nil {
@@ -84,8 +68,8 @@ func TestGSSAPI(t *testing.T) {
 	if err := ping("alice", "alice-secret"); err != nil {
 		t.Fatalf("franz-go with alice's password: %v", err)
 	}
-	if !seen("User:alice") {
-		t.Fatalf("principals %v, want User:alice", principals)
+	if seen := principals.all(); !seen["User:alice"] {
+		t.Fatalf("principals %v, want User:alice", seen)
 	}
 
 	kcat, err := exec.LookPath("kcat")
@@ -125,8 +109,8 @@ func TestGSSAPI(t *testing.T) {
 	if err != nil || !slices.Equal(strings.Fields(out), []string{"one", "two"}) {
 		t.Fatalf("kcat consume: %q, %v", out, err)
 	}
-	if !seen("User:bob") {
-		t.Fatalf("principals %v, want User:bob (bob/admin's short name)", principals)
+	if seen := principals.all(); !seen["User:bob"] {
+		t.Fatalf("principals %v, want User:bob (bob/admin's short name)", seen)
 	}
 
 	// The broker's key changes at the KDC: new tickets are in a key the

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -30,25 +31,49 @@ import (
 // a wrong password, an unknown user and a client without SASL get
 // nothing but the failure, and a disabled mechanism is refused with the
 // list of enabled ones.
+// principalLog records the principals of the requests its authorizer
+// sees, SASL's own APIs aside.
+type principalLog struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (p *principalLog) authorizer() Authorizer {
+	return AuthorizerFunc(func(_ context.Context, principal string, key int16, _ kmsg.Request) error {
+		if !saslExempt(key) {
+			p.mu.Lock()
+			if p.seen == nil {
+				p.seen = map[string]bool{}
+			}
+			p.seen[principal] = true
+			p.mu.Unlock()
+		}
+		return nil
+	})
+}
+
+// all returns a copy of the principals seen; reset forgets them.
+func (p *principalLog) all() map[string]bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.seen)
+}
+
+func (p *principalLog) reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	clear(p.seen)
+}
+
 func TestSASL(t *testing.T) {
 	users := map[string]string{"alice": "alice-secret", "bob": "bob-secret"}
-	var (
-		mu         sync.Mutex
-		principals = map[string]bool{}
-	)
+	var principals principalLog
 	ts := startServer(t, Config{
 		SASL: &SASL{
 			Mechanisms: []string{MechanismScramSHA512, MechanismScramSHA256, MechanismPlain},
 			Password:   func(u string) (string, bool) { p, ok := users[u]; return p, ok },
 		},
-		Authorizer: AuthorizerFunc(func(_ context.Context, principal string, key int16, _ kmsg.Request) error {
-			if !saslExempt(key) {
-				mu.Lock()
-				principals[principal] = true
-				mu.Unlock()
-			}
-			return nil
-		}),
+		Authorizer: principals.authorizer(),
 	}, nil)
 	ping := func(mech sasl.Mechanism) error {
 		opts := []kgo.Opt{kgo.DialTimeout(2 * time.Second), kgo.RequestRetries(0)}
@@ -72,11 +97,9 @@ func TestSASL(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
-	mu.Lock()
-	if len(principals) != 2 || !principals["User:alice"] || !principals["User:bob"] {
-		t.Fatalf("principals %v, want User:alice and User:bob", principals)
+	if seen := principals.all(); len(seen) != 2 || !seen["User:alice"] || !seen["User:bob"] {
+		t.Fatalf("principals %v, want User:alice and User:bob", seen)
 	}
-	mu.Unlock()
 
 	for name, mech := range map[string]sasl.Mechanism{
 		"plain, wrong password":         plain.Auth{User: "alice", Pass: "nope"}.AsMechanism(),
@@ -91,10 +114,8 @@ func TestSASL(t *testing.T) {
 	if err := ping(nil); err == nil {
 		t.Fatal("a client without SASL got a Metadata answer")
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(principals) != 2 {
-		t.Fatalf("a failed authentication reached the authorizer: %v", principals)
+	if seen := principals.all(); len(seen) != 2 {
+		t.Fatalf("a failed authentication reached the authorizer: %v", seen)
 	}
 }
 

@@ -166,19 +166,24 @@ func userPrincipal(typ, name string) (string, bool) {
 	return "User:" + name, typ == "User" && name != ""
 }
 
-// tokenByHMAC finds the token a Renew or Expire request names and checks
-// that r's principal may change it; the code is 0 when it may.
-func (s *Server) tokenByHMAC(r *request, toks *Tokens, mac []byte) (DelegationToken, int16) {
+// tokenToChange checks a Renew or Expire request (tokensFor), finds the
+// token it names by its HMAC and checks that r's principal may change it;
+// the code is 0 when it may.
+func (s *Server) tokenToChange(r *request, mac []byte) (*Tokens, DelegationToken, int16) {
+	toks, code := s.tokensFor(r)
+	if code != 0 {
+		return nil, DelegationToken{}, code
+	}
 	tok, ok := toks.byHMAC(mac)
 	switch {
 	case !ok:
-		return tok, kerr.DelegationTokenNotFound.Code
+		return nil, tok, kerr.DelegationTokenNotFound.Code
 	case !tok.ownerOrRenewer(r.principal):
-		return tok, kerr.DelegationTokenOwnerMismatch.Code
+		return nil, tok, kerr.DelegationTokenOwnerMismatch.Code
 	case nowMillis() > tok.Expires:
-		return tok, kerr.DelegationTokenExpired.Code
+		return nil, tok, kerr.DelegationTokenExpired.Code
 	}
-	return tok, 0
+	return toks, tok, 0
 }
 
 // nowMillis is the time in Unix milliseconds, as tokens keep it.

@@ -82,10 +82,7 @@ func (m *memTokens) DeleteToken(_ context.Context, id string) error {
 // log in either.
 func TestDelegationTokens(t *testing.T) {
 	users := map[string]string{"alice": "alice-secret", "bob": "bob-secret", "carol": "carol-secret"}
-	var (
-		mu         sync.Mutex
-		principals = map[string]bool{}
-	)
+	var principals principalLog
 	toks := &Tokens{Store: &memTokens{}, Secret: []byte("a secret of the whole cluster"), MaxLifetime: 7 * 24 * time.Hour, Expiry: 24 * time.Hour}
 	ts := startServer(t, Config{
 		SASL: &SASL{
@@ -93,14 +90,7 @@ func TestDelegationTokens(t *testing.T) {
 			Password:   func(u string) (string, bool) { p, ok := users[u]; return p, ok },
 			Tokens:     toks,
 		},
-		Authorizer: AuthorizerFunc(func(_ context.Context, principal string, key int16, _ kmsg.Request) error {
-			if !saslExempt(key) {
-				mu.Lock()
-				principals[principal] = true
-				mu.Unlock()
-			}
-			return nil
-		}),
+		Authorizer: principals.authorizer(),
 	}, nil)
 	client := func(mech sasl.Mechanism) *kgo.Client {
 		return newKgoClient(t, ts, kgo.DialTimeout(2*time.Second), kgo.RequestRetries(0), kgo.SASL(mech))
@@ -126,19 +116,15 @@ func TestDelegationTokens(t *testing.T) {
 		_, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
 		return err
 	}
-	mu.Lock()
-	clear(principals)
-	mu.Unlock()
+	principals.reset()
 	for _, mech := range []func(scram.Auth) sasl.Mechanism{scram.Auth.AsSha512Mechanism, scram.Auth.AsSha256Mechanism} {
 		if err := tokenLogin(mech); err != nil {
 			t.Fatalf("login with the token: %v", err)
 		}
 	}
-	mu.Lock()
-	if len(principals) != 1 || !principals["User:alice"] {
-		t.Fatalf("principals with the token %v, want User:alice only", principals)
+	if seen := principals.all(); len(seen) != 1 || !seen["User:alice"] {
+		t.Fatalf("principals with the token %v, want User:alice only", seen)
 	}
-	mu.Unlock()
 
 	// A connection that authenticated with a token may not ask for tokens.
 	viaToken := client(scram.Auth{User: created.TokenID, Pass: base64.StdEncoding.EncodeToString(created.HMAC), IsToken: true}.AsSha512Mechanism())

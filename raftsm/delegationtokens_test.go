@@ -3,19 +3,10 @@ package raftsm
 import (
 	"slices"
 	"testing"
-
-	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 func TestDelegationTokens(t *testing.T) {
-	st, err := openStore("state", vfs.NewMem())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := NewMeta(st, nil)
-	if _, err := m.Open(nil); err != nil {
-		t.Fatal(err)
-	}
+	m, st := openMetaForACLs(t, "state")
 	update := applier(t, &m)
 	tok := DelegationToken{
 		ID: "tok1", Owner: "User:alice", Requester: "User:alice", Renewers: []string{"User:etl", "User:spark"},
@@ -49,19 +40,15 @@ func TestDelegationTokens(t *testing.T) {
 	}
 	// Tokens travel in the meta shard's snapshots.
 	buf := snapshotOf(t, m)
-	other, err := openStore("other", vfs.NewMem())
-	if err != nil {
-		t.Fatal(err)
-	}
-	restored := NewMeta(other, nil)
-	if _, err := restored.Open(nil); err != nil {
-		t.Fatal(err)
-	}
+	restored, _ := openMetaForACLs(t, "other")
+	stale := tok
+	stale.ID = "stale"
+	applier(t, &restored)(EncodeCreateToken(stale))
 	if err := restored.RecoverFromSnapshot(buf, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := restored.View().Tokens["tok1"]; got.Expires != 7000 || got.Owner != "User:alice" {
-		t.Fatalf("recovered from a snapshot: %+v", restored.View().Tokens)
+	if got := restored.View().Tokens; len(got) != 1 || got["tok1"].Expires != 7000 || got["tok1"].Owner != "User:alice" {
+		t.Fatalf("recovered from a snapshot: %+v", got)
 	}
 	if s := ResultStatus(update(EncodeDeleteToken("tok1"))[0].Data); s != StatusOK {
 		t.Fatalf("delete: %v", s)

@@ -182,55 +182,60 @@ func (c *Client) ListTokens(ctx context.Context, owners []string) (*TokenList, e
 // RenewToken moves the expiry of the token whose base64 HMAC is hmac to
 // now + period (0 for the brokers' kafka.delegation-token-expiry-time).
 func (c *Client) RenewToken(ctx context.Context, hmac string, period time.Duration) (*TokenExpiry, error) {
-	mac, err := tokenHMAC(hmac)
-	if err != nil {
-		return nil, err
-	}
-	req := kmsg.NewPtrRenewDelegationTokenRequest()
-	req.HMAC, req.RenewTimeMillis = mac, -1
-	if period > 0 {
-		req.RenewTimeMillis = period.Milliseconds()
-	}
-	if err := c.require("renew delegation tokens", keyRenewDelegationToken); err != nil {
-		return nil, err
-	}
-	ctx, cancel := c.withTimeout(ctx)
-	defer cancel()
-	resp, err := req.RequestWith(ctx, c.kgo)
-	if err == nil {
-		err = kerr.ErrorForCode(resp.ErrorCode)
-	}
-	if err != nil {
-		return nil, c.tokenErr(err)
-	}
-	return &TokenExpiry{Expires: tokenTime(resp.ExpiryTimestamp)}, nil
+	return c.tokenExpiry(ctx, "renew delegation tokens", keyRenewDelegationToken, hmac, period,
+		func(ctx context.Context, mac []byte, ms int64) (int64, int16, error) {
+			req := kmsg.NewPtrRenewDelegationTokenRequest()
+			req.HMAC, req.RenewTimeMillis = mac, ms
+			resp, err := req.RequestWith(ctx, c.kgo)
+			if err != nil {
+				return 0, 0, err
+			}
+			return resp.ExpiryTimestamp, resp.ErrorCode, nil
+		})
 }
 
 // ExpireToken ends the token whose base64 HMAC is hmac after period, or
 // now (it is removed) when period is 0.
 func (c *Client) ExpireToken(ctx context.Context, hmac string, period time.Duration) (*TokenExpiry, error) {
+	return c.tokenExpiry(ctx, "expire delegation tokens", keyExpireDelegationToken, hmac, period,
+		func(ctx context.Context, mac []byte, ms int64) (int64, int16, error) {
+			req := kmsg.NewPtrExpireDelegationTokenRequest()
+			req.HMAC, req.ExpiryPeriodMillis = mac, ms
+			resp, err := req.RequestWith(ctx, c.kgo)
+			if err != nil {
+				return 0, 0, err
+			}
+			return resp.ExpiryTimestamp, resp.ErrorCode, nil
+		})
+}
+
+// tokenExpiry sends a Renew or Expire request (send) about the token whose
+// base64 HMAC is hmac, with period in milliseconds (-1 for 0: the brokers'
+// default), and reports the token's new expiry.
+func (c *Client) tokenExpiry(ctx context.Context, op string, key int16, hmac string, period time.Duration,
+	send func(ctx context.Context, mac []byte, ms int64) (expiry int64, code int16, err error),
+) (*TokenExpiry, error) {
 	mac, err := tokenHMAC(hmac)
 	if err != nil {
 		return nil, err
 	}
-	req := kmsg.NewPtrExpireDelegationTokenRequest()
-	req.HMAC, req.ExpiryPeriodMillis = mac, -1
+	ms := int64(-1)
 	if period > 0 {
-		req.ExpiryPeriodMillis = period.Milliseconds()
+		ms = period.Milliseconds()
 	}
-	if err := c.require("expire delegation tokens", keyExpireDelegationToken); err != nil {
+	if err := c.require(op, key); err != nil {
 		return nil, err
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	resp, err := req.RequestWith(ctx, c.kgo)
+	expiry, code, err := send(ctx, mac, ms)
 	if err == nil {
-		err = kerr.ErrorForCode(resp.ErrorCode)
+		err = kerr.ErrorForCode(code)
 	}
 	if err != nil {
 		return nil, c.tokenErr(err)
 	}
-	return &TokenExpiry{Expires: tokenTime(resp.ExpiryTimestamp)}, nil
+	return &TokenExpiry{Expires: tokenTime(expiry)}, nil
 }
 
 func tokenHMAC(s string) ([]byte, error) {
