@@ -9,6 +9,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -25,7 +26,8 @@ func handleExpireDelegationToken(ctx context.Context, s *Server, r *request) kms
 	}
 	now := nowMillis()
 	if req.ExpiryPeriodMillis < 0 {
-		if err := toks.Store.DeleteToken(ctx, tok.ID); err != nil {
+		// Gone already (a retried proposal, or removed meanwhile) is ended.
+		if err := toks.Store.DeleteToken(ctx, tok.ID); err != nil && !errors.Is(err, ErrNoSuchToken) {
 			resp.ErrorCode = tokenErrCode(s, "ExpireDelegationToken", err)
 			return resp
 		}

@@ -2,6 +2,7 @@ package raftsm
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 	sm "github.com/lni/dragonboat/v4/statemachine"
@@ -104,6 +105,11 @@ func validToken(t DelegationToken) bool {
 		t.Expires >= t.Issued && t.MaxLifetime >= t.Expires
 }
 
+func sameToken(a, b DelegationToken) bool {
+	return a.ID == b.ID && a.Owner == b.Owner && a.Requester == b.Requester && slices.Equal(a.Renewers, b.Renewers) &&
+		a.Issued == b.Issued && a.Expires == b.Expires && a.MaxLifetime == b.MaxLifetime
+}
+
 func (m *Meta) tokenKey(id string) []byte { return m.key(keyToken, id) }
 
 func (m *Meta) putToken(b *pebble.Batch, t DelegationToken) {
@@ -119,7 +125,10 @@ func (m *Meta) applyCreateToken(b *pebble.Batch, d *dec) (sm.Result, bool) {
 	if d.err != nil || !validToken(t) {
 		return sm.Result{Data: statusData[StatusMalformed]}, false
 	}
-	if _, ok := m.tokens[t.ID]; ok {
+	if had, ok := m.tokens[t.ID]; ok {
+		if sameToken(had, t) {
+			return sm.Result{}, false // a proposal retried after it committed
+		}
 		return sm.Result{Data: statusData[StatusDuplicateToken]}, false
 	}
 	m.putToken(b, t)

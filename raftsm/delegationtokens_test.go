@@ -14,9 +14,13 @@ func TestDelegationTokens(t *testing.T) {
 	}
 	bad := tok
 	bad.ID, bad.Expires = "tok2", bad.MaxLifetime+1
-	res := update(EncodeCreateToken(tok), EncodeCreateToken(tok), EncodeCreateToken(bad),
+	other := tok
+	other.Owner = "User:mallory"
+	res := update(EncodeCreateToken(tok), EncodeCreateToken(tok), EncodeCreateToken(other), EncodeCreateToken(bad),
 		EncodeRenewToken("nope", 1), EncodeDeleteToken("nope"), []byte{commandVersion, cmdCreateToken, 9})
-	for i, want := range []Status{StatusOK, StatusDuplicateToken, StatusMalformed, StatusUnknownToken, StatusUnknownToken, StatusMalformed} {
+	// The same creation again (a retried proposal) is fine; another token
+	// with the ID is not.
+	for i, want := range []Status{StatusOK, StatusOK, StatusDuplicateToken, StatusMalformed, StatusUnknownToken, StatusUnknownToken, StatusMalformed} {
 		if got := ResultStatus(res[i].Data); got != want {
 			t.Errorf("command %d: %v, want %v", i, got, want)
 		}
