@@ -65,8 +65,10 @@
 // # Authorization
 //
 // Every connection carries a principal: "User:" and the user it
-// authenticated as with SASL (sasl.go), else the subject of the client's TLS
-// certificate when the listener requires one, else "User:ANONYMOUS".
+// authenticated as with SASL (sasl.go; with Kerberos the principal's short
+// name, with a delegation token its owner, tokens.go), else the subject of
+// the client's TLS certificate when the listener requires one, else
+// "User:ANONYMOUS".
 //
 // With Config.ACLs set, every handler asks, per resource it touches,
 // whether the principal may do the operation Kafka requires there (authz.go,
