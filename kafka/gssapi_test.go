@@ -37,7 +37,7 @@ func TestGSSAPI(t *testing.T) {
 	kdc.AddPrincipal(t, "bob/admin", "")
 	var acceptor atomic.Pointer[krb.Acceptor]
 	load := func(keytab string) {
-		a, err := krb.Load(keytab, "kafka")
+		a, err := krb.Load(keytab, "kafka", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -50,7 +50,11 @@ func kafkaSASL(k config.KafkaConfig, log *slog.Logger) (*kafka.SASL, error) {
 	}
 	if path := k.SASLKerberosKeytab; path != "" {
 		service := k.SASLKerberosServiceName
-		acceptor, err := newReloaded("kafka.sasl-kerberos-keytab", log, func() (*kerberos.Acceptor, error) { return kerberos.Load(path, service) }, path)
+		rules, err := kerberos.ParseRules(k.SASLKerberosPrincipalToLocalRules)
+		if err != nil {
+			return nil, fmt.Errorf("kafka.sasl-kerberos-principal-to-local-rules: %w", err)
+		}
+		acceptor, err := newReloaded("kafka.sasl-kerberos-keytab", log, func() (*kerberos.Acceptor, error) { return kerberos.Load(path, service, rules) }, path)
 		if err != nil {
 			return nil, fmt.Errorf("kafka.sasl-kerberos-keytab: %w", err)
 		}

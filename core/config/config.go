@@ -249,6 +249,10 @@ type KafkaConfig struct {
 	// (alice/admin@REALM is User:alice) when it is of the broker's realm.
 	SASLKerberosKeytab      string `toml:"sasl-kerberos-keytab"`
 	SASLKerberosServiceName string `toml:"sasl-kerberos-service-name"`
+	// SASLKerberosPrincipalToLocalRules map Kerberos principals to users
+	// (Kafka's sasl.kerberos.principal.to.local.rules; core/kerberos
+	// Rules): the first that applies gives the user; none maps, refused.
+	SASLKerberosPrincipalToLocalRules []string `toml:"sasl-kerberos-principal-to-local-rules"`
 	// DelegationTokenSecretKey, when set, enables delegation tokens
 	// (KIP-48; Kafka's delegation.token.secret.key): the secret their
 	// HMACs derive from, the same on every broker. Clients authenticate
@@ -459,26 +463,27 @@ func Default() Config {
 			MaxPartitionsPerTopic:    10000,
 			ClusterID:                "chronik",
 
-			OffsetsRetentionMinutes:          7 * 24 * 60,
-			GroupInitialRebalanceDelayMs:     3000,
-			GroupRebalanceProtocols:          []string{"classic", "consumer"},
-			GroupConsumerMigrationPolicy:     "bidirectional",
-			GroupMaxSize:                     math.MaxInt32,
-			GroupConsumerMaxSize:             math.MaxInt32,
-			GroupConsumerSessionTimeout:      45 * time.Second,
-			GroupConsumerHeartbeatInterval:   5 * time.Second,
-			LogRetentionCheckInterval:        5 * time.Minute,
-			LogCleanerEnable:                 true,
-			LogCleanerBackoff:                15 * time.Second,
-			TransactionMaxTimeout:            15 * time.Minute,
-			TransactionalIDExpiration:        7 * 24 * time.Hour,
-			TransactionPartitionVerification: true,
-			TransactionVersion:               2,
-			OAuthBearerSubClaim:              "sub",
-			SASLKerberosServiceName:          "kafka",
-			DelegationTokenMaxLifetime:       7 * 24 * time.Hour,
-			DelegationTokenExpiryTime:        24 * time.Hour,
-			ConnectionsMaxIdle:               10 * time.Minute,
+			OffsetsRetentionMinutes:           7 * 24 * 60,
+			GroupInitialRebalanceDelayMs:      3000,
+			GroupRebalanceProtocols:           []string{"classic", "consumer"},
+			GroupConsumerMigrationPolicy:      "bidirectional",
+			GroupMaxSize:                      math.MaxInt32,
+			GroupConsumerMaxSize:              math.MaxInt32,
+			GroupConsumerSessionTimeout:       45 * time.Second,
+			GroupConsumerHeartbeatInterval:    5 * time.Second,
+			LogRetentionCheckInterval:         5 * time.Minute,
+			LogCleanerEnable:                  true,
+			LogCleanerBackoff:                 15 * time.Second,
+			TransactionMaxTimeout:             15 * time.Minute,
+			TransactionalIDExpiration:         7 * 24 * time.Hour,
+			TransactionPartitionVerification:  true,
+			TransactionVersion:                2,
+			OAuthBearerSubClaim:               "sub",
+			SASLKerberosServiceName:           "kafka",
+			SASLKerberosPrincipalToLocalRules: []string{"DEFAULT"},
+			DelegationTokenMaxLifetime:        7 * 24 * time.Hour,
+			DelegationTokenExpiryTime:         24 * time.Hour,
+			ConnectionsMaxIdle:                10 * time.Minute,
 		},
 		Raft: RaftConfig{
 			// Every replica is ticked each RTT and every leader heartbeats

@@ -9,7 +9,8 @@
 // authentication (MIT's GSS-API and the Java client do) the broker answers
 // with an AP-REP. Then the SASL security-layer negotiation: the broker offers
 // no security layer (Kafka never uses one; TLS protects a connection), the
-// client agrees, and it is in as its principal's short name.
+// client agrees, and it is in as the user its principal maps to (Rules:
+// by default the short name, for principals of the broker's realm).
 //
 // Only RFC 4121's tokens (AES and newer encryption types) are understood;
 // DES and RC4 keys, obsolete everywhere, are refused.
@@ -48,16 +49,18 @@ const MaxClockSkew = 5 * time.Minute
 type Acceptor struct {
 	kt         *keytab.Keytab
 	service    string
+	rules      Rules
 	principals []string // the keytab's principals of the service, for the log
 }
 
 // NewAcceptor returns an acceptor for tickets to service/<host>@REALM (or
-// service@REALM) whose keys kt holds; it fails when kt has none.
-func NewAcceptor(kt *keytab.Keytab, service string) (*Acceptor, error) {
+// service@REALM) whose keys kt holds, mapping clients to users with rules
+// (nil: DEFAULT); it fails when kt has no key of the service.
+func NewAcceptor(kt *keytab.Keytab, service string, rules Rules) (*Acceptor, error) {
 	if service == "" {
 		return nil, errors.New("no Kerberos service name")
 	}
-	a := &Acceptor{kt: kt, service: service}
+	a := &Acceptor{kt: kt, service: service, rules: rules}
 	for _, e := range kt.Entries {
 		if len(e.Principal.Components) > 0 && e.Principal.Components[0] == service {
 			if p := e.Principal.String(); !slices.Contains(a.principals, p) {
@@ -72,12 +75,12 @@ func NewAcceptor(kt *keytab.Keytab, service string) (*Acceptor, error) {
 }
 
 // Load reads a keytab file and returns an acceptor for service.
-func Load(path, service string) (*Acceptor, error) {
+func Load(path, service string, rules Rules) (*Acceptor, error) {
 	kt, err := keytab.Load(path)
 	if err != nil {
 		return nil, fmt.Errorf("keytab %s: %w", path, err)
 	}
-	a, err := NewAcceptor(kt, service)
+	a, err := NewAcceptor(kt, service, rules)
 	if err != nil {
 		return nil, fmt.Errorf("keytab %s: %w", path, err)
 	}
@@ -158,14 +161,14 @@ func (e *Exchange) acceptContext(token []byte) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("ticket for %s@%s: %w", req.Ticket.SName.PrincipalNameString(), req.Ticket.Realm, err)
 	}
 	client, realm := req.Ticket.DecryptedEncPart.CName, req.Ticket.DecryptedEncPart.CRealm
-	if realm != req.Ticket.Realm {
-		return nil, "", fmt.Errorf("%s@%s is not of the broker's realm %s", client.PrincipalNameString(), realm, req.Ticket.Realm)
-	}
 	if len(client.NameString) == 0 || client.NameString[0] == "" {
 		return nil, "", errors.New("the ticket names no client")
 	}
-	e.user = client.NameString[0] // Kafka's DEFAULT principal-to-local rule: the short name
-	e.principal = client.PrincipalNameString() + "@" + realm
+	user, err := e.a.rules.ShortName(client.NameString, realm, req.Ticket.Realm)
+	if err != nil {
+		return nil, "", err
+	}
+	e.user, e.principal = user, client.PrincipalNameString()+"@"+realm
 	e.key = req.Ticket.DecryptedEncPart.Key
 	if sub := req.Authenticator.SubKey; sub.KeyType != 0 && len(sub.KeyValue) > 0 {
 		e.key = sub

@@ -116,7 +116,7 @@ func newAcceptor(t testing.TB, l *login) *Acceptor {
 	if l.kt == nil {
 		l.kt = serviceKeytab(t, l.service, "service-secret", l.etype)
 	}
-	a, err := NewAcceptor(l.kt, "kafka")
+	a, err := NewAcceptor(l.kt, "kafka", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestLoginRefused(t *testing.T) {
 			l.start, l.end = time.Now().Add(-2*time.Hour), time.Now().Add(-time.Hour)
 		}, wantErr: "ticket for kafka/broker@"},
 		{name: "clock skew", login: func(_ *testing.T, l *login) { l.clockOff = 10 * time.Minute }, wantErr: "clock skew"},
-		{name: "client of another realm", login: func(_ *testing.T, l *login) { l.clientRealm = "ELSEWHERE.TEST" }, wantErr: "not of the broker's realm"},
+		{name: "client of another realm", login: func(_ *testing.T, l *login) { l.clientRealm = "ELSEWHERE.TEST" }, wantErr: "no principal-to-local rule maps it"},
 		{name: "security layer chosen", answer: func(t *testing.T, _ []byte, key types.EncryptionKey) []byte {
 			wt, err := gssapi.NewInitiatorWrapToken([]byte{2, 0, 16, 0}, key)
 			if err != nil {
@@ -293,10 +293,10 @@ func TestRC4Refused(t *testing.T) {
 
 func TestNewAcceptorNeedsTheServiceKey(t *testing.T) {
 	kt := serviceKeytab(t, "HTTP/broker", "secret", etypeID.AES256_CTS_HMAC_SHA1_96)
-	if _, err := NewAcceptor(kt, "kafka"); err == nil || !strings.Contains(err.Error(), `no key for the service "kafka"`) {
+	if _, err := NewAcceptor(kt, "kafka", nil); err == nil || !strings.Contains(err.Error(), `no key for the service "kafka"`) {
 		t.Fatalf("a keytab without kafka/...: %v", err)
 	}
-	a, err := NewAcceptor(serviceKeytab(t, "kafka/b1.example", "secret", etypeID.AES256_CTS_HMAC_SHA1_96), "kafka")
+	a, err := NewAcceptor(serviceKeytab(t, "kafka/b1.example", "secret", etypeID.AES256_CTS_HMAC_SHA1_96), "kafka", nil)
 	if err != nil || len(a.Principals()) != 1 || a.Principals()[0] != "kafka/b1.example@"+realm {
 		t.Fatalf("principals %v, %v", a.Principals(), err)
 	}
@@ -365,5 +365,30 @@ func BenchmarkLogin(b *testing.B) {
 		if _, user, err := e.Next(answer); err != nil || user != "alice" {
 			b.Fatal(user, err)
 		}
+	}
+}
+
+// A client of another realm (a cross-realm ticket) is in when a rule maps
+// it, as kafka.sasl-kerberos-principal-to-local-rules says.
+func TestLoginMappedByRules(t *testing.T) {
+	l := newLogin()
+	l.client, l.clientRealm = "CAROL", "ELSEWHERE.TEST"
+	rules, err := ParseRules([]string{`RULE:[1:$1@$0](.*@ELSEWHERE\.TEST)s/@.*//L`, "DEFAULT"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newAcceptor(t, &l) // the keytab
+	a, err := NewAcceptor(l.kt, "kafka", rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, key, _, _ := l.token(t)
+	e := a.Start()
+	offer, _, err := e.Next(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, user, err := e.Next(answerLayers(t, offer, key, 0, []byte("CAROL@ELSEWHERE.TEST"))); err != nil || user != "carol" {
+		t.Fatalf("user %q, %v; want carol", user, err)
 	}
 }
