@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	krbclient "github.com/jcmturner/gokrb5/v8/client"
 	krbconfig "github.com/jcmturner/gokrb5/v8/config"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -24,8 +25,8 @@ import (
 	"github.com/chronik-go/chronik/core/kerberos/kdctest"
 )
 
-// SASL GSSAPI against a real MIT KDC: franz-go (gokrb5: no mutual
-// authentication, the session key) logs in with a password, kcat
+// SASL GSSAPI against a real MIT KDC: franz-go and sarama (gokrb5: no
+// mutual authentication, the session key) log in with a password, kcat
 // (librdkafka, Cyrus SASL and MIT's GSS-API: mutual authentication, a
 // subkey) with a keytab; each is its principal's short name. After the
 // broker's key changes at the KDC, tickets for the new key are refused until
@@ -111,6 +112,26 @@ func TestGSSAPI(t *testing.T) {
 	}
 	if seen := principals.all(); !seen["User:bob"] {
 		t.Fatalf("principals %v, want User:bob (bob/admin's short name)", seen)
+	}
+
+	// sarama (gokrb5 too, through its own GSSAPI code) produces.
+	scfg := sarama.NewConfig()
+	scfg.Version = sarama.V3_6_0_0
+	scfg.Net.SASL.Enable, scfg.Net.SASL.Mechanism = true, sarama.SASLTypeGSSAPI
+	scfg.Net.SASL.GSSAPI = sarama.GSSAPIConfig{
+		AuthType: sarama.KRB5_USER_AUTH, KerberosConfigPath: kdc.Conf, ServiceName: "kafka",
+		Username: "alice", Password: "alice-secret", Realm: kdctest.Realm, DisablePAFXFAST: true,
+	}
+	scfg.Producer.Return.Successes = true
+	producer, err := sarama.NewSyncProducer([]string{ts.addr}, scfg)
+	if err != nil {
+		t.Fatalf("sarama with GSSAPI: %v", err)
+	}
+	if _, _, err := producer.SendMessage(&sarama.ProducerMessage{Topic: "kerberized", Value: sarama.StringEncoder("three")}); err != nil {
+		t.Fatalf("sarama produce: %v", err)
+	}
+	if err := producer.Close(); err != nil {
+		t.Fatal(err)
 	}
 
 	// The broker's key changes at the KDC: new tickets are in a key the
