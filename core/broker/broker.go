@@ -240,7 +240,7 @@ func StartWithOptions(ctx context.Context, cfg config.Config, log *slog.Logger, 
 	}()
 	go b.rec.Run(rctx)
 	if cfg.Kafka.DelegationTokenSecretKey != "" {
-		go b.removeExpiredTokens(rctx)
+		go every(rctx, tokenCheckInterval, func() { b.removeExpiredTokens(rctx) })
 	}
 	if len(cfg.Nodes) > 0 {
 		go b.ctrl.Run(rctx, controllerInterval)

@@ -66,24 +66,15 @@ func noSuchToken(err error) error {
 // tokens never authenticate, so this only bounds how long they are listed).
 const tokenCheckInterval = 5 * time.Second
 
-// removeExpiredTokens removes expired delegation tokens every
-// tokenCheckInterval until ctx ends; only the broker leading the meta
-// shard acts (cluster.Service.RemoveExpiredTokens).
+// removeExpiredTokens removes expired delegation tokens (every
+// tokenCheckInterval); only the broker leading the meta shard acts
+// (cluster.Service.RemoveExpiredTokens).
 func (b *Broker) removeExpiredTokens(ctx context.Context) {
-	t := time.NewTicker(tokenCheckInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		n, err := b.cluster.RemoveExpiredTokens(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			b.log.Warn("broker: removing expired delegation tokens", "err", err)
-		case n > 0:
-			b.log.Info("broker: removed expired delegation tokens", "count", n)
-		}
+	n, err := b.cluster.RemoveExpiredTokens(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		b.log.Warn("broker: removing expired delegation tokens", "err", err)
+	case n > 0:
+		b.log.Info("broker: removed expired delegation tokens", "count", n)
 	}
 }
