@@ -5,7 +5,6 @@ package kafka
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os/exec"
 	"slices"
 	"strings"
@@ -79,26 +78,12 @@ func TestGSSAPI(t *testing.T) {
 	}
 	bobKeytab := kdc.Keytab(t, "bob.keytab", "bob/admin")
 	run := func(stdin string, args ...string) (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, kcat, append([]string{
+		return runKcat(kcat, kdc.Env(), stdin, append([]string{
 			"-b", ts.addr, "-t", "kerberized",
 			"-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=GSSAPI",
 			"-X", "sasl.kerberos.service.name=kafka", "-X", "sasl.kerberos.keytab=" + bobKeytab,
 			"-X", "sasl.kerberos.principal=bob/admin@" + kdctest.Realm,
 		}, args...)...)
-		cmd.Env = kdc.Env()
-		cmd.Stdin = strings.NewReader(stdin)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err == nil && strings.Contains(stderr.String(), "ERROR") {
-			err = errors.New("kcat reported an error")
-		}
-		if err != nil {
-			err = fmt.Errorf("%w: %s", err, stderr.String())
-		}
-		return string(out), err
 	}
 	if _, err := run("one\ntwo\n", "-P"); err != nil {
 		if strings.Contains(err.Error(), "No worthy mechs") {

@@ -70,6 +70,27 @@ func TestKcatProduceConsume(t *testing.T) {
 	}
 }
 
+// runKcat runs kcat with args, stdin and env (nil: this process's) for at
+// most 30 s; an error carries kcat's stderr, and one it wrote there fails
+// the run even when it exits 0.
+func runKcat(kcat string, env []string, stdin string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, kcat, args...)
+	cmd.Env = env
+	cmd.Stdin = strings.NewReader(stdin)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err == nil && strings.Contains(stderr.String(), "ERROR") {
+		err = errors.New("kcat reported an error")
+	}
+	if err != nil {
+		err = fmt.Errorf("%w: %s", err, stderr.String())
+	}
+	return string(out), err
+}
+
 // librdkafka (through kcat) over SASL_SSL: TLS with the broker's CA, then
 // SCRAM-SHA-512 or PLAIN; a wrong password gets nothing.
 func TestKcatSASLSSL(t *testing.T) {
@@ -87,26 +108,11 @@ func TestKcatSASLSSL(t *testing.T) {
 	}, nil)
 	ts.createTopic(t, "secure", 1)
 	run := func(mechanism, password, stdin string, args ...string) (string, error) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		args = append([]string{
+		return runKcat(kcat, nil, stdin, append([]string{
 			"-b", ts.addr, "-t", "secure",
 			"-X", "security.protocol=SASL_SSL", "-X", "ssl.ca.location=" + ca.File,
 			"-X", "sasl.mechanisms=" + mechanism, "-X", "sasl.username=kcat", "-X", "sasl.password=" + password,
-		}, args...)
-		cmd := exec.CommandContext(ctx, kcat, args...)
-		cmd.Stdin = strings.NewReader(stdin)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err == nil && strings.Contains(stderr.String(), "ERROR") {
-			err = errors.New("kcat reported an error")
-		}
-		if err != nil {
-			err = fmt.Errorf("%w: %s", err, stderr.String())
-		}
-		return string(out), err
+		}, args...)...)
 	}
 	if _, err := run(MechanismScramSHA512, "kcat-secret", "one\ntwo\n", "-P"); err != nil {
 		t.Fatalf("produce over SASL_SSL with SCRAM-SHA-512: %v", err)
