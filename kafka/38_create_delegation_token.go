@@ -6,7 +6,8 @@ package kafka
 //     DELEGATION_TOKEN_REQUEST_NOT_ALLOWED on an unauthenticated
 //     connection or one that authenticated with a token.
 //   - The owner is the requester, or (v3, KIP-373) the principal named,
-//     which needs CREATE_TOKENS on that user (else
+//     which needs CREATE_TOKENS on that user, the USER resource named by
+//     its principal as kafka-acls.sh --user-principal User:bob makes it (else
 //     DELEGATION_TOKEN_AUTHORIZATION_FAILED). Owners and renewers are
 //     users (else INVALID_PRINCIPAL_TYPE).
 //   - The token lasts Tokens.Expiry (kafka.delegation-token-expiry-time)
@@ -42,7 +43,8 @@ func handleCreateDelegationToken(ctx context.Context, s *Server, r *request) kms
 			resp.ErrorCode = kerr.InvalidPrincipalType.Code
 			return resp
 		}
-		if p != r.principal && !s.authorized(r, kmsg.ACLOperationCreateTokens, kmsg.ACLResourceTypeUser, *req.OwnerPrincipalName) {
+		// USER resources are named by principal (Kafka's owner.toString).
+		if p != r.principal && !s.authorized(r, kmsg.ACLOperationCreateTokens, kmsg.ACLResourceTypeUser, p) {
 			resp.ErrorCode = kerr.DelegationTokenAuthorizationFailed.Code
 			return resp
 		}

@@ -5,7 +5,8 @@ package kafka
 //   - Checks as CreateDelegationToken's first. Owners null lists every
 //     token the principal may see, else those of the owners named: its
 //     own, those it requested or may renew, and with ACLs those of users
-//     it has DESCRIBE_TOKENS on (without ACLs, every token, as in Kafka).
+//     it has DESCRIBE_TOKENS on (the USER resource named by the owner's
+//     principal; without ACLs, every token, as in Kafka).
 //     Each comes with its HMAC.
 
 import (
@@ -33,9 +34,8 @@ func handleDescribeDelegationToken(_ context.Context, s *Server, r *request) kms
 		if req.Owners != nil && !slices.Contains(owners, tok.Owner) {
 			continue
 		}
-		_, ownerName := splitPrincipal(tok.Owner)
 		if !tok.ownerOrRenewer(r.principal) && tok.Requester != r.principal &&
-			!s.authorized(r, kmsg.ACLOperationDescribeTokens, kmsg.ACLResourceTypeUser, ownerName) {
+			!s.authorized(r, kmsg.ACLOperationDescribeTokens, kmsg.ACLResourceTypeUser, tok.Owner) {
 			continue
 		}
 		d := kmsg.NewDescribeDelegationTokenResponseTokenDetail()

@@ -14,6 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/chronik-go/chronik/core/acl"
 )
 
 // memTokens is a TokenStore in memory, for tests of the listener alone
@@ -192,5 +194,55 @@ func TestDelegationTokensDisabled(t *testing.T) {
 	tc := newKgoClient(t, ts, kgo.RequestRetries(0), kgo.SASL(scram.Auth{User: "alice", Pass: "secret", IsToken: true}.AsSha512Mechanism()))
 	if _, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, tc); !errors.Is(err, kerr.SaslAuthenticationFailed) {
 		t.Fatalf("a tokenauth login without tokens: %v", err)
+	}
+}
+
+// With ACLs, creating a token for another user needs CREATE_TOKENS on the
+// USER resource named by that user's principal, and seeing another's
+// tokens DESCRIBE_TOKENS on it (Kafka's owner.toString).
+func TestDelegationTokenACLs(t *testing.T) {
+	users := map[string]string{"alice": "alice-secret", "bob": "bob-secret", "carol": "carol-secret"}
+	toks := &Tokens{Store: &memTokens{}, Secret: []byte("a secret of the whole cluster"), MaxLifetime: time.Hour, Expiry: time.Hour}
+	allow := func(op kmsg.ACLOperation, resource, principal string) acl.Binding {
+		return acl.Binding{
+			ResourceType: kmsg.ACLResourceTypeUser, ResourceName: resource, PatternType: kmsg.ACLResourcePatternTypeLiteral,
+			Principal: principal, Host: "*", Operation: op, Permission: kmsg.ACLPermissionTypeAllow,
+		}
+	}
+	ts := startServer(t, Config{
+		SASL: &SASL{
+			Mechanisms: []string{MechanismScramSHA512},
+			Password:   func(u string) (string, bool) { p, ok := users[u]; return p, ok },
+			Tokens:     toks,
+		},
+		ACLs: newMemACLs(allow(kmsg.ACLOperationCreateTokens, "User:bob", "User:alice"), allow(kmsg.ACLOperationDescribeTokens, "User:bob", "User:carol")),
+	}, nil)
+	as := func(user string) *kgo.Client {
+		return newKgoClient(t, ts, kgo.RequestRetries(0), kgo.SASL(scram.Auth{User: user, Pass: users[user]}.AsSha512Mechanism()))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	forOwner := func(owner string) *kmsg.CreateDelegationTokenRequest {
+		r := kmsg.NewPtrCreateDelegationTokenRequest()
+		r.Version, r.OwnerPrincipalType, r.OwnerPrincipalName = 3, kmsg.StringPtr("User"), kmsg.StringPtr(owner)
+		return r
+	}
+	if r, err := forOwner("carol").RequestWith(ctx, as("alice")); err != nil || r.ErrorCode != kerr.DelegationTokenAuthorizationFailed.Code {
+		t.Fatalf("alice creates for carol: %+v, %v", r, err)
+	}
+	created, err := forOwner("bob").RequestWith(ctx, as("alice"))
+	if err != nil || created.ErrorCode != 0 || created.PrincipalName != "bob" || created.TokenRequesterPrincipalName != "alice" {
+		t.Fatalf("alice creates for bob: %+v, %v", created, err)
+	}
+	for user, want := range map[string]int{"bob": 1, "alice": 1, "carol": 1} { // owner, requester, DESCRIBE_TOKENS
+		if r, err := kmsg.NewPtrDescribeDelegationTokenRequest().RequestWith(ctx, as(user)); err != nil || r.ErrorCode != 0 || len(r.TokenDetails) != want {
+			t.Fatalf("%s describes: %+v, %v", user, r, err)
+		}
+	}
+	if r, err := kmsg.NewPtrCreateDelegationTokenRequest().RequestWith(ctx, as("carol")); err != nil || r.ErrorCode != 0 {
+		t.Fatalf("carol creates her own: %+v, %v", r, err)
+	}
+	if r, err := kmsg.NewPtrDescribeDelegationTokenRequest().RequestWith(ctx, as("alice")); err != nil || len(r.TokenDetails) != 1 {
+		t.Fatalf("alice sees carol's token: %+v, %v", r, err)
 	}
 }

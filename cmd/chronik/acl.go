@@ -40,7 +40,8 @@ CHRONIK_SASL_PASSWORD. See docs/cli.md.`,
 // being nil.
 type aclFlags struct {
 	fs                                  *pflag.FlagSet
-	topic, group, transactionalID, host string
+	topic, group, transactionalID, user string
+	host                                string
 	cluster, deny                       bool
 	patternType, permission             string
 	principals, operations              []string
@@ -57,6 +58,7 @@ func (a *aclFlags) register(fs *pflag.FlagSet, create bool) {
 	fs.StringVar(&a.topic, "topic", "", "the ACL's topic `name` (\"*\": every topic; with --pattern-type prefixed, a prefix)")
 	fs.StringVar(&a.group, "group", "", "the ACL's consumer group `name`")
 	fs.StringVar(&a.transactionalID, "transactional-id", "", "the ACL's transactional `id`")
+	fs.StringVar(&a.user, "user", "", "the ACL's user `principal`, User:bob: who tokens may be created for (create-tokens) or seen of (describe-tokens), as kafka-acls.sh --user-principal")
 	fs.BoolVar(&a.cluster, "cluster", false, "the ACL is on the cluster (kafka-cluster)")
 	fs.StringArrayVar(&a.principals, "principal", nil, "`principal` such as User:alice (User:* for everyone); repeat it or separate with commas"+anyNote)
 	fs.StringSliceVar(&a.operations, "operation", nil, "`operations` such as read, write, describe, describe-configs, all; comma-separated"+anyNote)
@@ -81,7 +83,7 @@ func (a *aclFlags) build() opsctl.ACLFlags {
 	}
 	f := opsctl.ACLFlags{
 		Topic: given("topic", &a.topic), Group: given("group", &a.group),
-		TransactionalID: given("transactional-id", &a.transactionalID), Cluster: a.cluster,
+		TransactionalID: given("transactional-id", &a.transactionalID), User: given("user", &a.user), Cluster: a.cluster,
 		PatternType: a.patternType, Principals: a.principals, Operations: a.operations,
 		Deny: a.deny, Permission: a.permission,
 	}

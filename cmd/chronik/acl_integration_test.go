@@ -16,6 +16,21 @@ import (
 // finding a prefixed ACL, delete by filter; a principal that is neither a
 // super user nor allowed on the cluster is told who may manage ACLs, and
 // may once an ACL allows it DESCRIBE on the cluster.
+// TestACLUserResource: --user names the USER resource of delegation
+// tokens by principal (a bare name is a user's), as kafka-acls.sh
+// --user-principal does.
+func TestACLUserResource(t *testing.T) {
+	c, as := aclBrokerCLI(t)
+	created := opsJSON[opsctl.ACLChange](c, as("admin", "acl", "create", "--user", "bob", "--principal", "User:alice", "--operation", "create-tokens")...)
+	if len(created.ACLs) != 1 || created.ACLs[0].ResourceType != "USER" || created.ACLs[0].ResourceName != "User:bob" || created.ACLs[0].Operation != "CREATE_TOKENS" {
+		t.Fatalf("acl create --user bob: %+v", created)
+	}
+	if got := opsJSON[opsctl.ACLList](c, as("admin", "acl", "list", "--user", "User:bob")...).ACLs; len(got) != 1 || got[0].Principal != "User:alice" {
+		t.Fatalf("acl list --user User:bob: %+v", got)
+	}
+	c.fails("does not apply to resource type USER", as("admin", "acl", "create", "--user", "bob", "--principal", "User:alice", "--operation", "read")...)
+}
+
 func TestACLCommands(t *testing.T) {
 	c, as := aclBrokerCLI(t)
 

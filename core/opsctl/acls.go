@@ -31,10 +31,11 @@ const (
 // create they name full bindings; for list and delete a filter, where a
 // flag not given matches anything.
 type ACLFlags struct {
-	// The resource: at most one of Topic, Group, TransactionalID (nil when
-	// not given) and Cluster.
-	Topic, Group, TransactionalID *string
-	Cluster                       bool
+	// The resource: at most one of Topic, Group, TransactionalID, User
+	// (nil when not given) and Cluster. User is a principal, User:bob (the
+	// USER resource of delegation tokens' CREATE_TOKENS and DESCRIBE_TOKENS).
+	Topic, Group, TransactionalID, User *string
+	Cluster                             bool
 	// PatternType is literal, prefixed, match or any ("": literal for
 	// create, any for filters).
 	PatternType string
@@ -68,6 +69,13 @@ func (f ACLFlags) resource() (kmsg.ACLResourceType, *string, error) {
 	}
 	if f.TransactionalID != nil {
 		given = append(given, choice{"--transactional-id", kmsg.ACLResourceTypeTransactionalId, f.TransactionalID})
+	}
+	if f.User != nil {
+		user := *f.User
+		if user != "" && !strings.Contains(user, ":") {
+			user = "User:" + user // a bare name is a user's
+		}
+		given = append(given, choice{"--user", kmsg.ACLResourceTypeUser, &user})
 	}
 	if f.Cluster {
 		given = append(given, choice{"--cluster", kmsg.ACLResourceTypeCluster, ptr(acl.ClusterName)})

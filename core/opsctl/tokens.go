@@ -260,7 +260,7 @@ func (c *Client) tokenErr(err error) error {
 	case errors.Is(err, kerr.DelegationTokenExpired):
 		return failf(ErrRejected, err, "the token has expired: create a new one")
 	case errors.Is(err, kerr.DelegationTokenAuthorizationFailed):
-		return failf(ErrRejected, err, "creating a token for another user needs CREATE_TOKENS on that user (kafka-acls.sh --add --allow-principal User:YOU --operation CreateTokens --user-principal User:NAME)")
+		return failf(ErrRejected, err, "creating a token for another user needs CREATE_TOKENS on that user: `chronik acl create --user User:NAME --operation create-tokens --principal User:YOU`")
 	}
 	return c.fail(err, "", subject{"delegation tokens of", c.brokers[0]})
 }
