@@ -130,3 +130,41 @@ func TestGSSAPI(t *testing.T) {
 		t.Fatalf("after the broker has the new key: %v", err)
 	}
 }
+
+// With re-authentication (KIP-368), a Kerberos client logs in again on its
+// connection before its session ends, each time with a new exchange, and
+// its requests never notice.
+func TestGSSAPIReauthentication(t *testing.T) {
+	kdc := kdctest.Start(t)
+	kdc.AddPrincipal(t, "kafka/127.0.0.1", "")
+	kdc.AddPrincipal(t, "alice", "alice-secret")
+	acceptor, err := krb.Load(kdc.Keytab(t, "kafka.keytab", "kafka/127.0.0.1"), "kafka", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logins atomic.Int64
+	const lifetime = 1200 * time.Millisecond
+	ts := startServer(t, Config{SASL: &SASL{
+		Mechanisms: []string{MechanismGSSAPI},
+		GSSAPI:     func() SASLExchange { logins.Add(1); return acceptor.Start() },
+		MaxReauth:  lifetime,
+	}}, nil)
+	conf, err := krbconfig.Load(kdc.Conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc := krbclient.NewWithPassword("alice", kdctest.Realm, "alice-secret", conf, krbclient.DisablePAFXFAST(true))
+	cl := newKgoClient(t, ts, kgo.SASL(kerberos.Auth{Client: kc, Service: "kafka", PersistAfterAuth: true}.AsMechanism()))
+	for range 8 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
+		cancel()
+		if err != nil {
+			t.Fatalf("metadata with re-authentication: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := logins.Load(); n < 3 {
+		t.Errorf("%d Kerberos logins in 8 requests over 0.8 s with sessions of %v, want re-authentications", n, lifetime)
+	}
+}
