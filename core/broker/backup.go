@@ -362,11 +362,8 @@ func (b *Broker) restoreFromPlan(ctx context.Context) error {
 
 	for i, t := range d.Topics {
 		id, _ := t.TopicID() // validated by ReadPlan
-		err := retryTemp(ctx, func(ctx context.Context) error {
+		err := retryMeta(ctx, func(ctx context.Context) error {
 			_, err := b.cluster.RestoreTopic(ctx, t.Name, id, t.Configs, t.Partitions, t.ReplicationFactor)
-			if errors.Is(err, cluster.ErrNotController) {
-				return dragonboat.ErrTimeout // retried: no meta leader yet
-			}
 			return err
 		})
 		if err != nil {
@@ -450,6 +447,18 @@ func (b *Broker) restoreFromPlan(ctx context.Context) error {
 	return nil
 }
 
+// retryMeta is retryTemp for a meta-shard proposal: no meta leader yet
+// (cluster.ErrNotController) is retried too.
+func retryMeta(ctx context.Context, propose func(ctx context.Context) error) error {
+	return retryTemp(ctx, func(ctx context.Context) error {
+		err := propose(ctx)
+		if errors.Is(err, cluster.ErrNotController) {
+			return dragonboat.ErrTimeout // retried: no meta leader yet
+		}
+		return err
+	})
+}
+
 // restoreUsers sets every SCRAM credential of the backup that the cluster
 // does not hold (one set since, by user and mechanism, is left alone). It
 // returns how many it set.
@@ -461,12 +470,8 @@ func (b *Broker) restoreUsers(ctx context.Context, users []backup.User) (int, er
 			continue
 		}
 		c := raftsm.ScramCredential{User: u.Name, Mechanism: mech, Iterations: u.Iterations, Salt: u.Salt, StoredKey: u.StoredKey, ServerKey: u.ServerKey}
-		err := retryTemp(ctx, func(ctx context.Context) error {
-			err := b.cluster.SetScram(ctx, c)
-			if errors.Is(err, cluster.ErrNotController) {
-				return dragonboat.ErrTimeout // retried: no meta leader yet
-			}
-			return err
+		err := retryMeta(ctx, func(ctx context.Context) error {
+			return b.cluster.SetScram(ctx, c)
 		})
 		if err != nil {
 			return n, fmt.Errorf("user %q's %s credential: %w", u.Name, u.Mechanism, err)
@@ -489,12 +494,8 @@ func (b *Broker) restoreTokens(ctx context.Context, tokens []backup.Token) (int,
 			ID: t.ID, Owner: t.Owner, Requester: t.Requester, Renewers: t.Renewers,
 			Issued: t.Issued, Expires: t.Expires, MaxLifetime: t.MaxLifetime,
 		}
-		err := retryTemp(ctx, func(ctx context.Context) error {
-			err := b.cluster.CreateToken(ctx, tok)
-			if errors.Is(err, cluster.ErrNotController) {
-				return dragonboat.ErrTimeout // retried: no meta leader yet
-			}
-			return err
+		err := retryMeta(ctx, func(ctx context.Context) error {
+			return b.cluster.CreateToken(ctx, tok)
 		})
 		if err != nil {
 			return n, fmt.Errorf("delegation token %q: %w", t.ID, err)
@@ -522,12 +523,8 @@ func (b *Broker) restoreACLs(ctx context.Context, acls []backup.ACL) (int, error
 	if len(missing) == 0 {
 		return 0, nil
 	}
-	err := retryTemp(ctx, func(ctx context.Context) error {
-		err := b.cluster.CreateACLs(ctx, missing)
-		if errors.Is(err, cluster.ErrNotController) {
-			return dragonboat.ErrTimeout // retried: no meta leader yet
-		}
-		return err
+	err := retryMeta(ctx, func(ctx context.Context) error {
+		return b.cluster.CreateACLs(ctx, missing)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("ACLs: %w", err)
@@ -545,12 +542,8 @@ func (b *Broker) restoreFeatures(ctx context.Context, features []backup.Feature)
 		if _, have := b.cluster.Features().Levels[name]; have {
 			continue
 		}
-		err := retryTemp(ctx, func(ctx context.Context) error {
-			err := b.cluster.SetFeature(ctx, name, f.Level)
-			if errors.Is(err, cluster.ErrNotController) {
-				return dragonboat.ErrTimeout // retried: no meta leader yet
-			}
-			return err
+		err := retryMeta(ctx, func(ctx context.Context) error {
+			return b.cluster.SetFeature(ctx, name, f.Level)
 		})
 		if err != nil {
 			return set, fmt.Errorf("feature %s: %w", name, err)
@@ -587,12 +580,8 @@ func (b *Broker) restoreQuotas(ctx context.Context, quotas []backup.Quota) (int,
 	if err := requireQuotaLevel(b.cluster, missing); err != nil {
 		return 0, fmt.Errorf("client quotas: %w", err)
 	}
-	err := retryTemp(ctx, func(ctx context.Context) error {
-		err := b.cluster.AlterQuotas(ctx, missing)
-		if errors.Is(err, cluster.ErrNotController) {
-			return dragonboat.ErrTimeout // retried: no meta leader yet
-		}
-		return err
+	err := retryMeta(ctx, func(ctx context.Context) error {
+		return b.cluster.AlterQuotas(ctx, missing)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("client quotas: %w", err)

@@ -61,6 +61,14 @@ func (s *Service) DeleteScram(ctx context.Context, user string, mech raftsm.Scra
 }
 
 func (s *Service) proposeScram(ctx context.Context, cmd []byte, user string) error {
+	return s.proposeNamed(ctx, cmd, raftsm.StatusUnknownScram, fmt.Errorf("%w: user %q", ErrNoSuchCredential, user),
+		fmt.Sprintf("SCRAM credential of %q", user))
+}
+
+// proposeNamed commits cmd about one named thing (what, for errors): the
+// state machine's unknown status is notFound, any other failure an error
+// naming what.
+func (s *Service) proposeNamed(ctx context.Context, cmd []byte, unknown raftsm.Status, notFound error, what string) error {
 	res, err := s.proposeRetrying(ctx, cmd)
 	if err != nil {
 		return err
@@ -68,9 +76,9 @@ func (s *Service) proposeScram(ctx context.Context, cmd []byte, user string) err
 	switch st := raftsm.ResultStatus(res.Data); st {
 	case raftsm.StatusOK:
 		return nil
-	case raftsm.StatusUnknownScram:
-		return fmt.Errorf("%w: user %q", ErrNoSuchCredential, user)
+	case unknown:
+		return notFound
 	default:
-		return fmt.Errorf("cluster: SCRAM credential of %q: %s", user, st)
+		return fmt.Errorf("cluster: %s: %s", what, st)
 	}
 }

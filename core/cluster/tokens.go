@@ -50,18 +50,7 @@ func (s *Service) DeleteToken(ctx context.Context, id string) error {
 }
 
 func (s *Service) proposeToken(ctx context.Context, cmd []byte, id string) error {
-	res, err := s.proposeRetrying(ctx, cmd)
-	if err != nil {
-		return err
-	}
-	switch st := raftsm.ResultStatus(res.Data); st {
-	case raftsm.StatusOK:
-		return nil
-	case raftsm.StatusUnknownToken:
-		return fmt.Errorf("%w: %q", ErrNoSuchToken, id)
-	default:
-		return fmt.Errorf("cluster: delegation token %q: %s", id, st)
-	}
+	return s.proposeNamed(ctx, cmd, raftsm.StatusUnknownToken, fmt.Errorf("%w: %q", ErrNoSuchToken, id), fmt.Sprintf("delegation token %q", id))
 }
 
 // RemoveExpiredTokens removes, when this broker leads the meta shard, the
