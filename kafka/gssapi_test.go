@@ -154,16 +154,7 @@ func TestGSSAPIReauthentication(t *testing.T) {
 		t.Fatal(err)
 	}
 	kc := krbclient.NewWithPassword("alice", kdctest.Realm, "alice-secret", conf, krbclient.DisablePAFXFAST(true))
-	cl := newKgoClient(t, ts, kgo.SASL(kerberos.Auth{Client: kc, Service: "kafka", PersistAfterAuth: true}.AsMechanism()))
-	for range 8 {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
-		cancel()
-		if err != nil {
-			t.Fatalf("metadata with re-authentication: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	requestFor800ms(t, newKgoClient(t, ts, kgo.SASL(kerberos.Auth{Client: kc, Service: "kafka", PersistAfterAuth: true}.AsMechanism())))
 	if n := logins.Load(); n < 3 {
 		t.Errorf("%d Kerberos logins in 8 requests over 0.8 s with sessions of %v, want re-authentications", n, lifetime)
 	}

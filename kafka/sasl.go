@@ -22,8 +22,9 @@ import (
 // do (use it with TLS). Credentials the cluster keeps (SASL.Stored, set with
 // AlterUserScramCredentials, credentials.go) come first. OAUTHBEARER takes a
 // bearer token, which SASL.OAuthBearer validates. GSSAPI (Kerberos) runs
-// SASL.GSSAPI's exchange (core/kerberos) to its end. Re-authentication
-// (KIP-368) is not offered: the session lifetime is 0.
+// SASL.GSSAPI's exchange (core/kerberos) to its end; SCRAM with the tokenauth
+// extension logs in with a delegation token (SASL.Tokens, tokens.go).
+// Re-authentication (KIP-368) is offered with SASL.MaxReauth.
 
 // SASL mechanisms served.
 const (

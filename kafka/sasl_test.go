@@ -290,6 +290,22 @@ func saslPlain(c *client, mechanism, user string) *kmsg.SASLAuthenticateResponse
 // a client that does not is closed at its first request after the end; a
 // re-authentication as another user, or with another mechanism, fails and
 // closes; an OAUTHBEARER session ends no later than its token.
+// requestFor800ms sends cl 8 Metadata requests 100 ms apart, each of which
+// must succeed: with sessions shorter than a second, franz-go re-authenticates
+// between them.
+func requestFor800ms(t *testing.T, cl *kgo.Client) {
+	t.Helper()
+	for range 8 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
+		cancel()
+		if err != nil {
+			t.Fatalf("metadata with re-authentication: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func TestSASLReauthentication(t *testing.T) {
 	var auths atomic.Int64
 	users := map[string]string{"alice": "alice-secret", "bob": "bob-secret"}
@@ -306,16 +322,7 @@ func TestSASLReauthentication(t *testing.T) {
 
 	// franz-go reauthenticates ahead of the end (at least 1 s early, so
 	// here before nearly every request) and never notices otherwise.
-	cl := newKgoClient(t, ts, kgo.SASL(plain.Auth{User: "alice", Pass: "alice-secret"}.AsMechanism()))
-	for range 8 {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
-		cancel()
-		if err != nil {
-			t.Fatalf("metadata with re-authentication: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	requestFor800ms(t, newKgoClient(t, ts, kgo.SASL(plain.Auth{User: "alice", Pass: "alice-secret"}.AsMechanism())))
 	if n := auths.Load(); n < 3 {
 		t.Errorf("%d authentications in 8 requests over 0.8 s with sessions of %v, want re-authentications", n, lifetime)
 	}

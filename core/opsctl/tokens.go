@@ -65,6 +65,22 @@ func (r *TokenExpiry) WriteTable(w io.Writer) error {
 
 func tokenTime(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339) }
 
+// tokenOf is a token as the brokers describe it; the requester is "" from
+// brokers that do not say (before v3).
+func tokenOf(d kmsg.DescribeDelegationTokenResponseTokenDetail) Token {
+	tok := Token{
+		ID: d.TokenID, HMAC: base64.StdEncoding.EncodeToString(d.HMAC), Owner: d.PrincipalType + ":" + d.PrincipalName,
+		Renewers: []string{}, Issued: tokenTime(d.IssueTimestamp), Expires: tokenTime(d.ExpiryTimestamp), MaxTime: tokenTime(d.MaxTimestamp),
+	}
+	if d.TokenRequesterPrincipalName != "" {
+		tok.Requester = d.TokenRequesterPrincipalType + ":" + d.TokenRequesterPrincipalName
+	}
+	for _, rn := range d.Renewers {
+		tok.Renewers = append(tok.Renewers, rn.PrincipalType+":"+rn.PrincipalName)
+	}
+	return tok
+}
+
 // principalOf checks a --owner or --renewer value: User:name, or a bare
 // name for User:name.
 func principalOf(flag, p string) (typ, name string, err error) {
@@ -124,15 +140,15 @@ func (c *Client) CreateToken(ctx context.Context, owner string, renewers []strin
 	if err != nil {
 		return nil, c.tokenErr(err)
 	}
-	tok := Token{
-		ID: resp.TokenID, HMAC: base64.StdEncoding.EncodeToString(resp.HMAC),
-		Owner: resp.PrincipalType + ":" + resp.PrincipalName, Requester: resp.TokenRequesterPrincipalType + ":" + resp.TokenRequesterPrincipalName,
-		Renewers: []string{}, Issued: tokenTime(resp.IssueTimestamp), Expires: tokenTime(resp.ExpiryTimestamp), MaxTime: tokenTime(resp.MaxTimestamp),
-	}
+	d := kmsg.NewDescribeDelegationTokenResponseTokenDetail()
+	d.PrincipalType, d.PrincipalName = resp.PrincipalType, resp.PrincipalName
+	d.TokenRequesterPrincipalType, d.TokenRequesterPrincipalName = resp.TokenRequesterPrincipalType, resp.TokenRequesterPrincipalName
+	d.IssueTimestamp, d.ExpiryTimestamp, d.MaxTimestamp = resp.IssueTimestamp, resp.ExpiryTimestamp, resp.MaxTimestamp
+	d.TokenID, d.HMAC = resp.TokenID, resp.HMAC
 	for _, rn := range req.Renewers {
-		tok.Renewers = append(tok.Renewers, rn.PrincipalType+":"+rn.PrincipalName)
+		d.Renewers = append(d.Renewers, kmsg.DescribeDelegationTokenResponseTokenDetailRenewer{PrincipalType: rn.PrincipalType, PrincipalName: rn.PrincipalName})
 	}
-	return &TokenList{Tokens: []Token{tok}}, nil
+	return &TokenList{Tokens: []Token{tokenOf(d)}}, nil
 }
 
 // ListTokens lists the tokens the connecting principal may see, of the
@@ -162,18 +178,7 @@ func (c *Client) ListTokens(ctx context.Context, owners []string) (*TokenList, e
 	}
 	out := &TokenList{Tokens: []Token{}}
 	for _, d := range resp.TokenDetails {
-		tok := Token{
-			ID: d.TokenID, HMAC: base64.StdEncoding.EncodeToString(d.HMAC),
-			Owner: d.PrincipalType + ":" + d.PrincipalName, Requester: d.TokenRequesterPrincipalType + ":" + d.TokenRequesterPrincipalName,
-			Renewers: []string{}, Issued: tokenTime(d.IssueTimestamp), Expires: tokenTime(d.ExpiryTimestamp), MaxTime: tokenTime(d.MaxTimestamp),
-		}
-		if d.TokenRequesterPrincipalName == "" {
-			tok.Requester = ""
-		}
-		for _, rn := range d.Renewers {
-			tok.Renewers = append(tok.Renewers, rn.PrincipalType+":"+rn.PrincipalName)
-		}
-		out.Tokens = append(out.Tokens, tok)
+		out.Tokens = append(out.Tokens, tokenOf(d))
 	}
 	sort.Slice(out.Tokens, func(i, j int) bool { return out.Tokens[i].ID < out.Tokens[j].ID })
 	return out, nil
